@@ -1,0 +1,161 @@
+//! The digest of a rendered object list: `sha256:` + hex of SHA-256 over the canonical JSON
+//! of the ordered objects. It names "what this cluster should run"; the agent and the hub
+//! compute it from the same inputs and must agree byte for byte.
+
+use std::fmt;
+
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+/// A `sha256:<64 hex>` digest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Digest(String);
+
+impl Digest {
+    /// The digest of an ordered list of objects.
+    pub fn of_objects(objects: &[Value]) -> Digest {
+        let mut hasher = Sha256::new();
+        hasher.update(canonical_json(&Value::Array(objects.to_vec())).as_bytes());
+        Digest(format!("sha256:{}", hex(&hasher.finalize())))
+    }
+
+    /// Reads a digest from its text form.
+    pub fn parse(text: &str) -> Result<Digest, String> {
+        let hex = text
+            .strip_prefix("sha256:")
+            .ok_or_else(|| format!("{text:?} does not start with sha256:"))?;
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Digest(text.to_string()))
+        } else {
+            Err(format!(
+                "{text:?} is not sha256: and 64 lower-case hex digits"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Canonical JSON: keys sorted by bytes, no insignificant whitespace, numbers as Go prints them.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_json(value, &mut out, false);
+    out
+}
+
+/// Go's `json.Marshal` output, which also escapes `<`, `>`, `&`, U+2028 and U+2029.
+pub fn go_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_json(value, &mut out, true);
+    out
+}
+
+fn write_json(value: &Value, out: &mut String, html: bool) {
+    match value {
+        Value::Object(map) => {
+            out.push('{');
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(k, out, html);
+                out.push(':');
+                write_json(&map[k], out, html);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, out, html);
+            }
+            out.push(']');
+        }
+        Value::String(s) => write_string(s, out, html),
+        Value::Number(n) => out.push_str(&crate::yaml::format_number(n)),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.push_str("null"),
+    }
+}
+
+fn write_string(s: &str, out: &mut String, html: bool) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if html => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_json_sorts_keys_and_is_compact() {
+        assert_eq!(
+            canonical_json(&json!({"b": 1, "a": [true, null, "x<y"]})),
+            r#"{"a":[true,null,"x<y"],"b":1}"#
+        );
+        assert_eq!(
+            go_json(&json!({"b": "<&>"})),
+            r#"{"b":"\u003c\u0026\u003e"}"#
+        );
+    }
+
+    #[test]
+    fn digest_depends_on_content_and_order() {
+        let a = json!({"kind": "A"});
+        let b = json!({"kind": "B"});
+        let ab = Digest::of_objects(&[a.clone(), b.clone()]);
+        assert_eq!(ab, Digest::of_objects(&[a.clone(), b.clone()]));
+        assert_ne!(ab, Digest::of_objects(&[b, a]));
+        assert!(Digest::parse(ab.as_str()).is_ok());
+        assert_eq!(
+            Digest::of_objects(&[]).as_str(),
+            // sha256 of "[]"
+            "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
+        );
+    }
+}

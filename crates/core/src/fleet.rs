@@ -1,0 +1,769 @@
+//! The fleet model: `Repository`, `Placement`, `Policy` and `Cluster` objects read from the
+//! `fleet/` folder of a fleet repository snapshot, and which of them apply to a cluster.
+//!
+//! Reading is strict (unknown kinds and fields are refused) and partial: each broken document
+//! is one [`Error`] naming the file, the document and the field, and the good ones are still
+//! returned, so one typo does not hide the other 999 placements.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::kustomize::Target;
+use crate::selector::{LabelSelector, Labels};
+use crate::snapshot::Snapshot;
+
+/// The API version of every fleet object.
+pub const API_VERSION: &str = "flotilla.dev/v1alpha1";
+/// The folder of the fleet repository that holds the fleet objects.
+pub const FLEET_DIR: &str = "fleet";
+/// The implicit repository that names the fleet repository itself.
+pub const FLEET_REPOSITORY: &str = "fleet";
+
+/// A fleet document that could not be read, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: document {document}{}: {message}", if field.is_empty() { String::new() } else { format!(": field {field}") })]
+pub struct Error {
+    pub file: String,
+    /// 1-based index among the file's non-empty documents; 0 when the file as a whole failed.
+    pub document: usize,
+    /// Dotted path of the offending field, empty when the document as a whole is at fault.
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: Labels,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A source repository and its environment branches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RepositorySpec {
+    pub url: String,
+    /// Environment name to branch name; an environment not listed uses a branch of its own name.
+    #[serde(default)]
+    pub environments: BTreeMap<String, String>,
+    #[serde(default)]
+    pub verify: Verify,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Verify {
+    #[serde(default)]
+    pub mode: VerifyMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_signers: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openpgp_keys: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyMode {
+    Enforce,
+    Inform,
+    #[default]
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlacementSpec {
+    pub source: Source,
+    pub clusters: LabelSelector,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub substitute: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customizations: Vec<Customization>,
+    #[serde(default)]
+    pub sync: Sync,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<Window>,
+    #[serde(default)]
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub repository: String,
+    #[serde(default = "dot")]
+    pub path: String,
+}
+
+fn dot() -> String {
+    ".".to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customization {
+    pub clusters: LabelSelector,
+    pub patches: Vec<InlinePatch>,
+}
+
+/// A patch given inline, in kustomize's `patches` form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InlinePatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    pub patch: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Sync {
+    #[serde(default = "yes")]
+    pub prune: bool,
+    #[serde(default = "yes")]
+    pub drift_correction: bool,
+}
+
+impl Default for Sync {
+    fn default() -> Self {
+        Self {
+            prune: true,
+            drift_correction: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rollout {
+    pub waves: Vec<Wave>,
+    /// How long each wave waits after the previous one, as a Go-style duration (`2h`, `30m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halt: Option<Halt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wave {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<LabelSelector>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Halt {
+    /// A count (`5`) or a share of the earlier waves (`5%`).
+    pub max_failed: String,
+    #[serde(default)]
+    pub when_hub_unreachable: WhenHubUnreachable,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenHubUnreachable {
+    #[default]
+    Wait,
+    Proceed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Window {
+    pub days: Vec<Weekday>,
+    /// `HH:MM`, local time in `time_zone`.
+    pub start: String,
+    pub end: String,
+    pub time_zone: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicySpec {
+    #[serde(default)]
+    pub standards: Vec<String>,
+    #[serde(default)]
+    pub controls: Vec<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    pub severity: Severity,
+    pub remediation: Remediation,
+    pub clusters: LabelSelector,
+    pub objects: Vec<ObjectTemplate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Remediation {
+    Inform,
+    Enforce,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectTemplate {
+    pub compliance: Compliance,
+    pub object: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compliance {
+    MustHave,
+    MustOnlyHave,
+    MustNotHave,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    pub environment: String,
+}
+
+/// A fleet object: metadata plus the spec of its kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object<S> {
+    pub metadata: Metadata,
+    pub spec: S,
+    /// The file it was read from.
+    pub file: String,
+}
+
+pub type Repository = Object<RepositorySpec>;
+pub type Placement = Object<PlacementSpec>;
+pub type Policy = Object<PolicySpec>;
+pub type Cluster = Object<ClusterSpec>;
+
+impl<S> Object<S> {
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+}
+
+impl Repository {
+    /// The branch that holds `environment`.
+    pub fn branch(&self, environment: &str) -> String {
+        self.spec
+            .environments
+            .get(environment)
+            .cloned()
+            .unwrap_or_else(|| environment.to_string())
+    }
+}
+
+/// Everything the fleet repository declares, each kind sorted by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fleet {
+    pub repositories: Vec<Repository>,
+    pub placements: Vec<Placement>,
+    pub policies: Vec<Policy>,
+    pub clusters: Vec<Cluster>,
+}
+
+/// Who a cluster is: what its agent's config says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterIdentity {
+    pub name: String,
+    pub environment: String,
+    pub labels: Labels,
+}
+
+/// What applies to one cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection<'a> {
+    /// The identity the selection was made with: the repo's declaration wins over the config.
+    pub identity: ClusterIdentity,
+    pub placements: Vec<&'a Placement>,
+    pub policies: Vec<&'a Policy>,
+    /// Set when the fleet declares the cluster with other labels or environment than its config.
+    pub mismatch: Option<String>,
+}
+
+/// The envelope shared by every fleet object.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Envelope {
+    #[allow(dead_code, reason = "checked before the envelope is read")]
+    api_version: String,
+    kind: String,
+    metadata: Metadata,
+    spec: Value,
+}
+
+impl Fleet {
+    /// Reads every fleet object under `fleet/`. Broken documents become errors; the rest is kept.
+    pub fn from_snapshot(snapshot: &Snapshot) -> (Fleet, Vec<Error>) {
+        let mut fleet = Fleet::default();
+        let mut errors = Vec::new();
+        let prefix = format!("{FLEET_DIR}/");
+        for (path, _) in snapshot.entries() {
+            let is_yaml = path.ends_with(".yaml") || path.ends_with(".yml");
+            if !path.starts_with(&prefix) || !is_yaml {
+                continue;
+            }
+            let docs = match snapshot
+                .read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| crate::yaml::load_all(bytes).map_err(|e| e.to_string()))
+            {
+                Ok(docs) => docs,
+                Err(message) => {
+                    errors.push(Error {
+                        file: path.to_string(),
+                        document: 0,
+                        field: String::new(),
+                        message,
+                    });
+                    continue;
+                }
+            };
+            for (i, doc) in docs.into_iter().enumerate() {
+                if let Err((field, message)) = fleet.add_document(doc, path) {
+                    errors.push(Error {
+                        file: path.to_string(),
+                        document: i + 1,
+                        field,
+                        message,
+                    });
+                }
+            }
+        }
+        fleet.check_duplicates(&mut errors);
+        fleet
+            .repositories
+            .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        fleet
+            .placements
+            .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        fleet
+            .policies
+            .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        fleet
+            .clusters
+            .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        (fleet, errors)
+    }
+
+    /// Adds one document; the error is (field path, message).
+    fn add_document(&mut self, doc: Value, file: &str) -> Result<(), (String, String)> {
+        let Value::Object(map) = &doc else {
+            return Err((String::new(), "a fleet object must be a mapping".into()));
+        };
+        match map.get("apiVersion") {
+            Some(Value::String(v)) if v == API_VERSION => {}
+            Some(v) => {
+                return Err((
+                    "apiVersion".into(),
+                    format!("{v} is not {API_VERSION}; the fleet/ folder holds only fleet objects"),
+                ));
+            }
+            None => return Err(("apiVersion".into(), "missing".into())),
+        }
+        let envelope: Envelope = typed(doc, "")?;
+        validate_name(&envelope.metadata.name).map_err(|m| ("metadata.name".to_string(), m))?;
+        let metadata = envelope.metadata;
+        let file = file.to_string();
+        match envelope.kind.as_str() {
+            "Repository" => {
+                let spec: RepositorySpec = typed(envelope.spec, "spec")?;
+                check_url(&spec.url).map_err(|m| ("spec.url".to_string(), m))?;
+                if metadata.name == FLEET_REPOSITORY {
+                    return Err((
+                        "metadata.name".into(),
+                        format!(
+                            "{FLEET_REPOSITORY:?} names the fleet repository itself and cannot be redeclared"
+                        ),
+                    ));
+                }
+                self.repositories.push(Object {
+                    metadata,
+                    spec,
+                    file,
+                });
+            }
+            "Placement" => {
+                let spec: PlacementSpec = typed(envelope.spec, "spec")?;
+                check_selector(&spec.clusters, "spec.clusters")?;
+                for (i, c) in spec.customizations.iter().enumerate() {
+                    check_selector(&c.clusters, &format!("spec.customizations[{i}].clusters"))?;
+                }
+                if let Some(rollout) = &spec.rollout {
+                    for (i, w) in rollout.waves.iter().enumerate() {
+                        if let Some(s) = &w.clusters {
+                            check_selector(s, &format!("spec.rollout.waves[{i}].clusters"))?;
+                        }
+                        if w.percent.is_some_and(|p| p > 100) {
+                            return Err((
+                                format!("spec.rollout.waves[{i}].percent"),
+                                "must be 0 to 100".into(),
+                            ));
+                        }
+                    }
+                }
+                self.placements.push(Object {
+                    metadata,
+                    spec,
+                    file,
+                });
+            }
+            "Policy" => {
+                let spec: PolicySpec = typed(envelope.spec, "spec")?;
+                check_selector(&spec.clusters, "spec.clusters")?;
+                for (i, o) in spec.objects.iter().enumerate() {
+                    if !o.object.is_object() {
+                        return Err((
+                            format!("spec.objects[{i}].object"),
+                            "must be a mapping".into(),
+                        ));
+                    }
+                }
+                self.policies.push(Object {
+                    metadata,
+                    spec,
+                    file,
+                });
+            }
+            "Cluster" => {
+                let spec: ClusterSpec = typed(envelope.spec, "spec")?;
+                self.clusters.push(Object {
+                    metadata,
+                    spec,
+                    file,
+                });
+            }
+            other => {
+                return Err((
+                    "kind".into(),
+                    format!(
+                        "unknown kind {other:?}; expected Repository, Placement, Policy or Cluster"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_duplicates(&mut self, errors: &mut Vec<Error>) {
+        fn dedup<S>(kind: &str, objects: &mut Vec<Object<S>>, errors: &mut Vec<Error>) {
+            let mut seen: BTreeMap<String, String> = BTreeMap::new();
+            objects.retain(|o| {
+                if let Some(first) = seen.get(&o.metadata.name) {
+                    errors.push(Error {
+                        file: o.file.clone(),
+                        document: 0,
+                        field: "metadata.name".into(),
+                        message: format!(
+                            "{kind} {:?} is declared twice (first in {first})",
+                            o.metadata.name
+                        ),
+                    });
+                    false
+                } else {
+                    seen.insert(o.metadata.name.clone(), o.file.clone());
+                    true
+                }
+            });
+        }
+        dedup("Repository", &mut self.repositories, errors);
+        dedup("Placement", &mut self.placements, errors);
+        dedup("Policy", &mut self.policies, errors);
+        dedup("Cluster", &mut self.clusters, errors);
+    }
+
+    pub fn repository(&self, name: &str) -> Option<&Repository> {
+        self.repositories.iter().find(|r| r.metadata.name == name)
+    }
+
+    pub fn placement(&self, name: &str) -> Option<&Placement> {
+        self.placements.iter().find(|p| p.metadata.name == name)
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.metadata.name == name)
+    }
+
+    /// The placements and policies that select a cluster. When the fleet declares the cluster,
+    /// its labels and environment win over the agent's config, and a difference is reported.
+    pub fn select(&self, identity: &ClusterIdentity) -> Selection<'_> {
+        let mut identity = identity.clone();
+        let mut mismatch = None;
+        if let Some(declared) = self.cluster(&identity.name) {
+            let mut differences = Vec::new();
+            if declared.metadata.labels != identity.labels {
+                differences.push(format!(
+                    "labels {} in the fleet repository, {} in the agent config",
+                    show_labels(&declared.metadata.labels),
+                    show_labels(&identity.labels)
+                ));
+            }
+            if declared.spec.environment != identity.environment {
+                differences.push(format!(
+                    "environment {:?} in the fleet repository, {:?} in the agent config",
+                    declared.spec.environment, identity.environment
+                ));
+            }
+            if !differences.is_empty() {
+                mismatch = Some(differences.join("; "));
+            }
+            identity.labels.clone_from(&declared.metadata.labels);
+            identity.environment.clone_from(&declared.spec.environment);
+        }
+        let placements = self
+            .placements
+            .iter()
+            .filter(|p| p.spec.clusters.matches(&identity.labels))
+            .collect();
+        let policies = self
+            .policies
+            .iter()
+            .filter(|p| p.spec.clusters.matches(&identity.labels))
+            .collect();
+        Selection {
+            identity,
+            placements,
+            policies,
+            mismatch,
+        }
+    }
+}
+
+fn show_labels(labels: &Labels) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{{{}}}", pairs.join(","))
+}
+
+/// Reads a typed value, naming the field path on error.
+fn typed<T: serde::de::DeserializeOwned>(value: Value, base: &str) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let field = match (base.is_empty(), inner.as_str()) {
+            (_, ".") => base.to_string(),
+            (true, _) => inner,
+            (false, _) => format!("{base}.{inner}"),
+        };
+        (field, e.into_inner().to_string())
+    })
+}
+
+fn check_selector(selector: &LabelSelector, field: &str) -> Result<(), (String, String)> {
+    selector
+        .validate()
+        .map_err(|e| (field.to_string(), e.to_string()))
+}
+
+/// DNS-1123 subdomain, as Kubernetes object names.
+fn validate_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid name (lower-case letters, digits, '-' and '.', at most 253)"
+        ))
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    const SCHEMES: [&str; 5] = ["https://", "http://", "git://", "ssh://", "file://"];
+    if SCHEMES
+        .iter()
+        .any(|s| url.starts_with(s) && url.len() > s.len())
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url:?} is not a git URL (https, http, git, ssh or file)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fleet(files: &[(&str, &str)]) -> (Fleet, Vec<Error>) {
+        let mut s = Snapshot::new();
+        for (path, text) in files {
+            s.insert_file(*path, *text);
+        }
+        Fleet::from_snapshot(&s)
+    }
+
+    const PLACEMENT: &str = "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: bt}\nspec:\n  source: {repository: store-app, path: deploy}\n  clusters: {matchLabels: {kind: store}}\n";
+
+    #[test]
+    fn reads_each_kind_and_ignores_files_outside_fleet() {
+        let (f, errors) = fleet(&[
+            ("fleet/p.yaml", PLACEMENT),
+            (
+                "fleet/r.yml",
+                "apiVersion: flotilla.dev/v1alpha1\nkind: Repository\nmetadata: {name: store-app}\nspec: {url: 'https://git.example/x.git', environments: {prod: release}}\n",
+            ),
+            (
+                "fleet/c.yaml",
+                "apiVersion: flotilla.dev/v1alpha1\nkind: Cluster\nmetadata: {name: s1, labels: {kind: store}}\nspec: {environment: prod}\n",
+            ),
+            ("deploy/x.yaml", "kind: Deployment"),
+        ]);
+        assert_eq!(errors, []);
+        assert_eq!(f.placements.len(), 1);
+        assert_eq!(f.placements[0].file, "fleet/p.yaml");
+        assert!(f.placements[0].spec.sync.prune);
+        assert_eq!(f.repositories[0].branch("prod"), "release");
+        assert_eq!(f.repositories[0].branch("dev"), "dev");
+        assert_eq!(f.clusters[0].spec.environment, "prod");
+    }
+
+    #[test]
+    fn unknown_field_names_file_document_and_field() {
+        let bad = PLACEMENT.replace("path: deploy}", "path: deploy}\n  sync: {prun: true}");
+        let (f, errors) = fleet(&[(
+            "fleet/a.yaml",
+            &format!("{PLACEMENT}---\n{}", bad.replace("name: bt", "name: bt2")),
+        )]);
+        assert_eq!(f.placements.len(), 1, "the good document is kept");
+        assert_eq!(errors.len(), 1);
+        let e = &errors[0];
+        assert_eq!(
+            (e.file.as_str(), e.document, e.field.as_str()),
+            ("fleet/a.yaml", 2, "spec.sync")
+        );
+        assert!(e.message.contains("unknown field `prun`"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("fleet/a.yaml: document 2: field spec.sync: unknown field `prun`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_kind_and_foreign_api_version_are_refused() {
+        let (_, errors) = fleet(&[(
+            "fleet/a.yaml",
+            "apiVersion: flotilla.dev/v1alpha1\nkind: Placment\nmetadata: {name: x}\nspec: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        )]);
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].field, "kind");
+        assert!(errors[0].message.contains("unknown kind \"Placment\""));
+        assert_eq!(
+            (errors[1].document, errors[1].field.as_str()),
+            (2, "apiVersion")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let (_, errors) = fleet(&[(
+            "fleet/a.yaml",
+            &PLACEMENT.replace(
+                "{matchLabels: {kind: store}}",
+                "{matchExpressions: [{key: a, operator: In}]}",
+            ),
+        )]);
+        assert_eq!(errors[0].field, "spec.clusters");
+        assert!(errors[0].message.contains("needs at least one value"));
+        let (_, errors) = fleet(&[(
+            "fleet/a.yaml",
+            &PLACEMENT.replace("kind: store", "canary: true"),
+        )]);
+        assert_eq!(errors[0].field, "spec.clusters.matchLabels.canary");
+        let (_, errors) = fleet(&[(
+            "fleet/a.yaml",
+            "apiVersion: flotilla.dev/v1alpha1\nkind: Repository\nmetadata: {name: r}\nspec: {url: ftp://x}\n",
+        )]);
+        assert_eq!(errors[0].field, "spec.url");
+    }
+
+    #[test]
+    fn invalid_yaml_names_the_file() {
+        let (_, errors) = fleet(&[("fleet/a.yaml", "a: [\n")]);
+        assert_eq!(
+            (errors[0].file.as_str(), errors[0].document),
+            ("fleet/a.yaml", 0)
+        );
+    }
+
+    #[test]
+    fn duplicates_are_refused() {
+        let (f, errors) = fleet(&[("fleet/a.yaml", PLACEMENT), ("fleet/b.yaml", PLACEMENT)]);
+        assert_eq!(f.placements.len(), 1);
+        assert_eq!(errors[0].file, "fleet/b.yaml");
+        assert!(
+            errors[0]
+                .message
+                .contains("declared twice (first in fleet/a.yaml)")
+        );
+    }
+
+    #[test]
+    fn selection_uses_declared_labels_and_reports_mismatch() {
+        let (f, _) = fleet(&[
+            ("fleet/p.yaml", PLACEMENT),
+            (
+                "fleet/c.yaml",
+                "apiVersion: flotilla.dev/v1alpha1\nkind: Cluster\nmetadata: {name: s1, labels: {kind: store}}\nspec: {environment: prod}\n",
+            ),
+        ]);
+        let me = ClusterIdentity {
+            name: "s1".into(),
+            environment: "prod".into(),
+            labels: Labels::new(),
+        };
+        let sel = f.select(&me);
+        assert_eq!(sel.placements.len(), 1);
+        assert!(
+            sel.mismatch
+                .unwrap()
+                .contains("labels {kind=store} in the fleet repository, {} in the agent config")
+        );
+        let other = ClusterIdentity {
+            name: "c1".into(),
+            environment: "prod".into(),
+            labels: Labels::new(),
+        };
+        assert_eq!(f.select(&other).placements.len(), 0);
+    }
+}

@@ -1,0 +1,827 @@
+//! The built-in transformers of one kustomization, in kustomize's fixed order:
+//! patchesStrategicMerge, patches, namespace, namePrefix, nameSuffix, labels and commonLabels,
+//! commonAnnotations, patchesJson6902, replicas, images.
+
+use serde_json::{Map, Value, json};
+
+use super::kustomization::{Kustomization, Patch};
+use super::resource::{FieldSpec, Gvk, Resource, fs, visit};
+use super::smp::{self, Outcome};
+use super::{Ctx, Error, Target, json_patch};
+
+pub fn run(ctx: &Ctx<'_>, k: &Kustomization, res: &mut Vec<Resource>) -> Result<(), Error> {
+    for (i, entry) in k.patches_strategic_merge.iter().enumerate() {
+        let field = format!("patchesStrategicMerge[{i}]");
+        let text = patch_text(ctx, &field, entry)?;
+        let docs = crate::yaml::load_all(text.as_bytes())
+            .map_err(|e| ctx.field_error(&field, e.to_string()))?;
+        for doc in docs {
+            smp_by_id(ctx, &field, res, &doc)?;
+        }
+    }
+    for (i, p) in k.patches.iter().enumerate() {
+        patch(ctx, &format!("patches[{i}]"), res, p, false)?;
+    }
+    if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+        namespace(res, ns);
+    }
+    let prefix = k.name_prefix.as_deref().unwrap_or_default();
+    let suffix = k.name_suffix.as_deref().unwrap_or_default();
+    if !prefix.is_empty() || !suffix.is_empty() {
+        prefix_suffix(res, prefix, suffix);
+    }
+    for entry in &k.labels {
+        labels(
+            res,
+            &entry.pairs,
+            entry.include_selectors,
+            entry.include_templates || entry.include_selectors,
+        );
+    }
+    if !k.common_labels.is_empty() {
+        labels(res, &k.common_labels, true, true);
+    }
+    if !k.common_annotations.is_empty() {
+        annotations(res, &k.common_annotations);
+    }
+    for (i, p) in k.patches_json6902.iter().enumerate() {
+        patch(ctx, &format!("patchesJson6902[{i}]"), res, p, true)?;
+    }
+    for (i, r) in k.replicas.iter().enumerate() {
+        replicas(ctx, &format!("replicas[{i}]"), res, &r.name, r.count)?;
+    }
+    for (i, image) in k.images.iter().enumerate() {
+        images(ctx, &format!("images[{i}]"), res, image)?;
+    }
+    Ok(())
+}
+
+/// A patch given as a file path or inline text (kustomize accepts both in these lists).
+fn patch_text(ctx: &Ctx<'_>, field: &str, entry: &str) -> Result<String, Error> {
+    let looks_inline =
+        entry.contains('\n') || entry.trim_start().starts_with(['{', '[']) || entry.contains(": ");
+    if looks_inline {
+        return Ok(entry.to_string());
+    }
+    let (_, bytes) = ctx.read(field, entry)?;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| ctx.field_error(field, format!("{entry:?} is not UTF-8 text")))
+}
+
+/// Applies a strategic merge patch to the resource its own kind, name and namespace name.
+fn smp_by_id(
+    ctx: &Ctx<'_>,
+    field: &str,
+    res: &mut Vec<Resource>,
+    doc: &Value,
+) -> Result<(), Error> {
+    let gvk = Gvk::of(doc);
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let ns = doc.pointer("/metadata/namespace").and_then(Value::as_str);
+    let hits: Vec<usize> = res
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            let g = r.gvk();
+            g.kind == gvk.kind
+                && (gvk.group.is_empty() || g.group == gvk.group)
+                && (gvk.version.is_empty() || g.version == gvk.version)
+                && r.was_named(name)
+                && ns
+                    .is_none_or(|ns| r.namespace() == ns || r.previous.iter().any(|(n, _)| n == ns))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let id = format!("{}/{name}", gvk.kind);
+    match hits.as_slice() {
+        [] => Err(Error::Patch {
+            file: ctx.file.to_string(),
+            field: field.to_string(),
+            message: format!("no resource matches strategic merge patch {id}"),
+        }),
+        [i] => apply_smp(ctx, field, res, *i, doc),
+        _ => Err(Error::Patch {
+            file: ctx.file.to_string(),
+            field: field.to_string(),
+            message: format!(
+                "strategic merge patch {id} matches {} resources; give a namespace or a target",
+                hits.len()
+            ),
+        }),
+    }
+}
+
+fn apply_smp(
+    ctx: &Ctx<'_>,
+    field: &str,
+    res: &mut Vec<Resource>,
+    i: usize,
+    doc: &Value,
+) -> Result<(), Error> {
+    let r = &mut res[i];
+    // A patch applied through a target patches whatever the target selected: its own name,
+    // kind and namespace do not rename the object.
+    let mut patch = doc.clone();
+    if let Some(md) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
+        md.remove("name");
+        md.remove("namespace");
+    }
+    if let Some(p) = patch.as_object_mut() {
+        p.remove("apiVersion");
+        p.remove("kind");
+    }
+    match smp::apply(&mut r.object, &patch) {
+        Ok(Outcome::Merged) => Ok(()),
+        Ok(Outcome::Deleted) => {
+            res.remove(i);
+            Ok(())
+        }
+        Err(message) => Err(Error::Patch {
+            file: ctx.file.to_string(),
+            field: field.to_string(),
+            message: format!("{}: {message}", r.id()),
+        }),
+    }
+}
+
+/// One entry of `patches` (or `patchesJson6902`, which must name a target and be a JSON patch).
+fn patch(
+    ctx: &Ctx<'_>,
+    field: &str,
+    res: &mut Vec<Resource>,
+    p: &Patch,
+    json6902_only: bool,
+) -> Result<(), Error> {
+    let text = match (&p.path, &p.patch) {
+        (Some(path), None) => {
+            let (_, bytes) = ctx.read(&format!("{field}.path"), path)?;
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| ctx.field_error(field, format!("{path:?} is not UTF-8 text")))?
+        }
+        (None, Some(text)) => text.clone(),
+        _ => return Err(ctx.field_error(field, "give exactly one of path and patch")),
+    };
+    let docs = crate::yaml::load_all(text.as_bytes())
+        .map_err(|e| ctx.field_error(field, e.to_string()))?;
+    let is_json = docs.len() == 1 && docs[0].is_array() || docs.is_empty();
+    if json6902_only && !is_json {
+        return Err(ctx.field_error(
+            field,
+            "patchesJson6902 takes a JSON 6902 patch (a list of operations)",
+        ));
+    }
+    let Some(target) = &p.target else {
+        if is_json {
+            return Err(ctx.field_error(field, "a JSON 6902 patch needs a target"));
+        }
+        for doc in &docs {
+            smp_by_id(ctx, field, res, doc)?;
+        }
+        return Ok(());
+    };
+    let matcher = target.compile().map_err(|e| ctx.field_error(field, e))?;
+    let selected: Vec<usize> = res
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matcher.matches(r))
+        .map(|(i, _)| i)
+        .collect();
+    if json6902_only && selected.is_empty() {
+        return Err(Error::Patch {
+            file: ctx.file.to_string(),
+            field: field.to_string(),
+            message: format!("no resource matches target {}", describe(target)),
+        });
+    }
+    if is_json {
+        let ops = docs.into_iter().next().unwrap_or(Value::Array(Vec::new()));
+        for i in selected {
+            let r = &mut res[i];
+            json_patch::apply(&mut r.object, &ops).map_err(|message| Error::Patch {
+                file: ctx.file.to_string(),
+                field: field.to_string(),
+                message: format!("{}: {message}", r.id()),
+            })?;
+        }
+        return Ok(());
+    }
+    // Deleting shifts indexes: apply from the last selected resource backwards.
+    for i in selected.into_iter().rev() {
+        for doc in &docs {
+            apply_smp(ctx, field, res, i, doc)?;
+            if i >= res.len() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(t: &Target) -> String {
+    let parts: Vec<String> = [
+        ("group", &t.group),
+        ("version", &t.version),
+        ("kind", &t.kind),
+        ("name", &t.name),
+        ("namespace", &t.namespace),
+        ("labelSelector", &t.label_selector),
+        ("annotationSelector", &t.annotation_selector),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .collect();
+    parts.join(",")
+}
+
+/// kustomize 5.5's namespace transformer: every namespaced resource moves to `ns`, every
+/// Namespace object is renamed to it, binding subjects named `default` get it, and so do the
+/// services of APIServices and CRD conversion webhooks.
+fn namespace(res: &mut [Resource], ns: &str) {
+    for r in res.iter_mut() {
+        let gvk = r.gvk();
+        if gvk.kind == "Namespace" && gvk.group.is_empty() {
+            if r.name() != ns {
+                r.set_name(ns.to_string());
+            }
+        } else if !gvk.is_cluster_scoped() && r.namespace() != ns {
+            r.set_namespace(ns.to_string());
+        }
+        let set = |v: &mut Value| *v = json!(ns);
+        if gvk.group == "apiregistration.k8s.io" && gvk.kind == "APIService" {
+            visit(&mut r.object, "spec/service/namespace", true, &mut { set });
+        }
+        if gvk.group == "apiextensions.k8s.io" && gvk.kind == "CustomResourceDefinition" {
+            visit(
+                &mut r.object,
+                "spec/conversion/webhook/clientConfig/service/namespace",
+                false,
+                &mut { set },
+            );
+        }
+        if matches!(gvk.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
+            && let Some(Value::Array(subjects)) = r.object.get_mut("subjects")
+        {
+            for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
+                if s.get("name").and_then(Value::as_str) == Some("default") {
+                    s.insert("namespace".into(), json!(ns));
+                }
+            }
+        }
+    }
+}
+
+/// Kinds whose names kustomize leaves alone when prefixing.
+fn keeps_name(gvk: &Gvk) -> bool {
+    matches!(gvk.kind.as_str(), "CustomResourceDefinition" | "Namespace")
+        || (gvk.group == "apiregistration.k8s.io" && gvk.kind == "APIService")
+}
+
+fn prefix_suffix(res: &mut [Resource], prefix: &str, suffix: &str) {
+    for r in res.iter_mut().filter(|r| !keeps_name(&r.gvk())) {
+        let name = format!("{prefix}{}{suffix}", r.name());
+        r.set_name(name);
+    }
+}
+
+/// Where `commonLabels` go beyond `metadata/labels`: selectors (`true`) or templates (`false`).
+const LABEL_PATHS: &[(FieldSpec, bool)] = &[
+    (
+        fs(
+            None,
+            Some("v1"),
+            Some("ReplicationController"),
+            "spec/selector",
+            true,
+        ),
+        true,
+    ),
+    (
+        fs(
+            None,
+            Some("v1"),
+            Some("ReplicationController"),
+            "spec/template/metadata/labels",
+            true,
+        ),
+        false,
+    ),
+    (
+        fs(
+            None,
+            None,
+            Some("Deployment"),
+            "spec/selector/matchLabels",
+            true,
+        ),
+        true,
+    ),
+    (
+        fs(
+            None,
+            None,
+            Some("Deployment"),
+            "spec/template/metadata/labels",
+            true,
+        ),
+        false,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("Deployment"),
+            "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("Deployment"),
+            "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("Deployment"),
+            "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("Deployment"),
+            "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("Deployment"),
+            "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            None,
+            None,
+            Some("ReplicaSet"),
+            "spec/selector/matchLabels",
+            true,
+        ),
+        true,
+    ),
+    (
+        fs(
+            None,
+            None,
+            Some("ReplicaSet"),
+            "spec/template/metadata/labels",
+            true,
+        ),
+        false,
+    ),
+    (
+        fs(
+            None,
+            None,
+            Some("DaemonSet"),
+            "spec/selector/matchLabels",
+            true,
+        ),
+        true,
+    ),
+    (
+        fs(
+            None,
+            None,
+            Some("DaemonSet"),
+            "spec/template/metadata/labels",
+            true,
+        ),
+        false,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/selector/matchLabels",
+            true,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/metadata/labels",
+            true,
+        ),
+        false,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/volumeClaimTemplates[]/metadata/labels",
+            true,
+        ),
+        false,
+    ),
+    (
+        fs(None, Some("v1"), Some("Service"), "spec/selector", true),
+        true,
+    ),
+    (
+        fs(
+            Some("batch"),
+            None,
+            Some("Job"),
+            "spec/selector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("batch"),
+            None,
+            Some("Job"),
+            "spec/template/metadata/labels",
+            true,
+        ),
+        false,
+    ),
+    (
+        fs(
+            Some("batch"),
+            None,
+            Some("CronJob"),
+            "spec/jobTemplate/spec/selector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("batch"),
+            None,
+            Some("CronJob"),
+            "spec/jobTemplate/metadata/labels",
+            true,
+        ),
+        false,
+    ),
+    (
+        fs(
+            Some("batch"),
+            None,
+            Some("CronJob"),
+            "spec/jobTemplate/spec/template/metadata/labels",
+            true,
+        ),
+        false,
+    ),
+    (
+        fs(
+            Some("policy"),
+            None,
+            Some("PodDisruptionBudget"),
+            "spec/selector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("networking.k8s.io"),
+            None,
+            Some("NetworkPolicy"),
+            "spec/podSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("networking.k8s.io"),
+            None,
+            Some("NetworkPolicy"),
+            "spec/ingress/from/podSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("networking.k8s.io"),
+            None,
+            Some("NetworkPolicy"),
+            "spec/egress/to/podSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+];
+
+fn set_pairs(target: &mut Value, pairs: &std::collections::BTreeMap<String, String>) {
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let map = target.as_object_mut().expect("made a mapping above");
+    for (k, v) in pairs {
+        map.insert(k.clone(), Value::String(v.clone()));
+    }
+}
+
+fn labels(
+    res: &mut [Resource],
+    pairs: &std::collections::BTreeMap<String, String>,
+    selectors: bool,
+    templates: bool,
+) {
+    for r in res.iter_mut() {
+        let gvk = r.gvk();
+        visit(&mut r.object, "metadata/labels", true, &mut |v| {
+            set_pairs(v, pairs)
+        });
+        for (spec, is_selector) in LABEL_PATHS {
+            let wanted = if *is_selector { selectors } else { templates };
+            if wanted && spec.applies_to(&gvk) {
+                // Without selectors, templates get labels only where a template exists already.
+                let create = spec.create && (selectors || !*is_selector);
+                visit(&mut r.object, spec.path, create, &mut |v| {
+                    set_pairs(v, pairs)
+                });
+            }
+        }
+    }
+}
+
+const ANNOTATION_PATHS: &[FieldSpec] = &[
+    fs(
+        None,
+        Some("v1"),
+        Some("ReplicationController"),
+        "spec/template/metadata/annotations",
+        true,
+    ),
+    fs(
+        None,
+        None,
+        Some("Deployment"),
+        "spec/template/metadata/annotations",
+        true,
+    ),
+    fs(
+        None,
+        None,
+        Some("ReplicaSet"),
+        "spec/template/metadata/annotations",
+        true,
+    ),
+    fs(
+        None,
+        None,
+        Some("DaemonSet"),
+        "spec/template/metadata/annotations",
+        true,
+    ),
+    fs(
+        Some("apps"),
+        None,
+        Some("StatefulSet"),
+        "spec/template/metadata/annotations",
+        true,
+    ),
+    fs(
+        Some("batch"),
+        None,
+        Some("Job"),
+        "spec/template/metadata/annotations",
+        true,
+    ),
+    fs(
+        Some("batch"),
+        None,
+        Some("CronJob"),
+        "spec/jobTemplate/metadata/annotations",
+        true,
+    ),
+    fs(
+        Some("batch"),
+        None,
+        Some("CronJob"),
+        "spec/jobTemplate/spec/template/metadata/annotations",
+        true,
+    ),
+];
+
+fn annotations(res: &mut [Resource], pairs: &std::collections::BTreeMap<String, String>) {
+    for r in res.iter_mut() {
+        let gvk = r.gvk();
+        visit(&mut r.object, "metadata/annotations", true, &mut |v| {
+            set_pairs(v, pairs)
+        });
+        for spec in ANNOTATION_PATHS.iter().filter(|s| s.applies_to(&gvk)) {
+            visit(&mut r.object, spec.path, spec.create, &mut |v| {
+                set_pairs(v, pairs)
+            });
+        }
+    }
+}
+
+const REPLICA_PATHS: &[FieldSpec] = &[
+    fs(None, None, Some("Deployment"), "spec/replicas", true),
+    fs(
+        None,
+        None,
+        Some("ReplicationController"),
+        "spec/replicas",
+        true,
+    ),
+    fs(None, None, Some("ReplicaSet"), "spec/replicas", true),
+    fs(None, None, Some("StatefulSet"), "spec/replicas", true),
+];
+
+fn replicas(
+    ctx: &Ctx<'_>,
+    field: &str,
+    res: &mut [Resource],
+    name: &str,
+    count: i64,
+) -> Result<(), Error> {
+    for r in res.iter_mut().filter(|r| r.was_named(name)) {
+        let gvk = r.gvk();
+        let specs: Vec<&FieldSpec> = REPLICA_PATHS
+            .iter()
+            .filter(|s| s.applies_to(&gvk))
+            .collect();
+        if specs.is_empty() {
+            return Err(ctx.field_error(
+                field,
+                format!("{} has no replicas field kustomize knows", r.id()),
+            ));
+        }
+        for spec in specs {
+            visit(&mut r.object, spec.path, spec.create, &mut |v| {
+                *v = json!(count)
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites `image` in every `containers` and `initContainers` list, at any depth, except in
+/// CRDs (kustomize's legacy image filter, which covers its field specs too).
+fn images(
+    ctx: &Ctx<'_>,
+    field: &str,
+    res: &mut [Resource],
+    image: &super::kustomization::Image,
+) -> Result<(), Error> {
+    // kustomize does not escape the name: it is a regular expression, as there.
+    let pattern = format!(
+        "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$",
+        image.name
+    );
+    let re = regex::Regex::new(&pattern)
+        .map_err(|e| ctx.field_error(format!("{field}.name"), e.to_string()))?;
+    for r in res
+        .iter_mut()
+        .filter(|r| r.gvk().kind != "CustomResourceDefinition")
+    {
+        rewrite_images(&mut r.object, image, &re);
+    }
+    Ok(())
+}
+
+fn rewrite_images(value: &mut Value, image: &super::kustomization::Image, re: &regex::Regex) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if matches!(key.as_str(), "containers" | "initContainers")
+                    && let Value::Array(items) = child
+                {
+                    for item in items.iter_mut() {
+                        if let Some(Value::String(current)) = item.get_mut("image")
+                            && re.is_match(current)
+                        {
+                            *current = retag(current, image);
+                        }
+                    }
+                }
+                rewrite_images(child, image, re);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_images(i, image, re)),
+        _ => {}
+    }
+}
+
+/// The new reference for an image `image.name` matched.
+fn retag(current: &str, image: &super::kustomization::Image) -> String {
+    let (name, tag, digest) = split_image(current);
+    let name = image.new_name.as_deref().unwrap_or(name);
+    let (tag, digest) = match (&image.new_tag, &image.digest) {
+        (Some(t), Some(d)) => (Some(t.as_str()), Some(d.as_str())),
+        (None, Some(d)) => (None, Some(d.as_str())),
+        (Some(t), None) => (Some(t.as_str()), None),
+        (None, None) => (tag, digest),
+    };
+    let mut out = name.to_string();
+    if let Some(t) = tag {
+        out.push(':');
+        out.push_str(t);
+    }
+    if let Some(d) = digest {
+        out.push('@');
+        out.push_str(d);
+    }
+    out
+}
+
+/// Splits `registry:port/name:tag@digest` into name, tag and digest as kustomize does: `:` and
+/// `@` count only after the first `/` (so a registry port is part of the name).
+fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
+    let start = image.find('/').filter(|&i| i > 0).unwrap_or(0);
+    let rest = &image[start..];
+    let colon = rest.find(':').map(|i| i + start);
+    let at = rest.find('@').map(|i| i + start);
+    match (colon, at) {
+        (Some(c), Some(a)) if c < a => (&image[..c], Some(&image[c + 1..a]), Some(&image[a + 1..])),
+        (_, Some(a)) => (&image[..a], None, Some(&image[a + 1..])),
+        (Some(c), None) => (&image[..c], Some(&image[c + 1..]), None),
+        (None, None) => (image, None, None),
+    }
+}

@@ -1,0 +1,16 @@
+//! Flotilla's core: plain data and pure functions, shared by the pull-agent and the hub-index.
+//!
+//! It reads a fleet repository snapshot into the fleet model ([`fleet`]), selects what applies
+//! to a cluster ([`selector`]), renders sources as `kubectl kustomize` does ([`kustomize`]),
+//! applies a placement's customizations and substitution ([`render`]) and names the result by
+//! a [`digest::Digest`]. It is not an IO library: no files, network, git, clock or Kubernetes
+//! client here (a tidy test checks the dependency list), so the agent and the hub compute the
+//! same answer from the same inputs, and a test is a function call.
+
+pub mod digest;
+pub mod fleet;
+pub mod kustomize;
+pub mod render;
+pub mod selector;
+pub mod snapshot;
+pub mod yaml;

@@ -1,0 +1,104 @@
+//! The local form of the commands: a fleet repository and its sources checked out in folders,
+//! no git and no cluster. `render` and (later) `check` use it in CI.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet};
+use flotilla_core::render::{self, Rendered};
+use flotilla_core::snapshot::Snapshot;
+
+/// Where the sources are: the fleet folder, and a folder per source repository. A repository
+/// not named with `--source NAME=DIR` is looked for beside the fleet folder, under its name.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub fleet_dir: PathBuf,
+    pub overrides: BTreeMap<String, PathBuf>,
+}
+
+impl Sources {
+    fn dir_of(&self, repository: &str) -> PathBuf {
+        if repository == FLEET_REPOSITORY {
+            return self.fleet_dir.clone();
+        }
+        self.overrides.get(repository).cloned().unwrap_or_else(|| {
+            self.fleet_dir
+                .parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join(repository)
+        })
+    }
+}
+
+/// The rendering of every placement that selects the cluster, with per-placement errors kept
+/// apart so one broken placement does not hide the others.
+#[derive(Debug)]
+pub struct Report {
+    pub rendered: Vec<Rendered>,
+    pub errors: Vec<String>,
+    /// Set when the fleet repository declares the cluster differently from the command line.
+    pub mismatch: Option<String>,
+}
+
+/// Renders what `identity` would run, for every placement (or only `only`).
+pub fn render_cluster(
+    sources: &Sources,
+    identity: &ClusterIdentity,
+    only: Option<&str>,
+) -> Result<Report> {
+    let fleet_snapshot = crate::folder::snapshot(&sources.fleet_dir)
+        .with_context(|| format!("reading the fleet folder {}", sources.fleet_dir.display()))?;
+    let (fleet, fleet_errors) = Fleet::from_snapshot(&fleet_snapshot);
+    let mut errors: Vec<String> = fleet_errors.iter().map(ToString::to_string).collect();
+    if let Some(name) = only
+        && fleet.placement(name).is_none()
+    {
+        bail!(
+            "no placement named {name:?} in {}",
+            sources.fleet_dir.display()
+        );
+    }
+    let selection = fleet.select(identity);
+    let mut cache: BTreeMap<String, Snapshot> = BTreeMap::new();
+    let mut rendered = Vec::new();
+    for placement in selection
+        .placements
+        .iter()
+        .filter(|p| only.is_none_or(|n| p.name() == n))
+    {
+        let repo = &placement.spec.source.repository;
+        if repo != FLEET_REPOSITORY && fleet.repository(repo).is_none() {
+            errors.push(format!(
+                "placement {}: source repository {repo:?} is not declared in fleet/",
+                placement.name()
+            ));
+            continue;
+        }
+        if !cache.contains_key(repo) {
+            let dir = sources.dir_of(repo);
+            match crate::folder::snapshot(&dir) {
+                Ok(s) => {
+                    cache.insert(repo.clone(), s);
+                }
+                Err(e) => {
+                    errors.push(format!(
+                        "placement {}: source {repo} in {}: {e:#}",
+                        placement.name(),
+                        dir.display()
+                    ));
+                    continue;
+                }
+            }
+        }
+        match render::render(placement, &cache[repo], &selection.identity) {
+            Ok(r) => rendered.push(r),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    Ok(Report {
+        rendered,
+        errors,
+        mismatch: selection.mismatch,
+    })
+}

@@ -1,0 +1,139 @@
+//! `pull-agent`: parses arguments and calls the library.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+use flotilla_core::fleet::ClusterIdentity;
+use flotilla_core::selector::parse_labels;
+use pull_agent::local::{Sources, render_cluster};
+
+#[derive(Parser)]
+#[command(
+    name = "pull-agent",
+    version,
+    about = "Flotilla's per-cluster GitOps agent"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a kustomization folder as `kubectl kustomize DIR` does, or what a cluster would run.
+    Render(RenderArgs),
+}
+
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// A kustomization folder (or a folder of plain manifests) to render.
+    dir: Option<PathBuf>,
+    /// A fleet repository checked out in a folder (the local form).
+    #[arg(long)]
+    fleet_dir: Option<PathBuf>,
+    /// The cluster's name (local form).
+    #[arg(long)]
+    cluster: Option<String>,
+    /// The cluster's labels, `k=v,k=v` (local form).
+    #[arg(long, default_value = "")]
+    labels: String,
+    /// The cluster's environment (local form).
+    #[arg(long)]
+    environment: Option<String>,
+    /// Render only this placement.
+    #[arg(long)]
+    placement: Option<String>,
+    /// Where a source repository is checked out, `NAME=DIR` (default: a folder named after the
+    /// repository beside the fleet folder). Repeatable.
+    #[arg(long = "source", value_name = "NAME=DIR")]
+    sources: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pull-agent: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Render(args) => render(args),
+    }
+}
+
+fn render(args: RenderArgs) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    if let Some(dir) = &args.dir {
+        if args.fleet_dir.is_some() {
+            bail!("give either DIR or --fleet-dir, not both");
+        }
+        let snapshot = pull_agent::folder::snapshot(dir)
+            .with_context(|| format!("reading {}", dir.display()))?;
+        let objects = flotilla_core::kustomize::build(&snapshot, "")
+            .with_context(|| format!("rendering {}", dir.display()))?;
+        out.write_all(flotilla_core::yaml::to_string_all(&objects).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(fleet_dir) = args.fleet_dir else {
+        bail!("give a folder to render, or --fleet-dir with --cluster, --labels and --environment");
+    };
+    let name = args.cluster.context("--fleet-dir needs --cluster NAME")?;
+    let environment = args
+        .environment
+        .context("--fleet-dir needs --environment ENV")?;
+    let labels = parse_labels(&args.labels)
+        .map_err(anyhow::Error::msg)
+        .context("--labels")?;
+    let mut overrides = BTreeMap::new();
+    for s in &args.sources {
+        let (n, d) = s
+            .split_once('=')
+            .with_context(|| format!("--source {s:?} is not NAME=DIR"))?;
+        overrides.insert(n.to_string(), PathBuf::from(d));
+    }
+    let identity = ClusterIdentity {
+        name,
+        environment,
+        labels,
+    };
+    let report = render_cluster(
+        &Sources {
+            fleet_dir,
+            overrides,
+        },
+        &identity,
+        args.placement.as_deref(),
+    )?;
+    if let Some(m) = &report.mismatch {
+        eprintln!(
+            "pull-agent: warning: cluster {} is declared differently: {m}",
+            identity.name
+        );
+    }
+    for (i, r) in report.rendered.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b"---\n")?;
+        }
+        writeln!(out, "# placement: {}\n# digest: {}", r.placement, r.digest)?;
+        out.write_all(flotilla_core::yaml::to_string_all(&r.objects).as_bytes())?;
+    }
+    for e in &report.errors {
+        eprintln!("pull-agent: error: {e}");
+    }
+    if report.rendered.is_empty() && report.errors.is_empty() {
+        eprintln!("pull-agent: no placement selects cluster {}", identity.name);
+    }
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,117 @@
+//! `cargo xtask`: project chores that are code, not shell scripts.
+//!
+//! - `demo`: the README's main command (today: renders the example fleet for a store and a
+//!   cloud cluster with the real `pull-agent`).
+//! - `ci`: exactly what CI runs: format check, clippy with warnings as errors, tests, docs.
+//! - `tidy`: repository rules (core does no IO); also runs as a test.
+
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("ci") => ci(),
+        Some("tidy") => {
+            let problems = tidy::check(&root())?;
+            for p in &problems {
+                eprintln!("tidy: {p}");
+            }
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                bail!("{} tidy problem(s)", problems.len())
+            }
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <demo|ci|tidy>");
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_path_buf()
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    // SAFETY of the env var: only read by rustdoc in the child process.
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["doc", "--workspace", "--no-deps", "--quiet"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .current_dir(root())
+        .status()
+        .context("running cargo doc")?;
+    if !status.success() {
+        bail!("cargo doc failed ({status})");
+    }
+    cargo(&["test", "--workspace"])
+}
+
+/// Renders the example fleet for one store and one cloud cluster with the real pull-agent.
+fn demo() -> Result<()> {
+    let fleet = root().join("examples/retail-fleet/infra");
+    let fleet = fleet.to_str().context("the checkout path is not UTF-8")?;
+    for (cluster, labels, env) in [
+        (
+            "store-0001",
+            "kind=store,region=us-east,canary=true",
+            "prod",
+        ),
+        ("cloud-us-east-1", "kind=cloud,region=us-east", "prod"),
+    ] {
+        println!("# ===== what {cluster} ({labels}, {env}) would run =====");
+        cargo(&[
+            "run",
+            "--quiet",
+            "--package",
+            "pull-agent",
+            "--",
+            "render",
+            "--fleet-dir",
+            fleet,
+            "--cluster",
+            cluster,
+            "--labels",
+            labels,
+            "--environment",
+            env,
+        ])?;
+    }
+    eprintln!(
+        "\nRendered with `pull-agent render --fleet-dir examples/retail-fleet/infra`. The full demo (git server, hub, \
+         simulated stores, a rollout) arrives with the agent, hub and simulation issues."
+    );
+    Ok(())
+}
