@@ -22,11 +22,7 @@ fn main() -> Result<()> {
             for p in &problems {
                 eprintln!("tidy: {p}");
             }
-            if problems.is_empty() {
-                Ok(())
-            } else {
-                bail!("{} tidy problem(s)", problems.len())
-            }
+            if problems.is_empty() { Ok(()) } else { bail!("{} tidy problem(s)", problems.len()) }
         }
         _ => {
             eprintln!("usage: cargo xtask <demo|ci|tidy>");
@@ -37,10 +33,7 @@ fn main() -> Result<()> {
 
 /// The workspace root (xtask lives one level below it).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is inside the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_path_buf()
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
@@ -57,15 +50,7 @@ fn cargo(args: &[&str]) -> Result<()> {
 
 fn ci() -> Result<()> {
     cargo(&["fmt", "--all", "--check"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--quiet",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])?;
     // SAFETY of the env var: only read by rustdoc in the child process.
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["doc", "--workspace", "--no-deps", "--quiet"])
@@ -84,11 +69,7 @@ fn demo() -> Result<()> {
     let fleet = root().join("examples/retail-fleet/infra");
     let fleet = fleet.to_str().context("the checkout path is not UTF-8")?;
     for (cluster, labels, env) in [
-        (
-            "store-0001",
-            "kind=store,region=us-east,canary=true",
-            "prod",
-        ),
+        ("store-0001", "kind=store,region=us-east,canary=true", "prod"),
         ("cloud-us-east-1", "kind=cloud,region=us-east", "prod"),
     ] {
         println!("# ===== what {cluster} ({labels}, {env}) would run =====");

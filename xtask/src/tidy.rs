@@ -34,8 +34,7 @@ const IO_CRATES: &[&str] = &[
 /// Every problem found, as a sentence.
 pub fn check(root: &Path) -> Result<Vec<String>> {
     let manifest = root.join("crates/core/Cargo.toml");
-    let text = std::fs::read_to_string(&manifest)
-        .with_context(|| format!("reading {}", manifest.display()))?;
+    let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
     let mut problems = Vec::new();
     let mut section = String::new();
     for line in text.lines() {
@@ -44,38 +43,21 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
             section = line.trim_matches(['[', ']']).to_string();
             continue;
         }
-        let in_deps = section == "dependencies"
-            || (section.contains("dependencies") && !section.contains("dev-"));
+        let in_deps = section == "dependencies" || (section.contains("dependencies") && !section.contains("dev-"));
         if !in_deps || line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let name = line
-            .split(['=', '.'])
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .trim_matches('"');
+        let name = line.split(['=', '.']).next().unwrap_or_default().trim().trim_matches('"');
         if IO_CRATES.contains(&name) {
-            problems.push(format!(
-                "crates/core depends on {name:?}, an IO crate: core does no IO (STYLE.md)"
-            ));
+            problems.push(format!("crates/core depends on {name:?}, an IO crate: core does no IO (STYLE.md)"));
         }
     }
     // Core's sources must not reach for the file system, the network, processes or the clock.
-    for forbidden in [
-        "std::fs",
-        "std::net",
-        "std::process",
-        "std::time::SystemTime",
-        "std::env",
-    ] {
+    for forbidden in ["std::fs", "std::net", "std::process", "std::time::SystemTime", "std::env"] {
         for file in rust_files(&root.join("crates/core/src"))? {
             let src = std::fs::read_to_string(&file)?;
             if src.contains(forbidden) {
-                problems.push(format!(
-                    "{} uses {forbidden}: core does no IO",
-                    file.display()
-                ));
+                problems.push(format!("{} uses {forbidden}: core does no IO", file.display()));
             }
         }
     }
@@ -114,11 +96,7 @@ mod tests {
             "[package]\nname = \"x\"\n[dependencies]\nserde = \"1\"\ntokio = { version = \"1\" }\n",
         )
         .unwrap();
-        std::fs::write(
-            dir.join("crates/core/src/lib.rs"),
-            "fn f() { let _ = std::fs::read(\"x\"); }\n",
-        )
-        .unwrap();
+        std::fs::write(dir.join("crates/core/src/lib.rs"), "fn f() { let _ = std::fs::read(\"x\"); }\n").unwrap();
         let problems = check(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(problems.len(), 2, "{problems:?}");

@@ -21,19 +21,11 @@ impl Digest {
 
     /// Reads a digest from its text form.
     pub fn parse(text: &str) -> Result<Digest, String> {
-        let hex = text
-            .strip_prefix("sha256:")
-            .ok_or_else(|| format!("{text:?} does not start with sha256:"))?;
-        if hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        let hex = text.strip_prefix("sha256:").ok_or_else(|| format!("{text:?} does not start with sha256:"))?;
+        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             Ok(Digest(text.to_string()))
         } else {
-            Err(format!(
-                "{text:?} is not sha256: and 64 lower-case hex digits"
-            ))
+            Err(format!("{text:?} is not sha256: and 64 lower-case hex digits"))
         }
     }
 
@@ -50,12 +42,10 @@ impl fmt::Display for Digest {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// Canonical JSON: keys sorted by bytes, no insignificant whitespace, numbers as Go prints them.
@@ -134,14 +124,8 @@ mod tests {
 
     #[test]
     fn canonical_json_sorts_keys_and_is_compact() {
-        assert_eq!(
-            canonical_json(&json!({"b": 1, "a": [true, null, "x<y"]})),
-            r#"{"a":[true,null,"x<y"],"b":1}"#
-        );
-        assert_eq!(
-            go_json(&json!({"b": "<&>"})),
-            r#"{"b":"\u003c\u0026\u003e"}"#
-        );
+        assert_eq!(canonical_json(&json!({"b": 1, "a": [true, null, "x<y"]})), r#"{"a":[true,null,"x<y"],"b":1}"#);
+        assert_eq!(go_json(&json!({"b": "<&>"})), r#"{"b":"\u003c\u0026\u003e"}"#);
     }
 
     #[test]

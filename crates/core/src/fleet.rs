@@ -135,10 +135,7 @@ pub struct Sync {
 
 impl Default for Sync {
     fn default() -> Self {
-        Self {
-            prune: true,
-            drift_correction: true,
-        }
+        Self { prune: true, drift_correction: true }
     }
 }
 
@@ -280,11 +277,7 @@ impl<S> Object<S> {
 impl Repository {
     /// The branch that holds `environment`.
     pub fn branch(&self, environment: &str) -> String {
-        self.spec
-            .environments
-            .get(environment)
-            .cloned()
-            .unwrap_or_else(|| environment.to_string())
+        self.spec.environments.get(environment).cloned().unwrap_or_else(|| environment.to_string())
     }
 }
 
@@ -334,7 +327,9 @@ impl Fleet {
         let mut errors = Vec::new();
         let prefix = format!("{FLEET_DIR}/");
         for (path, _) in snapshot.entries() {
-            let is_yaml = path.ends_with(".yaml") || path.ends_with(".yml");
+            let is_yaml = std::path::Path::new(path)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
             if !path.starts_with(&prefix) || !is_yaml {
                 continue;
             }
@@ -345,39 +340,21 @@ impl Fleet {
             {
                 Ok(docs) => docs,
                 Err(message) => {
-                    errors.push(Error {
-                        file: path.to_string(),
-                        document: 0,
-                        field: String::new(),
-                        message,
-                    });
+                    errors.push(Error { file: path.to_string(), document: 0, field: String::new(), message });
                     continue;
                 }
             };
             for (i, doc) in docs.into_iter().enumerate() {
                 if let Err((field, message)) = fleet.add_document(doc, path) {
-                    errors.push(Error {
-                        file: path.to_string(),
-                        document: i + 1,
-                        field,
-                        message,
-                    });
+                    errors.push(Error { file: path.to_string(), document: i + 1, field, message });
                 }
             }
         }
         fleet.check_duplicates(&mut errors);
-        fleet
-            .repositories
-            .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        fleet
-            .placements
-            .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        fleet
-            .policies
-            .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        fleet
-            .clusters
-            .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        fleet.repositories.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        fleet.placements.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        fleet.policies.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        fleet.clusters.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         (fleet, errors)
     }
 
@@ -407,16 +384,10 @@ impl Fleet {
                 if metadata.name == FLEET_REPOSITORY {
                     return Err((
                         "metadata.name".into(),
-                        format!(
-                            "{FLEET_REPOSITORY:?} names the fleet repository itself and cannot be redeclared"
-                        ),
+                        format!("{FLEET_REPOSITORY:?} names the fleet repository itself and cannot be redeclared"),
                     ));
                 }
-                self.repositories.push(Object {
-                    metadata,
-                    spec,
-                    file,
-                });
+                self.repositories.push(Object { metadata, spec, file });
             }
             "Placement" => {
                 let spec: PlacementSpec = typed(envelope.spec, "spec")?;
@@ -430,50 +401,30 @@ impl Fleet {
                             check_selector(s, &format!("spec.rollout.waves[{i}].clusters"))?;
                         }
                         if w.percent.is_some_and(|p| p > 100) {
-                            return Err((
-                                format!("spec.rollout.waves[{i}].percent"),
-                                "must be 0 to 100".into(),
-                            ));
+                            return Err((format!("spec.rollout.waves[{i}].percent"), "must be 0 to 100".into()));
                         }
                     }
                 }
-                self.placements.push(Object {
-                    metadata,
-                    spec,
-                    file,
-                });
+                self.placements.push(Object { metadata, spec, file });
             }
             "Policy" => {
                 let spec: PolicySpec = typed(envelope.spec, "spec")?;
                 check_selector(&spec.clusters, "spec.clusters")?;
                 for (i, o) in spec.objects.iter().enumerate() {
                     if !o.object.is_object() {
-                        return Err((
-                            format!("spec.objects[{i}].object"),
-                            "must be a mapping".into(),
-                        ));
+                        return Err((format!("spec.objects[{i}].object"), "must be a mapping".into()));
                     }
                 }
-                self.policies.push(Object {
-                    metadata,
-                    spec,
-                    file,
-                });
+                self.policies.push(Object { metadata, spec, file });
             }
             "Cluster" => {
                 let spec: ClusterSpec = typed(envelope.spec, "spec")?;
-                self.clusters.push(Object {
-                    metadata,
-                    spec,
-                    file,
-                });
+                self.clusters.push(Object { metadata, spec, file });
             }
             other => {
                 return Err((
                     "kind".into(),
-                    format!(
-                        "unknown kind {other:?}; expected Repository, Placement, Policy or Cluster"
-                    ),
+                    format!("unknown kind {other:?}; expected Repository, Placement, Policy or Cluster"),
                 ));
             }
         }
@@ -489,10 +440,7 @@ impl Fleet {
                         file: o.file.clone(),
                         document: 0,
                         field: "metadata.name".into(),
-                        message: format!(
-                            "{kind} {:?} is declared twice (first in {first})",
-                            o.metadata.name
-                        ),
+                        message: format!("{kind} {:?} is declared twice (first in {first})", o.metadata.name),
                     });
                     false
                 } else {
@@ -545,22 +493,9 @@ impl Fleet {
             identity.labels.clone_from(&declared.metadata.labels);
             identity.environment.clone_from(&declared.spec.environment);
         }
-        let placements = self
-            .placements
-            .iter()
-            .filter(|p| p.spec.clusters.matches(&identity.labels))
-            .collect();
-        let policies = self
-            .policies
-            .iter()
-            .filter(|p| p.spec.clusters.matches(&identity.labels))
-            .collect();
-        Selection {
-            identity,
-            placements,
-            policies,
-            mismatch,
-        }
+        let placements = self.placements.iter().filter(|p| p.spec.clusters.matches(&identity.labels)).collect();
+        let policies = self.policies.iter().filter(|p| p.spec.clusters.matches(&identity.labels)).collect();
+        Selection { identity, placements, policies, mismatch }
     }
 }
 
@@ -583,40 +518,29 @@ fn typed<T: serde::de::DeserializeOwned>(value: Value, base: &str) -> Result<T, 
 }
 
 fn check_selector(selector: &LabelSelector, field: &str) -> Result<(), (String, String)> {
-    selector
-        .validate()
-        .map_err(|e| (field.to_string(), e.to_string()))
+    selector.validate().map_err(|e| (field.to_string(), e.to_string()))
 }
 
 /// DNS-1123 subdomain, as Kubernetes object names.
 fn validate_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && name.as_bytes()[0].is_ascii_alphanumeric()
         && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{name:?} is not a valid name (lower-case letters, digits, '-' and '.', at most 253)"
-        ))
+        Err(format!("{name:?} is not a valid name (lower-case letters, digits, '-' and '.', at most 253)"))
     }
 }
 
 fn check_url(url: &str) -> Result<(), String> {
     const SCHEMES: [&str; 5] = ["https://", "http://", "git://", "ssh://", "file://"];
-    if SCHEMES
-        .iter()
-        .any(|s| url.starts_with(s) && url.len() > s.len())
-    {
+    if SCHEMES.iter().any(|s| url.starts_with(s) && url.len() > s.len()) {
         Ok(())
     } else {
-        Err(format!(
-            "{url:?} is not a git URL (https, http, git, ssh or file)"
-        ))
+        Err(format!("{url:?} is not a git URL (https, http, git, ssh or file)"))
     }
 }
 
@@ -660,21 +584,15 @@ mod tests {
     #[test]
     fn unknown_field_names_file_document_and_field() {
         let bad = PLACEMENT.replace("path: deploy}", "path: deploy}\n  sync: {prun: true}");
-        let (f, errors) = fleet(&[(
-            "fleet/a.yaml",
-            &format!("{PLACEMENT}---\n{}", bad.replace("name: bt", "name: bt2")),
-        )]);
+        let (f, errors) =
+            fleet(&[("fleet/a.yaml", &format!("{PLACEMENT}---\n{}", bad.replace("name: bt", "name: bt2")))]);
         assert_eq!(f.placements.len(), 1, "the good document is kept");
         assert_eq!(errors.len(), 1);
         let e = &errors[0];
-        assert_eq!(
-            (e.file.as_str(), e.document, e.field.as_str()),
-            ("fleet/a.yaml", 2, "spec.sync")
-        );
+        assert_eq!((e.file.as_str(), e.document, e.field.as_str()), ("fleet/a.yaml", 2, "spec.sync.prun"));
         assert!(e.message.contains("unknown field `prun`"), "{e}");
         assert!(
-            e.to_string()
-                .starts_with("fleet/a.yaml: document 2: field spec.sync: unknown field `prun`"),
+            e.to_string().starts_with("fleet/a.yaml: document 2: field spec.sync.prun: unknown field `prun`"),
             "{e}"
         );
     }
@@ -688,27 +606,18 @@ mod tests {
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0].field, "kind");
         assert!(errors[0].message.contains("unknown kind \"Placment\""));
-        assert_eq!(
-            (errors[1].document, errors[1].field.as_str()),
-            (2, "apiVersion")
-        );
+        assert_eq!((errors[1].document, errors[1].field.as_str()), (2, "apiVersion"));
     }
 
     #[test]
     fn bad_values_name_their_field() {
         let (_, errors) = fleet(&[(
             "fleet/a.yaml",
-            &PLACEMENT.replace(
-                "{matchLabels: {kind: store}}",
-                "{matchExpressions: [{key: a, operator: In}]}",
-            ),
+            &PLACEMENT.replace("{matchLabels: {kind: store}}", "{matchExpressions: [{key: a, operator: In}]}"),
         )]);
         assert_eq!(errors[0].field, "spec.clusters");
         assert!(errors[0].message.contains("needs at least one value"));
-        let (_, errors) = fleet(&[(
-            "fleet/a.yaml",
-            &PLACEMENT.replace("kind: store", "canary: true"),
-        )]);
+        let (_, errors) = fleet(&[("fleet/a.yaml", &PLACEMENT.replace("kind: store", "canary: true"))]);
         assert_eq!(errors[0].field, "spec.clusters.matchLabels.canary");
         let (_, errors) = fleet(&[(
             "fleet/a.yaml",
@@ -720,10 +629,7 @@ mod tests {
     #[test]
     fn invalid_yaml_names_the_file() {
         let (_, errors) = fleet(&[("fleet/a.yaml", "a: [\n")]);
-        assert_eq!(
-            (errors[0].file.as_str(), errors[0].document),
-            ("fleet/a.yaml", 0)
-        );
+        assert_eq!((errors[0].file.as_str(), errors[0].document), ("fleet/a.yaml", 0));
     }
 
     #[test]
@@ -731,11 +637,7 @@ mod tests {
         let (f, errors) = fleet(&[("fleet/a.yaml", PLACEMENT), ("fleet/b.yaml", PLACEMENT)]);
         assert_eq!(f.placements.len(), 1);
         assert_eq!(errors[0].file, "fleet/b.yaml");
-        assert!(
-            errors[0]
-                .message
-                .contains("declared twice (first in fleet/a.yaml)")
-        );
+        assert!(errors[0].message.contains("declared twice (first in fleet/a.yaml)"));
     }
 
     #[test]
@@ -747,23 +649,11 @@ mod tests {
                 "apiVersion: flotilla.dev/v1alpha1\nkind: Cluster\nmetadata: {name: s1, labels: {kind: store}}\nspec: {environment: prod}\n",
             ),
         ]);
-        let me = ClusterIdentity {
-            name: "s1".into(),
-            environment: "prod".into(),
-            labels: Labels::new(),
-        };
+        let me = ClusterIdentity { name: "s1".into(), environment: "prod".into(), labels: Labels::new() };
         let sel = f.select(&me);
         assert_eq!(sel.placements.len(), 1);
-        assert!(
-            sel.mismatch
-                .unwrap()
-                .contains("labels {kind=store} in the fleet repository, {} in the agent config")
-        );
-        let other = ClusterIdentity {
-            name: "c1".into(),
-            environment: "prod".into(),
-            labels: Labels::new(),
-        };
+        assert!(sel.mismatch.unwrap().contains("labels {kind=store} in the fleet repository, {} in the agent config"));
+        let other = ClusterIdentity { name: "c1".into(), environment: "prod".into(), labels: Labels::new() };
         assert_eq!(f.select(&other).placements.len(), 0);
     }
 }

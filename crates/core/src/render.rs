@@ -22,41 +22,22 @@ pub struct Rendered {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     #[error("placement {placement}: source {repository}:{path}: {source}")]
-    Source {
-        placement: String,
-        repository: String,
-        path: String,
-        source: kustomize::Error,
-    },
+    Source { placement: String, repository: String, path: String, source: Box<kustomize::Error> },
     #[error("placement {placement} ({file}): field {field}: {message}")]
-    Customization {
-        placement: String,
-        file: String,
-        field: String,
-        message: String,
-    },
+    Customization { placement: String, file: String, field: String, message: String },
     #[error("placement {placement} ({file}): field spec.substitute: {object}: {message}")]
-    Substitution {
-        placement: String,
-        file: String,
-        object: String,
-        message: String,
-    },
+    Substitution { placement: String, file: String, object: String, message: String },
 }
 
 /// Renders `placement` from `source` (the snapshot of its source repository at the commit to
 /// apply) for the cluster `identity`.
-pub fn render(
-    placement: &Placement,
-    source: &Snapshot,
-    identity: &ClusterIdentity,
-) -> Result<Rendered, Error> {
+pub fn render(placement: &Placement, source: &Snapshot, identity: &ClusterIdentity) -> Result<Rendered, Error> {
     let spec = &placement.spec;
     let mut objects = kustomize::build(source, &spec.source.path).map_err(|e| Error::Source {
         placement: placement.name().to_string(),
         repository: spec.source.repository.clone(),
         path: spec.source.path.clone(),
-        source: e,
+        source: Box::new(e),
     })?;
     if let Some(ns) = &spec.namespace {
         for o in &mut objects {
@@ -76,8 +57,7 @@ pub fn render(
                 message,
             };
             let changed =
-                kustomize::apply_inline_patch(&mut objects, &patch.patch, patch.target.as_ref())
-                    .map_err(fail)?;
+                kustomize::apply_inline_patch(&mut objects, &patch.patch, patch.target.as_ref()).map_err(fail)?;
             if changed == 0 {
                 return Err(fail("the patch matches no rendered object".into()));
             }
@@ -95,19 +75,12 @@ pub fn render(
         }
     }
     let digest = Digest::of_objects(&objects);
-    Ok(Rendered {
-        placement: placement.name().to_string(),
-        objects,
-        digest,
-    })
+    Ok(Rendered { placement: placement.name().to_string(), objects, digest })
 }
 
 fn object_id(o: &Value) -> String {
     let kind = o.get("kind").and_then(Value::as_str).unwrap_or_default();
-    let name = o
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     match o.pointer("/metadata/namespace").and_then(Value::as_str) {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
@@ -128,11 +101,7 @@ fn default_namespace(o: &mut Value, ns: &str) {
 /// configuration that a program expands at run time (`${NODE_NAME}`) passes through.
 fn substitute(value: &mut Value, identity: &ClusterIdentity) -> Result<(), String> {
     match value {
-        Value::String(s) => {
-            if s.contains("${") {
-                *s = substitute_str(s, identity)?;
-            }
-        }
+        Value::String(s) if s.contains("${") => *s = substitute_str(s, identity)?,
         Value::Array(items) => {
             for item in items {
                 substitute(item, identity)?;
@@ -142,11 +111,7 @@ fn substitute(value: &mut Value, identity: &ClusterIdentity) -> Result<(), Strin
             let entries = std::mem::take(map);
             for (k, mut v) in entries {
                 substitute(&mut v, identity)?;
-                let k = if k.contains("${") {
-                    substitute_str(&k, identity)?
-                } else {
-                    k
-                };
+                let k = if k.contains("${") { substitute_str(&k, identity)? } else { k };
                 map.insert(k, v);
             }
         }
@@ -172,10 +137,7 @@ fn substitute_str(s: &str, identity: &ClusterIdentity) -> Result<String, String>
             match resolve(name, identity) {
                 Some(v) => out.push_str(&v),
                 None if name.starts_with("cluster.") => {
-                    return Err(format!(
-                        "${{{name}}} is not defined for cluster {}",
-                        identity.name
-                    ));
+                    return Err(format!("${{{name}}} is not defined for cluster {}", identity.name));
                 }
                 None => out.push_str(&rest[i..=i + end]),
             }
@@ -190,9 +152,7 @@ fn resolve(name: &str, identity: &ClusterIdentity) -> Option<String> {
     match name {
         "cluster.name" => Some(identity.name.clone()),
         "cluster.environment" => Some(identity.environment.clone()),
-        _ => name
-            .strip_prefix("cluster.labels.")
-            .and_then(|k| identity.labels.get(k).cloned()),
+        _ => name.strip_prefix("cluster.labels.").and_then(|k| identity.labels.get(k).cloned()),
     }
 }
 
@@ -218,10 +178,7 @@ mod tests {
         );
         assert_eq!(got.unwrap(), "a-store-0042-eu-prod ${cluster.name} ${HOME}");
         let err = substitute_str("${cluster.labels.nope}", &identity()).unwrap_err();
-        assert!(
-            err.contains("${cluster.labels.nope} is not defined for cluster store-0042"),
-            "{err}"
-        );
+        assert!(err.contains("${cluster.labels.nope} is not defined for cluster store-0042"), "{err}");
     }
 
     fn placement(extra: &str) -> (Placement, Snapshot) {
@@ -247,14 +204,8 @@ mod tests {
             "  substitute: true\n  customizations:\n  - clusters: {matchLabels: {region: eu}}\n    patches:\n    - target: {kind: Deployment, name: web}\n      patch: |\n        - {op: replace, path: /spec/replicas, value: 2}\n  - clusters: {matchLabels: {region: us}}\n    patches:\n    - patch: |\n        {apiVersion: apps/v1, kind: Deployment, metadata: {name: web}, spec: {replicas: 9}}\n",
         );
         let r = render(&p, &src, &identity()).unwrap();
-        assert_eq!(
-            r.objects[0].pointer("/metadata/namespace"),
-            Some(&Value::from("bt"))
-        );
-        assert_eq!(
-            r.objects[0].pointer("/spec/replicas"),
-            Some(&Value::from(2))
-        );
+        assert_eq!(r.objects[0].pointer("/metadata/namespace"), Some(&Value::from("bt")));
+        assert_eq!(r.objects[0].pointer("/spec/replicas"), Some(&Value::from(2)));
         assert_eq!(
             r.objects[0].pointer("/spec/template/spec/containers/0/env/0/value"),
             Some(&Value::from("store-0042"))

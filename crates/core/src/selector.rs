@@ -56,16 +56,10 @@ impl LabelSelector {
             }
             match r.operator {
                 Operator::In | Operator::NotIn if r.values.is_empty() => {
-                    return Err(Error::ValuesRequired {
-                        index,
-                        operator: r.operator,
-                    });
+                    return Err(Error::ValuesRequired { index, operator: r.operator });
                 }
                 Operator::Exists | Operator::DoesNotExist if !r.values.is_empty() => {
-                    return Err(Error::ValuesForbidden {
-                        index,
-                        operator: r.operator,
-                    });
+                    return Err(Error::ValuesForbidden { index, operator: r.operator });
                 }
                 _ => {}
             }
@@ -75,9 +69,7 @@ impl LabelSelector {
 
     /// Whether `labels` satisfy every term of the selector.
     pub fn matches(&self, labels: &Labels) -> bool {
-        self.match_labels
-            .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
+        self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
             && self.match_expressions.iter().all(|r| r.matches(labels))
     }
 }
@@ -99,9 +91,7 @@ impl Requirement {
 pub fn parse_labels(text: &str) -> Result<Labels, String> {
     let mut labels = Labels::new();
     for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("label {pair:?} is not of the form key=value"))?;
+        let (k, v) = pair.split_once('=').ok_or_else(|| format!("label {pair:?} is not of the form key=value"))?;
         if k.is_empty() {
             return Err(format!("label {pair:?} has an empty key"));
         }
@@ -146,21 +136,9 @@ mod tests {
     #[test]
     fn malformed_requirements_are_refused() {
         let s = selector("matchExpressions: [{key: a, operator: In}]");
-        assert_eq!(
-            s.validate(),
-            Err(Error::ValuesRequired {
-                index: 0,
-                operator: Operator::In
-            })
-        );
+        assert_eq!(s.validate(), Err(Error::ValuesRequired { index: 0, operator: Operator::In }));
         let s = selector("matchExpressions: [{key: a, operator: Exists, values: [x]}]");
-        assert_eq!(
-            s.validate(),
-            Err(Error::ValuesForbidden {
-                index: 0,
-                operator: Operator::Exists
-            })
-        );
+        assert_eq!(s.validate(), Err(Error::ValuesForbidden { index: 0, operator: Operator::Exists }));
     }
 
     #[test]

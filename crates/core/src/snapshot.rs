@@ -50,8 +50,7 @@ impl Snapshot {
 
     /// Adds or replaces an entry. `path` is relative to the root, `/`-separated.
     pub fn insert(&mut self, path: impl Into<String>, entry: Entry) {
-        self.entries
-            .insert(path.into().trim_start_matches('/').to_string(), entry);
+        self.entries.insert(path.into().trim_start_matches('/').to_string(), entry);
     }
 
     /// Adds a regular file.
@@ -76,9 +75,7 @@ impl Snapshot {
                 "." | "" => continue,
                 ".." => {
                     if resolved.pop().is_none() {
-                        return Err(PathError::Escapes {
-                            path: path.to_string(),
-                        });
+                        return Err(PathError::Escapes { path: path.to_string() });
                     }
                     continue;
                 }
@@ -89,15 +86,10 @@ impl Snapshot {
             if let Some(Entry::Symlink(target)) = self.entries.get(&current) {
                 hops += 1;
                 if hops > MAX_SYMLINK_HOPS {
-                    return Err(PathError::SymlinkLoop {
-                        path: path.to_string(),
-                    });
+                    return Err(PathError::SymlinkLoop { path: path.to_string() });
                 }
                 if target.starts_with('/') {
-                    return Err(PathError::SymlinkEscapes {
-                        link: current,
-                        target: target.clone(),
-                    });
+                    return Err(PathError::SymlinkEscapes { link: current, target: target.clone() });
                 }
                 resolved.pop();
                 // The target is relative to the link's folder; it must not climb above the root.
@@ -106,10 +98,7 @@ impl Snapshot {
                     match c {
                         "." | "" => {}
                         ".." if depth == 0 => {
-                            return Err(PathError::SymlinkEscapes {
-                                link: current,
-                                target: target.clone(),
-                            });
+                            return Err(PathError::SymlinkEscapes { link: current, target: target.clone() });
                         }
                         ".." => depth -= 1,
                         _ => depth += 1,
@@ -135,9 +124,7 @@ impl Snapshot {
             }
             Some(Entry::Submodule(_)) => Err(PathError::Submodule { path: resolved }),
             Some(Entry::Symlink(_)) => unreachable!("resolve follows every symlink"),
-            None => Err(PathError::NotFound {
-                path: path.to_string(),
-            }),
+            None => Err(PathError::NotFound { path: path.to_string() }),
         }
     }
 
@@ -147,10 +134,7 @@ impl Snapshot {
             Ok(p) if p.is_empty() => true,
             Ok(p) => {
                 let prefix = format!("{p}/");
-                self.entries
-                    .range(prefix.clone()..)
-                    .next()
-                    .is_some_and(|(k, _)| k.starts_with(&prefix))
+                self.entries.range(prefix.clone()..).next().is_some_and(|(k, _)| k.starts_with(&prefix))
             }
             Err(_) => false,
         }
@@ -158,19 +142,14 @@ impl Snapshot {
 
     /// Whether `path` (after symlinks) is a regular file.
     pub fn is_file(&self, path: &str) -> bool {
-        self.resolve(path)
-            .is_ok_and(|p| matches!(self.entries.get(&p), Some(Entry::File(_))))
+        self.resolve(path).is_ok_and(|p| matches!(self.entries.get(&p), Some(Entry::File(_))))
     }
 
     /// The names of the entries directly inside folder `dir` (after symlinks), in byte order.
     /// Sub-folders are listed once, by name.
     pub fn list_dir(&self, dir: &str) -> Result<Vec<String>, PathError> {
         let resolved = self.resolve(dir)?;
-        let prefix = if resolved.is_empty() {
-            String::new()
-        } else {
-            format!("{resolved}/")
-        };
+        let prefix = if resolved.is_empty() { String::new() } else { format!("{resolved}/") };
         let mut names: Vec<String> = Vec::new();
         for (path, _) in self.entries.range(prefix.clone()..) {
             let Some(rest) = path.strip_prefix(&prefix) else {
@@ -192,9 +171,7 @@ fn components(path: &str) -> impl Iterator<Item = &str> {
 /// Joins a relative path onto a folder and normalizes it, refusing to leave the root.
 pub fn join(dir: &str, rel: &str) -> Result<String, PathError> {
     if rel.starts_with('/') {
-        return Err(PathError::Escapes {
-            path: rel.to_string(),
-        });
+        return Err(PathError::Escapes { path: rel.to_string() });
     }
     let mut parts: Vec<&str> = Vec::new();
     for c in components(dir).chain(components(rel)) {
@@ -203,11 +180,7 @@ pub fn join(dir: &str, rel: &str) -> Result<String, PathError> {
             ".." => {
                 if parts.pop().is_none() {
                     return Err(PathError::Escapes {
-                        path: if dir.is_empty() {
-                            rel.to_string()
-                        } else {
-                            format!("{dir}/{rel}")
-                        },
+                        path: if dir.is_empty() { rel.to_string() } else { format!("{dir}/{rel}") },
                     });
                 }
             }
@@ -231,10 +204,7 @@ mod tests {
         s.insert("a/abs", Entry::Symlink("/etc/passwd".into()));
         s.insert("a/loop", Entry::Symlink("loop".into()));
         s.insert("sub", Entry::Submodule("abc".into()));
-        s.insert_file(
-            "lfs.bin",
-            "version https://git-lfs.github.com/spec/v1\noid sha256:00\n",
-        );
+        s.insert_file("lfs.bin", "version https://git-lfs.github.com/spec/v1\noid sha256:00\n");
         s
     }
 
@@ -244,34 +214,17 @@ mod tests {
         assert_eq!(s.read("a/link.yaml").unwrap(), b"x: 1");
         assert_eq!(s.read("a/dirlink/d.yaml").unwrap(), b"y: 2");
         assert!(s.is_dir("a/dirlink"));
-        assert_eq!(
-            s.list_dir("a").unwrap(),
-            ["abs", "b.yaml", "c", "dirlink", "link.yaml", "loop", "out"]
-        );
+        assert_eq!(s.list_dir("a").unwrap(), ["abs", "b.yaml", "c", "dirlink", "link.yaml", "loop", "out"]);
     }
 
     #[test]
     fn refuses_paths_and_links_that_leave_the_tree() {
         let s = snap();
-        assert!(matches!(
-            s.read("a/out"),
-            Err(PathError::SymlinkEscapes { .. })
-        ));
-        assert!(matches!(
-            s.read("a/abs"),
-            Err(PathError::SymlinkEscapes { .. })
-        ));
+        assert!(matches!(s.read("a/out"), Err(PathError::SymlinkEscapes { .. })));
+        assert!(matches!(s.read("a/abs"), Err(PathError::SymlinkEscapes { .. })));
         assert!(matches!(s.read("../x"), Err(PathError::Escapes { .. })));
-        assert!(matches!(
-            s.read("a/loop"),
-            Err(PathError::SymlinkLoop { .. })
-        ));
-        assert_eq!(
-            join("a", "../../x"),
-            Err(PathError::Escapes {
-                path: "a/../../x".into()
-            })
-        );
+        assert!(matches!(s.read("a/loop"), Err(PathError::SymlinkLoop { .. })));
+        assert_eq!(join("a", "../../x"), Err(PathError::Escapes { path: "a/../../x".into() }));
         assert_eq!(join("a/b", "../c"), Ok("a/c".into()));
     }
 
@@ -279,9 +232,6 @@ mod tests {
     fn submodules_and_lfs_pointers_are_named_as_such() {
         let s = snap();
         assert!(matches!(s.read("sub"), Err(PathError::Submodule { .. })));
-        assert!(matches!(
-            s.read("lfs.bin"),
-            Err(PathError::LfsPointer { .. })
-        ));
+        assert!(matches!(s.read("lfs.bin"), Err(PathError::LfsPointer { .. })));
     }
 }

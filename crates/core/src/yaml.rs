@@ -32,20 +32,12 @@ pub enum Error {
 /// Reads every non-empty document of a YAML (or JSON) stream as a JSON value.
 pub fn load_all(bytes: &[u8]) -> Result<Vec<Value>, Error> {
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(Error::TooLarge {
-            size: bytes.len(),
-            limit: MAX_FILE_BYTES,
-        });
+        return Err(Error::TooLarge { size: bytes.len(), limit: MAX_FILE_BYTES });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| Error::NotUtf8(e.to_string()))?;
     let docs: Vec<Option<Value>> = serde_saphyr::from_multiple_with_options(text, options())
         .map_err(|e| Error::Syntax(one_line(&e.to_string())))?;
-    Ok(docs
-        .into_iter()
-        .flatten()
-        .filter(|v| !v.is_null())
-        .map(normalize)
-        .collect())
+    Ok(docs.into_iter().flatten().filter(|v| !v.is_null()).map(normalize).collect())
 }
 
 /// Reads a single YAML document (an empty one is `null`).
@@ -88,19 +80,14 @@ fn normalize(value: Value) -> Value {
     match value {
         Value::Number(n) => Value::Number(normalize_number(n)),
         Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
-        Value::Object(map) => {
-            Value::Object(map.into_iter().map(|(k, v)| (k, normalize(v))).collect())
-        }
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, normalize(v))).collect()),
         other => other,
     }
 }
 
 fn normalize_number(n: Number) -> Number {
     if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
-        #[expect(
-            clippy::cast_possible_truncation,
-            reason = "checked: integral and within i64 range"
-        )]
+        #[expect(clippy::cast_possible_truncation, reason = "checked: integral and within i64 range")]
         if f.fract() == 0.0 && f.abs() < 9.0e15 {
             return Number::from(f as i64);
         }
@@ -177,9 +164,7 @@ impl Emitter {
                             // kyaml writes sequences compactly: `- ` at the key's own indent.
                             self.node(child, indent, Ctx::MapValue);
                         }
-                        Value::Object(m) if !m.is_empty() => {
-                            self.node(child, indent + 2, Ctx::MapValue)
-                        }
+                        Value::Object(m) if !m.is_empty() => self.node(child, indent + 2, Ctx::MapValue),
                         _ => {
                             self.out.push(' ');
                             self.node(child, indent + 2, Ctx::MapValue);
@@ -245,11 +230,7 @@ impl Emitter {
         while i < chars.len() {
             let c = chars[i];
             if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column() > BEST_WIDTH
-                    && chars.get(i + 1) != Some(&' ')
-                {
+                if allow_breaks && !spaces && self.column() > BEST_WIDTH && chars.get(i + 1) != Some(&' ') {
                     self.out.push('\n');
                     self.indent_to(indent);
                 } else {
@@ -319,18 +300,13 @@ impl Emitter {
                     '\u{a0}' => self.out.push('_'),
                     '\u{2028}' => self.out.push('L'),
                     '\u{2029}' => self.out.push('P'),
-                    c if (c as u32) <= 0xFF => self.out.push_str(&format!("x{:02X}", c as u32)),
-                    c if (c as u32) <= 0xFFFF => self.out.push_str(&format!("u{:04X}", c as u32)),
-                    c => self.out.push_str(&format!("U{:08X}", c as u32)),
+                    c if (c as u32) <= 0xFF => push_hex(&mut self.out, 'x', c, 2),
+                    c if (c as u32) <= 0xFFFF => push_hex(&mut self.out, 'u', c, 4),
+                    c => push_hex(&mut self.out, 'U', c, 8),
                 }
                 spaces = false;
             } else if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column() > BEST_WIDTH
-                    && i != 0
-                    && i != chars.len() - 1
-                {
+                if allow_breaks && !spaces && self.column() > BEST_WIDTH && i != 0 && i != chars.len() - 1 {
                     self.out.push('\n');
                     self.indent_to(indent);
                     if chars.get(i + 1) == Some(&' ') {
@@ -374,6 +350,11 @@ impl Emitter {
     }
 }
 
+fn push_hex(out: &mut String, letter: char, c: char, width: usize) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{letter}{:0width$X}", c as u32);
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Style {
     Plain,
@@ -382,10 +363,7 @@ enum Style {
     Literal,
 }
 
-#[expect(
-    clippy::struct_excessive_bools,
-    reason = "mirrors yaml.v3's scalar analysis flags"
-)]
+#[expect(clippy::struct_excessive_bools, reason = "mirrors yaml.v3's scalar analysis flags")]
 struct Analysis {
     multiline: bool,
     block_plain_allowed: bool,
@@ -424,18 +402,15 @@ fn analyze(s: &str) -> Analysis {
     let chars: Vec<char> = s.chars().collect();
     let mut block_indicators = s.starts_with("---") || s.starts_with("...");
     let (mut special, mut line_breaks) = (false, false);
-    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
-        (false, false, false, false);
-    let (mut break_space, mut space_break, mut prev_space, mut prev_break) =
-        (false, false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
+    let (mut break_space, mut space_break, mut prev_space, mut prev_break) = (false, false, false, false);
     let mut preceded_by_ws = true;
     for (i, &c) in chars.iter().enumerate() {
         let next = chars.get(i + 1).copied();
         let followed_by_ws = is_blank_or_end(next);
         if i == 0 {
             match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-                | '%' | '@' | '`' => {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
                     block_indicators = true;
                 }
                 '?' | ':' | '-' if followed_by_ws => block_indicators = true,
@@ -504,9 +479,8 @@ pub fn resolves_to_string(s: &str) -> bool {
         return false;
     }
     match s {
-        "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-        | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
-        | ".nan" | ".NaN" | ".NAN" | "<<" => {
+        "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | ".inf" | ".Inf"
+        | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN" | "<<" => {
             return s == "<<";
         }
         _ => {}
@@ -525,18 +499,17 @@ fn parses_as_go_int(s: &str) -> bool {
     if body.is_empty() {
         return false;
     }
-    let (digits, radix, prefixed) =
-        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (r, 16, true)
-        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-            (r, 8, true)
-        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (r, 2, true)
-        } else if body.len() > 1 && body.starts_with('0') {
-            (&body[1..], 8, true)
-        } else {
-            (body, 10, false)
-        };
+    let (digits, radix, prefixed) = if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        (r, 16, true)
+    } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+        (r, 8, true)
+    } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+        (r, 2, true)
+    } else if body.len() > 1 && body.starts_with('0') {
+        (&body[1..], 8, true)
+    } else {
+        (body, 10, false)
+    };
     if digits.is_empty() {
         return false;
     }
@@ -602,18 +575,10 @@ fn is_timestamp(s: &str) -> bool {
     if b.len() < 10 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
         return false;
     }
-    let date_end = b[5..]
-        .iter()
-        .position(|&c| !(c.is_ascii_digit() || c == b'-'))
-        .map_or(b.len(), |p| p + 5);
+    let date_end = b[5..].iter().position(|&c| !(c.is_ascii_digit() || c == b'-')).map_or(b.len(), |p| p + 5);
     let date = &s[..date_end];
     let parts: Vec<&str> = date.split('-').collect();
-    if parts.len() != 3
-        || parts[1].is_empty()
-        || parts[1].len() > 2
-        || parts[2].is_empty()
-        || parts[2].len() > 2
-    {
+    if parts.len() != 3 || parts[1].is_empty() || parts[1].len() > 2 || parts[2].is_empty() || parts[2].len() > 2 {
         return false;
     }
     let rest = &s[date_end..];
@@ -663,21 +628,7 @@ fn is_base60_float(s: &str) -> bool {
 fn is_old_bool(s: &str) -> bool {
     matches!(
         s,
-        "y" | "Y"
-            | "yes"
-            | "Yes"
-            | "YES"
-            | "n"
-            | "N"
-            | "no"
-            | "No"
-            | "NO"
-            | "on"
-            | "On"
-            | "ON"
-            | "off"
-            | "Off"
-            | "OFF"
+        "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF"
     )
 }
 
@@ -688,11 +639,7 @@ pub fn format_yaml_number(n: &Number) -> String {
     match n.as_f64().filter(|_| n.is_f64()) {
         Some(f) => {
             let (mantissa, exp) = shortest_exponent_form(f);
-            if !(-4..6).contains(&exp) {
-                go_exponent(&mantissa, exp)
-            } else {
-                format!("{f}")
-            }
+            if (-4..6).contains(&exp) { format!("{f}") } else { go_exponent(&mantissa, exp) }
         }
         None => n.to_string(),
     }
@@ -702,10 +649,7 @@ pub fn format_yaml_number(n: &Number) -> String {
 fn shortest_exponent_form(f: f64) -> (String, i32) {
     let s = format!("{f:e}");
     let (mantissa, exp) = s.split_once('e').expect("`{:e}` always has an exponent");
-    (
-        mantissa.to_string(),
-        exp.parse().expect("`{:e}` writes an integer exponent"),
-    )
+    (mantissa.to_string(), exp.parse().expect("`{:e}` writes an integer exponent"))
 }
 
 /// Go's `%e` spelling: a sign and at least two digits in the exponent.
@@ -759,11 +703,13 @@ mod tests {
 
     #[test]
     fn alias_bomb_is_refused() {
+        use std::fmt::Write as _;
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
             let prev = (b'a' + i - 1) as char;
             let cur = (b'a' + i) as char;
-            bomb.push_str(&format!("{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            writeln!(bomb, "{cur}: &{cur} [{refs}]").unwrap();
         }
         assert!(matches!(load_all(bomb.as_bytes()), Err(Error::Syntax(_))));
     }
@@ -771,13 +717,7 @@ mod tests {
     #[test]
     fn oversized_file_is_refused() {
         let big = vec![b'#'; MAX_FILE_BYTES + 1];
-        assert_eq!(
-            load_all(&big),
-            Err(Error::TooLarge {
-                size: MAX_FILE_BYTES + 1,
-                limit: MAX_FILE_BYTES
-            })
-        );
+        assert_eq!(load_all(&big), Err(Error::TooLarge { size: MAX_FILE_BYTES + 1, limit: MAX_FILE_BYTES }));
     }
 
     #[test]
@@ -811,17 +751,14 @@ mod tests {
             ("?x", "?x"),
         ];
         for (input, want) in cases {
-            assert_eq!(
-                to_string(&json!({"k": input})),
-                format!("k: {want}\n"),
-                "for {input:?}"
-            );
+            assert_eq!(to_string(&json!({"k": input})), format!("k: {want}\n"), "for {input:?}");
         }
     }
 
     #[test]
     fn long_strings_fold_at_80_columns_and_multiline_uses_literal_blocks() {
-        let long = "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp qqqq rrrr ssss tttt";
+        let long =
+            "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp qqqq rrrr ssss tttt";
         let v = json!({"data": {"long": long, "ml": "line1\nline2\n", "ml3": "  indented\nline2\n", "ml4": "a\nb\n\n", "ml2": "a\nb"}});
         assert_eq!(
             to_string(&v),
@@ -832,10 +769,7 @@ mod tests {
     #[test]
     fn collections_are_compact_and_keys_sorted() {
         let v = json!({"nested": ["a", [1, 2], {"k": "v", "a": 1}, [], {}], "b": {}, "a": []});
-        assert_eq!(
-            to_string(&v),
-            "a: []\nb: {}\nnested:\n- a\n- - 1\n  - 2\n- a: 1\n  k: v\n- []\n- {}\n"
-        );
+        assert_eq!(to_string(&v), "a: []\nb: {}\nnested:\n- a\n- - 1\n  - 2\n- a: 1\n  k: v\n- []\n- {}\n");
     }
 
     #[test]
@@ -843,21 +777,9 @@ mod tests {
         assert_eq!(format_number(&Number::from_f64(0.5).unwrap()), "0.5");
         assert_eq!(format_number(&Number::from_f64(1e21).unwrap()), "1e+21");
         assert_eq!(format_number(&Number::from_f64(1.5e-7).unwrap()), "1.5e-07");
-        assert_eq!(
-            format_yaml_number(&Number::from_f64(12_345_678.9).unwrap()),
-            "1.23456789e+07"
-        );
-        assert_eq!(
-            format_yaml_number(&Number::from_f64(3.141_592_653_589_79).unwrap()),
-            "3.14159265358979"
-        );
-        assert_eq!(
-            format_yaml_number(&Number::from_f64(0.0001).unwrap()),
-            "0.0001"
-        );
-        assert_eq!(
-            format_yaml_number(&Number::from_f64(0.000_01).unwrap()),
-            "1e-05"
-        );
+        assert_eq!(format_yaml_number(&Number::from_f64(12_345_678.9).unwrap()), "1.23456789e+07");
+        assert_eq!(format_yaml_number(&Number::from_f64(3.125_678_912_345_67).unwrap()), "3.12567891234567");
+        assert_eq!(format_yaml_number(&Number::from_f64(0.0001).unwrap()), "0.0001");
+        assert_eq!(format_yaml_number(&Number::from_f64(0.000_01).unwrap()), "1e-05");
     }
 }

@@ -8,17 +8,11 @@ fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_default();
     match command.as_str() {
         "--version" | "-V" => {
-            println!(
-                "hub-index {} (fleet model {})",
-                env!("CARGO_PKG_VERSION"),
-                flotilla_core::fleet::API_VERSION
-            );
+            println!("hub-index {} (fleet model {})", env!("CARGO_PKG_VERSION"), flotilla_core::fleet::API_VERSION);
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!(
-                "hub-index: {command:?} is not built yet; this release renders only (see README.md, \"Status\")"
-            );
+            eprintln!("hub-index: {command:?} is not built yet; this release renders only (see README.md, \"Status\")");
             ExitCode::FAILURE
         }
     }

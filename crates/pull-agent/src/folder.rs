@@ -26,16 +26,10 @@ fn walk(root: &Path, dir: &Path, snap: &mut Snapshot) -> Result<()> {
         if name == ".git" {
             continue;
         }
-        let rel = path
-            .strip_prefix(root)
-            .expect("walked below root")
-            .to_string_lossy()
-            .replace('\\', "/");
-        let meta =
-            fs::symlink_metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+        let rel = path.strip_prefix(root).expect("walked below root").to_string_lossy().replace('\\', "/");
+        let meta = fs::symlink_metadata(&path).with_context(|| format!("reading {}", path.display()))?;
         if meta.file_type().is_symlink() {
-            let target =
-                fs::read_link(&path).with_context(|| format!("reading link {}", path.display()))?;
+            let target = fs::read_link(&path).with_context(|| format!("reading link {}", path.display()))?;
             snap.insert(rel, Entry::Symlink(target.to_string_lossy().into_owned()));
         } else if meta.is_dir() {
             walk(root, &path, snap)?;

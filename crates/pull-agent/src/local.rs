@@ -22,12 +22,10 @@ impl Sources {
         if repository == FLEET_REPOSITORY {
             return self.fleet_dir.clone();
         }
-        self.overrides.get(repository).cloned().unwrap_or_else(|| {
-            self.fleet_dir
-                .parent()
-                .unwrap_or_else(|| Path::new("."))
-                .join(repository)
-        })
+        self.overrides
+            .get(repository)
+            .cloned()
+            .unwrap_or_else(|| self.fleet_dir.parent().unwrap_or_else(|| Path::new(".")).join(repository))
     }
 }
 
@@ -42,11 +40,7 @@ pub struct Report {
 }
 
 /// Renders what `identity` would run, for every placement (or only `only`).
-pub fn render_cluster(
-    sources: &Sources,
-    identity: &ClusterIdentity,
-    only: Option<&str>,
-) -> Result<Report> {
+pub fn render_cluster(sources: &Sources, identity: &ClusterIdentity, only: Option<&str>) -> Result<Report> {
     let fleet_snapshot = crate::folder::snapshot(&sources.fleet_dir)
         .with_context(|| format!("reading the fleet folder {}", sources.fleet_dir.display()))?;
     let (fleet, fleet_errors) = Fleet::from_snapshot(&fleet_snapshot);
@@ -54,25 +48,16 @@ pub fn render_cluster(
     if let Some(name) = only
         && fleet.placement(name).is_none()
     {
-        bail!(
-            "no placement named {name:?} in {}",
-            sources.fleet_dir.display()
-        );
+        bail!("no placement named {name:?} in {}", sources.fleet_dir.display());
     }
     let selection = fleet.select(identity);
     let mut cache: BTreeMap<String, Snapshot> = BTreeMap::new();
     let mut rendered = Vec::new();
-    for placement in selection
-        .placements
-        .iter()
-        .filter(|p| only.is_none_or(|n| p.name() == n))
-    {
+    for placement in selection.placements.iter().filter(|p| only.is_none_or(|n| p.name() == n)) {
         let repo = &placement.spec.source.repository;
         if repo != FLEET_REPOSITORY && fleet.repository(repo).is_none() {
-            errors.push(format!(
-                "placement {}: source repository {repo:?} is not declared in fleet/",
-                placement.name()
-            ));
+            errors
+                .push(format!("placement {}: source repository {repo:?} is not declared in fleet/", placement.name()));
             continue;
         }
         if !cache.contains_key(repo) {
@@ -82,11 +67,7 @@ pub fn render_cluster(
                     cache.insert(repo.clone(), s);
                 }
                 Err(e) => {
-                    errors.push(format!(
-                        "placement {}: source {repo} in {}: {e:#}",
-                        placement.name(),
-                        dir.display()
-                    ));
+                    errors.push(format!("placement {}: source {repo} in {}: {e:#}", placement.name(), dir.display()));
                     continue;
                 }
             }
@@ -96,9 +77,5 @@ pub fn render_cluster(
             Err(e) => errors.push(e.to_string()),
         }
     }
-    Ok(Report {
-        rendered,
-        errors,
-        mismatch: selection.mismatch,
-    })
+    Ok(Report { rendered, errors, mismatch: selection.mismatch })
 }

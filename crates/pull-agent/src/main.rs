@@ -12,11 +12,7 @@ use flotilla_core::selector::parse_labels;
 use pull_agent::local::{Sources, render_cluster};
 
 #[derive(Parser)]
-#[command(
-    name = "pull-agent",
-    version,
-    about = "Flotilla's per-cluster GitOps agent"
-)]
+#[command(name = "pull-agent", version, about = "Flotilla's per-cluster GitOps agent")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,10 +71,9 @@ fn render(args: RenderArgs) -> Result<ExitCode> {
         if args.fleet_dir.is_some() {
             bail!("give either DIR or --fleet-dir, not both");
         }
-        let snapshot = pull_agent::folder::snapshot(dir)
-            .with_context(|| format!("reading {}", dir.display()))?;
-        let objects = flotilla_core::kustomize::build(&snapshot, "")
-            .with_context(|| format!("rendering {}", dir.display()))?;
+        let snapshot = pull_agent::folder::snapshot(dir).with_context(|| format!("reading {}", dir.display()))?;
+        let objects =
+            flotilla_core::kustomize::build(&snapshot, "").with_context(|| format!("rendering {}", dir.display()))?;
         out.write_all(flotilla_core::yaml::to_string_all(&objects).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -86,37 +81,17 @@ fn render(args: RenderArgs) -> Result<ExitCode> {
         bail!("give a folder to render, or --fleet-dir with --cluster, --labels and --environment");
     };
     let name = args.cluster.context("--fleet-dir needs --cluster NAME")?;
-    let environment = args
-        .environment
-        .context("--fleet-dir needs --environment ENV")?;
-    let labels = parse_labels(&args.labels)
-        .map_err(anyhow::Error::msg)
-        .context("--labels")?;
+    let environment = args.environment.context("--fleet-dir needs --environment ENV")?;
+    let labels = parse_labels(&args.labels).map_err(anyhow::Error::msg).context("--labels")?;
     let mut overrides = BTreeMap::new();
     for s in &args.sources {
-        let (n, d) = s
-            .split_once('=')
-            .with_context(|| format!("--source {s:?} is not NAME=DIR"))?;
+        let (n, d) = s.split_once('=').with_context(|| format!("--source {s:?} is not NAME=DIR"))?;
         overrides.insert(n.to_string(), PathBuf::from(d));
     }
-    let identity = ClusterIdentity {
-        name,
-        environment,
-        labels,
-    };
-    let report = render_cluster(
-        &Sources {
-            fleet_dir,
-            overrides,
-        },
-        &identity,
-        args.placement.as_deref(),
-    )?;
+    let identity = ClusterIdentity { name, environment, labels };
+    let report = render_cluster(&Sources { fleet_dir, overrides }, &identity, args.placement.as_deref())?;
     if let Some(m) = &report.mismatch {
-        eprintln!(
-            "pull-agent: warning: cluster {} is declared differently: {m}",
-            identity.name
-        );
+        eprintln!("pull-agent: warning: cluster {} is declared differently: {m}", identity.name);
     }
     for (i, r) in report.rendered.iter().enumerate() {
         if i > 0 {
@@ -131,9 +106,5 @@ fn render(args: RenderArgs) -> Result<ExitCode> {
     if report.rendered.is_empty() && report.errors.is_empty() {
         eprintln!("pull-agent: no placement selects cluster {}", identity.name);
     }
-    Ok(if report.errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

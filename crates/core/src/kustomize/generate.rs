@@ -28,10 +28,7 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, res: &mut Vec<Resource>) -> Result<
 }
 
 /// Options of one generator over the kustomization's `generatorOptions`.
-fn merged_options(
-    global: Option<&GeneratorOptions>,
-    own: Option<&GeneratorOptions>,
-) -> GeneratorOptions {
+fn merged_options(global: Option<&GeneratorOptions>, own: Option<&GeneratorOptions>) -> GeneratorOptions {
     let mut out = global.cloned().unwrap_or_default();
     if let Some(own) = own {
         out.labels.extend(own.labels.clone());
@@ -54,8 +51,8 @@ fn pairs(ctx: &Ctx<'_>, field: &str, g: &Generator) -> Result<Vec<(String, Vec<u
     for (i, env) in g.envs.iter().enumerate() {
         let f = format!("{field}.envs[{i}]");
         let (_, bytes) = ctx.read(&f, env)?;
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| ctx.field_error(&f, format!("{env}: not UTF-8 text: {e}")))?;
+        let text =
+            std::str::from_utf8(bytes).map_err(|e| ctx.field_error(&f, format!("{env}: not UTF-8 text: {e}")))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         // kustomize's keyValuesFromLines: leading space trimmed, nothing else; a line without
         // `=` is a key with an empty value (it does not read the process environment).
@@ -70,10 +67,9 @@ fn pairs(ctx: &Ctx<'_>, field: &str, g: &Generator) -> Result<Vec<(String, Vec<u
     }
     for (i, literal) in g.literals.iter().enumerate() {
         let Some((key, value)) = literal.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-            return Err(ctx.field_error(
-                format!("{field}.literals[{i}]"),
-                format!("{literal:?} is not of the form key=value"),
-            ));
+            return Err(
+                ctx.field_error(format!("{field}.literals[{i}]"), format!("{literal:?} is not of the form key=value"))
+            );
         };
         let value = unquote(value);
         out.push((key.to_string(), value.as_bytes().to_vec()));
@@ -82,10 +78,7 @@ fn pairs(ctx: &Ctx<'_>, field: &str, g: &Generator) -> Result<Vec<(String, Vec<u
         let f = format!("{field}.files[{i}]");
         let (key, path) = match file.split_once('=') {
             Some((k, p)) => (k.to_string(), p),
-            None => (
-                file.rsplit('/').next().unwrap_or(file).to_string(),
-                file.as_str(),
-            ),
+            None => (file.rsplit('/').next().unwrap_or(file).to_string(), file.as_str()),
         };
         let (_, bytes) = ctx.read(&f, path)?;
         out.push((key, bytes.to_vec()));
@@ -93,10 +86,7 @@ fn pairs(ctx: &Ctx<'_>, field: &str, g: &Generator) -> Result<Vec<(String, Vec<u
     // kustomize 5.5 does not validate key names; it refuses only repeats.
     for (i, (key, _)) in out.iter().enumerate() {
         if out[..i].iter().any(|(k, _)| k == key) {
-            return Err(ctx.field_error(
-                field,
-                format!("{} illegally repeats the key {key:?}", g.name),
-            ));
+            return Err(ctx.field_error(field, format!("{} illegally repeats the key {key:?}", g.name)));
         }
     }
     Ok(out)
@@ -138,32 +128,21 @@ fn make(
     let mut binary = Map::new();
     for (key, bytes) in pairs(ctx, field, g)? {
         if secret {
-            data.insert(
-                key,
-                Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)),
-            );
+            data.insert(key, Value::String(encode_base64(&bytes)));
         } else {
             match String::from_utf8(bytes) {
                 Ok(text) => {
                     data.insert(key, Value::String(text));
                 }
                 Err(e) => {
-                    binary.insert(
-                        key,
-                        Value::String(
-                            base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
-                        ),
-                    );
+                    binary.insert(key, Value::String(encode_base64(e.as_bytes())));
                 }
             }
         }
     }
     if secret {
         object.insert("kind".into(), json!("Secret"));
-        object.insert(
-            "type".into(),
-            json!(g.kind.clone().unwrap_or_else(|| "Opaque".into())),
-        );
+        object.insert("type".into(), json!(g.kind.clone().unwrap_or_else(|| "Opaque".into())));
     } else {
         object.insert("kind".into(), json!("ConfigMap"));
     }
@@ -184,23 +163,13 @@ fn make(
 }
 
 /// Adds a generated object, or merges it into / replaces the one it names.
-fn place(
-    ctx: &Ctx<'_>,
-    field: &str,
-    g: &Generator,
-    new: Resource,
-    res: &mut Vec<Resource>,
-) -> Result<(), Error> {
+fn place(ctx: &Ctx<'_>, field: &str, g: &Generator, new: Resource, res: &mut Vec<Resource>) -> Result<(), Error> {
     let behavior = g.behavior.as_deref().unwrap_or("create");
     let ns = g.namespace.clone().unwrap_or_default();
     let gvk = new.gvk();
     // Matched against every name the resource had; no namespace means `default`.
     let effective = |n: &str| {
-        if n.is_empty() {
-            "default".to_string()
-        } else {
-            n.to_string()
-        }
+        if n.is_empty() { "default".to_string() } else { n.to_string() }
     };
     let existing = res.iter().position(|r| {
         r.gvk() == gvk
@@ -211,11 +180,7 @@ fn place(
     match (behavior, existing) {
         ("create", Some(i)) => Err(ctx.field_error(
             field,
-            format!(
-                "{} {:?} already exists; use behavior merge or replace",
-                gvk.kind,
-                res[i].name()
-            ),
+            format!("{} {:?} already exists; use behavior merge or replace", gvk.kind, res[i].name()),
         )),
         ("create", None) => {
             res.push(new);
@@ -223,10 +188,7 @@ fn place(
         }
         (_, None) => Err(ctx.field_error(
             field,
-            format!(
-                "behavior {behavior} needs an existing {} {:?} from a base, and there is none",
-                gvk.kind, g.name
-            ),
+            format!("behavior {behavior} needs an existing {} {:?} from a base, and there is none", gvk.kind, g.name),
         )),
         ("merge", Some(i)) => {
             let old = &mut res[i];
@@ -244,9 +206,7 @@ fn place(
                 }
             }
             for section in ["labels", "annotations"] {
-                if let Some(Value::Object(add)) =
-                    new.object.pointer(&format!("/metadata/{section}"))
-                {
+                if let Some(Value::Object(add)) = new.object.pointer(&format!("/metadata/{section}")) {
                     let md = old.metadata_mut();
                     let target = md.entry(section).or_insert_with(|| json!({}));
                     if let Value::Object(m) = target {
@@ -280,6 +240,22 @@ fn place(
     }
 }
 
+/// kyaml's `encodeBase64` (from go-yaml): standard base64, and when that is 70 characters or
+/// more, cut into lines of 70, each ending in a newline. The hash sees the same text.
+fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out
+}
+
 /// Appends the content hash to every generated name that wants one (top level only).
 pub fn append_hashes(res: &mut [Resource]) {
     for r in res.iter_mut().filter(|r| r.needs_hash && !r.hashed) {
@@ -296,41 +272,20 @@ pub fn append_hashes(res: &mut [Resource]) {
 /// kustomize 5.5 looks the name up as a single key literally called `metadata/name`, finds
 /// nothing, and so always hashes `"name": ""`: the hash depends on kind, type and data only.
 pub fn name_hash(object: &Value) -> String {
-    let kind = object
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
     let mut m: BTreeMap<&str, Value> = BTreeMap::new();
     m.insert("kind", Value::String(kind.to_string()));
     m.insert("name", Value::String(String::new()));
     match kind {
         "ConfigMap" => {
-            m.insert(
-                "data",
-                object
-                    .get("data")
-                    .cloned()
-                    .unwrap_or(Value::String(String::new())),
-            );
+            m.insert("data", object.get("data").cloned().unwrap_or(Value::String(String::new())));
             if let Some(b) = object.get("binaryData") {
                 m.insert("binaryData", b.clone());
             }
         }
         "Secret" => {
-            m.insert(
-                "data",
-                object
-                    .get("data")
-                    .cloned()
-                    .unwrap_or(Value::String(String::new())),
-            );
-            m.insert(
-                "type",
-                object
-                    .get("type")
-                    .cloned()
-                    .unwrap_or(Value::String(String::new())),
-            );
+            m.insert("data", object.get("data").cloned().unwrap_or(Value::String(String::new())));
+            m.insert("type", object.get("type").cloned().unwrap_or(Value::String(String::new())));
             if let Some(s) = object.get("stringData").filter(|s| s.is_object()) {
                 m.insert("stringData", s.clone());
             }
@@ -340,9 +295,7 @@ pub fn name_hash(object: &Value) -> String {
         }
     }
     let map: Map<String, Value> = m.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    encode(&hex(&Sha256::digest(
-        go_json(&Value::Object(map)).as_bytes(),
-    )))
+    encode(&hex(&Sha256::digest(go_json(&Value::Object(map)).as_bytes())))
 }
 
 fn encode(hex: &str) -> String {

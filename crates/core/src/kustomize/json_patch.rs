@@ -19,24 +19,25 @@ pub fn apply(target: &mut Value, ops: &Value) -> Result<(), String> {
 }
 
 fn field<'a>(op: &'a Value, name: &str) -> Result<&'a str, String> {
-    op.get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("missing {name:?}"))
+    op.get(name).and_then(Value::as_str).ok_or_else(|| format!("missing {name:?}"))
 }
 
 fn apply_one(doc: &mut Value, op: &Value) -> Result<(), String> {
     let kind = field(op, "op")?;
     let path = field(op, "path")?;
-    let value = || {
-        op.get("value")
-            .cloned()
-            .ok_or_else(|| format!("{kind} {path}: missing \"value\""))
-    };
+    let value = || op.get("value").cloned().ok_or_else(|| format!("{kind} {path}: missing \"value\""));
     match kind {
         "add" => add(doc, path, value()?),
         "remove" => remove(doc, path).map(drop),
         "replace" => {
             let v = value()?;
+            // kustomize's JSON patch library replaces a missing key of an existing mapping
+            // as if it were added; a missing list index or parent is still an error.
+            let (parent, last) = parent(doc, path)?;
+            if let Value::Object(map) = parent {
+                map.insert(last, v);
+                return Ok(());
+            }
             let slot = get_mut(doc, path)?;
             *slot = v;
             Ok(())
@@ -57,11 +58,7 @@ fn apply_one(doc: &mut Value, op: &Value) -> Result<(), String> {
         "test" => {
             let want = value()?;
             let got = get_mut(doc, path)?;
-            if *got == want {
-                Ok(())
-            } else {
-                Err(format!("test {path}: value is {got}, not {want}"))
-            }
+            if *got == want { Ok(()) } else { Err(format!("test {path}: value is {got}, not {want}")) }
         }
         other => Err(format!("unknown op {other:?}")),
     }
@@ -75,31 +72,21 @@ fn tokens(path: &str) -> Result<Vec<String>, String> {
     let Some(rest) = path.strip_prefix('/') else {
         return Err(format!("path {path:?} does not start with /"));
     };
-    Ok(rest
-        .split('/')
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect())
+    Ok(rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect())
 }
 
 fn index(token: &str, len: usize, allow_end: bool, path: &str) -> Result<usize, String> {
     if allow_end && token == "-" {
         return Ok(len);
     }
-    let valid = !token.is_empty()
-        && token.bytes().all(|b| b.is_ascii_digit())
-        && (token == "0" || !token.starts_with('0'));
+    let valid =
+        !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) && (token == "0" || !token.starts_with('0'));
     let i: usize = if valid {
-        token
-            .parse()
-            .map_err(|_| format!("{path}: bad index {token:?}"))?
+        token.parse().map_err(|_| format!("{path}: bad index {token:?}"))?
     } else {
         return Err(format!("{path}: bad index {token:?}"));
     };
-    let limit = if allow_end {
-        len
-    } else {
-        len.saturating_sub(1)
-    };
+    let limit = if allow_end { len } else { len.saturating_sub(1) };
     if i > limit || (!allow_end && len == 0) {
         return Err(format!("{path}: index {i} out of range"));
     }
@@ -110,9 +97,7 @@ fn get_mut<'a>(doc: &'a mut Value, path: &str) -> Result<&'a mut Value, String> 
     let mut cur = doc;
     for t in tokens(path)? {
         cur = match cur {
-            Value::Object(map) => map
-                .get_mut(&t)
-                .ok_or_else(|| format!("{path}: no field {t:?}"))?,
+            Value::Object(map) => map.get_mut(&t).ok_or_else(|| format!("{path}: no field {t:?}"))?,
             Value::Array(items) => {
                 let i = index(&t, items.len(), false, path)?;
                 &mut items[i]
@@ -125,15 +110,11 @@ fn get_mut<'a>(doc: &'a mut Value, path: &str) -> Result<&'a mut Value, String> 
 
 fn parent<'a>(doc: &'a mut Value, path: &str) -> Result<(&'a mut Value, String), String> {
     let mut toks = tokens(path)?;
-    let last = toks
-        .pop()
-        .ok_or_else(|| "the root cannot be the target".to_string())?;
+    let last = toks.pop().ok_or_else(|| "the root cannot be the target".to_string())?;
     let mut cur = doc;
     for t in toks {
         cur = match cur {
-            Value::Object(map) => map
-                .get_mut(&t)
-                .ok_or_else(|| format!("{path}: no field {t:?}"))?,
+            Value::Object(map) => map.get_mut(&t).ok_or_else(|| format!("{path}: no field {t:?}"))?,
             Value::Array(items) => {
                 let i = index(&t, items.len(), false, path)?;
                 &mut items[i]
@@ -167,9 +148,7 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
 fn remove(doc: &mut Value, path: &str) -> Result<Value, String> {
     let (p, last) = parent(doc, path)?;
     match p {
-        Value::Object(map) => map
-            .remove(&last)
-            .ok_or_else(|| format!("remove {path}: no such field")),
+        Value::Object(map) => map.remove(&last).ok_or_else(|| format!("remove {path}: no such field")),
         Value::Array(items) => {
             let i = index(&last, items.len(), false, path)?;
             Ok(items.remove(i))
@@ -227,21 +206,13 @@ mod tests {
                 json!([{"op": "test", "path": "/baz", "value": "qux"}, {"op": "test", "path": "/foo/1", "value": 2}]),
                 Some(json!({"baz": "qux", "foo": ["a", 2, "c"]})),
             ),
-            (
-                json!({"baz": "qux"}),
-                json!([{"op": "test", "path": "/baz", "value": "bar"}]),
-                None,
-            ),
+            (json!({"baz": "qux"}), json!([{"op": "test", "path": "/baz", "value": "bar"}]), None),
             (
                 json!({"foo": "bar"}),
                 json!([{"op": "add", "path": "/child", "value": {"grandchild": {}}}]),
                 Some(json!({"foo": "bar", "child": {"grandchild": {}}})),
             ),
-            (
-                json!({"foo": "bar"}),
-                json!([{"op": "add", "path": "/baz/bat", "value": "qux"}]),
-                None,
-            ),
+            (json!({"foo": "bar"}), json!([{"op": "add", "path": "/baz/bat", "value": "qux"}]), None),
             (
                 json!({"/": 9, "~1": 10}),
                 json!([{"op": "test", "path": "/~01", "value": 10}]),
@@ -261,12 +232,11 @@ mod tests {
         for (doc, patch, want) in cases {
             let mut got = doc.clone();
             let result = apply(&mut got, &patch);
-            match want {
-                Some(w) => assert_eq!((result, got), (Ok(()), w), "patch {patch}"),
-                None => {
-                    assert!(result.is_err(), "patch {patch} should fail");
-                    assert_eq!(got, doc, "a failed patch leaves the document untouched");
-                }
+            if let Some(w) = want {
+                assert_eq!((result, got), (Ok(()), w), "patch {patch}");
+            } else {
+                assert!(result.is_err(), "patch {patch} should fail");
+                assert_eq!(got, doc, "a failed patch leaves the document untouched");
             }
         }
     }

@@ -12,10 +12,7 @@ use crate::snapshot::Snapshot;
 const REFUSED: &[(&str, &str)] = &[
     ("helmCharts", "helmCharts (Helm inflation)"),
     ("helmGlobals", "helmGlobals (Helm inflation)"),
-    (
-        "helmChartInflationGenerator",
-        "helmChartInflationGenerator (Helm inflation)",
-    ),
+    ("helmChartInflationGenerator", "helmChartInflationGenerator (Helm inflation)"),
     ("replacements", "replacements"),
     ("vars", "vars"),
     ("generators", "generators (plugins)"),
@@ -131,6 +128,7 @@ pub struct Patch {
     #[serde(default)]
     pub path: Option<String>,
     #[serde(default)]
+    #[expect(clippy::struct_field_names, reason = "kustomize's field is called `patch`")]
     pub patch: Option<String>,
     #[serde(default)]
     pub target: Option<Target>,
@@ -187,37 +185,19 @@ pub struct GeneratorOptions {
 pub fn find(snapshot: &Snapshot, dir: &str) -> Option<String> {
     KUSTOMIZATION_FILES
         .iter()
-        .map(|name| {
-            if dir.is_empty() {
-                (*name).to_string()
-            } else {
-                format!("{dir}/{name}")
-            }
-        })
+        .map(|name| if dir.is_empty() { (*name).to_string() } else { format!("{dir}/{name}") })
         .find(|path| snapshot.is_file(path))
 }
 
 impl Kustomization {
     /// Reads and checks a kustomization file.
     pub fn load(snapshot: &Snapshot, file: &str) -> Result<Kustomization, Error> {
-        let bytes = snapshot.read(file).map_err(|source| Error::Path {
-            file: file.to_string(),
-            source,
-        })?;
-        let value = crate::yaml::load_one(bytes).map_err(|e| Error::Yaml {
-            file: file.to_string(),
-            message: e.to_string(),
-        })?;
-        let value = if value.is_null() {
-            Value::Object(serde_json::Map::new())
-        } else {
-            value
-        };
+        let bytes = snapshot.read(file).map_err(|source| Error::Path { file: file.to_string(), source })?;
+        let value =
+            crate::yaml::load_one(bytes).map_err(|e| Error::Yaml { file: file.to_string(), message: e.to_string() })?;
+        let value = if value.is_null() { Value::Object(serde_json::Map::new()) } else { value };
         let Value::Object(map) = &value else {
-            return Err(Error::Yaml {
-                file: file.to_string(),
-                message: "a kustomization must be a mapping".into(),
-            });
+            return Err(Error::Yaml { file: file.to_string(), message: "a kustomization must be a mapping".into() });
         };
         for key in map.keys() {
             if let Some((_, feature)) = REFUSED.iter().find(|(k, _)| k == key) {
@@ -230,20 +210,11 @@ impl Kustomization {
         }
         let mut k: Kustomization = serde_path_to_error::deserialize(value).map_err(|e| {
             let field = e.path().to_string();
-            Error::Field {
-                file: file.to_string(),
-                field,
-                message: e.into_inner().to_string(),
-            }
+            Error::Field { file: file.to_string(), field, message: e.into_inner().to_string() }
         })?;
         let bases = std::mem::take(&mut k.bases);
         k.resources.extend(bases);
-        for (i, g) in k
-            .config_map_generator
-            .iter_mut()
-            .chain(k.secret_generator.iter_mut())
-            .enumerate()
-        {
+        for (i, g) in k.config_map_generator.iter_mut().chain(k.secret_generator.iter_mut()).enumerate() {
             if let Some(env) = g.env.take() {
                 g.envs.insert(0, env);
             }
@@ -286,9 +257,7 @@ impl Kustomization {
             (true, other) => Err(Error::Field {
                 file: file.to_string(),
                 field: "kind".into(),
-                message: format!(
-                    "is {other:?}, but the folder is listed under components, which need kind Component"
-                ),
+                message: format!("is {other:?}, but the folder is listed under components, which need kind Component"),
             }),
             (false, "Component") => Err(Error::Field {
                 file: file.to_string(),

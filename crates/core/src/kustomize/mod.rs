@@ -26,8 +26,7 @@ use resource::Resource;
 pub use target::Target;
 
 /// The file names kustomize looks for, in its order.
-pub const KUSTOMIZATION_FILES: [&str; 3] =
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// How deep kustomizations may nest before we call it a mistake.
 const MAX_NESTING: usize = 32;
@@ -36,47 +35,27 @@ const MAX_NESTING: usize = 32;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     #[error("{file}: {source}")]
-    Path {
-        file: String,
-        source: snapshot::PathError,
-    },
+    Path { file: String, source: snapshot::PathError },
     #[error("{file}: {message}")]
     Yaml { file: String, message: String },
     #[error("{dir}: no kustomization.yaml, kustomization.yml or Kustomization in this folder")]
     NoKustomization { dir: String },
     #[error("{file}: field {field}: {message}")]
-    Field {
-        file: String,
-        field: String,
-        message: String,
-    },
+    Field { file: String, field: String, message: String },
     #[error(
         "{file}: field {field}: {feature} is not supported by flotilla's renderer; render it before committing, or use a supported field"
     )]
-    Refused {
-        file: String,
-        field: String,
-        feature: String,
-    },
+    Refused { file: String, field: String, feature: String },
     #[error(
         "{file}: field {field}: {path:?} is outside the kustomization folder {dir:?} (files must be inside it; folders may be elsewhere in the repository)"
     )]
-    OutsideRoot {
-        file: String,
-        field: String,
-        path: String,
-        dir: String,
-    },
+    OutsideRoot { file: String, field: String, path: String, dir: String },
     #[error("{file}: cycle between kustomizations: {chain}")]
     Cycle { file: String, chain: String },
     #[error("{file}: {message}")]
     Resource { file: String, message: String },
     #[error("{file}: field {field}: {message}")]
-    Patch {
-        file: String,
-        field: String,
-        message: String,
-    },
+    Patch { file: String, field: String, message: String },
 }
 
 /// Renders the kustomization (or plain folder) at `dir` of `snapshot`.
@@ -84,40 +63,26 @@ pub enum Error {
 /// A folder with a kustomization renders as `kubectl kustomize` does. A folder without one
 /// renders every `*.yaml`, `*.yml` and `*.json` file in it, in path order, unchanged.
 pub fn build(snapshot: &Snapshot, dir: &str) -> Result<Vec<Value>, Error> {
-    let dir = snapshot::join("", dir).map_err(|source| Error::Path {
-        file: dir.to_string(),
-        source,
-    })?;
+    let dir = snapshot::join("", dir).map_err(|source| Error::Path { file: dir.to_string(), source })?;
     if kustomization::find(snapshot, &dir).is_none() {
         if !snapshot.is_dir(&dir) {
-            return Err(Error::Path {
-                file: dir.clone(),
-                source: snapshot::PathError::NotFound { path: dir.clone() },
-            });
+            return Err(Error::Path { file: dir.clone(), source: snapshot::PathError::NotFound { path: dir.clone() } });
         }
         return plain_folder(snapshot, &dir);
     }
     let mut stack = Vec::new();
     let mut resources = accumulate(snapshot, &dir, Vec::new(), &mut stack, false)?;
     generate::append_hashes(&mut resources);
-    namerefs::fix(&mut resources).map_err(|message| Error::Resource {
-        file: dir.clone(),
-        message,
-    })?;
+    namerefs::fix(&mut resources);
     order::sort_legacy(&mut resources);
-    Ok(resources
-        .into_iter()
-        .map(|r| drop_empty_annotations(r.object))
-        .collect())
+    Ok(resources.into_iter().map(|r| drop_empty_annotations(r.object)).collect())
 }
 
 /// kustomize rewrites the annotations map when it strips its build annotations, so an empty
 /// one disappears from the output (an empty `labels` map stays).
 fn drop_empty_annotations(mut object: Value) -> Value {
     if let Some(md) = object.get_mut("metadata").and_then(Value::as_object_mut)
-        && md
-            .get("annotations")
-            .is_some_and(|a| a.as_object().is_some_and(serde_json::Map::is_empty))
+        && md.get("annotations").is_some_and(|a| a.as_object().is_some_and(serde_json::Map::is_empty))
     {
         md.remove("annotations");
     }
@@ -126,25 +91,12 @@ fn drop_empty_annotations(mut object: Value) -> Value {
 
 fn plain_folder(snapshot: &Snapshot, dir: &str) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
-    let names = snapshot.list_dir(dir).map_err(|source| Error::Path {
-        file: dir.to_string(),
-        source,
-    })?;
+    let names = snapshot.list_dir(dir).map_err(|source| Error::Path { file: dir.to_string(), source })?;
     for name in names {
-        let path = if dir.is_empty() {
-            name.clone()
-        } else {
-            format!("{dir}/{name}")
-        };
-        let is_manifest = [".yaml", ".yml", ".json"]
-            .iter()
-            .any(|ext| name.ends_with(ext));
+        let path = if dir.is_empty() { name.clone() } else { format!("{dir}/{name}") };
+        let is_manifest = [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext));
         if is_manifest && snapshot.is_file(&path) {
-            out.extend(
-                load_resources(snapshot, &path)?
-                    .into_iter()
-                    .map(|r| r.object),
-            );
+            out.extend(load_resources(snapshot, &path)?.into_iter().map(|r| r.object));
         }
     }
     Ok(out)
@@ -159,27 +111,18 @@ fn accumulate(
     component: bool,
 ) -> Result<Vec<Resource>, Error> {
     let Some(file) = kustomization::find(snapshot, dir) else {
-        return Err(Error::NoKustomization {
-            dir: dir.to_string(),
-        });
+        return Err(Error::NoKustomization { dir: dir.to_string() });
     };
     if stack.iter().any(|d| d == dir) || stack.len() > MAX_NESTING {
         let mut chain = stack.clone();
         chain.push(dir.to_string());
-        return Err(Error::Cycle {
-            file,
-            chain: chain.join(" -> "),
-        });
+        return Err(Error::Cycle { file, chain: chain.join(" -> ") });
     }
     let k = Kustomization::load(snapshot, &file)?;
     k.check_kind(&file, component)?;
     stack.push(dir.to_string());
     let mut res = initial;
-    let ctx = Ctx {
-        snapshot,
-        dir,
-        file: &file,
-    };
+    let ctx = Ctx { snapshot, dir, file: &file };
 
     for (i, entry) in k.resources.iter().enumerate() {
         let field = format!("resources[{i}]");
@@ -220,12 +163,7 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// Resolves a path named in the kustomization. Folders may be anywhere in the repository;
     /// files must be inside the kustomization's folder, as kustomize's load restrictor demands.
-    pub fn resolve(
-        &self,
-        field: &str,
-        entry: &str,
-        folders_allowed: bool,
-    ) -> Result<String, Error> {
+    pub fn resolve(&self, field: &str, entry: &str, folders_allowed: bool) -> Result<String, Error> {
         if is_remote(entry) {
             return Err(Error::Refused {
                 file: self.file.to_string(),
@@ -233,25 +171,14 @@ impl Ctx<'_> {
                 feature: format!("the remote resource {entry:?}"),
             });
         }
-        let path = snapshot::join(self.dir, entry).map_err(|source| Error::Path {
-            file: self.file.to_string(),
-            source,
-        })?;
-        let resolved = self.snapshot.resolve(&path).map_err(|source| Error::Path {
-            file: self.file.to_string(),
-            source,
-        })?;
+        let path = snapshot::join(self.dir, entry).map_err(|e| self.field_error(field, e.to_string()))?;
+        let resolved = self.snapshot.resolve(&path).map_err(|e| self.field_error(field, e.to_string()))?;
         if folders_allowed && self.snapshot.is_dir(&resolved) {
             return Ok(resolved);
         }
         if !self.snapshot.is_file(&resolved) {
             // Read it to get the precise reason (missing, submodule, LFS pointer).
-            self.snapshot
-                .read(&resolved)
-                .map_err(|source| Error::Path {
-                    file: self.file.to_string(),
-                    source,
-                })?;
+            self.snapshot.read(&resolved).map_err(|e| self.field_error(field, e.to_string()))?;
         }
         let inside = self.dir.is_empty() || resolved.starts_with(&format!("{}/", self.dir));
         if !inside {
@@ -267,19 +194,12 @@ impl Ctx<'_> {
 
     pub fn read(&self, field: &str, entry: &str) -> Result<(String, &[u8]), Error> {
         let path = self.resolve(field, entry, false)?;
-        let bytes = self.snapshot.read(&path).map_err(|source| Error::Path {
-            file: self.file.to_string(),
-            source,
-        })?;
+        let bytes = self.snapshot.read(&path).map_err(|e| self.field_error(field, e.to_string()))?;
         Ok((path, bytes))
     }
 
     pub fn field_error(&self, field: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Field {
-            file: self.file.to_string(),
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::Field { file: self.file.to_string(), field: field.into(), message: message.into() }
     }
 }
 
@@ -292,20 +212,13 @@ fn is_remote(entry: &str) -> bool {
 
 /// Reads the objects of one manifest file; `List` objects are expanded into their items.
 fn load_resources(snapshot: &Snapshot, path: &str) -> Result<Vec<Resource>, Error> {
-    let bytes = snapshot.read(path).map_err(|source| Error::Path {
-        file: path.to_string(),
-        source,
-    })?;
-    let docs = crate::yaml::load_all(bytes).map_err(|e| Error::Yaml {
-        file: path.to_string(),
-        message: e.to_string(),
-    })?;
+    let bytes = snapshot.read(path).map_err(|source| Error::Path { file: path.to_string(), source })?;
+    let docs =
+        crate::yaml::load_all(bytes).map_err(|e| Error::Yaml { file: path.to_string(), message: e.to_string() })?;
     let mut out = Vec::new();
     for (i, doc) in docs.into_iter().enumerate() {
         let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
-        if kind == "List"
-            || (kind.ends_with("List") && doc.get("items").is_some_and(Value::is_array))
-        {
+        if kind == "List" || (kind.ends_with("List") && doc.get("items").is_some_and(Value::is_array)) {
             if let Some(Value::Array(items)) = doc.get("items") {
                 for item in items {
                     out.push(check_object(item.clone(), path, i + 1)?);
@@ -321,32 +234,17 @@ fn load_resources(snapshot: &Snapshot, path: &str) -> Result<Vec<Resource>, Erro
 fn check_object(doc: Value, path: &str, document: usize) -> Result<Resource, Error> {
     let problem = if !doc.is_object() {
         Some("is not a mapping".to_string())
-    } else if doc
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
+    } else if doc.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
         Some("has no kind".to_string())
-    } else if doc
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
+    } else if doc.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
         Some("has no apiVersion".to_string())
-    } else if doc
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
+    } else if doc.pointer("/metadata/name").and_then(Value::as_str).is_none_or(str::is_empty) {
         Some("has no metadata.name".to_string())
     } else {
         None
     };
     match problem {
-        Some(p) => Err(Error::Resource {
-            file: path.to_string(),
-            message: format!("document {document} {p}"),
-        }),
+        Some(p) => Err(Error::Resource { file: path.to_string(), message: format!("document {document} {p}") }),
         None => Ok(Resource::new(doc)),
     }
 }
@@ -354,16 +252,12 @@ fn check_object(doc: Value, path: &str, document: usize) -> Result<Resource, Err
 /// Appends resources, refusing two with the same kind, namespace and name.
 fn append_all(res: &mut Vec<Resource>, more: Vec<Resource>, file: &str) -> Result<(), Error> {
     for r in more {
-        if let Some(existing) = res
-            .iter()
-            .find(|e| e.gvk() == r.gvk() && e.namespace() == r.namespace() && e.name() == r.name())
+        if let Some(existing) =
+            res.iter().find(|e| e.gvk() == r.gvk() && e.namespace() == r.namespace() && e.name() == r.name())
         {
             return Err(Error::Resource {
                 file: file.to_string(),
-                message: format!(
-                    "may not add resource with an already registered id: {}",
-                    existing.id()
-                ),
+                message: format!("may not add resource with an already registered id: {}", existing.id()),
             });
         }
         res.push(r);
@@ -375,11 +269,7 @@ fn append_all(res: &mut Vec<Resource>, more: Vec<Resource>, file: &str) -> Resul
 /// as a Placement's `customizations` do. Returns how many objects it changed or deleted; unlike
 /// kustomize, callers treat 0 as an error, because a customization that patches nothing is a
 /// mistake in the fleet repository.
-pub fn apply_inline_patch(
-    objects: &mut Vec<Value>,
-    patch: &str,
-    target: Option<&Target>,
-) -> Result<usize, String> {
+pub fn apply_inline_patch(objects: &mut Vec<Value>, patch: &str, target: Option<&Target>) -> Result<usize, String> {
     let docs = crate::yaml::load_all(patch.as_bytes()).map_err(|e| e.to_string())?;
     let json = docs.len() == 1 && docs[0].is_array();
     let selected: Vec<usize> = match target {
@@ -409,17 +299,13 @@ pub fn apply_inline_patch(
             selected.clone()
         } else {
             let want = resource::Gvk::of(doc);
-            let name = doc
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
             objects
                 .iter()
                 .enumerate()
                 .filter(|(_, o)| {
                     let g = resource::Gvk::of(o);
-                    g.kind == want.kind
-                        && o.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+                    g.kind == want.kind && o.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
                 })
                 .map(|(i, _)| i)
                 .collect()

@@ -8,550 +8,122 @@ use super::resource::{Gvk, Resource, visit};
 
 /// kustomize 5.5's nameReference field specs: (referenced kind, referrer kind, path).
 const REFERENCES: &[(&str, &str, &str)] = &[
-    (
-        "Deployment",
-        "HorizontalPodAutoscaler",
-        "spec/scaleTargetRef/name",
-    ),
-    (
-        "ReplicationController",
-        "HorizontalPodAutoscaler",
-        "spec/scaleTargetRef/name",
-    ),
-    (
-        "ReplicaSet",
-        "HorizontalPodAutoscaler",
-        "spec/scaleTargetRef/name",
-    ),
-    (
-        "StatefulSet",
-        "HorizontalPodAutoscaler",
-        "spec/scaleTargetRef/name",
-    ),
+    ("Deployment", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    ("ReplicationController", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    ("ReplicaSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    ("StatefulSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
     ("ConfigMap", "Pod", "spec/volumes/configMap/name"),
-    (
-        "ConfigMap",
-        "Pod",
-        "spec/containers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Pod",
-        "spec/initContainers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Pod",
-        "spec/containers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Pod",
-        "spec/initContainers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Pod",
-        "spec/volumes/projected/sources/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "PodTemplate",
-        "template/spec/volumes/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "PodTemplate",
-        "template/spec/containers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "PodTemplate",
-        "template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "PodTemplate",
-        "template/spec/containers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "PodTemplate",
-        "template/spec/initContainers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "PodTemplate",
-        "template/spec/volumes/projected/sources/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "Deployment",
-        "spec/template/spec/volumes/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "Deployment",
-        "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Deployment",
-        "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Deployment",
-        "spec/template/spec/containers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Deployment",
-        "spec/template/spec/initContainers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Deployment",
-        "spec/template/spec/volumes/projected/sources/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "ReplicaSet",
-        "spec/template/spec/volumes/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "ReplicaSet",
-        "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "ReplicaSet",
-        "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "ReplicaSet",
-        "spec/template/spec/containers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "ReplicaSet",
-        "spec/template/spec/initContainers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "ReplicaSet",
-        "spec/template/spec/volumes/projected/sources/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "DaemonSet",
-        "spec/template/spec/volumes/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "DaemonSet",
-        "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "DaemonSet",
-        "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "DaemonSet",
-        "spec/template/spec/containers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "DaemonSet",
-        "spec/template/spec/initContainers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "DaemonSet",
-        "spec/template/spec/volumes/projected/sources/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "StatefulSet",
-        "spec/template/spec/volumes/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "StatefulSet",
-        "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "StatefulSet",
-        "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "StatefulSet",
-        "spec/template/spec/containers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "StatefulSet",
-        "spec/template/spec/initContainers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "StatefulSet",
-        "spec/template/spec/volumes/projected/sources/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "Job",
-        "spec/template/spec/volumes/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "Job",
-        "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Job",
-        "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Job",
-        "spec/template/spec/containers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Job",
-        "spec/template/spec/initContainers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "Job",
-        "spec/template/spec/volumes/projected/sources/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/volumes/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/volumes/projected/sources/configMap/name",
-    ),
-    (
-        "ConfigMap",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
-    ),
-    (
-        "ConfigMap",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/containers/envFrom/configMapRef/name",
-    ),
-    (
-        "ConfigMap",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/initContainers/envFrom/configMapRef/name",
-    ),
+    ("ConfigMap", "Pod", "spec/containers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "Pod", "spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "Pod", "spec/containers/envFrom/configMapRef/name"),
+    ("ConfigMap", "Pod", "spec/initContainers/envFrom/configMapRef/name"),
+    ("ConfigMap", "Pod", "spec/volumes/projected/sources/configMap/name"),
+    ("ConfigMap", "PodTemplate", "template/spec/volumes/configMap/name"),
+    ("ConfigMap", "PodTemplate", "template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "PodTemplate", "template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "PodTemplate", "template/spec/containers/envFrom/configMapRef/name"),
+    ("ConfigMap", "PodTemplate", "template/spec/initContainers/envFrom/configMapRef/name"),
+    ("ConfigMap", "PodTemplate", "template/spec/volumes/projected/sources/configMap/name"),
+    ("ConfigMap", "Deployment", "spec/template/spec/volumes/configMap/name"),
+    ("ConfigMap", "Deployment", "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "Deployment", "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "Deployment", "spec/template/spec/containers/envFrom/configMapRef/name"),
+    ("ConfigMap", "Deployment", "spec/template/spec/initContainers/envFrom/configMapRef/name"),
+    ("ConfigMap", "Deployment", "spec/template/spec/volumes/projected/sources/configMap/name"),
+    ("ConfigMap", "ReplicaSet", "spec/template/spec/volumes/configMap/name"),
+    ("ConfigMap", "ReplicaSet", "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "ReplicaSet", "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "ReplicaSet", "spec/template/spec/containers/envFrom/configMapRef/name"),
+    ("ConfigMap", "ReplicaSet", "spec/template/spec/initContainers/envFrom/configMapRef/name"),
+    ("ConfigMap", "ReplicaSet", "spec/template/spec/volumes/projected/sources/configMap/name"),
+    ("ConfigMap", "DaemonSet", "spec/template/spec/volumes/configMap/name"),
+    ("ConfigMap", "DaemonSet", "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "DaemonSet", "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "DaemonSet", "spec/template/spec/containers/envFrom/configMapRef/name"),
+    ("ConfigMap", "DaemonSet", "spec/template/spec/initContainers/envFrom/configMapRef/name"),
+    ("ConfigMap", "DaemonSet", "spec/template/spec/volumes/projected/sources/configMap/name"),
+    ("ConfigMap", "StatefulSet", "spec/template/spec/volumes/configMap/name"),
+    ("ConfigMap", "StatefulSet", "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "StatefulSet", "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "StatefulSet", "spec/template/spec/containers/envFrom/configMapRef/name"),
+    ("ConfigMap", "StatefulSet", "spec/template/spec/initContainers/envFrom/configMapRef/name"),
+    ("ConfigMap", "StatefulSet", "spec/template/spec/volumes/projected/sources/configMap/name"),
+    ("ConfigMap", "Job", "spec/template/spec/volumes/configMap/name"),
+    ("ConfigMap", "Job", "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "Job", "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "Job", "spec/template/spec/containers/envFrom/configMapRef/name"),
+    ("ConfigMap", "Job", "spec/template/spec/initContainers/envFrom/configMapRef/name"),
+    ("ConfigMap", "Job", "spec/template/spec/volumes/projected/sources/configMap/name"),
+    ("ConfigMap", "CronJob", "spec/jobTemplate/spec/template/spec/volumes/configMap/name"),
+    ("ConfigMap", "CronJob", "spec/jobTemplate/spec/template/spec/volumes/projected/sources/configMap/name"),
+    ("ConfigMap", "CronJob", "spec/jobTemplate/spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "CronJob", "spec/jobTemplate/spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+    ("ConfigMap", "CronJob", "spec/jobTemplate/spec/template/spec/containers/envFrom/configMapRef/name"),
+    ("ConfigMap", "CronJob", "spec/jobTemplate/spec/template/spec/initContainers/envFrom/configMapRef/name"),
     ("ConfigMap", "Node", "spec/configSource/configMap"),
     ("ConfigMap", "Role", "rules/resourceNames"),
     ("ConfigMap", "ClusterRole", "rules/resourceNames"),
-    (
-        "ConfigMap",
-        "Ingress",
-        "metadata/annotations/nginx.ingress.kubernetes.io\\/fastcgi-params-configmap",
-    ),
+    ("ConfigMap", "Ingress", "metadata/annotations/nginx.ingress.kubernetes.io\\/fastcgi-params-configmap"),
     ("Secret", "Pod", "spec/volumes/secret/secretName"),
-    (
-        "Secret",
-        "Pod",
-        "spec/containers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "Pod",
-        "spec/initContainers/env/valueFrom/secretKeyRef/name",
-    ),
+    ("Secret", "Pod", "spec/containers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "Pod", "spec/initContainers/env/valueFrom/secretKeyRef/name"),
     ("Secret", "Pod", "spec/containers/envFrom/secretRef/name"),
-    (
-        "Secret",
-        "Pod",
-        "spec/initContainers/envFrom/secretRef/name",
-    ),
+    ("Secret", "Pod", "spec/initContainers/envFrom/secretRef/name"),
     ("Secret", "Pod", "spec/imagePullSecrets/name"),
-    (
-        "Secret",
-        "Pod",
-        "spec/volumes/projected/sources/secret/name",
-    ),
-    (
-        "Secret",
-        "PodTemplate",
-        "template/spec/volumes/secret/secretName",
-    ),
-    (
-        "Secret",
-        "PodTemplate",
-        "template/spec/containers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "PodTemplate",
-        "template/spec/initContainers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "PodTemplate",
-        "template/spec/containers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "PodTemplate",
-        "template/spec/initContainers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "PodTemplate",
-        "template/spec/imagePullSecrets/name",
-    ),
-    (
-        "Secret",
-        "PodTemplate",
-        "template/spec/volumes/projected/sources/secret/name",
-    ),
-    (
-        "Secret",
-        "Deployment",
-        "spec/template/spec/volumes/secret/secretName",
-    ),
-    (
-        "Secret",
-        "Deployment",
-        "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "Deployment",
-        "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "Deployment",
-        "spec/template/spec/containers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "Deployment",
-        "spec/template/spec/initContainers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "Deployment",
-        "spec/template/spec/imagePullSecrets/name",
-    ),
-    (
-        "Secret",
-        "Deployment",
-        "spec/template/spec/volumes/projected/sources/secret/name",
-    ),
-    (
-        "Secret",
-        "ReplicaSet",
-        "spec/template/spec/volumes/secret/secretName",
-    ),
-    (
-        "Secret",
-        "ReplicaSet",
-        "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "ReplicaSet",
-        "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "ReplicaSet",
-        "spec/template/spec/containers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "ReplicaSet",
-        "spec/template/spec/initContainers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "ReplicaSet",
-        "spec/template/spec/imagePullSecrets/name",
-    ),
-    (
-        "Secret",
-        "ReplicaSet",
-        "spec/template/spec/volumes/projected/sources/secret/name",
-    ),
-    (
-        "Secret",
-        "DaemonSet",
-        "spec/template/spec/volumes/secret/secretName",
-    ),
-    (
-        "Secret",
-        "DaemonSet",
-        "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "DaemonSet",
-        "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "DaemonSet",
-        "spec/template/spec/containers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "DaemonSet",
-        "spec/template/spec/initContainers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "DaemonSet",
-        "spec/template/spec/imagePullSecrets/name",
-    ),
-    (
-        "Secret",
-        "DaemonSet",
-        "spec/template/spec/volumes/projected/sources/secret/name",
-    ),
-    (
-        "Secret",
-        "StatefulSet",
-        "spec/template/spec/volumes/secret/secretName",
-    ),
-    (
-        "Secret",
-        "StatefulSet",
-        "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "StatefulSet",
-        "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "StatefulSet",
-        "spec/template/spec/containers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "StatefulSet",
-        "spec/template/spec/initContainers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "StatefulSet",
-        "spec/template/spec/imagePullSecrets/name",
-    ),
-    (
-        "Secret",
-        "StatefulSet",
-        "spec/template/spec/volumes/projected/sources/secret/name",
-    ),
-    (
-        "Secret",
-        "Job",
-        "spec/template/spec/volumes/secret/secretName",
-    ),
-    (
-        "Secret",
-        "Job",
-        "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "Job",
-        "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "Job",
-        "spec/template/spec/containers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "Job",
-        "spec/template/spec/initContainers/envFrom/secretRef/name",
-    ),
+    ("Secret", "Pod", "spec/volumes/projected/sources/secret/name"),
+    ("Secret", "PodTemplate", "template/spec/volumes/secret/secretName"),
+    ("Secret", "PodTemplate", "template/spec/containers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "PodTemplate", "template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "PodTemplate", "template/spec/containers/envFrom/secretRef/name"),
+    ("Secret", "PodTemplate", "template/spec/initContainers/envFrom/secretRef/name"),
+    ("Secret", "PodTemplate", "template/spec/imagePullSecrets/name"),
+    ("Secret", "PodTemplate", "template/spec/volumes/projected/sources/secret/name"),
+    ("Secret", "Deployment", "spec/template/spec/volumes/secret/secretName"),
+    ("Secret", "Deployment", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "Deployment", "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "Deployment", "spec/template/spec/containers/envFrom/secretRef/name"),
+    ("Secret", "Deployment", "spec/template/spec/initContainers/envFrom/secretRef/name"),
+    ("Secret", "Deployment", "spec/template/spec/imagePullSecrets/name"),
+    ("Secret", "Deployment", "spec/template/spec/volumes/projected/sources/secret/name"),
+    ("Secret", "ReplicaSet", "spec/template/spec/volumes/secret/secretName"),
+    ("Secret", "ReplicaSet", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "ReplicaSet", "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "ReplicaSet", "spec/template/spec/containers/envFrom/secretRef/name"),
+    ("Secret", "ReplicaSet", "spec/template/spec/initContainers/envFrom/secretRef/name"),
+    ("Secret", "ReplicaSet", "spec/template/spec/imagePullSecrets/name"),
+    ("Secret", "ReplicaSet", "spec/template/spec/volumes/projected/sources/secret/name"),
+    ("Secret", "DaemonSet", "spec/template/spec/volumes/secret/secretName"),
+    ("Secret", "DaemonSet", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "DaemonSet", "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "DaemonSet", "spec/template/spec/containers/envFrom/secretRef/name"),
+    ("Secret", "DaemonSet", "spec/template/spec/initContainers/envFrom/secretRef/name"),
+    ("Secret", "DaemonSet", "spec/template/spec/imagePullSecrets/name"),
+    ("Secret", "DaemonSet", "spec/template/spec/volumes/projected/sources/secret/name"),
+    ("Secret", "StatefulSet", "spec/template/spec/volumes/secret/secretName"),
+    ("Secret", "StatefulSet", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "StatefulSet", "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "StatefulSet", "spec/template/spec/containers/envFrom/secretRef/name"),
+    ("Secret", "StatefulSet", "spec/template/spec/initContainers/envFrom/secretRef/name"),
+    ("Secret", "StatefulSet", "spec/template/spec/imagePullSecrets/name"),
+    ("Secret", "StatefulSet", "spec/template/spec/volumes/projected/sources/secret/name"),
+    ("Secret", "Job", "spec/template/spec/volumes/secret/secretName"),
+    ("Secret", "Job", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "Job", "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "Job", "spec/template/spec/containers/envFrom/secretRef/name"),
+    ("Secret", "Job", "spec/template/spec/initContainers/envFrom/secretRef/name"),
     ("Secret", "Job", "spec/template/spec/imagePullSecrets/name"),
-    (
-        "Secret",
-        "Job",
-        "spec/template/spec/volumes/projected/sources/secret/name",
-    ),
-    (
-        "Secret",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/volumes/secret/secretName",
-    ),
-    (
-        "Secret",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/volumes/projected/sources/secret/name",
-    ),
-    (
-        "Secret",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
-    ),
-    (
-        "Secret",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/containers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/initContainers/envFrom/secretRef/name",
-    ),
-    (
-        "Secret",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/imagePullSecrets/name",
-    ),
+    ("Secret", "Job", "spec/template/spec/volumes/projected/sources/secret/name"),
+    ("Secret", "CronJob", "spec/jobTemplate/spec/template/spec/volumes/secret/secretName"),
+    ("Secret", "CronJob", "spec/jobTemplate/spec/template/spec/volumes/projected/sources/secret/name"),
+    ("Secret", "CronJob", "spec/jobTemplate/spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "CronJob", "spec/jobTemplate/spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "CronJob", "spec/jobTemplate/spec/template/spec/containers/envFrom/secretRef/name"),
+    ("Secret", "CronJob", "spec/jobTemplate/spec/template/spec/initContainers/envFrom/secretRef/name"),
+    ("Secret", "CronJob", "spec/jobTemplate/spec/template/spec/imagePullSecrets/name"),
     ("Secret", "Ingress", "spec/tls/secretName"),
-    (
-        "Secret",
-        "Ingress",
-        "metadata/annotations/ingress.kubernetes.io\\/auth-secret",
-    ),
-    (
-        "Secret",
-        "Ingress",
-        "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-secret",
-    ),
-    (
-        "Secret",
-        "Ingress",
-        "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-tls-secret",
-    ),
+    ("Secret", "Ingress", "metadata/annotations/ingress.kubernetes.io\\/auth-secret"),
+    ("Secret", "Ingress", "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-secret"),
+    ("Secret", "Ingress", "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-tls-secret"),
     ("Secret", "ServiceAccount", "imagePullSecrets/name"),
     ("Secret", "StorageClass", "parameters/secretName"),
     ("Secret", "StorageClass", "parameters/adminSecretName"),
@@ -559,165 +131,53 @@ const REFERENCES: &[(&str, &str, &str)] = &[
     ("Secret", "StorageClass", "parameters/secretRef"),
     ("Secret", "Role", "rules/resourceNames"),
     ("Secret", "ClusterRole", "rules/resourceNames"),
-    (
-        "Secret",
-        "Service",
-        "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
-    ),
+    ("Secret", "Service", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
     ("Secret", "PersistentVolume", "spec/azureFile/secretName"),
     ("Service", "StatefulSet", "spec/serviceName"),
-    (
-        "Service",
-        "Ingress",
-        "spec/rules/http/paths/backend/serviceName",
-    ),
+    ("Service", "Ingress", "spec/rules/http/paths/backend/serviceName"),
     ("Service", "Ingress", "spec/backend/serviceName"),
-    (
-        "Service",
-        "Ingress",
-        "spec/rules/http/paths/backend/service/name",
-    ),
+    ("Service", "Ingress", "spec/rules/http/paths/backend/service/name"),
     ("Service", "Ingress", "spec/defaultBackend/service/name"),
     ("Service", "APIService", "spec/service/name"),
-    (
-        "Service",
-        "ValidatingWebhookConfiguration",
-        "webhooks/clientConfig/service",
-    ),
-    (
-        "Service",
-        "MutatingWebhookConfiguration",
-        "webhooks/clientConfig/service",
-    ),
+    ("Service", "ValidatingWebhookConfiguration", "webhooks/clientConfig/service"),
+    ("Service", "MutatingWebhookConfiguration", "webhooks/clientConfig/service"),
     ("Role", "RoleBinding", "roleRef/name"),
     ("ClusterRole", "RoleBinding", "roleRef/name"),
     ("ClusterRole", "ClusterRoleBinding", "roleRef/name"),
     ("ServiceAccount", "RoleBinding", "subjects"),
     ("ServiceAccount", "ClusterRoleBinding", "subjects"),
     ("ServiceAccount", "Pod", "spec/serviceAccountName"),
-    (
-        "ServiceAccount",
-        "StatefulSet",
-        "spec/template/spec/serviceAccountName",
-    ),
-    (
-        "ServiceAccount",
-        "Deployment",
-        "spec/template/spec/serviceAccountName",
-    ),
-    (
-        "ServiceAccount",
-        "ReplicationController",
-        "spec/template/spec/serviceAccountName",
-    ),
-    (
-        "ServiceAccount",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/serviceAccountName",
-    ),
-    (
-        "ServiceAccount",
-        "Job",
-        "spec/template/spec/serviceAccountName",
-    ),
-    (
-        "ServiceAccount",
-        "DaemonSet",
-        "spec/template/spec/serviceAccountName",
-    ),
-    (
-        "PersistentVolumeClaim",
-        "Pod",
-        "spec/volumes/persistentVolumeClaim/claimName",
-    ),
-    (
-        "PersistentVolumeClaim",
-        "StatefulSet",
-        "spec/template/spec/volumes/persistentVolumeClaim/claimName",
-    ),
-    (
-        "PersistentVolumeClaim",
-        "Deployment",
-        "spec/template/spec/volumes/persistentVolumeClaim/claimName",
-    ),
-    (
-        "PersistentVolumeClaim",
-        "ReplicationController",
-        "spec/template/spec/volumes/persistentVolumeClaim/claimName",
-    ),
-    (
-        "PersistentVolumeClaim",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/volumes/persistentVolumeClaim/claimName",
-    ),
-    (
-        "PersistentVolumeClaim",
-        "Job",
-        "spec/template/spec/volumes/persistentVolumeClaim/claimName",
-    ),
-    (
-        "PersistentVolumeClaim",
-        "DaemonSet",
-        "spec/template/spec/volumes/persistentVolumeClaim/claimName",
-    ),
-    (
-        "PersistentVolume",
-        "PersistentVolumeClaim",
-        "spec/volumeName",
-    ),
+    ("ServiceAccount", "StatefulSet", "spec/template/spec/serviceAccountName"),
+    ("ServiceAccount", "Deployment", "spec/template/spec/serviceAccountName"),
+    ("ServiceAccount", "ReplicationController", "spec/template/spec/serviceAccountName"),
+    ("ServiceAccount", "CronJob", "spec/jobTemplate/spec/template/spec/serviceAccountName"),
+    ("ServiceAccount", "Job", "spec/template/spec/serviceAccountName"),
+    ("ServiceAccount", "DaemonSet", "spec/template/spec/serviceAccountName"),
+    ("PersistentVolumeClaim", "Pod", "spec/volumes/persistentVolumeClaim/claimName"),
+    ("PersistentVolumeClaim", "StatefulSet", "spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+    ("PersistentVolumeClaim", "Deployment", "spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+    ("PersistentVolumeClaim", "ReplicationController", "spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+    ("PersistentVolumeClaim", "CronJob", "spec/jobTemplate/spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+    ("PersistentVolumeClaim", "Job", "spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+    ("PersistentVolumeClaim", "DaemonSet", "spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+    ("PersistentVolume", "PersistentVolumeClaim", "spec/volumeName"),
     ("PersistentVolume", "ClusterRole", "rules/resourceNames"),
     ("StorageClass", "PersistentVolume", "spec/storageClassName"),
-    (
-        "StorageClass",
-        "PersistentVolumeClaim",
-        "spec/storageClassName",
-    ),
-    (
-        "StorageClass",
-        "StatefulSet",
-        "spec/volumeClaimTemplates/spec/storageClassName",
-    ),
+    ("StorageClass", "PersistentVolumeClaim", "spec/storageClassName"),
+    ("StorageClass", "StatefulSet", "spec/volumeClaimTemplates/spec/storageClassName"),
     ("PriorityClass", "Pod", "spec/priorityClassName"),
-    (
-        "PriorityClass",
-        "StatefulSet",
-        "spec/template/spec/priorityClassName",
-    ),
-    (
-        "PriorityClass",
-        "Deployment",
-        "spec/template/spec/priorityClassName",
-    ),
-    (
-        "PriorityClass",
-        "ReplicationController",
-        "spec/template/spec/priorityClassName",
-    ),
-    (
-        "PriorityClass",
-        "CronJob",
-        "spec/jobTemplate/spec/template/spec/priorityClassName",
-    ),
-    (
-        "PriorityClass",
-        "Job",
-        "spec/template/spec/priorityClassName",
-    ),
-    (
-        "PriorityClass",
-        "DaemonSet",
-        "spec/template/spec/priorityClassName",
-    ),
+    ("PriorityClass", "StatefulSet", "spec/template/spec/priorityClassName"),
+    ("PriorityClass", "Deployment", "spec/template/spec/priorityClassName"),
+    ("PriorityClass", "ReplicationController", "spec/template/spec/priorityClassName"),
+    ("PriorityClass", "CronJob", "spec/jobTemplate/spec/template/spec/priorityClassName"),
+    ("PriorityClass", "Job", "spec/template/spec/priorityClassName"),
+    ("PriorityClass", "DaemonSet", "spec/template/spec/priorityClassName"),
     ("IngressClass", "Ingress", "spec/ingressClassName"),
-    (
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "spec/policyName",
-    ),
+    ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "spec/policyName"),
 ];
 
 /// Updates every reference in `res` to the final names.
-pub fn fix(res: &mut [Resource]) -> Result<(), String> {
+pub fn fix(res: &mut [Resource]) {
     // Snapshot of the referral candidates: (gvk, namespace, current name, names it had).
     let index: Vec<Candidate> = res
         .iter()
@@ -725,11 +185,7 @@ pub fn fix(res: &mut [Resource]) -> Result<(), String> {
             gvk: r.gvk(),
             namespace: r.namespace().to_string(),
             name: r.name().to_string(),
-            history: r
-                .previous
-                .iter()
-                .map(|(ns, n)| (ns.clone(), n.clone()))
-                .collect(),
+            history: r.previous.iter().map(|(ns, n)| (ns.clone(), n.clone())).collect(),
         })
         .collect();
     for r in res.iter_mut() {
@@ -755,64 +211,58 @@ pub fn fix(res: &mut [Resource]) -> Result<(), String> {
         for (kind, referrer, path) in REFERENCES {
             // Bindings name their role by kind too, and subjects and webhook services carry a
             // namespace: those are handled below with that knowledge.
-            let special = path.starts_with("roleRef")
-                || path.starts_with("subjects")
-                || path.starts_with("webhooks");
+            let special = path.starts_with("roleRef") || path.starts_with("subjects") || path.starts_with("webhooks");
             if gvk.kind == *referrer && !special {
                 update(kind, path, &mut r.object);
             }
         }
         if matches!(gvk.kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
-            let role_kind = r
-                .object
-                .pointer("/roleRef/kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            let role_kind = r.object.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or_default().to_string();
             if matches!(role_kind.as_str(), "Role" | "ClusterRole") {
                 update(&role_kind, "roleRef/name", &mut r.object);
             }
+            // A subject without a namespace is in the binding's namespace (any it had).
+            let binding_namespaces: Vec<String> = std::iter::once(r.namespace().to_string())
+                .chain(r.previous.iter().map(|(n, _)| n.clone()))
+                .map(|n| effective(&n).to_string())
+                .collect();
             if let Some(Value::Array(subjects)) = r.object.get_mut("subjects") {
-                for s in subjects
-                    .iter_mut()
-                    .filter(|s| s.get("kind").and_then(Value::as_str) == Some("ServiceAccount"))
-                {
-                    let subject_ns = s
-                        .get("namespace")
-                        .and_then(Value::as_str)
-                        .unwrap_or(&ns)
-                        .to_string();
-                    if let Some(Value::String(name)) = s.get_mut("name")
-                        && let Some(new) =
-                            lookup(&index, "ServiceAccount", name, &subject_ns, false)
-                    {
-                        *name = new;
+                for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
+                    if s.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
+                        continue;
+                    }
+                    // A subject names a ServiceAccount by name and namespace (none is
+                    // `default`); it follows the account's final name and namespace.
+                    let name = s.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+                    let subject_namespaces: Vec<String> = match s.get("namespace").and_then(Value::as_str) {
+                        Some(n) => vec![effective(n).to_string()],
+                        None => binding_namespaces.clone(),
+                    };
+                    let found = index.iter().find(|c| {
+                        c.gvk.kind == "ServiceAccount"
+                            && std::iter::once((&c.namespace, &c.name))
+                                .chain(c.history.iter().map(|(n, m)| (n, m)))
+                                .any(|(n, m)| *m == name && subject_namespaces.iter().any(|s| s == effective(n)))
+                    });
+                    // An account that was never renamed or moved leaves its subjects as written.
+                    if let Some(c) = found.filter(|c| !c.history.is_empty()) {
+                        s.insert("name".into(), Value::String(c.name.clone()));
+                        if !c.namespace.is_empty() {
+                            s.insert("namespace".into(), Value::String(c.namespace.clone()));
+                        }
                     }
                 }
             }
         }
-        if matches!(
-            gvk.kind.as_str(),
-            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration"
-        ) && let Some(Value::Array(hooks)) = r.object.get_mut("webhooks")
+        if matches!(gvk.kind.as_str(), "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration")
+            && let Some(Value::Array(hooks)) = r.object.get_mut("webhooks")
         {
             for hook in hooks {
-                let Some(service) = hook
-                    .pointer_mut("/clientConfig/service")
-                    .and_then(Value::as_object_mut)
-                else {
+                let Some(service) = hook.pointer_mut("/clientConfig/service").and_then(Value::as_object_mut) else {
                     continue;
                 };
-                let name = service
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let svc_ns = service
-                    .get("namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
+                let name = service.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+                let svc_ns = service.get("namespace").and_then(Value::as_str).unwrap_or_default().to_string();
                 let found = index.iter().find(|c| {
                     c.gvk.kind == "Service"
                         && c.was_named(&name)
@@ -827,7 +277,11 @@ pub fn fix(res: &mut [Resource]) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+}
+
+/// kustomize compares namespaces with no namespace meaning `default`.
+fn effective(ns: &str) -> &str {
+    if ns.is_empty() { "default" } else { ns }
 }
 
 struct Candidate {
@@ -848,13 +302,7 @@ impl Candidate {
 }
 
 /// The final name of the `kind` object once called `name`, seen from namespace `ns`.
-fn lookup(
-    index: &[Candidate],
-    kind: &str,
-    name: &str,
-    ns: &str,
-    from_cluster_scope: bool,
-) -> Option<String> {
+fn lookup(index: &[Candidate], kind: &str, name: &str, ns: &str, from_cluster_scope: bool) -> Option<String> {
     let hits: Vec<&Candidate> = index
         .iter()
         .filter(|c| c.gvk.kind == kind && c.was_named(name))
@@ -863,9 +311,6 @@ fn lookup(
     match hits.as_slice() {
         [] => None,
         [one] => Some(one.name.clone()),
-        many => many
-            .iter()
-            .find(|c| c.history.first().is_some_and(|(_, n)| n == name))
-            .map(|c| c.name.clone()),
+        many => many.iter().find(|c| c.history.first().is_some_and(|(_, n)| n == name)).map(|c| c.name.clone()),
     }
 }

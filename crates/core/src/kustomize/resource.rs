@@ -13,58 +13,30 @@ pub struct Gvk {
 
 impl Gvk {
     pub fn of(object: &Value) -> Gvk {
-        let api_version = object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
         let (group, version) = match api_version.split_once('/') {
             Some((g, v)) => (g.to_string(), v.to_string()),
             None => (String::new(), api_version.to_string()),
         };
-        let kind = object
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        Gvk {
-            group,
-            version,
-            kind,
-        }
+        let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        Gvk { group, version, kind }
     }
 
     /// Whether objects of this kind live outside namespaces.
     pub fn is_cluster_scoped(&self) -> bool {
-        let api_version = if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        };
-        CLUSTER_SCOPED
-            .iter()
-            .any(|(av, k)| *av == api_version && *k == self.kind)
+        let api_version =
+            if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) };
+        CLUSTER_SCOPED.iter().any(|(av, k)| *av == api_version && *k == self.kind)
     }
 }
 
 /// The cluster-scoped kinds, by exact apiVersion and kind, as kustomize 5.5's precomputed
 /// table has them; everything else (custom resources included) counts as namespaced.
 const CLUSTER_SCOPED: &[(&str, &str)] = &[
-    (
-        "admissionregistration.k8s.io/v1",
-        "MutatingWebhookConfiguration",
-    ),
-    (
-        "admissionregistration.k8s.io/v1",
-        "ValidatingWebhookConfiguration",
-    ),
-    (
-        "admissionregistration.k8s.io/v1beta1",
-        "MutatingWebhookConfiguration",
-    ),
-    (
-        "admissionregistration.k8s.io/v1beta1",
-        "ValidatingWebhookConfiguration",
-    ),
+    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io/v1beta1", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfiguration"),
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
     ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"),
     ("apiregistration.k8s.io/v1", "APIService"),
@@ -72,10 +44,7 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("certificates.k8s.io/v1", "CertificateSigningRequest"),
     ("certificates.k8s.io/v1beta1", "CertificateSigningRequest"),
     ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema"),
-    (
-        "flowcontrol.apiserver.k8s.io/v1beta1",
-        "PriorityLevelConfiguration",
-    ),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration"),
     ("networking.k8s.io/v1", "IngressClass"),
     ("networking.k8s.io/v1beta1", "IngressClass"),
     ("node.k8s.io/v1", "RuntimeClass"),
@@ -118,13 +87,7 @@ pub struct Resource {
 
 impl Resource {
     pub fn new(object: Value) -> Resource {
-        Resource {
-            object,
-            previous: Vec::new(),
-            needs_hash: false,
-            generated: false,
-            hashed: false,
-        }
+        Resource { object, previous: Vec::new(), needs_hash: false, generated: false, hashed: false }
     }
 
     pub fn gvk(&self) -> Gvk {
@@ -132,35 +95,22 @@ impl Resource {
     }
 
     pub fn name(&self) -> &str {
-        self.object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        self.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default()
     }
 
     pub fn namespace(&self) -> &str {
-        self.object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        self.object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default()
     }
 
     /// The name and namespace it was first given.
     pub fn original(&self) -> (&str, &str) {
-        self.previous
-            .first()
-            .map_or((self.namespace(), self.name()), |(ns, n)| {
-                (ns.as_str(), n.as_str())
-            })
+        self.previous.first().map_or((self.namespace(), self.name()), |(ns, n)| (ns.as_str(), n.as_str()))
     }
 
     /// Whether it was ever known by this namespace and name.
     pub fn was_known_as(&self, namespace: &str, name: &str) -> bool {
         (self.namespace() == namespace && self.name() == name)
-            || self
-                .previous
-                .iter()
-                .any(|(ns, n)| ns == namespace && n == name)
+            || self.previous.iter().any(|(ns, n)| ns == namespace && n == name)
     }
 
     /// Whether it was ever named `name` (in any namespace).
@@ -169,13 +119,8 @@ impl Resource {
     }
 
     pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
-        let object = self
-            .object
-            .as_object_mut()
-            .expect("resources are mappings, checked when loaded");
-        let metadata = object
-            .entry("metadata")
-            .or_insert_with(|| Value::Object(Map::new()));
+        let object = self.object.as_object_mut().expect("resources are mappings, checked when loaded");
+        let metadata = object.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
         if !metadata.is_object() {
             *metadata = Value::Object(Map::new());
         }
@@ -189,33 +134,22 @@ impl Resource {
 
     pub fn set_name(&mut self, name: String) {
         self.remember();
-        self.metadata_mut()
-            .insert("name".into(), Value::String(name));
+        self.metadata_mut().insert("name".into(), Value::String(name));
     }
 
     pub fn set_namespace(&mut self, namespace: String) {
         self.remember();
-        self.metadata_mut()
-            .insert("namespace".into(), Value::String(namespace));
+        self.metadata_mut().insert("namespace".into(), Value::String(namespace));
     }
 
-    /// kustomize's resource id, for messages: `Kind.version.group/name.namespace`.
+    /// The resource, for messages: `apps/v1 Deployment shop/web`, or `v1 Namespace shop`.
     pub fn id(&self) -> String {
-        let gvk = self.gvk();
-        let mut s = gvk.kind.clone();
-        if !gvk.version.is_empty() {
-            s.push('.');
-            s.push_str(&gvk.version);
+        let api_version = self.object.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let kind = self.gvk().kind;
+        match self.namespace() {
+            "" => format!("{api_version} {kind} {}", self.name()),
+            ns => format!("{api_version} {kind} {ns}/{}", self.name()),
         }
-        if !gvk.group.is_empty() {
-            s.push('.');
-            s.push_str(&gvk.group);
-        }
-        s.push('/');
-        s.push_str(self.name());
-        s.push('.');
-        s.push_str(self.namespace());
-        s
     }
 }
 
@@ -245,13 +179,7 @@ pub const fn fs(
     path: &'static str,
     create: bool,
 ) -> FieldSpec {
-    FieldSpec {
-        group,
-        version,
-        kind,
-        path,
-        create,
-    }
+    FieldSpec { group, version, kind, path, create }
 }
 
 /// Visits every value at `path` below `value`, walking into every item of a sequence met on
@@ -281,12 +209,7 @@ fn split_path(path: &str) -> Vec<String> {
     out
 }
 
-fn visit_segments(
-    value: &mut Value,
-    segments: &[&str],
-    create: bool,
-    f: &mut dyn FnMut(&mut Value),
-) {
+fn visit_segments(value: &mut Value, segments: &[&str], create: bool, f: &mut dyn FnMut(&mut Value)) {
     let Some((first, rest)) = segments.split_first() else {
         f(value);
         return;
@@ -303,14 +226,11 @@ fn visit_segments(
     };
     let Value::Object(map) = value else { return };
     if !map.contains_key(field) {
-        if !create {
+        // A list (`name[]`) is never created: there would be no item to set.
+        if !create || each {
             return;
         }
-        let fresh = if rest.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(Map::new())
-        };
+        let fresh = if rest.is_empty() { Value::Null } else { Value::Object(Map::new()) };
         map.insert(field.to_string(), fresh);
     }
     let child = map.get_mut(field).expect("present or inserted above");

@@ -56,9 +56,7 @@ fn schema_keys(field: &str, items: &[&Value]) -> Option<&'static [&'static str]>
         "topologySpreadConstraints" => Some(&["topologyKey", "whenUnsatisfiable"]),
         "ownerReferences" => Some(&["uid"]),
         "conditions" => Some(&["type"]),
-        "ports" if items.iter().any(|i| i.get("containerPort").is_some()) => {
-            Some(&["containerPort", "protocol"])
-        }
+        "ports" if items.iter().any(|i| i.get("containerPort").is_some()) => Some(&["containerPort", "protocol"]),
         "ports" if items.iter().any(|i| i.get("port").is_some()) => Some(&["port", "protocol"]),
         _ => None,
     }
@@ -71,18 +69,12 @@ pub fn apply(object: &mut Value, patch: &Value) -> Result<Outcome, String> {
     };
     match p.get("$patch").and_then(Value::as_str) {
         Some("delete") => return Ok(Outcome::Deleted),
-        Some("replace") => {
-            *object = strip(patch);
-            return Ok(Outcome::Merged);
-        }
+        // kustomize 5.5 ignores `$patch: replace` on a whole object: the object stays as it is.
+        Some("replace") => return Ok(Outcome::Merged),
         Some("merge") | None => {}
         Some(other) => return Err(format!("unknown $patch directive {other:?}")),
     }
-    let group = object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .and_then(|v| v.split_once('/'))
-        .map_or("", |(g, _)| g);
+    let group = object.get("apiVersion").and_then(Value::as_str).and_then(|v| v.split_once('/')).map_or("", |(g, _)| g);
     let schema = SCHEMA_GROUPS.contains(&group);
     match object {
         Value::Object(dest) => merge_map(dest, p, schema)?,
@@ -91,11 +83,7 @@ pub fn apply(object: &mut Value, patch: &Value) -> Result<Outcome, String> {
     Ok(Outcome::Merged)
 }
 
-fn merge_map(
-    dest: &mut Map<String, Value>,
-    patch: &Map<String, Value>,
-    schema: bool,
-) -> Result<(), String> {
+fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, schema: bool) -> Result<(), String> {
     for (key, pv) in patch {
         // Only `$patch` is a directive for kustomize 5.5; `$retainKeys`, `$setElementOrder/…`
         // and `$deleteFromPrimitiveList/…` are copied like any field, as it does.
@@ -146,9 +134,7 @@ enum KeyMatch {
 }
 
 fn key_match(original: &Value, patch: &Value, keys: &[&str]) -> KeyMatch {
-    let (primary, secondary) = keys
-        .split_first()
-        .expect("every key list has a primary key");
+    let (primary, secondary) = keys.split_first().expect("every key list has a primary key");
     if original.get(*primary) != patch.get(*primary) {
         return KeyMatch::Different;
     }
@@ -163,30 +149,11 @@ fn key_match(original: &Value, patch: &Value, keys: &[&str]) -> KeyMatch {
     KeyMatch::Same
 }
 
-fn merge_list(
-    field: &str,
-    dest: Option<&Value>,
-    patch: &[Value],
-    schema: bool,
-) -> Result<Value, String> {
+fn merge_list(field: &str, dest: Option<&Value>, patch: &[Value], schema: bool) -> Result<Value, String> {
     if patch.iter().any(|i| is_directive(i, "replace")) {
-        return Ok(Value::Array(
-            patch
-                .iter()
-                .filter(|i| !is_directive(i, "replace"))
-                .map(strip)
-                .collect(),
-        ));
+        return Ok(Value::Array(patch.iter().filter(|i| !is_directive(i, "replace")).map(strip).collect()));
     }
-    let replaced = || {
-        Value::Array(
-            patch
-                .iter()
-                .filter(|i| !is_directive(i, "delete"))
-                .map(strip)
-                .collect(),
-        )
-    };
+    let replaced = || Value::Array(patch.iter().filter(|i| !is_directive(i, "delete")).map(strip).collect());
     if !schema {
         return Ok(replaced());
     }
@@ -201,11 +168,7 @@ fn merge_list(
         return Ok(Value::Array(out));
     }
     let all: Vec<&Value> = dest_items.iter().chain(patch.iter()).collect();
-    let keys = if all.iter().all(|i| i.is_object()) {
-        schema_keys(field, &all)
-    } else {
-        None
-    };
+    let keys = if all.iter().all(|i| i.is_object()) { schema_keys(field, &all) } else { None };
     let Some(keys) = keys else {
         return Ok(replaced());
     };
@@ -213,6 +176,8 @@ fn merge_list(
     // kustomize merges lists in kyaml's prepend direction.
     let mut used = vec![false; dest_items.len()];
     let mut out = Vec::new();
+    // For each element of `out`, the original it was merged with, if any.
+    let mut origins: Vec<Option<usize>> = Vec::new();
     for item in patch {
         if item.get(keys[0]).is_none() {
             return Err(format!("{field}: an item has no merge key {:?}", keys[0]));
@@ -244,37 +209,50 @@ fn merge_list(
                     (m, _) => *m = strip(item),
                 }
                 out.push(merged);
+                origins.push(Some(i));
             }
             None if lost => {}
-            None => out.push(strip(item)),
+            None => {
+                out.push(strip(item));
+                origins.push(None);
+            }
         }
     }
-    out.extend(
-        dest_items
-            .into_iter()
-            .zip(used)
-            .filter(|(_, u)| !u)
-            .map(|(d, _)| d),
-    );
+    // Secondary keys count only where some element has them (kyaml then matches on the rest).
+    let present = keys.iter().filter(|k| dest_items.iter().chain(patch.iter()).any(|i| i.get(**k).is_some())).count();
+    if present > 1 {
+        // Lists with several map keys (ports, topologySpreadConstraints) come out differently:
+        // the elements only the patch has first, then the originals in place, merged.
+        let mut merged_in_place: Vec<Value> = Vec::new();
+        let mut fresh: Vec<Value> = Vec::new();
+        let mut by_original: Vec<Option<Value>> = vec![None; dest_items.len()];
+        for (item, origin) in out.into_iter().zip(origins) {
+            match origin {
+                Some(i) => by_original[i] = Some(item),
+                None => fresh.push(item),
+            }
+        }
+        for (i, d) in dest_items.into_iter().enumerate() {
+            match by_original[i].take() {
+                Some(m) => merged_in_place.push(m),
+                None if !used[i] => merged_in_place.push(d),
+                None => {}
+            }
+        }
+        fresh.extend(merged_in_place);
+        return Ok(Value::Array(fresh));
+    }
+    out.extend(dest_items.into_iter().zip(used).filter(|(_, u)| !u).map(|(d, _)| d));
     Ok(Value::Array(out))
 }
 
 /// A copy of a patch value without `$patch` directives, as it lands in the object.
 fn strip(value: &Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| *k != "$patch")
-                .map(|(k, v)| (k.clone(), strip(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .filter(|i| !is_directive(i, "delete"))
-                .map(strip)
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.iter().filter(|(k, _)| *k != "$patch").map(|(k, v)| (k.clone(), strip(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().filter(|i| !is_directive(i, "delete")).map(strip).collect()),
         other => other.clone(),
     }
 }

@@ -53,9 +53,7 @@ impl Target {
         let re = |field: &str, s: &Option<String>| -> Result<Option<Regex>, String> {
             s.as_ref()
                 .filter(|s| !s.is_empty())
-                .map(|s| {
-                    Regex::new(&format!("^(?:{s})$")).map_err(|e| format!("target.{field}: {e}"))
-                })
+                .map(|s| Regex::new(&format!("^(?:{s})$")).map_err(|e| format!("target.{field}: {e}")))
                 .transpose()
         };
         Ok(Matcher {
@@ -76,12 +74,12 @@ impl Matcher {
     pub fn matches(&self, r: &Resource) -> bool {
         let gvk = r.gvk();
         let hit = |re: &Option<Regex>, s: &str| re.as_ref().is_none_or(|re| re.is_match(s));
-        let name_hit = self.name.as_ref().is_none_or(|re| {
-            re.is_match(r.name()) || r.previous.iter().any(|(_, n)| re.is_match(n))
-        });
-        let ns_hit = self.namespace.as_ref().is_none_or(|re| {
-            re.is_match(r.namespace()) || r.previous.iter().any(|(ns, _)| re.is_match(ns))
-        });
+        let name_hit =
+            self.name.as_ref().is_none_or(|re| re.is_match(r.name()) || r.previous.iter().any(|(_, n)| re.is_match(n)));
+        let ns_hit = self
+            .namespace
+            .as_ref()
+            .is_none_or(|re| re.is_match(r.namespace()) || r.previous.iter().any(|(ns, _)| re.is_match(ns)));
         hit(&self.group, &gvk.group)
             && hit(&self.version, &gvk.version)
             && hit(&self.kind, &gvk.kind)
@@ -136,11 +134,7 @@ fn parse_term(term: &str) -> Result<Term, String> {
             .strip_prefix('(')
             .and_then(|s| s.strip_suffix(')'))
             .ok_or_else(|| format!("{term:?}: expected (values)"))?;
-        Ok(inner
-            .split(',')
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect())
+        Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
     };
     if let Some(k) = term.strip_prefix('!') {
         return Ok(Term::NotExists(k.trim().to_string()));

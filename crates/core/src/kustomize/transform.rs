@@ -13,8 +13,7 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, res: &mut Vec<Resource>) -> Result<
     for (i, entry) in k.patches_strategic_merge.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
         let text = patch_text(ctx, &field, entry)?;
-        let docs = crate::yaml::load_all(text.as_bytes())
-            .map_err(|e| ctx.field_error(&field, e.to_string()))?;
+        let docs = crate::yaml::load_all(text.as_bytes()).map_err(|e| ctx.field_error(&field, e.to_string()))?;
         for doc in docs {
             smp_by_id(ctx, &field, res, &doc)?;
         }
@@ -31,12 +30,7 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, res: &mut Vec<Resource>) -> Result<
         prefix_suffix(res, prefix, suffix);
     }
     for entry in &k.labels {
-        labels(
-            res,
-            &entry.pairs,
-            entry.include_selectors,
-            entry.include_templates || entry.include_selectors,
-        );
+        labels(res, &entry.pairs, entry.include_selectors, entry.include_templates || entry.include_selectors);
     }
     if !k.common_labels.is_empty() {
         labels(res, &k.common_labels, true, true);
@@ -47,8 +41,8 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, res: &mut Vec<Resource>) -> Result<
     for (i, p) in k.patches_json6902.iter().enumerate() {
         patch(ctx, &format!("patchesJson6902[{i}]"), res, p, true)?;
     }
-    for (i, r) in k.replicas.iter().enumerate() {
-        replicas(ctx, &format!("replicas[{i}]"), res, &r.name, r.count)?;
+    for r in &k.replicas {
+        replicas(res, &r.name, r.count);
     }
     for (i, image) in k.images.iter().enumerate() {
         images(ctx, &format!("images[{i}]"), res, image)?;
@@ -58,28 +52,18 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, res: &mut Vec<Resource>) -> Result<
 
 /// A patch given as a file path or inline text (kustomize accepts both in these lists).
 fn patch_text(ctx: &Ctx<'_>, field: &str, entry: &str) -> Result<String, Error> {
-    let looks_inline =
-        entry.contains('\n') || entry.trim_start().starts_with(['{', '[']) || entry.contains(": ");
+    let looks_inline = entry.contains('\n') || entry.trim_start().starts_with(['{', '[']) || entry.contains(": ");
     if looks_inline {
         return Ok(entry.to_string());
     }
     let (_, bytes) = ctx.read(field, entry)?;
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| ctx.field_error(field, format!("{entry:?} is not UTF-8 text")))
+    String::from_utf8(bytes.to_vec()).map_err(|_| ctx.field_error(field, format!("{entry:?} is not UTF-8 text")))
 }
 
 /// Applies a strategic merge patch to the resource its own kind, name and namespace name.
-fn smp_by_id(
-    ctx: &Ctx<'_>,
-    field: &str,
-    res: &mut Vec<Resource>,
-    doc: &Value,
-) -> Result<(), Error> {
+fn smp_by_id(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, doc: &Value) -> Result<(), Error> {
     let gvk = Gvk::of(doc);
-    let name = doc
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     let ns = doc.pointer("/metadata/namespace").and_then(Value::as_str);
     let hits: Vec<usize> = res
         .iter()
@@ -90,8 +74,7 @@ fn smp_by_id(
                 && (gvk.group.is_empty() || g.group == gvk.group)
                 && (gvk.version.is_empty() || g.version == gvk.version)
                 && r.was_named(name)
-                && ns
-                    .is_none_or(|ns| r.namespace() == ns || r.previous.iter().any(|(n, _)| n == ns))
+                && ns.is_none_or(|ns| r.namespace() == ns || r.previous.iter().any(|(n, _)| n == ns))
         })
         .map(|(i, _)| i)
         .collect();
@@ -114,13 +97,7 @@ fn smp_by_id(
     }
 }
 
-fn apply_smp(
-    ctx: &Ctx<'_>,
-    field: &str,
-    res: &mut Vec<Resource>,
-    i: usize,
-    doc: &Value,
-) -> Result<(), Error> {
+fn apply_smp(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, i: usize, doc: &Value) -> Result<(), Error> {
     let r = &mut res[i];
     // A patch applied through a target patches whatever the target selected: its own name,
     // kind and namespace do not rename the object.
@@ -148,13 +125,7 @@ fn apply_smp(
 }
 
 /// One entry of `patches` (or `patchesJson6902`, which must name a target and be a JSON patch).
-fn patch(
-    ctx: &Ctx<'_>,
-    field: &str,
-    res: &mut Vec<Resource>,
-    p: &Patch,
-    json6902_only: bool,
-) -> Result<(), Error> {
+fn patch(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, p: &Patch, json6902_only: bool) -> Result<(), Error> {
     let text = match (&p.path, &p.patch) {
         (Some(path), None) => {
             let (_, bytes) = ctx.read(&format!("{field}.path"), path)?;
@@ -164,14 +135,10 @@ fn patch(
         (None, Some(text)) => text.clone(),
         _ => return Err(ctx.field_error(field, "give exactly one of path and patch")),
     };
-    let docs = crate::yaml::load_all(text.as_bytes())
-        .map_err(|e| ctx.field_error(field, e.to_string()))?;
+    let docs = crate::yaml::load_all(text.as_bytes()).map_err(|e| ctx.field_error(field, e.to_string()))?;
     let is_json = docs.len() == 1 && docs[0].is_array() || docs.is_empty();
     if json6902_only && !is_json {
-        return Err(ctx.field_error(
-            field,
-            "patchesJson6902 takes a JSON 6902 patch (a list of operations)",
-        ));
+        return Err(ctx.field_error(field, "patchesJson6902 takes a JSON 6902 patch (a list of operations)"));
     }
     let Some(target) = &p.target else {
         if is_json {
@@ -183,12 +150,7 @@ fn patch(
         return Ok(());
     };
     let matcher = target.compile().map_err(|e| ctx.field_error(field, e))?;
-    let selected: Vec<usize> = res
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| matcher.matches(r))
-        .map(|(i, _)| i)
-        .collect();
+    let selected: Vec<usize> = res.iter().enumerate().filter(|(_, r)| matcher.matches(r)).map(|(i, _)| i).collect();
     if json6902_only && selected.is_empty() {
         return Err(Error::Patch {
             file: ctx.file.to_string(),
@@ -254,12 +216,7 @@ fn namespace(res: &mut [Resource], ns: &str) {
             visit(&mut r.object, "spec/service/namespace", true, &mut { set });
         }
         if gvk.group == "apiextensions.k8s.io" && gvk.kind == "CustomResourceDefinition" {
-            visit(
-                &mut r.object,
-                "spec/conversion/webhook/clientConfig/service/namespace",
-                false,
-                &mut { set },
-            );
+            visit(&mut r.object, "spec/conversion/webhook/clientConfig/service/namespace", false, &mut { set });
         }
         if matches!(gvk.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
             && let Some(Value::Array(subjects)) = r.object.get_mut("subjects")
@@ -288,46 +245,10 @@ fn prefix_suffix(res: &mut [Resource], prefix: &str, suffix: &str) {
 
 /// Where `commonLabels` go beyond `metadata/labels`: selectors (`true`) or templates (`false`).
 const LABEL_PATHS: &[(FieldSpec, bool)] = &[
-    (
-        fs(
-            None,
-            Some("v1"),
-            Some("ReplicationController"),
-            "spec/selector",
-            true,
-        ),
-        true,
-    ),
-    (
-        fs(
-            None,
-            Some("v1"),
-            Some("ReplicationController"),
-            "spec/template/metadata/labels",
-            true,
-        ),
-        false,
-    ),
-    (
-        fs(
-            None,
-            None,
-            Some("Deployment"),
-            "spec/selector/matchLabels",
-            true,
-        ),
-        true,
-    ),
-    (
-        fs(
-            None,
-            None,
-            Some("Deployment"),
-            "spec/template/metadata/labels",
-            true,
-        ),
-        false,
-    ),
+    (fs(None, Some("v1"), Some("ReplicationController"), "spec/selector", true), true),
+    (fs(None, Some("v1"), Some("ReplicationController"), "spec/template/metadata/labels", true), false),
+    (fs(None, None, Some("Deployment"), "spec/selector/matchLabels", true), true),
+    (fs(None, None, Some("Deployment"), "spec/template/metadata/labels", true), false),
     (
         fs(
             Some("apps"),
@@ -378,66 +299,12 @@ const LABEL_PATHS: &[(FieldSpec, bool)] = &[
         ),
         true,
     ),
-    (
-        fs(
-            None,
-            None,
-            Some("ReplicaSet"),
-            "spec/selector/matchLabels",
-            true,
-        ),
-        true,
-    ),
-    (
-        fs(
-            None,
-            None,
-            Some("ReplicaSet"),
-            "spec/template/metadata/labels",
-            true,
-        ),
-        false,
-    ),
-    (
-        fs(
-            None,
-            None,
-            Some("DaemonSet"),
-            "spec/selector/matchLabels",
-            true,
-        ),
-        true,
-    ),
-    (
-        fs(
-            None,
-            None,
-            Some("DaemonSet"),
-            "spec/template/metadata/labels",
-            true,
-        ),
-        false,
-    ),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("StatefulSet"),
-            "spec/selector/matchLabels",
-            true,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("StatefulSet"),
-            "spec/template/metadata/labels",
-            true,
-        ),
-        false,
-    ),
+    (fs(None, None, Some("ReplicaSet"), "spec/selector/matchLabels", true), true),
+    (fs(None, None, Some("ReplicaSet"), "spec/template/metadata/labels", true), false),
+    (fs(None, None, Some("DaemonSet"), "spec/selector/matchLabels", true), true),
+    (fs(None, None, Some("DaemonSet"), "spec/template/metadata/labels", true), false),
+    (fs(Some("apps"), None, Some("StatefulSet"), "spec/selector/matchLabels", true), true),
+    (fs(Some("apps"), None, Some("StatefulSet"), "spec/template/metadata/labels", true), false),
     (
         fs(
             Some("apps"),
@@ -488,110 +355,20 @@ const LABEL_PATHS: &[(FieldSpec, bool)] = &[
         ),
         true,
     ),
+    (fs(Some("apps"), None, Some("StatefulSet"), "spec/volumeClaimTemplates[]/metadata/labels", true), false),
+    (fs(None, Some("v1"), Some("Service"), "spec/selector", true), true),
+    (fs(Some("batch"), None, Some("Job"), "spec/selector/matchLabels", false), true),
+    (fs(Some("batch"), None, Some("Job"), "spec/template/metadata/labels", true), false),
+    (fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/spec/selector/matchLabels", false), true),
+    (fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/metadata/labels", true), false),
+    (fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/spec/template/metadata/labels", true), false),
+    (fs(Some("policy"), None, Some("PodDisruptionBudget"), "spec/selector/matchLabels", false), true),
+    (fs(Some("networking.k8s.io"), None, Some("NetworkPolicy"), "spec/podSelector/matchLabels", false), true),
     (
-        fs(
-            Some("apps"),
-            None,
-            Some("StatefulSet"),
-            "spec/volumeClaimTemplates[]/metadata/labels",
-            true,
-        ),
-        false,
-    ),
-    (
-        fs(None, Some("v1"), Some("Service"), "spec/selector", true),
+        fs(Some("networking.k8s.io"), None, Some("NetworkPolicy"), "spec/ingress/from/podSelector/matchLabels", false),
         true,
     ),
-    (
-        fs(
-            Some("batch"),
-            None,
-            Some("Job"),
-            "spec/selector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("batch"),
-            None,
-            Some("Job"),
-            "spec/template/metadata/labels",
-            true,
-        ),
-        false,
-    ),
-    (
-        fs(
-            Some("batch"),
-            None,
-            Some("CronJob"),
-            "spec/jobTemplate/spec/selector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("batch"),
-            None,
-            Some("CronJob"),
-            "spec/jobTemplate/metadata/labels",
-            true,
-        ),
-        false,
-    ),
-    (
-        fs(
-            Some("batch"),
-            None,
-            Some("CronJob"),
-            "spec/jobTemplate/spec/template/metadata/labels",
-            true,
-        ),
-        false,
-    ),
-    (
-        fs(
-            Some("policy"),
-            None,
-            Some("PodDisruptionBudget"),
-            "spec/selector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("networking.k8s.io"),
-            None,
-            Some("NetworkPolicy"),
-            "spec/podSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("networking.k8s.io"),
-            None,
-            Some("NetworkPolicy"),
-            "spec/ingress/from/podSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("networking.k8s.io"),
-            None,
-            Some("NetworkPolicy"),
-            "spec/egress/to/podSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
+    (fs(Some("networking.k8s.io"), None, Some("NetworkPolicy"), "spec/egress/to/podSelector/matchLabels", false), true),
 ];
 
 fn set_pairs(target: &mut Value, pairs: &std::collections::BTreeMap<String, String>) {
@@ -604,163 +381,67 @@ fn set_pairs(target: &mut Value, pairs: &std::collections::BTreeMap<String, Stri
     }
 }
 
-fn labels(
-    res: &mut [Resource],
-    pairs: &std::collections::BTreeMap<String, String>,
-    selectors: bool,
-    templates: bool,
-) {
+fn labels(res: &mut [Resource], pairs: &std::collections::BTreeMap<String, String>, selectors: bool, templates: bool) {
     for r in res.iter_mut() {
         let gvk = r.gvk();
-        visit(&mut r.object, "metadata/labels", true, &mut |v| {
-            set_pairs(v, pairs)
-        });
+        visit(&mut r.object, "metadata/labels", true, &mut |v| set_pairs(v, pairs));
         for (spec, is_selector) in LABEL_PATHS {
             let wanted = if *is_selector { selectors } else { templates };
             if wanted && spec.applies_to(&gvk) {
                 // Without selectors, templates get labels only where a template exists already.
                 let create = spec.create && (selectors || !*is_selector);
-                visit(&mut r.object, spec.path, create, &mut |v| {
-                    set_pairs(v, pairs)
-                });
+                visit(&mut r.object, spec.path, create, &mut |v| set_pairs(v, pairs));
             }
         }
     }
 }
 
 const ANNOTATION_PATHS: &[FieldSpec] = &[
-    fs(
-        None,
-        Some("v1"),
-        Some("ReplicationController"),
-        "spec/template/metadata/annotations",
-        true,
-    ),
-    fs(
-        None,
-        None,
-        Some("Deployment"),
-        "spec/template/metadata/annotations",
-        true,
-    ),
-    fs(
-        None,
-        None,
-        Some("ReplicaSet"),
-        "spec/template/metadata/annotations",
-        true,
-    ),
-    fs(
-        None,
-        None,
-        Some("DaemonSet"),
-        "spec/template/metadata/annotations",
-        true,
-    ),
-    fs(
-        Some("apps"),
-        None,
-        Some("StatefulSet"),
-        "spec/template/metadata/annotations",
-        true,
-    ),
-    fs(
-        Some("batch"),
-        None,
-        Some("Job"),
-        "spec/template/metadata/annotations",
-        true,
-    ),
-    fs(
-        Some("batch"),
-        None,
-        Some("CronJob"),
-        "spec/jobTemplate/metadata/annotations",
-        true,
-    ),
-    fs(
-        Some("batch"),
-        None,
-        Some("CronJob"),
-        "spec/jobTemplate/spec/template/metadata/annotations",
-        true,
-    ),
+    fs(None, Some("v1"), Some("ReplicationController"), "spec/template/metadata/annotations", true),
+    fs(None, None, Some("Deployment"), "spec/template/metadata/annotations", true),
+    fs(None, None, Some("ReplicaSet"), "spec/template/metadata/annotations", true),
+    fs(None, None, Some("DaemonSet"), "spec/template/metadata/annotations", true),
+    fs(Some("apps"), None, Some("StatefulSet"), "spec/template/metadata/annotations", true),
+    fs(Some("batch"), None, Some("Job"), "spec/template/metadata/annotations", true),
+    fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/metadata/annotations", true),
+    fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/spec/template/metadata/annotations", true),
 ];
 
 fn annotations(res: &mut [Resource], pairs: &std::collections::BTreeMap<String, String>) {
     for r in res.iter_mut() {
         let gvk = r.gvk();
-        visit(&mut r.object, "metadata/annotations", true, &mut |v| {
-            set_pairs(v, pairs)
-        });
+        visit(&mut r.object, "metadata/annotations", true, &mut |v| set_pairs(v, pairs));
         for spec in ANNOTATION_PATHS.iter().filter(|s| s.applies_to(&gvk)) {
-            visit(&mut r.object, spec.path, spec.create, &mut |v| {
-                set_pairs(v, pairs)
-            });
+            visit(&mut r.object, spec.path, spec.create, &mut |v| set_pairs(v, pairs));
         }
     }
 }
 
 const REPLICA_PATHS: &[FieldSpec] = &[
     fs(None, None, Some("Deployment"), "spec/replicas", true),
-    fs(
-        None,
-        None,
-        Some("ReplicationController"),
-        "spec/replicas",
-        true,
-    ),
+    fs(None, None, Some("ReplicationController"), "spec/replicas", true),
     fs(None, None, Some("ReplicaSet"), "spec/replicas", true),
     fs(None, None, Some("StatefulSet"), "spec/replicas", true),
 ];
 
-fn replicas(
-    ctx: &Ctx<'_>,
-    field: &str,
-    res: &mut [Resource],
-    name: &str,
-    count: i64,
-) -> Result<(), Error> {
+fn replicas(res: &mut [Resource], name: &str, count: i64) {
     for r in res.iter_mut().filter(|r| r.was_named(name)) {
         let gvk = r.gvk();
-        let specs: Vec<&FieldSpec> = REPLICA_PATHS
-            .iter()
-            .filter(|s| s.applies_to(&gvk))
-            .collect();
-        if specs.is_empty() {
-            return Err(ctx.field_error(
-                field,
-                format!("{} has no replicas field kustomize knows", r.id()),
-            ));
-        }
+        let specs: Vec<&FieldSpec> = REPLICA_PATHS.iter().filter(|s| s.applies_to(&gvk)).collect();
+        // Other kinds that happen to share the name are left alone, as kustomize does.
         for spec in specs {
-            visit(&mut r.object, spec.path, spec.create, &mut |v| {
-                *v = json!(count)
-            });
+            visit(&mut r.object, spec.path, spec.create, &mut |v| *v = json!(count));
         }
     }
-    Ok(())
 }
 
 /// Rewrites `image` in every `containers` and `initContainers` list, at any depth, except in
 /// CRDs (kustomize's legacy image filter, which covers its field specs too).
-fn images(
-    ctx: &Ctx<'_>,
-    field: &str,
-    res: &mut [Resource],
-    image: &super::kustomization::Image,
-) -> Result<(), Error> {
+fn images(ctx: &Ctx<'_>, field: &str, res: &mut [Resource], image: &super::kustomization::Image) -> Result<(), Error> {
     // kustomize does not escape the name: it is a regular expression, as there.
-    let pattern = format!(
-        "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$",
-        image.name
-    );
-    let re = regex::Regex::new(&pattern)
-        .map_err(|e| ctx.field_error(format!("{field}.name"), e.to_string()))?;
-    for r in res
-        .iter_mut()
-        .filter(|r| r.gvk().kind != "CustomResourceDefinition")
-    {
+    let pattern = format!("^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$", image.name);
+    let re = regex::Regex::new(&pattern).map_err(|e| ctx.field_error(format!("{field}.name"), e.to_string()))?;
+    for r in res.iter_mut().filter(|r| r.gvk().kind != "CustomResourceDefinition") {
         rewrite_images(&mut r.object, image, &re);
     }
     Ok(())
