@@ -27,6 +27,8 @@ pub enum Error {
     NotUtf8(String),
     #[error("invalid YAML: {0}")]
     Syntax(String),
+    #[error("too large once aliases are expanded, or nested too deep (a YAML bomb?): {0}")]
+    Budget(String),
 }
 
 /// Reads every non-empty document of a YAML (or JSON) stream as a JSON value.
@@ -35,8 +37,10 @@ pub fn load_all(bytes: &[u8]) -> Result<Vec<Value>, Error> {
         return Err(Error::TooLarge { size: bytes.len(), limit: MAX_FILE_BYTES });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| Error::NotUtf8(e.to_string()))?;
-    let docs: Vec<Option<Value>> = serde_saphyr::from_multiple_with_options(text, options())
-        .map_err(|e| Error::Syntax(one_line(&e.to_string())))?;
+    let docs: Vec<Option<Value>> = serde_saphyr::from_multiple_with_options(text, options()).map_err(|e| {
+        let message = one_line(&e.to_string());
+        if message.contains("budget breached") { Error::Budget(message) } else { Error::Syntax(message) }
+    })?;
     Ok(docs.into_iter().flatten().filter(|v| !v.is_null()).map(normalize).collect())
 }
 
@@ -711,7 +715,7 @@ mod tests {
             let refs = vec![format!("*{prev}"); 10].join(", ");
             writeln!(bomb, "{cur}: &{cur} [{refs}]").unwrap();
         }
-        assert!(matches!(load_all(bomb.as_bytes()), Err(Error::Syntax(_))));
+        assert!(matches!(load_all(bomb.as_bytes()), Err(Error::Budget(_))));
     }
 
     #[test]

@@ -41,3 +41,24 @@ fn walk(root: &Path, dir: &Path, snap: &mut Snapshot) -> Result<()> {
     }
     Ok(())
 }
+
+/// Renders a folder as `kubectl kustomize DIR` does. The snapshot starts at `dir` and grows one
+/// parent at a time while the kustomization names folders above it (`../base`), but never past
+/// the top of the git repository that holds it, so a render reads no more than it needs.
+pub fn render_dir(dir: &Path) -> Result<Vec<serde_json::Value>> {
+    let mut root = dir.canonicalize().with_context(|| format!("reading {}", dir.display()))?;
+    let mut rel = String::new();
+    loop {
+        let snap = snapshot(&root)?;
+        match flotilla_core::kustomize::build(&snap, &rel) {
+            Err(flotilla_core::kustomize::Error::LeavesRepository { .. })
+                if !root.join(".git").exists() && root.parent().is_some() =>
+            {
+                let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                rel = if rel.is_empty() { name } else { format!("{name}/{rel}") };
+                root = root.parent().expect("checked above").to_path_buf();
+            }
+            result => return result.with_context(|| format!("rendering {}", dir.display())),
+        }
+    }
+}

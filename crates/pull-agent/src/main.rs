@@ -71,9 +71,7 @@ fn render(args: RenderArgs) -> Result<ExitCode> {
         if args.fleet_dir.is_some() {
             bail!("give either DIR or --fleet-dir, not both");
         }
-        let snapshot = pull_agent::folder::snapshot(dir).with_context(|| format!("reading {}", dir.display()))?;
-        let objects =
-            flotilla_core::kustomize::build(&snapshot, "").with_context(|| format!("rendering {}", dir.display()))?;
+        let objects = pull_agent::folder::render_dir(dir)?;
         out.write_all(flotilla_core::yaml::to_string_all(&objects).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }

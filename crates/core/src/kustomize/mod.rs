@@ -50,6 +50,8 @@ pub enum Error {
         "{file}: field {field}: {path:?} is outside the kustomization folder {dir:?} (files must be inside it; folders may be elsewhere in the repository)"
     )]
     OutsideRoot { file: String, field: String, path: String, dir: String },
+    #[error("{file}: field {field}: {path:?} leaves the repository")]
+    LeavesRepository { file: String, field: String, path: String },
     #[error("{file}: cycle between kustomizations: {chain}")]
     Cycle { file: String, chain: String },
     #[error("{file}: {message}")]
@@ -171,7 +173,11 @@ impl Ctx<'_> {
                 feature: format!("the remote resource {entry:?}"),
             });
         }
-        let path = snapshot::join(self.dir, entry).map_err(|e| self.field_error(field, e.to_string()))?;
+        let path = snapshot::join(self.dir, entry).map_err(|_| Error::LeavesRepository {
+            file: self.file.to_string(),
+            field: field.to_string(),
+            path: entry.to_string(),
+        })?;
         let resolved = self.snapshot.resolve(&path).map_err(|e| self.field_error(field, e.to_string()))?;
         if folders_allowed && self.snapshot.is_dir(&resolved) {
             return Ok(resolved);
@@ -330,4 +336,41 @@ pub fn apply_inline_patch(objects: &mut Vec<Value>, patch: &str, target: Option<
         }
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_over_the_size_limit_is_refused_by_name() {
+        let mut s = Snapshot::new();
+        s.insert_file("kustomization.yaml", "resources: [big.yaml]\n");
+        let mut big = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  x: \"".to_vec();
+        big.resize(crate::yaml::MAX_FILE_BYTES + 10, b'x');
+        big.extend_from_slice(b"\"\n");
+        s.insert_file("big.yaml", big);
+        let err = build(&s, "").unwrap_err().to_string();
+        assert!(err.starts_with("big.yaml: ") && err.contains("over the limit of 4194304 bytes"), "{err}");
+    }
+
+    #[test]
+    fn a_submodule_in_a_rendered_path_is_named_as_such() {
+        let mut s = Snapshot::new();
+        s.insert_file("kustomization.yaml", "resources: [vendor]\n");
+        s.insert("vendor", snapshot::Entry::Submodule("0123abcd".into()));
+        let err = build(&s, "").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "kustomization.yaml: field resources[0]: \"vendor\" is a git submodule; submodules are not rendered"
+        );
+    }
+
+    #[test]
+    fn unknown_kustomization_fields_are_refused() {
+        let mut s = Snapshot::new();
+        s.insert_file("kustomization.yaml", "resources: []\nnamePrefx: x-\n");
+        let err = build(&s, "").unwrap_err().to_string();
+        assert!(err.starts_with("kustomization.yaml: field namePrefx: unknown field `namePrefx`"), "{err}");
+    }
 }

@@ -1,0 +1,90 @@
+//! The `pull-agent` binary, run as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn pull_agent(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pull-agent")).args(args).current_dir(root()).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+/// Every kustomization of the example fleet renders as `kubectl kustomize` printed it
+/// (recorded by tests/data/examples/record.sh).
+#[test]
+fn example_fleet_sources_render_as_kubectl_does() {
+    let recorded = root().join("tests/data/examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&recorded).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let dir = path.file_stem().unwrap().to_string_lossy().replace("__", "/");
+        let folder = format!("examples/retail-fleet/{dir}");
+        let (code, stdout, stderr) = pull_agent(&["render", &folder]);
+        assert_eq!(code, 0, "{folder}: {stderr}");
+        assert_eq!(stdout, std::fs::read_to_string(&path).unwrap(), "{folder} differs from kubectl kustomize");
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} recorded example folders");
+}
+
+#[test]
+fn renders_what_a_store_would_run_from_a_fleet_folder() {
+    let (code, stdout, stderr) = pull_agent(&[
+        "render",
+        "--fleet-dir",
+        "examples/retail-fleet/infra",
+        "--cluster",
+        "store-0005",
+        "--labels",
+        "kind=store,region=eu-west,canary=false",
+        "--environment",
+        "prod",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let placements: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("# placement: ")).collect();
+    assert_eq!(placements, ["baseline", "bt-collector", "store-monitoring"]);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("# digest: sha256:")).count(), 3);
+    assert!(!stdout.contains("${cluster."), "substitution left a variable:\n{stdout}");
+    assert!(stdout.contains("store-0005"), "the cluster name was not substituted");
+    assert!(stdout.contains("PSEUDONYMISE_MAC"), "the eu-west customization was not applied");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn one_placement_by_name_and_a_digest_that_follows_the_labels() {
+    let render = |labels: &str| {
+        let (code, stdout, stderr) = pull_agent(&[
+            "render",
+            "--fleet-dir",
+            "examples/retail-fleet/infra",
+            "--cluster",
+            "store-0001",
+            "--labels",
+            labels,
+            "--environment",
+            "prod",
+            "--placement",
+            "bt-collector",
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        stdout.lines().find_map(|l| l.strip_prefix("# digest: ").map(String::from)).unwrap()
+    };
+    // store-0001 is declared in the fleet repository: its declared labels win over ours.
+    assert_eq!(render("kind=store,region=us-east,canary=true"), render("kind=store,region=eu-west"));
+}
+
+#[test]
+fn a_broken_folder_fails_with_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kustomization.yaml"), "resources: [missing.yaml]\n").unwrap();
+    let (code, stdout, stderr) = pull_agent(&["render", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("kustomization.yaml: field resources[0]: no such file or folder"), "{stderr}");
+}
