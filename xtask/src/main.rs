@@ -61,7 +61,44 @@ fn ci() -> Result<()> {
     if !status.success() {
         bail!("cargo doc failed ({status})");
     }
-    cargo(&["test", "--workspace"])
+    test_with_summary()
+}
+
+/// Runs the tests, passing their output through, and ends with one plain line that sums every
+/// test binary's result, so the closing line speaks for the whole suite.
+fn test_with_summary() -> Result<()> {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["test", "--workspace"])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running cargo test")?;
+    let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
+    let stdout = child.stdout.take().context("cargo test's stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo test's output")?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            for part in rest.split(['.', ';']) {
+                let mut words = part.split_whitespace();
+                if let (Some(n), Some(what)) = (words.next().and_then(|n| n.parse::<u64>().ok()), words.next()) {
+                    match what {
+                        "passed" => passed += n,
+                        "failed" => failed += n,
+                        "ignored" => ignored += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    println!("tests: {passed} passed, {failed} failed, {ignored} skipped");
+    if !status.success() || failed > 0 {
+        bail!("cargo test failed ({status})");
+    }
+    Ok(())
 }
 
 /// Renders the example fleet for one store and one cloud cluster with the real pull-agent.
