@@ -178,16 +178,7 @@ const REFERENCES: &[(&str, &str, &str)] = &[
 
 /// Updates every reference in `res` to the final names.
 pub fn fix(res: &mut [Resource]) {
-    // Snapshot of the referral candidates: (gvk, namespace, current name, names it had).
-    let index: Vec<Candidate> = res
-        .iter()
-        .map(|r| Candidate {
-            gvk: r.gvk(),
-            namespace: r.namespace().to_string(),
-            name: r.name().to_string(),
-            history: r.previous.iter().map(|(ns, n)| (ns.clone(), n.clone())).collect(),
-        })
-        .collect();
+    let index = Index::new(res);
     for r in res.iter_mut() {
         let gvk = r.gvk();
         let ns = r.namespace().to_string();
@@ -238,11 +229,10 @@ pub fn fix(res: &mut [Resource]) {
                         Some(n) => vec![effective(n).to_string()],
                         None => binding_namespaces.clone(),
                     };
-                    let found = index.iter().find(|c| {
-                        c.gvk.kind == "ServiceAccount"
-                            && std::iter::once((&c.namespace, &c.name))
-                                .chain(c.history.iter().map(|(n, m)| (n, m)))
-                                .any(|(n, m)| *m == name && subject_namespaces.iter().any(|s| s == effective(n)))
+                    let found = index.named("ServiceAccount", &name).find(|c| {
+                        std::iter::once((&c.namespace, &c.name))
+                            .chain(c.history.iter().map(|(n, m)| (n, m)))
+                            .any(|(n, m)| *m == name && subject_namespaces.iter().any(|s| s == effective(n)))
                     });
                     // An account that was never renamed or moved leaves its subjects as written.
                     if let Some(c) = found.filter(|c| !c.history.is_empty()) {
@@ -263,11 +253,9 @@ pub fn fix(res: &mut [Resource]) {
                 };
                 let name = service.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
                 let svc_ns = service.get("namespace").and_then(Value::as_str).unwrap_or_default().to_string();
-                let found = index.iter().find(|c| {
-                    c.gvk.kind == "Service"
-                        && c.was_named(&name)
-                        && (svc_ns.is_empty() || svc_ns == "default" || c.was_in(&svc_ns))
-                });
+                let found = index
+                    .named("Service", &name)
+                    .find(|c| c.was_named(&name) && (svc_ns.is_empty() || svc_ns == "default" || c.was_in(&svc_ns)));
                 if let Some(c) = found {
                     service.insert("name".into(), Value::String(c.name.clone()));
                     if !c.namespace.is_empty() {
@@ -301,11 +289,46 @@ impl Candidate {
     }
 }
 
+/// The referral candidates, found by kind and any name they ever had: a build of ten thousand
+/// objects must not compare every reference with every object.
+struct Index {
+    candidates: Vec<Candidate>,
+    by_name: std::collections::HashMap<(String, String), Vec<usize>>,
+}
+
+impl Index {
+    fn new(res: &[Resource]) -> Index {
+        let candidates: Vec<Candidate> = res
+            .iter()
+            .map(|r| Candidate {
+                gvk: r.gvk(),
+                namespace: r.namespace().to_string(),
+                name: r.name().to_string(),
+                history: r.previous.iter().map(|(ns, n)| (ns.clone(), n.clone())).collect(),
+            })
+            .collect();
+        let mut by_name: std::collections::HashMap<(String, String), Vec<usize>> = std::collections::HashMap::new();
+        for (i, c) in candidates.iter().enumerate() {
+            let mut names: Vec<&String> = std::iter::once(&c.name).chain(c.history.iter().map(|(_, n)| n)).collect();
+            names.sort();
+            names.dedup();
+            for n in names {
+                by_name.entry((c.gvk.kind.clone(), n.clone())).or_default().push(i);
+            }
+        }
+        Index { candidates, by_name }
+    }
+
+    /// The `kind` objects that were ever called `name`, in build order.
+    fn named<'a>(&'a self, kind: &str, name: &str) -> impl Iterator<Item = &'a Candidate> + 'a {
+        self.by_name.get(&(kind.to_string(), name.to_string())).into_iter().flatten().map(|&i| &self.candidates[i])
+    }
+}
+
 /// The final name of the `kind` object once called `name`, seen from namespace `ns`.
-fn lookup(index: &[Candidate], kind: &str, name: &str, ns: &str, from_cluster_scope: bool) -> Option<String> {
+fn lookup(index: &Index, kind: &str, name: &str, ns: &str, from_cluster_scope: bool) -> Option<String> {
     let hits: Vec<&Candidate> = index
-        .iter()
-        .filter(|c| c.gvk.kind == kind && c.was_named(name))
+        .named(kind, name)
         .filter(|c| from_cluster_scope || c.gvk.is_cluster_scoped() || c.namespace == ns)
         .collect();
     match hits.as_slice() {
