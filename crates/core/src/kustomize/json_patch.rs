@@ -94,8 +94,13 @@ fn index(token: &str, len: usize, allow_end: bool, path: &str) -> Result<usize, 
 }
 
 fn get_mut<'a>(doc: &'a mut Value, path: &str) -> Result<&'a mut Value, String> {
+    walk(doc, tokens(path)?, path)
+}
+
+/// Follows unescaped pointer tokens from `doc`; `path` is for messages.
+fn walk<'a>(doc: &'a mut Value, tokens: Vec<String>, path: &str) -> Result<&'a mut Value, String> {
     let mut cur = doc;
-    for t in tokens(path)? {
+    for t in tokens {
         cur = match cur {
             Value::Object(map) => map.get_mut(&t).ok_or_else(|| format!("{path}: no field {t:?}"))?,
             Value::Array(items) => {
@@ -111,18 +116,7 @@ fn get_mut<'a>(doc: &'a mut Value, path: &str) -> Result<&'a mut Value, String> 
 fn parent<'a>(doc: &'a mut Value, path: &str) -> Result<(&'a mut Value, String), String> {
     let mut toks = tokens(path)?;
     let last = toks.pop().ok_or_else(|| "the root cannot be the target".to_string())?;
-    let mut cur = doc;
-    for t in toks {
-        cur = match cur {
-            Value::Object(map) => map.get_mut(&t).ok_or_else(|| format!("{path}: no field {t:?}"))?,
-            Value::Array(items) => {
-                let i = index(&t, items.len(), false, path)?;
-                &mut items[i]
-            }
-            _ => return Err(format!("{path}: {t:?} is below a scalar")),
-        };
-    }
-    Ok((cur, last))
+    Ok((walk(doc, toks, path)?, last))
 }
 
 fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {

@@ -318,16 +318,7 @@ pub fn apply_inline_patch(objects: &mut Vec<Value>, patch: &str, target: Option<
                 .collect()
         };
         for &i in hits.iter().rev() {
-            let mut body = doc.clone();
-            if let Some(md) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-                md.remove("name");
-                md.remove("namespace");
-            }
-            if let Some(b) = body.as_object_mut() {
-                b.remove("apiVersion");
-                b.remove("kind");
-            }
-            match smp::apply(&mut objects[i], &body)? {
+            match smp::apply(&mut objects[i], &smp::body(doc))? {
                 smp::Outcome::Merged => {}
                 smp::Outcome::Deleted => {
                     objects.remove(i);

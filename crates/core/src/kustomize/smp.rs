@@ -62,6 +62,22 @@ fn schema_keys(field: &str, items: &[&Value]) -> Option<&'static [&'static str]>
     }
 }
 
+/// A strategic merge patch document without the fields that say which object it is for: a
+/// patch patches whatever it was matched with, and its own name, kind and namespace do not
+/// rename the object.
+pub fn body(doc: &Value) -> Value {
+    let mut patch = doc.clone();
+    if let Some(md) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
+        md.remove("name");
+        md.remove("namespace");
+    }
+    if let Some(p) = patch.as_object_mut() {
+        p.remove("apiVersion");
+        p.remove("kind");
+    }
+    patch
+}
+
 /// Applies a strategic merge `patch` to `object`, whose kind decides which lists merge.
 pub fn apply(object: &mut Value, patch: &Value) -> Result<Outcome, String> {
     let Value::Object(p) = patch else {

@@ -99,18 +99,7 @@ fn smp_by_id(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, doc: &Value) -
 
 fn apply_smp(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, i: usize, doc: &Value) -> Result<(), Error> {
     let r = &mut res[i];
-    // A patch applied through a target patches whatever the target selected: its own name,
-    // kind and namespace do not rename the object.
-    let mut patch = doc.clone();
-    if let Some(md) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
-        md.remove("name");
-        md.remove("namespace");
-    }
-    if let Some(p) = patch.as_object_mut() {
-        p.remove("apiVersion");
-        p.remove("kind");
-    }
-    match smp::apply(&mut r.object, &patch) {
+    match smp::apply(&mut r.object, &smp::body(doc)) {
         Ok(Outcome::Merged) => Ok(()),
         Ok(Outcome::Deleted) => {
             res.remove(i);
