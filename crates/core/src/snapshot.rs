@@ -18,6 +18,8 @@ pub enum Entry {
     Symlink(String),
     /// A git submodule (gitlink), with the commit it points to.
     Submodule(String),
+    /// A file too large to be read into a snapshot, with its size in bytes.
+    TooLarge(u64),
 }
 
 /// The files of a tree, keyed by their `/`-separated path relative to the root.
@@ -39,8 +41,27 @@ pub enum PathError {
     Submodule { path: String },
     #[error("{path:?} is a Git LFS pointer, not the file's content; LFS files are not rendered")]
     LfsPointer { path: String },
+    #[error("{path:?} is {size} bytes, over the size limit for files in a rendered source")]
+    TooLarge { path: String, size: u64 },
     #[error("no such file or folder {path:?}")]
     NotFound { path: String },
+}
+
+impl PathError {
+    /// The problem without the path, for messages that name the file already.
+    pub fn reason(&self) -> String {
+        match self {
+            PathError::Submodule { .. } => "a git submodule; submodules are not rendered".into(),
+            PathError::LfsPointer { .. } => {
+                "a Git LFS pointer, not the file's content; LFS files are not rendered".into()
+            }
+            PathError::TooLarge { size, .. } => {
+                format!("{size} bytes, over the size limit for files in a rendered source")
+            }
+            PathError::NotFound { .. } => "no such file or folder".into(),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl Snapshot {
@@ -123,6 +144,7 @@ impl Snapshot {
                 Ok(bytes)
             }
             Some(Entry::Submodule(_)) => Err(PathError::Submodule { path: resolved }),
+            Some(Entry::TooLarge(size)) => Err(PathError::TooLarge { path: resolved, size: *size }),
             Some(Entry::Symlink(_)) => unreachable!("resolve follows every symlink"),
             None => Err(PathError::NotFound { path: path.to_string() }),
         }
@@ -142,7 +164,7 @@ impl Snapshot {
 
     /// Whether `path` (after symlinks) is a regular file.
     pub fn is_file(&self, path: &str) -> bool {
-        self.resolve(path).is_ok_and(|p| matches!(self.entries.get(&p), Some(Entry::File(_))))
+        self.resolve(path).is_ok_and(|p| matches!(self.entries.get(&p), Some(Entry::File(_) | Entry::TooLarge(_))))
     }
 
     /// The names of the entries directly inside folder `dir` (after symlinks), in byte order.

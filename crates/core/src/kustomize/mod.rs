@@ -218,7 +218,7 @@ fn is_remote(entry: &str) -> bool {
 
 /// Reads the objects of one manifest file; `List` objects are expanded into their items.
 fn load_resources(snapshot: &Snapshot, path: &str) -> Result<Vec<Resource>, Error> {
-    let bytes = snapshot.read(path).map_err(|source| Error::Path { file: path.to_string(), source })?;
+    let bytes = snapshot.read(path).map_err(|e| Error::Resource { file: path.to_string(), message: e.reason() })?;
     let docs =
         crate::yaml::load_all(bytes).map_err(|e| Error::Yaml { file: path.to_string(), message: e.to_string() })?;
     let mut out = Vec::new();

@@ -1,0 +1,273 @@
+//! The bare-repository cache: one repository per URL, locked while in use, healed when broken.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use gix::remote::Direction;
+
+use crate::{CommitId, Credentials, Error, Source};
+
+/// Where the bare repositories live.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+/// What a fetch found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The commit each tracked branch points to now.
+    pub heads: BTreeMap<String, CommitId>,
+    /// Whether a pack was received (false: the poll found nothing new).
+    pub changed: bool,
+    /// Branches whose new head does not descend from the old one (force-pushed).
+    pub rewritten: Vec<String>,
+    /// Set when the cache was found broken and rebuilt; says what was wrong.
+    pub healed: Option<String>,
+}
+
+/// A locked, open cache entry. The lock is released when it is dropped.
+pub(crate) struct Entry {
+    pub repo: gix::Repository,
+    _lock: File,
+}
+
+impl Cache {
+    /// A cache under `dir` (created when first used).
+    pub fn new(dir: impl Into<PathBuf>) -> Cache {
+        Cache { dir: dir.into() }
+    }
+
+    /// The folder of the bare repository for `url`: a readable name plus a hash of the URL.
+    pub fn path_of(&self, url: &str) -> PathBuf {
+        let readable: String = url
+            .rsplit('/')
+            .find(|s| !s.is_empty())
+            .unwrap_or("repo")
+            .trim_end_matches(".git")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .take(40)
+            .collect();
+        let hash = gix::hash::hasher(gix::hash::Kind::Sha1);
+        let mut hash = hash;
+        hash.update(url.as_bytes());
+        let digest = hash.try_finalize().map(|id| id.to_hex_with_len(12).to_string()).unwrap_or_default();
+        self.dir.join(format!("{readable}-{digest}.git"))
+    }
+
+    /// Opens (or creates) the entry for `url` and takes its lock, healing a broken one.
+    pub(crate) fn entry(&self, url: &str) -> Result<(Entry, Option<String>), Error> {
+        let path = self.path_of(url);
+        let cache_err = |message: String| Error::Cache { path: path.display().to_string(), message };
+        std::fs::create_dir_all(&self.dir).map_err(|e| cache_err(e.to_string()))?;
+        let lock_path = path.with_extension("lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| cache_err(format!("opening the lock {}: {e}", lock_path.display())))?;
+        // One process (or thread) at a time per repository; others wait their turn.
+        lock.lock().map_err(|e| cache_err(format!("locking: {e}")))?;
+        let mut healed = None;
+        let repo = match open_checked(&path) {
+            Ok(Some(repo)) => repo,
+            Ok(None) => init(&path).map_err(cache_err)?,
+            Err(problem) => {
+                let aside = path.with_extension(format!("broken-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&aside);
+                std::fs::rename(&path, &aside).map_err(|e| cache_err(format!("moving the broken cache aside: {e}")))?;
+                let note = format!(
+                    "cache {} was broken ({problem}); moved to {} and fetched anew",
+                    path.display(),
+                    aside.display()
+                );
+                eprintln!("flotilla-git: {note}");
+                healed = Some(note);
+                init(&path).map_err(cache_err)?
+            }
+        };
+        Ok((Entry { repo, _lock: lock }, healed))
+    }
+
+    /// Brings `branches` of `source` up to date in the cache.
+    pub fn fetch(&self, source: &Source, branches: &[&str]) -> Result<Fetched, Error> {
+        let (entry, healed) = self.entry(&source.url)?;
+        let before: BTreeMap<String, Option<gix::ObjectId>> =
+            branches.iter().map(|b| ((*b).to_string(), local_head(&entry.repo, b))).collect();
+        let mut fetched = fetch_into(&entry, source, branches)?;
+        fetched.healed = healed;
+        for (branch, old) in before {
+            if let (Some(old), Some(new)) = (old, fetched.heads.get(&branch))
+                && old != new.oid()
+                && !descends_from(&entry.repo, new.oid(), old)
+            {
+                fetched.rewritten.push(branch);
+            }
+        }
+        Ok(fetched)
+    }
+
+    /// The commit `branch` points to in the cache (as of the last fetch).
+    pub fn head(&self, url: &str, branch: &str) -> Result<CommitId, Error> {
+        let (entry, _) = self.entry(url)?;
+        local_head(&entry.repo, branch)
+            .map(CommitId)
+            .ok_or_else(|| Error::NotFetched { url: url.to_string(), branch: branch.to_string() })
+    }
+}
+
+fn init(path: &Path) -> Result<gix::Repository, String> {
+    gix::init_bare(path).map_err(|e| format!("creating a bare repository: {e}"))?;
+    open(path).map_err(|e| format!("opening the new repository: {e}"))
+}
+
+fn open(path: &Path) -> Result<gix::Repository, gix::Error> {
+    gix::open_opts(path, gix::open::Options::isolated())
+}
+
+/// Opens an existing cache and checks that what it points to can be read; `Ok(None)` when there
+/// is none yet, `Err` with the problem when it is broken (half-written, corrupt objects).
+fn open_checked(path: &Path) -> Result<Option<gix::Repository>, String> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let repo = open(path).map_err(|e| e.to_string())?;
+    let refs = repo.references().map_err(|e| e.to_string())?;
+    for r in refs.local_branches().map_err(|e| e.to_string())? {
+        let mut r = r.map_err(|e| e.to_string())?;
+        let id = r.peel_to_id().map_err(|e| e.to_string())?;
+        let commit = repo.find_commit(id).map_err(|e| format!("branch head {id}: {e}"))?;
+        commit.tree().map_err(|e| format!("tree of {id}: {e}"))?;
+    }
+    Ok(Some(repo))
+}
+
+fn local_head(repo: &gix::Repository, branch: &str) -> Option<gix::ObjectId> {
+    repo.find_reference(format!("refs/heads/{branch}").as_str())
+        .ok()
+        .and_then(|mut r| r.peel_to_id().ok())
+        .map(gix::Id::detach)
+}
+
+fn descends_from(repo: &gix::Repository, tip: gix::ObjectId, ancestor: gix::ObjectId) -> bool {
+    repo.rev_walk([tip]).all().is_ok_and(|walk| walk.filter_map(Result::ok).any(|info| info.id == ancestor))
+}
+
+/// An error and its causes on one line: `handshake failed: authentication refused`.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Classifies a transport error for the user.
+fn classify(url: &str, message: String) -> Error {
+    let lower = message.to_lowercase();
+    if lower.contains("401")
+        || lower.contains("403")
+        || lower.contains("authentication")
+        || lower.contains("credentials")
+    {
+        Error::Unauthorized { url: url.to_string(), message }
+    } else if lower.contains("connection refused")
+        || lower.contains("could not connect")
+        || lower.contains("connection failed")
+        || lower.contains("failed to connect")
+        || lower.contains("connect error")
+        || lower.contains("timed out")
+        || lower.contains("dns")
+        || lower.contains("unreachable")
+        || lower.contains("does not appear to be a git repository")
+        || lower.contains("no such file")
+    {
+        Error::Unreachable { url: url.to_string(), message }
+    } else {
+        Error::Fetch { url: url.to_string(), message }
+    }
+}
+
+fn fetch_into(entry: &Entry, source: &Source, branches: &[&str]) -> Result<Fetched, Error> {
+    let url = &source.url;
+    let mut repo = entry.repo.clone();
+    {
+        let mut config = repo.config_snapshot_mut();
+        // Protocol v1: the ref advertisement is the server's first answer, so a poll that
+        // finds nothing new is a single round trip (v2 needs a second one for ls-refs).
+        config.set_value(&gix::config::tree::Protocol::VERSION, "1").map_err(|e| classify(url, e.to_string()))?;
+        match &source.credentials {
+            Some(Credentials::Bearer { token }) => {
+                config
+                    .set_value(
+                        &gix::config::tree::Http::EXTRA_HEADER,
+                        format!("Authorization: Bearer {token}").as_str(),
+                    )
+                    .map_err(|e| classify(url, e.to_string()))?;
+            }
+            Some(Credentials::SshKey { path }) => {
+                let command = format!("ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes", path.display());
+                config
+                    .set_value(&gix::config::tree::Core::SSH_COMMAND, command.as_str())
+                    .map_err(|e| classify(url, e.to_string()))?;
+            }
+            Some(Credentials::Basic { .. }) | None => {}
+        }
+        config.commit().map_err(|e| classify(url, e.to_string()))?;
+    }
+    let specs: Vec<String> = branches.iter().map(|b| format!("+refs/heads/{b}:refs/heads/{b}")).collect();
+    let remote = repo
+        .remote_at(url.as_str())
+        .map_err(|e| classify(url, e.to_string()))?
+        .with_fetch_tags(gix::remote::fetch::Tags::None)
+        .with_refspecs(specs.iter().map(String::as_str), Direction::Fetch)
+        .map_err(|e| classify(url, e.to_string()))?;
+    let connection = remote.connect(Direction::Fetch).map_err(|e| classify(url, e.to_string()))?;
+    let basic = match &source.credentials {
+        Some(Credentials::Basic { user, token }) => Some((user.clone(), token.clone())),
+        _ => None,
+    };
+    let connection = connection.with_credentials(move |action| match action {
+        gix::credentials::helper::Action::Get(ctx) => match &basic {
+            Some((user, token)) => Ok(Some(gix::credentials::protocol::Outcome {
+                identity: gix::sec::identity::Account {
+                    username: user.clone(),
+                    password: token.clone(),
+                    oauth_refresh_token: None,
+                },
+                next: ctx.into(),
+            })),
+            None => Ok(None),
+        },
+        _ => Ok(None),
+    });
+    let prepare = connection
+        .prepare_fetch(gix::progress::Discard, gix::remote::ref_map::Options::default())
+        .map_err(|e| classify(url, chain(&e)))?;
+    let advertised: Vec<String> =
+        prepare.ref_map().mappings.iter().filter_map(|m| m.remote.as_name().map(ToString::to_string)).collect();
+    for branch in branches {
+        if !advertised.iter().any(|n| *n == format!("refs/heads/{branch}")) {
+            return Err(Error::MissingBranch { url: url.clone(), branch: (*branch).to_string() });
+        }
+    }
+    let interrupt = AtomicBool::new(false);
+    let outcome = prepare.receive(gix::progress::Discard, &interrupt).map_err(|e| classify(url, chain(&e)))?;
+    let changed = matches!(outcome.status, gix::remote::fetch::Status::Change { .. });
+    let mut heads = BTreeMap::new();
+    for branch in branches {
+        let id = local_head(&repo, branch)
+            .ok_or_else(|| Error::Fetch { url: url.clone(), message: format!("branch {branch:?} was not written") })?;
+        heads.insert((*branch).to_string(), CommitId(id));
+    }
+    Ok(Fetched { heads, changed, rewritten: Vec::new(), healed: None })
+}

@@ -1,0 +1,48 @@
+//! First-parent history of a branch, for "how many commits behind" and rollout bake times.
+
+use crate::{Cache, CommitId, Error};
+
+/// One commit of a branch's first-parent history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub id: CommitId,
+    /// Committer time, seconds since the Unix epoch.
+    pub time: i64,
+    /// The first line of the message.
+    pub summary: String,
+}
+
+impl Cache {
+    /// The first-parent commits from `tip` back to (not including) `until`, newest first, at
+    /// most `limit` of them. Without `until`, back to the root (or the limit).
+    pub fn history(
+        &self,
+        url: &str,
+        tip: CommitId,
+        until: Option<CommitId>,
+        limit: usize,
+    ) -> Result<Vec<Commit>, Error> {
+        let (entry, _) = self.entry(url)?;
+        let repo = &entry.repo;
+        let read_err = |e: &dyn std::fmt::Display| Error::Read {
+            url: url.to_string(),
+            what: format!("history of {tip}"),
+            message: e.to_string(),
+        };
+        repo.find_commit(tip.oid())
+            .map_err(|_| Error::MissingCommit { url: url.to_string(), commit: tip.to_string() })?;
+        let walk = repo.rev_walk([tip.oid()]).first_parent_only().all().map_err(|e| read_err(&e))?;
+        let mut out = Vec::new();
+        for info in walk {
+            let info = info.map_err(|e| read_err(&e))?;
+            if until.is_some_and(|u| u.oid() == info.id) || out.len() >= limit {
+                break;
+            }
+            let commit = info.object().map_err(|e| read_err(&e))?;
+            let time = commit.time().map_err(|e| read_err(&e))?.seconds;
+            let summary = commit.message().map(|m| m.summary().to_string()).unwrap_or_default();
+            out.push(Commit { id: CommitId(info.id), time, summary });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,80 @@
+//! Git sources for the pull-agent and the hub-index: one implementation for both.
+//!
+//! A [`Cache`] keeps a bare repository per URL under a state directory. [`Cache::fetch`] brings
+//! the tracked branches up to date (a poll that finds nothing new is one ref advertisement: no
+//! negotiation, no pack), [`Cache::snapshot`] reads the tree of a commit straight from the
+//! object database into core's [`Snapshot`](flotilla_core::snapshot::Snapshot) (no worktree),
+//! and [`Cache::history`] lists a branch's first-parent commits with their times.
+//!
+//! It is not a general git library: it reads, it never pushes, and it keeps only the branches
+//! asked for.
+
+mod cache;
+mod credentials;
+mod history;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod tree;
+
+pub use cache::{Cache, Fetched};
+pub use credentials::Credentials;
+pub use history::Commit;
+
+/// A commit id: 40 lower-case hex digits (SHA-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommitId(gix::ObjectId);
+
+impl CommitId {
+    /// Reads a full hex commit id.
+    pub fn parse(hex: &str) -> Result<CommitId, Error> {
+        gix::ObjectId::from_hex(hex.as_bytes()).map(CommitId).map_err(|_| Error::BadCommitId { text: hex.to_string() })
+    }
+
+    pub(crate) fn oid(self) -> gix::ObjectId {
+        self.0
+    }
+}
+
+impl std::fmt::Display for CommitId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A repository to read: its URL and how to authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub url: String,
+    pub credentials: Option<Credentials>,
+}
+
+impl Source {
+    pub fn new(url: impl Into<String>) -> Source {
+        Source { url: url.into(), credentials: None }
+    }
+}
+
+/// Why a git operation failed. Each variant names the repository (and branch or path).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{url}: cannot reach the git server: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("{url}: the server refused the credentials: {message}")]
+    Unauthorized { url: String, message: String },
+    #[error("{url}: fetch failed: {message}")]
+    Fetch { url: String, message: String },
+    #[error("{url}: no branch {branch:?} on the server")]
+    MissingBranch { url: String, branch: String },
+    #[error("{url}: branch {branch:?} is not in the cache; fetch it first")]
+    NotFetched { url: String, branch: String },
+    #[error("{url}: commit {commit} is not in the cache")]
+    MissingCommit { url: String, commit: String },
+    #[error("{url}: reading {what}: {message}")]
+    Read { url: String, what: String, message: String },
+    #[error("cache {path}: {message}")]
+    Cache { path: String, message: String },
+    #[error("{text:?} is not a full commit id (40 hex digits)")]
+    BadCommitId { text: String },
+    #[error("credentials file {path}: {message}")]
+    Credentials { path: String, message: String },
+}
