@@ -224,6 +224,7 @@ fn fetch_into(entry: &Entry, source: &Source, branches: &[&str]) -> Result<Fetch
         }
         config.commit().map_err(|e| classify(url, e.to_string()))?;
     }
+    // `*` tracks every branch (to find a commit given by id).
     let specs: Vec<String> = branches.iter().map(|b| format!("+refs/heads/{b}:refs/heads/{b}")).collect();
     let remote = repo
         .remote_at(url.as_str())
@@ -255,7 +256,7 @@ fn fetch_into(entry: &Entry, source: &Source, branches: &[&str]) -> Result<Fetch
         .map_err(|e| classify(url, chain(&e)))?;
     let advertised: Vec<String> =
         prepare.ref_map().mappings.iter().filter_map(|m| m.remote.as_name().map(ToString::to_string)).collect();
-    for branch in branches {
+    for branch in branches.iter().filter(|b| **b != "*") {
         if !advertised.iter().any(|n| *n == format!("refs/heads/{branch}")) {
             return Err(Error::MissingBranch { url: url.clone(), branch: (*branch).to_string() });
         }
@@ -264,7 +265,7 @@ fn fetch_into(entry: &Entry, source: &Source, branches: &[&str]) -> Result<Fetch
     let outcome = prepare.receive(gix::progress::Discard, &interrupt).map_err(|e| classify(url, chain(&e)))?;
     let changed = matches!(outcome.status, gix::remote::fetch::Status::Change { .. });
     let mut heads = BTreeMap::new();
-    for branch in branches {
+    for branch in branches.iter().filter(|b| **b != "*") {
         let id = local_head(&repo, branch)
             .ok_or_else(|| Error::Fetch { url: url.clone(), message: format!("branch {branch:?} was not written") })?;
         heads.insert((*branch).to_string(), CommitId(id));

@@ -41,6 +41,14 @@ impl std::fmt::Display for CommitId {
     }
 }
 
+impl std::str::FromStr for CommitId {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<CommitId, Error> {
+        CommitId::parse(s)
+    }
+}
+
 /// A repository to read: its URL and how to authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {

@@ -7,3 +7,4 @@
 
 pub mod folder;
 pub mod local;
+pub mod remote;

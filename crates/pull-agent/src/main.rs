@@ -43,6 +43,21 @@ struct RenderArgs {
     /// Render only this placement.
     #[arg(long)]
     placement: Option<String>,
+    /// Render a source straight from git: the repository URL (with --ref and --path).
+    #[arg(long)]
+    repo: Option<String>,
+    /// With --repo: a branch name or a full commit id.
+    #[arg(long = "ref")]
+    git_ref: Option<String>,
+    /// With --repo: the folder to render inside the repository.
+    #[arg(long, default_value = ".")]
+    path: String,
+    /// With --repo: a credentials file (user:token, a bearer token, or an SSH private key).
+    #[arg(long)]
+    credentials_file: Option<PathBuf>,
+    /// With --repo: where the git cache lives (default: $XDG_CACHE_HOME/flotilla or ~/.cache/flotilla).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
     /// Where a source repository is checked out, `NAME=DIR` (default: a folder named after the
     /// repository beside the fleet folder). Repeatable.
     #[arg(long = "source", value_name = "NAME=DIR")]
@@ -65,6 +80,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+fn default_state_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("flotilla"));
+    }
+    let home = std::env::var_os("HOME").context("no --state-dir, XDG_CACHE_HOME or HOME to keep the git cache in")?;
+    Ok(PathBuf::from(home).join(".cache/flotilla"))
+}
+
 fn render(args: RenderArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if let Some(dir) = &args.dir {
@@ -72,6 +95,20 @@ fn render(args: RenderArgs) -> Result<ExitCode> {
             bail!("give either DIR or --fleet-dir, not both");
         }
         let objects = pull_agent::folder::render_dir(dir)?;
+        out.write_all(flotilla_core::yaml::to_string_all(&objects).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(url) = &args.repo {
+        let git_ref = args.git_ref.as_deref().context("--repo needs --ref BRANCH_OR_COMMIT")?;
+        let state_dir = match &args.state_dir {
+            Some(d) => d.clone(),
+            None => default_state_dir()?,
+        };
+        let mut source = flotilla_git::Source::new(url.clone());
+        if let Some(file) = &args.credentials_file {
+            source.credentials = Some(flotilla_git::Credentials::from_file(file)?);
+        }
+        let objects = pull_agent::remote::render(&state_dir.join("git"), &source, git_ref, &args.path)?;
         out.write_all(flotilla_core::yaml::to_string_all(&objects).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -88,3 +88,36 @@ fn a_broken_folder_fails_with_the_file_and_field() {
     assert_eq!(stdout, "");
     assert!(stderr.contains("kustomization.yaml: field resources[0]: no such file or folder"), "{stderr}");
 }
+
+#[test]
+fn renders_a_source_straight_from_git_by_branch_and_by_commit() {
+    use flotilla_git::testing::{GitDaemon, git, make_fixture_repos};
+    let repos = tempfile::tempdir().unwrap();
+    make_fixture_repos(repos.path());
+    let daemon = GitDaemon::start(repos.path());
+    let state = repos.path().join("state");
+    let url = daemon.url("fleet.git");
+    let render = |git_ref: &str| {
+        pull_agent(&[
+            "render",
+            "--repo",
+            &url,
+            "--ref",
+            git_ref,
+            "--path",
+            "app",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ])
+    };
+    let (code, stdout, stderr) = render("dev");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "apiVersion: v1\ndata:\n  version: \"6\"\nkind: ConfigMap\nmetadata:\n  name: app\n");
+    let first = git(&repos.path().join("fleet.git"), &["rev-list", "--max-parents=0", "prod"]);
+    let (code, stdout, stderr) = render(&first);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("version: \"1\""), "{stdout}");
+    let (code, _, stderr) = render("staging");
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no branch \"staging\" on the server"), "{stderr}");
+}
