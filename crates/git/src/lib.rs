@@ -5,6 +5,8 @@
 //! negotiation, no pack), [`Cache::snapshot`] reads the tree of a commit straight from the
 //! object database into core's [`Snapshot`](flotilla_core::snapshot::Snapshot) (no worktree),
 //! and [`Cache::history`] lists a branch's first-parent commits with their times.
+//! [`Cache::verify`] checks a commit's SSH or OpenPGP signature against a Repository's
+//! `verify` policy, in pure Rust (no `gpg` or `ssh-keygen` at run time).
 //!
 //! It is not a general git library: it reads, it never pushes, and it keeps only the branches
 //! asked for.
@@ -15,10 +17,12 @@ mod history;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tree;
+mod verify;
 
 pub use cache::{Cache, Fetched};
 pub use credentials::Credentials;
 pub use history::Commit;
+pub use verify::{Signature, SignatureKind, Verdict, check_signature, verify_commit_object};
 
 /// A commit id: 40 lower-case hex digits (SHA-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -87,6 +87,8 @@ pub struct HttpGitServer {
     pub port: u16,
     /// Requests served so far.
     pub requests: Arc<AtomicUsize>,
+    /// Response bytes sent so far (headers and bodies).
+    pub bytes_sent: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -98,23 +100,25 @@ impl HttpGitServer {
         let port = listener.local_addr().expect("local addr").port();
         listener.set_nonblocking(true).expect("nonblocking");
         let requests = Arc::new(AtomicUsize::new(0));
+        let bytes_sent = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let root = root.to_path_buf();
         let expected = auth.map(|(u, p)| format!("Basic {}", base64(&format!("{u}:{p}"))));
-        let (counter, stopping) = (requests.clone(), stop.clone());
+        let (counter, sent, stopping) = (requests.clone(), bytes_sent.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             while !stopping.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let _ = stream.set_nonblocking(false);
-                        let (root, expected, counter) = (root.clone(), expected.clone(), counter.clone());
-                        std::thread::spawn(move || serve(stream, &root, expected.as_deref(), &counter));
+                        let (root, expected, counter, sent) =
+                            (root.clone(), expected.clone(), counter.clone(), sent.clone());
+                        std::thread::spawn(move || serve(stream, &root, expected.as_deref(), &counter, &sent));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
-        HttpGitServer { port, requests, stop, thread: Some(thread) }
+        HttpGitServer { port, requests, bytes_sent, stop, thread: Some(thread) }
     }
 
     pub fn url(&self, name: &str) -> String {
@@ -132,7 +136,7 @@ impl Drop for HttpGitServer {
 }
 
 /// Serves the requests of one connection (keep-alive) until the client closes it.
-fn serve(stream: TcpStream, root: &Path, auth: Option<&str>, counter: &AtomicUsize) {
+fn serve(stream: TcpStream, root: &Path, auth: Option<&str>, counter: &AtomicUsize, sent: &AtomicUsize) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
     let mut out = stream;
@@ -219,7 +223,9 @@ fn serve(stream: TcpStream, root: &Path, auth: Option<&str>, counter: &AtomicUsi
                 response.push_str("\r\n");
             }
         }
-        let _ = write!(out, "HTTP/1.1 {status}\r\n{response}Content-Length: {}\r\n\r\n", content.len());
+        let head = format!("HTTP/1.1 {status}\r\n{response}Content-Length: {}\r\n\r\n", content.len());
+        sent.fetch_add(head.len() + content.len(), Ordering::SeqCst);
+        let _ = out.write_all(head.as_bytes());
         let _ = out.write_all(content);
     }
 }
