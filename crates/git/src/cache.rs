@@ -93,12 +93,34 @@ impl Cache {
         Ok((Entry { repo, _lock: lock }, healed))
     }
 
-    /// Brings `branches` of `source` up to date in the cache.
+    /// Brings `branches` of `source` up to date in the cache, with their whole history.
     pub fn fetch(&self, source: &Source, branches: &[&str]) -> Result<Fetched, Error> {
+        self.fetch_depth(source, branches, None)
+    }
+
+    /// Fetches only the tips of `branches` (depth 1), for callers that need the tree and no
+    /// history. Shallow repositories live in a cache area of their own, so a history query
+    /// never meets one.
+    pub fn fetch_tips(&self, source: &Source, branches: &[&str]) -> Result<Fetched, Error> {
+        self.shallow().fetch_depth(source, branches, std::num::NonZeroU32::new(1))
+    }
+
+    /// The cache area that holds shallow repositories.
+    #[must_use]
+    pub fn shallow(&self) -> Cache {
+        Cache { dir: self.dir.join("shallow") }
+    }
+
+    fn fetch_depth(
+        &self,
+        source: &Source,
+        branches: &[&str],
+        depth: Option<std::num::NonZeroU32>,
+    ) -> Result<Fetched, Error> {
         let (entry, healed) = self.entry(&source.url)?;
         let before: BTreeMap<String, Option<gix::ObjectId>> =
             branches.iter().map(|b| ((*b).to_string(), local_head(&entry.repo, b))).collect();
-        let mut fetched = fetch_into(&entry, source, branches)?;
+        let mut fetched = fetch_into(&entry, source, branches, depth)?;
         fetched.healed = healed;
         for (branch, old) in before {
             if let (Some(old), Some(new)) = (old, fetched.heads.get(&branch))
@@ -197,14 +219,22 @@ fn classify(url: &str, message: String) -> Error {
     }
 }
 
-fn fetch_into(entry: &Entry, source: &Source, branches: &[&str]) -> Result<Fetched, Error> {
+fn fetch_into(
+    entry: &Entry,
+    source: &Source,
+    branches: &[&str],
+    depth: Option<std::num::NonZeroU32>,
+) -> Result<Fetched, Error> {
     let url = &source.url;
     let mut repo = entry.repo.clone();
     {
         let mut config = repo.config_snapshot_mut();
         // Protocol v1: the ref advertisement is the server's first answer, so a poll that
         // finds nothing new is a single round trip (v2 needs a second one for ls-refs).
-        config.set_value(&gix::config::tree::Protocol::VERSION, "1").map_err(|e| classify(url, e.to_string()))?;
+        // A shallow fetch takes protocol v2, where gix applies the depth (measured: over v1 it
+        // fetched the whole history); it pays the extra round trip only then.
+        let version = if depth.is_some() { "2" } else { "1" };
+        config.set_value(&gix::config::tree::Protocol::VERSION, version).map_err(|e| classify(url, e.to_string()))?;
         match &source.credentials {
             Some(Credentials::Bearer { token }) => {
                 config
@@ -261,6 +291,10 @@ fn fetch_into(entry: &Entry, source: &Source, branches: &[&str]) -> Result<Fetch
             return Err(Error::MissingBranch { url: url.clone(), branch: (*branch).to_string() });
         }
     }
+    let prepare = match depth {
+        Some(d) => prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(d)),
+        None => prepare,
+    };
     let interrupt = AtomicBool::new(false);
     let outcome = prepare.receive(gix::progress::Discard, &interrupt).map_err(|e| classify(url, chain(&e)))?;
     let changed = matches!(outcome.status, gix::remote::fetch::Status::Change { .. });

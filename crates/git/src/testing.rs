@@ -96,6 +96,16 @@ pub struct HttpGitServer {
 impl HttpGitServer {
     /// Starts the server; with `auth`, every request needs that `user:password` (basic).
     pub fn start(root: &Path, auth: Option<(&str, &str)>) -> HttpGitServer {
+        Self::start_with(root, auth.map(|(u, p)| format!("Basic {}", base64(&format!("{u}:{p}")))))
+    }
+
+    /// Starts the server requiring a bearer token on every request.
+    pub fn start_bearer(root: &Path, token: &str) -> HttpGitServer {
+        Self::start_with(root, Some(format!("Bearer {token}")))
+    }
+
+    /// Starts the server; with `authorization`, every request must carry exactly that header.
+    fn start_with(root: &Path, authorization: Option<String>) -> HttpGitServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("local addr").port();
         listener.set_nonblocking(true).expect("nonblocking");
@@ -103,7 +113,7 @@ impl HttpGitServer {
         let bytes_sent = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let root = root.to_path_buf();
-        let expected = auth.map(|(u, p)| format!("Basic {}", base64(&format!("{u}:{p}"))));
+        let expected = authorization;
         let (counter, sent, stopping) = (requests.clone(), bytes_sent.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             while !stopping.load(Ordering::SeqCst) {

@@ -192,3 +192,35 @@ fn concurrent_fetches_of_one_repository_take_turns() {
         assert_eq!(r.unwrap()["prod"], fx.rev("prod"));
     }
 }
+
+#[test]
+fn http_bearer_token_is_sent_as_a_header() {
+    let fx = Fixture::new();
+    let server = HttpGitServer::start_bearer(fx.repos(), "t0ken");
+    let cache = fx.cache();
+    let mut source = Source::new(server.url("fleet.git"));
+    assert!(matches!(cache.fetch(&source, &["prod"]).unwrap_err(), Error::Unauthorized { .. }));
+    source.credentials = Some(Credentials::Bearer { token: "t0ken".into() });
+    assert_eq!(cache.fetch(&source, &["prod"]).unwrap().heads["prod"], fx.rev("prod"));
+}
+
+#[test]
+fn tips_only_fetch_is_shallow_and_kept_apart() {
+    let fx = Fixture::new();
+    let server = HttpGitServer::start(fx.repos(), None);
+    let cache = fx.cache();
+    let source = Source::new(server.url("fleet.git"));
+    let before = server.bytes_sent.load(Ordering::SeqCst);
+    let tips = cache.fetch_tips(&source, &["dev"]).unwrap();
+    let shallow_bytes = server.bytes_sent.load(Ordering::SeqCst) - before;
+    assert_eq!(tips.heads["dev"], fx.rev("dev"));
+    let shallow = cache.shallow();
+    assert!(shallow.snapshot(&source.url, fx.rev("dev")).unwrap().read("app/configmap.yaml").is_ok());
+    assert_eq!(shallow.history(&source.url, fx.rev("dev"), None, 100).unwrap().len(), 1, "only the tip");
+    // The full cache is untouched and fetches everything.
+    let before = server.bytes_sent.load(Ordering::SeqCst);
+    cache.fetch(&source, &["dev"]).unwrap();
+    let full_bytes = server.bytes_sent.load(Ordering::SeqCst) - before;
+    assert!(shallow_bytes < full_bytes, "shallow {shallow_bytes} bytes, full {full_bytes}");
+    assert_eq!(cache.history(&source.url, fx.rev("dev"), None, 100).unwrap().len(), 6);
+}

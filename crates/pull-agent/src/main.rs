@@ -58,6 +58,16 @@ struct RenderArgs {
     /// With --repo: where the git cache lives (default: $XDG_CACHE_HOME/flotilla or ~/.cache/flotilla).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// With --repo: check the commit's signature: `enforce` refuses an unverified commit,
+    /// `inform` reports it, `off` (default) skips the check.
+    #[arg(long, default_value = "off", value_parser = ["enforce", "inform", "off"])]
+    verify: String,
+    /// With --repo and --verify: an OpenSSH allowed_signers file.
+    #[arg(long)]
+    allowed_signers: Option<PathBuf>,
+    /// With --repo and --verify: a file of armored OpenPGP public keys.
+    #[arg(long)]
+    openpgp_keys: Option<PathBuf>,
     /// Where a source repository is checked out, `NAME=DIR` (default: a folder named after the
     /// repository beside the fleet folder). Repeatable.
     #[arg(long = "source", value_name = "NAME=DIR")]
@@ -108,8 +118,25 @@ fn render(args: RenderArgs) -> Result<ExitCode> {
         if let Some(file) = &args.credentials_file {
             source.credentials = Some(flotilla_git::Credentials::from_file(file)?);
         }
-        let objects = pull_agent::remote::render(&state_dir.join("git"), &source, git_ref, &args.path)?;
-        out.write_all(flotilla_core::yaml::to_string_all(&objects).as_bytes())?;
+        let read = |p: &Option<PathBuf>| -> Result<Option<String>> {
+            p.as_ref()
+                .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+                .transpose()
+        };
+        let verify = flotilla_core::fleet::Verify {
+            mode: match args.verify.as_str() {
+                "enforce" => flotilla_core::fleet::VerifyMode::Enforce,
+                "inform" => flotilla_core::fleet::VerifyMode::Inform,
+                _ => flotilla_core::fleet::VerifyMode::Off,
+            },
+            allowed_signers: read(&args.allowed_signers)?,
+            openpgp_keys: read(&args.openpgp_keys)?,
+        };
+        let rendered = pull_agent::remote::render(&state_dir.join("git"), &source, git_ref, &args.path, &verify)?;
+        if verify.mode != flotilla_core::fleet::VerifyMode::Off {
+            eprintln!("pull-agent: {url} at {}: {}", rendered.commit, rendered.signature);
+        }
+        out.write_all(flotilla_core::yaml::to_string_all(&rendered.objects).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     let Some(fleet_dir) = args.fleet_dir else {

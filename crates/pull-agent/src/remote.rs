@@ -1,23 +1,49 @@
-//! Rendering a source straight from git: fetch into the cache, read the commit's tree, render.
+//! Rendering a source straight from git: fetch into the cache, check the commit's signature,
+//! read its tree, render.
 
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
-use flotilla_git::{Cache, CommitId, Source};
+use anyhow::{Context as _, Result, bail};
+use flotilla_core::fleet::{Verify, VerifyMode};
+use flotilla_git::{Cache, CommitId, Signature, Source};
 use serde_json::Value;
 
-/// Renders `path` of `source` at `git_ref` (a branch, or a full commit id on some branch).
-pub fn render(cache_dir: &Path, source: &Source, git_ref: &str, path: &str) -> Result<Vec<Value>> {
-    let cache = Cache::new(cache_dir);
-    let commit = match CommitId::parse(git_ref) {
+/// What was rendered, and from which commit with which signature.
+#[derive(Debug)]
+pub struct Rendered {
+    pub commit: CommitId,
+    /// `Unsigned` when the policy's mode is off (the signature was not examined).
+    pub signature: Signature,
+    pub objects: Vec<Value>,
+}
+
+/// Renders `path` of `source` at `git_ref` (a branch, or a full commit id on some branch),
+/// after checking the commit's signature against `verify`.
+pub fn render(cache_dir: &Path, source: &Source, git_ref: &str, path: &str, verify: &Verify) -> Result<Rendered> {
+    let full = Cache::new(cache_dir);
+    let (cache, commit) = match CommitId::parse(git_ref) {
         Ok(commit) => {
-            // A commit is found on whichever branch holds it.
-            cache.fetch(source, &["*"])?;
-            commit
+            // A commit is found on whichever branch holds it, anywhere in its history.
+            full.fetch(source, &["*"])?;
+            (full, commit)
         }
-        Err(_) => cache.fetch(source, &[git_ref])?.heads[git_ref],
+        // A branch needs only its tip: fetch no history.
+        Err(_) => {
+            let tip = full.fetch_tips(source, &[git_ref])?.heads[git_ref];
+            (full.shallow(), tip)
+        }
     };
+    let verdict = cache.verify(&source.url, commit, verify)?;
+    if !verdict.allowed {
+        bail!(
+            "{} at {commit}: refused under verify mode enforce: {}",
+            source.url,
+            verdict.reason().unwrap_or_default()
+        );
+    }
     let snapshot = cache.snapshot(&source.url, commit)?;
-    flotilla_core::kustomize::build(&snapshot, path)
-        .with_context(|| format!("rendering {path} of {} at {commit}", source.url))
+    let objects = flotilla_core::kustomize::build(&snapshot, path)
+        .with_context(|| format!("rendering {path} of {} at {commit}", source.url))?;
+    let signature = if verify.mode == VerifyMode::Off { Signature::Unsigned } else { verdict.signature };
+    Ok(Rendered { commit, signature, objects })
 }

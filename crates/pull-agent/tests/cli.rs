@@ -120,4 +120,32 @@ fn renders_a_source_straight_from_git_by_branch_and_by_commit() {
     let (code, _, stderr) = render("staging");
     assert_eq!(code, 1);
     assert!(stderr.contains("no branch \"staging\" on the server"), "{stderr}");
+
+    // The fixture commits are unsigned: enforce refuses them, inform renders and says so.
+    let signers = repos.path().join("allowed_signers");
+    std::fs::write(&signers, "").unwrap();
+    let verify = |mode: &str| {
+        pull_agent(&[
+            "render",
+            "--repo",
+            &url,
+            "--ref",
+            "prod",
+            "--path",
+            "app",
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--verify",
+            mode,
+            "--allowed-signers",
+            signers.to_str().unwrap(),
+        ])
+    };
+    let (code, stdout, stderr) = verify("enforce");
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.contains("refused under verify mode enforce: the commit is not signed"), "{stderr}");
+    let (code, stdout, stderr) = verify("inform");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("kind: ConfigMap"));
+    assert!(stderr.contains(": not signed"), "{stderr}");
 }
