@@ -21,17 +21,14 @@ pub struct Rendered {
 /// after checking the commit's signature against `verify`.
 pub fn render(cache_dir: &Path, source: &Source, git_ref: &str, path: &str, verify: &Verify) -> Result<Rendered> {
     let full = Cache::new(cache_dir);
-    let (cache, commit) = match CommitId::parse(git_ref) {
-        Ok(commit) => {
-            // A commit is found on whichever branch holds it, anywhere in its history.
-            full.fetch(source, &["*"])?;
-            (full, commit)
-        }
+    let (cache, commit) = if let Ok(commit) = CommitId::parse(git_ref) {
+        // A commit is found on whichever branch holds it, anywhere in its history.
+        full.fetch(source, &["*"])?;
+        (full, commit)
+    } else {
         // A branch needs only its tip: fetch no history.
-        Err(_) => {
-            let tip = full.fetch_tips(source, &[git_ref])?.heads[git_ref];
-            (full.shallow(), tip)
-        }
+        let tip = full.fetch_tips(source, &[git_ref])?.heads[git_ref];
+        (full.shallow(), tip)
     };
     let verdict = cache.verify(&source.url, commit, verify)?;
     if !verdict.allowed {
