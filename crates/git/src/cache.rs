@@ -120,7 +120,7 @@ impl Cache {
         let (entry, healed) = self.entry(&source.url)?;
         let before: BTreeMap<String, Option<gix::ObjectId>> =
             branches.iter().map(|b| ((*b).to_string(), local_head(&entry.repo, b))).collect();
-        let mut fetched = fetch_into(&entry, source, branches, depth)?;
+        let mut fetched = fetch_into(&entry, source, branches, depth, &self.dir.join("known_hosts"))?;
         fetched.healed = healed;
         for (branch, old) in before {
             if let (Some(old), Some(new)) = (old, fetched.heads.get(&branch))
@@ -194,7 +194,13 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Classifies a transport error for the user.
-fn classify(url: &str, message: String) -> Error {
+fn classify(url: &str, mut message: String) -> Error {
+    if url.starts_with("ssh://") && message.contains("failed to fill whole buffer") {
+        // ssh exited before git spoke: it says why on stderr; say where to look.
+        message.push_str(
+            " (the ssh connection closed: an unknown or changed host key, a refused key, or no git on the server; ssh's own message is printed above)",
+        );
+    }
     let lower = message.to_lowercase();
     if lower.contains("401")
         || lower.contains("403")
@@ -224,6 +230,7 @@ fn fetch_into(
     source: &Source,
     branches: &[&str],
     depth: Option<std::num::NonZeroU32>,
+    tofu_hosts: &Path,
 ) -> Result<Fetched, Error> {
     let url = &source.url;
     let mut repo = entry.repo.clone();
@@ -245,7 +252,18 @@ fn fetch_into(
                     .map_err(|e| classify(url, e.to_string()))?;
             }
             Some(Credentials::SshKey { path }) => {
-                let command = format!("ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes", path.display());
+                // Host keys: a `known_hosts` beside the key file pins them strictly; without
+                // one, the first key seen is trusted and pinned in the cache's own file.
+                let beside = path.with_file_name("known_hosts");
+                let hosts = if beside.is_file() {
+                    format!("-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes", beside.display())
+                } else {
+                    format!("-o UserKnownHostsFile={} -o StrictHostKeyChecking=accept-new", tofu_hosts.display())
+                };
+                let command = format!(
+                    "ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=20 {hosts}",
+                    path.display()
+                );
                 config
                     .set_value(&gix::config::tree::Core::SSH_COMMAND, command.as_str())
                     .map_err(|e| classify(url, e.to_string()))?;

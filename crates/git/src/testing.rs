@@ -298,3 +298,75 @@ pub fn make_fixture_repos(dir: &Path) -> PathBuf {
     assert!(status.success(), "{} failed", script.display());
     dir.join("fleet.git")
 }
+
+/// An OpenSSH server on 127.0.0.1 that lets one generated client key in, so `ssh://` URLs
+/// reach the repositories under any path (`ssh://root@127.0.0.1:PORT/abs/path/repo.git`).
+/// Needs `/usr/sbin/sshd` (Debian's openssh-server) and root, as CI runs.
+#[derive(Debug)]
+pub struct SshServer {
+    pub port: u16,
+    /// The client's private key, for `Credentials::SshKey`.
+    pub client_key: PathBuf,
+    /// A known_hosts line for this server's host key.
+    pub known_hosts_line: String,
+    child: Child,
+}
+
+impl SshServer {
+    pub fn start(dir: &Path) -> SshServer {
+        let keygen = |file: &Path| {
+            let status = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", "flotilla-test", "-f"])
+                .arg(file)
+                .status()
+                .expect("ssh-keygen runs");
+            assert!(status.success(), "ssh-keygen failed");
+        };
+        std::fs::create_dir_all(dir).expect("ssh folder");
+        let (host_key, client_key) = (dir.join("host_key"), dir.join("client_key"));
+        keygen(&host_key);
+        keygen(&client_key);
+        let authorized = dir.join("authorized_keys");
+        std::fs::copy(client_key.with_extension("pub"), &authorized).expect("authorized_keys");
+        // sshd wants its privilege-separation folder.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let port = free_port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPidFile {}\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+                 PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n",
+                host_key.display(),
+                authorized.display(),
+                dir.join("sshd.pid").display()
+            ),
+        )
+        .expect("sshd_config");
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sshd starts (apt-get install openssh-server)");
+        wait_for_port(port);
+        let host_pub = std::fs::read_to_string(host_key.with_extension("pub")).expect("host key");
+        let mut fields = host_pub.split_whitespace();
+        let known_hosts_line =
+            format!("[127.0.0.1]:{port} {} {}", fields.next().expect("key type"), fields.next().expect("key"));
+        SshServer { port, client_key, known_hosts_line, child }
+    }
+
+    pub fn url(&self, repo: &Path) -> String {
+        format!("ssh://root@127.0.0.1:{}{}", self.port, repo.display())
+    }
+}
+
+impl Drop for SshServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -224,3 +224,28 @@ fn tips_only_fetch_is_shallow_and_kept_apart() {
     assert!(shallow_bytes < full_bytes, "shallow {shallow_bytes} bytes, full {full_bytes}");
     assert_eq!(cache.history(&source.url, fx.rev("dev"), None, 100).unwrap().len(), 6);
 }
+
+#[test]
+fn ssh_with_a_key_file_trusts_on_first_use_or_pins_a_known_hosts_file() {
+    use flotilla_git::testing::SshServer;
+    let fx = Fixture::new();
+    let ssh = SshServer::start(&fx.repos().join("ssh"));
+    let url = ssh.url(&fx.repos().join("fleet.git"));
+    let mut source = Source::new(url.clone());
+    source.credentials = Some(Credentials::SshKey { path: ssh.client_key.clone() });
+    // No known_hosts beside the key: the first host key is trusted and pinned in the cache.
+    let cache = fx.cache();
+    assert_eq!(cache.fetch(&source, &["prod"]).unwrap().heads["prod"], fx.rev("prod"));
+    let pinned = std::fs::read_to_string(fx.repos().join("cache/known_hosts")).unwrap();
+    assert!(pinned.contains("ssh-ed25519"), "{pinned}");
+    // A known_hosts beside the key pins strictly: a wrong host key is refused.
+    std::fs::write(ssh.client_key.with_file_name("known_hosts"), format!("{}\n", ssh.known_hosts_line)).unwrap();
+    let strict = Cache::new(fx.repos().join("cache-strict"));
+    assert_eq!(strict.fetch(&source, &["prod"]).unwrap().heads["prod"], fx.rev("prod"));
+    let other = SshServer::start(&fx.repos().join("ssh-other"));
+    let wrong = format!("[127.0.0.1]:{} {}\n", ssh.port, other.known_hosts_line.split_once(' ').unwrap().1);
+    std::fs::write(ssh.client_key.with_file_name("known_hosts"), wrong).unwrap();
+    let err = Cache::new(fx.repos().join("cache-wrong")).fetch(&source, &["prod"]).unwrap_err();
+    assert!(matches!(err, Error::Unreachable { .. } | Error::Fetch { .. }), "{err}");
+    assert!(err.to_string().contains("an unknown or changed host key"), "{err}");
+}
