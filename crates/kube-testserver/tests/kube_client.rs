@@ -1,0 +1,120 @@
+//! kube-rs, as the agent uses it, against the test server over real HTTP on 127.0.0.1.
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::discovery::Discovery;
+use kube_testserver::TestServer;
+use serde_json::json;
+
+fn client(server: &TestServer) -> kube::Client {
+    let config = kube::Config::new(server.url.parse().expect("a URL"));
+    kube::Client::try_from(config).expect("a client")
+}
+
+fn object(value: serde_json::Value) -> DynamicObject {
+    serde_json::from_value(value).expect("a DynamicObject")
+}
+
+#[tokio::test]
+async fn discovery_finds_built_in_kinds_and_crds_once_created() {
+    let server = TestServer::start().unwrap();
+    let client = client(&server);
+    let discovery = Discovery::new(client.clone()).run().await.unwrap();
+    let (deployments, caps) = discovery.resolve_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment")).unwrap();
+    assert_eq!(deployments.plural, "deployments");
+    assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+    assert!(discovery.resolve_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap")).is_some());
+    assert!(discovery.resolve_gvk(&GroupVersionKind::gvk("example.com", "v1", "Widget")).is_none());
+
+    let crds: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+            "customresourcedefinitions",
+        ),
+    );
+    let crd = object(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+                 "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+                 "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object"}}}]}
+    }));
+    let created = crds.create(&PostParams::default(), &crd).await.unwrap();
+    let conditions = created.data["status"]["conditions"].as_array().unwrap();
+    assert!(conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+    let discovery = Discovery::new(client).run().await.unwrap();
+    assert!(discovery.resolve_gvk(&GroupVersionKind::gvk("example.com", "v1", "Widget")).is_some());
+}
+
+#[tokio::test]
+async fn create_apply_get_list_conflict_and_delete() {
+    let server = TestServer::start().unwrap();
+    let client = client(&server);
+    let namespaces: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::erase::<Namespace>(&()));
+    let config_maps: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "shop", &ApiResource::erase::<ConfigMap>(&()));
+
+    // A namespaced object in a missing namespace is refused.
+    let cm = object(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "labels": {"tier": "web"}}, "data": {"a": "1"}}),
+    );
+    let err = config_maps.patch("app", &PatchParams::apply("flotilla"), &Patch::Apply(&cm)).await.unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 404), "{err:?}");
+
+    namespaces
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})),
+        )
+        .await
+        .unwrap();
+    let applied = config_maps.patch("app", &PatchParams::apply("flotilla"), &Patch::Apply(&cm)).await.unwrap();
+    assert_eq!(applied.data["data"]["a"], "1");
+    let uid = applied.metadata.uid.clone().unwrap();
+    let fields = applied.metadata.managed_fields.clone().unwrap();
+    assert_eq!((fields[0].manager.as_deref(), fields[0].operation.as_deref()), (Some("flotilla"), Some("Apply")));
+
+    // Another manager applying a different value conflicts, naming the owner; force wins.
+    let other =
+        object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app"}, "data": {"a": "2"}}));
+    let err = config_maps.patch("app", &PatchParams::apply("intruder"), &Patch::Apply(&other)).await.unwrap_err();
+    match &err {
+        kube::Error::Api(s) => {
+            assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
+            assert!(s.message.contains("conflict with \"flotilla\""), "{}", s.message);
+        }
+        other => panic!("expected a 409, got {other:?}"),
+    }
+    let forced =
+        config_maps.patch("app", &PatchParams::apply("intruder").force(), &Patch::Apply(&other)).await.unwrap();
+    assert_eq!(forced.data["data"]["a"], "2");
+    assert_eq!(forced.metadata.uid.as_deref(), Some(uid.as_str()), "same object");
+
+    // The first manager drops `data.a` from its config: the field now belongs to `intruder`, so it stays.
+    let fewer = object(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "labels": {"tier": "web"}}}),
+    );
+    let after = config_maps.patch("app", &PatchParams::apply("flotilla"), &Patch::Apply(&fewer)).await.unwrap();
+    assert_eq!(after.data["data"]["a"], "2");
+
+    let got = config_maps.get("app").await.unwrap();
+    assert_eq!(got.metadata.resource_version, after.metadata.resource_version);
+    assert_eq!(config_maps.list(&ListParams::default().labels("tier=web")).await.unwrap().items.len(), 1);
+    assert_eq!(config_maps.list(&ListParams::default().labels("tier=db")).await.unwrap().items.len(), 0);
+
+    // A stale replace is refused with 409.
+    let mut stale = got.clone();
+    stale.metadata.resource_version = Some("1".into());
+    let err = config_maps.replace("app", &PostParams::default(), &stale).await.unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409 && s.reason == "Conflict"), "{err:?}");
+
+    config_maps.delete("app", &DeleteParams::default()).await.unwrap();
+    let err = config_maps.get("app").await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 404 && s.message == "configmaps \"app\" not found"),
+        "{err:?}"
+    );
+}
