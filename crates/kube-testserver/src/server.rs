@@ -45,7 +45,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts on a free port and returns once it accepts connections.
     pub fn start() -> std::io::Result<TestServer> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::start_on("127.0.0.1:0")
+    }
+
+    /// Starts on `addr` (`127.0.0.1:6443`, or port 0 for a free one).
+    pub fn start_on(addr: &str) -> std::io::Result<TestServer> {
+        let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let url = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
