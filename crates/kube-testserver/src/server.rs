@@ -16,14 +16,45 @@ use serde_json::{Map, Value, json};
 use crate::registry::{Registry, ResourceType};
 use crate::ssa;
 
+/// How many past events a watch can resume from; older versions get `410 Gone`.
+const HISTORY: usize = 1_000;
+
+/// A change, as watches see it.
+#[derive(Debug, Clone)]
+struct Event {
+    resource_version: u64,
+    kind: &'static str,
+    group: String,
+    plural: String,
+    namespace: String,
+    object: Value,
+}
+
 /// Everything the server holds.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Store {
     registry: Registry,
     /// (group, plural, namespace, name) → object.
     objects: BTreeMap<(String, String, String, String), Value>,
     resource_version: u64,
     uids: u64,
+    /// The last [`HISTORY`] events, oldest first, for watches that resume.
+    history: std::collections::VecDeque<Event>,
+    /// Live events for open watches.
+    events: tokio::sync::broadcast::Sender<Event>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            registry: Registry::default(),
+            objects: BTreeMap::new(),
+            resource_version: 0,
+            uids: 0,
+            history: std::collections::VecDeque::new(),
+            events: tokio::sync::broadcast::channel(HISTORY).0,
+        }
+    }
 }
 
 type Shared = Arc<Mutex<Store>>;
@@ -62,11 +93,12 @@ impl TestServer {
                 .expect("a tokio runtime for the test server");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-                let _ = axum::serve(listener, router())
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
+                // Stopping drops the runtime, which ends open watches too (a graceful drain
+                // would wait for each watch's timeout).
+                tokio::select! {
+                    _ = axum::serve(listener, router()) => {}
+                    _ = rx => {}
+                }
             });
         });
         Ok(TestServer { url, shutdown: Some(tx), thread: Some(thread) })
@@ -248,6 +280,140 @@ impl Request {
 }
 
 impl Store {
+    /// Stores an object whose resourceVersion was just stamped, and tells the watches.
+    fn put(&mut self, key: (String, String, String, String), object: Value, kind: &'static str) {
+        self.record(&key, kind, object.clone());
+        self.objects.insert(key, object);
+    }
+
+    /// Removes an object, with a fresh resourceVersion on the deletion event.
+    fn take(&mut self, key: &(String, String, String, String)) -> Option<Value> {
+        let mut object = self.objects.remove(key)?;
+        let rv = self.next_version();
+        metadata(&mut object).insert("resourceVersion".into(), json!(rv));
+        self.record(key, "DELETED", object.clone());
+        Some(object)
+    }
+
+    fn record(&mut self, key: &(String, String, String, String), kind: &'static str, object: Value) {
+        let event = Event {
+            resource_version: self.resource_version,
+            kind,
+            group: key.0.clone(),
+            plural: key.1.clone(),
+            namespace: key.2.clone(),
+            object,
+        };
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(event.clone());
+        // No open watch is not an error.
+        let _ = self.events.send(event);
+    }
+
+    /// A watch: newline-delimited events, from a resourceVersion (or the current state), then
+    /// live; bookmarks when asked; `410 Gone` for a version older than the history.
+    fn watch(&mut self, r: &Request) -> Response {
+        let selector = r.q.get("labelSelector").cloned().unwrap_or_default();
+        let (group, plural, namespace) = (r.ty.group.clone(), r.ty.plural.clone(), r.namespace.clone());
+        let wanted = move |e: &Event| {
+            e.group == group
+                && e.plural == plural
+                && namespace.as_ref().is_none_or(|n| *n == e.namespace)
+                && labels_match(&selector, e.object.pointer("/metadata/labels"))
+        };
+        let since = r.q.get("resourceVersion").map(String::as_str).unwrap_or_default();
+        let mut initial: Vec<Value> = Vec::new();
+        if since.is_empty() || since == "0" {
+            for ((g, p, ns, _), o) in &self.objects {
+                let e = Event {
+                    resource_version: 0,
+                    kind: "ADDED",
+                    group: g.clone(),
+                    plural: p.clone(),
+                    namespace: ns.clone(),
+                    object: o.clone(),
+                };
+                if wanted(&e) {
+                    initial.push(json!({"type": "ADDED", "object": o}));
+                }
+            }
+        } else {
+            let since: u64 = since.parse().unwrap_or(0);
+            let oldest = self.history.front().map_or(self.resource_version + 1, |e| e.resource_version);
+            if since + 1 < oldest && self.history.len() == HISTORY {
+                let gone = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": format!("too old resource version: {since} ({})", oldest - 1), "reason": "Expired", "code": 410});
+                initial.push(json!({"type": "ERROR", "object": gone}));
+            } else {
+                initial.extend(
+                    self.history
+                        .iter()
+                        .filter(|e| e.resource_version > since && wanted(e))
+                        .map(|e| json!({"type": e.kind, "object": e.object})),
+                );
+            }
+        }
+        let closed_at_once = initial.iter().any(|e| e["type"] == "ERROR");
+        let mut feed = self.events.subscribe();
+        let bookmarks = r.q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
+        let timeout = r.q.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).unwrap_or(1_800);
+        let (kind, api_version) = (r.ty.kind.clone(), r.ty.api_version());
+        let mut last_version = self.resource_version;
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
+        tokio::spawn(async move {
+            let line = |v: &Value| Ok(Bytes::from(format!("{v}\n")));
+            for e in &initial {
+                if sender.send(line(e)).await.is_err() {
+                    return;
+                }
+            }
+            if closed_at_once {
+                return;
+            }
+            let deadline = tokio::time::sleep(std::time::Duration::from_secs(timeout));
+            tokio::pin!(deadline);
+            // Bookmarks come once a period, not at once (an interval's first tick is immediate).
+            let period = std::time::Duration::from_secs(1);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                let event = tokio::select! {
+                    () = &mut deadline => return,
+                    _ = tick.tick(), if bookmarks => {
+                        json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version,
+                            "metadata": {"resourceVersion": last_version.to_string()}}})
+                    }
+                    next = feed.recv() => match next {
+                        Ok(e) => {
+                            last_version = e.resource_version;
+                            if !wanted(&e) {
+                                continue;
+                            }
+                            json!({"type": e.kind, "object": e.object})
+                        }
+                        // A watcher too slow to keep up must start over, as with the API server.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            let _ = sender.send(line(&json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1",
+                                "metadata": {}, "status": "Failure", "message": "watch fell behind", "reason": "Expired", "code": 410}}))).await;
+                            return;
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    },
+                };
+                if sender.send(line(&event)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
+        Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .body(body)
+            .expect("a static set of valid headers")
+    }
+
     fn next_version(&mut self) -> String {
         self.resource_version += 1;
         self.resource_version.to_string()
@@ -258,6 +424,7 @@ impl Store {
             return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource", None);
         }
         match (method.as_str(), &r.name) {
+            ("GET", None) if r.q.get("watch").is_some_and(|w| w == "true" || w == "1") => self.watch(r),
             ("GET", None) => self.list(r),
             ("GET", Some(name)) => match self.objects.get(&r.key(name)) {
                 Some(o) => ok(StatusCode::OK, o.clone()),
@@ -413,7 +580,7 @@ impl Store {
         object = ssa::update(&Value::Null, &object, &r.manager(), &now(), &ssa::Schema::default());
         self.stamp_new(r, &mut object, &name);
         self.after_write(r, &mut object);
-        self.objects.insert(key, object.clone());
+        self.put(key, object.clone(), "ADDED");
         ok(StatusCode::CREATED, object)
     }
 
@@ -436,7 +603,7 @@ impl Store {
         metadata(&mut new).insert("generation".into(), json!(if changed_spec { generation + 1 } else { generation }));
         metadata(&mut new).insert("resourceVersion".into(), json!(rv));
         self.after_write(r, &mut new);
-        self.objects.insert(key, new.clone());
+        self.put(key, new.clone(), "MODIFIED");
         ok(StatusCode::OK, new)
     }
 
@@ -521,7 +688,7 @@ impl Store {
                         let mut object = merged;
                         self.stamp_new(r, &mut object, name);
                         self.after_write(r, &mut object);
-                        self.objects.insert(key, object.clone());
+                        self.put(key, object.clone(), "ADDED");
                         ok(StatusCode::CREATED, object)
                     }
                     Some(old) => {
@@ -556,12 +723,17 @@ impl Store {
 
     fn delete(&mut self, r: &Request, name: &str) -> Response {
         let key = r.key(name);
-        let Some(object) = self.objects.remove(&key) else { return r.not_found(name) };
-        self.next_version();
+        if !self.objects.contains_key(&key) {
+            return r.not_found(name);
+        }
         if r.ty.kind == "Namespace" {
             // Its objects go with it (the namespace controller's work, done at once here).
-            self.objects.retain(|(_, _, ns, _), _| ns != name);
+            let inside: Vec<_> = self.objects.keys().filter(|(_, _, ns, _)| ns == name).cloned().collect();
+            for k in inside {
+                self.take(&k);
+            }
         }
+        let object = self.take(&key).expect("checked above");
         ok(StatusCode::OK, object)
     }
 }

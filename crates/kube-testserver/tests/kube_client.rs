@@ -118,3 +118,63 @@ async fn create_apply_get_list_conflict_and_delete() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn watch_sends_current_state_then_changes_resumes_and_expires() {
+    use futures::{StreamExt as _, TryStreamExt as _};
+    use kube::api::{WatchEvent, WatchParams};
+    let server = TestServer::start().unwrap();
+    let client = client(&server);
+    let namespaces: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::erase::<Namespace>(&()));
+    let config_maps: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "shop", &ApiResource::erase::<ConfigMap>(&()));
+    namespaces
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})),
+        )
+        .await
+        .unwrap();
+    let cm = |name: &str, value: &str| {
+        object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"v": value}}))
+    };
+    config_maps.create(&PostParams::default(), &cm("one", "1")).await.unwrap();
+
+    let name_of = |e: &WatchEvent<DynamicObject>| match e {
+        WatchEvent::Added(o) => format!("added {}", o.metadata.name.clone().unwrap()),
+        WatchEvent::Modified(o) => format!("modified {}", o.metadata.name.clone().unwrap()),
+        WatchEvent::Deleted(o) => format!("deleted {}", o.metadata.name.clone().unwrap()),
+        WatchEvent::Bookmark(_) => "bookmark".into(),
+        WatchEvent::Error(e) => format!("error {}", e.code),
+    };
+    // Bookmarks come on a timer; the changes are what is checked here.
+    let events = |s: futures::stream::BoxStream<'static, kube::Result<WatchEvent<DynamicObject>>>| {
+        s.try_filter(|e| futures::future::ready(!matches!(e, WatchEvent::Bookmark(_)))).boxed()
+    };
+    let mut stream = events(config_maps.watch(&WatchParams::default().timeout(10), "0").await.unwrap().boxed());
+    assert_eq!(name_of(&stream.try_next().await.unwrap().unwrap()), "added one");
+    config_maps.create(&PostParams::default(), &cm("two", "2")).await.unwrap();
+    let changed =
+        config_maps.patch("one", &PatchParams::apply("t").force(), &Patch::Apply(&cm("one", "9"))).await.unwrap();
+    config_maps.delete("two", &DeleteParams::default()).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(name_of(&stream.try_next().await.unwrap().unwrap()));
+    }
+    assert_eq!(seen, ["added two", "modified one", "deleted two"]);
+
+    // Resuming from a version replays what came after it.
+    let since = changed.metadata.resource_version.unwrap();
+    let mut resumed = events(config_maps.watch(&WatchParams::default().timeout(10), &since).await.unwrap().boxed());
+    assert_eq!(name_of(&resumed.try_next().await.unwrap().unwrap()), "deleted two");
+
+    // Once a thousand more changes have passed, that version is gone: 410.
+    for i in 0..1_001 {
+        config_maps
+            .patch("one", &PatchParams::apply("t").force(), &Patch::Apply(&cm("one", &i.to_string())))
+            .await
+            .unwrap();
+    }
+    let mut expired = events(config_maps.watch(&WatchParams::default().timeout(10), &since).await.unwrap().boxed());
+    assert_eq!(name_of(&expired.try_next().await.unwrap().unwrap()), "error 410");
+}
