@@ -454,9 +454,19 @@ impl Store {
             .map(|(_, o)| o.clone())
             .filter(|o| labels_match(&selector, o.pointer("/metadata/labels")))
             .collect();
+        // Pages: `continue` is the offset into the (stable, key-ordered) result, as text.
+        let offset: usize = r.q.get("continue").and_then(|c| c.parse().ok()).unwrap_or(0);
+        let limit: usize = r.q.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let total = items.len();
+        let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+        let mut list_meta = json!({"resourceVersion": self.resource_version.to_string()});
+        if offset.saturating_add(page.len()) < total {
+            list_meta["continue"] = json!((offset + page.len()).to_string());
+            list_meta["remainingItemCount"] = json!(total - offset - page.len());
+        }
         ok(
             StatusCode::OK,
-            json!({"kind": format!("{}List", r.ty.kind), "apiVersion": r.ty.api_version(), "metadata": {"resourceVersion": self.resource_version.to_string()}, "items": items}),
+            json!({"kind": format!("{}List", r.ty.kind), "apiVersion": r.ty.api_version(), "metadata": list_meta, "items": page}),
         )
     }
 

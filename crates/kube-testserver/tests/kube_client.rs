@@ -105,6 +105,24 @@ async fn create_apply_get_list_conflict_and_delete() {
     assert_eq!(config_maps.list(&ListParams::default().labels("tier=web")).await.unwrap().items.len(), 1);
     assert_eq!(config_maps.list(&ListParams::default().labels("tier=db")).await.unwrap().items.len(), 0);
 
+    // Pages of two, followed by their continue tokens.
+    for i in 0..4 {
+        let extra = object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("page-{i}")}}));
+        config_maps.create(&PostParams::default(), &extra).await.unwrap();
+    }
+    let mut names = Vec::new();
+    let mut params = ListParams::default().limit(2);
+    loop {
+        let page = config_maps.list(&params).await.unwrap();
+        assert!(page.items.len() <= 2);
+        names.extend(page.items.iter().map(|o| o.metadata.name.clone().unwrap()));
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    assert_eq!(names, ["app", "page-0", "page-1", "page-2", "page-3"]);
+
     // A stale replace is refused with 409.
     let mut stale = got.clone();
     stale.metadata.resource_version = Some("1".into());
