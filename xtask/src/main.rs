@@ -5,6 +5,8 @@
 //! - `ci`: exactly what CI runs: format check, clippy with warnings as errors, tests, docs.
 //! - `tidy`: repository rules (core does no IO); also runs as a test.
 
+mod bench;
+mod bench_git;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +19,9 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("ci") => ci(),
+        Some("bench") if args.get(1).is_some_and(|a| a == "git") => bench_git::run(&args[2..]),
+        Some("bench") => bench::run(&args[1..]),
+        Some("git-fetch") => bench_git::fetch_once(&args[1..]),
         Some("tidy") => {
             let problems = tidy::check(&root())?;
             for p in &problems {
@@ -25,7 +30,7 @@ fn main() -> Result<()> {
             if problems.is_empty() { Ok(()) } else { bail!("{} tidy problem(s)", problems.len()) }
         }
         _ => {
-            eprintln!("usage: cargo xtask <demo|ci|tidy>");
+            eprintln!("usage: cargo xtask <demo|ci|tidy|bench>");
             bail!("unknown or missing command")
         }
     }

@@ -18,6 +18,8 @@ mod smp;
 mod target;
 mod transform;
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use crate::snapshot::{self, Snapshot};
@@ -126,15 +128,18 @@ fn accumulate(
     let mut res = initial;
     let ctx = Ctx { snapshot, dir, file: &file };
 
+    // The ids seen so far, kept for the whole loop: rebuilding them per entry made a build of
+    // many files quadratic.
+    let mut seen: HashSet<Id> = res.iter().map(id_of).collect();
     for (i, entry) in k.resources.iter().enumerate() {
         let field = format!("resources[{i}]");
         let path = ctx.resolve(&field, entry, true)?;
         if snapshot.is_dir(&path) {
             let sub = accumulate(snapshot, &path, Vec::new(), stack, false)?;
-            append_all(&mut res, sub, &file)?;
+            append_all(&mut res, &mut seen, sub, &file)?;
         } else {
             let loaded = load_resources(snapshot, &path)?;
-            append_all(&mut res, loaded, &file)?;
+            append_all(&mut res, &mut seen, loaded, &file)?;
         }
     }
     generate::run(&ctx, &k, &mut res)?;
@@ -256,12 +261,16 @@ fn check_object(doc: Value, path: &str, document: usize) -> Result<Resource, Err
 }
 
 /// Appends resources, refusing two with the same kind, namespace and name.
-fn append_all(res: &mut Vec<Resource>, more: Vec<Resource>, file: &str) -> Result<(), Error> {
-    // A set of ids keeps this linear: kustomizations of ten thousand objects are expected.
-    let id = |r: &Resource| (r.gvk(), r.namespace().to_string(), r.name().to_string());
-    let mut seen: std::collections::HashSet<_> = res.iter().map(id).collect();
+/// What makes two resources the same one: kind, namespace and name.
+type Id = (resource::Gvk, String, String);
+
+fn id_of(r: &Resource) -> Id {
+    (r.gvk(), r.namespace().to_string(), r.name().to_string())
+}
+
+fn append_all(res: &mut Vec<Resource>, seen: &mut HashSet<Id>, more: Vec<Resource>, file: &str) -> Result<(), Error> {
     for r in more {
-        if !seen.insert(id(&r)) {
+        if !seen.insert(id_of(&r)) {
             return Err(Error::Resource {
                 file: file.to_string(),
                 message: format!("may not add resource with an already registered id: {}", r.id()),

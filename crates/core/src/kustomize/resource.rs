@@ -95,11 +95,16 @@ impl Resource {
     }
 
     pub fn name(&self) -> &str {
-        self.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default()
+        self.metadata_str("name")
     }
 
     pub fn namespace(&self) -> &str {
-        self.object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default()
+        self.metadata_str("namespace")
+    }
+
+    /// A string field of `metadata` (direct lookups: these run for every resource, often).
+    fn metadata_str(&self, field: &str) -> &str {
+        self.object.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or_default()
     }
 
     /// The name and namespace it was first given.

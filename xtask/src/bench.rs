@@ -1,0 +1,495 @@
+//! `cargo xtask bench render [--quick]`: our renderer against `kubectl kustomize`, whole process.
+//!
+//! It generates realistic kustomizations (a base of Deployments, Services and ConfigMaps and a
+//! `prod` overlay that uses most of the supported fields) at 1,000 and 10,000 rendered objects,
+//! checks that `pull-agent render DIR` prints exactly what `kubectl kustomize DIR` prints, then
+//! times both tools, alternating them each round, and records each run's peak RSS. It measures
+//! what an operator waits for (process start, reading files, rendering, printing), not the
+//! renderer's inner loop; it is not a micro-benchmark and does not run in CI.
+//!
+//! Peak RSS comes from GNU `/usr/bin/time -f %M`, which reads `ru_maxrss` from `wait4` on the
+//! child: the workspace forbids `unsafe`, so calling `wait4` ourselves is not an option, and
+//! `getrusage(RUSAGE_CHILDREN)` only reports the maximum over all children ever waited for.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result, bail, ensure};
+
+/// GNU time; its `-f %M` is the child's peak resident set size in KiB.
+const TIME: &str = "/usr/bin/time";
+/// The image every app container uses; the overlay retags it.
+const APP_IMAGE: &str = "registry.example.com/shop/app";
+/// The wall-clock one size may spend on its timed rounds. kubectl kustomize takes a few seconds at
+/// 1,000 objects but over a quarter of an hour at 10,000 (it grows much faster than linearly), so
+/// 11 rounds there would take over three hours; a size that does not fit gets fewer rounds (at
+/// least one) and the table says how many.
+const ROUNDS_BUDGET: Duration = Duration::from_secs(15 * 60);
+const USAGE: &str = "usage: cargo xtask bench render [--quick] [--size N]";
+
+pub fn run(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("render") => {
+            let mut quick = false;
+            let mut only: Option<usize> = None;
+            let mut rest = args[1..].iter();
+            while let Some(a) = rest.next() {
+                match a.as_str() {
+                    "--quick" => quick = true,
+                    "--size" => {
+                        let n = rest.next().and_then(|n| n.replace(',', "").parse().ok());
+                        only = Some(n.with_context(|| format!("--size takes an object count; {USAGE}"))?);
+                    }
+                    other => bail!("unknown argument {other:?}; {USAGE}"),
+                }
+            }
+            render(quick, only)
+        }
+        _ => bail!("unknown or missing benchmark; {USAGE}"),
+    }
+}
+
+/// One tool under test: how to run it on a folder.
+struct Tool {
+    name: &'static str,
+    program: PathBuf,
+    args: &'static [&'static str],
+}
+
+/// Wall-clock time and peak RSS of one run.
+#[derive(Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    peak_kib: u64,
+}
+
+/// The summary of one tool at one size.
+struct Summary {
+    objects: usize,
+    runs: usize,
+    tool: &'static str,
+    median_ms: f64,
+    min_ms: f64,
+    max_ms: f64,
+    median_rss_mib: f64,
+}
+
+fn render(quick: bool, only: Option<usize>) -> Result<()> {
+    ensure!(
+        Path::new(TIME).exists(),
+        "{TIME} is missing: it measures each run's peak memory (install it with `apt-get install -y time`)"
+    );
+    check_kubectl()?;
+    crate::cargo(&["build", "--release", "--quiet", "--package", "pull-agent"])?;
+    let ours = Tool { name: "pull-agent render", program: release_binary("pull-agent"), args: &["render"] };
+    let kubectl = Tool { name: "kubectl kustomize", program: PathBuf::from("kubectl"), args: &["kustomize"] };
+
+    let (runs, sizes): (usize, &[usize]) = if quick { (3, &[1_000]) } else { (11, &[1_000, 10_000]) };
+    // `--size N` measures one size, with the same number of rounds.
+    let only = only.map(|n| [n]);
+    let sizes: &[usize] = only.as_ref().map_or(sizes, |n| n.as_slice());
+    let work = TempDir::new()?;
+    let overhead = time_overhead(work.path(), runs)?;
+
+    let mut summaries = Vec::new();
+    for &objects in sizes {
+        let source = work.path().join(format!("objects-{objects}"));
+        generate(&source, objects).with_context(|| format!("generating {}", source.display()))?;
+        let dir = source.join("overlays/prod");
+        let scratch = work.path().join("scratch");
+        fs::create_dir_all(&scratch).context("creating the scratch folder")?;
+
+        // The first run of each tool is the correctness check and warms the page cache; it only
+        // sizes the rounds and is not in the figures, so neither tool pays for cold files.
+        let (kubectl_check, reference) = timed_run(&kubectl, &dir, &scratch)?;
+        let count = count_documents(&reference);
+        ensure!(count == objects, "kubectl kustomize rendered {count} objects, the generator meant {objects}");
+        let (ours_check, ours_out) = timed_run(&ours, &dir, &scratch)?;
+        same_output(&reference, &ours_out, objects)?;
+        let rounds = rounds_within_budget(runs, kubectl_check.wall + ours_check.wall);
+        eprintln!(
+            "bench: {objects} objects: outputs are byte-identical ({} bytes); untimed check runs took {:.1} s \
+             (kubectl) and {:.1} s (ours); timing {rounds} round(s)",
+            reference.len(),
+            kubectl_check.wall.as_secs_f64(),
+            ours_check.wall.as_secs_f64(),
+        );
+
+        let tools = [&ours, &kubectl];
+        let mut samples = [Vec::with_capacity(rounds), Vec::with_capacity(rounds)];
+        for round in 0..rounds {
+            // Alternate which tool goes first so drift on a shared machine (another job starting,
+            // the CPU clocking down) falls on both tools alike.
+            let order = if round.is_multiple_of(2) { [0, 1] } else { [1, 0] };
+            for t in order {
+                let (sample, out) = timed_run(tools[t], &dir, &scratch)?;
+                // Every timed run must have done the whole job, not failed fast or printed less.
+                ensure!(
+                    out == reference,
+                    "{} printed something else in round {round} at {objects} objects",
+                    tools[t].name
+                );
+                samples[t].push(sample);
+            }
+        }
+        for (tool, samples) in tools.iter().zip(&samples) {
+            summaries.push(summarize(objects, tool.name, samples));
+        }
+    }
+
+    print_report(&summaries, overhead);
+    Ok(())
+}
+
+/// How many of the wanted `runs` fit in [`ROUNDS_BUDGET`] when one round (both tools) takes about
+/// `round`; at least one, so every size gets a figure.
+fn rounds_within_budget(runs: usize, round: Duration) -> usize {
+    let fit = ROUNDS_BUDGET.as_secs_f64() / round.as_secs_f64().max(1e-3);
+    // Truncation is the point: a round that does not fit whole is not run.
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "fit is positive and finite")]
+    let fit = fit.min(1e6) as usize;
+    fit.clamp(1, runs)
+}
+
+fn check_kubectl() -> Result<()> {
+    let out = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .context("running kubectl (the reference renderer must be in PATH)")?;
+    ensure!(out.status.success(), "kubectl version --client failed: {}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("bench: reference: {}", String::from_utf8_lossy(&out.stdout).trim().replace('\n', ", "));
+    Ok(())
+}
+
+fn release_binary(name: &str) -> PathBuf {
+    // Cargo resolves a relative CARGO_TARGET_DIR against the directory it runs in, the root here.
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| crate::root().join("target"), PathBuf::from);
+    crate::root().join(target).join("release").join(name)
+}
+
+/// Runs `tool` on `dir` under GNU time; stdout goes to a file so neither tool waits on a pipe.
+fn timed_run(tool: &Tool, dir: &Path, scratch: &Path) -> Result<(Sample, Vec<u8>)> {
+    let mut cmd = Command::new(&tool.program);
+    cmd.args(tool.args).arg(dir);
+    let sample = run_measured(&cmd, scratch).with_context(|| format!("running {} {}", tool.name, dir.display()))?;
+    let out = fs::read(scratch.join("stdout")).context("reading the rendered output")?;
+    Ok((sample, out))
+}
+
+/// Runs `cmd` (program and arguments only) under `/usr/bin/time`, measuring wall-clock around the
+/// whole spawn-and-wait, and returns that with the child's peak RSS.
+fn run_measured(cmd: &Command, scratch: &Path) -> Result<Sample> {
+    let stdout_path = scratch.join("stdout");
+    let stderr_path = scratch.join("stderr");
+    let rusage_path = scratch.join("rusage");
+    let mut timed = Command::new(TIME);
+    // `-o` keeps time's report out of the child's stderr.
+    timed.arg("-f").arg("%M").arg("-o").arg(&rusage_path).arg(cmd.get_program()).args(cmd.get_args());
+    timed
+        .stdin(Stdio::null())
+        .stdout(File::create(&stdout_path).context("creating the stdout file")?)
+        .stderr(File::create(&stderr_path).context("creating the stderr file")?);
+    let start = Instant::now();
+    let status = timed.status().context("spawning /usr/bin/time")?;
+    let wall = start.elapsed();
+    if !status.success() {
+        let stderr = fs::read_to_string(&stderr_path).unwrap_or_default();
+        bail!("exited with {status}: {}", stderr.trim());
+    }
+    let report = fs::read_to_string(&rusage_path).context("reading /usr/bin/time's report")?;
+    // GNU time writes "Command exited with non-zero status" lines before the format on failure;
+    // on success the report is the format alone, so the last line is the number.
+    let peak_kib = report
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .with_context(|| format!("unexpected /usr/bin/time report {report:?}"))?;
+    Ok(Sample { wall, peak_kib })
+}
+
+/// The median wall-clock of `/usr/bin/time true`: the part of every figure that is neither tool.
+fn time_overhead(work: &Path, runs: usize) -> Result<Duration> {
+    let scratch = work.join("scratch");
+    fs::create_dir_all(&scratch).context("creating the scratch folder")?;
+    let cmd = Command::new("true");
+    let mut walls = (0..runs)
+        .map(|_| run_measured(&cmd, &scratch).map(|s| s.wall.as_secs_f64() * 1e3))
+        .collect::<Result<Vec<_>>>()
+        .context("measuring /usr/bin/time's own overhead")?;
+    Ok(Duration::from_secs_f64(median(&mut walls) / 1e3))
+}
+
+/// Counts YAML documents the way kubectl separates them: `---` lines, plus one.
+fn count_documents(out: &[u8]) -> usize {
+    out.split(|&b| b == b'\n').filter(|l| *l == b"---").count() + 1
+}
+
+/// Fails, loudly and with the first difference, unless the two outputs are byte-identical. Both
+/// outputs are kept under the target folder so the difference can be studied with `diff`.
+fn same_output(reference: &[u8], ours: &[u8], objects: usize) -> Result<()> {
+    if reference == ours {
+        return Ok(());
+    }
+    let keep = crate::root().join("target/bench-render");
+    fs::create_dir_all(&keep).context("creating target/bench-render")?;
+    let kubectl_file = keep.join(format!("{objects}-kubectl.yaml"));
+    let ours_file = keep.join(format!("{objects}-pull-agent.yaml"));
+    fs::write(&kubectl_file, reference).context("saving kubectl's output")?;
+    fs::write(&ours_file, ours).context("saving our output")?;
+    let reference = String::from_utf8_lossy(reference);
+    let ours = String::from_utf8_lossy(ours);
+    let mut first = None;
+    for (i, pair) in reference.lines().map(Some).chain(std::iter::repeat(None)).zip(ours.lines().map(Some)).enumerate()
+    {
+        if pair.0 != pair.1 {
+            first = Some((i + 1, pair.0.unwrap_or("<end of output>"), pair.1.unwrap_or("<end of output>")));
+            break;
+        }
+    }
+    let (line, want, got) = first.unwrap_or((reference.lines().count() + 1, "more lines", "<end of output>"));
+    bail!(
+        "OUTPUT MISMATCH at {objects} objects: pull-agent render differs from kubectl kustomize at line {line}\n  \
+         kubectl: {want}\n  ours:    {got}\nboth outputs are kept: diff {} {}",
+        kubectl_file.display(),
+        ours_file.display()
+    )
+}
+
+fn summarize(objects: usize, tool: &'static str, samples: &[Sample]) -> Summary {
+    let mut ms: Vec<f64> = samples.iter().map(|s| s.wall.as_secs_f64() * 1e3).collect();
+    #[expect(clippy::cast_precision_loss, reason = "KiB counts are far below 2^52")]
+    let mut mib: Vec<f64> = samples.iter().map(|s| s.peak_kib as f64 / 1024.0).collect();
+    Summary {
+        objects,
+        runs: samples.len(),
+        tool,
+        median_ms: median(&mut ms),
+        min_ms: ms.iter().copied().fold(f64::INFINITY, f64::min),
+        max_ms: ms.iter().copied().fold(0.0, f64::max),
+        median_rss_mib: median(&mut mib),
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => f64::midpoint(values[n / 2 - 1], values[n / 2]),
+    }
+}
+
+/// Prints a Markdown table (ready for BENCHMARKS.md) and the ratios against the targets.
+fn print_report(summaries: &[Summary], overhead: Duration) {
+    println!("\nThe tools alternate each round; wall-clock is the whole process.\n");
+    println!("| objects | tool | runs | median ms | min ms | max ms | median peak RSS MiB |");
+    println!("|--------:|------|-----:|----------:|-------:|-------:|--------------------:|");
+    for s in summaries {
+        println!(
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            s.objects, s.tool, s.runs, s.median_ms, s.min_ms, s.max_ms, s.median_rss_mib
+        );
+    }
+    println!("\n| objects | speed-up (kubectl ms / ours) | memory (ours MiB / kubectl) |");
+    println!("|--------:|-----------------------------:|----------------------------:|");
+    let mut verdicts = String::new();
+    for pair in summaries.chunks(2) {
+        let [ours, kubectl] = pair else { continue };
+        let speedup = kubectl.median_ms / ours.median_ms;
+        let memory = ours.median_rss_mib / kubectl.median_rss_mib;
+        println!("| {} | {speedup:.1}x | {memory:.3} |", ours.objects);
+        if ours.objects == 1_000 {
+            let met = |ok: bool| if ok { "MET" } else { "NOT MET" };
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                verdicts,
+                "target at 1,000 objects: >= 20x faster: {} ({speedup:.1}x); <= 1/4 of the peak memory: {} ({memory:.3})",
+                met(speedup >= 20.0),
+                met(memory <= 0.25),
+            );
+        }
+    }
+    println!(
+        "\nEach figure includes /usr/bin/time's own start-up, {:.2} ms (median of `/usr/bin/time true`).",
+        overhead.as_secs_f64() * 1e3
+    );
+    print!("{verdicts}");
+}
+
+/// A uniquely named folder under the system temp folder, removed when dropped (also on errors).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<Self> {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+        let path = std::env::temp_dir().join(format!("flotilla-bench-{}-{nanos}", std::process::id()));
+        fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Self(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_dir_all(&self.0) {
+            eprintln!("bench: could not remove {}: {e}", self.0.display());
+        }
+    }
+}
+
+/// Writes a base and a `prod` overlay under `root` that render to exactly `objects` objects:
+/// `objects / 4` apps, each a Deployment and a Service, `objects / 2 - 1` ConfigMaps mounted by the
+/// Deployments (two per app, one for the last), and the overlay's generated ConfigMap.
+fn generate(root: &Path, objects: usize) -> Result<()> {
+    ensure!(objects.is_multiple_of(4) && objects >= 8, "the object count must be a multiple of 4, at least 8");
+    let apps = objects / 4;
+    let config_maps = objects / 2 - 1;
+    let base = root.join("base");
+    fs::create_dir_all(base.join("apps"))?;
+
+    let mut kustomization =
+        String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+    for app in 0..apps {
+        let file = format!("apps/app-{app:05}.yaml");
+        let _ = writeln!(kustomization, "- {file}");
+        fs::write(base.join(&file), app_manifests(app, config_maps))?;
+    }
+    fs::write(base.join("kustomization.yaml"), kustomization)?;
+
+    let prod = root.join("overlays/prod");
+    fs::create_dir_all(&prod)?;
+    fs::write(prod.join("kustomization.yaml"), OVERLAY)?;
+    fs::write(prod.join("add-env.yaml"), ADD_ENV_PATCH)?;
+    fs::write(
+        prod.join("settings.properties"),
+        "checkout.timeout=30s\npayments.provider=stripe\ncache.ttl=300\nsearch.backend=opensearch\n",
+    )?;
+    Ok(())
+}
+
+/// One app's file: its ConfigMaps (indices `2 * app` and `2 * app + 1` below `config_maps`), a
+/// Deployment that mounts them, and a Service. Every third app is a frontend (the JSON 6902 patch
+/// selects those by label) and every fifth has a proxy sidecar with an image the overlay leaves alone.
+fn app_manifests(app: usize, config_maps: usize) -> String {
+    let name = format!("app-{app:05}");
+    let tier = if app.is_multiple_of(3) { "frontend" } else { "backend" };
+    let mounted: Vec<(String, &str)> = [(2 * app, "config"), (2 * app + 1, "flags")]
+        .into_iter()
+        .filter(|(index, _)| *index < config_maps)
+        .map(|(_, role)| (format!("{name}-{role}"), role))
+        .collect();
+
+    let mut y = String::new();
+    for (cm, role) in &mounted {
+        let _ = write!(
+            y,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\n  labels:\n    app: {name}\n\
+             data:\n  role: {role}\n  log.level: info\n  app.properties: |\n    server.port=8080\n    \
+             app.name={name}\n    cache.size=256\n---\n"
+        );
+    }
+    let _ = write!(
+        y,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\n    tier: {tier}\n\
+         spec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      \
+         labels:\n        app: {name}\n        tier: {tier}\n    spec:\n      containers:\n      - name: app\n        \
+         image: {APP_IMAGE}:1.0.0\n        args: [\"--config=/etc/{name}\"]\n        ports:\n        - name: http\n          \
+         containerPort: 8080\n        - name: metrics\n          containerPort: 9090\n        env:\n        \
+         - name: APP_NAME\n          value: {name}\n        - name: LOG_FORMAT\n          value: json\n        \
+         - name: GOMAXPROCS\n          value: \"2\"\n        resources:\n          requests:\n            cpu: 100m\n            \
+         memory: 128Mi\n          limits:\n            memory: 256Mi\n        volumeMounts:\n"
+    );
+    for (_, role) in &mounted {
+        let _ =
+            write!(y, "        - name: {role}\n          mountPath: /etc/{name}/{role}\n          readOnly: true\n");
+    }
+    if app.is_multiple_of(5) {
+        y.push_str(
+            "      - name: proxy\n        image: envoyproxy/envoy:v1.31.0\n        ports:\n        - name: admin\n          \
+             containerPort: 9901\n",
+        );
+    }
+    y.push_str("      volumes:\n");
+    for (cm, role) in &mounted {
+        let _ = write!(y, "      - name: {role}\n        configMap:\n          name: {cm}\n");
+    }
+    let _ = write!(
+        y,
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\n    tier: {tier}\n\
+         spec:\n  selector:\n    app: {name}\n  ports:\n  - name: http\n    port: 80\n    targetPort: http\n  \
+         - name: metrics\n    port: 9090\n    targetPort: metrics\n"
+    );
+    y
+}
+
+/// The prod overlay: most of the supported fields at once, as a real production overlay has them.
+const OVERLAY: &str = r#"apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: shop-prod
+namePrefix: prod-
+resources:
+- ../../base
+labels:
+- pairs:
+    env: prod
+    team: shop
+  includeSelectors: true
+commonAnnotations:
+  owner: platform-team
+  flotilla.dev/rendered-by: bench
+images:
+- name: registry.example.com/shop/app
+  newTag: "2.3.1"
+replicas:
+- name: app-00000
+  count: 5
+- name: app-00001
+  count: 3
+- name: app-00002
+  count: 4
+patches:
+- path: add-env.yaml
+  target:
+    kind: Deployment
+- patch: |-
+    - op: add
+      path: /spec/template/metadata/annotations
+      value:
+        prometheus.io/scrape: "true"
+        prometheus.io/port: "9090"
+  target:
+    kind: Deployment
+    labelSelector: tier=frontend
+configMapGenerator:
+- name: shop-settings
+  literals:
+  - REGION=eu-west-1
+  - FEATURE_CHECKOUT_V2=true
+  files:
+  - settings.properties
+"#;
+
+/// Strategic-merge patch for every Deployment: one more env var, and the generated ConfigMap as
+/// `envFrom`, so its hashed name must follow into every Deployment.
+const ADD_ENV_PATCH: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: any-deployment
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        env:
+        - name: DEPLOY_ENV
+          value: prod
+        envFrom:
+        - configMapRef:
+            name: shop-settings
+";
