@@ -151,13 +151,22 @@ fn open(path: &Path) -> Result<gix::Repository, gix::Error> {
     gix::open_opts(path, gix::open::Options::isolated())
 }
 
-/// Opens an existing cache and checks that what it points to can be read; `Ok(None)` when there
-/// is none yet, `Err` with the problem when it is broken (half-written, corrupt objects).
+/// Caches whose branch heads were read back once in this process: the check costs object
+/// reads, and a poll that finds nothing new should cost none.
+static CHECKED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Opens an existing cache and, the first time in this process, checks that what its branches
+/// point to can be read; `Ok(None)` when there is none yet, `Err` with the problem when it is
+/// broken (half-written, corrupt objects).
 fn open_checked(path: &Path) -> Result<Option<gix::Repository>, String> {
     if !path.exists() {
         return Ok(None);
     }
     let repo = open(path).map_err(|e| e.to_string())?;
+    let mut checked = CHECKED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if checked.iter().any(|p| p == path) {
+        return Ok(Some(repo));
+    }
     let refs = repo.references().map_err(|e| e.to_string())?;
     for r in refs.local_branches().map_err(|e| e.to_string())? {
         let mut r = r.map_err(|e| e.to_string())?;
@@ -165,6 +174,7 @@ fn open_checked(path: &Path) -> Result<Option<gix::Repository>, String> {
         let commit = repo.find_commit(id).map_err(|e| format!("branch head {id}: {e}"))?;
         commit.tree().map_err(|e| format!("tree of {id}: {e}"))?;
     }
+    checked.push(path.to_path_buf());
     Ok(Some(repo))
 }
 
