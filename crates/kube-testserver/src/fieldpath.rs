@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use flotilla_core::digest::canonical_json;
 use serde_json::{Map, Value};
 
 /// A `FieldsV1` document that cannot be read as a field set.
@@ -44,7 +45,7 @@ impl PathElement {
             }
             text.push_str(&Value::String((*name).to_string()).to_string());
             text.push(':');
-            canonical_json(value, &mut text);
+            text.push_str(&canonical_json(value));
         }
         text.push('}');
         Self(text)
@@ -53,7 +54,7 @@ impl PathElement {
     /// An element of a set list, named by its value.
     pub fn value(value: &Value) -> Self {
         let mut text = String::from("v:");
-        canonical_json(value, &mut text);
+        text.push_str(&canonical_json(value));
         Self(text)
     }
 
@@ -118,37 +119,6 @@ impl fmt::Display for PathElement {
 /// Renders a path the way Kubernetes does in conflicts, e.g. `.spec.containers[name="web"].image`.
 pub fn display(path: &[PathElement]) -> String {
     path.iter().map(ToString::to_string).collect()
-}
-
-/// JSON with object keys sorted, so that a key or value has exactly one spelling.
-fn canonical_json(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical_json(v, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical_json(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
 }
 
 /// A set of paths, with the union, intersection and difference of structured-merge-diff: a

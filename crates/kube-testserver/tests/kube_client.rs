@@ -13,6 +13,14 @@ fn client(server: &TestServer) -> kube::Client {
     kube::Client::try_from(config).expect("a client")
 }
 
+/// The Namespace API and the ConfigMap API of namespace `shop` (which is not created here).
+fn shop_apis(server: &TestServer) -> (Api<DynamicObject>, Api<DynamicObject>) {
+    let client = client(server);
+    let namespaces = Api::all_with(client.clone(), &ApiResource::erase::<Namespace>(&()));
+    let config_maps = Api::namespaced_with(client, "shop", &ApiResource::erase::<ConfigMap>(&()));
+    (namespaces, config_maps)
+}
+
 fn object(value: serde_json::Value) -> DynamicObject {
     serde_json::from_value(value).expect("a DynamicObject")
 }
@@ -52,10 +60,7 @@ async fn discovery_finds_built_in_kinds_and_crds_once_created() {
 #[tokio::test]
 async fn create_apply_get_list_conflict_and_delete() {
     let server = TestServer::start().unwrap();
-    let client = client(&server);
-    let namespaces: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::erase::<Namespace>(&()));
-    let config_maps: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), "shop", &ApiResource::erase::<ConfigMap>(&()));
+    let (namespaces, config_maps) = shop_apis(&server);
 
     // A namespaced object in a missing namespace is refused.
     let cm = object(
@@ -142,10 +147,7 @@ async fn watch_sends_current_state_then_changes_resumes_and_expires() {
     use futures::{StreamExt as _, TryStreamExt as _};
     use kube::api::{WatchEvent, WatchParams};
     let server = TestServer::start().unwrap();
-    let client = client(&server);
-    let namespaces: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::erase::<Namespace>(&()));
-    let config_maps: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), "shop", &ApiResource::erase::<ConfigMap>(&()));
+    let (namespaces, config_maps) = shop_apis(&server);
     namespaces
         .create(
             &PostParams::default(),
