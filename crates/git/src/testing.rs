@@ -56,8 +56,15 @@ pub struct GitDaemon {
 impl GitDaemon {
     pub fn start(base: &Path) -> GitDaemon {
         let port = free_port();
-        let child = git_command(base)
-            .args(["daemon", "--export-all", "--reuseaddr", "--listen=127.0.0.1", &format!("--port={port}")])
+        // Start `git-daemon` itself: `git daemon` runs it as a child, which killing `git` would
+        // leave behind.
+        let exec_path = git(base, &["--exec-path"]);
+        // The same deterministic environment as `git_command`.
+        let command = git_command(base);
+        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
+            .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
+            .current_dir(base)
+            .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1", &format!("--port={port}")])
             .arg(format!("--base-path={}", base.display()))
             .arg(base)
             .stdout(Stdio::null())
