@@ -640,8 +640,11 @@ impl Store {
                 Some(r.details(name)),
             );
         }
-        let new =
-            if r.sub.as_deref() == Some("status") { with_status_of(&old, &body) } else { keep_status(&old, body) };
+        let new = if r.sub.as_deref() == Some("status") {
+            with_status_from(old.clone(), &body)
+        } else {
+            with_status_from(body, &old)
+        };
         let new = ssa::update(&old, &new, &r.manager(), &now(), &ssa::Schema::default());
         self.store_update(r, key, &old, new)
     }
@@ -702,8 +705,11 @@ impl Store {
                         ok(StatusCode::CREATED, object)
                     }
                     Some(old) => {
-                        let new =
-                            if r.sub.as_deref() == Some("status") { with_status_of(&old, &merged) } else { merged };
+                        let new = if r.sub.as_deref() == Some("status") {
+                            with_status_from(old.clone(), &merged)
+                        } else {
+                            merged
+                        };
                         self.store_update(r, key, &old, new)
                     }
                 }
@@ -713,9 +719,9 @@ impl Store {
                 let mut new = old.clone();
                 merge_patch(&mut new, &patch);
                 let new = if r.sub.as_deref() == Some("status") {
-                    with_status_of(&old, &new)
+                    with_status_from(old.clone(), &new)
                 } else {
-                    keep_status(&old, new)
+                    with_status_from(new, &old)
                 };
                 let new = ssa::update(&old, &new, &r.manager(), &now(), &ssa::Schema::default());
                 self.store_update(r, key, &old, new)
@@ -755,31 +761,18 @@ fn metadata(object: &mut Value) -> &mut Map<String, Value> {
     object["metadata"].as_object_mut().expect("made a mapping above")
 }
 
-/// A write to the main resource does not change `status` (it has its own subresource).
-fn keep_status(old: &Value, mut new: Value) -> Value {
-    match old.get("status") {
-        Some(s) => new["status"] = s.clone(),
+/// `target` with the `status` of `source` (or none, if `source` has none). A write to the main
+/// resource keeps the stored status; a write to `/status` takes only the written one.
+fn with_status_from(mut target: Value, source: &Value) -> Value {
+    match source.get("status") {
+        Some(s) => target["status"] = s.clone(),
         None => {
-            if let Some(m) = new.as_object_mut() {
+            if let Some(m) = target.as_object_mut() {
                 m.remove("status");
             }
         }
     }
-    new
-}
-
-/// A write to the `status` subresource changes `status` only.
-fn with_status_of(old: &Value, new: &Value) -> Value {
-    let mut out = old.clone();
-    match new.get("status") {
-        Some(s) => out["status"] = s.clone(),
-        None => {
-            if let Some(m) = out.as_object_mut() {
-                m.remove("status");
-            }
-        }
-    }
-    out
+    target
 }
 
 /// RFC 7386 JSON merge patch.

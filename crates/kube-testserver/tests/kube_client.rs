@@ -21,6 +21,11 @@ fn shop_apis(server: &TestServer) -> (Api<DynamicObject>, Api<DynamicObject>) {
     (namespaces, config_maps)
 }
 
+async fn create_shop(namespaces: &Api<DynamicObject>) {
+    let shop = object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
+    namespaces.create(&PostParams::default(), &shop).await.unwrap();
+}
+
 fn object(value: serde_json::Value) -> DynamicObject {
     serde_json::from_value(value).expect("a DynamicObject")
 }
@@ -69,13 +74,7 @@ async fn create_apply_get_list_conflict_and_delete() {
     let err = config_maps.patch("app", &PatchParams::apply("flotilla"), &Patch::Apply(&cm)).await.unwrap_err();
     assert!(matches!(&err, kube::Error::Api(s) if s.code == 404), "{err:?}");
 
-    namespaces
-        .create(
-            &PostParams::default(),
-            &object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})),
-        )
-        .await
-        .unwrap();
+    create_shop(&namespaces).await;
     let applied = config_maps.patch("app", &PatchParams::apply("flotilla"), &Patch::Apply(&cm)).await.unwrap();
     assert_eq!(applied.data["data"]["a"], "1");
     let uid = applied.metadata.uid.clone().unwrap();
@@ -148,13 +147,7 @@ async fn watch_sends_current_state_then_changes_resumes_and_expires() {
     use kube::api::{WatchEvent, WatchParams};
     let server = TestServer::start().unwrap();
     let (namespaces, config_maps) = shop_apis(&server);
-    namespaces
-        .create(
-            &PostParams::default(),
-            &object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})),
-        )
-        .await
-        .unwrap();
+    create_shop(&namespaces).await;
     let cm = |name: &str, value: &str| {
         object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"v": value}}))
     };
