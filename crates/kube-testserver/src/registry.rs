@@ -15,6 +15,9 @@ pub struct ResourceType {
     pub short_names: Vec<String>,
     /// Whether a `status` subresource is served.
     pub status: bool,
+    /// Whether objects carry `metadata.generation`: kinds with a spec (workloads, networking,
+    /// CRDs and every custom resource); not the core group's or RBAC's.
+    pub generation: bool,
 }
 
 impl ResourceType {
@@ -22,15 +25,36 @@ impl ResourceType {
         if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
     }
 
+    /// Whether `deletecollection` is served: for every kind but Namespace.
+    pub fn collection_delete(&self) -> bool {
+        !(self.group.is_empty() && self.kind == "Namespace")
+    }
+
     fn resource_json(&self) -> Value {
-        json!({
+        let mut resource = json!({
             "name": self.plural,
             "singularName": self.kind.to_lowercase(),
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
-            "shortNames": self.short_names,
-        })
+            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        });
+        if !self.collection_delete() {
+            resource["verbs"] = json!(["create", "delete", "get", "list", "patch", "update", "watch"]);
+        }
+        if !self.short_names.is_empty() {
+            resource["shortNames"] = json!(self.short_names);
+        }
+        // `kubectl get all` lists the kinds in category `all`.
+        let in_all = matches!(
+            (self.group.as_str(), self.kind.as_str()),
+            ("", "Pod" | "Service")
+                | ("apps", "Deployment" | "StatefulSet" | "DaemonSet")
+                | ("batch", "Job" | "CronJob")
+        );
+        if in_all {
+            resource["categories"] = json!(["all"]);
+        }
+        resource
     }
 }
 
@@ -77,6 +101,7 @@ impl Default for Registry {
                 namespaced: *ns,
                 short_names: short.iter().map(|s| (*s).to_string()).collect(),
                 status: *status,
+                generation: !g.is_empty() && *g != "rbac.authorization.k8s.io",
             })
             .collect();
         Registry { types }
@@ -86,6 +111,11 @@ impl Default for Registry {
 impl Registry {
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceType> {
         self.types.iter().find(|t| t.group == group && t.version == version && t.plural == plural)
+    }
+
+    /// Whether `ty` is one of Kubernetes' own kinds (not a custom resource).
+    pub fn is_built_in(&self, ty: &ResourceType) -> bool {
+        BUILT_IN.iter().any(|(g, v, k, ..)| *g == ty.group && *v == ty.version && *k == ty.kind)
     }
 
     pub fn by_kind(&self, group: &str, kind: &str) -> Option<&ResourceType> {
@@ -115,6 +145,7 @@ impl Registry {
                 namespaced,
                 short_names: short_names.clone(),
                 status,
+                generation: true,
             };
             self.types.retain(|x| !(x.group == t.group && x.version == t.version && x.plural == t.plural));
             self.types.push(t);

@@ -1049,7 +1049,7 @@ fn drop_ignored_nulls(config: &mut Value, live: &Value, cursor: Cursor<'_>) {
 }
 
 /// A stored object has no null fields: Kubernetes decodes them away.
-fn strip_nulls(value: &mut Value) {
+pub(crate) fn strip_nulls(value: &mut Value) {
     match value {
         Value::Object(map) => {
             map.retain(|_, v| !v.is_null());
