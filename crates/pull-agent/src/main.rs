@@ -21,7 +21,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Render a kustomization folder as `kubectl kustomize DIR` does, or what a cluster would run.
-    Render(RenderArgs),
+    Render(Box<RenderArgs>),
+    /// Reconcile every placement once; exit 0 when all are synced, 1 when not.
+    Once(ConfigArgs),
+    /// What `once` would change on the cluster, without changing it.
+    Plan(ConfigArgs),
+}
+
+#[derive(clap::Args)]
+struct ConfigArgs {
+    /// The agent's configuration file.
+    #[arg(long)]
+    config: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -86,8 +97,59 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Render(args) => render(args),
+        Command::Render(args) => render(*args),
+        Command::Once(args) => reconcile(&args, pull_agent::agent::Mode::Apply),
+        Command::Plan(args) => reconcile(&args, pull_agent::agent::Mode::Plan),
     }
+}
+
+/// `once` and `plan`: one reconcile, its report as JSON on stdout.
+fn reconcile(args: &ConfigArgs, mode: pull_agent::agent::Mode) -> Result<ExitCode> {
+    let config = pull_agent::config::Config::load(&args.config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let reconciled = runtime.block_on(async {
+        let client = pull_agent::agent::connect(&config.kubernetes).await?;
+        let mut cluster = pull_agent::cluster::Cluster::new(client);
+        pull_agent::agent::reconcile(&config, &mut cluster, mode).await
+    })?;
+    for w in &reconciled.warnings {
+        eprintln!("pull-agent: warning: {w}");
+    }
+    let mut out = std::io::stdout().lock();
+    for o in &reconciled.placements {
+        let r = &o.report;
+        eprintln!(
+            "pull-agent: placement {}: {:?}{}",
+            r.name,
+            r.state,
+            r.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+        );
+        if let Some(plan) = &o.plan {
+            for a in &plan.apply {
+                writeln!(out, "apply {} ({:?})", a.object, a.reason)?;
+            }
+            for p in &plan.prune {
+                writeln!(out, "prune {p}")?;
+            }
+            for (r, differences) in &plan.drifted {
+                for d in differences {
+                    writeln!(
+                        out,
+                        "drift {r}: {}: applied {} live {}",
+                        d.path,
+                        d.applied,
+                        d.live.as_ref().map_or_else(|| "none".to_string(), ToString::to_string)
+                    )?;
+                }
+            }
+        }
+    }
+    if mode == pull_agent::agent::Mode::Apply {
+        let reports: Vec<&flotilla_core::report::PlacementReport> =
+            reconciled.placements.iter().map(|o| &o.report).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
+    }
+    Ok(if reconciled.synced() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn default_state_dir() -> Result<PathBuf> {

@@ -1,0 +1,238 @@
+//! The agent's view of its cluster through kube-rs: discovery, server-side apply as field
+//! manager `flotilla`, get, delete, and lists of what a placement labelled. Discovery is kept
+//! between cycles and run again only when a kind is not found (a CRD was just created).
+//!
+//! Not the sync logic (that is [`crate::sync`]) and not a cache of objects: every call asks the
+//! API server.
+
+use std::time::Duration;
+
+use flotilla_core::plan::ObjectRef;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::discovery::{Discovery, Scope};
+use serde_json::Value;
+
+/// The field manager of every apply.
+pub const FIELD_MANAGER: &str = "flotilla";
+
+/// How many times a call is tried while the API server fails transiently.
+const ATTEMPTS: u32 = 4;
+
+/// Whether a failed call is worth trying again: the server failed, throttled, or could not be
+/// reached — not a refusal of the request itself.
+fn transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(status) => status.code >= 500 || status.code == 429,
+        _ => true,
+    }
+}
+
+/// Runs `call` until it succeeds, fails for good, or has failed [`ATTEMPTS`] times, waiting
+/// 100 ms, 200 ms, 400 ms … (plus up to half as much again, at random) between tries.
+async fn retrying<T, F, Fut>(mut call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                tokio::time::sleep(delay + jitter(delay / 2)).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Up to `max`, from the clock's nanoseconds: enough to keep a fleet of agents from retrying
+/// in step.
+fn jitter(max: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let max_nanos = u32::try_from(max.as_nanos()).unwrap_or(u32::MAX).max(1);
+    Duration::from_nanos(u64::from(nanos % max_nanos))
+}
+
+/// A failed call, with the object it was about.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{object}: the cluster serves no kind {kind} in {api_version}")]
+    UnknownKind { object: String, api_version: String, kind: String },
+    #[error("{object}: {source}")]
+    Api { object: String, source: kube::Error },
+    #[error("{object}: not an object the API understands: {source}")]
+    Shape { object: String, source: serde_json::Error },
+    #[error("discovery: {0}")]
+    Discovery(kube::Error),
+    #[error("{object}: not established after {seconds} s")]
+    NotEstablished { object: String, seconds: u64 },
+}
+
+impl Error {
+    /// Whether the API server could not be reached or failed (worth a retry), as opposed to
+    /// refusing the object.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Api { source, .. } | Error::Discovery(source) => transient(source),
+            _ => false,
+        }
+    }
+}
+
+/// A connection to one cluster.
+pub struct Cluster {
+    client: kube::Client,
+    discovery: Option<Discovery>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("discovered", &self.discovery.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    pub fn new(client: kube::Client) -> Cluster {
+        Cluster { client, discovery: None }
+    }
+
+    /// The resource serving `api_version`/`kind` and whether it is namespaced; discovery runs
+    /// again once when the kind is not known.
+    async fn resolve(&mut self, api_version: &str, kind: &str, what: &str) -> Result<(ApiResource, bool), Error> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        for attempt in 0..2 {
+            if self.discovery.is_none() || attempt == 1 {
+                let discovery =
+                    retrying(|| Discovery::new(self.client.clone()).run()).await.map_err(Error::Discovery)?;
+                self.discovery = Some(discovery);
+            }
+            if let Some((resource, caps)) = self.discovery.as_ref().and_then(|d| d.resolve_gvk(&gvk)) {
+                return Ok((resource, caps.scope == Scope::Namespaced));
+            }
+        }
+        Err(Error::UnknownKind { object: what.to_string(), api_version: api_version.into(), kind: kind.into() })
+    }
+
+    /// The API for `api_version`/`kind`, namespaced to `namespace` when the kind is.
+    async fn api(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        what: &str,
+    ) -> Result<Api<DynamicObject>, Error> {
+        let (resource, namespaced) = self.resolve(api_version, kind, what).await?;
+        Ok(api_for(&self.client, &resource, namespaced, namespace))
+    }
+
+    /// Whether the cluster serves this kind (from the last discovery, refreshed if it does not).
+    pub async fn serves(&mut self, api_version: &str, kind: &str) -> Result<bool, Error> {
+        match self.api(api_version, kind, "", kind).await {
+            Ok(_) => Ok(true),
+            Err(Error::UnknownKind { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Server-side apply, forced, as [`FIELD_MANAGER`]; returns the object as stored.
+    pub async fn apply(&mut self, object: &Value) -> Result<Value, Error> {
+        let r = ObjectRef::of(object).ok_or_else(|| Error::UnknownKind {
+            object: "an object without apiVersion, kind or name".into(),
+            api_version: String::new(),
+            kind: String::new(),
+        })?;
+        let what = r.to_string();
+        let api = self.api(&r.api_version, &r.kind, &r.namespace, &what).await?;
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let patch = Patch::Apply(object);
+        let applied = retrying(|| api.patch(&r.name, &params, &patch))
+            .await
+            .map_err(|source| Error::Api { object: what.clone(), source })?;
+        serde_json::to_value(applied).map_err(|source| Error::Shape { object: what, source })
+    }
+
+    /// The object, or `None` when it does not exist.
+    pub async fn get(&mut self, r: &ObjectRef) -> Result<Option<Value>, Error> {
+        let what = r.to_string();
+        let api = self.api(&r.api_version, &r.kind, &r.namespace, &what).await?;
+        let found =
+            retrying(|| api.get_opt(&r.name)).await.map_err(|source| Error::Api { object: what.clone(), source })?;
+        found.map(serde_json::to_value).transpose().map_err(|source| Error::Shape { object: what, source })
+    }
+
+    /// Deletes the object; `false` when it was already gone.
+    pub async fn delete(&mut self, r: &ObjectRef) -> Result<bool, Error> {
+        let what = r.to_string();
+        let api = match self.api(&r.api_version, &r.kind, &r.namespace, &what).await {
+            Ok(api) => api,
+            // The kind itself is gone (its CRD was pruned first): so is the object.
+            Err(Error::UnknownKind { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let params = DeleteParams::background();
+        match retrying(|| api.delete(&r.name, &params)).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+            Err(source) => Err(Error::Api { object: what, source }),
+        }
+    }
+
+    /// Every object of `api_version`/`kind` in every namespace that carries `label_selector`;
+    /// nothing when the cluster does not serve the kind.
+    pub async fn list(&mut self, api_version: &str, kind: &str, label_selector: &str) -> Result<Vec<Value>, Error> {
+        let resource = match self.resolve(api_version, kind, kind).await {
+            Ok((resource, _)) => resource,
+            Err(Error::UnknownKind { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let all = Api::<DynamicObject>::all_with(self.client.clone(), &resource);
+        let params = ListParams::default().labels(label_selector);
+        let list = retrying(|| all.list(&params))
+            .await
+            .map_err(|source| Error::Api { object: format!("{api_version} {kind} list"), source })?;
+        list.items
+            .into_iter()
+            .map(|mut o| {
+                // Lists leave apiVersion and kind off their items; the planner keys by them.
+                o.types = Some(kube::api::TypeMeta { api_version: api_version.into(), kind: kind.into() });
+                serde_json::to_value(o)
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|source| Error::Shape { object: format!("{api_version} {kind} list"), source })
+    }
+
+    /// Waits until the CRD is `Established` (and its kinds are discoverable), up to `timeout`.
+    pub async fn wait_established(&mut self, r: &ObjectRef, timeout: Duration) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let established = self.get(r).await?.is_some_and(|crd| {
+                crd.pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
+            });
+            if established {
+                // The new kinds are served now: forget the old discovery.
+                self.discovery = None;
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::NotEstablished { object: r.to_string(), seconds: timeout.as_secs() });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn api_for(client: &kube::Client, resource: &ApiResource, namespaced: bool, namespace: &str) -> Api<DynamicObject> {
+    if namespaced && !namespace.is_empty() {
+        Api::namespaced_with(client.clone(), namespace, resource)
+    } else if namespaced {
+        Api::default_namespaced_with(client.clone(), resource)
+    } else {
+        Api::all_with(client.clone(), resource)
+    }
+}

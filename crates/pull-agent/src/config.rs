@@ -1,0 +1,835 @@
+//! The agent's configuration: `agent.yaml` (SPEC §4) read, checked and resolved into a
+//! [`Config`].
+//!
+//! Reading is strict: unknown keys are refused at every level, and every problem is one [`Error`]
+//! naming the file and the dotted field path. Paths come out resolved (relative to the file's
+//! folder, `~/` expanded), defaults filled in, and identifiers validated as Kubernetes validates
+//! them, so the rest of the agent never re-checks them. This module does not act on the
+//! configuration: it opens no connection, does not check that the named files exist (the token
+//! file appears only after `pull-agent register`), and draws no random numbers ([`jittered`]
+//! takes them from the caller).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The poll interval when `pollInterval` is absent.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(60);
+/// The shortest `pollInterval` accepted: below it the agent would hammer the git server.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest `pollInterval` accepted: longer is surely a typo, and it keeps [`jittered`] far
+/// from overflow.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The namespace of the inventory ConfigMaps when `namespace` is absent.
+pub const DEFAULT_NAMESPACE: &str = "flotilla-system";
+/// The file, under `stateDir`, that holds the cluster's hub token when `hub.tokenFile` is absent.
+pub const DEFAULT_TOKEN_FILE: &str = "cluster-token";
+/// The file name errors from [`Config::parse`] carry; [`Config::load`] puts the real path there.
+pub const FILE_NAME: &str = "agent.yaml";
+
+/// What `agent.yaml` says, checked and resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub cluster: ClusterConfig,
+    pub fleet: FleetConfig,
+    /// Absent when the agent works alone, reporting to no hub.
+    pub hub: Option<HubConfig>,
+    /// The time between polls, before the caller's ±20% jitter ([`jittered`]).
+    pub poll_interval: Duration,
+    /// Git cache, report spool and last good state.
+    pub state_dir: PathBuf,
+    /// Where the agent keeps its inventory ConfigMaps.
+    pub namespace: String,
+    pub kubernetes: Kubernetes,
+}
+
+/// The cluster's identity, as placements select it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// A DNS-1123 subdomain.
+    pub name: String,
+    /// Non-empty; the fleet repository's branch this cluster follows.
+    pub environment: String,
+    /// Valid Kubernetes label keys and values.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The fleet repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetConfig {
+    /// An `https`, `http`, `git`, `ssh` or `file` URL, or scp-like `user@host:path`.
+    pub url: String,
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// The hub this agent reports to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubConfig {
+    /// An `https` or `http` URL.
+    pub url: String,
+    /// `hub.tokenFile`, or `<stateDir>/cluster-token` when absent.
+    pub token_file: PathBuf,
+}
+
+/// How the agent reaches the Kubernetes API: exactly one of the three.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kubernetes {
+    /// A kubeconfig file, with its current context unless `context` names another.
+    Kubeconfig { path: PathBuf, context: Option<String> },
+    /// The pod's service account.
+    InCluster,
+    /// A bare API server URL, without credentials (tests, kube-testserver).
+    Server(String),
+}
+
+/// A configuration file that could not be read or is wrong, with where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {}{message}", file.display(), if field.is_empty() { String::new() } else { format!("field {field}: ") })]
+pub struct Error {
+    /// The file as given to [`Config::load`]; [`FILE_NAME`] from [`Config::parse`].
+    pub file: PathBuf,
+    /// Dotted path of the offending field; empty when the file as a whole is at fault.
+    pub field: String,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads and checks the configuration file at `path`; its paths are relative to its folder,
+    /// and `~/` is `$HOME`.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read(path).map_err(|e| Error {
+            file: path.to_path_buf(),
+            field: String::new(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        let base_dir = path.parent().unwrap_or_else(|| Path::new(""));
+        let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        Config::parse(&text, base_dir, home.as_deref()).map_err(|e| Error { file: path.to_path_buf(), ..e })
+    }
+
+    /// Checks the text of a configuration file, resolving relative paths against `base_dir` and
+    /// `~/` against `home`. Errors name the file [`FILE_NAME`].
+    pub fn parse(text: &[u8], base_dir: &Path, home: Option<&Path>) -> Result<Config, Error> {
+        let value = flotilla_core::yaml::load_one(text).map_err(|e| invalid("", e.to_string()))?;
+        // An empty file reads as null; as an empty mapping it yields "cluster: required".
+        let value = if value.is_null() { Value::Object(serde_json::Map::new()) } else { value };
+        refuse_sequences(&value)?;
+        let raw: RawConfig = typed(value)?;
+        let paths = Paths { base_dir, home };
+
+        let cluster = check_cluster(required(raw.cluster, "cluster")?)?;
+        let fleet = check_fleet(required(raw.fleet, "fleet")?, &paths)?;
+        let poll_interval = match raw.poll_interval {
+            None | Some(Value::Null) => DEFAULT_POLL_INTERVAL,
+            Some(value) => check_poll_interval(&value)?,
+        };
+        let state_dir = paths.resolve(&required(raw.state_dir, "stateDir")?, "stateDir")?;
+        let hub = raw.hub.map(|hub| check_hub(hub, &state_dir, &paths)).transpose()?;
+        let namespace = match raw.namespace {
+            None => DEFAULT_NAMESPACE.to_string(),
+            Some(namespace) => {
+                check_dns_label(&namespace).map_err(|m| invalid("namespace", m))?;
+                namespace
+            }
+        };
+        let kubernetes = check_kubernetes(required(raw.kubernetes, "kubernetes")?, &paths)?;
+        Ok(Config { cluster, fleet, hub, poll_interval, state_dir, namespace, kubernetes })
+    }
+}
+
+/// Spreads polls of many agents apart: `interval` scaled by `0.8 + 0.4 * unit`, so a `unit`
+/// drawn uniformly from [0, 1) gives ±20%. `unit` is clamped to [0, 1]; NaN counts as 0.5 (no
+/// jitter). Never panics, whatever the interval.
+pub fn jittered(interval: Duration, unit: f64) -> Duration {
+    let unit = if unit.is_nan() { 0.5 } else { unit.clamp(0.0, 1.0) };
+    // In millionths, so that unit 0.5 gives the interval exactly.
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "unit is clamped to [0, 1]")]
+    let millionths = (unit * 1_000_000.0).round() as u32;
+    let factor = 800_000 + millionths * 2 / 5;
+    interval
+        .checked_mul(factor)
+        .map_or_else(|| (interval / 1_000_000).saturating_mul(factor), |scaled| scaled / 1_000_000)
+}
+
+// The file as written. Every field is optional here so that a missing one is reported as
+// "required" at its own path, rather than as serde's "missing field" at its parent's.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawConfig {
+    cluster: Option<RawCluster>,
+    fleet: Option<RawFleet>,
+    hub: Option<RawHub>,
+    /// A value, not a string, so that `pollInterval: 60` gets the duration message.
+    poll_interval: Option<Value>,
+    state_dir: Option<String>,
+    namespace: Option<String>,
+    kubernetes: Option<RawKubernetes>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawCluster {
+    name: Option<String>,
+    environment: Option<String>,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawFleet {
+    url: Option<String>,
+    credentials_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawHub {
+    url: Option<String>,
+    token_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawKubernetes {
+    kubeconfig: Option<String>,
+    context: Option<String>,
+    in_cluster: Option<bool>,
+    server: Option<String>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Error {
+    Error { file: PathBuf::from(FILE_NAME), field: field.to_string(), message: message.into() }
+}
+
+fn required<T>(value: Option<T>, field: &str) -> Result<T, Error> {
+    value.ok_or_else(|| invalid(field, "required"))
+}
+
+/// Refuses a sequence where a section is expected: serde's derived structs would read it as the
+/// fields in order (`cluster: [a, prod]`), which no one means. Other wrong types are left to serde.
+fn refuse_sequences(value: &Value) -> Result<(), Error> {
+    let sections = [("", Some(value))]
+        .into_iter()
+        .chain(["cluster", "fleet", "hub", "kubernetes"].map(|key| (key, value.get(key))));
+    for (field, section) in sections {
+        if section.is_some_and(Value::is_array) {
+            return Err(invalid(field, "expected a mapping, found sequence"));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the typed form, naming the field path on error.
+fn typed(value: Value) -> Result<RawConfig, Error> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        invalid(&field, reword(&e.into_inner().to_string()))
+    })
+}
+
+/// Says serde's messages in the file's terms: `expected a string, found boolean `true`` rather
+/// than `invalid type: boolean `true`, expected a string`, and no Rust type names.
+fn reword(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((found, expected)) = rest.rsplit_once(", expected ")
+    {
+        let expected = if expected.starts_with("struct ") || expected == "a map" { "a mapping" } else { expected };
+        let found = if found == "map" { "a mapping" } else { found };
+        return format!("expected {expected}, found {found}");
+    }
+    if message.starts_with("unknown field ") {
+        // "unknown field `x`, expected one of `a`, `b`": the path already names `x`.
+        let known = message.split_once(", expected ").map_or("", |(_, known)| known);
+        let known = known.trim_start_matches("one of ").replace('`', "");
+        return format!("unknown field (expected {known})");
+    }
+    message.to_string()
+}
+
+fn check_cluster(raw: RawCluster) -> Result<ClusterConfig, Error> {
+    let name = required(raw.name, "cluster.name")?;
+    check_dns_subdomain(&name).map_err(|m| invalid("cluster.name", m))?;
+    let environment = required(raw.environment, "cluster.environment")?;
+    if environment.is_empty() {
+        return Err(invalid("cluster.environment", "must not be empty"));
+    }
+    let labels = raw.labels.unwrap_or_default();
+    for (key, value) in &labels {
+        check_label_key(key).map_err(|m| invalid("cluster.labels", m))?;
+        check_label_value(value).map_err(|m| invalid(&format!("cluster.labels.{key}"), m))?;
+    }
+    Ok(ClusterConfig { name, environment, labels })
+}
+
+fn check_fleet(raw: RawFleet, paths: &Paths) -> Result<FleetConfig, Error> {
+    let url = required(raw.url, "fleet.url")?;
+    check_git_url(&url).map_err(|m| invalid("fleet.url", m))?;
+    let credentials_file =
+        raw.credentials_file.map(|file| paths.resolve(&file, "fleet.credentialsFile")).transpose()?;
+    Ok(FleetConfig { url, credentials_file })
+}
+
+fn check_hub(raw: RawHub, state_dir: &Path, paths: &Paths) -> Result<HubConfig, Error> {
+    let url = required(raw.url, "hub.url")?;
+    check_http_url(&url).map_err(|m| invalid("hub.url", m))?;
+    let token_file = match raw.token_file {
+        Some(file) => paths.resolve(&file, "hub.tokenFile")?,
+        None => state_dir.join(DEFAULT_TOKEN_FILE),
+    };
+    Ok(HubConfig { url, token_file })
+}
+
+fn check_kubernetes(raw: RawKubernetes, paths: &Paths) -> Result<Kubernetes, Error> {
+    let in_cluster = raw.in_cluster == Some(true);
+    let chosen = usize::from(raw.kubeconfig.is_some()) + usize::from(in_cluster) + usize::from(raw.server.is_some());
+    if chosen != 1 {
+        return Err(invalid("kubernetes", "exactly one of kubeconfig, inCluster, server"));
+    }
+    if let Some(path) = raw.kubeconfig {
+        let path = paths.resolve(&path, "kubernetes.kubeconfig")?;
+        if raw.context.as_deref() == Some("") {
+            return Err(invalid("kubernetes.context", "must not be empty"));
+        }
+        return Ok(Kubernetes::Kubeconfig { path, context: raw.context });
+    }
+    if raw.context.is_some() {
+        return Err(invalid("kubernetes.context", "only with kubeconfig"));
+    }
+    match raw.server {
+        Some(server) => {
+            check_http_url(&server).map_err(|m| invalid("kubernetes.server", m))?;
+            Ok(Kubernetes::Server(server))
+        }
+        None => Ok(Kubernetes::InCluster),
+    }
+}
+
+fn check_poll_interval(value: &Value) -> Result<Duration, Error> {
+    const FIELD: &str = "pollInterval";
+    let shown = value.to_string();
+    let interval = value
+        .as_str()
+        .and_then(parse_duration)
+        .ok_or_else(|| invalid(FIELD, format!("{shown} is not a duration (like 60s, 5m, 1h, 500ms)")))?;
+    if interval < MIN_POLL_INTERVAL {
+        return Err(invalid(FIELD, format!("{shown} is under the minimum of 1s")));
+    }
+    if interval > MAX_POLL_INTERVAL {
+        return Err(invalid(FIELD, format!("{shown} is over the maximum of 24h")));
+    }
+    Ok(interval)
+}
+
+/// A sum of whole numbers with units `ms`, `s`, `m` and `h`, as Go writes durations (`1m30s`);
+/// `None` when malformed or too large.
+fn parse_duration(text: &str) -> Option<Duration> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let letters = rest[digits..].bytes().take_while(u8::is_ascii_alphabetic).count();
+        let n: u64 = rest[..digits].parse().ok()?;
+        let part = match &rest[digits..digits + letters] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.checked_mul(60)?),
+            "h" => Duration::from_secs(n.checked_mul(3600)?),
+            _ => return None,
+        };
+        total = total.checked_add(part)?;
+        rest = &rest[digits + letters..];
+    }
+    Some(total)
+}
+
+/// Where relative and `~/` paths lead.
+struct Paths<'a> {
+    base_dir: &'a Path,
+    home: Option<&'a Path>,
+}
+
+impl Paths<'_> {
+    fn resolve(&self, text: &str, field: &str) -> Result<PathBuf, Error> {
+        if text.is_empty() {
+            return Err(invalid(field, "must not be empty"));
+        }
+        if text == "~" || text.starts_with("~/") {
+            let home =
+                self.home.ok_or_else(|| invalid(field, format!("{text:?} starts with ~ but $HOME is not set")))?;
+            return Ok(match text.strip_prefix("~/") {
+                Some(rest) => home.join(rest),
+                None => home.to_path_buf(),
+            });
+        }
+        if text.starts_with('~') {
+            // `~user/` would need the password database; a file named `~x` is too rare to guess.
+            return Err(invalid(field, format!("{text:?}: only ~/ is expanded, not ~user/")));
+        }
+        // `join` keeps an absolute path as it is.
+        Ok(self.base_dir.join(text))
+    }
+}
+
+/// A DNS-1123 subdomain, as Kubernetes object names: dot-separated DNS labels, at most 253.
+fn check_dns_subdomain(name: &str) -> Result<(), String> {
+    if !name.is_empty() && name.len() <= 253 && name.split('.').all(is_dns_label_part) {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', at most 253)"))
+    }
+}
+
+/// A DNS-1123 label, as Kubernetes namespace names: at most 63, no dots.
+fn check_dns_label(name: &str) -> Result<(), String> {
+    if name.len() <= 63 && is_dns_label_part(name) {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)"))
+    }
+}
+
+fn is_dns_label_part(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        }
+        _ => false,
+    }
+}
+
+/// A label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63.
+fn check_label_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(|p| check_dns_subdomain(p).is_ok());
+    if prefix_ok && !name.is_empty() && is_label_name(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key:?} is not a valid label key (an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)"
+        ))
+    }
+}
+
+/// A label value: empty, or at most 63 like a key's name.
+fn check_label_value(value: &str) -> Result<(), String> {
+    if value.is_empty() || is_label_name(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{value:?} is not a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)"
+        ))
+    }
+}
+
+fn is_label_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            bytes.len() <= 63
+                && first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        }
+        _ => false,
+    }
+}
+
+/// A URL git can fetch, by the schemes the agent supports, or scp-like `user@host:path`.
+fn check_git_url(url: &str) -> Result<(), String> {
+    const SCHEMES: [&str; 5] = ["https://", "http://", "git://", "ssh://", "file://"];
+    let with_scheme = SCHEMES.iter().any(|s| url.len() > s.len() && url.starts_with(s));
+    let scp_like = !url.contains("://")
+        && url.split_once(':').is_some_and(|(user_host, path)| {
+            !path.is_empty()
+                && !user_host.contains('/')
+                && user_host.split_once('@').is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
+        });
+    if with_scheme || scp_like {
+        Ok(())
+    } else {
+        Err(format!("{url:?} is not a git URL (https, http, git, ssh or file, or user@host:path)"))
+    }
+}
+
+fn check_http_url(url: &str) -> Result<(), String> {
+    let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    if host.is_some_and(|h| !h.is_empty() && !h.starts_with('/')) {
+        Ok(())
+    } else {
+        Err(format!("{url:?} is not an http or https URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+cluster:
+  name: store-0042
+  environment: prod
+  labels: {kind: store, region: us-east, canary: "false"}
+fleet:
+  url: git://git.retail.example/fleet.git
+  credentialsFile: /etc/flotilla/git-credentials
+hub:
+  url: https://hub.retail.example
+  tokenFile: /var/lib/flotilla/cluster-token
+pollInterval: 90s
+stateDir: /var/lib/flotilla
+namespace: flotilla-agent
+kubernetes:
+  kubeconfig: ~/.kube/config
+  context: store
+"#;
+
+    const MINIMAL: &str = "
+cluster: {name: store-0042, environment: prod}
+fleet: {url: 'https://git.retail.example/fleet.git'}
+stateDir: state
+kubernetes: {server: 'http://127.0.0.1:6443'}
+";
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        Config::parse(text.as_bytes(), Path::new("/etc/flotilla"), Some(Path::new("/home/agent")))
+    }
+
+    /// The error `text` gives, as printed.
+    fn error(text: &str) -> String {
+        match parse(text) {
+            Ok(config) => panic!("expected an error, parsed {config:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// The minimal file with `line` replaced, added or removed (by key).
+    fn minimal_with(key: &str, line: Option<&str>) -> String {
+        let mut lines: Vec<String> =
+            MINIMAL.lines().filter(|l| !l.starts_with(&format!("{key}:"))).map(String::from).collect();
+        lines.extend(line.map(String::from));
+        lines.join("\n")
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let config = parse(FULL).expect("the full example is valid");
+        let labels = [("canary", "false"), ("kind", "store"), ("region", "us-east")];
+        assert_eq!(
+            config,
+            Config {
+                cluster: ClusterConfig {
+                    name: "store-0042".into(),
+                    environment: "prod".into(),
+                    labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                },
+                fleet: FleetConfig {
+                    url: "git://git.retail.example/fleet.git".into(),
+                    credentials_file: Some("/etc/flotilla/git-credentials".into()),
+                },
+                hub: Some(HubConfig {
+                    url: "https://hub.retail.example".into(),
+                    token_file: "/var/lib/flotilla/cluster-token".into(),
+                }),
+                poll_interval: Duration::from_secs(90),
+                state_dir: "/var/lib/flotilla".into(),
+                namespace: "flotilla-agent".into(),
+                kubernetes: Kubernetes::Kubeconfig {
+                    path: "/home/agent/.kube/config".into(),
+                    context: Some("store".into()),
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn minimal_example_gets_defaults() {
+        let config = parse(MINIMAL).expect("the minimal example is valid");
+        assert!(config.cluster.labels.is_empty());
+        assert_eq!(config.fleet.credentials_file, None);
+        assert_eq!(config.hub, None);
+        assert_eq!(config.poll_interval, DEFAULT_POLL_INTERVAL);
+        assert_eq!(config.state_dir, Path::new("/etc/flotilla/state"));
+        assert_eq!(config.namespace, "flotilla-system");
+        assert_eq!(config.kubernetes, Kubernetes::Server("http://127.0.0.1:6443".into()));
+    }
+
+    #[test]
+    fn in_cluster_is_chosen_by_true() {
+        let config = parse(&minimal_with("kubernetes", Some("kubernetes: {inCluster: true}"))).expect("valid");
+        assert_eq!(config.kubernetes, Kubernetes::InCluster);
+    }
+
+    #[test]
+    fn hub_token_file_defaults_under_state_dir() {
+        let config = parse(&minimal_with("hub", Some("hub: {url: 'https://hub.example'}"))).expect("valid");
+        let hub = config.hub.expect("hub is set");
+        assert_eq!(hub.token_file, Path::new("/etc/flotilla/state/cluster-token"));
+    }
+
+    #[test]
+    fn relative_and_home_paths_resolve() {
+        let text = format!(
+            "{}\nfleet: {{url: 'ssh://git@example/fleet', credentialsFile: ../secrets/git}}\nhub: {{url: 'http://hub', tokenFile: '~/token'}}",
+            minimal_with("fleet", None)
+        );
+        let config = parse(&text).expect("valid");
+        assert_eq!(config.fleet.credentials_file.as_deref(), Some(Path::new("/etc/flotilla/../secrets/git")));
+        assert_eq!(config.hub.expect("hub is set").token_file, Path::new("/home/agent/token"));
+        assert_eq!(config.state_dir, Path::new("/etc/flotilla/state"));
+
+        let config = parse(&minimal_with("kubernetes", Some("kubernetes: {kubeconfig: '~'}"))).expect("valid");
+        assert_eq!(config.kubernetes, Kubernetes::Kubeconfig { path: "/home/agent".into(), context: None });
+    }
+
+    #[test]
+    fn home_paths_need_a_home() {
+        let text = minimal_with("stateDir", Some("stateDir: ~/state"));
+        let e = Config::parse(text.as_bytes(), Path::new("."), None).expect_err("no home");
+        assert_eq!(e.to_string(), r#"agent.yaml: field stateDir: "~/state" starts with ~ but $HOME is not set"#);
+        assert_eq!(
+            error(&minimal_with("stateDir", Some("stateDir: ~bob/state"))),
+            r#"agent.yaml: field stateDir: "~bob/state": only ~/ is expanded, not ~user/"#
+        );
+    }
+
+    /// Each case: a top-level key of the minimal file, its replacement line (or none to remove
+    /// it), and the error expected after the file name.
+    type Case<'a> = (&'a str, Option<&'a str>, &'a str);
+
+    fn check_errors(cases: &[Case]) {
+        let mut wrong = Vec::new();
+        for (key, line, expected) in cases {
+            let got = error(&minimal_with(key, *line));
+            let expected = format!("agent.yaml: {expected}");
+            if got != expected {
+                wrong.push(format!("{line:?}:\n  expected {expected}\n  got      {got}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn kubernetes_errors_name_the_field() {
+        check_errors(&[
+            ("kubernetes", None, "field kubernetes: required"),
+            ("kubernetes", Some("kubernetes: {}"), "field kubernetes: exactly one of kubeconfig, inCluster, server"),
+            (
+                "kubernetes",
+                Some("kubernetes: {inCluster: true, server: 'http://x'}"),
+                "field kubernetes: exactly one of kubeconfig, inCluster, server",
+            ),
+            (
+                "kubernetes",
+                Some("kubernetes: {inCluster: false}"),
+                "field kubernetes: exactly one of kubeconfig, inCluster, server",
+            ),
+            (
+                "kubernetes",
+                Some("kubernetes: {inCluster: true, context: a}"),
+                "field kubernetes.context: only with kubeconfig",
+            ),
+            (
+                "kubernetes",
+                Some("kubernetes: {inCluster: yes}"),
+                r#"field kubernetes.inCluster: expected a boolean, found string "yes""#,
+            ),
+            (
+                "kubernetes",
+                Some("kubernetes: {server: '127.0.0.1:6443'}"),
+                r#"field kubernetes.server: "127.0.0.1:6443" is not an http or https URL"#,
+            ),
+            (
+                "kubernetes",
+                Some("kubernetes: {server: 'http://x', token: abc}"),
+                "field kubernetes.token: unknown field (expected kubeconfig, context, inCluster, server)",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn cluster_errors_name_the_field() {
+        check_errors(&[
+            ("cluster", None, "field cluster: required"),
+            ("cluster", Some("cluster: {environment: prod}"), "field cluster.name: required"),
+            (
+                "cluster",
+                Some("cluster: {name: Store_42, environment: prod}"),
+                r#"field cluster.name: "Store_42" is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', at most 253)"#,
+            ),
+            ("cluster", Some("cluster: {name: s, environment: ''}"), "field cluster.environment: must not be empty"),
+            (
+                "cluster",
+                Some("cluster: {name: s, environment: prod, labels: {kind: 1}}"),
+                "field cluster.labels.kind: expected a string, found integer `1`",
+            ),
+            (
+                "cluster",
+                Some("cluster: {name: s, environment: prod, labels: {canary: false}}"),
+                "field cluster.labels.canary: expected a string, found boolean `false`",
+            ),
+            (
+                "cluster",
+                Some("cluster: {name: s, environment: prod, labels: {kind: 'a b'}}"),
+                r#"field cluster.labels.kind: "a b" is not a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)"#,
+            ),
+            (
+                "cluster",
+                Some("cluster: {name: s, environment: prod, labels: {'-kind': a}}"),
+                r#"field cluster.labels: "-kind" is not a valid label key (an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)"#,
+            ),
+            (
+                "cluster",
+                Some("cluster: {name: s, environment: prod, label: {}}"),
+                "field cluster.label: unknown field (expected name, environment, labels)",
+            ),
+            ("cluster", Some("cluster: [s]"), "field cluster: expected a mapping, found sequence"),
+        ]);
+    }
+
+    #[test]
+    fn other_errors_name_the_field() {
+        check_errors(&[
+            (
+                "fleet",
+                Some("fleet: {url: 'ftp://example/fleet'}"),
+                r#"field fleet.url: "ftp://example/fleet" is not a git URL (https, http, git, ssh or file, or user@host:path)"#,
+            ),
+            (
+                "fleet",
+                Some("fleet: {url: 'example:fleet'}"),
+                r#"field fleet.url: "example:fleet" is not a git URL (https, http, git, ssh or file, or user@host:path)"#,
+            ),
+            (
+                "fleet",
+                Some("fleet: {url: 'https://x', credentialsFile: ''}"),
+                "field fleet.credentialsFile: must not be empty",
+            ),
+            ("hub", Some("hub: {tokenFile: t}"), "field hub.url: required"),
+            ("hub", Some("hub: {url: 'hub.example'}"), r#"field hub.url: "hub.example" is not an http or https URL"#),
+            (
+                "pollInterval",
+                Some("pollInterval: soon"),
+                r#"field pollInterval: "soon" is not a duration (like 60s, 5m, 1h, 500ms)"#,
+            ),
+            (
+                "pollInterval",
+                Some("pollInterval: 60"),
+                "field pollInterval: 60 is not a duration (like 60s, 5m, 1h, 500ms)",
+            ),
+            ("pollInterval", Some("pollInterval: 500ms"), r#"field pollInterval: "500ms" is under the minimum of 1s"#),
+            ("pollInterval", Some("pollInterval: 25h"), r#"field pollInterval: "25h" is over the maximum of 24h"#),
+            ("stateDir", None, "field stateDir: required"),
+            (
+                "namespace",
+                Some("namespace: flotilla.system"),
+                r#"field namespace: "flotilla.system" is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)"#,
+            ),
+            (
+                "pollinterval",
+                Some("pollinterval: 60s"),
+                "field pollinterval: unknown field (expected cluster, fleet, hub, pollInterval, stateDir, namespace, kubernetes)",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn whole_file_errors_name_no_field() {
+        assert_eq!(error(""), "agent.yaml: field cluster: required");
+        assert_eq!(error("[a]"), "agent.yaml: expected a mapping, found sequence");
+        assert!(error("cluster: {").starts_with("agent.yaml: invalid YAML: "), "{}", error("cluster: {"));
+        assert!(error("a: 1\n---\nb: 2").starts_with("agent.yaml: invalid YAML: expected one document"));
+    }
+
+    #[test]
+    fn load_names_the_file_and_resolves_against_its_folder() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("agent.yaml");
+        std::fs::write(&path, MINIMAL).expect("write the file");
+        let config = Config::load(&path).expect("valid");
+        assert_eq!(config.state_dir, dir.path().join("state"));
+
+        std::fs::write(&path, minimal_with("stateDir", None)).expect("write the file");
+        let e = Config::load(&path).expect_err("stateDir is missing");
+        assert_eq!(e.to_string(), format!("{}: field stateDir: required", path.display()));
+
+        let missing = dir.path().join("missing.yaml");
+        let e = Config::load(&missing).expect_err("no such file");
+        assert!(e.to_string().starts_with(&format!("{}: cannot read the file: ", missing.display())), "{e}");
+    }
+
+    #[test]
+    fn durations_parse_like_go() {
+        let cases = [("60s", 60_000), ("5m", 300_000), ("1h", 3_600_000), ("500ms", 500), ("1m30s", 90_000)];
+        for (text, millis) in cases {
+            assert_eq!(parse_duration(text), Some(Duration::from_millis(millis)), "{text}");
+        }
+        for text in ["", "60", "s", "1.5m", "-1s", "60 s", "1d", "99999999999999999999h"] {
+            assert_eq!(parse_duration(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn labels_and_names_follow_kubernetes() {
+        for key in ["kind", "flotilla.dev/tier", "a_b.c-d", "K8s"] {
+            assert_eq!(check_label_key(key), Ok(()), "{key}");
+        }
+        for key in ["", "/kind", "Flotilla.dev/tier", "kind/", "a/b/c", &"k".repeat(64)] {
+            assert!(check_label_key(key).is_err(), "{key}");
+        }
+        for value in ["", "false", "us-east", &"v".repeat(63)] {
+            assert_eq!(check_label_value(value), Ok(()), "{value}");
+        }
+        for value in ["-x", "x-", "a/b", &"v".repeat(64)] {
+            assert!(check_label_value(value).is_err(), "{value}");
+        }
+        for name in ["store-0042", "a.b.c", "0"] {
+            assert_eq!(check_dns_subdomain(name), Ok(()), "{name}");
+        }
+        for name in ["", "a..b", "a.-b", "-a", "A", &"a".repeat(254)] {
+            assert!(check_dns_subdomain(name).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn git_urls() {
+        for url in
+            ["https://h/r", "http://h/r", "git://h/r", "ssh://git@h/r", "file:///srv/r", "git@github.com:org/r.git"]
+        {
+            assert_eq!(check_git_url(url), Ok(()), "{url}");
+        }
+        for url in ["", "https://", "/srv/r", "h:r", "@h:r", "git@:r", "git@h:", "ftp://h/r", "a/git@h:r"] {
+            assert!(check_git_url(url).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn jitter_spans_plus_minus_twenty_percent() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(jittered(minute, 0.0), Duration::from_secs(48));
+        assert_eq!(jittered(minute, 0.5), minute);
+        assert_eq!(jittered(minute, 0.75), Duration::from_secs(66));
+        assert!(jittered(minute, 0.999_999) < Duration::from_secs(72));
+        assert!(jittered(minute, 0.999_999) > Duration::from_millis(71_999));
+        // Out of range and NaN are clamped, not trusted.
+        assert_eq!(jittered(minute, -3.0), Duration::from_secs(48));
+        assert_eq!(jittered(minute, 7.0), Duration::from_secs(72));
+        assert_eq!(jittered(minute, f64::NAN), minute);
+        // Huge intervals do not panic.
+        assert!(jittered(Duration::MAX, 1.0) <= Duration::MAX);
+        assert!(jittered(Duration::MAX, 0.0) < Duration::MAX);
+    }
+}
