@@ -79,6 +79,8 @@ const BUILT_IN: &[BuiltIn] = &[
     ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false, &[], false),
     ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false, &[], false),
     ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true, &["netpol"], false),
+    ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, &["pdb"], true),
+    ("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true, &["hpa"], true),
     ("networking.k8s.io", "v1", "Ingress", "ingresses", true, &["ing"], true),
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, &["crd"], true),
 ];

@@ -305,3 +305,53 @@ async fn an_api_server_failing_mid_apply_skips_prune_and_the_next_run_converges(
     assert_eq!(placement(&recovered, "web").state, SyncState::Synced, "{:?}", placement(&recovered, "web"));
     assert_eq!(names(&world.config_maps()).await, ["cm-0", "cm-1", "cm-2", "cm-3", "cm-4"]);
 }
+
+/// Copies a folder tree (files only).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_example_fleet_syncs_a_store() {
+    let world = World::new(Duration::ZERO);
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/retail-fleet");
+    // The example's three repositories, served by git daemon: infra is the fleet.
+    for (folder, repo) in [("infra", "fleet"), ("store-app", "store-app"), ("cloud-services", "cloud-services")] {
+        let dir = world.root.join(repo);
+        if repo != "fleet" {
+            std::fs::create_dir_all(&dir).unwrap();
+            git(&dir, &["init", "-q", "-b", "prod"]);
+        }
+        copy_tree(&examples.join(folder), &dir);
+    }
+    let repositories = world.root.join("fleet/fleet/repositories.yaml");
+    let text = std::fs::read_to_string(&repositories)
+        .unwrap()
+        .replace("https://git.retail.example/retail/store-app.git", &world.daemon.url("store-app"))
+        .replace("https://git.retail.example/retail/cloud-services.git", &world.daemon.url("cloud-services"));
+    std::fs::write(&repositories, text).unwrap();
+    for repo in ["fleet", "store-app", "cloud-services"] {
+        world.commit(repo, &[]);
+    }
+    let first = world.reconcile().await;
+    let names: Vec<&str> = first.placements.iter().map(|o| o.report.name.as_str()).collect();
+    assert_eq!(names, ["baseline", "bt-collector", "store-monitoring"]);
+    for o in &first.placements {
+        assert!(matches!(o.report.state, SyncState::Synced | SyncState::Progressing), "{:?}", o.report);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = world.reconcile().await;
+    for o in &second.placements {
+        assert_eq!(o.report.state, SyncState::Synced, "{:?}", o.report);
+        assert_eq!(o.report.applied_digest, o.report.desired_digest);
+    }
+}
