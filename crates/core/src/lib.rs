@@ -9,6 +9,7 @@
 //! the dependency list), so the agent and the hub compute the same answer from the same inputs,
 //! and a test is a function call.
 
+pub mod calendar;
 pub mod digest;
 pub mod drift;
 pub mod fleet;

@@ -492,15 +492,8 @@ fn rfc3339_utc(time: &str) -> Result<(), &'static str> {
     else {
         return Err(WRONG);
     };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return Err(WRONG),
-    };
-    if day == 0 || day > days || hour > 23 || minute > 59 || second > 59 {
+    let days = crate::calendar::days_in_month(year.into(), month.into()).ok_or(WRONG)?;
+    if day == 0 || i64::from(day) > days || hour > 23 || minute > 59 || second > 59 {
         return Err(WRONG);
     }
     Ok(())

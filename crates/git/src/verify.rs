@@ -450,14 +450,7 @@ mod ssh {
         let field = |range: std::ops::Range<usize>| digits.get(range).map_or(Ok(0), str::parse::<i64>);
         let (year, month, day) = (field(0..4).ok()?, field(4..6).ok()?, field(6..8).ok()?);
         let (hour, minute, second) = (field(8..10).ok()?, field(10..12).ok()?, field(12..14).ok()?);
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let month_days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return None,
-        };
+        let month_days = flotilla_core::calendar::days_in_month(year, month)?;
         if !(1..=month_days).contains(&day) || hour > 23 || minute > 59 || second > 59 {
             return None;
         }
