@@ -1,5 +1,5 @@
-//! The Gregorian calendar arithmetic that validating a timestamp needs. Not a clock and not a
-//! date library: core reads no time.
+//! The Gregorian calendar arithmetic that validating and writing a timestamp need. Not a clock and not a
+//! date library: core reads no time. It formats one: [`rfc3339`].
 
 /// The number of days in `month` (1–12) of `year`, or `None` for a month that does not exist.
 pub fn days_in_month(year: i64, month: i64) -> Option<i64> {
@@ -13,9 +13,57 @@ pub fn days_in_month(year: i64, month: i64) -> Option<i64> {
     }
 }
 
+/// The UTC time `unix_seconds` after the epoch as RFC 3339, `2026-11-25T03:32:07Z`. Times
+/// before the epoch are clamped to it; the caller reads the clock.
+pub fn rfc3339(unix_seconds: i64) -> String {
+    let seconds = unix_seconds.max(0);
+    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", of_day / 3_600, of_day % 3_600 / 60, of_day % 60)
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_seconds_as_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(-5), "1970-01-01T00:00:00Z");
+        // `date -u -d @1795577527 +%FT%TZ`
+        assert_eq!(rfc3339(1_795_577_527), "2026-11-25T03:32:07Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_709_251_199), "2024-02-29T23:59:59Z");
+        assert_eq!(rfc3339(4_102_444_800), "2100-01-01T00:00:00Z");
+        // Every day of four centuries round-trips through days_in_month.
+        let (mut year, mut month, mut day) = (1970, 1, 1);
+        for days in 0..146_097 {
+            assert_eq!(civil_from_days(days), (year, month, day), "day {days}");
+            day += 1;
+            if day > days_in_month(year, month).unwrap() {
+                day = 1;
+                month += 1;
+                if month > 12 {
+                    month = 1;
+                    year += 1;
+                }
+            }
+        }
+    }
 
     #[test]
     fn leap_years_and_impossible_months() {

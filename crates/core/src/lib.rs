@@ -4,7 +4,8 @@
 //! to a cluster ([`selector`]), renders sources as `kubectl kustomize` does ([`kustomize`]),
 //! applies a placement's customizations and substitution ([`render`]) and names the result by
 //! a [`digest::Digest`]. Reading the cluster back, it judges live objects' [`health`] and their
-//! [`drift`] from what was applied, [`plan`]s a sync, and it defines the agent's [`report`] to the hub. It is not
+//! [`drift`] from what was applied, [`plan`]s a sync, and it defines the agent's [`report`] to the hub and how it
+//! [`register`]s. It is not
 //! an IO library: no files, network, git, clock or Kubernetes client here (a tidy test checks
 //! the dependency list), so the agent and the hub compute the same answer from the same inputs,
 //! and a test is a function call.
@@ -16,6 +17,7 @@ pub mod fleet;
 pub mod health;
 pub mod kustomize;
 pub mod plan;
+pub mod register;
 pub mod render;
 pub mod report;
 pub mod selector;

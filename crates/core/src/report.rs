@@ -413,7 +413,7 @@ fn check_some(
 
 /// A DNS-1123 subdomain, as Kubernetes object names and Flotilla's cluster, placement and
 /// policy names are.
-fn dns_subdomain(name: &str) -> Result<(), &'static str> {
+pub(crate) fn dns_subdomain(name: &str) -> Result<(), &'static str> {
     let ok = name.len() <= 253
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())

@@ -3,12 +3,16 @@
 //! render, and sync (or only plan). Each placement is isolated: a source that cannot be fetched,
 //! verified or rendered is reported and not applied, and the cluster keeps its last good state.
 //!
-//! Not the daemon loop, the hub client or the spool (those come with `run`).
+//! Fetches of the fleet and the sources are retried with backoff while the git server cannot be
+//! reached; after that the placement reports `SourceUnreachable` (the fleet, an error).
+//!
+//! Not the daemon loop, the hub client or the spool (see [`crate::daemon`]).
 
 use anyhow::{Context as _, Result};
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, VerifyMode};
 use flotilla_core::plan::{self, Plan};
 use flotilla_core::report::{PlacementReport, SyncState};
+use flotilla_core::snapshot::Snapshot;
 use flotilla_git::{Cache, CommitId, Credentials, Signature, Source};
 
 use crate::cluster::Cluster;
@@ -54,6 +58,10 @@ pub async fn connect(kubernetes: &Kubernetes) -> Result<kube::Client> {
             kube::Config::new(url.parse().with_context(|| format!("kubernetes.server {url:?}"))?)
         }
         Kubernetes::InCluster => kube::Config::incluster().context("kubernetes.inCluster")?,
+        Kubernetes::Simulated => {
+            let cluster = kube_testserver::Cluster::new(&kube_testserver::Options::default());
+            return Ok(kube::Client::new(cluster.router(), "default"));
+        }
         Kubernetes::Kubeconfig { path, context } => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .with_context(|| format!("kubernetes.kubeconfig {}", path.display()))?;
@@ -75,8 +83,19 @@ pub fn identity(config: &Config) -> ClusterIdentity {
     }
 }
 
-/// Reconciles (or plans) every placement that selects this cluster.
-pub async fn reconcile(config: &Config, cluster: &mut Cluster, mode: Mode) -> Result<Reconciled> {
+/// The fleet repository at one commit, read.
+struct FleetAt {
+    commit: CommitId,
+    snapshot: Snapshot,
+    fleet: Fleet,
+    warnings: Vec<String>,
+    source: Source,
+    cache: Cache,
+}
+
+/// Fetches the fleet repository at `git_ref` (a branch or a full commit id), or at the
+/// environment's branch, and reads it.
+fn read_fleet(config: &Config, git_ref: Option<&str>) -> Result<FleetAt> {
     let cache = Cache::new(config.state_dir.join("git"));
     let credentials = config
         .fleet
@@ -85,23 +104,56 @@ pub async fn reconcile(config: &Config, cluster: &mut Cluster, mode: Mode) -> Re
         .map(Credentials::from_file)
         .transpose()
         .context("fleet.credentialsFile")?;
-    let fleet_source = Source { url: config.fleet.url.clone(), credentials };
-    let branch = config.cluster.environment.clone();
-    let tips = cache
-        .fetch_tips(&fleet_source, &[branch.as_str()])
-        .with_context(|| format!("fetching the fleet repository at {branch}"))?;
-    let fleet_commit = tips.heads[&branch];
-    let shallow = cache.shallow();
-    let snapshot = shallow.snapshot(&fleet_source.url, fleet_commit).context("reading the fleet repository")?;
+    let source = Source { url: config.fleet.url.clone(), credentials };
+    let git_ref = git_ref.unwrap_or(&config.cluster.environment);
+    let (commit, tree) = if let Ok(commit) = CommitId::parse(git_ref) {
+        // A commit is found on whichever branch holds it, anywhere in its history.
+        retrying_git(|| cache.fetch(&source, &["*"])).context("fetching the fleet repository")?;
+        (commit, cache.clone())
+    } else {
+        let tips = retrying_git(|| cache.fetch_tips(&source, &[git_ref]))
+            .with_context(|| format!("fetching the fleet repository at {git_ref}"))?;
+        (tips.heads[git_ref], cache.shallow())
+    };
+    let snapshot = tree.snapshot(&source.url, commit).context("reading the fleet repository")?;
     let (fleet, errors) = Fleet::from_snapshot(&snapshot);
-    let mut warnings: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    let selection = fleet.select(&identity(config));
+    let warnings = errors.iter().map(ToString::to_string).collect();
+    Ok(FleetAt { commit, snapshot, fleet, warnings, source, cache })
+}
+
+/// How many times a fetch is tried while the git server cannot be reached or fails.
+const GIT_ATTEMPTS: u32 = 3;
+
+/// Runs a git fetch until it succeeds, fails for good, or has failed [`GIT_ATTEMPTS`] times,
+/// waiting 250 ms, 500 ms … (plus up to half as much again, at random) between tries. Blocking,
+/// as the fetch itself is.
+fn retrying_git<T>(mut fetch: impl FnMut() -> Result<T, flotilla_git::Error>) -> Result<T, flotilla_git::Error> {
+    let mut delay = std::time::Duration::from_millis(250);
+    let mut attempt = 1;
+    loop {
+        match fetch() {
+            Err(flotilla_git::Error::Unreachable { .. } | flotilla_git::Error::Fetch { .. })
+                if attempt < GIT_ATTEMPTS =>
+            {
+                std::thread::sleep(delay + crate::cluster::jitter(delay / 2));
+                delay *= 2;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Reconciles (or plans) every placement that selects this cluster.
+pub async fn reconcile(config: &Config, cluster: &mut Cluster, mode: Mode) -> Result<Reconciled> {
+    let at = read_fleet(config, None)?;
+    let selection = at.fleet.select(&identity(config));
+    let mut warnings = at.warnings.clone();
     warnings.extend(selection.mismatch.clone());
 
     let mut placements = Vec::new();
     for placement in &selection.placements {
-        let ctx = Context { fleet: &fleet, identity: &selection.identity, fleet_source: &fleet_source, cache: &cache };
-        let outcome = match desired(&ctx, placement) {
+        let outcome = match desired(&at, &selection.identity, placement) {
             Err(report) => Outcome { report: *report, plan: None },
             Ok(desired) if placement.spec.paused => Outcome { report: paused(&desired), plan: None },
             Ok(desired) => match mode {
@@ -119,16 +171,38 @@ pub async fn reconcile(config: &Config, cluster: &mut Cluster, mode: Mode) -> Re
         };
         placements.push(outcome);
     }
-    Ok(Reconciled { fleet_commit, placements, warnings })
+    Ok(Reconciled { fleet_commit: at.commit, placements, warnings })
 }
 
-/// What every placement's source is read with.
-#[derive(Clone, Copy)]
-struct Context<'a> {
-    fleet: &'a Fleet,
-    identity: &'a ClusterIdentity,
-    fleet_source: &'a Source,
-    cache: &'a Cache,
+/// What this cluster would run, from [`render`].
+#[derive(Debug)]
+pub struct Rendered {
+    pub fleet_commit: CommitId,
+    /// Each selected placement's objects, or the report of why they cannot be known.
+    pub placements: Vec<Result<Desired, Box<PlacementReport>>>,
+    pub warnings: Vec<String>,
+}
+
+/// Renders every placement that selects this cluster (or only `only`), from the fleet
+/// repository at `git_ref` or the environment's branch, as [`reconcile`] would before applying.
+/// Nothing touches a cluster.
+pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Result<Rendered> {
+    let at = read_fleet(config, git_ref)?;
+    let selection = at.fleet.select(&identity(config));
+    let mut warnings = at.warnings.clone();
+    warnings.extend(selection.mismatch.clone());
+    if let Some(name) = only
+        && !selection.placements.iter().any(|p| p.name() == name)
+    {
+        anyhow::bail!("no placement {name:?} selects cluster {} at {}", config.cluster.name, at.commit);
+    }
+    let placements = selection
+        .placements
+        .iter()
+        .filter(|p| only.is_none_or(|name| p.name() == name))
+        .map(|p| desired(&at, &selection.identity, p))
+        .collect();
+    Ok(Rendered { fleet_commit: at.commit, placements, warnings })
 }
 
 /// What a paused placement reports: the commit it would take, nothing applied.
@@ -157,57 +231,43 @@ fn failed(placement: &str, state: SyncState, message: String) -> PlacementReport
 
 /// Fetches, verifies and renders a placement's source: what the cluster should run, or the
 /// report of why it cannot be known (and nothing is applied).
-fn desired(ctx: &Context<'_>, placement: &Placement) -> Result<Desired, Box<PlacementReport>> {
-    let Context { fleet, identity, fleet_source, cache } = *ctx;
+fn desired(at: &FleetAt, identity: &ClusterIdentity, placement: &Placement) -> Result<Desired, Box<PlacementReport>> {
     let name = placement.name();
     let repo_name = &placement.spec.source.repository;
     let fail = |state, message: String| Box::new(failed(name, state, message));
-    let (source, branch, verify) = if repo_name == FLEET_REPOSITORY {
-        (None, identity.environment.clone(), None)
+    let fetched;
+    let (snapshot, commit, signer) = if repo_name == FLEET_REPOSITORY {
+        // The fleet repository was read already, at the commit the placement came from.
+        (&at.snapshot, at.commit, None)
     } else {
-        let Some(repo) = fleet.repository(repo_name) else {
+        let Some(repo) = at.fleet.repository(repo_name) else {
             return Err(fail(SyncState::Failed, format!("source repository {repo_name:?} is not declared in fleet/")));
         };
-        let source = Source { url: repo.spec.url.clone(), credentials: fleet_source.credentials.clone() };
-        (Some(source), repo.branch(&identity.environment), Some(repo.spec.verify.clone()))
-    };
-    let (snapshot, commit, signer) = match &source {
-        // The fleet repository was fetched already, at this branch.
-        None => {
-            let shallow = cache.shallow();
-            let commit = shallow
-                .head(&fleet_source.url, &branch)
-                .map_err(|e| fail(SyncState::SourceUnreachable, e.to_string()))?;
-            let snapshot =
-                shallow.snapshot(&fleet_source.url, commit).map_err(|e| fail(SyncState::Failed, e.to_string()))?;
-            (snapshot, commit, None)
-        }
-        Some(source) => {
-            let tips = cache
-                .fetch_tips(source, &[&branch])
-                .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-            let commit = tips.heads[&branch];
-            let shallow = cache.shallow();
-            let mut signer = None;
-            if let Some(policy) = verify.as_ref().filter(|v| v.mode != VerifyMode::Off) {
-                let verdict = shallow
-                    .verify(&source.url, commit, policy)
-                    .map_err(|e| fail(SyncState::VerificationFailed, e.to_string()))?;
-                if !verdict.allowed {
-                    return Err(fail(
-                        SyncState::VerificationFailed,
-                        format!("{} at {commit}: {}", source.url, verdict.reason().unwrap_or_default()),
-                    ));
-                }
-                if let Signature::Verified { signer: s, .. } = verdict.signature {
-                    signer = Some(s);
-                }
+        let source = Source { url: repo.spec.url.clone(), credentials: at.source.credentials.clone() };
+        let branch = repo.branch(&identity.environment);
+        let tips = retrying_git(|| at.cache.fetch_tips(&source, &[&branch]))
+            .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
+        let commit = tips.heads[&branch];
+        let shallow = at.cache.shallow();
+        let mut signer = None;
+        if repo.spec.verify.mode != VerifyMode::Off {
+            let verdict = shallow
+                .verify(&source.url, commit, &repo.spec.verify)
+                .map_err(|e| fail(SyncState::VerificationFailed, e.to_string()))?;
+            if !verdict.allowed {
+                return Err(fail(
+                    SyncState::VerificationFailed,
+                    format!("{} at {commit}: {}", source.url, verdict.reason().unwrap_or_default()),
+                ));
             }
-            let snapshot = shallow.snapshot(&source.url, commit).map_err(|e| fail(SyncState::Failed, e.to_string()))?;
-            (snapshot, commit, signer)
+            if let Signature::Verified { signer: s, .. } = verdict.signature {
+                signer = Some(s);
+            }
         }
+        fetched = shallow.snapshot(&source.url, commit).map_err(|e| fail(SyncState::Failed, e.to_string()))?;
+        (&fetched, commit, signer)
     };
-    let rendered = flotilla_core::render::render(placement, &snapshot, identity)
+    let rendered = flotilla_core::render::render(placement, snapshot, identity)
         .map_err(|e| fail(SyncState::Failed, format!("at {commit}: {e}")))?;
     let options =
         plan::Options { prune: placement.spec.sync.prune, drift_correction: placement.spec.sync.drift_correction };

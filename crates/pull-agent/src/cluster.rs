@@ -12,6 +12,8 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch
 use kube::discovery::{Discovery, Scope};
 use serde_json::Value;
 
+use crate::shutdown::Shutdown;
+
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "flotilla";
 
@@ -50,7 +52,7 @@ where
 
 /// Up to `max`, from the clock's nanoseconds: enough to keep a fleet of agents from retrying
 /// in step.
-fn jitter(max: Duration) -> Duration {
+pub(crate) fn jitter(max: Duration) -> Duration {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let max_nanos = u32::try_from(max.as_nanos()).unwrap_or(u32::MAX).max(1);
     Duration::from_nanos(u64::from(nanos % max_nanos))
@@ -86,6 +88,7 @@ impl Error {
 pub struct Cluster {
     client: kube::Client,
     discovery: Option<Discovery>,
+    shutdown: Shutdown,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -96,7 +99,18 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     pub fn new(client: kube::Client) -> Cluster {
-        Cluster { client, discovery: None }
+        Cluster { client, discovery: None, shutdown: Shutdown::new() }
+    }
+
+    /// Stops taking writes once `shutdown` is requested: see [`Cluster::stopping`].
+    #[must_use]
+    pub fn with_shutdown(self, shutdown: Shutdown) -> Cluster {
+        Cluster { shutdown, ..self }
+    }
+
+    /// Whether the agent is stopping: callers start no new write (the one in flight finishes).
+    pub fn stopping(&self) -> bool {
+        self.shutdown.requested()
     }
 
     /// The resource serving `api_version`/`kind` and whether it is namespaced; discovery runs

@@ -74,7 +74,7 @@ pub struct HubConfig {
     pub token_file: PathBuf,
 }
 
-/// How the agent reaches the Kubernetes API: exactly one of the three.
+/// How the agent reaches the Kubernetes API: exactly one of the four.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kubernetes {
     /// A kubeconfig file, with its current context unless `context` names another.
@@ -83,6 +83,9 @@ pub enum Kubernetes {
     InCluster,
     /// A bare API server URL, without credentials (tests, kube-testserver).
     Server(String),
+    /// An empty simulated cluster inside the agent's process (the project's test API server),
+    /// for demos and fleet simulations; it lives as long as the process.
+    Simulated,
 }
 
 /// A configuration file that could not be read or is wrong, with where.
@@ -199,6 +202,7 @@ struct RawKubernetes {
     context: Option<String>,
     in_cluster: Option<bool>,
     server: Option<String>,
+    simulated: Option<bool>,
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> Error {
@@ -286,9 +290,13 @@ fn check_hub(raw: RawHub, state_dir: &Path, paths: &Paths) -> Result<HubConfig, 
 
 fn check_kubernetes(raw: RawKubernetes, paths: &Paths) -> Result<Kubernetes, Error> {
     let in_cluster = raw.in_cluster == Some(true);
-    let chosen = usize::from(raw.kubeconfig.is_some()) + usize::from(in_cluster) + usize::from(raw.server.is_some());
+    let simulated = raw.simulated == Some(true);
+    let chosen = usize::from(raw.kubeconfig.is_some())
+        + usize::from(in_cluster)
+        + usize::from(raw.server.is_some())
+        + usize::from(simulated);
     if chosen != 1 {
-        return Err(invalid("kubernetes", "exactly one of kubeconfig, inCluster, server"));
+        return Err(invalid("kubernetes", "exactly one of kubeconfig, inCluster, server, simulated"));
     }
     if let Some(path) = raw.kubeconfig {
         let path = paths.resolve(&path, "kubernetes.kubeconfig")?;
@@ -305,6 +313,7 @@ fn check_kubernetes(raw: RawKubernetes, paths: &Paths) -> Result<Kubernetes, Err
             check_http_url(&server).map_err(|m| invalid("kubernetes.server", m))?;
             Ok(Kubernetes::Server(server))
         }
+        None if simulated => Ok(Kubernetes::Simulated),
         None => Ok(Kubernetes::InCluster),
     }
 }
@@ -593,6 +602,8 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
 
         let config = parse(&minimal_with("kubernetes", Some("kubernetes: {kubeconfig: '~'}"))).expect("valid");
         assert_eq!(config.kubernetes, Kubernetes::Kubeconfig { path: "/home/agent".into(), context: None });
+        let config = parse(&minimal_with("kubernetes", Some("kubernetes: {simulated: true}"))).expect("valid");
+        assert_eq!(config.kubernetes, Kubernetes::Simulated);
     }
 
     #[test]
@@ -626,16 +637,25 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
     fn kubernetes_errors_name_the_field() {
         check_errors(&[
             ("kubernetes", None, "field kubernetes: required"),
-            ("kubernetes", Some("kubernetes: {}"), "field kubernetes: exactly one of kubeconfig, inCluster, server"),
+            (
+                "kubernetes",
+                Some("kubernetes: {}"),
+                "field kubernetes: exactly one of kubeconfig, inCluster, server, simulated",
+            ),
+            (
+                "kubernetes",
+                Some("kubernetes: {simulated: true, inCluster: true}"),
+                "field kubernetes: exactly one of kubeconfig, inCluster, server, simulated",
+            ),
             (
                 "kubernetes",
                 Some("kubernetes: {inCluster: true, server: 'http://x'}"),
-                "field kubernetes: exactly one of kubeconfig, inCluster, server",
+                "field kubernetes: exactly one of kubeconfig, inCluster, server, simulated",
             ),
             (
                 "kubernetes",
                 Some("kubernetes: {inCluster: false}"),
-                "field kubernetes: exactly one of kubeconfig, inCluster, server",
+                "field kubernetes: exactly one of kubeconfig, inCluster, server, simulated",
             ),
             (
                 "kubernetes",
@@ -655,7 +675,7 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
             (
                 "kubernetes",
                 Some("kubernetes: {server: 'http://x', token: abc}"),
-                "field kubernetes.token: unknown field (expected kubeconfig, context, inCluster, server)",
+                "field kubernetes.token: unknown field (expected kubeconfig, context, inCluster, server, simulated)",
             ),
         ]);
     }

@@ -2,13 +2,18 @@
 //!
 //! It renders (a kustomization folder, a fleet repository checked out in a folder, a source
 //! straight from git) and reconciles: [`agent`] fetches and renders what selects the cluster,
-//! [`sync`] plans and applies each placement through [`cluster`] (kube-rs). This crate holds the
-//! IO; `flotilla-core` the logic.
+//! [`sync`] plans and applies each placement through [`cluster`] (kube-rs). [`daemon`] runs
+//! that forever and reports each cycle to the hub through [`hub`], keeping what the hub has not
+//! taken in the [`spool`]. This crate holds the IO; `flotilla-core` the logic.
 
 pub mod agent;
 pub mod cluster;
 pub mod config;
+pub mod daemon;
 pub mod folder;
+pub mod hub;
 pub mod local;
 pub mod remote;
+pub mod shutdown;
+pub mod spool;
 pub mod sync;

@@ -22,10 +22,27 @@ struct Cli {
 enum Command {
     /// Render a kustomization folder as `kubectl kustomize DIR` does, or what a cluster would run.
     Render(Box<RenderArgs>),
-    /// Reconcile every placement once; exit 0 when all are synced, 1 when not.
+    /// The daemon: poll, reconcile, report, until SIGTERM.
+    Run(ConfigArgs),
+    /// Reconcile every placement once and report; exit 0 when all are synced, 1 when not.
     Once(ConfigArgs),
     /// What `once` would change on the cluster, without changing it.
     Plan(ConfigArgs),
+    /// Exchange a join token for this cluster's own token at the hub.
+    Register(RegisterArgs),
+}
+
+#[derive(clap::Args)]
+struct RegisterArgs {
+    /// The agent's configuration file.
+    #[arg(long)]
+    config: PathBuf,
+    /// A file holding the join token (from `hub-index join-token create`).
+    #[arg(long)]
+    join_token: PathBuf,
+    /// The hub's URL (default: the config's hub.url).
+    #[arg(long)]
+    hub: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -51,13 +68,17 @@ struct RenderArgs {
     /// The cluster's environment (local form).
     #[arg(long)]
     environment: Option<String>,
+    /// What this cluster would run: the agent's configuration file (fetches the fleet from git).
+    #[arg(long, conflicts_with_all = ["dir", "fleet_dir", "repo"])]
+    config: Option<PathBuf>,
     /// Render only this placement.
     #[arg(long)]
     placement: Option<String>,
     /// Render a source straight from git: the repository URL (with --ref and --path).
     #[arg(long)]
     repo: Option<String>,
-    /// With --repo: a branch name or a full commit id.
+    /// With --repo: a branch name or a full commit id. With --config: the fleet repository's
+    /// branch or commit (default: the cluster's environment branch).
     #[arg(long = "ref")]
     git_ref: Option<String>,
     /// With --repo: the folder to render inside the repository.
@@ -98,16 +119,65 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render(*args),
-        Command::Once(args) => reconcile(&args, pull_agent::agent::Mode::Apply),
-        Command::Plan(args) => reconcile(&args, pull_agent::agent::Mode::Plan),
+        Command::Run(args) => daemon(&args, false),
+        Command::Once(args) => daemon(&args, true),
+        Command::Plan(args) => plan(&args),
+        Command::Register(args) => register(&args),
     }
 }
 
-/// `once` and `plan`: one reconcile, its report as JSON on stdout.
-fn reconcile(args: &ConfigArgs, mode: pull_agent::agent::Mode) -> Result<ExitCode> {
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    // One thread: the agent does one thing at a time, and idles small.
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// `run` and `once`: cycles of reconcile and report; SIGTERM finishes the object in flight.
+fn daemon(args: &ConfigArgs, once: bool) -> Result<ExitCode> {
     let config = pull_agent::config::Config::load(&args.config)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let reconciled = runtime.block_on(async {
+    runtime()?.block_on(async {
+        let shutdown = pull_agent::shutdown::Shutdown::new();
+        shutdown.on_signals()?;
+        let mut agent = pull_agent::daemon::Agent::new(config, shutdown).await?;
+        if !once {
+            agent.run().await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let cycle = agent.cycle().await?;
+        for r in &cycle.report.placements {
+            eprintln!(
+                "pull-agent: placement {}: {:?}{}",
+                r.name,
+                r.state,
+                r.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            );
+        }
+        eprintln!("pull-agent: {}", cycle.summary(1));
+        println!("{}", serde_json::to_string_pretty(&cycle.report)?);
+        Ok(if cycle.synced() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    })
+}
+
+fn register(args: &RegisterArgs) -> Result<ExitCode> {
+    let config = pull_agent::config::Config::load(&args.config)?;
+    let hub_url = match (&args.hub, &config.hub) {
+        (Some(url), _) => url.clone(),
+        (None, Some(hub)) => hub.url.clone(),
+        (None, None) => bail!("{}: no hub.url, and no --hub URL given", args.config.display()),
+    };
+    let token_file = config
+        .hub
+        .as_ref()
+        .map_or_else(|| config.state_dir.join(pull_agent::config::DEFAULT_TOKEN_FILE), |h| h.token_file.clone());
+    let said = runtime()?.block_on(pull_agent::daemon::register(&config, &hub_url, &args.join_token, &token_file))?;
+    eprintln!("pull-agent: {said}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `plan`: what a reconcile would change, one line per change.
+fn plan(args: &ConfigArgs) -> Result<ExitCode> {
+    let mode = pull_agent::agent::Mode::Plan;
+    let config = pull_agent::config::Config::load(&args.config)?;
+    let reconciled = runtime()?.block_on(async {
         let client = pull_agent::agent::connect(&config.kubernetes).await?;
         let mut cluster = pull_agent::cluster::Cluster::new(client);
         pull_agent::agent::reconcile(&config, &mut cluster, mode).await
@@ -144,11 +214,6 @@ fn reconcile(args: &ConfigArgs, mode: pull_agent::agent::Mode) -> Result<ExitCod
             }
         }
     }
-    if mode == pull_agent::agent::Mode::Apply {
-        let reports: Vec<&flotilla_core::report::PlacementReport> =
-            reconciled.placements.iter().map(|o| &o.report).collect();
-        writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
-    }
     Ok(if reconciled.synced() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -160,8 +225,48 @@ fn default_state_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".cache/flotilla"))
 }
 
+/// `render --config`: what this cluster would run, fetched from git as the agent does.
+fn render_for_cluster(config: &std::path::Path, args: &RenderArgs, out: &mut impl std::io::Write) -> Result<ExitCode> {
+    let config = pull_agent::config::Config::load(config)?;
+    let rendered = pull_agent::agent::render(&config, args.placement.as_deref(), args.git_ref.as_deref())?;
+    for w in &rendered.warnings {
+        eprintln!("pull-agent: warning: {w}");
+    }
+    eprintln!("pull-agent: fleet repository at {}", rendered.fleet_commit);
+    let mut failed = false;
+    let mut first = true;
+    for placement in &rendered.placements {
+        match placement {
+            Ok(d) => {
+                if !first {
+                    out.write_all(b"---\n")?;
+                }
+                first = false;
+                writeln!(out, "# placement: {}\n# commit: {}\n# digest: {}", d.placement, d.commit, d.digest)?;
+                out.write_all(flotilla_core::yaml::to_string_all(&d.objects).as_bytes())?;
+            }
+            Err(report) => {
+                failed = true;
+                eprintln!(
+                    "pull-agent: error: placement {}: {:?}: {}",
+                    report.name,
+                    report.state,
+                    report.message.as_deref().unwrap_or_default()
+                );
+            }
+        }
+    }
+    if rendered.placements.is_empty() {
+        eprintln!("pull-agent: no placement selects cluster {}", config.cluster.name);
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
 fn render(args: RenderArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
+    if let Some(config) = &args.config {
+        return render_for_cluster(config, &args, &mut out);
+    }
     if let Some(dir) = &args.dir {
         if args.fleet_dir.is_some() {
             bail!("give either DIR or --fleet-dir, not both");

@@ -161,6 +161,9 @@ pub async fn sync(cluster: &mut Cluster, namespace: &str, desired: &Desired) -> 
         report.applied_commit = Some(before.commit.clone());
         report.applied_digest = Some(before.digest.clone());
     }
+    if cluster.stopping() {
+        return interrupted(report, 0, desired.objects.len());
+    }
     let mut live = match observe(cluster, desired, &before).await {
         Ok(l) => l,
         Err(e) => return fail(report, SyncState::Failed, format!("reading the live objects: {e}")),
@@ -182,11 +185,18 @@ pub async fn sync(cluster: &mut Cluster, namespace: &str, desired: &Desired) -> 
         }
     }
 
-    let mut failures = apply_all(cluster, desired, &plan, &mut live).await;
+    let (mut failures, applied) = apply_all(cluster, desired, &plan, &mut live).await;
+    if applied < plan.apply.len() && failures.is_empty() {
+        // Stopped between two objects: the widened inventory holds all; nothing is pruned.
+        return interrupted(report, applied, plan.apply.len());
+    }
 
     let mut pruned = true;
     if failures.is_empty() {
         for r in &plan.prune {
+            if cluster.stopping() {
+                return interrupted(report, plan.apply.len(), plan.apply.len() + plan.prune.len());
+            }
             if let Err(e) = cluster.delete(r).await {
                 failures.push((r.clone(), format!("prune: {e}")));
                 pruned = false;
@@ -207,18 +217,32 @@ pub async fn sync(cluster: &mut Cluster, namespace: &str, desired: &Desired) -> 
     report
 }
 
-/// Applies what the plan says, CRDs established before the objects after them; the failures.
+/// What a placement reports when the agent stopped before finishing it.
+fn interrupted(mut report: PlacementReport, applied: usize, total: usize) -> PlacementReport {
+    report.state = SyncState::Progressing;
+    report.health = Health::Unknown;
+    report.message = Some(format!("interrupted: the agent is stopping ({applied} of {total} changes applied)"));
+    report
+}
+
+/// Applies what the plan says, CRDs established before the objects after them, until done or
+/// the agent is stopping; the failures and how many steps were taken.
 async fn apply_all(
     cluster: &mut Cluster,
     desired: &Desired,
     plan: &Plan,
     live: &mut BTreeMap<ObjectRef, Value>,
-) -> Vec<(ObjectRef, String)> {
+) -> (Vec<(ObjectRef, String)>, usize) {
     let mut failures: Vec<(ObjectRef, String)> = Vec::new();
     let by_ref: BTreeMap<ObjectRef, &Value> =
         desired.objects.iter().filter_map(|o| ObjectRef::of(o).map(|r| (r, o))).collect();
     let mut crds_pending: Vec<ObjectRef> = Vec::new();
+    let mut taken = 0;
     for step in &plan.apply {
+        if cluster.stopping() {
+            return (failures, taken);
+        }
+        taken += 1;
         if !step.object.is_crd() && !crds_pending.is_empty() {
             // Custom resources need their CRDs established (and their kinds discovered) first.
             for crd in std::mem::take(&mut crds_pending) {
@@ -243,7 +267,7 @@ async fn apply_all(
             failures.push((crd, e.to_string()));
         }
     }
-    failures
+    (failures, taken)
 }
 
 /// Fills in the report's objects (drifted, failed, unhealthy), health and state.

@@ -1,0 +1,236 @@
+//! The reports the hub has not taken yet, on disk, so that an agent offline for a week loses
+//! no compliance evidence and a restart loses nothing at all.
+//!
+//! One file per report, `<sequence>.json` (zero-padded, so names sort as sequences do), written
+//! to a temporary name and renamed. The spool stays small by dropping what a later report says
+//! again: every report carries the state of every placement, so only the newest is needed for
+//! those; a report is kept beside it only when its policy results differ from the report before
+//! it (a compliance change is evidence). Should even that grow past the bounds, the oldest go
+//! first, each named on stderr: never silently.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use flotilla_core::report::Report;
+use serde_json::Value;
+
+/// The most reports kept.
+pub const MAX_REPORTS: usize = 1_000;
+
+/// The most bytes kept.
+pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Where the policy results of the last report the hub took are kept, to compare the first
+/// spooled report with.
+const DELIVERED: &str = "delivered-policies.json";
+
+/// A spool folder.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    dir: PathBuf,
+    max_reports: usize,
+    max_bytes: u64,
+}
+
+/// A report waiting in the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub sequence: u64,
+    pub path: PathBuf,
+}
+
+impl Spool {
+    /// The spool in `dir`, created if missing, with the default bounds.
+    pub fn open(dir: &Path) -> io::Result<Spool> {
+        Spool::with_bounds(dir, MAX_REPORTS, MAX_BYTES)
+    }
+
+    pub fn with_bounds(dir: &Path, max_reports: usize, max_bytes: u64) -> io::Result<Spool> {
+        fs::create_dir_all(dir).map_err(|e| annotate(dir, &e))?;
+        Ok(Spool { dir: dir.to_path_buf(), max_reports: max_reports.max(1), max_bytes })
+    }
+
+    /// The waiting reports, oldest first.
+    pub fn pending(&self) -> io::Result<Vec<Entry>> {
+        let mut entries = Vec::new();
+        for item in fs::read_dir(&self.dir).map_err(|e| annotate(&self.dir, &e))? {
+            let path = item?.path();
+            let sequence = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(sequence) = sequence {
+                entries.push(Entry { sequence, path });
+            }
+        }
+        entries.sort_by_key(|e| e.sequence);
+        Ok(entries)
+    }
+
+    /// The highest sequence waiting, if any.
+    pub fn last_sequence(&self) -> io::Result<Option<u64>> {
+        Ok(self.pending()?.last().map(|e| e.sequence))
+    }
+
+    /// Keeps `report` until the hub takes it, then drops what it makes redundant and, past the
+    /// bounds, the oldest. Returns what was dropped for want of room, one line each.
+    pub fn push(&self, report: &Report) -> io::Result<Vec<String>> {
+        let path = self.dir.join(format!("{:020}.json", report.sequence));
+        write_atomically(&path, report.to_json().as_bytes())?;
+        self.compact()
+    }
+
+    /// The text of a waiting report.
+    pub fn read(&self, entry: &Entry) -> io::Result<String> {
+        fs::read_to_string(&entry.path).map_err(|e| annotate(&entry.path, &e))
+    }
+
+    /// Forgets a report the hub took (or refused for good), remembering its policy results.
+    pub fn delivered(&self, entry: &Entry, text: &str) -> io::Result<()> {
+        let policies = policies_of(text);
+        write_atomically(&self.dir.join(DELIVERED), policies.to_string().as_bytes())?;
+        remove(&entry.path)
+    }
+
+    /// Drops every waiting report whose placements a later one repeats and whose policy results
+    /// equal its predecessor's; then the oldest while over the bounds.
+    fn compact(&self) -> io::Result<Vec<String>> {
+        let entries = self.pending()?;
+        let mut previous = fs::read_to_string(self.dir.join(DELIVERED))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .unwrap_or(Value::Array(Vec::new()));
+        let mut kept = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let policies = policies_of(&self.read(entry)?);
+            let newest = i + 1 == entries.len();
+            if newest || policies != previous {
+                kept.push(entry.clone());
+            } else {
+                remove(&entry.path)?;
+            }
+            previous = policies;
+        }
+        let mut dropped = Vec::new();
+        let mut bytes: u64 = kept.iter().map(|e| fs::metadata(&e.path).map_or(0, |m| m.len())).sum();
+        while kept.len() > self.max_reports || (bytes > self.max_bytes && kept.len() > 1) {
+            let oldest = kept.remove(0);
+            bytes -= fs::metadata(&oldest.path).map_or(0, |m| m.len());
+            remove(&oldest.path)?;
+            dropped.push(format!(
+                "report {} dropped from the full spool ({} reports, {} bytes at most): the hub has been unreachable too long",
+                oldest.sequence, self.max_reports, self.max_bytes
+            ));
+        }
+        Ok(dropped)
+    }
+}
+
+/// The policy results of a report's text (`[]` when it has none or cannot be read).
+fn policies_of(text: &str) -> Value {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|mut v| v.get_mut("policies").map(Value::take))
+        .unwrap_or(Value::Array(Vec::new()))
+}
+
+/// Writes `path` whole or not at all: a temporary file beside it, synced, then renamed.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::File::create(&tmp).map_err(|e| annotate(&tmp, &e))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| annotate(&tmp, &e))?;
+    fs::rename(&tmp, path).map_err(|e| annotate(path, &e))
+}
+
+fn remove(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(annotate(path, &e)),
+        _ => Ok(()),
+    }
+}
+
+fn annotate(path: &Path, e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(sequence: u64, compliant: bool) -> Report {
+        let json = format!(
+            r#"{{"version":1,"cluster":"store-0001","agentVersion":"0.1.0","sequence":{sequence},
+            "time":"2026-11-25T10:00:00Z","policies":[{{"name":"pci-1","compliant":{compliant}}}]}}"#
+        );
+        Report::from_json(json.as_bytes()).unwrap()
+    }
+
+    fn sequences(spool: &Spool) -> Vec<u64> {
+        spool.pending().unwrap().iter().map(|e| e.sequence).collect()
+    }
+
+    #[test]
+    fn only_the_newest_report_and_every_policy_change_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        for (sequence, compliant) in [(1, true), (2, true), (3, false), (4, false), (5, false), (6, true), (7, true)] {
+            assert!(spool.push(&report(sequence, compliant)).unwrap().is_empty());
+        }
+        // 1: first seen; 3: became non-compliant; 6: compliant again; 7: the newest.
+        assert_eq!(sequences(&spool), [1, 3, 6, 7]);
+
+        // The hub takes 1 and 3; the next report repeats 7's results, so 7 goes.
+        for entry in spool.pending().unwrap().into_iter().take(2) {
+            let text = spool.read(&entry).unwrap();
+            spool.delivered(&entry, &text).unwrap();
+        }
+        spool.push(&report(8, true)).unwrap();
+        assert_eq!(sequences(&spool), [6, 8]);
+        let text = spool.read(&spool.pending().unwrap()[1]).unwrap();
+        assert_eq!(Report::from_json(text.as_bytes()).unwrap(), report(8, true));
+    }
+
+    #[test]
+    fn a_report_repeating_what_the_hub_has_is_dropped_once_a_newer_one_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.push(&report(1, true)).unwrap();
+        let entry = spool.pending().unwrap().remove(0);
+        spool.delivered(&entry, &spool.read(&entry).unwrap()).unwrap();
+        spool.push(&report(2, true)).unwrap();
+        spool.push(&report(3, true)).unwrap();
+        assert_eq!(sequences(&spool), [3]);
+    }
+
+    #[test]
+    fn past_the_bounds_the_oldest_go_and_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::with_bounds(dir.path(), 3, MAX_BYTES).unwrap();
+        let mut dropped = Vec::new();
+        for sequence in 1..=6 {
+            dropped.extend(spool.push(&report(sequence, sequence % 2 == 0)).unwrap());
+        }
+        assert_eq!(sequences(&spool), [4, 5, 6]);
+        assert_eq!(dropped.len(), 3);
+        assert!(dropped[0].starts_with("report 1 dropped from the full spool"), "{}", dropped[0]);
+
+        let spool = Spool::with_bounds(dir.path(), 100, 1).unwrap();
+        let dropped = spool.push(&report(7, true)).unwrap();
+        assert_eq!(sequences(&spool), [7], "the newest stays, whatever its size");
+        assert_eq!(dropped.len(), 3);
+    }
+
+    #[test]
+    fn files_that_are_not_reports_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        fs::write(dir.path().join("notes.txt"), "x").unwrap();
+        fs::write(dir.path().join("00000000000000000009.json.tmp"), "half").unwrap();
+        spool.push(&report(10, true)).unwrap();
+        assert_eq!(sequences(&spool), [10]);
+        assert_eq!(spool.last_sequence().unwrap(), Some(10));
+    }
+}
