@@ -185,9 +185,33 @@ pub struct Plan {
     pub inventory: Inventory,
 }
 
+/// The hash an inventory holds for an object whose change was started and not confirmed. It
+/// equals no object's hash, so the next plan applies the object again whatever git says then.
+pub const UNSETTLED: &str = "unsettled";
+
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.apply.is_empty() && self.prune.is_empty()
+    }
+
+    /// The inventory to record before the plan is carried out, when it must differ from
+    /// `before`: every object the plan applies is in it — a new one with its hash, so that a
+    /// crash leaves no object the inventory does not know; one applied before with another hash
+    /// as [`UNSETTLED`], so that a crash after its change leaves it to be applied again rather
+    /// than taken, should git take the change back, for drift.
+    pub fn inventory_before(&self, before: &Inventory) -> Option<Inventory> {
+        let mut widened = before.clone();
+        for step in &self.apply {
+            let hash = &self.inventory.objects[&step.object];
+            match widened.objects.get_mut(&step.object) {
+                None => {
+                    widened.objects.insert(step.object.clone(), hash.clone());
+                }
+                Some(old) if old != hash => UNSETTLED.clone_into(old),
+                Some(_) => {}
+            }
+        }
+        (widened != *before).then_some(widened)
     }
 }
 
@@ -371,5 +395,48 @@ mod tests {
         let err =
             plan(&[cm("a", "1"), cm("a", "2")], &BTreeMap::new(), &Inventory::default(), "c", "d", Options::default());
         assert!(matches!(err, Err(Error::Duplicate(_))));
+    }
+
+    #[test]
+    fn before_applying_new_objects_are_recorded_and_changed_ones_unsettled() {
+        let before = plan(
+            &[cm("a", "1"), cm("b", "1")],
+            &BTreeMap::new(),
+            &Inventory::default(),
+            "c1",
+            "d1",
+            Options::default(),
+        )
+        .unwrap()
+        .inventory;
+        let live: BTreeMap<ObjectRef, Value> =
+            [cm("a", "1"), cm("b", "1")].into_iter().map(|o| (ObjectRef::of(&o).unwrap(), o)).collect();
+        assert_eq!(
+            plan(&[cm("a", "1"), cm("b", "1")], &live, &before, "c1", "d1", Options::default())
+                .unwrap()
+                .inventory_before(&before),
+            None
+        );
+
+        // a changes, c is new, b stays: a is unsettled, c recorded, b and the commit as before.
+        let next =
+            plan(&[cm("a", "2"), cm("b", "1"), cm("c", "1")], &live, &before, "c2", "d2", Options::default()).unwrap();
+        let widened = next.inventory_before(&before).unwrap();
+        let hash =
+            |name: &str, inventory: &Inventory| inventory.objects[&ObjectRef::of(&cm(name, "1")).unwrap()].clone();
+        assert_eq!(hash("a", &widened), UNSETTLED);
+        assert_eq!(hash("b", &widened), hash("b", &before));
+        assert_eq!(hash("c", &widened), object_hash(&cm("c", "1")));
+        assert_eq!(widened.commit, "c1");
+
+        // Interrupted there, with a applied: git taking a's change back is a change, not drift.
+        let mut live = live;
+        live.insert(ObjectRef::of(&cm("a", "2")).unwrap(), cm("a", "2"));
+        let options = Options { prune: true, drift_correction: false };
+        let back = plan(&[cm("a", "1"), cm("b", "1")], &live, &widened, "c3", "d3", options).unwrap();
+        let applied: Vec<(String, Reason)> = back.apply.iter().map(|a| (a.object.name.clone(), a.reason)).collect();
+        assert_eq!(applied, [("a".to_string(), Reason::Changed)]);
+        assert!(back.drifted.is_empty());
+        assert_eq!(back.prune.len(), 1, "c, recorded before it was applied, is pruned");
     }
 }

@@ -73,6 +73,14 @@ impl Cache {
         // One process (or thread) at a time per repository; others wait their turn.
         lock.lock().map_err(|e| cache_err(format!("locking: {e}")))?;
         let mut healed = None;
+        // Holding the entry's lock, any lock gix left inside the repository is stale: a process
+        // killed mid-fetch (SIGKILL, OOM, power cut) leaves one, and it would block every fetch.
+        let stale = remove_stale_locks(&path);
+        if !stale.is_empty() {
+            let note = format!("removed stale locks left by an interrupted fetch: {}", stale.join(", "));
+            eprintln!("flotilla-git: {}: {note}", path.display());
+            healed = Some(note);
+        }
         let repo = match open_checked(&path) {
             Ok(Some(repo)) => repo,
             Ok(None) => init(&path).map_err(cache_err)?,
@@ -140,6 +148,31 @@ impl Cache {
             .map(CommitId)
             .ok_or_else(|| Error::NotFetched { url: url.to_string(), branch: branch.to_string() })
     }
+}
+
+/// Deletes the `*.lock` files gix writes beside a file it replaces (`shallow.lock`,
+/// `packed-refs.lock`, `config.lock`, `refs/**.lock`); the names of those it deleted. Call only
+/// while holding the entry's own lock.
+fn remove_stale_locks(repo: &Path) -> Vec<String> {
+    let mut removed = Vec::new();
+    let mut folders = vec![repo.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() && path.strip_prefix(repo).is_ok_and(|p| p.starts_with("refs")) {
+                folders.push(path);
+            } else if kind.is_file()
+                && path.extension().is_some_and(|e| e == "lock")
+                && std::fs::remove_file(&path).is_ok()
+            {
+                removed.push(path.strip_prefix(repo).unwrap_or(&path).display().to_string());
+            }
+        }
+    }
+    removed.sort();
+    removed
 }
 
 fn init(path: &Path) -> Result<gix::Repository, String> {

@@ -179,6 +179,28 @@ fn a_broken_cache_is_moved_aside_and_fetched_anew() {
 }
 
 #[test]
+fn locks_left_by_a_fetch_killed_midway_are_removed() {
+    let fx = Fixture::new();
+    let cache = fx.cache();
+    let source = Source::new(fx.file_url());
+    cache.fetch(&source, &["prod"]).unwrap();
+    cache.fetch_tips(&source, &["prod"]).unwrap();
+    // What gix leaves when the process dies while it replaces these files.
+    let full = cache.path_of(&fx.file_url());
+    let shallow = cache.shallow().path_of(&fx.file_url());
+    for lock in [full.join("packed-refs.lock"), full.join("refs/heads/prod.lock"), shallow.join("shallow.lock")] {
+        std::fs::write(lock, "").unwrap();
+    }
+    let fetched = cache.fetch(&source, &["prod"]).unwrap();
+    let healed = fetched.healed.unwrap_or_default();
+    assert!(healed.contains("packed-refs.lock") && healed.contains("refs/heads/prod.lock"), "{healed}");
+    let fetched = cache.fetch_tips(&source, &["prod"]).unwrap();
+    assert!(fetched.healed.unwrap_or_default().contains("shallow.lock"));
+    assert_eq!(fetched.heads["prod"], fx.rev("prod"));
+    assert!(!shallow.join("shallow.lock").exists());
+}
+
+#[test]
 fn concurrent_fetches_of_one_repository_take_turns() {
     let fx = Fixture::new();
     let source = Source::new(fx.file_url());

@@ -2,10 +2,11 @@
 //! labelled), plan (pure, in `flotilla_core::plan`), execute, assess health, and say so in a
 //! [`PlacementReport`].
 //!
-//! Crash safety comes from the order of writes: before any new object is created the inventory
-//! is widened to hold it, so an agent killed mid-apply leaves no object that the next run does not
-//! know to be its own; the inventory is narrowed (and pruned objects deleted) only after every
-//! apply succeeded. Prune is skipped for a placement whose apply failed.
+//! Crash safety comes from the order of writes: before any object is created or changed the
+//! inventory is widened to hold it (a changed one marked unsettled), so an agent killed mid-apply
+//! leaves no object that the next run does not know to be its own, nor a change it would take for
+//! drift; the inventory is narrowed (and pruned objects deleted) only after every apply succeeded.
+//! Prune is skipped for a placement whose apply failed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -173,16 +174,12 @@ pub async fn sync(cluster: &mut Cluster, namespace: &str, desired: &Desired) -> 
         Err(e) => return fail(report, SyncState::Failed, e.to_string()),
     };
 
-    // Widen the inventory before anything new exists, so that a crash leaves nothing unknown.
-    let adds_objects = plan.inventory.objects.keys().any(|r| !before.objects.contains_key(r));
-    if adds_objects {
-        let mut widened = before.clone();
-        for (r, hash) in &plan.inventory.objects {
-            widened.objects.entry(r.clone()).or_insert_with(|| hash.clone());
-        }
-        if let Err(e) = write_inventory(cluster, namespace, &desired.placement, &widened).await {
-            return fail(report, SyncState::Failed, format!("writing the inventory: {e}"));
-        }
+    // Widen the inventory before anything new exists or anything changes, so that a crash leaves
+    // nothing unknown and every change started recognisable as one.
+    if let Some(widened) = plan.inventory_before(&before)
+        && let Err(e) = write_inventory(cluster, namespace, &desired.placement, &widened).await
+    {
+        return fail(report, SyncState::Failed, format!("writing the inventory: {e}"));
     }
 
     let (mut failures, applied) = apply_all(cluster, desired, &plan, &mut live).await;
