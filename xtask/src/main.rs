@@ -6,6 +6,7 @@
 //! - `tidy`: repository rules (core does no IO); also runs as a test.
 
 mod bench;
+mod bench_agent;
 mod bench_git;
 mod tidy;
 
@@ -20,6 +21,7 @@ fn main() -> Result<()> {
         Some("demo") => demo(),
         Some("ci") => ci(),
         Some("bench") if args.get(1).is_some_and(|a| a == "git") => bench_git::run(&args[2..]),
+        Some("bench") if args.get(1).is_some_and(|a| a == "agent") => bench_agent::run(&args[2..]),
         Some("bench") => bench::run(&args[1..]),
         Some("git-fetch") => bench_git::fetch_once(&args[1..]),
         Some("tidy") => {
