@@ -352,6 +352,28 @@ fn fetch_into(
             return Err(Error::MissingBranch { url: url.clone(), branch: (*branch).to_string() });
         }
     }
+    let tracked: Vec<&str> = branches.iter().copied().filter(|b| *b != "*").collect();
+    if depth.is_some() && !tracked.is_empty() && tracked.len() == branches.len() {
+        // A shallow poll that finds every tip already here is done: without this, gix would
+        // still send a fetch command and read back shallow-info and an empty pack.
+        let unchanged = tracked.iter().all(|branch| {
+            let name = format!("refs/heads/{branch}");
+            let remote = prepare
+                .ref_map()
+                .mappings
+                .iter()
+                .find(|m| m.remote.as_name().is_some_and(|n| n.to_string() == name))
+                .and_then(|m| m.remote.as_id().map(gix::oid::to_owned));
+            remote.is_some() && remote == local_head(&repo, branch)
+        });
+        if unchanged {
+            let heads = tracked
+                .iter()
+                .filter_map(|b| local_head(&repo, b).map(|id| ((*b).to_string(), CommitId(id))))
+                .collect();
+            return Ok(Fetched { heads, changed: false, rewritten: Vec::new(), healed: None });
+        }
+    }
     let prepare = match depth {
         Some(d) => prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(d)),
         None => prepare,

@@ -93,6 +93,21 @@ fn http_no_change_poll_is_one_request() {
 }
 
 #[test]
+fn http_no_change_shallow_poll_asks_for_no_pack() {
+    let fx = Fixture::new();
+    let server = HttpGitServer::start(fx.repos(), None);
+    let cache = fx.cache();
+    let source = Source::new(server.url("fleet.git"));
+    let first = cache.fetch_tips(&source, &["prod"]).unwrap();
+    let before = server.requests.load(Ordering::SeqCst);
+    let poll = cache.fetch_tips(&source, &["prod"]).unwrap();
+    assert!(!poll.changed);
+    assert_eq!(poll.heads, first.heads);
+    // Protocol v2: the capability advertisement and ls-refs; no fetch command.
+    assert_eq!(server.requests.load(Ordering::SeqCst) - before, 2, "a no-change shallow poll lists refs only");
+}
+
+#[test]
 fn http_basic_credentials_are_sent_and_wrong_ones_refused() {
     let fx = Fixture::new();
     let server = HttpGitServer::start(fx.repos(), Some(("agent", "s3cret")));
