@@ -175,6 +175,32 @@ fn remove_stale_locks(repo: &Path) -> Vec<String> {
     removed
 }
 
+/// The local heads of `branches` when the server advertises each at the commit the cache has.
+fn tips_already_here(
+    repo: &gix::Repository,
+    advertised: &gix::remote::fetch::RefMap,
+    branches: &[&str],
+) -> Option<BTreeMap<String, CommitId>> {
+    if branches.is_empty() || branches.contains(&"*") {
+        return None;
+    }
+    let mut heads = BTreeMap::new();
+    for branch in branches {
+        let name = format!("refs/heads/{branch}");
+        let remote = advertised
+            .mappings
+            .iter()
+            .find(|m| m.remote.as_name().is_some_and(|n| *n == name))
+            .and_then(|m| m.remote.as_id().map(gix::oid::to_owned))?;
+        let local = local_head(repo, branch)?;
+        if remote != local {
+            return None;
+        }
+        heads.insert((*branch).to_string(), CommitId(local));
+    }
+    Some(heads)
+}
+
 fn init(path: &Path) -> Result<gix::Repository, String> {
     gix::init_bare(path).map_err(|e| format!("creating a bare repository: {e}"))?;
     open(path).map_err(|e| format!("opening the new repository: {e}"))
@@ -352,27 +378,12 @@ fn fetch_into(
             return Err(Error::MissingBranch { url: url.clone(), branch: (*branch).to_string() });
         }
     }
-    let tracked: Vec<&str> = branches.iter().copied().filter(|b| *b != "*").collect();
-    if depth.is_some() && !tracked.is_empty() && tracked.len() == branches.len() {
+    if depth.is_some()
+        && let Some(heads) = tips_already_here(&repo, prepare.ref_map(), branches)
+    {
         // A shallow poll that finds every tip already here is done: without this, gix would
         // still send a fetch command and read back shallow-info and an empty pack.
-        let unchanged = tracked.iter().all(|branch| {
-            let name = format!("refs/heads/{branch}");
-            let remote = prepare
-                .ref_map()
-                .mappings
-                .iter()
-                .find(|m| m.remote.as_name().is_some_and(|n| n.to_string() == name))
-                .and_then(|m| m.remote.as_id().map(gix::oid::to_owned));
-            remote.is_some() && remote == local_head(&repo, branch)
-        });
-        if unchanged {
-            let heads = tracked
-                .iter()
-                .filter_map(|b| local_head(&repo, b).map(|id| ((*b).to_string(), CommitId(id))))
-                .collect();
-            return Ok(Fetched { heads, changed: false, rewritten: Vec::new(), healed: None });
-        }
+        return Ok(Fetched { heads, changed: false, rewritten: Vec::new(), healed: None });
     }
     let prepare = match depth {
         Some(d) => prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(d)),
