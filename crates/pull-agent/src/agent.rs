@@ -8,9 +8,13 @@
 //!
 //! Not the daemon loop, the hub client or the spool (see [`crate::daemon`]).
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use anyhow::{Context as _, Result};
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, VerifyMode};
-use flotilla_core::plan::{self, Plan};
+use flotilla_core::plan::{self, ObjectRef, Plan};
 use flotilla_core::report::{PlacementReport, SyncState};
 use flotilla_core::snapshot::Snapshot;
 use flotilla_git::{Cache, CommitId, Credentials, Signature, Source};
@@ -18,6 +22,7 @@ use flotilla_git::{Cache, CommitId, Credentials, Signature, Source};
 use crate::cluster::Cluster;
 use crate::config::{Config, Kubernetes};
 use crate::sync::{self, Desired};
+use crate::watch::Watches;
 
 /// Whether a reconcile changes the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +45,8 @@ pub struct Outcome {
 pub struct Reconciled {
     pub fleet_commit: CommitId,
     pub placements: Vec<Outcome>,
+    /// The placements whose full sync was skipped: at the same commits, no change seen.
+    pub unchanged: Vec<String>,
     /// Problems of the fleet repository itself (a broken fleet document) and a label mismatch.
     pub warnings: Vec<String>,
 }
@@ -84,6 +91,7 @@ pub fn identity(config: &Config) -> ClusterIdentity {
 }
 
 /// The fleet repository at one commit, read.
+#[derive(Debug)]
 struct FleetAt {
     commit: CommitId,
     snapshot: Snapshot,
@@ -94,8 +102,8 @@ struct FleetAt {
 }
 
 /// Fetches the fleet repository at `git_ref` (a branch or a full commit id), or at the
-/// environment's branch, and reads it.
-fn read_fleet(config: &Config, git_ref: Option<&str>) -> Result<FleetAt> {
+/// environment's branch, and reads it (unless `previous` read that commit already).
+fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>) -> Result<FleetAt> {
     let cache = Cache::new(config.state_dir.join("git"));
     let credentials = config
         .fleet
@@ -115,6 +123,9 @@ fn read_fleet(config: &Config, git_ref: Option<&str>) -> Result<FleetAt> {
             .with_context(|| format!("fetching the fleet repository at {git_ref}"))?;
         (tips.heads[git_ref], cache.shallow())
     };
+    if let Some(previous) = previous.filter(|p| p.commit == commit && p.source.url == source.url) {
+        return Ok(FleetAt { source, ..previous });
+    }
     let snapshot = tree.snapshot(&source.url, commit).context("reading the fleet repository")?;
     let (fleet, errors) = Fleet::from_snapshot(&snapshot);
     let warnings = errors.iter().map(ToString::to_string).collect();
@@ -146,18 +157,70 @@ fn retrying_git<T>(mut fetch: impl FnMut() -> Result<T, flotilla_git::Error>) ->
 
 /// Reconciles (or plans) every placement that selects this cluster.
 pub async fn reconcile(config: &Config, cluster: &mut Cluster, mode: Mode) -> Result<Reconciled> {
-    let at = read_fleet(config, None)?;
+    reconcile_with(config, cluster, mode, &mut Memo::default()).await
+}
+
+/// How long a placement may go without a full sync while its watches see no change.
+pub const RESYNC: Duration = Duration::from_secs(600);
+
+/// What a cycle may reuse from the cycles before it: the fleet read at a commit, each
+/// placement's objects rendered at its commits, and — with watches, in the daemon — what each
+/// placement's last full sync found, to be reported again while nothing changes.
+#[derive(Debug, Default)]
+pub struct Memo {
+    fleet: Option<FleetAt>,
+    rendered: BTreeMap<String, RenderedAt>,
+    synced: BTreeMap<String, SyncedAt>,
+    watches: Option<Watches>,
+}
+
+impl Memo {
+    /// A memo that watches the cluster, so that a cycle with no change skips the full sync.
+    pub fn watching() -> Memo {
+        Memo { watches: Some(Watches::new()), ..Memo::default() }
+    }
+}
+
+/// A placement's objects, rendered from the fleet at one commit and its source at another.
+#[derive(Debug)]
+struct RenderedAt {
+    fleet_commit: CommitId,
+    source_commit: CommitId,
+    desired: Arc<Desired>,
+}
+
+/// A placement's last full sync.
+#[derive(Debug)]
+struct SyncedAt {
+    commit: String,
+    digest: String,
+    /// The watches' stamp read before it started.
+    stamp: Option<u64>,
+    report: PlacementReport,
+    when: Instant,
+}
+
+/// Reconciles (or plans) every placement that selects this cluster, reusing what `memo` holds.
+pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, memo: &mut Memo) -> Result<Reconciled> {
+    let at = read_fleet(config, None, memo.fleet.take())?;
     let selection = at.fleet.select(&identity(config));
     let mut warnings = at.warnings.clone();
     warnings.extend(selection.mismatch.clone());
 
     let mut placements = Vec::new();
+    let mut unchanged = Vec::new();
     for placement in &selection.placements {
-        let outcome = match desired(&at, &selection.identity, placement) {
+        let outcome = match desired(&at, &selection.identity, placement, Some(&mut memo.rendered)) {
             Err(report) => Outcome { report: *report, plan: None },
             Ok(desired) if placement.spec.paused => Outcome { report: paused(&desired), plan: None },
             Ok(desired) => match mode {
-                Mode::Apply => Outcome { report: sync::sync(cluster, &config.namespace, &desired).await, plan: None },
+                Mode::Apply => {
+                    let (report, skipped) = memo.sync(cluster, &config.namespace, &desired).await;
+                    if skipped {
+                        unchanged.push(desired.placement.clone());
+                    }
+                    Outcome { report, plan: None }
+                }
                 Mode::Plan => match sync::plan_only(cluster, &config.namespace, &desired).await {
                     Ok(plan) => {
                         let mut report = paused(&desired);
@@ -171,7 +234,63 @@ pub async fn reconcile(config: &Config, cluster: &mut Cluster, mode: Mode) -> Re
         };
         placements.push(outcome);
     }
-    Ok(Reconciled { fleet_commit: at.commit, placements, warnings })
+    let names: BTreeSet<&str> = selection.placements.iter().map(|p| p.name()).collect();
+    memo.rendered.retain(|name, _| names.contains(name.as_str()));
+    memo.synced.retain(|name, _| names.contains(name.as_str()));
+    let fleet_commit = at.commit;
+    drop(selection);
+    memo.fleet = Some(at);
+    Ok(Reconciled { fleet_commit, placements, unchanged, warnings })
+}
+
+impl Memo {
+    /// Syncs one placement, unless its watches saw no change since its last full sync at the
+    /// same commits (then that sync's report stands). The report, and whether it was skipped.
+    async fn sync(&mut self, cluster: &mut Cluster, namespace: &str, desired: &Desired) -> (PlacementReport, bool) {
+        let kinds: BTreeSet<(String, String)> =
+            desired.objects.iter().filter_map(ObjectRef::of).map(|r| (r.api_version, r.kind)).collect();
+        // Let the watches take in what arrived while the git fetches blocked.
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+        let stamp = self.watches.as_ref().and_then(|w| w.stamp(&desired.placement, &kinds));
+        if let (Some(stamp), Some(last)) = (stamp, self.synced.get(&desired.placement))
+            && last.stamp == Some(stamp)
+            && last.commit == desired.commit
+            && last.digest == desired.digest
+            && last.when.elapsed() < RESYNC
+            && settled(&last.report)
+        {
+            return (last.report.clone(), true);
+        }
+        let report = sync::sync(cluster, namespace, desired).await;
+        if let Some(watches) = self.watches.as_mut()
+            && let Err(e) = watches.watch(cluster, &kinds).await
+        {
+            eprintln!("pull-agent: warning: watching {}: {e}", desired.placement);
+        }
+        self.synced.insert(
+            desired.placement.clone(),
+            SyncedAt {
+                commit: desired.commit.clone(),
+                digest: desired.digest.clone(),
+                stamp,
+                report: report.clone(),
+                when: Instant::now(),
+            },
+        );
+        (report, false)
+    }
+}
+
+/// Whether a full sync's report may stand while nothing changes: not after a failure (retried
+/// every cycle) or an interrupted sync.
+fn settled(report: &PlacementReport) -> bool {
+    match report.state {
+        SyncState::Synced | SyncState::Degraded => true,
+        SyncState::Progressing => report.message.is_none(),
+        _ => false,
+    }
 }
 
 /// What this cluster would run, from [`render`].
@@ -179,7 +298,7 @@ pub async fn reconcile(config: &Config, cluster: &mut Cluster, mode: Mode) -> Re
 pub struct Rendered {
     pub fleet_commit: CommitId,
     /// Each selected placement's objects, or the report of why they cannot be known.
-    pub placements: Vec<Result<Desired, Box<PlacementReport>>>,
+    pub placements: Vec<Result<Arc<Desired>, Box<PlacementReport>>>,
     pub warnings: Vec<String>,
 }
 
@@ -187,7 +306,7 @@ pub struct Rendered {
 /// repository at `git_ref` or the environment's branch, as [`reconcile`] would before applying.
 /// Nothing touches a cluster.
 pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Result<Rendered> {
-    let at = read_fleet(config, git_ref)?;
+    let at = read_fleet(config, git_ref, None)?;
     let selection = at.fleet.select(&identity(config));
     let mut warnings = at.warnings.clone();
     warnings.extend(selection.mismatch.clone());
@@ -200,7 +319,7 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
         .placements
         .iter()
         .filter(|p| only.is_none_or(|name| p.name() == name))
-        .map(|p| desired(&at, &selection.identity, p))
+        .map(|p| desired(&at, &selection.identity, p, None))
         .collect();
     Ok(Rendered { fleet_commit: at.commit, placements, warnings })
 }
@@ -231,13 +350,21 @@ fn failed(placement: &str, state: SyncState, message: String) -> PlacementReport
 
 /// Fetches, verifies and renders a placement's source: what the cluster should run, or the
 /// report of why it cannot be known (and nothing is applied).
-fn desired(at: &FleetAt, identity: &ClusterIdentity, placement: &Placement) -> Result<Desired, Box<PlacementReport>> {
+fn desired(
+    at: &FleetAt,
+    identity: &ClusterIdentity,
+    placement: &Placement,
+    memo: Option<&mut BTreeMap<String, RenderedAt>>,
+) -> Result<Arc<Desired>, Box<PlacementReport>> {
     let name = placement.name();
     let repo_name = &placement.spec.source.repository;
     let fail = |state, message: String| Box::new(failed(name, state, message));
     let fetched;
     let (snapshot, commit, signer) = if repo_name == FLEET_REPOSITORY {
         // The fleet repository was read already, at the commit the placement came from.
+        if let Some(known) = remembered(memo.as_deref(), name, at.commit, at.commit) {
+            return Ok(known);
+        }
         (&at.snapshot, at.commit, None)
     } else {
         let Some(repo) = at.fleet.repository(repo_name) else {
@@ -248,6 +375,9 @@ fn desired(at: &FleetAt, identity: &ClusterIdentity, placement: &Placement) -> R
         let tips = retrying_git(|| at.cache.fetch_tips(&source, &[&branch]))
             .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
         let commit = tips.heads[&branch];
+        if let Some(known) = remembered(memo.as_deref(), name, at.commit, commit) {
+            return Ok(known);
+        }
         let shallow = at.cache.shallow();
         let mut signer = None;
         if repo.spec.verify.mode != VerifyMode::Off {
@@ -271,5 +401,28 @@ fn desired(at: &FleetAt, identity: &ClusterIdentity, placement: &Placement) -> R
         .map_err(|e| fail(SyncState::Failed, format!("at {commit}: {e}")))?;
     let options =
         plan::Options { prune: placement.spec.sync.prune, drift_correction: placement.spec.sync.drift_correction };
-    Ok(Desired::new(name, &commit.to_string(), &rendered.digest.to_string(), signer, rendered.objects, options))
+    let desired = Arc::new(Desired::new(
+        name,
+        &commit.to_string(),
+        &rendered.digest.to_string(),
+        signer,
+        rendered.objects,
+        options,
+    ));
+    if let Some(memo) = memo {
+        let entry = RenderedAt { fleet_commit: at.commit, source_commit: commit, desired: desired.clone() };
+        memo.insert(name.to_string(), entry);
+    }
+    Ok(desired)
+}
+
+/// The placement's objects as rendered before at the same fleet and source commits.
+fn remembered(
+    memo: Option<&BTreeMap<String, RenderedAt>>,
+    name: &str,
+    fleet_commit: CommitId,
+    source_commit: CommitId,
+) -> Option<Arc<Desired>> {
+    let known = memo?.get(name)?;
+    (known.fleet_commit == fleet_commit && known.source_commit == source_commit).then(|| known.desired.clone())
 }

@@ -195,6 +195,16 @@ impl Cluster {
         }
     }
 
+    /// The API of `api_version`/`kind` across every namespace, or `None` when the cluster does
+    /// not serve the kind.
+    pub async fn api_all(&mut self, api_version: &str, kind: &str) -> Result<Option<Api<DynamicObject>>, Error> {
+        match self.resolve(api_version, kind, kind).await {
+            Ok((resource, _)) => Ok(Some(Api::all_with(self.client.clone(), &resource))),
+            Err(Error::UnknownKind { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every object of `api_version`/`kind` in every namespace that carries `label_selector`;
     /// nothing when the cluster does not serve the kind.
     pub async fn list(&mut self, api_version: &str, kind: &str, label_selector: &str) -> Result<Vec<Value>, Error> {

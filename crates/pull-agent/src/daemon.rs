@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use flotilla_core::report::{self, PlacementReport, PolicyReport, Report, SyncState};
 
-use crate::agent::{self, Mode};
+use crate::agent::{self, Memo, Mode};
 use crate::cluster::Cluster;
 use crate::config::{self, Config};
 use crate::hub::{self, Hub};
@@ -24,6 +24,8 @@ use crate::spool::{self, Spool};
 #[derive(Debug)]
 pub struct Cycle {
     pub report: Report,
+    /// How many placements were at the same commits with no change seen: not synced again.
+    pub unchanged: usize,
     /// What happened to the report: sent, spooled (and why), or kept locally.
     pub delivery: String,
     pub wall: Duration,
@@ -44,10 +46,13 @@ impl Cycle {
             *states.entry(format!("{:?}", p.state)).or_default() += 1;
         }
         let states: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        let mut states = if states.is_empty() { "none".to_string() } else { states.join(", ") };
+        if self.unchanged > 0 {
+            states = format!("{states}; {} unchanged", self.unchanged);
+        }
         format!(
-            "cycle {number}: {} placements ({}); {:.1} ms wall, {:.1} ms cpu; {}",
+            "cycle {number}: {} placements ({states}); {:.1} ms wall, {:.1} ms cpu; {}",
             self.report.placements.len(),
-            if states.is_empty() { "none".to_string() } else { states.join(", ") },
             self.wall.as_secs_f64() * 1e3,
             self.cpu.as_secs_f64() * 1e3,
             self.delivery
@@ -64,6 +69,7 @@ pub struct Agent {
     shutdown: Shutdown,
     /// The last cycle's placements, to report when the fleet cannot be read.
     last: Vec<PlacementReport>,
+    memo: Memo,
 }
 
 impl Agent {
@@ -73,18 +79,21 @@ impl Agent {
         let cluster = Cluster::new(client).with_shutdown(shutdown.clone());
         let reporter = Reporter::open(&config)?;
         let last = reporter.last_report().map(|r| r.placements).unwrap_or_default();
-        Ok(Agent { config, cluster, reporter, shutdown, last })
+        Ok(Agent { config, cluster, reporter, shutdown, last, memo: Memo::default() })
     }
 
     /// One reconcile of every placement, reported.
     pub async fn cycle(&mut self) -> Result<Cycle> {
         let started = Instant::now();
         let cpu = cpu_time::ProcessTime::try_now().ok();
-        let placements = match agent::reconcile(&self.config, &mut self.cluster, Mode::Apply).await {
+        let mut unchanged = 0;
+        let placements = match agent::reconcile_with(&self.config, &mut self.cluster, Mode::Apply, &mut self.memo).await
+        {
             Ok(reconciled) => {
                 for w in &reconciled.warnings {
                     eprintln!("pull-agent: warning: {w}");
                 }
+                unchanged = reconciled.unchanged.len();
                 reconciled.placements.into_iter().map(|o| o.report).collect()
             }
             Err(e) => {
@@ -105,11 +114,14 @@ impl Agent {
         let delivery = self.reporter.deliver(&report, !self.shutdown.requested()).await?;
         self.last.clone_from(&report.placements);
         let cpu = cpu.and_then(|c| c.try_elapsed().ok()).unwrap_or_default();
-        Ok(Cycle { report, delivery, wall: started.elapsed(), cpu })
+        Ok(Cycle { report, unchanged, delivery, wall: started.elapsed(), cpu })
     }
 
-    /// Cycles until asked to stop, sleeping the poll interval (±20%) in between.
+    /// Cycles until asked to stop, sleeping the poll interval (±20%) in between. Watches the
+    /// cluster meanwhile, so that a cycle that finds nothing changed is cheap (see
+    /// [`crate::watch`]).
     pub async fn run(&mut self) -> Result<()> {
+        self.memo = Memo::watching();
         for number in 1.. {
             let cycle = self.cycle().await?;
             eprintln!("pull-agent: {}", cycle.summary(number));

@@ -17,3 +17,4 @@ pub mod remote;
 pub mod shutdown;
 pub mod spool;
 pub mod sync;
+pub mod watch;

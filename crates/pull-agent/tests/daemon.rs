@@ -267,7 +267,9 @@ impl Running {
             std::thread::sleep(Duration::from_millis(20));
         };
         let mut stderr = String::new();
-        self.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        if let Some(mut pipe) = self.0.stderr.take() {
+            pipe.read_to_string(&mut stderr).unwrap();
+        }
         (status, stderr)
     }
 }
@@ -505,4 +507,49 @@ fn once_against_a_simulated_cluster_syncs_in_process() {
     let report = Report::from_json(&output.stdout).unwrap();
     assert_eq!(report.placements[0].state, SyncState::Synced);
     assert_eq!(world.server.cluster().requests(), 0, "the simulated cluster is the agent's own");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_skips_unchanged_cycles_yet_corrects_drift_and_deletions_its_watches_see() {
+    let world = World::new(20);
+    let config = world.config(None);
+    let mut command = agent(&["run", "--config", config.to_str().unwrap()]);
+    let log = world.dir.path().join("run.log");
+    command.stderr(std::fs::File::create(&log).unwrap());
+    let running = Running(command.stdout(Stdio::null()).spawn().unwrap());
+    let read_log = || std::fs::read_to_string(&log).unwrap();
+    let started = Instant::now();
+    while !read_log().contains("(1 Synced; 1 unchanged)") {
+        assert!(started.elapsed() < Duration::from_secs(20), "no cycle with nothing changed:\n{}", read_log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Unchanged cycles ask the API server nothing: only the watches stay open.
+    let requests = world.server.cluster().requests();
+    let cycles = read_log().matches("unchanged").count();
+    until(Duration::from_secs(10), "two more cycles", || read_log().matches("unchanged").count() >= cycles + 2).await;
+    assert_eq!(world.server.cluster().requests(), requests, "{}", read_log());
+
+    // Drift made by hand arrives as a watch event: the next cycle syncs in full and corrects it.
+    let resource = ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(world.client(), "shop", &resource);
+    let patch = serde_json::json!({"data": {"v": "hand-made"}});
+    api.patch("cm-007", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
+    api.delete("cm-011", &kube::api::DeleteParams::default()).await.unwrap();
+    let mut value = String::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(15) {
+        value = api.get("cm-007").await.unwrap().data["data"]["v"].as_str().unwrap().to_string();
+        if value == "one" && api.get_opt("cm-011").await.unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(value, "one", "drift corrected:\n{}", read_log());
+    assert!(api.get_opt("cm-011").await.unwrap().is_some(), "a deleted object put back:\n{}", read_log());
+    let report = Report::from_json(&std::fs::read(world.state().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report.placements[0].state, SyncState::Synced);
+    running.terminate();
+    let (status, _) = running.wait(Duration::from_secs(10));
+    assert!(status.success(), "{}", read_log());
 }
