@@ -10,9 +10,10 @@
 //!   finds them ready and ends `Synced`; the two together are the time to synced.
 //! - **no change, per process**: `pull-agent once` again and again on the synced server;
 //! - **no change, per cycle**: the same without process start-up, from the agent's own log line
-//!   (`cycle N: …; W ms wall, C ms cpu; …`): the one cycle of each `once`, and the second and
-//!   later cycles of `pull-agent run` (the first pays for API discovery and the git cache's
-//!   integrity check, once per process);
+//!   (`cycle N: …; W ms wall, C ms cpu; …`): the one cycle of each `once` (the full job: fetch,
+//!   render, list, plan, assess), and the steady-state cycles of `pull-agent run`, those that log
+//!   every placement `unchanged` (the same commits, and no event on its watches: see
+//!   `pull_agent::watch`);
 //! - **idle memory**: VmRSS of `pull-agent run` with three placements of 100 objects each, two
 //!   poll cycles (1 s apart) after all three are synced.
 //!
@@ -167,8 +168,9 @@ fn measure(work: &Path, rounds: usize) -> Result<()> {
         no_change_cycle.push(run.cycle()?);
     }
 
-    // The first cycle of a process pays for API discovery and the git cache's integrity check.
-    let daemon_cycles = run_daemon(&agent, &config, |c| c.number >= 2, rounds)?;
+    // Steady state: the cycles that found the commits the same and the watches quiet (the first
+    // cycles of a process sync in full: discovery, the cache's check, starting the watches).
+    let daemon_cycles = run_daemon(&agent, &config, |c| c.placements > 0 && c.unchanged == c.placements, rounds)?;
     drop(server);
 
     let mut idle = Vec::with_capacity(rounds);
@@ -186,7 +188,7 @@ fn measure(work: &Path, rounds: usize) -> Result<()> {
         ("from nothing to synced: that `once` and the next (processes; times summed)", &to_synced),
         ("no change: `once` (process)", &no_change),
         ("no change: that `once`'s cycle (agent's clock)", &no_change_cycle),
-        ("no change: `pull-agent run` cycle, 2nd and later (agent's clock)", &daemon_cycles),
+        ("no change: `pull-agent run` cycle, steady state (agent's clock)", &daemon_cycles),
         ("idle `pull-agent run`, 3 placements × 100 objects (VmRSS)", &idle),
     ];
     print_report(&rows, &overhead, &daemon_cycles, &idle);
@@ -372,30 +374,33 @@ fn minutes_seconds(text: &str) -> Option<f64> {
 /// One `pull-agent: cycle N: P placements (S); W ms wall, C ms cpu; …` line.
 #[derive(Debug, Clone, Copy)]
 struct Cycle {
-    number: u64,
     placements: usize,
     synced: usize,
+    unchanged: usize,
     wall_ms: f64,
     cpu_ms: f64,
 }
 
 impl Cycle {
     fn parse(line: &str) -> Option<Cycle> {
-        let (number, rest) = line.strip_prefix("pull-agent: cycle ")?.split_once(": ")?;
+        let (_number, rest) = line.strip_prefix("pull-agent: cycle ")?.split_once(": ")?;
         let mut parts = rest.split("; ");
         let (placements, states) = parts.next()?.split_once(" placements (")?;
-        // `(3 Synced)`, `(1 Progressing, 2 Synced)`, `(none)`.
-        let synced = states
-            .trim_end_matches(')')
-            .split(", ")
-            .filter_map(|s| s.strip_suffix(" Synced"))
-            .filter_map(|n| n.parse::<usize>().ok())
-            .sum();
+        // `(3 Synced)`, `(1 Progressing, 2 Synced)`, `(3 Synced, 3 unchanged)`, `(none)`.
+        let count = |state: &str| -> usize {
+            states
+                .trim_end_matches(')')
+                .split(", ")
+                .filter_map(|s| s.strip_suffix(state))
+                .filter_map(|n| n.parse::<usize>().ok())
+                .sum()
+        };
+        let (synced, unchanged) = (count(" Synced"), count(" unchanged"));
         let (wall, cpu) = parts.next()?.split_once(" ms wall, ")?;
         Some(Cycle {
-            number: number.parse().ok()?,
             placements: placements.parse().ok()?,
             synced,
+            unchanged,
             wall_ms: wall.parse().ok()?,
             cpu_ms: cpu.strip_suffix(" ms cpu")?.parse().ok()?,
         })

@@ -9,7 +9,6 @@
 //! Not the daemon loop, the hub client or the spool (see [`crate::daemon`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -163,13 +162,14 @@ pub async fn reconcile(config: &Config, cluster: &mut Cluster, mode: Mode) -> Re
 /// How long a placement may go without a full sync while its watches see no change.
 pub const RESYNC: Duration = Duration::from_secs(600);
 
-/// What a cycle may reuse from the cycles before it: the fleet read at a commit, each
-/// placement's objects rendered at its commits, and — with watches, in the daemon — what each
-/// placement's last full sync found, to be reported again while nothing changes.
+/// What a cycle may reuse from the cycles before it: the fleet read at a commit and — with
+/// watches, in the daemon — what each placement's last full sync found at which commits, to be
+/// reported again while nothing changes. Not the rendered objects: a placement at the same
+/// commits is not rendered again, and one that needs a full sync is (they would cost the idle
+/// agent a megabyte per thousand objects).
 #[derive(Debug, Default)]
 pub struct Memo {
     fleet: Option<FleetAt>,
-    rendered: BTreeMap<String, RenderedAt>,
     synced: BTreeMap<String, SyncedAt>,
     watches: Option<Watches>,
 }
@@ -181,19 +181,14 @@ impl Memo {
     }
 }
 
-/// A placement's objects, rendered from the fleet at one commit and its source at another.
-#[derive(Debug)]
-struct RenderedAt {
-    fleet_commit: CommitId,
-    source_commit: CommitId,
-    desired: Arc<Desired>,
-}
-
 /// A placement's last full sync.
 #[derive(Debug)]
 struct SyncedAt {
-    commit: String,
-    digest: String,
+    /// The fleet commit the placement was read from, and its source's commit.
+    fleet_commit: CommitId,
+    source_commit: CommitId,
+    /// The kinds it renders: what its watches are.
+    kinds: BTreeSet<(String, String)>,
     /// The watches' stamp read before it started.
     stamp: Option<u64>,
     report: PlacementReport,
@@ -210,15 +205,27 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
     let mut placements = Vec::new();
     let mut unchanged = Vec::new();
     for placement in &selection.placements {
-        let outcome = match desired(&at, &selection.identity, placement, Some(&mut memo.rendered)) {
+        let located = match locate(&at, &selection.identity, placement) {
+            Ok(located) => located,
+            Err(report) => {
+                placements.push(Outcome { report: *report, plan: None });
+                continue;
+            }
+        };
+        if mode == Mode::Apply
+            && !placement.spec.paused
+            && let Some(report) = memo.unchanged(placement.name(), at.commit, located.commit).await
+        {
+            unchanged.push(report.name.clone());
+            placements.push(Outcome { report, plan: None });
+            continue;
+        }
+        let outcome = match render_located(&at, &selection.identity, placement, &located) {
             Err(report) => Outcome { report: *report, plan: None },
             Ok(desired) if placement.spec.paused => Outcome { report: paused(&desired), plan: None },
             Ok(desired) => match mode {
                 Mode::Apply => {
-                    let (report, skipped) = memo.sync(cluster, &config.namespace, &desired).await;
-                    if skipped {
-                        unchanged.push(desired.placement.clone());
-                    }
+                    let report = memo.sync(cluster, &config.namespace, &desired, at.commit, located.commit).await;
                     Outcome { report, plan: None }
                 }
                 Mode::Plan => match sync::plan_only(cluster, &config.namespace, &desired).await {
@@ -235,7 +242,6 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
         placements.push(outcome);
     }
     let names: BTreeSet<&str> = selection.placements.iter().map(|p| p.name()).collect();
-    memo.rendered.retain(|name, _| names.contains(name.as_str()));
     memo.synced.retain(|name, _| names.contains(name.as_str()));
     let fleet_commit = at.commit;
     drop(selection);
@@ -244,42 +250,48 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
 }
 
 impl Memo {
-    /// Syncs one placement, unless its watches saw no change since its last full sync at the
-    /// same commits (then that sync's report stands). The report, and whether it was skipped.
-    async fn sync(&mut self, cluster: &mut Cluster, namespace: &str, desired: &Desired) -> (PlacementReport, bool) {
-        let kinds: BTreeSet<(String, String)> =
-            desired.objects.iter().filter_map(ObjectRef::of).map(|r| (r.api_version, r.kind)).collect();
+    /// The report of the placement's last full sync, if it may stand: the same fleet and source
+    /// commits, its watches open and quiet since, not too long ago, and it ended settled.
+    async fn unchanged(&self, name: &str, fleet_commit: CommitId, source_commit: CommitId) -> Option<PlacementReport> {
+        let watches = self.watches.as_ref()?;
+        let last = self.synced.get(name)?;
         // Let the watches take in what arrived while the git fetches blocked.
         for _ in 0..4 {
             tokio::task::yield_now().await;
         }
-        let stamp = self.watches.as_ref().and_then(|w| w.stamp(&desired.placement, &kinds));
-        if let (Some(stamp), Some(last)) = (stamp, self.synced.get(&desired.placement))
-            && last.stamp == Some(stamp)
-            && last.commit == desired.commit
-            && last.digest == desired.digest
+        let stamp = watches.stamp(name, &last.kinds)?;
+        let quiet = last.stamp == Some(stamp)
+            && last.fleet_commit == fleet_commit
+            && last.source_commit == source_commit
             && last.when.elapsed() < RESYNC
-            && settled(&last.report)
-        {
-            return (last.report.clone(), true);
-        }
+            && settled(&last.report);
+        quiet.then(|| last.report.clone())
+    }
+
+    /// Syncs one placement in full, and remembers how it went (with watches: watches its kinds).
+    async fn sync(
+        &mut self,
+        cluster: &mut Cluster,
+        namespace: &str,
+        desired: &Desired,
+        fleet_commit: CommitId,
+        source_commit: CommitId,
+    ) -> PlacementReport {
+        let kinds: BTreeSet<(String, String)> =
+            desired.objects.iter().filter_map(ObjectRef::of).map(|r| (r.api_version, r.kind)).collect();
+        let Some(watches) = self.watches.as_mut() else {
+            return sync::sync(cluster, namespace, desired).await;
+        };
+        // Read before the sync: whatever happens from here on makes the next cycle a full one.
+        let stamp = watches.stamp(&desired.placement, &kinds);
         let report = sync::sync(cluster, namespace, desired).await;
-        if let Some(watches) = self.watches.as_mut()
-            && let Err(e) = watches.watch(cluster, &kinds).await
-        {
+        if let Err(e) = watches.watch(cluster, &kinds).await {
             eprintln!("pull-agent: warning: watching {}: {e}", desired.placement);
         }
-        self.synced.insert(
-            desired.placement.clone(),
-            SyncedAt {
-                commit: desired.commit.clone(),
-                digest: desired.digest.clone(),
-                stamp,
-                report: report.clone(),
-                when: Instant::now(),
-            },
-        );
-        (report, false)
+        let when = Instant::now();
+        let synced = SyncedAt { fleet_commit, source_commit, kinds, stamp, report: report.clone(), when };
+        self.synced.insert(desired.placement.clone(), synced);
+        report
     }
 }
 
@@ -298,7 +310,7 @@ fn settled(report: &PlacementReport) -> bool {
 pub struct Rendered {
     pub fleet_commit: CommitId,
     /// Each selected placement's objects, or the report of why they cannot be known.
-    pub placements: Vec<Result<Arc<Desired>, Box<PlacementReport>>>,
+    pub placements: Vec<Result<Desired, Box<PlacementReport>>>,
     pub warnings: Vec<String>,
 }
 
@@ -319,7 +331,7 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
         .placements
         .iter()
         .filter(|p| only.is_none_or(|name| p.name() == name))
-        .map(|p| desired(&at, &selection.identity, p, None))
+        .map(|p| locate(&at, &selection.identity, p).and_then(|l| render_located(&at, &selection.identity, p, &l)))
         .collect();
     Ok(Rendered { fleet_commit: at.commit, placements, warnings })
 }
@@ -348,81 +360,74 @@ fn failed(placement: &str, state: SyncState, message: String) -> PlacementReport
     }
 }
 
-/// Fetches, verifies and renders a placement's source: what the cluster should run, or the
-/// report of why it cannot be known (and nothing is applied).
-fn desired(
+/// Where a placement's source stands: its repository (`None`: the fleet repository) and commit.
+struct Located<'f> {
+    source: Option<(Source, &'f flotilla_core::fleet::Repository)>,
+    commit: CommitId,
+}
+
+/// Fetches a placement's source at its environment's branch: the commit to render, or the
+/// report of why it cannot be known.
+fn locate<'f>(
+    at: &'f FleetAt,
+    identity: &ClusterIdentity,
+    placement: &Placement,
+) -> Result<Located<'f>, Box<PlacementReport>> {
+    let name = placement.name();
+    let repo_name = &placement.spec.source.repository;
+    if repo_name == FLEET_REPOSITORY {
+        // The fleet repository was read already, at the commit the placement came from.
+        return Ok(Located { source: None, commit: at.commit });
+    }
+    let fail = |state, message: String| Box::new(failed(name, state, message));
+    let Some(repo) = at.fleet.repository(repo_name) else {
+        return Err(fail(SyncState::Failed, format!("source repository {repo_name:?} is not declared in fleet/")));
+    };
+    let source = Source { url: repo.spec.url.clone(), credentials: at.source.credentials.clone() };
+    let branch = repo.branch(&identity.environment);
+    let tips = retrying_git(|| at.cache.fetch_tips(&source, &[&branch]))
+        .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
+    Ok(Located { commit: tips.heads[&branch], source: Some((source, repo)) })
+}
+
+/// Verifies and renders a located source: what the cluster should run, or the report of why
+/// it cannot be known (and nothing is applied).
+fn render_located(
     at: &FleetAt,
     identity: &ClusterIdentity,
     placement: &Placement,
-    memo: Option<&mut BTreeMap<String, RenderedAt>>,
-) -> Result<Arc<Desired>, Box<PlacementReport>> {
+    located: &Located<'_>,
+) -> Result<Desired, Box<PlacementReport>> {
     let name = placement.name();
-    let repo_name = &placement.spec.source.repository;
     let fail = |state, message: String| Box::new(failed(name, state, message));
+    let commit = located.commit;
     let fetched;
-    let (snapshot, commit, signer) = if repo_name == FLEET_REPOSITORY {
-        // The fleet repository was read already, at the commit the placement came from.
-        if let Some(known) = remembered(memo.as_deref(), name, at.commit, at.commit) {
-            return Ok(known);
-        }
-        (&at.snapshot, at.commit, None)
-    } else {
-        let Some(repo) = at.fleet.repository(repo_name) else {
-            return Err(fail(SyncState::Failed, format!("source repository {repo_name:?} is not declared in fleet/")));
-        };
-        let source = Source { url: repo.spec.url.clone(), credentials: at.source.credentials.clone() };
-        let branch = repo.branch(&identity.environment);
-        let tips = retrying_git(|| at.cache.fetch_tips(&source, &[&branch]))
-            .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-        let commit = tips.heads[&branch];
-        if let Some(known) = remembered(memo.as_deref(), name, at.commit, commit) {
-            return Ok(known);
-        }
-        let shallow = at.cache.shallow();
-        let mut signer = None;
-        if repo.spec.verify.mode != VerifyMode::Off {
-            let verdict = shallow
-                .verify(&source.url, commit, &repo.spec.verify)
-                .map_err(|e| fail(SyncState::VerificationFailed, e.to_string()))?;
-            if !verdict.allowed {
-                return Err(fail(
-                    SyncState::VerificationFailed,
-                    format!("{} at {commit}: {}", source.url, verdict.reason().unwrap_or_default()),
-                ));
+    let (snapshot, signer) = match &located.source {
+        None => (&at.snapshot, None),
+        Some((source, repo)) => {
+            let shallow = at.cache.shallow();
+            let mut signer = None;
+            if repo.spec.verify.mode != VerifyMode::Off {
+                let verdict = shallow
+                    .verify(&source.url, commit, &repo.spec.verify)
+                    .map_err(|e| fail(SyncState::VerificationFailed, e.to_string()))?;
+                if !verdict.allowed {
+                    return Err(fail(
+                        SyncState::VerificationFailed,
+                        format!("{} at {commit}: {}", source.url, verdict.reason().unwrap_or_default()),
+                    ));
+                }
+                if let Signature::Verified { signer: s, .. } = verdict.signature {
+                    signer = Some(s);
+                }
             }
-            if let Signature::Verified { signer: s, .. } = verdict.signature {
-                signer = Some(s);
-            }
+            fetched = shallow.snapshot(&source.url, commit).map_err(|e| fail(SyncState::Failed, e.to_string()))?;
+            (&fetched, signer)
         }
-        fetched = shallow.snapshot(&source.url, commit).map_err(|e| fail(SyncState::Failed, e.to_string()))?;
-        (&fetched, commit, signer)
     };
     let rendered = flotilla_core::render::render(placement, snapshot, identity)
         .map_err(|e| fail(SyncState::Failed, format!("at {commit}: {e}")))?;
     let options =
         plan::Options { prune: placement.spec.sync.prune, drift_correction: placement.spec.sync.drift_correction };
-    let desired = Arc::new(Desired::new(
-        name,
-        &commit.to_string(),
-        &rendered.digest.to_string(),
-        signer,
-        rendered.objects,
-        options,
-    ));
-    if let Some(memo) = memo {
-        let entry = RenderedAt { fleet_commit: at.commit, source_commit: commit, desired: desired.clone() };
-        memo.insert(name.to_string(), entry);
-    }
-    Ok(desired)
-}
-
-/// The placement's objects as rendered before at the same fleet and source commits.
-fn remembered(
-    memo: Option<&BTreeMap<String, RenderedAt>>,
-    name: &str,
-    fleet_commit: CommitId,
-    source_commit: CommitId,
-) -> Option<Arc<Desired>> {
-    let known = memo?.get(name)?;
-    (known.fleet_commit == fleet_commit && known.source_commit == source_commit).then(|| known.desired.clone())
+    Ok(Desired::new(name, &commit.to_string(), &rendered.digest.to_string(), signer, rendered.objects, options))
 }

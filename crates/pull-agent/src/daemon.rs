@@ -48,7 +48,7 @@ impl Cycle {
         let states: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
         let mut states = if states.is_empty() { "none".to_string() } else { states.join(", ") };
         if self.unchanged > 0 {
-            states = format!("{states}; {} unchanged", self.unchanged);
+            states = format!("{states}, {} unchanged", self.unchanged);
         }
         format!(
             "cycle {number}: {} placements ({states}); {:.1} ms wall, {:.1} ms cpu; {}",

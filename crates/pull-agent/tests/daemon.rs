@@ -519,7 +519,7 @@ async fn run_skips_unchanged_cycles_yet_corrects_drift_and_deletions_its_watches
     let running = Running(command.stdout(Stdio::null()).spawn().unwrap());
     let read_log = || std::fs::read_to_string(&log).unwrap();
     let started = Instant::now();
-    while !read_log().contains("(1 Synced; 1 unchanged)") {
+    while !read_log().contains("(1 Synced, 1 unchanged)") {
         assert!(started.elapsed() < Duration::from_secs(20), "no cycle with nothing changed:\n{}", read_log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
