@@ -553,3 +553,42 @@ async fn run_skips_unchanged_cycles_yet_corrects_drift_and_deletions_its_watches
     let (status, _) = running.wait(Duration::from_secs(10));
     assert!(status.success(), "{}", read_log());
 }
+
+#[test]
+fn an_unreachable_source_or_fleet_is_reported_after_retries_never_a_crash() {
+    let world = World::new(2);
+    // A second placement whose repository nobody serves (port 1 refuses connections).
+    let ghost = "---\napiVersion: flotilla.dev/v1alpha1\nkind: Repository\nmetadata: {name: ghost}\n\
+                 spec: {url: \"git://127.0.0.1:1/ghost\"}\n---\napiVersion: flotilla.dev/v1alpha1\n\
+                 kind: Placement\nmetadata: {name: ghost}\nspec:\n  source: {repository: ghost, path: x}\n\
+                 \x20 clusters: {matchLabels: {kind: store}}\n";
+    world.commit(&[("fleet/fleet.yaml".to_string(), format!("{FLEET}{ghost}"))]);
+    let config = world.config(None);
+    let once = || agent(&["once", "--config", config.to_str().unwrap()]).output().unwrap();
+
+    let started = Instant::now();
+    let output = once();
+    let report = Report::from_json(&output.stdout).unwrap();
+    assert!(!output.status.success());
+    let state = |name: &str| report.placements.iter().find(|p| p.name == name).unwrap().clone();
+    assert_eq!(state("web").state, SyncState::Synced, "the other placement is not held up");
+    let ghost = state("ghost");
+    assert_eq!(ghost.state, SyncState::SourceUnreachable);
+    assert!(ghost.message.as_deref().unwrap().contains("git://127.0.0.1:1/ghost"), "{ghost:?}");
+    // Three attempts, 250 ms and 500 ms apart (plus jitter), then it gives up for this cycle.
+    assert!(started.elapsed() >= Duration::from_millis(750), "{:?}", started.elapsed());
+
+    // The fleet repository itself unreachable: what ran last is reported as stale, not lost.
+    let text = std::fs::read_to_string(&config).unwrap().replace(&world.daemon.url("fleet"), "git://127.0.0.1:1/fleet");
+    std::fs::write(&config, text).unwrap();
+    let output = once();
+    assert!(!output.status.success());
+    let report = Report::from_json(&output.stdout).unwrap();
+    assert_eq!(report.placements.len(), 2);
+    for p in &report.placements {
+        assert_eq!(p.state, SyncState::SourceUnreachable, "{p:?}");
+        assert!(p.message.as_deref().unwrap().contains("fetching the fleet repository"), "{p:?}");
+    }
+    let web = report.placements.iter().find(|p| p.name == "web").unwrap();
+    assert!(web.applied_commit.is_some() || web.source_commit.is_some(), "the last good commit is kept: {web:?}");
+}
