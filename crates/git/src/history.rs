@@ -22,6 +22,30 @@ impl Cache {
         until: Option<CommitId>,
         limit: usize,
     ) -> Result<Vec<Commit>, Error> {
+        self.first_parents(url, tip, until, None, limit)
+    }
+
+    /// The first-parent commits from `tip` that are not reachable from `other` through any
+    /// parent, newest first, at most `limit`: `git log --first-parent tip ^other`. For a `dev`
+    /// and a `prod` branch, what a merge of dev into prod would promote (empty once merged).
+    pub fn history_not_in(
+        &self,
+        url: &str,
+        tip: CommitId,
+        other: CommitId,
+        limit: usize,
+    ) -> Result<Vec<Commit>, Error> {
+        self.first_parents(url, tip, None, Some(other), limit)
+    }
+
+    fn first_parents(
+        &self,
+        url: &str,
+        tip: CommitId,
+        until: Option<CommitId>,
+        hidden: Option<CommitId>,
+        limit: usize,
+    ) -> Result<Vec<Commit>, Error> {
         let (entry, _) = self.entry(url)?;
         let repo = &entry.repo;
         let read_err = |e: &dyn std::fmt::Display| Error::Read {
@@ -29,9 +53,18 @@ impl Cache {
             what: format!("history of {tip}"),
             message: e.to_string(),
         };
-        repo.find_commit(tip.oid())
-            .map_err(|_| Error::MissingCommit { url: url.to_string(), commit: tip.to_string() })?;
-        let walk = repo.rev_walk([tip.oid()]).first_parent_only().all().map_err(|e| read_err(&e))?;
+        for id in std::iter::once(tip).chain(hidden) {
+            repo.find_commit(id.oid())
+                .map_err(|_| Error::MissingCommit { url: url.to_string(), commit: id.to_string() })?;
+        }
+        let walk = repo.rev_walk([tip.oid()]).first_parent_only();
+        // Hidden commits are painted through every parent (as git's `^other` is), so a commit
+        // merged into `other` with `--no-ff` counts as reachable from it.
+        let walk = match hidden {
+            Some(other) => walk.with_hidden([other.oid()]),
+            None => walk,
+        };
+        let walk = walk.all().map_err(|e| read_err(&e))?;
         let mut out = Vec::new();
         for info in walk {
             let info = info.map_err(|e| read_err(&e))?;

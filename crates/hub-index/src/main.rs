@@ -1,19 +1,275 @@
-//! `hub-index`: the fleet hub. Only its place in the workspace exists yet: the server, store
-//! and views come with their issue (see the README's status table), and until then every
-//! command says so and exits non-zero rather than pretending to work.
+//! `hub-index`: parses arguments and calls the library.
 
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "hub-index", version, about = "Flotilla's hub: what runs where, who lags, who is offline")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (agents register and report; viewers read).
+    Serve(ServeArgs),
+    /// Join tokens, which agents trade for their cluster's own token.
+    #[command(name = "join-token", subcommand)]
+    JoinToken(TokenCommand),
+    /// Viewer tokens, for reading the views.
+    #[command(name = "viewer-token", subcommand)]
+    ViewerToken(TokenCommand),
+    /// The fleet summary: clusters by state, environment and placement.
+    Status(ViewArgs),
+    /// The clusters, filtered.
+    Clusters(ClustersArgs),
+    /// One cluster: its placements, commits, drift and errors, and its last reports.
+    Cluster(ClusterArgs),
+    /// The lag ledger of a placement: which commit each cluster runs, and how far behind.
+    Lag(LagArgs),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create one and print it (it is stored hashed: this is the only time it is shown).
+    Create(CreateTokenArgs),
+}
+
+#[derive(clap::Args)]
+struct CreateTokenArgs {
+    /// The database (default: sqlite:hub.db).
+    #[arg(long, default_value = "sqlite:hub.db")]
+    db: String,
+    /// Join tokens only: the cluster names the token may register, a glob with `*`.
+    #[arg(long)]
+    cluster_name_pattern: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The fleet repository's URL.
+    #[arg(long)]
+    fleet_repo: String,
+    /// `sqlite:PATH` (the default, embedded) or `postgres://…` (shared by several hubs).
+    #[arg(long, default_value = "sqlite:hub.db")]
+    db: String,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// A file of viewer tokens (one per line) accepted besides those `viewer-token create` made.
+    #[arg(long)]
+    viewer_token_file: Option<PathBuf>,
+    /// A credentials file for the git repositories (user:token, a bearer token, or an SSH key).
+    #[arg(long)]
+    credentials_file: Option<PathBuf>,
+    /// A cluster whose last report is older than this is offline (three agent polls).
+    #[arg(long, default_value = "3m", value_parser = parse_duration)]
+    offline_after: Duration,
+    /// How often the fleet repository is read again.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    fleet_poll: Duration,
+    /// The environments (branches) to follow.
+    #[arg(long, value_delimiter = ',', default_value = "prod,dev")]
+    environments: Vec<String>,
+    /// Where the git cache lives (default: ./hub-git-cache).
+    #[arg(long, default_value = "hub-git-cache")]
+    cache_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct ViewArgs {
+    /// The hub's URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    hub: String,
+    /// A file holding a viewer token.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
+}
+
+#[derive(clap::Args)]
+struct ClustersArgs {
+    #[command(flatten)]
+    view: ViewArgs,
+    /// synced, progressing, degraded, failed, offline or neverReported.
+    #[arg(long)]
+    state: Option<String>,
+    /// `k=v,k=v`.
+    #[arg(long)]
+    labels: Option<String>,
+    #[arg(long)]
+    environment: Option<String>,
+    #[arg(long)]
+    placement: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+}
+
+#[derive(clap::Args)]
+struct ClusterArgs {
+    #[command(flatten)]
+    view: ViewArgs,
+    name: String,
+}
+
+#[derive(clap::Args)]
+struct LagArgs {
+    #[command(flatten)]
+    view: ViewArgs,
+    placement: String,
+    #[arg(long, default_value = "prod")]
+    environment: String,
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 3m or 1h"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{text:?} is not a duration like 90s, 3m or 1h")),
+    }
+}
 
 fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_default();
-    match command.as_str() {
-        "--version" | "-V" => {
-            println!("hub-index {} (fleet model {})", env!("CARGO_PKG_VERSION"), flotilla_core::fleet::API_VERSION);
-            ExitCode::SUCCESS
-        }
-        _ => {
-            eprintln!("hub-index: {command:?} is not built yet; this release renders only (see README.md, \"Status\")");
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hub-index: error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            let mut fleet = flotilla_git::Source::new(args.fleet_repo);
+            if let Some(file) = &args.credentials_file {
+                fleet.credentials = Some(flotilla_git::Credentials::from_file(file)?);
+            }
+            let options = hub_index::server::Options {
+                db: args.db,
+                fleet,
+                listen: args.listen,
+                viewer_token_file: args.viewer_token_file,
+                offline_after: args.offline_after,
+                fleet_poll: args.fleet_poll,
+                cache_dir: args.cache_dir,
+                environments: args.environments,
+            };
+            runtime()?.block_on(hub_index::server::serve(options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::JoinToken(TokenCommand::Create(args)) => {
+            let token = runtime()?.block_on(async {
+                let store = hub_index::store::Store::open(&args.db).await?;
+                anyhow::Ok(store.create_join_token(args.cluster_name_pattern.as_deref()).await?)
+            })?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ViewerToken(TokenCommand::Create(args)) => {
+            if args.cluster_name_pattern.is_some() {
+                bail!("--cluster-name-pattern is for join tokens");
+            }
+            let token = runtime()?.block_on(async {
+                let store = hub_index::store::Store::open(&args.db).await?;
+                anyhow::Ok(store.create_viewer_token().await?)
+            })?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status(view) => show(&view, "/api/v1/summary", &[]),
+        Command::Clusters(a) => {
+            let mut query = vec![("offset", a.offset.to_string()), ("limit", a.limit.to_string())];
+            for (key, value) in
+                [("state", a.state), ("labels", a.labels), ("environment", a.environment), ("placement", a.placement)]
+            {
+                if let Some(v) = value {
+                    query.push((key, v));
+                }
+            }
+            show(&a.view, "/api/v1/clusters", &query)
+        }
+        Command::Cluster(a) => show(&a.view, &format!("/api/v1/clusters/{}", a.name), &[]),
+        Command::Lag(a) => {
+            let query = [
+                ("placement", a.placement),
+                ("environment", a.environment),
+                ("offset", a.offset.to_string()),
+                ("limit", a.limit.to_string()),
+            ];
+            show(&a.view, "/api/v1/lag", &query)
+        }
+    }
+}
+
+/// Fetches a view and prints it as a table or as the JSON the API answered.
+fn show(view: &ViewArgs, path: &str, query: &[(&str, String)]) -> Result<ExitCode> {
+    let token = match &view.token_file {
+        Some(f) => Some(std::fs::read_to_string(f).with_context(|| format!("--token-file {}", f.display()))?),
+        None => std::env::var("FLOTILLA_HUB_TOKEN").ok(),
+    };
+    let mut url = format!("{}{path}", view.hub.trim_end_matches('/'));
+    for (i, (key, value)) in query.iter().enumerate() {
+        url.push(if i == 0 { '?' } else { '&' });
+        url.push_str(key);
+        url.push('=');
+        url.push_str(&encode(value));
+    }
+    let value: serde_json::Value = runtime()?.block_on(async {
+        let client = reqwest::Client::new();
+        let mut request = client.get(&url);
+        if let Some(t) = &token {
+            request = request.bearer_auth(t.trim());
+        }
+        let response = request.send().await.with_context(|| format!("GET {url}"))?;
+        let status = response.status();
+        let body = response.text().await?;
+        if !status.is_success() {
+            bail!("GET {url}: {status}: {}", body.trim());
+        }
+        serde_json::from_str(&body).with_context(|| format!("GET {url}: not JSON"))
+    })?;
+    let mut out = std::io::stdout().lock();
+    if view.format == "json" {
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    } else {
+        out.write_all(hub_index::table::render(path, &value).as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

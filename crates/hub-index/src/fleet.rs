@@ -1,0 +1,896 @@
+//! The hub's view of the fleet from git: what each cluster should run, and how far behind it is.
+//!
+//! [`FleetView::load`] fetches the fleet repository's environment branches and, for every
+//! placement, its source repository's branch, keeping heads and first-parent histories. From
+//! that plain data, [`FleetView::expected`] answers what a cluster's agent should report as its
+//! source commit and desired digest (rendering as the agent does, memoized so that a fleet of
+//! stores sharing labels costs a handful of renders), [`FleetView::lag`] how many commits and
+//! since when a cluster's applied commit is behind its branch, and [`FleetView::promotion`]
+//! which `dev` commits `prod` does not have yet.
+//!
+//! It never connects to a cluster and never writes to git. It is not the report index (see
+//! `index`), and it keeps no state between loads except what [`FleetView::keep_renders_from`]
+//! carries over. Loading is blocking IO; the server runs it off the async runtime.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Object, Placement, Policy, VerifyMode};
+use flotilla_core::selector::Labels;
+use flotilla_core::snapshot::Snapshot;
+use flotilla_git::{Cache, CommitId, Signature, Source};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+/// How many first-parent commits of each branch are kept (and listed for a promotion).
+pub const HISTORY_LIMIT: usize = 1000;
+
+/// The environments loaded when the caller names none, if the fleet repository has them.
+const DEFAULT_ENVIRONMENTS: [&str; 2] = ["dev", "prod"];
+
+/// Why the fleet could not be loaded at all. Everything past the fleet repository's fetch is
+/// kept per environment or per placement instead.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("fetching every branch of the fleet repository: {source}")]
+    Fetch { source: flotilla_git::Error },
+    #[error("{url}: the fleet repository has neither a dev nor a prod branch; name the environments to load")]
+    NoEnvironments { url: String },
+}
+
+/// One commit of a branch's first-parent history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Commit {
+    #[serde(serialize_with = "display")]
+    pub id: CommitId,
+    /// Committer time, seconds since the Unix epoch.
+    pub time: i64,
+    pub summary: String,
+}
+
+impl From<flotilla_git::Commit> for Commit {
+    fn from(c: flotilla_git::Commit) -> Commit {
+        Commit { id: c.id, time: c.time, summary: c.summary }
+    }
+}
+
+/// A branch of a repository as the last load found it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Branch {
+    pub url: String,
+    pub branch: String,
+    #[serde(serialize_with = "display_opt")]
+    pub head: Option<CommitId>,
+    /// First-parent history from the head, newest first, at most [`HISTORY_LIMIT`] commits.
+    pub history: Vec<Commit>,
+    /// Why the branch could not be fetched or read (then there is no head).
+    pub error: Option<String>,
+    /// Each history commit's index, for [`FleetView::lag`] over many clusters.
+    #[serde(skip)]
+    positions: HashMap<CommitId, usize>,
+}
+
+impl Branch {
+    fn new(url: &str, branch: &str, head: Option<CommitId>, history: Vec<Commit>, error: Option<String>) -> Branch {
+        let positions = history.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        Branch { url: url.to_string(), branch: branch.to_string(), head, history, error, positions }
+    }
+
+    /// Reads a fetched branch's head and history from the cache.
+    fn read(cache: &Cache, url: &str, branch: &str, head: CommitId) -> Branch {
+        match cache.history(url, head, None, HISTORY_LIMIT) {
+            Ok(history) => Branch::new(url, branch, Some(head), history.into_iter().map(Commit::from).collect(), None),
+            Err(e) => {
+                Branch::new(url, branch, Some(head), Vec::new(), Some(format!("history of branch {branch:?}: {e}")))
+            }
+        }
+    }
+
+    fn failed(url: &str, branch: &str, error: String) -> Branch {
+        Branch::new(url, branch, None, Vec::new(), Some(error))
+    }
+}
+
+/// Where a placement's source stands for clusters of one environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceAt {
+    /// The source repository (the fleet repository for `repository: fleet`); `None` when the
+    /// repository is not declared.
+    pub url: Option<String>,
+    pub branch: Option<String>,
+    #[serde(serialize_with = "display_opt")]
+    pub head: Option<CommitId>,
+    /// The verified signer of the head, when the repository's `verify` policy found one.
+    pub signer: Option<String>,
+    /// Why an agent cannot take the head: the repository is not declared, the branch cannot be
+    /// fetched, or the head fails verification. Other placements are not affected.
+    pub error: Option<String>,
+}
+
+/// One placement as one environment's fleet branch declares it, and where its source stands.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementSource {
+    #[serde(serialize_with = "object")]
+    pub placement: Placement,
+    /// The name of the source repository (`fleet` for the fleet repository itself).
+    pub repository: String,
+    /// The source for clusters of this environment.
+    #[serde(flatten)]
+    pub source: SourceAt,
+    /// The source for clusters that this fleet branch declares in another environment: their
+    /// agents read this fleet branch, and take the source from their declared environment's branch.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_environments: BTreeMap<String, SourceAt>,
+}
+
+/// One environment: the fleet branch of its name, and what it declares.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Environment {
+    pub name: String,
+    /// The head of the fleet repository's branch of this name.
+    #[serde(serialize_with = "display_opt")]
+    pub fleet_head: Option<CommitId>,
+    /// Why the fleet branch could not be read (then nothing else is known of the environment).
+    pub error: Option<String>,
+    /// Broken fleet documents, each naming file, document and field; the rest was read.
+    pub warnings: Vec<String>,
+    /// By placement name.
+    pub placements: BTreeMap<String, PlacementSource>,
+    #[serde(serialize_with = "objects")]
+    pub policies: Vec<Policy>,
+    /// The fleet objects as read, for selecting a cluster's placements as its agent does.
+    #[serde(skip)]
+    fleet: Fleet,
+}
+
+impl Environment {
+    fn failed(name: &str, error: String) -> Environment {
+        Environment {
+            name: name.to_string(),
+            fleet_head: None,
+            error: Some(error),
+            warnings: Vec::new(),
+            placements: BTreeMap::new(),
+            policies: Vec::new(),
+            fleet: Fleet::default(),
+        }
+    }
+}
+
+/// A cluster the fleet repository declares (a `Cluster` object): the hub expects its reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeclaredCluster {
+    pub name: String,
+    pub environment: String,
+    pub labels: Labels,
+    /// The fleet branch the declaration was taken from: the cluster's own environment's when it
+    /// declares it, otherwise the first that does.
+    pub declared_in: String,
+}
+
+/// What `dev` has that `prod` does not, for one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Promotion {
+    pub url: String,
+    pub dev_branch: String,
+    pub prod_branch: String,
+    /// dev's first-parent commits not reachable from prod, newest first (at most [`HISTORY_LIMIT`]).
+    pub commits: Vec<Commit>,
+    pub error: Option<String>,
+}
+
+/// What one placement's agent on a cluster should report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Expected {
+    pub placement: String,
+    /// The report's `sourceCommit`. `None` where the agent reports none: the source cannot be
+    /// fetched, verified or rendered.
+    #[serde(serialize_with = "display_opt")]
+    pub source_commit: Option<CommitId>,
+    /// The report's `desiredDigest`.
+    pub digest: Option<String>,
+    /// Why there is no commit or digest, in the agent's words.
+    pub error: Option<String>,
+}
+
+impl Expected {
+    fn failed(placement: &str, error: String) -> Expected {
+        Expected { placement: placement.to_string(), source_commit: None, digest: None, error: Some(error) }
+    }
+}
+
+/// How far an applied commit is behind its branch's head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lag {
+    /// The branch head; `None` when the placement or its source is unknown.
+    #[serde(serialize_with = "display_opt")]
+    pub head: Option<CommitId>,
+    /// 0 on the head; `None` when the commit is not among the kept first-parent history.
+    pub commits_behind: Option<usize>,
+    /// Unix seconds: the commit time of the first commit after the applied one, that is since
+    /// when the cluster has been behind. `None` on the head or when unknown.
+    pub behind_since: Option<i64>,
+}
+
+/// The fleet as git says it is: environments, sources with their histories, declared clusters,
+/// promotions, and a memo of renders. Plain data once loaded, shared by the views.
+pub struct FleetView {
+    fleet_url: String,
+    environments: BTreeMap<String, Environment>,
+    /// Source and fleet branches: url → branch → branch state.
+    branches: BTreeMap<String, BTreeMap<String, Branch>>,
+    clusters: Vec<DeclaredCluster>,
+    /// By repository name (`fleet` included).
+    promotions: BTreeMap<String, Promotion>,
+    cache: Cache,
+    memo: Mutex<Memo>,
+}
+
+impl fmt::Debug for FleetView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FleetView")
+            .field("fleet_url", &self.fleet_url)
+            .field("environments", &self.environments.keys().collect::<Vec<_>>())
+            .field("branches", &self.branches.values().map(BTreeMap::len).sum::<usize>())
+            .field("clusters", &self.clusters.len())
+            .field("renders", &self.renders())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clone for FleetView {
+    fn clone(&self) -> FleetView {
+        FleetView {
+            fleet_url: self.fleet_url.clone(),
+            environments: self.environments.clone(),
+            branches: self.branches.clone(),
+            clusters: self.clusters.clone(),
+            promotions: self.promotions.clone(),
+            cache: self.cache.clone(),
+            memo: Mutex::new(self.memo().clone()),
+        }
+    }
+}
+
+impl FleetView {
+    /// Fetches the fleet repository (every branch, full history) and reads the fleet objects at
+    /// the head of each environment's branch: `environments`, or `dev` and `prod` where those
+    /// branches exist, plus every environment a declared `Cluster` names. Then fetches each
+    /// placement's source branch, with its first-parent history. Blocking.
+    ///
+    /// Only a fleet repository that cannot be fetched fails the load; a missing environment
+    /// branch, a broken fleet document or a source that cannot be fetched is kept on its
+    /// environment or placement, and the rest is loaded.
+    pub fn load(cache_dir: &Path, fleet: &Source, environments: &[&str]) -> Result<FleetView, Error> {
+        let cache = Cache::new(cache_dir);
+        let url = fleet.url.clone();
+        cache.fetch(fleet, &["*"]).map_err(|source| Error::Fetch { source })?;
+        let mut wanted: Vec<String> = environments.iter().map(ToString::to_string).collect();
+        if wanted.is_empty() {
+            wanted =
+                DEFAULT_ENVIRONMENTS.iter().filter(|b| cache.head(&url, b).is_ok()).map(ToString::to_string).collect();
+            if wanted.is_empty() {
+                return Err(Error::NoEnvironments { url });
+            }
+        }
+
+        let mut view = FleetView {
+            fleet_url: url.clone(),
+            environments: BTreeMap::new(),
+            branches: BTreeMap::new(),
+            clusters: Vec::new(),
+            promotions: BTreeMap::new(),
+            cache: cache.clone(),
+            memo: Mutex::new(Memo::default()),
+        };
+        // Declared clusters may name environments not asked for: their agents read those too.
+        while let Some(name) = wanted.pop() {
+            if view.environments.contains_key(&name) {
+                continue;
+            }
+            let environment = view.read_environment(&name);
+            wanted.extend(environment.fleet.clusters.iter().map(|c| c.spec.environment.clone()));
+            view.environments.insert(name, environment);
+        }
+        view.locate_sources(fleet);
+        view.clusters = declared_clusters(&view.environments);
+        view.promotions = view.read_promotions();
+        Ok(view)
+    }
+
+    /// Reads the fleet branch `name`: its head, history and fleet objects.
+    fn read_environment(&mut self, name: &str) -> Environment {
+        let url = self.fleet_url.clone();
+        // Every branch was fetched: one missing from the cache is missing on the server.
+        let Ok(head) = self.cache.head(&url, name) else {
+            let error = format!("{url}: the fleet repository has no branch {name:?}");
+            self.insert_branch(Branch::failed(&url, name, error.clone()));
+            return Environment::failed(name, error);
+        };
+        self.insert_branch(Branch::read(&self.cache, &url, name, head));
+        let snapshot = match self.cache.snapshot(&url, head) {
+            Ok(snapshot) => snapshot,
+            Err(e) => return Environment::failed(name, format!("branch {name:?}: {e}")),
+        };
+        let (fleet, errors) = Fleet::from_snapshot(&snapshot);
+        // Placements whose source is the fleet repository render from this very snapshot.
+        self.memo().snapshots.insert((url, head), Arc::new(snapshot));
+        Environment {
+            name: name.to_string(),
+            fleet_head: Some(head),
+            error: None,
+            warnings: errors.iter().map(ToString::to_string).collect(),
+            placements: BTreeMap::new(),
+            policies: fleet.policies.clone(),
+            fleet,
+        }
+    }
+
+    fn insert_branch(&mut self, branch: Branch) {
+        self.branches.entry(branch.url.clone()).or_default().insert(branch.branch.clone(), branch);
+    }
+
+    fn branch_state(&self, url: &str, branch: &str) -> Option<&Branch> {
+        self.branches.get(url).and_then(|b| b.get(branch))
+    }
+
+    /// Fetches every source branch the environments' placements read, one fetch per repository,
+    /// and records where each placement's source stands.
+    fn locate_sources(&mut self, fleet: &Source) {
+        // Which branches of which repository are needed.
+        let mut needed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for environment in self.environments.values() {
+            for placement in &environment.fleet.placements {
+                let repo_name = &placement.spec.source.repository;
+                if repo_name == FLEET_REPOSITORY {
+                    continue;
+                }
+                if let Some(repo) = environment.fleet.repository(repo_name) {
+                    for source_env in source_environments(environment) {
+                        needed.entry(repo.spec.url.clone()).or_default().insert(repo.branch(&source_env));
+                    }
+                }
+            }
+        }
+        for (url, branches) in needed {
+            // A source repository that is also the fleet repository is fetched already.
+            let missing: Vec<&str> =
+                branches.iter().map(String::as_str).filter(|b| self.branch_state(&url, b).is_none()).collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let source = Source { url: url.clone(), credentials: fleet.credentials.clone() };
+            for branch in fetch_branches(&self.cache, &source, &missing) {
+                self.insert_branch(branch);
+            }
+        }
+
+        let names: Vec<String> = self.environments.keys().cloned().collect();
+        for name in names {
+            let environment = &self.environments[&name];
+            let placements: BTreeMap<String, PlacementSource> = environment
+                .fleet
+                .placements
+                .iter()
+                .map(|placement| {
+                    let other_environments = if placement.spec.source.repository == FLEET_REPOSITORY {
+                        BTreeMap::new()
+                    } else {
+                        source_environments(environment)
+                            .filter(|e| *e != name)
+                            .map(|e| {
+                                let at = self.source_at(environment, placement, &e);
+                                (e, at)
+                            })
+                            .collect()
+                    };
+                    let source = PlacementSource {
+                        placement: placement.clone(),
+                        repository: placement.spec.source.repository.clone(),
+                        source: self.source_at(environment, placement, &name),
+                        other_environments,
+                    };
+                    (placement.name().to_string(), source)
+                })
+                .collect();
+            self.environments.get_mut(&name).expect("the environment was just read").placements = placements;
+        }
+    }
+
+    /// Where a placement of `environment`'s fleet branch takes its source for clusters of
+    /// `source_env`, as the agent's `locate` and verification decide it.
+    fn source_at(&self, environment: &Environment, placement: &Placement, source_env: &str) -> SourceAt {
+        let repo_name = &placement.spec.source.repository;
+        if repo_name == FLEET_REPOSITORY {
+            // The agent renders from the fleet commit it read the placement from.
+            return SourceAt {
+                url: Some(self.fleet_url.clone()),
+                branch: Some(environment.name.clone()),
+                head: environment.fleet_head,
+                signer: None,
+                error: None,
+            };
+        }
+        let Some(repo) = environment.fleet.repository(repo_name) else {
+            return SourceAt {
+                error: Some(format!("source repository {repo_name:?} is not declared in fleet/")),
+                ..SourceAt::default()
+            };
+        };
+        let url = &repo.spec.url;
+        let branch = repo.branch(source_env);
+        let mut at = SourceAt { url: Some(url.clone()), branch: Some(branch.clone()), ..SourceAt::default() };
+        let Some(state) = self.branch_state(url, &branch) else {
+            at.error = Some(format!("{url}: branch {branch:?} was not fetched"));
+            return at;
+        };
+        at.head = state.head;
+        at.error.clone_from(&state.error);
+        if let (Some(head), None, false) = (at.head, &at.error, repo.spec.verify.mode == VerifyMode::Off) {
+            match self.cache.verify(url, head, &repo.spec.verify) {
+                Err(e) => at.error = Some(e.to_string()),
+                Ok(verdict) if !verdict.allowed => {
+                    at.error = Some(format!("{url} at {head}: {}", verdict.reason().unwrap_or_default()));
+                }
+                Ok(verdict) => {
+                    if let Signature::Verified { signer, .. } = verdict.signature {
+                        at.signer = Some(signer);
+                    }
+                }
+            }
+        }
+        at
+    }
+
+    /// For the fleet repository and every declared repository: what dev has that prod has not.
+    fn read_promotions(&self) -> BTreeMap<String, Promotion> {
+        let mut repositories: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+        repositories.insert(FLEET_REPOSITORY.to_string(), (self.fleet_url.clone(), "dev".into(), "prod".into()));
+        // The prod fleet branch's declaration wins, then dev's, then any other's.
+        let order = ["prod", "dev"]
+            .into_iter()
+            .filter_map(|e| self.environments.get(e))
+            .chain(self.environments.values().filter(|e| e.name != "prod" && e.name != "dev"));
+        for environment in order {
+            for repo in &environment.fleet.repositories {
+                repositories
+                    .entry(repo.name().to_string())
+                    .or_insert_with(|| (repo.spec.url.clone(), repo.branch("dev"), repo.branch("prod")));
+            }
+        }
+        let mut promotions = BTreeMap::new();
+        for (name, (url, dev_branch, prod_branch)) in repositories {
+            let head = |branch: &str| self.branch_state(&url, branch).and_then(|b| b.head);
+            let (Some(dev), Some(prod)) = (head(&dev_branch), head(&prod_branch)) else {
+                continue;
+            };
+            let (commits, error) = match self.cache.history_not_in(&url, dev, prod, HISTORY_LIMIT) {
+                Ok(commits) => (commits.into_iter().map(Commit::from).collect(), None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            };
+            promotions.insert(name, Promotion { url, dev_branch, prod_branch, commits, error });
+        }
+        promotions
+    }
+
+    /// The fleet repository's URL.
+    pub fn fleet_url(&self) -> &str {
+        &self.fleet_url
+    }
+
+    /// Every loaded environment, by name.
+    pub fn environments(&self) -> &BTreeMap<String, Environment> {
+        &self.environments
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.get(name)
+    }
+
+    /// A placement of an environment's fleet branch, with its source.
+    pub fn placement(&self, environment: &str, placement: &str) -> Option<&PlacementSource> {
+        self.environments.get(environment).and_then(|e| e.placements.get(placement))
+    }
+
+    /// A fetched branch of a repository (source or fleet), with its head and history.
+    pub fn branch(&self, url: &str, branch: &str) -> Option<&Branch> {
+        self.branch_state(url, branch)
+    }
+
+    /// The source branch of a placement in an environment (its history is the lag's yardstick).
+    pub fn source_branch(&self, environment: &str, placement: &str) -> Option<&Branch> {
+        let source = &self.placement(environment, placement)?.source;
+        self.branch_state(source.url.as_deref()?, source.branch.as_deref()?)
+    }
+
+    /// The clusters the fleet repository declares, one per name.
+    pub fn clusters(&self) -> &[DeclaredCluster] {
+        &self.clusters
+    }
+
+    /// Every repository's pending promotion, by repository name (`fleet` for the fleet
+    /// repository). Only repositories whose `dev` and `prod` branches were both loaded.
+    pub fn promotions(&self) -> &BTreeMap<String, Promotion> {
+        &self.promotions
+    }
+
+    /// The commits on `repository`'s dev branch (its environment-to-branch mapping applied) that
+    /// prod does not have, newest first. Empty when everything is promoted, or when the
+    /// repository or one of its two branches is unknown (see [`FleetView::promotions`]).
+    pub fn promotion(&self, repository: &str) -> Vec<Commit> {
+        self.promotions.get(repository).map(|p| p.commits.clone()).unwrap_or_default()
+    }
+
+    /// How far `applied_commit` is behind the head of the placement's source branch in
+    /// `environment`.
+    pub fn lag(&self, environment: &str, placement: &str, applied_commit: &str) -> Lag {
+        let unknown = Lag { head: None, commits_behind: None, behind_since: None };
+        let Some(branch) = self.source_branch(environment, placement) else {
+            return unknown;
+        };
+        let position = CommitId::parse(applied_commit).ok().and_then(|c| branch.positions.get(&c).copied());
+        Lag {
+            head: branch.head,
+            commits_behind: position,
+            behind_since: position.filter(|p| *p > 0).map(|p| branch.history[p - 1].time),
+        }
+    }
+
+    /// What the agent of `identity` reports for each placement that selects it: the source
+    /// commit and desired digest it should have, computed as the agent does (the fleet branch of
+    /// the configured environment; the fleet's declaration of the cluster wins over `identity`).
+    /// Empty when the environment is not loaded or its fleet branch cannot be read.
+    ///
+    /// May read source snapshots from the git cache (blocking) the first time a commit renders.
+    pub fn expected(&self, identity: &ClusterIdentity) -> Vec<Expected> {
+        let Some(environment) = self.environments.get(&identity.environment) else {
+            return Vec::new();
+        };
+        let Some(fleet_commit) = environment.fleet_head else {
+            return Vec::new();
+        };
+        let selection = environment.fleet.select(identity);
+        let source_env = &selection.identity.environment;
+        selection
+            .placements
+            .iter()
+            .map(|placement| {
+                let name = placement.name();
+                let Some(entry) = environment.placements.get(name) else {
+                    return Expected::failed(name, "the placement was not located".into());
+                };
+                let at = if *source_env == environment.name || entry.repository == FLEET_REPOSITORY {
+                    &entry.source
+                } else if let Some(at) = entry.other_environments.get(source_env) {
+                    at
+                } else {
+                    return Expected::failed(name, format!("environment {source_env:?} was not loaded"));
+                };
+                if let Some(error) = &at.error {
+                    return Expected::failed(name, error.clone());
+                }
+                let (Some(url), Some(head)) = (&at.url, at.head) else {
+                    return Expected::failed(name, "the source has no head".into());
+                };
+                match self.digest(fleet_commit, placement, url, head, &selection.identity) {
+                    Ok(digest) => Expected {
+                        placement: name.to_string(),
+                        source_commit: Some(head),
+                        digest: Some(digest),
+                        error: None,
+                    },
+                    Err(error) => Expected::failed(name, error),
+                }
+            })
+            .collect()
+    }
+
+    /// How many times a placement was rendered since this view was loaded (a measure of the memo).
+    pub fn renders(&self) -> usize {
+        self.memo().renders
+    }
+
+    /// Takes over the renders `previous` (an older load) memoized for what is still current:
+    /// the same fleet commits and source heads render the same, so a poll that finds no new
+    /// commit renders nothing again.
+    pub fn keep_renders_from(&self, previous: &FleetView) {
+        let fleet_heads: HashSet<CommitId> = self.environments.values().filter_map(|e| e.fleet_head).collect();
+        let heads: HashSet<CommitId> =
+            self.branches.values().flat_map(BTreeMap::values).filter_map(|b| b.head).collect();
+        let current = |key: &RenderKey| fleet_heads.contains(&key.fleet_commit) && heads.contains(&key.source_commit);
+        let kept = {
+            let old = previous.memo();
+            Memo {
+                snapshots: old.snapshots.iter().filter(|((_, c), _)| heads.contains(c)).map(clone_pair).collect(),
+                sources: old.sources.iter().filter(|(k, v)| current(k) && v.is_ok()).map(clone_pair).collect(),
+                digests: old.digests.iter().filter(|((k, _), v)| current(k) && v.is_ok()).map(clone_pair).collect(),
+                renders: 0,
+            }
+        };
+        let mut memo = self.memo();
+        memo.snapshots.extend(kept.snapshots);
+        memo.sources.extend(kept.sources);
+        memo.digests.extend(kept.digests);
+    }
+
+    fn memo(&self) -> MutexGuard<'_, Memo> {
+        // The memo is a cache: whatever a panicking render left in it is still valid.
+        self.memo.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The digest `placement` renders for `identity` at `head`, memoized by the render key.
+    fn digest(
+        &self,
+        fleet_commit: CommitId,
+        placement: &Placement,
+        url: &str,
+        head: CommitId,
+        identity: &ClusterIdentity,
+    ) -> Result<String, String> {
+        let key = RenderKey {
+            fleet_commit,
+            placement: placement.name().to_string(),
+            source_commit: head,
+            customizations: placement
+                .spec
+                .customizations
+                .iter()
+                .map(|c| c.clusters.matches(&identity.labels))
+                .collect(),
+        };
+        // Rendering happens outside the lock: other threads' lookups do not wait for it.
+        let memoized = self.memo().sources.get(&key).cloned();
+        let prepared = memoized.unwrap_or_else(|| {
+            let prepared = self.prepare(placement, url, head, identity);
+            self.memo().sources.insert(key.clone(), prepared.clone());
+            prepared
+        })?;
+        let variables = match prepared {
+            Step::Digest(digest) => return Ok(digest),
+            Step::Substitutes(variables) => variables,
+        };
+        let values = variables.iter().map(|v| value_of(v, identity)).collect();
+        let key = (key, values);
+        if let Some(digest) = self.memo().digests.get(&key) {
+            return digest.clone();
+        }
+        let digest = self.snapshot(url, head).and_then(|s| self.render(placement, &s, identity, head));
+        self.memo().digests.insert(key, digest.clone());
+        digest
+    }
+
+    /// The first render of a placement at a commit for a set of matching customizations: the
+    /// digest itself when it does not depend on the cluster any further, otherwise the
+    /// `${cluster.*}` variables the rendered objects use.
+    fn prepare(&self, placement: &Placement, url: &str, head: CommitId, identity: &ClusterIdentity) -> Prepared {
+        let snapshot = self.snapshot(url, head)?;
+        if !placement.spec.substitute {
+            return Ok(Step::Digest(self.render(placement, &snapshot, identity, head)?));
+        }
+        // Substitution comes last in a render: render without it, and see what it would read.
+        let mut plain = placement.clone();
+        plain.spec.substitute = false;
+        let objects = self.render_objects(&plain, &snapshot, identity, head)?;
+        let mut variables = BTreeSet::new();
+        let mut templated = false;
+        for object in &objects.0 {
+            templated |= referenced(object, &mut variables);
+        }
+        if templated {
+            Ok(Step::Substitutes(variables.into_iter().collect()))
+        } else {
+            // No `${` anywhere: substitution changes nothing.
+            Ok(Step::Digest(objects.1))
+        }
+    }
+
+    fn render(
+        &self,
+        placement: &Placement,
+        snapshot: &Snapshot,
+        identity: &ClusterIdentity,
+        head: CommitId,
+    ) -> Result<String, String> {
+        self.render_objects(placement, snapshot, identity, head).map(|(_, digest)| digest)
+    }
+
+    /// Renders as the agent does, with the agent's error text.
+    fn render_objects(
+        &self,
+        placement: &Placement,
+        snapshot: &Snapshot,
+        identity: &ClusterIdentity,
+        head: CommitId,
+    ) -> Result<(Vec<Value>, String), String> {
+        self.memo().renders += 1;
+        flotilla_core::render::render(placement, snapshot, identity)
+            .map(|r| (r.objects, r.digest.to_string()))
+            .map_err(|e| format!("at {head}: {e}"))
+    }
+
+    /// A source snapshot, read from the cache once per view.
+    fn snapshot(&self, url: &str, commit: CommitId) -> Result<Arc<Snapshot>, String> {
+        let key = (url.to_string(), commit);
+        if let Some(snapshot) = self.memo().snapshots.get(&key) {
+            return Ok(Arc::clone(snapshot));
+        }
+        let snapshot = Arc::new(self.cache.snapshot(url, commit).map_err(|e| e.to_string())?);
+        self.memo().snapshots.insert(key, Arc::clone(&snapshot));
+        Ok(snapshot)
+    }
+}
+
+/// The environments whose source branches clusters reading this fleet branch take: its own,
+/// and those of the clusters it declares (whose declaration wins over their agent's config).
+fn source_environments(environment: &Environment) -> impl Iterator<Item = String> + '_ {
+    let declared: BTreeSet<&str> = environment.fleet.clusters.iter().map(|c| c.spec.environment.as_str()).collect();
+    std::iter::once(environment.name.clone())
+        .chain(declared.into_iter().filter(|e| *e != environment.name).map(ToString::to_string))
+}
+
+/// Fetches `branches` of one repository with their history, in one fetch; when one branch is
+/// missing, each branch alone, so that it fails by itself.
+fn fetch_branches(cache: &Cache, source: &Source, branches: &[&str]) -> Vec<Branch> {
+    let url = &source.url;
+    let failed = |branch: &str, e: &flotilla_git::Error| Branch::failed(url, branch, format!("branch {branch:?}: {e}"));
+    match cache.fetch(source, branches) {
+        Ok(fetched) => branches.iter().map(|b| read_fetched(cache, url, b, &fetched)).collect(),
+        Err(flotilla_git::Error::MissingBranch { .. }) if branches.len() > 1 => branches
+            .iter()
+            .map(|b| match cache.fetch(source, &[b]) {
+                Ok(fetched) => read_fetched(cache, url, b, &fetched),
+                Err(e) => failed(b, &e),
+            })
+            .collect(),
+        Err(e) => branches.iter().map(|b| failed(b, &e)).collect(),
+    }
+}
+
+fn read_fetched(cache: &Cache, url: &str, branch: &str, fetched: &flotilla_git::Fetched) -> Branch {
+    match fetched.heads.get(branch) {
+        Some(head) => Branch::read(cache, url, branch, *head),
+        None => Branch::failed(url, branch, format!("{url}: branch {branch:?} was not fetched")),
+    }
+}
+
+/// One declaration per cluster name: from the fleet branch of its own environment if that
+/// branch declares it, otherwise the first (by environment name) that does.
+fn declared_clusters(environments: &BTreeMap<String, Environment>) -> Vec<DeclaredCluster> {
+    let mut clusters: BTreeMap<String, DeclaredCluster> = BTreeMap::new();
+    for environment in environments.values() {
+        for cluster in &environment.fleet.clusters {
+            let own = cluster.spec.environment == environment.name;
+            let replace = clusters.get(cluster.name()).is_none_or(|c| own && c.declared_in != c.environment);
+            if replace {
+                let declared = DeclaredCluster {
+                    name: cluster.name().to_string(),
+                    environment: cluster.spec.environment.clone(),
+                    labels: cluster.metadata.labels.clone(),
+                    declared_in: environment.name.clone(),
+                };
+                clusters.insert(declared.name.clone(), declared);
+            }
+        }
+    }
+    clusters.into_values().collect()
+}
+
+/// What a placement's render reads of a cluster, besides the variables it substitutes: the
+/// placement as the fleet commit declares it, the source commit, and which customizations
+/// select the cluster. Selector labels that pick the placement do not change the render.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct RenderKey {
+    fleet_commit: CommitId,
+    placement: String,
+    source_commit: CommitId,
+    customizations: Vec<bool>,
+}
+
+/// A render key completed by the values of the `${cluster.*}` variables the render substitutes
+/// (`None`: the cluster has no such label).
+type DigestKey = (RenderKey, Vec<Option<String>>);
+
+/// The first render of a [`RenderKey`]: the digest for every cluster of that key, or the
+/// `${cluster.*}` variables whose values complete the key; or the agent's error text.
+type Prepared = Result<Step, String>;
+
+#[derive(Debug, Clone)]
+enum Step {
+    Digest(String),
+    Substitutes(Vec<String>),
+}
+
+/// Renders and what they found, shared by every `expected` call on one view.
+#[derive(Debug, Clone, Default)]
+struct Memo {
+    snapshots: HashMap<(String, CommitId), Arc<Snapshot>>,
+    sources: HashMap<RenderKey, Prepared>,
+    /// By render key and the values of the variables it substitutes.
+    digests: HashMap<DigestKey, Result<String, String>>,
+    renders: usize,
+}
+
+fn clone_pair<K: Clone, V: Clone>((k, v): (&K, &V)) -> (K, V) {
+    (k.clone(), v.clone())
+}
+
+/// Collects the `${cluster.*}` names that substitution resolves in the strings (keys included)
+/// of `value`; whether any `${` occurs at all. It scans as core's `substitute_str` does (an
+/// escaped `$${…}` resolves nothing), so an escape does not make the render per cluster; the
+/// tests compare digests with core's own render, escapes included, to keep the two in step.
+fn referenced(value: &Value, names: &mut BTreeSet<String>) -> bool {
+    fn scan(s: &str, names: &mut BTreeSet<String>) -> bool {
+        let mut rest = s;
+        let found = s.contains("${");
+        while let Some(i) = rest.find("${") {
+            let escaped = rest[..i].ends_with('$');
+            let Some(end) = rest[i..].find('}') else {
+                break;
+            };
+            let name = &rest[i + 2..i + end];
+            if !escaped && name.starts_with("cluster.") {
+                names.insert(name.to_string());
+            }
+            rest = &rest[i + end + 1..];
+        }
+        found
+    }
+    match value {
+        Value::String(s) => scan(s, names),
+        Value::Array(items) => items.iter().fold(false, |found, v| referenced(v, names) | found),
+        Value::Object(map) => map.iter().fold(false, |found, (k, v)| scan(k, names) | referenced(v, names) | found),
+        _ => false,
+    }
+}
+
+/// A variable's value for a cluster, as substitution resolves it. A `cluster.*` name render
+/// does not know today stands for the whole identity, so that a future one is never shared
+/// wrongly.
+fn value_of(name: &str, identity: &ClusterIdentity) -> Option<String> {
+    match name {
+        "cluster.name" => Some(identity.name.clone()),
+        "cluster.environment" => Some(identity.environment.clone()),
+        _ => match name.strip_prefix("cluster.labels.") {
+            Some(key) => identity.labels.get(key).cloned(),
+            None => Some(format!("{identity:?}")),
+        },
+    }
+}
+
+fn display<T: fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
+#[allow(clippy::ref_option, reason = "serde's serialize_with passes a reference to the field")]
+fn display_opt<T: fmt::Display, S: Serializer>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+/// A fleet object as JSON: its metadata, spec and file.
+#[derive(Serialize)]
+struct ObjectView<'a, T> {
+    metadata: &'a flotilla_core::fleet::Metadata,
+    spec: &'a T,
+    file: &'a str,
+}
+
+fn object<T: Serialize, S: Serializer>(o: &Object<T>, s: S) -> Result<S::Ok, S::Error> {
+    ObjectView { metadata: &o.metadata, spec: &o.spec, file: &o.file }.serialize(s)
+}
+
+fn objects<T: Serialize, S: Serializer>(os: &[Object<T>], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(os.iter().map(|o| ObjectView { metadata: &o.metadata, spec: &o.spec, file: &o.file }))
+}

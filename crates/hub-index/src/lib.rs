@@ -1,0 +1,13 @@
+//! The hub's library half: everything `main.rs` calls once arguments are parsed.
+//!
+//! `store` keeps tokens, clusters and reports in SQLite or PostgreSQL; `fleet` reads the fleet
+//! and source repositories with `flotilla-git` (heads, first-parent history, what each cluster
+//! should run); the hub never connects to a cluster.
+
+pub mod fleet;
+pub mod index;
+pub mod server;
+pub mod store;
+pub mod table;
+pub mod testing;
+pub mod views;

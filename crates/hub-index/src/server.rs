@@ -1,0 +1,565 @@
+//! `hub-index serve`: the HTTP API (axum). Agents register and report; viewers read the views.
+//!
+//! Reports are checked here (size, schema, the token's cluster, the time) and then handed to one
+//! ingest task that writes them in batches, one transaction each — how SQLite takes tens of
+//! thousands a second. The in-memory index follows the store's change numbers, so several hub
+//! processes sharing one PostgreSQL each see every report. The fleet repository is polled in
+//! the background; the hub never connects to a cluster.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use flotilla_core::register;
+use flotilla_core::report::Report;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::fleet::FleetView;
+use crate::index::{Declared, Index, Row, Standing};
+use crate::store::{self, Incoming, Ingested, Store};
+use crate::views::{self, Behind, Filter};
+
+/// The largest report taken, in bytes.
+pub const MAX_REPORT_BYTES: usize = 256 * 1024;
+
+/// How far in the future a report's time may be (clocks drift).
+const FUTURE_SLACK_MS: i64 = 5 * 60 * 1000;
+
+/// How many reports one ingest transaction takes at most.
+const BATCH: usize = 2_000;
+
+/// How the hub is run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub db: String,
+    pub fleet: flotilla_git::Source,
+    pub listen: SocketAddr,
+    /// Tokens (one per line) accepted for reading, besides those the store issued.
+    pub viewer_token_file: Option<PathBuf>,
+    /// A cluster whose last report is older than this is offline.
+    pub offline_after: Duration,
+    /// How often the fleet repository is read again.
+    pub fleet_poll: Duration,
+    /// Where the git cache lives.
+    pub cache_dir: PathBuf,
+    /// The environments (branches) whose heads and lag are followed.
+    pub environments: Vec<String>,
+}
+
+type Job = (Incoming, oneshot::Sender<Result<Ingested, String>>);
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct Hub {
+    store: Store,
+    index: RwLock<Index>,
+    fleet: RwLock<Option<Arc<FleetView>>>,
+    fleet_error: RwLock<Option<String>>,
+    ingest: mpsc::Sender<Job>,
+    changed: Notify,
+    options: Options,
+    viewer_tokens: BTreeSet<String>,
+    ready: AtomicBool,
+    stored: AtomicU64,
+    ignored: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// Runs the hub until SIGTERM or Ctrl-C.
+pub async fn serve(options: Options) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("listening on {}", options.listen))?;
+    let hub = start(options).await?;
+    eprintln!("hub-index: listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, router(hub))
+        .with_graceful_shutdown(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = async { if let Some(t) = term.as_mut() { t.recv().await; } else { std::future::pending::<()>().await } } => {}
+            }
+        })
+        .await
+        .context("serving")
+}
+
+/// Opens the store, loads the index and starts the background tasks.
+pub async fn start(options: Options) -> Result<Arc<Hub>> {
+    let store = Store::open(&options.db).await.with_context(|| format!("--db {}", options.db))?;
+    let viewer_tokens = match &options.viewer_token_file {
+        None => BTreeSet::new(),
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("--viewer-token-file {}", path.display()))?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(ToString::to_string)
+            .collect(),
+    };
+    let (ingest, jobs) = mpsc::channel::<Job>(BATCH * 4);
+    let hub = Arc::new(Hub {
+        store,
+        index: RwLock::new(Index::new()),
+        fleet: RwLock::new(None),
+        fleet_error: RwLock::new(None),
+        ingest,
+        changed: Notify::new(),
+        options,
+        viewer_tokens,
+        ready: AtomicBool::new(false),
+        stored: AtomicU64::new(0),
+        ignored: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+    });
+    hub.refresh().await?;
+    hub.ready.store(true, Ordering::SeqCst);
+    tokio::spawn(ingest_loop(hub.clone(), jobs));
+    tokio::spawn(refresh_loop(hub.clone()));
+    tokio::spawn(fleet_loop(hub.clone()));
+    Ok(hub)
+}
+
+impl Hub {
+    /// Takes every change of the store since the index last looked.
+    async fn refresh(&self) -> Result<()> {
+        loop {
+            let since = self.index.read().expect("not poisoned").change;
+            let rows = self.store.changed_since(since, 10_000).await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut index = self.index.write().expect("not poisoned");
+            for row in &rows {
+                index.update(&Row {
+                    name: row.name.clone(),
+                    environment: row.environment.clone(),
+                    labels: row.labels.clone(),
+                    registered_at_ms: row.registered_at_ms,
+                    last_report_at_ms: row.last_report_at_ms,
+                    last_report: row.last_report.clone(),
+                });
+                index.change = index.change.max(row.change);
+            }
+        }
+    }
+
+    fn now_ms() -> i64 {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn offline_after_ms(&self) -> i64 {
+        i64::try_from(self.options.offline_after.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Whether the request carries a viewer token.
+    async fn viewer(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let Some(token) = bearer(headers) else {
+            return Err(problem(StatusCode::UNAUTHORIZED, "a viewer token is needed (Authorization: Bearer)", None));
+        };
+        if self.viewer_tokens.contains(token) {
+            return Ok(());
+        }
+        match self.store.viewer_allowed(token).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(problem(StatusCode::UNAUTHORIZED, "unknown viewer token", None)),
+            Err(e) => Err(problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None)),
+        }
+    }
+}
+
+async fn ingest_loop(hub: Arc<Hub>, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
+    while jobs.recv_many(&mut batch, BATCH).await > 0 {
+        let incoming: Vec<Incoming> = batch.iter().map(|(i, _)| i.clone()).collect();
+        let results = hub.store.ingest(&incoming).await;
+        for ((_, reply), result) in batch.drain(..).zip(results) {
+            let _ = reply.send(result.map_err(|e| e.to_string()));
+        }
+        hub.changed.notify_one();
+    }
+}
+
+/// Follows the store: after each ingest, and every second for other hub processes' writes.
+async fn refresh_loop(hub: Arc<Hub>) {
+    loop {
+        tokio::select! {
+            () = hub.changed.notified() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if let Err(e) = hub.refresh().await {
+            eprintln!("hub-index: reading the store: {e:#}");
+        }
+    }
+}
+
+/// Reads the fleet repository again and again; the declared clusters join the index.
+async fn fleet_loop(hub: Arc<Hub>) {
+    loop {
+        let (cache, source, environments) =
+            (hub.options.cache_dir.clone(), hub.options.fleet.clone(), hub.options.environments.clone());
+        let loaded = tokio::task::spawn_blocking(move || {
+            let environments: Vec<&str> = environments.iter().map(String::as_str).collect();
+            FleetView::load(&cache, &source, &environments)
+        })
+        .await;
+        match loaded {
+            Ok(Ok(view)) => {
+                let declared: Vec<Declared> = view
+                    .clusters()
+                    .iter()
+                    .map(|c| Declared {
+                        name: c.name.clone(),
+                        environment: c.environment.clone(),
+                        labels: c.labels.clone(),
+                    })
+                    .collect();
+                hub.index.write().expect("not poisoned").set_declared(&declared);
+                *hub.fleet.write().expect("not poisoned") = Some(Arc::new(view));
+                *hub.fleet_error.write().expect("not poisoned") = None;
+            }
+            Ok(Err(e)) => {
+                eprintln!("hub-index: reading the fleet repository: {e:#}");
+                *hub.fleet_error.write().expect("not poisoned") = Some(format!("{e:#}"));
+            }
+            Err(e) => eprintln!("hub-index: reading the fleet repository: {e}"),
+        }
+        tokio::time::sleep(hub.options.fleet_poll).await;
+    }
+}
+
+/// The routes.
+pub fn router(hub: Arc<Hub>) -> axum::Router {
+    axum::Router::new()
+        .route(register::REPORTS_PATH, post(report).layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)))
+        .route(register::PATH, post(register_cluster).layer(DefaultBodyLimit::max(16 * 1024)))
+        .route("/api/v1/summary", get(summary))
+        .route("/api/v1/clusters", get(clusters))
+        .route("/api/v1/clusters/{name}", get(cluster))
+        .route("/api/v1/lag", get(lag))
+        .route("/api/v1/promotion", get(promotion))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(hub)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// An error answer: `{"error": …, "field": …}`.
+fn problem(status: StatusCode, message: &str, field: Option<&str>) -> Response {
+    let mut body = json!({"error": message});
+    if let Some(f) = field {
+        body["field"] = json!(f);
+    }
+    (status, Json(body)).into_response()
+}
+
+async fn report(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let refuse = |status, message: &str, field: Option<&str>| {
+        hub.refused.fetch_add(1, Ordering::Relaxed);
+        problem(status, message, field)
+    };
+    let Some(token) = bearer(&headers) else {
+        return refuse(StatusCode::UNAUTHORIZED, "a cluster token is needed (Authorization: Bearer)", None);
+    };
+    let cluster = match hub.store.cluster_for_token(token).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "unknown cluster token", None),
+        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+    };
+    let parsed = match Report::from_json(&body) {
+        Ok(r) => r,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, &e.to_string(), Some(e.field())),
+    };
+    if let Err(e) = parsed.validate() {
+        return refuse(StatusCode::BAD_REQUEST, &e.to_string(), Some(e.field()));
+    }
+    if parsed.cluster != cluster {
+        let message = format!("the token is cluster {cluster:?}'s, the report is {:?}'s", parsed.cluster);
+        return refuse(StatusCode::FORBIDDEN, &message, Some("cluster"));
+    }
+    let now = Hub::now_ms();
+    if time_ms(&parsed.time).is_some_and(|t| t > now + FUTURE_SLACK_MS) {
+        return refuse(StatusCode::BAD_REQUEST, "time is in the future", Some("time"));
+    }
+    let json = String::from_utf8_lossy(&body).into_owned();
+    let sequence = parsed.sequence;
+    let (reply, answer) = oneshot::channel();
+    let incoming = Incoming { token_cluster: cluster, report: parsed, json, received_at_ms: now };
+    if hub.ingest.send((incoming, reply)).await.is_err() {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "the hub is stopping", None);
+    }
+    match answer.await {
+        Ok(Ok(Ingested::Stored { .. })) => {
+            hub.stored.fetch_add(1, Ordering::Relaxed);
+            (StatusCode::OK, Json(json!({"status": "stored", "sequence": sequence}))).into_response()
+        }
+        Ok(Ok(Ingested::Ignored)) => {
+            hub.ignored.fetch_add(1, Ordering::Relaxed);
+            let body = json!({"status": "ignored", "sequence": sequence,
+                "reason": "replayed or out of order: a report with this or a later sequence was stored"});
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Ok(Err(e)) => refuse(StatusCode::CONFLICT, &e, None),
+        Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, "the hub is stopping", None),
+    }
+}
+
+/// Unix milliseconds of an RFC 3339 UTC time the report checked already.
+fn time_ms(time: &str) -> Option<i64> {
+    let b = time.as_bytes();
+    let n = |from: usize, to: usize| time.get(from..to)?.parse::<i64>().ok();
+    if b.len() < 20 {
+        return None;
+    }
+    let (year, month, day) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    let (hour, minute, second) = (n(11, 13)?, n(14, 16)?, n(17, 19)?);
+    // Days from the civil date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000)
+}
+
+async fn register_cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let Some(join_token) = bearer(&headers) else {
+        return problem(StatusCode::UNAUTHORIZED, "a join token is needed (Authorization: Bearer)", None);
+    };
+    let request: register::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &format!("not a registration: {e}"), None),
+    };
+    match hub.store.register(join_token, &request).await {
+        Ok(response) => {
+            hub.changed.notify_one();
+            (StatusCode::OK, Json(response)).into_response()
+        }
+        Err(e) => {
+            let status = match &e {
+                store::RegisterError::Unauthorized => StatusCode::UNAUTHORIZED,
+                store::RegisterError::Forbidden { .. } => StatusCode::FORBIDDEN,
+                store::RegisterError::Invalid(_) => StatusCode::BAD_REQUEST,
+                store::RegisterError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            problem(status, &e.to_string(), None)
+        }
+    }
+}
+
+async fn summary(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
+    if let Err(r) = hub.viewer(&headers).await {
+        return r;
+    }
+    let index = hub.index.read().expect("not poisoned");
+    Json(views::summary(&index, Hub::now_ms(), hub.offline_after_ms())).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    environment: Option<String>,
+    labels: Option<String>,
+    placement: Option<String>,
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+}
+
+fn page_limit(limit: Option<usize>) -> usize {
+    limit.unwrap_or(100).clamp(1, 1_000)
+}
+
+async fn clusters(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+    if let Err(r) = hub.viewer(&headers).await {
+        return r;
+    }
+    let standing = match q.state.as_deref().map(|s| Standing::parse(s).ok_or(s)) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(s)) => return problem(StatusCode::BAD_REQUEST, &format!("no state {s:?}"), Some("state")),
+    };
+    let labels = match Filter::parse_labels(q.labels.as_deref().unwrap_or_default()) {
+        Ok(l) => l,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &e, Some("labels")),
+    };
+    let filter = Filter { standing, environment: q.environment, labels, placement: q.placement };
+    let index = hub.index.read().expect("not poisoned");
+    let page = views::clusters(&index, &filter, q.offset, page_limit(q.limit), Hub::now_ms(), hub.offline_after_ms());
+    Json(page).into_response()
+}
+
+async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    if let Err(r) = hub.viewer(&headers).await {
+        return r;
+    }
+    let (standing, declared, environment, labels) = {
+        let index = hub.index.read().expect("not poisoned");
+        let Some(entry) = index.get(&name) else {
+            return problem(StatusCode::NOT_FOUND, &format!("no cluster {name:?}"), None);
+        };
+        let labels: std::collections::BTreeMap<String, String> =
+            entry.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        (entry.standing(Hub::now_ms(), hub.offline_after_ms()), entry.declared, entry.environment.to_string(), labels)
+    };
+    let row = match hub.store.cluster(&name).await {
+        Ok(r) => r,
+        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+    };
+    let history = match hub.store.reports(&name, 20).await {
+        Ok(r) => r,
+        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+    };
+    let report = row.as_ref().and_then(|r| r.last_report.clone());
+    let fleet = hub.fleet.read().expect("not poisoned").clone();
+    let placements: Vec<serde_json::Value> = report
+        .iter()
+        .flat_map(|r| &r.placements)
+        .map(|p| {
+            let behind = p.applied_commit.as_deref().and_then(|c| {
+                let lag = fleet.as_ref()?.lag(&environment, &p.name, c);
+                let head = lag.head.map(|h| h.to_string());
+                Some(json!({"head": head, "commits": lag.commits_behind, "since": lag.behind_since}))
+            });
+            json!({
+                "name": p.name, "state": p.state, "health": p.health,
+                "appliedCommit": p.applied_commit, "appliedDigest": p.applied_digest,
+                "desiredCommit": p.source_commit, "desiredDigest": p.desired_digest,
+                "signer": p.signer, "message": p.message, "objects": p.objects, "behind": behind,
+            })
+        })
+        .collect();
+    let history: Vec<serde_json::Value> = history
+        .iter()
+        .map(|r| json!({"sequence": r.sequence, "timeMs": r.time_ms, "receivedAtMs": r.received_at_ms}))
+        .collect();
+    Json(json!({
+        "name": name,
+        "environment": environment,
+        "labels": labels,
+        "state": standing,
+        "declared": declared,
+        "registered": row.is_some(),
+        "lastReportAtMs": row.as_ref().and_then(|r| r.last_report_at_ms),
+        "lastSequence": row.as_ref().map(|r| r.last_sequence),
+        "placements": placements,
+        "policies": report.as_ref().map(|r| r.policies.clone()).unwrap_or_default(),
+        "reports": history,
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct LagQuery {
+    placement: String,
+    environment: Option<String>,
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+}
+
+async fn lag(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(q): Query<LagQuery>) -> Response {
+    if let Err(r) = hub.viewer(&headers).await {
+        return r;
+    }
+    let Some(fleet) = hub.fleet.read().expect("not poisoned").clone() else {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "the fleet repository has not been read yet", None);
+    };
+    let environment = q.environment.unwrap_or_else(|| "prod".to_string());
+    let Some(head) = fleet.source_branch(&environment, &q.placement).and_then(|b| b.head).map(|h| h.to_string()) else {
+        let message = format!("no placement {:?} in environment {environment:?}", q.placement);
+        return problem(StatusCode::NOT_FOUND, &message, Some("placement"));
+    };
+    let behind = |commit: &str| {
+        let lag = fleet.lag(&environment, &q.placement, commit);
+        Behind { commits: lag.commits_behind, since: lag.behind_since }
+    };
+    let index = hub.index.read().expect("not poisoned");
+    let ledger = views::ledger(
+        &index,
+        &q.placement,
+        &environment,
+        &head,
+        &behind,
+        q.offset,
+        page_limit(q.limit),
+        Hub::now_ms(),
+        hub.offline_after_ms(),
+    );
+    Json(ledger).into_response()
+}
+
+async fn promotion(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
+    if let Err(r) = hub.viewer(&headers).await {
+        return r;
+    }
+    let Some(fleet) = hub.fleet.read().expect("not poisoned").clone() else {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "the fleet repository has not been read yet", None);
+    };
+    Json(fleet.promotions().clone()).into_response()
+}
+
+async fn readyz(State(hub): State<Arc<Hub>>) -> Response {
+    if !hub.ready.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response();
+    }
+    match hub.store.clusters_count().await {
+        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
+    use std::fmt::Write as _;
+    let s = {
+        let index = hub.index.read().expect("not poisoned");
+        views::summary(&index, Hub::now_ms(), hub.offline_after_ms())
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP flotilla_hub_clusters Clusters known to the hub, by standing.");
+    let _ = writeln!(out, "# TYPE flotilla_hub_clusters gauge");
+    for (standing, n) in &s.by_standing {
+        let _ = writeln!(out, "flotilla_hub_clusters{{standing=\"{standing}\"}} {n}");
+    }
+    let _ = writeln!(out, "# HELP flotilla_hub_reports_total Reports received, by outcome.");
+    let _ = writeln!(out, "# TYPE flotilla_hub_reports_total counter");
+    for (outcome, n) in [("stored", &hub.stored), ("ignored", &hub.ignored), ("refused", &hub.refused)] {
+        let _ = writeln!(out, "flotilla_hub_reports_total{{outcome=\"{outcome}\"}} {}", n.load(Ordering::Relaxed));
+    }
+    let fleet_ok = u8::from(hub.fleet_error.read().expect("not poisoned").is_none());
+    let _ = writeln!(out, "# HELP flotilla_hub_fleet_read_ok Whether the last read of the fleet repository worked.");
+    let _ = writeln!(out, "# TYPE flotilla_hub_fleet_read_ok gauge");
+    let _ = writeln!(out, "flotilla_hub_fleet_read_ok {fleet_ok}");
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_times_convert_to_unix_milliseconds() {
+        assert_eq!(time_ms("1970-01-01T00:00:00Z"), Some(0));
+        // `date -u -d 2026-11-25T03:32:07Z +%s`
+        assert_eq!(time_ms("2026-11-25T03:32:07Z"), Some(1_795_577_527_000));
+        assert_eq!(time_ms("2024-02-29T23:59:59.5Z"), Some(1_709_251_199_000));
+        assert_eq!(time_ms("garbage"), None);
+    }
+}

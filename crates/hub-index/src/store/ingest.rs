@@ -1,0 +1,489 @@
+//! Storing a batch of reports in one transaction, which is what makes the hub fast on SQLite:
+//! the HTTP layer gathers the reports that arrive within a few milliseconds and stores them
+//! together, so a commit (and its fsync) is paid per batch rather than per report.
+//!
+//! A report is stored only if its sequence is above the cluster's last one; a replayed or
+//! out-of-order report is acknowledged and dropped. Storing updates the cluster's row, appends
+//! to the report history and appends an evidence row for every policy whose result (compliance
+//! and violations) differs from the cluster's previous report.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use flotilla_core::report::{PolicyReport, Report};
+use serde::Deserialize;
+use sqlx::{Any, Row as _, Transaction};
+
+use super::{Error, Store};
+
+/// A report to store, as the HTTP layer hands it over: parsed, validated, and sent with the
+/// token of `token_cluster`.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The cluster the bearer token belongs to.
+    pub token_cluster: String,
+    pub report: Report,
+    /// The bytes `report` was parsed from, stored as they are.
+    pub json: String,
+    /// When the hub received it (its clock).
+    pub received_at_ms: i64,
+}
+
+/// What became of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// Stored with this change number.
+    Stored { change: i64 },
+    /// Its sequence is not above the cluster's last one: replayed or out of order. Nothing was
+    /// stored; the agent may forget it.
+    Ignored,
+}
+
+/// Why a report was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IngestError {
+    /// No cluster of the report's name is registered.
+    #[error("cluster {0:?} is not registered")]
+    UnknownCluster(String),
+    /// The report names another cluster than its token's.
+    #[error("a report of cluster {report:?} sent with the token of {token:?}")]
+    WrongCluster { token: String, report: String },
+    /// The report breaks a rule of `Report::validate` or does not fit the store (a sequence
+    /// above 2^63 - 1).
+    #[error("report of cluster {cluster:?}: {problem}")]
+    Invalid { cluster: String, problem: String },
+    /// The batch's transaction failed; nothing of the batch was stored, and the agent should
+    /// send the report again.
+    #[error("not stored: {0}")]
+    Store(Arc<Error>),
+}
+
+/// A report that passed the checks that need no database.
+struct Checked<'a> {
+    incoming: &'a Incoming,
+    sequence: i64,
+    time_ms: i64,
+}
+
+/// How many rows one statement reads or writes: few statements per batch, and far below both
+/// databases' limits on parameters (SQLite 32,766, PostgreSQL 65,535).
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// A cluster of the batch as the transaction goes along.
+struct Latest<'a> {
+    sequence: i64,
+    /// The policy results of the cluster's previous report.
+    previous: Previous<'a>,
+    /// The index in the stored list of its newest report of this batch.
+    newest: Option<usize>,
+}
+
+enum Previous<'a> {
+    /// `clusters.last_report_json`, not yet read.
+    Stored(Option<String>),
+    /// An earlier report of the same batch.
+    Batch(&'a Report),
+}
+
+/// A report about to be stored.
+struct Pending<'a> {
+    checked: Checked<'a>,
+    /// Where its result goes.
+    result: usize,
+    /// The policies whose result it changed.
+    evidence: Vec<&'a PolicyReport>,
+}
+
+impl Store {
+    /// Stores a batch of reports in one transaction and says, per report and in order, what
+    /// became of it. Reports of one cluster are taken in the batch's order.
+    ///
+    /// On PostgreSQL several hub processes may ingest at once: the clusters' rows are locked in
+    /// name order (so two batches cannot deadlock), a report is compared with the last one
+    /// committed, and change numbers are taken last, from a counter row that stays locked
+    /// until commit (see `next_changes`). If the transaction fails, every report of the batch
+    /// gets the error and nothing is stored.
+    pub async fn ingest(&self, batch: &[Incoming]) -> Vec<Result<Ingested, IngestError>> {
+        match self.try_ingest(batch).await {
+            Ok(results) => results,
+            Err(e) => {
+                let e = Arc::new(e);
+                batch.iter().map(|_| Err(IngestError::Store(Arc::clone(&e)))).collect()
+            }
+        }
+    }
+
+    async fn try_ingest(&self, batch: &[Incoming]) -> Result<Vec<Result<Ingested, IngestError>>, Error> {
+        let checked: Vec<_> = batch.iter().map(check).collect();
+        let mut clusters: BTreeMap<&str, Latest> = BTreeMap::new();
+        let names: Vec<&str> = {
+            let mut names: Vec<&str> = checked.iter().flatten().map(|c| c.incoming.report.cluster.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+        };
+        if names.is_empty() {
+            // Nothing that could be stored: no transaction.
+            return Ok(checked.into_iter().map(|c| c.map(|_| Ingested::Ignored)).collect());
+        }
+
+        let (_writer, mut tx) = self.begin_write().await?;
+        for names in names.chunks(ROWS_PER_STATEMENT) {
+            // Sorted by bytes, here and in the query, so that row locks on PostgreSQL are always
+            // taken in one order and two batches cannot deadlock.
+            let select = format!(
+                "SELECT name, last_sequence, last_report_json FROM clusters WHERE name IN ({}) ORDER BY name{}{}",
+                placeholders(names.len()),
+                self.dialect.bytewise(),
+                self.dialect.for_update()
+            );
+            let select = self.sql(&select);
+            let mut query = sqlx::query(&select);
+            for name in names {
+                query = query.bind(*name);
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                let name: String = row.try_get(0)?;
+                // The batch's copy of the name, to borrow.
+                let Ok(at) = names.binary_search(&name.as_str()) else { continue };
+                let name = names[at];
+                let latest =
+                    Latest { sequence: row.try_get(1)?, previous: Previous::Stored(row.try_get(2)?), newest: None };
+                clusters.insert(name, latest);
+            }
+        }
+
+        let (mut results, stored) = decide(checked, &mut clusters);
+        if stored.is_empty() {
+            tx.commit().await?;
+            return Ok(results);
+        }
+        let n = i64::try_from(stored.len()).expect("a batch fits in memory, so its length fits an i64");
+        let first = self.next_changes(&mut tx, n).await? - n + 1;
+        let stored: Vec<(i64, Pending)> = (first..).zip(stored).collect();
+        for (change, pending) in &stored {
+            results[pending.result] = Ok(Ingested::Stored { change: *change });
+        }
+        self.append_reports(&mut tx, &stored).await?;
+        self.append_evidence(&mut tx, &stored).await?;
+        let newest: Vec<&(i64, Pending)> =
+            clusters.values().filter_map(|latest| Some(&stored[latest.newest?])).collect();
+        self.update_clusters(&mut tx, &newest).await?;
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    /// Appends the reports to the history, many rows per statement.
+    async fn append_reports(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        stored: &[(i64, Pending<'_>)],
+    ) -> Result<(), Error> {
+        for chunk in stored.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO reports (cluster, change, sequence, received_at, time, json) VALUES {}",
+                rows(chunk.len(), 6)
+            );
+            let sql = self.sql(&sql);
+            let mut query = sqlx::query(&sql);
+            for (change, pending) in chunk {
+                let Checked { incoming, sequence, time_ms } = pending.checked;
+                query = query
+                    .bind(incoming.report.cluster.as_str())
+                    .bind(*change)
+                    .bind(sequence)
+                    .bind(incoming.received_at_ms)
+                    .bind(time_ms)
+                    .bind(incoming.json.as_str());
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Appends the changed policy results to the evidence log, many rows per statement.
+    async fn append_evidence(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        stored: &[(i64, Pending<'_>)],
+    ) -> Result<(), Error> {
+        let entries: Vec<_> = stored
+            .iter()
+            .flat_map(|(change, pending)| {
+                let commit = running_commit(&pending.checked.incoming.report);
+                pending.evidence.iter().map(move |policy| (*change, &pending.checked, commit, *policy))
+            })
+            .collect();
+        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO evidence (cluster, policy, change, sequence, time, compliant, commit_id, violations_json)
+                 VALUES {}",
+                rows(chunk.len(), 8)
+            );
+            let sql = self.sql(&sql);
+            let mut query = sqlx::query(&sql);
+            for &(change, checked, commit, policy) in chunk {
+                let violations =
+                    serde_json::to_string(&policy.violations).expect("violations have string keys, so they serialize");
+                query = query
+                    .bind(checked.incoming.report.cluster.as_str())
+                    .bind(policy.name.as_str())
+                    .bind(change)
+                    .bind(checked.sequence)
+                    .bind(checked.time_ms)
+                    .bind(policy.compliant.map(i64::from))
+                    .bind(commit)
+                    .bind(violations);
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets each cluster's row to its newest stored report, many rows per statement. `UPDATE …
+    /// FROM (VALUES …)` reads the same in both databases, whose `VALUES` columns are both named
+    /// `column1`, `column2`, ….
+    async fn update_clusters(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        newest: &[&(i64, Pending<'_>)],
+    ) -> Result<(), Error> {
+        for chunk in newest.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE clusters SET last_sequence = v.column2, last_report_at = v.column3,
+                     last_report_json = v.column4, change = v.column5
+                 FROM (VALUES {}) AS v WHERE clusters.name = v.column1",
+                rows(chunk.len(), 5)
+            );
+            let sql = self.sql(&sql);
+            let mut query = sqlx::query(&sql);
+            for (change, pending) in chunk {
+                let Checked { incoming, sequence, .. } = pending.checked;
+                query = query
+                    .bind(incoming.report.cluster.as_str())
+                    .bind(sequence)
+                    .bind(incoming.received_at_ms)
+                    .bind(incoming.json.as_str())
+                    .bind(*change);
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `?, ?, ?`: `n` placeholders.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// `(?, ?), (?, ?)`: `rows` rows of `columns` placeholders.
+fn rows(rows: usize, columns: usize) -> String {
+    vec![format!("({})", placeholders(columns)); rows].join(", ")
+}
+
+/// Decides, in batch order, what becomes of each report given the clusters' rows: the results
+/// (a stored report's change number is filled in once the batch's numbers are taken) and the
+/// reports to store. Reads no database: `clusters` holds what the transaction read, and is
+/// brought along as reports are taken.
+fn decide<'a>(
+    checked: Vec<Result<Checked<'a>, IngestError>>,
+    clusters: &mut BTreeMap<&str, Latest<'a>>,
+) -> (Vec<Result<Ingested, IngestError>>, Vec<Pending<'a>>) {
+    let mut results = Vec::with_capacity(checked.len());
+    let mut stored = Vec::new();
+    for item in checked {
+        let checked = match item {
+            Ok(checked) => checked,
+            Err(e) => {
+                results.push(Err(e));
+                continue;
+            }
+        };
+        let report = &checked.incoming.report;
+        let Some(latest) = clusters.get_mut(report.cluster.as_str()) else {
+            results.push(Err(IngestError::UnknownCluster(report.cluster.clone())));
+            continue;
+        };
+        if checked.sequence <= latest.sequence {
+            results.push(Ok(Ingested::Ignored));
+            continue;
+        }
+        let evidence = changed_policies(&latest.previous.policies(), &report.policies);
+        latest.sequence = checked.sequence;
+        latest.previous = Previous::Batch(report);
+        latest.newest = Some(stored.len());
+        results.push(Ok(Ingested::Stored { change: 0 }));
+        stored.push(Pending { checked, result: results.len() - 1, evidence });
+    }
+    (results, stored)
+}
+
+impl Previous<'_> {
+    /// The previous report's policy results. A stored report this hub cannot read counts as
+    /// none: every policy then gets an evidence row, which is more evidence rather than less.
+    fn policies(&self) -> Cow<'_, [PolicyReport]> {
+        #[derive(Deserialize)]
+        struct Policies {
+            #[serde(default)]
+            policies: Vec<PolicyReport>,
+        }
+        match self {
+            Previous::Batch(report) => Cow::Borrowed(&report.policies),
+            Previous::Stored(None) => Cow::Borrowed(&[]),
+            Previous::Stored(Some(json)) => {
+                Cow::Owned(serde_json::from_str::<Policies>(json).map(|p| p.policies).unwrap_or_default())
+            }
+        }
+    }
+}
+
+/// The checks a report needs before the database: the token's cluster, the report's rules, and
+/// the numbers the store keeps as `BIGINT`.
+fn check(incoming: &Incoming) -> Result<Checked<'_>, IngestError> {
+    let report = &incoming.report;
+    if report.cluster != incoming.token_cluster {
+        return Err(IngestError::WrongCluster {
+            token: incoming.token_cluster.clone(),
+            report: report.cluster.clone(),
+        });
+    }
+    let invalid = |problem: String| IngestError::Invalid { cluster: report.cluster.clone(), problem };
+    report.validate().map_err(|e| invalid(e.to_string()))?;
+    let sequence = i64::try_from(report.sequence).map_err(|_| invalid("sequence: above 2^63 - 1".to_string()))?;
+    let time_ms = unix_ms(&report.time).ok_or_else(|| invalid(format!("time: {:?} is unreadable", report.time)))?;
+    Ok(Checked { incoming, sequence, time_ms })
+}
+
+/// The policies of `current` whose result (compliance and violations) is not the one in
+/// `previous`; all of them when there is no previous report. Remediation is not part of the
+/// result. A policy missing from `current` gets no row: it is no longer reported, not changed.
+fn changed_policies<'a>(previous: &[PolicyReport], current: &'a [PolicyReport]) -> Vec<&'a PolicyReport> {
+    current
+        .iter()
+        .enumerate()
+        .filter(|&(i, policy)| {
+            // Reports list policies in a stable order, so look at the same position first.
+            let before = previous
+                .get(i)
+                .filter(|p| p.name == policy.name)
+                .or_else(|| previous.iter().find(|p| p.name == policy.name));
+            before.is_none_or(|p| p.compliant != policy.compliant || p.violations != policy.violations)
+        })
+        .map(|(_, policy)| policy)
+        .collect()
+}
+
+/// The commit the cluster runs, when its placements have applied exactly one; `None` when they
+/// run several or none.
+fn running_commit(report: &Report) -> Option<&str> {
+    let mut commits = report.placements.iter().filter_map(|p| p.applied_commit.as_deref());
+    let first = commits.next()?;
+    commits.all(|c| c == first).then_some(first)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` as unix milliseconds (the fraction cut to milliseconds),
+/// or `None` if it is not that shape. The date's validity is `Report::validate`'s to check.
+fn unix_ms(time: &str) -> Option<i64> {
+    let b = time.as_bytes();
+    let number = |from: usize, to: usize| -> Option<i64> {
+        let digits = b.get(from..to)?;
+        digits.iter().all(u8::is_ascii_digit).then(|| digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if b.len() < 20 || separators.iter().any(|&(i, c)| b[i] != c) || b.last() != Some(&b'Z') {
+        return None;
+    }
+    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
+    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    let fraction = &b[19..b.len() - 1];
+    let millis = match fraction {
+        [] => 0,
+        [b'.', digits @ ..] if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => {
+            // The first three digits, padded: ".5" is 500 ms.
+            (0..3).fold(0, |n, k| n * 10 + digits.get(k).map_or(0, |d| i64::from(d - b'0')))
+        }
+        _ => return None,
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
+    Some(seconds * 1_000 + millis)
+}
+
+/// The days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`,
+/// the inverse of `flotilla_core::calendar`'s `civil_from_days`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use flotilla_core::calendar::rfc3339;
+    use flotilla_core::report::Violation;
+
+    use super::*;
+
+    #[test]
+    fn report_times_as_unix_milliseconds() {
+        assert_eq!(unix_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_ms("2026-11-25T03:32:07Z"), Some(1_795_577_527_000));
+        assert_eq!(unix_ms("2000-02-29T00:00:00.5Z"), Some(951_782_400_500));
+        assert_eq!(unix_ms("2024-02-29T23:59:59.123456789Z"), Some(1_709_251_199_123));
+        assert_eq!(unix_ms("2025-11-25T03:32:07.07Z"), Some(unix_ms("2025-11-25T03:32:07Z").unwrap() + 70));
+        for bad in ["", "2025-11-25T03:32:07", "2025-11-25 03:32:07Z", "2025-11-25T03:32:07.Z", "2025-11-25T03:32:0xZ"]
+        {
+            assert_eq!(unix_ms(bad), None, "{bad}");
+        }
+        // The inverse of core's formatting, one day at a time over four centuries.
+        for days in (0..146_097).step_by(7) {
+            let seconds = days * 86_400 + 3_723;
+            assert_eq!(unix_ms(&rfc3339(seconds)), Some(seconds * 1_000), "{}", rfc3339(seconds));
+        }
+    }
+
+    fn policy(name: &str, compliant: Option<bool>, violations: &[&str]) -> PolicyReport {
+        PolicyReport {
+            name: name.to_string(),
+            compliant,
+            violations: violations
+                .iter()
+                .map(|object| Violation {
+                    object: (*object).to_string(),
+                    field: None,
+                    expected: None,
+                    actual: None,
+                    message: "missing".to_string(),
+                })
+                .collect(),
+            remediation: vec![],
+        }
+    }
+
+    #[test]
+    fn evidence_is_kept_for_changed_results_only() {
+        let names = |v: Vec<&PolicyReport>| v.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+        let before = [policy("a", Some(true), &[]), policy("b", Some(false), &["Pod/x"]), policy("c", None, &[])];
+        // Nothing before: everything is evidence.
+        assert_eq!(names(changed_policies(&[], &before)), ["a", "b", "c"]);
+        // The same again: nothing.
+        assert!(changed_policies(&before, &before).is_empty());
+        // Another order, same results: nothing.
+        let reordered = [before[2].clone(), before[0].clone(), before[1].clone()];
+        assert!(changed_policies(&before, &reordered).is_empty());
+        // Compliance flips, violations change, a policy is new; remediation alone is no change.
+        let mut remediated = before[0].clone();
+        remediated.remediation = vec!["patched".to_string()];
+        let after = [
+            remediated,
+            policy("b", Some(false), &["Pod/x", "Pod/y"]),
+            policy("c", Some(true), &[]),
+            policy("d", Some(true), &[]),
+        ];
+        assert_eq!(names(changed_policies(&before, &after)), ["b", "c", "d"]);
+    }
+}

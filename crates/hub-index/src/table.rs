@@ -1,0 +1,164 @@
+//! The command line's tables: the API's JSON views, laid out in columns.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// Lays out rows in columns, each as wide as its widest cell.
+pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let text: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(out, "{}", text.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn short(v: &Value) -> String {
+    let t = text(v);
+    if t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()) { t[..12].to_string() } else { t }
+}
+
+fn counts_table(first: &str, map: &Value) -> String {
+    let states = ["synced", "progressing", "degraded", "failed", "offline", "neverReported"];
+    let mut header = vec![first];
+    header.extend(states);
+    let rows: Vec<Vec<String>> = map
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, counts)| {
+            let mut row = vec![name.clone()];
+            row.extend(states.iter().map(|s| text(&counts[*s])));
+            row
+        })
+        .collect();
+    columns(&header, &rows)
+}
+
+/// The table for the view at `path`.
+pub fn render(path: &str, v: &Value) -> String {
+    let mut out = String::new();
+    if path.ends_with("/summary") {
+        let _ = writeln!(out, "{} clusters\n", text(&v["clusters"]));
+        let by: Vec<Vec<String>> =
+            v["byStanding"].as_object().into_iter().flatten().map(|(k, n)| vec![k.clone(), text(n)]).collect();
+        out.push_str(&columns(&["state", "clusters"], &by));
+        out.push('\n');
+        out.push_str(&counts_table("environment", &v["byEnvironment"]));
+        out.push('\n');
+        out.push_str(&counts_table("placement", &v["byPlacement"]));
+    } else if path.ends_with("/clusters") {
+        let rows: Vec<Vec<String>> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                ["name", "environment", "standing", "placements", "problems"].iter().map(|k| text(&c[*k])).collect()
+            })
+            .collect();
+        out.push_str(&columns(&["NAME", "ENVIRONMENT", "STATE", "PLACEMENTS", "PROBLEMS"], &rows));
+        let _ = writeln!(out, "({} of {} from {})", rows.len(), text(&v["total"]), text(&v["offset"]));
+    } else if path.contains("/clusters/") {
+        let _ = writeln!(
+            out,
+            "{}  {}  {}  last report {}",
+            text(&v["name"]),
+            text(&v["environment"]),
+            text(&v["state"]),
+            text(&v["lastReportAtMs"])
+        );
+        let rows: Vec<Vec<String>> = v["placements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                vec![
+                    text(&p["name"]),
+                    text(&p["state"]),
+                    text(&p["health"]),
+                    short(&p["appliedCommit"]),
+                    short(&p["desiredCommit"]),
+                    text(&p["behind"]["commits"]),
+                    text(&p["message"]),
+                ]
+            })
+            .collect();
+        out.push_str(&columns(&["PLACEMENT", "STATE", "HEALTH", "APPLIED", "DESIRED", "BEHIND", "MESSAGE"], &rows));
+    } else if path.ends_with("/lag") {
+        let _ = writeln!(
+            out,
+            "{} in {}: head {}, {} of {} clusters on it\n",
+            text(&v["placement"]),
+            text(&v["environment"]),
+            short(&v["head"]),
+            text(&v["onHead"]),
+            text(&v["clusters"])
+        );
+        let rows: Vec<Vec<String>> = v["commits"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                vec![
+                    short(&l["commit"]),
+                    text(&l["clusters"]),
+                    text(&l["behind"]["commits"]),
+                    text(&l["behind"]["since"]),
+                ]
+            })
+            .collect();
+        out.push_str(&columns(&["COMMIT", "CLUSTERS", "BEHIND", "SINCE"], &rows));
+        out.push('\n');
+        let rows: Vec<Vec<String>> = v["lagging"]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                vec![text(&l["cluster"]), short(&l["commit"]), text(&l["behind"]["commits"]), text(&l["standing"])]
+            })
+            .collect();
+        out.push_str(&columns(&["LAGGING", "COMMIT", "BEHIND", "STATE"], &rows));
+    } else {
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up() {
+        let t = columns(&["A", "LONGER"], &[vec!["x".into(), "1".into()], vec!["wider".into(), "2".into()]]);
+        assert_eq!(t, "A      LONGER\nx      1\nwider  2\n");
+    }
+
+    #[test]
+    fn the_summary_table_shows_every_state() {
+        let v = serde_json::json!({"clusters": 3, "byStanding": {"synced": 2, "failed": 1},
+            "byEnvironment": {"prod": {"synced": 2, "failed": 1}}, "byPlacement": {}});
+        let t = render("/api/v1/summary", &v);
+        assert!(t.starts_with("3 clusters\n"), "{t}");
+        assert!(t.contains("prod         2       -            -         1"), "{t}");
+    }
+}

@@ -1,0 +1,302 @@
+//! The hub's HTTP API over real HTTP on loopback, against SQLite and PostgreSQL: registration,
+//! report ingest and everything it refuses (nothing of a refused report is stored), and the
+//! views' JSON.
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use flotilla_git::testing::{GitDaemon, git};
+use hub_index::server::{self, Options};
+use hub_index::store::Store;
+use hub_index::testing::PgServer;
+use serde_json::{Value, json};
+
+const FLEET: &str = "\
+apiVersion: flotilla.dev/v1alpha1
+kind: Placement
+metadata: {name: web}
+spec:
+  source: {repository: fleet, path: web}
+  clusters: {matchLabels: {kind: store}}
+---
+apiVersion: flotilla.dev/v1alpha1
+kind: Cluster
+metadata: {name: store-9999, labels: {kind: store}}
+spec: {environment: prod}
+";
+
+/// One PostgreSQL for the whole test binary.
+fn postgres() -> &'static PgServer {
+    static SERVER: OnceLock<PgServer> = OnceLock::new();
+    SERVER.get_or_init(PgServer::start)
+}
+
+/// A hub serving on loopback, its fleet repository served by `git daemon`.
+struct TestHub {
+    url: String,
+    db: String,
+    dir: tempfile::TempDir,
+    _daemon: GitDaemon,
+    client: reqwest::Client,
+    viewer: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn commit(dir: &Path, files: &[(&str, &str)]) -> String {
+    for (path, text) in files {
+        std::fs::create_dir_all(dir.join(path).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(path), text).unwrap();
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "change"]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+impl TestHub {
+    async fn start(backend: &str) -> TestHub {
+        let dir = tempfile::tempdir().unwrap();
+        let fleet = dir.path().join("fleet");
+        std::fs::create_dir_all(&fleet).unwrap();
+        git(&fleet, &["init", "-q", "-b", "prod"]);
+        commit(
+            &fleet,
+            &[
+                ("fleet/fleet.yaml", FLEET),
+                ("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n"),
+            ],
+        );
+        git(&fleet, &["branch", "dev"]);
+        let daemon = GitDaemon::start(dir.path());
+        let db = if backend == "sqlite" {
+            format!("sqlite:{}", dir.path().join("hub.db").display())
+        } else {
+            static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            postgres().create_database(&format!("api_{n}"))
+        };
+        let viewer_file = dir.path().join("viewer-token");
+        std::fs::write(&viewer_file, "flt_view_test_token_from_file\n").unwrap();
+        let options = Options {
+            db: db.clone(),
+            fleet: flotilla_git::Source::new(daemon.url("fleet")),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            viewer_token_file: Some(viewer_file),
+            offline_after: Duration::from_secs(180),
+            fleet_poll: Duration::from_millis(200),
+            cache_dir: dir.path().join("cache"),
+            environments: vec!["prod".into(), "dev".into()],
+        };
+        let hub = server::start(options).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, server::router(hub)).await.unwrap();
+        });
+        TestHub {
+            url,
+            db,
+            dir,
+            _daemon: daemon,
+            client: reqwest::Client::new(),
+            viewer: "flt_view_test_token_from_file".into(),
+            task,
+        }
+    }
+
+    async fn store(&self) -> Store {
+        Store::open(&self.db).await.unwrap()
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+        let mut request = self.client.post(format!("{}{path}", self.url)).body(body.to_string());
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.client.get(format!("{}{path}", self.url)).bearer_auth(&self.viewer).send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Registers `name` and returns its cluster token.
+    async fn register(&self, name: &str) -> String {
+        let join = self.store().await.create_join_token(Some("store-*")).await.unwrap();
+        let body = json!({"cluster": name, "environment": "prod", "labels": {"kind": "store"}}).to_string();
+        let (status, answer) = self.post("/api/v1/register", Some(&join), &body).await;
+        assert_eq!(status, 200, "{answer}");
+        answer["token"].as_str().unwrap().to_string()
+    }
+
+    async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let (status, v) = self.get(path).await;
+            if status == 200 && done(&v) {
+                return v;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}: {status} {v}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    flotilla_core::calendar::rfc3339(i64::try_from(secs).unwrap())
+}
+
+fn report(cluster: &str, sequence: u64, state: &str, commit: &str) -> String {
+    json!({
+        "version": 1, "cluster": cluster, "agentVersion": "0.1.0", "sequence": sequence,
+        "time": now(),
+        "placements": [{"name": "web", "state": state, "sourceCommit": commit,
+            "desiredDigest": format!("sha256:{}", "d".repeat(64)), "health": "Healthy"}]
+    })
+    .to_string()
+}
+
+async fn registration_and_ingest(backend: &str) {
+    let hub = TestHub::start(backend).await;
+    let head = git(&hub.dir.path().join("fleet"), &["rev-parse", "prod"]);
+
+    // Registration: a join token limited to store-*.
+    let join = hub.store().await.create_join_token(Some("store-*")).await.unwrap();
+    let body = |name: &str| json!({"cluster": name, "environment": "prod", "labels": {"kind": "store"}}).to_string();
+    assert_eq!(hub.post("/api/v1/register", Some("flt_join_wrong"), &body("store-0001")).await.0, 401);
+    assert_eq!(hub.post("/api/v1/register", Some(&join), &body("cloud-01")).await.0, 403);
+    assert_eq!(hub.post("/api/v1/register", Some(&join), "{\"cluster\": 1}").await.0, 400);
+    let token = hub.register("store-0001").await;
+    let other = hub.register("store-0002").await;
+
+    // A good report is stored; the same again (replayed) and an older one are acknowledged and ignored.
+    let (status, answer) = hub.post("/api/v1/reports", Some(&token), &report("store-0001", 2, "Synced", &head)).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("stored")), "{answer}");
+    for sequence in [2, 1] {
+        let (status, answer) =
+            hub.post("/api/v1/reports", Some(&token), &report("store-0001", sequence, "Failed", &head)).await;
+        assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
+    }
+
+    // Refused, each with the field named, and nothing stored.
+    let refused = [
+        (None, report("store-0001", 3, "Synced", &head), 401, None),
+        (Some("flt_cluster_unknown"), report("store-0001", 3, "Synced", &head), 401, None),
+        (Some(other.as_str()), report("store-0001", 3, "Synced", &head), 403, Some("cluster")),
+        (
+            Some(token.as_str()),
+            report("store-0001", 3, "Synced", "not-a-commit"),
+            400,
+            Some("placements[0].sourceCommit"),
+        ),
+        (Some(token.as_str()), report("store-0001", 3, "Sunk", &head), 400, Some("placements[0].state")),
+        (Some(token.as_str()), "{not json".to_string(), 400, None),
+        (
+            Some(token.as_str()),
+            report("store-0001", 3, "Synced", &head).replace(&now(), "2999-01-01T00:00:00Z"),
+            400,
+            Some("time"),
+        ),
+        (Some(token.as_str()), format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024)), 413, None),
+    ];
+    for (t, body, status, field) in refused {
+        let (got, answer) = hub.post("/api/v1/reports", t, &body).await;
+        assert_eq!(got, status, "{answer}");
+        if let Some(field) = field {
+            assert_eq!(answer["field"].as_str(), Some(field), "{answer}");
+        }
+    }
+    let row = hub.store().await.cluster("store-0001").await.unwrap().unwrap();
+    assert_eq!(row.last_sequence, 2, "nothing of a refused report is stored");
+
+    // The views: summary, list, detail, lag.
+    let summary = hub
+        .wait_for("/api/v1/summary", "the report and the fleet in the summary", |v| {
+            v["byStanding"]["synced"] == 1 && v["clusters"] == 3
+        })
+        .await;
+    assert_eq!(summary["clusters"], 3, "two registered, one declared in git: {summary}");
+    assert_eq!(summary["byStanding"]["neverReported"], 2, "{summary}");
+    let (status, list) = hub.get("/api/v1/clusters?state=neverReported&labels=kind=store").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["store-0002", "store-9999"]);
+    let (status, detail) = hub.get("/api/v1/clusters/store-0001").await;
+    assert_eq!(status, 200, "{detail}");
+    let p = &detail["placements"][0];
+    assert_eq!((p["name"].as_str(), p["state"].as_str()), (Some("web"), Some("Synced")));
+    assert_eq!(p["appliedCommit"], head);
+    assert_eq!(p["desiredCommit"], head);
+    assert!(p["appliedDigest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(hub.get("/api/v1/clusters/nope").await.0, 404);
+    let ledger =
+        hub.wait_for("/api/v1/lag?placement=web&environment=prod", "the fleet read", |v| v["head"].is_string()).await;
+    assert_eq!((ledger["clusters"].as_u64(), ledger["onHead"].as_u64()), (Some(1), Some(1)), "{ledger}");
+
+    // Reads need a viewer token.
+    let anonymous = hub.client.get(format!("{}/api/v1/summary", hub.url)).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let issued = hub.store().await.create_viewer_token().await.unwrap();
+    let with_issued = hub.client.get(format!("{}/api/v1/summary", hub.url)).bearer_auth(&issued).send().await.unwrap();
+    assert_eq!(with_issued.status().as_u16(), 200);
+    let metrics = hub.client.get(format!("{}/metrics", hub.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("flotilla_hub_reports_total{outcome=\"stored\"} 1"), "{metrics}");
+    assert!(metrics.contains("flotilla_hub_clusters{standing=\"synced\"} 1"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_ingest_and_views_on_sqlite() {
+    registration_and_ingest("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_ingest_and_views_on_postgres() {
+    registration_and_ingest("postgres").await;
+}
+
+async fn lag_after_commits(backend: &str) {
+    let hub = TestHub::start(backend).await;
+    let fleet = hub.dir.path().join("fleet");
+    let first = git(&fleet, &["rev-parse", "prod"]);
+    let token = hub.register("store-0001").await;
+    let behind = hub.register("store-0002").await;
+    let second =
+        commit(&fleet, &[("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: shop}\n")]);
+    let third =
+        commit(&fleet, &[("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\n")]);
+    assert_eq!(hub.post("/api/v1/reports", Some(&token), &report("store-0001", 1, "Synced", &third)).await.0, 200);
+    assert_eq!(hub.post("/api/v1/reports", Some(&behind), &report("store-0002", 1, "Synced", &first)).await.0, 200);
+    let ledger = hub
+        .wait_for("/api/v1/lag?placement=web", "the new head", |v| v["head"] == third.as_str() && v["clusters"] == 2)
+        .await;
+    assert_eq!(ledger["onHead"], 1, "{ledger}");
+    let lagging = &ledger["lagging"]["items"][0];
+    assert_eq!(lagging["cluster"], "store-0002");
+    assert_eq!(lagging["behind"]["commits"], 2, "{ledger}");
+    assert!(lagging["behind"]["since"].is_i64(), "since when: the time of {second}: {ledger}");
+    let (_, promotion) = hub.get("/api/v1/promotion").await;
+    assert!(promotion.is_array() || promotion.is_object(), "{promotion}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lag_ledger_follows_the_branch_on_sqlite() {
+    lag_after_commits("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lag_ledger_follows_the_branch_on_postgres() {
+    lag_after_commits("postgres").await;
+}

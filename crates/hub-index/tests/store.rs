@@ -1,0 +1,473 @@
+//! The store against both databases it supports: every test runs on SQLite (a file in a
+//! temporary folder) and on PostgreSQL (a fresh database on one throwaway server per test
+//! binary, see `hub_index::testing`).
+
+use std::collections::BTreeMap;
+use std::net::TcpStream;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use flotilla_core::register;
+use flotilla_core::report::Report;
+use hub_index::store::{ClusterRow, Error, EvidenceFilter, Incoming, IngestError, Ingested, RegisterError, Store};
+use hub_index::testing::PgServer;
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use sqlx::Row as _;
+
+const COMMIT: &str = "3f2a9c41d0b7e6a58c1f4e2d9b0a7c6e5d4f3a21";
+const DIGEST: &str = "sha256:5d41402abc4b2a76b9719d911017c592ae4f7e3b8c6d5e4f3a2b1c0d9e8f7a6b";
+
+static POSTGRES: OnceLock<PgServer> = OnceLock::new();
+
+/// One database under test.
+struct Backend {
+    name: &'static str,
+    url: String,
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh SQLite and a fresh PostgreSQL database, named after the test.
+async fn backends(test: &str) -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite:{}", dir.path().join("hub.db").display());
+    let postgres = POSTGRES.get_or_init(PgServer::start).create_database(test);
+    vec![
+        Backend { name: "sqlite", store: Store::open(&sqlite).await.unwrap(), url: sqlite, _dir: Some(dir) },
+        Backend { name: "postgres", store: Store::open(&postgres).await.unwrap(), url: postgres, _dir: None },
+    ]
+}
+
+/// A connection to the tables themselves, to see what the store wrote.
+async fn raw(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url).await.unwrap()
+}
+
+async fn count(url: &str, sql: &str) -> i64 {
+    sqlx::query(sql).fetch_one(&raw(url).await).await.unwrap().try_get(0).unwrap()
+}
+
+fn request(cluster: &str) -> register::Request {
+    register::Request {
+        cluster: cluster.to_string(),
+        environment: "prod".to_string(),
+        labels: BTreeMap::from([("kind".to_string(), "store".to_string())]),
+    }
+}
+
+/// Registers clusters with a join token for any name.
+async fn registered(store: &Store, clusters: &[&str]) -> Vec<String> {
+    let join = store.create_join_token(None).await.unwrap();
+    let mut tokens = Vec::new();
+    for cluster in clusters {
+        tokens.push(store.register(&join, &request(cluster)).await.unwrap().token);
+    }
+    tokens
+}
+
+/// A report of one synced placement and the given policies: `(name, compliant, violated objects)`.
+fn report(cluster: &str, sequence: u64, policies: &[(&str, Option<bool>, &[&str])]) -> Incoming {
+    let policies: Vec<_> = policies
+        .iter()
+        .map(|(name, compliant, objects)| {
+            let violations: Vec<_> = objects.iter().map(|o| json!({"object": o, "message": "missing"})).collect();
+            let mut policy = json!({"name": name, "violations": violations});
+            if let Some(compliant) = compliant {
+                policy["compliant"] = json!(compliant);
+            }
+            policy
+        })
+        .collect();
+    let json = json!({
+        "version": 1,
+        "cluster": cluster,
+        "agentVersion": "0.1.0",
+        "sequence": sequence,
+        "time": format!("2025-11-25T03:{:02}:{:02}Z", sequence / 60 % 60, sequence % 60),
+        "placements": [{
+            "name": "point-of-sale", "state": "Synced", "sourceCommit": COMMIT,
+            "desiredDigest": DIGEST, "health": "Healthy",
+        }],
+        "policies": policies,
+    })
+    .to_string();
+    let report = Report::from_json(json.as_bytes()).unwrap();
+    Incoming {
+        token_cluster: cluster.to_string(),
+        report,
+        json,
+        received_at_ms: 1_000 + i64::try_from(sequence).unwrap(),
+    }
+}
+
+fn plain(cluster: &str, sequence: u64) -> Incoming {
+    report(cluster, sequence, &[("resource-limits", Some(true), &[])])
+}
+
+fn change(result: &Result<Ingested, IngestError>) -> i64 {
+    match result {
+        Ok(Ingested::Stored { change }) => *change,
+        other => panic!("not stored: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_stored_hashed() {
+    for b in backends("tokens_are_stored_hashed").await {
+        let join = b.store.create_join_token(Some("store-*")).await.unwrap();
+        let viewer = b.store.create_viewer_token().await.unwrap();
+        let cluster = b.store.register(&join, &request("store-1")).await.unwrap().token;
+        assert!(
+            join.starts_with("flt_join_") && viewer.starts_with("flt_view_") && cluster.starts_with("flt_cluster_")
+        );
+
+        let pool = raw(&b.url).await;
+        let mut stored = Vec::new();
+        for sql in ["SELECT hash FROM join_tokens", "SELECT hash FROM viewer_tokens", "SELECT token_hash FROM clusters"]
+        {
+            let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+            stored.extend(rows.iter().map(|r| r.try_get::<String, _>(0).unwrap()));
+        }
+        let want: Vec<String> = [&join, &viewer, &cluster].iter().map(|t| hex::encode(Sha256::digest(t))).collect();
+        assert_eq!(stored, want, "{}", b.name);
+        for token in [&join, &viewer, &cluster] {
+            let secret = &token[token.len() - 64..];
+            assert!(stored.iter().all(|s| !s.contains(secret)), "{}: plaintext stored", b.name);
+        }
+
+        assert!(b.store.viewer_allowed(&viewer).await.unwrap());
+        assert!(!b.store.viewer_allowed(&join).await.unwrap());
+        assert!(!b.store.viewer_allowed("flt_view_nonsense").await.unwrap());
+        assert_eq!(b.store.cluster_for_token(&cluster).await.unwrap().as_deref(), Some("store-1"));
+        assert_eq!(b.store.cluster_for_token(&viewer).await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
+async fn registration_checks_the_join_token_its_pattern_and_the_request() {
+    for b in backends("registration_checks").await {
+        let store = &b.store;
+        let err = store.register("flt_join_unknown", &request("store-1")).await.unwrap_err();
+        assert!(matches!(err, RegisterError::Unauthorized), "{}: {err}", b.name);
+
+        let join = store.create_join_token(Some("store-*")).await.unwrap();
+        let err = store.register(&join, &request("warehouse-1")).await.unwrap_err();
+        assert!(
+            matches!(&err, RegisterError::Forbidden { cluster, pattern } if cluster == "warehouse-1" && pattern == "store-*"),
+            "{err}"
+        );
+        assert_eq!(err.to_string(), r#"cluster name "warehouse-1" does not match the join token's pattern "store-*""#);
+
+        let err = store.register(&join, &request("Store_1")).await.unwrap_err();
+        assert!(matches!(&err, RegisterError::Invalid(m) if m.starts_with("cluster \"Store_1\"")), "{err}");
+        assert_eq!(store.clusters_count().await.unwrap(), 0, "{}: refused registrations store nothing", b.name);
+
+        let err = store.create_join_token(Some("Store-[0-9]")).await.unwrap_err();
+        assert!(matches!(err, Error::Pattern { .. }), "{err}");
+        assert!(err.to_string().starts_with(r#"cluster name pattern "Store-[0-9]""#), "{err}");
+
+        let response = store.register(&join, &request("store-0042")).await.unwrap();
+        assert_eq!(response.cluster, "store-0042");
+        assert_eq!(response.validate(), Ok(()));
+        let row = store.cluster("store-0042").await.unwrap().unwrap();
+        assert_eq!((row.environment.as_str(), row.last_sequence, row.last_report), ("prod", 0, None));
+        assert_eq!(row.labels, request("x").labels);
+        assert_eq!(store.clusters_count().await.unwrap(), 1);
+        assert_eq!(store.cluster("store-0043").await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
+async fn registering_again_issues_a_new_token_and_restarts_the_sequence() {
+    for b in backends("registering_again").await {
+        let store = &b.store;
+        let join = store.create_join_token(None).await.unwrap();
+        let old = store.register(&join, &request("store-1")).await.unwrap().token;
+        let results = store.ingest(&[plain("store-1", 1), plain("store-1", 2), plain("store-1", 3)]).await;
+        assert!(results.iter().all(|r| matches!(r, Ok(Ingested::Stored { .. }))), "{results:?}");
+        let before = store.cluster("store-1").await.unwrap().unwrap();
+
+        // The agent lost its state folder: it registers again and counts from 1.
+        let mut moved = request("store-1");
+        moved.environment = "staging".to_string();
+        let new = store.register(&join, &moved).await.unwrap().token;
+        assert_ne!(old, new);
+        assert_eq!(store.cluster_for_token(&old).await.unwrap(), None, "{}: the old token is dead", b.name);
+        assert_eq!(store.cluster_for_token(&new).await.unwrap().as_deref(), Some("store-1"));
+        let row = store.cluster("store-1").await.unwrap().unwrap();
+        assert_eq!((row.last_sequence, row.environment.as_str()), (0, "staging"));
+        assert!(row.change > before.change);
+        assert_eq!(row.last_report, before.last_report, "the last-known state is kept");
+
+        let results = store.ingest(&[plain("store-1", 1)]).await;
+        assert!(change(&results[0]) > row.change, "{}", b.name);
+        let history: Vec<i64> = store.reports("store-1", 10).await.unwrap().iter().map(|r| r.sequence).collect();
+        assert_eq!(history, [1, 3, 2, 1], "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn ingest_stores_new_reports_and_ignores_replayed_and_out_of_order_ones() {
+    for b in backends("ingest_stores_and_ignores").await {
+        let store = &b.store;
+        registered(store, &["store-1", "store-2"]).await;
+        let reports = |url| async move { count(url, "SELECT COUNT(*) FROM reports").await };
+
+        let first = store.ingest(&[plain("store-1", 5)]).await;
+        let stored = change(&first[0]);
+        let row = store.cluster("store-1").await.unwrap().unwrap();
+        assert_eq!((row.last_sequence, row.change, row.last_report_at_ms), (5, stored, Some(1_005)));
+        assert_eq!(row.last_report, Some(plain("store-1", 5).report));
+
+        // Replayed and out of order: acknowledged, nothing stored, nothing changed.
+        let again = store.ingest(&[plain("store-1", 5), plain("store-1", 4)]).await;
+        assert_eq!(again.iter().map(|r| r.as_ref().ok().copied()).collect::<Vec<_>>(), [Some(Ingested::Ignored); 2]);
+        assert_eq!(reports(&b.url).await, 1, "{}", b.name);
+        assert_eq!(store.cluster("store-1").await.unwrap().unwrap(), row);
+
+        // Unknown and impersonated clusters are refused; the rest of the batch is stored.
+        let mut impostor = plain("store-2", 1);
+        impostor.token_cluster = "store-1".to_string();
+        let mixed = store.ingest(&[plain("store-9", 1), impostor, plain("store-2", 1)]).await;
+        assert!(matches!(&mixed[0], Err(IngestError::UnknownCluster(c)) if c == "store-9"), "{:?}", mixed[0]);
+        assert!(
+            matches!(&mixed[1], Err(IngestError::WrongCluster { token, report }) if token == "store-1" && report == "store-2")
+        );
+        assert!(change(&mixed[2]) > stored);
+        assert_eq!(reports(&b.url).await, 2, "{}", b.name);
+
+        // Two reports of one cluster in a batch are taken in order.
+        let batch =
+            store.ingest(&[plain("store-1", 7), plain("store-1", 8), plain("store-1", 10), plain("store-1", 9)]).await;
+        assert!(change(&batch[0]) < change(&batch[1]) && change(&batch[1]) < change(&batch[2]), "{batch:?}");
+        assert_eq!(batch[3].as_ref().ok(), Some(&Ingested::Ignored));
+        let row = store.cluster("store-1").await.unwrap().unwrap();
+        assert_eq!((row.last_sequence, row.change), (10, change(&batch[2])));
+        assert_eq!(reports(&b.url).await, 5, "{}", b.name);
+
+        // A sequence the store cannot hold is refused, not wrapped around.
+        let mut huge = plain("store-2", 2);
+        huge.report.sequence = u64::MAX;
+        let results = store.ingest(&[huge]).await;
+        assert!(matches!(&results[0], Err(IngestError::Invalid { problem, .. }) if problem.contains("sequence")));
+        assert!(store.ingest(&[]).await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn change_numbers_increase_and_changed_since_returns_exactly_the_changed_clusters() {
+    for b in backends("change_numbers").await {
+        let store = &b.store;
+        registered(store, &["a", "b", "c", "d"]).await;
+        let registered_rows = store.changed_since(0, 100).await.unwrap();
+        let names = |rows: &[ClusterRow]| rows.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&registered_rows), ["a", "b", "c", "d"], "{}", b.name);
+        let mark = registered_rows.last().unwrap().change;
+
+        let mut changes = Vec::new();
+        for batch in [vec![plain("c", 1), plain("a", 1)], vec![plain("c", 2)], vec![plain("b", 1), plain("b", 2)]] {
+            changes.extend(store.ingest(&batch).await.iter().map(change));
+        }
+        assert!(changes.windows(2).all(|w| w[0] < w[1]), "{}: {changes:?}", b.name);
+        assert!(changes[0] > mark);
+
+        // a (1), c (2), b (2): d did not change; each row once, at its newest change.
+        let rows = store.changed_since(mark, 100).await.unwrap();
+        assert_eq!(names(&rows), ["a", "c", "b"], "{}", b.name);
+        assert_eq!(rows.iter().map(|r| r.change).collect::<Vec<_>>(), [changes[1], changes[2], changes[4]]);
+        // Paging with the last row seen misses nothing.
+        let page = store.changed_since(mark, 2).await.unwrap();
+        assert_eq!(names(&page), ["a", "c"]);
+        assert_eq!(names(&store.changed_since(page[1].change, 2).await.unwrap()), ["b"]);
+        assert!(store.changed_since(changes[4], 100).await.unwrap().is_empty());
+        assert!(store.changed_since(0, -1).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn evidence_is_appended_only_when_a_policy_result_changes() {
+    for b in backends("evidence_on_change").await {
+        let store = &b.store;
+        registered(store, &["store-1", "store-2"]).await;
+        let ok: &[&str] = &[];
+        let batches = [
+            // 1: everything is new.
+            vec![report("store-1", 1, &[("limits", Some(true), ok), ("deny", Some(false), &["Pod/a"])])],
+            // 2: the same results; 3: deny's violations change; 4: limits becomes unknown.
+            vec![
+                report("store-1", 2, &[("limits", Some(true), ok), ("deny", Some(false), &["Pod/a"])]),
+                report("store-1", 3, &[("limits", Some(true), ok), ("deny", Some(false), &["Pod/a", "Pod/b"])]),
+            ],
+            vec![report("store-1", 4, &[("limits", None, ok), ("deny", Some(false), &["Pod/a", "Pod/b"])])],
+            // A replay of 2 with other results: ignored, so no evidence either.
+            vec![report("store-1", 2, &[("limits", Some(false), &["Pod/z"])])],
+            // 5: deny is compliant again; another cluster's first report.
+            vec![
+                report("store-1", 5, &[("limits", None, ok), ("deny", Some(true), ok)]),
+                report("store-2", 1, &[("deny", Some(true), ok)]),
+            ],
+        ];
+        for batch in &batches {
+            store.ingest(batch).await;
+        }
+        let all = store.evidence(&EvidenceFilter { limit: 100, ..EvidenceFilter::default() }).await.unwrap();
+        let seen: Vec<(&str, &str, i64, Option<bool>)> =
+            all.iter().map(|e| (e.cluster.as_str(), e.policy.as_str(), e.sequence, e.compliant)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("store-1", "deny", 1, Some(false)),
+                ("store-1", "limits", 1, Some(true)),
+                // By report time, which the test derives from the sequence; ties by change.
+                ("store-2", "deny", 1, Some(true)),
+                ("store-1", "deny", 3, Some(false)),
+                ("store-1", "limits", 4, None),
+                ("store-1", "deny", 5, Some(true)),
+            ],
+            "{}",
+            b.name
+        );
+        let violations: serde_json::Value = serde_json::from_str(&all[3].violations_json).unwrap();
+        assert_eq!(
+            violations,
+            json!([{"object": "Pod/a", "message": "missing"}, {"object": "Pod/b", "message": "missing"}])
+        );
+        assert_eq!(all[0].commit.as_deref(), Some(COMMIT));
+        assert_eq!(all[0].time_ms, 1_764_039_601_000, "2025-11-25T03:00:01Z");
+
+        let filter = |cluster: Option<&str>, policy: Option<&str>, since_ms: Option<i64>, limit| EvidenceFilter {
+            cluster: cluster.map(str::to_string),
+            policy: policy.map(str::to_string),
+            since_ms,
+            limit,
+        };
+        let deny = store.evidence(&filter(Some("store-1"), Some("deny"), None, 100)).await.unwrap();
+        assert_eq!(deny.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 3, 5]);
+        let since = store.evidence(&filter(None, None, Some(all[3].time_ms), 100)).await.unwrap();
+        assert_eq!(since, all[3..]);
+        assert_eq!(
+            store.evidence(&filter(None, Some("deny"), None, 2)).await.unwrap(),
+            [all[0].clone(), all[2].clone()]
+        );
+        assert!(store.evidence(&filter(Some("store-9"), None, None, 100)).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_report_history_is_newest_first() {
+    for b in backends("report_history").await {
+        let store = &b.store;
+        registered(store, &["store-1", "store-2"]).await;
+        for sequence in 1..=5 {
+            store.ingest(&[plain("store-1", sequence), plain("store-2", sequence * 10)]).await;
+        }
+        let history = store.reports("store-1", 3).await.unwrap();
+        assert_eq!(history.iter().map(|r| r.sequence).collect::<Vec<_>>(), [5, 4, 3], "{}", b.name);
+        assert!(history.windows(2).all(|w| w[0].change > w[1].change));
+        let newest = &history[0];
+        assert_eq!(newest.report, plain("store-1", 5).report);
+        assert_eq!(newest.json, plain("store-1", 5).json, "the bytes as received");
+        assert_eq!((newest.received_at_ms, newest.time_ms), (1_005, 1_764_039_605_000));
+        assert_eq!(store.reports("store-2", 100).await.unwrap().len(), 5);
+        assert!(store.reports("store-9", 100).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn reopening_keeps_the_data_and_migrates_once() {
+    for b in backends("reopening").await {
+        registered(&b.store, &["store-1"]).await;
+        b.store.ingest(&[plain("store-1", 1)]).await;
+        let again = Store::open(&b.url).await.unwrap();
+        assert_eq!(again.clusters_count().await.unwrap(), 1, "{}", b.name);
+        assert_eq!(again.cluster("store-1").await.unwrap(), b.store.cluster("store-1").await.unwrap());
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 1);
+        if b.name == "sqlite" {
+            let mode: String =
+                sqlx::query("PRAGMA journal_mode").fetch_one(&raw(&b.url).await).await.unwrap().try_get(0).unwrap();
+            assert_eq!(mode, "wal");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused_without_echoing_them() {
+    let err = Store::open("mysql://user:secret@db/hub").await.unwrap_err();
+    assert_eq!(err.to_string(), "database url must start with sqlite: or postgres://");
+    assert!(matches!(Store::open("sqlite:").await, Err(Error::Url(_))));
+}
+
+/// Two hub processes on one PostgreSQL: change numbers stay unique and increasing per store, and
+/// a cluster whose reports reach both stores gets each sequence stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_stores_on_postgres_take_unique_change_numbers() {
+    let url = POSTGRES.get_or_init(PgServer::start).create_database("concurrent_stores");
+    let (one, two) = (Store::open(&url).await.unwrap(), Store::open(&url).await.unwrap());
+    let clusters = ["a-1", "a-2", "a-3", "b-1", "b-2", "b-3", "shared"];
+    registered(&one, &clusters).await;
+
+    let feed = |store: Store, prefix: &'static str| {
+        tokio::spawn(async move {
+            let mut changes = Vec::new();
+            for sequence in 1..=40 {
+                let mut batch: Vec<_> = (1..=3).map(|i| plain(&format!("{prefix}-{i}"), sequence)).collect();
+                batch.push(plain("shared", sequence));
+                for result in store.ingest(&batch).await {
+                    match result {
+                        Ok(Ingested::Stored { change }) => changes.push(change),
+                        Ok(Ingested::Ignored) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            changes
+        })
+    };
+    let (a, b) = tokio::join!(feed(one.clone(), "a"), feed(two.clone(), "b"));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.windows(2).all(|w| w[0] < w[1]) && b.windows(2).all(|w| w[0] < w[1]));
+    let mut all: Vec<i64> = a.iter().chain(&b).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), a.len() + b.len(), "change numbers are unique");
+    // 6 clusters × 40 reports, plus the shared cluster's 40 stored once whichever store won.
+    assert_eq!(all.len(), 6 * 40 + 40);
+    assert_eq!(count(&url, "SELECT COUNT(*) FROM reports WHERE cluster = 'shared'").await, 40);
+    assert_eq!(count(&url, "SELECT COUNT(DISTINCT sequence) FROM reports WHERE cluster = 'shared'").await, 40);
+    let rows = two.changed_since(0, 100).await.unwrap();
+    assert_eq!(rows.len(), clusters.len());
+    assert!(rows.iter().all(|r| r.last_sequence == 40), "{rows:?}");
+}
+
+#[test]
+fn a_dropped_server_is_stopped_and_removed() {
+    let server = PgServer::start();
+    let (port, dir) = (server.port(), server.dir().to_path_buf());
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
+    assert!(server.url().ends_with(&format!("127.0.0.1:{port}/flotilla")));
+    drop(server);
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "still listening on {port}");
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+}
+
+/// How many reports per second SQLite takes in batches of 500: `cargo test -p hub-index --release
+/// --test store -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn ingest_throughput_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).await.unwrap();
+    let names: Vec<String> = (0..2_000).map(|i| format!("store-{i:04}")).collect();
+    registered(&store, &names.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let reports: Vec<Incoming> = (1..=50).flat_map(|sequence| names.iter().map(move |n| plain(n, sequence))).collect();
+    let start = Instant::now();
+    for batch in reports.chunks(500) {
+        assert!(store.ingest(batch).await.iter().all(|r| matches!(r, Ok(Ingested::Stored { .. }))));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    #[expect(clippy::cast_precision_loss, reason = "a rate for people to read")]
+    let rate = reports.len() as f64 / seconds;
+    println!("{} reports in {seconds:.2} s: {rate:.0} reports/s", reports.len());
+}
