@@ -1,5 +1,5 @@
 //! The Gregorian calendar arithmetic that validating and writing a timestamp need. Not a clock and not a
-//! date library: core reads no time. It formats one: [`rfc3339`].
+//! date library: core reads no time. It writes one ([`rfc3339`]) and reads one ([`unix_ms`]).
 
 /// The number of days in `month` (1–12) of `year`, or `None` for a month that does not exist.
 pub fn days_in_month(year: i64, month: i64) -> Option<i64> {
@@ -20,6 +20,29 @@ pub fn rfc3339(unix_seconds: i64) -> String {
     let (days, of_day) = (seconds / 86_400, seconds % 86_400);
     let (year, month, day) = civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", of_day / 3_600, of_day % 3_600 / 60, of_day % 60)
+}
+
+/// Unix milliseconds of an RFC 3339 UTC time (`2026-11-25T03:32:07Z`, a fraction of a second
+/// ignored); `None` when it is not one. Only the layout is checked: [`crate::report`] validates.
+pub fn unix_ms(time: &str) -> Option<i64> {
+    let number = |from: usize, to: usize| time.get(from..to)?.parse::<i64>().ok();
+    let b = time.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
+    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    Some(((days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1_000)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
@@ -49,10 +72,15 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_709_251_199), "2024-02-29T23:59:59Z");
         assert_eq!(rfc3339(4_102_444_800), "2100-01-01T00:00:00Z");
-        // Every day of four centuries round-trips through days_in_month.
+        assert_eq!(unix_ms("2026-11-25T03:32:07Z"), Some(1_795_577_527_000));
+        assert_eq!(unix_ms("2024-02-29T23:59:59.5Z"), Some(1_709_251_199_000));
+        assert_eq!(unix_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_ms("garbage"), None);
+        // Every day of four centuries round-trips through days_in_month and days_from_civil.
         let (mut year, mut month, mut day) = (1970, 1, 1);
         for days in 0..146_097 {
             assert_eq!(civil_from_days(days), (year, month, day), "day {days}");
+            assert_eq!(days_from_civil(year, month, day), days);
             day += 1;
             if day > days_in_month(year, month).unwrap() {
                 day = 1;

@@ -13,6 +13,8 @@ use flotilla_core::health::Health;
 use flotilla_core::report::{PlacementReport, Report, SyncState};
 use serde::Serialize;
 
+use crate::fleet::DeclaredCluster;
+
 /// A shared string.
 pub type Text = Arc<str>;
 
@@ -25,14 +27,6 @@ pub struct Row {
     pub registered_at_ms: i64,
     pub last_report_at_ms: Option<i64>,
     pub last_report: Option<Report>,
-}
-
-/// A cluster declared in the fleet repository (it may never have registered).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Declared {
-    pub name: String,
-    pub environment: String,
-    pub labels: BTreeMap<String, String>,
 }
 
 /// One placement of one cluster, as its last report said.
@@ -185,7 +179,7 @@ impl Index {
 
     /// Sets the clusters the fleet repository declares: new ones appear as never reported; ones
     /// no longer declared and never registered go.
-    pub fn set_declared(&mut self, declared: &[Declared]) {
+    pub fn set_declared(&mut self, declared: &[DeclaredCluster]) {
         for entry in self.clusters.values_mut() {
             entry.declared = false;
         }
@@ -289,7 +283,12 @@ mod tests {
     #[test]
     fn declared_clusters_appear_until_they_are_neither_declared_nor_registered() {
         let mut index = Index::new();
-        let declared = |name: &str| Declared { name: name.into(), environment: "prod".into(), labels: BTreeMap::new() };
+        let declared = |name: &str| DeclaredCluster {
+            name: name.into(),
+            environment: "prod".into(),
+            labels: BTreeMap::new(),
+            declared_in: "prod".into(),
+        };
         index.set_declared(&[declared("d1"), declared("s1")]);
         index.update(&row("s1", Some(5), &[]));
         assert_eq!(index.get("d1").unwrap().standing(6, 100), Standing::NeverReported);

@@ -26,7 +26,7 @@ use serde_json::json;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::fleet::FleetView;
-use crate::index::{Declared, Index, Row, Standing};
+use crate::index::{Index, Row, Standing};
 use crate::store::{self, Incoming, Ingested, Store};
 use crate::views::{self, Behind, Filter};
 
@@ -217,16 +217,7 @@ async fn fleet_loop(hub: Arc<Hub>) {
         .await;
         match loaded {
             Ok(Ok(view)) => {
-                let declared: Vec<Declared> = view
-                    .clusters()
-                    .iter()
-                    .map(|c| Declared {
-                        name: c.name.clone(),
-                        environment: c.environment.clone(),
-                        labels: c.labels.clone(),
-                    })
-                    .collect();
-                hub.index.write().expect("not poisoned").set_declared(&declared);
+                hub.index.write().expect("not poisoned").set_declared(view.clusters());
                 *hub.fleet.write().expect("not poisoned") = Some(Arc::new(view));
                 *hub.fleet_error.write().expect("not poisoned") = None;
             }
@@ -294,7 +285,7 @@ async fn report(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: axum::bod
         return refuse(StatusCode::FORBIDDEN, &message, Some("cluster"));
     }
     let now = Hub::now_ms();
-    if time_ms(&parsed.time).is_some_and(|t| t > now + FUTURE_SLACK_MS) {
+    if flotilla_core::calendar::unix_ms(&parsed.time).is_some_and(|t| t > now + FUTURE_SLACK_MS) {
         return refuse(StatusCode::BAD_REQUEST, "time is in the future", Some("time"));
     }
     let json = String::from_utf8_lossy(&body).into_owned();
@@ -318,25 +309,6 @@ async fn report(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: axum::bod
         Ok(Err(e)) => refuse(StatusCode::CONFLICT, &e, None),
         Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, "the hub is stopping", None),
     }
-}
-
-/// Unix milliseconds of an RFC 3339 UTC time the report checked already.
-fn time_ms(time: &str) -> Option<i64> {
-    let b = time.as_bytes();
-    let n = |from: usize, to: usize| time.get(from..to)?.parse::<i64>().ok();
-    if b.len() < 20 {
-        return None;
-    }
-    let (year, month, day) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
-    let (hour, minute, second) = (n(11, 13)?, n(14, 16)?, n(17, 19)?);
-    // Days from the civil date (Howard Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000)
 }
 
 async fn register_cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -548,18 +520,4 @@ async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
     let _ = writeln!(out, "# TYPE flotilla_hub_fleet_read_ok gauge");
     let _ = writeln!(out, "flotilla_hub_fleet_read_ok {fleet_ok}");
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn report_times_convert_to_unix_milliseconds() {
-        assert_eq!(time_ms("1970-01-01T00:00:00Z"), Some(0));
-        // `date -u -d 2026-11-25T03:32:07Z +%s`
-        assert_eq!(time_ms("2026-11-25T03:32:07Z"), Some(1_795_577_527_000));
-        assert_eq!(time_ms("2024-02-29T23:59:59.5Z"), Some(1_709_251_199_000));
-        assert_eq!(time_ms("garbage"), None);
-    }
 }
