@@ -300,3 +300,42 @@ async fn the_lag_ledger_follows_the_branch_on_sqlite() {
 async fn the_lag_ledger_follows_the_branch_on_postgres() {
     lag_after_commits("postgres").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_shows_the_views_as_tables_and_json() {
+    let hub = TestHub::start("sqlite").await;
+    let head = git(&hub.dir.path().join("fleet"), &["rev-parse", "prod"]);
+    let token = hub.register("store-0001").await;
+    assert_eq!(hub.post("/api/v1/reports", Some(&token), &report("store-0001", 1, "Synced", &head)).await.0, 200);
+    hub.wait_for("/api/v1/lag?placement=web", "the fleet and the report", |v| v["onHead"] == 1).await;
+    let token_file = hub.dir.path().join("viewer-token");
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))
+            .args(args)
+            .args(["--hub", &hub.url, "--token-file", token_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let status = tokio::task::block_in_place(|| cli(&["status"]));
+    assert!(status.starts_with("2 clusters\n"), "{status}");
+    assert!(status.contains("synced         1"), "{status}");
+    let json: Value =
+        serde_json::from_str(&tokio::task::block_in_place(|| cli(&["status", "--format", "json"]))).unwrap();
+    assert_eq!(json["byStanding"]["neverReported"], 1);
+    let clusters = tokio::task::block_in_place(|| cli(&["clusters", "--state", "synced"]));
+    assert!(clusters.contains("store-0001  prod         synced"), "{clusters}");
+    let cluster = tokio::task::block_in_place(|| cli(&["cluster", "store-0001"]));
+    assert!(cluster.contains(&format!("web        Synced  Healthy  {}", &head[..12])), "{cluster}");
+    let lag = tokio::task::block_in_place(|| cli(&["lag", "web"]));
+    assert!(lag.starts_with(&format!("web in prod: head {}, 1 of 1 clusters on it", &head[..12])), "{lag}");
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))
+        .args(["status", "--hub", &hub.url])
+        .env_remove("FLOTILLA_HUB_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{}", String::from_utf8_lossy(&refused.stderr));
+}
