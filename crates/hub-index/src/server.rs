@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::dashboard;
 use crate::fleet::FleetView;
 use crate::index::{Index, Row, Standing};
 use crate::store::{self, Incoming, Ingested, Store};
@@ -169,14 +170,35 @@ impl Hub {
         let Some(token) = bearer(headers) else {
             return Err(problem(StatusCode::UNAUTHORIZED, "a viewer token is needed (Authorization: Bearer)", None));
         };
-        if self.viewer_tokens.contains(token) {
-            return Ok(());
-        }
-        match self.store.viewer_allowed(token).await {
+        match self.viewer_allowed(token).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(problem(StatusCode::UNAUTHORIZED, "unknown viewer token", None)),
             Err(e) => Err(problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None)),
         }
+    }
+}
+
+/// What the dashboard reads: the same index, fleet view, clock and viewer check as the API.
+impl Hub {
+    /// Whether `token` may read: one of `--viewer-token-file`'s, or one the store issued.
+    pub(crate) async fn viewer_allowed(&self, token: &str) -> Result<bool, store::Error> {
+        if self.viewer_tokens.contains(token) {
+            return Ok(true);
+        }
+        self.store.viewer_allowed(token).await
+    }
+
+    pub(crate) fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().expect("not poisoned")
+    }
+
+    pub(crate) fn fleet_view(&self) -> Option<Arc<FleetView>> {
+        self.fleet.read().expect("not poisoned").clone()
+    }
+
+    /// Now and the offline threshold, in milliseconds.
+    pub(crate) fn clock(&self) -> (i64, i64) {
+        (Hub::now_ms(), self.offline_after_ms())
     }
 }
 
@@ -244,6 +266,12 @@ pub fn router(hub: Arc<Hub>) -> axum::Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/", get(dashboard::summary))
+        .route("/clusters", get(dashboard::clusters))
+        .route("/clusters/{name}", get(dashboard::cluster))
+        .route("/lag", get(dashboard::lag))
+        .route("/login", get(dashboard::login_form).post(dashboard::login).layer(DefaultBodyLimit::max(16 * 1024)))
+        .route("/logout", post(dashboard::logout))
         .with_state(hub)
 }
 
@@ -382,23 +410,28 @@ async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name): Pa
     if let Err(r) = hub.viewer(&headers).await {
         return r;
     }
+    match cluster_detail(&hub, &name).await {
+        Ok(detail) => Json(detail).into_response(),
+        Err((status, message)) => problem(status, &message, None),
+    }
+}
+
+/// A cluster's latest state as `GET /api/v1/clusters/{name}` answers it; the dashboard's detail
+/// page renders the same value. The one view that asks the store (the last report in full and
+/// the history), so it is for one cluster at a time.
+pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::Value, (StatusCode, String)> {
     let (standing, declared, environment, labels) = {
         let index = hub.index.read().expect("not poisoned");
-        let Some(entry) = index.get(&name) else {
-            return problem(StatusCode::NOT_FOUND, &format!("no cluster {name:?}"), None);
+        let Some(entry) = index.get(name) else {
+            return Err((StatusCode::NOT_FOUND, format!("no cluster {name:?}")));
         };
         let labels: std::collections::BTreeMap<String, String> =
             entry.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         (entry.standing(Hub::now_ms(), hub.offline_after_ms()), entry.declared, entry.environment.to_string(), labels)
     };
-    let row = match hub.store.cluster(&name).await {
-        Ok(r) => r,
-        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
-    };
-    let history = match hub.store.reports(&name, 20).await {
-        Ok(r) => r,
-        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
-    };
+    let unavailable = |e: store::Error| (StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    let row = hub.store.cluster(name).await.map_err(unavailable)?;
+    let history = hub.store.reports(name, 20).await.map_err(unavailable)?;
     let report = row.as_ref().and_then(|r| r.last_report.clone());
     let fleet = hub.fleet.read().expect("not poisoned").clone();
     let placements: Vec<serde_json::Value> = report
@@ -422,7 +455,7 @@ async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name): Pa
         .iter()
         .map(|r| json!({"sequence": r.sequence, "timeMs": r.time_ms, "receivedAtMs": r.received_at_ms}))
         .collect();
-    Json(json!({
+    Ok(json!({
         "name": name,
         "environment": environment,
         "labels": labels,
@@ -435,7 +468,6 @@ async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name): Pa
         "policies": report.as_ref().map(|r| r.policies.clone()).unwrap_or_default(),
         "reports": history,
     }))
-    .into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,776 @@
+//! The web dashboard: server-rendered HTML of the same views as the JSON API — the fleet summary
+//! (`/`), the cluster list (`/clusters`, paged and filtered), one cluster (`/clusters/{name}`)
+//! and the lag ledger (`/lag`). Every page refreshes itself every ten seconds and says when it
+//! was rendered. No JavaScript at all: filters are GET forms, paging is links.
+//!
+//! Reads need a viewer token, from `Authorization: Bearer` like the API, or from the
+//! `flotilla_viewer` cookie that `POST /login` sets (HttpOnly, SameSite=Strict) after checking
+//! the token the same way. Without one a page answers 401 with the login form. There is no way
+//! to pass a token in a URL: a bookmarked or logged URL would leak it.
+//!
+//! The pages read the in-memory index like the JSON views, so they stay fast at 100,000
+//! clusters; only a cluster's own page asks the store. Every text put into a page goes through
+//! [`escape`] (labels, names and messages are free text), and the pages are served with a
+//! Content-Security-Policy that allows no script.
+//!
+//! Not an API: scripts read `/api/v1/…`; the HTML may change at any time.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flotilla_core::calendar::rfc3339;
+use flotilla_core::report::SyncState;
+use serde_json::Value;
+
+use crate::index::{Standing, standing_of};
+use crate::server::{Hub, cluster_detail};
+use crate::views::{self, Behind, Filter};
+
+/// The cookie that carries a viewer token once logged in.
+pub const COOKIE: &str = "flotilla_viewer";
+
+/// Rows per page of the cluster list and of the lagging clusters.
+pub const PAGE: usize = 100;
+
+/// How often a page reloads itself, in seconds.
+const REFRESH_SECONDS: u32 = 10;
+
+/// No script, no frames, no outside resources: only the inline style and forms to this hub.
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const CSS: &str = "\
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
+header{display:flex;gap:16px;align-items:center;padding:8px 16px;background:#24292f;color:#fff}
+header a{color:#fff;text-decoration:none;font-weight:600}
+header .rendered{margin-left:auto;font-size:12px;color:#d0d7de}
+header form{margin:0}
+main{padding:16px 24px}
+h1{font-size:22px;margin:4px 0 12px}h2{font-size:17px;margin:20px 0 6px}
+table{border-collapse:collapse;background:#fff;margin:6px 0 14px}
+th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left;vertical-align:top}
+th{background:#eaeef2}td.n{text-align:right;font-variant-numeric:tabular-nums}
+a{color:#0969da}code{font-family:ui-monospace,monospace;font-size:13px}
+.badge{display:inline-block;padding:1px 9px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
+.s-synced{background:#1a7f37}.s-progressing{background:#0969da}.s-degraded{background:#9a6700}
+.s-failed{background:#cf222e}.s-offline{background:#6e7781}.s-neverReported{background:#8250df}
+th.s-synced,th.s-progressing,th.s-degraded,th.s-failed,th.s-offline,th.s-neverReported{color:#fff}
+.big{font-size:28px;font-weight:700}.error{color:#cf222e;font-weight:600}.muted{color:#656d76}
+form.filter{background:#fff;border:1px solid #d0d7de;padding:8px;display:inline-block}
+form.filter label{margin-right:10px}.paging a{margin-right:16px}
+";
+
+// ---------------------------------------------------------------------------------------------
+// Text: escaping, URL encoding, forms and cookies.
+
+/// `text` safe to put into HTML, in element content and in quoted attribute values alike.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` as one component of a URL query or path: every byte but the unreserved ones
+/// (RFC 3986: letters, digits, `-._~`) percent-encoded.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Decodes one component of `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a
+/// byte; a `%` not followed by two hex digits stays as it is, and bytes that are not UTF-8
+/// become U+FFFD.
+pub fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() && hex(bytes[i + 1]).is_some() && hex(bytes[i + 2]).is_some() => {
+                out.push(hex(bytes[i + 1]).expect("checked") * 16 + hex(bytes[i + 2]).expect("checked"));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+/// Parses `application/x-www-form-urlencoded` text (a form body or a query string) into its
+/// pairs, in order; a pair without `=` has an empty value.
+pub fn parse_form(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// The last non-empty value of `key` (an empty form field means "any").
+fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().rev().find(|(k, v)| k == key && !v.trim().is_empty()).map(|(_, v)| v.trim())
+}
+
+/// The value of cookie `name` among the request's `Cookie` headers.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// Whether `token` can be a cookie value as it is (RFC 6265 cookie-octets), so it needs no
+/// encoding that the API's bearer check would not undo.
+fn cookie_safe(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b',' | b';' | b'\\'))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages.
+
+fn html(status: StatusCode, body: String) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::CONTENT_SECURITY_POLICY, CSP),
+    ];
+    (status, headers, body).into_response()
+}
+
+fn now_seconds() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// A whole page around `body` (HTML already); `title` is text. Pages that show the fleet
+/// refresh themselves; the login page does not (it would wipe what is being typed).
+fn page(title: &str, body: &str, signed_in: bool) -> String {
+    let now = rfc3339(now_seconds());
+    let refresh =
+        if signed_in { format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">") } else { String::new() };
+    let nav = if signed_in {
+        "<a href=\"/\">Fleet</a><a href=\"/clusters\">Clusters</a>\
+         <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>"
+    } else {
+        "<a href=\"/\">Flotilla</a>"
+    };
+    let title = escape(title);
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{refresh}\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Flotilla</title><style>{CSS}</style></head>\n<body><header>{nav}\
+         <span class=\"rendered\">rendered <time id=\"rendered\" datetime=\"{now}\">{now}</time></span></header>\n\
+         <main>{body}</main></body></html>\n"
+    )
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    let body = format!("<h1>{}</h1><p class=\"error\" id=\"error\">{}</p>", status.as_u16(), escape(message));
+    html(status, page("Error", &body, true))
+}
+
+fn login_page(status: StatusCode, message: Option<&str>) -> Response {
+    let message = message.map(|m| format!("<p class=\"error\" id=\"error\">{}</p>", escape(m))).unwrap_or_default();
+    let body = format!(
+        "<h1>Log in</h1>{message}<p>Reading the fleet needs a viewer token \
+         (<code>hub-index viewer-token create</code>).</p>\
+         <form method=\"post\" action=\"/login\" id=\"login\"><label>Viewer token \
+         <input type=\"password\" name=\"token\" autocomplete=\"current-password\" required></label> \
+         <button type=\"submit\">Log in</button></form>"
+    );
+    html(status, page("Log in", &body, false))
+}
+
+fn badge(standing: &str) -> String {
+    let s = escape(standing);
+    format!("<span class=\"badge s-{s}\">{s}</span>")
+}
+
+/// The standing a placement's state (as the report names it, `Synced`, …) counts as.
+fn placement_standing(state: &str) -> Option<Standing> {
+    serde_json::from_value::<SyncState>(Value::String(state.to_string())).ok().map(standing_of)
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+fn time_ms(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "never".to_string(), |ms| rfc3339(ms.div_euclid(1_000)))
+}
+
+fn behind_text(b: &Behind) -> String {
+    match (b.commits, b.since) {
+        (Some(0), _) => "on the head".to_string(),
+        (Some(n), Some(since)) => format!("{n} commits, since {}", rfc3339(since)),
+        (Some(n), None) => format!("{n} commits"),
+        (None, _) => "not on the branch's history".to_string(),
+    }
+}
+
+/// A query string of the non-empty `pairs`, each part encoded; HTML-escape it before use.
+fn query(pairs: &[(&str, &str)]) -> String {
+    let parts: Vec<String> =
+        pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+}
+
+/// Previous and next links for a page of `total` rows from `offset`; `link(offset)` makes a URL.
+fn paging(offset: usize, shown: usize, total: usize, link: &dyn Fn(usize) -> String) -> String {
+    let mut out = String::from("<p class=\"paging\">");
+    if offset > 0 {
+        let href = escape(&link(offset.saturating_sub(PAGE)));
+        let _ = write!(out, "<a rel=\"prev\" id=\"prev\" href=\"{href}\">← previous {PAGE}</a>");
+    }
+    let (first, last) = if shown == 0 { (0, 0) } else { (offset + 1, offset + shown) };
+    let _ = write!(out, "<span id=\"showing\">{first}–{last} of {total}</span>");
+    if offset + shown < total {
+        let href = escape(&link(offset + shown));
+        let _ = write!(out, " <a rel=\"next\" id=\"next\" href=\"{href}\">next {PAGE} →</a>");
+    }
+    out.push_str("</p>");
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access.
+
+/// Whether the request carries a viewer token (bearer or cookie); the answer to send if not.
+async fn viewer(hub: &Hub, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(token) = bearer(headers).or_else(|| cookie(headers, COOKIE)) else {
+        return Err(login_page(StatusCode::UNAUTHORIZED, None));
+    };
+    match hub.viewer_allowed(token).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(login_page(StatusCode::UNAUTHORIZED, Some("unknown viewer token: log in again"))),
+        Err(e) => Err(error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())),
+    }
+}
+
+/// `GET /login`: the form.
+pub async fn login_form() -> Response {
+    login_page(StatusCode::OK, None)
+}
+
+/// `POST /login` with the form field `token`: checked like the API's viewer check, then kept in
+/// an HttpOnly, SameSite=Strict cookie (no `Secure`: the hub may serve plain HTTP on loopback or
+/// behind a TLS-terminating proxy), and `303 See Other` to the summary.
+pub async fn login(State(hub): State<Arc<Hub>>, body: Bytes) -> Response {
+    let form = parse_form(&String::from_utf8_lossy(&body));
+    let Some(token) = param(&form, "token") else {
+        return login_page(StatusCode::UNAUTHORIZED, Some("enter a viewer token"));
+    };
+    match hub.viewer_allowed(token).await {
+        Ok(true) if cookie_safe(token) => {
+            let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+            let cookie = HeaderValue::from_str(&cookie).expect("cookie-safe text is a header value");
+            (StatusCode::SEE_OTHER, [(header::LOCATION, HeaderValue::from_static("/")), (header::SET_COOKIE, cookie)])
+                .into_response()
+        }
+        Ok(true) => login_page(
+            StatusCode::BAD_REQUEST,
+            Some("this token has characters a cookie cannot hold: use Authorization: Bearer"),
+        ),
+        Ok(false) => login_page(StatusCode::UNAUTHORIZED, Some("unknown viewer token")),
+        Err(e) => error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+/// `POST /logout`: forgets the cookie.
+pub async fn logout() -> Response {
+    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let cookie = HeaderValue::from_str(&cookie).expect("a fixed header value");
+    (StatusCode::SEE_OTHER, [(header::LOCATION, HeaderValue::from_static("/login")), (header::SET_COOKIE, cookie)])
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The views.
+
+/// `GET /`: the fleet summary.
+pub async fn summary(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
+    if let Err(r) = viewer(&hub, &headers).await {
+        return r;
+    }
+    let (now_ms, offline_after_ms) = hub.clock();
+    let s = {
+        let index = hub.index();
+        views::summary(&index, now_ms, offline_after_ms)
+    };
+    let environments: Vec<&str> = s.by_environment.keys().map(String::as_str).collect();
+    html(StatusCode::OK, page("Fleet", &render_summary(&s, &environments), true))
+}
+
+fn counts_header(first: &str) -> String {
+    let mut cells = String::new();
+    for s in Standing::ALL {
+        let _ = write!(cells, "<th class=\"s-{0}\">{0}</th>", s.name());
+    }
+    format!("<tr><th>{first}</th>{cells}<th>all</th></tr>")
+}
+
+/// One row of counts; `link(standing)` is where a count leads.
+fn counts_row(label: &str, id: Option<&str>, counts: &views::Counts, link: &dyn Fn(&str) -> String) -> String {
+    let mut cells = String::new();
+    for s in Standing::ALL {
+        let n = counts.get(s.name()).copied().unwrap_or(0);
+        let id = id.map(|p| format!(" id=\"{p}-{}\"", s.name())).unwrap_or_default();
+        let _ = write!(cells, "<td class=\"n\"><a{id} href=\"{}\">{n}</a></td>", escape(&link(s.name())));
+    }
+    let all: usize = counts.values().sum();
+    format!("<tr><th>{label}</th>{cells}<td class=\"n\">{all}</td></tr>")
+}
+
+fn render_summary(s: &views::Summary, environments: &[&str]) -> String {
+    let mut out = format!(
+        "<h1>Fleet</h1><p><span class=\"big\" id=\"clusters\">{}</span> clusters \
+         · <a href=\"/clusters\">all clusters</a></p>",
+        s.clusters
+    );
+    out.push_str("<h2>By state</h2><table id=\"by-state\">");
+    out.push_str(&counts_header(""));
+    out.push_str(&counts_row("all", Some("count"), &s.by_standing, &|st| {
+        format!("/clusters{}", query(&[("state", st)]))
+    }));
+    out.push_str("</table><h2>By environment</h2><table id=\"by-environment\">");
+    out.push_str(&counts_header("environment"));
+    for (env, counts) in &s.by_environment {
+        let link = |st: &str| format!("/clusters{}", query(&[("environment", env), ("state", st)]));
+        out.push_str(&counts_row(&escape(env), None, counts, &link));
+    }
+    out.push_str(
+        "</table><h2>By placement</h2><p class=\"muted\">Each placement's own state on each \
+         cluster (an offline cluster counts as offline).</p><table id=\"by-placement\">",
+    );
+    out.push_str(&counts_header("placement"));
+    for (placement, counts) in &s.by_placement {
+        let link = |st: &str| format!("/clusters{}", query(&[("placement", placement), ("state", st)]));
+        let lag: Vec<String> = environments
+            .iter()
+            .map(|env| {
+                let href = format!("/lag{}", query(&[("placement", placement), ("environment", env)]));
+                format!("<a href=\"{}\">lag in {}</a>", escape(&href), escape(env))
+            })
+            .collect();
+        let label = format!("{}<br><small>{}</small>", escape(placement), lag.join(" · "));
+        out.push_str(&counts_row(&label, None, counts, &link));
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// `GET /clusters?state=&environment=&labels=k=v,…&placement=&offset=`: one page of the list.
+pub async fn clusters(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    if let Err(r) = viewer(&hub, &headers).await {
+        return r;
+    }
+    let pairs = parse_form(q.as_deref().unwrap_or_default());
+    let form = ListForm {
+        state: param(&pairs, "state").unwrap_or_default().to_string(),
+        environment: param(&pairs, "environment").unwrap_or_default().to_string(),
+        labels: param(&pairs, "labels").unwrap_or_default().to_string(),
+        placement: param(&pairs, "placement").unwrap_or_default().to_string(),
+    };
+    let offset = param(&pairs, "offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let (filter, problem) = form.filter();
+    let body = match (filter, problem) {
+        (Some(filter), None) => {
+            let (now_ms, offline_after_ms) = hub.clock();
+            let list = {
+                let index = hub.index();
+                views::clusters(&index, &filter, offset, PAGE, now_ms, offline_after_ms)
+            };
+            render_clusters(&form, &list, None)
+        }
+        (_, problem) => {
+            let empty = views::Page { total: 0, offset: 0, items: Vec::new() };
+            let body = render_clusters(&form, &empty, problem.as_deref());
+            return html(StatusCode::BAD_REQUEST, page("Clusters", &body, true));
+        }
+    };
+    html(StatusCode::OK, page("Clusters", &body, true))
+}
+
+/// The list's filter as the form holds it.
+#[derive(Debug, Default)]
+struct ListForm {
+    state: String,
+    environment: String,
+    labels: String,
+    placement: String,
+}
+
+impl ListForm {
+    /// The filter, or what is wrong with the form.
+    fn filter(&self) -> (Option<Filter>, Option<String>) {
+        let standing = if self.state.is_empty() {
+            None
+        } else if let Some(s) = Standing::parse(&self.state) {
+            Some(s)
+        } else {
+            return (None, Some(format!("no state {:?}", self.state)));
+        };
+        let labels = match Filter::parse_labels(&self.labels) {
+            Ok(l) => l,
+            Err(e) => return (None, Some(e)),
+        };
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let filter =
+            Filter { standing, environment: text(&self.environment), labels, placement: text(&self.placement) };
+        (Some(filter), None)
+    }
+
+    fn link(&self, offset: usize) -> String {
+        let offset = if offset == 0 { String::new() } else { offset.to_string() };
+        let pairs = [
+            ("state", self.state.as_str()),
+            ("environment", &self.environment),
+            ("labels", &self.labels),
+            ("placement", &self.placement),
+            ("offset", &offset),
+        ];
+        format!("/clusters{}", query(&pairs))
+    }
+}
+
+fn render_clusters(form: &ListForm, list: &views::Page<views::ClusterLine>, problem: Option<&str>) -> String {
+    let mut options = String::new();
+    for (value, label) in std::iter::once(("", "any state")).chain(Standing::ALL.iter().map(|s| (s.name(), s.name()))) {
+        let selected = if form.state.eq_ignore_ascii_case(value) { " selected" } else { "" };
+        let _ = write!(options, "<option value=\"{value}\"{selected}>{label}</option>");
+    }
+    let mut out = format!(
+        "<h1>Clusters</h1><form class=\"filter\" method=\"get\" action=\"/clusters\" id=\"filter\">\
+         <label>state <select name=\"state\">{options}</select></label>\
+         <label>environment <input name=\"environment\" value=\"{}\" size=\"10\"></label>\
+         <label>labels <input name=\"labels\" value=\"{}\" placeholder=\"kind=store,region=eu\" size=\"24\"></label>\
+         <label>placement <input name=\"placement\" value=\"{}\" size=\"12\"></label>\
+         <button type=\"submit\">Filter</button> <a href=\"/clusters\">clear</a></form>",
+        escape(&form.environment),
+        escape(&form.labels),
+        escape(&form.placement),
+    );
+    if let Some(p) = problem {
+        let _ = write!(out, "<p class=\"error\" id=\"error\">{}</p>", escape(p));
+        return out;
+    }
+    let pager = paging(list.offset, list.items.len(), list.total, &|o| form.link(o));
+    out.push_str(&pager);
+    out.push_str(
+        "<table id=\"clusters\"><tr><th>cluster</th><th>environment</th><th>state</th><th>last report</th>\
+         <th>placements</th><th>problems</th></tr>",
+    );
+    for c in &list.items {
+        let _ = write!(
+            out,
+            "<tr><td><a class=\"cluster\" href=\"/clusters/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            encode(&c.name),
+            escape(&c.name),
+            escape(&c.environment),
+            badge(c.standing.name()),
+            time_ms(c.last_report_at_ms),
+            c.placements,
+            c.problems,
+        );
+    }
+    out.push_str("</table>");
+    out.push_str(&pager);
+    out
+}
+
+/// `GET /clusters/{name}`: one cluster, from the same value as `GET /api/v1/clusters/{name}`.
+pub async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    if let Err(r) = viewer(&hub, &headers).await {
+        return r;
+    }
+    match cluster_detail(&hub, &name).await {
+        Ok(detail) => html(StatusCode::OK, page(&name, &render_cluster(&detail), true)),
+        Err((status, message)) => error_page(status, &message),
+    }
+}
+
+/// A JSON value as text: strings as they are, `null` as nothing.
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn render_cluster(d: &Value) -> String {
+    let name = text(&d["name"]);
+    let environment = text(&d["environment"]);
+    let mut out = format!(
+        "<h1>{}</h1><p>{} in <a href=\"{}\">{}</a> · last report {} · sequence {} · {} · {}</p>",
+        escape(&name),
+        badge(&text(&d["state"])),
+        escape(&format!("/clusters{}", query(&[("environment", &environment)]))),
+        escape(&environment),
+        time_ms(d["lastReportAtMs"].as_i64()),
+        escape(&text(&d["lastSequence"])),
+        if d["declared"] == true { "declared in git" } else { "not declared in git" },
+        if d["registered"] == true { "registered" } else { "not registered" },
+    );
+    out.push_str("<h2>Labels</h2><table id=\"labels\"><tr><th>key</th><th>value</th></tr>");
+    for (k, v) in d["labels"].as_object().into_iter().flatten() {
+        let link = format!("/clusters{}", query(&[("labels", &format!("{k}={}", text(v)))]));
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td><a href=\"{}\">{}</a></td></tr>",
+            escape(k),
+            escape(&link),
+            escape(&text(v))
+        );
+    }
+    out.push_str("</table><h2>Placements</h2>");
+    let placements = d["placements"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if placements.is_empty() {
+        out.push_str("<p class=\"muted\">No report yet.</p>");
+        return out;
+    }
+    out.push_str(
+        "<table id=\"placements\"><tr><th>placement</th><th>state</th><th>health</th><th>applied</th>\
+         <th>desired</th><th>behind</th><th>signer</th><th>message</th></tr>",
+    );
+    for p in placements {
+        let placement = text(&p["name"]);
+        let state = text(&p["state"]);
+        let class = placement_standing(&state).map_or("unknown", Standing::name);
+        let behind = Behind {
+            commits: p["behind"]["commits"].as_u64().and_then(|n| usize::try_from(n).ok()),
+            since: p["behind"]["since"].as_i64(),
+        };
+        let behind = if p["behind"].is_null() { String::new() } else { behind_text(&behind) };
+        let commit = |key: &str| {
+            let c = text(&p[key]);
+            format!("<code title=\"{}\">{}</code>", escape(&c), escape(short(&c)))
+        };
+        let lag = format!("/lag{}", query(&[("placement", &placement), ("environment", &environment)]));
+        let _ = write!(
+            out,
+            "<tr><td><a href=\"{}\">{}</a></td><td><span class=\"badge s-{class}\">{}</span></td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&lag),
+            escape(&placement),
+            escape(&state),
+            escape(&text(&p["health"])),
+            commit("appliedCommit"),
+            commit("desiredCommit"),
+            escape(&behind),
+            escape(&text(&p["signer"])),
+            escape(&text(&p["message"])),
+        );
+    }
+    out.push_str("</table>");
+    let objects: Vec<(String, &Value)> = placements
+        .iter()
+        .flat_map(|p| p["objects"].as_array().into_iter().flatten().map(move |o| (text(&p["name"]), o)))
+        .collect();
+    if !objects.is_empty() {
+        out.push_str(
+            "<h2>Drifted, failed and unhealthy objects</h2><table id=\"objects\"><tr><th>placement</th>\
+             <th>problem</th><th>object</th><th>fields</th><th>message</th></tr>",
+        );
+        for (placement, o) in objects {
+            let namespace = text(&o["namespace"]);
+            let object = format!(
+                "{} {}{}{}",
+                text(&o["kind"]),
+                namespace,
+                if namespace.is_empty() { "" } else { "/" },
+                text(&o["name"])
+            );
+            let fields: Vec<String> = o["fields"].as_array().into_iter().flatten().map(text).collect();
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&placement),
+                escape(&text(&o["problem"])),
+                escape(&object),
+                escape(&fields.join(", ")),
+                escape(&text(&o["message"])),
+            );
+        }
+        out.push_str("</table>");
+    }
+    out
+}
+
+/// `GET /lag?placement=P&environment=E&offset=`: the lag ledger of one placement.
+pub async fn lag(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    if let Err(r) = viewer(&hub, &headers).await {
+        return r;
+    }
+    let pairs = parse_form(q.as_deref().unwrap_or_default());
+    let Some(placement) = param(&pairs, "placement") else {
+        return error_page(StatusCode::BAD_REQUEST, "which placement? (/lag?placement=NAME&environment=prod)");
+    };
+    let environment = param(&pairs, "environment").unwrap_or("prod");
+    let offset = param(&pairs, "offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let Some(fleet) = hub.fleet_view() else {
+        return error_page(StatusCode::SERVICE_UNAVAILABLE, "the fleet repository has not been read yet");
+    };
+    let Some(head) = fleet.source_branch(environment, placement).and_then(|b| b.head).map(|h| h.to_string()) else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            &format!("no placement {placement:?} in environment {environment:?}"),
+        );
+    };
+    let behind = |commit: &str| {
+        let lag = fleet.lag(environment, placement, commit);
+        Behind { commits: lag.commits_behind, since: lag.behind_since }
+    };
+    let (now_ms, offline_after_ms) = hub.clock();
+    let ledger = {
+        let index = hub.index();
+        views::ledger(&index, placement, environment, &head, &behind, offset, PAGE, now_ms, offline_after_ms)
+    };
+    let title = format!("Lag of {placement} in {environment}");
+    html(StatusCode::OK, page(&title, &render_ledger(&ledger), true))
+}
+
+fn render_ledger(l: &views::Ledger) -> String {
+    let mut out = format!(
+        "<h1>Lag of {} in {}</h1><p>head <code title=\"{}\">{}</code> · \
+         <span id=\"on-head\">{}</span> of <span id=\"running\">{}</span> clusters on it</p>",
+        escape(&l.placement),
+        escape(&l.environment),
+        escape(&l.head),
+        escape(short(&l.head)),
+        l.on_head,
+        l.clusters,
+    );
+    out.push_str("<h2>Commits run</h2><table id=\"commits\"><tr><th>commit</th><th>clusters</th><th>behind</th></tr>");
+    for c in &l.commits {
+        let _ = write!(
+            out,
+            "<tr><td><code title=\"{}\">{}</code></td><td class=\"n\">{}</td><td>{}</td></tr>",
+            escape(&c.commit),
+            escape(short(&c.commit)),
+            c.clusters,
+            escape(&behind_text(&c.behind)),
+        );
+    }
+    out.push_str("</table><h2>Clusters not on the head</h2>");
+    let link = |o: usize| {
+        let offset = if o == 0 { String::new() } else { o.to_string() };
+        format!("/lag{}", query(&[("placement", &l.placement), ("environment", &l.environment), ("offset", &offset)]))
+    };
+    let pager = paging(l.lagging.offset, l.lagging.items.len(), l.lagging.total, &link);
+    out.push_str(&pager);
+    out.push_str("<table id=\"lagging\"><tr><th>cluster</th><th>state</th><th>runs</th><th>behind</th></tr>");
+    for c in &l.lagging.items {
+        let commit = c.commit.as_deref().unwrap_or_default();
+        let behind = if c.commit.is_none() { "nothing applied yet".to_string() } else { behind_text(&c.behind) };
+        let _ = write!(
+            out,
+            "<tr><td><a class=\"cluster\" href=\"/clusters/{}\">{}</a></td><td>{}</td>\
+             <td><code title=\"{}\">{}</code></td><td>{}</td></tr>",
+            encode(&c.cluster),
+            escape(&c.cluster),
+            badge(c.standing.name()),
+            escape(commit),
+            escape(short(commit)),
+            escape(&behind),
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_leaves_no_markup_and_no_way_out_of_an_attribute() {
+        assert_eq!(escape("<script>alert('x')</script>"), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;");
+        assert_eq!(escape("a & \"b\""), "a &amp; &quot;b&quot;");
+        assert_eq!(escape("&amp;"), "&amp;amp;", "escaped once more, never taken as already escaped");
+        assert_eq!(escape("store-0001 ü"), "store-0001 ü");
+    }
+
+    #[test]
+    fn form_text_decodes_percent_escapes_and_plus_as_space() {
+        let pairs = parse_form("token=flt_view_a%2Bb+c&empty=&flag&x=%E2%9C%93&bad=100%&odd=%zz%4");
+        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("token"), Some("flt_view_a+b c"));
+        assert_eq!(get("empty"), Some(""));
+        assert_eq!(get("flag"), Some(""));
+        assert_eq!(get("x"), Some("✓"));
+        assert_eq!(get("bad"), Some("100%"));
+        assert_eq!(get("odd"), Some("%zz%4"));
+        assert_eq!(parse_form("labels=kind%3Dstore%2Cregion%3Deu"), [("labels".into(), "kind=store,region=eu".into())]);
+        assert_eq!(decode("%ff"), "\u{fffd}", "not UTF-8");
+        assert!(parse_form("").is_empty());
+    }
+
+    #[test]
+    fn encode_and_decode_round_trip() {
+        for text in ["kind=store,region=eu", "a b+c&d", "<script>", "ünï/cödé?#%"] {
+            assert_eq!(decode(&encode(text)), text);
+        }
+        assert_eq!(encode("kind=store x"), "kind%3Dstore%20x");
+    }
+
+    #[test]
+    fn the_viewer_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::COOKIE, HeaderValue::from_static("theme=dark; flotilla_viewer=flt_view_1"));
+        headers.append(header::COOKIE, HeaderValue::from_static("other=1"));
+        assert_eq!(cookie(&headers, COOKIE), Some("flt_view_1"));
+        assert_eq!(cookie(&headers, "missing"), None);
+        assert!(cookie_safe("flt_view_0123abcd"));
+        assert!(!cookie_safe("a;b") && !cookie_safe("a b") && !cookie_safe(""));
+    }
+
+    #[test]
+    fn paging_links_point_at_the_neighbouring_pages() {
+        let link = |o: usize| format!("/clusters?labels=kind%3Dedge&offset={o}");
+        let first = paging(0, 100, 250, &link);
+        assert!(!first.contains("rel=\"prev\""), "{first}");
+        assert!(first.contains("href=\"/clusters?labels=kind%3Dedge&amp;offset=100\""), "{first}");
+        let last = paging(200, 50, 250, &link);
+        assert!(last.contains("offset=100\">← previous"), "{last}");
+        assert!(!last.contains("rel=\"next\""), "{last}");
+        assert!(last.contains("201–250 of 250"), "{last}");
+    }
+}

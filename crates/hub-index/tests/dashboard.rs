@@ -1,0 +1,480 @@
+//! The web dashboard over real HTTP on loopback: the login and the cookie, what the pages show,
+//! escaping, paging; then the same pages in a real headless Chromium (Debian's `chromium`, which
+//! `.ci/run` installs), which renders them, dumps the DOM and saves screenshots under
+//! `target/dashboard-screenshots/` for a human to look at.
+//!
+//! Not the JSON API (`api.rs`) and not load: the pages read the same index as the JSON views.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flotilla_git::testing::{GitDaemon, git};
+use hub_index::server::{self, Options};
+use hub_index::store::Store;
+use serde_json::{Value, json};
+
+const VIEWER: &str = "flt_view_dashboard_token_from_file";
+
+/// How many `edge-NNN` clusters the fleet declares: more than a page of 100.
+const EDGES: usize = 120;
+
+/// A label value that is free text with markup in it.
+const NOTE: &str = "<script>alert(1)</script> & \"quoted\"";
+
+fn fleet_yaml() -> String {
+    let mut yaml = String::from(
+        "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: web}\nspec:\n  \
+         source: {repository: fleet, path: web}\n  clusters: {matchLabels: {kind: store}}\n---\n\
+         apiVersion: flotilla.dev/v1alpha1\nkind: Cluster\nmetadata: {name: store-9999, labels: {kind: store}}\n\
+         spec: {environment: prod}\n",
+    );
+    for i in 0..EDGES {
+        let _ = write!(
+            yaml,
+            "---\napiVersion: flotilla.dev/v1alpha1\nkind: Cluster\n\
+             metadata: {{name: edge-{i:03}, labels: {{kind: edge}}}}\nspec: {{environment: prod}}\n"
+        );
+    }
+    yaml
+}
+
+/// A hub on loopback with SQLite, its fleet served by `git daemon`, holding: store-0001 (synced
+/// on the head), store-0002 and store-0666 (registered, never reported; store-0666 has [`NOTE`]
+/// as a label), store-9999 and edge-000…edge-119 (declared in git only).
+struct TestHub {
+    url: String,
+    head: String,
+    dir: tempfile::TempDir,
+    _daemon: GitDaemon,
+    client: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// All clusters: 3 registered, store-9999 and the edges declared.
+const CLUSTERS: usize = 4 + EDGES;
+
+impl TestHub {
+    async fn start() -> TestHub {
+        let dir = tempfile::tempdir().unwrap();
+        let fleet = dir.path().join("fleet");
+        std::fs::create_dir_all(fleet.join("fleet")).unwrap();
+        std::fs::create_dir_all(fleet.join("web")).unwrap();
+        std::fs::write(fleet.join("fleet/fleet.yaml"), fleet_yaml()).unwrap();
+        std::fs::write(
+            fleet.join("web/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n",
+        )
+        .unwrap();
+        git(&fleet, &["init", "-q", "-b", "prod"]);
+        git(&fleet, &["add", "-A"]);
+        git(&fleet, &["commit", "-q", "-m", "fleet"]);
+        let head = git(&fleet, &["rev-parse", "HEAD"]);
+        let daemon = GitDaemon::start(dir.path());
+        let db = format!("sqlite:{}", dir.path().join("hub.db").display());
+        let viewer_file = dir.path().join("viewer-token");
+        std::fs::write(&viewer_file, format!("{VIEWER}\n")).unwrap();
+        let options = Options {
+            db: db.clone(),
+            fleet: flotilla_git::Source::new(daemon.url("fleet")),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            viewer_token_file: Some(viewer_file),
+            offline_after: Duration::from_secs(180),
+            fleet_poll: Duration::from_millis(200),
+            cache_dir: dir.path().join("cache"),
+            environments: vec!["prod".into()],
+        };
+        let hub = server::start(options).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, server::router(hub)).await.unwrap();
+        });
+        // Redirects are checked, not followed.
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let hub = TestHub { url, head, dir, _daemon: daemon, client, task };
+
+        let store = Store::open(&db).await.unwrap();
+        let join = store.create_join_token(Some("store-*")).await.unwrap();
+        let mut tokens = Vec::new();
+        for (name, labels) in [
+            ("store-0001", json!({"kind": "store"})),
+            ("store-0002", json!({"kind": "store"})),
+            ("store-0666", json!({"kind": "store", "note": NOTE})),
+        ] {
+            let body = json!({"cluster": name, "environment": "prod", "labels": labels}).to_string();
+            let response = hub
+                .client
+                .post(format!("{}/api/v1/register", hub.url))
+                .bearer_auth(&join)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let answer: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+            tokens.push(answer["token"].as_str().unwrap().to_string());
+        }
+        let report = json!({
+            "version": 1, "cluster": "store-0001", "agentVersion": "0.1.0", "sequence": 1, "time": now(),
+            "placements": [{"name": "web", "state": "Synced", "sourceCommit": hub.head,
+                "desiredDigest": format!("sha256:{}", "d".repeat(64)), "health": "Healthy"}]
+        });
+        let response = hub
+            .client
+            .post(format!("{}/api/v1/reports", hub.url))
+            .bearer_auth(&tokens[0])
+            .body(report.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        hub.wait_until_loaded().await;
+        hub
+    }
+
+    /// Until the fleet is read and the report is in the index.
+    async fn wait_until_loaded(&self) {
+        let started = Instant::now();
+        loop {
+            let summary = self.api("/api/v1/summary").await;
+            let lag = self.api("/api/v1/lag?placement=web&environment=prod").await;
+            if summary["clusters"] == CLUSTERS && summary["byStanding"]["synced"] == 1 && lag["onHead"] == 1 {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "the hub did not load: {summary} {lag}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn api(&self, path: &str) -> Value {
+        let response = self.client.get(format!("{}{path}", self.url)).bearer_auth(VIEWER).send().await.unwrap();
+        serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null)
+    }
+
+    /// A page with the viewer cookie: status and HTML.
+    async fn page(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .header("cookie", format!("flotilla_viewer={VIEWER}"))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+        assert_eq!(content_type, "text/html; charset=utf-8", "{path}");
+        (status, response.text().await.unwrap())
+    }
+
+    async fn login(&self, body: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/login", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    flotilla_core::calendar::rfc3339(i64::try_from(secs).unwrap())
+}
+
+/// The cluster names a list page links to, in order.
+fn cluster_names(html: &str) -> Vec<String> {
+    html.split("class=\"cluster\" href=\"/clusters/")
+        .skip(1)
+        .map(|rest| {
+            let text = &rest[rest.find('>').unwrap() + 1..];
+            text[..text.find('<').unwrap()].to_string()
+        })
+        .collect()
+}
+
+/// The `href` of the element with `id`, HTML-unescaped.
+fn href(html: &str, id: &str) -> Option<String> {
+    let needle = format!("id=\"{id}\" href=\"");
+    let rest = &html[html.find(&needle)? + needle.len()..];
+    Some(rest[..rest.find('"').unwrap()].replace("&amp;", "&"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
+    let hub = TestHub::start().await;
+
+    // Without a token: 401 and the login form, on every page.
+    for path in ["/", "/clusters", "/clusters/store-0001", "/lag?placement=web"] {
+        let response = hub.client.get(format!("{}{path}", hub.url)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("<form method=\"post\" action=\"/login\""), "{path}: {html}");
+        assert!(!html.contains("store-0001"), "{path} shows nothing of the fleet: {html}");
+    }
+    let stale = hub.client.get(&hub.url).header("cookie", "flotilla_viewer=flt_view_revoked").send().await.unwrap();
+    assert_eq!(stale.status().as_u16(), 401);
+    assert!(stale.text().await.unwrap().contains("unknown viewer token"));
+
+    // A wrong token: 401, the form again and a message.
+    let wrong = hub.login("token=flt_view_wrong").await;
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let html = wrong.text().await.unwrap();
+    assert!(html.contains("id=\"error\">unknown viewer token<") && html.contains("action=\"/login\""), "{html}");
+    assert_eq!(hub.login("").await.status().as_u16(), 401);
+
+    // The right one, percent-encoded as a browser sends it: 303 to / with the cookie.
+    let right = hub.login(&format!("token={}&submit=Log+in", VIEWER.replace('_', "%5F"))).await;
+    assert_eq!(right.status().as_u16(), 303);
+    assert_eq!(right.headers()["location"], "/");
+    let cookie = right.headers()["set-cookie"].to_str().unwrap();
+    assert_eq!(cookie, format!("flotilla_viewer={VIEWER}; HttpOnly; SameSite=Strict; Path=/"));
+    // A token the store issued works too.
+    let issued = Store::open(&format!("sqlite:{}", hub.dir.path().join("hub.db").display()))
+        .await
+        .unwrap()
+        .create_viewer_token()
+        .await
+        .unwrap();
+    assert_eq!(hub.login(&format!("token={issued}")).await.status().as_u16(), 303);
+
+    // The summary, with the cookie and with a bearer token.
+    let (status, html) = hub.page("/").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(&format!("id=\"clusters\">{CLUSTERS}<")), "{html}");
+    assert!(html.contains("id=\"count-synced\" href=\"/clusters?state=synced\">1</a>"), "{html}");
+    let never = CLUSTERS - 1;
+    assert!(html.contains(&format!("id=\"count-neverReported\" href=\"/clusters?state=neverReported\">{never}</a>")));
+    assert!(html.contains("<meta http-equiv=\"refresh\" content=\"10\">"), "{html}");
+    assert!(html.contains("<time id=\"rendered\" datetime=\"20"), "{html}");
+    assert!(html.contains("href=\"/lag?placement=web&amp;environment=prod\""), "{html}");
+    let bearer = hub.client.get(&hub.url).bearer_auth(VIEWER).send().await.unwrap();
+    assert_eq!(bearer.status().as_u16(), 200);
+    let csp = bearer.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+
+    // The list, filtered.
+    let (status, html) = hub.page("/clusters?state=neverReported&labels=kind%3Dstore&environment=&offset=").await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(cluster_names(&html), ["store-0002", "store-0666", "store-9999"]);
+    assert!(html.contains("<option value=\"neverReported\" selected>"), "the form keeps the filter: {html}");
+    assert!(html.contains("name=\"labels\" value=\"kind=store\""), "{html}");
+    let (_, html) = hub.page("/clusters?state=synced").await;
+    assert_eq!(cluster_names(&html), ["store-0001"]);
+    let (status, html) = hub.page("/clusters?state=sunk").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"error\">no state &quot;sunk&quot;<"), "{html}");
+
+    // Paging: 100 a page, next and previous keep the filter.
+    let (_, first) = hub.page("/clusters?labels=kind%3Dedge").await;
+    let names = cluster_names(&first);
+    assert_eq!((names.len(), names[0].as_str(), names[99].as_str()), (100, "edge-000", "edge-099"));
+    assert!(first.contains("id=\"showing\">1–100 of 120<"), "{first}");
+    assert_eq!(href(&first, "prev"), None);
+    let next = href(&first, "next").unwrap();
+    assert_eq!(next, "/clusters?labels=kind%3Dedge&offset=100");
+    let (_, second) = hub.page(&next).await;
+    let names = cluster_names(&second);
+    assert_eq!((names.len(), names[0].as_str(), names[19].as_str()), (20, "edge-100", "edge-119"));
+    assert_eq!(href(&second, "next"), None);
+    assert_eq!(href(&second, "prev").unwrap(), "/clusters?labels=kind%3Dedge");
+
+    // Free text is escaped: the label shows as text, never as markup.
+    let (status, html) = hub.page("/clusters/store-0666").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(">&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;</a>"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+
+    // One cluster, and the lag ledger.
+    let (status, html) = hub.page("/clusters/store-0001").await;
+    assert_eq!(status, 200, "{html}");
+    let short = &hub.head[..12];
+    assert!(html.contains("<span class=\"badge s-synced\">Synced</span>"), "{html}");
+    assert!(html.contains(&format!("<code title=\"{}\">{short}</code>", hub.head)), "{html}");
+    assert!(html.contains("on the head"), "{html}");
+    let (status, html) = hub.page("/clusters/nope").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("no cluster &quot;nope&quot;"), "{html}");
+    let (status, html) = hub.page("/lag?placement=web&environment=prod").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("id=\"on-head\">1</span> of <span id=\"running\">1</span>"), "{html}");
+    assert!(html.contains(&format!("<td><code title=\"{}\">{short}</code></td><td class=\"n\">1</td>", hub.head)));
+    assert_eq!(hub.page("/lag?placement=nope").await.0, 404);
+
+    // Logging out forgets the cookie.
+    let out = hub.client.post(format!("{}/logout", hub.url)).send().await.unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    assert!(out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headless Chromium.
+
+/// Debian's `chromium`: `/usr/bin/chromium`, else `chromium` on `PATH`.
+fn chromium() -> Option<PathBuf> {
+    let fixed = PathBuf::from("/usr/bin/chromium");
+    if fixed.is_file() {
+        return Some(fixed);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join("chromium")).find(|p| p.is_file())
+}
+
+/// `target/dashboard-screenshots/`, next to the test binary's profile folder.
+fn screenshot_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).expect("the test binary lives in target/<profile>/deps");
+    let dir = target.join("dashboard-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A Chromium process, killed when dropped (also when a test fails).
+struct Browser(Child);
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs headless Chromium once on `url` with `mode` (`--dump-dom` or `--screenshot=FILE`), in
+/// its own profile folder, and returns what it printed; panics with its log if it fails or takes
+/// more than 30 s.
+fn run_chromium(binary: &Path, work: &Path, run: &str, mode: &str, url: &str) -> String {
+    let profile = work.join(format!("profile-{run}"));
+    let stdout = work.join(format!("{run}.out"));
+    let stderr = work.join(format!("{run}.err"));
+    let child = Command::new(binary)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1280,900",
+            "--timeout=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(mode)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut browser = Browser(child);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = browser.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "chromium {mode} {url} ran for 30 s: {}",
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "chromium {mode} {url}: {status}: {}", std::fs::read_to_string(&stderr).unwrap());
+    std::fs::read_to_string(&stdout).unwrap()
+}
+
+/// Headless Chromium has no way to send a header or type into a form, so the test starts it on
+/// a tiny "cookie door" served by the test on another port of 127.0.0.1: the door sets the
+/// viewer cookie, as `POST /login` would, and redirects to the hub's page. Cookies are not
+/// separated by port and both ports are one site, so the browser sends the cookie on to the
+/// hub. The hub itself never takes a token from a URL.
+async fn cookie_door(hub_url: String) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::extract::RawQuery;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let door = axum::Router::new().route(
+        "/",
+        axum::routing::get(move |RawQuery(q): RawQuery| {
+            let to = hub_index::dashboard::decode(q.as_deref().unwrap_or_default().strip_prefix("to=").unwrap_or("/"));
+            let location = format!("{hub_url}{to}");
+            async move {
+                let cookie = format!("flotilla_viewer={VIEWER}; HttpOnly; SameSite=Strict; Path=/");
+                (StatusCode::FOUND, [(header::LOCATION, location), (header::SET_COOKIE, cookie)]).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, door).await.unwrap();
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_renders_the_pages() {
+    let Some(binary) = chromium() else {
+        eprintln!(
+            "\n\n!!!!!!!! SKIPPED: headless_chromium_renders_the_pages: no Chromium \
+             (/usr/bin/chromium or `chromium` on PATH); install Debian's `chromium` !!!!!!!!\n\n"
+        );
+        return;
+    };
+    let hub = TestHub::start().await;
+    let (door, door_task) = cookie_door(hub.url.clone()).await;
+    let work = tempfile::tempdir().unwrap();
+    let screenshots = screenshot_dir();
+    let pages: [(&str, &str, &[&str]); 5] = [
+        (
+            "summary",
+            "/",
+            &[
+                &format!("id=\"clusters\">{CLUSTERS}<"),
+                "id=\"count-synced\" href=\"/clusters?state=synced\">1</a>",
+                &format!("id=\"count-neverReported\" href=\"/clusters?state=neverReported\">{}</a>", CLUSTERS - 1),
+            ],
+        ),
+        ("clusters", "/clusters?state=neverReported&labels=kind%3Dstore", &["1–3 of 3"]),
+        ("clusters-paged", "/clusters?labels=kind%3Dedge&offset=100", &["101–120 of 120", ">edge-119</a>"]),
+        ("cluster", "/clusters/store-0666", &["&lt;script&gt;alert(1)&lt;/script&gt; &amp; \"quoted\""]),
+        ("lag", "/lag?placement=web&environment=prod", &["id=\"on-head\">1</span>"]),
+    ];
+    let started = Instant::now();
+    for (run, path, expected) in pages {
+        let url = format!("{door}/?to={}", hub_index::dashboard::encode(path));
+        // Chromium is waited for on this thread; the hub and the door keep serving on the others.
+        let dom = tokio::task::block_in_place(|| {
+            run_chromium(&binary, work.path(), &format!("{run}-dom"), "--dump-dom", &url)
+        });
+        assert!(dom.contains("action=\"/logout\""), "{run}: logged in through the cookie: {dom}");
+        assert!(dom.contains("<time id=\"rendered\""), "{run}: {dom}");
+        for text in expected {
+            assert!(dom.contains(text), "{run}: {text:?} not in the DOM:\n{dom}");
+        }
+        if run == "clusters" {
+            assert_eq!(cluster_names(&dom), ["store-0002", "store-0666", "store-9999"]);
+        }
+        assert!(!dom.contains("<script"), "{run}: no script element, whatever the labels say: {dom}");
+
+        let png = screenshots.join(format!("{run}.png"));
+        let _ = std::fs::remove_file(&png);
+        let mode = format!("--screenshot={}", png.display());
+        tokio::task::block_in_place(|| run_chromium(&binary, work.path(), &format!("{run}-png"), &mode, &url));
+        let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{run}: no screenshot at {}: {e}", png.display()));
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{run}: not a PNG");
+        assert!(bytes.len() > 5 * 1024, "{run}: a {} byte screenshot is too small to show the page", bytes.len());
+    }
+    eprintln!("chromium: {} pages in {:.1?}, screenshots in {}", pages.len(), started.elapsed(), screenshots.display());
+    door_task.abort();
+}
