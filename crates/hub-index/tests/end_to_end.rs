@@ -54,21 +54,43 @@ impl Drop for Processes {
     }
 }
 
-/// A binary of another package of the workspace, built (or found up to date) by cargo first, so
-/// that `cargo test -p hub-index` alone never runs a stale agent.
+/// A binary of another package of the workspace, as `cargo test --workspace` builds it beside
+/// the test binaries. Not built from here: a nested `cargo build -p` resolves other features and
+/// rebuilds half the workspace. A missing or stale binary is an error saying what to run.
 fn workspace_binary(package: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).expect("the test binary lives in target/<profile>/deps");
     let path = dir.join(package);
-    {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status =
-            Command::new(cargo).current_dir(root).args(["build", "-p", package, "--bin", package]).status().unwrap();
-        assert!(status.success(), "building {package}");
+    let rebuild = format!("run `cargo build -p {package}` first (`cargo test --workspace` builds it)");
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: {rebuild}", path.display()));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for crate_dir in ["crates/core", "crates/git", "crates/kube-testserver", &format!("crates/{package}")] {
+        if let Some(newer) = newest(&root.join(crate_dir).join("src")).filter(|(t, _)| *t > built) {
+            panic!("{} is older than {}: {rebuild}", path.display(), newer.1.display());
+        }
     }
-    assert!(path.exists(), "{} after building", path.display());
     path
+}
+
+/// The most recently modified file under `dir`, and when.
+fn newest(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut found: Option<(std::time::SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let candidate = if path.is_dir() {
+            newest(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok().map(|t| (t, path))
+        };
+        if let Some(c) = candidate
+            && found.as_ref().is_none_or(|n| c.0 > n.0)
+        {
+            found = Some(c);
+        }
+    }
+    found
 }
 
 fn free_port() -> u16 {
@@ -300,7 +322,6 @@ fn sequence_file(state: &Path) -> u64 {
 async fn a_promotion_reaches_every_cluster_and_reports_spooled_while_the_hub_is_down_arrive() {
     let mut world = World::new();
     let first = git(&world.fleet(), &["rev-parse", "prod"]);
-    let began = Instant::now();
     world.start_hub().await;
     for cluster in CLUSTERS {
         world.start_agent(cluster);
@@ -388,5 +409,4 @@ async fn a_promotion_reaches_every_cluster_and_reports_spooled_while_the_hub_is_
         })
         .await;
     assert_eq!(ledger["clusters"], 3, "{ledger}");
-    assert!(began.elapsed() < Duration::from_secs(90), "took {:?}", began.elapsed());
 }
