@@ -8,6 +8,7 @@
 mod bench;
 mod bench_agent;
 mod bench_git;
+mod bench_hub;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ fn main() -> Result<()> {
         Some("ci") => ci(),
         Some("bench") if args.get(1).is_some_and(|a| a == "git") => bench_git::run(&args[2..]),
         Some("bench") if args.get(1).is_some_and(|a| a == "agent") => bench_agent::run(&args[2..]),
+        Some("bench") if args.get(1).is_some_and(|a| a == "hub") => bench_hub::run(&args[2..]),
         Some("bench") => bench::run(&args[1..]),
         Some("git-fetch") => bench_git::fetch_once(&args[1..]),
         Some("tidy") => {
