@@ -1,6 +1,12 @@
 //! What one placement renders for one cluster: the source rendered as kustomize would, then the
 //! placement's namespace default, its per-cluster `customizations`, and `${cluster.*}`
 //! substitution, named by a digest. Pure: the sources are snapshots the caller fetched.
+//!
+//! Substitution is also a step of its own ([`substitute`], with [`variables`] and [`resolve`]),
+//! so that the hub can render a placement once for many clusters and substitute per cluster,
+//! with the very code the agent's [`render`] runs.
+
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
@@ -64,15 +70,7 @@ pub fn render(placement: &Placement, source: &Snapshot, identity: &ClusterIdenti
         }
     }
     if spec.substitute {
-        for o in &mut objects {
-            let id = object_id(o);
-            substitute(o, identity).map_err(|message| Error::Substitution {
-                placement: placement.name().to_string(),
-                file: placement.file.clone(),
-                object: id,
-                message,
-            })?;
-        }
+        substitute(placement, &mut objects, identity)?;
     }
     let digest = Digest::of_objects(&objects);
     Ok(Rendered { placement: placement.name().to_string(), objects, digest })
@@ -96,21 +94,85 @@ fn default_namespace(o: &mut Value, ns: &str) {
     }
 }
 
-/// Replaces `${cluster.name}`, `${cluster.environment}` and `${cluster.labels.KEY}` in every
-/// string (keys included); `$${…}` stands for a literal `${…}`. Other `${…}` are left alone, so
-/// configuration that a program expands at run time (`${NODE_NAME}`) passes through.
-fn substitute(value: &mut Value, identity: &ClusterIdentity) -> Result<(), String> {
+/// Replaces `${cluster.name}`, `${cluster.environment}` and `${cluster.labels.KEY}` with the
+/// values of `identity` in every string of `objects` (keys included); `$${…}` stands for a
+/// literal `${…}`. Other `${…}` are left alone, so configuration that a program expands at run
+/// time (`${NODE_NAME}`) passes through. A `${cluster.*}` the cluster has no value for is an
+/// error, and leaves `objects` partly substituted.
+///
+/// This is the last step of [`render`] when the placement's `spec.substitute` is set: objects
+/// `placement` rendered with it unset, for a cluster with the same matching customizations,
+/// substituted for `identity`, are what [`render`] gives for `identity`.
+pub fn substitute(placement: &Placement, objects: &mut [Value], identity: &ClusterIdentity) -> Result<(), Error> {
+    for o in objects {
+        let id = object_id(o);
+        substitute_value(o, identity).map_err(|message| Error::Substitution {
+            placement: placement.name().to_string(),
+            file: placement.file.clone(),
+            object: id,
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+/// The `${cluster.*}` names (`cluster.name`, `cluster.labels.region`) that [`substitute`]
+/// resolves in the strings of `objects`, keys included: all it reads of a cluster. An escaped
+/// `$${…}` is none, and neither is a `${…}` outside `cluster.*`. Objects with none substitute
+/// the same for every cluster.
+pub fn variables(objects: &[Value]) -> BTreeSet<String> {
+    fn scan(s: &str, names: &mut BTreeSet<String>) {
+        for piece in pieces(s) {
+            if let Piece::Variable { name, .. } = piece
+                && name.starts_with("cluster.")
+            {
+                names.insert(name.to_string());
+            }
+        }
+    }
+    fn collect(value: &Value, names: &mut BTreeSet<String>) {
+        match value {
+            Value::String(s) => scan(s, names),
+            Value::Array(items) => items.iter().for_each(|v| collect(v, names)),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    scan(k, names);
+                    collect(v, names);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut names = BTreeSet::new();
+    for o in objects {
+        collect(o, &mut names);
+    }
+    names
+}
+
+/// The value [`substitute`] puts for variable `name` (`cluster.name`,
+/// `cluster.labels.region`) for `identity`; `None` for a name it does not know or a label the
+/// cluster does not have.
+pub fn resolve(name: &str, identity: &ClusterIdentity) -> Option<String> {
+    match name {
+        "cluster.name" => Some(identity.name.clone()),
+        "cluster.environment" => Some(identity.environment.clone()),
+        _ => name.strip_prefix("cluster.labels.").and_then(|k| identity.labels.get(k).cloned()),
+    }
+}
+
+fn substitute_value(value: &mut Value, identity: &ClusterIdentity) -> Result<(), String> {
     match value {
         Value::String(s) if s.contains("${") => *s = substitute_str(s, identity)?,
         Value::Array(items) => {
             for item in items {
-                substitute(item, identity)?;
+                substitute_value(item, identity)?;
             }
         }
         Value::Object(map) => {
             let entries = std::mem::take(map);
             for (k, mut v) in entries {
-                substitute(&mut v, identity)?;
+                substitute_value(&mut v, identity)?;
                 let k = if k.contains("${") { substitute_str(&k, identity)? } else { k };
                 map.insert(k, v);
             }
@@ -122,38 +184,51 @@ fn substitute(value: &mut Value, identity: &ClusterIdentity) -> Result<(), Strin
 
 fn substitute_str(s: &str, identity: &ClusterIdentity) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("${") {
-        let escaped = rest[..i].ends_with('$');
-        let Some(end) = rest[i..].find('}') else {
-            break;
-        };
-        let name = &rest[i + 2..i + end];
-        if escaped {
-            out.push_str(&rest[..i - 1]);
-            out.push_str(&rest[i..=i + end]);
-        } else {
-            out.push_str(&rest[..i]);
-            match resolve(name, identity) {
+    for piece in pieces(s) {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Variable { name, whole } => match resolve(name, identity) {
                 Some(v) => out.push_str(&v),
                 None if name.starts_with("cluster.") => {
                     return Err(format!("${{{name}}} is not defined for cluster {}", identity.name));
                 }
-                None => out.push_str(&rest[i..=i + end]),
-            }
+                None => out.push_str(whole),
+            },
         }
-        rest = &rest[i + end + 1..];
     }
-    out.push_str(rest);
     Ok(out)
 }
 
-fn resolve(name: &str, identity: &ClusterIdentity) -> Option<String> {
-    match name {
-        "cluster.name" => Some(identity.name.clone()),
-        "cluster.environment" => Some(identity.environment.clone()),
-        _ => name.strip_prefix("cluster.labels.").and_then(|k| identity.labels.get(k).cloned()),
+/// A piece of a string as substitution reads it.
+#[derive(Debug, PartialEq)]
+enum Piece<'a> {
+    /// Kept as it is: plain text, the `${…}` of an escaped `$${…}`, or an unclosed `${`.
+    Text(&'a str),
+    /// `${name}`, whole.
+    Variable { name: &'a str, whole: &'a str },
+}
+
+/// `s` cut into text and variables, the one reading of `${…}` that [`substitute`] and
+/// [`variables`] share.
+fn pieces(s: &str) -> Vec<Piece<'_>> {
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        let Some(end) = rest[i..].find('}').map(|e| i + e) else {
+            break;
+        };
+        let whole = &rest[i..=end];
+        if let Some(before) = rest[..i].strip_suffix('$') {
+            pieces.push(Piece::Text(before));
+            pieces.push(Piece::Text(whole));
+        } else {
+            pieces.push(Piece::Text(&rest[..i]));
+            pieces.push(Piece::Variable { name: &rest[i + 2..end], whole });
+        }
+        rest = &rest[end + 1..];
     }
+    pieces.push(Piece::Text(rest));
+    pieces
 }
 
 #[cfg(test)]
@@ -168,6 +243,52 @@ mod tests {
             environment: "prod".into(),
             labels: parse_labels("kind=store,region=eu").unwrap(),
         }
+    }
+
+    #[test]
+    fn substitution_is_the_last_step_of_a_render() {
+        let (p, src) = placement(
+            "  substitute: true\n  customizations:\n  - clusters: {matchLabels: {region: eu}}\n    patches:\n    - target: {kind: Deployment, name: web}\n      patch: |\n        - {op: add, path: /metadata/labels, value: {'${cluster.labels.region}': '$${cluster.name}'}}\n",
+        );
+        let mut plain = p.clone();
+        plain.spec.substitute = false;
+        let mut objects = render(&plain, &src, &identity()).unwrap().objects;
+        assert_eq!(variables(&objects), BTreeSet::from(["cluster.labels.region".into(), "cluster.name".into()]));
+        substitute(&p, &mut objects, &identity()).unwrap();
+        let whole = render(&p, &src, &identity()).unwrap();
+        assert_eq!(objects, whole.objects);
+        assert_eq!(Digest::of_objects(&objects), whole.digest);
+        assert_eq!(objects[0].pointer("/metadata/labels/eu"), Some(&Value::from("${cluster.name}")));
+    }
+
+    #[test]
+    fn substitution_fails_on_an_undefined_cluster_variable_naming_the_object() {
+        let (p, _) = placement("  substitute: true\n");
+        let mut objects = vec![serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "bt"},
+            "data": {"rack": "${cluster.labels.rack}"},
+        })];
+        let err = substitute(&p, &mut objects, &identity()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "placement app (fleet/p.yaml): field spec.substitute: ConfigMap bt/c: \
+             ${cluster.labels.rack} is not defined for cluster store-0042"
+        );
+    }
+
+    #[test]
+    fn variables_are_the_cluster_names_substitution_resolves() {
+        let objects = [
+            serde_json::json!({"a": ["${cluster.name}", "x ${cluster.labels.region} y"], "${cluster.environment}": 1}),
+            serde_json::json!({"escaped": "$${cluster.labels.kind}", "other": "${HOME}", "open": "${cluster.labels.x"}),
+        ];
+        let want = ["cluster.environment", "cluster.labels.region", "cluster.name"];
+        assert_eq!(variables(&objects), want.into_iter().map(String::from).collect());
+        assert_eq!(variables(&objects[1..]), BTreeSet::new());
+        let values: Vec<_> = want.iter().map(|name| resolve(name, &identity())).collect();
+        assert_eq!(values, [Some("prod".into()), Some("eu".into()), Some("store-0042".into())]);
+        assert_eq!(resolve("cluster.labels.rack", &identity()), None);
+        assert_eq!(resolve("cluster.zone", &identity()), None);
     }
 
     #[test]

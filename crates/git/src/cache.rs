@@ -248,8 +248,10 @@ fn descends_from(repo: &gix::Repository, tip: gix::ObjectId, ancestor: gix::Obje
     repo.rev_walk([tip]).all().is_ok_and(|walk| walk.filter_map(Result::ok).any(|info| info.id == ancestor))
 }
 
-/// An error and its causes on one line: `handshake failed: authentication refused`.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its causes on one line, each message once where a cause repeats the one before
+/// it: `handshake failed: authentication refused`. For errors whose own message is only the
+/// outermost failure (gix's, reqwest's), which would hide why.
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {

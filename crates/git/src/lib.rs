@@ -19,7 +19,7 @@ pub mod testing;
 mod tree;
 mod verify;
 
-pub use cache::{Cache, Fetched};
+pub use cache::{Cache, Fetched, chain};
 pub use credentials::Credentials;
 pub use history::Commit;
 pub use verify::{Signature, SignatureKind, Verdict, check_signature, verify_commit_object};

@@ -17,7 +17,9 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use flotilla_core::digest::Digest;
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Object, Placement, Policy, VerifyMode};
+use flotilla_core::render::{self, Rendered};
 use flotilla_core::selector::Labels;
 use flotilla_core::snapshot::Snapshot;
 use flotilla_git::{Cache, CommitId, Signature, Source};
@@ -595,7 +597,8 @@ impl FleetView {
             .collect()
     }
 
-    /// How many times a placement was rendered since this view was loaded (a measure of the memo).
+    /// How many times a placement was rendered, or its render substituted for a cluster, since
+    /// this view was loaded (a measure of the memo).
     pub fn renders(&self) -> usize {
         self.memo().renders
     }
@@ -655,67 +658,69 @@ impl FleetView {
             self.memo().sources.insert(key.clone(), prepared.clone());
             prepared
         })?;
-        let variables = match prepared {
+        let (objects, variables) = match prepared {
             Step::Digest(digest) => return Ok(digest),
-            Step::Substitutes(variables) => variables,
+            Step::Substitutes { objects, variables } => (objects, variables),
         };
-        let values = variables.iter().map(|v| value_of(v, identity)).collect();
+        // A variable the cluster has no value for fails the substitution with an error that
+        // names the cluster: such a result is the cluster's own.
+        let values =
+            variables.iter().map(|v| render::resolve(v, identity).ok_or_else(|| identity.name.clone())).collect();
         let key = (key, values);
         if let Some(digest) = self.memo().digests.get(&key) {
             return digest.clone();
         }
-        let digest = self.snapshot(url, head).and_then(|s| self.render(placement, &s, identity, head));
+        let digest = self.substitute(placement, &objects, identity, head);
         self.memo().digests.insert(key, digest.clone());
         digest
     }
 
     /// The first render of a placement at a commit for a set of matching customizations: the
-    /// digest itself when it does not depend on the cluster any further, otherwise the
-    /// `${cluster.*}` variables the rendered objects use.
+    /// digest itself when it does not depend on the cluster any further, otherwise the objects
+    /// before substitution and the `${cluster.*}` variables they use.
     fn prepare(&self, placement: &Placement, url: &str, head: CommitId, identity: &ClusterIdentity) -> Prepared {
         let snapshot = self.snapshot(url, head)?;
         if !placement.spec.substitute {
-            return Ok(Step::Digest(self.render(placement, &snapshot, identity, head)?));
+            return Ok(Step::Digest(self.render(placement, &snapshot, identity, head)?.digest.to_string()));
         }
         // Substitution comes last in a render: render without it, and see what it would read.
         let mut plain = placement.clone();
         plain.spec.substitute = false;
-        let objects = self.render_objects(&plain, &snapshot, identity, head)?;
-        let mut variables = BTreeSet::new();
-        let mut templated = false;
-        for object in &objects.0 {
-            templated |= referenced(object, &mut variables);
+        let mut objects = self.render(&plain, &snapshot, identity, head)?.objects;
+        let variables = render::variables(&objects);
+        if variables.is_empty() {
+            // It reads nothing of the cluster: it substitutes (escapes at most) alike for all.
+            render::substitute(placement, &mut objects, identity).map_err(|e| format!("at {head}: {e}"))?;
+            return Ok(Step::Digest(Digest::of_objects(&objects).to_string()));
         }
-        if templated {
-            Ok(Step::Substitutes(variables.into_iter().collect()))
-        } else {
-            // No `${` anywhere: substitution changes nothing.
-            Ok(Step::Digest(objects.1))
-        }
+        Ok(Step::Substitutes { objects: Arc::new(objects), variables: variables.into_iter().collect() })
     }
 
+    /// Renders as the agent does, with the agent's error text.
     fn render(
         &self,
         placement: &Placement,
         snapshot: &Snapshot,
         identity: &ClusterIdentity,
         head: CommitId,
-    ) -> Result<String, String> {
-        self.render_objects(placement, snapshot, identity, head).map(|(_, digest)| digest)
+    ) -> Result<Rendered, String> {
+        self.memo().renders += 1;
+        render::render(placement, snapshot, identity).map_err(|e| format!("at {head}: {e}"))
     }
 
-    /// Renders as the agent does, with the agent's error text.
-    fn render_objects(
+    /// The digest of `objects`, rendered for `placement` without substitution, substituted for
+    /// `identity`: what the agent's render ends with, with its error text.
+    fn substitute(
         &self,
         placement: &Placement,
-        snapshot: &Snapshot,
+        objects: &[Value],
         identity: &ClusterIdentity,
         head: CommitId,
-    ) -> Result<(Vec<Value>, String), String> {
+    ) -> Result<String, String> {
         self.memo().renders += 1;
-        flotilla_core::render::render(placement, snapshot, identity)
-            .map(|r| (r.objects, r.digest.to_string()))
-            .map_err(|e| format!("at {head}: {e}"))
+        let mut objects = objects.to_vec();
+        render::substitute(placement, &mut objects, identity).map_err(|e| format!("at {head}: {e}"))?;
+        Ok(Digest::of_objects(&objects).to_string())
     }
 
     /// A source snapshot, read from the cache once per view.
@@ -797,17 +802,22 @@ struct RenderKey {
 }
 
 /// A render key completed by the values of the `${cluster.*}` variables the render substitutes
-/// (`None`: the cluster has no such label).
-type DigestKey = (RenderKey, Vec<Option<String>>);
+/// (`Err`: the cluster has none for it; the cluster's name, which the failure names).
+type DigestKey = (RenderKey, Vec<Result<String, String>>);
 
-/// The first render of a [`RenderKey`]: the digest for every cluster of that key, or the
-/// `${cluster.*}` variables whose values complete the key; or the agent's error text.
+/// The first render of a [`RenderKey`]: the digest for every cluster of that key, or what
+/// substitution completes per cluster; or the agent's error text.
 type Prepared = Result<Step, String>;
 
 #[derive(Debug, Clone)]
 enum Step {
     Digest(String),
-    Substitutes(Vec<String>),
+    /// The objects before substitution, and the `${cluster.*}` variables whose values complete
+    /// the key.
+    Substitutes {
+        objects: Arc<Vec<Value>>,
+        variables: Vec<String>,
+    },
 }
 
 /// Renders and what they found, shared by every `expected` call on one view.
@@ -822,49 +832,6 @@ struct Memo {
 
 fn clone_pair<K: Clone, V: Clone>((k, v): (&K, &V)) -> (K, V) {
     (k.clone(), v.clone())
-}
-
-/// Collects the `${cluster.*}` names that substitution resolves in the strings (keys included)
-/// of `value`; whether any `${` occurs at all. It scans as core's `substitute_str` does (an
-/// escaped `$${…}` resolves nothing), so an escape does not make the render per cluster; the
-/// tests compare digests with core's own render, escapes included, to keep the two in step.
-fn referenced(value: &Value, names: &mut BTreeSet<String>) -> bool {
-    fn scan(s: &str, names: &mut BTreeSet<String>) -> bool {
-        let mut rest = s;
-        let found = s.contains("${");
-        while let Some(i) = rest.find("${") {
-            let escaped = rest[..i].ends_with('$');
-            let Some(end) = rest[i..].find('}') else {
-                break;
-            };
-            let name = &rest[i + 2..i + end];
-            if !escaped && name.starts_with("cluster.") {
-                names.insert(name.to_string());
-            }
-            rest = &rest[i + end + 1..];
-        }
-        found
-    }
-    match value {
-        Value::String(s) => scan(s, names),
-        Value::Array(items) => items.iter().fold(false, |found, v| referenced(v, names) | found),
-        Value::Object(map) => map.iter().fold(false, |found, (k, v)| scan(k, names) | referenced(v, names) | found),
-        _ => false,
-    }
-}
-
-/// A variable's value for a cluster, as substitution resolves it. A `cluster.*` name render
-/// does not know today stands for the whole identity, so that a future one is never shared
-/// wrongly.
-fn value_of(name: &str, identity: &ClusterIdentity) -> Option<String> {
-    match name {
-        "cluster.name" => Some(identity.name.clone()),
-        "cluster.environment" => Some(identity.environment.clone()),
-        _ => match name.strip_prefix("cluster.labels.") {
-            Some(key) => identity.labels.get(key).cloned(),
-            None => Some(format!("{identity:?}")),
-        },
-    }
 }
 
 fn display<T: fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {

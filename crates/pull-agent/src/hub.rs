@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use flotilla_core::register;
+use flotilla_git::chain;
+
+use crate::spool;
 
 /// How long one request may take, connection included.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -118,31 +121,10 @@ pub fn read_token(path: &Path) -> Result<String, Error> {
 
 /// Writes a token readable by its owner alone (mode 0600), whole or not at all.
 pub fn write_token(path: &Path, token: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-    // The mode is masked by the umask at creation; set it outright.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(format!("{token}\n").as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
-/// The error and its causes on one line: reqwest's own message is only the outermost.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    spool::write_atomically_private(path, format!("{token}\n").as_bytes())
 }
 
 fn first_line(text: &str) -> String {

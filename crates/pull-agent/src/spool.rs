@@ -138,9 +138,33 @@ fn policies_of(text: &str) -> Value {
 
 /// Writes `path` whole or not at all: a temporary file beside it, synced, then renamed.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_through_temporary(path, bytes, None)
+}
+
+/// As [`write_atomically`], for a secret: the file is readable and writable by its owner alone
+/// (mode 0600) from the moment it exists, whatever the umask.
+pub fn write_atomically_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_through_temporary(path, bytes, Some(0o600))
+}
+
+/// Writes `path` through `<path>.tmp`, created with `mode` and then given it outright (`None`:
+/// the process's default mode).
+fn write_through_temporary(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
     use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let tmp = path.with_extension("tmp");
-    let mut file = fs::File::create(&tmp).map_err(|e| annotate(&tmp, &e))?;
+    // One left by a crash would keep the mode it was made with: make a new one.
+    remove(&tmp)?;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    if let Some(mode) = mode {
+        options.mode(mode);
+    }
+    let mut file = options.open(&tmp).map_err(|e| annotate(&tmp, &e))?;
+    if let Some(mode) = mode {
+        // The mode given at creation is masked by the umask; set it outright.
+        file.set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| annotate(&tmp, &e))?;
+    }
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| annotate(&tmp, &e))?;
     fs::rename(&tmp, path).map_err(|e| annotate(path, &e))
 }
@@ -232,5 +256,19 @@ mod tests {
         spool.push(&report(10, true)).unwrap();
         assert_eq!(sequences(&spool), [10]);
         assert_eq!(spool.last_sequence().unwrap(), Some(10));
+    }
+
+    #[test]
+    fn a_private_file_is_its_owners_alone_even_over_a_stale_temporary_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        let stale = dir.path().join("secret.tmp");
+        fs::write(&stale, "left by a crash").unwrap();
+        fs::set_permissions(&stale, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomically_private(&path, b"s3cret\n").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "s3cret\n");
+        assert!(!stale.exists());
     }
 }
