@@ -328,10 +328,9 @@ pub async fn summary(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Respons
     if let Err(r) = viewer(&hub, &headers).await {
         return r;
     }
-    let (now_ms, offline_after_ms) = hub.clock();
     let s = {
         let index = hub.index();
-        views::summary(&index, now_ms, offline_after_ms)
+        views::summary(&index)
     };
     let environments: Vec<&str> = s.by_environment.keys().map(String::as_str).collect();
     html(StatusCode::OK, page("Fleet", &render_summary(&s, &environments), true))
@@ -411,10 +410,9 @@ pub async fn clusters(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(
     let (filter, problem) = form.filter();
     let body = match (filter, problem) {
         (Some(filter), None) => {
-            let (now_ms, offline_after_ms) = hub.clock();
             let list = {
                 let index = hub.index();
-                views::clusters(&index, &filter, offset, PAGE, now_ms, offline_after_ms)
+                views::clusters(&index, &filter, offset, PAGE)
             };
             render_clusters(&form, &list, None)
         }
@@ -658,10 +656,9 @@ pub async fn lag(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): R
         let lag = fleet.lag(environment, placement, commit);
         Behind { commits: lag.commits_behind, since: lag.behind_since }
     };
-    let (now_ms, offline_after_ms) = hub.clock();
     let ledger = {
         let index = hub.index();
-        views::ledger(&index, placement, environment, &head, &behind, offset, PAGE, now_ms, offline_after_ms)
+        views::ledger(&index, placement, environment, &head, &behind, offset, PAGE)
     };
     let title = format!("Lag of {placement} in {environment}");
     html(StatusCode::OK, page(&title, &render_ledger(&ledger), true))

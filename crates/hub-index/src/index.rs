@@ -3,10 +3,22 @@
 //! one PostgreSQL each see every report). Commits, digests, placement names and labels are
 //! interned: a million clusters running a handful of commits share those strings.
 //!
+//! The views must answer in milliseconds at a million clusters while reports stream in, so the
+//! index keeps what they ask for as it changes rather than counting when asked:
+//! - the **tally**: clusters by standing, per environment and per placement, which is the
+//!   summary;
+//! - the **groups**: per environment and placement, the clusters running each commit, in name
+//!   order, which is the lag ledger;
+//! - the clusters by the time of their last report. Offline depends on the clock: the index has
+//!   one, moved on by [`Index::advance`] (the hub does every second and after each batch), and
+//!   the clusters whose last report falls behind its cutoff move from their standing to
+//!   offline in the tally, each once;
+//! - cluster tokens (as SHA-256), so authenticating a report needs no database round trip.
+//!
 //! Not the report history or the evidence (the store answers those), and not git (the views
 //! take what the fleet says as arguments).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use flotilla_core::health::Health;
@@ -18,15 +30,23 @@ use crate::fleet::DeclaredCluster;
 /// A shared string.
 pub type Text = Arc<str>;
 
+/// The SHA-256 of a cluster token.
+pub type TokenHash = [u8; 32];
+
 /// What the store says of one cluster (a row changed since the index last looked).
 #[derive(Debug, Clone)]
 pub struct Row {
     pub name: String,
     pub environment: String,
     pub labels: BTreeMap<String, String>,
+    /// The SHA-256 of the cluster's token (`None`: the index does not authenticate it, the
+    /// store does).
+    pub token_hash: Option<TokenHash>,
     pub registered_at_ms: i64,
     pub last_report_at_ms: Option<i64>,
     pub last_report: Option<Report>,
+    /// The store's change number of the row.
+    pub change: i64,
 }
 
 /// One placement of one cluster, as its last report said.
@@ -52,6 +72,9 @@ pub struct Entry {
     pub declared: bool,
     pub last_report_at_ms: Option<i64>,
     pub placements: Vec<PlacementEntry>,
+    token_hash: Option<TokenHash>,
+    /// The store's change number this entry is from (0: declared only).
+    change: i64,
 }
 
 /// Where a cluster stands, for the summary: offline is kept apart from failed.
@@ -92,6 +115,11 @@ impl Standing {
     pub fn parse(text: &str) -> Option<Standing> {
         Standing::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(text))
     }
+
+    /// Its place in [`Standing::ALL`] and in a [`ByStanding`].
+    pub fn slot(self) -> usize {
+        self as usize
+    }
 }
 
 /// The standing a placement state gives.
@@ -106,18 +134,92 @@ pub fn standing_of(state: SyncState) -> Standing {
     }
 }
 
+/// Clusters by standing, indexed by [`Standing::slot`].
+pub type ByStanding = [usize; Standing::ALL.len()];
+
+/// The clusters counted by standing: overall, per environment, and per placement by the
+/// placement's own state (an offline cluster's placements count as offline). Keys with no
+/// cluster left are removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub by_standing: ByStanding,
+    pub by_environment: HashMap<Text, ByStanding>,
+    pub by_placement: HashMap<Text, ByStanding>,
+}
+
+impl Tally {
+    /// ByStanding `entry` in (`add`) or out at `standing`.
+    fn count(&mut self, entry: &Entry, standing: Standing, add: bool) {
+        step(&mut self.by_standing, standing, add);
+        bump(&mut self.by_environment, &entry.environment, standing, add);
+        for p in &entry.placements {
+            let own = if standing == Standing::Offline { Standing::Offline } else { standing_of(p.state) };
+            bump(&mut self.by_placement, &p.name, own, add);
+        }
+    }
+}
+
+fn step(counts: &mut ByStanding, standing: Standing, add: bool) {
+    let n = &mut counts[standing.slot()];
+    if add {
+        *n += 1;
+    } else {
+        *n -= 1;
+    }
+}
+
+fn bump(map: &mut HashMap<Text, ByStanding>, key: &Text, standing: Standing, add: bool) {
+    if let Some(counts) = map.get_mut(key) {
+        step(counts, standing, add);
+        if counts.iter().all(|n| *n == 0) {
+            map.remove(key);
+        }
+    } else if add {
+        let mut counts = ByStanding::default();
+        step(&mut counts, standing, true);
+        map.insert(key.clone(), counts);
+    }
+}
+
+/// The clusters of one environment that run one placement, by the commit they applied (`None`:
+/// nothing applied yet), in name order.
+pub type Group = BTreeMap<Option<Text>, BTreeSet<Text>>;
+
 /// Every cluster the hub knows of.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Index {
-    clusters: HashMap<Text, Entry>,
+    /// By name, so lists come out in order.
+    clusters: BTreeMap<Text, Entry>,
     strings: HashSet<Text>,
-    /// The highest store change number taken in.
+    tally: Tally,
+    /// Environment → placement → its group.
+    groups: HashMap<Text, HashMap<Text, Group>>,
+    /// The clusters that reported, by the time of their last report.
+    by_time: BTreeSet<(i64, Text)>,
+    tokens: HashMap<TokenHash, Text>,
+    offline_after_ms: i64,
+    /// Clusters whose last report is before this are offline: the index's clock, less the
+    /// offline threshold.
+    cutoff_ms: i64,
+    /// The highest store change number taken in, with every one below it.
     pub change: i64,
 }
 
 impl Index {
-    pub fn new() -> Index {
-        Index::default()
+    /// An empty index in which a cluster is offline once its last report is older than
+    /// `offline_after_ms`. Its clock stands still until [`Index::advance`].
+    pub fn new(offline_after_ms: i64) -> Index {
+        Index {
+            clusters: BTreeMap::new(),
+            strings: HashSet::new(),
+            tally: Tally::default(),
+            groups: HashMap::new(),
+            by_time: BTreeSet::new(),
+            tokens: HashMap::new(),
+            offline_after_ms,
+            cutoff_ms: i64::MIN,
+            change: 0,
+        }
     }
 
     fn intern(&mut self, s: &str) -> Text {
@@ -127,6 +229,11 @@ impl Index {
         let t: Text = Arc::from(s);
         self.strings.insert(t.clone());
         t
+    }
+
+    /// The name as a key: the index's own copy when it holds the cluster.
+    fn key(&self, name: &str) -> Text {
+        self.clusters.get_key_value(name).map_or_else(|| Arc::from(name), |(k, _)| k.clone())
     }
 
     pub fn len(&self) -> usize {
@@ -141,8 +248,61 @@ impl Index {
         self.clusters.get(name)
     }
 
-    /// Takes in a row of the store, replacing what the index held for the cluster.
+    /// Every cluster, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&Text, &Entry)> {
+        self.clusters.iter()
+    }
+
+    /// The clusters by standing, environment and placement, as of the index's clock.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// The clusters of `environment` that run `placement`, by applied commit.
+    pub fn group(&self, environment: &str, placement: &str) -> Option<&Group> {
+        self.groups.get(environment)?.get(placement)
+    }
+
+    /// The cluster whose token has this SHA-256, as far as the index knows (a token replaced
+    /// by registering again in another hub process works here until the index reads the new
+    /// row, about a second).
+    pub fn cluster_for_token(&self, hash: &TokenHash) -> Option<&Text> {
+        self.tokens.get(hash)
+    }
+
+    /// Where `entry` stands as of the index's clock.
+    pub fn standing(&self, entry: &Entry) -> Standing {
+        entry.standing_at(self.cutoff_ms)
+    }
+
+    /// Sets the index's clock to `now_ms`: the clusters whose last report fell behind the
+    /// offline threshold since the last call are counted offline (and back, when the clock
+    /// went back). Each cluster moves once, so calling it often is cheap.
+    pub fn advance(&mut self, now_ms: i64) {
+        let cutoff = now_ms.saturating_sub(self.offline_after_ms);
+        if cutoff == self.cutoff_ms {
+            return;
+        }
+        let (from, to) = (cutoff.min(self.cutoff_ms), cutoff.max(self.cutoff_ms));
+        let empty: Text = Arc::from("");
+        let moving: Vec<Text> =
+            self.by_time.range((from, empty.clone())..(to, empty)).map(|(_, n)| n.clone()).collect();
+        for name in &moving {
+            let entry = &self.clusters[name];
+            self.tally.count(entry, entry.standing_at(self.cutoff_ms), false);
+            self.tally.count(entry, entry.standing_at(cutoff), true);
+        }
+        self.cutoff_ms = cutoff;
+    }
+
+    /// Takes in a row of the store, replacing what the index held for the cluster, unless the
+    /// index holds a newer one.
     pub fn update(&mut self, row: &Row) {
+        let existing = self.clusters.get(row.name.as_str());
+        if existing.is_some_and(|e| e.registered && e.change >= row.change) {
+            return;
+        }
+        let declared = existing.is_some_and(|e| e.declared);
         let environment = self.intern(&row.environment);
         let labels = row.labels.iter().map(|(k, v)| (self.intern(k), self.intern(v))).collect();
         let placements = row
@@ -150,8 +310,6 @@ impl Index {
             .as_ref()
             .map(|r| r.placements.iter().map(|p| self.placement(p)).collect())
             .unwrap_or_default();
-        let name = self.intern(&row.name);
-        let declared = self.clusters.get(&name).is_some_and(|e| e.declared);
         let entry = Entry {
             environment,
             labels,
@@ -159,8 +317,37 @@ impl Index {
             declared,
             last_report_at_ms: row.last_report_at_ms,
             placements,
+            token_hash: row.token_hash,
+            change: row.change,
         };
-        self.clusters.insert(name, entry);
+        let name = self.key(&row.name);
+        self.put(name, entry);
+    }
+
+    /// Takes in a report the store just stored for `name` with change number `change`. False
+    /// when the index does not hold the cluster (then the store's row is to be read).
+    pub fn apply(&mut self, name: &str, change: i64, received_at_ms: i64, report: &Report) -> bool {
+        let Some(entry) = self.clusters.get_mut(name) else { return false };
+        if entry.change >= change {
+            return true;
+        }
+        // Not needed to count the old entry out, so taken rather than copied.
+        let labels = std::mem::take(&mut entry.labels);
+        let (environment, declared, token_hash) = (entry.environment.clone(), entry.declared, entry.token_hash);
+        let placements = report.placements.iter().map(|p| self.placement(p)).collect();
+        let entry = Entry {
+            environment,
+            labels,
+            registered: true,
+            declared,
+            last_report_at_ms: Some(received_at_ms),
+            placements,
+            token_hash,
+            change,
+        };
+        let name = self.key(name);
+        self.put(name, entry);
+        true
     }
 
     fn placement(&mut self, p: &PlacementReport) -> PlacementEntry {
@@ -180,35 +367,122 @@ impl Index {
     /// Sets the clusters the fleet repository declares: new ones appear as never reported; ones
     /// no longer declared and never registered go.
     pub fn set_declared(&mut self, declared: &[DeclaredCluster]) {
-        for entry in self.clusters.values_mut() {
-            entry.declared = false;
+        let wanted: HashSet<&str> = declared.iter().map(|d| d.name.as_str()).collect();
+        let mut gone = Vec::new();
+        for (name, entry) in &mut self.clusters {
+            entry.declared = wanted.contains(&**name);
+            if !entry.declared && !entry.registered {
+                gone.push(name.clone());
+            }
+        }
+        for name in gone {
+            self.remove(&name);
         }
         for d in declared {
-            let name = self.intern(&d.name);
-            if let Some(entry) = self.clusters.get_mut(&name) {
-                entry.declared = true;
+            if self.clusters.contains_key(d.name.as_str()) {
                 continue;
             }
             let environment = self.intern(&d.environment);
             let labels = d.labels.iter().map(|(k, v)| (self.intern(k), self.intern(v))).collect();
             let entry = Entry { environment, labels, declared: true, ..Entry::default() };
-            self.clusters.insert(name, entry);
+            self.put(Arc::from(d.name.as_str()), entry);
         }
-        self.clusters.retain(|_, e| e.declared || e.registered);
     }
 
-    /// Every cluster, in no order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Text, &Entry)> {
-        self.clusters.iter()
+    /// Puts `entry` in place of what the index held for `name`, keeping the tally, the groups,
+    /// the times and the tokens in step; only what changed is touched.
+    fn put(&mut self, name: Text, entry: Entry) {
+        let cutoff = self.cutoff_ms;
+        let old = self.clusters.insert(name.clone(), entry);
+        let new = &self.clusters[&name];
+        if let Some(old) = &old {
+            self.tally.count(old, old.standing_at(cutoff), false);
+        }
+        self.tally.count(new, new.standing_at(cutoff), true);
+        let same_groups = old.as_ref().is_some_and(|old| {
+            old.environment == new.environment
+                && old.placements.len() == new.placements.len()
+                && old
+                    .placements
+                    .iter()
+                    .zip(&new.placements)
+                    .all(|(a, b)| a.name == b.name && a.applied_commit == b.applied_commit)
+        });
+        if !same_groups {
+            if let Some(old) = &old {
+                for p in &old.placements {
+                    ungroup(&mut self.groups, &name, &old.environment, p);
+                }
+            }
+            for p in &new.placements {
+                let placements = self.groups.entry(new.environment.clone()).or_default();
+                placements
+                    .entry(p.name.clone())
+                    .or_default()
+                    .entry(p.applied_commit.clone())
+                    .or_default()
+                    .insert(name.clone());
+            }
+        }
+        let old_at = old.as_ref().and_then(|o| o.last_report_at_ms);
+        if old_at != new.last_report_at_ms {
+            if let Some(at) = old_at {
+                self.by_time.remove(&(at, name.clone()));
+            }
+            if let Some(at) = new.last_report_at_ms {
+                self.by_time.insert((at, name.clone()));
+            }
+        }
+        let old_token = old.as_ref().and_then(|o| o.token_hash);
+        if old_token != new.token_hash {
+            if let Some(token) = old_token {
+                self.tokens.remove(&token);
+            }
+            if let Some(token) = new.token_hash {
+                self.tokens.insert(token, name);
+            }
+        }
+    }
+
+    /// Forgets a cluster.
+    fn remove(&mut self, name: &str) {
+        let Some((name, old)) = self.clusters.remove_entry(name) else { return };
+        self.tally.count(&old, old.standing_at(self.cutoff_ms), false);
+        for p in &old.placements {
+            ungroup(&mut self.groups, &name, &old.environment, p);
+        }
+        if let Some(at) = old.last_report_at_ms {
+            self.by_time.remove(&(at, name.clone()));
+        }
+        if let Some(token) = old.token_hash {
+            self.tokens.remove(&token);
+        }
+    }
+}
+
+/// Takes `name` out of the group of placement `p` in `environment`, dropping what empties.
+fn ungroup(groups: &mut HashMap<Text, HashMap<Text, Group>>, name: &Text, environment: &Text, p: &PlacementEntry) {
+    let Some(placements) = groups.get_mut(environment) else { return };
+    let Some(group) = placements.get_mut(&p.name) else { return };
+    let Some(names) = group.get_mut(&p.applied_commit) else { return };
+    names.remove(name);
+    if names.is_empty() {
+        group.remove(&p.applied_commit);
+        if group.is_empty() {
+            placements.remove(&p.name);
+            if placements.is_empty() {
+                groups.remove(environment);
+            }
+        }
     }
 }
 
 impl Entry {
-    /// Where the cluster stands at `now_ms`: offline once its last report is older than
-    /// `offline_after_ms`, else the worst of its placements.
-    pub fn standing(&self, now_ms: i64, offline_after_ms: i64) -> Standing {
+    /// Where the cluster stands when reports before `cutoff_ms` are too old: offline then,
+    /// else the worst of its placements.
+    fn standing_at(&self, cutoff_ms: i64) -> Standing {
         let Some(at) = self.last_report_at_ms else { return Standing::NeverReported };
-        if now_ms - at > offline_after_ms {
+        if at < cutoff_ms {
             return Standing::Offline;
         }
         self.placements.iter().map(|p| standing_of(p.state)).max().unwrap_or(Standing::Synced)
@@ -229,7 +503,7 @@ mod tests {
             .iter()
             .map(|(name, state, commit)| {
                 format!(
-                    r#"{{"name":"{name}","state":"{state}","sourceCommit":"{commit}","desiredDigest":"sha256:{}","health":"Healthy"}}"#,
+                    r#"{{"name":"{name}","state":"{state}","sourceCommit":"{commit}","appliedCommit":"{commit}","desiredDigest":"sha256:{}","health":"Healthy"}}"#,
                     "d".repeat(64)
                 )
             })
@@ -246,29 +520,50 @@ mod tests {
             name: name.into(),
             environment: "prod".into(),
             labels: BTreeMap::from([("kind".into(), "store".into())]),
+            token_hash: None,
             registered_at_ms: 0,
             last_report_at_ms: at,
             last_report: at.map(|_| report(name, placements)),
+            change: 1,
+        }
+    }
+
+    fn declared(name: &str) -> DeclaredCluster {
+        DeclaredCluster {
+            name: name.into(),
+            environment: "prod".into(),
+            labels: BTreeMap::new(),
+            declared_in: "prod".into(),
         }
     }
 
     #[test]
     fn standing_is_the_worst_placement_and_offline_is_apart_from_failed() {
-        let mut index = Index::new();
+        let mut index = Index::new(180_000);
         let c = "a".repeat(40);
         index.update(&row("s1", Some(1_000), &[("web", "Synced", &c), ("pos", "Degraded", &c)]));
         index.update(&row("s2", Some(1_000), &[("web", "Failed", &c)]));
         index.update(&row("s3", None, &[]));
-        let at = |n: &str, now| index.get(n).unwrap().standing(now, 180_000);
-        assert_eq!(at("s1", 2_000), Standing::Degraded);
-        assert_eq!(at("s2", 2_000), Standing::Failed);
-        assert_eq!(at("s2", 200_000), Standing::Offline);
-        assert_eq!(at("s3", 2_000), Standing::NeverReported);
+        index.update(&row("s4", Some(150_000), &[("web", "Synced", &c)]));
+        let at = |index: &Index, n: &str| index.standing(index.get(n).unwrap());
+        index.advance(2_000);
+        assert_eq!(at(&index, "s1"), Standing::Degraded);
+        assert_eq!(at(&index, "s2"), Standing::Failed);
+        assert_eq!(at(&index, "s3"), Standing::NeverReported);
+        index.advance(200_000);
+        assert_eq!(at(&index, "s2"), Standing::Offline);
+        assert_eq!(at(&index, "s4"), Standing::Synced);
+        assert_eq!(index.tally().by_standing[Standing::Offline.slot()], 2);
+        assert_eq!(index.tally().by_placement["pos"][Standing::Offline.slot()], 1);
+        // A clock that goes back brings them back.
+        index.advance(2_000);
+        assert_eq!(index.tally().by_standing[Standing::Offline.slot()], 0);
+        assert_eq!(index.tally().by_standing[Standing::Degraded.slot()], 1);
     }
 
     #[test]
     fn commits_and_labels_are_shared_between_clusters() {
-        let mut index = Index::new();
+        let mut index = Index::new(180_000);
         let c = "b".repeat(40);
         for i in 0..100 {
             index.update(&row(&format!("s{i}"), Some(1), &[("web", "Synced", &c)]));
@@ -276,27 +571,129 @@ mod tests {
         let a = index.get("s1").unwrap().placements[0].source_commit.clone().unwrap();
         let b = index.get("s2").unwrap().placements[0].source_commit.clone().unwrap();
         assert!(Arc::ptr_eq(&a, &b));
-        // 100 names, plus one each of: prod, kind, store, web, the commit, the digest.
-        assert_eq!(index.strings.len(), 106);
+        // One each of: prod, kind, store, web, the commit, the digest (names are keys, not interned).
+        assert_eq!(index.strings.len(), 6);
+        let group = index.group("prod", "web").unwrap();
+        assert_eq!(group.len(), 1);
+        assert_eq!(group[&Some(c.as_str().into())].len(), 100);
     }
 
     #[test]
     fn declared_clusters_appear_until_they_are_neither_declared_nor_registered() {
-        let mut index = Index::new();
-        let declared = |name: &str| DeclaredCluster {
-            name: name.into(),
-            environment: "prod".into(),
-            labels: BTreeMap::new(),
-            declared_in: "prod".into(),
-        };
+        let mut index = Index::new(100);
         index.set_declared(&[declared("d1"), declared("s1")]);
         index.update(&row("s1", Some(5), &[]));
-        assert_eq!(index.get("d1").unwrap().standing(6, 100), Standing::NeverReported);
+        index.advance(6);
+        assert_eq!(index.standing(index.get("d1").unwrap()), Standing::NeverReported);
         assert!(index.get("s1").unwrap().declared);
         index.set_declared(&[]);
         assert!(index.get("d1").is_none());
         assert!(index.get("s1").is_some_and(|e| e.registered && !e.declared));
         assert!(index.get("s1").unwrap().matches(&[("kind".into(), "store".into())]));
         assert!(!index.get("s1").unwrap().matches(&[("kind".into(), "cloud".into())]));
+        assert_eq!(index.tally().by_standing.iter().sum::<usize>(), 1);
+    }
+
+    #[test]
+    fn tokens_follow_registrations_and_stale_rows_are_ignored() {
+        let mut index = Index::new(100);
+        let mut r = row("s1", None, &[]);
+        r.token_hash = Some([1; 32]);
+        r.change = 5;
+        index.update(&r);
+        assert_eq!(index.cluster_for_token(&[1; 32]).map(|n| &**n), Some("s1"));
+        // Registered again: the old token stops working.
+        r.token_hash = Some([2; 32]);
+        r.change = 9;
+        index.update(&r);
+        assert!(index.cluster_for_token(&[1; 32]).is_none());
+        assert!(index.cluster_for_token(&[2; 32]).is_some());
+        // A row read before that registration changes nothing.
+        r.token_hash = Some([1; 32]);
+        r.change = 7;
+        index.update(&r);
+        assert!(index.cluster_for_token(&[2; 32]).is_some());
+        // A report stored later applies; one the index already has does not.
+        let c = "c".repeat(40);
+        assert!(index.apply("s1", 10, 50, &report("s1", &[("web", "Failed", &c)])));
+        assert!(index.apply("s1", 10, 60, &report("s1", &[("web", "Synced", &c)])));
+        assert_eq!(index.get("s1").unwrap().last_report_at_ms, Some(50));
+        assert!(!index.apply("nobody", 11, 50, &report("nobody", &[])));
+    }
+
+    /// What the tally and the groups must be, counted from scratch.
+    fn recount(index: &Index) -> (Tally, HashMap<Text, HashMap<Text, Group>>) {
+        let mut tally = Tally::default();
+        let mut groups: HashMap<Text, HashMap<Text, Group>> = HashMap::new();
+        for (name, entry) in index.iter() {
+            tally.count(entry, index.standing(entry), true);
+            for p in &entry.placements {
+                let placements = groups.entry(entry.environment.clone()).or_default();
+                placements
+                    .entry(p.name.clone())
+                    .or_default()
+                    .entry(p.applied_commit.clone())
+                    .or_default()
+                    .insert(name.clone());
+            }
+        }
+        (tally, groups)
+    }
+
+    #[test]
+    fn the_tally_and_groups_kept_as_the_index_changes_equal_a_recount() {
+        // SplitMix64: a fixed, reproducible sequence of changes.
+        let mut seed = 0x5eed_u64;
+        let mut next = move |n: u64| {
+            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = seed;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % n
+        };
+        let commits = ["a".repeat(40), "b".repeat(40), "c".repeat(40)];
+        let states = ["Synced", "Progressing", "Degraded", "Failed", "SourceUnreachable"];
+        let mut index = Index::new(1_000);
+        let (mut now, mut change) = (10_000_i64, 0_i64);
+        for _ in 0..3_000 {
+            let name = format!("s{}", next(40));
+            change += 1;
+            let mut placements = Vec::new();
+            for placement in ["web", "pos", "db"] {
+                if next(3) > 0 {
+                    let state = states[usize::try_from(next(5)).unwrap()];
+                    placements.push((placement, state, commits[usize::try_from(next(3)).unwrap()].as_str()));
+                }
+            }
+            match next(10) {
+                0 => {
+                    let names: Vec<String> = (0..next(20)).map(|_| format!("s{}", next(60))).collect();
+                    let list: Vec<DeclaredCluster> = names.iter().map(|n| declared(n)).collect();
+                    index.set_declared(&list);
+                }
+                1 => now += i64::try_from(next(1_500)).unwrap(),
+                2 => now -= i64::try_from(next(500)).unwrap(),
+                3 => {
+                    let mut r = row(&name, None, &[]);
+                    r.environment = if next(2) == 0 { "prod" } else { "dev" }.into();
+                    r.change = change;
+                    index.update(&r);
+                }
+                _ => {
+                    let received = now - i64::try_from(next(2_000)).unwrap();
+                    let r = report(&name, &placements);
+                    if !index.apply(&name, change, received, &r) {
+                        let mut row = row(&name, Some(received), &placements);
+                        row.change = change;
+                        index.update(&row);
+                    }
+                }
+            }
+            index.advance(now);
+            let (tally, groups) = recount(&index);
+            assert_eq!(index.tally, tally);
+            assert_eq!(index.groups, groups);
+            assert_eq!(index.by_time.len(), index.iter().filter(|(_, e)| e.last_report_at_ms.is_some()).count());
+        }
     }
 }

@@ -110,9 +110,10 @@ pub async fn start(options: Options) -> Result<Arc<Hub>> {
             .collect(),
     };
     let (ingest, jobs) = mpsc::channel::<Job>(BATCH * 4);
+    let offline_after_ms = i64::try_from(options.offline_after.as_millis()).unwrap_or(i64::MAX);
     let hub = Arc::new(Hub {
         store,
-        index: RwLock::new(Index::new()),
+        index: RwLock::new(Index::new(offline_after_ms)),
         fleet: RwLock::new(None),
         fleet_error: RwLock::new(None),
         ingest,
@@ -133,36 +134,54 @@ pub async fn start(options: Options) -> Result<Arc<Hub>> {
 }
 
 impl Hub {
-    /// Takes every change of the store since the index last looked.
+    /// Takes every change of the store since the index last looked, and moves the index's
+    /// clock to now.
     async fn refresh(&self) -> Result<()> {
         loop {
             let since = self.index.read().expect("not poisoned").change;
             let rows = self.store.changed_since(since, 10_000).await?;
+            let mut index = self.index.write().expect("not poisoned");
+            for row in &rows {
+                index.change = index.change.max(row.change);
+                index.update(&Row::from(row));
+            }
+            index.advance(Hub::now_ms());
             if rows.is_empty() {
                 return Ok(());
             }
-            let mut index = self.index.write().expect("not poisoned");
-            for row in &rows {
-                index.update(&Row {
-                    name: row.name.clone(),
-                    environment: row.environment.clone(),
-                    labels: row.labels.clone(),
-                    registered_at_ms: row.registered_at_ms,
-                    last_report_at_ms: row.last_report_at_ms,
-                    last_report: row.last_report.clone(),
-                });
-                index.change = index.change.max(row.change);
-            }
         }
+    }
+
+    /// Takes the reports a batch just stored into the index, when nothing of the store before
+    /// them is missing from it (this process wrote the last changes, as with one hub on
+    /// SQLite); else leaves them to [`Hub::refresh`], which reads them back. True when taken.
+    fn apply(&self, batch: &[Incoming], results: &[Result<Ingested, store::IngestError>]) -> bool {
+        let stored: Vec<(i64, &Incoming)> = results
+            .iter()
+            .zip(batch)
+            .filter_map(|(r, incoming)| match r {
+                Ok(Ingested::Stored { change }) => Some((*change, incoming)),
+                _ => None,
+            })
+            .collect();
+        let Some(first) = stored.iter().map(|(c, _)| *c).min() else { return true };
+        let mut index = self.index.write().expect("not poisoned");
+        if first > index.change + 1 {
+            return false;
+        }
+        for (change, incoming) in &stored {
+            if !index.apply(&incoming.report.cluster, *change, incoming.received_at_ms, &incoming.report) {
+                return false;
+            }
+            index.change = index.change.max(*change);
+        }
+        index.advance(Hub::now_ms());
+        true
     }
 
     fn now_ms() -> i64 {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
-    }
-
-    fn offline_after_ms(&self) -> i64 {
-        i64::try_from(self.options.offline_after.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Whether the request carries a viewer token.
@@ -178,7 +197,7 @@ impl Hub {
     }
 }
 
-/// What the dashboard reads: the same index, fleet view, clock and viewer check as the API.
+/// What the dashboard reads: the same index, fleet view and viewer check as the API.
 impl Hub {
     /// Whether `token` may read: one of `--viewer-token-file`'s, or one the store issued.
     pub(crate) async fn viewer_allowed(&self, token: &str) -> Result<bool, store::Error> {
@@ -195,26 +214,26 @@ impl Hub {
     pub(crate) fn fleet_view(&self) -> Option<Arc<FleetView>> {
         self.fleet.read().expect("not poisoned").clone()
     }
-
-    /// Now and the offline threshold, in milliseconds.
-    pub(crate) fn clock(&self) -> (i64, i64) {
-        (Hub::now_ms(), self.offline_after_ms())
-    }
 }
 
 async fn ingest_loop(hub: Arc<Hub>, mut jobs: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
     while jobs.recv_many(&mut batch, BATCH).await > 0 {
-        let incoming: Vec<Incoming> = batch.iter().map(|(i, _)| i.clone()).collect();
+        let (incoming, replies): (Vec<Incoming>, Vec<_>) = batch.drain(..).unzip();
         let results = hub.store.ingest(&incoming).await;
-        for ((_, reply), result) in batch.drain(..).zip(results) {
+        // Into the index before the answers, so an agent that was told "stored" and then reads
+        // a view sees its report.
+        if !hub.apply(&incoming, &results) {
+            hub.changed.notify_one();
+        }
+        for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result.map_err(|e| e.to_string()));
         }
-        hub.changed.notify_one();
     }
 }
 
-/// Follows the store: after each ingest, and every second for other hub processes' writes.
+/// Follows the store when an ingested batch could not be taken in directly, after a
+/// registration, and every second for other hub processes' writes; moves the index's clock.
 async fn refresh_loop(hub: Arc<Hub>) {
     loop {
         tokio::select! {
@@ -296,18 +315,21 @@ async fn report(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: axum::bod
     let Some(token) = bearer(&headers) else {
         return refuse(StatusCode::UNAUTHORIZED, "a cluster token is needed (Authorization: Bearer)", None);
     };
-    let cluster = match hub.store.cluster_for_token(token).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "unknown cluster token", None),
-        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+    let known = hub.index().cluster_for_token(&store::token_digest(token)).map(ToString::to_string);
+    let cluster = match known {
+        Some(c) => c,
+        // Registered since the index last read the store, or not at all.
+        None => match hub.store.cluster_for_token(token).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "unknown cluster token", None),
+            Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+        },
     };
+    // Parsed and validated.
     let parsed = match Report::from_json(&body) {
         Ok(r) => r,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &e.to_string(), Some(e.field())),
     };
-    if let Err(e) = parsed.validate() {
-        return refuse(StatusCode::BAD_REQUEST, &e.to_string(), Some(e.field()));
-    }
     if parsed.cluster != cluster {
         let message = format!("the token is cluster {cluster:?}'s, the report is {:?}'s", parsed.cluster);
         return refuse(StatusCode::FORBIDDEN, &message, Some("cluster"));
@@ -316,7 +338,9 @@ async fn report(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: axum::bod
     if flotilla_core::calendar::unix_ms(&parsed.time).is_some_and(|t| t > now + FUTURE_SLACK_MS) {
         return refuse(StatusCode::BAD_REQUEST, "time is in the future", Some("time"));
     }
-    let json = String::from_utf8_lossy(&body).into_owned();
+    // It parsed, so it is UTF-8; the buffer is reused when nothing else holds it.
+    let json =
+        String::from_utf8(Vec::from(body)).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let sequence = parsed.sequence;
     let (reply, answer) = oneshot::channel();
     let incoming = Incoming { token_cluster: cluster, report: parsed, json, received_at_ms: now };
@@ -368,8 +392,8 @@ async fn summary(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     if let Err(r) = hub.viewer(&headers).await {
         return r;
     }
-    let index = hub.index.read().expect("not poisoned");
-    Json(views::summary(&index, Hub::now_ms(), hub.offline_after_ms())).into_response()
+    let summary = views::summary(&hub.index());
+    Json(summary).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -401,8 +425,7 @@ async fn clusters(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(q): Que
         Err(e) => return problem(StatusCode::BAD_REQUEST, &e, Some("labels")),
     };
     let filter = Filter { standing, environment: q.environment, labels, placement: q.placement };
-    let index = hub.index.read().expect("not poisoned");
-    let page = views::clusters(&index, &filter, q.offset, page_limit(q.limit), Hub::now_ms(), hub.offline_after_ms());
+    let page = views::clusters(&hub.index(), &filter, q.offset, page_limit(q.limit));
     Json(page).into_response()
 }
 
@@ -427,7 +450,7 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
         };
         let labels: std::collections::BTreeMap<String, String> =
             entry.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        (entry.standing(Hub::now_ms(), hub.offline_after_ms()), entry.declared, entry.environment.to_string(), labels)
+        (index.standing(entry), entry.declared, entry.environment.to_string(), labels)
     };
     let unavailable = |e: store::Error| (StatusCode::SERVICE_UNAVAILABLE, e.to_string());
     let row = hub.store.cluster(name).await.map_err(unavailable)?;
@@ -495,18 +518,7 @@ async fn lag(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(q): Query<La
         let lag = fleet.lag(&environment, &q.placement, commit);
         Behind { commits: lag.commits_behind, since: lag.behind_since }
     };
-    let index = hub.index.read().expect("not poisoned");
-    let ledger = views::ledger(
-        &index,
-        &q.placement,
-        &environment,
-        &head,
-        &behind,
-        q.offset,
-        page_limit(q.limit),
-        Hub::now_ms(),
-        hub.offline_after_ms(),
-    );
+    let ledger = views::ledger(&hub.index(), &q.placement, &environment, &head, &behind, q.offset, page_limit(q.limit));
     Json(ledger).into_response()
 }
 
@@ -532,10 +544,7 @@ async fn readyz(State(hub): State<Arc<Hub>>) -> Response {
 
 async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
     use std::fmt::Write as _;
-    let s = {
-        let index = hub.index.read().expect("not poisoned");
-        views::summary(&index, Hub::now_ms(), hub.offline_after_ms())
-    };
+    let s = views::summary(&hub.index());
     let mut out = String::new();
     let _ = writeln!(out, "# HELP flotilla_hub_clusters Clusters known to the hub, by standing.");
     let _ = writeln!(out, "# TYPE flotilla_hub_clusters gauge");
@@ -552,4 +561,19 @@ async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
     let _ = writeln!(out, "# TYPE flotilla_hub_fleet_read_ok gauge");
     let _ = writeln!(out, "flotilla_hub_fleet_read_ok {fleet_ok}");
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+impl From<&store::ClusterRow> for Row {
+    fn from(row: &store::ClusterRow) -> Row {
+        Row {
+            name: row.name.clone(),
+            environment: row.environment.clone(),
+            labels: row.labels.clone(),
+            token_hash: Some(row.token_hash),
+            registered_at_ms: row.registered_at_ms,
+            last_report_at_ms: row.last_report_at_ms,
+            last_report: row.last_report.clone(),
+            change: row.change,
+        }
+    }
 }

@@ -2,18 +2,14 @@
 //! summary, the cluster list, and the lag ledger. The same values serve the JSON API, the
 //! dashboard and the command line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::index::{Index, Standing, Text, standing_of};
+use crate::index::{ByStanding, Group, Index, Standing, Text};
 
 /// Counts by standing, every standing present (zeros included) so the shape never changes.
 pub type Counts = BTreeMap<&'static str, usize>;
-
-fn zeroes() -> Counts {
-    Standing::ALL.iter().map(|s| (s.name(), 0)).collect()
-}
 
 /// The fleet summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,28 +22,17 @@ pub struct Summary {
     pub by_placement: BTreeMap<String, Counts>,
 }
 
-/// Counts every cluster by standing, environment and placement.
-pub fn summary(index: &Index, now_ms: i64, offline_after_ms: i64) -> Summary {
-    let mut s = Summary {
+/// Counts every cluster by standing, environment and placement, as of the index's clock: read
+/// from the index's tally, so it costs the same at ten clusters and at a million.
+pub fn summary(index: &Index) -> Summary {
+    let counts = |c: &ByStanding| Standing::ALL.iter().map(|s| (s.name(), c[s.slot()])).collect::<Counts>();
+    let tally = index.tally();
+    Summary {
         clusters: index.len(),
-        by_standing: zeroes(),
-        by_environment: BTreeMap::new(),
-        by_placement: BTreeMap::new(),
-    };
-    for (_, entry) in index.iter() {
-        let standing = entry.standing(now_ms, offline_after_ms);
-        *s.by_standing.entry(standing.name()).or_default() += 1;
-        *s.by_environment
-            .entry(entry.environment.to_string())
-            .or_insert_with(zeroes)
-            .entry(standing.name())
-            .or_default() += 1;
-        for p in &entry.placements {
-            let own = if standing == Standing::Offline { Standing::Offline } else { standing_of(p.state) };
-            *s.by_placement.entry(p.name.to_string()).or_insert_with(zeroes).entry(own.name()).or_default() += 1;
-        }
+        by_standing: counts(&tally.by_standing),
+        by_environment: tally.by_environment.iter().map(|(k, c)| (k.to_string(), counts(c))).collect(),
+        by_placement: tally.by_placement.iter().map(|(k, c)| (k.to_string(), counts(c))).collect(),
     }
-    s
 }
 
 /// Which clusters a list shows.
@@ -98,42 +83,45 @@ pub struct ClusterLine {
     pub problems: u32,
 }
 
-/// The clusters that pass `filter`, by name, from `offset`, at most `limit`.
-pub fn clusters(
-    index: &Index,
-    filter: &Filter,
-    offset: usize,
-    limit: usize,
-    now_ms: i64,
-    offline_after_ms: i64,
-) -> Page<ClusterLine> {
-    let mut names: Vec<(&Text, Standing)> = index
-        .iter()
-        .filter(|(_, e)| filter.environment.as_deref().is_none_or(|env| *e.environment == *env))
-        .filter(|(_, e)| e.matches(&filter.labels))
-        .filter(|(_, e)| filter.placement.as_deref().is_none_or(|p| e.placements.iter().any(|x| *x.name == *p)))
-        .map(|(n, e)| (n, e.standing(now_ms, offline_after_ms)))
-        .filter(|(_, s)| filter.standing.is_none_or(|f| f == *s))
-        .collect();
-    let total = names.len();
-    names.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let items = names
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|(name, standing)| {
-            let e = index.get(name).expect("listed from the index");
-            ClusterLine {
+/// The clusters that pass `filter`, by name, from `offset`, at most `limit`. Walks the clusters
+/// in name order and stops once the page is full when the total is known without looking
+/// further (no filter, or only by state, which the tally counts).
+pub fn clusters(index: &Index, filter: &Filter, offset: usize, limit: usize) -> Page<ClusterLine> {
+    let narrowed = filter.environment.is_some() || !filter.labels.is_empty() || filter.placement.is_some();
+    let known_total = match filter.standing {
+        _ if narrowed => None,
+        None => Some(index.len()),
+        Some(s) => Some(index.tally().by_standing[s.slot()]),
+    };
+    let mut matched = 0;
+    let mut items = Vec::new();
+    for (name, e) in index.iter() {
+        if known_total.is_some() && items.len() >= limit {
+            break;
+        }
+        if filter.environment.as_deref().is_some_and(|env| *e.environment != *env)
+            || !e.matches(&filter.labels)
+            || !filter.placement.as_deref().is_none_or(|p| e.placements.iter().any(|x| *x.name == *p))
+        {
+            continue;
+        }
+        let standing = index.standing(e);
+        if filter.standing.is_some_and(|f| f != standing) {
+            continue;
+        }
+        if matched >= offset && items.len() < limit {
+            items.push(ClusterLine {
                 name: name.to_string(),
                 environment: e.environment.to_string(),
                 standing,
                 last_report_at_ms: e.last_report_at_ms,
                 placements: e.placements.len(),
                 problems: e.placements.iter().map(|p| p.problems).sum(),
-            }
-        })
-        .collect();
-    Page { total, offset, items }
+            });
+        }
+        matched += 1;
+    }
+    Page { total: known_total.unwrap_or(matched), offset, items }
 }
 
 /// How far a commit is behind a branch's head, as git says.
@@ -182,12 +170,9 @@ pub struct Ledger {
     pub lagging: Page<Lagging>,
 }
 
-/// The clusters that run one commit (`None`: nothing applied yet), and how far behind it is.
-type Group<'i> = (Option<&'i str>, Behind, Vec<(&'i Text, Standing)>);
-
-/// Groups the clusters of `environment` that run `placement` by the commit they run, and how far
-/// each is behind `head` (`behind` asks git).
-#[expect(clippy::too_many_arguments, reason = "the view's whole question")]
+/// Lists the clusters of `environment` that run `placement` by the commit they applied, and
+/// how far each is behind `head` (`behind` asks git). Reads the index's group of the
+/// placement, so it costs the number of commits run plus the page, not the number of clusters.
 pub fn ledger(
     index: &Index,
     placement: &str,
@@ -196,24 +181,19 @@ pub fn ledger(
     behind: &dyn Fn(&str) -> Behind,
     offset: usize,
     limit: usize,
-    now_ms: i64,
-    offline_after_ms: i64,
 ) -> Ledger {
-    let mut by_commit: BTreeMap<Option<&str>, Vec<(&Text, Standing)>> = BTreeMap::new();
-    for (name, entry) in index.iter().filter(|(_, e)| *e.environment == *environment) {
-        let Some(p) = entry.placements.iter().find(|p| *p.name == *placement) else { continue };
-        let standing = entry.standing(now_ms, offline_after_ms);
-        by_commit.entry(p.applied_commit.as_deref()).or_default().push((name, standing));
-    }
-    let mut lines: Vec<Group<'_>> = by_commit
-        .into_iter()
-        .map(|(commit, clusters)| {
+    let empty = Group::new();
+    let group = index.group(environment, placement).unwrap_or(&empty);
+    let mut lines: Vec<(Option<&str>, Behind, &BTreeSet<Text>)> = group
+        .iter()
+        .map(|(commit, names)| {
+            let commit = commit.as_deref();
             let b = match commit {
                 Some(c) if c == head => Behind { commits: Some(0), since: None },
                 Some(c) => behind(c),
                 None => Behind::default(),
             };
-            (commit, b, clusters)
+            (commit, b, names)
         })
         .collect();
     // The head first, then by commits behind (unknown furthest), then by commit.
@@ -224,19 +204,18 @@ pub fn ledger(
     let mut lagging: Vec<Lagging> = Vec::new();
     let mut total = 0;
     for (commit, b, members) in lines.iter().rev().filter(|l| l.0 != Some(head)) {
-        let mut members = members.clone();
-        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (name, standing) in members {
-            if total >= offset && lagging.len() < limit {
-                lagging.push(Lagging {
-                    cluster: name.to_string(),
-                    commit: commit.map(ToString::to_string),
-                    behind: *b,
-                    standing,
-                });
-            }
-            total += 1;
+        // Whole groups before the page are skipped by their size.
+        let skip = offset.saturating_sub(total).min(members.len());
+        for name in members.iter().skip(skip).take(limit - lagging.len()) {
+            let standing = index.get(name).map_or(Standing::NeverReported, |e| index.standing(e));
+            lagging.push(Lagging {
+                cluster: name.to_string(),
+                commit: commit.map(ToString::to_string),
+                behind: *b,
+                standing,
+            });
         }
+        total += members.len();
     }
     let commits = lines
         .iter()
@@ -274,7 +253,7 @@ mod tests {
     }
 
     fn fleet() -> Index {
-        let mut index = Index::new();
+        let mut index = Index::new(15_000);
         let rows = [
             ("s1", "prod", "store", Some(("Synced", commit('a')))),
             ("s2", "prod", "store", Some(("Synced", commit('a')))),
@@ -283,25 +262,28 @@ mod tests {
             ("s5", "dev", "store", Some(("Synced", commit('a')))),
             ("s6", "prod", "store", None),
         ];
-        for (name, env, kind, last) in rows {
+        for (change, (name, env, kind, last)) in (1..).zip(rows) {
             index.update(&Row {
                 name: name.into(),
                 environment: env.into(),
                 labels: BTreeMap::from([("kind".into(), kind.into())]),
+                token_hash: None,
                 registered_at_ms: 0,
                 last_report_at_ms: last.as_ref().map(|_| if name == "s2" { 0 } else { 10_000 }),
                 last_report: last.map(|(state, c)| report(name, state, &c)),
+                change,
             });
         }
+        index.advance(20_000);
         index
     }
 
     #[test]
     fn the_summary_counts_every_cluster_once_by_standing_environment_and_placement() {
-        let s = summary(&fleet(), 20_000, 15_000);
+        let s = summary(&fleet());
         assert_eq!(s.clusters, 6);
         let expect = |pairs: &[(&'static str, usize)]| {
-            let mut c = zeroes();
+            let mut c: Counts = Standing::ALL.iter().map(|s| (s.name(), 0)).collect();
             c.extend(pairs.iter().copied());
             c
         };
@@ -318,12 +300,12 @@ mod tests {
     fn the_cluster_list_filters_and_pages() {
         let index = fleet();
         let filter = Filter { labels: Filter::parse_labels("kind=store").unwrap(), ..Filter::default() };
-        let page = clusters(&index, &filter, 1, 2, 20_000, 15_000);
+        let page = clusters(&index, &filter, 1, 2);
         assert_eq!(page.total, 5);
         let names: Vec<&str> = page.items.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["s2", "s3"]);
         let failed = Filter { standing: Some(Standing::Failed), ..Filter::default() };
-        assert_eq!(clusters(&index, &failed, 0, 10, 20_000, 15_000).items[0].name, "s4");
+        assert_eq!(clusters(&index, &failed, 0, 10).items[0].name, "s4");
         assert!(Filter::parse_labels("kind").is_err());
     }
 
@@ -335,7 +317,7 @@ mod tests {
             Some('c') => Behind { commits: Some(3), since: Some(50) },
             _ => Behind::default(),
         };
-        let ledger = ledger(&index, "web", "prod", &commit('a'), &behind, 0, 10, 20_000, 15_000);
+        let ledger = ledger(&index, "web", "prod", &commit('a'), &behind, 0, 10);
         assert_eq!((ledger.clusters, ledger.on_head), (4, 2));
         let commits: Vec<(char, usize, Option<usize>)> =
             ledger.commits.iter().map(|l| (l.commit.chars().next().unwrap(), l.clusters, l.behind.commits)).collect();
@@ -343,7 +325,7 @@ mod tests {
         let lagging: Vec<&str> = ledger.lagging.items.iter().map(|l| l.cluster.as_str()).collect();
         assert_eq!(lagging, ["s4", "s3"]);
         assert_eq!(ledger.lagging.total, 2);
-        let second = super::ledger(&index, "web", "prod", &commit('a'), &behind, 1, 10, 20_000, 15_000);
+        let second = super::ledger(&index, "web", "prod", &commit('a'), &behind, 1, 10);
         assert_eq!(second.lagging.items.len(), 1);
         assert_eq!(second.lagging.items[0].cluster, "s3");
     }

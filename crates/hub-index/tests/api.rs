@@ -2,175 +2,42 @@
 //! report ingest and everything it refuses (nothing of a refused report is stored), and the
 //! views' JSON.
 
-use std::path::Path;
-use std::sync::OnceLock;
-use std::time::Duration;
+mod common;
 
-use flotilla_git::testing::{GitDaemon, git};
-use hub_index::server::{self, Options};
-use hub_index::store::Store;
-use hub_index::testing::PgServer;
+use common::{DECLARED_STORE, Hub, Setup, WEB_PLACEMENT, commit, fleet_repository, now, postgres, report};
+use flotilla_git::testing::git;
 use serde_json::{Value, json};
 
-const FLEET: &str = "\
-apiVersion: flotilla.dev/v1alpha1
-kind: Placement
-metadata: {name: web}
-spec:
-  source: {repository: fleet, path: web}
-  clusters: {matchLabels: {kind: store}}
----
-apiVersion: flotilla.dev/v1alpha1
-kind: Cluster
-metadata: {name: store-9999, labels: {kind: store}}
-spec: {environment: prod}
-";
-
-/// One PostgreSQL for the whole test binary.
-fn postgres() -> &'static PgServer {
-    static SERVER: OnceLock<PgServer> = OnceLock::new();
-    SERVER.get_or_init(PgServer::start)
-}
-
-/// A hub serving on loopback, its fleet repository served by `git daemon`.
-struct TestHub {
-    url: String,
-    db: String,
-    dir: tempfile::TempDir,
-    _daemon: GitDaemon,
-    client: reqwest::Client,
-    viewer: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestHub {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn commit(dir: &Path, files: &[(&str, &str)]) -> String {
-    for (path, text) in files {
-        std::fs::create_dir_all(dir.join(path).parent().unwrap()).unwrap();
-        std::fs::write(dir.join(path), text).unwrap();
-    }
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "change"]);
-    git(dir, &["rev-parse", "HEAD"])
-}
-
-impl TestHub {
-    async fn start(backend: &str) -> TestHub {
-        let dir = tempfile::tempdir().unwrap();
-        let fleet = dir.path().join("fleet");
-        std::fs::create_dir_all(&fleet).unwrap();
-        git(&fleet, &["init", "-q", "-b", "prod"]);
-        commit(
-            &fleet,
-            &[
-                ("fleet/fleet.yaml", FLEET),
-                ("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n"),
-            ],
-        );
-        git(&fleet, &["branch", "dev"]);
-        let daemon = GitDaemon::start(dir.path());
-        let db = if backend == "sqlite" {
-            format!("sqlite:{}", dir.path().join("hub.db").display())
-        } else {
-            static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            postgres().create_database(&format!("api_{n}"))
-        };
-        let viewer_file = dir.path().join("viewer-token");
-        std::fs::write(&viewer_file, "flt_view_test_token_from_file\n").unwrap();
-        let options = Options {
-            db: db.clone(),
-            fleet: flotilla_git::Source::new(daemon.url("fleet")),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            viewer_token_file: Some(viewer_file),
-            offline_after: Duration::from_secs(180),
-            fleet_poll: Duration::from_millis(200),
-            cache_dir: dir.path().join("cache"),
-            environments: vec!["prod".into(), "dev".into()],
-        };
-        let hub = server::start(options).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, server::router(hub)).await.unwrap();
-        });
-        TestHub {
-            url,
-            db,
-            dir,
-            _daemon: daemon,
-            client: reqwest::Client::new(),
-            viewer: "flt_view_test_token_from_file".into(),
-            task,
-        }
-    }
-
-    async fn store(&self) -> Store {
-        Store::open(&self.db).await.unwrap()
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-        let mut request = self.client.post(format!("{}{path}", self.url)).body(body.to_string());
-        if let Some(t) = token {
-            request = request.bearer_auth(t);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.client.get(format!("{}{path}", self.url)).bearer_auth(&self.viewer).send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    /// Registers `name` and returns its cluster token.
-    async fn register(&self, name: &str) -> String {
-        let join = self.store().await.create_join_token(Some("store-*")).await.unwrap();
-        let body = json!({"cluster": name, "environment": "prod", "labels": {"kind": "store"}}).to_string();
-        let (status, answer) = self.post("/api/v1/register", Some(&join), &body).await;
-        assert_eq!(status, 200, "{answer}");
-        answer["token"].as_str().unwrap().to_string()
-    }
-
-    async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let started = std::time::Instant::now();
-        loop {
-            let (status, v) = self.get(path).await;
-            if status == 200 && done(&v) {
-                return v;
-            }
-            assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}: {status} {v}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    flotilla_core::calendar::rfc3339(i64::try_from(secs).unwrap())
-}
-
-fn report(cluster: &str, sequence: u64, state: &str, commit: &str) -> String {
-    json!({
-        "version": 1, "cluster": cluster, "agentVersion": "0.1.0", "sequence": sequence,
-        "time": now(),
-        "placements": [{"name": "web", "state": state, "sourceCommit": commit,
-            "desiredDigest": format!("sha256:{}", "d".repeat(64)), "health": "Healthy"}]
-    })
-    .to_string()
+/// A hub serving on loopback with `backend` (`sqlite` or `postgres`), its fleet (placement `web`
+/// and the declared store-9999) on `prod` and `dev`.
+async fn start(backend: &str) -> Hub {
+    let dir = tempfile::tempdir().unwrap();
+    fleet_repository(
+        dir.path(),
+        &[
+            ("fleet/fleet.yaml", &format!("{WEB_PLACEMENT}---\n{DECLARED_STORE}")),
+            ("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n"),
+        ],
+        &["dev"],
+    );
+    let db = if backend == "sqlite" {
+        format!("sqlite:{}", dir.path().join("hub.db").display())
+    } else {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        postgres().create_database(&format!("api_{n}"))
+    };
+    let setup = Setup {
+        db,
+        viewer: "flt_view_test_token_from_file",
+        environments: &["prod", "dev"],
+        client: reqwest::Client::new(),
+    };
+    Hub::serve(dir, setup).await
 }
 
 async fn registration_and_ingest(backend: &str) {
-    let hub = TestHub::start(backend).await;
+    let hub = start(backend).await;
     let head = git(&hub.dir.path().join("fleet"), &["rev-parse", "prod"]);
 
     // Registration: a join token limited to store-*.
@@ -268,7 +135,7 @@ async fn registration_ingest_and_views_on_postgres() {
 }
 
 async fn lag_after_commits(backend: &str) {
-    let hub = TestHub::start(backend).await;
+    let hub = start(backend).await;
     let fleet = hub.dir.path().join("fleet");
     let first = git(&fleet, &["rev-parse", "prod"]);
     let token = hub.register("store-0001").await;
@@ -303,7 +170,7 @@ async fn the_lag_ledger_follows_the_branch_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_line_shows_the_views_as_tables_and_json() {
-    let hub = TestHub::start("sqlite").await;
+    let hub = start("sqlite").await;
     let head = git(&hub.dir.path().join("fleet"), &["rev-parse", "prod"]);
     let token = hub.register("store-0001").await;
     assert_eq!(hub.post("/api/v1/reports", Some(&token), &report("store-0001", 1, "Synced", &head)).await.0, 200);

@@ -5,15 +5,16 @@
 //!
 //! Not the JSON API (`api.rs`) and not load: the pages read the same index as the JSON views.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use flotilla_git::testing::{GitDaemon, git};
-use hub_index::server::{self, Options};
+use common::{DECLARED_STORE, Hub, Setup, WEB_PLACEMENT, fleet_repository, report};
 use hub_index::store::Store;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const VIEWER: &str = "flt_view_dashboard_token_from_file";
 
@@ -24,12 +25,7 @@ const EDGES: usize = 120;
 const NOTE: &str = "<script>alert(1)</script> & \"quoted\"";
 
 fn fleet_yaml() -> String {
-    let mut yaml = String::from(
-        "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: web}\nspec:\n  \
-         source: {repository: fleet, path: web}\n  clusters: {matchLabels: {kind: store}}\n---\n\
-         apiVersion: flotilla.dev/v1alpha1\nkind: Cluster\nmetadata: {name: store-9999, labels: {kind: store}}\n\
-         spec: {environment: prod}\n",
-    );
+    let mut yaml = format!("{WEB_PLACEMENT}---\n{DECLARED_STORE}");
     for i in 0..EDGES {
         let _ = write!(
             yaml,
@@ -40,125 +36,47 @@ fn fleet_yaml() -> String {
     yaml
 }
 
-/// A hub on loopback with SQLite, its fleet served by `git daemon`, holding: store-0001 (synced
-/// on the head), store-0002 and store-0666 (registered, never reported; store-0666 has [`NOTE`]
-/// as a label), store-9999 and edge-000…edge-119 (declared in git only).
-struct TestHub {
-    url: String,
-    head: String,
-    dir: tempfile::TempDir,
-    _daemon: GitDaemon,
-    client: reqwest::Client,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestHub {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// All clusters: 3 registered, store-9999 and the edges declared.
 const CLUSTERS: usize = 4 + EDGES;
 
-impl TestHub {
-    async fn start() -> TestHub {
-        let dir = tempfile::tempdir().unwrap();
-        let fleet = dir.path().join("fleet");
-        std::fs::create_dir_all(fleet.join("fleet")).unwrap();
-        std::fs::create_dir_all(fleet.join("web")).unwrap();
-        std::fs::write(fleet.join("fleet/fleet.yaml"), fleet_yaml()).unwrap();
-        std::fs::write(
-            fleet.join("web/cm.yaml"),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n",
-        )
-        .unwrap();
-        git(&fleet, &["init", "-q", "-b", "prod"]);
-        git(&fleet, &["add", "-A"]);
-        git(&fleet, &["commit", "-q", "-m", "fleet"]);
-        let head = git(&fleet, &["rev-parse", "HEAD"]);
-        let daemon = GitDaemon::start(dir.path());
-        let db = format!("sqlite:{}", dir.path().join("hub.db").display());
-        let viewer_file = dir.path().join("viewer-token");
-        std::fs::write(&viewer_file, format!("{VIEWER}\n")).unwrap();
-        let options = Options {
-            db: db.clone(),
-            fleet: flotilla_git::Source::new(daemon.url("fleet")),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            viewer_token_file: Some(viewer_file),
-            offline_after: Duration::from_secs(180),
-            fleet_poll: Duration::from_millis(200),
-            cache_dir: dir.path().join("cache"),
-            environments: vec!["prod".into()],
-        };
-        let hub = server::start(options).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, server::router(hub)).await.unwrap();
-        });
+/// A hub on loopback with SQLite, its fleet served by `git daemon`, holding: store-0001 (synced
+/// on the head), store-0002 and store-0666 (registered, never reported; store-0666 has [`NOTE`]
+/// as a label), store-9999 and edge-000…edge-119 (declared in git only).
+async fn start() -> Hub {
+    let dir = tempfile::tempdir().unwrap();
+    fleet_repository(
+        dir.path(),
+        &[
+            ("fleet/fleet.yaml", &fleet_yaml()),
+            ("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n"),
+        ],
+        &[],
+    );
+    let setup = Setup {
+        db: format!("sqlite:{}", dir.path().join("hub.db").display()),
+        viewer: VIEWER,
+        environments: &["prod"],
         // Redirects are checked, not followed.
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let hub = TestHub { url, head, dir, _daemon: daemon, client, task };
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+    };
+    let hub = Hub::serve(dir, setup).await;
+    let token = hub.register("store-0001").await;
+    hub.register("store-0002").await;
+    hub.register_labelled("store-0666", json!({"kind": "store", "note": NOTE})).await;
+    let (status, answer) =
+        hub.post("/api/v1/reports", Some(&token), &report("store-0001", 1, "Synced", &hub.head)).await;
+    assert_eq!(status, 200, "{answer}");
+    // Until the fleet is read and the report is in the index.
+    hub.wait_for("/api/v1/summary", "the fleet and the report", |v| {
+        v["clusters"] == CLUSTERS && v["byStanding"]["synced"] == 1
+    })
+    .await;
+    hub.wait_for("/api/v1/lag?placement=web&environment=prod", "the fleet's head", |v| v["onHead"] == 1).await;
+    hub
+}
 
-        let store = Store::open(&db).await.unwrap();
-        let join = store.create_join_token(Some("store-*")).await.unwrap();
-        let mut tokens = Vec::new();
-        for (name, labels) in [
-            ("store-0001", json!({"kind": "store"})),
-            ("store-0002", json!({"kind": "store"})),
-            ("store-0666", json!({"kind": "store", "note": NOTE})),
-        ] {
-            let body = json!({"cluster": name, "environment": "prod", "labels": labels}).to_string();
-            let response = hub
-                .client
-                .post(format!("{}/api/v1/register", hub.url))
-                .bearer_auth(&join)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status().as_u16(), 200);
-            let answer: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-            tokens.push(answer["token"].as_str().unwrap().to_string());
-        }
-        let report = json!({
-            "version": 1, "cluster": "store-0001", "agentVersion": "0.1.0", "sequence": 1, "time": now(),
-            "placements": [{"name": "web", "state": "Synced", "sourceCommit": hub.head,
-                "desiredDigest": format!("sha256:{}", "d".repeat(64)), "health": "Healthy"}]
-        });
-        let response = hub
-            .client
-            .post(format!("{}/api/v1/reports", hub.url))
-            .bearer_auth(&tokens[0])
-            .body(report.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        hub.wait_until_loaded().await;
-        hub
-    }
-
-    /// Until the fleet is read and the report is in the index.
-    async fn wait_until_loaded(&self) {
-        let started = Instant::now();
-        loop {
-            let summary = self.api("/api/v1/summary").await;
-            let lag = self.api("/api/v1/lag?placement=web&environment=prod").await;
-            if summary["clusters"] == CLUSTERS && summary["byStanding"]["synced"] == 1 && lag["onHead"] == 1 {
-                return;
-            }
-            assert!(started.elapsed() < Duration::from_secs(20), "the hub did not load: {summary} {lag}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn api(&self, path: &str) -> Value {
-        let response = self.client.get(format!("{}{path}", self.url)).bearer_auth(VIEWER).send().await.unwrap();
-        serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null)
-    }
-
+/// The dashboard's own requests.
+impl Hub {
     /// A page with the viewer cookie: status and HTML.
     async fn page(&self, path: &str) -> (u16, String) {
         let response = self
@@ -185,11 +103,6 @@ impl TestHub {
     }
 }
 
-fn now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    flotilla_core::calendar::rfc3339(i64::try_from(secs).unwrap())
-}
-
 /// The cluster names a list page links to, in order.
 fn cluster_names(html: &str) -> Vec<String> {
     html.split("class=\"cluster\" href=\"/clusters/")
@@ -210,7 +123,7 @@ fn href(html: &str, id: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
-    let hub = TestHub::start().await;
+    let hub = start().await;
 
     // Without a token: 401 and the login form, on every page.
     for path in ["/", "/clusters", "/clusters/store-0001", "/lag?placement=web"] {
@@ -431,7 +344,7 @@ async fn headless_chromium_renders_the_pages() {
         );
         return;
     };
-    let hub = TestHub::start().await;
+    let hub = start().await;
     let (door, door_task) = cookie_door(hub.url.clone()).await;
     let work = tempfile::tempdir().unwrap();
     let screenshots = screenshot_dir();

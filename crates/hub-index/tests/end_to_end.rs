@@ -5,26 +5,20 @@
 //!
 //! Not a load test and not a fault-injection test of single requests: `api.rs` covers those.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{WEB_PLACEMENT, fleet_repository};
 use flotilla_git::testing::{GitDaemon, git};
 use serde_json::Value;
 
 const CLUSTERS: [&str; 3] = ["store-0001", "store-0002", "store-0003"];
 
 const VIEWER: &str = "flt_view_end_to_end_token";
-
-const FLEET: &str = "\
-apiVersion: flotilla.dev/v1alpha1
-kind: Placement
-metadata: {name: web}
-spec:
-  source: {repository: fleet, path: web}
-  clusters: {matchLabels: {kind: store}}
-";
 
 /// The processes of one test, killed when it ends, also on panic.
 #[derive(Default)]
@@ -110,19 +104,17 @@ impl World {
     /// The fleet repository (prod, and dev at the same commit) served by `git daemon`.
     fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let fleet = dir.path().join("fleet");
-        std::fs::create_dir_all(fleet.join("fleet")).unwrap();
-        std::fs::create_dir_all(fleet.join("web")).unwrap();
         std::fs::create_dir_all(dir.path().join("logs")).unwrap();
         std::fs::write(dir.path().join("viewer-token"), format!("{VIEWER}\n")).unwrap();
-        git(&fleet, &["init", "-q", "-b", "prod"]);
-        std::fs::write(fleet.join("fleet/fleet.yaml"), FLEET).unwrap();
-        std::fs::write(fleet.join("web/namespace.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
-            .unwrap();
-        std::fs::write(fleet.join("web/cm.yaml"), config_map("one")).unwrap();
-        git(&fleet, &["add", "-A"]);
-        git(&fleet, &["commit", "-q", "-m", "fleet"]);
-        git(&fleet, &["branch", "dev"]);
+        fleet_repository(
+            dir.path(),
+            &[
+                ("fleet/fleet.yaml", WEB_PLACEMENT),
+                ("web/namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"),
+                ("web/cm.yaml", &config_map("one")),
+            ],
+            &["dev"],
+        );
         let daemon = GitDaemon::start(dir.path());
 
         World {

@@ -2,8 +2,11 @@
 //! what each cluster should report (checked against an independent render, as the agent
 //! computes it), lag, promotion, the render memo, and per-placement isolation.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::write_files;
 use flotilla_core::fleet::{ClusterIdentity, Fleet};
 use flotilla_core::selector::parse_labels;
 use flotilla_git::testing::{GitDaemon, git, git_command};
@@ -44,11 +47,7 @@ impl World {
     /// checked out; the commit id.
     fn commit(&self, repo: &str, files: &[(&str, impl AsRef<str>)], time: i64, message: &str) -> String {
         let dir = self.repo(repo);
-        for (path, text) in files {
-            let file = dir.join(path);
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(&file, text.as_ref()).unwrap();
-        }
+        write_files(&dir, files);
         git(&dir, &["add", "-A"]);
         timed(&dir, &["commit", "-q", "--allow-empty", "-m", message], time);
         git(&dir, &["rev-parse", "HEAD"])
@@ -224,6 +223,19 @@ fn expected_commits_and_digests_are_what_the_agent_renders() {
     assert_eq!(expected_of(&view, &us, "base").digest, expected_of(&view, &eu, "base").digest);
     // An environment that is not loaded expects nothing.
     assert_eq!(view.expected(&identity("store-0001", "staging", "kind=store")), []);
+}
+
+#[test]
+fn a_label_a_substitution_needs_and_a_cluster_lacks_fails_it_in_that_clusters_name() {
+    let world = World::standard();
+    let view = world.load(&["prod"]);
+    for name in ["store-a", "store-b"] {
+        let who = identity(name, "prod", "kind=store");
+        let greet = expected_of(&view, &who, "greet");
+        assert_eq!((greet.source_commit, &greet.digest), (None, &None));
+        let error = greet.error.expect("no region label to substitute");
+        assert!(error.ends_with(&format!("${{cluster.labels.region}} is not defined for cluster {name}")), "{error}");
+    }
 }
 
 #[test]

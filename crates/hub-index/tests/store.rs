@@ -2,11 +2,13 @@
 //! temporary folder) and on PostgreSQL (a fresh database on one throwaway server per test
 //! binary, see `hub_index::testing`).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::TcpStream;
-use std::sync::OnceLock;
 use std::time::Instant;
 
+use common::postgres;
 use flotilla_core::register;
 use flotilla_core::report::Report;
 use hub_index::store::{ClusterRow, Error, EvidenceFilter, Incoming, IngestError, Ingested, RegisterError, Store};
@@ -17,8 +19,6 @@ use sqlx::Row as _;
 
 const COMMIT: &str = "3f2a9c41d0b7e6a58c1f4e2d9b0a7c6e5d4f3a21";
 const DIGEST: &str = "sha256:5d41402abc4b2a76b9719d911017c592ae4f7e3b8c6d5e4f3a2b1c0d9e8f7a6b";
-
-static POSTGRES: OnceLock<PgServer> = OnceLock::new();
 
 /// One database under test.
 struct Backend {
@@ -32,7 +32,7 @@ struct Backend {
 async fn backends(test: &str) -> Vec<Backend> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite:{}", dir.path().join("hub.db").display());
-    let postgres = POSTGRES.get_or_init(PgServer::start).create_database(test);
+    let postgres = postgres().create_database(test);
     vec![
         Backend { name: "sqlite", store: Store::open(&sqlite).await.unwrap(), url: sqlite, _dir: Some(dir) },
         Backend { name: "postgres", store: Store::open(&postgres).await.unwrap(), url: postgres, _dir: None },
@@ -383,7 +383,8 @@ async fn reopening_keeps_the_data_and_migrates_once() {
         let again = Store::open(&b.url).await.unwrap();
         assert_eq!(again.clusters_count().await.unwrap(), 1, "{}", b.name);
         assert_eq!(again.cluster("store-1").await.unwrap(), b.store.cluster("store-1").await.unwrap());
-        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 1);
+        // Each of the two migrations, once.
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 2);
         if b.name == "sqlite" {
             let mode: String =
                 sqlx::query("PRAGMA journal_mode").fetch_one(&raw(&b.url).await).await.unwrap().try_get(0).unwrap();
@@ -403,7 +404,7 @@ async fn bad_urls_are_refused_without_echoing_them() {
 /// a cluster whose reports reach both stores gets each sequence stored once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_stores_on_postgres_take_unique_change_numbers() {
-    let url = POSTGRES.get_or_init(PgServer::start).create_database("concurrent_stores");
+    let url = postgres().create_database("concurrent_stores");
     let (one, two) = (Store::open(&url).await.unwrap(), Store::open(&url).await.unwrap());
     let clusters = ["a-1", "a-2", "a-3", "b-1", "b-2", "b-3", "shared"];
     registered(&one, &clusters).await;

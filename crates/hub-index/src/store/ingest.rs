@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use flotilla_core::report::{PolicyReport, Report};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row as _, Transaction};
 
 use super::{Error, Store};
@@ -80,7 +80,8 @@ struct Latest<'a> {
 }
 
 enum Previous<'a> {
-    /// `clusters.last_report_json`, not yet read.
+    /// `clusters.last_policies_json` (or, in a row written before it, `last_report_json`), not
+    /// yet read.
     Stored(Option<String>),
     /// An earlier report of the same batch.
     Batch(&'a Report),
@@ -133,7 +134,8 @@ impl Store {
             // Sorted by bytes, here and in the query, so that row locks on PostgreSQL are always
             // taken in one order and two batches cannot deadlock.
             let select = format!(
-                "SELECT name, last_sequence, last_report_json FROM clusters WHERE name IN ({}) ORDER BY name{}{}",
+                "SELECT name, last_sequence, COALESCE(last_policies_json, last_report_json) FROM clusters
+                 WHERE name IN ({}) ORDER BY name{}{}",
                 placeholders(names.len()),
                 self.dialect.bytewise(),
                 self.dialect.for_update()
@@ -252,7 +254,8 @@ impl Store {
         for chunk in newest.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "UPDATE clusters SET last_sequence = v.column2, last_report_at = v.column3,
-                     last_report_json = v.column4, change = v.column5
+                     last_policies_json = v.column4, change = v.column5, last_report_change = v.column5,
+                     last_report_json = NULL
                  FROM (VALUES {}) AS v WHERE clusters.name = v.column1",
                 rows(chunk.len(), 5)
             );
@@ -264,7 +267,7 @@ impl Store {
                     .bind(incoming.report.cluster.as_str())
                     .bind(sequence)
                     .bind(incoming.received_at_ms)
-                    .bind(incoming.json.as_str())
+                    .bind(policies_json(&incoming.report))
                     .bind(*change);
             }
             query.execute(&mut **tx).await?;
@@ -324,19 +327,27 @@ impl Previous<'_> {
     /// The previous report's policy results. A stored report this hub cannot read counts as
     /// none: every policy then gets an evidence row, which is more evidence rather than less.
     fn policies(&self) -> Cow<'_, [PolicyReport]> {
-        #[derive(Deserialize)]
-        struct Policies {
-            #[serde(default)]
-            policies: Vec<PolicyReport>,
-        }
         match self {
             Previous::Batch(report) => Cow::Borrowed(&report.policies),
             Previous::Stored(None) => Cow::Borrowed(&[]),
             Previous::Stored(Some(json)) => {
-                Cow::Owned(serde_json::from_str::<Policies>(json).map(|p| p.policies).unwrap_or_default())
+                Cow::Owned(serde_json::from_str::<Policies>(json).map(|p| p.policies.into_owned()).unwrap_or_default())
             }
         }
     }
+}
+
+/// The policy results of a report as `clusters.last_policies_json` keeps them; a whole report's
+/// JSON reads the same way.
+#[derive(Serialize, Deserialize)]
+struct Policies<'a> {
+    #[serde(default)]
+    policies: Cow<'a, [PolicyReport]>,
+}
+
+fn policies_json(report: &Report) -> String {
+    serde_json::to_string(&Policies { policies: Cow::Borrowed(&report.policies) })
+        .expect("policy results have string keys, so they serialize")
 }
 
 /// The checks a report needs before the database: the token's cluster, the report's rules, and

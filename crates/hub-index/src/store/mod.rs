@@ -28,7 +28,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use ingest::{Incoming, IngestError, Ingested};
 use sql::Dialect;
-pub use token::{CLUSTER_PREFIX, JOIN_PREFIX, VIEWER_PREFIX};
+pub use token::{CLUSTER_PREFIX, JOIN_PREFIX, VIEWER_PREFIX, digest as token_digest};
 
 /// How long a SQLite connection waits for another process's write lock.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
@@ -86,6 +86,8 @@ pub struct ClusterRow {
     pub name: String,
     pub environment: String,
     pub labels: BTreeMap<String, String>,
+    /// The SHA-256 of the cluster's token.
+    pub token_hash: [u8; 32],
     pub registered_at_ms: i64,
     /// The sequence of the latest stored report; 0 before the first one since registering.
     pub last_sequence: i64,
@@ -141,8 +143,11 @@ pub struct EvidenceFilter {
     pub limit: i64,
 }
 
+/// A cluster row with its latest report, from `clusters c` joined with `reports r`.
 const CLUSTER_COLUMNS: &str =
-    "name, environment, labels_json, registered_at, last_sequence, last_report_at, last_report_json, change";
+    "c.name, c.environment, c.labels_json, c.registered_at, c.last_sequence, c.last_report_at,
+     COALESCE(c.last_report_json, r.json), c.change, c.token_hash
+     FROM clusters c LEFT JOIN reports r ON r.cluster = c.name AND r.change = c.last_report_change";
 
 impl Store {
     /// Opens the database at `url` (`sqlite:PATH`, created if missing, or `postgres://…`) and
@@ -283,7 +288,7 @@ impl Store {
     /// nothing, also with other processes writing: change numbers become visible in order
     /// (see [`Store::ingest`]).
     pub async fn changed_since(&self, change: i64, limit: i64) -> Result<Vec<ClusterRow>, Error> {
-        let sql = format!("SELECT {CLUSTER_COLUMNS} FROM clusters WHERE change > ? ORDER BY change LIMIT ?");
+        let sql = format!("SELECT {CLUSTER_COLUMNS} WHERE c.change > ? ORDER BY c.change LIMIT ?");
         let sql = self.sql(&sql);
         let rows = sqlx::query(&sql).bind(change).bind(limit.max(0)).fetch_all(&self.pool).await?;
         rows.iter().map(cluster_row).collect()
@@ -291,7 +296,7 @@ impl Store {
 
     /// A registered cluster.
     pub async fn cluster(&self, name: &str) -> Result<Option<ClusterRow>, Error> {
-        let sql = format!("SELECT {CLUSTER_COLUMNS} FROM clusters WHERE name = ?");
+        let sql = format!("SELECT {CLUSTER_COLUMNS} WHERE c.name = ?");
         let sql = self.sql(&sql);
         let row = sqlx::query(&sql).bind(name).fetch_optional(&self.pool).await?;
         row.as_ref().map(cluster_row).transpose()
@@ -414,10 +419,14 @@ fn cluster_row(row: &AnyRow) -> Result<ClusterRow, Error> {
     let labels = serde_json::from_str(&labels_json)
         .map_err(|e| Error::Corrupt { what: format!("clusters.labels_json of {name}"), problem: e.to_string() })?;
     let last_report_json: Option<String> = row.try_get(6)?;
-    let last_report = last_report_json
-        .map(|json| parse_report(&json, || format!("clusters.last_report_json of {name}")))
-        .transpose()?;
+    let last_report =
+        last_report_json.map(|json| parse_report(&json, || format!("the last report of {name}"))).transpose()?;
+    let token_hash: String = row.try_get(8)?;
+    let token_hash = hex::decode(&token_hash).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
+        Error::Corrupt { what: format!("clusters.token_hash of {name}"), problem: "not 64 hex digits".into() }
+    })?;
     Ok(ClusterRow {
+        token_hash,
         environment: row.try_get(1)?,
         labels,
         registered_at_ms: row.try_get(3)?,

@@ -11,20 +11,21 @@ use super::{Dialect, Error, Store};
 
 /// The migrations, oldest first; version N is `MIGRATIONS[N - 1]`. Append only: a released
 /// migration never changes.
-const MIGRATIONS: &[&[&str]] = &[&[
-    // Join tokens register clusters whose name matches the pattern (any name when NULL).
-    "CREATE TABLE IF NOT EXISTS join_tokens (
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        // Join tokens register clusters whose name matches the pattern (any name when NULL).
+        "CREATE TABLE IF NOT EXISTS join_tokens (
         hash TEXT PRIMARY KEY,
         cluster_name_pattern TEXT,
         created_at BIGINT NOT NULL
     )",
-    "CREATE TABLE IF NOT EXISTS viewer_tokens (
+        "CREATE TABLE IF NOT EXISTS viewer_tokens (
         hash TEXT PRIMARY KEY,
         created_at BIGINT NOT NULL
     )",
-    // One row per registered cluster with its latest report. `change` is the hub-wide change
-    // number of the row's last update (see `counters`).
-    "CREATE TABLE IF NOT EXISTS clusters (
+        // One row per registered cluster with its latest report. `change` is the hub-wide change
+        // number of the row's last update (see `counters`).
+        "CREATE TABLE IF NOT EXISTS clusters (
         name TEXT PRIMARY KEY,
         token_hash TEXT NOT NULL UNIQUE,
         environment TEXT NOT NULL,
@@ -35,10 +36,10 @@ const MIGRATIONS: &[&[&str]] = &[&[
         last_report_json TEXT,
         change BIGINT NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS clusters_by_change ON clusters (change)",
-    // Every stored report. Keyed by the change number it was stored with rather than by its
-    // sequence: a cluster that registers again starts its sequence over at 1.
-    "CREATE TABLE IF NOT EXISTS reports (
+        "CREATE INDEX IF NOT EXISTS clusters_by_change ON clusters (change)",
+        // Every stored report. Keyed by the change number it was stored with rather than by its
+        // sequence: a cluster that registers again starts its sequence over at 1.
+        "CREATE TABLE IF NOT EXISTS reports (
         cluster TEXT NOT NULL,
         change BIGINT NOT NULL,
         sequence BIGINT NOT NULL,
@@ -47,8 +48,8 @@ const MIGRATIONS: &[&[&str]] = &[&[
         json TEXT NOT NULL,
         PRIMARY KEY (cluster, change)
     )",
-    // The append-only evidence log: a row per policy whose result a report changed.
-    "CREATE TABLE IF NOT EXISTS evidence (
+        // The append-only evidence log: a row per policy whose result a report changed.
+        "CREATE TABLE IF NOT EXISTS evidence (
         cluster TEXT NOT NULL,
         policy TEXT NOT NULL,
         change BIGINT NOT NULL,
@@ -59,15 +60,24 @@ const MIGRATIONS: &[&[&str]] = &[&[
         violations_json TEXT NOT NULL,
         PRIMARY KEY (cluster, policy, change)
     )",
-    "CREATE INDEX IF NOT EXISTS evidence_by_time ON evidence (time, change)",
-    // Hub-wide counters, updated in the transaction that uses them: `change` numbers every
-    // update of a cluster row.
-    "CREATE TABLE IF NOT EXISTS counters (
+        "CREATE INDEX IF NOT EXISTS evidence_by_time ON evidence (time, change)",
+        // Hub-wide counters, updated in the transaction that uses them: `change` numbers every
+        // update of a cluster row.
+        "CREATE TABLE IF NOT EXISTS counters (
         name TEXT PRIMARY KEY,
         value BIGINT NOT NULL
     )",
-    "INSERT INTO counters (name, value) VALUES ('change', 0) ON CONFLICT (name) DO NOTHING",
-]];
+        "INSERT INTO counters (name, value) VALUES ('change', 0) ON CONFLICT (name) DO NOTHING",
+    ],
+    &[
+        // A cluster's latest report is the row of `reports` it was stored as (`reports` is never
+        // pruned of it), rather than a second copy in `last_report_json`, which stays for rows
+        // written before and is NULL from now on; and its policy results (`{"policies": [...]}`),
+        // which the next report is compared with for evidence, apart, so that ingest reads little.
+        "ALTER TABLE clusters ADD COLUMN last_report_change BIGINT",
+        "ALTER TABLE clusters ADD COLUMN last_policies_json TEXT",
+    ],
+];
 
 /// An arbitrary constant: the PostgreSQL advisory lock that hub processes opening the same
 /// database at once take, so that only one of them migrates (concurrent `CREATE TABLE IF NOT

@@ -24,7 +24,12 @@ pub(super) fn new_token(prefix: &str) -> Result<String, super::Error> {
 
 /// What the store keeps of a token: its SHA-256 in lower-case hex.
 pub(super) fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hex::encode(digest(token))
+}
+
+/// A token's SHA-256, as the in-memory index keeps it.
+pub fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// Checks a join token's cluster-name pattern: a cluster name (lower-case letters, digits, `-`
