@@ -239,17 +239,17 @@ impl Report {
 
 impl PlacementReport {
     fn validate(&self, at: &str) -> Result<(), ReportError> {
-        check(&format!("{at}.name"), &self.name, dns_subdomain)?;
+        check(format_args!("{at}.name"), &self.name, dns_subdomain)?;
         for (field, commit) in [("sourceCommit", &self.source_commit), ("appliedCommit", &self.applied_commit)] {
-            check_some(&format!("{at}.{field}"), commit.as_deref(), commit_id)?;
+            check_some(format_args!("{at}.{field}"), commit.as_deref(), commit_id)?;
         }
         for (field, digest) in [("desiredDigest", &self.desired_digest), ("appliedDigest", &self.applied_digest)] {
-            check_some(&format!("{at}.{field}"), digest.as_deref(), |d| {
+            check_some(format_args!("{at}.{field}"), digest.as_deref(), |d| {
                 Digest::parse(d).map(drop).map_err(|_| "must be sha256: and 64 lower-case hex digits")
             })?;
         }
-        check_some(&format!("{at}.signer"), self.signer.as_deref(), |s| line(s, 256))?;
-        check_some(&format!("{at}.message"), self.message.as_deref(), message)?;
+        check_some(format_args!("{at}.signer"), self.signer.as_deref(), |s| line(s, 256))?;
+        check_some(format_args!("{at}.message"), self.message.as_deref(), message)?;
         if self.objects.len() > MAX_OBJECTS {
             return Err(ReportError::Invalid {
                 field: format!("{at}.objects"),
@@ -265,19 +265,19 @@ impl PlacementReport {
 
 impl ObjectReport {
     fn validate(&self, at: &str) -> Result<(), ReportError> {
-        check(&format!("{at}.apiVersion"), &self.api_version, api_version)?;
-        check(&format!("{at}.kind"), &self.kind, |k| {
+        check(format_args!("{at}.apiVersion"), &self.api_version, api_version)?;
+        check(format_args!("{at}.kind"), &self.kind, |k| {
             (k.len() <= 63
                 && k.starts_with(|c: char| c.is_ascii_alphabetic())
                 && k.bytes().all(|b| b.is_ascii_alphanumeric()))
             .then_some(())
             .ok_or("must be letters and digits, starting with a letter")
         })?;
-        check_some(&format!("{at}.namespace"), self.namespace.as_deref(), dns_label)?;
-        check(&format!("{at}.name"), &self.name, object_name)?;
-        check_some(&format!("{at}.message"), self.message.as_deref(), message)?;
+        check_some(format_args!("{at}.namespace"), self.namespace.as_deref(), dns_label)?;
+        check(format_args!("{at}.name"), &self.name, object_name)?;
+        check_some(format_args!("{at}.message"), self.message.as_deref(), message)?;
         for (i, field) in self.fields.iter().enumerate() {
-            check(&format!("{at}.fields[{i}]"), field, |f| line(f, 1_024))?;
+            check(format_args!("{at}.fields[{i}]"), field, |f| line(f, 1_024))?;
         }
         Ok(())
     }
@@ -285,7 +285,7 @@ impl ObjectReport {
 
 impl PolicyReport {
     fn validate(&self, at: &str) -> Result<(), ReportError> {
-        check(&format!("{at}.name"), &self.name, dns_subdomain)?;
+        check(format_args!("{at}.name"), &self.name, dns_subdomain)?;
         if self.compliant == Some(true) && !self.violations.is_empty() {
             return Err(ReportError::Invalid {
                 field: format!("{at}.violations"),
@@ -300,12 +300,12 @@ impl PolicyReport {
         }
         for (i, v) in self.violations.iter().enumerate() {
             let at = format!("{at}.violations[{i}]");
-            check(&format!("{at}.object"), &v.object, |o| line(o, 1_024))?;
-            check_some(&format!("{at}.field"), v.field.as_deref(), |f| line(f, 1_024))?;
-            check(&format!("{at}.message"), &v.message, message)?;
+            check(format_args!("{at}.object"), &v.object, |o| line(o, 1_024))?;
+            check_some(format_args!("{at}.field"), v.field.as_deref(), |f| line(f, 1_024))?;
+            check(format_args!("{at}.message"), &v.message, message)?;
         }
         for (i, step) in self.remediation.iter().enumerate() {
-            check(&format!("{at}.remediation[{i}]"), step, message)?;
+            check(format_args!("{at}.remediation[{i}]"), step, message)?;
         }
         Ok(())
     }
@@ -396,7 +396,13 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
     T::deserialize(deserializer).map(Some)
 }
 
-fn check(field: &str, value: &str, rule: impl Fn(&str) -> Result<(), &'static str>) -> Result<(), ReportError> {
+/// `field` is formatted only when the check fails: a report's validation runs for every report
+/// the hub takes.
+fn check(
+    field: impl std::fmt::Display,
+    value: &str,
+    rule: impl Fn(&str) -> Result<(), &'static str>,
+) -> Result<(), ReportError> {
     if value.is_empty() {
         return Err(ReportError::Invalid { field: field.to_string(), problem: "empty".to_string() });
     }
@@ -404,7 +410,7 @@ fn check(field: &str, value: &str, rule: impl Fn(&str) -> Result<(), &'static st
 }
 
 fn check_some(
-    field: &str,
+    field: impl std::fmt::Display,
     value: Option<&str>,
     rule: impl Fn(&str) -> Result<(), &'static str>,
 ) -> Result<(), ReportError> {
