@@ -12,9 +12,10 @@
 //!   (loading the index from the store);
 //! - **fills**: one report from every cluster, so the index holds a report for each and the
 //!   views count a whole fleet; that also warms the hub up;
-//! - **sustains**: for a fixed time, reports from the clusters in turn with increasing
-//!   sequences, from many concurrent keep-alive connections, while the fleet summary and the
-//!   lag ledger are read every 100 ms (`--probe-ms`; latency under load);
+//! - **sustains**: `--rounds` windows (5) of `--seconds` (20) of reports from the clusters in
+//!   turn with increasing sequences, from many concurrent keep-alive connections, while the
+//!   fleet summary and the lag ledger are read every 100 ms (`--probe-ms`; latency under load);
+//!   the median window's rate is quoted;
 //! - reads the summary and the ledger again and again when idle (latency idle);
 //! - reads the hub's VmRSS and VmHWM, and its CPU time over the sustained window.
 //!
@@ -24,7 +25,8 @@
 //!
 //! The load generator runs in this process on the same machine as the hub, so the two share
 //! the CPUs: the figures are the hub's throughput with its clients on the same two cores, not
-//! its ceiling. It does not measure registration over HTTP, the dashboard, or several hubs.
+//! its ceiling. It posts reports with its own minimal HTTP/1.1 client ([`Connection`]) to keep
+//! its share small; the probes use reqwest. It does not measure registration over HTTP, the dashboard, or several hubs.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -41,7 +43,7 @@ use hub_index::store::Store;
 use hub_index::testing::PgServer;
 
 const USAGE: &str = "usage: cargo xtask bench hub [--quick] [--db sqlite,postgres] [--clusters N,N] [--seconds S] \
-                     [--concurrency C] [--probe-ms MS (0: no reads under load)]";
+                     [--rounds R] [--concurrency C] [--probe-ms MS (0: no reads under load)]";
 /// The viewer token the hub reads from `--viewer-token-file`.
 const VIEWER: &str = "flt_view_bench_token";
 /// How many registrations run at once while seeding.
@@ -74,6 +76,8 @@ impl Backend {
 struct Config {
     cases: Vec<(Backend, usize)>,
     seconds: u64,
+    /// How many sustained windows.
+    rounds: usize,
     concurrency: usize,
     /// How often the views are read during the sustained load; `None`: not at all, to see
     /// what reading them costs ingest.
@@ -85,6 +89,7 @@ fn parse(args: &[String]) -> Result<Config> {
     let mut backends: Option<Vec<Backend>> = None;
     let mut sizes: Option<Vec<usize>> = None;
     let mut seconds = None;
+    let mut rounds = None;
     let mut concurrency = 128;
     let mut probe_ms = 100;
     let mut args = args.iter();
@@ -111,6 +116,7 @@ fn parse(args: &[String]) -> Result<Config> {
                 sizes = Some(list);
             }
             "--seconds" => seconds = Some(value()?.parse().context("--seconds")?),
+            "--rounds" => rounds = Some(value()?.parse().context("--rounds")?),
             "--concurrency" => concurrency = value()?.parse().context("--concurrency")?,
             "--probe-ms" => probe_ms = value()?.parse().context("--probe-ms")?,
             other => bail!("unknown argument {other:?}; {USAGE}"),
@@ -132,7 +138,9 @@ fn parse(args: &[String]) -> Result<Config> {
     ensure!(cases.iter().all(|(_, n)| *n >= 1_000), "at least 1,000 clusters");
     ensure!(concurrency >= 1, "--concurrency at least 1");
     let probe_every = (probe_ms > 0).then(|| Duration::from_millis(probe_ms));
-    Ok(Config { cases, seconds: seconds.unwrap_or(if quick { 5 } else { 20 }), concurrency, probe_every })
+    let rounds = rounds.unwrap_or(if quick { 1 } else { 5 });
+    ensure!(rounds >= 1, "--rounds at least 1");
+    Ok(Config { cases, seconds: seconds.unwrap_or(if quick { 5 } else { 20 }), rounds, concurrency, probe_every })
 }
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -192,20 +200,43 @@ struct Outcome {
     seed: Duration,
     start: Duration,
     fill: Duration,
-    /// Reports stored in the sustained window, and its length.
-    stored: u64,
-    window: Duration,
+    /// The sustained windows.
+    rounds: Vec<Round>,
     summary_idle: Vec<f64>,
     lag_idle: Vec<f64>,
     summary_load: Vec<f64>,
     lag_load: Vec<f64>,
     rss_mib: f64,
     hwm_mib: f64,
-    /// The hub's CPU time over the sustained window, per stored report.
+    report_bytes: usize,
+}
+
+/// One sustained window.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    reports_per_s: f64,
+    /// The hub's CPU time over the window, per stored report.
     hub_cpu_us_per_report: f64,
     /// This process's CPU time (the load generator) over the window, per stored report.
     load_cpu_us_per_report: f64,
-    report_bytes: usize,
+}
+
+impl Outcome {
+    /// The median over the rounds of `what`.
+    fn median(&self, what: impl Fn(&Round) -> f64) -> f64 {
+        let mut values: Vec<f64> = self.rounds.iter().map(what).collect();
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    fn reports_per_s(&self) -> f64 {
+        self.median(|r| r.reports_per_s)
+    }
+
+    /// Every round's reports/s, as `25,012 / 26,083 / 24,900`.
+    fn rounds_text(&self) -> String {
+        self.rounds.iter().map(|r| format!("{:.0}", r.reports_per_s)).collect::<Vec<_>>().join(" / ")
+    }
 }
 
 fn measure(work: &Path, config: &Config) -> Result<Vec<Outcome>> {
@@ -302,46 +333,55 @@ impl Case {
             rate(self.clusters as u64, fill)
         );
 
-        // Sustained, with the views read under load.
-        let stored_before = load.stored.load(Ordering::SeqCst);
-        let hub_cpu_before = hub.cpu_seconds()?;
-        let load_cpu_before = cpu_time::ProcessTime::now();
-        let started = Instant::now();
-        let driver = tokio::spawn(load.clone().drive(config.concurrency, None));
-        let probe = tokio::spawn(probe(client.clone(), hub.url.clone(), load.clone(), config.probe_every));
-        tokio::time::sleep(Duration::from_secs(config.seconds)).await;
-        load.stop.store(true, Ordering::SeqCst);
-        driver.await.context("the load")??;
-        let window = started.elapsed();
-        let load_cpu = load_cpu_before.elapsed();
-        let hub_cpu = hub.cpu_seconds()? - hub_cpu_before;
-        let (summary_load, lag_load) = probe.await.context("the probe")??;
-        let stored = load.stored.load(Ordering::SeqCst) - stored_before;
-        eprintln!(
-            "bench: sustained: {stored} reports in {:.1} s ({:.0}/s)",
-            window.as_secs_f64(),
-            rate(stored, window)
-        );
+        // Sustained, with the views read under load, in rounds (the machine is noisy: the
+        // median round is quoted).
+        let (mut rounds, mut summary_load, mut lag_load) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=config.rounds {
+            load.stop.store(false, Ordering::SeqCst);
+            let stored_before = load.stored.load(Ordering::SeqCst);
+            let hub_cpu_before = hub.cpu_seconds()?;
+            let load_cpu_before = cpu_time::ProcessTime::now();
+            let started = Instant::now();
+            let driver = tokio::spawn(load.clone().drive(config.concurrency, None));
+            let probe = tokio::spawn(probe(client.clone(), hub.url.clone(), load.clone(), config.probe_every));
+            tokio::time::sleep(Duration::from_secs(config.seconds)).await;
+            load.stop.store(true, Ordering::SeqCst);
+            driver.await.context("the load")??;
+            let window = started.elapsed();
+            let load_cpu = load_cpu_before.elapsed();
+            let hub_cpu = hub.cpu_seconds()? - hub_cpu_before;
+            let (summary, lag) = probe.await.context("the probe")??;
+            summary_load.extend(summary);
+            lag_load.extend(lag);
+            let stored = load.stored.load(Ordering::SeqCst) - stored_before;
+            eprintln!(
+                "bench: sustained, round {round}: {stored} reports in {:.1} s ({:.0}/s)",
+                window.as_secs_f64(),
+                rate(stored, window)
+            );
+            let stored_f = float(stored.max(1));
+            rounds.push(Round {
+                reports_per_s: rate(stored, window),
+                hub_cpu_us_per_report: hub_cpu * 1e6 / stored_f,
+                load_cpu_us_per_report: load_cpu.as_secs_f64() * 1e6 / stored_f,
+            });
+        }
 
         let (summary_idle, lag_idle) = self.idle(&client, &hub.url, fleet).await?;
         let (rss_mib, hwm_mib) = hub.memory()?;
-        let stored_f = float(stored.max(1));
         Ok(Outcome {
             backend: self.backend,
             clusters: self.clusters,
             seed: seed_time,
             start: start_time,
             fill,
-            stored,
-            window,
+            rounds,
             summary_idle,
             lag_idle,
             summary_load,
             lag_load,
             rss_mib,
             hwm_mib,
-            hub_cpu_us_per_report: hub_cpu * 1e6 / stored_f,
-            load_cpu_us_per_report: load_cpu.as_secs_f64() * 1e6 / stored_f,
             report_bytes,
         })
     }
@@ -766,11 +806,12 @@ fn p50_p99(values: &[f64]) -> String {
 
 fn print_case(o: &Outcome) {
     eprintln!(
-        "bench: {} {}: {:.0} reports/s; summary idle {} ms, under load {} ms; lag idle {} ms, under load {} ms; \
+        "bench: {} {}: {:.0} reports/s (median of {}); summary idle {} ms, under load {} ms; lag idle {} ms, under load {} ms; \
          VmRSS {:.0} MiB, VmHWM {:.0} MiB",
         o.backend.name(),
         o.clusters,
-        rate(o.stored, o.window),
+        o.reports_per_s(),
+        o.rounds.len(),
         p50_p99(&o.summary_idle),
         p50_p99(&o.summary_load),
         p50_p99(&o.lag_idle),
@@ -785,25 +826,26 @@ fn print_report(config: &Config, outcomes: &[Outcome]) {
     let bytes = outcomes.first().map_or(0, |o| o.report_bytes);
     let probe = config.probe_every.map_or_else(|| "not read".to_string(), |d| format!("read every {d:?}"));
     println!(
-        "\n{} concurrent report requests, {} s sustained (the views {probe}), reports of {bytes} bytes.\n",
-        config.concurrency, config.seconds
+        "\n{} concurrent report requests, {} rounds of {} s sustained (the views {probe}), reports of {bytes} bytes.\n",
+        config.concurrency, config.rounds, config.seconds
     );
     println!(
-        "| database | clusters | seeding s (registrations/s) | hub start s | fill reports/s | sustained reports/s | hub CPU µs/report | load generator CPU µs/report | VmRSS MiB | VmHWM MiB |"
+        "| database | clusters | seeding s (registrations/s) | hub start s | fill reports/s | sustained reports/s, median (rounds) | hub CPU µs/report | load generator CPU µs/report | VmRSS MiB | VmHWM MiB |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
         println!(
-            "| {} | {} | {:.1} ({:.0}) | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {:.1} ({:.0}) | {:.1} | {:.0} | {:.0} ({}) | {:.0} | {:.0} | {:.0} | {:.0} |",
             o.backend.name(),
             o.clusters,
             o.seed.as_secs_f64(),
             rate(o.clusters as u64, o.seed),
             o.start.as_secs_f64(),
             rate(o.clusters as u64, o.fill),
-            rate(o.stored, o.window),
-            o.hub_cpu_us_per_report,
-            o.load_cpu_us_per_report,
+            o.reports_per_s(),
+            o.rounds_text(),
+            o.median(|r| r.hub_cpu_us_per_report),
+            o.median(|r| r.load_cpu_us_per_report),
             o.rss_mib,
             o.hwm_mib,
         );
@@ -830,7 +872,7 @@ fn print_report(config: &Config, outcomes: &[Outcome]) {
         return;
     };
     let n = o.clusters;
-    let reports = rate(o.stored, o.window);
+    let reports = o.reports_per_s();
     println!(
         "\ntargets (SQLite, {n} clusters{}):",
         if n < 1_000_000 { "; the issue sets them at 1,000,000" } else { "" }

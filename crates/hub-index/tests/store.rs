@@ -472,3 +472,27 @@ async fn ingest_throughput_on_sqlite() {
     let rate = reports.len() as f64 / seconds;
     println!("{} reports in {seconds:.2} s: {rate:.0} reports/s", reports.len());
 }
+
+#[tokio::test]
+async fn a_cluster_row_written_before_migration_2_is_still_read_and_compared() {
+    for b in backends("before_migration_2").await {
+        let store = &b.store;
+        registered(store, &["store-1"]).await;
+        let ok: &[&str] = &[];
+        let first = report("store-1", 1, &[("deny", Some(false), &["Pod/a"])]);
+        store.ingest(std::slice::from_ref(&first)).await;
+        let stored = store.cluster("store-1").await.unwrap().unwrap();
+        // As the first schema kept it: the report's JSON in the row, nothing in the new columns.
+        let pool = raw(&b.url).await;
+        let sql = "UPDATE clusters SET last_report_json = $1, last_report_change = NULL, last_policies_json = NULL";
+        let sql = if b.name == "sqlite" { sql.replace("$1", "?") } else { sql.to_string() };
+        sqlx::query(&sql).bind(first.json.as_str()).execute(&pool).await.unwrap();
+        assert_eq!(store.cluster("store-1").await.unwrap().unwrap(), stored, "{}", b.name);
+        // The next report is compared with the policies of that JSON: one change, one row.
+        store.ingest(&[report("store-1", 2, &[("deny", Some(false), &["Pod/a"])])]).await;
+        store.ingest(&[report("store-1", 3, &[("deny", Some(true), ok)])]).await;
+        let all = store.evidence(&EvidenceFilter { limit: 100, ..EvidenceFilter::default() }).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 3], "{}", b.name);
+        assert_eq!(store.cluster("store-1").await.unwrap().unwrap().last_sequence, 3);
+    }
+}
