@@ -4,11 +4,11 @@
 //! to a cluster ([`selector`]), renders sources as `kubectl kustomize` does ([`kustomize`]),
 //! applies a placement's customizations and substitution ([`render`]) and names the result by
 //! a [`digest::Digest`]. Reading the cluster back, it judges live objects' [`health`] and their
-//! [`drift`] from what was applied, [`plan`]s a sync, and it defines the agent's [`report`] to the hub and how it
-//! [`register`]s. It is not
-//! an IO library: no files, network, git, clock or Kubernetes client here (a tidy test checks
-//! the dependency list), so the agent and the hub compute the same answer from the same inputs,
-//! and a test is a function call.
+//! [`drift`] from what was applied, [`plan`]s a sync, evaluates [`policy`] compliance, and it
+//! defines the agent's [`report`] to the hub and how it [`register`]s. It is not an IO library:
+//! no files, network, git, clock or Kubernetes client here (a tidy test checks the dependency
+//! list), so the agent and the hub compute the same answer from the same inputs, and a test is
+//! a function call.
 
 pub mod calendar;
 pub mod digest;
@@ -17,6 +17,7 @@ pub mod fleet;
 pub mod health;
 pub mod kustomize;
 pub mod plan;
+pub mod policy;
 pub mod register;
 pub mod render;
 pub mod report;
