@@ -1,7 +1,9 @@
 //! The in-memory index the views read: one small entry per cluster, its placements' states and
 //! commits, kept up to date from the store's change numbers (so several hub processes sharing
 //! one PostgreSQL each see every report). Commits, digests, placement names and labels are
-//! interned: a million clusters running a handful of commits share those strings.
+//! interned, and so are whole label sets and whole placement lists: a million clusters running
+//! a handful of commits in a handful of states share them (what no cluster uses any more is
+//! dropped once a minute).
 //!
 //! The views must answer in milliseconds at a million clusters while reports stream in, so the
 //! index keeps what they ask for as it changes rather than counting when asked:
@@ -50,7 +52,7 @@ pub struct Row {
 }
 
 /// One placement of one cluster, as its last report said.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlacementEntry {
     pub name: Text,
     pub state: SyncState,
@@ -63,15 +65,22 @@ pub struct PlacementEntry {
     pub problems: u32,
 }
 
+/// A cluster's labels, by key; shared by the clusters that have the same.
+pub type Labels = Arc<[(Text, Text)]>;
+
+/// A cluster's placements, as its last report listed them; shared by the clusters whose
+/// placements are in the same state.
+pub type Placements = Arc<[PlacementEntry]>;
+
 /// One cluster.
 #[derive(Debug, Clone, Default)]
 pub struct Entry {
     pub environment: Text,
-    pub labels: BTreeMap<Text, Text>,
+    pub labels: Labels,
     pub registered: bool,
     pub declared: bool,
     pub last_report_at_ms: Option<i64>,
-    pub placements: Vec<PlacementEntry>,
+    pub placements: Placements,
     token_hash: Option<TokenHash>,
     /// The store's change number this entry is from (0: declared only).
     change: i64,
@@ -152,7 +161,7 @@ impl Tally {
     fn count(&mut self, entry: &Entry, standing: Standing, add: bool) {
         step(&mut self.by_standing, standing, add);
         bump(&mut self.by_environment, &entry.environment, standing, add);
-        for p in &entry.placements {
+        for p in entry.placements.iter() {
             let own = if standing == Standing::Offline { Standing::Offline } else { standing_of(p.state) };
             bump(&mut self.by_placement, &p.name, own, add);
         }
@@ -191,6 +200,10 @@ pub struct Index {
     /// By name, so lists come out in order.
     clusters: BTreeMap<Text, Entry>,
     strings: HashSet<Text>,
+    label_sets: HashSet<Labels>,
+    placement_lists: HashSet<Placements>,
+    /// When the interned values no cluster uses were last dropped.
+    purged_at_ms: i64,
     tally: Tally,
     /// Environment → placement → its group.
     groups: HashMap<Text, HashMap<Text, Group>>,
@@ -212,6 +225,9 @@ impl Index {
         Index {
             clusters: BTreeMap::new(),
             strings: HashSet::new(),
+            label_sets: HashSet::new(),
+            placement_lists: HashSet::new(),
+            purged_at_ms: 0,
             tally: Tally::default(),
             groups: HashMap::new(),
             by_time: BTreeSet::new(),
@@ -229,6 +245,24 @@ impl Index {
         let t: Text = Arc::from(s);
         self.strings.insert(t.clone());
         t
+    }
+
+    fn labels<'a>(&mut self, labels: impl Iterator<Item = (&'a String, &'a String)>) -> Labels {
+        let labels: Vec<(Text, Text)> = labels.map(|(k, v)| (self.intern(k), self.intern(v))).collect();
+        intern_slice(&mut self.label_sets, labels)
+    }
+
+    fn placements(&mut self, report: Option<&Report>) -> Placements {
+        let list: Vec<PlacementEntry> = report.iter().flat_map(|r| &r.placements).map(|p| self.placement(p)).collect();
+        intern_slice(&mut self.placement_lists, list)
+    }
+
+    /// Drops the interned values no cluster uses any more (only the index's sets hold them).
+    fn purge(&mut self) {
+        // The lists and sets first: they hold strings.
+        self.placement_lists.retain(|s| Arc::strong_count(s) > 1);
+        self.label_sets.retain(|s| Arc::strong_count(s) > 1);
+        self.strings.retain(|s| Arc::strong_count(s) > 1);
     }
 
     /// The name as a key: the index's own copy when it holds the cluster.
@@ -293,6 +327,10 @@ impl Index {
             self.tally.count(entry, entry.standing_at(cutoff), true);
         }
         self.cutoff_ms = cutoff;
+        if now_ms.abs_diff(self.purged_at_ms) >= PURGE_EVERY_MS {
+            self.purge();
+            self.purged_at_ms = now_ms;
+        }
     }
 
     /// Takes in a row of the store, replacing what the index held for the cluster, unless the
@@ -304,12 +342,8 @@ impl Index {
         }
         let declared = existing.is_some_and(|e| e.declared);
         let environment = self.intern(&row.environment);
-        let labels = row.labels.iter().map(|(k, v)| (self.intern(k), self.intern(v))).collect();
-        let placements = row
-            .last_report
-            .as_ref()
-            .map(|r| r.placements.iter().map(|p| self.placement(p)).collect())
-            .unwrap_or_default();
+        let labels = self.labels(row.labels.iter());
+        let placements = self.placements(row.last_report.as_ref());
         let entry = Entry {
             environment,
             labels,
@@ -331,10 +365,9 @@ impl Index {
         if entry.change >= change {
             return true;
         }
-        // Not needed to count the old entry out, so taken rather than copied.
-        let labels = std::mem::take(&mut entry.labels);
-        let (environment, declared, token_hash) = (entry.environment.clone(), entry.declared, entry.token_hash);
-        let placements = report.placements.iter().map(|p| self.placement(p)).collect();
+        let (environment, labels, declared, token_hash) =
+            (entry.environment.clone(), entry.labels.clone(), entry.declared, entry.token_hash);
+        let placements = self.placements(Some(report));
         let entry = Entry {
             environment,
             labels,
@@ -383,8 +416,9 @@ impl Index {
                 continue;
             }
             let environment = self.intern(&d.environment);
-            let labels = d.labels.iter().map(|(k, v)| (self.intern(k), self.intern(v))).collect();
-            let entry = Entry { environment, labels, declared: true, ..Entry::default() };
+            let labels = self.labels(d.labels.iter());
+            let placements = self.placements(None);
+            let entry = Entry { environment, labels, placements, declared: true, ..Entry::default() };
             self.put(Arc::from(d.name.as_str()), entry);
         }
     }
@@ -401,20 +435,21 @@ impl Index {
         self.tally.count(new, new.standing_at(cutoff), true);
         let same_groups = old.as_ref().is_some_and(|old| {
             old.environment == new.environment
-                && old.placements.len() == new.placements.len()
-                && old
-                    .placements
-                    .iter()
-                    .zip(&new.placements)
-                    .all(|(a, b)| a.name == b.name && a.applied_commit == b.applied_commit)
+                && (Arc::ptr_eq(&old.placements, &new.placements)
+                    || old.placements.len() == new.placements.len()
+                        && old
+                            .placements
+                            .iter()
+                            .zip(new.placements.iter())
+                            .all(|(a, b)| a.name == b.name && a.applied_commit == b.applied_commit))
         });
         if !same_groups {
             if let Some(old) = &old {
-                for p in &old.placements {
+                for p in old.placements.iter() {
                     ungroup(&mut self.groups, &name, &old.environment, p);
                 }
             }
-            for p in &new.placements {
+            for p in new.placements.iter() {
                 let placements = self.groups.entry(new.environment.clone()).or_default();
                 placements
                     .entry(p.name.clone())
@@ -448,7 +483,7 @@ impl Index {
     fn remove(&mut self, name: &str) {
         let Some((name, old)) = self.clusters.remove_entry(name) else { return };
         self.tally.count(&old, old.standing_at(self.cutoff_ms), false);
-        for p in &old.placements {
+        for p in old.placements.iter() {
             ungroup(&mut self.groups, &name, &old.environment, p);
         }
         if let Some(at) = old.last_report_at_ms {
@@ -458,6 +493,20 @@ impl Index {
             self.tokens.remove(&token);
         }
     }
+}
+
+/// How often interned values no cluster uses are dropped.
+const PURGE_EVERY_MS: u64 = 60_000;
+
+/// The shared copy of `items` in `set`, added when new. Label sets come sorted by key from the
+/// maps they are read from.
+fn intern_slice<T: Eq + std::hash::Hash>(set: &mut HashSet<Arc<[T]>>, items: Vec<T>) -> Arc<[T]> {
+    if let Some(shared) = set.get(items.as_slice()) {
+        return shared.clone();
+    }
+    let shared: Arc<[T]> = Arc::from(items);
+    set.insert(shared.clone());
+    shared
 }
 
 /// Takes `name` out of the group of placement `p` in `environment`, dropping what empties.
@@ -490,7 +539,13 @@ impl Entry {
 
     /// Whether every `key=value` of `selector` is among the labels (an empty selector matches).
     pub fn matches(&self, selector: &[(String, String)]) -> bool {
-        selector.iter().all(|(k, v)| self.labels.get(k.as_str()).is_some_and(|have| **have == **v))
+        selector.iter().all(|(k, v)| self.label(k).is_some_and(|have| *have == **v))
+    }
+
+    /// The value of label `key`.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        let at = self.labels.binary_search_by(|(k, _)| (**k).cmp(key)).ok()?;
+        Some(&self.labels[at].1)
     }
 }
 
@@ -627,7 +682,7 @@ mod tests {
         let mut groups: HashMap<Text, HashMap<Text, Group>> = HashMap::new();
         for (name, entry) in index.iter() {
             tally.count(entry, index.standing(entry), true);
-            for p in &entry.placements {
+            for p in entry.placements.iter() {
                 let placements = groups.entry(entry.environment.clone()).or_default();
                 placements
                     .entry(p.name.clone())
@@ -694,6 +749,15 @@ mod tests {
             assert_eq!(index.tally, tally);
             assert_eq!(index.groups, groups);
             assert_eq!(index.by_time.len(), index.iter().filter(|(_, e)| e.last_report_at_ms.is_some()).count());
+        }
+        // What is interned is what the clusters use, shared.
+        index.purge();
+        let lists: HashSet<&[PlacementEntry]> = index.iter().map(|(_, e)| &*e.placements).collect();
+        assert_eq!(index.placement_lists.len(), lists.len());
+        for (_, e) in index.iter() {
+            assert!(index.placement_lists.get(&*e.placements).is_some_and(|l| Arc::ptr_eq(l, &e.placements)));
+            assert!(index.label_sets.get(&*e.labels).is_some_and(|l| Arc::ptr_eq(l, &e.labels)));
+            assert!(index.strings.get(&*e.environment).is_some_and(|t| Arc::ptr_eq(t, &e.environment)));
         }
     }
 }
