@@ -12,14 +12,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, VerifyMode};
+use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy, VerifyMode};
 use flotilla_core::plan::{self, ObjectRef, Plan};
-use flotilla_core::report::{PlacementReport, SyncState};
+use flotilla_core::report::{PlacementReport, PolicyReport, SyncState};
 use flotilla_core::snapshot::Snapshot;
 use flotilla_git::{Cache, CommitId, Credentials, Signature, Source};
 
 use crate::cluster::Cluster;
 use crate::config::{Config, Kubernetes};
+use crate::govern;
 use crate::sync::{self, Desired};
 use crate::watch::Watches;
 
@@ -44,6 +45,9 @@ pub struct Outcome {
 pub struct Reconciled {
     pub fleet_commit: CommitId,
     pub placements: Vec<Outcome>,
+    /// The policies that select this cluster, evaluated after the placements' syncs (and
+    /// enforced, in [`Mode::Apply`], when they say so).
+    pub policies: Vec<PolicyReport>,
     /// The placements whose full sync was skipped: at the same commits, no change seen.
     pub unchanged: Vec<String>,
     /// Problems of the fleet repository itself (a broken fleet document) and a label mismatch.
@@ -241,12 +245,13 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
         };
         placements.push(outcome);
     }
+    let policies = govern::govern(cluster, &selection.policies, mode).await;
     let names: BTreeSet<&str> = selection.placements.iter().map(|p| p.name()).collect();
     memo.synced.retain(|name, _| names.contains(name.as_str()));
     let fleet_commit = at.commit;
     drop(selection);
     memo.fleet = Some(at);
-    Ok(Reconciled { fleet_commit, placements, unchanged, warnings })
+    Ok(Reconciled { fleet_commit, placements, policies, unchanged, warnings })
 }
 
 impl Memo {
@@ -311,6 +316,8 @@ pub struct Rendered {
     pub fleet_commit: CommitId,
     /// Each selected placement's objects, or the report of why they cannot be known.
     pub placements: Vec<Result<Desired, Box<PlacementReport>>>,
+    /// The policies that select the cluster.
+    pub policies: Vec<Policy>,
     pub warnings: Vec<String>,
 }
 
@@ -333,7 +340,8 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
         .filter(|p| only.is_none_or(|name| p.name() == name))
         .map(|p| locate(&at, &selection.identity, p).and_then(|l| render_located(&at, &selection.identity, p, &l)))
         .collect();
-    Ok(Rendered { fleet_commit: at.commit, placements, warnings })
+    let policies = selection.policies.iter().map(|p| (*p).clone()).collect();
+    Ok(Rendered { fleet_commit: at.commit, placements, policies, warnings })
 }
 
 /// What a paused placement reports: the commit it would take, nothing applied.

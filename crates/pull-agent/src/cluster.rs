@@ -154,6 +154,11 @@ impl Cluster {
 
     /// Server-side apply, forced, as [`FIELD_MANAGER`]; returns the object as stored.
     pub async fn apply(&mut self, object: &Value) -> Result<Value, Error> {
+        self.apply_as(object, FIELD_MANAGER).await
+    }
+
+    /// Server-side apply, forced, as `field_manager` (policies apply as their own).
+    pub async fn apply_as(&mut self, object: &Value, field_manager: &str) -> Result<Value, Error> {
         let r = ObjectRef::of(object).ok_or_else(|| Error::UnknownKind {
             object: "an object without apiVersion, kind or name".into(),
             api_version: String::new(),
@@ -161,7 +166,7 @@ impl Cluster {
         })?;
         let what = r.to_string();
         let api = self.api(&r.api_version, &r.kind, &r.namespace, &what).await?;
-        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let params = PatchParams::apply(field_manager).force();
         let patch = Patch::Apply(object);
         let applied = retrying(|| api.patch(&r.name, &params, &patch))
             .await

@@ -50,8 +50,21 @@ impl Cycle {
         if self.unchanged > 0 {
             states = format!("{states}, {} unchanged", self.unchanged);
         }
+        let policies = &self.report.policies;
+        let count = |c: Option<bool>| policies.iter().filter(|p| p.compliant == c).count();
+        let policies = if policies.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} policies ({} compliant, {} not, {} unknown)",
+                policies.len(),
+                count(Some(true)),
+                count(Some(false)),
+                count(None)
+            )
+        };
         format!(
-            "cycle {number}: {} placements ({states}); {:.1} ms wall, {:.1} ms cpu; {}",
+            "cycle {number}: {} placements ({states}){policies}; {:.1} ms wall, {:.1} ms cpu; {}",
             self.report.placements.len(),
             self.wall.as_secs_f64() * 1e3,
             self.cpu.as_secs_f64() * 1e3,
@@ -67,8 +80,9 @@ pub struct Agent {
     cluster: Cluster,
     reporter: Reporter,
     shutdown: Shutdown,
-    /// The last cycle's placements, to report when the fleet cannot be read.
+    /// The last cycle's placements and policies, to report when the fleet cannot be read.
     last: Vec<PlacementReport>,
+    last_policies: Vec<PolicyReport>,
     memo: Memo,
 }
 
@@ -78,8 +92,8 @@ impl Agent {
         let client = agent::connect(&config.kubernetes).await?;
         let cluster = Cluster::new(client).with_shutdown(shutdown.clone());
         let reporter = Reporter::open(&config)?;
-        let last = reporter.last_report().map(|r| r.placements).unwrap_or_default();
-        Ok(Agent { config, cluster, reporter, shutdown, last, memo: Memo::default() })
+        let (last, last_policies) = reporter.last_report().map(|r| (r.placements, r.policies)).unwrap_or_default();
+        Ok(Agent { config, cluster, reporter, shutdown, last, last_policies, memo: Memo::default() })
     }
 
     /// One reconcile of every placement, reported.
@@ -87,32 +101,36 @@ impl Agent {
         let started = Instant::now();
         let cpu = cpu_time::ProcessTime::try_now().ok();
         let mut unchanged = 0;
-        let placements = match agent::reconcile_with(&self.config, &mut self.cluster, Mode::Apply, &mut self.memo).await
-        {
+        let reconciled = agent::reconcile_with(&self.config, &mut self.cluster, Mode::Apply, &mut self.memo).await;
+        let (placements, policies) = match reconciled {
             Ok(reconciled) => {
                 for w in &reconciled.warnings {
                     eprintln!("pull-agent: warning: {w}");
                 }
                 unchanged = reconciled.unchanged.len();
-                reconciled.placements.into_iter().map(|o| o.report).collect()
+                (reconciled.placements.into_iter().map(|o| o.report).collect(), reconciled.policies)
             }
             Err(e) => {
                 // The fleet itself could not be read: what ran last still runs; say why it is stale.
                 let message = report::clip(&format!("{e:#}"));
                 eprintln!("pull-agent: {message}");
-                self.last
+                let placements = self
+                    .last
                     .iter()
                     .map(|p| PlacementReport {
                         state: SyncState::SourceUnreachable,
                         message: Some(message.clone()),
                         ..p.clone()
                     })
-                    .collect()
+                    .collect();
+                // Without the fleet the policies are not known either: the last results stand.
+                (placements, self.last_policies.clone())
             }
         };
-        let report = self.reporter.next(placements, Vec::new())?;
+        let report = self.reporter.next(placements, policies)?;
         let delivery = self.reporter.deliver(&report, !self.shutdown.requested()).await?;
         self.last.clone_from(&report.placements);
+        self.last_policies.clone_from(&report.policies);
         let cpu = cpu.and_then(|c| c.try_elapsed().ok()).unwrap_or_default();
         Ok(Cycle { report, unchanged, delivery, wall: started.elapsed(), cpu })
     }

@@ -1,11 +1,11 @@
 //! The local form of the commands: a fleet repository and its sources checked out in folders,
-//! no git and no cluster. `render` and (later) `check` use it in CI.
+//! no git and no cluster. `render` and `check` use it in CI.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet};
+use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Policy};
 use flotilla_core::render::{self, Rendered};
 use flotilla_core::snapshot::Snapshot;
 
@@ -37,6 +37,8 @@ pub struct Report {
     pub errors: Vec<String>,
     /// Set when the fleet repository declares the cluster differently from the command line.
     pub mismatch: Option<String>,
+    /// The policies that select the cluster.
+    pub policies: Vec<Policy>,
 }
 
 /// Renders what `identity` would run, for every placement (or only `only`).
@@ -77,5 +79,6 @@ pub fn render_cluster(sources: &Sources, identity: &ClusterIdentity, only: Optio
             Err(e) => errors.push(e.to_string()),
         }
     }
-    Ok(Report { rendered, errors, mismatch: selection.mismatch })
+    let policies = selection.policies.iter().map(|p| (*p).clone()).collect();
+    Ok(Report { rendered, errors, mismatch: selection.mismatch, policies })
 }

@@ -30,6 +30,34 @@ enum Command {
     Plan(ConfigArgs),
     /// Exchange a join token for this cluster's own token at the hub.
     Register(RegisterArgs),
+    /// The policies that select a cluster against what it would run (a CI gate): exit 1 on a
+    /// violation of high or critical severity.
+    Check(Box<CheckArgs>),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The agent's configuration file (fetches the fleet from git).
+    #[arg(long, conflicts_with = "fleet_dir")]
+    config: Option<PathBuf>,
+    /// With --config: the fleet repository's branch or commit (default: the environment branch).
+    #[arg(long = "ref", requires = "config")]
+    git_ref: Option<String>,
+    /// A fleet repository checked out in a folder (the local form).
+    #[arg(long)]
+    fleet_dir: Option<PathBuf>,
+    /// The cluster's name (local form).
+    #[arg(long)]
+    cluster: Option<String>,
+    /// The cluster's labels, `k=v,k=v` (local form).
+    #[arg(long, default_value = "")]
+    labels: String,
+    /// The cluster's environment (local form).
+    #[arg(long)]
+    environment: Option<String>,
+    /// Where a source repository is checked out, `NAME=DIR` (local form). Repeatable.
+    #[arg(long = "source", value_name = "NAME=DIR")]
+    sources: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -123,6 +151,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Once(args) => daemon(&args, true),
         Command::Plan(args) => plan(&args),
         Command::Register(args) => register(&args),
+        Command::Check(args) => check(*args),
     }
 }
 
@@ -262,6 +291,65 @@ fn render_for_cluster(config: &std::path::Path, args: &RenderArgs, out: &mut imp
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
+/// `check`: renders what the cluster would run (from git with --config, or from folders), then
+/// evaluates its policies against it. A placement that cannot be rendered fails the check too:
+/// its objects are not there to judge.
+fn check(args: CheckArgs) -> Result<ExitCode> {
+    let (objects, policies, errors) = if let Some(config) = &args.config {
+        let config = pull_agent::config::Config::load(config)?;
+        let rendered = pull_agent::agent::render(&config, None, args.git_ref.as_deref())?;
+        for w in &rendered.warnings {
+            eprintln!("pull-agent: warning: {w}");
+        }
+        eprintln!("pull-agent: fleet repository at {}", rendered.fleet_commit);
+        let mut objects = Vec::new();
+        let mut errors = Vec::new();
+        for placement in rendered.placements {
+            match placement {
+                Ok(d) => objects.extend(d.objects),
+                Err(report) => errors.push(format!(
+                    "placement {}: {:?}: {}",
+                    report.name,
+                    report.state,
+                    report.message.as_deref().unwrap_or_default()
+                )),
+            }
+        }
+        (objects, rendered.policies, errors)
+    } else {
+        let fleet_dir =
+            args.fleet_dir.context("give --config, or --fleet-dir with --cluster, --labels and --environment")?;
+        let name = args.cluster.context("--fleet-dir needs --cluster NAME")?;
+        let environment = args.environment.context("--fleet-dir needs --environment ENV")?;
+        let labels = parse_labels(&args.labels).map_err(anyhow::Error::msg).context("--labels")?;
+        let overrides = source_overrides(&args.sources)?;
+        let identity = ClusterIdentity { name, environment, labels };
+        let report = render_cluster(&Sources { fleet_dir, overrides }, &identity, None)?;
+        if let Some(m) = &report.mismatch {
+            eprintln!("pull-agent: warning: cluster {} is declared differently: {m}", identity.name);
+        }
+        let objects = report.rendered.into_iter().flat_map(|r| r.objects).collect();
+        (objects, report.policies, report.errors)
+    };
+    let findings = pull_agent::check::check(&policies, &objects);
+    pull_agent::check::print(&findings, &mut std::io::stdout().lock())?;
+    for e in &errors {
+        eprintln!("pull-agent: error: {e}");
+    }
+    let failed = pull_agent::check::failing(&findings) || !errors.is_empty();
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// `--source NAME=DIR` flags.
+fn source_overrides(sources: &[String]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut overrides = BTreeMap::new();
+    for s in sources {
+        let (n, d) = s.split_once('=').with_context(|| format!("--source {s:?} is not NAME=DIR"))?;
+        overrides.insert(n.to_string(), PathBuf::from(d));
+    }
+    Ok(overrides)
+}
+
 fn render(args: RenderArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if let Some(config) = &args.config {
@@ -312,11 +400,7 @@ fn render(args: RenderArgs) -> Result<ExitCode> {
     let name = args.cluster.context("--fleet-dir needs --cluster NAME")?;
     let environment = args.environment.context("--fleet-dir needs --environment ENV")?;
     let labels = parse_labels(&args.labels).map_err(anyhow::Error::msg).context("--labels")?;
-    let mut overrides = BTreeMap::new();
-    for s in &args.sources {
-        let (n, d) = s.split_once('=').with_context(|| format!("--source {s:?} is not NAME=DIR"))?;
-        overrides.insert(n.to_string(), PathBuf::from(d));
-    }
+    let overrides = source_overrides(&args.sources)?;
     let identity = ClusterIdentity { name, environment, labels };
     let report = render_cluster(&Sources { fleet_dir, overrides }, &identity, args.placement.as_deref())?;
     if let Some(m) = &report.mismatch {

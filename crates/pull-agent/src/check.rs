@@ -1,0 +1,83 @@
+//! `pull-agent check`: the policies that select a cluster, evaluated against the rendered desired
+//! state of a commit instead of a live cluster — a CI gate that shows a violation before it
+//! merges. Nothing touches a cluster; every kind counts as served (what a cluster serves is not
+//! known here), so a template is Unknown only when it cannot be read.
+//!
+//! The gate fails on a violation of a `high` or `critical` policy; lower severities and Unknown
+//! results are shown and pass. An `enforce` policy's violation fails it too: the agent would
+//! fix the cluster after the merge, but the commit itself breaks the policy.
+
+use std::io::Write;
+
+use flotilla_core::fleet::{Policy, Remediation, Severity};
+use flotilla_core::policy;
+use flotilla_core::report::PolicyReport;
+use serde_json::Value;
+
+/// One policy's result against the desired state.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub severity: Severity,
+    pub remediation: Remediation,
+    pub report: PolicyReport,
+}
+
+impl Finding {
+    /// Whether this finding fails the gate.
+    pub fn fails(&self) -> bool {
+        self.report.compliant == Some(false) && self.severity >= Severity::High
+    }
+}
+
+/// Evaluates `policies` against `objects` (everything the cluster's placements render).
+pub fn check(policies: &[Policy], objects: &[Value]) -> Vec<Finding> {
+    policies
+        .iter()
+        .map(|p| Finding {
+            severity: p.spec.severity,
+            remediation: p.spec.remediation,
+            report: policy::evaluate(p, objects, &|_, _| true).report,
+        })
+        .collect()
+}
+
+/// Prints the findings, one line per policy and one per violation under it.
+///
+/// # Errors
+///
+/// When `out` cannot be written.
+pub fn print(findings: &[Finding], out: &mut impl Write) -> std::io::Result<()> {
+    for f in findings {
+        let result = match f.report.compliant {
+            Some(true) => "compliant",
+            Some(false) if f.fails() => "NON-COMPLIANT",
+            Some(false) => "non-compliant",
+            None => "unknown",
+        };
+        let severity = format!("{:?}", f.severity).to_lowercase();
+        let remediation = format!("{:?}", f.remediation).to_lowercase();
+        writeln!(out, "{result:<14} {severity:<8} {remediation:<7} {}", f.report.name)?;
+        for v in &f.report.violations {
+            let field = v.field.as_deref().map(|f| format!(" {f}")).unwrap_or_default();
+            let values = match (&v.expected, &v.actual) {
+                (Some(e), Some(a)) => format!(" (expected {e}, actual {a})"),
+                (Some(e), None) => format!(" (expected {e})"),
+                (None, Some(a)) => format!(" (actual {a})"),
+                (None, None) => String::new(),
+            };
+            writeln!(out, "    {}{field}: {}{values}", v.object, v.message)?;
+        }
+    }
+    let failing = findings.iter().filter(|f| f.fails()).count();
+    let summary = if failing == 0 {
+        format!("{} policies: no violation of high or critical severity", findings.len())
+    } else {
+        format!("{} policies: {failing} violated with high or critical severity", findings.len())
+    };
+    writeln!(out, "{summary}")
+}
+
+/// Whether any finding fails the gate.
+pub fn failing(findings: &[Finding]) -> bool {
+    findings.iter().any(Finding::fails)
+}
