@@ -195,13 +195,13 @@ fn show(id: &Value) -> String {
 }
 
 /// JSON numbers by value: `1` and `1.0` are the same number.
-fn same_number(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+pub(crate) fn same_number(a: &serde_json::Number, b: &serde_json::Number) -> bool {
     a == b
         || matches!((Quantity::parse(&a.to_string()), Quantity::parse(&b.to_string())), (Some(a), Some(b)) if a.same(b))
 }
 
 /// Resource quantities by value: `"500m"` and `0.5`, `"1Gi"` and `"1024Mi"`, `1` and `"1"`.
-fn same_quantity(a: &Value, b: &Value) -> bool {
+pub(crate) fn same_quantity(a: &Value, b: &Value) -> bool {
     let quantity = |v: &Value| match v {
         Value::String(s) => Quantity::parse(s),
         Value::Number(n) => Quantity::parse(&n.to_string()),

@@ -52,9 +52,9 @@
 //! `null`), as in OCM's `checkFieldsWithSort`, because the API server leaves zero values out;
 //! for the same reason a live key whose value is zero is not an extra key under `mustonlyhave`.
 //! A template `null` asks for the field to be absent or zero (OCM reads a null map as "anything").
-//! Quantities compare as written: the API server writes them canonically (`500m`, `1Gi`), so a
-//! template in that form matches; OCM also matches `0.5` with `500m` (FIXME: share
-//! `drift`'s quantity parser).
+//! Strings and numbers that are both Kubernetes quantities compare by value, as OCM's do: the
+//! API server rewrites `0.5` as `500m`, and a template saying `1Gi` matches `1024Mi` (the
+//! parser drift detection uses).
 //!
 //! OCM confirms a `mustonlyhave` mismatch with a dry-run update, so that defaults the API server
 //! adds back are no violation. A pure function cannot ask; `mustonlyhave` compares with what the
@@ -88,6 +88,7 @@ use std::borrow::Cow;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use crate::drift::{same_number, same_quantity};
 use crate::fleet::{Compliance, ObjectTemplate, Policy};
 use crate::report::{self, PolicyReport, Violation};
 
@@ -551,6 +552,9 @@ fn compare(expected: &Value, actual: &Value, mode: Mode, at: &str, out: &mut Vec
         (Value::Null, actual) if is_zero(actual) => {}
         (Value::Number(e), Value::Number(a)) if same_number(e, a) => {}
         _ if expected == actual => {}
+        // Quantities by value, as the API server rewrites them (`0.5` is stored as `500m`).
+        (Value::String(_) | Value::Number(_), Value::String(_) | Value::Number(_))
+            if same_quantity(expected, actual) => {}
         _ => out.push(Finding::differs(at, expected, actual)),
     }
 }
@@ -660,11 +664,6 @@ fn merge(expected: &Value, live: Option<&Value>) -> Value {
         }
         _ => expected.clone(),
     }
-}
-
-/// Numbers by value: `3` and `3.0` are the same number.
-fn same_number(a: &serde_json::Number, b: &serde_json::Number) -> bool {
-    a == b || matches!((a.as_f64(), b.as_f64()), (Some(x), Some(y)) if x.total_cmp(&y).is_eq())
 }
 
 /// The zero value of its type, which the API server leaves out.
@@ -1309,12 +1308,16 @@ spec:
     }
 
     #[test]
-    fn quantities_compare_as_written() {
-        let limits = json!({"containers": [{"name": "web", "resources": {"limits": {"cpu": "0.5"}}}]});
+    fn quantities_compare_by_value() {
+        let limits = json!({"containers": [{"name": "web", "resources": {"limits": {"cpu": "0.5", "memory": "1Gi"}}}]});
         let policy = deployment_template(Compliance::MustHave, limits);
-        let objects = [deployment(json!({"containers": [{"name": "web", "resources": {"limits": {"cpu": "500m"}}}]}))];
-        // FIXME: the same quantity; OCM says compliant. Share drift's quantity parser.
-        assert_eq!(run(&policy, &objects).report.compliant, Some(false));
+        let live = |cpu: &str| {
+            deployment(
+                json!({"containers": [{"name": "web", "resources": {"limits": {"cpu": cpu, "memory": "1024Mi"}}}]}),
+            )
+        };
+        assert_eq!(run(&policy, &[live("500m")]).report.compliant, Some(true));
+        assert_eq!(run(&policy, &[live("600m")]).report.compliant, Some(false));
     }
 
     #[test]
