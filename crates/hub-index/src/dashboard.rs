@@ -1,6 +1,7 @@
 //! The web dashboard: server-rendered HTML of the same views as the JSON API — the fleet summary
-//! (`/`), the cluster list (`/clusters`, paged and filtered), one cluster (`/clusters/{name}`)
-//! and the lag ledger (`/lag`). Every page refreshes itself every ten seconds and says when it
+//! (`/`), the cluster list (`/clusters`, paged and filtered), one cluster (`/clusters/{name}`),
+//! the lag ledger (`/lag`), and governance (`/compliance`: standards → controls → policies;
+//! `/compliance/{policy}`: one policy's non-compliant clusters, paged and filtered). Every page refreshes itself every ten seconds and says when it
 //! was rendered. No JavaScript at all: filters are GET forms, paging is links.
 //!
 //! Reads need a viewer token, from `Authorization: Bearer` like the API, or from the
@@ -27,7 +28,7 @@ use flotilla_core::report::SyncState;
 use serde_json::Value;
 
 use crate::index::{Standing, standing_of};
-use crate::server::{Hub, cluster_detail};
+use crate::server::{Hub, cluster_detail, fleet_with, no_policy};
 use crate::views::{self, Behind, Filter};
 
 /// The cookie that carries a viewer token once logged in.
@@ -62,6 +63,7 @@ th.s-synced,th.s-progressing,th.s-degraded,th.s-failed,th.s-offline,th.s-neverRe
 .big{font-size:28px;font-weight:700}.error{color:#cf222e;font-weight:600}.muted{color:#656d76}
 form.filter{background:#fff;border:1px solid #d0d7de;padding:8px;display:inline-block}
 form.filter label{margin-right:10px}.paging a{margin-right:16px}
+td.bad,td.bad a{color:#cf222e;font-weight:700}tr.standard th{background:#d0d7de}tr.control th{background:#f6f8fa}
 ";
 
 // ---------------------------------------------------------------------------------------------
@@ -185,7 +187,7 @@ fn page(title: &str, body: &str, signed_in: bool) -> String {
     let refresh =
         if signed_in { format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">") } else { String::new() };
     let nav = if signed_in {
-        "<a href=\"/\">Fleet</a><a href=\"/clusters\">Clusters</a>\
+        "<a href=\"/\">Fleet</a><a href=\"/clusters\">Clusters</a><a href=\"/compliance\">Compliance</a>\
          <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>"
     } else {
         "<a href=\"/\">Flotilla</a>"
@@ -710,6 +712,255 @@ fn render_ledger(l: &views::Ledger) -> String {
         );
     }
     out.push_str("</table>");
+    out
+}
+
+/// The compliance pages' filter as the form holds it.
+#[derive(Debug)]
+struct ComplianceForm {
+    environment: String,
+    labels: String,
+}
+
+impl ComplianceForm {
+    fn read(pairs: &[(String, String)]) -> ComplianceForm {
+        ComplianceForm {
+            environment: param(pairs, "environment").unwrap_or("prod").to_string(),
+            labels: param(pairs, "labels").unwrap_or_default().to_string(),
+        }
+    }
+
+    /// `path` with the filter (and `offset` when not 0) as its query.
+    fn link(&self, path: &str, offset: usize) -> String {
+        let offset = if offset == 0 { String::new() } else { offset.to_string() };
+        let pairs = [("environment", self.environment.as_str()), ("labels", &self.labels), ("offset", &offset)];
+        format!("{path}{}", query(&pairs))
+    }
+
+    /// The form itself, sent to `action` (a path, not yet escaped).
+    fn render(&self, action: &str) -> String {
+        format!(
+            "<form class=\"filter\" method=\"get\" action=\"{}\" id=\"filter\">\
+             <label>environment <input name=\"environment\" value=\"{}\" size=\"10\"></label>\
+             <label>labels <input name=\"labels\" value=\"{}\" placeholder=\"kind=store,region=eu\" size=\"24\"></label>\
+             <button type=\"submit\">Filter</button> <a href=\"{}\">clear</a></form>",
+            escape(action),
+            escape(&self.environment),
+            escape(&self.labels),
+            escape(action),
+        )
+    }
+}
+
+/// A page that shows `form` and what is wrong with it, with `status`.
+fn form_problem(status: StatusCode, title: &str, form: &str, problem: &str) -> Response {
+    let body = format!("<h1>{}</h1>{form}<p class=\"error\" id=\"error\">{}</p>", escape(title), escape(problem));
+    html(status, page(title, &body, true))
+}
+
+/// The four counts as table cells; non-compliant ones stand out, and lead to `non_compliant`
+/// when given (a URL, not yet escaped) with `policy` named on the link.
+fn compliance_cells(c: &views::ComplianceCounts, link: Option<(&str, &str)>) -> String {
+    let bad = if c.non_compliant > 0 { " bad" } else { "" };
+    let non_compliant = match link {
+        Some((policy, href)) => format!(
+            "<a class=\"non-compliant\" data-policy=\"{}\" href=\"{}\">{}</a>",
+            escape(policy),
+            escape(href),
+            c.non_compliant
+        ),
+        None => c.non_compliant.to_string(),
+    };
+    format!(
+        "<td class=\"n\">{}</td><td class=\"n{bad}\">{non_compliant}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
+        c.compliant, c.unknown, c.not_reported
+    )
+}
+
+const COMPLIANCE_HEADER: &str = "<th>compliant</th><th>non-compliant</th><th>unknown</th><th>not reported</th>";
+
+/// `GET /compliance?environment=prod&labels=k=v,…`: standards → controls → policies, counted.
+pub async fn compliance(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    if let Err(r) = viewer(&hub, &headers).await {
+        return r;
+    }
+    let form = ComplianceForm::read(&parse_form(q.as_deref().unwrap_or_default()));
+    let title = format!("Compliance in {}", form.environment);
+    let labels = match Filter::parse_labels(&form.labels) {
+        Ok(l) => l,
+        Err(e) => return form_problem(StatusCode::BAD_REQUEST, &title, &form.render("/compliance"), &e),
+    };
+    let fleet = match fleet_with(&hub, &form.environment) {
+        Ok(f) => f,
+        Err((status, message)) => return form_problem(status, &title, &form.render("/compliance"), &message),
+    };
+    let environment = fleet.environment(&form.environment).expect("fleet_with checked it");
+    let mut view = {
+        let index = hub.index();
+        views::compliance(&index, &form.environment, &environment.policies, &labels)
+    };
+    view.fleet_error.clone_from(&environment.error);
+    html(StatusCode::OK, page(&title, &render_compliance(&form, &view), true))
+}
+
+fn render_compliance(form: &ComplianceForm, v: &views::Compliance) -> String {
+    let mut out = format!("<h1>Compliance in {}</h1>{}", escape(&v.environment), form.render("/compliance"));
+    let filtered = if v.labels.is_empty() { String::new() } else { format!(" with labels {}", escape(&v.labels)) };
+    let _ = write!(
+        out,
+        "<p><span class=\"big\" id=\"compliance-clusters\">{}</span> clusters in {}{filtered}.</p>\
+         <p class=\"muted\">A policy counts the clusters that report it, and those it selects that have no \
+         result (not reported). A standard or a control counts each cluster once, at its worst over its \
+         policies: non-compliant, else unknown, else not reported, else compliant. Offline clusters count \
+         by their last results.</p>",
+        v.clusters,
+        escape(&v.environment),
+    );
+    if let Some(e) = &v.fleet_error {
+        let _ =
+            write!(out, "<p class=\"error\" id=\"fleet-error\">the fleet branch could not be read: {}</p>", escape(e));
+    }
+    if v.standards.is_empty() {
+        out.push_str("<p class=\"muted\">No policies: the fleet branch declares none and no cluster reports any.</p>");
+        return out;
+    }
+    let _ = write!(
+        out,
+        "<table id=\"compliance\"><tr><th>standard</th><th>control</th><th>policy</th><th>severity</th>\
+         <th>remediation</th>{COMPLIANCE_HEADER}</tr>"
+    );
+    for standard in &v.standards {
+        let _ = write!(
+            out,
+            "<tr class=\"standard\"><th colspan=\"5\">{}</th>{}</tr>",
+            escape(&standard.name),
+            compliance_cells(&standard.counts, None)
+        );
+        for control in &standard.controls {
+            let _ = write!(
+                out,
+                "<tr class=\"control\"><td></td><th colspan=\"4\">{}</th>{}</tr>",
+                escape(&control.name),
+                compliance_cells(&control.counts, None)
+            );
+            for p in &control.policies {
+                let href = form.link(&format!("/compliance/{}", encode(&p.name)), 0);
+                let gone = if p.in_fleet { "" } else { " <small class=\"muted\">not in the fleet</small>" };
+                let text = |v: Option<String>| v.unwrap_or_default();
+                let _ = write!(
+                    out,
+                    "<tr class=\"policy\"><td></td><td></td><td><a href=\"{}\">{}</a>{gone}</td><td>{}</td>\
+                     <td>{}</td>{}</tr>",
+                    escape(&href),
+                    escape(&p.name),
+                    escape(&text(p.severity.map(|s| json_text(&s)))),
+                    escape(&text(p.remediation.map(|r| json_text(&r)))),
+                    compliance_cells(&p.counts, Some((&p.name, &href))),
+                );
+            }
+        }
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// A value as its JSON text, unquoted (`high`, `enforce`).
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value).map(|v| text(&v)).unwrap_or_default()
+}
+
+/// `GET /compliance/{policy}?environment=prod&labels=&offset=`: one policy's counts and its
+/// non-compliant clusters.
+pub async fn compliance_policy(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(policy): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    if let Err(r) = viewer(&hub, &headers).await {
+        return r;
+    }
+    let pairs = parse_form(q.as_deref().unwrap_or_default());
+    let form = ComplianceForm::read(&pairs);
+    let offset = param(&pairs, "offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let title = format!("Policy {policy} in {}", form.environment);
+    let action = format!("/compliance/{}", encode(&policy));
+    let labels = match Filter::parse_labels(&form.labels) {
+        Ok(l) => l,
+        Err(e) => return form_problem(StatusCode::BAD_REQUEST, &title, &form.render(&action), &e),
+    };
+    let fleet = match fleet_with(&hub, &form.environment) {
+        Ok(f) => f,
+        Err((status, message)) => return form_problem(status, &title, &form.render(&action), &message),
+    };
+    let environment = fleet.environment(&form.environment).expect("fleet_with checked it");
+    let definition = environment.policies.iter().find(|p| p.name() == policy);
+    let view = {
+        let index = hub.index();
+        views::compliance_policy(&index, &form.environment, &policy, definition, &labels, offset, PAGE)
+    };
+    match view {
+        Some(view) => html(StatusCode::OK, page(&title, &render_compliance_policy(&form, &action, &view), true)),
+        None => error_page(StatusCode::NOT_FOUND, &no_policy(&policy, &form.environment)),
+    }
+}
+
+fn render_compliance_policy(form: &ComplianceForm, action: &str, v: &views::PolicyCompliance) -> String {
+    let mut out = format!("<h1>Policy {} in {}</h1>", escape(&v.policy), escape(&v.environment));
+    if v.in_fleet {
+        let list = |items: &[String]| if items.is_empty() { "none".to_string() } else { escape(&items.join(", ")) };
+        let _ = write!(
+            out,
+            "<p id=\"policy\">severity <b>{}</b> · remediation <b>{}</b> · standards {} · controls {} · categories {}</p>",
+            escape(&v.severity.map(|s| json_text(&s)).unwrap_or_default()),
+            escape(&v.remediation.map(|r| json_text(&r)).unwrap_or_default()),
+            list(&v.standards),
+            list(&v.controls),
+            list(&v.categories),
+        );
+    } else {
+        out.push_str(
+            "<p class=\"error\" id=\"policy\">Not in the fleet: clusters report this policy, and the \
+             environment's fleet branch no longer declares it.</p>",
+        );
+    }
+    let _ = write!(out, "<p><a href=\"{}\">← every policy</a></p>", escape(&form.link("/compliance", 0)));
+    out.push_str(&form.render(action));
+    let c = &v.counts;
+    let _ = write!(
+        out,
+        "<table id=\"policy-counts\"><tr>{COMPLIANCE_HEADER}</tr><tr><td class=\"n\" id=\"count-compliant\">{}</td>\
+         <td class=\"n{}\" id=\"count-nonCompliant\">{}</td><td class=\"n\" id=\"count-unknown\">{}</td>\
+         <td class=\"n\" id=\"count-notReported\">{}</td></tr></table>",
+        c.compliant,
+        if c.non_compliant > 0 { " bad" } else { "" },
+        c.non_compliant,
+        c.unknown,
+        c.not_reported,
+    );
+    out.push_str("<h2>Non-compliant clusters</h2>");
+    let list = &v.non_compliant;
+    let pager = paging(list.offset, list.items.len(), list.total, &|o| form.link(action, o));
+    out.push_str(&pager);
+    out.push_str(
+        "<table id=\"non-compliant\"><tr><th>cluster</th><th>environment</th><th>state</th><th>violations</th>\
+         <th>last report</th></tr>",
+    );
+    for c in &list.items {
+        let _ = write!(
+            out,
+            "<tr><td><a class=\"cluster\" href=\"/clusters/{}\">{}</a></td><td>{}</td><td>{}</td>\
+             <td class=\"n\">{}</td><td>{}</td></tr>",
+            encode(&c.name),
+            escape(&c.name),
+            escape(&c.environment),
+            badge(c.standing.name()),
+            c.violations,
+            time_ms(c.last_report_at_ms),
+        );
+    }
+    out.push_str("</table>");
+    out.push_str(&pager);
     out
 }
 

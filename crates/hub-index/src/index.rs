@@ -11,6 +11,13 @@
 //!   summary;
 //! - the **groups**: per environment and placement, the clusters running each commit, in name
 //!   order, which is the lag ledger;
+//! - the **governance**: per environment and policy, the clusters by their last result
+//!   (compliant, non-compliant — by name, in order — or unknown), and the clusters by their
+//!   policy results and the labels the fleet's policy selectors read (the *cohorts*: a fleet
+//!   of mostly compliant stores is a few dozen, whatever other labels each store has), which
+//!   the compliance view walks to find who a policy selects and has no result from, and to
+//!   roll results up per control and standard. An offline cluster's last results stand:
+//!   offline is not non-compliant;
 //! - the clusters by the time of their last report. Offline depends on the clock: the index has
 //!   one, moved on by [`Index::advance`] (the hub does every second and after each batch), and
 //!   the clusters whose last report falls behind its cutoff move from their standing to
@@ -72,6 +79,26 @@ pub type Labels = Arc<[(Text, Text)]>;
 /// placements are in the same state.
 pub type Placements = Arc<[PlacementEntry]>;
 
+/// One policy's result on one cluster, as its last report said.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PolicyResult {
+    pub name: Text,
+    /// `None`: the agent could not evaluate it (unknown).
+    pub compliant: Option<bool>,
+    /// How many violations the report listed.
+    pub violations: u32,
+}
+
+/// A cluster's policy results, by policy name, as its last report listed them; shared by the
+/// clusters whose results are the same (a healthy fleet shares one).
+pub type PolicyResults = Arc<[PolicyResult]>;
+
+/// The result for `policy` among `results`.
+pub fn find_result<'a>(results: &'a [PolicyResult], policy: &str) -> Option<&'a PolicyResult> {
+    let at = results.binary_search_by(|r| (*r.name).cmp(policy)).ok()?;
+    Some(&results[at])
+}
+
 /// One cluster.
 #[derive(Debug, Clone, Default)]
 pub struct Entry {
@@ -81,6 +108,7 @@ pub struct Entry {
     pub declared: bool,
     pub last_report_at_ms: Option<i64>,
     pub placements: Placements,
+    pub policies: PolicyResults,
     token_hash: Option<TokenHash>,
     /// The store's change number this entry is from (0: declared only).
     change: i64,
@@ -190,6 +218,115 @@ fn bump(map: &mut HashMap<Text, ByStanding>, key: &Text, standing: Standing, add
     }
 }
 
+/// The clusters of one environment by their last result for one policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyTally {
+    pub compliant: usize,
+    /// Reported, but the agent could not evaluate it.
+    pub unknown: usize,
+    /// The clusters that are not compliant, in name order (their number is the count).
+    pub non_compliant: BTreeSet<Text>,
+}
+
+impl PolicyTally {
+    fn is_empty(&self) -> bool {
+        self.compliant == 0 && self.unknown == 0 && self.non_compliant.is_empty()
+    }
+}
+
+/// The clusters of one environment with the same policy results and the same values of the
+/// labels the policies' cluster selectors read (only those labels are kept).
+pub type Cohort = (Labels, PolicyResults);
+
+/// What the compliance views read, per environment: the clusters by policy result, and by
+/// cohort. Every cluster is in one cohort (one without results too: a policy may select it).
+/// Keys with no cluster left are removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Governance {
+    /// The label keys the fleet's policy selectors read, sorted: a cohort keeps these labels
+    /// alone, so a label unique to each cluster (a store number) does not make a cohort of
+    /// each cluster.
+    pub keys: Vec<Text>,
+    /// Environment → policy → its tally.
+    pub by_policy: HashMap<Text, HashMap<Text, PolicyTally>>,
+    /// Environment → cohort → how many clusters.
+    pub cohorts: HashMap<Text, HashMap<Cohort, usize>>,
+}
+
+impl Governance {
+    /// Counts the cluster `name` in (`add`) or out.
+    fn count(&mut self, name: &Text, entry: &Entry, add: bool) {
+        self.count_results(name, entry, add);
+        self.count_cohort(entry, add);
+    }
+
+    fn count_results(&mut self, name: &Text, entry: &Entry, add: bool) {
+        let environment = &entry.environment;
+        if entry.policies.is_empty() {
+            return;
+        }
+        if add {
+            let tallies = self.by_policy.entry(environment.clone()).or_default();
+            for r in entry.policies.iter() {
+                let tally = tallies.entry(r.name.clone()).or_default();
+                match r.compliant {
+                    Some(true) => tally.compliant += 1,
+                    Some(false) => {
+                        tally.non_compliant.insert(name.clone());
+                    }
+                    None => tally.unknown += 1,
+                }
+            }
+            return;
+        }
+        let Some(tallies) = self.by_policy.get_mut(environment) else { return };
+        for r in entry.policies.iter() {
+            let Some(tally) = tallies.get_mut(&r.name) else { continue };
+            match r.compliant {
+                Some(true) => tally.compliant -= 1,
+                Some(false) => {
+                    tally.non_compliant.remove(name);
+                }
+                None => tally.unknown -= 1,
+            }
+            if tally.is_empty() {
+                tallies.remove(&r.name);
+            }
+        }
+        if tallies.is_empty() {
+            self.by_policy.remove(environment);
+        }
+    }
+
+    fn count_cohort(&mut self, entry: &Entry, add: bool) {
+        let environment = &entry.environment;
+        let cohort = (self.project(&entry.labels), entry.policies.clone());
+        if add {
+            *self.cohorts.entry(environment.clone()).or_default().entry(cohort).or_default() += 1;
+            return;
+        }
+        let Some(cohorts) = self.cohorts.get_mut(environment) else { return };
+        if let Some(n) = cohorts.get_mut(&cohort) {
+            *n -= 1;
+            if *n == 0 {
+                cohorts.remove(&cohort);
+            }
+        }
+        if cohorts.is_empty() {
+            self.cohorts.remove(environment);
+        }
+    }
+
+    /// The labels among [`Governance::keys`] (the same set when it holds no other).
+    fn project(&self, labels: &Labels) -> Labels {
+        let kept = |(k, _): &&(Text, Text)| self.keys.binary_search(k).is_ok();
+        if labels.iter().all(|l| kept(&l)) {
+            return labels.clone();
+        }
+        labels.iter().filter(kept).cloned().collect()
+    }
+}
+
 /// The clusters of one environment that run one placement, by the commit they applied (`None`:
 /// nothing applied yet), in name order.
 pub type Group = BTreeMap<Option<Text>, BTreeSet<Text>>;
@@ -202,11 +339,13 @@ pub struct Index {
     strings: HashSet<Text>,
     label_sets: HashSet<Labels>,
     placement_lists: HashSet<Placements>,
+    result_lists: HashSet<PolicyResults>,
     /// When the interned values no cluster uses were last dropped.
     purged_at_ms: i64,
     tally: Tally,
     /// Environment → placement → its group.
     groups: HashMap<Text, HashMap<Text, Group>>,
+    governance: Governance,
     /// The clusters that reported, by the time of their last report.
     by_time: BTreeSet<(i64, Text)>,
     tokens: HashMap<TokenHash, Text>,
@@ -227,9 +366,11 @@ impl Index {
             strings: HashSet::new(),
             label_sets: HashSet::new(),
             placement_lists: HashSet::new(),
+            result_lists: HashSet::new(),
             purged_at_ms: 0,
             tally: Tally::default(),
             groups: HashMap::new(),
+            governance: Governance::default(),
             by_time: BTreeSet::new(),
             tokens: HashMap::new(),
             offline_after_ms,
@@ -257,10 +398,26 @@ impl Index {
         intern_slice(&mut self.placement_lists, list)
     }
 
+    /// The policy results of `report`, sorted by policy name (a report names each once).
+    fn results(&mut self, report: Option<&Report>) -> PolicyResults {
+        let mut list: Vec<PolicyResult> = report
+            .iter()
+            .flat_map(|r| &r.policies)
+            .map(|p| PolicyResult {
+                name: self.intern(&p.name),
+                compliant: p.compliant,
+                violations: u32::try_from(p.violations.len()).unwrap_or(u32::MAX),
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        intern_slice(&mut self.result_lists, list)
+    }
+
     /// Drops the interned values no cluster uses any more (only the index's sets hold them).
     fn purge(&mut self) {
         // The lists and sets first: they hold strings.
         self.placement_lists.retain(|s| Arc::strong_count(s) > 1);
+        self.result_lists.retain(|s| Arc::strong_count(s) > 1);
         self.label_sets.retain(|s| Arc::strong_count(s) > 1);
         self.strings.retain(|s| Arc::strong_count(s) > 1);
     }
@@ -295,6 +452,45 @@ impl Index {
     /// The clusters of `environment` that run `placement`, by applied commit.
     pub fn group(&self, environment: &str, placement: &str) -> Option<&Group> {
         self.groups.get(environment)?.get(placement)
+    }
+
+    /// The clusters of `environment` by their last result for each policy they reported.
+    pub fn policy_tallies(&self, environment: &str) -> Option<&HashMap<Text, PolicyTally>> {
+        self.governance.by_policy.get(environment)
+    }
+
+    /// The clusters of `environment` by their last result for `policy`.
+    pub fn policy_tally(&self, environment: &str, policy: &str) -> Option<&PolicyTally> {
+        self.policy_tallies(environment)?.get(policy)
+    }
+
+    /// The clusters of `environment` by policy results and the labels among
+    /// [`Index::selector_keys`]: each pair and how many clusters have it, in no particular
+    /// order.
+    pub fn cohorts(&self, environment: &str) -> impl Iterator<Item = (&Labels, &PolicyResults, usize)> {
+        self.governance.cohorts.get(environment).into_iter().flatten().map(|((l, r), n)| (l, r, *n))
+    }
+
+    /// The label keys the cohorts keep, sorted.
+    pub fn selector_keys(&self) -> &[Text] {
+        &self.governance.keys
+    }
+
+    /// Sets the label keys the fleet's policy selectors read: the cohorts keep those labels
+    /// alone. When they change (a policy selects by a new label), the cohorts are counted
+    /// again, which costs a pass over the clusters.
+    pub fn set_selector_keys<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        let mut keys: Vec<Text> = keys.into_iter().map(|k| self.intern(k)).collect();
+        keys.sort();
+        keys.dedup();
+        if keys == self.governance.keys {
+            return;
+        }
+        self.governance.keys = keys;
+        self.governance.cohorts.clear();
+        for entry in self.clusters.values() {
+            self.governance.count_cohort(entry, true);
+        }
     }
 
     /// The cluster whose token has this SHA-256, as far as the index knows (a token replaced
@@ -344,6 +540,7 @@ impl Index {
         let environment = self.intern(&row.environment);
         let labels = self.labels(row.labels.iter());
         let placements = self.placements(row.last_report.as_ref());
+        let policies = self.results(row.last_report.as_ref());
         let entry = Entry {
             environment,
             labels,
@@ -351,6 +548,7 @@ impl Index {
             declared,
             last_report_at_ms: row.last_report_at_ms,
             placements,
+            policies,
             token_hash: row.token_hash,
             change: row.change,
         };
@@ -368,6 +566,7 @@ impl Index {
         let (environment, labels, declared, token_hash) =
             (entry.environment.clone(), entry.labels.clone(), entry.declared, entry.token_hash);
         let placements = self.placements(Some(report));
+        let policies = self.results(Some(report));
         let entry = Entry {
             environment,
             labels,
@@ -375,6 +574,7 @@ impl Index {
             declared,
             last_report_at_ms: Some(received_at_ms),
             placements,
+            policies,
             token_hash,
             change,
         };
@@ -418,13 +618,14 @@ impl Index {
             let environment = self.intern(&d.environment);
             let labels = self.labels(d.labels.iter());
             let placements = self.placements(None);
-            let entry = Entry { environment, labels, placements, declared: true, ..Entry::default() };
+            let policies = self.results(None);
+            let entry = Entry { environment, labels, placements, policies, declared: true, ..Entry::default() };
             self.put(Arc::from(d.name.as_str()), entry);
         }
     }
 
     /// Puts `entry` in place of what the index held for `name`, keeping the tally, the groups,
-    /// the times and the tokens in step; only what changed is touched.
+    /// the governance, the times and the tokens in step; only what changed is touched.
     fn put(&mut self, name: Text, entry: Entry) {
         let cutoff = self.cutoff_ms;
         let old = self.clusters.insert(name.clone(), entry);
@@ -459,6 +660,17 @@ impl Index {
                     .insert(name.clone());
             }
         }
+        let same_governance = old.as_ref().is_some_and(|old| {
+            old.environment == new.environment
+                && Arc::ptr_eq(&old.labels, &new.labels)
+                && Arc::ptr_eq(&old.policies, &new.policies)
+        });
+        if !same_governance {
+            if let Some(old) = &old {
+                self.governance.count(&name, old, false);
+            }
+            self.governance.count(&name, new, true);
+        }
         let old_at = old.as_ref().and_then(|o| o.last_report_at_ms);
         if old_at != new.last_report_at_ms {
             if let Some(at) = old_at {
@@ -486,6 +698,7 @@ impl Index {
         for p in old.placements.iter() {
             ungroup(&mut self.groups, &name, &old.environment, p);
         }
+        self.governance.count(&name, &old, false);
         if let Some(at) = old.last_report_at_ms {
             self.by_time.remove(&(at, name.clone()));
         }
@@ -526,6 +739,17 @@ fn ungroup(groups: &mut HashMap<Text, HashMap<Text, Group>>, name: &Text, enviro
     }
 }
 
+/// Whether every `key=value` of `selector` is in the label set (an empty selector matches).
+pub fn labels_match(labels: &[(Text, Text)], selector: &[(String, String)]) -> bool {
+    selector.iter().all(|(k, v)| label(labels, k).is_some_and(|have| *have == **v))
+}
+
+/// The value of label `key` in a label set (sorted by key).
+pub fn label<'a>(labels: &'a [(Text, Text)], key: &str) -> Option<&'a str> {
+    let at = labels.binary_search_by(|(k, _)| (**k).cmp(key)).ok()?;
+    Some(&labels[at].1)
+}
+
 impl Entry {
     /// Where the cluster stands when reports before `cutoff_ms` are too old: offline then,
     /// else the worst of its placements.
@@ -539,13 +763,17 @@ impl Entry {
 
     /// Whether every `key=value` of `selector` is among the labels (an empty selector matches).
     pub fn matches(&self, selector: &[(String, String)]) -> bool {
-        selector.iter().all(|(k, v)| self.label(k).is_some_and(|have| *have == **v))
+        labels_match(&self.labels, selector)
     }
 
     /// The value of label `key`.
     pub fn label(&self, key: &str) -> Option<&str> {
-        let at = self.labels.binary_search_by(|(k, _)| (**k).cmp(key)).ok()?;
-        Some(&self.labels[at].1)
+        label(&self.labels, key)
+    }
+
+    /// The cluster's last result for `policy`.
+    pub fn policy(&self, policy: &str) -> Option<&PolicyResult> {
+        find_result(&self.policies, policy)
     }
 }
 
@@ -554,6 +782,24 @@ mod tests {
     use super::*;
 
     pub(crate) fn report(cluster: &str, placements: &[(&str, &str, &str)]) -> Report {
+        report_with(cluster, placements, &[])
+    }
+
+    /// A report with policy results: name, compliant (`None`: unknown), violations.
+    fn report_with(
+        cluster: &str,
+        placements: &[(&str, &str, &str)],
+        policies: &[(&str, Option<bool>, usize)],
+    ) -> Report {
+        let policies: Vec<serde_json::Value> = policies
+            .iter()
+            .map(|(name, compliant, violations)| {
+                let violations: Vec<serde_json::Value> = (0..*violations)
+                    .map(|i| serde_json::json!({"object": format!("ConfigMap/shop/c{i}"), "message": "missing"}))
+                    .collect();
+                serde_json::json!({"name": name, "compliant": compliant, "violations": violations})
+            })
+            .collect();
         let placements: Vec<String> = placements
             .iter()
             .map(|(name, state, commit)| {
@@ -564,8 +810,9 @@ mod tests {
             })
             .collect();
         let json = format!(
-            r#"{{"version":1,"cluster":"{cluster}","agentVersion":"0.1.0","sequence":1,"time":"2026-11-25T10:00:00Z","placements":[{}]}}"#,
-            placements.join(",")
+            r#"{{"version":1,"cluster":"{cluster}","agentVersion":"0.1.0","sequence":1,"time":"2026-11-25T10:00:00Z","placements":[{}],"policies":{}}}"#,
+            placements.join(","),
+            serde_json::Value::from(policies),
         );
         Report::from_json(json.as_bytes()).unwrap()
     }
@@ -581,6 +828,15 @@ mod tests {
             last_report: at.map(|_| report(name, placements)),
             change: 1,
         }
+    }
+
+    fn row_with(
+        name: &str,
+        at: Option<i64>,
+        placements: &[(&str, &str, &str)],
+        policies: &[(&str, Option<bool>, usize)],
+    ) -> Row {
+        Row { last_report: at.map(|_| report_with(name, placements, policies)), ..row(name, at, placements) }
     }
 
     fn declared(name: &str) -> DeclaredCluster {
@@ -676,11 +932,67 @@ mod tests {
         assert!(!index.apply("nobody", 11, 50, &report("nobody", &[])));
     }
 
-    /// What the tally and the groups must be, counted from scratch.
-    fn recount(index: &Index) -> (Tally, HashMap<Text, HashMap<Text, Group>>) {
+    #[test]
+    fn policy_results_are_shared_kept_per_policy_and_stand_while_offline() {
+        let mut index = Index::new(1_000);
+        let c = "a".repeat(40);
+        let web = [("web", "Synced", c.as_str())];
+        for i in 0..10 {
+            let r =
+                row_with(&format!("s{i}"), Some(5_000), &web, &[("pci-b", Some(true), 0), ("pci-a", Some(true), 0)]);
+            index.update(&r);
+        }
+        let mut s7 = row_with("s7", Some(5_000), &web, &[("pci-a", Some(false), 2), ("pci-b", None, 0)]);
+        s7.change = 2;
+        index.update(&s7);
+        index.set_declared(&[declared("d1")]);
+        let s1 = index.get("s1").unwrap();
+        assert!(Arc::ptr_eq(&s1.policies, &index.get("s2").unwrap().policies), "one list for the healthy");
+        let names: Vec<&str> = s1.policies.iter().map(|r| &*r.name).collect();
+        assert_eq!(names, ["pci-a", "pci-b"], "sorted by name");
+        assert_eq!(index.get("s7").unwrap().policy("pci-a").map(|r| r.violations), Some(2));
+        let a = index.policy_tally("prod", "pci-a").unwrap();
+        assert_eq!((a.compliant, a.unknown), (9, 0));
+        assert_eq!(a.non_compliant.iter().map(|n| &**n).collect::<Vec<_>>(), ["s7"]);
+        assert_eq!(index.policy_tally("prod", "pci-b").map(|t| t.unknown), Some(1));
+        // Ten registered clusters in three cohorts (healthy, s7, and d1 without results).
+        let mut cohorts: Vec<usize> = index.cohorts("prod").map(|(_, _, n)| n).collect();
+        cohorts.sort_unstable();
+        assert_eq!(cohorts, [1, 1, 9]);
+        // Offline: the last results stand.
+        index.advance(100_000);
+        assert_eq!(index.standing(index.get("s7").unwrap()), Standing::Offline);
+        assert_eq!(index.policy_tally("prod", "pci-a").unwrap().non_compliant.len(), 1);
+        // Compliant again: out of the list.
+        assert!(index.apply("s7", 3, 100_000, &report_with("s7", &web, &[("pci-a", Some(true), 0)])));
+        assert!(index.policy_tally("prod", "pci-a").unwrap().non_compliant.is_empty());
+        assert!(index.policy_tally("prod", "pci-b").is_some_and(|t| t.unknown == 0 && t.compliant == 9));
+        assert!(index.policy_tally("dev", "pci-a").is_none());
+    }
+
+    /// What the tally, the groups and the governance must be, counted from scratch.
+    fn recount(index: &Index) -> (Tally, HashMap<Text, HashMap<Text, Group>>, Governance) {
         let mut tally = Tally::default();
         let mut groups: HashMap<Text, HashMap<Text, Group>> = HashMap::new();
+        let keys = index.governance.keys.clone();
+        let mut governance = Governance { keys: keys.clone(), ..Governance::default() };
         for (name, entry) in index.iter() {
+            let environment = &entry.environment;
+            let kept: Labels = entry.labels.iter().filter(|(k, _)| keys.contains(k)).cloned().collect();
+            *governance
+                .cohorts
+                .entry(environment.clone())
+                .or_default()
+                .entry((kept, entry.policies.clone()))
+                .or_default() += 1;
+            for r in entry.policies.iter() {
+                let t = governance.by_policy.entry(environment.clone()).or_default().entry(r.name.clone()).or_default();
+                match r.compliant {
+                    Some(true) => t.compliant += 1,
+                    Some(false) => assert!(t.non_compliant.insert(name.clone())),
+                    None => t.unknown += 1,
+                }
+            }
             tally.count(entry, index.standing(entry), true);
             for p in entry.placements.iter() {
                 let placements = groups.entry(entry.environment.clone()).or_default();
@@ -692,7 +1004,7 @@ mod tests {
                     .insert(name.clone());
             }
         }
-        (tally, groups)
+        (tally, groups, governance)
     }
 
     #[test]
@@ -708,6 +1020,7 @@ mod tests {
         };
         let commits = ["a".repeat(40), "b".repeat(40), "c".repeat(40)];
         let states = ["Synced", "Progressing", "Degraded", "Failed", "SourceUnreachable"];
+        let verdicts = [Some(true), Some(true), Some(false), None];
         let mut index = Index::new(1_000);
         let (mut now, mut change) = (10_000_i64, 0_i64);
         for _ in 0..3_000 {
@@ -720,8 +1033,18 @@ mod tests {
                     placements.push((placement, state, commits[usize::try_from(next(3)).unwrap()].as_str()));
                 }
             }
+            let mut policies = Vec::new();
+            for policy in ["pci-a", "pci-b", "cis-c"] {
+                if next(3) > 0 {
+                    let compliant = verdicts[usize::try_from(next(4)).unwrap()];
+                    let violations = if compliant == Some(false) { usize::try_from(next(2)).unwrap() + 1 } else { 0 };
+                    policies.push((policy, compliant, violations));
+                }
+            }
             match next(10) {
                 0 => {
+                    let keys: [&[&str]; 4] = [&[], &["kind"], &["region"], &["kind", "region"]];
+                    index.set_selector_keys(keys[usize::try_from(next(4)).unwrap()].iter().copied());
                     let names: Vec<String> = (0..next(20)).map(|_| format!("s{}", next(60))).collect();
                     let list: Vec<DeclaredCluster> = names.iter().map(|n| declared(n)).collect();
                     index.set_declared(&list);
@@ -731,30 +1054,36 @@ mod tests {
                 3 => {
                     let mut r = row(&name, None, &[]);
                     r.environment = if next(2) == 0 { "prod" } else { "dev" }.into();
+                    r.labels.insert("region".into(), if next(2) == 0 { "eu" } else { "us" }.into());
                     r.change = change;
                     index.update(&r);
                 }
                 _ => {
                     let received = now - i64::try_from(next(2_000)).unwrap();
-                    let r = report(&name, &placements);
+                    let r = report_with(&name, &placements, &policies);
                     if !index.apply(&name, change, received, &r) {
-                        let mut row = row(&name, Some(received), &placements);
+                        let mut row = row_with(&name, Some(received), &placements, &policies);
                         row.change = change;
                         index.update(&row);
                     }
                 }
             }
             index.advance(now);
-            let (tally, groups) = recount(&index);
+            let (tally, groups, governance) = recount(&index);
             assert_eq!(index.tally, tally);
             assert_eq!(index.groups, groups);
+            assert_eq!(index.governance, governance);
             assert_eq!(index.by_time.len(), index.iter().filter(|(_, e)| e.last_report_at_ms.is_some()).count());
         }
         // What is interned is what the clusters use, shared.
         index.purge();
         let lists: HashSet<&[PlacementEntry]> = index.iter().map(|(_, e)| &*e.placements).collect();
         assert_eq!(index.placement_lists.len(), lists.len());
+        let results: HashSet<&[PolicyResult]> = index.iter().map(|(_, e)| &*e.policies).collect();
+        assert_eq!(index.result_lists.len(), results.len());
+        assert!(index.governance.by_policy.values().flat_map(HashMap::values).any(|t| !t.non_compliant.is_empty()));
         for (_, e) in index.iter() {
+            assert!(index.result_lists.get(&*e.policies).is_some_and(|l| Arc::ptr_eq(l, &e.policies)));
             assert!(index.placement_lists.get(&*e.placements).is_some_and(|l| Arc::ptr_eq(l, &e.placements)));
             assert!(index.label_sets.get(&*e.labels).is_some_and(|l| Arc::ptr_eq(l, &e.labels)));
             assert!(index.strings.get(&*e.environment).is_some_and(|t| Arc::ptr_eq(t, &e.environment)));

@@ -34,6 +34,70 @@ enum Command {
     Cluster(ClusterArgs),
     /// The lag ledger of a placement: which commit each cluster runs, and how far behind.
     Lag(LagArgs),
+    /// Governance: standards, controls and policies with their counts; with --policy, that
+    /// policy's non-compliant clusters.
+    Compliance(ComplianceArgs),
+    /// The evidence log (policy results as they changed), as CSV or JSON; `evidence verify`
+    /// checks its hash chain in the database.
+    Evidence(EvidenceArgs),
+    /// The fleet's compliance with a standard as of a date, per control, with the evidence.
+    Audit(AuditArgs),
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct EvidenceArgs {
+    #[command(subcommand)]
+    action: Option<EvidenceAction>,
+    /// The hub's URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    hub: String,
+    /// A file holding a viewer token.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    #[arg(long)]
+    cluster: Option<String>,
+    #[arg(long)]
+    policy: Option<String>,
+    /// Only results from this time on: YYYY-MM-DD or an RFC 3339 UTC time.
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long, default_value_t = 1_000)]
+    limit: u32,
+    #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+    format: String,
+}
+
+#[derive(Subcommand)]
+enum EvidenceAction {
+    /// Recompute the evidence log's hash chain in the database: exit 0 when it holds, 1 when a
+    /// row was changed, removed or cut off (named).
+    Verify {
+        /// The database (default: sqlite:hub.db).
+        #[arg(long, default_value = "sqlite:hub.db")]
+        db: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// The hub's URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    hub: String,
+    /// A file holding a viewer token.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// The standard, as the policies name it (`PCI-DSS v4.0`).
+    #[arg(long)]
+    standard: String,
+    /// As of when: YYYY-MM-DD (the end of that day, UTC) or an RFC 3339 UTC time (default: now).
+    #[arg(long)]
+    at: Option<String>,
+    /// Whose policies name the controls without evidence (default: prod).
+    #[arg(long)]
+    environment: Option<String>,
+    #[arg(long, default_value = "html", value_parser = ["csv", "json", "html"])]
+    format: String,
 }
 
 #[derive(Subcommand)]
@@ -134,6 +198,27 @@ struct LagArgs {
     limit: usize,
 }
 
+#[derive(clap::Args)]
+struct ComplianceArgs {
+    #[command(flatten)]
+    view: ViewArgs,
+    /// One policy: its counts and its non-compliant clusters.
+    #[arg(long)]
+    policy: Option<String>,
+    /// `k=v,k=v`: only the clusters with these labels.
+    #[arg(long)]
+    labels: Option<String>,
+    /// The environment whose fleet branch declares the policies, and whose clusters count.
+    #[arg(long, default_value = "prod")]
+    environment: String,
+    /// With --policy: the first non-compliant cluster to list.
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// With --policy: how many non-compliant clusters to list.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 3m or 1h"))?;
@@ -212,32 +297,104 @@ fn run(cli: Cli) -> Result<ExitCode> {
             show(&a.view, "/api/v1/clusters", &query)
         }
         Command::Cluster(a) => show(&a.view, &format!("/api/v1/clusters/{}", a.name), &[]),
-        Command::Lag(a) => {
-            let query = [
-                ("placement", a.placement),
-                ("environment", a.environment),
-                ("offset", a.offset.to_string()),
-                ("limit", a.limit.to_string()),
-            ];
-            show(&a.view, "/api/v1/lag", &query)
+        Command::Evidence(EvidenceArgs { action: Some(EvidenceAction::Verify { db }), .. }) => {
+            let check = runtime()?.block_on(async {
+                let store = hub_index::store::Store::open(&db).await?;
+                anyhow::Ok(store.verify_evidence().await?)
+            })?;
+            match &check.problem {
+                None => {
+                    println!("the evidence chain holds: {} rows, head {}", check.rows, check.head);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(problem) => {
+                    println!("the evidence chain is BROKEN: {problem}");
+                    println!("{} rows hold before it, ending at {}", check.rows, check.head);
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Evidence(a) => {
+            let mut query = vec![("limit", a.limit.to_string()), ("format", a.format)];
+            for (key, value) in [("cluster", a.cluster), ("policy", a.policy), ("since", a.since)] {
+                if let Some(v) = value {
+                    query.push((key, v));
+                }
+            }
+            let body = fetch(&a.hub, a.token_file.as_ref(), "/api/v1/evidence", &query)?;
+            std::io::stdout().lock().write_all(body.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(a) => {
+            let mut query = vec![("standard", a.standard), ("format", a.format)];
+            for (key, value) in [("at", a.at), ("environment", a.environment)] {
+                if let Some(v) = value {
+                    query.push((key, v));
+                }
+            }
+            let body = fetch(&a.hub, a.token_file.as_ref(), "/api/v1/audit", &query)?;
+            std::io::stdout().lock().write_all(body.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compliance(a) => compliance(a),
+        Command::Lag(a) => lag(a),
+    }
+}
+
+/// `hub-index lag PLACEMENT`: its lag ledger.
+fn lag(a: LagArgs) -> Result<ExitCode> {
+    let query = [
+        ("placement", a.placement),
+        ("environment", a.environment),
+        ("offset", a.offset.to_string()),
+        ("limit", a.limit.to_string()),
+    ];
+    show(&a.view, "/api/v1/lag", &query)
+}
+
+/// `hub-index compliance`: every policy, or one with its non-compliant clusters.
+fn compliance(a: ComplianceArgs) -> Result<ExitCode> {
+    let mut query = vec![("environment", a.environment)];
+    if let Some(labels) = a.labels {
+        query.push(("labels", labels));
+    }
+    match a.policy {
+        None => show(&a.view, "/api/v1/compliance", &query),
+        Some(policy) => {
+            query.extend([("offset", a.offset.to_string()), ("limit", a.limit.to_string())]);
+            show(&a.view, &format!("/api/v1/compliance/{}", encode(&policy)), &query)
         }
     }
 }
 
 /// Fetches a view and prints it as a table or as the JSON the API answered.
 fn show(view: &ViewArgs, path: &str, query: &[(&str, String)]) -> Result<ExitCode> {
-    let token = match &view.token_file {
+    let body = fetch(&view.hub, view.token_file.as_ref(), path, query)?;
+    let value: serde_json::Value = serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON"))?;
+    let mut out = std::io::stdout().lock();
+    if view.format == "json" {
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    } else {
+        out.write_all(hub_index::table::render(path, &value).as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// GETs `path` of the hub with the viewer token (`--token-file`, or `FLOTILLA_HUB_TOKEN`); the
+/// body of a successful answer.
+fn fetch(hub: &str, token_file: Option<&PathBuf>, path: &str, query: &[(&str, String)]) -> Result<String> {
+    let token = match token_file {
         Some(f) => Some(std::fs::read_to_string(f).with_context(|| format!("--token-file {}", f.display()))?),
         None => std::env::var("FLOTILLA_HUB_TOKEN").ok(),
     };
-    let mut url = format!("{}{path}", view.hub.trim_end_matches('/'));
+    let mut url = format!("{}{path}", hub.trim_end_matches('/'));
     for (i, (key, value)) in query.iter().enumerate() {
         url.push(if i == 0 { '?' } else { '&' });
         url.push_str(key);
         url.push('=');
         url.push_str(&encode(value));
     }
-    let value: serde_json::Value = runtime()?.block_on(async {
+    runtime()?.block_on(async {
         let client = reqwest::Client::new();
         let mut request = client.get(&url);
         if let Some(t) = &token {
@@ -249,15 +406,8 @@ fn show(view: &ViewArgs, path: &str, query: &[(&str, String)]) -> Result<ExitCod
         if !status.is_success() {
             bail!("GET {url}: {status}: {}", body.trim());
         }
-        serde_json::from_str(&body).with_context(|| format!("GET {url}: not JSON"))
-    })?;
-    let mut out = std::io::stdout().lock();
-    if view.format == "json" {
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
-    } else {
-        out.write_all(hub_index::table::render(path, &value).as_bytes())?;
-    }
-    Ok(ExitCode::SUCCESS)
+        Ok(body)
+    })
 }
 
 /// Percent-encodes a query value.

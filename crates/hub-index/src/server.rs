@@ -179,13 +179,13 @@ impl Hub {
         true
     }
 
-    fn now_ms() -> i64 {
+    pub(crate) fn now_ms() -> i64 {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Whether the request carries a viewer token.
-    async fn viewer(&self, headers: &HeaderMap) -> Result<(), Response> {
+    pub(crate) async fn viewer(&self, headers: &HeaderMap) -> Result<(), Response> {
         let Some(token) = bearer(headers) else {
             return Err(problem(StatusCode::UNAUTHORIZED, "a viewer token is needed (Authorization: Bearer)", None));
         };
@@ -211,6 +211,10 @@ impl Hub {
         self.index.read().expect("not poisoned")
     }
 
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub(crate) fn fleet_view(&self) -> Option<Arc<FleetView>> {
         self.fleet.read().expect("not poisoned").clone()
     }
@@ -220,7 +224,12 @@ async fn ingest_loop(hub: Arc<Hub>, mut jobs: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
     while jobs.recv_many(&mut batch, BATCH).await > 0 {
         let (incoming, replies): (Vec<Incoming>, Vec<_>) = batch.drain(..).unzip();
-        let results = hub.store.ingest(&incoming).await;
+        let fleet = hub.fleet_view();
+        let catalog = |environment: &str, policy: &str| {
+            let p = fleet.as_ref()?.environment(environment)?.policies.iter().find(|p| p.name() == policy)?;
+            Some(store::PolicyMeta { standards: p.spec.standards.clone(), controls: p.spec.controls.clone() })
+        };
+        let results = hub.store.ingest_with(&incoming, &catalog).await;
         // Into the index before the answers, so an agent that was told "stored" and then reads
         // a view sees its report.
         if !hub.apply(&incoming, &results) {
@@ -258,7 +267,11 @@ async fn fleet_loop(hub: Arc<Hub>) {
         .await;
         match loaded {
             Ok(Ok(view)) => {
-                hub.index.write().expect("not poisoned").set_declared(view.clusters());
+                let keys = views::selector_keys(view.environments().values().flat_map(|e| &e.policies));
+                let mut index = hub.index.write().expect("not poisoned");
+                index.set_declared(view.clusters());
+                index.set_selector_keys(keys);
+                drop(index);
                 *hub.fleet.write().expect("not poisoned") = Some(Arc::new(view));
                 *hub.fleet_error.write().expect("not poisoned") = None;
             }
@@ -282,6 +295,11 @@ pub fn router(hub: Arc<Hub>) -> axum::Router {
         .route("/api/v1/clusters/{name}", get(cluster))
         .route("/api/v1/lag", get(lag))
         .route("/api/v1/promotion", get(promotion))
+        .route("/api/v1/compliance", get(compliance))
+        .route("/api/v1/compliance/{policy}", get(compliance_policy))
+        .route("/api/v1/evidence", get(crate::audit::evidence))
+        .route("/api/v1/evidence/verify", get(crate::audit::verify))
+        .route("/api/v1/audit", get(crate::audit::audit_view))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -289,6 +307,8 @@ pub fn router(hub: Arc<Hub>) -> axum::Router {
         .route("/clusters", get(dashboard::clusters))
         .route("/clusters/{name}", get(dashboard::cluster))
         .route("/lag", get(dashboard::lag))
+        .route("/compliance", get(dashboard::compliance))
+        .route("/compliance/{policy}", get(dashboard::compliance_policy))
         .route("/login", get(dashboard::login_form).post(dashboard::login).layer(DefaultBodyLimit::max(16 * 1024)))
         .route("/logout", post(dashboard::logout))
         .with_state(hub)
@@ -299,7 +319,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// An error answer: `{"error": …, "field": …}`.
-fn problem(status: StatusCode, message: &str, field: Option<&str>) -> Response {
+pub(crate) fn problem(status: StatusCode, message: &str, field: Option<&str>) -> Response {
     let mut body = json!({"error": message});
     if let Some(f) = field {
         body["field"] = json!(f);
@@ -530,6 +550,89 @@ async fn promotion(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response 
         return problem(StatusCode::SERVICE_UNAVAILABLE, "the fleet repository has not been read yet", None);
     };
     Json(fleet.promotions().clone()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ComplianceQuery {
+    environment: Option<String>,
+    labels: Option<String>,
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+}
+
+/// The fleet as last read, when it has `environment`: the compliance views take the policies
+/// from that environment's fleet branch. Otherwise the status and message to answer.
+pub(crate) fn fleet_with(hub: &Hub, environment: &str) -> Result<Arc<FleetView>, (StatusCode, String)> {
+    let Some(fleet) = hub.fleet_view() else {
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "the fleet repository has not been read yet".to_string()));
+    };
+    if fleet.environment(environment).is_none() {
+        let followed: Vec<&str> = fleet.environments().keys().map(String::as_str).collect();
+        let message = format!("no environment {environment:?}: the hub follows {}", followed.join(", "));
+        return Err((StatusCode::NOT_FOUND, message));
+    }
+    Ok(fleet)
+}
+
+/// `GET /api/v1/compliance?environment=prod&labels=k=v,…`: standards → controls → policies.
+async fn compliance(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(q): Query<ComplianceQuery>) -> Response {
+    if let Err(r) = hub.viewer(&headers).await {
+        return r;
+    }
+    let labels = match Filter::parse_labels(q.labels.as_deref().unwrap_or_default()) {
+        Ok(l) => l,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &e, Some("labels")),
+    };
+    let environment = q.environment.unwrap_or_else(|| "prod".to_string());
+    let fleet = match fleet_with(&hub, &environment) {
+        Ok(f) => f,
+        Err((status, message)) => {
+            return problem(status, &message, (status == StatusCode::NOT_FOUND).then_some("environment"));
+        }
+    };
+    let env = fleet.environment(&environment).expect("fleet_with checked it");
+    let mut view = views::compliance(&hub.index(), &environment, &env.policies, &labels);
+    view.fleet_error.clone_from(&env.error);
+    Json(view).into_response()
+}
+
+/// `GET /api/v1/compliance/{policy}?environment=prod&labels=&offset=&limit=`: one policy and
+/// its non-compliant clusters.
+async fn compliance_policy(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(policy): Path<String>,
+    Query(q): Query<ComplianceQuery>,
+) -> Response {
+    if let Err(r) = hub.viewer(&headers).await {
+        return r;
+    }
+    let labels = match Filter::parse_labels(q.labels.as_deref().unwrap_or_default()) {
+        Ok(l) => l,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &e, Some("labels")),
+    };
+    let environment = q.environment.unwrap_or_else(|| "prod".to_string());
+    let fleet = match fleet_with(&hub, &environment) {
+        Ok(f) => f,
+        Err((status, message)) => {
+            return problem(status, &message, (status == StatusCode::NOT_FOUND).then_some("environment"));
+        }
+    };
+    let env = fleet.environment(&environment).expect("fleet_with checked it");
+    let definition = env.policies.iter().find(|p| p.name() == policy);
+    let limit = page_limit(q.limit);
+    match views::compliance_policy(&hub.index(), &environment, &policy, definition, &labels, q.offset, limit) {
+        Some(view) => Json(view).into_response(),
+        None => problem(StatusCode::NOT_FOUND, &no_policy(&policy, &environment), Some("policy")),
+    }
+}
+
+/// Why a policy has no page.
+pub(crate) fn no_policy(policy: &str, environment: &str) -> String {
+    format!(
+        "no policy {policy:?} in environment {environment:?}: its fleet branch does not declare it and no cluster reports it"
+    )
 }
 
 async fn readyz(State(hub): State<Arc<Hub>>) -> Response {

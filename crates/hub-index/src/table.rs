@@ -54,10 +54,86 @@ fn counts_table(first: &str, map: &Value) -> String {
     columns(&header, &rows)
 }
 
+/// A view's compliance counts as cells: compliant, non-compliant, unknown, not reported.
+fn compliance_counts(c: &Value) -> [String; 4] {
+    ["compliant", "nonCompliant", "unknown", "notReported"].map(|k| text(&c[k]))
+}
+
+const COMPLIANCE_HEADER: [&str; 4] = ["COMPLIANT", "NON-COMPLIANT", "UNKNOWN", "NOT-REPORTED"];
+
+/// Standards → controls → policies, one row each; `*` stands for "all of them" on the rows
+/// that roll a standard or a control up.
+fn compliance_table(v: &Value) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for s in v["standards"].as_array().into_iter().flatten() {
+        let mut row = vec![text(&s["name"]), "*".into(), "*".into(), String::new()];
+        row.extend(compliance_counts(&s["counts"]));
+        rows.push(row);
+        for c in s["controls"].as_array().into_iter().flatten() {
+            let mut row = vec![text(&s["name"]), text(&c["name"]), "*".into(), String::new()];
+            row.extend(compliance_counts(&c["counts"]));
+            rows.push(row);
+            for p in c["policies"].as_array().into_iter().flatten() {
+                let mut row = vec![text(&s["name"]), text(&c["name"]), text(&p["name"]), text(&p["severity"])];
+                row.extend(compliance_counts(&p["counts"]));
+                rows.push(row);
+            }
+        }
+    }
+    let mut header = vec!["STANDARD", "CONTROL", "POLICY", "SEVERITY"];
+    header.extend(COMPLIANCE_HEADER);
+    columns(&header, &rows)
+}
+
+/// One policy: what the fleet says of it, its counts, and its non-compliant clusters.
+fn policy_table(v: &Value) -> String {
+    let list = |key: &str| {
+        let items: Vec<String> = v[key].as_array().into_iter().flatten().map(text).collect();
+        if items.is_empty() { "-".to_string() } else { items.join(", ") }
+    };
+    let gone = if v["inFleet"] == false { " (not in the fleet)" } else { "" };
+    let mut out = format!("{} in {}{gone}\n", text(&v["policy"]), text(&v["environment"]));
+    let _ = writeln!(
+        out,
+        "severity {}, remediation {}, standards {}, controls {}\n",
+        text(&v["severity"]),
+        text(&v["remediation"]),
+        list("standards"),
+        list("controls")
+    );
+    out.push_str(&columns(&COMPLIANCE_HEADER, &[compliance_counts(&v["counts"]).to_vec()]));
+    out.push('\n');
+    let page = &v["nonCompliant"];
+    let rows: Vec<Vec<String>> = page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| ["name", "environment", "standing", "violations"].iter().map(|k| text(&c[*k])).collect())
+        .collect();
+    out.push_str(&columns(&["NON-COMPLIANT", "ENVIRONMENT", "STATE", "VIOLATIONS"], &rows));
+    let _ = writeln!(out, "({} of {} from {})", rows.len(), text(&page["total"]), text(&page["offset"]));
+    out
+}
+
 /// The table for the view at `path`.
 pub fn render(path: &str, v: &Value) -> String {
     let mut out = String::new();
-    if path.ends_with("/summary") {
+    if path.ends_with("/compliance") {
+        let labels = v["labels"].as_str().filter(|l| !l.is_empty()).map(|l| format!(" with labels {l}"));
+        let _ = writeln!(
+            out,
+            "{} clusters in {}{}\n",
+            text(&v["clusters"]),
+            text(&v["environment"]),
+            labels.unwrap_or_default()
+        );
+        if let Some(e) = v["fleetError"].as_str() {
+            let _ = writeln!(out, "the fleet branch could not be read: {e}\n");
+        }
+        out.push_str(&compliance_table(v));
+    } else if path.contains("/compliance/") {
+        out.push_str(&policy_table(v));
+    } else if path.ends_with("/summary") {
         let _ = writeln!(out, "{} clusters\n", text(&v["clusters"]));
         let by: Vec<Vec<String>> =
             v["byStanding"].as_object().into_iter().flatten().map(|(k, n)| vec![k.clone(), text(n)]).collect();
@@ -151,6 +227,28 @@ mod tests {
     fn columns_line_up() {
         let t = columns(&["A", "LONGER"], &[vec!["x".into(), "1".into()], vec!["wider".into(), "2".into()]]);
         assert_eq!(t, "A      LONGER\nx      1\nwider  2\n");
+    }
+
+    #[test]
+    fn the_compliance_tables_roll_up_and_list() {
+        let counts =
+            |nc: usize| serde_json::json!({"compliant": 2, "nonCompliant": nc, "unknown": 0, "notReported": 1});
+        let v = serde_json::json!({"environment": "prod", "labels": "", "clusters": 3, "standards": [
+            {"name": "PCI-DSS v4.0", "counts": counts(1), "controls": [
+                {"name": "1.3.1", "counts": counts(1), "policies": [
+                    {"name": "pci-default-deny", "severity": "high", "counts": counts(1)}]}]}]});
+        let t = render("/api/v1/compliance", &v);
+        assert!(t.starts_with("3 clusters in prod\n\n"), "{t}");
+        assert!(t.contains("\nPCI-DSS v4.0  *        *                           2          1"), "{t}");
+        assert!(t.contains("\nPCI-DSS v4.0  1.3.1    pci-default-deny  high      2          1"), "{t}");
+        let v = serde_json::json!({"policy": "pci-default-deny", "environment": "prod", "inFleet": true,
+            "severity": "high", "remediation": "enforce", "standards": ["PCI-DSS v4.0"], "controls": ["1.3.1", "1.4.2"],
+            "counts": counts(1), "nonCompliant": {"total": 1, "offset": 0, "items": [
+                {"name": "store-0002", "environment": "prod", "standing": "offline", "violations": 2}]}});
+        let t = render("/api/v1/compliance/pci-default-deny", &v);
+        assert!(t.contains("controls 1.3.1, 1.4.2"), "{t}");
+        assert!(t.contains("store-0002     prod         offline  2"), "{t}");
+        assert!(t.ends_with("(1 of 1 from 0)\n"), "{t}");
     }
 
     #[test]

@@ -1,12 +1,17 @@
 //! The views, as plain functions of the index (and of what git says, passed in): the fleet
-//! summary, the cluster list, and the lag ledger. The same values serve the JSON API, the
-//! dashboard and the command line.
+//! summary, the cluster list, the lag ledger, and governance (compliance by standard →
+//! control → policy → cluster). The same values serve the JSON API, the dashboard and the
+//! command line.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
+use flotilla_core::fleet::{Policy, Remediation, Severity};
 use serde::Serialize;
 
-use crate::index::{ByStanding, Group, Index, Standing, Text};
+use crate::index::{
+    ByStanding, Group, Index, PolicyResult, PolicyResults, Standing, Text, find_result, label, labels_match,
+};
 
 /// Counts by standing, every standing present (zeros included) so the shape never changes.
 pub type Counts = BTreeMap<&'static str, usize>;
@@ -232,6 +237,467 @@ pub fn ledger(
     }
 }
 
+/// The standard, or the control, of a policy that names none.
+pub const NO_STANDARD: &str = "(no standard)";
+pub const NO_CONTROL: &str = "(no control)";
+/// The standard of the policies that clusters report and the fleet no longer declares, so that
+/// nothing disappears silently.
+pub const NOT_IN_FLEET: &str = "(not in the fleet)";
+
+/// Where a cluster stands on a policy, in the order a roll-up takes the worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Verdict {
+    Compliant,
+    /// The policy selects the cluster by its labels, and the cluster's last report has no
+    /// result for it (never reported, an older agent, or the policy is newer than the report).
+    NotReported,
+    /// Reported, but the agent could not evaluate it.
+    Unknown,
+    NonCompliant,
+}
+
+impl Verdict {
+    fn of(compliant: Option<bool>) -> Verdict {
+        match compliant {
+            Some(true) => Verdict::Compliant,
+            Some(false) => Verdict::NonCompliant,
+            None => Verdict::Unknown,
+        }
+    }
+}
+
+/// Clusters by where they stand on a policy, or on all the policies of a control or standard.
+/// A cluster counts once, at its worst: non-compliant for any of them, else unknown for any,
+/// else lacking a result for any that selects it (not reported), else compliant. A cluster
+/// that neither reports a policy nor is selected by it is not counted for it. Offline clusters
+/// count by their last results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComplianceCounts {
+    pub compliant: usize,
+    pub non_compliant: usize,
+    pub unknown: usize,
+    pub not_reported: usize,
+}
+
+impl ComplianceCounts {
+    fn add(&mut self, verdict: Verdict, n: usize) {
+        match verdict {
+            Verdict::Compliant => self.compliant += n,
+            Verdict::NotReported => self.not_reported += n,
+            Verdict::Unknown => self.unknown += n,
+            Verdict::NonCompliant => self.non_compliant += n,
+        }
+    }
+}
+
+/// Governance of one environment: standards → controls → policies, with counts at each level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Compliance {
+    pub environment: String,
+    /// The label filter, `k=v,k=v` (empty: every cluster of the environment).
+    pub labels: String,
+    /// The clusters of the environment that pass the filter.
+    pub clusters: usize,
+    /// By name; [`NO_STANDARD`] and [`NOT_IN_FLEET`] last.
+    pub standards: Vec<StandardLine>,
+    /// Why the environment's fleet branch could not be read, when it could not: then every
+    /// reported policy is [`NOT_IN_FLEET`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StandardLine {
+    pub name: String,
+    /// Each cluster once, at its worst over the standard's policies.
+    pub counts: ComplianceCounts,
+    pub controls: Vec<ControlLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlLine {
+    pub name: String,
+    /// Each cluster once, at its worst over the control's policies.
+    pub counts: ComplianceCounts,
+    pub policies: Vec<PolicyLine>,
+}
+
+/// A policy under one control; a policy that names several standards or controls is listed
+/// under each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyLine {
+    pub name: String,
+    /// False: clusters report it, and the fleet branch no longer declares it.
+    pub in_fleet: bool,
+    pub severity: Option<Severity>,
+    pub remediation: Option<Remediation>,
+    pub categories: Vec<String>,
+    pub counts: ComplianceCounts,
+}
+
+/// A standard or control heading, the named ones first, by name.
+type Heading<'a> = (bool, &'a str);
+
+fn heading(name: &str) -> Heading<'_> {
+    (matches!(name, NO_STANDARD | NO_CONTROL | NOT_IN_FLEET), name)
+}
+
+/// Clusters with the same labels (of those a walk reads) and results, and how many.
+type Batch<'i> = (&'i [(Text, Text)], &'i PolicyResults, usize);
+
+/// By (results, number of the selectors' keys' values): the results and how many clusters.
+type Sums<'i> = HashMap<(*const [PolicyResult], usize), (&'i [PolicyResult], usize)>;
+
+/// The policies the view shows: the fleet's, then those only reports name.
+struct Catalog<'a> {
+    names: Vec<&'a str>,
+    definitions: Vec<Option<&'a Policy>>,
+    /// The label keys the policies' cluster selectors read, sorted.
+    keys: Vec<&'a str>,
+}
+
+impl<'a> Catalog<'a> {
+    fn new(index: &'a Index, environment: &str, policies: &'a [Policy]) -> Catalog<'a> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut definitions = Vec::new();
+        let mut seen = HashSet::new();
+        for p in policies {
+            if seen.insert(p.name()) {
+                names.push(p.name());
+                definitions.push(Some(p));
+            }
+        }
+        let mut reported: Vec<&str> =
+            index.policy_tallies(environment).into_iter().flat_map(HashMap::keys).map(|k| &**k).collect();
+        reported.sort_unstable();
+        for name in reported {
+            if seen.insert(name) {
+                names.push(name);
+                definitions.push(None);
+            }
+        }
+        Catalog::of(names, definitions)
+    }
+
+    fn of(names: Vec<&'a str>, definitions: Vec<Option<&'a Policy>>) -> Catalog<'a> {
+        let keys = selector_keys(definitions.iter().flatten().copied()).into_iter().collect();
+        Catalog { names, definitions, keys }
+    }
+
+    /// Walks `environment`'s clusters that pass `labels` in groups: each policy's verdict for
+    /// the group's clusters (`None`: the policy neither selects nor was reported by them) and
+    /// how many clusters the group holds.
+    ///
+    /// The groups come from the index's cohorts when they keep every label the selectors and
+    /// the filter read (the fleet's selector keys, kept as the fleet is read), else from a
+    /// pass over the clusters: a filter by another label, or a fleet read since the index
+    /// last took its keys. Either way they are summed by results and by the values of the
+    /// selectors' keys first, so the verdicts are worked out once per sum.
+    fn walk(
+        &self,
+        index: &Index,
+        environment: &str,
+        labels: &[(String, String)],
+        mut each: impl FnMut(&[Option<Verdict>], usize),
+    ) {
+        let kept = index.selector_keys();
+        let covered = |k: &str| kept.binary_search_by(|t| (**t).cmp(k)).is_ok();
+        let from_cohorts = self.keys.iter().all(|k| covered(k)) && labels.iter().all(|(k, _)| covered(k));
+        let groups: Box<dyn Iterator<Item = Batch>> = if from_cohorts {
+            Box::new(index.cohorts(environment).map(|(l, r, n)| (&**l, r, n)))
+        } else {
+            let clusters = index.iter().filter(move |(_, e)| *e.environment == *environment);
+            Box::new(clusters.map(|(_, e)| (&*e.labels, &e.policies, 1)))
+        };
+        // The selectors' keys' values → their number; by (results, that number) the clusters.
+        let mut selections: HashMap<Vec<Option<&str>>, usize> = HashMap::new();
+        let mut sums: Sums = HashMap::new();
+        let mut values: Vec<Option<&str>> = Vec::with_capacity(self.keys.len());
+        for (set, results, n) in groups {
+            if !labels_match(set, labels) {
+                continue;
+            }
+            values.clear();
+            values.extend(self.keys.iter().map(|k| label(set, k)));
+            let next = selections.len();
+            let selection = match selections.get(values.as_slice()) {
+                Some(s) => *s,
+                None => *selections.entry(values.clone()).or_insert(next),
+            };
+            sums.entry((Arc::as_ptr(results), selection)).or_insert((results, 0)).1 += n;
+        }
+        let mut selects = vec![Vec::new(); selections.len()];
+        for (values, at) in &selections {
+            selects[*at] = self.selects(values);
+        }
+        let mut verdicts = vec![None; self.names.len()];
+        for ((_, selection), (results, n)) in sums {
+            for (i, name) in self.names.iter().enumerate() {
+                verdicts[i] = match find_result(results, name) {
+                    Some(r) => Some(Verdict::of(r.compliant)),
+                    None if selects[selection][i] => Some(Verdict::NotReported),
+                    None => None,
+                };
+            }
+            each(&verdicts, n);
+        }
+    }
+
+    /// Which policies' cluster selectors take the labels whose values for [`Catalog::keys`]
+    /// are `values` (`None`: no such label).
+    fn selects(&self, values: &[Option<&str>]) -> Vec<bool> {
+        let labels: flotilla_core::selector::Labels =
+            self.keys.iter().zip(values).filter_map(|(k, v)| v.map(|v| ((*k).to_string(), v.to_string()))).collect();
+        self.definitions.iter().map(|d| d.is_some_and(|p| p.spec.clusters.matches(&labels))).collect()
+    }
+}
+
+/// The label keys the cluster selectors of `policies` read: what the index's cohorts keep
+/// ([`Index::set_selector_keys`]).
+pub fn selector_keys<'a>(policies: impl IntoIterator<Item = &'a Policy>) -> BTreeSet<&'a str> {
+    policies
+        .into_iter()
+        .flat_map(|p| {
+            let s = &p.spec.clusters;
+            s.match_labels.keys().map(String::as_str).chain(s.match_expressions.iter().map(|r| r.key.as_str()))
+        })
+        .collect()
+}
+
+/// The worst verdict among `members`' (policy indices).
+fn worst(verdicts: &[Option<Verdict>], members: &[usize]) -> Option<Verdict> {
+    members.iter().filter_map(|&i| verdicts[i]).max()
+}
+
+/// Governance of `environment` by standard → control → policy, over its clusters that pass
+/// `labels`: `policies` are the environment's fleet branch's (what each names: standards,
+/// controls, severity, remediation, which clusters it selects); the results are the clusters'
+/// last reports. A policy counts under every (standard, control) it names; one that clusters
+/// report and the fleet no longer declares is listed under [`NOT_IN_FLEET`].
+///
+/// Cost: without a label filter, or with one on labels the policies select by, one pass over
+/// the environment's cohorts (clusters by policy results and the labels the selectors read,
+/// which the index keeps): a fleet of mostly compliant stores has a few dozen, so the view
+/// costs the same at a million clusters. A filter by another label (`region=eu` when no
+/// policy selects by region) is a pass over every cluster instead: about 0.1–0.2 s at a
+/// million, under the index's read lock.
+pub fn compliance(index: &Index, environment: &str, policies: &[Policy], labels: &[(String, String)]) -> Compliance {
+    let catalog = Catalog::new(index, environment, policies);
+    // Standard → control → the policies under it.
+    let mut tree: BTreeMap<Heading, BTreeMap<Heading, Vec<usize>>> = BTreeMap::new();
+    for (i, definition) in catalog.definitions.iter().enumerate() {
+        let (standards, controls) = match definition {
+            Some(p) => (
+                p.spec.standards.iter().map(String::as_str).collect(),
+                p.spec.controls.iter().map(String::as_str).collect(),
+            ),
+            None => (vec![NOT_IN_FLEET], Vec::new()),
+        };
+        let standards = if standards.is_empty() { vec![NO_STANDARD] } else { standards };
+        let controls = if controls.is_empty() { vec![NO_CONTROL] } else { controls };
+        for standard in &standards {
+            for control in &controls {
+                let members = tree.entry(heading(standard)).or_default().entry(heading(control)).or_default();
+                if !members.contains(&i) {
+                    members.push(i);
+                }
+            }
+        }
+    }
+    let controls: Vec<&Vec<usize>> = tree.values().flat_map(BTreeMap::values).collect();
+    let standards: Vec<Vec<usize>> = tree
+        .values()
+        .map(|controls| {
+            let members: BTreeSet<usize> = controls.values().flatten().copied().collect();
+            members.into_iter().collect()
+        })
+        .collect();
+    let mut policy_counts = vec![ComplianceCounts::default(); catalog.names.len()];
+    let mut control_counts = vec![ComplianceCounts::default(); controls.len()];
+    let mut standard_counts = vec![ComplianceCounts::default(); standards.len()];
+    let mut clusters = 0;
+    catalog.walk(index, environment, labels, |verdicts, n| {
+        clusters += n;
+        for (counts, verdict) in policy_counts.iter_mut().zip(verdicts) {
+            if let Some(v) = verdict {
+                counts.add(*v, n);
+            }
+        }
+        for (counts, members) in control_counts.iter_mut().zip(&controls) {
+            if let Some(v) = worst(verdicts, members) {
+                counts.add(v, n);
+            }
+        }
+        for (counts, members) in standard_counts.iter_mut().zip(&standards) {
+            if let Some(v) = worst(verdicts, members) {
+                counts.add(v, n);
+            }
+        }
+    });
+    let mut control_at = 0;
+    let standards = tree
+        .iter()
+        .zip(standard_counts)
+        .map(|((standard, under), counts)| {
+            let controls = under
+                .iter()
+                .map(|(control, members)| {
+                    let mut policies: Vec<PolicyLine> =
+                        members.iter().map(|&i| policy_line(&catalog, i, policy_counts[i])).collect();
+                    policies.sort_by(|a, b| a.name.cmp(&b.name));
+                    let line =
+                        ControlLine { name: control.1.to_string(), counts: control_counts[control_at], policies };
+                    control_at += 1;
+                    line
+                })
+                .collect();
+            StandardLine { name: standard.1.to_string(), counts, controls }
+        })
+        .collect();
+    Compliance {
+        environment: environment.to_string(),
+        labels: labels_text(labels),
+        clusters,
+        standards,
+        fleet_error: None,
+    }
+}
+
+fn policy_line(catalog: &Catalog, i: usize, counts: ComplianceCounts) -> PolicyLine {
+    let definition = catalog.definitions[i];
+    PolicyLine {
+        name: catalog.names[i].to_string(),
+        in_fleet: definition.is_some(),
+        severity: definition.map(|p| p.spec.severity),
+        remediation: definition.map(|p| p.spec.remediation),
+        categories: definition.map(|p| p.spec.categories.clone()).unwrap_or_default(),
+        counts,
+    }
+}
+
+fn labels_text(labels: &[(String, String)]) -> String {
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+/// One policy: what the fleet says of it, its counts, and its non-compliant clusters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyCompliance {
+    pub policy: String,
+    pub environment: String,
+    /// The label filter, `k=v,k=v`.
+    pub labels: String,
+    /// False: clusters report it, and the fleet branch no longer declares it.
+    pub in_fleet: bool,
+    pub severity: Option<Severity>,
+    pub remediation: Option<Remediation>,
+    pub standards: Vec<String>,
+    pub controls: Vec<String>,
+    pub categories: Vec<String>,
+    pub counts: ComplianceCounts,
+    /// The clusters whose last result is non-compliant, by name, paged; offline ones included
+    /// (their last result stands).
+    pub non_compliant: Page<NonCompliant>,
+}
+
+/// A cluster that does not comply with a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NonCompliant {
+    pub name: String,
+    pub environment: String,
+    pub standing: Standing,
+    /// How many violations its last report listed.
+    pub violations: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_report_at_ms: Option<i64>,
+}
+
+/// Policy `policy` in `environment` (`definition`: what the fleet branch declares, if it does),
+/// over the clusters that pass `labels`: its counts as [`compliance`] gives them, and its
+/// non-compliant clusters from `offset`, at most `limit`. `None` when the fleet does not
+/// declare it and no cluster reports it.
+///
+/// Without a label filter the counts are the index's tally of the policy, and the list reads
+/// the tally's non-compliant clusters from `offset` (only "not reported" walks the cohorts).
+/// With one, the counts are [`compliance`]'s walk (the same cost) and the list checks each
+/// non-compliant cluster's labels: the number of non-compliant clusters, not of clusters.
+pub fn compliance_policy(
+    index: &Index,
+    environment: &str,
+    policy: &str,
+    definition: Option<&Policy>,
+    labels: &[(String, String)],
+    offset: usize,
+    limit: usize,
+) -> Option<PolicyCompliance> {
+    let tally = index.policy_tally(environment, policy);
+    if definition.is_none() && tally.is_none() {
+        return None;
+    }
+    let catalog = Catalog::of(vec![policy], vec![definition]);
+    let mut counts = ComplianceCounts::default();
+    match tally {
+        Some(t) if labels.is_empty() => {
+            counts = ComplianceCounts {
+                compliant: t.compliant,
+                non_compliant: t.non_compliant.len(),
+                unknown: t.unknown,
+                not_reported: 0,
+            };
+            if definition.is_some() {
+                catalog.walk(index, environment, labels, |verdicts, n| {
+                    if verdicts[0] == Some(Verdict::NotReported) {
+                        counts.not_reported += n;
+                    }
+                });
+            }
+        }
+        _ => catalog.walk(index, environment, labels, |verdicts, n| {
+            if let Some(v) = verdicts[0] {
+                counts.add(v, n);
+            }
+        }),
+    }
+    let empty = BTreeSet::new();
+    let names = tally.map_or(&empty, |t| &t.non_compliant);
+    let line = |name: &Text| {
+        let entry = index.get(name)?;
+        Some(NonCompliant {
+            name: name.to_string(),
+            environment: entry.environment.to_string(),
+            standing: index.standing(entry),
+            violations: entry.policy(policy).map_or(0, |r| r.violations),
+            last_report_at_ms: entry.last_report_at_ms,
+        })
+    };
+    let (items, total) = if labels.is_empty() {
+        (names.iter().skip(offset).take(limit).filter_map(line).collect(), names.len())
+    } else {
+        let matching: Vec<&Text> = names.iter().filter(|n| index.get(n).is_some_and(|e| e.matches(labels))).collect();
+        (matching.iter().skip(offset).take(limit).filter_map(|n| line(n)).collect(), matching.len())
+    };
+    let spec = definition.map(|p| &p.spec);
+    Some(PolicyCompliance {
+        policy: policy.to_string(),
+        environment: environment.to_string(),
+        labels: labels_text(labels),
+        in_fleet: definition.is_some(),
+        severity: spec.map(|s| s.severity),
+        remediation: spec.map(|s| s.remediation),
+        standards: spec.map(|s| s.standards.clone()).unwrap_or_default(),
+        controls: spec.map(|s| s.controls.clone()).unwrap_or_default(),
+        categories: spec.map(|s| s.categories.clone()).unwrap_or_default(),
+        counts,
+        non_compliant: Page { total, offset, items },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use flotilla_core::report::Report;
@@ -328,5 +794,202 @@ mod tests {
         let second = super::ledger(&index, "web", "prod", &commit('a'), &behind, 1, 10);
         assert_eq!(second.lagging.items.len(), 1);
         assert_eq!(second.lagging.items[0].cluster, "s3");
+    }
+}
+
+#[cfg(test)]
+mod governance_tests {
+    use std::collections::BTreeMap;
+
+    use flotilla_core::fleet::{Metadata, PolicySpec};
+    use flotilla_core::report::Report;
+    use serde_json::json;
+
+    use super::*;
+    use crate::index::Row;
+
+    fn policy(name: &str, standards: &[&str], controls: &[&str], clusters: &serde_json::Value) -> Policy {
+        let spec = json!({"standards": standards, "controls": controls, "categories": ["Network"],
+            "severity": "high", "remediation": "inform", "clusters": clusters, "objects": []});
+        Policy {
+            metadata: Metadata { name: name.into(), labels: BTreeMap::new(), annotations: BTreeMap::new() },
+            spec: serde_json::from_value::<PolicySpec>(spec).unwrap(),
+            file: "fleet/policies.yaml".into(),
+        }
+    }
+
+    /// pci-a under PCI 1.1 and 1.2, pci-b under PCI 1.2 and CIS 1.2 (both for stores), tag-c
+    /// under no standard and for every cluster.
+    fn policies() -> Vec<Policy> {
+        let stores = json!({"matchLabels": {"kind": "store"}});
+        vec![
+            policy("pci-a", &["PCI"], &["1.1", "1.2"], &stores),
+            policy("pci-b", &["PCI", "CIS"], &["1.2"], &stores),
+            policy("tag-c", &[], &[], &json!({})),
+        ]
+    }
+
+    type Results<'a> = &'a [(&'a str, Option<bool>, usize)];
+
+    /// Name, environment, labels, when it last reported, its results.
+    type Cluster<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], Option<i64>, Results<'a>);
+
+    /// Standard, control, its counts, and its policies with theirs.
+    type Flat = (String, String, ComplianceCounts, Vec<(String, ComplianceCounts)>);
+
+    /// The selector keys the index may keep: none (every view walks the clusters), the ones
+    /// the policies select by (the views walk the cohorts, but for a filter by region), and
+    /// those and region too.
+    const KEYS: [&[&str]; 3] = [&[], &["kind"], &["kind", "region"]];
+
+    fn governed(keys: &[&str]) -> Index {
+        let mut index = Index::new(15_000);
+        let rows: [Cluster; 7] = [
+            (
+                "s1",
+                "prod",
+                &[("kind", "store"), ("region", "eu")],
+                Some(10_000),
+                &[("pci-a", Some(true), 0), ("pci-b", Some(false), 2)],
+            ),
+            (
+                "s2",
+                "prod",
+                &[("kind", "store"), ("region", "us")],
+                Some(10_000),
+                &[("pci-a", Some(false), 1), ("pci-b", None, 0)],
+            ),
+            (
+                "s3",
+                "prod",
+                &[("kind", "store"), ("region", "eu")],
+                Some(10_000),
+                &[("pci-a", Some(true), 0), ("old-x", Some(true), 0)],
+            ),
+            ("s4", "prod", &[("kind", "cloud")], Some(10_000), &[]),
+            ("s5", "dev", &[("kind", "store"), ("region", "eu")], Some(10_000), &[("pci-a", Some(false), 1)]),
+            ("s6", "prod", &[("kind", "store"), ("region", "eu")], None, &[]),
+            // Offline: its last result stands.
+            ("s7", "prod", &[("kind", "store"), ("region", "us")], Some(0), &[("pci-a", Some(false), 3)]),
+        ];
+        for (change, (name, environment, labels, at, results)) in (1..).zip(rows) {
+            let policies: Vec<serde_json::Value> = results
+                .iter()
+                .map(|(p, compliant, violations)| {
+                    let violations: Vec<serde_json::Value> = (0..*violations)
+                        .map(|i| json!({"object": format!("Pod/shop/p{i}"), "message": "no"}))
+                        .collect();
+                    json!({"name": p, "compliant": compliant, "violations": violations})
+                })
+                .collect();
+            let report = json!({"version": 1, "cluster": name, "agentVersion": "0.1.0", "sequence": 1,
+                "time": "2026-11-25T10:00:00Z", "placements": [], "policies": policies});
+            index.update(&Row {
+                name: name.into(),
+                environment: environment.into(),
+                labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                token_hash: None,
+                registered_at_ms: 0,
+                last_report_at_ms: at,
+                last_report: at.map(|_| Report::from_json(report.to_string().as_bytes()).unwrap()),
+                change,
+            });
+        }
+        index.advance(20_000);
+        index.set_selector_keys(keys.iter().copied());
+        index
+    }
+
+    fn counts(compliant: usize, non_compliant: usize, unknown: usize, not_reported: usize) -> ComplianceCounts {
+        ComplianceCounts { compliant, non_compliant, unknown, not_reported }
+    }
+
+    /// (standard, control, its counts, [(policy, its counts)]) in the view's order.
+    fn flat(view: &Compliance) -> Vec<Flat> {
+        view.standards
+            .iter()
+            .flat_map(|s| {
+                s.controls.iter().map(|c| {
+                    let policies = c.policies.iter().map(|p| (p.name.clone(), p.counts)).collect();
+                    (s.name.clone(), c.name.clone(), c.counts, policies)
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compliance_groups_by_standard_and_control_and_rolls_each_cluster_up_at_its_worst() {
+        for keys in KEYS {
+            let index = governed(keys);
+            let view = compliance(&index, "prod", &policies(), &[]);
+            assert_eq!(view.clusters, 6, "prod only: s5 is dev");
+            let a = counts(2, 2, 0, 1);
+            let b = counts(0, 1, 1, 3);
+            let s = |t: &str| t.to_string();
+            assert_eq!(
+                flat(&view),
+                [
+                    (s("CIS"), s("1.2"), b, vec![(s("pci-b"), b)]),
+                    (s("PCI"), s("1.1"), a, vec![(s("pci-a"), a)]),
+                    // s1 (compliant, non-compliant), s2 (non-compliant, unknown) and s7
+                    // (non-compliant, not reported) are non-compliant; s3 and s6 lack pci-b.
+                    (s("PCI"), s("1.2"), counts(0, 3, 0, 2), vec![(s("pci-a"), a), (s("pci-b"), b)]),
+                    (s(NO_STANDARD), s(NO_CONTROL), counts(0, 0, 0, 6), vec![(s("tag-c"), counts(0, 0, 0, 6))]),
+                    (s(NOT_IN_FLEET), s(NO_CONTROL), counts(1, 0, 0, 0), vec![(s("old-x"), counts(1, 0, 0, 0))]),
+                ]
+            );
+            let standards: Vec<(&str, ComplianceCounts)> =
+                view.standards.iter().map(|s| (s.name.as_str(), s.counts)).collect();
+            assert_eq!(standards[1], ("PCI", counts(0, 3, 0, 2)), "each cluster once over both policies");
+            let old = &view.standards[3].controls[0].policies[0];
+            assert!(!old.in_fleet && old.severity.is_none());
+            assert_eq!(view.standards[1].controls[0].policies[0].severity, Some(Severity::High));
+
+            // Filtered by label: over the matching clusters only (s1, s3, s6).
+            let eu = Filter::parse_labels("region=eu").unwrap();
+            let view = compliance(&index, "prod", &policies(), &eu);
+            assert_eq!((view.clusters, view.labels.as_str()), (3, "region=eu"));
+            let rows = flat(&view);
+            assert_eq!(rows[1].3, [(s("pci-a"), counts(2, 0, 0, 1))]);
+            assert_eq!(rows[0].3, [(s("pci-b"), counts(0, 1, 0, 2))]);
+
+            // Without the fleet's word, every reported policy is still shown.
+            let view = compliance(&index, "prod", &[], &[]);
+            let names: Vec<&str> = view.standards.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(names, [NOT_IN_FLEET]);
+            assert_eq!(view.standards[0].controls[0].policies.len(), 3);
+        }
+    }
+
+    #[test]
+    fn one_policy_lists_its_non_compliant_clusters_paged_and_filtered() {
+        for keys in KEYS {
+            let index = governed(keys);
+            let catalog = policies();
+            let a = compliance_policy(&index, "prod", "pci-a", Some(&catalog[0]), &[], 0, 10).unwrap();
+            assert_eq!(a.counts, counts(2, 2, 0, 1), "the same counts as the whole view");
+            let listed: Vec<(&str, u32, Standing)> =
+                a.non_compliant.items.iter().map(|c| (c.name.as_str(), c.violations, c.standing)).collect();
+            assert_eq!(listed, [("s2", 1, Standing::Synced), ("s7", 3, Standing::Offline)]);
+            assert_eq!((a.standards.as_slice(), a.controls.len()), (["PCI".to_string()].as_slice(), 2));
+            let second = compliance_policy(&index, "prod", "pci-a", Some(&catalog[0]), &[], 1, 1).unwrap();
+            assert_eq!((second.non_compliant.total, second.non_compliant.items[0].name.as_str()), (2, "s7"));
+
+            let us = Filter::parse_labels("region=us").unwrap();
+            let a = compliance_policy(&index, "prod", "pci-a", Some(&catalog[0]), &us, 0, 10).unwrap();
+            assert_eq!((a.counts, a.non_compliant.total), (counts(0, 2, 0, 0), 2));
+            let eu = Filter::parse_labels("region=eu").unwrap();
+            let a = compliance_policy(&index, "prod", "pci-a", Some(&catalog[0]), &eu, 0, 10).unwrap();
+            assert_eq!((a.counts, a.non_compliant.total), (counts(2, 0, 0, 1), 0));
+
+            // Declared and never reported; reported and no longer declared; neither.
+            let c = compliance_policy(&index, "prod", "tag-c", Some(&catalog[2]), &[], 0, 10).unwrap();
+            assert_eq!(c.counts, counts(0, 0, 0, 6));
+            let old = compliance_policy(&index, "prod", "old-x", None, &[], 0, 10).unwrap();
+            assert_eq!((old.in_fleet, old.counts), (false, counts(1, 0, 0, 0)));
+            assert!(compliance_policy(&index, "prod", "nope", None, &[], 0, 10).is_none());
+            let dev = compliance_policy(&index, "dev", "pci-a", Some(&catalog[0]), &[], 0, 10).unwrap();
+            assert_eq!(dev.non_compliant.items[0].name, "s5");
+        }
     }
 }

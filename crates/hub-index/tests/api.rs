@@ -1,25 +1,32 @@
 //! The hub's HTTP API over real HTTP on loopback, against SQLite and PostgreSQL: registration,
 //! report ingest and everything it refuses (nothing of a refused report is stored), and the
-//! views' JSON.
+//! views' JSON, governance included.
 
 mod common;
 
-use common::{DECLARED_STORE, Hub, Setup, WEB_PLACEMENT, commit, fleet_repository, now, postgres, report};
+use common::{
+    DECLARED_STORE, Hub, PCI_POLICIES, PolicyResult, Setup, WEB_PLACEMENT, commit, fleet_repository, now, postgres,
+    report, with_policies,
+};
 use flotilla_git::testing::git;
 use serde_json::{Value, json};
 
 /// A hub serving on loopback with `backend` (`sqlite` or `postgres`), its fleet (placement `web`
 /// and the declared store-9999) on `prod` and `dev`.
 async fn start(backend: &str) -> Hub {
+    start_with(backend, &[]).await
+}
+
+/// [`start`], with `more` files in the fleet repository.
+async fn start_with(backend: &str, more: &[(&str, &str)]) -> Hub {
     let dir = tempfile::tempdir().unwrap();
-    fleet_repository(
-        dir.path(),
-        &[
-            ("fleet/fleet.yaml", &format!("{WEB_PLACEMENT}---\n{DECLARED_STORE}")),
-            ("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n"),
-        ],
-        &["dev"],
-    );
+    let fleet = format!("{WEB_PLACEMENT}---\n{DECLARED_STORE}");
+    let mut files = vec![
+        ("fleet/fleet.yaml", fleet.as_str()),
+        ("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n"),
+    ];
+    files.extend_from_slice(more);
+    fleet_repository(dir.path(), &files, &["dev"]);
     let db = if backend == "sqlite" {
         format!("sqlite:{}", dir.path().join("hub.db").display())
     } else {
@@ -205,4 +212,181 @@ async fn the_command_line_shows_the_views_as_tables_and_json() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{}", String::from_utf8_lossy(&refused.stderr));
+}
+
+/// A hub whose fleet declares [`PCI_POLICIES`], with store-0001 and store-0003 (`region=eu`) and
+/// store-0002 (`region=us`) reporting results, and store-9999 declared and silent:
+///
+/// | cluster    | pci-default-deny   | pci-no-nodeport       | pci-retired (no longer declared) |
+/// |------------|--------------------|-----------------------|----------------------------------|
+/// | store-0001 | compliant          | non-compliant (1)     | compliant                        |
+/// | store-0002 | non-compliant (2)  | unknown               |                                  |
+/// | store-0003 | compliant          | (no result)           |                                  |
+/// | store-9999 | (never reported)   | (never reported)      |                                  |
+async fn governed(backend: &str) -> Hub {
+    let hub = start_with(backend, &[("fleet/policies.yaml", PCI_POLICIES)]).await;
+    let results: [(&str, &str, &[PolicyResult]); 3] = [
+        (
+            "store-0001",
+            "eu",
+            &[("pci-default-deny", Some(true), 0), ("pci-no-nodeport", Some(false), 1), ("pci-retired", Some(true), 0)],
+        ),
+        ("store-0002", "us", &[("pci-default-deny", Some(false), 2), ("pci-no-nodeport", None, 0)]),
+        ("store-0003", "eu", &[("pci-default-deny", Some(true), 0)]),
+    ];
+    for (name, region, policies) in results {
+        let token = hub.register_labelled(name, json!({"kind": "store", "region": region})).await;
+        let body = with_policies(&report(name, 1, "Synced", &hub.head), policies);
+        let (status, answer) = hub.post("/api/v1/reports", Some(&token), &body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    hub.wait_for("/api/v1/compliance", "the fleet and the three reports", |v| {
+        policy(v, "PCI-DSS v4.0", "1.3.1", "pci-default-deny")["counts"]["compliant"] == 2
+            && v["standards"].as_array().is_some_and(|s| s.len() == 2)
+    })
+    .await;
+    hub
+}
+
+/// The line of `policy` under `standard` and `control` in a compliance view (null if none).
+fn policy<'v>(view: &'v Value, standard: &str, control: &str, policy: &str) -> &'v Value {
+    let find = |list: &'v Value, name: &str| -> &'v Value {
+        list.as_array().and_then(|l| l.iter().find(|x| x["name"] == name)).unwrap_or(&Value::Null)
+    };
+    let control = find(&find(&view["standards"], standard)["controls"], control);
+    find(&control["policies"], policy)
+}
+
+fn counts(compliant: u64, non_compliant: u64, unknown: u64, not_reported: u64) -> Value {
+    json!({"compliant": compliant, "nonCompliant": non_compliant, "unknown": unknown, "notReported": not_reported})
+}
+
+fn names(page: &Value) -> Vec<&str> {
+    page["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect()
+}
+
+async fn compliance_by_standard_control_and_policy(backend: &str) {
+    let hub = governed(backend).await;
+    let (status, view) = hub.get("/api/v1/compliance").await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!((view["environment"].as_str(), view["clusters"].as_u64()), (Some("prod"), Some(4)), "{view}");
+    let pci = &view["standards"][0];
+    assert_eq!(pci["name"], "PCI-DSS v4.0");
+    // Each cluster once, at its worst over both policies: 0001 and 0002 non-compliant, 0003
+    // (no pci-no-nodeport result) and 9999 not reported.
+    assert_eq!(pci["counts"], counts(0, 2, 0, 2), "{view}");
+    let controls: Vec<(&str, &Value)> =
+        pci["controls"].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap(), &c["counts"])).collect();
+    assert_eq!(controls, [("1.3.1", &counts(0, 2, 0, 2)), ("1.4.2", &counts(0, 1, 1, 2))]);
+    let deny = policy(&view, "PCI-DSS v4.0", "1.3.1", "pci-default-deny");
+    assert_eq!(deny["counts"], counts(2, 1, 0, 1), "{view}");
+    assert_eq!((deny["severity"].as_str(), deny["remediation"].as_str()), (Some("high"), Some("inform")));
+    assert_eq!(deny["categories"], json!(["Network Security Controls"]));
+    for control in ["1.3.1", "1.4.2"] {
+        let nodeport = policy(&view, "PCI-DSS v4.0", control, "pci-no-nodeport");
+        assert_eq!(nodeport["counts"], counts(0, 1, 1, 2), "listed under each control it names: {view}");
+    }
+    let retired = policy(&view, "(not in the fleet)", "(no control)", "pci-retired");
+    assert_eq!((retired["inFleet"].as_bool(), &retired["counts"]), (Some(false), &counts(1, 0, 0, 0)), "{view}");
+
+    // Filtered by label: over store-0001 and store-0003 only.
+    let (status, eu) = hub.get("/api/v1/compliance?labels=region%3Deu").await;
+    assert_eq!(status, 200, "{eu}");
+    assert_eq!((eu["clusters"].as_u64(), eu["labels"].as_str()), (Some(2), Some("region=eu")));
+    assert_eq!(policy(&eu, "PCI-DSS v4.0", "1.3.1", "pci-default-deny")["counts"], counts(2, 0, 0, 0));
+    assert_eq!(policy(&eu, "PCI-DSS v4.0", "1.4.2", "pci-no-nodeport")["counts"], counts(0, 1, 0, 1));
+    let (_, dev) = hub.get("/api/v1/compliance?environment=dev").await;
+    assert_eq!(
+        (dev["clusters"].as_u64(), &policy(&dev, "PCI-DSS v4.0", "1.3.1", "pci-default-deny")["counts"]),
+        (Some(0), &counts(0, 0, 0, 0))
+    );
+
+    // One policy: its non-compliant clusters, with and without a label filter.
+    let (status, deny) = hub.get("/api/v1/compliance/pci-default-deny").await;
+    assert_eq!(status, 200, "{deny}");
+    assert_eq!(deny["counts"], counts(2, 1, 0, 1));
+    assert_eq!((deny["standards"].clone(), deny["controls"].clone()), (json!(["PCI-DSS v4.0"]), json!(["1.3.1"])));
+    assert_eq!(names(&deny["nonCompliant"]), ["store-0002"]);
+    let line = &deny["nonCompliant"]["items"][0];
+    assert_eq!(
+        (line["violations"].as_u64(), line["standing"].as_str(), line["environment"].as_str()),
+        (Some(2), Some("synced"), Some("prod"))
+    );
+    let (_, eu) = hub.get("/api/v1/compliance/pci-default-deny?labels=region%3Deu").await;
+    assert_eq!((eu["counts"].clone(), eu["nonCompliant"]["total"].as_u64()), (counts(2, 0, 0, 0), Some(0)), "{eu}");
+    let (_, eu) = hub.get("/api/v1/compliance/pci-no-nodeport?labels=region%3Deu").await;
+    assert_eq!(names(&eu["nonCompliant"]), ["store-0001"], "{eu}");
+    let (_, us) = hub.get("/api/v1/compliance/pci-no-nodeport?labels=region%3Dus").await;
+    assert_eq!((us["counts"].clone(), names(&us["nonCompliant"]).len()), (counts(0, 0, 1, 0), 0), "{us}");
+    let (_, retired) = hub.get("/api/v1/compliance/pci-retired").await;
+    assert_eq!((retired["inFleet"].as_bool(), &retired["counts"]), (Some(false), &counts(1, 0, 0, 0)), "{retired}");
+
+    // What is refused, naming the field.
+    let refused = [
+        ("/api/v1/compliance/nope", 404, "policy"),
+        ("/api/v1/compliance?labels=region", 400, "labels"),
+        ("/api/v1/compliance/pci-default-deny?labels=region", 400, "labels"),
+        ("/api/v1/compliance?environment=staging", 404, "environment"),
+    ];
+    for (path, status, field) in refused {
+        let (got, answer) = hub.get(path).await;
+        assert_eq!((got, answer["field"].as_str()), (status, Some(field)), "{path}: {answer}");
+    }
+    let (_, nope) = hub.get("/api/v1/compliance/nope").await;
+    assert!(nope["error"].as_str().unwrap().contains("no policy \"nope\""), "{nope}");
+    let anonymous = hub.client.get(format!("{}/api/v1/compliance", hub.url)).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliance_by_standard_control_and_policy_on_sqlite() {
+    compliance_by_standard_control_and_policy("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliance_by_standard_control_and_policy_on_postgres() {
+    compliance_by_standard_control_and_policy("postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_shows_compliance() {
+    let hub = governed("sqlite").await;
+    let token_file = hub.dir.path().join("viewer-token");
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))
+            .args(args)
+            .args(["--hub", &hub.url, "--token-file", token_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let all = tokio::task::block_in_place(|| cli(&["compliance"]));
+    assert!(all.starts_with("4 clusters in prod\n"), "{all}");
+    let row = |text: &str, cells: &[&str]| {
+        text.lines().any(|line| line.split("  ").map(str::trim).filter(|c| !c.is_empty()).eq(cells.iter().copied()))
+    };
+    let nodeport = ["PCI-DSS v4.0", "1.4.2", "pci-no-nodeport", "critical", "0", "1", "1", "2"];
+    assert!(row(&all, &["PCI-DSS v4.0", "*", "*", "0", "2", "0", "2"]), "{all}");
+    assert!(row(&all, &["PCI-DSS v4.0", "1.3.1", "pci-default-deny", "high", "2", "1", "0", "1"]), "{all}");
+    assert!(row(&all, &nodeport), "{all}");
+    assert!(row(&all, &["(not in the fleet)", "(no control)", "pci-retired", "-", "1", "0", "0", "0"]), "{all}");
+    let eu = tokio::task::block_in_place(|| cli(&["compliance", "--labels", "region=eu"]));
+    assert!(eu.starts_with("2 clusters in prod with labels region=eu\n"), "{eu}");
+    assert!(row(&eu, &["PCI-DSS v4.0", "1.3.1", "pci-default-deny", "high", "2", "0", "0", "0"]), "{eu}");
+    let one = tokio::task::block_in_place(|| cli(&["compliance", "--policy", "pci-default-deny"]));
+    assert!(one.contains("severity high, remediation inform, standards PCI-DSS v4.0, controls 1.3.1\n"), "{one}");
+    assert!(row(&one, &["2", "1", "0", "1"]), "{one}");
+    assert!(row(&one, &["store-0002", "prod", "synced", "2"]), "{one}");
+    let json: Value = serde_json::from_str(&tokio::task::block_in_place(|| {
+        cli(&["compliance", "--policy", "pci-no-nodeport", "--labels", "region=eu", "--format", "json"])
+    }))
+    .unwrap();
+    assert_eq!(names(&json["nonCompliant"]), ["store-0001"], "{json}");
+    let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))
+        .args(["compliance", "--policy", "nope", "--hub", &hub.url, "--token-file", token_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success() && stderr.contains("404") && stderr.contains("no policy"), "{stderr}");
 }

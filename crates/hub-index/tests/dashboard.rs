@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{DECLARED_STORE, Hub, Setup, WEB_PLACEMENT, fleet_repository, report};
+use common::{DECLARED_STORE, Hub, PCI_POLICIES, Setup, WEB_PLACEMENT, fleet_repository, report, with_policies};
 use hub_index::store::Store;
 use serde_json::json;
 
@@ -24,8 +24,15 @@ const EDGES: usize = 120;
 /// A label value that is free text with markup in it.
 const NOTE: &str = "<script>alert(1)</script> & \"quoted\"";
 
+/// The fleet: placement `web`, store-9999, the edges, [`PCI_POLICIES`], and `store-baseline`, a
+/// policy for every cluster whose standard's name is [`NOTE`].
 fn fleet_yaml() -> String {
-    let mut yaml = format!("{WEB_PLACEMENT}---\n{DECLARED_STORE}");
+    let mut yaml = format!("{WEB_PLACEMENT}---\n{DECLARED_STORE}---\n{PCI_POLICIES}");
+    let _ = write!(
+        yaml,
+        "---\napiVersion: flotilla.dev/v1alpha1\nkind: Policy\nmetadata: {{name: store-baseline}}\n\
+         spec: {{standards: ['{NOTE}'], severity: low, remediation: inform, clusters: {{}}, objects: []}}\n"
+    );
     for i in 0..EDGES {
         let _ = write!(
             yaml,
@@ -40,7 +47,7 @@ fn fleet_yaml() -> String {
 const CLUSTERS: usize = 4 + EDGES;
 
 /// A hub on loopback with SQLite, its fleet served by `git daemon`, holding: store-0001 (synced
-/// on the head), store-0002 and store-0666 (registered, never reported; store-0666 has [`NOTE`]
+/// on the head; not compliant with pci-default-deny, compliant with pci-no-nodeport), store-0002 and store-0666 (registered, never reported; store-0666 has [`NOTE`]
 /// as a label), store-9999 and edge-000…edge-119 (declared in git only).
 async fn start() -> Hub {
     let dir = tempfile::tempdir().unwrap();
@@ -63,8 +70,9 @@ async fn start() -> Hub {
     let token = hub.register("store-0001").await;
     hub.register("store-0002").await;
     hub.register_labelled("store-0666", json!({"kind": "store", "note": NOTE})).await;
-    let (status, answer) =
-        hub.post("/api/v1/reports", Some(&token), &report("store-0001", 1, "Synced", &hub.head)).await;
+    let results = [("pci-default-deny", Some(false), 1), ("pci-no-nodeport", Some(true), 0)];
+    let body = with_policies(&report("store-0001", 1, "Synced", &hub.head), &results);
+    let (status, answer) = hub.post("/api/v1/reports", Some(&token), &body).await;
     assert_eq!(status, 200, "{answer}");
     // Until the fleet is read and the report is in the index.
     hub.wait_for("/api/v1/summary", "the fleet and the report", |v| {
@@ -126,7 +134,9 @@ async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
     let hub = start().await;
 
     // Without a token: 401 and the login form, on every page.
-    for path in ["/", "/clusters", "/clusters/store-0001", "/lag?placement=web"] {
+    for path in
+        ["/", "/clusters", "/clusters/store-0001", "/lag?placement=web", "/compliance", "/compliance/pci-default-deny"]
+    {
         let response = hub.client.get(format!("{}{path}", hub.url)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 401, "{path}");
         let html = response.text().await.unwrap();
@@ -227,6 +237,44 @@ async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
     let out = hub.client.post(format!("{}/logout", hub.url)).send().await.unwrap();
     assert_eq!(out.status().as_u16(), 303);
     assert!(out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliance_pages_show_standards_controls_policies_and_who_does_not_comply() {
+    let hub = start().await;
+    // Governance: standards, controls, policies; a policy's non-compliant clusters.
+    let (status, html) = hub.page("/compliance").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<a href=\"/compliance\">Compliance</a>"), "in the navigation: {html}");
+    assert!(html.contains(&format!("id=\"compliance-clusters\">{CLUSTERS}<")), "{html}");
+    let deny = "data-policy=\"pci-default-deny\" href=\"/compliance/pci-default-deny?environment=prod\">1</a>";
+    assert!(html.contains(deny), "{html}");
+    assert!(html.contains("<th colspan=\"5\">PCI-DSS v4.0</th>"), "{html}");
+    assert!(html.contains("<th colspan=\"4\">1.4.2</th>"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;</th>"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    // store-baseline selects every cluster and none reported it.
+    let baseline = format!("<td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">{CLUSTERS}</td></tr>");
+    assert!(html.contains(&baseline), "{html}");
+    let (status, html) = hub.page("/compliance?labels=kind%3Dedge").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(&format!("id=\"compliance-clusters\">{EDGES}<")), "{html}");
+    assert!(html.contains("href=\"/compliance/pci-default-deny?environment=prod&amp;labels=kind%3Dedge\">0</a>"));
+    let (status, html) = hub.page("/compliance?labels=kind").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"error\">label &quot;kind&quot; is not key=value<"), "{html}");
+    assert_eq!(hub.page("/compliance?environment=staging").await.0, 404);
+    let (status, html) = hub.page("/compliance/pci-default-deny").await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(cluster_names(&html), ["store-0001"]);
+    assert!(html.contains("id=\"count-nonCompliant\">1<") && html.contains("id=\"count-notReported\">3<"), "{html}");
+    assert!(html.contains("severity <b>high</b> · remediation <b>inform</b>"), "{html}");
+    let (_, html) = hub.page("/compliance/pci-default-deny?labels=kind%3Dedge").await;
+    assert!(cluster_names(&html).is_empty() && html.contains("id=\"count-notReported\">0<"), "{html}");
+    assert!(html.contains("name=\"labels\" value=\"kind=edge\""), "the form keeps the filter: {html}");
+    let (status, html) = hub.page("/compliance/nope").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("no policy &quot;nope&quot;"), "{html}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,7 +396,7 @@ async fn headless_chromium_renders_the_pages() {
     let (door, door_task) = cookie_door(hub.url.clone()).await;
     let work = tempfile::tempdir().unwrap();
     let screenshots = screenshot_dir();
-    let pages: [(&str, &str, &[&str]); 5] = [
+    let pages: [(&str, &str, &[&str]); 7] = [
         (
             "summary",
             "/",
@@ -362,6 +410,21 @@ async fn headless_chromium_renders_the_pages() {
         ("clusters-paged", "/clusters?labels=kind%3Dedge&offset=100", &["101–120 of 120", ">edge-119</a>"]),
         ("cluster", "/clusters/store-0666", &["&lt;script&gt;alert(1)&lt;/script&gt; &amp; \"quoted\""]),
         ("lag", "/lag?placement=web&environment=prod", &["id=\"on-head\">1</span>"]),
+        (
+            "compliance",
+            "/compliance",
+            &[
+                &format!("id=\"compliance-clusters\">{CLUSTERS}<"),
+                "data-policy=\"pci-default-deny\" href=\"/compliance/pci-default-deny?environment=prod\">1</a>",
+                "<th colspan=\"5\">PCI-DSS v4.0</th>",
+                "&lt;script&gt;alert(1)&lt;/script&gt; &amp; \"quoted\"</th>",
+            ],
+        ),
+        (
+            "compliance-policy",
+            "/compliance/pci-default-deny",
+            &["id=\"count-nonCompliant\">1<", "id=\"count-notReported\">3<", ">store-0001</a>"],
+        ),
     ];
     let started = Instant::now();
     for (run, path, expected) in pages {
@@ -377,6 +440,9 @@ async fn headless_chromium_renders_the_pages() {
         }
         if run == "clusters" {
             assert_eq!(cluster_names(&dom), ["store-0002", "store-0666", "store-9999"]);
+        }
+        if run == "compliance-policy" {
+            assert_eq!(cluster_names(&dom), ["store-0001"]);
         }
         assert!(!dom.contains("<script"), "{run}: no script element, whatever the labels say: {dom}");
 

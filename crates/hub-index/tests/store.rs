@@ -383,8 +383,8 @@ async fn reopening_keeps_the_data_and_migrates_once() {
         let again = Store::open(&b.url).await.unwrap();
         assert_eq!(again.clusters_count().await.unwrap(), 1, "{}", b.name);
         assert_eq!(again.cluster("store-1").await.unwrap(), b.store.cluster("store-1").await.unwrap());
-        // Each of the two migrations, once.
-        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 2);
+        // Each of the three migrations, once.
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 3);
         if b.name == "sqlite" {
             let mode: String =
                 sqlx::query("PRAGMA journal_mode").fetch_one(&raw(&b.url).await).await.unwrap().try_get(0).unwrap();
@@ -413,8 +413,10 @@ async fn concurrent_stores_on_postgres_take_unique_change_numbers() {
         tokio::spawn(async move {
             let mut changes = Vec::new();
             for sequence in 1..=40 {
-                let mut batch: Vec<_> = (1..=3).map(|i| plain(&format!("{prefix}-{i}"), sequence)).collect();
-                batch.push(plain("shared", sequence));
+                // A result that flips every report: every stored report appends evidence.
+                let flip = |cluster: &str| report(cluster, sequence, &[("limits", Some(sequence % 2 == 0), &[])]);
+                let mut batch: Vec<_> = (1..=3).map(|i| flip(&format!("{prefix}-{i}"))).collect();
+                batch.push(flip("shared"));
                 for result in store.ingest(&batch).await {
                     match result {
                         Ok(Ingested::Stored { change }) => changes.push(change),
@@ -440,6 +442,9 @@ async fn concurrent_stores_on_postgres_take_unique_change_numbers() {
     let rows = two.changed_since(0, 100).await.unwrap();
     assert_eq!(rows.len(), clusters.len());
     assert!(rows.iter().all(|r| r.last_sequence == 40), "{rows:?}");
+    // Both processes appended to one evidence chain, and it holds.
+    let chain = one.verify_evidence().await.unwrap();
+    assert_eq!((chain.rows, chain.problem), (6 * 40 + 40, None));
 }
 
 #[test]
@@ -495,4 +500,206 @@ async fn a_cluster_row_written_before_migration_2_is_still_read_and_compared() {
         assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 3], "{}", b.name);
         assert_eq!(store.cluster("store-1").await.unwrap().unwrap().last_sequence, 3);
     }
+}
+
+/// Ingests a history with evidence: four policy changes of store-1, one of store-2.
+async fn some_evidence(store: &Store) {
+    registered(store, &["store-1", "store-2"]).await;
+    let ok: &[&str] = &[];
+    let catalog = |environment: &str, policy: &str| {
+        (environment == "prod" && policy == "deny").then(|| hub_index::store::PolicyMeta {
+            standards: vec!["PCI-DSS v4.0".into()],
+            controls: vec!["1.3.1".into()],
+        })
+    };
+    for batch in [
+        vec![report("store-1", 1, &[("deny", Some(false), &["Pod/a"]), ("limits", Some(true), ok)])],
+        vec![report("store-1", 2, &[("deny", Some(true), ok), ("limits", Some(true), ok)])],
+        vec![report("store-2", 1, &[("deny", Some(true), ok)]), report("store-1", 3, &[("limits", None, ok)])],
+    ] {
+        store.ingest_with(&batch, &catalog).await;
+    }
+}
+
+#[tokio::test]
+async fn the_evidence_log_is_a_hash_chain_and_an_edit_a_deletion_or_a_cut_tail_breaks_it() {
+    for b in backends("evidence_chain").await {
+        let store = &b.store;
+        some_evidence(store).await;
+        let all = store.evidence(&EvidenceFilter { limit: 100, ..EvidenceFilter::default() }).await.unwrap();
+        assert_eq!(all.len(), 5, "{}", b.name);
+        let mut seqs: Vec<i64> = all.iter().map(|e| e.seq).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+        let deny = all.iter().find(|e| e.policy == "deny").unwrap();
+        assert_eq!(deny.standards_json.as_deref(), Some(r#"["PCI-DSS v4.0"]"#));
+        assert_eq!(deny.controls_json.as_deref(), Some(r#"["1.3.1"]"#));
+        assert!(all.iter().find(|e| e.policy == "limits").unwrap().standards_json.is_none());
+
+        let good = store.verify_evidence().await.unwrap();
+        assert_eq!((good.rows, good.problem.as_deref()), (5, None), "{}", b.name);
+        assert_eq!(good.head.len(), 64);
+
+        let pool = raw(&b.url).await;
+        let sql = |s: &str| if b.name == "sqlite" { s.to_string() } else { hub_pg(s) };
+        let exec = |s: String| {
+            let pool = pool.clone();
+            async move { sqlx::query(&s).execute(&pool).await.unwrap() }
+        };
+        // An edited result: found at that row; put back, the chain holds again.
+        let compliant: Option<i64> = sqlx::query("SELECT compliant FROM evidence WHERE seq = 2")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        exec(sql("UPDATE evidence SET compliant = 1 - COALESCE(compliant, 0) WHERE seq = 2")).await;
+        let edited = store.verify_evidence().await.unwrap();
+        assert_eq!(edited.rows, 1);
+        assert!(edited.problem.as_deref().unwrap().starts_with("evidence #2: changed"), "{edited:?}");
+        let restore = match compliant {
+            Some(c) => format!("UPDATE evidence SET compliant = {c} WHERE seq = 2"),
+            None => "UPDATE evidence SET compliant = NULL WHERE seq = 2".to_string(),
+        };
+        exec(restore).await;
+        assert_eq!(store.verify_evidence().await.unwrap(), good);
+
+        // A row deleted from the middle, and one cut off the end.
+        exec("DELETE FROM evidence WHERE seq = 5".to_string()).await;
+        let cut = store.verify_evidence().await.unwrap();
+        assert!(cut.problem.as_deref().unwrap().contains("rows after #4 are missing"), "{cut:?}");
+        exec("DELETE FROM evidence WHERE seq = 3".to_string()).await;
+        let gap = store.verify_evidence().await.unwrap();
+        assert_eq!(gap.problem.as_deref(), Some("evidence #3: missing: the next row is #4"), "{}", b.name);
+    }
+}
+
+/// `?` placeholders as PostgreSQL wants them.
+fn hub_pg(sql: &str) -> String {
+    let mut n = 0;
+    sql.chars()
+        .map(|c| {
+            if c == '?' {
+                n += 1;
+                format!("${n}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
+    for b in backends("evidence_migration").await {
+        some_evidence(&b.store).await;
+        let linked = b.store.verify_evidence().await.unwrap();
+        // Back to schema 2: no chain columns, no chain table.
+        let pool = raw(&b.url).await;
+        for statement in [
+            "DROP INDEX evidence_by_seq",
+            "ALTER TABLE evidence DROP COLUMN seq",
+            "ALTER TABLE evidence DROP COLUMN standards_json",
+            "ALTER TABLE evidence DROP COLUMN controls_json",
+            "ALTER TABLE evidence DROP COLUMN remediation_json",
+            "ALTER TABLE evidence DROP COLUMN prev_hash",
+            "ALTER TABLE evidence DROP COLUMN hash",
+            "DROP TABLE evidence_chain",
+            "DELETE FROM schema_version WHERE version = 3",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        let again = Store::open(&b.url).await.unwrap();
+        let relinked = again.verify_evidence().await.unwrap();
+        assert_eq!((relinked.rows, relinked.problem.as_deref()), (5, None), "{}", b.name);
+        // The standards were not known before the chain: the hashes differ from a chain that
+        // had them, and the rows read as unknown there.
+        assert_ne!(relinked.head, linked.head);
+        let all = again.evidence(&EvidenceFilter { limit: 100, ..EvidenceFilter::default() }).await.unwrap();
+        assert!(all.iter().all(|e| e.standards_json.is_none() && e.remediation_json == "[]"));
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 3);
+    }
+}
+
+#[tokio::test]
+async fn evidence_as_of_a_time_is_each_clusters_last_result_then() {
+    for b in backends("evidence_as_of").await {
+        some_evidence(&b.store).await;
+        // Report times are 03:00:SS with SS the sequence: at 03:00:01 only the first results.
+        let at = |second: i64| 1_764_039_600_000 + second * 1_000;
+        let first = b.store.evidence_as_of(at(1)).await.unwrap();
+        let seen: Vec<(&str, &str, Option<bool>)> =
+            first.iter().map(|e| (e.cluster.as_str(), e.policy.as_str(), e.compliant)).collect();
+        assert_eq!(
+            seen,
+            [("store-1", "deny", Some(false)), ("store-1", "limits", Some(true)), ("store-2", "deny", Some(true))],
+            "{}",
+            b.name
+        );
+        let later = b.store.evidence_as_of(at(3)).await.unwrap();
+        let seen: Vec<(&str, &str, Option<bool>)> =
+            later.iter().map(|e| (e.cluster.as_str(), e.policy.as_str(), e.compliant)).collect();
+        assert_eq!(
+            seen,
+            [("store-1", "deny", Some(true)), ("store-1", "limits", None), ("store-2", "deny", Some(true))]
+        );
+        assert!(b.store.evidence_as_of(at(0)).await.unwrap().is_empty());
+    }
+}
+
+/// How much disk an evidence row takes on SQLite, for the compliance-history estimate in
+/// BENCHMARKS.md: 1,000 clusters × 30 policies, each result flipping 4 times (a third of the
+/// non-compliant ones with a violation naming object, field and values). Run with `cargo test
+/// --release -p hub-index --test store -- --ignored --nocapture evidence_row_size`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn evidence_row_size_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("hub.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let names: Vec<String> = (0..1_000).map(|i| format!("store-{i:04}")).collect();
+    registered(&store, &names.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let size = || async {
+        let pool = raw(&url).await;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
+        let pages: i64 = sqlx::query("PRAGMA page_count").fetch_one(&pool).await.unwrap().try_get(0).unwrap();
+        let page: i64 = sqlx::query("PRAGMA page_size").fetch_one(&pool).await.unwrap().try_get(0).unwrap();
+        pages * page
+    };
+    let before = size().await;
+    let catalog = |_: &str, _: &str| {
+        Some(hub_index::store::PolicyMeta {
+            standards: vec!["PCI-DSS v4.0".into()],
+            controls: vec!["2.2.1".into(), "2.2.6".into()],
+        })
+    };
+    for sequence in 1..=4_u64 {
+        let batch: Vec<Incoming> = names
+            .iter()
+            .map(|n| {
+                let policies: Vec<(String, bool)> =
+                    (0..30).map(|p| (format!("pci-policy-{p:02}"), (sequence + p) % 2 == 0)).collect();
+                let policies: Vec<(&str, Option<bool>, &[&str])> = policies
+                    .iter()
+                    .map(|(name, ok)| (name.as_str(), Some(*ok), if *ok { &[][..] } else { &["Pod/bt/pos-7f9c"][..] }))
+                    .collect();
+                report(n, sequence, &policies)
+            })
+            .collect();
+        for chunk in batch.chunks(500) {
+            store.ingest_with(chunk, &catalog).await;
+        }
+    }
+    let rows = count(&url, "SELECT COUNT(*) FROM evidence").await;
+    let reports = count(&url, "SELECT COUNT(*) FROM reports").await;
+    // The evidence table and its indexes, without the reports (measured apart, as if empty).
+    let pool = raw(&url).await;
+    sqlx::query("DELETE FROM reports").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE clusters SET last_policies_json = NULL").execute(&pool).await.unwrap();
+    sqlx::query("VACUUM").execute(&pool).await.unwrap();
+    drop(pool);
+    let after = size().await;
+    #[expect(clippy::cast_precision_loss, reason = "a size for people to read")]
+    let per_row = (after - before) as f64 / rows as f64;
+    println!("{rows} evidence rows ({reports} reports): {} bytes, {per_row:.0} bytes per row", after - before);
 }

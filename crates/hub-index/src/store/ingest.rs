@@ -15,7 +15,12 @@ use flotilla_core::report::{PolicyReport, Report};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row as _, Transaction};
 
+use super::evidence::{Link, PolicyMeta};
 use super::{Error, Store};
+
+/// What the fleet says of a policy in an environment (`(environment, policy)` → its standards
+/// and controls), recorded with each evidence row; `None` when it does not know.
+pub type Catalog<'a> = dyn Fn(&str, &str) -> Option<PolicyMeta> + Sync + 'a;
 
 /// A report to store, as the HTTP layer hands it over: parsed, validated, and sent with the
 /// token of `token_cluster`.
@@ -73,6 +78,7 @@ const ROWS_PER_STATEMENT: usize = 200;
 /// A cluster of the batch as the transaction goes along.
 struct Latest<'a> {
     sequence: i64,
+    environment: String,
     /// The policy results of the cluster's previous report.
     previous: Previous<'a>,
     /// The index in the stored list of its newest report of this batch.
@@ -94,6 +100,8 @@ struct Pending<'a> {
     result: usize,
     /// The policies whose result it changed.
     evidence: Vec<&'a PolicyReport>,
+    /// The cluster's environment, when there is evidence: where the catalog looks.
+    environment: Option<String>,
 }
 
 impl Store {
@@ -106,7 +114,13 @@ impl Store {
     /// until commit (see `next_changes`). If the transaction fails, every report of the batch
     /// gets the error and nothing is stored.
     pub async fn ingest(&self, batch: &[Incoming]) -> Vec<Result<Ingested, IngestError>> {
-        match self.try_ingest(batch).await {
+        self.ingest_with(batch, &|_, _| None).await
+    }
+
+    /// [`Store::ingest`], recording with each evidence row the standards and controls the
+    /// `catalog` gives for its policy.
+    pub async fn ingest_with(&self, batch: &[Incoming], catalog: &Catalog<'_>) -> Vec<Result<Ingested, IngestError>> {
+        match self.try_ingest(batch, catalog).await {
             Ok(results) => results,
             Err(e) => {
                 let e = Arc::new(e);
@@ -115,7 +129,11 @@ impl Store {
         }
     }
 
-    async fn try_ingest(&self, batch: &[Incoming]) -> Result<Vec<Result<Ingested, IngestError>>, Error> {
+    async fn try_ingest(
+        &self,
+        batch: &[Incoming],
+        catalog: &Catalog<'_>,
+    ) -> Result<Vec<Result<Ingested, IngestError>>, Error> {
         let checked: Vec<_> = batch.iter().map(check).collect();
         let mut clusters: BTreeMap<&str, Latest> = BTreeMap::new();
         let names: Vec<&str> = {
@@ -134,7 +152,7 @@ impl Store {
             // Sorted by bytes, here and in the query, so that row locks on PostgreSQL are always
             // taken in one order and two batches cannot deadlock.
             let select = format!(
-                "SELECT name, last_sequence, COALESCE(last_policies_json, last_report_json) FROM clusters
+                "SELECT name, last_sequence, COALESCE(last_policies_json, last_report_json), environment FROM clusters
                  WHERE name IN ({}) ORDER BY name{}{}",
                 placeholders(names.len()),
                 self.dialect.bytewise(),
@@ -150,8 +168,12 @@ impl Store {
                 // The batch's copy of the name, to borrow.
                 let Ok(at) = names.binary_search(&name.as_str()) else { continue };
                 let name = names[at];
-                let latest =
-                    Latest { sequence: row.try_get(1)?, previous: Previous::Stored(row.try_get(2)?), newest: None };
+                let latest = Latest {
+                    sequence: row.try_get(1)?,
+                    environment: row.try_get(3)?,
+                    previous: Previous::Stored(row.try_get(2)?),
+                    newest: None,
+                };
                 clusters.insert(name, latest);
             }
         }
@@ -168,7 +190,7 @@ impl Store {
             results[pending.result] = Ok(Ingested::Stored { change: *change });
         }
         self.append_reports(&mut tx, &stored).await?;
-        self.append_evidence(&mut tx, &stored).await?;
+        self.append_evidence(&mut tx, &stored, catalog).await?;
         let newest: Vec<&(i64, Pending)> =
             clusters.values().filter_map(|latest| Some(&stored[latest.newest?])).collect();
         self.update_clusters(&mut tx, &newest).await?;
@@ -204,43 +226,94 @@ impl Store {
         Ok(())
     }
 
-    /// Appends the changed policy results to the evidence log, many rows per statement.
+    /// Appends the changed policy results to the evidence log, many rows per statement, each
+    /// linked to the one before in the chain (see `evidence.rs`).
     async fn append_evidence(
         &self,
         tx: &mut Transaction<'static, Any>,
         stored: &[(i64, Pending<'_>)],
+        catalog: &Catalog<'_>,
     ) -> Result<(), Error> {
-        let entries: Vec<_> = stored
+        struct Entry<'a> {
+            change: i64,
+            checked: &'a Checked<'a>,
+            commit: Option<&'a str>,
+            policy: &'a PolicyReport,
+            violations_json: String,
+            standards_json: Option<String>,
+            controls_json: Option<String>,
+            remediation_json: String,
+        }
+        let entries: Vec<Entry> = stored
             .iter()
             .flat_map(|(change, pending)| {
                 let commit = running_commit(&pending.checked.incoming.report);
-                pending.evidence.iter().map(move |policy| (*change, &pending.checked, commit, *policy))
+                pending.evidence.iter().map(move |policy| {
+                    let environment = pending.environment.as_deref().unwrap_or_default();
+                    let meta = catalog(environment, &policy.name);
+                    Entry {
+                        change: *change,
+                        checked: &pending.checked,
+                        commit,
+                        policy,
+                        violations_json: json(&policy.violations),
+                        standards_json: meta.as_ref().map(|m| json(&m.standards)),
+                        controls_json: meta.as_ref().map(|m| json(&m.controls)),
+                        remediation_json: json(&policy.remediation),
+                    }
+                })
             })
             .collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let (mut seq, mut prev) = self.chain_head(tx).await?;
         for chunk in entries.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO evidence (cluster, policy, change, sequence, time, compliant, commit_id, violations_json)
+                "INSERT INTO evidence (cluster, policy, change, sequence, time, compliant, commit_id, violations_json,
+                     standards_json, controls_json, remediation_json, seq, prev_hash, hash)
                  VALUES {}",
-                rows(chunk.len(), 8)
+                rows(chunk.len(), 14)
             );
             let sql = self.sql(&sql);
             let mut query = sqlx::query(&sql);
-            for &(change, checked, commit, policy) in chunk {
-                let violations =
-                    serde_json::to_string(&policy.violations).expect("violations have string keys, so they serialize");
+            for e in chunk {
+                seq += 1;
+                let link = Link {
+                    seq,
+                    cluster: &e.checked.incoming.report.cluster,
+                    policy: &e.policy.name,
+                    change: e.change,
+                    sequence: e.checked.sequence,
+                    time_ms: e.checked.time_ms,
+                    compliant: e.policy.compliant,
+                    commit: e.commit,
+                    violations_json: &e.violations_json,
+                    standards_json: e.standards_json.as_deref(),
+                    controls_json: e.controls_json.as_deref(),
+                    remediation_json: &e.remediation_json,
+                };
+                let hash = link.hash(&prev);
                 query = query
-                    .bind(checked.incoming.report.cluster.as_str())
-                    .bind(policy.name.as_str())
-                    .bind(change)
-                    .bind(checked.sequence)
-                    .bind(checked.time_ms)
-                    .bind(policy.compliant.map(i64::from))
-                    .bind(commit)
-                    .bind(violations);
+                    .bind(link.cluster)
+                    .bind(link.policy)
+                    .bind(link.change)
+                    .bind(link.sequence)
+                    .bind(link.time_ms)
+                    .bind(link.compliant.map(i64::from))
+                    .bind(link.commit)
+                    .bind(link.violations_json)
+                    .bind(link.standards_json)
+                    .bind(link.controls_json)
+                    .bind(link.remediation_json)
+                    .bind(seq)
+                    .bind(prev.clone())
+                    .bind(hash.clone());
+                prev = hash;
             }
             query.execute(&mut **tx).await?;
         }
-        Ok(())
+        self.set_chain_head(tx, seq, &prev).await
     }
 
     /// Sets each cluster's row to its newest stored report, many rows per statement. `UPDATE …
@@ -318,7 +391,8 @@ fn decide<'a>(
         latest.previous = Previous::Batch(report);
         latest.newest = Some(stored.len());
         results.push(Ok(Ingested::Stored { change: 0 }));
-        stored.push(Pending { checked, result: results.len() - 1, evidence });
+        let environment = (!evidence.is_empty()).then(|| latest.environment.clone());
+        stored.push(Pending { checked, result: results.len() - 1, evidence, environment });
     }
     (results, stored)
 }
@@ -348,6 +422,11 @@ struct Policies<'a> {
 fn policies_json(report: &Report) -> String {
     serde_json::to_string(&Policies { policies: Cow::Borrowed(&report.policies) })
         .expect("policy results have string keys, so they serialize")
+}
+
+/// A value as compact JSON.
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("report values have string keys, so they serialize")
 }
 
 /// The checks a report needs before the database: the token's cluster, the report's rules, and

@@ -11,6 +11,7 @@
 //! [`Store::ingest`], are the caller's. Not the views either: they are built from what the
 //! readers return.
 
+mod evidence;
 mod ingest;
 mod schema;
 mod sql;
@@ -26,6 +27,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor as _, Row as _, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use evidence::{ChainCheck, PolicyMeta};
 pub use ingest::{Incoming, IngestError, Ingested};
 use sql::Dialect;
 pub use token::{CLUSTER_PREFIX, JOIN_PREFIX, VIEWER_PREFIX, digest as token_digest};
@@ -117,6 +119,8 @@ pub struct ReportRow {
 /// One entry of the evidence log: a policy's result on a cluster, from the report that changed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceRow {
+    /// Its position in the chain, from 1.
+    pub seq: i64,
     pub cluster: String,
     pub policy: String,
     /// `None` when the agent could not evaluate the policy.
@@ -130,6 +134,15 @@ pub struct EvidenceRow {
     pub commit: Option<String>,
     /// The violations, as the JSON array of the report's `violations`.
     pub violations_json: String,
+    /// The standards and controls the policy named when the row was written (JSON arrays);
+    /// `None` when the hub had not read the fleet repository then.
+    pub standards_json: Option<String>,
+    pub controls_json: Option<String>,
+    /// What the agent did about the violations (the JSON array of the report's `remediation`).
+    pub remediation_json: String,
+    /// The hash of the row before (64 zeros for the first) and this row's.
+    pub prev_hash: String,
+    pub hash: String,
 }
 
 /// Which evidence to read: all of it by default, oldest first, at most `limit` rows.
@@ -346,9 +359,7 @@ impl Store {
         if filter.since_ms.is_some() {
             conditions.push("time >= ?");
         }
-        let mut sql = String::from(
-            "SELECT cluster, policy, compliant, time, sequence, change, commit_id, violations_json FROM evidence",
-        );
+        let mut sql = format!("SELECT {} FROM evidence", evidence::COLUMNS);
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
@@ -367,21 +378,7 @@ impl Store {
             query = query.bind(since);
         }
         let rows = query.bind(filter.limit.max(0)).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let compliant: Option<i64> = row.try_get(2)?;
-                Ok(EvidenceRow {
-                    cluster: row.try_get(0)?,
-                    policy: row.try_get(1)?,
-                    compliant: compliant.map(|c| c != 0),
-                    time_ms: row.try_get(3)?,
-                    sequence: row.try_get(4)?,
-                    change: row.try_get(5)?,
-                    commit: row.try_get(6)?,
-                    violations_json: row.try_get(7)?,
-                })
-            })
-            .collect()
+        rows.iter().map(evidence::row).collect()
     }
 
     fn sql<'a>(&self, sql: &'a str) -> std::borrow::Cow<'a, str> {

@@ -77,7 +77,30 @@ const MIGRATIONS: &[&[&str]] = &[
         "ALTER TABLE clusters ADD COLUMN last_report_change BIGINT",
         "ALTER TABLE clusters ADD COLUMN last_policies_json TEXT",
     ],
+    &[
+        // The evidence log becomes a hash chain (see `evidence.rs`), and each row keeps the
+        // standards and controls its policy named then, and the remediation taken. Rows written
+        // before are linked, oldest first, right after this migration.
+        "ALTER TABLE evidence ADD COLUMN seq BIGINT",
+        "ALTER TABLE evidence ADD COLUMN standards_json TEXT",
+        "ALTER TABLE evidence ADD COLUMN controls_json TEXT",
+        "ALTER TABLE evidence ADD COLUMN remediation_json TEXT",
+        "ALTER TABLE evidence ADD COLUMN prev_hash TEXT",
+        "ALTER TABLE evidence ADD COLUMN hash TEXT",
+        "CREATE UNIQUE INDEX IF NOT EXISTS evidence_by_seq ON evidence (seq)",
+        "CREATE TABLE IF NOT EXISTS evidence_chain (
+        name TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL
+    )",
+        "INSERT INTO evidence_chain (name, seq, hash)
+         VALUES ('evidence', 0, '0000000000000000000000000000000000000000000000000000000000000000')
+         ON CONFLICT (name) DO NOTHING",
+    ],
 ];
+
+/// The migration that made the evidence log a chain: rows from before are linked after it.
+const CHAIN_MIGRATION: i64 = 3;
 
 /// An arbitrary constant: the PostgreSQL advisory lock that hub processes opening the same
 /// database at once take, so that only one of them migrates (concurrent `CREATE TABLE IF NOT
@@ -107,6 +130,9 @@ pub(super) async fn migrate(store: &Store) -> Result<(), Error> {
         }
         let sql = store.sql("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)");
         sqlx::query(&sql).bind(version).bind(super::now_ms()).execute(&mut *tx).await?;
+        if version == CHAIN_MIGRATION {
+            store.chain_unlinked(&mut tx).await?;
+        }
     }
     tx.commit().await?;
     Ok(())

@@ -35,6 +35,39 @@ metadata: {name: store-9999, labels: {kind: store}}
 spec: {environment: prod}
 ";
 
+/// Policies for clusters labelled `kind=store`: `pci-default-deny` (PCI-DSS v4.0 control
+/// 1.3.1, high, inform) and `pci-no-nodeport` (controls 1.3.1 and 1.4.2, critical, enforce),
+/// as in `examples/retail-fleet`.
+pub const PCI_POLICIES: &str = "\
+apiVersion: flotilla.dev/v1alpha1
+kind: Policy
+metadata: {name: pci-default-deny}
+spec:
+  standards: [PCI-DSS v4.0]
+  controls: [\"1.3.1\"]
+  categories: [Network Security Controls]
+  severity: high
+  remediation: inform
+  clusters: {matchLabels: {kind: store}}
+  objects:
+  - compliance: musthave
+    object: {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: default-deny, namespace: shop}}
+---
+apiVersion: flotilla.dev/v1alpha1
+kind: Policy
+metadata: {name: pci-no-nodeport}
+spec:
+  standards: [PCI-DSS v4.0]
+  controls: [\"1.3.1\", \"1.4.2\"]
+  categories: [Network Security Controls]
+  severity: critical
+  remediation: enforce
+  clusters: {matchLabels: {kind: store}}
+  objects:
+  - compliance: mustnothave
+    object: {apiVersion: v1, kind: Service, metadata: {name: debug, namespace: shop}, spec: {type: NodePort}}
+";
+
 /// One PostgreSQL for the whole test binary.
 pub fn postgres() -> &'static PgServer {
     static SERVER: OnceLock<PgServer> = OnceLock::new();
@@ -90,6 +123,25 @@ pub fn report(cluster: &str, sequence: u64, state: &str, commit: &str) -> String
             "desiredDigest": format!("sha256:{}", "d".repeat(64)), "health": "Healthy"}]
     })
     .to_string()
+}
+
+/// A policy's result in a report: its name, whether compliant (`None`: the agent could not
+/// evaluate it), and how many violations.
+pub type PolicyResult<'a> = (&'a str, Option<bool>, usize);
+
+/// `report` (JSON, as [`report`] makes it) with policy results.
+pub fn with_policies(report: &str, policies: &[PolicyResult]) -> String {
+    let mut report: Value = serde_json::from_str(report).unwrap();
+    report["policies"] = policies
+        .iter()
+        .map(|(name, compliant, violations)| {
+            let violations: Vec<Value> = (0..*violations)
+                .map(|i| json!({"object": format!("Service/shop/debug-{i}"), "message": "must not exist"}))
+                .collect();
+            json!({"name": name, "compliant": compliant, "violations": violations})
+        })
+        .collect();
+    report.to_string()
 }
 
 /// How a [`Hub`] is started; the rest of its options are the same in every test.

@@ -1,0 +1,258 @@
+//! The evidence log as a hash chain: every row gets the next position (`seq`) and
+//! `hash = SHA-256(prev_hash ‖ the row's fields)`, where `prev_hash` is the hash of the row
+//! before (64 zeros for the first), so that editing, deleting or reordering any row breaks the
+//! chain from there on; `evidence_chain` keeps the last position and hash, so a row cut off the
+//! end is seen too. [`Store::verify_evidence`] recomputes it all.
+//!
+//! A chain kept in the same database cannot stop someone who rewrites every row after the one
+//! they change and the head with it: the head hash that `hub-index evidence verify` prints is
+//! what an auditor writes down, and a later head must extend it.
+//!
+//! The fields hashed are those of [`EvidenceRow`], as the JSON array [`Link::text`] writes;
+//! the order and the format are part of the chain and never change.
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row as _, Transaction};
+
+use super::{Error, EvidenceRow, Store};
+
+/// The hash before the first row.
+pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The columns of an evidence row, in [`row`]'s order.
+pub(super) const COLUMNS: &str = "seq, cluster, policy, change, sequence, time, compliant, commit_id, violations_json, \
+     standards_json, controls_json, remediation_json, prev_hash, hash";
+
+/// What the fleet says of a policy when its result is recorded: the standards and controls it
+/// gives evidence for. Kept with each row, so that an audit reads what held then.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyMeta {
+    pub standards: Vec<String>,
+    pub controls: Vec<String>,
+}
+
+/// One row's fields as hashed.
+#[derive(Debug, Serialize)]
+pub(super) struct Link<'a> {
+    pub seq: i64,
+    pub cluster: &'a str,
+    pub policy: &'a str,
+    pub change: i64,
+    pub sequence: i64,
+    pub time_ms: i64,
+    pub compliant: Option<bool>,
+    pub commit: Option<&'a str>,
+    pub violations_json: &'a str,
+    pub standards_json: Option<&'a str>,
+    pub controls_json: Option<&'a str>,
+    pub remediation_json: &'a str,
+}
+
+impl Link<'_> {
+    /// The row as one JSON array, fields in declaration order.
+    fn text(&self) -> String {
+        serde_json::to_string(&(
+            self.seq,
+            self.cluster,
+            self.policy,
+            self.change,
+            self.sequence,
+            self.time_ms,
+            self.compliant,
+            self.commit,
+            self.violations_json,
+            self.standards_json,
+            self.controls_json,
+            self.remediation_json,
+        ))
+        .expect("strings and numbers serialize")
+    }
+
+    /// The row's hash after `prev`.
+    pub fn hash(&self, prev: &str) -> String {
+        let mut sha = Sha256::new();
+        sha.update(prev.as_bytes());
+        sha.update(b"\n");
+        sha.update(self.text().as_bytes());
+        hex::encode(sha.finalize())
+    }
+
+    fn of(row: &EvidenceRow) -> Link<'_> {
+        Link {
+            seq: row.seq,
+            cluster: &row.cluster,
+            policy: &row.policy,
+            change: row.change,
+            sequence: row.sequence,
+            time_ms: row.time_ms,
+            compliant: row.compliant,
+            commit: row.commit.as_deref(),
+            violations_json: &row.violations_json,
+            standards_json: row.standards_json.as_deref(),
+            controls_json: row.controls_json.as_deref(),
+            remediation_json: &row.remediation_json,
+        }
+    }
+}
+
+/// What [`Store::verify_evidence`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainCheck {
+    /// Rows checked.
+    pub rows: i64,
+    /// The last row's hash: what a later check must extend.
+    pub head: String,
+    /// The first break, naming the position: `None` when the chain holds.
+    pub problem: Option<String>,
+}
+
+/// Reads an evidence row of [`COLUMNS`].
+pub(super) fn row(row: &AnyRow) -> Result<EvidenceRow, Error> {
+    let compliant: Option<i64> = row.try_get(6)?;
+    let seq: Option<i64> = row.try_get(0)?;
+    let remediation: Option<String> = row.try_get(11)?;
+    Ok(EvidenceRow {
+        seq: seq.unwrap_or(0),
+        cluster: row.try_get(1)?,
+        policy: row.try_get(2)?,
+        change: row.try_get(3)?,
+        sequence: row.try_get(4)?,
+        time_ms: row.try_get(5)?,
+        compliant: compliant.map(|c| c != 0),
+        commit: row.try_get(7)?,
+        violations_json: row.try_get(8)?,
+        standards_json: row.try_get(9)?,
+        controls_json: row.try_get(10)?,
+        remediation_json: remediation.unwrap_or_else(|| "[]".to_string()),
+        prev_hash: row.try_get::<Option<String>, _>(12)?.unwrap_or_default(),
+        hash: row.try_get::<Option<String>, _>(13)?.unwrap_or_default(),
+    })
+}
+
+impl Store {
+    /// The chain's last position and hash, locked until the transaction ends (on PostgreSQL the
+    /// change counter, taken before, already orders writers).
+    pub(super) async fn chain_head(&self, tx: &mut Transaction<'static, Any>) -> Result<(i64, String), Error> {
+        let sql = format!("SELECT seq, hash FROM evidence_chain WHERE name = 'evidence'{}", self.dialect.for_update());
+        let row = sqlx::query(&sql).fetch_one(&mut **tx).await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    pub(super) async fn set_chain_head(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        seq: i64,
+        hash: &str,
+    ) -> Result<(), Error> {
+        let sql = self.sql("UPDATE evidence_chain SET seq = ?, hash = ? WHERE name = 'evidence'");
+        sqlx::query(&sql).bind(seq).bind(hash).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// Links the rows written before the chain existed (schema version 2 and older), oldest
+    /// first; part of the migration that adds it.
+    pub(super) async fn chain_unlinked(&self, tx: &mut Transaction<'static, Any>) -> Result<(), Error> {
+        let (mut seq, mut prev) = self.chain_head(tx).await?;
+        loop {
+            let sql = format!("SELECT {COLUMNS} FROM evidence WHERE seq IS NULL ORDER BY change, policy LIMIT 1000");
+            let rows: Vec<EvidenceRow> =
+                sqlx::query(&sql).fetch_all(&mut **tx).await?.iter().map(row).collect::<Result<_, _>>()?;
+            if rows.is_empty() {
+                break;
+            }
+            for mut r in rows {
+                seq += 1;
+                r.seq = seq;
+                let hash = Link::of(&r).hash(&prev);
+                let sql = self.sql(
+                    "UPDATE evidence SET seq = ?, remediation_json = ?, prev_hash = ?, hash = ?
+                     WHERE cluster = ? AND policy = ? AND change = ?",
+                );
+                sqlx::query(&sql)
+                    .bind(seq)
+                    .bind(&r.remediation_json)
+                    .bind(&prev)
+                    .bind(&hash)
+                    .bind(&r.cluster)
+                    .bind(&r.policy)
+                    .bind(r.change)
+                    .execute(&mut **tx)
+                    .await?;
+                prev = hash;
+            }
+        }
+        self.set_chain_head(tx, seq, &prev).await
+    }
+
+    /// Recomputes the evidence chain from the first row to the head: every row's position
+    /// follows the one before, its `prev_hash` is the hash before it, its `hash` is what its
+    /// fields give, and the last row is the recorded head.
+    pub async fn verify_evidence(&self) -> Result<ChainCheck, Error> {
+        let unlinked: i64 =
+            sqlx::query("SELECT COUNT(*) FROM evidence WHERE seq IS NULL").fetch_one(&self.pool).await?.try_get(0)?;
+        let (head_seq, head_hash): (i64, String) = {
+            let row = sqlx::query("SELECT seq, hash FROM evidence_chain WHERE name = 'evidence'")
+                .fetch_one(&self.pool)
+                .await?;
+            (row.try_get(0)?, row.try_get(1)?)
+        };
+        let (mut seq, mut prev) = (0_i64, GENESIS.to_string());
+        let broken = |seq: i64, rows: i64, prev: &str, problem: String| ChainCheck {
+            rows,
+            head: prev.to_string(),
+            problem: Some(format!("evidence #{seq}: {problem}")),
+        };
+        loop {
+            let sql = format!("SELECT {COLUMNS} FROM evidence WHERE seq > ? ORDER BY seq LIMIT 10000");
+            let sql = self.sql(&sql);
+            let rows = sqlx::query(&sql).bind(seq).fetch_all(&self.pool).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                let r = row(r)?;
+                if r.seq != seq + 1 {
+                    let problem = format!("missing: the next row is #{}", r.seq);
+                    return Ok(broken(seq + 1, seq, &prev, problem));
+                }
+                if r.prev_hash != prev {
+                    return Ok(broken(r.seq, seq, &prev, "its prev_hash is not the hash of the row before".into()));
+                }
+                let hash = Link::of(&r).hash(&prev);
+                if r.hash != hash {
+                    let problem = format!("changed: its fields hash to {hash}, the row says {}", r.hash);
+                    return Ok(broken(r.seq, seq, &prev, problem));
+                }
+                seq = r.seq;
+                prev = hash;
+            }
+        }
+        if unlinked > 0 {
+            return Ok(broken(seq + 1, seq, &prev, format!("{unlinked} rows are outside the chain")));
+        }
+        if (seq, prev.as_str()) != (head_seq, head_hash.as_str()) {
+            let problem = format!("the recorded head is #{head_seq} {head_hash}: rows after #{seq} are missing");
+            return Ok(broken(seq + 1, seq, &prev, problem));
+        }
+        Ok(ChainCheck { rows: seq, head: prev, problem: None })
+    }
+
+    /// For every cluster and policy, the last evidence row whose report time is at or before
+    /// `at_ms`: each cluster's result as of then. By cluster, then policy.
+    pub async fn evidence_as_of(&self, at_ms: i64) -> Result<Vec<EvidenceRow>, Error> {
+        let sql = format!(
+            "SELECT {} FROM evidence e JOIN (
+                 SELECT cluster AS c, policy AS p, MAX(change) AS last FROM evidence WHERE time <= ?
+                 GROUP BY cluster, policy) l
+             ON e.cluster = l.c AND e.policy = l.p AND e.change = l.last
+             ORDER BY e.cluster, e.policy",
+            COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
+        );
+        let sql = self.sql(&sql);
+        let rows = sqlx::query(&sql).bind(at_ms).fetch_all(&self.pool).await?;
+        rows.iter().map(row).collect()
+    }
+}
