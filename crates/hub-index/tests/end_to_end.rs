@@ -1,7 +1,9 @@
 //! The whole system as processes: a real `git daemon`, the `hub-index` binary and three real
 //! `pull-agent` processes (each with a simulated cluster inside). A promotion from `dev` to `prod`
 //! with the `git` CLI reaches every cluster and the hub; a change made while the hub is down is
-//! spooled by the agents and arrives when the hub is back, with nothing left behind.
+//! spooled by the agents and arrives when the hub is back, with nothing left behind. And the
+//! governance path: the agents evaluate and enforce the fleet's policies, the hub shows the
+//! compliance, keeps the evidence chained and audits a standard from it.
 //!
 //! Not a load test and not a fault-injection test of single requests: `api.rs` covers those.
 
@@ -103,18 +105,25 @@ struct World {
 impl World {
     /// The fleet repository (prod, and dev at the same commit) served by `git daemon`.
     fn new() -> World {
+        World::with(&[("fleet/fleet.yaml", WEB_PLACEMENT)])
+    }
+
+    /// [`World::new`], with more files in the fleet repository (or other text for its files).
+    fn with(files: &[(&str, &str)]) -> World {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("logs")).unwrap();
         std::fs::write(dir.path().join("viewer-token"), format!("{VIEWER}\n")).unwrap();
-        fleet_repository(
-            dir.path(),
-            &[
-                ("fleet/fleet.yaml", WEB_PLACEMENT),
-                ("web/namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"),
-                ("web/cm.yaml", &config_map("one")),
-            ],
-            &["dev"],
-        );
+        let mut all = vec![
+            ("fleet/fleet.yaml", WEB_PLACEMENT.to_string()),
+            ("web/namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n".to_string()),
+            ("web/cm.yaml", config_map("one")),
+        ];
+        for (path, text) in files {
+            all.retain(|(p, _)| p != path);
+            all.push((path, (*text).to_string()));
+        }
+        let all: Vec<(&str, &str)> = all.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        fleet_repository(dir.path(), &all, &["dev"]);
         let daemon = GitDaemon::start(dir.path());
 
         World {
@@ -401,4 +410,101 @@ async fn a_promotion_reaches_every_cluster_and_reports_spooled_while_the_hub_is_
         })
         .await;
     assert_eq!(ledger["clusters"], 3, "{ledger}");
+}
+
+/// Two policies of PCI-DSS: an enforced NetworkPolicy the placement does not ship (the agents
+/// create it), and an informed ban on a ConfigMap the placement does ship (it stays, reported).
+const POLICIES: &str = "
+---
+apiVersion: flotilla.dev/v1alpha1
+kind: Policy
+metadata: {name: default-deny}
+spec:
+  standards: [PCI-DSS v4.0]
+  controls: [\"1.3.1\"]
+  severity: high
+  remediation: enforce
+  clusters: {matchLabels: {kind: store}}
+  objects:
+  - compliance: musthave
+    object:
+      apiVersion: networking.k8s.io/v1
+      kind: NetworkPolicy
+      metadata: {name: default-deny, namespace: shop}
+      spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: flotilla.dev/v1alpha1
+kind: Policy
+metadata: {name: no-debug-config}
+spec:
+  standards: [PCI-DSS v4.0]
+  controls: [\"2.2.1\"]
+  severity: medium
+  remediation: inform
+  clusters: {matchLabels: {kind: store}}
+  objects:
+  - compliance: mustnothave
+    object: {apiVersion: v1, kind: ConfigMap, metadata: {name: debug, namespace: shop}}
+";
+
+/// The counts of `policy` in a `/api/v1/compliance` answer.
+fn policy_counts(view: &Value, policy: &str) -> Option<Value> {
+    let standards = view["standards"].as_array()?;
+    let controls = standards.iter().flat_map(|s| s["controls"].as_array().into_iter().flatten());
+    let found = controls.flat_map(|c| c["policies"].as_array().into_iter().flatten()).find(|p| p["name"] == policy)?;
+    Some(found["counts"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policies_are_enforced_by_the_agents_and_proven_by_the_hub() {
+    let fleet = format!("{WEB_PLACEMENT}{POLICIES}");
+    let debug = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: debug, namespace: shop}\ndata: {level: trace}\n";
+    let mut world = World::with(&[("fleet/fleet.yaml", &fleet), ("web/debug.yaml", debug)]);
+    world.start_hub().await;
+    // The hub knows the policies before the first report, so the evidence names their controls.
+    world.wait_for("/api/v1/promotion", "the fleet read", Duration::from_secs(15), |_| true).await;
+    for cluster in CLUSTERS {
+        world.start_agent(cluster);
+    }
+
+    let view = world
+        .wait_for("/api/v1/compliance", "every store's policy results", Duration::from_secs(30), |v| {
+            policy_counts(v, "default-deny").is_some_and(|c| c["compliant"] == 3)
+                && policy_counts(v, "no-debug-config").is_some_and(|c| c["nonCompliant"] == 3)
+        })
+        .await;
+    assert_eq!(view["standards"][0]["name"], "PCI-DSS v4.0", "{view}");
+    let failing = world.get("/api/v1/compliance/no-debug-config").await.unwrap();
+    let names: Vec<&str> =
+        failing["nonCompliant"]["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, CLUSTERS);
+
+    // The evidence: each store's first result of the enforced policy, with what the agent did.
+    let evidence = world.get("/api/v1/evidence?policy=default-deny").await.unwrap();
+    let rows = evidence.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{evidence}");
+    for row in rows {
+        assert_eq!(row["compliant"], true, "{row}");
+        assert_eq!(
+            row["remediation"],
+            serde_json::json!(["created networking.k8s.io/v1 NetworkPolicy shop/default-deny"])
+        );
+        assert_eq!(row["controls"], serde_json::json!(["1.3.1"]));
+    }
+    let verify = Command::new(env!("CARGO_BIN_EXE_hub-index"))
+        .args(["evidence", "verify", "--db", &world.db()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success() && said.starts_with("the evidence chain holds: 6 rows"), "{said}");
+
+    let today = &common::now()[..10];
+    let audit = world.get(&format!("/api/v1/audit?standard=PCI-DSS%20v4.0&at={today}")).await.unwrap();
+    let verdicts: Vec<(&str, &str)> = audit["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["control"].as_str().unwrap(), c["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(verdicts, [("1.3.1", "compliant"), ("2.2.1", "nonCompliant")], "{audit}");
 }
