@@ -213,12 +213,27 @@ impl Cluster {
     /// Every object of `api_version`/`kind` in every namespace that carries `label_selector`;
     /// nothing when the cluster does not serve the kind.
     pub async fn list(&mut self, api_version: &str, kind: &str, label_selector: &str) -> Result<Vec<Value>, Error> {
-        let resource = match self.resolve(api_version, kind, kind).await {
-            Ok((resource, _)) => resource,
+        self.list_in(api_version, kind, None, label_selector).await
+    }
+
+    /// [`Cluster::list`], in one namespace when `namespace` names one and the kind is
+    /// namespaced (cluster-scoped kinds are listed whole).
+    pub async fn list_in(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        label_selector: &str,
+    ) -> Result<Vec<Value>, Error> {
+        let (resource, namespaced) = match self.resolve(api_version, kind, kind).await {
+            Ok(found) => found,
             Err(Error::UnknownKind { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let all = Api::<DynamicObject>::all_with(self.client.clone(), &resource);
+        let all = match namespace {
+            Some(ns) if namespaced => Api::<DynamicObject>::namespaced_with(self.client.clone(), ns, &resource),
+            _ => Api::<DynamicObject>::all_with(self.client.clone(), &resource),
+        };
         let params = ListParams::default().labels(label_selector);
         let list = retrying(|| all.list(&params))
             .await

@@ -7,7 +7,7 @@
 //! A policy whose objects cannot be read (the API server fails) is reported Unknown with the
 //! reason, never compliant. Not the evaluation itself (core), nor the report (the daemon).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use flotilla_core::fleet::{Policy, Remediation};
 use flotilla_core::plan::ObjectRef;
@@ -35,22 +35,37 @@ struct Live {
 }
 
 impl Live {
+    /// Lists what the templates are about: per kind, only the namespaces the templates name
+    /// when they all name one (a store's Pods are listed in `bt`, not in the whole cluster).
     async fn read(cluster: &mut Cluster, policy: &Policy) -> Result<Live, cluster::Error> {
-        let kinds: BTreeSet<(String, String)> = policy
-            .spec
-            .objects
-            .iter()
-            .filter_map(|t| {
-                let text = |key: &str| t.object.get(key).and_then(Value::as_str).map(str::to_string);
-                Some((text("apiVersion")?, text("kind")?))
-            })
-            .collect();
-        let mut live = Live { objects: Vec::new(), served: BTreeSet::new() };
-        for (api_version, kind) in kinds {
-            if cluster.serves(&api_version, &kind).await? {
-                live.objects.extend(cluster.list(&api_version, &kind, "").await?);
-                live.served.insert((api_version, kind));
+        // Kind → the namespaces its templates name (`None`: some template names none: all).
+        let mut kinds: BTreeMap<(String, String), Option<BTreeSet<String>>> = BTreeMap::new();
+        for t in &policy.spec.objects {
+            let text = |key: &str| t.object.get(key).and_then(Value::as_str).map(str::to_string);
+            let (Some(api_version), Some(kind)) = (text("apiVersion"), text("kind")) else { continue };
+            let namespace = t.object.pointer("/metadata/namespace").and_then(Value::as_str);
+            let entry = kinds.entry((api_version, kind)).or_insert_with(|| Some(BTreeSet::new()));
+            match (entry.as_mut(), namespace) {
+                (Some(namespaces), Some(ns)) => {
+                    namespaces.insert(ns.to_string());
+                }
+                _ => *entry = None,
             }
+        }
+        let mut live = Live { objects: Vec::new(), served: BTreeSet::new() };
+        for ((api_version, kind), namespaces) in kinds {
+            if !cluster.serves(&api_version, &kind).await? {
+                continue;
+            }
+            match namespaces {
+                Some(namespaces) => {
+                    for ns in &namespaces {
+                        live.objects.extend(cluster.list_in(&api_version, &kind, Some(ns), "").await?);
+                    }
+                }
+                None => live.objects.extend(cluster.list(&api_version, &kind, "").await?),
+            }
+            live.served.insert((api_version, kind));
         }
         Ok(live)
     }
