@@ -13,7 +13,10 @@
 //!   (`cycle N: …; W ms wall, C ms cpu; …`): the one cycle of each `once` (the full job: fetch,
 //!   render, list, plan, assess), and the steady-state cycles of `pull-agent run`, those that log
 //!   every placement `unchanged` (the same commits, and no event on its watches: see
-//!   `pull_agent::watch`);
+//!   `pull_agent::watch`); and those cycles again with the example fleet's seven PCI policies
+//!   (`examples/retail-fleet/infra/fleet/policies-pci.yaml`, namespace `bt` read as `big`),
+//!   which every cycle evaluates against the live objects (they list their kinds: the 1,000
+//!   objects' Services, the Pods, Namespaces, ClusterRoles, …);
 //! - **idle memory**: VmRSS of `pull-agent run` with three placements of 100 objects each, two
 //!   poll cycles (1 s apart) after all three are synced.
 //!
@@ -171,6 +174,10 @@ fn measure(work: &Path, rounds: usize) -> Result<()> {
     // Steady state: the cycles that found the commits the same and the watches quiet (the first
     // cycles of a process sync in full: discovery, the cache's check, starting the watches).
     let daemon_cycles = run_daemon(&agent, &config, |c| c.placements > 0 && c.unchanged == c.placements, rounds)?;
+    // The same with policies: their enforced fixes land in the first cycle, then every cycle
+    // evaluates them again.
+    let config = write_config(work, "policies", &daemon.url("fleet-policies"), &server.url)?;
+    let policy_cycles = run_daemon(&agent, &config, |c| c.placements > 0 && c.unchanged == c.placements, rounds)?;
     drop(server);
 
     let mut idle = Vec::with_capacity(rounds);
@@ -182,13 +189,14 @@ fn measure(work: &Path, rounds: usize) -> Result<()> {
         idle.push(Sample { rss_mib: Some(rss), ..Sample::default() });
     }
 
-    let rows: [(&str, &[Sample]); 7] = [
+    let rows: [(&str, &[Sample]); 8] = [
         ("from nothing: the `once` that applies 1,000 objects (process)", &from_nothing),
         ("from nothing: that `once`'s cycle (agent's clock)", &from_nothing_cycle),
         ("from nothing to synced: that `once` and the next (processes; times summed)", &to_synced),
         ("no change: `once` (process)", &no_change),
         ("no change: that `once`'s cycle (agent's clock)", &no_change_cycle),
         ("no change: `pull-agent run` cycle, steady state (agent's clock)", &daemon_cycles),
+        ("the same, with the example's 7 PCI policies evaluated each cycle (agent's clock)", &policy_cycles),
         ("idle `pull-agent run`, 3 placements × 100 objects (VmRSS)", &idle),
     ];
     print_report(&rows, &overhead, &daemon_cycles, &idle);
@@ -396,7 +404,8 @@ impl Cycle {
                 .sum()
         };
         let (synced, unchanged) = (count(" Synced"), count(" unchanged"));
-        let (wall, cpu) = parts.next()?.split_once(" ms wall, ")?;
+        // `7 policies (6 compliant, 1 not, 0 unknown)` may come first.
+        let (wall, cpu) = parts.find_map(|p| p.split_once(" ms wall, "))?;
         Some(Cycle {
             placements: placements.parse().ok()?,
             synced,
@@ -512,7 +521,7 @@ fn idle_rss(agent: &Path, config: &Path) -> Result<f64> {
 /// The repositories `git daemon` serves, each on branch `prod`: `app` with the placements'
 /// folders, `fleet` placing `big/` (1,000 objects) and `fleet-idle` placing three folders of 100.
 fn make_repositories(work: &Path, app_url: &str) -> Result<()> {
-    for repo in ["app", "fleet", "fleet-idle"] {
+    for repo in ["app", "fleet", "fleet-idle", "fleet-policies"] {
         fs::create_dir_all(work.join(repo))?;
         git(&work.join(repo), &["init", "-q", "-b", "prod"]);
     }
@@ -535,11 +544,18 @@ fn make_repositories(work: &Path, app_url: &str) -> Result<()> {
         y
     };
     let idle: Vec<String> = (0..IDLE_PLACEMENTS).map(|i| format!("idle-{i}")).collect();
-    for (repo, text) in [("fleet", fleet(&["big".to_string()])), ("fleet-idle", fleet(&idle))] {
+    let policies = fs::read_to_string(crate::root().join("examples/retail-fleet/infra/fleet/policies-pci.yaml"))
+        .context("reading the example fleet's policies")?
+        .replace("namespace: bt", "namespace: big")
+        .replace("name: bt\n", "name: big\n");
+    let with_policies = format!("{}---\n{policies}", fleet(&["big".to_string()]));
+    for (repo, text) in
+        [("fleet", fleet(&["big".to_string()])), ("fleet-idle", fleet(&idle)), ("fleet-policies", with_policies)]
+    {
         fs::create_dir_all(work.join(repo).join("fleet"))?;
         fs::write(work.join(repo).join("fleet/fleet.yaml"), text)?;
     }
-    for repo in ["app", "fleet", "fleet-idle"] {
+    for repo in ["app", "fleet", "fleet-idle", "fleet-policies"] {
         let dir = work.join(repo);
         git(&dir, &["add", "-A"]);
         git(&dir, &["commit", "-q", "-m", "bench"]);
@@ -655,5 +671,27 @@ fn print_report(rows: &[(&str, &[Sample])], overhead: &[Sample], cycles: &[Sampl
             met(rss < TARGET_IDLE_RSS_MIB)
         ),
         None => println!("target: idle RSS under {TARGET_IDLE_RSS_MIB} MiB: not measured"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cycle;
+
+    #[test]
+    fn cycle_lines_parse_with_and_without_policies() {
+        let plain =
+            Cycle::parse("pull-agent: cycle 7: 3 placements (3 Synced, 3 unchanged); 4.1 ms wall, 1.2 ms cpu; x")
+                .unwrap();
+        assert_eq!((plain.placements, plain.synced, plain.unchanged), (3, 3, 3));
+        assert!((plain.cpu_ms - 1.2).abs() < 1e-9);
+        let with = Cycle::parse(
+            "pull-agent: cycle 8: 1 placements (1 Synced, 1 unchanged); 7 policies (6 compliant, 1 not, 0 unknown); \
+             105.2 ms wall, 5.3 ms cpu; report 8 kept",
+        )
+        .unwrap();
+        assert_eq!((with.placements, with.unchanged), (1, 1));
+        assert!((with.wall_ms - 105.2).abs() < 1e-9 && (with.cpu_ms - 5.3).abs() < 1e-9);
+        assert!(Cycle::parse("pull-agent: warning: something").is_none());
     }
 }

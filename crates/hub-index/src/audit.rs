@@ -370,7 +370,7 @@ mod http {
             }
         };
         let limit = q.limit.unwrap_or(1_000).clamp(1, MAX_ROWS);
-        let filter = EvidenceFilter { cluster: q.cluster, policy: q.policy, since_ms, limit };
+        let filter = EvidenceFilter { cluster: q.cluster, policy: q.policy, since_ms, limit, newest_first: false };
         let rows = match hub.store().evidence(&filter).await {
             Ok(rows) => rows,
             Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
@@ -416,7 +416,8 @@ mod http {
         }
     }
 
-    fn row_json(r: &crate::store::EvidenceRow) -> serde_json::Value {
+    /// An evidence row as the API shows it.
+    pub fn row_json(r: &crate::store::EvidenceRow) -> serde_json::Value {
         let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);
         serde_json::json!({
             "seq": r.seq, "time": super::rfc3339_ms(r.time_ms), "timeMs": r.time_ms,
@@ -499,4 +500,4 @@ mod http {
     }
 }
 
-pub use http::{audit_view, evidence, parse_time, verify};
+pub use http::{audit_view, evidence, parse_time, row_json, verify};

@@ -563,7 +563,9 @@ fn render_cluster(d: &Value) -> String {
     out.push_str("</table><h2>Placements</h2>");
     let placements = d["placements"].as_array().map(Vec::as_slice).unwrap_or_default();
     if placements.is_empty() {
-        out.push_str("<p class=\"muted\">No report yet.</p>");
+        let none = if d["lastReportAtMs"].is_null() { "No report yet." } else { "The last report lists none." };
+        let _ = write!(out, "<p class=\"muted\">{none}</p>");
+        render_policies(d, &mut out);
         return out;
     }
     out.push_str(
@@ -631,7 +633,72 @@ fn render_cluster(d: &Value) -> String {
         }
         out.push_str("</table>");
     }
+    render_policies(d, &mut out);
     out
+}
+
+/// The cluster's policy results as its last report gave them, and the recent changes of them
+/// (the evidence log, newest first).
+fn render_policies(d: &Value, out: &mut String) {
+    let result = |compliant: &Value| match compliant.as_bool() {
+        Some(true) => ("s-synced", "compliant"),
+        Some(false) => ("s-failed", "non-compliant"),
+        None => ("s-progressing", "unknown"),
+    };
+    let policies = d["policies"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if !policies.is_empty() {
+        out.push_str(
+            "<h2>Policies</h2><table id=\"policies\"><tr><th>policy</th><th>result</th><th>violations</th>\
+             <th>remediation</th></tr>",
+        );
+        for p in policies {
+            let (class, word) = result(&p["compliant"]);
+            let violations: Vec<String> = p["violations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| {
+                    let field = text(&v["field"]);
+                    let at = if field.is_empty() { String::new() } else { format!(" {field}") };
+                    format!("{}{at}: {}", text(&v["object"]), text(&v["message"]))
+                })
+                .collect();
+            let remediation: Vec<String> = p["remediation"].as_array().into_iter().flatten().map(text).collect();
+            let _ = write!(
+                out,
+                "<tr><td><a href=\"{}\">{}</a></td><td><span class=\"badge {class}\">{word}</span></td><td>{}</td><td>{}</td></tr>",
+                escape(&format!("/compliance/{}", text(&p["name"]))),
+                escape(&text(&p["name"])),
+                escape(&violations.join("; ")),
+                escape(&remediation.join("; ")),
+            );
+        }
+        out.push_str("</table>");
+    }
+    let history = d["policyHistory"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if !history.is_empty() {
+        out.push_str(
+            "<h2>Policy history</h2><p class=\"muted\">Each change of a result, newest first, as the \
+             evidence log holds it.</p><table id=\"policy-history\"><tr><th>time</th><th>policy</th>\
+             <th>result</th><th>commit</th><th>remediation</th><th>evidence</th></tr>",
+        );
+        for e in history {
+            let (class, word) = result(&e["compliant"]);
+            let commit = text(&e["commit"]);
+            let remediation: Vec<String> = e["remediation"].as_array().into_iter().flatten().map(text).collect();
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td><span class=\"badge {class}\">{word}</span></td><td><code>{}</code></td>\
+                 <td>{}</td><td>#{}</td></tr>",
+                escape(&text(&e["time"])),
+                escape(&text(&e["policy"])),
+                escape(short(&commit)),
+                escape(&remediation.join("; ")),
+                escape(&text(&e["seq"])),
+            );
+        }
+        out.push_str("</table>");
+    }
 }
 
 /// `GET /lag?placement=P&environment=E&offset=`: the lag ledger of one placement.

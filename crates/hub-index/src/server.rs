@@ -475,6 +475,9 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
     let unavailable = |e: store::Error| (StatusCode::SERVICE_UNAVAILABLE, e.to_string());
     let row = hub.store.cluster(name).await.map_err(unavailable)?;
     let history = hub.store.reports(name, 20).await.map_err(unavailable)?;
+    let filter =
+        store::EvidenceFilter { cluster: Some(name.to_string()), limit: 20, newest_first: true, ..Default::default() };
+    let policy_history = hub.store.evidence(&filter).await.map_err(unavailable)?;
     let report = row.as_ref().and_then(|r| r.last_report.clone());
     let fleet = hub.fleet.read().expect("not poisoned").clone();
     let placements: Vec<serde_json::Value> = report
@@ -510,6 +513,7 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
         "placements": placements,
         "policies": report.as_ref().map(|r| r.policies.clone()).unwrap_or_default(),
         "reports": history,
+        "policyHistory": policy_history.iter().map(crate::audit::row_json).collect::<Vec<_>>(),
     }))
 }
 

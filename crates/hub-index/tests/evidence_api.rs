@@ -75,6 +75,7 @@ async fn text(hub: &Hub, path: &str) -> (u16, String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::too_many_lines, reason = "one story: reports in, then every way out of the evidence")]
 async fn evidence_exports_verifies_and_the_audit_reads_it_per_control() {
     for backend in ["sqlite", "postgres"] {
         let hub = start(backend).await;
@@ -111,6 +112,24 @@ async fn evidence_exports_verifies_and_the_audit_reads_it_per_control() {
         assert_eq!(lines.len(), 4, "{csv}");
         assert!(lines[0].starts_with("seq,time,cluster,policy,result,"));
         assert!(lines[1].starts_with("1,") && lines[1].contains(",store-1,default-deny,non-compliant,"), "{csv}");
+
+        // A cluster's policy history, newest first, on the API and on its dashboard page.
+        let (status, detail) = hub.get("/api/v1/clusters/store-1").await;
+        assert_eq!(status, 200, "{detail}");
+        let history: Vec<(i64, bool)> = detail["policyHistory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["seq"].as_i64().unwrap(), e["compliant"].as_bool().unwrap()))
+            .collect();
+        assert_eq!(history, [(3, true), (1, false)], "{backend}");
+        let (status, _, page) = text(&hub, "/clusters/store-1").await;
+        assert_eq!(status, 200);
+        assert!(page.contains("<h2>Policies</h2>") && page.contains("<h2>Policy history</h2>"), "{page}");
+        assert!(
+            page.contains("<td>default-deny</td><td><span class=\"badge s-failed\">non-compliant</span>"),
+            "{page}"
+        );
 
         let (status, check) = hub.get("/api/v1/evidence/verify").await;
         assert_eq!(status, 200);

@@ -342,6 +342,7 @@ async fn evidence_is_appended_only_when_a_policy_result_changes() {
             policy: policy.map(str::to_string),
             since_ms,
             limit,
+            newest_first: false,
         };
         let deny = store.evidence(&filter(Some("store-1"), Some("deny"), None, 100)).await.unwrap();
         assert_eq!(deny.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 3, 5]);

@@ -145,7 +145,8 @@ pub struct EvidenceRow {
     pub hash: String,
 }
 
-/// Which evidence to read: all of it by default, oldest first, at most `limit` rows.
+/// Which evidence to read: all of it by default, oldest first (or newest first), at most
+/// `limit` rows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EvidenceFilter {
     pub cluster: Option<String>,
@@ -154,6 +155,8 @@ pub struct EvidenceFilter {
     pub since_ms: Option<i64>,
     /// At most this many rows (the default, 0, reads none).
     pub limit: i64,
+    /// The newest rows first (a cluster's recent history) rather than the oldest.
+    pub newest_first: bool,
 }
 
 /// A cluster row with its latest report, from `clusters c` joined with `reports r`.
@@ -364,7 +367,11 @@ impl Store {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
         }
-        sql.push_str(" ORDER BY time, change, policy LIMIT ?");
+        sql.push_str(if filter.newest_first {
+            " ORDER BY time DESC, change DESC, policy LIMIT ?"
+        } else {
+            " ORDER BY time, change, policy LIMIT ?"
+        });
         let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql);
         // In the order of the conditions above.
