@@ -21,7 +21,7 @@
 
 mod common;
 
-use common::{World, scenarios};
+use common::{World, governance, scenarios};
 
 #[tokio::test]
 #[ignore = "needs a real cluster: KUBECONFIG"]
@@ -51,4 +51,22 @@ async fn a_crd_and_its_resources_in_one_commit() {
 #[ignore = "needs a real cluster: KUBECONFIG"]
 async fn an_unhealthy_deployment_degrades_the_placement() {
     scenarios::an_unhealthy_deployment_degrades_the_placement(&World::real().await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a real cluster: KUBECONFIG"]
+async fn enforce_creates_and_deletes_to_comply_and_reports_what_it_did() {
+    governance::enforce_creates_and_deletes_to_comply_and_reports_what_it_did(&World::real().await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a real cluster: KUBECONFIG"]
+async fn inform_and_plan_never_write_and_report_the_violation() {
+    governance::inform_and_plan_never_write_and_report_the_violation(&World::real().await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a real cluster: KUBECONFIG"]
+async fn a_kind_the_cluster_does_not_serve_is_unknown_not_compliant() {
+    governance::a_kind_the_cluster_does_not_serve_is_unknown_not_compliant(&World::real().await).await;
 }
