@@ -1,5 +1,33 @@
-//! The Gregorian calendar arithmetic that validating and writing a timestamp need. Not a clock and not a
-//! date library: core reads no time. It writes one ([`rfc3339`]) and reads one ([`unix_ms`]).
+//! The Gregorian calendar arithmetic that validating and writing a timestamp need, and Go-style
+//! durations. Not a clock and not a date library: core reads no time. It writes one
+//! ([`rfc3339`]) and reads one ([`unix_ms`]); time zones are [`crate::rollout`]'s.
+
+use std::time::Duration;
+
+/// A sum of whole numbers with units `ms`, `s`, `m` and `h`, as Go writes durations (`1m30s`);
+/// `None` when malformed or too large.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let letters = rest[digits..].bytes().take_while(u8::is_ascii_alphabetic).count();
+        let n: u64 = rest[..digits].parse().ok()?;
+        let part = match &rest[digits..digits + letters] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.checked_mul(60)?),
+            "h" => Duration::from_secs(n.checked_mul(3600)?),
+            _ => return None,
+        };
+        total = total.checked_add(part)?;
+        rest = &rest[digits + letters..];
+    }
+    Some(total)
+}
 
 /// The number of days in `month` (1–12) of `year`, or `None` for a month that does not exist.
 pub fn days_in_month(year: i64, month: i64) -> Option<i64> {
@@ -62,6 +90,17 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse_like_go() {
+        let cases = [("60s", 60_000), ("5m", 300_000), ("1h", 3_600_000), ("500ms", 500), ("1m30s", 90_000)];
+        for (text, millis) in cases {
+            assert_eq!(parse_duration(text), Some(Duration::from_millis(millis)), "{text}");
+        }
+        for text in ["", "60", "s", "1.5m", "-1s", "60 s", "1d", "99999999999999999999h"] {
+            assert_eq!(parse_duration(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn unix_seconds_as_rfc3339() {

@@ -404,6 +404,13 @@ impl Fleet {
                             return Err((format!("spec.rollout.waves[{i}].percent"), "must be 0 to 100".into()));
                         }
                     }
+                    if rollout.waves.is_empty() {
+                        return Err(("spec.rollout.waves".into(), "needs at least one wave".into()));
+                    }
+                    crate::rollout::bake_seconds(rollout).map_err(|e| ("spec.rollout.bake".to_string(), e))?;
+                }
+                for (i, w) in spec.windows.iter().enumerate() {
+                    crate::rollout::check_window(w).map_err(|(field, e)| (format!("spec.windows[{i}].{field}"), e))?;
                 }
                 self.placements.push(Object { metadata, spec, file });
             }
@@ -624,6 +631,21 @@ mod tests {
             "apiVersion: flotilla.dev/v1alpha1\nkind: Repository\nmetadata: {name: r}\nspec: {url: ftp://x}\n",
         )]);
         assert_eq!(errors[0].field, "spec.url");
+    }
+
+    #[test]
+    fn rollouts_and_windows_name_the_bad_field() {
+        let with = |extra: &str| fleet(&[("fleet/a.yaml", &format!("{PLACEMENT}{extra}"))]).1;
+        let good = "  rollout: {waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: early, percent: 10}, {name: all}], bake: 2h}\n  windows: [{days: [Mon, Sun], start: \"02:00\", end: \"05:00\", timeZone: America/Chicago}]\n";
+        assert_eq!(with(good), []);
+        let errors = with("  rollout: {waves: [{name: all}], bake: two hours}\n");
+        assert_eq!(errors[0].field, "spec.rollout.bake");
+        assert_eq!(with("  rollout: {waves: []}\n")[0].field, "spec.rollout.waves");
+        let zone = with("  windows: [{days: [Mon], start: \"02:00\", end: \"05:00\", timeZone: America/Chicagoo}]\n");
+        assert_eq!(zone[0].field, "spec.windows[0].timeZone");
+        assert!(zone[0].message.contains("not an IANA time zone"), "{}", zone[0]);
+        let end = with("  windows: [{days: [Mon], start: \"02:00\", end: \"5:00\", timeZone: UTC}]\n");
+        assert_eq!(end[0].field, "spec.windows[0].end");
     }
 
     #[test]

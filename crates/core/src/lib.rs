@@ -21,6 +21,7 @@ pub mod policy;
 pub mod register;
 pub mod render;
 pub mod report;
+pub mod rollout;
 pub mod selector;
 pub mod snapshot;
 pub mod yaml;

@@ -219,16 +219,10 @@ struct ComplianceArgs {
     limit: usize,
 }
 
+/// A Go-style duration (`90s`, `3m`, `1h30m`).
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 3m or 1h"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("{text:?} is not a duration like 90s, 3m or 1h")),
-    }
+    flotilla_core::calendar::parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration like 90s, 3m or 1h"))
 }
 
 fn main() -> ExitCode {

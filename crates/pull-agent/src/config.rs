@@ -323,7 +323,7 @@ fn check_poll_interval(value: &Value) -> Result<Duration, Error> {
     let shown = value.to_string();
     let interval = value
         .as_str()
-        .and_then(parse_duration)
+        .and_then(flotilla_core::calendar::parse_duration)
         .ok_or_else(|| invalid(FIELD, format!("{shown} is not a duration (like 60s, 5m, 1h, 500ms)")))?;
     if interval < MIN_POLL_INTERVAL {
         return Err(invalid(FIELD, format!("{shown} is under the minimum of 1s")));
@@ -332,31 +332,6 @@ fn check_poll_interval(value: &Value) -> Result<Duration, Error> {
         return Err(invalid(FIELD, format!("{shown} is over the maximum of 24h")));
     }
     Ok(interval)
-}
-
-/// A sum of whole numbers with units `ms`, `s`, `m` and `h`, as Go writes durations (`1m30s`);
-/// `None` when malformed or too large.
-fn parse_duration(text: &str) -> Option<Duration> {
-    if text.is_empty() {
-        return None;
-    }
-    let mut rest = text;
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let letters = rest[digits..].bytes().take_while(u8::is_ascii_alphabetic).count();
-        let n: u64 = rest[..digits].parse().ok()?;
-        let part = match &rest[digits..digits + letters] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.checked_mul(60)?),
-            "h" => Duration::from_secs(n.checked_mul(3600)?),
-            _ => return None,
-        };
-        total = total.checked_add(part)?;
-        rest = &rest[digits + letters..];
-    }
-    Some(total)
 }
 
 /// Where relative and `~/` paths lead.
@@ -789,17 +764,6 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
         let missing = dir.path().join("missing.yaml");
         let e = Config::load(&missing).expect_err("no such file");
         assert!(e.to_string().starts_with(&format!("{}: cannot read the file: ", missing.display())), "{e}");
-    }
-
-    #[test]
-    fn durations_parse_like_go() {
-        let cases = [("60s", 60_000), ("5m", 300_000), ("1h", 3_600_000), ("500ms", 500), ("1m30s", 90_000)];
-        for (text, millis) in cases {
-            assert_eq!(parse_duration(text), Some(Duration::from_millis(millis)), "{text}");
-        }
-        for text in ["", "60", "s", "1.5m", "-1s", "60 s", "1d", "99999999999999999999h"] {
-            assert_eq!(parse_duration(text), None, "{text}");
-        }
     }
 
     #[test]

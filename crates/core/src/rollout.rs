@@ -1,0 +1,383 @@
+//! Progressive delivery in a pull fleet, decided by each agent from git alone (SPEC §2
+//! `rollout`, `windows`): which wave of a placement a cluster is in, which commit of the branch
+//! its wave may take at a given time, and whether a deployment window is open. Pure: the caller
+//! reads the clock and git; the agent and the hub call the same functions, so they agree on every
+//! cluster's wave.
+//!
+//! - **Waves**, in order; a cluster is in the first wave that takes it. A wave with `clusters`
+//!   takes the clusters its selector matches; a wave with `percent` takes that share of the
+//!   fleet by a stable hash of (placement, cluster name) — [`bucket`], one of [`BUCKETS`], and
+//!   each `percent` wave the next range of buckets, so `10` then `20` are the first tenth and
+//!   the next fifth; a wave with both takes the matching clusters in its range; a wave with
+//!   neither takes everyone. A cluster no wave takes goes with the last wave.
+//! - **Bake**: a commit reaches wave N (from 0) `bake × N` after it reached the branch (its
+//!   committer time, the time of the merge on a first-parent history). A cluster takes the
+//!   newest commit whose gate has opened for its wave ([`pick`]), so all clusters of a wave
+//!   converge on one commit. A revert pushed during a bake stops the rollout by itself: when a
+//!   newer commit of the branch has the very tree of an older one, the commits between them were
+//!   taken back, and a wave whose gate opened for one of those takes the older one instead (the
+//!   same content as the revert, already baked). A partial revert is a change like any other.
+//! - **Windows**: days, a start and an end (`HH:MM`, local time) and an IANA time zone. Local
+//!   time is what counts, across daylight-saving changes: a window `02:00`–`05:00` in
+//!   `America/Chicago` opens at 02:00 Chicago time whatever the UTC offset. A window whose end
+//!   is not after its start runs past midnight into the next day (the day it starts on is the
+//!   one in `days`). On the day clocks spring forward, a start inside the skipped hour opens at
+//!   the first local time after it; a window entirely inside it does not open that day. No
+//!   windows: always open.
+
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, Zoned};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::fleet::{ClusterIdentity, Rollout, Weekday, Window};
+
+/// How many buckets `percent` waves divide the fleet into: a percent is a hundred of them.
+pub const BUCKETS: u64 = 10_000;
+
+/// The wave a cluster is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaveOf {
+    /// From 0: the first wave.
+    pub index: usize,
+    pub name: String,
+}
+
+/// The bucket (`0..BUCKETS`) of `cluster` for `placement`: SHA-256 of `placement/cluster`, its
+/// first eight bytes as a big-endian number, modulo [`BUCKETS`].
+pub fn bucket(placement: &str, cluster: &str) -> u64 {
+    let digest = Sha256::digest(format!("{placement}/{cluster}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first) % BUCKETS
+}
+
+/// The wave of `placement`'s rollout that `identity` is in; `None` when the rollout has no
+/// waves.
+pub fn wave_of(rollout: &Rollout, placement: &str, identity: &ClusterIdentity) -> Option<WaveOf> {
+    let last = rollout.waves.len().checked_sub(1)?;
+    let bucket = bucket(placement, &identity.name);
+    let mut taken = 0;
+    for (index, wave) in rollout.waves.iter().enumerate() {
+        let selected = wave.clusters.as_ref().is_none_or(|s| s.matches(&identity.labels));
+        let in_share = match wave.percent {
+            None => true,
+            Some(percent) => {
+                let from = taken;
+                taken += u64::from(percent) * BUCKETS / 100;
+                (from..taken).contains(&bucket)
+            }
+        };
+        if selected && in_share {
+            return Some(WaveOf { index, name: wave.name.clone() });
+        }
+    }
+    Some(WaveOf { index: last, name: rollout.waves[last].name.clone() })
+}
+
+/// The bake time of a rollout in seconds (none: 0), or why it cannot be read.
+pub fn bake_seconds(rollout: &Rollout) -> Result<u64, String> {
+    match &rollout.bake {
+        None => Ok(0),
+        Some(text) => crate::calendar::parse_duration(text)
+            .map(|d| d.as_secs())
+            .ok_or_else(|| format!("{text:?} is not a duration like 2h, 30m or 1h30m")),
+    }
+}
+
+/// A commit of a branch's first-parent history, its tree, and when it reached the branch (unix
+/// seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Landed<'a> {
+    pub commit: &'a str,
+    pub tree: &'a str,
+    pub at: i64,
+}
+
+/// When a commit that reached the branch at `at` opens to wave `wave`: `bake × wave` later.
+pub fn gate(at: i64, wave: usize, bake_seconds: u64) -> i64 {
+    let wait = u64::try_from(wave).unwrap_or(u64::MAX).saturating_mul(bake_seconds);
+    at.saturating_add(i64::try_from(wait).unwrap_or(i64::MAX))
+}
+
+/// The newest commit of `history` (newest first) whose gate has opened for `wave` at `now`,
+/// unless a newer commit took it back (see the module doc); `None` while none has opened (the
+/// cluster keeps what it runs).
+pub fn pick<'h, 'a>(history: &'h [Landed<'a>], wave: usize, bake_seconds: u64, now: i64) -> Option<&'h Landed<'a>> {
+    let at = history.iter().position(|c| gate(c.at, wave, bake_seconds) <= now)?;
+    let (newer, older) = history.split_at(at);
+    // The newest older commit whose tree a newer commit went back to.
+    let landed = |n: &&Landed| n.at <= now;
+    let taken_back =
+        older[1..].iter().find(|o| newer.iter().filter(landed).any(|n| n.tree == o.tree) && o.tree != older[0].tree);
+    Some(taken_back.unwrap_or(&older[0]))
+}
+
+/// Why a window cannot be used, naming its field (`timeZone`, `start`, `end`, `days`).
+pub fn check_window(window: &Window) -> Result<(), (&'static str, String)> {
+    TimeZone::get(&window.time_zone)
+        .map_err(|_| ("timeZone", format!("{:?} is not an IANA time zone", window.time_zone)))?;
+    parse_hhmm(&window.start).ok_or(("start", format!("{:?} is not HH:MM", window.start)))?;
+    parse_hhmm(&window.end).ok_or(("end", format!("{:?} is not HH:MM", window.end)))?;
+    if window.days.is_empty() {
+        return Err(("days", "names no day".to_string()));
+    }
+    Ok(())
+}
+
+/// `HH:MM`, 00:00 to 23:59.
+fn parse_hhmm(text: &str) -> Option<Time> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
+}
+
+fn same_day(day: Weekday, date: Date) -> bool {
+    use jiff::civil::Weekday as W;
+    let theirs = match day {
+        Weekday::Mon => W::Monday,
+        Weekday::Tue => W::Tuesday,
+        Weekday::Wed => W::Wednesday,
+        Weekday::Thu => W::Thursday,
+        Weekday::Fri => W::Friday,
+        Weekday::Sat => W::Saturday,
+        Weekday::Sun => W::Sunday,
+    };
+    date.weekday() == theirs
+}
+
+/// A window ready to ask: its zone and times read.
+struct Open<'w> {
+    window: &'w Window,
+    zone: TimeZone,
+    start: Time,
+    end: Time,
+}
+
+impl<'w> Open<'w> {
+    fn of(window: &'w Window) -> Option<Open<'w>> {
+        Some(Open {
+            window,
+            zone: TimeZone::get(&window.time_zone).ok()?,
+            start: parse_hhmm(&window.start)?,
+            end: parse_hhmm(&window.end)?,
+        })
+    }
+
+    fn on(&self, date: Date) -> bool {
+        self.window.days.iter().any(|d| same_day(*d, date))
+    }
+
+    fn contains(&self, now: &Timestamp) -> bool {
+        let local = now.to_zoned(self.zone.clone());
+        let (date, time) = (local.date(), local.time());
+        if self.start < self.end {
+            return self.on(date) && self.start <= time && time < self.end;
+        }
+        // Past midnight: from the start on a listed day, or before the end the day after one.
+        (self.on(date) && time >= self.start) || (date.yesterday().is_ok_and(|d| self.on(d)) && time < self.end)
+    }
+
+    /// The openings from the day before `now` for a week and a day, as instants.
+    fn openings(&self, now: &Timestamp) -> impl Iterator<Item = Timestamp> + '_ {
+        let today = now.to_zoned(self.zone.clone()).date();
+        (-1..=8_i64).filter_map(move |offset| {
+            let date = today.checked_add(jiff::Span::new().days(offset)).ok()?;
+            if !self.on(date) {
+                return None;
+            }
+            let at: Zoned = date.to_datetime(self.start).to_zoned(self.zone.clone()).ok()?;
+            Some(at.timestamp())
+        })
+    }
+}
+
+/// Whether `now` (unix seconds) is inside one of `windows`; no windows: always. A window that
+/// cannot be read (see [`check_window`]; the fleet refuses those) is never open.
+pub fn window_open(windows: &[Window], now: i64) -> bool {
+    if windows.is_empty() {
+        return true;
+    }
+    let Ok(now) = Timestamp::from_second(now) else { return false };
+    windows.iter().filter_map(Open::of).any(|w| w.contains(&now))
+}
+
+/// When a window is next open at or after `now` (unix seconds): `now` itself when one is open,
+/// `None` when no window ever opens.
+pub fn next_opening(windows: &[Window], now: i64) -> Option<i64> {
+    if window_open(windows, now) {
+        return Some(now);
+    }
+    let now_ts = Timestamp::from_second(now).ok()?;
+    windows
+        .iter()
+        .filter_map(Open::of)
+        .flat_map(|w| {
+            let openings: Vec<Timestamp> = w.openings(&now_ts).collect();
+            // An opening that lands in a skipped hour is not one if the window is shut then.
+            openings.into_iter().filter(move |at| *at > now_ts && w.contains(at))
+        })
+        .min()
+        .map(Timestamp::as_second)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::fleet::Wave;
+    use crate::selector::LabelSelector;
+
+    fn identity(name: &str, labels: &[(&str, &str)]) -> ClusterIdentity {
+        ClusterIdentity {
+            name: name.into(),
+            environment: "prod".into(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    fn rollout() -> Rollout {
+        let canary: LabelSelector =
+            serde_json::from_value(serde_json::json!({"matchLabels": {"canary": "true"}})).unwrap();
+        Rollout {
+            waves: vec![
+                Wave { name: "canary".into(), clusters: Some(canary), percent: None },
+                Wave { name: "early".into(), clusters: None, percent: Some(10) },
+                Wave { name: "everyone".into(), clusters: None, percent: None },
+            ],
+            bake: Some("2h".into()),
+            halt: None,
+        }
+    }
+
+    #[test]
+    fn buckets_are_stable_and_spread() {
+        // Recorded once: the hub and every agent must keep computing exactly this.
+        assert_eq!(bucket("bt-collector", "store-0042"), bucket("bt-collector", "store-0042"));
+        assert_ne!(bucket("bt-collector", "store-0042"), bucket("pos", "store-0042"));
+        let mut counts = [0_u32; 10];
+        for i in 0..10_000 {
+            let b = bucket("bt-collector", &format!("store-{i:04}"));
+            assert!(b < BUCKETS);
+            counts[usize::try_from(b * 10 / BUCKETS).unwrap()] += 1;
+        }
+        assert!(counts.iter().all(|c| (850..1_150).contains(c)), "{counts:?}");
+    }
+
+    #[test]
+    fn canaries_first_then_a_tenth_then_everyone() {
+        let rollout = rollout();
+        assert_eq!(wave_of(&rollout, "pos", &identity("store-0001", &[("canary", "true")])).unwrap().index, 0);
+        let mut by_wave = BTreeMap::<usize, usize>::new();
+        for i in 0..10_000 {
+            let w = wave_of(&rollout, "pos", &identity(&format!("store-{i:04}"), &[])).unwrap();
+            *by_wave.entry(w.index).or_default() += 1;
+        }
+        assert_eq!(by_wave.get(&0), None, "no canary label, no canary wave");
+        assert!((850..1_150).contains(&by_wave[&1]), "{by_wave:?}");
+        assert_eq!(by_wave[&1] + by_wave[&2], 10_000);
+        // A tenth by the placement's own hash: another placement picks other stores.
+        let early = |p: &str| {
+            (0..1_000)
+                .filter(|i| wave_of(&rollout, p, &identity(&format!("store-{i:04}"), &[])).unwrap().index == 1)
+                .collect::<Vec<_>>()
+        };
+        assert_ne!(early("pos"), early("bt-collector"));
+        let empty = Rollout { waves: vec![], bake: None, halt: None };
+        assert_eq!(wave_of(&empty, "pos", &identity("s", &[])), None);
+    }
+
+    /// The commit `pick` gives with the test rollout's bake of 2 h.
+    fn at(history: &[Landed<'static>], wave: usize, now: i64) -> Option<&'static str> {
+        pick(history, wave, 7_200, now).map(|c| c.commit)
+    }
+
+    #[test]
+    fn each_wave_takes_the_newest_commit_baked_for_it_and_a_revert_stops_the_rollout() {
+        let bake = bake_seconds(&rollout()).unwrap();
+        assert_eq!(bake, 7_200);
+        let h = 3_600;
+        // c1 long ago; c2 at 10:00; c4, an unrelated change, at 10:30 (newest first).
+        let steady = [
+            Landed { commit: "c4", tree: "t4", at: 10 * h + h / 2 },
+            Landed { commit: "c2", tree: "t2", at: 10 * h },
+            Landed { commit: "c1", tree: "t1", at: 0 },
+        ];
+        // 10:15: canaries run c2, the others still c1; each wave in turn, every commit.
+        assert_eq!([0, 1, 2].map(|w| at(&steady, w, 10 * h + h / 4)), [Some("c2"), Some("c1"), Some("c1")]);
+        assert_eq!([0, 1, 2].map(|w| at(&steady, w, 12 * h + h / 4)), [Some("c4"), Some("c2"), Some("c1")]);
+        assert_eq!([0, 1, 2].map(|w| at(&steady, w, 14 * h + h / 2)), [Some("c4"), Some("c4"), Some("c4")]);
+        assert_eq!(pick(&steady[..2], 2, bake, 10 * h), None, "nothing baked yet for the last wave");
+
+        // c3 reverts c2 at 11:00, during its bake: the canaries take the revert at once, and the
+        // later waves, whose gate for c2 opens at 12:00 and 14:00, stay on c1 — never c2 — until
+        // c3 reaches them.
+        let reverted = [
+            Landed { commit: "c3", tree: "t1", at: 11 * h },
+            Landed { commit: "c2", tree: "t2", at: 10 * h },
+            Landed { commit: "c1", tree: "t1", at: 0 },
+        ];
+        assert_eq!(at(&reverted, 0, 10 * h + h / 2), Some("c2"));
+        assert_eq!(at(&reverted, 0, 11 * h), Some("c3"));
+        assert_eq!(at(&reverted, 1, 12 * h), Some("c1"), "c2's gate opened, but c3 took it back");
+        assert_eq!(at(&reverted, 1, 13 * h), Some("c3"));
+        assert_eq!(at(&reverted, 2, 14 * h), Some("c1"));
+        assert_eq!(at(&reverted, 2, 15 * h), Some("c3"));
+        let broken = Rollout { bake: Some("2 hours".into()), ..rollout() };
+        assert!(bake_seconds(&broken).is_err());
+    }
+
+    fn window(days: &[Weekday], start: &str, end: &str, zone: &str) -> Window {
+        Window { days: days.to_vec(), start: start.into(), end: end.into(), time_zone: zone.into() }
+    }
+
+    /// Unix seconds of a UTC time `YYYY-MM-DDTHH:MM`.
+    fn utc(text: &str) -> i64 {
+        crate::calendar::unix_ms(&format!("{text}:00Z")).unwrap() / 1_000
+    }
+
+    const ALL: [Weekday; 7] =
+        [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
+
+    #[test]
+    fn a_night_window_follows_local_time_across_daylight_saving() {
+        let nights = [window(&ALL, "02:00", "05:00", "America/Chicago")];
+        // Saturday 2026-03-07 is CST (UTC-6): 02:00 local is 08:00 UTC.
+        assert!(!window_open(&nights, utc("2026-03-07T07:59")));
+        assert!(window_open(&nights, utc("2026-03-07T08:00")));
+        assert!(!window_open(&nights, utc("2026-03-07T11:00")));
+        // Sunday 2026-03-08 the clocks spring forward at 02:00 to 03:00 CDT (UTC-5): the
+        // window is open from 03:00 to 05:00 local, 08:00 to 10:00 UTC.
+        assert!(window_open(&nights, utc("2026-03-08T08:00")));
+        assert!(!window_open(&nights, utc("2026-03-08T10:00")));
+        assert_eq!(next_opening(&nights, utc("2026-03-07T12:00")), Some(utc("2026-03-08T08:00")));
+        // Monday, CDT: 02:00 local is 07:00 UTC.
+        assert!(window_open(&nights, utc("2026-03-09T07:00")));
+        assert_eq!(next_opening(&nights, utc("2026-03-08T12:00")), Some(utc("2026-03-09T07:00")));
+        // November 1 falls back at 02:00 CDT to 01:00 CST: 02:00 local is then 08:00 UTC.
+        assert_eq!(next_opening(&nights, utc("2026-10-31T12:00")), Some(utc("2026-11-01T08:00")));
+        assert_eq!(next_opening(&nights, utc("2026-03-07T09:00")), Some(utc("2026-03-07T09:00")), "open now");
+    }
+
+    #[test]
+    fn windows_on_some_days_and_past_midnight() {
+        let weekend = [window(&[Weekday::Sat], "22:00", "02:00", "Europe/Berlin")];
+        // Saturday 2026-11-28 22:00 in Berlin (CET, UTC+1) is 21:00 UTC, until Sunday 01:00 UTC.
+        assert!(window_open(&weekend, utc("2026-11-28T21:30")));
+        assert!(window_open(&weekend, utc("2026-11-29T00:30")));
+        assert!(!window_open(&weekend, utc("2026-11-29T01:00")));
+        assert!(!window_open(&weekend, utc("2026-11-27T21:30")), "Friday night is not in days");
+        assert_eq!(next_opening(&weekend, utc("2026-11-25T12:00")), Some(utc("2026-11-28T21:00")));
+        assert!(window_open(&[], 0), "no windows: always open");
+        let bad = window(&ALL, "25:00", "05:00", "Mars/Olympus");
+        assert_eq!(check_window(&bad).unwrap_err().0, "timeZone");
+        assert_eq!(check_window(&window(&ALL, "2:00", "05:00", "UTC")).unwrap_err().0, "start");
+        assert_eq!(check_window(&window(&[], "02:00", "05:00", "UTC")).unwrap_err().0, "days");
+        assert!(check_window(&window(&ALL, "02:00", "05:00", "UTC")).is_ok());
+        assert!(!window_open(&[bad], utc("2026-11-28T21:30")));
+    }
+}
