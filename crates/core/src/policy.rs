@@ -746,25 +746,13 @@ fn names(objects: &[&Map<String, Value>]) -> String {
 
 /// A value as compact JSON, cut short for a message.
 fn show(value: &Value) -> String {
-    cut(&value.to_string(), MAX_SHOWN)
+    report::clip_to(&value.to_string(), MAX_SHOWN)
 }
 
 /// A single line of at most [`MAX_LINE`] bytes, as the report wants objects and fields.
 fn one_line(text: &str) -> String {
     let text: String = text.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
-    cut(&text, MAX_LINE)
-}
-
-/// `text` in at most `max` bytes, ending with `…` when cut.
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max - '…'.len_utf8();
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    report::clip_to(&text, MAX_LINE)
 }
 
 /// At most [`report::MAX_VIOLATIONS`], the last one saying how many more there were.

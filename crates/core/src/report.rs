@@ -314,14 +314,19 @@ impl PolicyReport {
 /// Shortens a message to [`MAX_MESSAGE_BYTES`], ending it with `…` when cut, so that a long
 /// error from the cluster does not make the whole report invalid.
 pub fn clip(message: &str) -> String {
-    if message.len() <= MAX_MESSAGE_BYTES {
-        return message.to_string();
+    clip_to(message, MAX_MESSAGE_BYTES)
+}
+
+/// `text` in at most `max` bytes, ending with `…` when cut (at a character boundary).
+pub(crate) fn clip_to(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
     }
-    let mut end = MAX_MESSAGE_BYTES - '…'.len_utf8();
-    while !message.is_char_boundary(end) {
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &message[..end])
+    format!("{}…", &text[..end])
 }
 
 /// The wire form of a placement: see [`PlacementReport`] for the applied pair.

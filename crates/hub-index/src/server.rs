@@ -579,23 +579,30 @@ pub(crate) fn fleet_with(hub: &Hub, environment: &str) -> Result<Arc<FleetView>,
     Ok(fleet)
 }
 
+/// What both compliance views check first: the viewer, the label filter, and the environment's
+/// fleet branch (default `prod`).
+async fn compliance_scope(
+    hub: &Hub,
+    headers: &HeaderMap,
+    q: &ComplianceQuery,
+) -> Result<(Vec<(String, String)>, String, Arc<FleetView>), Response> {
+    hub.viewer(headers).await?;
+    let labels = Filter::parse_labels(q.labels.as_deref().unwrap_or_default())
+        .map_err(|e| problem(StatusCode::BAD_REQUEST, &e, Some("labels")))?;
+    let environment = q.environment.clone().unwrap_or_else(|| "prod".to_string());
+    let fleet = fleet_with(hub, &environment).map_err(|(status, message)| {
+        problem(status, &message, (status == StatusCode::NOT_FOUND).then_some("environment"))
+    })?;
+    Ok((labels, environment, fleet))
+}
+
 /// `GET /api/v1/compliance?environment=prod&labels=k=v,…`: standards → controls → policies.
 async fn compliance(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(q): Query<ComplianceQuery>) -> Response {
-    if let Err(r) = hub.viewer(&headers).await {
-        return r;
-    }
-    let labels = match Filter::parse_labels(q.labels.as_deref().unwrap_or_default()) {
-        Ok(l) => l,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, &e, Some("labels")),
+    let (labels, environment, fleet) = match compliance_scope(&hub, &headers, &q).await {
+        Ok(scope) => scope,
+        Err(r) => return r,
     };
-    let environment = q.environment.unwrap_or_else(|| "prod".to_string());
-    let fleet = match fleet_with(&hub, &environment) {
-        Ok(f) => f,
-        Err((status, message)) => {
-            return problem(status, &message, (status == StatusCode::NOT_FOUND).then_some("environment"));
-        }
-    };
-    let env = fleet.environment(&environment).expect("fleet_with checked it");
+    let env = fleet.environment(&environment).expect("compliance_scope checked it");
     let mut view = views::compliance(&hub.index(), &environment, &env.policies, &labels);
     view.fleet_error.clone_from(&env.error);
     Json(view).into_response()
@@ -609,21 +616,11 @@ async fn compliance_policy(
     Path(policy): Path<String>,
     Query(q): Query<ComplianceQuery>,
 ) -> Response {
-    if let Err(r) = hub.viewer(&headers).await {
-        return r;
-    }
-    let labels = match Filter::parse_labels(q.labels.as_deref().unwrap_or_default()) {
-        Ok(l) => l,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, &e, Some("labels")),
+    let (labels, environment, fleet) = match compliance_scope(&hub, &headers, &q).await {
+        Ok(scope) => scope,
+        Err(r) => return r,
     };
-    let environment = q.environment.unwrap_or_else(|| "prod".to_string());
-    let fleet = match fleet_with(&hub, &environment) {
-        Ok(f) => f,
-        Err((status, message)) => {
-            return problem(status, &message, (status == StatusCode::NOT_FOUND).then_some("environment"));
-        }
-    };
-    let env = fleet.environment(&environment).expect("fleet_with checked it");
+    let env = fleet.environment(&environment).expect("compliance_scope checked it");
     let definition = env.policies.iter().find(|p| p.name() == policy);
     let limit = page_limit(q.limit);
     match views::compliance_policy(&hub.index(), &environment, &policy, definition, &labels, q.offset, limit) {
