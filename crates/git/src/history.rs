@@ -8,6 +8,9 @@ pub struct Commit {
     pub id: CommitId,
     /// Committer time, seconds since the Unix epoch.
     pub time: i64,
+    /// Its tree, in hex: two commits with the same tree have the same content (a rollout sees
+    /// a revert by it).
+    pub tree: String,
     /// The first line of the message.
     pub summary: String,
 }
@@ -74,7 +77,8 @@ impl Cache {
             let commit = info.object().map_err(|e| read_err(&e))?;
             let time = commit.time().map_err(|e| read_err(&e))?.seconds;
             let summary = commit.message().map(|m| m.summary().to_string()).unwrap_or_default();
-            out.push(Commit { id: CommitId(info.id), time, summary });
+            let tree = commit.tree_id().map_err(|e| read_err(&e))?.to_string();
+            out.push(Commit { id: CommitId(info.id), time, tree, summary });
         }
         Ok(out)
     }

@@ -54,6 +54,10 @@ fn fetches_branches_reads_snapshots_and_first_parent_history_over_file_urls() {
     let summaries: Vec<&str> = history.iter().map(|c| c.summary.as_str()).collect();
     assert_eq!(summaries, ["things a render refuses", "hotfix on prod", "promote dev to prod", "initial"]);
     assert!(history.windows(2).all(|w| w[0].time > w[1].time), "newest first, with commit times");
+    for c in &history {
+        let tree = git(&fx.repos().join("fleet.git"), &["rev-parse", &format!("{}^{{tree}}", c.id)]);
+        assert_eq!(c.tree, tree, "{}", c.summary);
+    }
     let since = cache.history(&fx.file_url(), fx.rev("prod"), Some(fx.rev("prod~2")), 100).unwrap();
     assert_eq!(since.len(), 2);
     assert_eq!(cache.history(&fx.file_url(), fx.rev("dev"), None, 3).unwrap().len(), 3);
