@@ -176,12 +176,27 @@ pub struct Memo {
     fleet: Option<FleetAt>,
     synced: BTreeMap<String, SyncedAt>,
     watches: Option<Watches>,
+    /// The time rollouts and windows are decided at, unix seconds: `None` reads the clock.
+    now: Option<i64>,
 }
 
 impl Memo {
     /// A memo that watches the cluster, so that a cycle with no change skips the full sync.
     pub fn watching() -> Memo {
         Memo { watches: Some(Watches::new()), ..Memo::default() }
+    }
+
+    /// A memo whose rollouts and windows are decided at `now` (unix seconds) rather than by the
+    /// clock: a virtual clock, for tests and simulations.
+    pub fn at(now: i64) -> Memo {
+        Memo { now: Some(now), ..Memo::default() }
+    }
+
+    fn now(&self) -> i64 {
+        self.now.unwrap_or_else(|| {
+            let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        })
     }
 }
 
@@ -208,6 +223,7 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
 
     let mut placements = Vec::new();
     let mut unchanged = Vec::new();
+    let now = memo.now();
     for placement in &selection.placements {
         let located = match locate(&at, &selection.identity, placement) {
             Ok(located) => located,
@@ -216,12 +232,29 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
                 continue;
             }
         };
+        let (located, waiting) =
+            match schedule(cluster, &config.namespace, &at, &selection.identity, placement, located, now).await {
+                Ok(scheduled) => scheduled,
+                Err(report) => {
+                    placements.push(Outcome { report: *report, plan: None });
+                    continue;
+                }
+            };
+        let wait = |mut outcome: Outcome| {
+            if let Some(w) = &waiting
+                && outcome.report.state == SyncState::Synced
+            {
+                outcome.report.state = w.state;
+                outcome.report.message = Some(w.message.clone());
+            }
+            outcome
+        };
         if mode == Mode::Apply
             && !placement.spec.paused
             && let Some(report) = memo.unchanged(placement.name(), at.commit, located.commit).await
         {
             unchanged.push(report.name.clone());
-            placements.push(Outcome { report, plan: None });
+            placements.push(wait(Outcome { report, plan: None }));
             continue;
         }
         let outcome = match render_located(&at, &selection.identity, placement, &located) {
@@ -243,7 +276,7 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
                 },
             },
         };
-        placements.push(outcome);
+        placements.push(wait(outcome));
     }
     let policies = govern::govern(cluster, &selection.policies, mode).await;
     let names: BTreeSet<&str> = selection.placements.iter().map(|p| p.name()).collect();
@@ -372,6 +405,121 @@ fn failed(placement: &str, state: SyncState, message: String) -> PlacementReport
 struct Located<'f> {
     source: Option<(Source, &'f flotilla_core::fleet::Repository)>,
     commit: CommitId,
+    /// Whether the commit is in the full cache (a rollout or a window chose an older commit
+    /// than the branch's tip, which the shallow cache lacks).
+    deep: bool,
+}
+
+/// Why a placement runs another commit than its branch's tip, reported once it is synced there.
+struct Waiting {
+    state: SyncState,
+    message: String,
+}
+
+/// How many first-parent commits of a branch a rollout looks back over.
+const ROLLOUT_HISTORY: usize = 500;
+
+/// What a placement's rollout and windows let this cluster take at `now` (SPEC §2; see
+/// `flotilla_core::rollout`): the newest commit whose gate has opened for the cluster's wave,
+/// and, outside its windows, the commit already applied. When that is not the tip, the
+/// placement is synced there and reported `WaitingForWave` or `WaitingForWindow` with why; when
+/// nothing may be taken and nothing is applied yet, the report (nothing is applied). A
+/// placement whose source is the fleet repository itself has no rollout here: it follows the
+/// fleet's commit.
+async fn schedule<'f>(
+    cluster: &mut Cluster,
+    namespace: &str,
+    at: &'f FleetAt,
+    identity: &ClusterIdentity,
+    placement: &Placement,
+    mut located: Located<'f>,
+    now: i64,
+) -> Result<(Located<'f>, Option<Waiting>), Box<PlacementReport>> {
+    use flotilla_core::calendar::rfc3339;
+    use flotilla_core::rollout;
+    let name = placement.name();
+    let spec = &placement.spec;
+    let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
+    let closed = !rollout::window_open(&spec.windows, now);
+    let Some((source, repo)) = located.source.clone() else { return Ok((located, None)) };
+    if rollout.is_none() && !closed {
+        return Ok((located, None));
+    }
+    let fail = |state, message: String| Box::new(failed(name, state, message));
+    let head = located.commit;
+    // Older commits than the tip: the whole branch, in the full cache.
+    let branch = repo.branch(&identity.environment);
+    retrying_git(|| at.cache.fetch(&source, &[&branch]))
+        .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
+    located.deep = true;
+    let mut waiting = None;
+    if let Some(rollout) = rollout {
+        let history = at
+            .cache
+            .history(&source.url, head, None, ROLLOUT_HISTORY)
+            .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
+        let ids: Vec<String> = history.iter().map(|c| c.id.to_string()).collect();
+        let landed: Vec<rollout::Landed> =
+            history.iter().zip(&ids).map(|(c, id)| rollout::Landed { commit: id, tree: &c.tree, at: c.time }).collect();
+        let wave = rollout::wave_of(rollout, name, identity).expect("the rollout has waves");
+        let bake = rollout::bake_seconds(rollout).unwrap_or(0);
+        let opens = |c: &rollout::Landed| rfc3339(rollout::gate(c.at, wave.index, bake));
+        let why = |c: &rollout::Landed| {
+            format!(
+                "wave {} ({} of {}): {} reaches it at {}",
+                wave.name,
+                wave.index + 1,
+                rollout.waves.len(),
+                short(c.commit),
+                opens(c)
+            )
+        };
+        // The commit the wave may run, or (none yet) what it runs already.
+        let allowed = match rollout::pick(&landed, wave.index, bake, now) {
+            Some(picked) => Some(CommitId::parse(picked.commit).expect("an id git gave")),
+            None => applied(cluster, namespace, name).await,
+        };
+        let Some(allowed) = allowed else {
+            let mut report = failed(name, SyncState::WaitingForWave, why(&landed[0]));
+            report.source_commit = Some(head.to_string());
+            return Err(Box::new(report));
+        };
+        if allowed != head {
+            located.commit = allowed;
+            waiting = Some(Waiting { state: SyncState::WaitingForWave, message: why(&landed[0]) });
+        }
+    }
+    if closed {
+        let next = rollout::next_opening(&spec.windows, now).map_or_else(
+            || "none of its windows ever opens".to_string(),
+            |t| format!("the next opens at {}", rfc3339(t)),
+        );
+        let message = format!("outside its deployment windows; {next}");
+        match applied(cluster, namespace, name).await {
+            Some(commit) if commit == located.commit => {}
+            Some(commit) => {
+                located.commit = commit;
+                waiting = Some(Waiting { state: SyncState::WaitingForWindow, message });
+            }
+            None => {
+                let mut report = failed(name, SyncState::WaitingForWindow, message);
+                report.source_commit = Some(located.commit.to_string());
+                return Err(Box::new(report));
+            }
+        }
+    }
+    Ok((located, waiting))
+}
+
+/// The commit a placement applied last, from its inventory in the cluster.
+async fn applied(cluster: &mut Cluster, namespace: &str, placement: &str) -> Option<CommitId> {
+    let inventory = sync::read_inventory(cluster, namespace, placement).await.ok()?;
+    CommitId::parse(&inventory.commit).ok()
+}
+
+/// The first 12 characters of a commit id.
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }
 
 /// Fetches a placement's source at its environment's branch: the commit to render, or the
@@ -385,7 +533,7 @@ fn locate<'f>(
     let repo_name = &placement.spec.source.repository;
     if repo_name == FLEET_REPOSITORY {
         // The fleet repository was read already, at the commit the placement came from.
-        return Ok(Located { source: None, commit: at.commit });
+        return Ok(Located { source: None, commit: at.commit, deep: false });
     }
     let fail = |state, message: String| Box::new(failed(name, state, message));
     let Some(repo) = at.fleet.repository(repo_name) else {
@@ -395,7 +543,7 @@ fn locate<'f>(
     let branch = repo.branch(&identity.environment);
     let tips = retrying_git(|| at.cache.fetch_tips(&source, &[&branch]))
         .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-    Ok(Located { commit: tips.heads[&branch], source: Some((source, repo)) })
+    Ok(Located { commit: tips.heads[&branch], source: Some((source, repo)), deep: false })
 }
 
 /// Verifies and renders a located source: what the cluster should run, or the report of why
@@ -413,7 +561,13 @@ fn render_located(
     let (snapshot, signer) = match &located.source {
         None => (&at.snapshot, None),
         Some((source, repo)) => {
-            let shallow = at.cache.shallow();
+            let shallow;
+            let shallow = if located.deep {
+                &at.cache
+            } else {
+                shallow = at.cache.shallow();
+                &shallow
+            };
             let mut signer = None;
             if repo.spec.verify.mode != VerifyMode::Off {
                 let verdict = shallow

@@ -89,14 +89,25 @@ async fn the_example_fleet_syncs_a_store() {
     for repo in ["fleet", "store-app", "cloud-services"] {
         world.commit(repo, &[]);
     }
-    let first = world.reconcile().await;
+    // bt-collector deploys only inside its window, 02:00–05:00 in Chicago: decide at 09:00 UTC
+    // tomorrow (03:00 or 04:00 there), whatever the time the test runs.
+    let today = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86_400;
+    let night = i64::try_from((today + 1) * 86_400 + 9 * 3_600).unwrap();
+    let reconcile = || async {
+        let mut cluster = pull_agent::cluster::Cluster::new(world.client());
+        let mut memo = pull_agent::agent::Memo::at(night);
+        pull_agent::agent::reconcile_with(&world.config(), &mut cluster, pull_agent::agent::Mode::Apply, &mut memo)
+            .await
+            .unwrap()
+    };
+    let first = reconcile().await;
     let names: Vec<&str> = first.placements.iter().map(|o| o.report.name.as_str()).collect();
     assert_eq!(names, ["baseline", "bt-collector", "store-monitoring"]);
     for o in &first.placements {
         assert!(matches!(o.report.state, SyncState::Synced | SyncState::Progressing), "{:?}", o.report);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let second = world.reconcile().await;
+    let second = reconcile().await;
     for o in &second.placements {
         assert_eq!(o.report.state, SyncState::Synced, "{:?}", o.report);
         assert_eq!(o.report.applied_digest, o.report.desired_digest);
