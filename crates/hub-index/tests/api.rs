@@ -182,27 +182,16 @@ async fn the_command_line_shows_the_views_as_tables_and_json() {
     let token = hub.register("store-0001").await;
     assert_eq!(hub.post("/api/v1/reports", Some(&token), &report("store-0001", 1, "Synced", &head)).await.0, 200);
     hub.wait_for("/api/v1/lag?placement=web", "the fleet and the report", |v| v["onHead"] == 1).await;
-    let token_file = hub.dir.path().join("viewer-token");
-    let cli = |args: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))
-            .args(args)
-            .args(["--hub", &hub.url, "--token-file", token_file.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
-    };
-    let status = tokio::task::block_in_place(|| cli(&["status"]));
+    let status = hub.cli(&["status"]);
     assert!(status.starts_with("2 clusters\n"), "{status}");
     assert!(status.contains("synced         1"), "{status}");
-    let json: Value =
-        serde_json::from_str(&tokio::task::block_in_place(|| cli(&["status", "--format", "json"]))).unwrap();
+    let json: Value = serde_json::from_str(&hub.cli(&["status", "--format", "json"])).unwrap();
     assert_eq!(json["byStanding"]["neverReported"], 1);
-    let clusters = tokio::task::block_in_place(|| cli(&["clusters", "--state", "synced"]));
+    let clusters = hub.cli(&["clusters", "--state", "synced"]);
     assert!(clusters.contains("store-0001  prod         synced"), "{clusters}");
-    let cluster = tokio::task::block_in_place(|| cli(&["cluster", "store-0001"]));
+    let cluster = hub.cli(&["cluster", "store-0001"]);
     assert!(cluster.contains(&format!("web        Synced  Healthy  {}", &head[..12])), "{cluster}");
-    let lag = tokio::task::block_in_place(|| cli(&["lag", "web"]));
+    let lag = hub.cli(&["lag", "web"]);
     assert!(lag.starts_with(&format!("web in prod: head {}, 1 of 1 clusters on it", &head[..12])), "{lag}");
 
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))
@@ -352,16 +341,7 @@ async fn compliance_by_standard_control_and_policy_on_postgres() {
 async fn the_command_line_shows_compliance() {
     let hub = governed("sqlite").await;
     let token_file = hub.dir.path().join("viewer-token");
-    let cli = |args: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))
-            .args(args)
-            .args(["--hub", &hub.url, "--token-file", token_file.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
-    };
-    let all = tokio::task::block_in_place(|| cli(&["compliance"]));
+    let all = hub.cli(&["compliance"]);
     assert!(all.starts_with("4 clusters in prod\n"), "{all}");
     let row = |text: &str, cells: &[&str]| {
         text.lines().any(|line| line.split("  ").map(str::trim).filter(|c| !c.is_empty()).eq(cells.iter().copied()))
@@ -371,16 +351,22 @@ async fn the_command_line_shows_compliance() {
     assert!(row(&all, &["PCI-DSS v4.0", "1.3.1", "pci-default-deny", "high", "2", "1", "0", "1"]), "{all}");
     assert!(row(&all, &nodeport), "{all}");
     assert!(row(&all, &["(not in the fleet)", "(no control)", "pci-retired", "-", "1", "0", "0", "0"]), "{all}");
-    let eu = tokio::task::block_in_place(|| cli(&["compliance", "--labels", "region=eu"]));
+    let eu = hub.cli(&["compliance", "--labels", "region=eu"]);
     assert!(eu.starts_with("2 clusters in prod with labels region=eu\n"), "{eu}");
     assert!(row(&eu, &["PCI-DSS v4.0", "1.3.1", "pci-default-deny", "high", "2", "0", "0", "0"]), "{eu}");
-    let one = tokio::task::block_in_place(|| cli(&["compliance", "--policy", "pci-default-deny"]));
+    let one = hub.cli(&["compliance", "--policy", "pci-default-deny"]);
     assert!(one.contains("severity high, remediation inform, standards PCI-DSS v4.0, controls 1.3.1\n"), "{one}");
     assert!(row(&one, &["2", "1", "0", "1"]), "{one}");
     assert!(row(&one, &["store-0002", "prod", "synced", "2"]), "{one}");
-    let json: Value = serde_json::from_str(&tokio::task::block_in_place(|| {
-        cli(&["compliance", "--policy", "pci-no-nodeport", "--labels", "region=eu", "--format", "json"])
-    }))
+    let json: Value = serde_json::from_str(&hub.cli(&[
+        "compliance",
+        "--policy",
+        "pci-no-nodeport",
+        "--labels",
+        "region=eu",
+        "--format",
+        "json",
+    ]))
     .unwrap();
     assert_eq!(names(&json["nonCompliant"]), ["store-0001"], "{json}");
     let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))

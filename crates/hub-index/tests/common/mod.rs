@@ -239,6 +239,22 @@ impl Hub {
         answer["token"].as_str().unwrap().to_string()
     }
 
+    /// Runs the `hub-index` binary with `args` against this hub and its viewer token, from a
+    /// multi-threaded runtime (the call blocks one worker, the hub serves on the others): what
+    /// it printed, once it has succeeded.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let token_file = self.dir.path().join("viewer-token");
+        tokio::task::block_in_place(|| {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))
+                .args(args)
+                .args(["--hub", &self.url, "--token-file", token_file.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+            String::from_utf8(output.stdout).unwrap()
+        })
+    }
+
     /// Polls `path` until it answers 200 and `done` holds, for at most 20 s; the answer.
     pub async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
