@@ -441,17 +441,13 @@ async fn schedule<'f>(
     let spec = &placement.spec;
     let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
     let closed = !rollout::window_open(&spec.windows, now);
-    let Some((source, repo)) = located.source.clone() else { return Ok((located, None)) };
+    let Some((source, _)) = located.source.clone() else { return Ok((located, None)) };
     if rollout.is_none() && !closed {
         return Ok((located, None));
     }
     let fail = |state, message: String| Box::new(failed(name, state, message));
     let head = located.commit;
-    // Older commits than the tip: the whole branch, in the full cache.
-    let branch = repo.branch(&identity.environment);
-    retrying_git(|| at.cache.fetch(&source, &[&branch]))
-        .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-    located.deep = true;
+    debug_assert!(located.deep, "locate fetched the whole branch of a placement with a rollout or windows");
     let mut waiting = None;
     if let Some(rollout) = rollout {
         let history = at
@@ -541,9 +537,16 @@ fn locate<'f>(
     };
     let source = Source { url: repo.spec.url.clone(), credentials: at.source.credentials.clone() };
     let branch = repo.branch(&identity.environment);
-    let tips = retrying_git(|| at.cache.fetch_tips(&source, &[&branch]))
-        .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-    Ok(Located { commit: tips.heads[&branch], source: Some((source, repo)), deep: false })
+    // A rollout or windows may choose an older commit than the tip: the whole branch then.
+    let spec = &placement.spec;
+    let deep = spec.rollout.as_ref().is_some_and(|r| !r.waves.is_empty()) || !spec.windows.is_empty();
+    let tips = if deep {
+        retrying_git(|| at.cache.fetch(&source, &[&branch]))
+    } else {
+        retrying_git(|| at.cache.fetch_tips(&source, &[&branch]))
+    }
+    .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
+    Ok(Located { commit: tips.heads[&branch], source: Some((source, repo)), deep })
 }
 
 /// Verifies and renders a located source: what the cluster should run, or the report of why
