@@ -49,12 +49,14 @@ pub struct Commit {
     pub id: CommitId,
     /// Committer time, seconds since the Unix epoch.
     pub time: i64,
+    /// Its tree: a rollout sees a revert by it.
+    pub tree: String,
     pub summary: String,
 }
 
 impl From<flotilla_git::Commit> for Commit {
     fn from(c: flotilla_git::Commit) -> Commit {
-        Commit { id: c.id, time: c.time, summary: c.summary }
+        Commit { id: c.id, time: c.time, tree: c.tree, summary: c.summary }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod fleet;
 pub mod index;
+pub mod rollouts;
 pub mod server;
 pub mod store;
 pub mod table;

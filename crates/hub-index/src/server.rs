@@ -300,6 +300,7 @@ pub fn router(hub: Arc<Hub>) -> axum::Router {
         .route("/api/v1/evidence", get(crate::audit::evidence))
         .route("/api/v1/evidence/verify", get(crate::audit::verify))
         .route("/api/v1/audit", get(crate::audit::audit_view))
+        .route("/api/v1/rollouts/{placement}", get(crate::rollouts::rollout))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

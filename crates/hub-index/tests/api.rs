@@ -376,3 +376,23 @@ async fn the_command_line_shows_compliance() {
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(!unknown.status.success() && stderr.contains("404") && stderr.contains("no policy"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_progress_counts_each_wave() {
+    let hub = start("sqlite").await;
+    let head = git(&hub.dir.path().join("fleet"), &["rev-parse", "prod"]);
+    let token = hub.register("store-0001").await;
+    assert_eq!(hub.post("/api/v1/reports", Some(&token), &report("store-0001", 1, "Synced", &head)).await.0, 200);
+    // `web` has no rollout: one wave, everyone, whose commit is the head.
+    let view =
+        hub.wait_for("/api/v1/rollouts/web", "the fleet and the report", |v| v["waves"][0]["clusters"] == 1).await;
+    assert_eq!(view["head"], head.as_str(), "{view}");
+    let wave = &view["waves"][0];
+    assert_eq!((wave["name"].as_str(), wave["target"].as_str()), (Some("everyone"), Some(head.as_str())), "{view}");
+    assert_eq!(
+        (wave["onTarget"].as_u64(), wave["onHead"].as_u64(), wave["waiting"].as_u64()),
+        (Some(1), Some(1), Some(0))
+    );
+    let (status, missing) = hub.get("/api/v1/rollouts/nope").await;
+    assert_eq!((status, missing["field"].as_str()), (404, Some("placement")), "{missing}");
+}
