@@ -730,7 +730,41 @@ pub async fn lag(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): R
         views::ledger(&index, placement, environment, &head, &behind, offset, PAGE)
     };
     let title = format!("Lag of {placement} in {environment}");
-    html(StatusCode::OK, page(&title, &render_ledger(&ledger), true))
+    let mut body = render_ledger(&ledger);
+    if let Some(source) = fleet.placement(environment, placement) {
+        let history = fleet.source_branch(environment, placement).map(|b| b.history.clone()).unwrap_or_default();
+        let progress =
+            crate::rollouts::progress(&hub.index(), &source.placement, environment, &history, Hub::now_ms() / 1_000);
+        body.push_str(&render_progress(&progress));
+    }
+    html(StatusCode::OK, page(&title, &body, true))
+}
+
+/// The rollout per wave, under the lag ledger of the placement.
+fn render_progress(p: &crate::rollouts::Progress) -> String {
+    let mut out = format!(
+        "<h2>Rollout</h2><p class=\"muted\">Bake {} s per wave. Each wave may run the newest commit whose \
+         gate has opened for it.</p><table id=\"waves\"><tr><th>wave</th><th>clusters</th><th>may run</th>\
+         <th>on it</th><th>on the head</th><th>waiting</th><th>failed</th><th>the head reaches it</th></tr>",
+        p.bake_seconds
+    );
+    for w in &p.waves {
+        let target = w.target.as_deref().unwrap_or("");
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&w.name),
+            w.clusters,
+            escape(short(target)),
+            w.on_target,
+            w.on_head,
+            w.waiting,
+            w.failed,
+            escape(w.head_reaches_it_at.as_deref().unwrap_or("reached")),
+        );
+    }
+    out.push_str("</table>");
+    out
 }
 
 fn render_ledger(l: &views::Ledger) -> String {
