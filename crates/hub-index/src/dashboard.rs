@@ -731,10 +731,7 @@ pub async fn lag(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): R
     };
     let title = format!("Lag of {placement} in {environment}");
     let mut body = render_ledger(&ledger);
-    if let Some(source) = fleet.placement(environment, placement) {
-        let history = fleet.source_branch(environment, placement).map(|b| b.history.clone()).unwrap_or_default();
-        let progress =
-            crate::rollouts::progress(&hub.index(), &source.placement, environment, &history, Hub::now_ms() / 1_000);
+    if let Some(progress) = crate::rollouts::progress_now(&hub, &fleet, environment, placement) {
         body.push_str(&render_progress(&progress));
     }
     html(StatusCode::OK, page(&title, &body, true))

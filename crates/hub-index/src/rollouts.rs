@@ -18,7 +18,7 @@ use flotilla_core::fleet::{ClusterIdentity, Placement};
 use flotilla_core::rollout::{self, Landed};
 use serde::{Deserialize, Serialize};
 
-use crate::fleet::Commit;
+use crate::fleet::{Commit, FleetView};
 use crate::index::{Index, Standing, standing_of};
 use crate::server::{Hub, fleet_with, problem};
 
@@ -136,14 +136,19 @@ pub async fn rollout(
             return problem(status, &message, (status == StatusCode::NOT_FOUND).then_some("environment"));
         }
     };
-    let Some(source) = fleet.placement(&environment, &placement) else {
+    let Some(view) = progress_now(&hub, &fleet, &environment, &placement) else {
         let message = format!("no placement {placement:?} in environment {environment:?}");
         return problem(StatusCode::NOT_FOUND, &message, Some("placement"));
     };
-    let history = fleet.source_branch(&environment, &placement).map(|b| b.history.clone()).unwrap_or_default();
-    let now = Hub::now_ms() / 1_000;
-    let view = progress(&hub.index(), &source.placement, &environment, &history, now);
     Json(view).into_response()
+}
+
+/// [`progress`] of a placement the fleet declares in `environment`, now, from the hub's index
+/// and the source branch's history as the fleet view holds it; `None` for an unknown placement.
+pub(crate) fn progress_now(hub: &Hub, fleet: &FleetView, environment: &str, placement: &str) -> Option<Progress> {
+    let source = fleet.placement(environment, placement)?;
+    let history = fleet.source_branch(environment, placement).map_or(&[][..], |b| b.history.as_slice());
+    Some(progress(&hub.index(), &source.placement, environment, history, Hub::now_ms() / 1_000))
 }
 
 #[cfg(test)]
