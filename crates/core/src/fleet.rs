@@ -168,9 +168,24 @@ pub struct Wave {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Halt {
     /// A count (`5`) or a share of the earlier waves (`5%`).
+    #[serde(deserialize_with = "count_or_text")]
     pub max_failed: String,
     #[serde(default)]
     pub when_hub_unreachable: WhenHubUnreachable,
+}
+
+/// A field written either as a number (`5`) or as text (`5%`), read as text.
+fn count_or_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum CountOrText {
+        Count(u64),
+        Text(String),
+    }
+    Ok(match CountOrText::deserialize(deserializer)? {
+        CountOrText::Count(n) => n.to_string(),
+        CountOrText::Text(text) => text,
+    })
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -408,6 +423,9 @@ impl Fleet {
                         return Err(("spec.rollout.waves".into(), "needs at least one wave".into()));
                     }
                     crate::rollout::bake_seconds(rollout).map_err(|e| ("spec.rollout.bake".to_string(), e))?;
+                    if let Some(halt) = &rollout.halt {
+                        crate::rollout::max_failed(halt).map_err(|e| ("spec.rollout.halt.maxFailed".to_string(), e))?;
+                    }
                 }
                 for (i, w) in spec.windows.iter().enumerate() {
                     crate::rollout::check_window(w).map_err(|(field, e)| (format!("spec.windows[{i}].{field}"), e))?;
@@ -641,6 +659,12 @@ mod tests {
         let errors = with("  rollout: {waves: [{name: all}], bake: two hours}\n");
         assert_eq!(errors[0].field, "spec.rollout.bake");
         assert_eq!(with("  rollout: {waves: []}\n")[0].field, "spec.rollout.waves");
+        let errors = with("  rollout: {waves: [{name: all}], halt: {maxFailed: lots}}\n");
+        assert_eq!(errors[0].field, "spec.rollout.halt.maxFailed");
+        assert_eq!(with("  rollout: {waves: [{name: all}], halt: {maxFailed: 5%, whenHubUnreachable: proceed}}\n"), []);
+        assert_eq!(with("  rollout: {waves: [{name: all}], halt: {maxFailed: 5}}\n"), []);
+        let errors = with("  rollout: {waves: [{name: all}], halt: {maxFailed: \"1\", whenHubUnreachable: panic}}\n");
+        assert_eq!(errors[0].field, "spec.rollout.halt.whenHubUnreachable", "{errors:?}");
         let zone = with("  windows: [{days: [Mon], start: \"02:00\", end: \"05:00\", timeZone: America/Chicagoo}]\n");
         assert_eq!(zone[0].field, "spec.windows[0].timeZone");
         assert!(zone[0].message.contains("not an IANA time zone"), "{}", zone[0]);

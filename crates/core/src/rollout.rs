@@ -24,14 +24,24 @@
 //!   one in `days`). On the day clocks spring forward, a start inside the skipped hour opens at
 //!   the first local time after it; a window entirely inside it does not open that day. No
 //!   windows: always open.
+//! - **Halt** (`rollout.halt.maxFailed`, a count or a share): the one decision the agents
+//!   cannot make from git, since it rests on other clusters' reports. The hub counts, per
+//!   commit, the clusters that failed on it ([`counts_against`]: failed, degraded or refused by
+//!   verification there — not an unreachable source) and stay failed there or moved on from it;
+//!   wave N may take the commit while the clusters of waves before N that failed on it are
+//!   within the limit ([`halted_from`]); once a wave is halted, so are the ones after it. The
+//!   hub publishes the halted commits ([`Halted`]); an agent of a later wave asks before taking
+//!   a commit, and keeps what it runs while its commit is halted. A fix is a newer commit: it
+//!   goes through the waves as any other, and the halted commit never reaches the later waves.
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::fleet::{ClusterIdentity, Rollout, Weekday, Window};
+use crate::fleet::{ClusterIdentity, Halt, Rollout, Weekday, Window};
+use crate::report::SyncState;
 
 /// How many buckets `percent` waves divide the fleet into: a percent is a hundred of them.
 pub const BUCKETS: u64 = 10_000;
@@ -112,6 +122,85 @@ pub fn pick<'h, 'a>(history: &'h [Landed<'a>], wave: usize, bake_seconds: u64, n
     let taken_back =
         older[1..].iter().find(|o| newer.iter().filter(landed).any(|n| n.tree == o.tree) && o.tree != older[0].tree);
     Some(taken_back.unwrap_or(&older[0]))
+}
+
+/// How many failed clusters halt a rollout (`rollout.halt.maxFailed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// At most this many clusters of the earlier waves.
+    Count(u64),
+    /// At most this share of the clusters of the earlier waves, in percent.
+    Percent(u8),
+}
+
+impl Limit {
+    /// Reads `5` or `5%`, or says why not.
+    pub fn parse(text: &str) -> Result<Limit, String> {
+        let bad = || format!("{text:?} is not a count (5) or a percentage (5%)");
+        let text = text.trim();
+        if let Some(percent) = text.strip_suffix('%') {
+            let percent: u8 = percent.trim().parse().map_err(|_| bad())?;
+            return if percent <= 100 { Ok(Limit::Percent(percent)) } else { Err(bad()) };
+        }
+        text.parse().map(Limit::Count).map_err(|_| bad())
+    }
+
+    /// Whether `failed` clusters out of `of` are more than the limit allows.
+    pub fn exceeded(self, failed: usize, of: usize) -> bool {
+        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        match self {
+            Limit::Count(max) => wide(failed) > max,
+            Limit::Percent(max) => wide(failed).saturating_mul(100) > u64::from(max).saturating_mul(wide(of)),
+        }
+    }
+}
+
+/// The limit of a rollout's halt, or why it cannot be read.
+pub fn max_failed(halt: &Halt) -> Result<Limit, String> {
+    Limit::parse(&halt.max_failed)
+}
+
+/// Whether a placement reported in `state` at a commit counts as failed on that commit for the
+/// halt: it could not apply or verify it, or its objects are unhealthy. Not an unreachable
+/// source (that is the network's doing, not the commit's).
+pub fn counts_against(state: SyncState) -> bool {
+    matches!(state, SyncState::Failed | SyncState::Degraded | SyncState::VerificationFailed)
+}
+
+/// The first wave that may not take a commit: given, per wave, how many of its clusters failed
+/// on the commit and how many clusters it has, the first wave N ≥ 1 for which the clusters of
+/// waves before N that failed exceed `limit` (then every wave after it waits too); `None`: the
+/// rollout may go on.
+pub fn halted_from(limit: Limit, failed: &[usize], clusters: &[usize]) -> Option<usize> {
+    let (mut failed_before, mut clusters_before) = (0, 0);
+    for wave in 1..failed.len().max(clusters.len()) {
+        failed_before += failed.get(wave - 1).copied().unwrap_or(0);
+        clusters_before += clusters.get(wave - 1).copied().unwrap_or(0);
+        if failed_before > 0 && limit.exceeded(failed_before, clusters_before) {
+            return Some(wave);
+        }
+    }
+    None
+}
+
+/// A commit clusters failed on, as `GET /api/v1/rollouts/{placement}` lists it (under
+/// `halt.commits`): what an agent of a later wave asks for before taking a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Halted {
+    pub commit: String,
+    /// The clusters that failed on it, per wave.
+    pub failed: Vec<usize>,
+    /// The first wave that may not take it (its name), and its index; `None`: within the limit.
+    pub halted_from: Option<String>,
+    pub halted_from_index: Option<usize>,
+}
+
+impl Halted {
+    /// Whether wave `wave` (from 0) may not take the commit.
+    pub fn holds_back(&self, wave: usize) -> bool {
+        self.halted_from_index.is_some_and(|from| from <= wave)
+    }
 }
 
 /// Why a window cannot be used, naming its field (`timeZone`, `start`, `end`, `days`).
@@ -379,5 +468,41 @@ mod tests {
         assert_eq!(check_window(&window(&[], "02:00", "05:00", "UTC")).unwrap_err().0, "days");
         assert!(check_window(&window(&ALL, "02:00", "05:00", "UTC")).is_ok());
         assert!(!window_open(&[bad], utc("2026-11-28T21:30")));
+    }
+
+    #[test]
+    fn a_halt_stops_the_waves_after_too_many_failures_in_the_earlier_ones() {
+        assert_eq!(Limit::parse("5%"), Ok(Limit::Percent(5)));
+        assert_eq!(Limit::parse(" 3 "), Ok(Limit::Count(3)));
+        for bad in ["", "five", "101%", "-1", "5 %%"] {
+            assert!(Limit::parse(bad).unwrap_err().contains("is not a count (5) or a percentage (5%)"), "{bad}");
+        }
+        assert!(!Limit::Percent(5).exceeded(5, 100));
+        assert!(Limit::Percent(5).exceeded(6, 100));
+        assert!(Limit::Percent(0).exceeded(1, 1_000));
+        assert!(!Limit::Count(2).exceeded(2, 2));
+        assert!(Limit::Count(2).exceeded(3, 1_000));
+
+        // Two canaries, 400 early, 3,600 others.
+        let clusters = [2, 400, 3_600];
+        assert_eq!(halted_from(Limit::Percent(5), &[0, 0, 0], &clusters), None);
+        // One canary of two failed: the early wave and everyone after it wait.
+        assert_eq!(halted_from(Limit::Percent(5), &[1, 0, 0], &clusters), Some(1));
+        // Failures in the early wave halt everyone once they pass 5% of the 402 before.
+        assert_eq!(halted_from(Limit::Percent(5), &[0, 20, 0], &clusters), None);
+        assert_eq!(halted_from(Limit::Percent(5), &[0, 21, 0], &clusters), Some(2));
+        // Failures in the last wave halt nothing: no wave comes after it.
+        assert_eq!(halted_from(Limit::Count(0), &[0, 0, 50], &clusters), None);
+        assert_eq!(halted_from(Limit::Count(0), &[1], &[2]), None, "one wave: nothing to halt");
+    }
+
+    #[test]
+    fn what_counts_against_a_commit() {
+        assert!(counts_against(SyncState::Failed));
+        assert!(counts_against(SyncState::Degraded));
+        assert!(counts_against(SyncState::VerificationFailed));
+        assert!(!counts_against(SyncState::SourceUnreachable));
+        assert!(!counts_against(SyncState::Synced));
+        assert!(!counts_against(SyncState::WaitingForWave));
     }
 }

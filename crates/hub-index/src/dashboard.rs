@@ -731,25 +731,28 @@ pub async fn lag(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): R
     };
     let title = format!("Lag of {placement} in {environment}");
     let mut body = render_ledger(&ledger);
-    if let Some(progress) = crate::rollouts::progress_now(&hub, &fleet, environment, placement) {
+    if let Ok(Some(progress)) = crate::rollouts::progress_now(&hub, &fleet, environment, placement).await {
         body.push_str(&render_progress(&progress));
     }
     html(StatusCode::OK, page(&title, &body, true))
 }
 
-/// The rollout per wave, under the lag ledger of the placement.
+/// The rollout per wave, under the lag ledger of the placement, and its halt.
 fn render_progress(p: &crate::rollouts::Progress) -> String {
     let mut out = format!(
         "<h2>Rollout</h2><p class=\"muted\">Bake {} s per wave. Each wave may run the newest commit whose \
          gate has opened for it.</p><table id=\"waves\"><tr><th>wave</th><th>clusters</th><th>may run</th>\
-         <th>on it</th><th>on the head</th><th>waiting</th><th>failed</th><th>the head reaches it</th></tr>",
+         <th>on it</th><th>on the head</th><th>waiting</th><th>failed</th><th>the head reaches it</th>\
+         <th>halted</th></tr>",
         p.bake_seconds
     );
     for w in &p.waves {
         let target = w.target.as_deref().unwrap_or("");
+        let halted = w.halted.as_deref().map_or(String::new(), |c| format!("<b>{}</b> held back", escape(short(c))));
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{halted}</td></tr>",
             escape(&w.name),
             w.clusters,
             escape(short(target)),
@@ -761,6 +764,27 @@ fn render_progress(p: &crate::rollouts::Progress) -> String {
         );
     }
     out.push_str("</table>");
+    if let Some(halt) = &p.halt {
+        let _ = write!(
+            out,
+            "<h2>Halt</h2><p class=\"muted\">A wave waits while more than {} of the clusters of the waves \
+             before it failed on the commit.</p><table id=\"halt\"><tr><th>commit</th><th>failed per wave</th>\
+             <th>held back from</th></tr>",
+            escape(&halt.max_failed)
+        );
+        for c in &halt.commits {
+            let failed: Vec<String> = c.failed.iter().map(ToString::to_string).collect();
+            let _ = write!(
+                out,
+                "<tr><td><code title=\"{}\">{}</code></td><td>{}</td><td>{}</td></tr>",
+                escape(&c.commit),
+                escape(short(&c.commit)),
+                failed.join(" · "),
+                escape(c.halted_from.as_deref().unwrap_or("none: within the limit")),
+            );
+        }
+        out.push_str("</table>");
+    }
     out
 }
 

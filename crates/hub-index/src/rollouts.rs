@@ -4,9 +4,14 @@
 //! commit with the very functions the agents call (`flotilla_core::rollout::wave_of` and
 //! `pick`), so the two agree.
 //!
-//! Computed when asked from the index's group of the placement: a SHA-256 per cluster that
-//! reports the placement (tens of milliseconds at 100,000 clusters). Not yet: the halt on
-//! failure (`rollout.halt`) and its consultation by the agents.
+//! With `rollout.halt`, it also says which commits the later waves may not take: per commit,
+//! the clusters that failed on it (the store keeps them, also once they moved on) counted per
+//! wave, and the first wave that is halted (`flotilla_core::rollout::halted_from`). Agents of a
+//! later wave read this before taking a commit, with their own token.
+//!
+//! Computed from the index's group of the placement — a SHA-256 per cluster that reports the
+//! placement — and kept for [`FRESH_MS`], so that a wave of agents asking at once costs one
+//! computation.
 
 use std::sync::Arc;
 
@@ -15,12 +20,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use flotilla_core::fleet::{ClusterIdentity, Placement};
-use flotilla_core::rollout::{self, Landed};
+use flotilla_core::rollout::{self, Halted, Landed};
 use serde::{Deserialize, Serialize};
 
 use crate::fleet::{Commit, FleetView};
-use crate::index::{Index, Standing, standing_of};
+use crate::index::{Entry, Index, Standing, standing_of};
 use crate::server::{Hub, fleet_with, problem};
+use crate::store::Failure;
+
+/// How long a computed progress is served again.
+pub const FRESH_MS: i64 = 2_000;
 
 /// The progress of one placement's rollout in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,6 +41,18 @@ pub struct Progress {
     pub head: Option<String>,
     pub bake_seconds: u64,
     pub waves: Vec<WaveProgress>,
+    /// With `rollout.halt`: the limit and the commits some clusters failed on.
+    pub halt: Option<HaltProgress>,
+}
+
+/// The halt of a rollout: `maxFailed`, and per commit that clusters failed on (newest first
+/// along the branch, then any the branch no longer has), how many per wave and from which wave
+/// on it is held back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HaltProgress {
+    pub max_failed: String,
+    pub commits: Vec<Halted>,
 }
 
 /// One wave.
@@ -51,12 +72,22 @@ pub struct WaveProgress {
     pub failed: usize,
     /// Neither on the wave's commit nor failed: applying, waiting for a window, or behind.
     pub waiting: usize,
+    /// The wave's commit, when the halt holds it back from this wave (its clusters keep what
+    /// they run).
+    pub halted: Option<String>,
 }
 
 /// The progress of `placement` over the clusters of `environment` that report it, at `now`
-/// (unix seconds), its source branch's first-parent `history` newest first. A placement
-/// without a rollout is one wave, everyone.
-pub fn progress(index: &Index, placement: &Placement, environment: &str, history: &[Commit], now: i64) -> Progress {
+/// (unix seconds), its source branch's first-parent `history` newest first, and the clusters
+/// that failed on its commits. A placement without a rollout is one wave, everyone.
+pub fn progress(
+    index: &Index,
+    placement: &Placement,
+    environment: &str,
+    history: &[Commit],
+    failures: &[Failure],
+    now: i64,
+) -> Progress {
     let name = placement.name();
     let rollout = placement.spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
     let bake = rollout.map_or(0, |r| rollout::bake_seconds(r).unwrap_or(0));
@@ -82,22 +113,22 @@ pub fn progress(index: &Index, placement: &Placement, environment: &str, history
             on_head: 0,
             failed: 0,
             waiting: 0,
+            halted: None,
         })
         .collect();
+    let wave_of = |cluster: &str, entry: &Entry| match rollout {
+        None => 0,
+        Some(r) => {
+            let labels = entry.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let identity = ClusterIdentity { name: cluster.to_string(), environment: environment.to_string(), labels };
+            rollout::wave_of(r, name, &identity).map_or(0, |w| w.index)
+        }
+    };
     let members = index.group(environment, name).into_iter().flat_map(|group| group.values()).flatten();
     for cluster in members {
         let Some(entry) = index.get(cluster) else { continue };
         let Some(p) = entry.placements.iter().find(|p| *p.name == *name) else { continue };
-        let wave = match rollout {
-            None => 0,
-            Some(r) => {
-                let labels = entry.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-                let identity =
-                    ClusterIdentity { name: cluster.to_string(), environment: environment.to_string(), labels };
-                rollout::wave_of(r, name, &identity).map_or(0, |w| w.index)
-            }
-        };
-        let w = &mut waves[wave];
+        let w = &mut waves[wave_of(cluster, entry)];
         w.clusters += 1;
         let applied = p.applied_commit.as_deref();
         if applied.is_some() && applied == head.as_deref() {
@@ -111,7 +142,58 @@ pub fn progress(index: &Index, placement: &Placement, environment: &str, history
             w.waiting += 1;
         }
     }
-    Progress { placement: name.to_string(), environment: environment.to_string(), head, bake_seconds: bake, waves }
+    let halt = rollout.and_then(|r| r.halt.as_ref()).map(|halt| {
+        let clusters: Vec<usize> = waves.iter().map(|w| w.clusters).collect();
+        let commits =
+            halted(&ids, failures, &clusters, |cluster| index.get(cluster).map(|entry| wave_of(cluster, entry)));
+        let limit = rollout::max_failed(halt).unwrap_or(rollout::Limit::Count(0));
+        let mut commits: Vec<Halted> = commits
+            .into_iter()
+            .map(|(commit, failed)| {
+                let from = rollout::halted_from(limit, &failed, &clusters);
+                Halted { commit, failed, halted_from: from.map(|i| waves[i].name.clone()), halted_from_index: from }
+            })
+            .collect();
+        commits.retain(|c| c.failed.iter().any(|n| *n > 0));
+        HaltProgress { max_failed: halt.max_failed.clone(), commits }
+    });
+    if let Some(halt) = &halt {
+        for (i, w) in waves.iter_mut().enumerate() {
+            let holds = |c: &&Halted| Some(&c.commit) == w.target.as_ref() && c.holds_back(i);
+            w.halted = halt.commits.iter().find(holds).map(|c| c.commit.clone());
+        }
+    }
+    Progress {
+        placement: name.to_string(),
+        environment: environment.to_string(),
+        head,
+        bake_seconds: bake,
+        waves,
+        halt,
+    }
+}
+
+/// The failures per commit and wave: the commits of the branch (`ids`, newest first) in that
+/// order, then those it no longer has; a failed cluster the index does not know (or that no
+/// longer reports the placement's environment) is not counted.
+fn halted(
+    ids: &[String],
+    failures: &[Failure],
+    clusters: &[usize],
+    wave: impl Fn(&str) -> Option<usize>,
+) -> Vec<(String, Vec<usize>)> {
+    let mut by_commit: Vec<(String, Vec<usize>)> = Vec::new();
+    for f in failures {
+        let Some(w) = wave(&f.cluster) else { continue };
+        let at = by_commit.iter().position(|(c, _)| *c == f.commit).unwrap_or_else(|| {
+            by_commit.push((f.commit.clone(), vec![0; clusters.len()]));
+            by_commit.len() - 1
+        });
+        by_commit[at].1[w] += 1;
+    }
+    let order = |commit: &str| ids.iter().position(|id| id == commit).unwrap_or(usize::MAX);
+    by_commit.sort_by_key(|(commit, _)| order(commit));
+    by_commit
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,7 +208,8 @@ pub async fn rollout(
     Path(placement): Path<String>,
     Query(q): Query<ProgressQuery>,
 ) -> Response {
-    if let Err(r) = hub.viewer(&headers).await {
+    // A viewer, or an agent asking whether its wave may go on.
+    if let Err(r) = hub.viewer_or_cluster(&headers).await {
         return r;
     }
     let environment = q.environment.unwrap_or_else(|| "prod".to_string());
@@ -136,19 +219,37 @@ pub async fn rollout(
             return problem(status, &message, (status == StatusCode::NOT_FOUND).then_some("environment"));
         }
     };
-    let Some(view) = progress_now(&hub, &fleet, &environment, &placement) else {
-        let message = format!("no placement {placement:?} in environment {environment:?}");
-        return problem(StatusCode::NOT_FOUND, &message, Some("placement"));
-    };
-    Json(view).into_response()
+    match progress_now(&hub, &fleet, &environment, &placement).await {
+        Ok(Some(view)) => Json(&*view).into_response(),
+        Ok(None) => {
+            let message = format!("no placement {placement:?} in environment {environment:?}");
+            problem(StatusCode::NOT_FOUND, &message, Some("placement"))
+        }
+        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+    }
 }
 
-/// [`progress`] of a placement the fleet declares in `environment`, now, from the hub's index
-/// and the source branch's history as the fleet view holds it; `None` for an unknown placement.
-pub(crate) fn progress_now(hub: &Hub, fleet: &FleetView, environment: &str, placement: &str) -> Option<Progress> {
-    let source = fleet.placement(environment, placement)?;
+/// [`progress`] of a placement the fleet declares in `environment`, now, from the hub's index,
+/// the source branch's history as the fleet view holds it and the store's failures; `None` for
+/// an unknown placement. Served from the hub's cache when computed less than [`FRESH_MS`] ago.
+pub(crate) async fn progress_now(
+    hub: &Hub,
+    fleet: &FleetView,
+    environment: &str,
+    placement: &str,
+) -> Result<Option<Arc<Progress>>, crate::store::Error> {
+    let Some(source) = fleet.placement(environment, placement) else { return Ok(None) };
+    let now_ms = Hub::now_ms();
+    let key = (environment.to_string(), placement.to_string());
+    if let Some(fresh) = hub.cached_progress(&key, now_ms) {
+        return Ok(Some(fresh));
+    }
+    let halting = source.placement.spec.rollout.as_ref().is_some_and(|r| r.halt.is_some());
+    let failures = if halting { hub.store().rollout_failures(environment, placement).await? } else { Vec::new() };
     let history = fleet.source_branch(environment, placement).map_or(&[][..], |b| b.history.as_slice());
-    Some(progress(&hub.index(), &source.placement, environment, history, Hub::now_ms() / 1_000))
+    let view = Arc::new(progress(&hub.index(), &source.placement, environment, history, &failures, now_ms / 1_000));
+    hub.cache_progress(key, now_ms, Arc::clone(&view));
+    Ok(Some(view))
 }
 
 #[cfg(test)]
@@ -170,7 +271,13 @@ mod tests {
     }
 
     fn placement() -> Placement {
-        let yaml = "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: pos}\nspec:\n  source: {repository: app, path: pos}\n  clusters: {matchLabels: {kind: store}}\n  rollout: {waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: everyone}], bake: 2h}\n";
+        placement_with("")
+    }
+
+    fn placement_with(halt: &str) -> Placement {
+        let yaml = format!(
+            "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {{name: pos}}\nspec:\n  source: {{repository: app, path: pos}}\n  clusters: {{matchLabels: {{kind: store}}}}\n  rollout: {{waves: [{{name: canary, clusters: {{matchLabels: {{canary: \"true\"}}}}}}, {{name: everyone}}], bake: 2h{halt}}}\n"
+        );
         let mut snapshot = flotilla_core::snapshot::Snapshot::new();
         snapshot.insert_file("fleet/p.yaml", yaml);
         let (fleet, errors) = flotilla_core::fleet::Fleet::from_snapshot(&snapshot);
@@ -207,7 +314,7 @@ mod tests {
         index.update(&row("s2", true, "Failed", 'a', 2));
         index.update(&row("s3", false, "Synced", 'a', 3));
         index.update(&row("s4", false, "Progressing", 'b', 4));
-        let view = progress(&index, &placement(), "prod", &history, 11 * h);
+        let view = progress(&index, &placement(), "prod", &history, &[], 11 * h);
         assert_eq!(view.head.as_deref(), Some("b".repeat(40).as_str()));
         let canary = &view.waves[0];
         assert_eq!(canary.target.as_deref(), Some("b".repeat(40).as_str()));
@@ -217,5 +324,45 @@ mod tests {
         assert_eq!(everyone.target.as_deref(), Some("a".repeat(40).as_str()));
         assert_eq!((everyone.clusters, everyone.on_target, everyone.on_head, everyone.waiting), (2, 1, 1, 1));
         assert_eq!(everyone.head_reaches_it_at.as_deref(), Some("1970-01-01T12:00:00Z"));
+    }
+
+    #[test]
+    fn failures_on_a_commit_hold_it_back_from_the_later_waves_until_a_fix() {
+        let h = 3_600;
+        let failure = |cluster: &str, commit: char| Failure {
+            cluster: cluster.into(),
+            commit: commit.to_string().repeat(40),
+            at_ms: 0,
+        };
+        // b landed at 0 and baked; c, the fix, landed at 3 h; now is 4 h: everyone may run b.
+        let history = [commit('c', "tc", 3 * h), commit('b', "tb", 0), commit('a', "ta", -10 * h)];
+        let mut index = Index::new(i64::MAX);
+        index.update(&row("s1", true, "Synced", 'c', 1));
+        index.update(&row("s2", true, "Synced", 'c', 2));
+        index.update(&row("s3", false, "Synced", 'a', 3));
+        let pos = placement_with(", halt: {maxFailed: 40%}");
+        // Both canaries failed on b before they took c; a cluster the index lacks is not counted.
+        let failures = [failure("s1", 'b'), failure("s2", 'b'), failure("gone", 'b')];
+        let view = progress(&index, &pos, "prod", &history, &failures, 4 * h);
+        let halt = view.halt.as_ref().unwrap();
+        assert_eq!(halt.max_failed, "40%");
+        assert_eq!(halt.commits.len(), 1);
+        let b = &halt.commits[0];
+        assert_eq!((b.failed.as_slice(), b.halted_from.as_deref()), (&[2, 0][..], Some("everyone")));
+        assert!(!b.holds_back(0) && b.holds_back(1));
+        assert_eq!(view.waves[1].target.as_deref(), Some("b".repeat(40).as_str()));
+        assert_eq!(view.waves[1].halted.as_deref(), Some("b".repeat(40).as_str()));
+        assert_eq!(view.waves[0].halted, None);
+        // With one failure allowed (a count) and one canary failed, b may go on.
+        let view = progress(&index, &placement_with(", halt: {maxFailed: 1}"), "prod", &history, &failures[..1], 4 * h);
+        let b = &view.halt.as_ref().unwrap().commits[0];
+        assert_eq!((b.failed.as_slice(), b.halted_from.as_deref()), (&[1, 0][..], None));
+        assert_eq!(view.waves[1].halted, None);
+        // At 5 h c reaches everyone: the fix, which nobody failed on, is the target.
+        let view = progress(&index, &pos, "prod", &history, &failures, 5 * h);
+        assert_eq!(view.waves[1].target.as_deref(), Some("c".repeat(40).as_str()));
+        assert_eq!(view.waves[1].halted, None);
+        // No halt configured: none published.
+        assert_eq!(progress(&index, &placement(), "prod", &history, &failures, 4 * h).halt, None);
     }
 }

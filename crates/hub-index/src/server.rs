@@ -6,7 +6,7 @@
 //! processes sharing one PostgreSQL each see every report. The fleet repository is polled in
 //! the background; the hub never connects to a cluster.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,6 +28,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::dashboard;
 use crate::fleet::FleetView;
 use crate::index::{Index, Row, Standing};
+use crate::rollouts::Progress;
 use crate::store::{self, Incoming, Ingested, Store};
 use crate::views::{self, Behind, Filter};
 
@@ -60,6 +61,9 @@ pub struct Options {
 
 type Job = (Incoming, oneshot::Sender<Result<Ingested, String>>);
 
+/// A rollout's progress and when it was computed (unix milliseconds).
+type Computed = (i64, Arc<Progress>);
+
 /// What every request handler shares.
 #[derive(Debug)]
 pub struct Hub {
@@ -75,6 +79,14 @@ pub struct Hub {
     stored: AtomicU64,
     ignored: AtomicU64,
     refused: AtomicU64,
+    /// Rollout progress by (environment, placement), with when it was computed.
+    rollouts: std::sync::Mutex<HashMap<(String, String), Computed>>,
+}
+
+/// Serves a started hub on `listener` until the task is dropped: a hub inside another
+/// program's process (tests, simulations).
+pub async fn serve_on(listener: tokio::net::TcpListener, hub: Arc<Hub>) -> std::io::Result<()> {
+    axum::serve(listener, router(hub)).await
 }
 
 /// Runs the hub until SIGTERM or Ctrl-C.
@@ -124,6 +136,7 @@ pub async fn start(options: Options) -> Result<Arc<Hub>> {
         stored: AtomicU64::new(0),
         ignored: AtomicU64::new(0),
         refused: AtomicU64::new(0),
+        rollouts: std::sync::Mutex::default(),
     });
     hub.refresh().await?;
     hub.ready.store(true, Ordering::SeqCst);
@@ -199,6 +212,37 @@ impl Hub {
 
 /// What the dashboard reads: the same index, fleet view and viewer check as the API.
 impl Hub {
+    /// Lets a viewer through, or a registered cluster (with its own token): what an agent may
+    /// read of the fleet, rollout progress, has no other cluster's name in it.
+    pub(crate) async fn viewer_or_cluster(&self, headers: &HeaderMap) -> Result<(), Response> {
+        if let Some(token) = bearer(headers)
+            && token.starts_with(store::CLUSTER_PREFIX)
+        {
+            if self.index().cluster_for_token(&store::token_digest(token)).is_some() {
+                return Ok(());
+            }
+            return match self.store.cluster_for_token(token).await {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(problem(StatusCode::UNAUTHORIZED, "unknown cluster token", None)),
+                Err(e) => Err(problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None)),
+            };
+        }
+        self.viewer(headers).await
+    }
+
+    /// A rollout progress computed less than `rollouts::FRESH_MS` before `now_ms`.
+    pub(crate) fn cached_progress(&self, key: &(String, String), now_ms: i64) -> Option<Arc<Progress>> {
+        let cache = self.rollouts.lock().expect("not poisoned");
+        let (at, progress) = cache.get(key)?;
+        (now_ms.saturating_sub(*at) < crate::rollouts::FRESH_MS && *at <= now_ms).then(|| Arc::clone(progress))
+    }
+
+    pub(crate) fn cache_progress(&self, key: (String, String), now_ms: i64, progress: Arc<Progress>) {
+        let mut cache = self.rollouts.lock().expect("not poisoned");
+        cache.retain(|_, (at, _)| now_ms.saturating_sub(*at) < crate::rollouts::FRESH_MS);
+        cache.insert(key, (now_ms, progress));
+    }
+
     /// Whether `token` may read: one of `--viewer-token-file`'s, or one the store issued.
     pub(crate) async fn viewer_allowed(&self, token: &str) -> Result<bool, store::Error> {
         if self.viewer_tokens.contains(token) {

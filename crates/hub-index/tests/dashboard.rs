@@ -233,7 +233,7 @@ async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
     assert!(html.contains(&format!("<td><code title=\"{}\">{short}</code></td><td class=\"n\">1</td>", hub.head)));
     // The rollout under it: `web` has none, so one wave, everyone, on the head already.
     let wave = format!(
-        "<tr><td>everyone</td><td>1</td><td><code>{short}</code></td><td>1</td><td>1</td><td>0</td><td>0</td><td>reached</td></tr>"
+        "<tr><td>everyone</td><td>1</td><td><code>{short}</code></td><td>1</td><td>1</td><td>0</td><td>0</td><td>reached</td><td></td></tr>"
     );
     assert!(html.contains("<table id=\"waves\">") && html.contains(&wave), "{html}");
     assert_eq!(hub.page("/lag?placement=nope").await.0, 404);

@@ -384,8 +384,8 @@ async fn reopening_keeps_the_data_and_migrates_once() {
         let again = Store::open(&b.url).await.unwrap();
         assert_eq!(again.clusters_count().await.unwrap(), 1, "{}", b.name);
         assert_eq!(again.cluster("store-1").await.unwrap(), b.store.cluster("store-1").await.unwrap());
-        // Each of the three migrations, once.
-        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 3);
+        // Each of the four migrations, once.
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 4);
         if b.name == "sqlite" {
             let mode: String =
                 sqlx::query("PRAGMA journal_mode").fetch_one(&raw(&b.url).await).await.unwrap().try_get(0).unwrap();
@@ -606,7 +606,8 @@ async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
             "ALTER TABLE evidence DROP COLUMN prev_hash",
             "ALTER TABLE evidence DROP COLUMN hash",
             "DROP TABLE evidence_chain",
-            "DELETE FROM schema_version WHERE version = 3",
+            "DROP TABLE rollout_failures",
+            "DELETE FROM schema_version WHERE version >= 3",
         ] {
             sqlx::query(statement).execute(&pool).await.unwrap();
         }
@@ -618,7 +619,7 @@ async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
         assert_ne!(relinked.head, linked.head);
         let all = again.evidence(&EvidenceFilter { limit: 100, ..EvidenceFilter::default() }).await.unwrap();
         assert!(all.iter().all(|e| e.standards_json.is_none() && e.remediation_json == "[]"));
-        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 3);
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 4);
     }
 }
 
@@ -703,4 +704,43 @@ async fn evidence_row_size_on_sqlite() {
     #[expect(clippy::cast_precision_loss, reason = "a size for people to read")]
     let per_row = (after - before) as f64 / rows as f64;
     println!("{rows} evidence rows ({reports} reports): {} bytes, {per_row:.0} bytes per row", after - before);
+}
+
+/// A report of placement `point-of-sale` in `state` at `commit`.
+fn at_commit(cluster: &str, sequence: u64, state: &str, commit: char) -> Incoming {
+    let mut incoming = plain(cluster, sequence);
+    let mut value: serde_json::Value = serde_json::from_str(&incoming.json).unwrap();
+    value["placements"][0]["state"] = json!(state);
+    value["placements"][0]["sourceCommit"] = json!(commit.to_string().repeat(40));
+    incoming.json = value.to_string();
+    incoming.report = Report::from_json(incoming.json.as_bytes()).unwrap();
+    incoming
+}
+
+#[tokio::test]
+async fn a_failure_on_a_commit_stays_after_moving_on_and_goes_when_the_commit_syncs() {
+    for b in backends("rollout_failures").await {
+        let store = &b.store;
+        registered(store, &["store-1", "store-2", "store-3"]).await;
+        let failures = || async {
+            let list = store.rollout_failures("prod", "point-of-sale").await.unwrap();
+            list.into_iter().map(|f| (f.cluster, f.commit[..1].to_string())).collect::<Vec<_>>()
+        };
+        let pair = |cluster: &str, commit: &str| (cluster.to_string(), commit.to_string());
+        // store-1 fails on c, store-2 is degraded on c, store-3 cannot fetch (not c's doing).
+        store.ingest(&[at_commit("store-1", 1, "Failed", 'c'), at_commit("store-2", 1, "Degraded", 'c')]).await;
+        store.ingest(&[at_commit("store-3", 1, "SourceUnreachable", 'c')]).await;
+        assert_eq!(failures().await, [pair("store-1", "c"), pair("store-2", "c")], "{}", b.name);
+        // store-1 moves on to the fix d: still counted against c. store-2 recovers on c itself.
+        store.ingest(&[at_commit("store-1", 2, "Synced", 'd'), at_commit("store-2", 2, "Progressing", 'c')]).await;
+        assert_eq!(failures().await, [pair("store-1", "c"), pair("store-2", "c")], "{}", b.name);
+        store.ingest(&[at_commit("store-2", 3, "Synced", 'c')]).await;
+        assert_eq!(failures().await, [pair("store-1", "c")], "{}", b.name);
+        // In one batch, the later report decides; the same failure again is one row.
+        store.ingest(&[at_commit("store-3", 2, "Degraded", 'd'), at_commit("store-3", 3, "Synced", 'd')]).await;
+        store.ingest(&[at_commit("store-1", 3, "Failed", 'c'), at_commit("store-1", 4, "Failed", 'c')]).await;
+        assert_eq!(failures().await, [pair("store-1", "c")], "{}", b.name);
+        assert!(store.rollout_failures("dev", "point-of-sale").await.unwrap().is_empty());
+        assert!(store.rollout_failures("prod", "other").await.unwrap().is_empty());
+    }
 }

@@ -192,6 +192,11 @@ impl Memo {
         Memo { now: Some(now), ..Memo::default() }
     }
 
+    /// Decides rollouts and windows at `now` (unix seconds) from here on; `None`: by the clock.
+    pub fn set_now(&mut self, now: Option<i64>) {
+        self.now = now;
+    }
+
     fn now(&self) -> i64 {
         self.now.unwrap_or_else(|| {
             let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -233,7 +238,7 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
             }
         };
         let (located, waiting) =
-            match schedule(cluster, &config.namespace, &at, &selection.identity, placement, located, now).await {
+            match schedule(cluster, config, &at, &selection.identity, placement, located, now).await {
                 Ok(scheduled) => scheduled,
                 Err(report) => {
                     placements.push(Outcome { report: *report, plan: None });
@@ -423,12 +428,13 @@ const ROLLOUT_HISTORY: usize = 500;
 /// `flotilla_core::rollout`): the newest commit whose gate has opened for the cluster's wave,
 /// and, outside its windows, the commit already applied. When that is not the tip, the
 /// placement is synced there and reported `WaitingForWave` or `WaitingForWindow` with why; when
-/// nothing may be taken and nothing is applied yet, the report (nothing is applied). A
-/// placement whose source is the fleet repository itself has no rollout here: it follows the
-/// fleet's commit.
+/// nothing may be taken and nothing is applied yet, the report (nothing is applied). With
+/// `rollout.halt`, a cluster of a later wave asks the hub before it takes a commit (see
+/// [`halt`]). A placement whose source is the fleet repository itself has no rollout here: it
+/// follows the fleet's commit.
 async fn schedule<'f>(
     cluster: &mut Cluster,
-    namespace: &str,
+    config: &Config,
     at: &'f FleetAt,
     identity: &ClusterIdentity,
     placement: &Placement,
@@ -437,6 +443,7 @@ async fn schedule<'f>(
 ) -> Result<(Located<'f>, Option<Waiting>), Box<PlacementReport>> {
     use flotilla_core::calendar::rfc3339;
     use flotilla_core::rollout;
+    let namespace = config.namespace.as_str();
     let name = placement.name();
     let spec = &placement.spec;
     let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
@@ -475,14 +482,29 @@ async fn schedule<'f>(
             Some(picked) => Some(CommitId::parse(picked.commit).expect("an id git gave")),
             None => applied(cluster, namespace, name).await,
         };
-        let Some(allowed) = allowed else {
+        let Some(mut allowed) = allowed else {
             let mut report = failed(name, SyncState::WaitingForWave, why(&landed[0]));
             report.source_commit = Some(head.to_string());
             return Err(Box::new(report));
         };
+        let mut message = why(&landed[0]);
+        if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0) {
+            let current = applied(cluster, namespace, name).await;
+            if current != Some(allowed)
+                && let Some(held) = self::halt(config, halt, name, &identity.environment, &wave, allowed).await
+            {
+                let Some(current) = current else {
+                    let mut report = failed(name, SyncState::WaitingForWave, held);
+                    report.source_commit = Some(head.to_string());
+                    return Err(Box::new(report));
+                };
+                allowed = current;
+                message = held;
+            }
+        }
         if allowed != head {
             located.commit = allowed;
-            waiting = Some(Waiting { state: SyncState::WaitingForWave, message: why(&landed[0]) });
+            waiting = Some(Waiting { state: SyncState::WaitingForWave, message });
         }
     }
     if closed {
@@ -505,6 +527,48 @@ async fn schedule<'f>(
         }
     }
     Ok((located, waiting))
+}
+
+/// Whether the hub holds `commit` back from this cluster's `wave` (SPEC §2 `rollout.halt`):
+/// `None` to go on, or why the cluster keeps what it runs. When the hub cannot be asked (none
+/// configured, unreachable, no answer), `whenHubUnreachable` decides.
+async fn halt(
+    config: &Config,
+    halt: &flotilla_core::fleet::Halt,
+    placement: &str,
+    environment: &str,
+    wave: &flotilla_core::rollout::WaveOf,
+    commit: CommitId,
+) -> Option<String> {
+    use flotilla_core::fleet::WhenHubUnreachable;
+    let asked = match &config.hub {
+        None => Err("no hub is configured".to_string()),
+        Some(hub) => match crate::hub::Hub::new(&hub.url) {
+            Ok(client) => client.halted(&hub.token_file, placement, environment).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    let commit = commit.to_string();
+    match asked {
+        Ok(halted) => {
+            let held = halted.iter().find(|h| h.commit == commit && h.holds_back(wave.index))?;
+            let failed: usize = held.failed.iter().take(wave.index).sum();
+            Some(format!(
+                "rollout halted: {failed} clusters of the waves before {} failed on {} (maxFailed {}); waiting for a fix",
+                wave.name,
+                short(&commit),
+                halt.max_failed
+            ))
+        }
+        Err(e) if halt.when_hub_unreachable == WhenHubUnreachable::Proceed => {
+            eprintln!("pull-agent: warning: {placement}: cannot ask the hub about the halt ({e}); proceeding");
+            None
+        }
+        Err(e) => Some(format!(
+            "cannot ask the hub whether the rollout may go on to {} ({e}); waiting (whenHubUnreachable: wait)",
+            short(&commit)
+        )),
+    }
 }
 
 /// The commit a placement applied last, from its inventory in the cluster.
@@ -558,8 +622,13 @@ fn render_located(
     located: &Located<'_>,
 ) -> Result<Desired, Box<PlacementReport>> {
     let name = placement.name();
-    let fail = |state, message: String| Box::new(failed(name, state, message));
     let commit = located.commit;
+    // Said of the commit: a rollout's halt counts it against that commit.
+    let fail = |state, message: String| {
+        let mut report = failed(name, state, message);
+        report.source_commit = Some(commit.to_string());
+        Box::new(report)
+    };
     let fetched;
     let (snapshot, signer) = match &located.source {
         None => (&at.snapshot, None),

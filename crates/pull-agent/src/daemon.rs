@@ -96,6 +96,12 @@ impl Agent {
         Ok(Agent { config, cluster, reporter, shutdown, last, last_policies, memo: Memo::default() })
     }
 
+    /// Decides rollouts and windows at `now` (unix seconds) from here on, not by the clock: a
+    /// virtual clock, for tests and simulations.
+    pub fn set_clock(&mut self, now: i64) {
+        self.memo.set_now(Some(now));
+    }
+
     /// One reconcile of every placement, reported.
     pub async fn cycle(&mut self) -> Result<Cycle> {
         let started = Instant::now();

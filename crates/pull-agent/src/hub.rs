@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use flotilla_core::register;
+use flotilla_core::rollout::Halted;
 use flotilla_git::chain;
 
 use crate::spool;
@@ -80,6 +81,35 @@ impl Hub {
         Ok(response)
     }
 
+    /// The commits clusters failed on in `placement`'s rollout in `environment`, as the hub
+    /// publishes them (`GET /api/v1/rollouts/{placement}`, `halt.commits`), asked with the
+    /// cluster's token: what a later wave consults before it takes a commit.
+    pub async fn halted(&self, token_file: &Path, placement: &str, environment: &str) -> Result<Vec<Halted>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Published {
+            halt: Option<Halt>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Halt {
+            commits: Vec<Halted>,
+        }
+        let token = read_token(token_file)?;
+        let path = format!("/api/v1/rollouts/{}?environment={}", escape(placement), escape(environment));
+        let url = format!("{}{path}", self.url);
+        let unreachable = |e: &dyn std::fmt::Display| Error::Unreachable { url: url.clone(), message: e.to_string() };
+        let response = self.client.get(&url).bearer_auth(token).send().await.map_err(|e| unreachable(&chain(&e)))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(|e| unreachable(&chain(&e)))?;
+        match status {
+            200..=299 => {}
+            408 | 429 | 500..=599 => return Err(unreachable(&format!("HTTP {status}: {}", first_line(&text)))),
+            _ => return Err(Error::Refused { url, status, message: first_line(&text) }),
+        }
+        let published: Published = serde_json::from_str(&text)
+            .map_err(|e| Error::Answer { url: url.clone(), message: format!("not a rollout's progress: {e}") })?;
+        Ok(published.halt.map(|h| h.commits).unwrap_or_default())
+    }
+
     async fn post(&self, path: &str, token: &str, body: String) -> Result<String, Error> {
         let url = format!("{}{path}", self.url);
         let unreachable = |e: &dyn std::fmt::Display| Error::Unreachable { url: url.clone(), message: e.to_string() };
@@ -125,6 +155,20 @@ pub fn write_token(path: &Path, token: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     spool::write_atomically_private(path, format!("{token}\n").as_bytes())
+}
+
+/// `text` for a URL's path or query: unreserved characters as they are, the rest %-encoded.
+fn escape(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 fn first_line(text: &str) -> String {

@@ -1,7 +1,8 @@
 //! Rollouts and windows on the agent, with a virtual clock (`Memo::at`) and commits dated by
 //! hand: a wave takes a commit `bake × wave` after it reached the branch, a revert during the
 //! bake keeps the reverted commit from the later waves, and outside its windows the agent keeps
-//! what it runs and says when the next window opens.
+//! what it runs and says when the next window opens. With a halt, agents report to a hub in this
+//! process and the later waves ask it before they take a commit.
 
 mod common;
 
@@ -10,9 +11,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{World, fleet, placement};
-use flotilla_core::report::SyncState;
+use flotilla_core::report::{PlacementReport, SyncState};
 use pull_agent::agent::{self, Memo, Mode, Reconciled};
 use pull_agent::cluster::Cluster;
+use pull_agent::config::Config;
+use pull_agent::daemon::{self, Agent};
+use pull_agent::shutdown::Shutdown;
 
 /// 2027-01-15T08:00:00Z, a Friday.
 const T0: i64 = 1_800_000_000;
@@ -138,4 +142,181 @@ async fn outside_its_windows_the_agent_keeps_what_it_runs_and_says_when_the_next
     let r = at(&world, night + 24 * HOUR).await;
     assert_eq!(placement(&r, "web").applied_commit.as_deref(), Some(c2.as_str()));
     assert_eq!(greeting(&world).await.as_deref(), Some("two"));
+}
+
+/// A hub in this process reading the world's fleet repository, on a free port of loopback:
+/// its URL, a join token file for any cluster name, and the task serving it.
+async fn hub(world: &World) -> (String, std::path::PathBuf, tokio::task::JoinHandle<()>) {
+    let dir = world.root.join("hub");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite:{}", dir.join("hub.db").display());
+    let options = hub_index::server::Options {
+        db: db.clone(),
+        fleet: flotilla_git::Source::new(world.daemon.url("fleet")),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        viewer_token_file: None,
+        offline_after: Duration::from_secs(180),
+        fleet_poll: Duration::from_millis(100),
+        cache_dir: dir.join("cache"),
+        environments: vec!["prod".into()],
+    };
+    let hub = hub_index::server::start(options).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        hub_index::server::serve_on(listener, hub).await.unwrap();
+    });
+    let join = hub_index::store::Store::open(&db).await.unwrap().create_join_token(None).await.unwrap();
+    let join_file = dir.join("join-token");
+    std::fs::write(&join_file, join).unwrap();
+    (url, join_file, task)
+}
+
+/// A registered agent of its own simulated cluster, reporting to the hub at `hub_url`.
+async fn store_agent(world: &World, hub_url: &str, join_file: &Path, name: &str, canary: bool) -> Agent {
+    let text = format!(
+        "cluster: {{name: {name}, environment: prod, labels: {{kind: store, canary: \"{canary}\"}}}}\n\
+         fleet: {{url: {}}}\n\
+         hub: {{url: {hub_url}, tokenFile: {name}/token}}\n\
+         stateDir: {name}/state\n\
+         namespace: flotilla-system\n\
+         kubernetes: {{simulated: true}}\n",
+        world.daemon.url("fleet"),
+    );
+    let config = Config::parse(text.as_bytes(), &world.root, None).unwrap();
+    let token_file = config.hub.as_ref().unwrap().token_file.clone();
+    daemon::register(&config, hub_url, join_file, &token_file).await.unwrap();
+    Agent::new(config, Shutdown::new()).await.unwrap()
+}
+
+/// One cycle of `agent` at `now`, reported to its hub: the report of placement `web`.
+async fn cycle(agent: &mut Agent, now: i64) -> PlacementReport {
+    agent.set_clock(now);
+    let cycle = agent.cycle().await.unwrap();
+    assert!(cycle.delivery.contains("sent"), "{}", cycle.delivery);
+    cycle.report.placements.into_iter().find(|p| p.name == "web").unwrap()
+}
+
+/// The hub's rollout progress of `web`, asked with the token of cluster `name`.
+async fn progress(world: &World, hub_url: &str, name: &str) -> serde_json::Value {
+    let token = std::fs::read_to_string(world.root.join(name).join("token")).unwrap();
+    let url = format!("{hub_url}/api/v1/rollouts/web?environment=prod");
+    for _ in 0..100 {
+        let response = reqwest::Client::new().get(&url).bearer_auth(token.trim()).send().await.unwrap();
+        if response.status() == 200 {
+            return serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        }
+        // The hub has not read the fleet yet.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the hub never knew placement web");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
+    let world = World::new(Duration::ZERO);
+    let rollout = "  rollout:\n    waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: early, percent: 50}, {name: everyone}]\n    bake: 2h\n    halt: {maxFailed: 1}\n";
+    world.commit("fleet", &[("fleet/fleet.yaml", &fleet(&world, rollout))]);
+    let ns = world.namespace_yaml();
+    let a = commit_at(&world, "app", &[("web/ns.yaml", &ns), ("web/a.yaml", &world.config_map("a", "one"))], T0);
+    let (hub_url, join, _hub) = hub(&world).await;
+    let mut canaries = Vec::new();
+    for name in ["store-c1", "store-c2"] {
+        canaries.push(store_agent(&world, &hub_url, &join, name, true).await);
+    }
+    let mut stores = Vec::new();
+    for i in 1..=6 {
+        stores.push(store_agent(&world, &hub_url, &join, &format!("store-{i:04}"), false).await);
+    }
+    // Everyone runs a.
+    for agent in canaries.iter_mut().chain(&mut stores) {
+        let web = cycle(agent, T0 + 5 * HOUR).await;
+        assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(a.as_str())), "{web:?}");
+    }
+
+    // b is broken; the canaries take it at once and fail; the others wait for their wave.
+    let b = commit_at(&world, "app", &[("web/a.yaml", "a: [\n")], T0 + 6 * HOUR);
+    for agent in &mut canaries {
+        let web = cycle(agent, T0 + 6 * HOUR + 60).await;
+        assert_eq!((web.state, web.source_commit.as_deref()), (SyncState::Failed, Some(b.as_str())), "{web:?}");
+    }
+    let mut waves = std::collections::BTreeMap::<String, usize>::new();
+    for agent in &mut stores {
+        let web = cycle(agent, T0 + 6 * HOUR + 60).await;
+        assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(a.as_str())));
+        let message = web.message.unwrap();
+        let wave = message.strip_prefix("wave ").and_then(|m| m.split(' ').next()).unwrap().to_string();
+        *waves.entry(wave).or_default() += 1;
+    }
+    // The hub puts every cluster in the wave the agent itself found.
+    let view = progress(&world, &hub_url, "store-0001").await;
+    for wave in view["waves"].as_array().unwrap() {
+        let name = wave["name"].as_str().unwrap();
+        let expected = if name == "canary" { 2 } else { waves.get(name).copied().unwrap_or(0) };
+        assert_eq!(wave["clusters"], expected, "wave {name}: {view}");
+    }
+    assert_eq!(waves.values().sum::<usize>(), 6);
+    assert_eq!(waves.len(), 2, "both later waves have stores: {waves:?}");
+    let halted = &view["halt"]["commits"][0];
+    assert_eq!((halted["commit"].as_str(), &halted["failed"]), (Some(b.as_str()), &serde_json::json!([2, 0, 0])));
+    assert_eq!(halted["haltedFrom"], "early", "{view}");
+
+    // b's gate opens for the early wave: the hub holds it back, and nobody leaves a.
+    for agent in &mut stores {
+        let web = cycle(agent, T0 + 8 * HOUR + 60).await;
+        assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(a.as_str())));
+        let message = web.message.unwrap();
+        let held = format!("rollout halted: 2 clusters of the waves before early failed on {}", &b[..12]);
+        assert!(message.starts_with(&held) || message.starts_with("wave everyone (3 of 3)"), "{message}");
+    }
+
+    // The fix: the canaries take it and are well. b stays held back from the later waves, whose
+    // gates open for it before they do for the fix.
+    let c = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "three"))], T0 + 9 * HOUR);
+    for agent in &mut canaries {
+        let web = cycle(agent, T0 + 9 * HOUR + 60).await;
+        assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c.as_str())), "{web:?}");
+    }
+    for agent in &mut stores {
+        let web = cycle(agent, T0 + 10 * HOUR + 60).await;
+        assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(a.as_str())));
+        assert!(web.message.as_deref().unwrap().starts_with("rollout halted: 2 clusters"), "{web:?}");
+    }
+    // The fix reaches every wave in its turn.
+    for agent in &mut stores {
+        let web = cycle(agent, T0 + 13 * HOUR + 60).await;
+        assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c.as_str())), "{web:?}");
+    }
+}
+
+#[tokio::test]
+async fn when_the_hub_cannot_be_asked_a_later_wave_waits_or_proceeds_as_the_placement_says() {
+    let world = World::new(Duration::ZERO);
+    // Nothing listens on this port any more.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let text = format!("{}hub: {{url: \"http://{closed}\", tokenFile: token}}\n", world.config_text());
+    std::fs::write(world.root.join("token"), "flt_c_not_checked\n").unwrap();
+    let config = Config::parse(text.as_bytes(), &world.root, None).unwrap();
+    let with = |mode: &str| {
+        format!(
+            "  rollout:\n    waves: [{{name: canary, clusters: {{matchLabels: {{canary: \"true\"}}}}}}, {{name: everyone}}]\n    bake: 2h\n    halt: {{maxFailed: 5%, whenHubUnreachable: {mode}}}\n"
+        )
+    };
+    world.commit("fleet", &[("fleet/fleet.yaml", &fleet(&world, &with("wait")))]);
+    let ns = world.namespace_yaml();
+    let c1 = commit_at(&world, "app", &[("web/ns.yaml", &ns), ("web/a.yaml", &world.config_map("a", "one"))], T0);
+    let mut cluster = Cluster::new(world.client());
+    let r = agent::reconcile_with(&config, &mut cluster, Mode::Apply, &mut Memo::at(T0 + 3 * HOUR)).await.unwrap();
+    let web = placement(&r, "web");
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, None), "{web:?}");
+    let message = web.message.as_deref().unwrap();
+    assert!(message.starts_with(&format!("cannot ask the hub whether the rollout may go on to {}", &c1[..12])));
+    assert!(message.ends_with("waiting (whenHubUnreachable: wait)"), "{message}");
+    assert_eq!(greeting(&world).await, None, "nothing applied");
+
+    world.commit("fleet", &[("fleet/fleet.yaml", &fleet(&world, &with("proceed")))]);
+    let r = agent::reconcile_with(&config, &mut cluster, Mode::Apply, &mut Memo::at(T0 + 3 * HOUR)).await.unwrap();
+    let web = placement(&r, "web");
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c1.as_str())), "{web:?}");
+    assert_eq!(greeting(&world).await.as_deref(), Some("one"));
 }

@@ -73,7 +73,7 @@ struct Checked<'a> {
 
 /// How many rows one statement reads or writes: few statements per batch, and far below both
 /// databases' limits on parameters (SQLite 32,766, PostgreSQL 65,535).
-const ROWS_PER_STATEMENT: usize = 200;
+pub(super) const ROWS_PER_STATEMENT: usize = 200;
 
 /// A cluster of the batch as the transaction goes along.
 struct Latest<'a> {
@@ -194,6 +194,12 @@ impl Store {
         let newest: Vec<&(i64, Pending)> =
             clusters.values().filter_map(|latest| Some(&stored[latest.newest?])).collect();
         self.update_clusters(&mut tx, &newest).await?;
+        let reports = stored.iter().map(|(_, p)| {
+            let report = &p.checked.incoming.report;
+            let environment = clusters.get(report.cluster.as_str()).map_or("", |l| l.environment.as_str());
+            (report, environment, p.checked.incoming.received_at_ms)
+        });
+        self.record_failures(&mut tx, reports).await?;
         tx.commit().await?;
         Ok(results)
     }
@@ -350,12 +356,12 @@ impl Store {
 }
 
 /// `?, ?, ?`: `n` placeholders.
-fn placeholders(n: usize) -> String {
+pub(super) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
 /// `(?, ?), (?, ?)`: `rows` rows of `columns` placeholders.
-fn rows(rows: usize, columns: usize) -> String {
+pub(super) fn rows(rows: usize, columns: usize) -> String {
     vec![format!("({})", placeholders(columns)); rows].join(", ")
 }
 

@@ -13,6 +13,7 @@
 
 mod evidence;
 mod ingest;
+mod rollout;
 mod schema;
 mod sql;
 mod token;
@@ -29,6 +30,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use evidence::{ChainCheck, PolicyMeta};
 pub use ingest::{Incoming, IngestError, Ingested};
+pub use rollout::Failure;
 use sql::Dialect;
 pub use token::{CLUSTER_PREFIX, JOIN_PREFIX, VIEWER_PREFIX, digest as token_digest};
 

@@ -97,6 +97,20 @@ const MIGRATIONS: &[&[&str]] = &[
          VALUES ('evidence', 0, '0000000000000000000000000000000000000000000000000000000000000000')
          ON CONFLICT (name) DO NOTHING",
     ],
+    &[
+        // The clusters that failed on a commit of a placement (see `rollout.rs`): what a
+        // rollout's halt counts. A row stays while the cluster is failed there or has moved on
+        // from it, and goes when the cluster reports that commit synced.
+        "CREATE TABLE IF NOT EXISTS rollout_failures (
+        cluster TEXT NOT NULL,
+        placement TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (cluster, placement, commit_id)
+    )",
+        "CREATE INDEX IF NOT EXISTS rollout_failures_by_placement ON rollout_failures (environment, placement)",
+    ],
 ];
 
 /// The migration that made the evidence log a chain: rows from before are linked after it.
