@@ -97,6 +97,8 @@ pub fn identity(config: &Config) -> ClusterIdentity {
 #[derive(Debug)]
 struct FleetAt {
     commit: CommitId,
+    /// The branch read (`None`: a commit was asked for).
+    branch: Option<String>,
     snapshot: Snapshot,
     fleet: Fleet,
     warnings: Vec<String>,
@@ -117,22 +119,22 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
         .context("fleet.credentialsFile")?;
     let source = Source { url: config.fleet.url.clone(), credentials };
     let git_ref = git_ref.unwrap_or(&config.cluster.environment);
-    let (commit, tree) = if let Ok(commit) = CommitId::parse(git_ref) {
+    let (commit, tree, branch) = if let Ok(commit) = CommitId::parse(git_ref) {
         // A commit is found on whichever branch holds it, anywhere in its history.
         retrying_git(|| cache.fetch(&source, &["*"])).context("fetching the fleet repository")?;
-        (commit, cache.clone())
+        (commit, cache.clone(), None)
     } else {
         let tips = retrying_git(|| cache.fetch_tips(&source, &[git_ref]))
             .with_context(|| format!("fetching the fleet repository at {git_ref}"))?;
-        (tips.heads[git_ref], cache.shallow())
+        (tips.heads[git_ref], cache.shallow(), Some(git_ref.to_string()))
     };
     if let Some(previous) = previous.filter(|p| p.commit == commit && p.source.url == source.url) {
-        return Ok(FleetAt { source, ..previous });
+        return Ok(FleetAt { source, branch, ..previous });
     }
     let snapshot = tree.snapshot(&source.url, commit).context("reading the fleet repository")?;
     let (fleet, errors) = Fleet::from_snapshot(&snapshot);
     let warnings = errors.iter().map(ToString::to_string).collect();
-    Ok(FleetAt { commit, snapshot, fleet, warnings, source, cache })
+    Ok(FleetAt { commit, branch, snapshot, fleet, warnings, source, cache })
 }
 
 /// How many times a fetch is tried while the git server cannot be reached or fails.
@@ -410,8 +412,8 @@ fn failed(placement: &str, state: SyncState, message: String) -> PlacementReport
 struct Located<'f> {
     source: Option<(Source, &'f flotilla_core::fleet::Repository)>,
     commit: CommitId,
-    /// Whether the commit is in the full cache (a rollout or a window chose an older commit
-    /// than the branch's tip, which the shallow cache lacks).
+    /// Whether the branch's whole history is in the full cache (a rollout or a window may choose
+    /// an older commit than the branch's tip, which the shallow cache lacks).
     deep: bool,
 }
 
@@ -430,8 +432,9 @@ const ROLLOUT_HISTORY: usize = 500;
 /// placement is synced there and reported `WaitingForWave` or `WaitingForWindow` with why; when
 /// nothing may be taken and nothing is applied yet, the report (nothing is applied). With
 /// `rollout.halt`, a cluster of a later wave asks the hub before it takes a commit (see
-/// [`halt`]). A placement whose source is the fleet repository itself has no rollout here: it
-/// follows the fleet's commit.
+/// [`halt`]). A placement whose source is the fleet repository itself rolls out along the fleet
+/// branch: its wave renders the placement's folder at an older fleet commit (the placement as
+/// the newest fleet commit declares it).
 async fn schedule<'f>(
     cluster: &mut Cluster,
     config: &Config,
@@ -448,18 +451,22 @@ async fn schedule<'f>(
     let spec = &placement.spec;
     let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
     let closed = !rollout::window_open(&spec.windows, now);
-    let Some((source, _)) = located.source.clone() else { return Ok((located, None)) };
     if rollout.is_none() && !closed {
         return Ok((located, None));
     }
+    // The source's repository: the fleet repository itself for a placement of `repository: fleet`.
+    let url = located.source.as_ref().map_or(&at.source.url, |(source, _)| &source.url).clone();
     let fail = |state, message: String| Box::new(failed(name, state, message));
     let head = located.commit;
-    debug_assert!(located.deep, "locate fetched the whole branch of a placement with a rollout or windows");
+    if !located.deep {
+        // Asked at a commit rather than a branch: no history to roll out along; it is taken.
+        return Ok((located, None));
+    }
     let mut waiting = None;
     if let Some(rollout) = rollout {
         let history = at
             .cache
-            .history(&source.url, head, None, ROLLOUT_HISTORY)
+            .history(&url, head, None, ROLLOUT_HISTORY)
             .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
         let ids: Vec<String> = history.iter().map(|c| c.id.to_string()).collect();
         let landed: Vec<rollout::Landed> =
@@ -591,19 +598,25 @@ fn locate<'f>(
 ) -> Result<Located<'f>, Box<PlacementReport>> {
     let name = placement.name();
     let repo_name = &placement.spec.source.repository;
-    if repo_name == FLEET_REPOSITORY {
-        // The fleet repository was read already, at the commit the placement came from.
-        return Ok(Located { source: None, commit: at.commit, deep: false });
-    }
     let fail = |state, message: String| Box::new(failed(name, state, message));
+    // A rollout or windows may choose an older commit than the tip: the whole branch then.
+    let spec = &placement.spec;
+    let deep = spec.rollout.as_ref().is_some_and(|r| !r.waves.is_empty()) || !spec.windows.is_empty();
+    if repo_name == FLEET_REPOSITORY {
+        // The fleet repository was read already, at the commit the placement came from; its
+        // branch's history is fetched for a rollout (not when a commit was asked for).
+        let Some(branch) = at.branch.as_deref().filter(|_| deep) else {
+            return Ok(Located { source: None, commit: at.commit, deep: false });
+        };
+        retrying_git(|| at.cache.fetch(&at.source, &[branch]))
+            .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
+        return Ok(Located { source: None, commit: at.commit, deep: true });
+    }
     let Some(repo) = at.fleet.repository(repo_name) else {
         return Err(fail(SyncState::Failed, format!("source repository {repo_name:?} is not declared in fleet/")));
     };
     let source = Source { url: repo.spec.url.clone(), credentials: at.source.credentials.clone() };
     let branch = repo.branch(&identity.environment);
-    // A rollout or windows may choose an older commit than the tip: the whole branch then.
-    let spec = &placement.spec;
-    let deep = spec.rollout.as_ref().is_some_and(|r| !r.waves.is_empty()) || !spec.windows.is_empty();
     let tips = if deep {
         retrying_git(|| at.cache.fetch(&source, &[&branch]))
     } else {
@@ -631,7 +644,12 @@ fn render_located(
     };
     let fetched;
     let (snapshot, signer) = match &located.source {
-        None => (&at.snapshot, None),
+        None if commit == at.commit => (&at.snapshot, None),
+        None => {
+            // A rollout holds this placement at an older commit of the fleet branch.
+            fetched = at.cache.snapshot(&at.source.url, commit).map_err(|e| fail(SyncState::Failed, e.to_string()))?;
+            (&fetched, None)
+        }
         Some((source, repo)) => {
             let shallow;
             let shallow = if located.deep {

@@ -320,3 +320,29 @@ async fn when_the_hub_cannot_be_asked_a_later_wave_waits_or_proceeds_as_the_plac
     assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c1.as_str())), "{web:?}");
     assert_eq!(greeting(&world).await.as_deref(), Some("one"));
 }
+
+#[tokio::test]
+async fn a_placement_of_the_fleet_repository_rolls_out_along_the_fleet_branch() {
+    let world = World::new(Duration::ZERO);
+    let fleet_yaml = "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: web}\nspec:\n  source: {repository: fleet, path: apps/web}\n  clusters: {matchLabels: {kind: store}}\n  rollout: {waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: everyone}], bake: 2h}\n";
+    let ns = world.namespace_yaml();
+    let c1 = commit_at(
+        &world,
+        "fleet",
+        &[("fleet/fleet.yaml", fleet_yaml), ("apps/web/ns.yaml", &ns), ("apps/web/a.yaml", &world.config_map("a", "one"))],
+        T0,
+    );
+    let c2 = commit_at(&world, "fleet", &[("apps/web/a.yaml", &world.config_map("a", "two"))], T0 + 10 * HOUR);
+    // An hour after c2: this store (everyone) renders the folder as c1 had it.
+    let r = at(&world, T0 + 11 * HOUR).await;
+    assert_eq!(r.fleet_commit.to_string(), c2);
+    let web = placement(&r, "web");
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(c1.as_str())), "{web:?}");
+    assert!(web.message.as_deref().unwrap().starts_with(&format!("wave everyone (2 of 2): {}", &c2[..12])));
+    assert_eq!(greeting(&world).await.as_deref(), Some("one"));
+    // Its bake over, c2.
+    let r = at(&world, T0 + 12 * HOUR).await;
+    let web = placement(&r, "web");
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c2.as_str())), "{web:?}");
+    assert_eq!(greeting(&world).await.as_deref(), Some("two"));
+}
