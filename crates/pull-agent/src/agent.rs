@@ -129,7 +129,7 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
         (tips.heads[git_ref], cache.shallow(), Some(git_ref.to_string()))
     };
     if let Some(previous) = previous.filter(|p| p.commit == commit && p.source.url == source.url) {
-        return Ok(FleetAt { source, branch, ..previous });
+        return Ok(FleetAt { branch, source, ..previous });
     }
     let snapshot = tree.snapshot(&source.url, commit).context("reading the fleet repository")?;
     let (fleet, errors) = Fleet::from_snapshot(&snapshot);

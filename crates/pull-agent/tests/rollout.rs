@@ -174,8 +174,13 @@ async fn hub(world: &World) -> (String, std::path::PathBuf, tokio::task::JoinHan
 
 /// A registered agent of its own simulated cluster, reporting to the hub at `hub_url`.
 async fn store_agent(world: &World, hub_url: &str, join_file: &Path, name: &str, canary: bool) -> Agent {
+    labelled_agent(world, hub_url, join_file, name, &format!("{{kind: store, canary: \"{canary}\"}}")).await
+}
+
+/// [`store_agent`] with `labels` (a YAML map).
+async fn labelled_agent(world: &World, hub_url: &str, join_file: &Path, name: &str, labels: &str) -> Agent {
     let text = format!(
-        "cluster: {{name: {name}, environment: prod, labels: {{kind: store, canary: \"{canary}\"}}}}\n\
+        "cluster: {{name: {name}, environment: prod, labels: {labels}}}\n\
          fleet: {{url: {}}}\n\
          hub: {{url: {hub_url}, tokenFile: {name}/token}}\n\
          stateDir: {name}/state\n\
@@ -191,25 +196,52 @@ async fn store_agent(world: &World, hub_url: &str, join_file: &Path, name: &str,
 
 /// One cycle of `agent` at `now`, reported to its hub: the report of placement `web`.
 async fn cycle(agent: &mut Agent, now: i64) -> PlacementReport {
+    cycle_of(agent, now, "web").await
+}
+
+/// One cycle of `agent` at `now`, reported to its hub: the report of `placement`.
+async fn cycle_of(agent: &mut Agent, now: i64, placement: &str) -> PlacementReport {
     agent.set_clock(now);
     let cycle = agent.cycle().await.unwrap();
     assert!(cycle.delivery.contains("sent"), "{}", cycle.delivery);
-    cycle.report.placements.into_iter().find(|p| p.name == "web").unwrap()
+    cycle.report.placements.into_iter().find(|p| p.name == placement).unwrap()
 }
 
 /// The hub's rollout progress of `web`, asked with the token of cluster `name`.
 async fn progress(world: &World, hub_url: &str, name: &str) -> serde_json::Value {
+    progress_of(world, hub_url, name, "web").await
+}
+
+/// The hub's rollout progress of `placement`, asked with the token of cluster `name`.
+async fn progress_of(world: &World, hub_url: &str, name: &str, placement: &str) -> serde_json::Value {
+    progress_when(world, hub_url, name, placement, |_| true).await
+}
+
+/// [`progress_of`] once `done` holds of it (the hub serves a progress again for a moment, so
+/// one computed while agents were reporting may lag behind their reports), or after 10 s.
+async fn progress_when(
+    world: &World,
+    hub_url: &str,
+    name: &str,
+    placement: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
     let token = std::fs::read_to_string(world.root.join(name).join("token")).unwrap();
-    let url = format!("{hub_url}/api/v1/rollouts/web?environment=prod");
+    let url = format!("{hub_url}/api/v1/rollouts/{placement}?environment=prod");
+    let mut last = serde_json::Value::Null;
     for _ in 0..100 {
         let response = reqwest::Client::new().get(&url).bearer_auth(token.trim()).send().await.unwrap();
+        // Not 200: the hub has not read the fleet yet.
         if response.status() == 200 {
-            return serde_json::from_str(&response.text().await.unwrap()).unwrap();
+            last = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+            if done(&last) {
+                return last;
+            }
         }
-        // The hub has not read the fleet yet.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the hub never knew placement web");
+    assert_ne!(last, serde_json::Value::Null, "the hub never knew placement {placement}");
+    last
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,7 +361,11 @@ async fn a_placement_of_the_fleet_repository_rolls_out_along_the_fleet_branch() 
     let c1 = commit_at(
         &world,
         "fleet",
-        &[("fleet/fleet.yaml", fleet_yaml), ("apps/web/ns.yaml", &ns), ("apps/web/a.yaml", &world.config_map("a", "one"))],
+        &[
+            ("fleet/fleet.yaml", fleet_yaml),
+            ("apps/web/ns.yaml", &ns),
+            ("apps/web/a.yaml", &world.config_map("a", "one")),
+        ],
         T0,
     );
     let c2 = commit_at(&world, "fleet", &[("apps/web/a.yaml", &world.config_map("a", "two"))], T0 + 10 * HOUR);
@@ -345,4 +381,120 @@ async fn a_placement_of_the_fleet_repository_rolls_out_along_the_fleet_branch() 
     let web = placement(&r, "web");
     assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c2.as_str())), "{web:?}");
     assert_eq!(greeting(&world).await.as_deref(), Some("two"));
+}
+
+/// The example retail fleet (`examples/retail-fleet`) in git, its three repositories served by
+/// git daemon (infra is the fleet), every commit dated `at`.
+fn example_fleet(world: &World, at: i64) {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/retail-fleet");
+    for (folder, repo) in [("infra", "fleet"), ("store-app", "store-app"), ("cloud-services", "cloud-services")] {
+        let dir = world.root.join(repo);
+        if repo != "fleet" {
+            std::fs::create_dir_all(&dir).unwrap();
+            let init = Command::new("git").args(["init", "-q", "-b", "prod"]).current_dir(&dir).status().unwrap();
+            assert!(init.success());
+        }
+        common::copy_tree(&examples.join(folder), &dir);
+    }
+    let repositories = world.root.join("fleet/fleet/repositories.yaml");
+    let text = std::fs::read_to_string(&repositories)
+        .unwrap()
+        .replace("https://git.retail.example/retail/store-app.git", &world.daemon.url("store-app"))
+        .replace("https://git.retail.example/retail/cloud-services.git", &world.daemon.url("cloud-services"));
+    std::fs::write(&repositories, text).unwrap();
+    for repo in ["fleet", "store-app", "cloud-services"] {
+        commit_at(world, repo, &[], at);
+    }
+}
+
+/// One cycle of every store at `now`: their reports of bt-collector.
+async fn step(stores: &mut [(String, Agent)], now: i64) -> Vec<(String, PlacementReport)> {
+    let mut reports = Vec::new();
+    for (name, agent) in stores.iter_mut() {
+        reports.push((name.clone(), cycle_of(agent, now, "bt-collector").await));
+    }
+    reports
+}
+
+/// The image bt-collector runs in the example's store-app at `version`.
+fn collector_image(world: &World, version: &str) -> (String, String) {
+    let path = "deploy/base/deployment.yaml";
+    let text = std::fs::read_to_string(world.root.join("store-app").join(path)).unwrap();
+    let old = "registry.retail.example/store/bt-collector:1.4.2";
+    assert!(text.contains(old), "the example's collector image changed: update this test");
+    (path.to_string(), text.replace(old, &format!("registry.retail.example/store/bt-collector:{version}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_fleet_rolls_a_store_release_out_canary_then_a_tenth_then_everyone_at_night() {
+    let world = World::new(Duration::ZERO);
+    // T0 is 02:00 in Chicago (CST), when bt-collector's window opens. The fleet is days old.
+    example_fleet(&world, T0 - 72 * HOUR);
+    let (hub_url, join, _hub) = hub(&world).await;
+    // The example's prod stores, and more like store-0002, 20 in all.
+    let mut stores = Vec::new();
+    for i in 1..=20 {
+        let name = format!("store-{i:04}");
+        let labels = match i {
+            1 => "{kind: store, region: us-east, canary: \"true\"}",
+            3 | 4 => "{kind: store, region: us-west, canary: \"false\"}",
+            5 | 6 => "{kind: store, region: eu-west, canary: \"false\"}",
+            _ => "{kind: store, region: us-east, canary: \"false\"}",
+        };
+        stores.push((name.clone(), labelled_agent(&world, &hub_url, &join, &name, labels).await));
+    }
+    let images = |reports: &[(String, PlacementReport)], commit: &str| {
+        reports.iter().filter(|(_, p)| p.applied_commit.as_deref() == Some(commit)).map(|(n, _)| n.clone()).collect()
+    };
+    // 02:30: every store runs the release of three days ago.
+    let v1 = commit_at(&world, "store-app", &[], T0 - 72 * HOUR);
+    let reports = step(&mut stores, T0 + HOUR / 2).await;
+    let on_v1: Vec<String> = images(&reports, &v1);
+    assert_eq!(on_v1.len(), 20, "{reports:?}");
+
+    // 02:45: release 1.5.0 lands on prod.
+    let (path, text) = collector_image(&world, "1.5.0");
+    let v2 = commit_at(&world, "store-app", &[(&path, &text)], T0 + 3 * HOUR / 4);
+    // 03:00: the canary takes it; everyone else waits for their wave.
+    let reports = step(&mut stores, T0 + HOUR).await;
+    let canaries: Vec<String> = images(&reports, &v2);
+    assert_eq!(canaries, ["store-0001"], "{reports:?}");
+    for (name, p) in reports.iter().filter(|(n, _)| n != "store-0001") {
+        assert_eq!((p.state, p.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(v1.as_str())), "{name}");
+    }
+    // 04:50, past the first bake of 2 h: the early tenth takes it.
+    let reports = step(&mut stores, T0 + 2 * HOUR + 50 * 60).await;
+    let early: Vec<String> = images(&reports, &v2).into_iter().filter(|n| n != "store-0001").collect();
+    assert!((1..=4).contains(&early.len()), "about a tenth of 19: {early:?}");
+    let on_head = |view: &serde_json::Value| -> Vec<u64> {
+        view["waves"].as_array().unwrap().iter().map(|w| w["onHead"].as_u64().unwrap()).collect()
+    };
+    let early_count = u64::try_from(early.len()).unwrap();
+    let view =
+        progress_when(&world, &hub_url, "store-0001", "bt-collector", |v| on_head(v) == [1, early_count, 0]).await;
+    let waves = view["waves"].as_array().unwrap();
+    let counts: Vec<(&str, u64, u64)> = waves
+        .iter()
+        .map(|w| (w["name"].as_str().unwrap(), w["clusters"].as_u64().unwrap(), w["onHead"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        counts,
+        [("canary", 1, 1), ("early", early_count, early_count), ("everyone", 19 - early_count, 0)],
+        "{view}"
+    );
+    // 06:50, the second bake over, but the window shut at 05:00: everyone waits for the night.
+    let reports = step(&mut stores, T0 + 4 * HOUR + 50 * 60).await;
+    assert_eq!(images(&reports, &v2).len(), early.len() + 1);
+    let (name, waiting) = reports.iter().find(|(n, _)| !early.contains(n) && n != "store-0001").unwrap();
+    assert_eq!(waiting.state, SyncState::WaitingForWindow, "{name}: {waiting:?}");
+    assert_eq!(
+        waiting.message.as_deref(),
+        Some("outside its deployment windows; the next opens at 2027-01-16T08:00:00Z")
+    );
+    // 02:10 the next night: every store runs 1.5.0.
+    let reports = step(&mut stores, T0 + 24 * HOUR + 10 * 60).await;
+    assert_eq!(images(&reports, &v2).len(), 20, "{reports:?}");
+    let everyone = [1, early_count, 19 - early_count];
+    let view = progress_when(&world, &hub_url, "store-0001", "bt-collector", |v| on_head(v) == everyone).await;
+    assert_eq!(on_head(&view), everyone, "{view}");
 }
