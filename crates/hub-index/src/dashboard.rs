@@ -1,8 +1,11 @@
 //! The web dashboard: server-rendered HTML of the same views as the JSON API — the fleet summary
 //! (`/`), the cluster list (`/clusters`, paged and filtered), one cluster (`/clusters/{name}`),
 //! the lag ledger (`/lag`), and governance (`/compliance`: standards → controls → policies;
-//! `/compliance/{policy}`: one policy's non-compliant clusters, paged and filtered). Every page refreshes itself every ten seconds and says when it
-//! was rendered. No JavaScript at all: filters are GET forms, paging is links.
+//! `/compliance/{policy}`: one policy's non-compliant clusters, paged and filtered), and the
+//! preview of a merge (`/preview`: what moving a repository's branch to a ref would change, with
+//! the pending promotions to pick from). Every page but the preview refreshes itself every ten
+//! seconds, and each says when it was rendered. No JavaScript at all: filters are GET forms,
+//! paging is links.
 //!
 //! Reads need a viewer token, from `Authorization: Bearer` like the API, or from the
 //! `flotilla_viewer` cookie that `POST /login` sets (HttpOnly, SameSite=Strict) after checking
@@ -24,6 +27,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flotilla_core::calendar::rfc3339;
+use flotilla_core::fleet::FLEET_REPOSITORY;
 use flotilla_core::report::SyncState;
 use serde_json::Value;
 
@@ -64,6 +68,8 @@ th.s-synced,th.s-progressing,th.s-degraded,th.s-failed,th.s-offline,th.s-neverRe
 form.filter{background:#fff;border:1px solid #d0d7de;padding:8px;display:inline-block}
 form.filter label{margin-right:10px}.paging a{margin-right:16px}
 td.bad,td.bad a{color:#cf222e;font-weight:700}tr.standard th{background:#d0d7de}tr.control th{background:#f6f8fa}
+pre.diff{background:#fff;border:1px solid #d0d7de;padding:6px 10px;overflow-x:auto;margin:4px 0 12px}
+pre.diff .add{color:#1a7f37}pre.diff .del{color:#cf222e}pre.diff .hunk{color:#8250df}
 ";
 
 // ---------------------------------------------------------------------------------------------
@@ -183,12 +189,18 @@ fn now_seconds() -> i64 {
 /// A whole page around `body` (HTML already); `title` is text. Pages that show the fleet
 /// refresh themselves; the login page does not (it would wipe what is being typed).
 fn page(title: &str, body: &str, signed_in: bool) -> String {
+    page_with(title, body, signed_in, signed_in)
+}
+
+/// [`page`], refreshing itself or not: a page that is costly to compute, or that holds a form
+/// being filled in, does not.
+fn page_with(title: &str, body: &str, signed_in: bool, refresh: bool) -> String {
     let now = rfc3339(now_seconds());
     let refresh =
-        if signed_in { format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">") } else { String::new() };
+        if refresh { format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">") } else { String::new() };
     let nav = if signed_in {
         "<a href=\"/\">Fleet</a><a href=\"/clusters\">Clusters</a><a href=\"/compliance\">Compliance</a>\
-         <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>"
+         <a href=\"/preview\">Preview</a><form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>"
     } else {
         "<a href=\"/\">Flotilla</a>"
     };
@@ -1083,6 +1095,193 @@ fn render_compliance_policy(form: &ComplianceForm, action: &str, v: &views::Poli
     }
     out.push_str("</table>");
     out.push_str(&pager);
+    out
+}
+
+/// The preview's form as it is filled in.
+#[derive(Debug)]
+struct PreviewForm {
+    reference: String,
+    repository: String,
+    environment: String,
+}
+
+impl PreviewForm {
+    fn read(pairs: &[(String, String)]) -> PreviewForm {
+        PreviewForm {
+            reference: param(pairs, "ref").unwrap_or_default().to_string(),
+            repository: param(pairs, "repository").unwrap_or(FLEET_REPOSITORY).to_string(),
+            environment: param(pairs, "environment").unwrap_or("prod").to_string(),
+        }
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "<form class=\"filter\" method=\"get\" action=\"/preview\" id=\"preview-form\">\
+             <label>ref <input name=\"ref\" value=\"{}\" placeholder=\"dev or a commit id\" size=\"24\" required></label>\
+             <label>repository <input name=\"repository\" value=\"{}\" size=\"14\"></label>\
+             <label>environment <input name=\"environment\" value=\"{}\" size=\"10\"></label>\
+             <button type=\"submit\">Preview</button></form>",
+            escape(&self.reference),
+            escape(&self.repository),
+            escape(&self.environment),
+        )
+    }
+}
+
+/// `GET /preview?ref=&repository=&environment=`: what moving a repository's environment branch
+/// to `ref` would do to the environment's clusters; without `ref`, the form and the pending
+/// promotions (what dev has that prod lacks), each with a link to its preview. It does not
+/// refresh itself: a preview renders.
+pub async fn preview(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    if let Err(r) = viewer(&hub, &headers).await {
+        return r;
+    }
+    let form = PreviewForm::read(&parse_form(q.as_deref().unwrap_or_default()));
+    let intro = "<p class=\"muted\">What the clusters of an environment would run if a repository's branch \
+                 for it were at another commit — a merge of dev into prod — grouped by placement and the \
+                 digest they would render to, with the objects that would change on one cluster of each \
+                 group. Signatures, rollout waves and windows are not applied.</p>";
+    if form.reference.is_empty() {
+        let mut body = format!("<h1>Preview</h1>{intro}{}", form.render());
+        if let Some(fleet) = hub.fleet_view() {
+            body.push_str(&render_promotions(fleet.promotions()));
+        }
+        return html(StatusCode::OK, page_with("Preview", &body, true, false));
+    }
+    let title = format!("Preview of {} at {} in {}", form.repository, form.reference, form.environment);
+    let computed =
+        crate::preview::compute(&hub, form.environment.clone(), form.repository.clone(), form.reference.clone()).await;
+    match computed {
+        Ok(p) => {
+            let body = format!("<h1>{}</h1>{intro}{}{}", escape(&title), form.render(), render_preview(&p));
+            html(StatusCode::OK, page_with(&title, &body, true, false))
+        }
+        Err((status, message, _)) => form_problem(status, &title, &form.render(), &message),
+    }
+}
+
+/// The repositories with commits on dev that prod lacks, each with a link to the preview of
+/// prod at dev's head.
+fn render_promotions(promotions: &std::collections::BTreeMap<String, crate::fleet::Promotion>) -> String {
+    let pending: Vec<_> = promotions.iter().filter(|(_, p)| !p.commits.is_empty()).collect();
+    if pending.is_empty() {
+        return "<h2>Pending promotions</h2><p class=\"muted\" id=\"promotions\">Nothing on dev that prod lacks.</p>"
+            .to_string();
+    }
+    let mut out = String::from(
+        "<h2>Pending promotions</h2><table id=\"promotions\"><tr><th>repository</th><th>branches</th>\
+         <th>commits on dev only</th><th>newest</th><th></th></tr>",
+    );
+    for (name, p) in pending {
+        let href =
+            format!("/preview{}", query(&[("ref", &p.dev_branch), ("repository", name), ("environment", "prod")]));
+        let newest =
+            p.commits.first().map(|c| format!("{} {}", short(&c.id.to_string()), c.summary)).unwrap_or_default();
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{} → {}</td><td class=\"n\">{}</td><td><code>{}</code></td>\
+             <td><a class=\"preview\" href=\"{}\">preview</a></td></tr>",
+            escape(name),
+            escape(&p.dev_branch),
+            escape(&p.prod_branch),
+            p.commits.len(),
+            escape(&newest),
+            escape(&href),
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+fn render_preview(p: &crate::preview::Preview) -> String {
+    use crate::preview::Change;
+    let mut out = format!("<p id=\"preview-summary\">{}</p>", escape(&crate::preview::summary(p)));
+    for w in &p.warnings {
+        let _ = write!(out, "<p class=\"error\">broken fleet document: {}</p>", escape(w));
+    }
+    if p.groups.is_empty() {
+        out.push_str("<p class=\"muted\" id=\"preview-groups\">No cluster would change.</p>");
+        return out;
+    }
+    out.push_str(
+        "<table id=\"preview-groups\"><tr><th>placement</th><th>change</th><th>would run</th><th>clusters</th>\
+         <th>first clusters</th></tr>",
+    );
+    let word = |c: Change| crate::preview::change_word(c);
+    for g in &p.groups {
+        let outcome = match (&g.digest, &g.error) {
+            (_, Some(e)) => format!("<span class=\"error\">{}</span>", escape(e)),
+            (Some(d), None) => format!(
+                "<code title=\"{}\">{}</code> at <code>{}</code>",
+                escape(d),
+                escape(d.get(..19).unwrap_or(d)),
+                escape(short(g.source_commit.as_deref().unwrap_or_default()))
+            ),
+            (None, None) => "nothing".to_string(),
+        };
+        let names: Vec<String> = g
+            .names
+            .iter()
+            .map(|n| format!("<a class=\"cluster\" href=\"/clusters/{}\">{}</a>", encode(n), escape(n)))
+            .collect();
+        let more = g.clusters.saturating_sub(g.names.len());
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{outcome}</td><td class=\"n\">{}</td><td>{}{more}</td></tr>",
+            escape(&g.placement),
+            escape(word(g.change)),
+            g.clusters,
+            names.join(", "),
+        );
+    }
+    out.push_str("</table>");
+    for g in &p.groups {
+        let Some(d) = &g.diff else { continue };
+        let _ = write!(
+            out,
+            "<h2>{} {} on {}</h2><p class=\"muted\">from <code>{}</code> to <code>{}</code> · unchanged objects: {}</p>",
+            escape(&g.placement),
+            escape(word(g.change)),
+            escape(&d.cluster),
+            escape(short(d.from_commit.as_deref().unwrap_or("nothing"))),
+            escape(short(d.to_commit.as_deref().unwrap_or("nothing"))),
+            d.unchanged,
+        );
+        if let Some(e) = &d.error {
+            let _ = write!(out, "<p class=\"error\">{}</p>", escape(e));
+        }
+        for o in &d.objects {
+            let namespace = o.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default();
+            let _ = write!(
+                out,
+                "<p><b>{}</b> {} {}{} <small>({})</small></p>",
+                escape(word(o.change)),
+                escape(&o.kind),
+                escape(&namespace),
+                escape(&o.name),
+                escape(&o.api_version),
+            );
+            if o.lines.is_empty() {
+                continue;
+            }
+            out.push_str("<pre class=\"diff\">");
+            for line in &o.lines {
+                let class = match line.as_bytes().first() {
+                    Some(b'+') => "add",
+                    Some(b'-') => "del",
+                    Some(b'@') => "hunk",
+                    _ => "same",
+                };
+                let _ = writeln!(out, "<span class=\"{class}\">{}</span>", escape(line));
+            }
+            if o.clipped {
+                let _ = writeln!(out, "<span class=\"hunk\">… clipped at {} lines</span>", crate::preview::MAX_LINES);
+            }
+            out.push_str("</pre>");
+        }
+    }
     out
 }
 

@@ -6,7 +6,10 @@
 //! source commit and desired digest (rendering as the agent does, memoized so that a fleet of
 //! stores sharing labels costs a handful of renders), [`FleetView::lag`] how many commits and
 //! since when a cluster's applied commit is behind its branch, and [`FleetView::promotion`]
-//! which `dev` commits `prod` does not have yet.
+//! which `dev` commits `prod` does not have yet. [`FleetView::scenario`] and
+//! [`FleetView::preview`] answer what a cluster would be expected to run if one repository's
+//! environment branch were at another commit (the preview of a merge, see `preview`), with the
+//! same memo.
 //!
 //! It never connects to a cluster and never writes to git. It is not the report index (see
 //! `index`), and it keeps no state between loads except what [`FleetView::keep_renders_from`]
@@ -224,6 +227,54 @@ pub struct Lag {
     /// Unix seconds: the commit time of the first commit after the applied one, that is since
     /// when the cluster has been behind. `None` on the head or when unknown.
     pub behind_since: Option<i64>,
+}
+
+/// Why a preview cannot be made: what the request names is not known to the hub. Each variant
+/// names the request's field ([`PreviewError::field`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("no environment {environment:?}: the hub follows {followed}")]
+    Environment { environment: String, followed: String },
+    #[error("environment {environment:?}: its fleet branch cannot be read: {error}")]
+    FleetBranch { environment: String, error: String },
+    #[error("no repository {repository:?} in environment {environment:?}: its fleet branch declares {declared}")]
+    Repository { repository: String, environment: String, declared: String },
+    #[error(
+        "searched repository {repository:?} ({url}): {reference:?} is neither a branch the hub fetched ({branches}) nor a commit in its git cache"
+    )]
+    Ref { repository: String, url: String, reference: String, branches: String },
+}
+
+impl PreviewError {
+    /// The request field that names what is unknown.
+    pub fn field(&self) -> &'static str {
+        match self {
+            PreviewError::Environment { .. } | PreviewError::FleetBranch { .. } => "environment",
+            PreviewError::Repository { .. } => "repository",
+            PreviewError::Ref { .. } => "ref",
+        }
+    }
+}
+
+/// An environment as it would be if the environment branch of one repository were at another
+/// commit: what [`FleetView::preview`] renders. Made by [`FleetView::scenario`].
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub environment: String,
+    /// The repository whose branch moves (`fleet` for the fleet repository).
+    pub repository: String,
+    /// The branch or commit id asked for.
+    pub reference: String,
+    /// What `reference` names.
+    pub commit: CommitId,
+    /// The repository's URL.
+    pub url: String,
+    /// Broken fleet documents at `commit` when the fleet repository moves; the rest was read.
+    pub warnings: Vec<String>,
+    /// The fleet commit the environment's agents would read, and its objects when they are not
+    /// the environment's current ones.
+    fleet_commit: CommitId,
+    fleet: Option<Fleet>,
 }
 
 /// The fleet as git says it is: environments, sources with their histories, declared clusters,
@@ -597,6 +648,213 @@ impl FleetView {
                 }
             })
             .collect()
+    }
+
+    /// The environment `environment` as it would be if `repository`'s branch for it were at
+    /// `reference`: a branch the hub fetched, or a full commit id in its git cache. For the fleet
+    /// repository, the fleet objects are read at that commit; for a source repository, the
+    /// environment's current fleet is kept. Blocking: reads the commit from the git cache.
+    pub fn scenario(&self, environment: &str, repository: &str, reference: &str) -> Result<Scenario, PreviewError> {
+        let Some(env) = self.environments.get(environment) else {
+            let followed: Vec<&str> = self.environments.keys().map(String::as_str).collect();
+            return Err(PreviewError::Environment {
+                environment: environment.to_string(),
+                followed: followed.join(", "),
+            });
+        };
+        let Some(fleet_head) = env.fleet_head else {
+            return Err(PreviewError::FleetBranch {
+                environment: environment.to_string(),
+                error: env.error.clone().unwrap_or_default(),
+            });
+        };
+        let url = if repository == FLEET_REPOSITORY {
+            self.fleet_url.clone()
+        } else if let Some(repo) = env.fleet.repository(repository) {
+            repo.spec.url.clone()
+        } else {
+            let mut declared: Vec<&str> = vec![FLEET_REPOSITORY];
+            declared.extend(env.fleet.repositories.iter().map(flotilla_core::fleet::Object::name));
+            return Err(PreviewError::Repository {
+                repository: repository.to_string(),
+                environment: environment.to_string(),
+                declared: declared.join(", "),
+            });
+        };
+        let Some(commit) = self.resolve(&url, reference) else {
+            let branches: Vec<&str> =
+                self.branches.get(&url).into_iter().flat_map(BTreeMap::keys).map(String::as_str).collect();
+            return Err(PreviewError::Ref {
+                repository: repository.to_string(),
+                url,
+                reference: reference.to_string(),
+                branches: if branches.is_empty() { "none".to_string() } else { branches.join(", ") },
+            });
+        };
+        let mut scenario = Scenario {
+            environment: environment.to_string(),
+            repository: repository.to_string(),
+            reference: reference.to_string(),
+            commit,
+            url,
+            warnings: Vec::new(),
+            fleet_commit: fleet_head,
+            fleet: None,
+        };
+        if repository == FLEET_REPOSITORY {
+            let snapshot = self.snapshot(&scenario.url, commit).expect("resolve read the commit");
+            let (fleet, errors) = Fleet::from_snapshot(&snapshot);
+            scenario.warnings = errors.iter().map(ToString::to_string).collect();
+            scenario.fleet_commit = commit;
+            scenario.fleet = Some(fleet);
+        }
+        Ok(scenario)
+    }
+
+    /// The commit `reference` names in the repository at `url`: the head of a branch the view
+    /// fetched (for the fleet repository, of any branch: all were fetched), or a full commit id
+    /// whose tree the cache holds.
+    fn resolve(&self, url: &str, reference: &str) -> Option<CommitId> {
+        let fetched = self.branch_state(url, reference).and_then(|b| b.head);
+        let commit = fetched
+            .or_else(|| (url == self.fleet_url).then(|| self.cache.head(url, reference).ok()).flatten())
+            .or_else(|| CommitId::parse(reference).ok())?;
+        self.snapshot(url, commit).ok().map(|_| commit)
+    }
+
+    /// What the agent of `identity` would report for each placement that would select it in
+    /// `scenario`: [`FleetView::expected`] with the moved branch. The head's signature is not
+    /// verified: a preview says what the commit renders to, not whether an agent may take it.
+    ///
+    /// May read source snapshots from the git cache (blocking); renders are memoized as for
+    /// [`FleetView::expected`].
+    pub fn preview(&self, scenario: &Scenario, identity: &ClusterIdentity) -> Vec<Expected> {
+        let fleet = self.scenario_fleet(scenario);
+        let selection = fleet.select(identity);
+        selection
+            .placements
+            .iter()
+            .map(|placement| {
+                let name = placement.name();
+                let (url, head) = match self.preview_source(scenario, placement, &selection.identity.environment) {
+                    Ok(at) => at,
+                    Err(error) => return Expected::failed(name, error),
+                };
+                match self.digest(scenario.fleet_commit, placement, url, head, &selection.identity) {
+                    Ok(digest) => Expected {
+                        placement: name.to_string(),
+                        source_commit: Some(head),
+                        digest: Some(digest),
+                        error: None,
+                    },
+                    Err(error) => Expected::failed(name, error),
+                }
+            })
+            .collect()
+    }
+
+    /// The objects `placement` would render for `identity` in `scenario`, and the source commit
+    /// it would render from. Not memoized: for the one cluster whose diff is shown.
+    pub fn preview_objects(
+        &self,
+        scenario: &Scenario,
+        identity: &ClusterIdentity,
+        placement: &str,
+    ) -> Result<(CommitId, Vec<Value>), String> {
+        let selection = self.scenario_fleet(scenario).select(identity);
+        let Some(placement) = selection.placements.iter().find(|p| p.name() == placement) else {
+            return Err(format!("placement {placement:?} would not select cluster {}", identity.name));
+        };
+        let (url, head) = self.preview_source(scenario, placement, &selection.identity.environment)?;
+        let snapshot = self.snapshot(url, head)?;
+        let rendered = self.render(placement, &snapshot, &selection.identity, head)?;
+        Ok((head, rendered.objects))
+    }
+
+    /// The objects `placement` renders for `identity` with `environment`'s current fleet, at the
+    /// source commit `applied` (what the cluster reports it runs) when the cache has it, else
+    /// at the source branch's head; and that commit. A placement from the fleet repository is
+    /// read as the fleet declared it at that commit, when it did.
+    pub fn current_objects(
+        &self,
+        environment: &str,
+        identity: &ClusterIdentity,
+        placement: &str,
+        applied: Option<&str>,
+    ) -> Result<(CommitId, Vec<Value>), String> {
+        let Some(env) = self.environments.get(environment) else {
+            return Err(format!("environment {environment:?} is not loaded"));
+        };
+        let selection = env.fleet.select(identity);
+        let Some(current) = env.fleet.placements.iter().find(|p| p.name() == placement) else {
+            return Err(format!("the fleet branch {environment:?} no longer declares placement {placement:?}"));
+        };
+        let Some(entry) = env.placements.get(placement) else {
+            return Err(format!("placement {placement:?} was not located"));
+        };
+        let source_env = &selection.identity.environment;
+        let at = if *source_env == env.name || entry.repository == FLEET_REPOSITORY {
+            &entry.source
+        } else {
+            entry
+                .other_environments
+                .get(source_env)
+                .ok_or_else(|| format!("environment {source_env:?} was not loaded"))?
+        };
+        let (Some(url), Some(head)) = (&at.url, at.head) else {
+            return Err(at.error.clone().unwrap_or_else(|| "the source has no head".into()));
+        };
+        let applied =
+            applied.and_then(|c| CommitId::parse(c).ok()).and_then(|c| self.snapshot(url, c).ok().map(|s| (c, s)));
+        let (commit, snapshot) = match applied {
+            Some(found) => found,
+            None => (head, self.snapshot(url, head)?),
+        };
+        let mut definition = current.clone();
+        if entry.repository == FLEET_REPOSITORY && commit != head {
+            let (then, _) = Fleet::from_snapshot(&snapshot);
+            if let Some(p) = then.placements.into_iter().find(|p| p.name() == placement) {
+                definition = p;
+            }
+        }
+        let rendered = self.render(&definition, &snapshot, &selection.identity, commit)?;
+        Ok((commit, rendered.objects))
+    }
+
+    /// The fleet objects of a scenario.
+    fn scenario_fleet<'a>(&'a self, scenario: &'a Scenario) -> &'a Fleet {
+        scenario.fleet.as_ref().unwrap_or_else(|| {
+            &self.environments.get(&scenario.environment).expect("a scenario is made for a loaded environment").fleet
+        })
+    }
+
+    /// Where `placement` takes its source in `scenario` for clusters whose source environment is
+    /// `source_env`: the moved branch's commit, the fleet commit for the fleet repository, else
+    /// the head the view fetched.
+    fn preview_source<'a>(
+        &'a self,
+        scenario: &'a Scenario,
+        placement: &Placement,
+        source_env: &str,
+    ) -> Result<(&'a str, CommitId), String> {
+        let repo_name = &placement.spec.source.repository;
+        if repo_name == FLEET_REPOSITORY {
+            return Ok((&self.fleet_url, scenario.fleet_commit));
+        }
+        if *repo_name == scenario.repository && source_env == scenario.environment {
+            return Ok((&scenario.url, scenario.commit));
+        }
+        let Some(repo) = self.scenario_fleet(scenario).repository(repo_name) else {
+            return Err(format!("source repository {repo_name:?} is not declared in fleet/"));
+        };
+        let (url, branch) = (&repo.spec.url, repo.branch(source_env));
+        let Some(state) = self.branch_state(url, &branch) else {
+            return Err(format!("{url}: branch {branch:?} was not fetched by the hub"));
+        };
+        if let Some(error) = &state.error {
+            return Err(error.clone());
+        }
+        state.head.map(|head| (url.as_str(), head)).ok_or_else(|| format!("{url}: branch {branch:?} has no head"))
     }
 
     /// How many times a placement was rendered, or its render substituted for a cluster, since

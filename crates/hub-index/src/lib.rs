@@ -8,6 +8,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod fleet;
 pub mod index;
+pub mod preview;
 pub mod rollouts;
 pub mod server;
 pub mod store;

@@ -42,6 +42,26 @@ enum Command {
     Evidence(EvidenceArgs),
     /// The fleet's compliance with a standard as of a date, per control, with the evidence.
     Audit(AuditArgs),
+    /// What moving a repository's environment branch to a ref (merging dev into prod) would do:
+    /// the clusters that would change, grouped by placement and new digest, with the objects
+    /// that would change on one cluster of each group.
+    Preview(PreviewArgs),
+}
+
+#[derive(clap::Args)]
+struct PreviewArgs {
+    #[command(flatten)]
+    view: ViewArgs,
+    /// A branch the hub fetched (`dev`) or a full commit id in its git cache.
+    #[arg(long = "ref")]
+    reference: String,
+    /// The repository whose branch would move: `fleet` (the fleet repository) or a repository
+    /// the environment's fleet declares.
+    #[arg(long, default_value = "fleet")]
+    repository: String,
+    /// The environment whose clusters and branch are previewed.
+    #[arg(long, default_value = "prod")]
+    environment: String,
 }
 
 #[derive(clap::Args)]
@@ -332,6 +352,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Compliance(a) => compliance(a),
         Command::Lag(a) => lag(a),
+        Command::Preview(a) => preview(a),
     }
 }
 
@@ -359,6 +380,19 @@ fn compliance(a: ComplianceArgs) -> Result<ExitCode> {
             show(&a.view, &format!("/api/v1/compliance/{}", encode(&policy)), &query)
         }
     }
+}
+
+/// `hub-index preview --ref REF`: the summary, the groups, and each group's diff.
+fn preview(a: PreviewArgs) -> Result<ExitCode> {
+    let query = [("ref", a.reference), ("repository", a.repository), ("environment", a.environment)];
+    if a.view.format == "json" {
+        return show(&a.view, "/api/v1/preview", &query);
+    }
+    let body = fetch(&a.view.hub, a.view.token_file.as_ref(), "/api/v1/preview", &query)?;
+    let preview: hub_index::preview::Preview =
+        serde_json::from_str(&body).context("GET /api/v1/preview: not a preview")?;
+    std::io::stdout().lock().write_all(hub_index::preview::table(&preview).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Fetches a view and prints it as a table or as the JSON the API answered.

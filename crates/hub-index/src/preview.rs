@@ -1,0 +1,695 @@
+//! Preview (`GET /api/v1/preview?ref=REF&repository=NAME&environment=prod`): what moving one
+//! repository's environment branch to another commit — merging `dev` into `prod` — would do to
+//! the clusters of that environment, before it is done. Which clusters would change, grouped by
+//! placement and the digest they would render to, and for one cluster of each group the
+//! object-level diff between what it runs now and what it would run.
+//!
+//! The clusters are those the index knows in the environment (registered and declared); what
+//! each runs now is its last report's applied digest (else its desired one). What it would run is
+//! rendered by [`FleetView::preview`] with the same memo as the expected digests, so a fleet of
+//! thousands of stores costs a render per distinct input. A cluster that never reported runs
+//! nothing known: every placement it would get is "added".
+//!
+//! Not a dry run of the agents: signatures (`verify`), rollout waves, windows and pauses are
+//! not applied — a preview says what the commit renders to, not when or whether an agent takes
+//! it. Nor a merge: the branch is taken to be at the ref's commit, as a fast-forward would put
+//! it; commits only the environment branch has (a hotfix on prod) are not in the preview.
+//! Rendering reads git (blocking), so the handler runs it off the async runtime with the index
+//! data copied out of the lock first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::fleet::{FleetView, PreviewError, Scenario};
+use crate::index::{Index, Labels, Placements, Text};
+use crate::server::{Hub, problem};
+
+/// How many cluster names a group lists.
+pub const NAMES: usize = 20;
+
+/// How many groups get a diff (the largest first); the others list their clusters only.
+pub const DIFFS: usize = 50;
+
+/// How many lines one object's diff shows at most.
+pub const MAX_LINES: usize = 200;
+
+/// Unchanged lines shown around each change.
+pub const CONTEXT: usize = 3;
+
+/// Beyond this many cells (old lines × new lines, once the common start and end are set aside)
+/// the line diff does not look for a longest common subsequence and shows the middle as
+/// removed, then added.
+const MAX_CELLS: usize = 1_000_000;
+
+/// What one group of clusters would go through for one placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Change {
+    /// It runs the placement now and would render something else.
+    Changed,
+    /// It would get the placement, which it does not run now (or it never reported).
+    Added,
+    /// It runs the placement now and would no longer be selected.
+    Removed,
+    /// The placement would not render for it (the error says why).
+    Failed,
+}
+
+/// The answer: the counts and the groups, largest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preview {
+    pub environment: String,
+    pub repository: String,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// What `ref` names.
+    pub commit: String,
+    /// Broken fleet documents at the commit, when the fleet repository moves.
+    pub warnings: Vec<String>,
+    /// The clusters of the environment the hub knows.
+    pub clusters: usize,
+    /// Those for which at least one placement would change, be added or be removed.
+    pub would_change: usize,
+    /// Those for which at least one placement would fail to render.
+    pub would_fail: usize,
+    /// Those that would run what they run now.
+    pub unchanged: usize,
+    pub groups: Vec<Group>,
+}
+
+/// The clusters for which one placement would go the same way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub placement: String,
+    pub change: Change,
+    /// The digest they would run (none for `removed` and `failed`).
+    pub digest: Option<String>,
+    /// The source commit they would render from.
+    pub source_commit: Option<String>,
+    /// Why it would not render (`failed`).
+    pub error: Option<String>,
+    pub clusters: usize,
+    /// The first [`NAMES`] of them, by name.
+    pub names: Vec<String>,
+    /// What would change on the first of them; for the [`DIFFS`] largest groups, not `failed`.
+    pub diff: Option<Diff>,
+}
+
+/// What would change on one cluster for one placement, object by object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diff {
+    pub cluster: String,
+    /// The source commit rendered for what it runs now (the one its report names, applied or
+    /// else desired, when the hub's cache has it; else the branch head); `None` when nothing
+    /// runs.
+    pub from_commit: Option<String>,
+    /// The source commit rendered for what it would run; `None` when removed.
+    pub to_commit: Option<String>,
+    /// The objects added, removed or changed, in the order they would be applied (removed
+    /// ones last).
+    pub objects: Vec<ObjectDiff>,
+    /// How many objects stay as they are.
+    pub unchanged: usize,
+    /// Why one side could not be rendered (then `objects` is empty).
+    pub error: Option<String>,
+}
+
+/// One object's change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectDiff {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// `changed`, `added` or `removed`.
+    pub change: Change,
+    /// For a changed object, its YAML as a unified diff: `@@` hunk headers and lines starting
+    /// with ` `, `-` or `+`, at most [`MAX_LINES`].
+    pub lines: Vec<String>,
+    /// Whether lines were left out past [`MAX_LINES`].
+    pub clipped: bool,
+}
+
+/// One cluster as the index knows it, copied out of the index's lock.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub name: Text,
+    pub labels: Labels,
+    /// Whether it ever reported.
+    pub reported: bool,
+    /// Its placements as its last report listed them.
+    pub placements: Placements,
+}
+
+/// The clusters of `environment` in `index`, by name (cheap: shared values are shared).
+pub fn known(index: &Index, environment: &str) -> Vec<Known> {
+    index
+        .iter()
+        .filter(|(_, e)| &*e.environment == environment)
+        .map(|(name, e)| Known {
+            name: name.clone(),
+            labels: e.labels.clone(),
+            reported: e.last_report_at_ms.is_some(),
+            placements: e.placements.clone(),
+        })
+        .collect()
+}
+
+/// A group as it is collected: its clusters, and the first one's identity and what it runs.
+struct Collecting {
+    source_commit: Option<String>,
+    clusters: usize,
+    names: Vec<String>,
+    first: (ClusterIdentity, Option<String>),
+}
+
+/// Groups by placement, change and the digest (or error) it would render to.
+type GroupKey = (String, Change, Option<String>);
+
+/// Previews `scenario` over `clusters` (in name order; see [`known`]). Blocking: renders.
+pub fn preview(view: &FleetView, scenario: &Scenario, clusters: &[Known]) -> Preview {
+    let mut groups: HashMap<GroupKey, Collecting> = HashMap::new();
+    let (mut would_change, mut would_fail, mut unchanged) = (0, 0, 0);
+    for cluster in clusters {
+        let labels: BTreeMap<String, String> =
+            cluster.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let identity =
+            ClusterIdentity { name: cluster.name.to_string(), environment: scenario.environment.clone(), labels };
+        let running: BTreeMap<&str, (Option<&str>, Option<&str>)> = cluster
+            .placements
+            .iter()
+            .map(|p| {
+                let digest = p.applied_digest.as_deref().or(p.desired_digest.as_deref());
+                let commit = p.applied_commit.as_deref().or(p.source_commit.as_deref());
+                (&*p.name, (digest, commit))
+            })
+            .collect();
+        let (mut changes, mut fails) = (false, false);
+        let mut add = |key: GroupKey, source_commit: Option<String>, commit: Option<&str>| {
+            let group = groups.entry(key).or_insert_with(|| Collecting {
+                source_commit,
+                clusters: 0,
+                names: Vec::new(),
+                first: (identity.clone(), commit.map(ToString::to_string)),
+            });
+            group.clusters += 1;
+            if group.names.len() < NAMES {
+                group.names.push(cluster.name.to_string());
+            }
+        };
+        let expected = view.preview(scenario, &identity);
+        for e in &expected {
+            let now = running.get(e.placement.as_str());
+            let commit = now.and_then(|(_, c)| *c);
+            let source_commit = e.source_commit.map(|c| c.to_string());
+            if let Some(error) = &e.error {
+                fails = true;
+                add((e.placement.clone(), Change::Failed, Some(error.clone())), source_commit, commit);
+            } else if !cluster.reported || now.is_none() {
+                changes = true;
+                add((e.placement.clone(), Change::Added, e.digest.clone()), source_commit, commit);
+            } else if now.and_then(|(d, _)| *d) != e.digest.as_deref() {
+                changes = true;
+                add((e.placement.clone(), Change::Changed, e.digest.clone()), source_commit, commit);
+            }
+        }
+        for (placement, (_, commit)) in &running {
+            if !expected.iter().any(|e| e.placement == *placement) {
+                changes = true;
+                add(((*placement).to_string(), Change::Removed, None), None, *commit);
+            }
+        }
+        would_change += usize::from(changes);
+        would_fail += usize::from(fails);
+        unchanged += usize::from(!changes && !fails);
+    }
+    let mut groups: Vec<(GroupKey, Collecting)> = groups.into_iter().collect();
+    groups.sort_by(|(ka, a), (kb, b)| b.clusters.cmp(&a.clusters).then_with(|| ka.cmp(kb)));
+    let groups = groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, ((placement, change, outcome), c))| {
+            let (digest, error) = if change == Change::Failed { (None, outcome) } else { (outcome, None) };
+            let diff = (i < DIFFS && change != Change::Failed)
+                .then(|| diff(view, scenario, &placement, change, &c.first.0, c.first.1.as_deref()));
+            Group {
+                placement,
+                change,
+                digest,
+                source_commit: c.source_commit,
+                error,
+                clusters: c.clusters,
+                names: c.names,
+                diff,
+            }
+        })
+        .collect();
+    Preview {
+        environment: scenario.environment.clone(),
+        repository: scenario.repository.clone(),
+        reference: scenario.reference.clone(),
+        commit: scenario.commit.to_string(),
+        warnings: scenario.warnings.clone(),
+        clusters: clusters.len(),
+        would_change,
+        would_fail,
+        unchanged,
+        groups,
+    }
+}
+
+/// The diff of one cluster for one placement: what it runs now against what it would run.
+fn diff(
+    view: &FleetView,
+    scenario: &Scenario,
+    placement: &str,
+    change: Change,
+    identity: &ClusterIdentity,
+    running: Option<&str>,
+) -> Diff {
+    let mut diff = Diff {
+        cluster: identity.name.clone(),
+        from_commit: None,
+        to_commit: None,
+        objects: Vec::new(),
+        unchanged: 0,
+        error: None,
+    };
+    let now = if change == Change::Added {
+        Ok(Vec::new())
+    } else {
+        view.current_objects(&scenario.environment, identity, placement, running).map(|(commit, objects)| {
+            diff.from_commit = Some(commit.to_string());
+            objects
+        })
+    };
+    let then = if change == Change::Removed {
+        Ok(Vec::new())
+    } else {
+        view.preview_objects(scenario, identity, placement).map(|(commit, objects)| {
+            diff.to_commit = Some(commit.to_string());
+            objects
+        })
+    };
+    match (now, then) {
+        (Ok(now), Ok(then)) => (diff.objects, diff.unchanged) = object_diff(&now, &then),
+        (Err(e), _) => diff.error = Some(format!("rendering what it runs now: {e}")),
+        (_, Err(e)) => diff.error = Some(format!("rendering what it would run: {e}")),
+    }
+    diff
+}
+
+/// An object's identity: apiVersion, kind, namespace, name.
+type ObjectKey = (String, String, Option<String>, String);
+
+fn object_key(object: &Value) -> ObjectKey {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let metadata = &object["metadata"];
+    (
+        text(&object["apiVersion"]),
+        text(&object["kind"]),
+        metadata["namespace"].as_str().map(ToString::to_string),
+        text(&metadata["name"]),
+    )
+}
+
+/// The objects added, removed (after the others) and changed between two renders, and how
+/// many are the same; a changed object's YAML as a line diff.
+pub fn object_diff(old: &[Value], new: &[Value]) -> (Vec<ObjectDiff>, usize) {
+    let before: HashMap<ObjectKey, &Value> = old.iter().map(|o| (object_key(o), o)).collect();
+    let after: HashMap<ObjectKey, &Value> = new.iter().map(|o| (object_key(o), o)).collect();
+    let entry = |(api_version, kind, namespace, name): ObjectKey, change, lines: Vec<String>| {
+        let clipped = lines.len() > MAX_LINES;
+        let lines = lines.into_iter().take(MAX_LINES).collect();
+        ObjectDiff { api_version, kind, namespace, name, change, lines, clipped }
+    };
+    let mut objects = Vec::new();
+    let mut unchanged = 0;
+    for object in new {
+        let key = object_key(object);
+        match before.get(&key) {
+            None => objects.push(entry(key, Change::Added, Vec::new())),
+            Some(was) if *was == object => unchanged += 1,
+            Some(was) => {
+                let (was, is) = (flotilla_core::yaml::to_string(was), flotilla_core::yaml::to_string(object));
+                objects.push(entry(key, Change::Changed, line_diff(&was, &is, CONTEXT)));
+            }
+        }
+    }
+    for object in old {
+        let key = object_key(object);
+        if !after.contains_key(&key) {
+            objects.push(entry(key, Change::Removed, Vec::new()));
+        }
+    }
+    (objects, unchanged)
+}
+
+/// One step of an edit script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edit<'a> {
+    Same(&'a str),
+    Removed(&'a str),
+    Added(&'a str),
+}
+
+/// The lines of `old` and `new` as a unified diff: each hunk an `@@ -l,n +l,n @@` header and
+/// its lines prefixed ` ` (kept), `-` (removed) or `+` (added), with `context` kept lines
+/// around each change. Empty when they are equal.
+pub fn line_diff(old: &str, new: &str, context: usize) -> Vec<String> {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    unified(&edits(&a, &b), context)
+}
+
+/// A shortest edit script from `a` to `b` (a longest common subsequence kept), the common
+/// start and end set aside first; past [`MAX_CELLS`] the middle is removed, then added.
+fn edits<'a>(old: &[&'a str], new: &[&'a str]) -> Vec<Edit<'a>> {
+    let prefix = old.iter().zip(new).take_while(|(x, y)| x == y).count();
+    let suffix = old[prefix..].iter().rev().zip(new[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let (was, is) = (&old[prefix..old.len() - suffix], &new[prefix..new.len() - suffix]);
+    let mut out: Vec<Edit<'a>> = old[..prefix].iter().map(|l| Edit::Same(l)).collect();
+    let (rows, cols) = (was.len(), is.len());
+    if rows.saturating_mul(cols) > MAX_CELLS {
+        out.extend(was.iter().map(|l| Edit::Removed(l)));
+        out.extend(is.iter().map(|l| Edit::Added(l)));
+    } else {
+        // lcs[r * width + c]: the length of a longest common subsequence of was[r..] and is[c..].
+        let width = cols + 1;
+        let mut lcs = vec![0_u32; (rows + 1) * width];
+        for r in (0..rows).rev() {
+            for c in (0..cols).rev() {
+                lcs[r * width + c] = if was[r] == is[c] {
+                    lcs[(r + 1) * width + c + 1] + 1
+                } else {
+                    lcs[(r + 1) * width + c].max(lcs[r * width + c + 1])
+                };
+            }
+        }
+        let (mut r, mut c) = (0, 0);
+        while r < rows || c < cols {
+            if r < rows && c < cols && was[r] == is[c] {
+                out.push(Edit::Same(was[r]));
+                (r, c) = (r + 1, c + 1);
+            } else if r < rows && (c == cols || lcs[(r + 1) * width + c] >= lcs[r * width + c + 1]) {
+                // Removed lines before added ones, as `diff` shows a replaced line.
+                out.push(Edit::Removed(was[r]));
+                r += 1;
+            } else {
+                out.push(Edit::Added(is[c]));
+                c += 1;
+            }
+        }
+    }
+    out.extend(old[old.len() - suffix..].iter().map(|l| Edit::Same(l)));
+    out
+}
+
+/// The edit script as hunks with `context` lines around changes.
+fn unified(edits: &[Edit<'_>], context: usize) -> Vec<String> {
+    let changed: Vec<usize> =
+        edits.iter().enumerate().filter(|(_, e)| !matches!(e, Edit::Same(_))).map(|(i, _)| i).collect();
+    let Some(&first) = changed.first() else { return Vec::new() };
+    // Hunks as ranges of the script; a change within reach of the last hunk's context joins it.
+    let mut hunks: Vec<(usize, usize)> = Vec::new();
+    let mut current = (first.saturating_sub(context), (first + context + 1).min(edits.len()));
+    for &i in &changed[1..] {
+        if i.saturating_sub(context) <= current.1 {
+            current.1 = (i + context + 1).min(edits.len());
+        } else {
+            hunks.push(current);
+            current = (i.saturating_sub(context), (i + context + 1).min(edits.len()));
+        }
+    }
+    hunks.push(current);
+    // The line numbers (from 1) of old and new at each step of the script.
+    let mut at = Vec::with_capacity(edits.len());
+    let (mut old_line, mut new_line) = (1, 1);
+    for e in edits {
+        at.push((old_line, new_line));
+        match e {
+            Edit::Same(_) => (old_line, new_line) = (old_line + 1, new_line + 1),
+            Edit::Removed(_) => old_line += 1,
+            Edit::Added(_) => new_line += 1,
+        }
+    }
+    let mut out = Vec::new();
+    for (start, end) in hunks {
+        let steps = &edits[start..end];
+        let old_count = steps.iter().filter(|e| !matches!(e, Edit::Added(_))).count();
+        let new_count = steps.iter().filter(|e| !matches!(e, Edit::Removed(_))).count();
+        // As `diff -u` numbers an empty side: the line before it.
+        let (old_start, new_start) = at[start];
+        let old_start = if old_count == 0 { old_start - 1 } else { old_start };
+        let new_start = if new_count == 0 { new_start - 1 } else { new_start };
+        out.push(format!("@@ -{old_start},{old_count} +{new_start},{new_count} @@"));
+        out.extend(steps.iter().map(|e| match e {
+            Edit::Same(l) => format!(" {l}"),
+            Edit::Removed(l) => format!("-{l}"),
+            Edit::Added(l) => format!("+{l}"),
+        }));
+    }
+    out
+}
+
+/// The summary line the command line and the dashboard start with.
+pub fn summary(p: &Preview) -> String {
+    let mut out = format!(
+        "{} at {} ({}) in {}: {} of {} clusters would change, {} would fail to render, {} unchanged",
+        p.repository,
+        p.reference,
+        p.commit.get(..12).unwrap_or(&p.commit),
+        p.environment,
+        p.would_change,
+        p.clusters,
+        p.would_fail,
+        p.unchanged
+    );
+    if !p.warnings.is_empty() {
+        let _ = write!(out, "; {} broken fleet documents", p.warnings.len());
+    }
+    out
+}
+
+/// The preview as the command line prints it: the summary, the groups, then each diff.
+pub fn table(p: &Preview) -> String {
+    let mut out = summary(p);
+    out.push_str("\n\n");
+    for w in &p.warnings {
+        let _ = writeln!(out, "broken fleet document: {w}");
+    }
+    if p.groups.is_empty() {
+        out.push_str("No cluster would change.\n");
+        return out;
+    }
+    let short =
+        |c: &Option<String>, n: usize| c.as_deref().map_or("-".to_string(), |c| c.get(..n).unwrap_or(c).to_string());
+    let rows: Vec<Vec<String>> = p
+        .groups
+        .iter()
+        .map(|g| {
+            let mut names = g.names.join(",");
+            if g.clusters > g.names.len() {
+                let _ = write!(names, " and {} more", g.clusters - g.names.len());
+            }
+            vec![
+                g.placement.clone(),
+                change_word(g.change).to_string(),
+                g.error.clone().unwrap_or_else(|| short(&g.digest, 19)),
+                short(&g.source_commit, 12),
+                g.clusters.to_string(),
+                names,
+            ]
+        })
+        .collect();
+    out.push_str(&crate::table::columns(
+        &["PLACEMENT", "CHANGE", "DIGEST", "COMMIT", "CLUSTERS", "FIRST CLUSTERS"],
+        &rows,
+    ));
+    for g in &p.groups {
+        let Some(d) = &g.diff else { continue };
+        let _ = writeln!(
+            out,
+            "\n{} {} on {} (from {} to {}; unchanged objects: {})",
+            g.placement,
+            change_word(g.change),
+            d.cluster,
+            short(&d.from_commit, 12),
+            short(&d.to_commit, 12),
+            d.unchanged
+        );
+        if let Some(e) = &d.error {
+            let _ = writeln!(out, "  {e}");
+        }
+        for o in &d.objects {
+            let namespace = o.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default();
+            let _ = writeln!(out, "  {} {} {namespace}{} ({})", change_word(o.change), o.kind, o.name, o.api_version);
+            for line in &o.lines {
+                let _ = writeln!(out, "    {line}");
+            }
+            if o.clipped {
+                let _ = writeln!(out, "    … clipped at {MAX_LINES} lines");
+            }
+        }
+    }
+    out
+}
+
+/// A change as the API names it.
+pub fn change_word(change: Change) -> &'static str {
+    match change {
+        Change::Changed => "changed",
+        Change::Added => "added",
+        Change::Removed => "removed",
+        Change::Failed => "failed",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PreviewQuery {
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+    repository: Option<String>,
+    environment: Option<String>,
+}
+
+/// Why a preview has no answer: status, message, and the request field at fault.
+pub(crate) type Refusal = (StatusCode, String, Option<&'static str>);
+
+/// `GET /api/v1/preview?ref=REF&repository=fleet&environment=prod`.
+pub async fn preview_api(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(q): Query<PreviewQuery>) -> Response {
+    if let Err(r) = hub.viewer(&headers).await {
+        return r;
+    }
+    let Some(reference) = q.reference.filter(|r| !r.trim().is_empty()) else {
+        return problem(StatusCode::BAD_REQUEST, "which ref? a branch or a full commit id", Some("ref"));
+    };
+    let repository = q.repository.filter(|r| !r.is_empty()).unwrap_or_else(|| FLEET_REPOSITORY.to_string());
+    let environment = q.environment.filter(|e| !e.is_empty()).unwrap_or_else(|| "prod".to_string());
+    match compute(&hub, environment, repository, reference.trim().to_string()).await {
+        Ok(preview) => Json(preview).into_response(),
+        Err((status, message, field)) => problem(status, &message, field),
+    }
+}
+
+/// The preview as the API and the dashboard answer it: the index's clusters of `environment`
+/// copied under its lock, then rendered off the async runtime.
+pub(crate) async fn compute(
+    hub: &Hub,
+    environment: String,
+    repository: String,
+    reference: String,
+) -> Result<Preview, Refusal> {
+    let Some(fleet) = hub.fleet_view() else {
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "the fleet repository has not been read yet".into(), None));
+    };
+    let clusters = known(&hub.index(), &environment);
+    tokio::task::spawn_blocking(move || {
+        let scenario = fleet.scenario(&environment, &repository, &reference)?;
+        Ok::<_, PreviewError>(preview(&fleet, &scenario, &clusters))
+    })
+    .await
+    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("the preview failed: {e}"), None))?
+    .map_err(|e| {
+        let status = match e {
+            PreviewError::FleetBranch { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::NOT_FOUND,
+        };
+        (status, e.to_string(), Some(e.field()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_line_diff_keeps_context_around_each_change_and_numbers_its_hunks() {
+        let old = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\n";
+        let new = "a\nB\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\n";
+        assert_eq!(
+            line_diff(old, new, 2),
+            ["@@ -1,4 +1,4 @@", " a", "-b", "+B", " c", " d", "@@ -11,2 +11,3 @@", " k", " l", "+m"]
+        );
+        // Close changes share a hunk.
+        assert_eq!(
+            line_diff("a\nb\nc\nd\n", "A\nb\nc\nD\n", 1),
+            ["@@ -1,4 +1,4 @@", "-a", "+A", " b", " c", "-d", "+D"]
+        );
+        assert_eq!(line_diff("same\n", "same\n", 3), Vec::<String>::new());
+        // From nothing, and to nothing, numbered as `diff -u` does.
+        assert_eq!(line_diff("", "x\ny\n", 3), ["@@ -0,0 +1,2 @@", "+x", "+y"]);
+        assert_eq!(line_diff("x\n", "", 3), ["@@ -1,1 +0,0 @@", "-x"]);
+    }
+
+    #[test]
+    fn a_line_diff_keeps_the_longest_common_subsequence() {
+        // An insertion in the middle is one added line, not a cascade of changes.
+        let lines = line_diff("a\nb\nc\nd\n", "a\nb\nx\nc\nd\n", 0);
+        assert_eq!(lines, ["@@ -2,0 +3,1 @@", "+x"]);
+        // A moved line: one removed, one added, the rest kept.
+        let lines = line_diff("1\n2\n3\n4\n5\n", "2\n3\n4\n1\n5\n", 9);
+        assert_eq!(lines, ["@@ -1,5 +1,5 @@", "-1", " 2", " 3", " 4", "+1", " 5"]);
+    }
+
+    #[test]
+    fn a_line_diff_too_large_to_align_shows_the_middle_removed_then_added() {
+        let lines = |word: &str| {
+            (0..1_200).fold(String::new(), |mut s, i| {
+                let _ = writeln!(s, "{word} {i}");
+                s
+            })
+        };
+        let (old, new) = (lines("old"), lines("new"));
+        let lines = line_diff(&format!("head\n{old}tail\n"), &format!("head\n{new}tail\n"), 1);
+        assert_eq!(lines[0], "@@ -1,1202 +1,1202 @@");
+        assert_eq!((lines[1].as_str(), lines[2].as_str(), lines[1202].as_str()), (" head", "-old 0", "+new 0"));
+        assert_eq!(lines.last().map(String::as_str), Some(" tail"));
+    }
+
+    #[test]
+    fn objects_are_matched_by_kind_namespace_and_name() {
+        let cm = |name: &str, version: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "shop"},
+                "data": {"version": version}})
+        };
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}});
+        let old = [ns.clone(), cm("web", "1"), cm("gone", "1")];
+        let new = [ns, cm("web", "2"), cm("fresh", "1")];
+        let (objects, unchanged) = object_diff(&old, &new);
+        assert_eq!(unchanged, 1);
+        let what: Vec<(&str, Change)> = objects.iter().map(|o| (o.name.as_str(), o.change)).collect();
+        assert_eq!(what, [("web", Change::Changed), ("fresh", Change::Added), ("gone", Change::Removed)]);
+        let web = &objects[0];
+        assert_eq!(web.namespace.as_deref(), Some("shop"));
+        assert!(web.lines.contains(&"-  version: \"1\"".to_string()), "{:?}", web.lines);
+        assert!(web.lines.contains(&"+  version: \"2\"".to_string()), "{:?}", web.lines);
+        assert!(!web.clipped && objects[1].lines.is_empty());
+    }
+
+    #[test]
+    fn a_long_object_diff_is_clipped_and_says_so() {
+        let big = |v: &str| {
+            let data: serde_json::Map<String, Value> = (0..300).map(|i| (format!("k{i:03}"), json!(v))).collect();
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": data})
+        };
+        let (objects, _) = object_diff(&[big("a")], &[big("b")]);
+        assert_eq!(objects[0].lines.len(), MAX_LINES);
+        assert!(objects[0].clipped);
+    }
+}
