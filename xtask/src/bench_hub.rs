@@ -16,7 +16,9 @@
 //!   turn with increasing sequences, from many concurrent keep-alive connections, while the
 //!   fleet summary and the lag ledger are read every 100 ms (`--probe-ms`; latency under load);
 //!   the median window's rate is quoted;
-//! - reads the summary and the ledger again and again when idle (latency idle);
+//! - reads the summary and the ledger again and again when idle (latency idle), and the
+//!   rollout progress of `web` (three waves, a halt): computed afresh (each read after the hub's
+//!   cache of it expired) and served from that cache;
 //! - reads the hub's VmRSS and VmHWM, and its CPU time over the sustained window.
 //!
 //! Every report must be answered 200 `stored`; anything else fails the bench with the answer.
@@ -174,7 +176,9 @@ fn make_fleet(dir: &Path) -> Result<Fleet> {
     fs::write(
         dir.join("fleet/fleet.yaml"),
         "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: web}\n\
-         spec:\n  source: {repository: fleet, path: web}\n  clusters: {matchLabels: {kind: store}}\n",
+         spec:\n  source: {repository: fleet, path: web}\n  clusters: {matchLabels: {kind: store}}\n\
+         \x20 rollout:\n    waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: early, percent: 10}, \
+         {name: everyone}]\n    bake: 2h\n    halt: {maxFailed: 5%}\n",
     )?;
     let mut commits = Vec::new();
     for name in ["a", "b"] {
@@ -204,6 +208,9 @@ struct Outcome {
     rounds: Vec<Round>,
     summary_idle: Vec<f64>,
     lag_idle: Vec<f64>,
+    /// The rollout progress of `web`, computed afresh and from the hub's cache.
+    rollout_fresh: Vec<f64>,
+    rollout_cached: Vec<f64>,
     summary_load: Vec<f64>,
     lag_load: Vec<f64>,
     rss_mib: f64,
@@ -368,6 +375,7 @@ impl Case {
         }
 
         let (summary_idle, lag_idle) = self.idle(&client, &hub.url, fleet).await?;
+        let (rollout_fresh, rollout_cached) = self.rollout(&client, &hub.url).await?;
         let (rss_mib, hwm_mib) = hub.memory()?;
         Ok(Outcome {
             backend: self.backend,
@@ -378,6 +386,8 @@ impl Case {
             rounds,
             summary_idle,
             lag_idle,
+            rollout_fresh,
+            rollout_cached,
             summary_load,
             lag_load,
             rss_mib,
@@ -417,7 +427,37 @@ impl Case {
 
         Ok((summary_idle, lag_idle))
     }
+
+    /// Reads the rollout progress of `web` afresh ([`ROLLOUT_SAMPLES`] times, each after the
+    /// hub's cache of it expired) and from the cache; checks that its waves hold every cluster
+    /// of prod.
+    async fn rollout(&self, client: &reqwest::Client, hub: &str) -> Result<(Vec<f64>, Vec<f64>)> {
+        let url = format!("{hub}/api/v1/rollouts/web?environment=prod");
+        let expire = Duration::from_millis(u64::try_from(hub_index::rollouts::FRESH_MS).unwrap_or(2_000) + 100);
+        let mut fresh = Vec::with_capacity(ROLLOUT_SAMPLES);
+        let mut cached = Vec::with_capacity(IDLE_SAMPLES);
+        for _ in 0..ROLLOUT_SAMPLES {
+            tokio::time::sleep(expire).await;
+            let (ms, view) = timed_get(client, &url).await?;
+            fresh.push(ms);
+            let waves = view["waves"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let counted: u64 = waves.iter().filter_map(|w| w["clusters"].as_u64()).sum();
+            // A tenth of the clusters are in dev.
+            let prod = self.clusters - self.clusters.div_ceil(10);
+            ensure!(
+                waves.len() == 3 && counted == prod as u64,
+                "the rollout's waves hold {counted} clusters, not the {prod} of prod: {view}"
+            );
+            for _ in 0..IDLE_SAMPLES / ROLLOUT_SAMPLES {
+                cached.push(timed_get(client, &url).await?.0);
+            }
+        }
+        Ok((fresh, cached))
+    }
 }
+
+/// How many times the rollout progress is computed afresh.
+const ROLLOUT_SAMPLES: usize = 5;
 
 /// A count as a float, for rates and averages.
 #[expect(clippy::cast_precision_loss, reason = "counts here stay far below 2^52")]
@@ -807,7 +847,7 @@ fn p50_p99(values: &[f64]) -> String {
 fn print_case(o: &Outcome) {
     eprintln!(
         "bench: {} {}: {:.0} reports/s (median of {}); summary idle {} ms, under load {} ms; lag idle {} ms, under load {} ms; \
-         VmRSS {:.0} MiB, VmHWM {:.0} MiB",
+         rollout progress {} ms afresh, {} ms cached; VmRSS {:.0} MiB, VmHWM {:.0} MiB",
         o.backend.name(),
         o.clusters,
         o.reports_per_s(),
@@ -816,6 +856,8 @@ fn print_case(o: &Outcome) {
         p50_p99(&o.summary_load),
         p50_p99(&o.lag_idle),
         p50_p99(&o.lag_load),
+        p50_p99(&o.rollout_fresh),
+        p50_p99(&o.rollout_cached),
         o.rss_mib,
         o.hwm_mib
     );
@@ -852,18 +894,20 @@ fn print_report(config: &Config, outcomes: &[Outcome]) {
     }
     println!("\nLatency, ms, p50 / p99 (samples):\n");
     println!(
-        "| database | clusters | summary, idle | summary, under load | lag ledger, idle | lag ledger, under load |"
+        "| database | clusters | summary, idle | summary, under load | lag ledger, idle | lag ledger, under load | rollout progress, afresh | rollout progress, cached |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
         println!(
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             o.backend.name(),
             o.clusters,
             p50_p99(&o.summary_idle),
             p50_p99(&o.summary_load),
             p50_p99(&o.lag_idle),
-            p50_p99(&o.lag_load)
+            p50_p99(&o.lag_load),
+            p50_p99(&o.rollout_fresh),
+            p50_p99(&o.rollout_cached)
         );
     }
     let met = |ok: bool| if ok { "MET" } else { "NOT MET" };

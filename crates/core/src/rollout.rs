@@ -66,11 +66,19 @@ pub fn bucket(placement: &str, cluster: &str) -> u64 {
 /// The wave of `placement`'s rollout that `identity` is in; `None` when the rollout has no
 /// waves.
 pub fn wave_of(rollout: &Rollout, placement: &str, identity: &ClusterIdentity) -> Option<WaveOf> {
+    let selected: Vec<bool> =
+        rollout.waves.iter().map(|w| w.clusters.as_ref().is_none_or(|s| s.matches(&identity.labels))).collect();
+    let index = wave_index(rollout, bucket(placement, &identity.name), &selected)?;
+    Some(WaveOf { index, name: rollout.waves[index].name.clone() })
+}
+
+/// [`wave_of`] from its parts: the cluster's [`bucket`] and, per wave, whether the wave's
+/// `clusters` selector takes the cluster (true for a wave without one) — what a caller that
+/// puts many clusters with the same labels in waves computes once per label set.
+pub fn wave_index(rollout: &Rollout, bucket: u64, selected: &[bool]) -> Option<usize> {
     let last = rollout.waves.len().checked_sub(1)?;
-    let bucket = bucket(placement, &identity.name);
     let mut taken = 0;
     for (index, wave) in rollout.waves.iter().enumerate() {
-        let selected = wave.clusters.as_ref().is_none_or(|s| s.matches(&identity.labels));
         let in_share = match wave.percent {
             None => true,
             Some(percent) => {
@@ -79,11 +87,11 @@ pub fn wave_of(rollout: &Rollout, placement: &str, identity: &ClusterIdentity) -
                 (from..taken).contains(&bucket)
             }
         };
-        if selected && in_share {
-            return Some(WaveOf { index, name: wave.name.clone() });
+        if selected.get(index).copied().unwrap_or(false) && in_share {
+            return Some(index);
         }
     }
-    Some(WaveOf { index: last, name: rollout.waves[last].name.clone() })
+    Some(last)
 }
 
 /// The bake time of a rollout in seconds (none: 0), or why it cannot be read.

@@ -13,18 +13,20 @@
 //! placement — and kept for [`FRESH_MS`], so that a wave of agents asking at once costs one
 //! computation.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use flotilla_core::fleet::{ClusterIdentity, Placement};
+use flotilla_core::fleet::Placement;
 use flotilla_core::rollout::{self, Halted, Landed};
+use flotilla_core::selector::Labels;
 use serde::{Deserialize, Serialize};
 
 use crate::fleet::{Commit, FleetView};
-use crate::index::{Entry, Index, Standing, standing_of};
+use crate::index::{Entry, Index, Standing, Text, standing_of};
 use crate::server::{Hub, fleet_with, problem};
 use crate::store::Failure;
 
@@ -116,12 +118,16 @@ pub fn progress(
             halted: None,
         })
         .collect();
-    let wave_of = |cluster: &str, entry: &Entry| match rollout {
+    // Which waves' selectors take a label set, once per distinct set (the index shares them).
+    let mut selected: HashMap<*const [(Text, Text)], Vec<bool>> = HashMap::new();
+    let mut wave_of = |cluster: &str, entry: &Entry| match rollout {
         None => 0,
         Some(r) => {
-            let labels = entry.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            let identity = ClusterIdentity { name: cluster.to_string(), environment: environment.to_string(), labels };
-            rollout::wave_of(r, name, &identity).map_or(0, |w| w.index)
+            let selected = selected.entry(Arc::as_ptr(&entry.labels)).or_insert_with(|| {
+                let labels: Labels = entry.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                r.waves.iter().map(|w| w.clusters.as_ref().is_none_or(|s| s.matches(&labels))).collect()
+            });
+            rollout::wave_index(r, rollout::bucket(name, cluster), selected).unwrap_or(0)
         }
     };
     let members = index.group(environment, name).into_iter().flat_map(|group| group.values()).flatten();
@@ -180,7 +186,7 @@ fn halted(
     ids: &[String],
     failures: &[Failure],
     clusters: &[usize],
-    wave: impl Fn(&str) -> Option<usize>,
+    mut wave: impl FnMut(&str) -> Option<usize>,
 ) -> Vec<(String, Vec<usize>)> {
     let mut by_commit: Vec<(String, Vec<usize>)> = Vec::new();
     for f in failures {
@@ -364,5 +370,33 @@ mod tests {
         assert_eq!(view.waves[1].halted, None);
         // No halt configured: none published.
         assert_eq!(progress(&index, &placement(), "prod", &history, &failures, 4 * h).halt, None);
+    }
+
+    #[test]
+    fn the_hub_puts_every_cluster_in_the_wave_the_agent_computes() {
+        let yaml = "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: pos}\nspec:\n  source: {repository: app, path: pos}\n  clusters: {matchLabels: {kind: store}}\n  rollout: {waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: eu-first, percent: 20, clusters: {matchExpressions: [{key: region, operator: In, values: [eu]}]}}, {name: early, percent: 10}, {name: everyone}]}\n";
+        let mut snapshot = flotilla_core::snapshot::Snapshot::new();
+        snapshot.insert_file("fleet/p.yaml", yaml);
+        let (fleet, errors) = flotilla_core::fleet::Fleet::from_snapshot(&snapshot);
+        assert_eq!(errors, []);
+        let pos = &fleet.placements[0];
+        let mut index = Index::new(i64::MAX);
+        let mut expected = [0_usize; 4];
+        for i in 0..2_000_i64 {
+            let name = format!("store-{i:05}");
+            let mut r = row(&name, i % 97 == 0, "Synced", 'a', i + 1);
+            r.labels.insert("region".into(), ["eu", "us", "apac"][usize::try_from(i % 3).unwrap()].into());
+            let identity = flotilla_core::fleet::ClusterIdentity {
+                name: name.clone(),
+                environment: "prod".into(),
+                labels: r.labels.clone(),
+            };
+            expected[rollout::wave_of(pos.spec.rollout.as_ref().unwrap(), "pos", &identity).unwrap().index] += 1;
+            index.update(&r);
+        }
+        let view = progress(&index, pos, "prod", &[commit('a', "ta", 0)], &[], 0);
+        let counted: Vec<usize> = view.waves.iter().map(|w| w.clusters).collect();
+        assert_eq!(counted, expected);
+        assert!(expected.iter().all(|n| *n > 0), "every wave has clusters: {expected:?}");
     }
 }
