@@ -28,7 +28,7 @@ const APP_IMAGE: &str = "registry.example.com/shop/app";
 /// 11 rounds there would take over three hours; a size that does not fit gets fewer rounds (at
 /// least one) and the table says how many.
 const ROUNDS_BUDGET: Duration = Duration::from_secs(15 * 60);
-const USAGE: &str = "usage: cargo xtask bench render [--quick] [--size N]";
+const USAGE: &str = "usage: cargo xtask bench render [--quick] [--size N] | bench rollout [--clusters N,N]";
 
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
@@ -48,6 +48,7 @@ pub fn run(args: &[String]) -> Result<()> {
             }
             render(quick, only)
         }
+        Some("rollout") => crate::bench_hub::rollout(&args[1..]),
         _ => bail!("unknown or missing benchmark; {USAGE}"),
     }
 }

@@ -934,3 +934,93 @@ fn print_report(config: &Config, outcomes: &[Outcome]) {
     }
     println!("- at most 2 GiB: {} (VmHWM {:.0} MiB)", met(o.hwm_mib <= TARGET_RSS_MIB), o.hwm_mib);
 }
+
+/// `cargo xtask bench rollout [--clusters N,N]`: the hub's rollout progress of a placement
+/// (three waves: a canary label, 10% by hash, everyone; a halt) computed over an index of N
+/// clusters in this process, without HTTP or the store: what `GET /api/v1/rollouts/{placement}`
+/// costs when its two-second cache has expired. 11 computations per size; the median and the
+/// slowest are quoted.
+pub fn rollout(args: &[String]) -> Result<()> {
+    const USAGE: &str = "usage: cargo xtask bench rollout [--clusters N,N]";
+    if cfg!(debug_assertions) {
+        // `cargo xtask` builds without optimizations: measure the hub's code as it ships.
+        let mut again = vec!["run", "--quiet", "--release", "--package", "xtask", "--", "bench", "rollout"];
+        again.extend(args.iter().map(String::as_str));
+        return crate::cargo(&again);
+    }
+    let mut sizes = vec![100_000, 1_000_000];
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "--clusters" => {
+                let list = rest.next().with_context(|| format!("--clusters takes counts; {USAGE}"))?;
+                sizes = list
+                    .split(',')
+                    .map(|n| n.replace('_', "").parse().with_context(|| format!("--clusters {n:?}; {USAGE}")))
+                    .collect::<Result<_>>()?;
+            }
+            other => bail!("unknown argument {other:?}; {USAGE}"),
+        }
+    }
+    let yaml = "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: web}\nspec:\n  source: {repository: app, path: web}\n  clusters: {matchLabels: {kind: store}}\n  rollout:\n    waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: early, percent: 10}, {name: everyone}]\n    bake: 2h\n    halt: {maxFailed: 5%}\n";
+    let mut snapshot = flotilla_core::snapshot::Snapshot::new();
+    snapshot.insert_file("fleet/web.yaml", yaml);
+    let (fleet, errors) = flotilla_core::fleet::Fleet::from_snapshot(&snapshot);
+    ensure!(errors.is_empty(), "the bench's placement: {errors:?}");
+    let placement = &fleet.placements[0];
+    let (head, previous) = ("b".repeat(40), "a".repeat(40));
+    let commit = |id: &str, time: i64| hub_index::fleet::Commit {
+        id: flotilla_git::CommitId::parse(id).expect("a commit id"),
+        time,
+        tree: format!("tree-{id}"),
+        summary: String::new(),
+    };
+    let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
+    let history = [commit(&head, now - 3_600), commit(&previous, now - 86_400)];
+    println!("| clusters | rollout progress afresh, ms: median | slowest of 11 | index fill s |");
+    println!("|---:|---:|---:|---:|");
+    for n in sizes {
+        let started = Instant::now();
+        let mut index = hub_index::index::Index::new(i64::MAX);
+        for i in 0..n {
+            let name = cluster_name(i);
+            let applied = if i % 100 == 0 { &previous } else { &head };
+            let json = format!(
+                r#"{{"version":1,"cluster":"{name}","agentVersion":"0.1.0","sequence":1,"time":"2026-11-25T10:00:00Z",
+                "placements":[{{"name":"web","state":"Synced","appliedCommit":"{applied}","sourceCommit":"{applied}","health":"Healthy"}}]}}"#
+            );
+            let report =
+                flotilla_core::report::Report::from_json(json.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let labels = [
+                ("kind".to_string(), "store".to_string()),
+                ("region".to_string(), format!("region-{}", i % 8)),
+                ("canary".to_string(), (i % 1_000 == 0).to_string()),
+            ];
+            index.update(&hub_index::index::Row {
+                name,
+                environment: "prod".into(),
+                labels: labels.into_iter().collect(),
+                token_hash: None,
+                registered_at_ms: 0,
+                last_report_at_ms: Some(1),
+                last_report: Some(report),
+                change: i64::try_from(i + 1)?,
+            });
+        }
+        let fill = started.elapsed();
+        let failures: Vec<hub_index::store::Failure> = (0..n / 2_000)
+            .map(|i| hub_index::store::Failure { cluster: cluster_name(i * 1_000), commit: head.clone(), at_ms: 0 })
+            .collect();
+        let mut times = Vec::new();
+        for _ in 0..11 {
+            let started = Instant::now();
+            let view = hub_index::rollouts::progress(&index, placement, "prod", &history, &failures, now);
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+            let counted: usize = view.waves.iter().map(|w| w.clusters).sum();
+            ensure!(counted == n, "the waves hold {counted} clusters, not {n}");
+        }
+        times.sort_by(f64::total_cmp);
+        println!("| {n} | {:.1} | {:.1} | {:.1} |", times[5], times[10], fill.as_secs_f64());
+    }
+    Ok(())
+}

@@ -57,7 +57,7 @@ pub struct WaveOf {
 /// The bucket (`0..BUCKETS`) of `cluster` for `placement`: SHA-256 of `placement/cluster`, its
 /// first eight bytes as a big-endian number, modulo [`BUCKETS`].
 pub fn bucket(placement: &str, cluster: &str) -> u64 {
-    let digest = Sha256::digest(format!("{placement}/{cluster}").as_bytes());
+    let digest = Sha256::new().chain_update(placement).chain_update("/").chain_update(cluster).finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     u64::from_be_bytes(first) % BUCKETS

@@ -13,7 +13,7 @@
 //! placement — and kept for [`FRESH_MS`], so that a wave of agents asking at once costs one
 //! computation.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
@@ -130,9 +130,15 @@ pub fn progress(
             rollout::wave_index(r, rollout::bucket(name, cluster), selected).unwrap_or(0)
         }
     };
-    let members = index.group(environment, name).into_iter().flat_map(|group| group.values()).flatten();
-    for cluster in members {
-        let Some(entry) = index.get(cluster) else { continue };
+    // The placement's clusters: looked up by name when they are few, else met walking the index
+    // (a walk costs less than as many lookups).
+    let group = index.group(environment, name);
+    let members = group.map_or(0, |g| g.values().map(BTreeSet::len).sum::<usize>());
+    let walk = members > index.len() / 4;
+    let by_name = group.into_iter().flat_map(|g| g.values()).flatten().filter(|_| !walk);
+    let looked_up = by_name.filter_map(|cluster| Some((cluster, index.get(cluster)?)));
+    let walked = index.iter().filter(|_| walk).filter(|(_, entry)| *entry.environment == *environment);
+    for (cluster, entry) in looked_up.chain(walked) {
         let Some(p) = entry.placements.iter().find(|p| *p.name == *name) else { continue };
         let w = &mut waves[wave_of(cluster, entry)];
         w.clusters += 1;
