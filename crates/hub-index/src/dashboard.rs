@@ -1290,6 +1290,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_rollout_shows_the_waves_and_which_commit_the_halt_holds_back_from_which() {
+        use crate::rollouts::{HaltProgress, Progress, WaveProgress};
+        let wave = |name: &str, halted: Option<&str>| WaveProgress {
+            name: name.into(),
+            clusters: 10,
+            target: Some("b".repeat(40)),
+            head_reaches_it_at: None,
+            on_target: 4,
+            on_head: 4,
+            failed: 2,
+            waiting: 4,
+            halted: halted.map(str::to_string),
+        };
+        let bad = "b".repeat(40);
+        let progress = Progress {
+            placement: "pos".into(),
+            environment: "prod".into(),
+            head: Some(bad.clone()),
+            bake_seconds: 7_200,
+            waves: vec![wave("canary", None), wave("<early>", Some(&bad))],
+            halt: Some(HaltProgress {
+                max_failed: "5%".into(),
+                commits: vec![flotilla_core::rollout::Halted {
+                    commit: bad.clone(),
+                    failed: vec![2, 0],
+                    halted_from: Some("<early>".into()),
+                    halted_from_index: Some(1),
+                }],
+            }),
+        };
+        let html = render_progress(&progress);
+        assert!(html.contains("<td>canary</td><td>10</td><td><code>bbbbbbbbbbbb</code></td><td>4</td><td>4</td><td>4</td><td>2</td><td>reached</td><td></td></tr>"), "{html}");
+        assert!(html.contains("<td>&lt;early&gt;</td>") && html.contains("<b>bbbbbbbbbbbb</b> held back"), "{html}");
+        assert!(html.contains("more than 5% of the clusters"), "{html}");
+        assert!(html.contains("<td>2 · 0</td><td>&lt;early&gt;</td>"), "{html}");
+        let calm = Progress { halt: None, ..progress };
+        assert!(!render_progress(&calm).contains("id=\"halt\""));
+    }
+
+    #[test]
     fn escape_leaves_no_markup_and_no_way_out_of_an_attribute() {
         assert_eq!(escape("<script>alert('x')</script>"), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;");
         assert_eq!(escape("a & \"b\""), "a &amp; &quot;b&quot;");
