@@ -1,14 +1,16 @@
 //! `cargo xtask`: project chores that are code, not shell scripts.
 //!
-//! - `demo`: the README's main command (today: renders the example fleet for a store and a
-//!   cloud cluster with the real `pull-agent`).
-//! - `ci`: exactly what CI runs: format check, clippy with warnings as errors, tests, docs.
+//! - `demo`: the README's main command: the example fleet in git, a hub, a simulated fleet of
+//!   real agents, and a release rolled out from `dev` to `prod` (see `demo.rs`).
+//! - `ci`: exactly what CI runs: format check, clippy with warnings as errors, docs, a small
+//!   demo (`demo --stores 5 --bake 5s --exit-when-done`), tests.
 //! - `tidy`: repository rules (core does no IO); also runs as a test.
 
 mod bench;
 mod bench_agent;
 mod bench_git;
 mod bench_hub;
+mod demo;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ use anyhow::{Context as _, Result, bail};
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("demo") => demo(),
+        Some("demo") => demo::run(&args[1..]),
         Some("ci") => ci(),
         Some("bench") if args.get(1).is_some_and(|a| a == "git") => bench_git::run(&args[2..]),
         Some("bench") if args.get(1).is_some_and(|a| a == "agent") => bench_agent::run(&args[2..]),
@@ -70,6 +72,10 @@ fn ci() -> Result<()> {
     if !status.success() {
         bail!("cargo doc failed ({status})");
     }
+    // The README's main command, small and quick (about 30 s): the front door must open. Before
+    // the tests, so that their summary stays the closing line.
+    let demo = ["--stores", "5", "--bake", "5s", "--listen", "127.0.0.1:0", "--exit-when-done"];
+    demo::run(&demo.map(String::from))?;
     test_with_summary()
 }
 
@@ -107,38 +113,5 @@ fn test_with_summary() -> Result<()> {
     if !status.success() || failed > 0 {
         bail!("cargo test failed ({status})");
     }
-    Ok(())
-}
-
-/// Renders the example fleet for one store and one cloud cluster with the real pull-agent.
-fn demo() -> Result<()> {
-    let fleet = root().join("examples/retail-fleet/infra");
-    let fleet = fleet.to_str().context("the checkout path is not UTF-8")?;
-    for (cluster, labels, env) in [
-        ("store-0001", "kind=store,region=us-east,canary=true", "prod"),
-        ("cloud-us-east-1", "kind=cloud,region=us-east", "prod"),
-    ] {
-        println!("# ===== what {cluster} ({labels}, {env}) would run =====");
-        cargo(&[
-            "run",
-            "--quiet",
-            "--package",
-            "pull-agent",
-            "--",
-            "render",
-            "--fleet-dir",
-            fleet,
-            "--cluster",
-            cluster,
-            "--labels",
-            labels,
-            "--environment",
-            env,
-        ])?;
-    }
-    eprintln!(
-        "\nRendered with `pull-agent render --fleet-dir examples/retail-fleet/infra`. The full demo (git server, hub, \
-         simulated stores, a rollout) arrives with the agent, hub and simulation issues."
-    );
     Ok(())
 }

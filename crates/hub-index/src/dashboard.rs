@@ -285,8 +285,12 @@ fn paging(offset: usize, shown: usize, total: usize, link: &dyn Fn(usize) -> Str
 // ---------------------------------------------------------------------------------------------
 // Access.
 
-/// Whether the request carries a viewer token (bearer or cookie); the answer to send if not.
+/// Whether the request carries a viewer token (bearer or cookie), or needs none (an open hub);
+/// the answer to send if not.
 async fn viewer(hub: &Hub, headers: &HeaderMap) -> Result<(), Response> {
+    if hub.open() {
+        return Ok(());
+    }
     let Some(token) = bearer(headers).or_else(|| cookie(headers, COOKIE)) else {
         return Err(login_page(StatusCode::UNAUTHORIZED, None));
     };

@@ -149,6 +149,10 @@ struct ServeArgs {
     /// A file of viewer tokens (one per line) accepted besides those `viewer-token create` made.
     #[arg(long)]
     viewer_token_file: Option<PathBuf>,
+    /// Serve the views (dashboard and JSON) without a viewer token, for a demo or a laptop.
+    /// Refused unless --listen is a loopback address; registration and reports stay authenticated.
+    #[arg(long)]
+    open_on_loopback: bool,
     /// A credentials file for the git repositories (user:token, a bearer token, or an SSH key).
     #[arg(long)]
     credentials_file: Option<PathBuf>,
@@ -271,6 +275,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fleet,
                 listen: args.listen,
                 viewer_token_file: args.viewer_token_file,
+                open_on_loopback: args.open_on_loopback,
                 offline_after: args.offline_after,
                 fleet_poll: args.fleet_poll,
                 cache_dir: args.cache_dir,

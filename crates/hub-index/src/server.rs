@@ -49,6 +49,10 @@ pub struct Options {
     pub listen: SocketAddr,
     /// Tokens (one per line) accepted for reading, besides those the store issued.
     pub viewer_token_file: Option<PathBuf>,
+    /// Reads (the views, as JSON and on the dashboard) need no viewer token: for a demo or a
+    /// laptop. Only with a loopback `listen` address ([`Options::check`]); registration and
+    /// reports stay authenticated.
+    pub open_on_loopback: bool,
     /// A cluster whose last report is older than this is offline.
     pub offline_after: Duration,
     /// How often the fleet repository is read again.
@@ -57,6 +61,25 @@ pub struct Options {
     pub cache_dir: PathBuf,
     /// The environments (branches) whose heads and lag are followed.
     pub environments: Vec<String>,
+}
+
+impl Options {
+    /// Refuses what cannot be served: an open hub ([`Options::open_on_loopback`]) on an address
+    /// other hosts can reach.
+    pub fn check(&self) -> Result<()> {
+        open_only_on_loopback(self.open_on_loopback, self.listen)
+    }
+}
+
+/// An open hub lets anyone who reaches it read the whole fleet, so it must listen on loopback.
+fn open_only_on_loopback(open: bool, listen: SocketAddr) -> Result<()> {
+    if open && !listen.ip().is_loopback() {
+        anyhow::bail!(
+            "--open-on-loopback serves the views without a viewer token, so it needs a loopback --listen \
+             address (127.0.0.1 or [::1]), not {listen}"
+        );
+    }
+    Ok(())
 }
 
 type Job = (Incoming, oneshot::Sender<Result<Ingested, String>>);
@@ -86,16 +109,22 @@ pub struct Hub {
 /// Serves a started hub on `listener` until the task is dropped: a hub inside another
 /// program's process (tests, simulations).
 pub async fn serve_on(listener: tokio::net::TcpListener, hub: Arc<Hub>) -> std::io::Result<()> {
+    open_only_on_loopback(hub.options.open_on_loopback, listener.local_addr()?).map_err(std::io::Error::other)?;
     axum::serve(listener, router(hub)).await
 }
 
 /// Runs the hub until SIGTERM or Ctrl-C.
 pub async fn serve(options: Options) -> Result<()> {
+    options.check()?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
+    let open = options.open_on_loopback;
     let hub = start(options).await?;
     eprintln!("hub-index: listening on http://{}", listener.local_addr()?);
+    if open {
+        eprintln!("hub-index: --open-on-loopback: the views need no viewer token (reports still need a cluster's)");
+    }
     axum::serve(listener, router(hub))
         .with_graceful_shutdown(async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -110,6 +139,7 @@ pub async fn serve(options: Options) -> Result<()> {
 
 /// Opens the store, loads the index and starts the background tasks.
 pub async fn start(options: Options) -> Result<Arc<Hub>> {
+    options.check()?;
     let store = Store::open(&options.db).await.with_context(|| format!("--db {}", options.db))?;
     let viewer_tokens = match &options.viewer_token_file {
         None => BTreeSet::new(),
@@ -197,8 +227,11 @@ impl Hub {
         i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
     }
 
-    /// Whether the request carries a viewer token.
+    /// Whether the request carries a viewer token, or needs none (an open hub).
     pub(crate) async fn viewer(&self, headers: &HeaderMap) -> Result<(), Response> {
+        if self.open() {
+            return Ok(());
+        }
         let Some(token) = bearer(headers) else {
             return Err(problem(StatusCode::UNAUTHORIZED, "a viewer token is needed (Authorization: Bearer)", None));
         };
@@ -249,6 +282,11 @@ impl Hub {
             return Ok(true);
         }
         self.store.viewer_allowed(token).await
+    }
+
+    /// Whether reads need no viewer token ([`Options::open_on_loopback`]).
+    pub(crate) fn open(&self) -> bool {
+        self.options.open_on_loopback
     }
 
     pub(crate) fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {

@@ -155,6 +155,7 @@ async fn hub(world: &World) -> (String, std::path::PathBuf, tokio::task::JoinHan
         fleet: flotilla_git::Source::new(world.daemon.url("fleet")),
         listen: "127.0.0.1:0".parse().unwrap(),
         viewer_token_file: None,
+        open_on_loopback: false,
         offline_after: Duration::from_secs(180),
         fleet_poll: Duration::from_millis(100),
         cache_dir: dir.join("cache"),
@@ -207,18 +208,9 @@ async fn cycle_of(agent: &mut Agent, now: i64, placement: &str) -> PlacementRepo
     cycle.report.placements.into_iter().find(|p| p.name == placement).unwrap()
 }
 
-/// The hub's rollout progress of `web`, asked with the token of cluster `name`.
-async fn progress(world: &World, hub_url: &str, name: &str) -> serde_json::Value {
-    progress_of(world, hub_url, name, "web").await
-}
-
-/// The hub's rollout progress of `placement`, asked with the token of cluster `name`.
-async fn progress_of(world: &World, hub_url: &str, name: &str, placement: &str) -> serde_json::Value {
-    progress_when(world, hub_url, name, placement, |_| true).await
-}
-
-/// [`progress_of`] once `done` holds of it (the hub serves a progress again for a moment, so
-/// one computed while agents were reporting may lag behind their reports), or after 10 s.
+/// The hub's rollout progress of `placement`, asked with the token of cluster `name`, once
+/// `done` holds of it (the hub serves a progress again for two seconds, so one computed while
+/// agents were reporting may lag behind their reports), or after 10 s.
 async fn progress_when(
     world: &World,
     hub_url: &str,
@@ -280,8 +272,13 @@ async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
         let wave = message.strip_prefix("wave ").and_then(|m| m.split(' ').next()).unwrap().to_string();
         *waves.entry(wave).or_default() += 1;
     }
-    // The hub puts every cluster in the wave the agent itself found.
-    let view = progress(&world, &hub_url, "store-0001").await;
+    // The hub puts every cluster in the wave the agent itself found (once it serves a progress
+    // computed after these reports: it keeps one for two seconds).
+    let view = progress_when(&world, &hub_url, "store-0001", "web", |v| {
+        let clusters: u64 = v["waves"].as_array().unwrap().iter().map(|w| w["clusters"].as_u64().unwrap()).sum();
+        clusters == 8 && v["waves"][0]["failed"] == 2 && v["halt"]["commits"].as_array().is_some_and(|c| !c.is_empty())
+    })
+    .await;
     for wave in view["waves"].as_array().unwrap() {
         let name = wave["name"].as_str().unwrap();
         let expected = if name == "canary" { 2 } else { waves.get(name).copied().unwrap_or(0) };

@@ -191,6 +191,7 @@ impl Hub {
             fleet: flotilla_git::Source::new(daemon.url("fleet")),
             listen: "127.0.0.1:0".parse().unwrap(),
             viewer_token_file: Some(viewer_file),
+            open_on_loopback: false,
             offline_after: Duration::from_secs(180),
             fleet_poll: Duration::from_millis(200),
             cache_dir: dir.path().join("cache"),
