@@ -2,6 +2,8 @@
 //!
 //! - `demo`: the README's main command: the example fleet in git, a hub, a simulated fleet of
 //!   real agents, and a release rolled out from `dev` to `prod` (see `demo.rs`).
+//! - `simulate --scenario FILE [--clusters N] [--seed S]`: a fleet simulated in one process on a
+//!   virtual clock (`crates/simulate`), built with optimizations.
 //! - `ci`: exactly what CI runs: format check, clippy with warnings as errors, docs, a small
 //!   demo (`demo --stores 5 --bake 5s --exit-when-done`), tests.
 //! - `tidy`: repository rules (core does no IO); also runs as a test.
@@ -28,6 +30,12 @@ fn main() -> Result<()> {
         Some("bench") if args.get(1).is_some_and(|a| a == "hub") => bench_hub::run(&args[2..]),
         Some("bench") => bench::run(&args[1..]),
         Some("git-fetch") => bench_git::fetch_once(&args[1..]),
+        Some("simulate") => {
+            // Tens of thousands of clusters want the optimized build (crates/simulate).
+            let mut run = vec!["run", "--quiet", "--release", "--package", "flotilla-simulate", "--"];
+            run.extend(args[1..].iter().map(String::as_str));
+            cargo(&run)
+        }
         Some("tidy") => {
             let problems = tidy::check(&root())?;
             for p in &problems {
@@ -36,7 +44,7 @@ fn main() -> Result<()> {
             if problems.is_empty() { Ok(()) } else { bail!("{} tidy problem(s)", problems.len()) }
         }
         _ => {
-            eprintln!("usage: cargo xtask <demo|ci|tidy|bench>");
+            eprintln!("usage: cargo xtask <demo|simulate|ci|tidy|bench>");
             bail!("unknown or missing command")
         }
     }

@@ -1,0 +1,925 @@
+//! One cluster's agent, as a model: its poll makes the decisions `pull-agent`'s cycle makes
+//! (`agent::reconcile_with`, `schedule`, `render_located`, then the daemon's report, spool and
+//! delivery), with the agent's own functions wherever a decision is taken: `Fleet::select`,
+//! `flotilla_core::rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds}`,
+//! the hub's published halts read with `Halted::holds_back`, `render::render`, the report's
+//! own types and `Report::validate`, the agent's poll jitter (`pull_agent::config::jittered`)
+//! and its spool's rule and bounds (`pull_agent::spool`).
+//!
+//! Modelled, since there is no Kubernetes cluster: applying a commit takes effect within the
+//! poll; objects are healthy unless the content is marked unhealthy (then Progressing, and
+//! Degraded after `unhealthyAfter`); drift injected by hand is found by the next poll and
+//! corrected when the placement says so; a broken policy is fixed by the next poll when it
+//! enforces, and stays broken while it informs. Git is counted rather than fetched (see
+//! [`crate::git`]). The spool is kept in memory, with the agent's rule: the newest report,
+//! plus every report whose policy results changed, at most `MAX_REPORTS` and `MAX_BYTES`.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use anyhow::Result;
+use flotilla_core::fleet::{
+    ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy, Remediation, WhenHubUnreachable,
+};
+use flotilla_core::health::Health;
+use flotilla_core::plan::ObjectRef;
+use flotilla_core::report::{
+    self, ObjectProblem, ObjectReport, PlacementReport, PolicyReport, Report, SyncState, Violation,
+};
+use flotilla_core::rollout::{self, Landed, WaveOf};
+
+use crate::git::CommitIx;
+use crate::hub::Hub;
+use crate::metrics::Counters;
+use crate::rng::Rng;
+use crate::world::{Desired, DigestIx, LabelsIx, Selected, World};
+
+/// How many times the agent tries a fetch before it gives up for the cycle (`agent::GIT_ATTEMPTS`).
+pub const GIT_ATTEMPTS: u64 = 3;
+
+/// A shared message: equal when the same copy, else compared by text.
+#[derive(Debug, Clone)]
+struct Msg(Arc<str>);
+
+impl PartialEq for Msg {
+    fn eq(&self, other: &Msg) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+/// What a placement's last poll found, in a form cheap to compare: the report is rebuilt only
+/// when this changes.
+#[derive(Debug, Clone, PartialEq)]
+struct Outcome {
+    name: Msg,
+    state: SyncState,
+    source: Option<CommitIx>,
+    desired: Option<DigestIx>,
+    applied: Option<CommitIx>,
+    applied_digest: Option<DigestIx>,
+    health: Health,
+    message: Option<Msg>,
+    problem: Option<(ObjectProblem, Arc<ObjectRef>, &'static str)>,
+}
+
+impl Outcome {
+    /// What the agent's `failed` reports: nothing applied, nothing desired, health unknown.
+    fn failed(name: Arc<str>, state: SyncState, message: Arc<str>) -> Outcome {
+        Outcome {
+            name: Msg(name),
+            state,
+            source: None,
+            desired: None,
+            applied: None,
+            applied_digest: None,
+            health: Health::Unknown,
+            message: Some(Msg(message)),
+            problem: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct PolicyOutcome {
+    name: Msg,
+    compliant: bool,
+    /// The violation listed (inform), or the fix carried out (enforce).
+    violation: Option<Msg>,
+    remediation: Option<Msg>,
+}
+
+/// One placement on the cluster: what it runs.
+#[derive(Debug, Clone)]
+pub struct PlacementState {
+    pub name: Arc<str>,
+    pub applied: Option<CommitIx>,
+    applied_digest: Option<DigestIx>,
+    /// When the applied commit was applied (the simulation's clock, milliseconds).
+    pub applied_at_ms: i64,
+    unhealthy_since_ms: Option<i64>,
+    /// Where its source is read from, as the fleet at a commit says.
+    located: Option<(CommitIx, Result<Located, Outcome>)>,
+    /// The wave at a fleet commit.
+    wave: Option<(CommitIx, Arc<WaveOf>)>,
+    /// The render for (fleet commit, source commit).
+    desired: Option<(CommitIx, CommitIx, Desired)>,
+    /// The convergence series the placement counts in (see [`crate::metrics`]).
+    pub series: Option<usize>,
+}
+
+/// A placement's source branch.
+#[derive(Debug, Clone)]
+struct Located {
+    repository: Arc<str>,
+    branch: Arc<str>,
+    /// [`crate::git::Git::branch_ix`] of it.
+    key: usize,
+}
+
+/// A report waiting in the spool.
+#[derive(Debug, Clone)]
+struct Queued {
+    report: Report,
+    bytes: u64,
+    /// The agent's clock when it was made (unix seconds).
+    time: i64,
+    /// Which body it has (see `Cluster::body`).
+    body: u64,
+}
+
+/// One simulated cluster and its agent.
+#[derive(Debug)]
+pub struct Cluster {
+    pub index: usize,
+    pub identity: Arc<ClusterIdentity>,
+    pub labels: LabelsIx,
+    pub group: usize,
+    /// The probability that a poll does not happen.
+    pub offline_p: f64,
+    /// Until when it is off the network (the simulation's clock, milliseconds).
+    pub offline_until_ms: i64,
+    /// How far its clock is off, in seconds.
+    pub skew_s: i64,
+    /// When the hub last took one of its reports (the simulation's clock, milliseconds).
+    pub last_taken_ms: i64,
+    pub rng: Rng,
+    sequence: u64,
+    pub placements: Vec<PlacementState>,
+    /// What its git caches hold: ((branch number, shallow), commit).
+    fetched: Vec<((usize, bool), CommitIx)>,
+    /// What selected it at a fleet commit, with the index in `placements` of each selected
+    /// placement; and the number of its fleet branch.
+    selected: Option<(CommitIx, Arc<Selected>, Vec<usize>)>,
+    fleet_key: Option<usize>,
+    outcomes: Vec<Outcome>,
+    policy_outcomes: Vec<PolicyOutcome>,
+    /// This poll's outcomes, compared with the last ones (kept to spare an allocation a poll).
+    scratch: (Vec<Outcome>, Vec<PolicyOutcome>),
+    report: Option<Report>,
+    /// The JSON bytes of the report less its sequence number and time.
+    report_bytes: u64,
+    /// Counts the report's changes of placements or policies; and the one the hub last took.
+    body: u64,
+    hub_body: u64,
+    spool: VecDeque<Queued>,
+    /// The policy results of the last report the hub took (the spool's `delivered-policies.json`).
+    delivered_policies: Vec<PolicyReport>,
+    /// Placements whose objects someone edited by hand.
+    pub drift: BTreeSet<String>,
+    /// Policies someone broke, until when (`None`: until fixed by the agent).
+    pub violations: BTreeMap<String, Option<i64>>,
+}
+
+/// What a poll works with besides the cluster.
+#[derive(Debug)]
+pub struct Cx<'a> {
+    pub world: &'a mut World,
+    pub hub: &'a mut Hub,
+    pub counters: &'a mut Counters,
+    /// The simulation's clock (true time), milliseconds.
+    pub now_ms: i64,
+    pub git_up: bool,
+    pub hub_up: bool,
+    pub unhealthy_after_ms: i64,
+    /// The first sync before the simulation starts: windows and halts are not asked (the fleet
+    /// has been in git for days), nothing is counted, and the report registers the cluster.
+    pub warm: bool,
+}
+
+/// Why a placement keeps another commit than its branch's head.
+struct Waiting {
+    state: SyncState,
+    message: Arc<str>,
+}
+
+impl Cluster {
+    pub fn new(
+        index: usize,
+        identity: ClusterIdentity,
+        labels: LabelsIx,
+        group: usize,
+        offline_p: f64,
+        seed: u64,
+    ) -> Cluster {
+        Cluster {
+            index,
+            identity: Arc::new(identity),
+            labels,
+            group,
+            offline_p,
+            offline_until_ms: i64::MIN,
+            skew_s: 0,
+            last_taken_ms: i64::MIN,
+            rng: Rng::stream(seed, index as u64),
+            sequence: 0,
+            placements: Vec::new(),
+            fetched: Vec::new(),
+            selected: None,
+            fleet_key: None,
+            outcomes: Vec::new(),
+            policy_outcomes: Vec::new(),
+            scratch: (Vec::new(), Vec::new()),
+            report: None,
+            report_bytes: 0,
+            body: 0,
+            hub_body: 0,
+            spool: VecDeque::new(),
+            delivered_policies: Vec::new(),
+            drift: BTreeSet::new(),
+            violations: BTreeMap::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.identity.name
+    }
+
+    /// Reports waiting in the spool.
+    pub fn queued(&self) -> usize {
+        self.spool.len()
+    }
+
+    /// One cycle: reconcile every placement, make the report, spool it and deliver what waits.
+    pub fn poll(&mut self, cx: &mut Cx) -> Result<()> {
+        let now = cx.now_ms.div_euclid(1_000) + self.skew_s;
+        let (mut outcomes, mut policies) = std::mem::take(&mut self.scratch);
+        outcomes.clear();
+        policies.clear();
+        if cx.git_up {
+            self.reconcile(cx, now, &mut outcomes, &mut policies)?;
+        } else {
+            // The fleet cannot be fetched: what ran last still runs, said to be stale (the daemon).
+            cx.counters.git_failed(GIT_ATTEMPTS);
+            let message = cx.world.message(&format!(
+                "fetching the fleet repository at {}: {}: cannot reach the git server: connection refused",
+                self.identity.environment,
+                crate::git::url_of(FLEET_REPOSITORY)
+            ));
+            outcomes.extend(self.outcomes.iter().map(|o| Outcome {
+                state: SyncState::SourceUnreachable,
+                message: Some(Msg(Arc::clone(&message))),
+                ..o.clone()
+            }));
+            policies.extend(self.policy_outcomes.iter().cloned());
+        }
+        self.report(cx, now, outcomes, policies)
+    }
+
+    fn reconcile(
+        &mut self,
+        cx: &mut Cx,
+        now: i64,
+        outcomes: &mut Vec<Outcome>,
+        policies: &mut Vec<PolicyOutcome>,
+    ) -> Result<()> {
+        let fleet_key = if let Some(key) = self.fleet_key {
+            key
+        } else {
+            let environment = &self.identity.environment;
+            let Some(key) = cx.world.git.branch_ix(FLEET_REPOSITORY, environment) else {
+                anyhow::bail!("the fleet repository has no branch {environment:?} for cluster {}", self.identity.name);
+            };
+            self.fleet_key = Some(key);
+            key
+        };
+        let fleet_head = cx.world.git.branch_at(fleet_key).head;
+        // `read_fleet` fetches the tip alone, into the shallow cache.
+        self.fetch(cx, fleet_key, true, fleet_head)?;
+        let fleet = cx.world.fleet(fleet_head)?;
+        let (selected, states) = match &self.selected {
+            Some((at, selected, states)) if *at == fleet_head => (Arc::clone(selected), states.clone()),
+            _ => {
+                let selected = cx.world.select(fleet_head, self.labels, &self.identity)?;
+                for &p in &selected.placements {
+                    self.state(fleet.placements[p].name(), cx.world);
+                }
+                let states: Vec<usize> =
+                    selected.placements.iter().map(|&p| self.state(fleet.placements[p].name(), cx.world)).collect();
+                self.selected = Some((fleet_head, Arc::clone(&selected), states.clone()));
+                (selected, states)
+            }
+        };
+        let identity = selected.identity.clone().unwrap_or_else(|| Arc::clone(&self.identity));
+        for (&p, &s) in selected.placements.iter().zip(&states) {
+            outcomes.push(self.placement(cx, &fleet, (fleet_key, fleet_head), p, s, &identity, now)?);
+        }
+        for (&p, name) in selected.policies.iter().zip(&selected.policy_names) {
+            policies.push(self.policy(cx, &fleet.policies[p], name));
+        }
+        Ok(())
+    }
+
+    /// Counts a poll of a branch as smart-HTTP requests to the git server: the ref
+    /// advertisement (protocol v1, one request; a shallow fetch speaks v2: the capabilities and
+    /// `ls-refs`, two), and a fetch with its pack when the branch moved since this cache's last
+    /// fetch. The bytes are those of `old..new`, for a shallow fetch too (its pack holds the new
+    /// tip's objects the old tip lacks, which is nearly the same set).
+    fn fetch(&mut self, cx: &mut Cx, branch: usize, shallow: bool, head: CommitIx) -> Result<()> {
+        let key = (branch, shallow);
+        let old = self.fetched.iter_mut().find(|(k, _)| *k == key);
+        if cx.warm {
+            match old {
+                Some(old) => old.1 = head,
+                None => self.fetched.push((key, head)),
+            }
+            return Ok(());
+        }
+        cx.counters.git_request(cx.now_ms);
+        if shallow {
+            cx.counters.git_request(cx.now_ms);
+        }
+        match old {
+            Some((_, old)) if *old == head => {}
+            Some((_, old)) => {
+                let bytes = cx.world.git.pack_bytes(Some(*old), head)?;
+                cx.counters.git_fetch(cx.now_ms, bytes);
+                *old = head;
+            }
+            None => {
+                let bytes = cx.world.git.pack_bytes(None, head)?;
+                cx.counters.git_fetch(cx.now_ms, bytes);
+                self.fetched.push((key, head));
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self, name: &str, world: &mut World) -> usize {
+        match self.placements.binary_search_by(|p| (*p.name).cmp(name)) {
+            Ok(i) => i,
+            Err(i) => {
+                let state = PlacementState {
+                    name: world.name(name),
+                    applied: None,
+                    applied_digest: None,
+                    applied_at_ms: 0,
+                    unhealthy_since_ms: None,
+                    located: None,
+                    wave: None,
+                    desired: None,
+                    series: None,
+                };
+                self.placements.insert(i, state);
+                i
+            }
+        }
+    }
+
+    /// Where a placement's source is read from (`agent::locate`), or the report of why it
+    /// cannot be.
+    fn locate(
+        &self,
+        cx: &mut Cx,
+        fleet: &Fleet,
+        placement: &Placement,
+        identity: &ClusterIdentity,
+        name: &Arc<str>,
+    ) -> Result<Located, Outcome> {
+        let fail =
+            |cx: &mut Cx, state, message: String| Outcome::failed(Arc::clone(name), state, cx.world.message(&message));
+        if placement.spec.source.repository == FLEET_REPOSITORY {
+            let environment = &self.identity.environment;
+            let key = cx.world.git.branch_ix(FLEET_REPOSITORY, environment).expect("the fleet branch was read");
+            return Ok(Located {
+                repository: cx.world.name(FLEET_REPOSITORY),
+                branch: cx.world.name(environment),
+                key,
+            });
+        }
+        let repo_name = &placement.spec.source.repository;
+        let Some(repo) = fleet.repository(repo_name) else {
+            return Err(fail(
+                cx,
+                SyncState::Failed,
+                format!("source repository {repo_name:?} is not declared in fleet/"),
+            ));
+        };
+        let Some(repository) = cx.world.git.repository_of_url(&repo.spec.url).map(str::to_string) else {
+            let message = format!("{}: cannot reach the git server: no such repository", repo.spec.url);
+            return Err(fail(cx, SyncState::SourceUnreachable, message));
+        };
+        let branch = repo.branch(&identity.environment);
+        let Some(key) = cx.world.git.branch_ix(&repository, &branch) else {
+            let message = format!("{}: no branch {branch:?} on the server", repo.spec.url);
+            return Err(fail(cx, SyncState::SourceUnreachable, message));
+        };
+        Ok(Located { repository: cx.world.name(&repository), branch: cx.world.name(&branch), key })
+    }
+
+    /// One placement (its state is `placements[s]`): locate its source, schedule (rollout,
+    /// halt, windows), render, apply.
+    #[expect(clippy::too_many_arguments, reason = "the agent's cycle hands all of these down")]
+    fn placement(
+        &mut self,
+        cx: &mut Cx,
+        fleet: &Fleet,
+        (fleet_key, fleet_head): (usize, CommitIx),
+        placement_ix: usize,
+        s: usize,
+        identity: &ClusterIdentity,
+        now: i64,
+    ) -> Result<Outcome> {
+        let placement = &fleet.placements[placement_ix];
+        let spec = &placement.spec;
+        let name = Arc::clone(&self.placements[s].name);
+        let deep = spec.rollout.as_ref().is_some_and(|r| !r.waves.is_empty()) || !spec.windows.is_empty();
+        // Locate: the branch the source is read from, and its head.
+        if self.placements[s].located.as_ref().is_none_or(|(at, _)| *at != fleet_head) {
+            let located = self.locate(cx, fleet, placement, identity, &name);
+            self.placements[s].located = Some((fleet_head, located));
+        }
+        let located = match &self.placements[s].located {
+            Some((_, Ok(located))) => located.clone(),
+            Some((_, Err(outcome))) => return Ok(outcome.clone()),
+            None => unreachable!("located above"),
+        };
+        let head = if &*located.repository == FLEET_REPOSITORY {
+            fleet_head
+        } else {
+            cx.world.git.branch_at(located.key).head
+        };
+        // The fleet repository was fetched already; fetched again in full for a rollout.
+        if &*located.repository != FLEET_REPOSITORY || deep {
+            // `locate`: the whole branch for a rollout or windows, else the tip alone.
+            self.fetch(cx, located.key, !deep, head)?;
+        }
+        // The wave, and the convergence series it counts in.
+        if let Some(rollout) = spec.rollout.as_ref().filter(|r| !r.waves.is_empty())
+            && self.placements[s].wave.as_ref().is_none_or(|(at, _)| *at != fleet_head)
+        {
+            let wave = rollout::wave_of(rollout, placement.name(), identity).expect("the rollout has waves");
+            self.placements[s].wave = Some((fleet_head, Arc::new(wave)));
+        }
+        let wave = self.placements[s].wave.as_ref().map(|(_, w)| Arc::clone(w));
+        if self.placements[s].series.is_none() {
+            let (wave_ix, wave_name) = wave.as_ref().map_or((0, "everyone"), |w| (w.index, w.name.as_str()));
+            let series = cx.counters.series(
+                &identity.environment,
+                placement.name(),
+                wave_ix,
+                wave_name,
+                &located.repository,
+                &located.branch,
+            );
+            self.placements[s].series = Some(series);
+            cx.counters.joined(series, self.placements[s].applied);
+        }
+        let (commit, waiting) = match self.schedule(
+            cx,
+            (fleet_key, fleet_head),
+            placement_ix,
+            placement,
+            identity,
+            s,
+            &located,
+            wave.as_deref(),
+            now,
+        )? {
+            Ok(scheduled) => scheduled,
+            Err(outcome) => return Ok(outcome),
+        };
+        let desired = match &self.placements[s].desired {
+            Some((f, c, desired)) if *f == fleet_head && *c == commit => desired.clone(),
+            _ => {
+                let desired = cx.world.desired(fleet_head, placement, commit, identity)?;
+                self.placements[s].desired = Some((fleet_head, commit, desired.clone()));
+                desired
+            }
+        };
+        let (digest, object) = match desired {
+            Ok(desired) => desired,
+            Err(message) => {
+                let mut outcome = Outcome::failed(Arc::clone(&name), SyncState::Failed, message);
+                outcome.source = Some(commit);
+                return Ok(outcome);
+            }
+        };
+        if spec.paused {
+            let message = cx.world.message("paused: no new commit is taken");
+            let mut outcome = Outcome::failed(Arc::clone(&name), SyncState::Paused, message);
+            outcome.source = Some(commit);
+            outcome.desired = Some(digest);
+            return Ok(outcome);
+        }
+        Ok(self.apply(cx, s, placement, (commit, digest, object), wave.as_deref().map_or(0, |w| w.index), waiting))
+    }
+
+    /// Applies `commit` (a no-op when it runs already) and says how the placement stands:
+    /// synced, or progressing and then degraded for unhealthy content, with hand-made drift
+    /// found, and the reason it waits when it keeps an older commit.
+    fn apply(
+        &mut self,
+        cx: &mut Cx,
+        s: usize,
+        placement: &Placement,
+        (commit, digest, object): (CommitIx, DigestIx, Arc<ObjectRef>),
+        wave: usize,
+        waiting: Option<Waiting>,
+    ) -> Outcome {
+        let spec = &placement.spec;
+        let name = Arc::clone(&self.placements[s].name);
+        // Apply.
+        let state = &mut self.placements[s];
+        if state.applied != Some(commit) || state.applied_digest != Some(digest) {
+            if let Some(series) = state.series {
+                cx.counters.moved(series, state.applied, Some(commit));
+            }
+            state.applied = Some(commit);
+            state.applied_digest = Some(digest);
+            state.applied_at_ms = cx.now_ms;
+            state.unhealthy_since_ms = cx.world.is_unhealthy(commit).then_some(cx.now_ms);
+            if !cx.warm {
+                let tree = &cx.world.git.commit_info(commit).tree;
+                cx.counters.reached(placement.name(), tree, wave);
+            }
+        }
+        let mut outcome = Outcome {
+            name: Msg(Arc::clone(&name)),
+            state: SyncState::Synced,
+            source: Some(commit),
+            desired: Some(digest),
+            applied: Some(commit),
+            applied_digest: Some(digest),
+            health: Health::Healthy,
+            message: None,
+            problem: None,
+        };
+        if let Some(since) = state.unhealthy_since_ms {
+            let degraded = cx.now_ms - since >= cx.unhealthy_after_ms;
+            outcome.state = if degraded { SyncState::Degraded } else { SyncState::Progressing };
+            outcome.health = if degraded { Health::Degraded } else { Health::Progressing };
+            let why = if degraded {
+                "the rollout is not progressing: ProgressDeadlineExceeded"
+            } else {
+                "waiting for the rollout: 0 of 1 updated replicas are available"
+            };
+            outcome.problem = Some((ObjectProblem::Unhealthy, Arc::clone(&object), why));
+        } else if !self.drift.is_empty() && self.drift.contains(placement.name()) {
+            let corrected = spec.sync.drift_correction;
+            if corrected {
+                self.drift.remove(placement.name());
+            }
+            let why = if corrected { "corrected" } else { "not corrected: driftCorrection is off" };
+            cx.counters.drift_reported += 1;
+            outcome.problem = Some((ObjectProblem::Drifted, object, why));
+        }
+        if let Some(w) = waiting
+            && outcome.state == SyncState::Synced
+        {
+            outcome.state = w.state;
+            outcome.message = Some(Msg(w.message));
+        }
+        outcome
+    }
+
+    /// `agent::schedule`: the commit the rollout and the windows let this cluster take at `now`
+    /// (its own clock), or the report of why nothing may be taken.
+    #[expect(clippy::too_many_arguments, reason = "the agent's schedule reads all of these")]
+    fn schedule(
+        &mut self,
+        cx: &mut Cx,
+        (fleet_key, fleet_head): (usize, CommitIx),
+        placement_ix: usize,
+        placement: &Placement,
+        identity: &ClusterIdentity,
+        s: usize,
+        located: &Located,
+        wave: Option<&WaveOf>,
+        now: i64,
+    ) -> Result<Result<(CommitIx, Option<Waiting>), Outcome>> {
+        let spec = &placement.spec;
+        let name = Arc::clone(&self.placements[s].name);
+        let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
+        let (open, next) =
+            if cx.warm { (true, None) } else { cx.world.window(fleet_head, placement_ix, placement, now) };
+        let bake = rollout.map_or(0, |r| rollout::bake_seconds(r).unwrap_or(0));
+        // The branch's first-parent history, and the newest commit whose gate opened for the wave.
+        let (head, picked) = {
+            let git = &cx.world.git;
+            let history = &git.branch_at(located.key).history;
+            let picked = match (rollout, wave) {
+                (Some(_), Some(wave)) => {
+                    let landed: Vec<Landed> = history
+                        .iter()
+                        .map(|c| {
+                            let info = git.commit_info(*c);
+                            Landed { commit: &info.hex, tree: &info.tree, at: info.time }
+                        })
+                        .collect();
+                    rollout::pick(&landed, wave.index, bake, now)
+                        .and_then(|p| landed.iter().position(|l| std::ptr::eq(l.commit, p.commit)))
+                        .map(|at| history[at])
+                }
+                _ => None,
+            };
+            (history[0], picked)
+        };
+        if rollout.is_none() && open {
+            return Ok(Ok((head, None)));
+        }
+        let applied = self.placements[s].applied;
+        let mut located = head;
+        let mut waiting = None;
+        if let (Some(rollout), Some(wave)) = (rollout, wave) {
+            let why = cx.world.wave_message(fleet_head, placement_ix, rollout, wave, head, bake);
+            let Some(mut allowed) = picked.or(applied) else {
+                let mut outcome = Outcome::failed(name, SyncState::WaitingForWave, why);
+                outcome.source = Some(head);
+                return Ok(Err(outcome));
+            };
+            let mut message = why;
+            if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0 && !cx.warm)
+                && applied != Some(allowed)
+                && let Some(held) =
+                    Self::halt(cx, halt, (fleet_key, placement_ix), &identity.environment, wave, allowed)?
+            {
+                let Some(current) = applied else {
+                    let mut outcome = Outcome::failed(name, SyncState::WaitingForWave, held);
+                    outcome.source = Some(head);
+                    return Ok(Err(outcome));
+                };
+                allowed = current;
+                message = held;
+            }
+            if allowed != head {
+                located = allowed;
+                waiting = Some(Waiting { state: SyncState::WaitingForWave, message });
+            }
+        }
+        if !open {
+            let message = cx.world.window_message(next);
+            match applied {
+                Some(commit) if commit == located => {}
+                Some(commit) => {
+                    located = commit;
+                    waiting = Some(Waiting { state: SyncState::WaitingForWindow, message });
+                }
+                None => {
+                    let mut outcome = Outcome::failed(name, SyncState::WaitingForWindow, message);
+                    outcome.source = Some(located);
+                    return Ok(Err(outcome));
+                }
+            }
+        }
+        Ok(Ok((located, waiting)))
+    }
+
+    /// `agent::halt`: whether the hub holds `commit` back from this cluster's wave: `None` to go
+    /// on, or why the cluster keeps what it runs.
+    fn halt(
+        cx: &mut Cx,
+        halt: &flotilla_core::fleet::Halt,
+        placement: (usize, usize),
+        environment: &str,
+        wave: &WaveOf,
+        commit: CommitIx,
+    ) -> Result<Option<Arc<str>>> {
+        let asked = if cx.hub_up {
+            cx.counters.hub_query(cx.now_ms);
+            cx.hub.progress(cx.world, placement, environment, cx.now_ms)?.ok_or("404 Not Found: no such placement")
+        } else {
+            cx.counters.hub_failed(cx.now_ms);
+            Err("connection refused")
+        };
+        let hex = &cx.world.git.commit_info(commit).hex;
+        let short = &hex[..12];
+        Ok(match asked {
+            Ok(view) => {
+                let halted = view.halt.as_ref().map_or(&[][..], |h| h.commits.as_slice());
+                let Some(held) = halted.iter().find(|h| h.commit == *hex && h.holds_back(wave.index)) else {
+                    return Ok(None);
+                };
+                cx.counters.held_by_halt += 1;
+                let failed: usize = held.failed.iter().take(wave.index).sum();
+                let text = format!(
+                    "rollout halted: {failed} clusters of the waves before {} failed on {short} (maxFailed {}); waiting for a fix",
+                    wave.name, halt.max_failed
+                );
+                Some(cx.world.message(&text))
+            }
+            Err(_) if halt.when_hub_unreachable == WhenHubUnreachable::Proceed => None,
+            Err(e) => {
+                cx.counters.held_unreachable += 1;
+                let text = format!(
+                    "cannot ask the hub whether the rollout may go on to {short} ({e}); waiting (whenHubUnreachable: wait)"
+                );
+                Some(cx.world.message(&text))
+            }
+        })
+    }
+
+    /// A policy's result: compliant, unless someone broke it; then an `enforce` policy is fixed
+    /// in this very cycle (the report says what was done), an `inform` one is reported.
+    fn policy(&mut self, cx: &mut Cx, policy: &Policy, name: &Arc<str>) -> PolicyOutcome {
+        let name = Msg(Arc::clone(name));
+        if self.violations.is_empty() {
+            return PolicyOutcome { name, compliant: true, violation: None, remediation: None };
+        }
+        let broken = match self.violations.get(policy.name()) {
+            None => false,
+            Some(until) if until.is_some_and(|u| cx.now_ms >= u) => {
+                // Fixed by hand.
+                self.violations.remove(policy.name());
+                false
+            }
+            Some(_) => true,
+        };
+        if !broken {
+            return PolicyOutcome { name, compliant: true, violation: None, remediation: None };
+        }
+        let template = policy.spec.objects.first().map(|t| &t.object);
+        let text = |p: &str| template.and_then(|o| o.pointer(p)).and_then(serde_json::Value::as_str).unwrap_or("");
+        let object = ObjectRef {
+            api_version: text("/apiVersion").to_string(),
+            kind: text("/kind").to_string(),
+            namespace: text("/metadata/namespace").to_string(),
+            name: match text("/metadata/name") {
+                "" => "injected-by-the-simulation".to_string(),
+                n => n.to_string(),
+            },
+        };
+        let must_not =
+            policy.spec.objects.first().is_some_and(|t| t.compliance == flotilla_core::fleet::Compliance::MustNotHave);
+        if policy.spec.remediation == Remediation::Enforce {
+            self.violations.remove(policy.name());
+            let fix = if must_not { format!("deleted {object}") } else { format!("patched {object}") };
+            cx.counters.remediations += 1;
+            return PolicyOutcome {
+                name,
+                compliant: true,
+                violation: None,
+                remediation: Some(Msg(cx.world.message(&fix))),
+            };
+        }
+        cx.counters.non_compliant += 1;
+        let path = if object.namespace.is_empty() {
+            format!("{}/{}", object.kind, object.name)
+        } else {
+            format!("{}/{}/{}", object.kind, object.namespace, object.name)
+        };
+        PolicyOutcome { name, compliant: false, violation: Some(Msg(cx.world.message(&path))), remediation: None }
+    }
+
+    /// The daemon's report: numbered, kept, spooled and (hub permitting) delivered, oldest first.
+    fn report(&mut self, cx: &mut Cx, now: i64, outcomes: Vec<Outcome>, policies: Vec<PolicyOutcome>) -> Result<()> {
+        self.sequence += 1;
+        let changed = self.report.is_none() || outcomes != self.outcomes || policies != self.policy_outcomes;
+        if changed {
+            let time = flotilla_core::calendar::rfc3339(now);
+            let report = Report {
+                version: report::VERSION,
+                cluster: self.identity.name.clone(),
+                agent_version: env!("CARGO_PKG_VERSION").to_string(),
+                sequence: self.sequence,
+                time,
+                placements: outcomes.iter().map(|o| placement_report(cx.world, o)).collect(),
+                policies: policies.iter().map(policy_report).collect(),
+            };
+            if let Err(e) = report.validate() {
+                // A bug of the simulator's: the hub would refuse the report, naming the field.
+                cx.counters.invalid += 1;
+                eprintln!(
+                    "flotilla-simulate: warning: report {} of {} is not valid: {e}",
+                    self.sequence, self.identity.name
+                );
+            }
+            self.report_bytes = (report.to_json().len() - digits(self.sequence) - report.time.len()) as u64;
+            self.report = Some(report);
+            self.scratch = (
+                std::mem::replace(&mut self.outcomes, outcomes),
+                std::mem::replace(&mut self.policy_outcomes, policies),
+            );
+            self.body += 1;
+        } else {
+            self.scratch = (outcomes, policies);
+        }
+        let report = self.report.as_mut().expect("made above");
+        report.sequence = self.sequence;
+        // RFC 3339 in UTC is 20 bytes from year 1000 to 9999; the text is written when the
+        // report is kept, and by the hub when it takes it.
+        let bytes = self.report_bytes + (digits(self.sequence) + 20) as u64;
+        if cx.warm {
+            cx.hub.register(self.index, &self.identity.environment, &self.identity.labels, report, cx.now_ms)?;
+            self.last_taken_ms = cx.now_ms;
+            self.delivered_policies.clone_from(&report.policies);
+            self.hub_body = self.body;
+            return Ok(());
+        }
+        cx.counters.made += 1;
+        if cx.hub_up && self.spool.is_empty() {
+            // Spooled and sent at once: nothing waits.
+            cx.counters.hub_take(cx.now_ms, bytes);
+            let new_body = self.hub_body != self.body;
+            cx.hub.take(self.index, &self.identity.environment, report, now, new_body, cx.now_ms)?;
+            self.last_taken_ms = cx.now_ms;
+            self.hub_body = self.body;
+            // The report before it was taken too: its policies are the delivered ones unless
+            // this report changed them.
+            if changed {
+                self.delivered_policies.clone_from(&report.policies);
+            }
+            return Ok(());
+        }
+        report.time = flotilla_core::calendar::rfc3339(now);
+        let waiting = self.spool.len();
+        self.spool.push_back(Queued { report: report.clone(), bytes, time: now, body: self.body });
+        self.compact(cx.counters);
+        cx.counters.queued = cx.counters.queued + self.spool.len() - waiting;
+        if !cx.hub_up {
+            cx.counters.hub_failed(cx.now_ms);
+            return Ok(());
+        }
+        cx.counters.queued -= self.spool.len();
+        while let Some(queued) = self.spool.pop_front() {
+            cx.counters.hub_take(cx.now_ms, queued.bytes);
+            let new_body = self.hub_body != queued.body;
+            cx.hub.take(self.index, &self.identity.environment, &queued.report, queued.time, new_body, cx.now_ms)?;
+            self.hub_body = queued.body;
+            self.last_taken_ms = cx.now_ms;
+            self.delivered_policies = queued.report.policies;
+        }
+        Ok(())
+    }
+
+    /// `Spool::compact`: keep the newest report and every report whose policy results differ
+    /// from the one before it; then, over the bounds, drop the oldest (lost, and said so).
+    fn compact(&mut self, counters: &mut Counters) {
+        let last = self.spool.len() - 1;
+        let mut previous = self.delivered_policies.clone();
+        let mut kept = VecDeque::with_capacity(self.spool.len());
+        for (i, queued) in std::mem::take(&mut self.spool).into_iter().enumerate() {
+            let policies = queued.report.policies.clone();
+            if i == last || policies != previous {
+                kept.push_back(queued);
+            } else {
+                counters.superseded += 1;
+            }
+            previous = policies;
+        }
+        let mut bytes: u64 = kept.iter().map(|q| q.bytes).sum();
+        while kept.len() > pull_agent::spool::MAX_REPORTS || (bytes > pull_agent::spool::MAX_BYTES && kept.len() > 1) {
+            let oldest = kept.pop_front().expect("over the bounds, so not empty");
+            bytes -= oldest.bytes;
+            counters.lost += 1;
+            eprintln!(
+                "flotilla-simulate: report {} of {} dropped from the full spool",
+                oldest.report.sequence, self.identity.name
+            );
+        }
+        counters.max_queued = counters.max_queued.max(kept.len());
+        self.spool = kept;
+    }
+}
+
+fn placement_report(world: &World, o: &Outcome) -> PlacementReport {
+    let hex = |c: Option<CommitIx>| c.map(|c| world.git.commit_info(c).hex.clone());
+    let digest = |d: Option<DigestIx>| d.map(|d| world.digests[d as usize].clone());
+    PlacementReport {
+        name: o.name.0.to_string(),
+        state: o.state,
+        source_commit: hex(o.source),
+        desired_digest: digest(o.desired),
+        applied_commit: hex(o.applied),
+        applied_digest: digest(o.applied_digest),
+        signer: None,
+        health: o.health,
+        message: o.message.as_ref().map(|m| report::clip(&m.0)),
+        objects: o
+            .problem
+            .iter()
+            .map(|(problem, r, why)| ObjectReport {
+                api_version: r.api_version.clone(),
+                kind: r.kind.clone(),
+                namespace: (!r.namespace.is_empty()).then(|| r.namespace.clone()),
+                name: r.name.clone(),
+                problem: *problem,
+                message: Some((*why).to_string()),
+                fields: if *problem == ObjectProblem::Drifted { vec!["spec.replicas".to_string()] } else { Vec::new() },
+            })
+            .collect(),
+    }
+}
+
+/// The digits of a sequence number.
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+fn policy_report(p: &PolicyOutcome) -> PolicyReport {
+    PolicyReport {
+        name: p.name.0.to_string(),
+        compliant: Some(p.compliant),
+        violations: p
+            .violation
+            .iter()
+            .map(|object| Violation {
+                object: object.0.to_string(),
+                field: None,
+                expected: None,
+                actual: None,
+                message: "changed by hand (injected by the simulation)".to_string(),
+            })
+            .collect(),
+        remediation: p.remediation.iter().map(|r| r.0.to_string()).collect(),
+    }
+}

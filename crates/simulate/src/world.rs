@@ -1,0 +1,431 @@
+//! What every agent would compute the same way from the same inputs, computed once and shared:
+//! the fleet read at a commit, the placements and policies that select a kind of cluster, a
+//! placement's render, its windows at a minute. The agent's own code decides (core's
+//! `Fleet::select`, `render::render`, `rollout::*`); this module only remembers the answers,
+//! keyed by everything the computation reads, so that 10,000 clusters render a handful of times.
+//!
+//! The render memo follows the hub's (`hub_index::fleet`, its render key): a placement at a
+//! fleet commit and a source commit, for a set of matching customizations, renders the same
+//! objects; with `substitute`, those are rendered once without it and substituted per cluster
+//! with `render::substitute`, keyed by the values of the variables they use.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use anyhow::Result;
+use flotilla_core::digest::Digest;
+use flotilla_core::fleet::{ClusterIdentity, Fleet, Placement};
+use flotilla_core::plan::ObjectRef;
+use flotilla_core::render;
+use flotilla_core::rollout;
+use serde_json::Value;
+
+use crate::git::{CommitIx, Git};
+
+/// The Fx hash (as rustc's `FxHasher`): a multiply and a rotate per word. The memos here are
+/// looked up on every poll and their keys are not chosen by an adversary, so SipHash's
+/// protection is not needed; and it has no random state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fx;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+        }
+        for b in chunks.remainder() {
+            self.add(u64::from(*b));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl BuildHasher for Fx {
+    type Hasher = FxHasher;
+
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher::default()
+    }
+}
+
+/// A map with the Fx hash.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, Fx>;
+/// A set with the Fx hash.
+pub type HashSet<K> = std::collections::HashSet<K, Fx>;
+
+/// A label set, interned: its index in [`World::label_sets`].
+pub type LabelsIx = u32;
+
+/// A digest, interned: its index in [`World::digests`].
+pub type DigestIx = u32;
+
+/// What selects a cluster of one kind (labels, environment) at one fleet commit.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    /// Indexes into the fleet's placements and policies.
+    pub placements: Vec<usize>,
+    pub policies: Vec<usize>,
+    pub policy_names: Vec<Arc<str>>,
+    /// The identity the selection was made with, when the fleet declares the cluster (its
+    /// labels and environment win over the agent's config).
+    pub identity: Option<Arc<ClusterIdentity>>,
+}
+
+/// The first render of a placement for a render key: the digest when nothing of the cluster is
+/// substituted, else the objects before substitution and the variables they read; and the
+/// object a problem on the cluster is reported against.
+#[derive(Debug, Clone)]
+enum Prepared {
+    Digest(DigestIx),
+    Substitutes { objects: Arc<Vec<Value>>, variables: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct RenderKey {
+    fleet: CommitIx,
+    placement: String,
+    source: CommitIx,
+    customizations: Vec<bool>,
+}
+
+/// A render key's first render, and the object problems are reported against; or the agent's
+/// error text.
+type Render = Result<(Prepared, Arc<ObjectRef>), Arc<str>>;
+
+/// A digest substituted for a cluster, or the agent's error text.
+type Substituted = Result<DigestIx, Arc<str>>;
+
+/// A placement's render for one cluster: its digest and the object its problems name, or the
+/// agent's error text.
+pub type Desired = Result<(DigestIx, Arc<ObjectRef>), Arc<str>>;
+
+/// Shared knowledge, and the git server it comes from.
+#[derive(Debug)]
+pub struct World {
+    pub git: Git,
+    fleets: HashMap<CommitIx, Arc<Fleet>>,
+    selections: HashMap<(CommitIx, LabelsIx, String), Arc<Selected>>,
+    pub label_sets: Vec<BTreeMap<String, String>>,
+    label_ix: HashMap<BTreeMap<String, String>, LabelsIx>,
+    prepared: HashMap<RenderKey, Render>,
+    substituted: HashMap<(RenderKey, Vec<Option<String>>), Substituted>,
+    pub digests: Vec<String>,
+    digest_ix: HashMap<String, DigestIx>,
+    windows: HashMap<(CommitIx, usize, i64), (bool, Option<i64>)>,
+    /// Trees whose objects never become healthy (`unhealthy: true` commits).
+    unhealthy: HashSet<String>,
+    names: HashSet<Arc<str>>,
+    wave_messages: HashMap<(CommitIx, usize, usize, CommitIx), Arc<str>>,
+    window_messages: HashMap<Option<i64>, Arc<str>>,
+    /// How many times a placement was rendered in full, and substituted for a cluster.
+    pub renders: u64,
+    pub substitutions: u64,
+}
+
+impl World {
+    pub fn new(git: Git) -> World {
+        World {
+            git,
+            fleets: HashMap::default(),
+            selections: HashMap::default(),
+            label_sets: Vec::new(),
+            label_ix: HashMap::default(),
+            prepared: HashMap::default(),
+            substituted: HashMap::default(),
+            digests: Vec::new(),
+            digest_ix: HashMap::default(),
+            windows: HashMap::default(),
+            unhealthy: HashSet::default(),
+            names: HashSet::default(),
+            wave_messages: HashMap::default(),
+            window_messages: HashMap::default(),
+            renders: 0,
+            substitutions: 0,
+        }
+    }
+
+    pub fn labels(&mut self, labels: &BTreeMap<String, String>) -> LabelsIx {
+        if let Some(ix) = self.label_ix.get(labels) {
+            return *ix;
+        }
+        let ix = LabelsIx::try_from(self.label_sets.len()).expect("fewer than 4 billion label sets");
+        self.label_sets.push(labels.clone());
+        self.label_ix.insert(labels.clone(), ix);
+        ix
+    }
+
+    /// The fleet objects at a fleet commit (broken documents left out, as the agent does).
+    pub fn fleet(&mut self, commit: CommitIx) -> Result<Arc<Fleet>> {
+        if let Some(f) = self.fleets.get(&commit) {
+            return Ok(Arc::clone(f));
+        }
+        let snapshot = self.git.snapshot(commit)?;
+        let (fleet, errors) = Fleet::from_snapshot(&snapshot);
+        for e in errors {
+            eprintln!("flotilla-simulate: warning: fleet at {}: {e}", &self.git.commit_info(commit).hex[..12]);
+        }
+        let fleet = Arc::new(fleet);
+        self.fleets.insert(commit, Arc::clone(&fleet));
+        Ok(fleet)
+    }
+
+    /// The fleet objects at a fleet commit read before, if it was.
+    pub fn fleet_at(&self, commit: CommitIx) -> Option<&Fleet> {
+        self.fleets.get(&commit).map(AsRef::as_ref)
+    }
+
+    /// What selects `identity` (whose labels are `labels`) at a fleet commit: `Fleet::select`,
+    /// remembered per label set and environment unless the fleet declares the cluster by name.
+    pub fn select(&mut self, commit: CommitIx, labels: LabelsIx, identity: &ClusterIdentity) -> Result<Arc<Selected>> {
+        let fleet = self.fleet(commit)?;
+        let declared = fleet.cluster(&identity.name).is_some();
+        let key = (commit, labels, identity.environment.clone());
+        if !declared && let Some(s) = self.selections.get(&key) {
+            return Ok(Arc::clone(s));
+        }
+        let selection = fleet.select(identity);
+        let selected = Arc::new(Selected {
+            placements: selection
+                .placements
+                .iter()
+                .map(|p| fleet.placements.iter().position(|q| q.name() == p.name()).expect("selected from it"))
+                .collect(),
+            policies: selection
+                .policies
+                .iter()
+                .map(|p| fleet.policies.iter().position(|q| q.name() == p.name()).expect("selected from it"))
+                .collect(),
+            policy_names: selection.policies.iter().map(|p| self.name(p.name())).collect(),
+            identity: declared.then(|| Arc::new(selection.identity.clone())),
+        });
+        if !declared {
+            self.selections.insert(key, Arc::clone(&selected));
+        }
+        Ok(selected)
+    }
+
+    fn digest(&mut self, digest: String) -> DigestIx {
+        if let Some(ix) = self.digest_ix.get(&digest) {
+            return *ix;
+        }
+        let ix = DigestIx::try_from(self.digests.len()).expect("fewer than 4 billion digests");
+        self.digests.push(digest.clone());
+        self.digest_ix.insert(digest, ix);
+        ix
+    }
+
+    /// What `placement` (of the fleet at `fleet`) renders from `source` for `identity`: what the
+    /// agent's `render_located` computes, with its error text.
+    pub fn desired(
+        &mut self,
+        fleet: CommitIx,
+        placement: &Placement,
+        source: CommitIx,
+        identity: &ClusterIdentity,
+    ) -> Result<Desired> {
+        let key = RenderKey {
+            fleet,
+            placement: placement.name().to_string(),
+            source,
+            customizations: placement
+                .spec
+                .customizations
+                .iter()
+                .map(|c| c.clusters.matches(&identity.labels))
+                .collect(),
+        };
+        if !self.prepared.contains_key(&key) {
+            let prepared = self.prepare(placement, source, identity)?;
+            self.prepared.insert(key.clone(), prepared);
+        }
+        let (prepared, object) = match &self.prepared[&key] {
+            Err(e) => return Ok(Err(Arc::clone(e))),
+            Ok((prepared, object)) => (prepared.clone(), Arc::clone(object)),
+        };
+        let (objects, variables) = match prepared {
+            Prepared::Digest(d) => return Ok(Ok((d, object))),
+            Prepared::Substitutes { objects, variables } => (objects, variables),
+        };
+        let values: Vec<Option<String>> = variables.iter().map(|v| render::resolve(v, identity)).collect();
+        let key = (key, values);
+        if let Some(done) = self.substituted.get(&key) {
+            return Ok(done.clone().map(|d| (d, object)));
+        }
+        self.substitutions += 1;
+        let mut objects = objects.as_ref().clone();
+        let hex = &self.git.commit_info(source).hex;
+        let done = match render::substitute(placement, &mut objects, identity) {
+            Ok(()) => Ok(self.digest(Digest::of_objects(&objects).to_string())),
+            Err(e) => Err(Arc::from(flotilla_core::report::clip(&format!("at {hex}: {e}")))),
+        };
+        self.substituted.insert(key, done.clone());
+        Ok(done.map(|d| (d, object)))
+    }
+
+    /// The first render for a render key (see the module doc).
+    fn prepare(&mut self, placement: &Placement, source: CommitIx, identity: &ClusterIdentity) -> Result<Render> {
+        let snapshot = self.git.snapshot(source)?;
+        let hex = self.git.commit_info(source).hex.clone();
+        let error = |e: &dyn std::fmt::Display| -> Arc<str> {
+            Arc::from(flotilla_core::report::clip(&format!("at {hex}: {e}")))
+        };
+        self.renders += 1;
+        let mut plain = placement.clone();
+        plain.spec.substitute = false;
+        let rendered =
+            match render::render(if placement.spec.substitute { &plain } else { placement }, &snapshot, identity) {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(error(&e))),
+            };
+        let object = Arc::new(reported_object(&rendered.objects));
+        if !placement.spec.substitute {
+            let d = self.digest(rendered.digest.to_string());
+            return Ok(Ok((Prepared::Digest(d), object)));
+        }
+        let mut objects = rendered.objects;
+        let variables = render::variables(&objects);
+        if variables.is_empty() {
+            if let Err(e) = render::substitute(placement, &mut objects, identity) {
+                return Ok(Err(error(&e)));
+            }
+            let d = self.digest(Digest::of_objects(&objects).to_string());
+            return Ok(Ok((Prepared::Digest(d), object)));
+        }
+        Ok(Ok((
+            Prepared::Substitutes { objects: Arc::new(objects), variables: variables.into_iter().collect() },
+            object,
+        )))
+    }
+
+    /// Whether any of `placement`'s windows is open at `now` (unix seconds), and when one next
+    /// opens: `rollout::window_open` and `next_opening`, remembered per minute (windows start
+    /// and end on whole minutes of zones whose offsets are whole minutes, so the answer holds
+    /// for the whole minute).
+    pub fn window(
+        &mut self,
+        fleet: CommitIx,
+        placement_ix: usize,
+        placement: &Placement,
+        now: i64,
+    ) -> (bool, Option<i64>) {
+        let key = (fleet, placement_ix, now.div_euclid(60));
+        if let Some(w) = self.windows.get(&key) {
+            return *w;
+        }
+        let open = rollout::window_open(&placement.spec.windows, now);
+        let next = if open { Some(now) } else { rollout::next_opening(&placement.spec.windows, now) };
+        self.windows.insert(key, (open, next));
+        (open, next)
+    }
+
+    /// A shared copy of a name or a message.
+    pub fn name(&mut self, text: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(text) {
+            return Arc::clone(n);
+        }
+        let n: Arc<str> = Arc::from(text);
+        self.names.insert(Arc::clone(&n));
+        n
+    }
+
+    /// A shared copy of a message (messages repeat across clusters and polls).
+    pub fn message(&mut self, text: &str) -> Arc<str> {
+        self.name(text)
+    }
+
+    /// What the agent says while its wave waits for the head: `wave everyone (3 of 3): <head>
+    /// reaches it at <time>` (`agent::schedule`'s words).
+    pub fn wave_message(
+        &mut self,
+        fleet: CommitIx,
+        placement_ix: usize,
+        rollout: &flotilla_core::fleet::Rollout,
+        wave: &rollout::WaveOf,
+        head: CommitIx,
+        bake: u64,
+    ) -> Arc<str> {
+        let key = (fleet, placement_ix, wave.index, head);
+        if let Some(m) = self.wave_messages.get(&key) {
+            return Arc::clone(m);
+        }
+        let info = self.git.commit_info(head);
+        let opens = flotilla_core::calendar::rfc3339(rollout::gate(info.time, wave.index, bake));
+        let text = format!(
+            "wave {} ({} of {}): {} reaches it at {opens}",
+            wave.name,
+            wave.index + 1,
+            rollout.waves.len(),
+            &info.hex[..12]
+        );
+        let m = self.message(&text);
+        self.wave_messages.insert(key, Arc::clone(&m));
+        m
+    }
+
+    /// What the agent says outside its windows (`agent::schedule`'s words).
+    pub fn window_message(&mut self, next: Option<i64>) -> Arc<str> {
+        if let Some(m) = self.window_messages.get(&next) {
+            return Arc::clone(m);
+        }
+        let next_text = next.map_or_else(
+            || "none of its windows ever opens".to_string(),
+            |t| format!("the next opens at {}", flotilla_core::calendar::rfc3339(t)),
+        );
+        let m = self.message(&format!("outside its deployment windows; {next_text}"));
+        self.window_messages.insert(next, Arc::clone(&m));
+        m
+    }
+
+    /// Marks the tree of a commit as one whose objects never become healthy.
+    pub fn mark_unhealthy(&mut self, commit: CommitIx) {
+        self.unhealthy.insert(self.git.commit_info(commit).tree.clone());
+    }
+
+    /// Whether applying `commit` leaves unhealthy objects.
+    pub fn is_unhealthy(&self, commit: CommitIx) -> bool {
+        !self.unhealthy.is_empty() && self.unhealthy.contains(&self.git.commit_info(commit).tree)
+    }
+}
+
+/// The object a placement's problems are reported against: its first workload, else its first
+/// object.
+fn reported_object(objects: &[Value]) -> ObjectRef {
+    let workload =
+        |o: &&Value| matches!(o.get("kind").and_then(Value::as_str), Some("Deployment" | "DaemonSet" | "StatefulSet"));
+    objects.iter().find(workload).or_else(|| objects.first()).and_then(ObjectRef::of).unwrap_or(ObjectRef {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        namespace: String::new(),
+        name: "empty".into(),
+    })
+}

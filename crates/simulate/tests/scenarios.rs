@@ -1,0 +1,179 @@
+//! The example scenarios at a small size: each passes its own expectations and gives the summary
+//! checked in under `tests/snapshots/` (the wall-time line aside, which depends on the machine).
+//! `UPDATE_SNAPSHOTS=1 cargo test -p flotilla-simulate` writes them anew. Runs are
+//! deterministic: the same seed gives the same bytes, another seed another run.
+
+use std::path::{Path, PathBuf};
+
+use flotilla_simulate::sim::Options;
+use flotilla_simulate::{Output, simulate};
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios").join(format!("{name}.yaml"))
+}
+
+/// The summary without the lines that depend on the machine.
+fn stable(summary: &str) -> String {
+    summary.lines().filter(|l| !l.starts_with("wall time:")).collect::<Vec<_>>().join("\n") + "\n"
+}
+
+fn run(name: &str, clusters: Option<usize>, seed: Option<u64>) -> Output {
+    simulate(&scenario(name), Options { clusters, seed, every_report: false })
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"))
+        .1
+}
+
+/// The file of a snapshot.
+fn snapshot(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(file)
+}
+
+/// Whether `text` is the snapshot `file`'s (with `UPDATE_SNAPSHOTS` set: makes it so); on a
+/// difference, the first line that differs.
+fn matches_snapshot(file: &str, text: &str) -> Result<(), String> {
+    let path = snapshot(file);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        return Ok(());
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SNAPSHOTS=1 writes it)", path.display()));
+    if text == expected {
+        return Ok(());
+    }
+    let (now, then): (Vec<&str>, Vec<&str>) = (text.lines().collect(), expected.lines().collect());
+    let line = (0..now.len().max(then.len())).find(|i| now.get(*i) != then.get(*i)).unwrap_or(0);
+    Err(format!(
+        "{file} changed (UPDATE_SNAPSHOTS=1 writes it anew); line {}:\n  now:      {}\n  snapshot: {}",
+        line + 1,
+        now.get(line).unwrap_or(&"(none)"),
+        then.get(line).unwrap_or(&"(none)")
+    ))
+}
+
+/// Runs a scenario, checks that its expectations hold, that its summary is the snapshot's,
+/// and that the chart ends where the table does.
+fn check(name: &str, clusters: Option<usize>) -> Output {
+    let (run, output) = simulate(&scenario(name), Options { clusters, seed: None, every_report: false })
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    let failed: Vec<String> = output.failed().iter().map(|v| format!("{}: {}", v.what, v.found)).collect();
+    assert!(failed.is_empty(), "{name}: expectations failed:\n{}\n\n{}", failed.join("\n"), output.summary);
+    if let Err(e) = matches_snapshot(&format!("{name}.md"), &stable(&output.summary)) {
+        panic!("{name}: {e}\n\n{}", output.summary);
+    }
+    // Each series' last point counts the clusters the table counts, and those on the final
+    // commit among them.
+    for row in flotilla_simulate::output::rows(&run) {
+        let series = &run.counters.series[row.series];
+        let converged = run
+            .clusters
+            .iter()
+            .flat_map(|c| &c.placements)
+            .filter(|p| p.series == Some(row.series) && p.applied == Some(row.target))
+            .count();
+        let last = series.points.last().copied().unwrap();
+        assert_eq!((last.0 as usize, last.1 as usize), (converged, row.clusters), "{name}: {}", series.placement);
+    }
+    output
+}
+
+#[test]
+fn smoke() {
+    let output = check("smoke", None);
+    if let Err(e) = matches_snapshot("smoke.svg", &output.svg) {
+        panic!("smoke: {e}");
+    }
+}
+
+#[test]
+fn retail_rollout() {
+    check("retail-rollout", Some(150));
+}
+
+#[test]
+fn stores_offline() {
+    check("stores-offline", Some(150));
+}
+
+#[test]
+fn bad_commit_and_revert() {
+    check("bad-commit-and-revert", Some(150));
+}
+
+#[test]
+fn hub_outage() {
+    check("hub-outage", Some(150));
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bytes_and_another_seed_another_run() {
+    let a = run("smoke", Some(40), Some(11));
+    let b = run("smoke", Some(40), Some(11));
+    assert_eq!(stable(&a.summary), stable(&b.summary));
+    assert_eq!(a.svg, b.svg);
+    let c = run("smoke", Some(40), Some(12));
+    assert_ne!(stable(&a.summary), stable(&c.summary));
+    assert_ne!(a.svg, c.svg);
+    assert!(a.svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{}", &a.svg[..80]);
+    assert!(a.svg.contains("<polyline"), "the chart has lines");
+}
+
+#[test]
+fn applying_every_report_to_the_hub_index_gives_the_same_run() {
+    let options = Options { clusters: Some(40), seed: None, every_report: false };
+    let (coalesced, a) = simulate(&scenario("smoke"), options).unwrap();
+    let (every, b) = simulate(&scenario("smoke"), Options { every_report: true, ..options }).unwrap();
+    assert_eq!(stable(&a.summary), stable(&b.summary));
+    assert_eq!(a.svg, b.svg);
+    assert_eq!(coalesced.index.tally(), every.index.tally());
+    assert_eq!(every.applied, every.counters.hub_reports, "every report applied");
+    assert!(coalesced.applied < every.applied / 2, "{} of {} applied", coalesced.applied, every.applied);
+    // The hub's own count of offline clusters at the end is the simulator's.
+    let offline = coalesced.index.tally().by_standing[hub_index::index::Standing::Offline.slot()];
+    assert_eq!(Some(&offline), coalesced.offline.last());
+}
+
+/// A copy of the smoke scenario with `edit` applied, in a folder of its own (the fleet is found
+/// relative to the file).
+fn edited(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(scenario("smoke")).unwrap();
+    let fleet = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/retail-fleet");
+    let text = format!("fleet: {}\n{}", fleet.display(), edit(&text));
+    let path = dir.path().join("edited.yaml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn an_unknown_field_is_refused_naming_the_file_and_the_field() {
+    let (_dir, path) = edited(|text| text.replace("  hubOutage: {for: 20m}", "  hubOutage: {for: 20m, fro: 1h}"));
+    let error = format!("{:#}", simulate(&path, Options::default()).unwrap_err());
+    assert!(error.contains(&path.display().to_string()), "{error}");
+    assert!(error.contains("field timeline[4].hubOutage.fro: unknown field `fro`"), "{error}");
+}
+
+#[test]
+fn an_expectation_that_does_not_hold_fails_the_run_and_says_why() {
+    let (dir, path) = edited(|text| {
+        format!("{text}- converged: {{placement: bt-collector, wave: everyone, atLeast: 100%, by: 30m}}\n")
+    });
+    let args: Vec<String> = vec![
+        "--scenario".into(),
+        path.display().to_string(),
+        "--clusters".into(),
+        "20".into(),
+        "--out".into(),
+        dir.path().join("out").display().to_string(),
+    ];
+    let error = flotilla_simulate::run(&args).unwrap_err().to_string();
+    assert!(error.starts_with("1 of 8 expectations failed:"), "{error}");
+    assert!(
+        error.contains("prod bt-collector wave everyone at least 100% on the final commit by 30m: 0 of"),
+        "{error}"
+    );
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(summary.contains("- FAILED: prod bt-collector wave everyone at least 100%"), "{summary}");
+    assert!(dir.path().join("out/convergence.svg").is_file());
+}
