@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 
 /// Where an agent registers.
@@ -55,6 +57,20 @@ impl Response {
         }
         Ok(())
     }
+}
+
+/// `text` as one component of a URL path or query between agent, hub and viewers: every byte
+/// but the unreserved ones (RFC 3986: letters, digits, `-._~`) percent-encoded.
+pub fn url_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 #[cfg(test)]

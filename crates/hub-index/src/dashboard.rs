@@ -91,18 +91,9 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `text` as one component of a URL query or path: every byte but the unreserved ones
-/// (RFC 3986: letters, digits, `-._~`) percent-encoded.
+/// `text` as one component of a URL query or path (see `flotilla_core::register::url_component`).
 pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    flotilla_core::register::url_component(text)
 }
 
 /// Decodes one component of `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a

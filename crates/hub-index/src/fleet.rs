@@ -213,6 +213,19 @@ impl Expected {
     fn failed(placement: &str, error: String) -> Expected {
         Expected { placement: placement.to_string(), source_commit: None, digest: None, error: Some(error) }
     }
+
+    /// The placement at `head`, rendered to a digest or not.
+    fn rendered(placement: &str, head: CommitId, digest: Result<String, String>) -> Expected {
+        match digest {
+            Ok(digest) => Expected {
+                placement: placement.to_string(),
+                source_commit: Some(head),
+                digest: Some(digest),
+                error: None,
+            },
+            Err(error) => Expected::failed(placement, error),
+        }
+    }
 }
 
 /// How far an applied commit is behind its branch's head.
@@ -637,15 +650,7 @@ impl FleetView {
                 let (Some(url), Some(head)) = (&at.url, at.head) else {
                     return Expected::failed(name, "the source has no head".into());
                 };
-                match self.digest(fleet_commit, placement, url, head, &selection.identity) {
-                    Ok(digest) => Expected {
-                        placement: name.to_string(),
-                        source_commit: Some(head),
-                        digest: Some(digest),
-                        error: None,
-                    },
-                    Err(error) => Expected::failed(name, error),
-                }
+                Expected::rendered(name, head, self.digest(fleet_commit, placement, url, head, &selection.identity))
             })
             .collect()
     }
@@ -740,15 +745,11 @@ impl FleetView {
                     Ok(at) => at,
                     Err(error) => return Expected::failed(name, error),
                 };
-                match self.digest(scenario.fleet_commit, placement, url, head, &selection.identity) {
-                    Ok(digest) => Expected {
-                        placement: name.to_string(),
-                        source_commit: Some(head),
-                        digest: Some(digest),
-                        error: None,
-                    },
-                    Err(error) => Expected::failed(name, error),
-                }
+                Expected::rendered(
+                    name,
+                    head,
+                    self.digest(scenario.fleet_commit, placement, url, head, &selection.identity),
+                )
             })
             .collect()
     }

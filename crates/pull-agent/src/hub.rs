@@ -94,7 +94,11 @@ impl Hub {
             commits: Vec<Halted>,
         }
         let token = read_token(token_file)?;
-        let path = format!("/api/v1/rollouts/{}?environment={}", escape(placement), escape(environment));
+        let path = format!(
+            "/api/v1/rollouts/{}?environment={}",
+            register::url_component(placement),
+            register::url_component(environment)
+        );
         let url = format!("{}{path}", self.url);
         let unreachable = |e: &dyn std::fmt::Display| Error::Unreachable { url: url.clone(), message: e.to_string() };
         let response = self.client.get(&url).bearer_auth(token).send().await.map_err(|e| unreachable(&chain(&e)))?;
@@ -155,20 +159,6 @@ pub fn write_token(path: &Path, token: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     spool::write_atomically_private(path, format!("{token}\n").as_bytes())
-}
-
-/// `text` for a URL's path or query: unreserved characters as they are, the rest %-encoded.
-fn escape(text: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 fn first_line(text: &str) -> String {
