@@ -383,22 +383,7 @@ async fn a_placement_of_the_fleet_repository_rolls_out_along_the_fleet_branch() 
 /// The example retail fleet (`examples/retail-fleet`) in git, its three repositories served by
 /// git daemon (infra is the fleet), every commit dated `at`.
 fn example_fleet(world: &World, at: i64) {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/retail-fleet");
-    for (folder, repo) in [("infra", "fleet"), ("store-app", "store-app"), ("cloud-services", "cloud-services")] {
-        let dir = world.root.join(repo);
-        if repo != "fleet" {
-            std::fs::create_dir_all(&dir).unwrap();
-            let init = Command::new("git").args(["init", "-q", "-b", "prod"]).current_dir(&dir).status().unwrap();
-            assert!(init.success());
-        }
-        common::copy_tree(&examples.join(folder), &dir);
-    }
-    let repositories = world.root.join("fleet/fleet/repositories.yaml");
-    let text = std::fs::read_to_string(&repositories)
-        .unwrap()
-        .replace("https://git.retail.example/retail/store-app.git", &world.daemon.url("store-app"))
-        .replace("https://git.retail.example/retail/cloud-services.git", &world.daemon.url("cloud-services"));
-    std::fs::write(&repositories, text).unwrap();
+    common::example_repositories(world);
     for repo in ["fleet", "store-app", "cloud-services"] {
         commit_at(world, repo, &[], at);
     }

@@ -10,9 +10,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{World, copy_tree, fleet, names, placement, scenarios};
+use common::{World, fleet, names, placement, scenarios};
 use flotilla_core::report::SyncState;
-use flotilla_git::testing::git;
 
 #[tokio::test]
 async fn first_sync_new_commit_prune_and_a_hand_made_object_left_alone() {
@@ -70,22 +69,7 @@ async fn an_api_server_failing_mid_apply_skips_prune_and_the_next_run_converges(
 #[tokio::test]
 async fn the_example_fleet_syncs_a_store() {
     let world = World::new(Duration::ZERO);
-    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/retail-fleet");
-    // The example's three repositories, served by git daemon: infra is the fleet.
-    for (folder, repo) in [("infra", "fleet"), ("store-app", "store-app"), ("cloud-services", "cloud-services")] {
-        let dir = world.root.join(repo);
-        if repo != "fleet" {
-            std::fs::create_dir_all(&dir).unwrap();
-            git(&dir, &["init", "-q", "-b", "prod"]);
-        }
-        copy_tree(&examples.join(folder), &dir);
-    }
-    let repositories = world.root.join("fleet/fleet/repositories.yaml");
-    let text = std::fs::read_to_string(&repositories)
-        .unwrap()
-        .replace("https://git.retail.example/retail/store-app.git", &world.daemon.url("store-app"))
-        .replace("https://git.retail.example/retail/cloud-services.git", &world.daemon.url("cloud-services"));
-    std::fs::write(&repositories, text).unwrap();
+    common::example_repositories(&world);
     for repo in ["fleet", "store-app", "cloud-services"] {
         world.commit(repo, &[]);
     }

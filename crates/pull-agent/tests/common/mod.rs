@@ -369,6 +369,27 @@ pub async fn names(api: &Api<DynamicObject>) -> Vec<String> {
 }
 
 /// Copies a folder tree (files only).
+/// The example retail fleet's three repositories (`examples/retail-fleet`; infra is the fleet)
+/// written into the world's repositories, its `Repository` URLs pointing at the world's git
+/// daemon; not committed (the caller commits, when it likes).
+pub fn example_repositories(world: &World) {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/retail-fleet");
+    for (folder, repo) in [("infra", "fleet"), ("store-app", "store-app"), ("cloud-services", "cloud-services")] {
+        let dir = world.root.join(repo);
+        if repo != "fleet" {
+            std::fs::create_dir_all(&dir).unwrap();
+            git(&dir, &["init", "-q", "-b", "prod"]);
+        }
+        copy_tree(&examples.join(folder), &dir);
+    }
+    let repositories = world.root.join("fleet/fleet/repositories.yaml");
+    let text = std::fs::read_to_string(&repositories)
+        .unwrap()
+        .replace("https://git.retail.example/retail/store-app.git", &world.daemon.url("store-app"))
+        .replace("https://git.retail.example/retail/cloud-services.git", &world.daemon.url("cloud-services"));
+    std::fs::write(&repositories, text).unwrap();
+}
+
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
