@@ -432,9 +432,10 @@ const ROLLOUT_HISTORY: usize = 500;
 /// placement is synced there and reported `WaitingForWave` or `WaitingForWindow` with why; when
 /// nothing may be taken and nothing is applied yet, the report (nothing is applied). With
 /// `rollout.halt`, a cluster of a later wave asks the hub before it takes a commit (see
-/// [`halt`]). A placement whose source is the fleet repository itself rolls out along the fleet
-/// branch: its wave renders the placement's folder at an older fleet commit (the placement as
-/// the newest fleet commit declares it).
+/// [`halt`]), and only inside its windows, since outside them it takes none. A placement whose
+/// source is the fleet repository itself rolls out along the fleet branch: its wave renders the
+/// placement's folder at an older fleet commit (the placement as the newest fleet commit
+/// declares it).
 async fn schedule<'f>(
     cluster: &mut Cluster,
     config: &Config,
@@ -495,7 +496,10 @@ async fn schedule<'f>(
             return Err(Box::new(report));
         };
         let mut message = why(&landed[0]);
-        if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0) {
+        // Outside its windows the cluster takes no new commit whatever the hub says (it keeps
+        // what it runs, or with nothing applied yet it waits for the window), so the hub is not
+        // asked: a later wave would otherwise ask it on every poll while its window is shut.
+        if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0 && !closed) {
             let current = applied(cluster, namespace, name).await;
             if current != Some(allowed)
                 && let Some(held) = self::halt(config, halt, name, &identity.environment, &wave, allowed).await

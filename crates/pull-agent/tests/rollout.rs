@@ -2,7 +2,7 @@
 //! hand: a wave takes a commit `bake × wave` after it reached the branch, a revert during the
 //! bake keeps the reverted commit from the later waves, and outside its windows the agent keeps
 //! what it runs and says when the next window opens. With a halt, agents report to a hub in this
-//! process and the later waves ask it before they take a commit.
+//! process and the later waves ask it before they take a commit, inside their windows only.
 
 mod common;
 
@@ -348,6 +348,95 @@ async fn when_the_hub_cannot_be_asked_a_later_wave_waits_or_proceeds_as_the_plac
     let web = placement(&r, "web");
     assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c1.as_str())), "{web:?}");
     assert_eq!(greeting(&world).await.as_deref(), Some("one"));
+}
+
+/// A stand-in hub on loopback that publishes no halt and counts the rollout progress it is
+/// asked for: its URL and the count.
+fn counting_hub() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&asked);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut lines = std::io::BufReader::new(stream.try_clone().unwrap()).lines();
+            let request = lines.next().and_then(Result::ok).unwrap_or_default();
+            // The headers; a GET has no body.
+            while lines.next().and_then(Result::ok).is_some_and(|l| !l.is_empty()) {}
+            if request.starts_with("GET /api/v1/rollouts/web?") {
+                // Counted before the answer, so the agent's cycle ends after the count.
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+            let body = r#"{"halt":null}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, asked)
+}
+
+/// A fleet simulation of 10,000 stores found the later waves asking the hub about a halt on
+/// every poll while their window was shut, when they could take nothing whatever it said.
+#[tokio::test]
+async fn outside_its_windows_a_later_wave_does_not_ask_the_hub_about_a_halt() {
+    use std::sync::atomic::Ordering;
+    let world = World::new(Duration::ZERO);
+    let (hub_url, asked) = counting_hub();
+    let text = format!("{}hub: {{url: \"{hub_url}\", tokenFile: token}}\n", world.config_text());
+    std::fs::write(world.root.join("token"), "flt_c_not_checked\n").unwrap();
+    let config = Config::parse(text.as_bytes(), &world.root, None).unwrap();
+    // store-0001 is no canary: the second wave, which asks the hub before it takes a commit.
+    let extra = "  rollout:\n    waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: everyone}]\n    bake: 2h\n    halt: {maxFailed: 1, whenHubUnreachable: wait}\n  windows: [{days: [Mon, Tue, Wed, Thu, Fri, Sat, Sun], start: \"02:00\", end: \"03:00\", timeZone: UTC}]\n";
+    world.commit("fleet", &[("fleet/fleet.yaml", &fleet(&world, extra))]);
+    let ns = world.namespace_yaml();
+    let files = [("web/ns.yaml", ns.as_str()), ("web/a.yaml", &world.config_map("a", "one"))];
+    let c1 = commit_at(&world, "app", &files, T0 - 48 * HOUR);
+    let at = async |now: i64| {
+        let mut cluster = Cluster::new(world.client());
+        agent::reconcile_with(&config, &mut cluster, Mode::Apply, &mut Memo::at(now)).await.unwrap()
+    };
+
+    // T0 is 08:00 UTC: shut, nothing applied yet, c1 long baked. Nothing may be installed, so
+    // the hub is not asked.
+    let r = at(T0).await;
+    let web = placement(&r, "web");
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWindow, None), "{web:?}");
+    assert_eq!(asked.load(Ordering::SeqCst), 0, "asked the hub outside the window, with nothing applied");
+
+    // 02:30 the next night: the hub is asked, holds nothing back, and c1 is installed.
+    let night = T0 + 18 * HOUR + HOUR / 2;
+    let r = at(night).await;
+    let web = placement(&r, "web");
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c1.as_str())), "{web:?}");
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "inside the window the hub is asked");
+
+    // c2 lands at 04:00; by 09:00 its gate for the second wave has opened, but the window is
+    // shut: the cluster keeps c1, says why, and does not ask the hub, however often it polls.
+    let c2 = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "two"))], night + 90 * 60);
+    for poll in 0..3 {
+        let r = at(night + 6 * HOUR + HOUR / 2 + poll * 60).await;
+        let web = placement(&r, "web");
+        assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWindow, Some(c1.as_str())));
+        assert_eq!(
+            web.message.as_deref(),
+            Some("outside its deployment windows; the next opens at 2027-01-17T02:00:00Z")
+        );
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "asked the hub outside the window");
+    assert_eq!(greeting(&world).await.as_deref(), Some("one"));
+
+    // The next night: asked again, and c2 is taken.
+    let r = at(night + 24 * HOUR).await;
+    let web = placement(&r, "web");
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c2.as_str())), "{web:?}");
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+    assert_eq!(greeting(&world).await.as_deref(), Some("two"));
 }
 
 #[tokio::test]

@@ -628,7 +628,9 @@ impl Cluster {
                 return Ok(Err(outcome));
             };
             let mut message = why;
-            if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0 && !cx.warm)
+            // As the agent does, the hub is asked only inside the windows: outside them nothing
+            // new is taken whatever it says.
+            if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0 && open && !cx.warm)
                 && applied != Some(allowed)
                 && let Some(held) =
                     Self::halt(cx, halt, (fleet_key, placement_ix), &identity.environment, wave, allowed)?
