@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail, ensure};
+use flotilla_simulate::output::count;
 
 /// GNU time; its `-f %M` is the child's peak resident set size in KiB.
 const TIME: &str = "/usr/bin/time";
@@ -46,7 +47,8 @@ pub fn run(args: &[String]) -> Result<()> {
                     other => bail!("unknown argument {other:?}; {USAGE}"),
                 }
             }
-            render(quick, only)
+            print!("{}", render(quick, only)?);
+            Ok(())
         }
         Some("rollout") => crate::bench_hub::rollout(&args[1..]),
         _ => bail!("unknown or missing benchmark; {USAGE}"),
@@ -78,15 +80,25 @@ struct Summary {
     median_rss_mib: f64,
 }
 
-fn render(quick: bool, only: Option<usize>) -> Result<()> {
+/// Measures and returns the results as Markdown (for the terminal and BENCHMARKS.md). Without
+/// `kubectl` in `PATH` it measures our renderer alone and says why.
+pub fn render(quick: bool, only: Option<usize>) -> Result<String> {
     ensure!(
         Path::new(TIME).exists(),
         "{TIME} is missing: it measures each run's peak memory (install it with `apt-get install -y time`)"
     );
-    check_kubectl()?;
+    let kubectl = match kubectl_version() {
+        Ok(version) => {
+            eprintln!("bench: reference: {version}");
+            Some((Tool { name: "kubectl kustomize", program: PathBuf::from("kubectl"), args: &["kustomize"] }, version))
+        }
+        Err(reason) => {
+            eprintln!("bench: the comparison with kubectl kustomize is skipped: {reason:#}");
+            None
+        }
+    };
     crate::cargo(&["build", "--release", "--quiet", "--package", "pull-agent"])?;
     let ours = Tool { name: "pull-agent render", program: release_binary("pull-agent"), args: &["render"] };
-    let kubectl = Tool { name: "kubectl kustomize", program: PathBuf::from("kubectl"), args: &["kustomize"] };
 
     let (runs, sizes): (usize, &[usize]) = if quick { (3, &[1_000]) } else { (11, &[1_000, 10_000]) };
     // `--size N` measures one size, with the same number of rounds.
@@ -96,6 +108,7 @@ fn render(quick: bool, only: Option<usize>) -> Result<()> {
     let overhead = time_overhead(work.path(), runs)?;
 
     let mut summaries = Vec::new();
+    let mut checked = String::new();
     for &objects in sizes {
         let source = work.path().join(format!("objects-{objects}"));
         generate(&source, objects).with_context(|| format!("generating {}", source.display()))?;
@@ -105,31 +118,42 @@ fn render(quick: bool, only: Option<usize>) -> Result<()> {
 
         // The first run of each tool is the correctness check and warms the page cache; it only
         // sizes the rounds and is not in the figures, so neither tool pays for cold files.
-        let (kubectl_check, reference) = timed_run(&kubectl, &dir, &scratch)?;
-        let count = count_documents(&reference);
-        ensure!(count == objects, "kubectl kustomize rendered {count} objects, the generator meant {objects}");
         let (ours_check, ours_out) = timed_run(&ours, &dir, &scratch)?;
-        same_output(&reference, &ours_out, objects)?;
-        let rounds = rounds_within_budget(runs, kubectl_check.wall + ours_check.wall);
-        eprintln!(
-            "bench: {objects} objects: outputs are byte-identical ({} bytes); untimed check runs took {:.1} s \
-             (kubectl) and {:.1} s (ours); timing {rounds} round(s)",
-            reference.len(),
-            kubectl_check.wall.as_secs_f64(),
-            ours_check.wall.as_secs_f64(),
-        );
+        let documents = count_documents(&ours_out);
+        ensure!(documents == objects, "pull-agent render rendered {documents} objects, the generator meant {objects}");
+        let mut tools = vec![&ours];
+        let mut round_time = ours_check.wall;
+        if let Some((kubectl, _)) = &kubectl {
+            let (kubectl_check, reference) = timed_run(kubectl, &dir, &scratch)?;
+            same_output(&reference, &ours_out, objects)?;
+            tools.push(kubectl);
+            round_time += kubectl_check.wall;
+            let _ = writeln!(
+                checked,
+                "- {} objects: the outputs are byte-identical ({} bytes); the untimed first runs took \
+                 {:.1} s (kubectl) and {:.1} s (ours).",
+                count(objects as u64),
+                count(ours_out.len() as u64),
+                kubectl_check.wall.as_secs_f64(),
+                ours_check.wall.as_secs_f64()
+            );
+        }
+        let rounds = rounds_within_budget(runs, round_time);
+        eprintln!("bench: {objects} objects: timing {rounds} round(s)");
 
-        let tools = [&ours, &kubectl];
-        let mut samples = [Vec::with_capacity(rounds), Vec::with_capacity(rounds)];
+        let mut samples = vec![Vec::with_capacity(rounds); tools.len()];
         for round in 0..rounds {
             // Alternate which tool goes first so drift on a shared machine (another job starting,
             // the CPU clocking down) falls on both tools alike.
-            let order = if round.is_multiple_of(2) { [0, 1] } else { [1, 0] };
+            let mut order: Vec<usize> = (0..tools.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
             for t in order {
                 let (sample, out) = timed_run(tools[t], &dir, &scratch)?;
                 // Every timed run must have done the whole job, not failed fast or printed less.
                 ensure!(
-                    out == reference,
+                    out == ours_out,
                     "{} printed something else in round {round} at {objects} objects",
                     tools[t].name
                 );
@@ -141,8 +165,11 @@ fn render(quick: bool, only: Option<usize>) -> Result<()> {
         }
     }
 
-    print_report(&summaries, overhead);
-    Ok(())
+    let reference = match &kubectl {
+        Some((_, version)) => format!("Reference: {version}.\n{checked}"),
+        None => "The comparison with `kubectl kustomize` was skipped: kubectl was not found in `PATH`.\n".to_string(),
+    };
+    Ok(format!("{reference}\n{}", markdown(&summaries, overhead)))
 }
 
 /// How many of the wanted `runs` fit in [`ROUNDS_BUDGET`] when one round (both tools) takes about
@@ -155,14 +182,14 @@ fn rounds_within_budget(runs: usize, round: Duration) -> usize {
     fit.clamp(1, runs)
 }
 
-fn check_kubectl() -> Result<()> {
+/// `kubectl version --client` on one line, or why kubectl cannot be the reference.
+fn kubectl_version() -> Result<String> {
     let out = Command::new("kubectl")
         .args(["version", "--client"])
         .output()
-        .context("running kubectl (the reference renderer must be in PATH)")?;
+        .context("kubectl is not in PATH (the reference renderer)")?;
     ensure!(out.status.success(), "kubectl version --client failed: {}", String::from_utf8_lossy(&out.stderr));
-    eprintln!("bench: reference: {}", String::from_utf8_lossy(&out.stdout).trim().replace('\n', ", "));
-    Ok(())
+    Ok(String::from_utf8_lossy(&out.stdout).trim().replace('\n', ", "))
 }
 
 fn release_binary(name: &str) -> PathBuf {
@@ -283,41 +310,57 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-/// Prints a Markdown table (ready for BENCHMARKS.md) and the ratios against the targets.
-fn print_report(summaries: &[Summary], overhead: Duration) {
-    println!("\nThe tools alternate each round; wall-clock is the whole process.\n");
-    println!("| objects | tool | runs | median ms | min ms | max ms | median peak RSS MiB |");
-    println!("|--------:|------|-----:|----------:|-------:|-------:|--------------------:|");
+/// A Markdown table (for BENCHMARKS.md), the ratios of the same run and the targets.
+fn markdown(summaries: &[Summary], overhead: Duration) -> String {
+    let mut out = String::from(
+        "The tools alternate each round; wall-clock is the whole process.\n\n\
+         | objects | tool | runs | median ms | min ms | max ms | median peak RSS MiB |\n\
+         |--------:|------|-----:|----------:|-------:|-------:|--------------------:|\n",
+    );
     for s in summaries {
-        println!(
+        let _ = writeln!(
+            out,
             "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            s.objects, s.tool, s.runs, s.median_ms, s.min_ms, s.max_ms, s.median_rss_mib
+            count(s.objects as u64),
+            s.tool,
+            s.runs,
+            s.median_ms,
+            s.min_ms,
+            s.max_ms,
+            s.median_rss_mib
         );
     }
-    println!("\n| objects | speed-up (kubectl ms / ours) | memory (ours MiB / kubectl) |");
-    println!("|--------:|-----------------------------:|----------------------------:|");
+    let pairs: Vec<(&Summary, &Summary)> =
+        summaries.windows(2).filter_map(|w| (w[0].objects == w[1].objects).then_some((&w[0], &w[1]))).collect();
     let mut verdicts = String::new();
-    for pair in summaries.chunks(2) {
-        let [ours, kubectl] = pair else { continue };
+    if !pairs.is_empty() {
+        out.push_str(
+            "\n| objects | speed-up (kubectl ms / ours) | memory (ours MiB / kubectl) |\n\
+             |--------:|-----------------------------:|----------------------------:|\n",
+        );
+    }
+    for (ours, kubectl) in pairs {
         let speedup = kubectl.median_ms / ours.median_ms;
         let memory = ours.median_rss_mib / kubectl.median_rss_mib;
-        println!("| {} | {speedup:.1}x | {memory:.3} |", ours.objects);
+        let _ = writeln!(out, "| {} | {speedup:.1}× | {memory:.3} |", count(ours.objects as u64));
         if ours.objects == 1_000 {
-            let met = |ok: bool| if ok { "MET" } else { "NOT MET" };
-            // Writing to a String cannot fail.
+            let met = |ok: bool| if ok { "met" } else { "NOT MET" };
             let _ = writeln!(
                 verdicts,
-                "target at 1,000 objects: >= 20x faster: {} ({speedup:.1}x); <= 1/4 of the peak memory: {} ({memory:.3})",
+                "- Target at 1,000 objects: at least 20× faster: {} ({speedup:.1}×); at most a quarter of the peak \
+                 memory: {} ({memory:.3}).",
                 met(speedup >= 20.0),
                 met(memory <= 0.25),
             );
         }
     }
-    println!(
-        "\nEach figure includes /usr/bin/time's own start-up, {:.2} ms (median of `/usr/bin/time true`).",
+    let _ = writeln!(
+        out,
+        "\nEach figure includes `/usr/bin/time`'s own start-up, {:.2} ms (median of `/usr/bin/time true`).\n",
         overhead.as_secs_f64() * 1e3
     );
-    print!("{verdicts}");
+    out.push_str(&verdicts);
+    out
 }
 
 /// A uniquely named folder under the system temp folder, removed when dropped (also on errors).

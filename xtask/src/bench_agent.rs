@@ -57,6 +57,12 @@ const TARGET_CYCLE_CPU_MS: f64 = 10.0;
 const TARGET_IDLE_RSS_MIB: f64 = 20.0;
 
 pub fn run(args: &[String]) -> Result<()> {
+    print!("{}", report(args)?);
+    Ok(())
+}
+
+/// Measures and returns the results as Markdown (for the terminal and BENCHMARKS.md).
+pub fn report(args: &[String]) -> Result<String> {
     let mut quick = false;
     for a in args {
         match a.as_str() {
@@ -106,7 +112,7 @@ impl Sample {
     }
 }
 
-fn measure(work: &Path, rounds: usize) -> Result<()> {
+fn measure(work: &Path, rounds: usize) -> Result<String> {
     let agent = release_binary("pull-agent");
     let server_binary = release_binary("kube-testserver");
     let daemon = GitDaemon::start(work);
@@ -199,8 +205,7 @@ fn measure(work: &Path, rounds: usize) -> Result<()> {
         ("the same, with the example's 7 PCI policies evaluated each cycle (agent's clock)", &policy_cycles),
         ("idle `pull-agent run`, 3 placements × 100 objects (VmRSS)", &idle),
     ];
-    print_report(&rows, &overhead, &daemon_cycles, &idle);
-    Ok(())
+    Ok(markdown(&rows, &overhead, &daemon_cycles, &idle))
 }
 
 fn release_binary(name: &str) -> PathBuf {
@@ -627,12 +632,12 @@ fn cell(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"))
 }
 
-/// Prints a Markdown table (ready for BENCHMARKS.md) and the verdicts against the targets.
-fn print_report(rows: &[(&str, &[Sample])], overhead: &[Sample], cycles: &[Sample], idle: &[Sample]) {
-    println!(
-        "\n| measurement | runs | median wall ms | min–max wall ms | median CPU ms | median CPU ms (GNU time, 10 ms steps) | median RSS MiB |"
+/// The Markdown table (for BENCHMARKS.md) and the verdicts against the targets.
+fn markdown(rows: &[(&str, &[Sample])], overhead: &[Sample], cycles: &[Sample], idle: &[Sample]) -> String {
+    let mut out = String::from(
+        "| measurement | runs | median wall ms | min–max wall ms | median CPU ms | median CPU ms (GNU time, 10 ms steps) | median RSS MiB |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (what, samples) in rows {
         let walls: Vec<f64> = samples.iter().filter_map(|s| s.wall_ms).collect();
         let range = if walls.is_empty() {
@@ -642,7 +647,8 @@ fn print_report(rows: &[(&str, &[Sample])], overhead: &[Sample], cycles: &[Sampl
             let max = walls.iter().copied().fold(0.0, f64::max);
             format!("{min:.1}–{max:.1}")
         };
-        println!(
+        let _ = writeln!(
+            out,
             "| {what} | {} | {} | {range} | {} | {} | {} |",
             samples.len(),
             cell(median_of(samples, |s| s.wall_ms)),
@@ -651,27 +657,31 @@ fn print_report(rows: &[(&str, &[Sample])], overhead: &[Sample], cycles: &[Sampl
             cell(median_of(samples, |s| s.rss_mib)),
         );
     }
-    println!(
-        "\nProcess rows include bash and /usr/bin/time: `true` measured the same way takes {} ms wall and {} ms CPU \
-         (medians). Process RSS is the peak (ru_maxrss); the idle row is VmRSS.",
+    let _ = writeln!(
+        out,
+        "\nProcess rows include bash and `/usr/bin/time`: `true` measured the same way takes {} ms wall and {} ms CPU \
+         (medians). Process RSS is the peak (`ru_maxrss`); the idle row is `VmRSS`.\n",
         cell(median_of(overhead, |s| s.wall_ms)),
         cell(median_of(overhead, |s| s.cpu_ms)),
     );
-    let met = |ok: bool| if ok { "MET" } else { "NOT MET" };
-    match median_of(cycles, |s| s.cpu_ms) {
-        Some(cpu) => println!(
-            "target: a no-change cycle under {TARGET_CYCLE_CPU_MS} ms CPU: {} ({cpu:.1} ms)",
+    let met = |ok: bool| if ok { "met" } else { "NOT MET" };
+    let _ = match median_of(cycles, |s| s.cpu_ms) {
+        Some(cpu) => writeln!(
+            out,
+            "- Target: a no-change cycle under {TARGET_CYCLE_CPU_MS} ms CPU: {} ({cpu:.1} ms).",
             met(cpu < TARGET_CYCLE_CPU_MS)
         ),
-        None => println!("target: a no-change cycle under {TARGET_CYCLE_CPU_MS} ms CPU: not measured"),
-    }
-    match median_of(idle, |s| s.rss_mib) {
-        Some(rss) => println!(
-            "target: idle RSS under {TARGET_IDLE_RSS_MIB} MiB: {} ({rss:.1} MiB)",
+        None => writeln!(out, "- Target: a no-change cycle under {TARGET_CYCLE_CPU_MS} ms CPU: not measured."),
+    };
+    let _ = match median_of(idle, |s| s.rss_mib) {
+        Some(rss) => writeln!(
+            out,
+            "- Target: idle RSS under {TARGET_IDLE_RSS_MIB} MiB: {} ({rss:.1} MiB).",
             met(rss < TARGET_IDLE_RSS_MIB)
         ),
-        None => println!("target: idle RSS under {TARGET_IDLE_RSS_MIB} MiB: not measured"),
-    }
+        None => writeln!(out, "- Target: idle RSS under {TARGET_IDLE_RSS_MIB} MiB: not measured."),
+    };
+    out
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! requests and bytes from the server. The poll is also measured in-process (thread CPU time,
 //! without process start-up), since that is what an agent's poll costs.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail, ensure};
 use flotilla_git::testing::{HttpGitServer, git};
 use flotilla_git::{Cache, Source};
+use flotilla_simulate::output::count;
 
 const COMMITS: usize = 10_000;
 const FILES: usize = 5_000;
@@ -42,6 +44,12 @@ pub fn run(args: &[String]) -> Result<()> {
         ensure!(status.success(), "the release benchmark failed");
         return Ok(());
     }
+    print!("{}", report(args)?);
+    Ok(())
+}
+
+/// Measures and returns the results as Markdown (for the terminal and BENCHMARKS.md).
+pub fn report(args: &[String]) -> Result<String> {
     let quick = args.iter().any(|a| a == "--quick");
     let (commits, files, runs) = if quick { (1_000, 500, 3) } else { (COMMITS, FILES, 7) };
     let work = std::env::temp_dir().join(format!("flotilla-bench-git-{}", std::process::id()));
@@ -52,10 +60,10 @@ pub fn run(args: &[String]) -> Result<()> {
     result
 }
 
-fn measure(work: &Path, commits: usize, files: usize, runs: usize) -> Result<()> {
+fn measure(work: &Path, commits: usize, files: usize, runs: usize) -> Result<String> {
     let started = Instant::now();
     make_repository(&work.join("big.git"), commits, files)?;
-    println!("made a repository of {commits} commits and {files} files in {:.1?}", started.elapsed());
+    eprintln!("bench: made a repository of {commits} commits and {files} files in {:.1?}", started.elapsed());
     let server = HttpGitServer::start(work, None);
     let url = server.url("big.git");
     let xtask = std::env::current_exe().context("finding xtask's own binary")?;
@@ -99,35 +107,44 @@ fn measure(work: &Path, commits: usize, files: usize, runs: usize) -> Result<()>
         });
     }
 
-    println!("\n{runs} runs per tool, alternating; medians. Server: git http-backend on 127.0.0.1.\n");
-    println!("| operation | tool | wall ms | CPU ms | peak RSS MiB | requests | bytes from server |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    let mut out = format!(
+        "A repository of {} commits and {} files; {runs} runs per tool, alternating; medians. \
+         Server: `git http-backend` on 127.0.0.1.\n\n",
+        count(commits as u64),
+        count(files as u64)
+    );
+    out.push_str("| operation | tool | wall ms | CPU ms | peak RSS MiB | requests | bytes from server |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|\n");
     for (name, set) in [("first clone", &clones), ("no-change poll", &polls)] {
-        for (tool, runs) in [("flotilla-git (process)", &set[0]), ("git CLI", &set[1])] {
-            print_row(name, tool, runs);
+        for (tool, runs) in [("flotilla-git (process)", &set[0]), ("`git` CLI", &set[1])] {
+            row(&mut out, name, tool, runs);
         }
     }
-    print_row("no-change poll", "flotilla-git (in-process)", &in_process);
+    row(&mut out, "no-change poll", "flotilla-git (in-process)", &in_process);
     // /usr/bin/time counts CPU in 10 ms steps: a ratio over 0 is not a measurement.
     let ratio = |a: &[Run], b: &[Run], f: fn(&Run) -> f64| {
         let (ours, theirs) = (median(a, f), median(b, f));
-        if ours > 0.0 { format!("{:.2}x", theirs / ours) } else { "below resolution".to_string() }
+        if ours > 0.0 { format!("{:.2}×", theirs / ours) } else { "below resolution".to_string() }
     };
     let wall = |r: &Run| r.wall.as_secs_f64();
     let cpu = |r: &Run| r.cpu.as_secs_f64();
-    println!(
-        "\nratios (git / flotilla): clone wall {}, clone CPU {}; poll wall {}, poll CPU {}",
+    let _ = writeln!(
+        out,
+        "\nRatios (git / flotilla-git, same run): clone wall {}, clone CPU {}; poll wall {}, poll CPU {} \
+         (the in-process poll: {:.1} ms CPU, target under 5 ms).",
         ratio(&clones[0], &clones[1], wall),
         ratio(&clones[0], &clones[1], cpu),
         ratio(&polls[0], &polls[1], wall),
         ratio(&polls[0], &polls[1], cpu),
+        median(&in_process, |r| r.cpu.as_secs_f64() * 1e3),
     );
-    Ok(())
+    Ok(out)
 }
 
 #[expect(clippy::cast_precision_loss, reason = "counts and sizes far below 2^52, printed rounded")]
-fn print_row(operation: &str, tool: &str, runs: &[Run]) {
-    println!(
+fn row(out: &mut String, operation: &str, tool: &str, runs: &[Run]) {
+    let _ = writeln!(
+        out,
         "| {operation} | {tool} | {:.1} | {:.1} | {} | {} | {} |",
         median(runs, |r| r.wall.as_secs_f64() * 1e3),
         median(runs, |r| r.cpu.as_secs_f64() * 1e3),
@@ -137,8 +154,14 @@ fn print_row(operation: &str, tool: &str, runs: &[Run]) {
             format!("{:.1}", median(runs, |r| r.max_rss_kib as f64 / 1024.0))
         },
         median(runs, |r| r.requests as f64),
-        median(runs, |r| r.bytes as f64),
+        count(middle(runs.iter().map(|r| r.bytes as u64).collect())),
     );
+}
+
+/// The median of whole numbers (the upper one of an even count, as [`median`]).
+fn middle(mut values: Vec<u64>) -> u64 {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
 fn median(runs: &[Run], f: impl Fn(&Run) -> f64) -> f64 {

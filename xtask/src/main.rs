@@ -4,14 +4,18 @@
 //!   real agents, and a release rolled out from `dev` to `prod` (see `demo.rs`).
 //! - `simulate --scenario FILE [--clusters N] [--seed S]`: a fleet simulated in one process on a
 //!   virtual clock (`crates/simulate`), built with optimizations.
+//! - `bench [--quick] [--only NAMES]`: every benchmark, their figures written into BENCHMARKS.md
+//!   (see `bench_all.rs`); `bench render|git|agent|policy|hub|rollout`: one of them.
 //! - `ci`: exactly what CI runs: format check, clippy with warnings as errors, docs, a small
 //!   demo (`demo --stores 5 --bake 5s --exit-when-done`), tests.
 //! - `tidy`: repository rules (core does no IO); also runs as a test.
 
 mod bench;
 mod bench_agent;
+mod bench_all;
 mod bench_git;
 mod bench_hub;
+mod bench_policy;
 mod demo;
 mod tidy;
 
@@ -28,7 +32,13 @@ fn main() -> Result<()> {
         Some("bench") if args.get(1).is_some_and(|a| a == "git") => bench_git::run(&args[2..]),
         Some("bench") if args.get(1).is_some_and(|a| a == "agent") => bench_agent::run(&args[2..]),
         Some("bench") if args.get(1).is_some_and(|a| a == "hub") => bench_hub::run(&args[2..]),
-        Some("bench") => bench::run(&args[1..]),
+        Some("bench") if args.get(1).is_some_and(|a| a == "policy") => {
+            print!("{}", bench_policy::run(&args[2..])?);
+            Ok(())
+        }
+        Some("bench") if args.get(1).is_some_and(|a| a == "render" || a == "rollout") => bench::run(&args[1..]),
+        // No benchmark named (or `all`, or only flags): the whole suite.
+        Some("bench") => bench_all::run(&args[1..]),
         Some("git-fetch") => bench_git::fetch_once(&args[1..]),
         Some("simulate") => {
             // Tens of thousands of clusters want the optimized build (crates/simulate).

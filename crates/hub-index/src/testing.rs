@@ -46,6 +46,12 @@ pub struct PgServer {
 }
 
 impl PgServer {
+    /// Whether the server binaries are here to start one (benchmarks skip PostgreSQL without them;
+    /// tests do not: they fail, naming the package to install).
+    pub fn available() -> bool {
+        find_bindir().is_some() || has("initdb")
+    }
+
     /// Starts a server with a database of its own. Panics, with the server's log, if it cannot.
     pub fn start() -> PgServer {
         let bindir = find_bindir();

@@ -91,8 +91,8 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
-/// `12,345`.
-fn count(n: u64) -> String {
+/// `12,345` (also the benchmarks' tables).
+pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, d) in digits.chars().enumerate() {
