@@ -39,6 +39,17 @@ use crate::fleet::DeclaredCluster;
 /// A shared string.
 pub type Text = Arc<str>;
 
+/// The index's hash map. Taking in a report hashes its strings many times over (interning
+/// them, finding their groups and tallies), and SipHash, std's default hasher, was a large
+/// share of that time. foldhash is much faster and, unlike FxHash, still seeded in each
+/// process (from addresses and the clock rather than the OS's randomness: "minimally
+/// DoS-resistant"), so an agent cannot pick names and labels it knows will collide; and only
+/// registered clusters, with their tokens, send any.
+pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The index's hash set (see [`Map`]).
+pub type Set<T> = HashSet<T, foldhash::fast::RandomState>;
+
 /// The SHA-256 of a cluster token.
 pub type TokenHash = [u8; 32];
 
@@ -180,8 +191,8 @@ pub type ByStanding = [usize; Standing::ALL.len()];
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     pub by_standing: ByStanding,
-    pub by_environment: HashMap<Text, ByStanding>,
-    pub by_placement: HashMap<Text, ByStanding>,
+    pub by_environment: Map<Text, ByStanding>,
+    pub by_placement: Map<Text, ByStanding>,
 }
 
 impl Tally {
@@ -205,7 +216,7 @@ fn step(counts: &mut ByStanding, standing: Standing, add: bool) {
     }
 }
 
-fn bump(map: &mut HashMap<Text, ByStanding>, key: &Text, standing: Standing, add: bool) {
+fn bump(map: &mut Map<Text, ByStanding>, key: &Text, standing: Standing, add: bool) {
     if let Some(counts) = map.get_mut(key) {
         step(counts, standing, add);
         if counts.iter().all(|n| *n == 0) {
@@ -248,9 +259,9 @@ pub struct Governance {
     /// each cluster.
     pub keys: Vec<Text>,
     /// Environment → policy → its tally.
-    pub by_policy: HashMap<Text, HashMap<Text, PolicyTally>>,
+    pub by_policy: Map<Text, Map<Text, PolicyTally>>,
     /// Environment → cohort → how many clusters.
-    pub cohorts: HashMap<Text, HashMap<Cohort, usize>>,
+    pub cohorts: Map<Text, Map<Cohort, usize>>,
 }
 
 impl Governance {
@@ -336,19 +347,19 @@ pub type Group = BTreeMap<Option<Text>, BTreeSet<Text>>;
 pub struct Index {
     /// By name, so lists come out in order.
     clusters: BTreeMap<Text, Entry>,
-    strings: HashSet<Text>,
-    label_sets: HashSet<Labels>,
-    placement_lists: HashSet<Placements>,
-    result_lists: HashSet<PolicyResults>,
+    strings: Set<Text>,
+    label_sets: Set<Labels>,
+    placement_lists: Set<Placements>,
+    result_lists: Set<PolicyResults>,
     /// When the interned values no cluster uses were last dropped.
     purged_at_ms: i64,
     tally: Tally,
     /// Environment → placement → its group.
-    groups: HashMap<Text, HashMap<Text, Group>>,
+    groups: Map<Text, Map<Text, Group>>,
     governance: Governance,
     /// The clusters that reported, by the time of their last report.
     by_time: BTreeSet<(i64, Text)>,
-    tokens: HashMap<TokenHash, Text>,
+    tokens: Map<TokenHash, Text>,
     offline_after_ms: i64,
     /// Clusters whose last report is before this are offline: the index's clock, less the
     /// offline threshold.
@@ -363,16 +374,16 @@ impl Index {
     pub fn new(offline_after_ms: i64) -> Index {
         Index {
             clusters: BTreeMap::new(),
-            strings: HashSet::new(),
-            label_sets: HashSet::new(),
-            placement_lists: HashSet::new(),
-            result_lists: HashSet::new(),
+            strings: Set::default(),
+            label_sets: Set::default(),
+            placement_lists: Set::default(),
+            result_lists: Set::default(),
             purged_at_ms: 0,
             tally: Tally::default(),
-            groups: HashMap::new(),
+            groups: Map::default(),
             governance: Governance::default(),
             by_time: BTreeSet::new(),
-            tokens: HashMap::new(),
+            tokens: Map::default(),
             offline_after_ms,
             cutoff_ms: i64::MIN,
             change: 0,
@@ -455,7 +466,7 @@ impl Index {
     }
 
     /// The clusters of `environment` by their last result for each policy they reported.
-    pub fn policy_tallies(&self, environment: &str) -> Option<&HashMap<Text, PolicyTally>> {
+    pub fn policy_tallies(&self, environment: &str) -> Option<&Map<Text, PolicyTally>> {
         self.governance.by_policy.get(environment)
     }
 
@@ -600,7 +611,7 @@ impl Index {
     /// Sets the clusters the fleet repository declares: new ones appear as never reported; ones
     /// no longer declared and never registered go.
     pub fn set_declared(&mut self, declared: &[DeclaredCluster]) {
-        let wanted: HashSet<&str> = declared.iter().map(|d| d.name.as_str()).collect();
+        let wanted: Set<&str> = declared.iter().map(|d| d.name.as_str()).collect();
         let mut gone = Vec::new();
         for (name, entry) in &mut self.clusters {
             entry.declared = wanted.contains(&**name);
@@ -713,7 +724,7 @@ const PURGE_EVERY_MS: u64 = 60_000;
 
 /// The shared copy of `items` in `set`, added when new. Label sets come sorted by key from the
 /// maps they are read from.
-fn intern_slice<T: Eq + std::hash::Hash>(set: &mut HashSet<Arc<[T]>>, items: Vec<T>) -> Arc<[T]> {
+fn intern_slice<T: Eq + std::hash::Hash>(set: &mut Set<Arc<[T]>>, items: Vec<T>) -> Arc<[T]> {
     if let Some(shared) = set.get(items.as_slice()) {
         return shared.clone();
     }
@@ -723,7 +734,7 @@ fn intern_slice<T: Eq + std::hash::Hash>(set: &mut HashSet<Arc<[T]>>, items: Vec
 }
 
 /// Takes `name` out of the group of placement `p` in `environment`, dropping what empties.
-fn ungroup(groups: &mut HashMap<Text, HashMap<Text, Group>>, name: &Text, environment: &Text, p: &PlacementEntry) {
+fn ungroup(groups: &mut Map<Text, Map<Text, Group>>, name: &Text, environment: &Text, p: &PlacementEntry) {
     let Some(placements) = groups.get_mut(environment) else { return };
     let Some(group) = placements.get_mut(&p.name) else { return };
     let Some(names) = group.get_mut(&p.applied_commit) else { return };
@@ -971,9 +982,9 @@ mod tests {
     }
 
     /// What the tally, the groups and the governance must be, counted from scratch.
-    fn recount(index: &Index) -> (Tally, HashMap<Text, HashMap<Text, Group>>, Governance) {
+    fn recount(index: &Index) -> (Tally, Map<Text, Map<Text, Group>>, Governance) {
         let mut tally = Tally::default();
-        let mut groups: HashMap<Text, HashMap<Text, Group>> = HashMap::new();
+        let mut groups: Map<Text, Map<Text, Group>> = Map::default();
         let keys = index.governance.keys.clone();
         let mut governance = Governance { keys: keys.clone(), ..Governance::default() };
         for (name, entry) in index.iter() {
@@ -1081,7 +1092,7 @@ mod tests {
         assert_eq!(index.placement_lists.len(), lists.len());
         let results: HashSet<&[PolicyResult]> = index.iter().map(|(_, e)| &*e.policies).collect();
         assert_eq!(index.result_lists.len(), results.len());
-        assert!(index.governance.by_policy.values().flat_map(HashMap::values).any(|t| !t.non_compliant.is_empty()));
+        assert!(index.governance.by_policy.values().flat_map(Map::values).any(|t| !t.non_compliant.is_empty()));
         for (_, e) in index.iter() {
             assert!(index.result_lists.get(&*e.policies).is_some_and(|l| Arc::ptr_eq(l, &e.policies)));
             assert!(index.placement_lists.get(&*e.placements).is_some_and(|l| Arc::ptr_eq(l, &e.placements)));
