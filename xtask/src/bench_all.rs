@@ -5,7 +5,7 @@
 //! the `git` CLI), `agent` (reconcile and footprint against the test API server), `policy` (the
 //! example fleet's PCI policies evaluated), `hub` (report ingest and the views at 100,000 and
 //! 1,000,000 clusters), `rollout` (the hub's rollout progress) and `simulate` (the fleet
-//! simulator's scenarios at 10,000 clusters, one at 100,000). A full run takes about 45 minutes
+//! simulator's scenarios at 10,000 clusters, one at 100,000). A full run takes about 30 minutes
 //! on two cores; `--quick` runs every section small (a few minutes) and writes nothing, since
 //! its figures are not the ones the targets speak of.
 //!

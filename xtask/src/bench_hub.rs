@@ -256,7 +256,7 @@ impl Outcome {
 
     /// Every round's reports/s, as `25,012 / 26,083 / 24,900`.
     fn rounds_text(&self) -> String {
-        self.rounds.iter().map(|r| format!("{:.0}", r.reports_per_s)).collect::<Vec<_>>().join(" / ")
+        self.rounds.iter().map(|r| whole(r.reports_per_s)).collect::<Vec<_>>().join(" / ")
     }
 }
 
@@ -477,6 +477,12 @@ const ROLLOUT_SAMPLES: usize = 5;
 #[expect(clippy::cast_precision_loss, reason = "counts here stay far below 2^52")]
 fn float(n: impl Into<u64>) -> f64 {
     n.into() as f64
+}
+
+/// A rate or a count as a whole number with thousands separators: `23,119`.
+#[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "rounded, positive, far below 2^64")]
+fn whole(value: f64) -> String {
+    count(value.round().max(0.0) as u64)
 }
 
 fn rate(count: impl Into<u64>, time: Duration) -> f64 {
@@ -892,14 +898,14 @@ fn markdown(config: &Config, outcomes: &[Outcome]) -> String {
     for o in outcomes {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} ({:.0}) | {:.1} | {:.0} | {:.0} ({}) | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {:.1} ({}) | {:.1} | {} | {} ({}) | {:.0} | {:.0} | {:.0} | {:.0} |",
             o.backend.name(),
             count(o.clusters as u64),
             o.seed.as_secs_f64(),
-            rate(o.clusters as u64, o.seed),
+            whole(rate(o.clusters as u64, o.seed)),
             o.start.as_secs_f64(),
-            rate(o.clusters as u64, o.fill),
-            o.reports_per_s(),
+            whole(rate(o.clusters as u64, o.fill)),
+            whole(o.reports_per_s()),
             o.rounds_text(),
             o.median(|r| r.hub_cpu_us_per_report),
             o.median(|r| r.load_cpu_us_per_report),
@@ -944,13 +950,16 @@ fn markdown(config: &Config, outcomes: &[Outcome]) -> String {
     let reports = o.reports_per_s();
     let _ = writeln!(
         out,
-        "\nTargets (SQLite, {n} clusters{}):\n",
+        "\nTargets (SQLite, {} clusters{}):\n",
+        count(n as u64),
         if n < 1_000_000 { "; the issue sets them at 1,000,000" } else { "" }
     );
     let _ = writeln!(
         out,
-        "- at least {TARGET_REPORTS_PER_S} reports/s: {} ({reports:.0})",
-        met(reports >= TARGET_REPORTS_PER_S)
+        "- at least {} reports/s: {} ({})",
+        whole(TARGET_REPORTS_PER_S),
+        met(reports >= TARGET_REPORTS_PER_S),
+        whole(reports)
     );
     for (what, idle, load) in [("summary", &o.summary_idle, &o.summary_load), ("lag ledger", &o.lag_idle, &o.lag_load)]
     {
