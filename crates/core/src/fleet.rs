@@ -96,6 +96,15 @@ pub struct PlacementSpec {
     pub paused: bool,
 }
 
+impl PlacementSpec {
+    /// Which of the customizations select a cluster with `labels`, in order. With the fleet and
+    /// source commits and the `${cluster.*}` values substituted, that is all a placement's
+    /// render reads of a cluster: the hub's and the simulator's render memos key on it.
+    pub fn customizations_for(&self, labels: &Labels) -> Vec<bool> {
+        self.customizations.iter().map(|c| c.clusters.matches(labels)).collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {

@@ -905,12 +905,7 @@ impl FleetView {
             fleet_commit,
             placement: placement.name().to_string(),
             source_commit: head,
-            customizations: placement
-                .spec
-                .customizations
-                .iter()
-                .map(|c| c.clusters.matches(&identity.labels))
-                .collect(),
+            customizations: placement.spec.customizations_for(&identity.labels),
         };
         // Rendering happens outside the lock: other threads' lookups do not wait for it.
         let memoized = self.memo().sources.get(&key).cloned();

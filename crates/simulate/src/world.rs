@@ -257,12 +257,7 @@ impl World {
             fleet,
             placement: placement.name().to_string(),
             source,
-            customizations: placement
-                .spec
-                .customizations
-                .iter()
-                .map(|c| c.clusters.matches(&identity.labels))
-                .collect(),
+            customizations: placement.spec.customizations_for(&identity.labels),
         };
         if !self.prepared.contains_key(&key) {
             let prepared = self.prepare(placement, source, identity)?;
