@@ -99,6 +99,9 @@ async fn the_agent_killed_at_random_points_converges_and_prunes_nothing_it_shoul
             let delay = start_up.mul_f64(rng.unit());
             std::thread::sleep(delay);
             let finished = agent.kill();
+            if finished.is_none() {
+                killed_mid_run += 1;
+            }
             let served = world.server().cluster().requests() - requests;
             eprintln!("{label}: killed {delay:?} after its start ({finished:?}), after {served} API requests");
             check_invariants(&world, &format!("round {round}"), &stable, &hand_made).await;
