@@ -196,7 +196,7 @@ fn simulate(quick: bool) -> Result<(String, String)> {
             count(clusters as u64),
             target_s / 60.0,
             count(c.made),
-            count(c.lost),
+            count(flotilla_simulate::output::lost(&run)),
             count(c.git_requests),
             count(c.hub_reports + c.hub_queries),
             count(c.hub_reports),
