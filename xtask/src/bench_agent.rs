@@ -543,7 +543,7 @@ fn make_repositories(work: &Path, app_url: &str) -> Result<()> {
             let _ = write!(
                 y,
                 "---\napiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {{name: {name}}}\n\
-                 spec:\n  source: {{repository: app, path: {name}}}\n  clusters: {{matchLabels: {{kind: store}}}}\n"
+                 spec:\n  source: {{repository: app, path: {name}}}\n  clusters: {{matchLabels: {{kind: store}}}}\n  scope: {{cluster: true}}\n"
             );
         }
         y

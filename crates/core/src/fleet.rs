@@ -94,6 +94,31 @@ pub struct PlacementSpec {
     pub windows: Vec<Window>,
     #[serde(default)]
     pub paused: bool,
+    /// What the placement may write; absent: its own namespace (see [`crate::scope`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+}
+
+/// What a placement may write on a cluster (SPEC §2 `scope`), checked before anything is
+/// applied and before anything is pruned. See [`crate::scope`] for the rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scope {
+    /// Namespaces (globs with `*` and `?`) its namespaced objects may be in; absent: the
+    /// placement's `namespace` alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<String>>,
+    /// Cluster-scoped kinds it may write (`Kind`, or `group/Kind` for one group); absent: only
+    /// the Namespace objects of its own namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_scoped: Option<Vec<String>>,
+    /// Anything at all: the platform team's baseline placements.
+    #[serde(default)]
+    pub cluster: bool,
+    /// Apply as this ServiceAccount of the placement's namespace (impersonation), so that the
+    /// API server's RBAC holds the source to that account's permissions too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
 }
 
 impl PlacementSpec {
@@ -438,6 +463,10 @@ impl Fleet {
                 }
                 for (i, w) in spec.windows.iter().enumerate() {
                     crate::rollout::check_window(w).map_err(|(field, e)| (format!("spec.windows[{i}].{field}"), e))?;
+                }
+                if let Some(scope) = &spec.scope {
+                    crate::scope::check_spec(scope, spec.namespace.as_deref())
+                        .map_err(|(field, e)| (format!("spec.scope.{field}"), e))?;
                 }
                 self.placements.push(Object { metadata, spec, file });
             }

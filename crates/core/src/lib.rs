@@ -22,6 +22,7 @@ pub mod register;
 pub mod render;
 pub mod report;
 pub mod rollout;
+pub mod scope;
 pub mod selector;
 pub mod snapshot;
 pub mod yaml;

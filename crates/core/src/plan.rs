@@ -129,6 +129,30 @@ impl Inventory {
     }
 }
 
+/// The seal of an inventory: HMAC-SHA256, with the agent's own key, over the placement, the
+/// namespace the inventory is kept in and the inventory's text, in hex. The agent writes it
+/// beside the text and uses an inventory for pruning only when the seal verifies
+/// ([`verify_seal`]), so that a ConfigMap shaped like an inventory — written by a source, by
+/// hand, or by another agent — never decides what is deleted.
+pub fn seal(key: &[u8], placement: &str, namespace: &str, text: &str) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    for part in [placement, "\n", namespace, "\n", text] {
+        mac.update(part.as_bytes());
+    }
+    mac.finalize().into_bytes().iter().fold(String::with_capacity(64), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// Whether `seal` is the seal of the inventory `text` of `placement` under `key` (compared in
+/// constant time).
+pub fn verify_seal(key: &[u8], placement: &str, namespace: &str, text: &str, seal: &str) -> bool {
+    let expected = self::seal(key, placement, namespace, text);
+    expected.len() == seal.len() && expected.bytes().zip(seal.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
 /// A short hash of an object as applied: changes whenever what git renders for it changes.
 pub fn object_hash(object: &Value) -> String {
     let digest = Sha256::digest(crate::digest::canonical_json(object).as_bytes());
@@ -370,6 +394,19 @@ mod tests {
         let second = plan(&[cm("a", "1")], &live, &first.inventory, "c2", "d2", keep).unwrap();
         assert!(second.prune.is_empty());
         assert_eq!(second.inventory.objects.len(), 2);
+    }
+
+    #[test]
+    fn a_seal_binds_key_placement_namespace_and_text() {
+        let text = "commit c\ndigest d\n0123 v1 ConfigMap shop a\n";
+        let s = seal(b"key", "web", "flotilla-system", text);
+        assert_eq!(s.len(), 64);
+        assert!(verify_seal(b"key", "web", "flotilla-system", text, &s));
+        assert!(!verify_seal(b"other key", "web", "flotilla-system", text, &s));
+        assert!(!verify_seal(b"key", "victim", "flotilla-system", text, &s));
+        assert!(!verify_seal(b"key", "web", "elsewhere", text, &s));
+        assert!(!verify_seal(b"key", "web", "flotilla-system", &text.replace("shop a", "kube-system a"), &s));
+        assert!(!verify_seal(b"key", "web", "flotilla-system", text, ""));
     }
 
     #[test]

@@ -102,6 +102,11 @@ pub enum SyncState {
     SourceUnreachable,
     /// The commit's signature did not verify.
     VerificationFailed,
+    /// The commit renders objects outside the placement's scope (or the agent's own records):
+    /// nothing of it is applied, the cluster keeps its last good state.
+    Refused,
+    /// Another placement already owns an object this one renders: nothing of it is applied.
+    Conflict,
 }
 
 /// One object of a placement that needs attention.
@@ -131,6 +136,10 @@ pub enum ObjectProblem {
     Failed,
     /// Applied, but its health is not Healthy.
     Unhealthy,
+    /// Outside the placement's scope, or owned by another placement: not applied.
+    Refused,
+    /// Deleted by this sync's prune (listed once, in the report of the sync that pruned it).
+    Pruned,
 }
 
 /// A policy's result on this cluster.

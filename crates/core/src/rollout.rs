@@ -27,7 +27,7 @@
 //! - **Halt** (`rollout.halt.maxFailed`, a count or a share): the one decision the agents
 //!   cannot make from git, since it rests on other clusters' reports. The hub counts, per
 //!   commit, the clusters that failed on it ([`counts_against`]: failed, degraded or refused by
-//!   verification there — not an unreachable source) and stay failed there or moved on from it;
+//!   verification or out of scope there — not an unreachable source) and stay failed there or moved on from it;
 //!   wave N may take the commit while the clusters of waves before N that failed on it are
 //!   within the limit ([`halted_from`]); once a wave is halted, so are the ones after it. The
 //!   hub publishes the halted commits ([`Halted`]); an agent of a later wave asks before taking
@@ -170,9 +170,17 @@ pub fn max_failed(halt: &Halt) -> Result<Limit, String> {
 
 /// Whether a placement reported in `state` at a commit counts as failed on that commit for the
 /// halt: it could not apply or verify it, or its objects are unhealthy. Not an unreachable
-/// source (that is the network's doing, not the commit's).
+/// source (that is the network's doing, not the commit's). A commit refused for writing outside
+/// its scope, or for an object another placement owns, counts: it is the commit's doing.
 pub fn counts_against(state: SyncState) -> bool {
-    matches!(state, SyncState::Failed | SyncState::Degraded | SyncState::VerificationFailed)
+    matches!(
+        state,
+        SyncState::Failed
+            | SyncState::Degraded
+            | SyncState::VerificationFailed
+            | SyncState::Refused
+            | SyncState::Conflict
+    )
 }
 
 /// The first wave that may not take a commit: given, per wave, how many of its clusters failed
@@ -509,6 +517,8 @@ mod tests {
         assert!(counts_against(SyncState::Failed));
         assert!(counts_against(SyncState::Degraded));
         assert!(counts_against(SyncState::VerificationFailed));
+        assert!(counts_against(SyncState::Refused));
+        assert!(counts_against(SyncState::Conflict));
         assert!(!counts_against(SyncState::SourceUnreachable));
         assert!(!counts_against(SyncState::Synced));
         assert!(!counts_against(SyncState::WaitingForWave));

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use flotilla_core::health::Health;
-use flotilla_core::report::{PlacementReport, Report, SyncState};
+use flotilla_core::report::{ObjectProblem, PlacementReport, Report, SyncState};
 use serde::Serialize;
 
 use crate::fleet::DeclaredCluster;
@@ -175,7 +175,11 @@ pub fn standing_of(state: SyncState) -> Standing {
     match state {
         SyncState::Synced => Standing::Synced,
         SyncState::Degraded => Standing::Degraded,
-        SyncState::Failed | SyncState::SourceUnreachable | SyncState::VerificationFailed => Standing::Failed,
+        SyncState::Failed
+        | SyncState::SourceUnreachable
+        | SyncState::VerificationFailed
+        | SyncState::Refused
+        | SyncState::Conflict => Standing::Failed,
         SyncState::Progressing | SyncState::Paused | SyncState::WaitingForWindow | SyncState::WaitingForWave => {
             Standing::Progressing
         }
@@ -604,7 +608,9 @@ impl Index {
             name: self.intern(&p.name),
             state: p.state,
             health: p.health,
-            problems: u32::try_from(p.objects.len()).unwrap_or(u32::MAX),
+            // A pruned object is news, not a problem.
+            problems: u32::try_from(p.objects.iter().filter(|o| o.problem != ObjectProblem::Pruned).count())
+                .unwrap_or(u32::MAX),
         }
     }
 

@@ -180,6 +180,8 @@ pub struct Memo {
     watches: Option<Watches>,
     /// The time rollouts and windows are decided at, unix seconds: `None` reads the clock.
     now: Option<i64>,
+    /// The key inventories are sealed with, once read from `stateDir`.
+    key: Option<Vec<u8>>,
 }
 
 impl Memo {
@@ -197,6 +199,16 @@ impl Memo {
     /// Decides rollouts and windows at `now` (unix seconds) from here on; `None`: by the clock.
     pub fn set_now(&mut self, now: Option<i64>) {
         self.now = now;
+    }
+
+    /// The key this agent seals its inventories with (see [`sync::inventory_key`]).
+    fn key(&mut self, config: &Config) -> Result<Vec<u8>> {
+        if let Some(key) = &self.key {
+            return Ok(key.clone());
+        }
+        let key = sync::inventory_key(&config.state_dir)?;
+        self.key = Some(key.clone());
+        Ok(key)
     }
 
     fn now(&self) -> i64 {
@@ -221,70 +233,28 @@ struct SyncedAt {
     when: Instant,
 }
 
+/// A placement rendered this cycle, waiting for its sync: its slot among the outcomes.
+struct Pending<'p> {
+    slot: usize,
+    placement: &'p Placement,
+    desired: Desired,
+    source_commit: CommitId,
+    waiting: Option<Waiting>,
+}
+
 /// Reconciles (or plans) every placement that selects this cluster, reusing what `memo` holds.
+///
+/// In two passes: first every placement is located, scheduled, rendered and checked against its
+/// scope; then the rendered ones are synced in order, each knowing which objects the others own
+/// (their sealed inventories) and render this cycle, so that no object changes hands and none
+/// another placement renders is pruned.
 pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, memo: &mut Memo) -> Result<Reconciled> {
     let at = read_fleet(config, None, memo.fleet.take())?;
     let selection = at.fleet.select(&identity(config));
     let mut warnings = at.warnings.clone();
     warnings.extend(selection.mismatch.clone());
-
-    let mut placements = Vec::new();
-    let mut unchanged = Vec::new();
-    let now = memo.now();
-    for placement in &selection.placements {
-        let located = match locate(&at, &selection.identity, placement) {
-            Ok(located) => located,
-            Err(report) => {
-                placements.push(Outcome { report: *report, plan: None });
-                continue;
-            }
-        };
-        let (located, waiting) =
-            match schedule(cluster, config, &at, &selection.identity, placement, located, now).await {
-                Ok(scheduled) => scheduled,
-                Err(report) => {
-                    placements.push(Outcome { report: *report, plan: None });
-                    continue;
-                }
-            };
-        let wait = |mut outcome: Outcome| {
-            if let Some(w) = &waiting
-                && outcome.report.state == SyncState::Synced
-            {
-                outcome.report.state = w.state;
-                outcome.report.message = Some(w.message.clone());
-            }
-            outcome
-        };
-        if mode == Mode::Apply
-            && !placement.spec.paused
-            && let Some(report) = memo.unchanged(placement.name(), at.commit, located.commit).await
-        {
-            unchanged.push(report.name.clone());
-            placements.push(wait(Outcome { report, plan: None }));
-            continue;
-        }
-        let outcome = match render_located(&at, &selection.identity, placement, &located) {
-            Err(report) => Outcome { report: *report, plan: None },
-            Ok(desired) if placement.spec.paused => Outcome { report: paused(&desired), plan: None },
-            Ok(desired) => match mode {
-                Mode::Apply => {
-                    let report = memo.sync(cluster, &config.namespace, &desired, at.commit, located.commit).await;
-                    Outcome { report, plan: None }
-                }
-                Mode::Plan => match sync::plan_only(cluster, &config.namespace, &desired).await {
-                    Ok(plan) => {
-                        let mut report = paused(&desired);
-                        report.state = if plan.is_empty() { SyncState::Synced } else { SyncState::Progressing };
-                        report.message = None;
-                        Outcome { report, plan: Some(plan) }
-                    }
-                    Err(e) => Outcome { report: failed(placement.name(), SyncState::Failed, e), plan: None },
-                },
-            },
-        };
-        placements.push(wait(outcome));
-    }
+    let key = memo.key(config)?;
+    let (placements, unchanged) = reconcile_placements(config, cluster, mode, memo, &at, &selection, &key).await;
     let policies = govern::govern(cluster, &selection.policies, mode).await;
     let names: BTreeSet<&str> = selection.placements.iter().map(|p| p.name()).collect();
     memo.synced.retain(|name, _| names.contains(name.as_str()));
@@ -292,6 +262,203 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
     drop(selection);
     memo.fleet = Some(at);
     Ok(Reconciled { fleet_commit, placements, policies, unchanged, warnings })
+}
+
+/// The two passes of [`reconcile_with`]: every placement's outcome, in order, and the names of
+/// those whose full sync was skipped.
+async fn reconcile_placements(
+    config: &Config,
+    cluster: &mut Cluster,
+    mode: Mode,
+    memo: &mut Memo,
+    at: &FleetAt,
+    selection: &flotilla_core::fleet::Selection<'_>,
+    key: &[u8],
+) -> (Vec<Outcome>, Vec<String>) {
+    let mut outcomes: Vec<Option<Outcome>> = Vec::new();
+    let mut pending = Vec::new();
+    let mut unchanged = Vec::new();
+    let now = memo.now();
+    for placement in &selection.placements {
+        let slot = outcomes.len();
+        outcomes.push(None);
+        let located = match locate(at, &selection.identity, placement) {
+            Ok(located) => located,
+            Err(report) => {
+                outcomes[slot] = Some(Outcome { report: *report, plan: None });
+                continue;
+            }
+        };
+        let (located, waiting) =
+            match schedule(cluster, config, key, at, &selection.identity, placement, located, now).await {
+                Ok(scheduled) => scheduled,
+                Err(report) => {
+                    outcomes[slot] = Some(Outcome { report: *report, plan: None });
+                    continue;
+                }
+            };
+        if mode == Mode::Apply
+            && !placement.spec.paused
+            && let Some(report) = memo.unchanged(placement.name(), at.commit, located.commit).await
+        {
+            unchanged.push(report.name.clone());
+            outcomes[slot] = Some(wait(Outcome { report, plan: None }, waiting.as_ref()));
+            continue;
+        }
+        let desired = match render_located(at, &selection.identity, placement, &located) {
+            Err(report) => {
+                outcomes[slot] = Some(Outcome { report: *report, plan: None });
+                continue;
+            }
+            Ok(desired) if placement.spec.paused => {
+                outcomes[slot] = Some(Outcome { report: paused(&desired), plan: None });
+                continue;
+            }
+            Ok(desired) => desired,
+        };
+        if let Err(report) = check_scope(cluster, &config.namespace, placement, &desired).await {
+            outcomes[slot] = Some(Outcome { report: *report, plan: None });
+            continue;
+        }
+        pending.push(Pending { slot, placement, desired, source_commit: located.commit, waiting });
+    }
+
+    if !pending.is_empty() {
+        sync_pending(config, cluster, mode, memo, at.commit, key, pending, &mut outcomes).await;
+    }
+    let mut outcomes: Vec<Outcome> = outcomes.into_iter().map(|o| o.expect("every placement has an outcome")).collect();
+    // A placement that was not synced still runs what it applied last: say so.
+    for outcome in &mut outcomes {
+        let report = &mut outcome.report;
+        if report.applied_commit.is_none()
+            && outcome.plan.is_none()
+            && let Ok(inventory) = sync::read_inventory(cluster, &config.namespace, &report.name, key).await
+            && !inventory.commit.is_empty()
+        {
+            report.applied_commit = Some(inventory.commit);
+            report.applied_digest = Some(inventory.digest);
+        }
+    }
+    (outcomes, unchanged)
+}
+
+/// The second pass of [`reconcile_placements`]: syncs (or plans) the rendered placements in
+/// order, each knowing what the others own and render.
+#[allow(clippy::too_many_arguments, reason = "the parts of one reconcile, handed over once")]
+async fn sync_pending(
+    config: &Config,
+    cluster: &mut Cluster,
+    mode: Mode,
+    memo: &mut Memo,
+    fleet_commit: CommitId,
+    key: &[u8],
+    pending: Vec<Pending<'_>>,
+    outcomes: &mut [Option<Outcome>],
+) {
+    let mut claims = match sync::Claims::load(cluster, &config.namespace, key).await {
+        Ok(claims) => claims,
+        Err(e) => {
+            // Without knowing who owns what, nothing is applied and nothing pruned.
+            for p in pending {
+                let report = failed(p.placement.name(), SyncState::Failed, format!("reading the inventories: {e}"));
+                outcomes[p.slot] = Some(Outcome { report, plan: None });
+            }
+            return;
+        }
+    };
+    for p in &pending {
+        claims.render(p.placement.name(), &p.desired.objects);
+    }
+    for p in pending {
+        let context = sync::Context { namespace: &config.namespace, key, claims: &claims };
+        let outcome = match mode {
+            Mode::Apply => {
+                let report = memo.sync(cluster, context, &p.desired, fleet_commit, p.source_commit).await;
+                Outcome { report, plan: None }
+            }
+            Mode::Plan => match sync::plan_only(cluster, context, &p.desired).await {
+                Ok(plan) => {
+                    let mut report = paused(&p.desired);
+                    report.state = if plan.is_empty() { SyncState::Synced } else { SyncState::Progressing };
+                    report.message = None;
+                    Outcome { report, plan: Some(plan) }
+                }
+                Err(e) => Outcome { report: failed(p.placement.name(), SyncState::Failed, e), plan: None },
+            },
+        };
+        if outcome.report.state != SyncState::Conflict {
+            claims.take(p.placement.name(), &p.desired.objects);
+        }
+        outcomes[p.slot] = Some(wait(outcome, p.waiting.as_ref()));
+    }
+}
+
+/// A synced placement held at another commit than its branch's tip says why.
+fn wait(mut outcome: Outcome, waiting: Option<&Waiting>) -> Outcome {
+    if let Some(w) = waiting
+        && outcome.report.state == SyncState::Synced
+    {
+        outcome.report.state = w.state;
+        outcome.report.message = Some(w.message.clone());
+    }
+    outcome
+}
+
+/// Checks every rendered object against the placement's scope and the agent's own records
+/// before anything is applied (SPEC §4): a violation refuses the whole placement, naming each
+/// object and the rule. Whether a kind is namespaced is the cluster's answer, then the rendered
+/// CRDs', then Kubernetes' own kinds'.
+async fn check_scope(
+    cluster: &mut Cluster,
+    agent_namespace: &str,
+    placement: &Placement,
+    desired: &Desired,
+) -> Result<(), Box<PlacementReport>> {
+    use flotilla_core::scope;
+    let rendered = scope::Kinds::rendered(&desired.objects);
+    let mut known: BTreeMap<(String, String), Option<bool>> = BTreeMap::new();
+    for r in desired.objects.iter().filter_map(ObjectRef::of) {
+        let key = (r.api_version.clone(), r.kind.clone());
+        if known.contains_key(&key) {
+            continue;
+        }
+        let answer = match cluster.namespaced(&r.api_version, &r.kind).await {
+            Ok(Some(namespaced)) => Some(namespaced),
+            Ok(None) => rendered.namespaced(&r.api_version, &r.kind),
+            Err(e) => {
+                let mut report = failed(placement.name(), SyncState::Failed, format!("checking the scope: {e}"));
+                report.source_commit = Some(desired.commit.clone());
+                return Err(Box::new(report));
+            }
+        };
+        known.insert(key, answer);
+    }
+    let namespaced =
+        |api_version: &str, kind: &str| known.get(&(api_version.to_string(), kind.to_string())).copied().flatten();
+    let violations = scope::check(&placement.spec, &desired.objects, agent_namespace, &namespaced);
+    let Some(first) = violations.first() else { return Ok(()) };
+    let message = format!(
+        "refused: {} of {} objects outside the placement's scope; nothing applied (first: {first})",
+        violations.len(),
+        desired.objects.len()
+    );
+    let mut report = failed(placement.name(), SyncState::Refused, message);
+    report.source_commit = Some(desired.commit.clone());
+    report.desired_digest = Some(desired.digest.clone());
+    report.signer.clone_from(&desired.signer);
+    for v in violations.iter().take(flotilla_core::report::MAX_OBJECTS) {
+        report.objects.push(flotilla_core::report::ObjectReport {
+            api_version: v.object.api_version.clone(),
+            kind: v.object.kind.clone(),
+            namespace: (!v.object.namespace.is_empty()).then(|| v.object.namespace.clone()),
+            name: v.object.name.clone(),
+            problem: flotilla_core::report::ObjectProblem::Refused,
+            message: Some(flotilla_core::report::clip(&v.rule)),
+            fields: Vec::new(),
+        });
+    }
+    eprintln!("pull-agent: placement {}: {}", placement.name(), report.message.as_deref().unwrap_or_default());
+    Err(Box::new(report))
 }
 
 impl Memo {
@@ -317,7 +484,7 @@ impl Memo {
     async fn sync(
         &mut self,
         cluster: &mut Cluster,
-        namespace: &str,
+        context: sync::Context<'_>,
         desired: &Desired,
         fleet_commit: CommitId,
         source_commit: CommitId,
@@ -325,11 +492,11 @@ impl Memo {
         let kinds: BTreeSet<(String, String)> =
             desired.objects.iter().filter_map(ObjectRef::of).map(|r| (r.api_version, r.kind)).collect();
         let Some(watches) = self.watches.as_mut() else {
-            return sync::sync(cluster, namespace, desired).await;
+            return sync::sync(cluster, context, desired).await;
         };
         // Read before the sync: whatever happens from here on makes the next cycle a full one.
         let stamp = watches.stamp(&desired.placement, &kinds);
-        let report = sync::sync(cluster, namespace, desired).await;
+        let report = sync::sync(cluster, context, desired).await;
         if let Err(e) = watches.watch(cluster, &kinds).await {
             eprintln!("pull-agent: warning: watching {}: {e}", desired.placement);
         }
@@ -436,9 +603,11 @@ const ROLLOUT_HISTORY: usize = 500;
 /// source is the fleet repository itself rolls out along the fleet branch: its wave renders the
 /// placement's folder at an older fleet commit (the placement as the newest fleet commit
 /// declares it).
+#[allow(clippy::too_many_arguments, reason = "what one decision reads, each once")]
 async fn schedule<'f>(
     cluster: &mut Cluster,
     config: &Config,
+    key: &[u8],
     at: &'f FleetAt,
     identity: &ClusterIdentity,
     placement: &Placement,
@@ -488,7 +657,7 @@ async fn schedule<'f>(
         // The commit the wave may run, or (none yet) what it runs already.
         let allowed = match rollout::pick(&landed, wave.index, bake, now) {
             Some(picked) => Some(CommitId::parse(picked.commit).expect("an id git gave")),
-            None => applied(cluster, namespace, name).await,
+            None => applied(cluster, namespace, key, name).await,
         };
         let Some(mut allowed) = allowed else {
             let mut report = failed(name, SyncState::WaitingForWave, why(&landed[0]));
@@ -500,7 +669,7 @@ async fn schedule<'f>(
         // what it runs, or with nothing applied yet it waits for the window), so the hub is not
         // asked: a later wave would otherwise ask it on every poll while its window is shut.
         if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0 && !closed) {
-            let current = applied(cluster, namespace, name).await;
+            let current = applied(cluster, namespace, key, name).await;
             if current != Some(allowed)
                 && let Some(held) = self::halt(config, halt, name, &identity.environment, &wave, allowed).await
             {
@@ -524,7 +693,7 @@ async fn schedule<'f>(
             |t| format!("the next opens at {}", rfc3339(t)),
         );
         let message = format!("outside its deployment windows; {next}");
-        match applied(cluster, namespace, name).await {
+        match applied(cluster, namespace, key, name).await {
             Some(commit) if commit == located.commit => {}
             Some(commit) => {
                 located.commit = commit;
@@ -583,8 +752,8 @@ async fn halt(
 }
 
 /// The commit a placement applied last, from its inventory in the cluster.
-async fn applied(cluster: &mut Cluster, namespace: &str, placement: &str) -> Option<CommitId> {
-    let inventory = sync::read_inventory(cluster, namespace, placement).await.ok()?;
+async fn applied(cluster: &mut Cluster, namespace: &str, key: &[u8], placement: &str) -> Option<CommitId> {
+    let inventory = sync::read_inventory(cluster, namespace, placement, key).await.ok()?;
     CommitId::parse(&inventory.commit).ok()
 }
 
@@ -685,5 +854,6 @@ fn render_located(
         .map_err(|e| fail(SyncState::Failed, format!("at {commit}: {e}")))?;
     let options =
         plan::Options { prune: placement.spec.sync.prune, drift_correction: placement.spec.sync.drift_correction };
-    Ok(Desired::new(name, &commit.to_string(), &rendered.digest.to_string(), signer, rendered.objects, options))
+    let scope = flotilla_core::scope::Effective::of(&placement.spec);
+    Ok(Desired::new(name, &commit.to_string(), &rendered.digest.to_string(), signer, rendered.objects, options, scope))
 }

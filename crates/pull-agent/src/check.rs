@@ -10,8 +10,10 @@
 use std::io::Write;
 
 use flotilla_core::fleet::{Policy, Remediation, Severity};
+use flotilla_core::plan::ObjectRef;
 use flotilla_core::policy;
-use flotilla_core::report::PolicyReport;
+use flotilla_core::report::{PolicyReport, Violation};
+use flotilla_core::scope;
 use serde_json::Value;
 
 /// One policy's result against the desired state.
@@ -30,13 +32,43 @@ impl Finding {
 }
 
 /// Evaluates `policies` against `objects` (everything the cluster's placements render).
-pub fn check(policies: &[Policy], objects: &[Value]) -> Vec<Finding> {
+///
+/// A template that names one of the agent's own records (its namespace `agent_namespace`, an
+/// inventory) is Unknown here: no placement may render those (SPEC §4), so only the cluster can
+/// tell. A policy that is otherwise compliant is then Unknown; a violation elsewhere still
+/// decides it.
+pub fn check(policies: &[Policy], objects: &[Value], agent_namespace: &str) -> Vec<Finding> {
     policies
         .iter()
-        .map(|p| Finding {
-            severity: p.spec.severity,
-            remediation: p.spec.remediation,
-            report: policy::evaluate(p, objects, &|_, _| true).report,
+        .map(|p| {
+            let (agents, fleets): (Vec<_>, Vec<_>) = p.spec.objects.iter().cloned().partition(|t| {
+                ObjectRef::of(&t.object).is_some_and(|r| {
+                    scope::protected(&r, t.object.pointer("/metadata/labels"), agent_namespace).is_some()
+                })
+            });
+            let mut judged = p.clone();
+            judged.spec.objects = fleets;
+            let mut report = policy::evaluate(&judged, objects, &|_, _| true).report;
+            for t in &agents {
+                let r = ObjectRef::of(&t.object).expect("partitioned by its reference");
+                let object = if r.namespace.is_empty() {
+                    format!("{}/{}", r.kind, r.name)
+                } else {
+                    format!("{}/{}/{}", r.kind, r.namespace, r.name)
+                };
+                report.violations.push(Violation {
+                    object,
+                    field: None,
+                    expected: None,
+                    actual: None,
+                    message: "one of the agent's own records, which no placement renders: only the cluster can tell"
+                        .into(),
+                });
+                if report.compliant == Some(true) {
+                    report.compliant = None;
+                }
+            }
+            Finding { severity: p.spec.severity, remediation: p.spec.remediation, report }
         })
         .collect()
 }

@@ -295,8 +295,10 @@ fn render_for_cluster(config: &std::path::Path, args: &RenderArgs, out: &mut imp
 /// evaluates its policies against it. A placement that cannot be rendered fails the check too:
 /// its objects are not there to judge.
 fn check(args: CheckArgs) -> Result<ExitCode> {
+    let mut agent_namespace = pull_agent::config::DEFAULT_NAMESPACE.to_string();
     let (objects, policies, errors) = if let Some(config) = &args.config {
         let config = pull_agent::config::Config::load(config)?;
+        agent_namespace.clone_from(&config.namespace);
         let rendered = pull_agent::agent::render(&config, None, args.git_ref.as_deref())?;
         for w in &rendered.warnings {
             eprintln!("pull-agent: warning: {w}");
@@ -331,7 +333,7 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         let objects = report.rendered.into_iter().flat_map(|r| r.objects).collect();
         (objects, report.policies, report.errors)
     };
-    let findings = pull_agent::check::check(&policies, &objects);
+    let findings = pull_agent::check::check(&policies, &objects, &agent_namespace);
     pull_agent::check::print(&findings, &mut std::io::stdout().lock())?;
     for e in &errors {
         eprintln!("pull-agent: error: {e}");

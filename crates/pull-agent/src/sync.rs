@@ -7,19 +7,157 @@
 //! leaves no object that the next run does not know to be its own, nor a change it would take for
 //! drift; the inventory is narrowed (and pruned objects deleted) only after every apply succeeded.
 //! Prune is skipped for a placement whose apply failed.
+//!
+//! Ownership (SPEC §4): an inventory is used only when its seal verifies with the agent's own
+//! key (kept in `stateDir`), so a ConfigMap shaped like an inventory never decides what is
+//! deleted; a lost or unsealed inventory is rebuilt from the objects labelled for the placement
+//! that the agent applied (field manager `flotilla`). An object another placement owns is not
+//! taken: the second placement reports `Conflict`. Prune deletes an object only when it is in
+//! the placement's scope, labelled for it, recorded as applied by this agent, not one of the
+//! agent's own records, and rendered by no other placement; what it leaves is released (dropped
+//! from the inventory, left in the cluster) and every deletion and release is logged and listed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use flotilla_core::health::{self, Health};
-use flotilla_core::plan::{self, Inventory, ObjectRef, PLACEMENT_LABEL, Plan};
-use flotilla_core::report::{ObjectProblem, ObjectReport, PlacementReport, SyncState};
+use flotilla_core::plan::{self, Inventory, ObjectRef, PLACEMENT_LABEL, Plan, UNSETTLED};
+use flotilla_core::report::{MAX_OBJECTS, ObjectProblem, ObjectReport, PlacementReport, SyncState};
+use flotilla_core::scope::{self, INVENTORY_LABEL};
 use serde_json::{Value, json};
 
 use crate::cluster::{self, Cluster};
 
 /// The data key of an inventory ConfigMap.
 const INVENTORY_KEY: &str = "inventory";
+/// The data key of an inventory's seal.
+const SEAL_KEY: &str = "seal";
+/// The file, under `stateDir`, that holds the key inventories are sealed with.
+pub const KEY_FILE: &str = "inventory-key";
+
+/// The key this agent seals its inventories with, from `stateDir/inventory-key`; made (32
+/// random bytes, 0600) when there is none. A new key makes every inventory unsealed: the next
+/// syncs find their objects again by label and seal them anew.
+pub fn inventory_key(state_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = state_dir.join(KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let text = text.trim();
+            let key: Option<Vec<u8>> = (text.len() == 64)
+                .then(|| (0..32).map(|i| u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).ok()).collect())
+                .flatten();
+            key.with_context(|| format!("{}: not a key of 64 hex digits", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = vec![0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("drawing an inventory key: {e}"))?;
+            let text = key.iter().fold(String::new(), |mut out, b| {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{b:02x}");
+                out
+            });
+            std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+            write_private(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes a file only its owner can read, whole or not at all.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let partial = path.with_extension("partial");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&partial)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path)
+}
+
+/// What a sync needs besides the desired state: where the agent keeps its records, its seal
+/// key, and which objects the other placements of the cluster own or render.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The agent's own namespace, where the inventories are.
+    pub namespace: &'a str,
+    pub key: &'a [u8],
+    pub claims: &'a Claims,
+}
+
+/// Who owns and who renders each object on the cluster: the placements' sealed inventories and
+/// this cycle's renders. A placement takes no object another owns, and prunes none another
+/// renders or owns.
+#[derive(Debug, Clone, Default)]
+pub struct Claims {
+    owners: BTreeMap<ObjectRef, String>,
+    rendered: BTreeMap<ObjectRef, BTreeSet<String>>,
+}
+
+impl Claims {
+    /// Records `placement`'s inventory as what it owns now (replacing what it owned before).
+    pub fn own(&mut self, placement: &str, inventory: &Inventory) {
+        self.owners.retain(|_, owner| owner != placement);
+        for r in inventory.objects.keys() {
+            self.owners.entry(r.clone()).or_insert_with(|| placement.to_string());
+        }
+    }
+
+    /// Records that `placement` now owns those of `objects` nobody else owns (after its sync).
+    pub fn take(&mut self, placement: &str, objects: &[Value]) {
+        for r in objects.iter().filter_map(ObjectRef::of) {
+            self.owners.entry(r).or_insert_with(|| placement.to_string());
+        }
+    }
+
+    /// Records that `placement` renders `objects` this cycle.
+    pub fn render(&mut self, placement: &str, objects: &[Value]) {
+        for r in objects.iter().filter_map(ObjectRef::of) {
+            self.rendered.entry(r).or_default().insert(placement.to_string());
+        }
+    }
+
+    /// The placement other than `me` that owns `r`, if any.
+    pub fn owner_besides(&self, r: &ObjectRef, me: &str) -> Option<&str> {
+        self.owners.get(r).map(String::as_str).filter(|o| *o != me)
+    }
+
+    /// A placement other than `me` that renders or owns `r`, if any.
+    pub fn claimed_besides(&self, r: &ObjectRef, me: &str) -> Option<&str> {
+        self.rendered
+            .get(r)
+            .and_then(|by| by.iter().find(|p| *p != me))
+            .map(String::as_str)
+            .or(self.owner_besides(r, me))
+    }
+
+    /// Reads every sealed inventory in `namespace` (one list call): what each placement owns.
+    /// Unsealed ones are left out (their placements rebuild theirs when they next sync).
+    pub async fn load(cluster: &mut Cluster, namespace: &str, key: &[u8]) -> Result<Claims, cluster::Error> {
+        let mut claims = Claims::default();
+        for cm in cluster.list_in("v1", "ConfigMap", Some(namespace), INVENTORY_LABEL).await? {
+            let Some(placement) = cm.pointer(&format!("/metadata/labels/{}", INVENTORY_LABEL.replace('/', "~1")))
+            else {
+                continue;
+            };
+            let Some(placement) = placement.as_str() else { continue };
+            if cm.pointer("/metadata/name").and_then(Value::as_str) != Some(inventory_name(placement).as_str()) {
+                continue;
+            }
+            if let Found::Sealed(inventory) = unseal(&cm, namespace, placement, key) {
+                claims.own(placement, &inventory);
+            }
+        }
+        Ok(claims)
+    }
+}
 
 /// How long a new CRD may take to become established.
 const CRD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,6 +172,8 @@ pub struct Desired {
     /// The rendered objects, in rendered order (labelled by [`Desired::new`]).
     pub objects: Vec<Value>,
     pub options: plan::Options,
+    /// What the placement may write: prune deletes nothing outside it.
+    pub scope: scope::Effective,
 }
 
 impl Desired {
@@ -45,6 +185,7 @@ impl Desired {
         signer: Option<String>,
         mut objects: Vec<Value>,
         options: plan::Options,
+        scope: scope::Effective,
     ) -> Desired {
         for o in &mut objects {
             if !o.pointer("/metadata/labels").is_some_and(Value::is_object) {
@@ -59,6 +200,7 @@ impl Desired {
             signer,
             objects,
             options,
+            scope,
         }
     }
 }
@@ -77,28 +219,92 @@ fn inventory_ref(namespace: &str, placement: &str) -> ObjectRef {
     }
 }
 
-/// What a placement applied last time, from its inventory in the cluster.
-pub async fn read_inventory(cluster: &mut Cluster, namespace: &str, placement: &str) -> Result<Inventory, String> {
-    let r = inventory_ref(namespace, placement);
-    let found = cluster.get(&r).await.map_err(|e| e.to_string())?;
-    let Some(cm) = found else { return Ok(Inventory::default()) };
+/// A placement's inventory as found in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// Written and sealed by this agent.
+    Sealed(Inventory),
+    /// No inventory: a placement new to the cluster, or one whose inventory was deleted.
+    Missing,
+    /// A ConfigMap by that name whose seal does not verify (or that does not read): never used.
+    Unsealed(String),
+}
+
+fn unseal(cm: &Value, namespace: &str, placement: &str, key: &[u8]) -> Found {
     let text = cm.pointer(&format!("/data/{INVENTORY_KEY}")).and_then(Value::as_str).unwrap_or_default();
-    Inventory::from_text(text).map_err(|e| format!("{r}: {e}"))
+    let Some(seal) = cm.pointer(&format!("/data/{SEAL_KEY}")).and_then(Value::as_str) else {
+        return Found::Unsealed("it carries no seal".into());
+    };
+    if !plan::verify_seal(key, placement, namespace, text, seal) {
+        return Found::Unsealed("its seal does not verify with this agent's key".into());
+    }
+    match Inventory::from_text(text) {
+        Ok(inventory) => Found::Sealed(inventory),
+        Err(e) => Found::Unsealed(e.to_string()),
+    }
+}
+
+/// A placement's inventory in the cluster, and whether this agent sealed it.
+pub async fn find_inventory(
+    cluster: &mut Cluster,
+    namespace: &str,
+    placement: &str,
+    key: &[u8],
+) -> Result<Found, cluster::Error> {
+    let found = cluster.get(&inventory_ref(namespace, placement)).await?;
+    Ok(found.map_or(Found::Missing, |cm| unseal(&cm, namespace, placement, key)))
+}
+
+/// What a placement applied last time, from its sealed inventory; an empty one when it has
+/// none this agent sealed.
+pub async fn read_inventory(
+    cluster: &mut Cluster,
+    namespace: &str,
+    placement: &str,
+    key: &[u8],
+) -> Result<Inventory, String> {
+    match find_inventory(cluster, namespace, placement, key).await.map_err(|e| e.to_string())? {
+        Found::Sealed(inventory) => Ok(inventory),
+        Found::Missing | Found::Unsealed(_) => Ok(Inventory::default()),
+    }
 }
 
 async fn write_inventory(
     cluster: &mut Cluster,
-    namespace: &str,
+    context: Context<'_>,
     placement: &str,
     inventory: &Inventory,
 ) -> Result<(), cluster::Error> {
+    let namespace = context.namespace;
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
     cluster.apply(&ns).await?;
+    let text = inventory.to_text();
+    let seal = plan::seal(context.key, placement, namespace, &text);
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": inventory_name(placement), "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "flotilla", "flotilla.dev/inventory-of": placement}},
-        "data": {INVENTORY_KEY: inventory.to_text()}});
+            "labels": {"app.kubernetes.io/managed-by": "flotilla", INVENTORY_LABEL: placement}},
+        "data": {INVENTORY_KEY: text, SEAL_KEY: seal}});
     cluster.apply(&cm).await.map(drop)
+}
+
+/// The objects labelled for `placement` that this agent applied (field manager `flotilla`),
+/// in every kind the cluster serves: what a placement whose inventory is lost or unsealed owns.
+/// Each is recorded as unsettled, so that it is applied again if still rendered and pruned if
+/// not.
+async fn rediscover(cluster: &mut Cluster, placement: &str) -> Result<Inventory, cluster::Error> {
+    let selector = format!("{PLACEMENT_LABEL}={placement}");
+    let mut inventory = Inventory::default();
+    for (api_version, kind) in cluster.listable_kinds().await? {
+        for object in cluster.list(&api_version, &kind, &selector).await? {
+            let ours = object.pointer("/metadata/managedFields").and_then(Value::as_array).is_some_and(|fields| {
+                fields.iter().any(|f| f["manager"] == cluster::FIELD_MANAGER && f["operation"] == "Apply")
+            });
+            if let Some(r) = ObjectRef::of(&object).filter(|_| ours) {
+                inventory.objects.insert(r, UNSETTLED.to_string());
+            }
+        }
+    }
+    Ok(inventory)
 }
 
 /// The live objects a placement labelled, of the kinds it renders or applied before.
@@ -126,16 +332,91 @@ pub async fn observe(
     Ok(live)
 }
 
+/// What a placement applied before: its sealed inventory, or — lost or unsealed — the objects
+/// found again by their label; and a note when it had to be found again after all.
+async fn before(
+    cluster: &mut Cluster,
+    context: Context<'_>,
+    placement: &str,
+) -> Result<(Inventory, Option<String>), String> {
+    let found = find_inventory(cluster, context.namespace, placement, context.key)
+        .await
+        .map_err(|e| format!("reading the inventory: {e}"))?;
+    let note = match found {
+        Found::Sealed(inventory) => return Ok((inventory, None)),
+        Found::Missing => None,
+        Found::Unsealed(why) => Some(format!(
+            "the inventory {} is not used: {why}; the placement's objects were found again by their label",
+            inventory_ref(context.namespace, placement)
+        )),
+    };
+    let inventory =
+        rediscover(cluster, placement).await.map_err(|e| format!("finding the placement's objects: {e}"))?;
+    let note = note.or_else(|| {
+        (!inventory.objects.is_empty()).then(|| {
+            format!("no inventory: {} objects labelled for the placement were found again", inventory.objects.len())
+        })
+    });
+    Ok((inventory, note))
+}
+
+/// The objects of `desired` that another placement owns: each with the owner.
+fn conflicts(desired: &Desired, claims: &Claims) -> Vec<(ObjectRef, String)> {
+    desired
+        .objects
+        .iter()
+        .filter_map(ObjectRef::of)
+        .filter_map(|r| claims.owner_besides(&r, &desired.placement).map(|o| (r, o.to_string())))
+        .collect()
+}
+
+/// Why prune leaves an object the plan would delete: `None` to delete it. Only an object in
+/// the placement's scope, labelled for it (`live` holds only those), recorded as applied (the
+/// plan takes it from the inventory), not the agent's own, and rendered by no other placement.
+async fn spare(
+    cluster: &mut Cluster,
+    context: Context<'_>,
+    desired: &Desired,
+    r: &ObjectRef,
+    live: &BTreeMap<ObjectRef, Value>,
+) -> Option<String> {
+    let Some(object) = live.get(r) else {
+        return Some("not labelled for this placement (or already gone)".into());
+    };
+    if let Some(rule) = scope::protected(r, object.pointer("/metadata/labels"), context.namespace) {
+        return Some(rule);
+    }
+    if let Some(other) = context.claims.claimed_besides(r, &desired.placement) {
+        return Some(format!("placement {other} renders it"));
+    }
+    match cluster.namespaced(&r.api_version, &r.kind).await {
+        Ok(Some(namespaced)) => desired.scope.allows(r, namespaced).err(),
+        Ok(None) => None,
+        Err(e) => Some(format!("cannot tell whether it is in scope: {e}")),
+    }
+}
+
 /// Plans the sync of `desired` on the cluster without changing anything.
-pub async fn plan_only(cluster: &mut Cluster, namespace: &str, desired: &Desired) -> Result<Plan, String> {
-    let before = read_inventory(cluster, namespace, &desired.placement).await?;
+pub async fn plan_only(cluster: &mut Cluster, context: Context<'_>, desired: &Desired) -> Result<Plan, String> {
+    let (before, _) = before(cluster, context, &desired.placement).await?;
+    if let Some((r, owner)) = conflicts(desired, context.claims).into_iter().next() {
+        return Err(format!("{r} is placement {owner}'s: nothing would be applied"));
+    }
     let live = observe(cluster, desired, &before).await.map_err(|e| e.to_string())?;
-    plan::plan(&desired.objects, &live, &before, &desired.commit, &desired.digest, desired.options)
-        .map_err(|e| e.to_string())
+    let mut plan = plan::plan(&desired.objects, &live, &before, &desired.commit, &desired.digest, desired.options)
+        .map_err(|e| e.to_string())?;
+    let mut kept = Vec::new();
+    for r in std::mem::take(&mut plan.prune) {
+        if spare(cluster, context, desired, &r, &live).await.is_none() {
+            kept.push(r);
+        }
+    }
+    plan.prune = kept;
+    Ok(plan)
 }
 
 /// Syncs one placement and reports how it went.
-pub async fn sync(cluster: &mut Cluster, namespace: &str, desired: &Desired) -> PlacementReport {
+pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired) -> PlacementReport {
     let mut report = PlacementReport {
         name: desired.placement.clone(),
         state: SyncState::Synced,
@@ -154,10 +435,13 @@ pub async fn sync(cluster: &mut Cluster, namespace: &str, desired: &Desired) -> 
         report.message = Some(message);
         report
     };
-    let before = match read_inventory(cluster, namespace, &desired.placement).await {
+    let (before, note) = match before(cluster, context, &desired.placement).await {
         Ok(b) => b,
-        Err(e) => return fail(report, SyncState::Failed, format!("reading the inventory: {e}")),
+        Err(e) => return fail(report, SyncState::Failed, e),
     };
+    if let Some(note) = &note {
+        eprintln!("pull-agent: warning: placement {}: {note}", desired.placement);
+    }
     if !before.commit.is_empty() {
         report.applied_commit = Some(before.commit.clone());
         report.applied_digest = Some(before.digest.clone());
@@ -165,19 +449,36 @@ pub async fn sync(cluster: &mut Cluster, namespace: &str, desired: &Desired) -> 
     if cluster.stopping() {
         return interrupted(report, 0, desired.objects.len());
     }
+    let conflicts = conflicts(desired, context.claims);
+    if !conflicts.is_empty() {
+        return conflicted(report, &conflicts);
+    }
     let mut live = match observe(cluster, desired, &before).await {
         Ok(l) => l,
         Err(e) => return fail(report, SyncState::Failed, format!("reading the live objects: {e}")),
     };
-    let plan = match plan::plan(&desired.objects, &live, &before, &desired.commit, &desired.digest, desired.options) {
+    let mut plan = match plan::plan(&desired.objects, &live, &before, &desired.commit, &desired.digest, desired.options)
+    {
         Ok(p) => p,
         Err(e) => return fail(report, SyncState::Failed, e.to_string()),
     };
 
+    // What prune would delete and may not is released: left in the cluster, dropped from the
+    // inventory.
+    let mut released = Vec::new();
+    for r in std::mem::take(&mut plan.prune) {
+        match spare(cluster, context, desired, &r, &live).await {
+            None => plan.prune.push(r),
+            Some(why) => released.push((r, why)),
+        }
+    }
+
     // Widen the inventory before anything new exists or anything changes, so that a crash leaves
-    // nothing unknown and every change started recognisable as one.
-    if let Some(widened) = plan.inventory_before(&before)
-        && let Err(e) = write_inventory(cluster, namespace, &desired.placement, &widened).await
+    // nothing unknown and every change started recognisable as one. A rebuilt inventory is
+    // written whatever the plan, so that it is sealed.
+    let widened = plan.inventory_before(&before).or_else(|| note.is_some().then(|| before.clone()));
+    if let Some(widened) = widened
+        && let Err(e) = write_inventory(cluster, context, &desired.placement, &widened).await
     {
         return fail(report, SyncState::Failed, format!("writing the inventory: {e}"));
     }
@@ -189,29 +490,74 @@ pub async fn sync(cluster: &mut Cluster, namespace: &str, desired: &Desired) -> 
     }
 
     let mut pruned = true;
+    let mut deleted = Vec::new();
     if failures.is_empty() {
         for r in &plan.prune {
             if cluster.stopping() {
                 return interrupted(report, plan.apply.len(), plan.apply.len() + plan.prune.len());
             }
-            if let Err(e) = cluster.delete(r).await {
-                failures.push((r.clone(), format!("prune: {e}")));
-                pruned = false;
+            match cluster.delete(r).await {
+                Ok(_) => {
+                    eprintln!("pull-agent: placement {}: pruned {r}", desired.placement);
+                    deleted.push(r.clone());
+                }
+                Err(e) => {
+                    failures.push((r.clone(), format!("prune: {e}")));
+                    pruned = false;
+                }
             }
         }
         if pruned {
-            match write_inventory(cluster, namespace, &desired.placement, &plan.inventory).await {
+            for (r, why) in &released {
+                eprintln!("pull-agent: placement {}: not pruned, released: {r}: {why}", desired.placement);
+            }
+            match write_inventory(cluster, context, &desired.placement, &plan.inventory).await {
                 Ok(()) => {
                     report.applied_commit = Some(desired.commit.clone());
                     report.applied_digest = Some(desired.digest.clone());
                 }
-                Err(e) => failures.push((inventory_ref(namespace, &desired.placement), e.to_string())),
+                Err(e) => failures.push((inventory_ref(context.namespace, &desired.placement), e.to_string())),
             }
         }
     }
 
     assess(&mut report, desired, &plan, &live, &failures, pruned);
+    list_pruned(&mut report, &deleted, if pruned { &released } else { &[] });
     report
+}
+
+/// What a placement reports when another placement owns objects it renders: nothing applied.
+fn conflicted(mut report: PlacementReport, conflicts: &[(ObjectRef, String)]) -> PlacementReport {
+    let owners: BTreeSet<&str> = conflicts.iter().map(|(_, o)| o.as_str()).collect();
+    let owners: Vec<&str> = owners.into_iter().collect();
+    report.state = SyncState::Conflict;
+    report.health = Health::Unknown;
+    report.message = Some(format!(
+        "{} of its objects belong to placement {} (first {}); nothing applied",
+        conflicts.len(),
+        owners.join(", "),
+        conflicts[0].0
+    ));
+    for (r, owner) in conflicts.iter().take(MAX_OBJECTS) {
+        let message = format!("placement {owner} owns it; it stays as that placement applied it");
+        report.objects.push(object_report(r, ObjectProblem::Refused, Some(message), Vec::new()));
+    }
+    report
+}
+
+/// Lists what this sync pruned and what it released, once, in its report (the longest lists
+/// clipped to the report's limit).
+fn list_pruned(report: &mut PlacementReport, deleted: &[ObjectRef], released: &[(ObjectRef, String)]) {
+    let room = MAX_OBJECTS.saturating_sub(report.objects.len());
+    for r in deleted.iter().take(room) {
+        let message = Some("pruned: no longer rendered".into());
+        report.objects.push(object_report(r, ObjectProblem::Pruned, message, Vec::new()));
+    }
+    let room = MAX_OBJECTS.saturating_sub(report.objects.len());
+    for (r, why) in released.iter().take(room) {
+        let message = format!("not pruned, released: {why}");
+        report.objects.push(object_report(r, ObjectProblem::Pruned, Some(message), Vec::new()));
+    }
 }
 
 /// What a placement reports when the agent stopped before finishing it.

@@ -155,6 +155,7 @@ metadata: {name: web}
 spec:
   source: {repository: fleet, path: web}
   clusters: {matchLabels: {kind: store}}
+  scope: {cluster: true}
 ";
 
 fn config_maps(count: usize, value: &str) -> Vec<(String, String)> {

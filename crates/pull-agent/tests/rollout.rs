@@ -442,7 +442,7 @@ async fn outside_its_windows_a_later_wave_does_not_ask_the_hub_about_a_halt() {
 #[tokio::test]
 async fn a_placement_of_the_fleet_repository_rolls_out_along_the_fleet_branch() {
     let world = World::new(Duration::ZERO);
-    let fleet_yaml = "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: web}\nspec:\n  source: {repository: fleet, path: apps/web}\n  clusters: {matchLabels: {kind: store}}\n  rollout: {waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: everyone}], bake: 2h}\n";
+    let fleet_yaml = "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: web}\nspec:\n  source: {repository: fleet, path: apps/web}\n  clusters: {matchLabels: {kind: store}}\n  scope: {cluster: true}\n  rollout: {waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: everyone}], bake: 2h}\n";
     let ns = world.namespace_yaml();
     let c1 = commit_at(
         &world,

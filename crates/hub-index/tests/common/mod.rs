@@ -25,6 +25,7 @@ metadata: {name: web}
 spec:
   source: {repository: fleet, path: web}
   clusters: {matchLabels: {kind: store}}
+  scope: {cluster: true}
 ";
 
 /// Cluster `store-9999`, labelled `kind=store`: declared in git, never registered.

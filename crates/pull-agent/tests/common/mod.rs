@@ -337,6 +337,7 @@ metadata: {name: web}
 spec:
   source: {repository: app, path: web}
   clusters: {matchLabels: {kind: store}}
+  scope: {cluster: true}
 ";
 
 /// The fleet with the app repository's URL filled in, plus extra documents.

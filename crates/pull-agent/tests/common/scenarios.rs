@@ -78,7 +78,7 @@ pub async fn drift_is_corrected_or_with_drift_correction_off_only_reported(world
 
 pub async fn a_broken_commit_keeps_the_last_good_state_and_other_placements_sync(world: &World) {
     let other = "---\napiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: extras}\n\
-                 spec:\n  source: {repository: app, path: extras}\n  clusters: {matchLabels: {kind: store}}\n";
+                 spec:\n  source: {repository: app, path: extras}\n  clusters: {matchLabels: {kind: store}}\n  scope: {cluster: true}\n";
     world.commit("fleet", &[("fleet/fleet.yaml", &fleet(world, other))]);
     let good = world.commit(
         "app",
