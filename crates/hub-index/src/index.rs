@@ -873,15 +873,19 @@ mod tests {
         index.update(&row("s2", Some(1_000), &[("web", "Failed", &c)]));
         index.update(&row("s3", None, &[]));
         index.update(&row("s4", Some(150_000), &[("web", "Synced", &c)]));
+        index.update(&row("s5", Some(1_000), &[("web", "Refused", &c)]));
+        index.update(&row("s6", Some(1_000), &[("web", "Conflict", &c)]));
         let at = |index: &Index, n: &str| index.standing(index.get(n).unwrap());
         index.advance(2_000);
         assert_eq!(at(&index, "s1"), Standing::Degraded);
         assert_eq!(at(&index, "s2"), Standing::Failed);
+        assert_eq!(at(&index, "s5"), Standing::Failed, "out of scope is a failure like any other");
+        assert_eq!(at(&index, "s6"), Standing::Failed);
         assert_eq!(at(&index, "s3"), Standing::NeverReported);
         index.advance(200_000);
         assert_eq!(at(&index, "s2"), Standing::Offline);
         assert_eq!(at(&index, "s4"), Standing::Synced);
-        assert_eq!(index.tally().by_standing[Standing::Offline.slot()], 2);
+        assert_eq!(index.tally().by_standing[Standing::Offline.slot()], 4);
         assert_eq!(index.tally().by_placement["pos"][Standing::Offline.slot()], 1);
         // A clock that goes back brings them back.
         index.advance(2_000);

@@ -742,5 +742,10 @@ async fn a_failure_on_a_commit_stays_after_moving_on_and_goes_when_the_commit_sy
         assert_eq!(failures().await, [pair("store-1", "c")], "{}", b.name);
         assert!(store.rollout_failures("dev", "point-of-sale").await.unwrap().is_empty());
         assert!(store.rollout_failures("prod", "other").await.unwrap().is_empty());
+        // A commit refused for writing outside its scope, or for an object another placement
+        // owns, counts against the commit like any failure.
+        store.ingest(&[at_commit("store-2", 4, "Refused", 'e'), at_commit("store-3", 4, "Conflict", 'e')]).await;
+        let on_e: Vec<_> = failures().await.into_iter().filter(|(_, c)| c == "e").collect();
+        assert_eq!(on_e, [pair("store-2", "e"), pair("store-3", "e")], "{}", b.name);
     }
 }
