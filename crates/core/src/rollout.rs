@@ -10,8 +10,11 @@
 //!   each `percent` wave the next range of buckets, so `10` then `20` are the first tenth and
 //!   the next fifth; a wave with both takes the matching clusters in its range; a wave with
 //!   neither takes everyone. A cluster no wave takes goes with the last wave.
-//! - **Bake**: a commit reaches wave N (from 0) `bake × N` after it reached the branch (its
-//!   committer time, the time of the merge on a first-parent history). A cluster takes the
+//! - **Bake**: a commit reaches wave N (from 0) `bake × N` after it reached the branch: when it
+//!   was first seen on the branch's first-parent history ([`Arrivals`]), never a date the commit
+//!   carries — whoever commits sets those, and a fast-forward merge brings week-old commits to
+//!   the branch at once. The hub's polling records arrivals for the fleet; an agent keeps its own
+//!   for when the hub cannot be asked. A cluster takes the
 //!   newest commit whose gate has opened for its wave ([`pick`]), so all clusters of a wave
 //!   converge on one commit. A revert pushed during a bake stops the rollout by itself: when a
 //!   newer commit of the branch has the very tree of an older one, the commits between them were
@@ -104,8 +107,74 @@ pub fn bake_seconds(rollout: &Rollout) -> Result<u64, String> {
     }
 }
 
+/// When the commits of one branch reached it: each first-parent commit and the time (unix
+/// seconds) it was first seen there. Kept by the hub from its polling (shared by every agent
+/// through its rollout answer) and by each agent in its `stateDir` (for when the hub cannot be
+/// asked), both updated with [`Arrivals::observe`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Arrivals {
+    seen: std::collections::BTreeMap<String, i64>,
+}
+
+/// One commit's arrival on a branch, as the hub publishes it (`arrivals` of
+/// `GET /api/v1/rollouts/{placement}` and `GET /api/v1/arrivals/{repository}`), newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Arrival {
+    pub commit: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+impl Arrivals {
+    /// Takes in one look at the branch's first-parent history (`history`, commit ids newest
+    /// first, always walked to the same depth) at `now`: a commit not seen before arrived now;
+    /// one no longer on the branch is forgotten, so that a commit force-pushed away and back
+    /// arrives anew. The first look of all finds every commit arriving now too: what was there
+    /// before anyone looked has no known arrival, and an unknown arrival must not skip a bake.
+    /// Whether anything changed.
+    pub fn observe(&mut self, history: &[&str], now: i64) -> bool {
+        let before = self.seen.len();
+        let on_branch: std::collections::BTreeSet<&str> = history.iter().copied().collect();
+        self.seen.retain(|c, _| on_branch.contains(c.as_str()));
+        let mut changed = self.seen.len() != before;
+        for commit in history {
+            if !self.seen.contains_key(*commit) {
+                self.seen.insert((*commit).to_string(), now);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// When `commit` reached the branch, if it was seen there.
+    pub fn at(&self, commit: &str) -> Option<i64> {
+        self.seen.get(commit).copied()
+    }
+
+    /// Records an arrival someone else saw (the hub's): it replaces the agent's own, the hub's
+    /// being shared by every cluster of the wave.
+    pub fn insert(&mut self, commit: &str, at: i64) {
+        self.seen.insert(commit.to_string(), at);
+    }
+
+    /// The arrivals of `history`'s commits (newest first), as published.
+    pub fn of(&self, history: &[&str]) -> Vec<Arrival> {
+        history.iter().filter_map(|c| self.at(c).map(|at| Arrival { commit: (*c).to_string(), at })).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+}
+
 /// A commit of a branch's first-parent history, its tree, and when it reached the branch (unix
-/// seconds).
+/// seconds; see [`Arrivals`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Landed<'a> {
     pub commit: &'a str,
@@ -510,6 +579,29 @@ mod tests {
         // Failures in the last wave halt nothing: no wave comes after it.
         assert_eq!(halted_from(Limit::Count(0), &[0, 0, 50], &clusters), None);
         assert_eq!(halted_from(Limit::Count(0), &[1], &[2]), None, "one wave: nothing to halt");
+    }
+
+    #[test]
+    fn a_commit_arrives_when_first_seen_on_the_branch_and_anew_after_leaving_it() {
+        let mut arrivals = Arrivals::default();
+        // The first look: everything there arrives now (no skipped bake for what nobody saw).
+        assert!(arrivals.observe(&["b", "a"], 100));
+        assert_eq!((arrivals.at("a"), arrivals.at("b")), (Some(100), Some(100)));
+        // A fast-forward brings week-old commits at once: they all arrive with the look.
+        assert!(arrivals.observe(&["e", "d", "c", "b", "a"], 200));
+        assert_eq!(arrivals.of(&["e", "d", "c"]).iter().map(|a| a.at).collect::<Vec<_>>(), [200, 200, 200]);
+        assert_eq!(arrivals.at("b"), Some(100), "what was there keeps its time");
+        assert!(!arrivals.observe(&["e", "d", "c", "b", "a"], 300), "nothing new");
+        // Force-pushed away, then back: the commit arrives anew.
+        assert!(arrivals.observe(&["b", "a"], 400));
+        assert_eq!(arrivals.at("e"), None);
+        assert!(arrivals.observe(&["e", "d", "c", "b", "a"], 500));
+        assert_eq!(arrivals.at("e"), Some(500));
+        // The hub's time wins over the agent's own.
+        arrivals.insert("e", 450);
+        assert_eq!(arrivals.at("e"), Some(450));
+        let text = serde_json::to_string(&arrivals).unwrap();
+        assert_eq!(serde_json::from_str::<Arrivals>(&text).unwrap(), arrivals);
     }
 
     #[test]
