@@ -140,10 +140,7 @@ pub fn seal(key: &[u8], placement: &str, namespace: &str, text: &str) -> String 
     for part in [placement, "\n", namespace, "\n", text] {
         mac.update(part.as_bytes());
     }
-    mac.finalize().into_bytes().iter().fold(String::with_capacity(64), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    crate::digest::hex(&mac.finalize().into_bytes())
 }
 
 /// Whether `seal` is the seal of the inventory `text` of `placement` under `key` (compared in

@@ -578,6 +578,8 @@ fn failed(placement: &str, state: SyncState, message: String) -> PlacementReport
 /// Where a placement's source stands: its repository (`None`: the fleet repository) and commit.
 struct Located<'f> {
     source: Option<(Source, &'f flotilla_core::fleet::Repository)>,
+    /// The environment's branch of the source repository (empty when a commit was asked for).
+    branch: String,
     commit: CommitId,
     /// Whether the branch's whole history is in the full cache (a rollout or a window may choose
     /// an older commit than the branch's tip, which the shallow cache lacks).
@@ -593,12 +595,44 @@ struct Waiting {
 /// How many first-parent commits of a branch a rollout looks back over.
 const ROLLOUT_HISTORY: usize = 500;
 
+/// What the hub answered about a placement's rollout, asked at most once per decision.
+#[derive(Default)]
+struct Asked(Option<Result<crate::hub::Rollout, String>>);
+
+impl Asked {
+    /// The hub's answer, asking it the first time.
+    async fn get(
+        &mut self,
+        config: &Config,
+        placement: &str,
+        environment: &str,
+    ) -> &Result<crate::hub::Rollout, String> {
+        if self.0.is_none() {
+            let asked = match &config.hub {
+                None => Err("no hub is configured".to_string()),
+                Some(hub) => match crate::hub::Hub::new(&hub.url) {
+                    Ok(client) => {
+                        client.rollout(&hub.token_file, placement, environment).await.map_err(|e| e.to_string())
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
+            };
+            self.0 = Some(asked);
+        }
+        self.0.as_ref().expect("asked just now")
+    }
+}
+
 /// What a placement's rollout and windows let this cluster take at `now` (SPEC §2; see
 /// `flotilla_core::rollout`): the newest commit whose gate has opened for the cluster's wave,
 /// and, outside its windows, the commit already applied. When that is not the tip, the
 /// placement is synced there and reported `WaitingForWave` or `WaitingForWindow` with why; when
-/// nothing may be taken and nothing is applied yet, the report (nothing is applied). With
-/// `rollout.halt`, a cluster of a later wave asks the hub before it takes a commit (see
+/// nothing may be taken and nothing is applied yet, the report (nothing is applied).
+///
+/// A commit's gate counts from when it reached the branch: the hub's time, asked (with the halt,
+/// in one request) by a later wave about to decide on a commit the hub has not dated for it yet,
+/// else the agent's own first sight of it (`stateDir/arrivals`) — never the commit's own date.
+/// With `rollout.halt`, a cluster of a later wave asks the hub before it takes a commit (see
 /// [`halt`]), and only inside its windows, since outside them it takes none. A placement whose
 /// source is the fleet repository itself rolls out along the fleet branch: its wave renders the
 /// placement's folder at an older fleet commit (the placement as the newest fleet commit
@@ -633,15 +667,30 @@ async fn schedule<'f>(
         return Ok((located, None));
     }
     let mut waiting = None;
+    let mut asked = Asked::default();
     if let Some(rollout) = rollout {
         let history = at
             .cache
             .history(&url, head, None, ROLLOUT_HISTORY)
             .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
         let ids: Vec<String> = history.iter().map(|c| c.id.to_string()).collect();
-        let landed: Vec<rollout::Landed> =
-            history.iter().zip(&ids).map(|(c, id)| rollout::Landed { commit: id, tree: &c.tree, at: c.time }).collect();
         let wave = rollout::wave_of(rollout, name, identity).expect("the rollout has waves");
+        let current = applied(cluster, namespace, key, name).await;
+        let arrivals = arrived(
+            config,
+            &url,
+            &located.branch,
+            &ids,
+            now,
+            wave.index > 0 && !closed && current != Some(head),
+            || asked.get(config, name, &identity.environment),
+        )
+        .await;
+        let landed: Vec<rollout::Landed> = history
+            .iter()
+            .zip(&ids)
+            .map(|(c, id)| rollout::Landed { commit: id, tree: &c.tree, at: arrivals.at(id).unwrap_or(now) })
+            .collect();
         let bake = rollout::bake_seconds(rollout).unwrap_or(0);
         let opens = |c: &rollout::Landed| rfc3339(rollout::gate(c.at, wave.index, bake));
         let why = |c: &rollout::Landed| {
@@ -657,7 +706,7 @@ async fn schedule<'f>(
         // The commit the wave may run, or (none yet) what it runs already.
         let allowed = match rollout::pick(&landed, wave.index, bake, now) {
             Some(picked) => Some(CommitId::parse(picked.commit).expect("an id git gave")),
-            None => applied(cluster, namespace, key, name).await,
+            None => current,
         };
         let Some(mut allowed) = allowed else {
             let mut report = failed(name, SyncState::WaitingForWave, why(&landed[0]));
@@ -668,11 +717,11 @@ async fn schedule<'f>(
         // Outside its windows the cluster takes no new commit whatever the hub says (it keeps
         // what it runs, or with nothing applied yet it waits for the window), so the hub is not
         // asked: a later wave would otherwise ask it on every poll while its window is shut.
-        if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0 && !closed) {
-            let current = applied(cluster, namespace, key, name).await;
-            if current != Some(allowed)
-                && let Some(held) = self::halt(config, halt, name, &identity.environment, &wave, allowed).await
-            {
+        if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0 && !closed)
+            && current != Some(allowed)
+        {
+            let answer = asked.get(config, name, &identity.environment).await;
+            if let Some(held) = self::halt(answer, halt, name, &wave, allowed) {
                 let Some(current) = current else {
                     let mut report = failed(name, SyncState::WaitingForWave, held);
                     report.source_commit = Some(head.to_string());
@@ -688,50 +737,89 @@ async fn schedule<'f>(
         }
     }
     if closed {
-        let next = rollout::next_opening(&spec.windows, now).map_or_else(
-            || "none of its windows ever opens".to_string(),
-            |t| format!("the next opens at {}", rfc3339(t)),
-        );
-        let message = format!("outside its deployment windows; {next}");
-        match applied(cluster, namespace, key, name).await {
-            Some(commit) if commit == located.commit => {}
-            Some(commit) => {
-                located.commit = commit;
-                waiting = Some(Waiting { state: SyncState::WaitingForWindow, message });
-            }
-            None => {
-                let mut report = failed(name, SyncState::WaitingForWindow, message);
-                report.source_commit = Some(located.commit.to_string());
-                return Err(Box::new(report));
-            }
+        let current = applied(cluster, namespace, key, name).await;
+        if let Some(shut) = outside_windows(placement, current, &mut located, now)? {
+            waiting = Some(shut);
         }
     }
     Ok((located, waiting))
 }
 
-/// Whether the hub holds `commit` back from this cluster's `wave` (SPEC §2 `rollout.halt`):
-/// `None` to go on, or why the cluster keeps what it runs. When the hub cannot be asked (none
-/// configured, unreachable, no answer), `whenHubUnreachable` decides.
-async fn halt(
+/// Outside its windows a placement keeps the commit it runs: why, when that is not the one
+/// located, or the report when nothing runs yet (nothing is applied).
+fn outside_windows(
+    placement: &Placement,
+    current: Option<CommitId>,
+    located: &mut Located<'_>,
+    now: i64,
+) -> Result<Option<Waiting>, Box<PlacementReport>> {
+    use flotilla_core::calendar::rfc3339;
+    let next = flotilla_core::rollout::next_opening(&placement.spec.windows, now)
+        .map_or_else(|| "none of its windows ever opens".to_string(), |t| format!("the next opens at {}", rfc3339(t)));
+    let message = format!("outside its deployment windows; {next}");
+    match current {
+        Some(commit) if commit == located.commit => Ok(None),
+        Some(commit) => {
+            located.commit = commit;
+            Ok(Some(Waiting { state: SyncState::WaitingForWindow, message }))
+        }
+        None => {
+            let mut report = failed(placement.name(), SyncState::WaitingForWindow, message);
+            report.source_commit = Some(located.commit.to_string());
+            Err(Box::new(report))
+        }
+    }
+}
+
+/// When each commit of a branch's first-parent history (`ids`, newest first) reached the
+/// branch, as far as this agent knows at `now`: its record in `stateDir` brought up to date with
+/// this look, and — when `decide` says the cluster is about to decide on a commit the hub has not
+/// dated for it yet — the hub's times, through `ask`. A hub that cannot be asked leaves the
+/// agent's own times.
+async fn arrived<'a, F, Fut>(
     config: &Config,
+    url: &str,
+    branch: &str,
+    ids: &[String],
+    now: i64,
+    decide: bool,
+    ask: F,
+) -> crate::arrivals::Record
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = &'a Result<crate::hub::Rollout, String>>,
+{
+    let history: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut record = crate::arrivals::load(&config.state_dir, url, branch);
+    let mut changed = record.observe(&history, now);
+    if decide
+        && config.hub.is_some()
+        && history.first().is_some_and(|head| !record.hub_knows(head))
+        && let Ok(answer) = ask().await
+    {
+        changed |= record.hub_says(&answer.arrivals);
+    }
+    if changed && let Err(e) = crate::arrivals::save(&config.state_dir, url, branch, &record) {
+        eprintln!("pull-agent: warning: keeping when commits reached {url} {branch}: {e}");
+    }
+    record
+}
+
+/// Whether the hub holds `commit` back from this cluster's `wave` (SPEC §2 `rollout.halt`),
+/// from its `answer`: `None` to go on, or why the cluster keeps what it runs. When the hub could
+/// not be asked (none configured, unreachable, no answer), `whenHubUnreachable` decides.
+fn halt(
+    answer: &Result<crate::hub::Rollout, String>,
     halt: &flotilla_core::fleet::Halt,
     placement: &str,
-    environment: &str,
     wave: &flotilla_core::rollout::WaveOf,
     commit: CommitId,
 ) -> Option<String> {
     use flotilla_core::fleet::WhenHubUnreachable;
-    let asked = match &config.hub {
-        None => Err("no hub is configured".to_string()),
-        Some(hub) => match crate::hub::Hub::new(&hub.url) {
-            Ok(client) => client.halted(&hub.token_file, placement, environment).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        },
-    };
     let commit = commit.to_string();
-    match asked {
-        Ok(halted) => {
-            let held = halted.iter().find(|h| h.commit == commit && h.holds_back(wave.index))?;
+    match answer {
+        Ok(answer) => {
+            let held = answer.halted().iter().find(|h| h.commit == commit && h.holds_back(wave.index))?;
             let failed: usize = held.failed.iter().take(wave.index).sum();
             Some(format!(
                 "rollout halted: {failed} clusters of the waves before {} failed on {} (maxFailed {}); waiting for a fix",
@@ -779,11 +867,11 @@ fn locate<'f>(
         // The fleet repository was read already, at the commit the placement came from; its
         // branch's history is fetched for a rollout (not when a commit was asked for).
         let Some(branch) = at.branch.as_deref().filter(|_| deep) else {
-            return Ok(Located { source: None, commit: at.commit, deep: false });
+            return Ok(Located { source: None, branch: String::new(), commit: at.commit, deep: false });
         };
         retrying_git(|| at.cache.fetch(&at.source, &[branch]))
             .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-        return Ok(Located { source: None, commit: at.commit, deep: true });
+        return Ok(Located { source: None, branch: branch.to_string(), commit: at.commit, deep: true });
     }
     let Some(repo) = at.fleet.repository(repo_name) else {
         return Err(fail(SyncState::Failed, format!("source repository {repo_name:?} is not declared in fleet/")));
@@ -796,7 +884,7 @@ fn locate<'f>(
         retrying_git(|| at.cache.fetch_tips(&source, &[&branch]))
     }
     .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-    Ok(Located { commit: tips.heads[&branch], source: Some((source, repo)), deep })
+    Ok(Located { commit: tips.heads[&branch], source: Some((source, repo)), branch, deep })
 }
 
 /// Verifies and renders a located source: what the cluster should run, or the report of why

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use flotilla_core::register;
-use flotilla_core::rollout::Halted;
+use flotilla_core::rollout::{Arrival, Halted};
 use flotilla_git::chain;
 
 use crate::spool;
@@ -37,6 +37,27 @@ impl Error {
     /// Whether the cluster's credentials were refused: every later report would be too.
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, Error::Refused { status: 401 | 403, .. } | Error::Token { .. })
+    }
+}
+
+/// What the hub publishes of a placement's rollout that an agent reads.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Rollout {
+    #[serde(default)]
+    halt: Option<HaltAnswer>,
+    #[serde(default)]
+    pub arrivals: Vec<Arrival>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+struct HaltAnswer {
+    commits: Vec<Halted>,
+}
+
+impl Rollout {
+    /// The commits clusters failed on, with the waves they are held back from.
+    pub fn halted(&self) -> &[Halted] {
+        self.halt.as_ref().map_or(&[], |h| &h.commits)
     }
 }
 
@@ -81,37 +102,61 @@ impl Hub {
         Ok(response)
     }
 
-    /// The commits clusters failed on in `placement`'s rollout in `environment`, as the hub
-    /// publishes them (`GET /api/v1/rollouts/{placement}`, `halt.commits`), asked with the
-    /// cluster's token: what a later wave consults before it takes a commit.
-    pub async fn halted(&self, token_file: &Path, placement: &str, environment: &str) -> Result<Vec<Halted>, Error> {
-        #[derive(serde::Deserialize)]
-        struct Published {
-            halt: Option<Halt>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Halt {
-            commits: Vec<Halted>,
-        }
-        let token = read_token(token_file)?;
+    /// What the hub publishes of `placement`'s rollout in `environment`
+    /// (`GET /api/v1/rollouts/{placement}`), asked with the cluster's token: the commits clusters
+    /// failed on (`halt.commits`, what a later wave consults before it takes a commit) and when
+    /// the commits of the placement's branch reached it (`arrivals`; absent from hubs before
+    /// them).
+    pub async fn rollout(&self, token_file: &Path, placement: &str, environment: &str) -> Result<Rollout, Error> {
         let path = format!(
             "/api/v1/rollouts/{}?environment={}",
             register::url_component(placement),
             register::url_component(environment)
         );
+        let text = self.get(token_file, &path).await?;
+        serde_json::from_str(&text).map_err(|e| Error::Answer {
+            url: format!("{}{path}", self.url),
+            message: format!("not a rollout's progress: {e}"),
+        })
+    }
+
+    /// When the commits of `repository`'s branch for `environment` reached it, as the hub saw
+    /// (`GET /api/v1/arrivals/{repository}`; `fleet` is the fleet repository).
+    pub async fn arrivals(
+        &self,
+        token_file: &Path,
+        repository: &str,
+        environment: &str,
+    ) -> Result<Vec<Arrival>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Published {
+            arrivals: Vec<Arrival>,
+        }
+        let path = format!(
+            "/api/v1/arrivals/{}?environment={}",
+            register::url_component(repository),
+            register::url_component(environment)
+        );
+        let text = self.get(token_file, &path).await?;
+        let published: Published = serde_json::from_str(&text).map_err(|e| Error::Answer {
+            url: format!("{}{path}", self.url),
+            message: format!("not a branch's arrivals: {e}"),
+        })?;
+        Ok(published.arrivals)
+    }
+
+    async fn get(&self, token_file: &Path, path: &str) -> Result<String, Error> {
+        let token = read_token(token_file)?;
         let url = format!("{}{path}", self.url);
         let unreachable = |e: &dyn std::fmt::Display| Error::Unreachable { url: url.clone(), message: e.to_string() };
         let response = self.client.get(&url).bearer_auth(token).send().await.map_err(|e| unreachable(&chain(&e)))?;
         let status = response.status().as_u16();
         let text = response.text().await.map_err(|e| unreachable(&chain(&e)))?;
         match status {
-            200..=299 => {}
-            408 | 429 | 500..=599 => return Err(unreachable(&format!("HTTP {status}: {}", first_line(&text)))),
-            _ => return Err(Error::Refused { url, status, message: first_line(&text) }),
+            200..=299 => Ok(text),
+            408 | 429 | 500..=599 => Err(unreachable(&format!("HTTP {status}: {}", first_line(&text)))),
+            _ => Err(Error::Refused { url, status, message: first_line(&text) }),
         }
-        let published: Published = serde_json::from_str(&text)
-            .map_err(|e| Error::Answer { url: url.clone(), message: format!("not a rollout's progress: {e}") })?;
-        Ok(published.halt.map(|h| h.commits).unwrap_or_default())
     }
 
     async fn post(&self, path: &str, token: &str, body: String) -> Result<String, Error> {

@@ -8,6 +8,7 @@
 //! taken in the [`spool`]. This crate holds the IO; `flotilla-core` the logic.
 
 pub mod agent;
+pub mod arrivals;
 pub mod check;
 pub mod cluster;
 pub mod config;

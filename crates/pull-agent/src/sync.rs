@@ -53,33 +53,14 @@ pub fn inventory_key(state_dir: &Path) -> anyhow::Result<Vec<u8>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = vec![0u8; 32];
             getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("drawing an inventory key: {e}"))?;
-            let text = key.iter().fold(String::new(), |mut out, b| {
-                use std::fmt::Write as _;
-                let _ = write!(out, "{b:02x}");
-                out
-            });
+            let text = flotilla_core::digest::hex(&key);
             std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
-            write_private(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+            crate::spool::write_atomically_private(&path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             Ok(key)
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
-}
-
-/// Writes a file only its owner can read, whole or not at all.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let partial = path.with_extension("partial");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options.open(&partial)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&partial, path)
 }
 
 /// What a sync needs besides the desired state: where the agent keeps its records, its seal

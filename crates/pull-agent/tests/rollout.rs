@@ -1,5 +1,6 @@
 //! Rollouts and windows on the agent, with a virtual clock (`Memo::at`) and commits dated by
-//! hand: a wave takes a commit `bake × wave` after it reached the branch, a revert during the
+//! hand: a wave takes a commit `bake × wave` after it reached the branch (first seen there by a
+//! poll, never the commit's date: each test polls when it commits), a revert during the
 //! bake keeps the reverted commit from the later waves, and outside its windows the agent keeps
 //! what it runs and says when the next window opens. With a halt, agents report to a hub in this
 //! process and the later waves ask it before they take a commit, inside their windows only.
@@ -64,7 +65,9 @@ async fn each_wave_takes_a_commit_after_its_bake_and_a_revert_during_the_bake_st
     world.commit("fleet", &[("fleet/fleet.yaml", &fleet(&world, rollout))]);
     let ns = world.namespace_yaml();
     let c1 = commit_at(&world, "app", &[("web/ns.yaml", &ns), ("web/a.yaml", &world.config_map("a", "one"))], T0);
+    at(&world, T0).await;
     let c2 = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "two"))], T0 + 10 * HOUR);
+    at(&world, T0 + 10 * HOUR).await;
 
     // 11:00 after T0: c2 landed an hour ago; c1 has long reached this wave.
     let r = at(&world, T0 + 11 * HOUR).await;
@@ -87,7 +90,9 @@ async fn each_wave_takes_a_commit_after_its_bake_and_a_revert_during_the_bake_st
 
     // c3 lands, and is reverted an hour later, before its bake is over: this wave never runs c3.
     let c3 = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "three"))], T0 + 13 * HOUR);
+    at(&world, T0 + 13 * HOUR).await;
     let revert = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "two"))], T0 + 14 * HOUR);
+    at(&world, T0 + 14 * HOUR).await;
     let r = at(&world, T0 + 15 * HOUR).await;
     let web = placement(&r, "web");
     assert_ne!(web.applied_commit.as_deref(), Some(c3.as_str()), "c3's gate opened, but it was taken back");
@@ -252,7 +257,10 @@ async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
     for i in 1..=6 {
         stores.push(store_agent(&world, &hub_url, &join, &format!("store-{i:04}"), false).await);
     }
-    // Everyone runs a.
+    // Everyone sees a as it lands, and runs it once its bake is over.
+    for agent in canaries.iter_mut().chain(&mut stores) {
+        cycle(agent, T0).await;
+    }
     for agent in canaries.iter_mut().chain(&mut stores) {
         let web = cycle(agent, T0 + 5 * HOUR).await;
         assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(a.as_str())), "{web:?}");
@@ -311,9 +319,9 @@ async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
         assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(a.as_str())));
         assert!(web.message.as_deref().unwrap().starts_with("rollout halted: 2 clusters"), "{web:?}");
     }
-    // The fix reaches every wave in its turn.
+    // The fix reaches every wave in its turn (the stores saw it at 10:01).
     for agent in &mut stores {
-        let web = cycle(agent, T0 + 13 * HOUR + 60).await;
+        let web = cycle(agent, T0 + 14 * HOUR + 60).await;
         assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c.as_str())), "{web:?}");
     }
 }
@@ -335,6 +343,8 @@ async fn when_the_hub_cannot_be_asked_a_later_wave_waits_or_proceeds_as_the_plac
     let ns = world.namespace_yaml();
     let c1 = commit_at(&world, "app", &[("web/ns.yaml", &ns), ("web/a.yaml", &world.config_map("a", "one"))], T0);
     let mut cluster = Cluster::new(world.client());
+    // Seen at once; baked 2 h later.
+    agent::reconcile_with(&config, &mut cluster, Mode::Apply, &mut Memo::at(T0)).await.unwrap();
     let r = agent::reconcile_with(&config, &mut cluster, Mode::Apply, &mut Memo::at(T0 + 3 * HOUR)).await.unwrap();
     let web = placement(&r, "web");
     assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, None), "{web:?}");
@@ -401,6 +411,8 @@ async fn outside_its_windows_a_later_wave_does_not_ask_the_hub_about_a_halt() {
         let mut cluster = Cluster::new(world.client());
         agent::reconcile_with(&config, &mut cluster, Mode::Apply, &mut Memo::at(now)).await.unwrap()
     };
+    // Seen as it lands, at 08:00 two days before T0 (the window shut: the hub is not asked).
+    at(T0 - 48 * HOUR).await;
 
     // T0 is 08:00 UTC: shut, nothing applied yet, c1 long baked. Nothing may be installed, so
     // the hub is not asked.
@@ -419,6 +431,7 @@ async fn outside_its_windows_a_later_wave_does_not_ask_the_hub_about_a_halt() {
     // c2 lands at 04:00; by 09:00 its gate for the second wave has opened, but the window is
     // shut: the cluster keeps c1, says why, and does not ask the hub, however often it polls.
     let c2 = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "two"))], night + 90 * 60);
+    at(night + 90 * 60).await;
     for poll in 0..3 {
         let r = at(night + 6 * HOUR + HOUR / 2 + poll * 60).await;
         let web = placement(&r, "web");
@@ -454,7 +467,9 @@ async fn a_placement_of_the_fleet_repository_rolls_out_along_the_fleet_branch() 
         ],
         T0,
     );
+    at(&world, T0).await;
     let c2 = commit_at(&world, "fleet", &[("apps/web/a.yaml", &world.config_map("a", "two"))], T0 + 10 * HOUR);
+    at(&world, T0 + 10 * HOUR).await;
     // An hour after c2: this store (everyone) renders the folder as c1 had it.
     let r = at(&world, T0 + 11 * HOUR).await;
     assert_eq!(r.fleet_commit.to_string(), c2);
@@ -517,8 +532,9 @@ async fn the_example_fleet_rolls_a_store_release_out_canary_then_a_tenth_then_ev
     let images = |reports: &[(String, PlacementReport)], commit: &str| {
         reports.iter().filter(|(_, p)| p.applied_commit.as_deref() == Some(commit)).map(|(n, _)| n.clone()).collect()
     };
-    // 02:30: every store runs the release of three days ago.
+    // 02:30: every store runs the release of three days ago (which they saw as it landed).
     let v1 = commit_at(&world, "store-app", &[], T0 - 72 * HOUR);
+    step(&mut stores, T0 - 72 * HOUR + 60).await;
     let reports = step(&mut stores, T0 + HOUR / 2).await;
     let on_v1: Vec<String> = images(&reports, &v1);
     assert_eq!(on_v1.len(), 20, "{reports:?}");
@@ -526,7 +542,8 @@ async fn the_example_fleet_rolls_a_store_release_out_canary_then_a_tenth_then_ev
     // 02:45: release 1.5.0 lands on prod.
     let (path, text) = collector_image(&world, "1.5.0");
     let v2 = commit_at(&world, "store-app", &[(&path, &text)], T0 + 3 * HOUR / 4);
-    // 03:00: the canary takes it; everyone else waits for their wave.
+    step(&mut stores, T0 + 3 * HOUR / 4).await;
+    // 03:00: the canary runs it; everyone else waits for their wave.
     let reports = step(&mut stores, T0 + HOUR).await;
     let canaries: Vec<String> = images(&reports, &v2);
     assert_eq!(canaries, ["store-0001"], "{reports:?}");
@@ -568,4 +585,119 @@ async fn the_example_fleet_rolls_a_store_release_out_canary_then_a_tenth_then_ev
     let everyone = [1, early_count, 19 - early_count];
     let view = progress_when(&world, &hub_url, "store-0001", "bt-collector", |v| on_head(v) == everyone).await;
     assert_eq!(on_head(&view), everyone, "{view}");
+}
+
+/// Runs git in `repo` of the world.
+fn git_in(world: &World, repo: &str, args: &[&str]) -> String {
+    flotilla_git::testing::git(&world.root.join(repo), args)
+}
+
+/// A fleet whose placement `web` (of app's `web/` folder) rolls out canary → everyone with a
+/// bake of 2 h; this cluster, no canary, is in the second wave.
+fn two_waves(world: &World) {
+    let rollout = "  rollout:\n    waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: everyone}]\n    bake: 2h\n";
+    world.commit("fleet", &[("fleet/fleet.yaml", &fleet(world, rollout))]);
+}
+
+#[tokio::test]
+async fn a_fast_forward_promotion_of_commits_days_old_bakes_from_when_it_reached_the_branch() {
+    let world = World::new(Duration::ZERO);
+    two_waves(&world);
+    let ns = world.namespace_yaml();
+    let day = 24 * HOUR;
+    let base =
+        commit_at(&world, "app", &[("web/ns.yaml", &ns), ("web/a.yaml", &world.config_map("a", "one"))], T0 - 10 * day);
+    at(&world, T0 - 10 * day).await;
+    let r = at(&world, T0 - 9 * day).await;
+    assert_eq!(placement(&r, "web").applied_commit.as_deref(), Some(base.as_str()));
+    // Work on dev five days ago, promoted today by a plain `git merge` (a fast-forward).
+    git_in(&world, "app", &["checkout", "-q", "-b", "dev"]);
+    commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "two"))], T0 - 5 * day);
+    let release = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "three"))], T0 - 5 * day + HOUR);
+    git_in(&world, "app", &["checkout", "-q", "prod"]);
+    git_in(&world, "app", &["merge", "-q", "--ff-only", "dev"]);
+    assert_eq!(git_in(&world, "app", &["rev-parse", "prod"]), release, "a fast-forward");
+
+    let r = at(&world, T0).await;
+    let web = placement(&r, "web");
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(base.as_str())), "{web:?}");
+    assert!(
+        web.message.as_deref().unwrap().ends_with("reaches it at 2027-01-15T10:00:00Z"),
+        "2 h after it reached prod, not after its commit date: {web:?}"
+    );
+    assert_eq!(greeting(&world).await.as_deref(), Some("one"));
+    let r = at(&world, T0 + 2 * HOUR).await;
+    assert_eq!(placement(&r, "web").applied_commit.as_deref(), Some(release.as_str()));
+    assert_eq!(greeting(&world).await.as_deref(), Some("three"));
+}
+
+#[tokio::test]
+async fn a_backdated_committer_date_skips_no_bake() {
+    let world = World::new(Duration::ZERO);
+    two_waves(&world);
+    let ns = world.namespace_yaml();
+    let base = commit_at(&world, "app", &[("web/ns.yaml", &ns), ("web/a.yaml", &world.config_map("a", "one"))], T0);
+    at(&world, T0).await;
+    at(&world, T0 + 3 * HOUR).await;
+    // Committed at T0 + 4 h, dated a week before.
+    let backdated = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "two"))], T0 - 7 * 24 * HOUR);
+    let r = at(&world, T0 + 4 * HOUR).await;
+    let web = placement(&r, "web");
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(base.as_str())), "{web:?}");
+    let r = at(&world, T0 + 6 * HOUR).await;
+    assert_eq!(placement(&r, "web").applied_commit.as_deref(), Some(backdated.as_str()));
+}
+
+#[tokio::test]
+async fn a_commit_force_pushed_away_and_back_bakes_again() {
+    let world = World::new(Duration::ZERO);
+    two_waves(&world);
+    let ns = world.namespace_yaml();
+    let base = commit_at(&world, "app", &[("web/ns.yaml", &ns), ("web/a.yaml", &world.config_map("a", "one"))], T0);
+    at(&world, T0).await;
+    let x = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "two"))], T0 + HOUR);
+    at(&world, T0 + HOUR).await;
+    // Taken off the branch, then pushed back 5 h later: it reached the branch anew.
+    git_in(&world, "app", &["reset", "-q", "--hard", &base]);
+    let r = at(&world, T0 + 2 * HOUR).await;
+    assert_eq!(placement(&r, "web").source_commit.as_deref(), Some(base.as_str()));
+    git_in(&world, "app", &["reset", "-q", "--hard", &x]);
+    let r = at(&world, T0 + 6 * HOUR).await;
+    let web = placement(&r, "web");
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(base.as_str())), "{web:?}");
+    assert!(web.message.as_deref().unwrap().ends_with("reaches it at 2027-01-15T16:00:00Z"), "{web:?}");
+    let r = at(&world, T0 + 8 * HOUR).await;
+    assert_eq!(placement(&r, "web").applied_commit.as_deref(), Some(x.as_str()));
+}
+
+#[tokio::test]
+async fn an_agent_restarted_mid_bake_neither_restarts_nor_skips_it() {
+    let world = World::new(Duration::ZERO);
+    two_waves(&world);
+    let ns = world.namespace_yaml();
+    let base = commit_at(&world, "app", &[("web/ns.yaml", &ns), ("web/a.yaml", &world.config_map("a", "one"))], T0);
+    let text = world.config_text();
+    let agent = || async {
+        let config = Config::parse(text.as_bytes(), &world.root, None).unwrap();
+        Agent::new(config, Shutdown::new()).await.unwrap()
+    };
+    let cycle_at = async |agent: &mut Agent, now: i64| {
+        agent.set_clock(now);
+        let cycle = agent.cycle().await.unwrap();
+        cycle.report.placements.into_iter().find(|p| p.name == "web").unwrap()
+    };
+    let mut first = agent().await;
+    cycle_at(&mut first, T0).await;
+    cycle_at(&mut first, T0 + 3 * HOUR).await;
+    let next = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "two"))], T0 - 24 * HOUR);
+    let web = cycle_at(&mut first, T0 + 4 * HOUR).await;
+    assert_eq!(web.applied_commit.as_deref(), Some(base.as_str()));
+    drop(first);
+    // Restarted an hour into the bake: the bake still ends 2 h after the commit was first seen.
+    let mut second = agent().await;
+    let web = cycle_at(&mut second, T0 + 5 * HOUR).await;
+    assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(base.as_str())), "{web:?}");
+    assert!(web.message.as_deref().unwrap().ends_with("reaches it at 2027-01-15T14:00:00Z"), "{web:?}");
+    let web = cycle_at(&mut second, T0 + 6 * HOUR).await;
+    assert_eq!(web.applied_commit.as_deref(), Some(next.as_str()), "{web:?}");
 }
