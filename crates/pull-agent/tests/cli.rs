@@ -89,6 +89,35 @@ fn a_broken_folder_fails_with_the_file_and_field() {
     assert!(stderr.contains("kustomization.yaml: field resources[0]: no such file or folder"), "{stderr}");
 }
 
+/// kubectl refuses a folder with no kustomization; we render its manifests (SPEC §3), but a
+/// folder with neither is a mistake, and rendering nothing would have the agent prune all.
+#[test]
+fn an_empty_folder_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("app");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, stdout, stderr) = pull_agent(&["render", empty.to_str().unwrap()]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.contains(&format!("rendering {}", empty.display())), "{stderr}");
+    assert!(stderr.contains("nothing to render: no kustomization.yaml"), "{stderr}");
+}
+
+/// `resources: [.]` names the folder in its cycle, and the given DIR, not empty names.
+#[test]
+fn a_kustomization_that_includes_itself_names_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kustomization.yaml"), "resources: [.]\n").unwrap();
+    let (code, _, stderr) = pull_agent(&["render", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "rendering {}: kustomization.yaml: cycle between kustomizations: . -> .",
+            dir.path().display()
+        )),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn renders_a_source_straight_from_git_by_branch_and_by_commit() {
     use flotilla_git::testing::{GitDaemon, git, make_fixture_repos};

@@ -30,8 +30,10 @@ pub use target::Target;
 /// The file names kustomize looks for, in its order.
 pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
-/// How deep kustomizations may nest before we call it a mistake.
-const MAX_NESTING: usize = 32;
+/// How many kustomizations may be open at once (the one rendered counts as one, each base or
+/// component inside it as one more) before we call it a mistake. Real repositories nest a
+/// handful; kustomize itself sets no limit.
+pub const MAX_NESTING: usize = 32;
 
 /// Why a folder could not be rendered. Each variant names the file (and field) at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +58,12 @@ pub enum Error {
     LeavesRepository { file: String, field: String, path: String },
     #[error("{file}: cycle between kustomizations: {chain}")]
     Cycle { file: String, chain: String },
+    #[error("{file}: kustomizations nested more than {limit} deep ({chain})")]
+    TooDeep { file: String, limit: usize, chain: String },
+    #[error(
+        "{dir}: nothing to render: no kustomization.yaml, kustomization.yml or Kustomization, and no *.yaml, *.yml or *.json file in this folder"
+    )]
+    NothingToRender { dir: String },
     #[error("{file}: {message}")]
     Resource { file: String, message: String },
     #[error("{file}: field {field}: {message}")]
@@ -65,7 +73,8 @@ pub enum Error {
 /// Renders the kustomization (or plain folder) at `dir` of `snapshot`.
 ///
 /// A folder with a kustomization renders as `kubectl kustomize` does. A folder without one
-/// renders every `*.yaml`, `*.yml` and `*.json` file in it, in path order, unchanged.
+/// renders every `*.yaml`, `*.yml` and `*.json` file in it, in path order, unchanged; a folder
+/// with neither is refused (rendering nothing would have the agent prune everything).
 pub fn build(snapshot: &Snapshot, dir: &str) -> Result<Vec<Value>, Error> {
     let dir = snapshot::join("", dir).map_err(|source| Error::Path { file: dir.to_string(), source })?;
     if kustomization::find(snapshot, &dir).is_none() {
@@ -95,15 +104,34 @@ fn drop_empty_annotations(mut object: Value) -> Value {
 
 fn plain_folder(snapshot: &Snapshot, dir: &str) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
+    let mut manifests = 0;
     let names = snapshot.list_dir(dir).map_err(|source| Error::Path { file: dir.to_string(), source })?;
     for name in names {
         let path = if dir.is_empty() { name.clone() } else { format!("{dir}/{name}") };
         let is_manifest = [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext));
         if is_manifest && snapshot.is_file(&path) {
+            manifests += 1;
             out.extend(load_resources(snapshot, &path)?.into_iter().map(|r| r.object));
         }
     }
+    if manifests == 0 {
+        return Err(Error::NothingToRender { dir: shown(dir).to_string() });
+    }
     Ok(out)
+}
+
+/// A folder of the snapshot as messages name it: the root is `.`.
+fn shown(dir: &str) -> &str {
+    if dir.is_empty() { "." } else { dir }
+}
+
+/// The kustomizations open, then `dir`: `a -> b -> c`, the middle left out of a long chain.
+fn chain(stack: &[String], dir: &str) -> String {
+    let all: Vec<&str> = stack.iter().map(String::as_str).chain([dir]).map(shown).collect();
+    if all.len() <= 7 {
+        return all.join(" -> ");
+    }
+    format!("{} -> … -> {}", all[..3].join(" -> "), all[all.len() - 3..].join(" -> "))
 }
 
 /// Builds one kustomization (or component) folder on top of `initial`.
@@ -117,10 +145,12 @@ fn accumulate(
     let Some(file) = kustomization::find(snapshot, dir) else {
         return Err(Error::NoKustomization { dir: dir.to_string() });
     };
-    if stack.iter().any(|d| d == dir) || stack.len() > MAX_NESTING {
-        let mut chain = stack.clone();
-        chain.push(dir.to_string());
-        return Err(Error::Cycle { file, chain: chain.join(" -> ") });
+    if stack.iter().any(|d| d == dir) {
+        let chain = stack.iter().chain([&dir.to_string()]).map(|d| shown(d)).collect::<Vec<_>>().join(" -> ");
+        return Err(Error::Cycle { file, chain });
+    }
+    if stack.len() >= MAX_NESTING {
+        return Err(Error::TooDeep { file, limit: MAX_NESTING, chain: chain(stack, dir) });
     }
     let k = Kustomization::load(snapshot, &file)?;
     k.check_kind(&file, component)?;
@@ -365,6 +395,45 @@ mod tests {
             err,
             "kustomization.yaml: field resources[0]: \"vendor\" is a git submodule; submodules are not rendered"
         );
+    }
+
+    /// `base-0` includes `base-1` … includes `base-{depth-1}`, which holds a ConfigMap.
+    fn nested(depth: usize) -> Snapshot {
+        let mut s = Snapshot::new();
+        for i in 0..depth - 1 {
+            s.insert_file(format!("base-{i}/kustomization.yaml"), format!("resources: [../base-{}]\n", i + 1));
+        }
+        s.insert_file(format!("base-{}/kustomization.yaml", depth - 1), "resources: [cm.yaml]\n");
+        s.insert_file(
+            format!("base-{}/cm.yaml", depth - 1),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\n",
+        );
+        s
+    }
+
+    #[test]
+    fn bases_nested_too_deep_are_refused_as_too_deep_not_as_a_cycle() {
+        assert_eq!(build(&nested(MAX_NESTING), "base-0").unwrap().len(), 1);
+        let err = build(&nested(500), "base-0").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "base-32/kustomization.yaml: kustomizations nested more than 32 deep \
+             (base-0 -> base-1 -> base-2 -> … -> base-30 -> base-31 -> base-32)"
+        );
+        // A real cycle, as deep as the limit allows, is still a cycle.
+        let mut s = nested(MAX_NESTING);
+        s.insert_file(format!("base-{}/kustomization.yaml", MAX_NESTING - 1), "resources: [../base-0]\n");
+        let err = build(&s, "base-0").unwrap_err().to_string();
+        assert!(err.starts_with("base-0/kustomization.yaml: cycle between kustomizations: base-0 -> base-1"), "{err}");
+    }
+
+    #[test]
+    fn a_cycle_through_the_root_folder_names_it() {
+        let mut s = Snapshot::new();
+        s.insert_file("kustomization.yaml", "resources: [app]\n");
+        s.insert_file("app/kustomization.yaml", "resources: [..]\n");
+        let err = build(&s, "").unwrap_err().to_string();
+        assert_eq!(err, "kustomization.yaml: cycle between kustomizations: . -> app -> .");
     }
 
     #[test]
