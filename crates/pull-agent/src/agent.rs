@@ -264,7 +264,7 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
             placements.push(wait(Outcome { report, plan: None }));
             continue;
         }
-        let outcome = match render_located(&at, &selection.identity, placement, &located) {
+        let outcome = match render_located(&at, &selection.identity, placement, &located, &config.render) {
             Err(report) => Outcome { report: *report, plan: None },
             Ok(desired) if placement.spec.paused => Outcome { report: paused(&desired), plan: None },
             Ok(desired) => match mode {
@@ -378,7 +378,10 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
         .placements
         .iter()
         .filter(|p| only.is_none_or(|name| p.name() == name))
-        .map(|p| locate(&at, &selection.identity, p).and_then(|l| render_located(&at, &selection.identity, p, &l)))
+        .map(|p| {
+            locate(&at, &selection.identity, p)
+                .and_then(|l| render_located(&at, &selection.identity, p, &l, &config.render))
+        })
         .collect();
     let policies = selection.policies.iter().map(|p| (*p).clone()).collect();
     Ok(Rendered { fleet_commit: at.commit, placements, policies, warnings })
@@ -637,6 +640,7 @@ fn render_located(
     identity: &ClusterIdentity,
     placement: &Placement,
     located: &Located<'_>,
+    options: &flotilla_core::render::Options,
 ) -> Result<Desired, Box<PlacementReport>> {
     let name = placement.name();
     let commit = located.commit;
@@ -681,7 +685,7 @@ fn render_located(
             (&fetched, signer)
         }
     };
-    let rendered = flotilla_core::render::render(placement, snapshot, identity)
+    let rendered = flotilla_core::render::render_with(placement, snapshot, identity, options)
         .map_err(|e| fail(SyncState::Failed, format!("at {commit}: {e}")))?;
     let options =
         plan::Options { prune: placement.spec.sync.prune, drift_correction: placement.spec.sync.drift_correction };

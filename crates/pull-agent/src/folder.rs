@@ -5,6 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use flotilla_core::kustomize::Budget;
 use flotilla_core::snapshot::{Entry, Snapshot};
 
 /// Reads every file below `root`, skipping `.git`.
@@ -46,11 +47,16 @@ fn walk(root: &Path, dir: &Path, snap: &mut Snapshot) -> Result<()> {
 /// parent at a time while the kustomization names folders above it (`../base`), but never past
 /// the top of the git repository that holds it, so a render reads no more than it needs.
 pub fn render_dir(dir: &Path) -> Result<Vec<serde_json::Value>> {
+    render_dir_with(dir, &Budget::default())
+}
+
+/// [`render_dir`] within `budget`.
+pub fn render_dir_with(dir: &Path, budget: &Budget) -> Result<Vec<serde_json::Value>> {
     let mut root = dir.canonicalize().with_context(|| format!("reading {}", dir.display()))?;
     let mut rel = String::new();
     loop {
         let snap = snapshot(&root)?;
-        match flotilla_core::kustomize::build(&snap, &rel) {
+        match flotilla_core::kustomize::build_with(&snap, &rel, budget) {
             Err(flotilla_core::kustomize::Error::LeavesRepository { .. })
                 if !root.join(".git").exists() && root.parent().is_some() =>
             {

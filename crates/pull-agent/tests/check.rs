@@ -203,4 +203,17 @@ fn with_config_and_ref_it_checks_a_commit_before_it_merges() {
     let (code, stdout, stderr) = pull_agent(tmp.path(), &["check", "--config", config, "--ref", &bad]);
     assert_eq!(code, 1, "the dev commit fails: {stdout}\n{stderr}");
     assert!(stdout.contains("NON-COMPLIANT  high     enforce default-deny"), "{stdout}");
+
+    // The config's render budget holds here as in the agent: the placement renders 2 objects.
+    let text = std::fs::read_to_string(config).unwrap();
+    std::fs::write(config, format!("{text}render: {{maxObjects: 1}}\n")).unwrap();
+    let (code, stdout, stderr) = pull_agent(tmp.path(), &["check", "--config", config]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("placement web: Failed: at ")
+            && stderr.contains(": web/netpol.yaml: over the render budget: more than 1 object (rendering web)"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = pull_agent(tmp.path(), &["check", "--config", config, "--max-objects", "2"]);
+    assert_eq!(code, 0, "the command line sets it too: {stdout}\n{stderr}");
 }
