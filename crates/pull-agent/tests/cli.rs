@@ -278,3 +278,46 @@ fn the_render_budget_is_set_on_the_command_line() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("invalid value '64MB' for '--max-bytes <SIZE>'"), "{stderr}");
 }
+
+/// Found: outside any git repository, `resources: [../../../../etc/passwd]` walked the snapshot
+/// up to `/`, read every file under it (4 GiB, out of memory) and never named the kustomization.
+/// Now only what the kustomizations name is read, the root climbs no higher than a bound, and
+/// the error names the kustomization and its field.
+#[test]
+fn a_resource_that_escapes_the_root_is_named_and_nothing_else_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().canonicalize().unwrap();
+    assert!(base.ancestors().all(|a| !a.join(".git").exists()), "the temporary folder is inside a git repository");
+    let app = base.join("app");
+    std::fs::create_dir(&app).unwrap();
+    // As many `..` as it takes from app/ to the file system's root, then etc/passwd.
+    let escape = format!("{}etc/passwd", "../".repeat(app.components().count() - 1));
+    std::fs::write(app.join("kustomization.yaml"), format!("resources: [{escape}]\n")).unwrap();
+    // Beside it, a file no render needs that nobody can read whole (a terabyte, sparse): a reader
+    // of every file fails on it.
+    std::fs::File::create(base.join("huge.bin")).unwrap().set_len(1 << 40).unwrap();
+
+    let (code, stdout, stderr, took) = pull_agent_within(&base, &["render", "app"], Duration::from_secs(20));
+    assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let root = base.parent().unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "{}: field resources[0]: {escape:?} escapes the root {}",
+            app.join("kustomization.yaml").display(),
+            root.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("huge.bin"), "{stderr}");
+
+    // A base above DIR is read when a kustomization names it, outside git too.
+    std::fs::create_dir_all(base.join("base")).unwrap();
+    std::fs::write(base.join("base/kustomization.yaml"), "resources: [cm.yaml]\n").unwrap();
+    std::fs::write(base.join("base/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-base}\n")
+        .unwrap();
+    std::fs::write(app.join("kustomization.yaml"), "resources: [../base]\nnamePrefix: app-\n").unwrap();
+    let (code, stdout, stderr, _) = pull_agent_within(&base, &["render", "app"], Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-from-base\n");
+}
