@@ -62,8 +62,8 @@ fn counted(n: usize, noun: &str) -> String {
 }
 
 /// What a render has spent so far, and the files it has parsed: a base included many times
-/// over is parsed once (and counted every time). Shared by everything one render calls, hence
-/// the cells.
+/// over is parsed once or twice, not every time (and counted every time). Shared by everything
+/// one render calls, hence the cells.
 #[derive(Debug)]
 pub(crate) struct Meter {
     budget: Budget,
@@ -71,13 +71,17 @@ pub(crate) struct Meter {
     kustomizations: Cell<usize>,
     bytes: Cell<u64>,
     /// Kustomization files by path, with their size in bytes.
-    pub kustomization_files: RefCell<HashMap<String, Parsed<Kustomization>>>,
-    /// Manifest files by path (their objects, checked), with their size in bytes.
-    pub manifests: RefCell<HashMap<String, Parsed<Vec<Value>>>>,
+    pub kustomization_files: RefCell<HashMap<String, Parsed<Rc<Kustomization>>>>,
+    /// Manifest files read so far, by path, with their size in bytes and, once a file has been
+    /// read twice, its objects (checked).
+    pub manifests: RefCell<HashMap<String, Parsed<Option<Objects>>>>,
 }
 
+/// A manifest file's objects, shared by the cache and whoever includes the file.
+pub(crate) type Objects = Rc<Vec<Value>>;
+
 /// A file's size in bytes, and what it parsed to.
-pub(crate) type Parsed<T> = (usize, Rc<T>);
+pub(crate) type Parsed<T> = (usize, T);
 
 /// Where something was spent: the kustomization (or file) and its field.
 pub(crate) struct At<'a> {

@@ -300,23 +300,24 @@ fn is_remote(entry: &str) -> bool {
         || entry.starts_with("gitlab.com/")
 }
 
-/// Reads the objects of one manifest file (parsed once per render); `List` objects are
-/// expanded into their items. Its bytes and objects are counted against the budget each time,
-/// as spent `at` (the kustomization's field that names the file).
+/// Reads the objects of one manifest file; `List` objects are expanded into their items. Its
+/// bytes and objects are counted against the budget each time, as spent `at` (the
+/// kustomization's field that names the file). A file read a second time in one render (a base
+/// included twice over) is kept parsed for the times after; one read once is not copied.
 fn load_resources(files: &dyn Files, path: &str, at: &At<'_>, meter: &Meter) -> Result<Vec<Resource>, Error> {
     let cached = meter.manifests.borrow().get(path).cloned();
-    let docs = if let Some((size, docs)) = cached {
-        meter.bytes(at, size)?;
-        docs
-    } else {
-        let bytes = files.read(path).map_err(|e| Error::Resource { file: path.to_string(), message: e.reason() })?;
-        meter.bytes(at, bytes.len())?;
-        let docs = Rc::new(parse_manifest(path, &bytes)?);
-        meter.manifests.borrow_mut().insert(path.to_string(), (bytes.len(), docs.clone()));
-        docs
-    };
+    if let Some((size, Some(docs))) = &cached {
+        meter.bytes(at, *size)?;
+        meter.objects(at, docs.len())?;
+        return Ok(docs.iter().map(|doc| Resource::new(doc.clone())).collect());
+    }
+    let bytes = files.read(path).map_err(|e| Error::Resource { file: path.to_string(), message: e.reason() })?;
+    meter.bytes(at, bytes.len())?;
+    let docs = parse_manifest(path, &bytes)?;
     meter.objects(at, docs.len())?;
-    Ok(docs.iter().map(|doc| Resource::new(doc.clone())).collect())
+    let keep = cached.is_some().then(|| Rc::new(docs.clone()));
+    meter.manifests.borrow_mut().insert(path.to_string(), (bytes.len(), keep));
+    Ok(docs.into_iter().map(Resource::new).collect())
 }
 
 /// The objects of a manifest file, checked; `List` objects expanded into their items.
