@@ -35,11 +35,40 @@ pub enum Error {
     Substitution { placement: String, file: String, object: String, message: String },
 }
 
+/// How a render is done: the knobs that have defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// What one render may build and read before it is refused (the agent's `render:` in
+    /// agent.yaml; the hub keeps the defaults, as agents do unless told otherwise).
+    pub budget: kustomize::Budget,
+}
+
+impl Options {
+    /// The defaults, as the hub renders and an agent does unless its agent.yaml says otherwise.
+    pub const DEFAULT: Options = Options { budget: kustomize::Budget::DEFAULT };
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::DEFAULT
+    }
+}
+
 /// Renders `placement` from `source` (the snapshot of its source repository at the commit to
-/// apply) for the cluster `identity`.
+/// apply) for the cluster `identity`, with the default [`Options`].
 pub fn render(placement: &Placement, source: &Snapshot, identity: &ClusterIdentity) -> Result<Rendered, Error> {
+    render_with(placement, source, identity, &Options::default())
+}
+
+/// [`render`] with `options`.
+pub fn render_with(
+    placement: &Placement,
+    source: &Snapshot,
+    identity: &ClusterIdentity,
+    options: &Options,
+) -> Result<Rendered, Error> {
     let spec = &placement.spec;
-    let mut objects = kustomize::build(source, &spec.source.path).map_err(|e| Error::Source {
+    let mut objects = kustomize::build_with(source, &spec.source.path, &options.budget).map_err(|e| Error::Source {
         placement: placement.name().to_string(),
         repository: spec.source.repository.clone(),
         path: spec.source.path.clone(),

@@ -35,6 +35,12 @@ pub const HISTORY_LIMIT: usize = 1000;
 /// The environments loaded when the caller names none, if the fleet repository has them.
 const DEFAULT_ENVIRONMENTS: [&str; 2] = ["dev", "prod"];
 
+/// How the hub renders: with the agents' default render budget (`render::Options::default`,
+/// agent.yaml's `render` unset), so that both compute the same digest and refuse the same
+/// fan-outs. A placement that renders only within an agent's larger budget fails to render
+/// here.
+const RENDER_OPTIONS: render::Options = render::Options::DEFAULT;
+
 /// Why the fleet could not be loaded at all. Everything past the fleet repository's fetch is
 /// kept per environment or per placement instead.
 #[derive(Debug, thiserror::Error)]
@@ -952,7 +958,9 @@ impl FleetView {
         Ok(Step::Substitutes { objects: Arc::new(objects), variables: variables.into_iter().collect() })
     }
 
-    /// Renders as the agent does, with the agent's error text.
+    /// Renders as the agent does, with the agent's error text, within the render budget agents
+    /// keep by default (agent.yaml's `render`): a fan-out is refused here as it is there, and a
+    /// render that fits gives the agent's digest.
     fn render(
         &self,
         placement: &Placement,
@@ -961,7 +969,7 @@ impl FleetView {
         head: CommitId,
     ) -> Result<Rendered, String> {
         self.memo().renders += 1;
-        render::render(placement, snapshot, identity).map_err(|e| format!("at {head}: {e}"))
+        render::render_with(placement, snapshot, identity, &RENDER_OPTIONS).map_err(|e| format!("at {head}: {e}"))
     }
 
     /// The digest of `objects`, rendered for `placement` without substitution, substituted for

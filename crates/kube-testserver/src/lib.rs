@@ -2,12 +2,15 @@
 //! patch (server-side apply, merge, JSON and strategic merge), delete with finalizers and the
 //! `status` subresource over an in-memory store, simulates the controllers that make workloads
 //! available, and injects faults — on 127.0.0.1 ([`TestServer`]) or in-process as a tower
-//! service ([`Cluster::router`]). Not shipped in the binaries. The behaviours it reproduces, and
+//! service ([`Cluster::router`]). It can record the authorization check of every request it
+//! serves, and [`rbac`] says whether a Role or ClusterRole allows them. Not shipped in the
+//! binaries. The behaviours it reproduces, and
 //! those it does not, are listed in the crate's README.md.
 
 pub mod controller;
 pub mod fieldpath;
 pub mod patch;
+pub mod rbac;
 pub mod registry;
 pub mod select;
 mod server;

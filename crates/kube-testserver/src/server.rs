@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::controller::{self, Stage};
+use crate::rbac::{self, Target};
 use crate::registry::{Registry, ResourceType};
 use crate::select::{FieldSelector, LabelSelector};
 use crate::{patch, ssa, validate};
@@ -75,6 +76,8 @@ struct Store {
     ready_delay: Duration,
     /// Controller steps scheduled by the request being served; the handler starts them.
     timers: Vec<Timer>,
+    /// The authorization checks of the requests that came in, once a test asked for them.
+    recorded: Option<Vec<rbac::Request>>,
 }
 
 impl Store {
@@ -89,6 +92,7 @@ impl Store {
             watch_epoch: tokio::sync::watch::channel(0).0,
             ready_delay: options.ready_delay,
             timers: Vec::new(),
+            recorded: None,
         }
     }
 
@@ -104,6 +108,7 @@ impl Store {
             watch_epoch: tokio::sync::watch::channel(0).0,
             ready_delay: self.ready_delay,
             timers: Vec::new(),
+            recorded: None,
         }
     }
 }
@@ -194,6 +199,21 @@ impl Cluster {
     /// How many requests have come in, faulted ones included.
     pub fn requests(&self) -> u64 {
         self.faults().requests
+    }
+
+    /// From now on, records the authorization checks a real API server would make for each
+    /// request that comes in (faulted ones included: they are checked before anything fails):
+    /// the request itself as [`rbac::Request::of`] names it, `create` as well for a
+    /// server-side apply of an object that does not exist yet, and `impersonate` for
+    /// `Impersonate-User` and `Impersonate-Group` headers (the request is then checked as the
+    /// impersonated user). Forgets what was recorded before.
+    pub fn record_requests(&self) {
+        self.store().recorded = Some(Vec::new());
+    }
+
+    /// What was recorded since [`Cluster::record_requests`], in order.
+    pub fn recorded(&self) -> Vec<rbac::Request> {
+        self.store().recorded.clone().unwrap_or_default()
     }
 
     fn faults(&self) -> MutexGuard<'_, Faults> {
@@ -456,6 +476,13 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    {
+        let mut store = inner.store.lock().expect("the store lock is never poisoned: handlers do not panic");
+        if store.recorded.is_some() {
+            let checks = store.checks(&method, &uri, &headers);
+            store.recorded.get_or_insert_default().extend(checks);
+        }
+    }
     let (latency, failure) = {
         let mut faults = inner.faults.lock().expect("the faults lock is never poisoned: nothing panics holding it");
         faults.requests += 1;
@@ -592,6 +619,61 @@ fn namespace_key(name: &str) -> Key {
 }
 
 impl Store {
+    /// The authorization checks of one request (see [`Cluster::record_requests`]).
+    fn checks(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Vec<rbac::Request> {
+        let header = |name: &str| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+        let mut user = header("authorization")
+            .first()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .map(|token| token.trim().to_string())
+            .unwrap_or_default();
+        let mut checks = Vec::new();
+        let impersonate = |resource: &str, namespace: &str, name: &str| rbac::Request {
+            user: user.clone(),
+            verb: "impersonate".into(),
+            target: Target::Resource {
+                group: String::new(),
+                resource: resource.into(),
+                subresource: String::new(),
+                namespace: namespace.into(),
+                name: name.into(),
+            },
+        };
+        let as_user = header("impersonate-user").first().map(|u| (*u).to_string());
+        if let Some(as_user) = &as_user {
+            let account = as_user.strip_prefix("system:serviceaccount:").and_then(|a| a.split_once(':'));
+            checks.push(match account {
+                Some((namespace, name)) => impersonate("serviceaccounts", namespace, name),
+                None => impersonate("users", "", as_user),
+            });
+            checks.extend(header("impersonate-group").iter().map(|g| impersonate("groups", "", g)));
+        }
+        if let Some(as_user) = as_user {
+            user = as_user;
+        }
+        let request = rbac::Request::of(&user, method.as_str(), uri.path(), uri.query().unwrap_or_default());
+        let apply = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/apply-patch"));
+        let mut create = None;
+        if request.verb == "patch"
+            && apply
+            && let Target::Resource { group, resource, subresource, namespace, name } = &request.target
+            && subresource.is_empty()
+        {
+            // Server-side apply creates a missing object, and then needs `create` too.
+            let namespace = if group.is_empty() && resource == "namespaces" { "" } else { namespace };
+            let key = (group.clone(), resource.clone(), namespace.to_string(), name.clone());
+            if !self.objects.contains_key(&key) {
+                create = Some(rbac::Request { verb: "create".into(), ..request.clone() });
+            }
+        }
+        checks.push(request);
+        checks.extend(create);
+        checks
+    }
+
     /// Routes and serves one request.
     fn handle(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Response {
         let q = query(uri);

@@ -491,3 +491,55 @@ async fn json_and_strategic_merge_patches() {
         widgets.patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"size": 2}}))).await.unwrap();
     assert_eq!((merged.data["spec"]["size"].as_i64(), merged.metadata.generation), (Some(2), Some(2)));
 }
+
+/// A client whose requests carry `token` (and more headers), as the recorder tells users apart.
+fn client_as(server: &TestServer, token: &str, extra: &[(&'static str, &str)]) -> kube::Client {
+    let mut config = kube::Config::new(server.url.parse().expect("a URL"));
+    let value = |v: &str| http::HeaderValue::from_str(v).expect("a header value");
+    config.headers.push((http::header::AUTHORIZATION, value(&format!("Bearer {token}"))));
+    for (name, v) in extra {
+        config.headers.push((http::HeaderName::from_static(name), value(v)));
+    }
+    kube::Client::try_from(config).expect("a client")
+}
+
+#[tokio::test]
+async fn requests_are_recorded_as_the_authorizer_checks_them() {
+    let server = TestServer::start().unwrap();
+    namespace(&client(&server), "shop").await;
+    server.cluster().record_requests();
+    let agent = client_as(&server, "agent", &[]);
+    agent.apiserver_version().await.unwrap();
+    let config_maps = api::<ConfigMap>(&agent, Some("shop"));
+    let cm = config_map("web", &json!({"app": "web"}), &json!({"k": "v"}));
+    let apply = PatchParams::apply("flotilla").force();
+    config_maps.patch("web", &apply, &Patch::Apply(&cm)).await.unwrap();
+    config_maps.patch("web", &apply, &Patch::Apply(&cm)).await.unwrap();
+    api::<ConfigMap>(&agent, None).list(&ListParams::default().labels("app")).await.unwrap();
+    let stream = api::<ConfigMap>(&agent, None).watch(&WatchParams::default().labels("app"), "0").await.unwrap();
+    let mut stream = std::pin::pin!(stream);
+    assert!(matches!(stream.try_next().await.unwrap(), Some(WatchEvent::Added(_))));
+    config_maps.delete("web", &DeleteParams::default()).await.unwrap();
+    // Impersonating: checked for the right to impersonate, then as the service account.
+    let deployer = client_as(&server, "agent", &[("impersonate-user", "system:serviceaccount:shop:deployer")]);
+    api::<ConfigMap>(&deployer, Some("shop")).get_opt("web").await.unwrap();
+    // The test's own client carries no token: its requests are recorded without a user.
+    api::<ConfigMap>(&client(&server), Some("shop")).get_opt("web").await.unwrap();
+
+    let recorded: Vec<String> = server.cluster().recorded().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        recorded,
+        [
+            "get /version (as agent)",
+            r#"patch configmaps "web" in shop (as agent)"#,
+            r#"create configmaps "web" in shop (as agent)"#,
+            r#"patch configmaps "web" in shop (as agent)"#,
+            "list configmaps (as agent)",
+            "watch configmaps (as agent)",
+            r#"delete configmaps "web" in shop (as agent)"#,
+            r#"impersonate serviceaccounts "deployer" in shop (as agent)"#,
+            r#"get configmaps "web" in shop (as system:serviceaccount:shop:deployer)"#,
+            r#"get configmaps "web" in shop"#,
+        ]
+    );
+}

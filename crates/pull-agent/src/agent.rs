@@ -305,7 +305,7 @@ async fn reconcile_placements(
             outcomes[slot] = Some(wait(Outcome { report, plan: None }, waiting.as_ref()));
             continue;
         }
-        let desired = match render_located(at, &selection.identity, placement, &located) {
+        let desired = match render_located(at, &selection.identity, placement, &located, &config.render) {
             Err(report) => {
                 outcomes[slot] = Some(Outcome { report: *report, plan: None });
                 continue;
@@ -545,7 +545,10 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
         .placements
         .iter()
         .filter(|p| only.is_none_or(|name| p.name() == name))
-        .map(|p| locate(&at, &selection.identity, p).and_then(|l| render_located(&at, &selection.identity, p, &l)))
+        .map(|p| {
+            locate(&at, &selection.identity, p)
+                .and_then(|l| render_located(&at, &selection.identity, p, &l, &config.render))
+        })
         .collect();
     let policies = selection.policies.iter().map(|p| (*p).clone()).collect();
     Ok(Rendered { fleet_commit: at.commit, placements, policies, warnings })
@@ -894,6 +897,7 @@ fn render_located(
     identity: &ClusterIdentity,
     placement: &Placement,
     located: &Located<'_>,
+    options: &flotilla_core::render::Options,
 ) -> Result<Desired, Box<PlacementReport>> {
     let name = placement.name();
     let commit = located.commit;
@@ -938,7 +942,7 @@ fn render_located(
             (&fetched, signer)
         }
     };
-    let rendered = flotilla_core::render::render(placement, snapshot, identity)
+    let rendered = flotilla_core::render::render_with(placement, snapshot, identity, options)
         .map_err(|e| fail(SyncState::Failed, format!("at {commit}: {e}")))?;
     let options =
         plan::Options { prune: placement.spec.sync.prune, drift_correction: placement.spec.sync.drift_correction };

@@ -6,6 +6,9 @@
 //! The gate fails on a violation of a `high` or `critical` policy; lower severities and Unknown
 //! results are shown and pass. An `enforce` policy's violation fails it too: the agent would
 //! fix the cluster after the merge, but the commit itself breaks the policy.
+//!
+//! Each result names what it is evidence for, standard and control together
+//! (`PCI-DSS v4.0 1.3.1`), as an auditor reads and searches a CI log.
 
 use std::io::Write;
 
@@ -21,6 +24,9 @@ use serde_json::Value;
 pub struct Finding {
     pub severity: Severity,
     pub remediation: Remediation,
+    /// What the result is evidence for: each of the policy's standards with each of its
+    /// controls (`PCI-DSS v4.0 1.3.1`), as the hub's compliance view files it.
+    pub controls: Vec<String>,
     pub report: PolicyReport,
 }
 
@@ -68,12 +74,26 @@ pub fn check(policies: &[Policy], objects: &[Value], agent_namespace: &str) -> V
                     report.compliant = None;
                 }
             }
-            Finding { severity: p.spec.severity, remediation: p.spec.remediation, report }
+            Finding { severity: p.spec.severity, remediation: p.spec.remediation, controls: controls(p), report }
         })
         .collect()
 }
 
-/// Prints the findings, one line per policy and one per violation under it.
+/// The policy's standards, each with each of its controls: `PCI-DSS v4.0 1.3.1`; a standard
+/// alone when the policy names no control, `control 1.3.1` when it names no standard.
+fn controls(policy: &Policy) -> Vec<String> {
+    let spec = &policy.spec;
+    match (spec.standards.is_empty(), spec.controls.is_empty()) {
+        (_, true) => spec.standards.clone(),
+        (true, false) => spec.controls.iter().map(|c| format!("control {c}")).collect(),
+        (false, false) => {
+            spec.standards.iter().flat_map(|s| spec.controls.iter().map(move |c| format!("{s} {c}"))).collect()
+        }
+    }
+}
+
+/// Prints the findings, one line per policy (result, severity, remediation, name, standards
+/// and controls) and one per violation under it.
 ///
 /// # Errors
 ///
@@ -88,7 +108,9 @@ pub fn print(findings: &[Finding], out: &mut impl Write) -> std::io::Result<()> 
         };
         let severity = format!("{:?}", f.severity).to_lowercase();
         let remediation = format!("{:?}", f.remediation).to_lowercase();
-        writeln!(out, "{result:<14} {severity:<8} {remediation:<7} {}", f.report.name)?;
+        let controls =
+            if f.controls.is_empty() { "(no standard or control)".to_string() } else { f.controls.join(", ") };
+        writeln!(out, "{result:<14} {severity:<8} {remediation:<7} {}  {controls}", f.report.name)?;
         for v in &f.report.violations {
             let field = v.field.as_deref().map(|f| format!(" {f}")).unwrap_or_default();
             let values = match (&v.expected, &v.actual) {

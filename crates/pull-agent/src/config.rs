@@ -43,6 +43,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Where the agent keeps its inventory ConfigMaps.
     pub namespace: String,
+    /// How placements are rendered: `render.maxObjects` and `render.maxBytes`, the budget of
+    /// one render (defaults: [`flotilla_core::kustomize::Budget::default`]).
+    pub render: flotilla_core::render::Options,
     pub kubernetes: Kubernetes,
 }
 
@@ -138,8 +141,9 @@ impl Config {
                 namespace
             }
         };
+        let render = raw.render.map(check_render).transpose()?.unwrap_or_default();
         let kubernetes = check_kubernetes(required(raw.kubernetes, "kubernetes")?, &paths)?;
-        Ok(Config { cluster, fleet, hub, poll_interval, state_dir, namespace, kubernetes })
+        Ok(Config { cluster, fleet, hub, poll_interval, state_dir, namespace, render, kubernetes })
     }
 }
 
@@ -170,6 +174,7 @@ struct RawConfig {
     poll_interval: Option<Value>,
     state_dir: Option<String>,
     namespace: Option<String>,
+    render: Option<RawRender>,
     kubernetes: Option<RawKubernetes>,
 }
 
@@ -195,6 +200,14 @@ struct RawHub {
     token_file: Option<String>,
 }
 
+/// Values, not numbers, so that a wrong one gets the field's own message.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawRender {
+    max_objects: Option<Value>,
+    max_bytes: Option<Value>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawKubernetes {
@@ -218,7 +231,7 @@ fn required<T>(value: Option<T>, field: &str) -> Result<T, Error> {
 fn refuse_sequences(value: &Value) -> Result<(), Error> {
     let sections = [("", Some(value))]
         .into_iter()
-        .chain(["cluster", "fleet", "hub", "kubernetes"].map(|key| (key, value.get(key))));
+        .chain(["cluster", "fleet", "hub", "render", "kubernetes"].map(|key| (key, value.get(key))));
     for (field, section) in sections {
         if section.is_some_and(Value::is_array) {
             return Err(invalid(field, "expected a mapping, found sequence"));
@@ -316,6 +329,47 @@ fn check_kubernetes(raw: RawKubernetes, paths: &Paths) -> Result<Kubernetes, Err
         None if simulated => Ok(Kubernetes::Simulated),
         None => Ok(Kubernetes::InCluster),
     }
+}
+
+fn check_render(raw: RawRender) -> Result<flotilla_core::render::Options, Error> {
+    let mut budget = flotilla_core::kustomize::Budget::default();
+    if let Some(value) = raw.max_objects.filter(|v| !v.is_null()) {
+        const FIELD: &str = "render.maxObjects";
+        let objects =
+            value.as_u64().ok_or_else(|| invalid(FIELD, format!("{value} is not a whole number of objects")))?;
+        if objects == 0 {
+            return Err(invalid(FIELD, "0 is under the minimum of 1"));
+        }
+        budget.max_objects = usize::try_from(objects).map_err(|_| invalid(FIELD, format!("{objects} is too large")))?;
+    }
+    if let Some(value) = raw.max_bytes.filter(|v| !v.is_null()) {
+        const FIELD: &str = "render.maxBytes";
+        let bytes = match &value {
+            Value::Number(n) => n.as_u64().ok_or_else(|| invalid(FIELD, format!("{value} {NOT_A_SIZE}")))?,
+            Value::String(text) => parse_size(text).map_err(|m| invalid(FIELD, format!("{value} {m}")))?,
+            _ => return Err(invalid(FIELD, format!("{value} {NOT_A_SIZE}"))),
+        };
+        if bytes == 0 {
+            return Err(invalid(FIELD, "0 is under the minimum of 1 byte"));
+        }
+        budget.max_bytes = bytes;
+    }
+    Ok(flotilla_core::render::Options { budget })
+}
+
+const NOT_A_SIZE: &str = "is not a size (a number of bytes, or with a suffix Ki, Mi, Gi, k, M or G: 64Mi)";
+
+/// A size in bytes as Kubernetes writes quantities: `1048576`, `512Ki`, `64Mi`, `1Gi`, or with
+/// decimal suffixes `300k`, `100M`, `2G`. For `render.maxBytes` and `--max-bytes`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    const SUFFIXES: [(&str, u64); 6] =
+        [("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("k", 1_000), ("M", 1_000_000), ("G", 1_000_000_000)];
+    let (digits, unit) =
+        SUFFIXES.iter().find_map(|(suffix, unit)| text.strip_suffix(suffix).map(|d| (d, *unit))).unwrap_or((text, 1));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(NOT_A_SIZE.to_string());
+    }
+    digits.parse::<u64>().ok().and_then(|n| n.checked_mul(unit)).ok_or_else(|| "is too large".to_string())
 }
 
 fn check_poll_interval(value: &Value) -> Result<Duration, Error> {
@@ -531,6 +585,7 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
                 poll_interval: Duration::from_secs(90),
                 state_dir: "/var/lib/flotilla".into(),
                 namespace: "flotilla-agent".into(),
+                render: flotilla_core::render::Options::default(),
                 kubernetes: Kubernetes::Kubeconfig {
                     path: "/home/agent/.kube/config".into(),
                     context: Some("store".into()),
@@ -736,8 +791,72 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
             (
                 "pollinterval",
                 Some("pollinterval: 60s"),
-                "field pollinterval: unknown field (expected cluster, fleet, hub, pollInterval, stateDir, namespace, kubernetes)",
+                "field pollinterval: unknown field (expected cluster, fleet, hub, pollInterval, stateDir, namespace, render, kubernetes)",
             ),
+        ]);
+    }
+
+    #[test]
+    fn the_render_budget_has_defaults_and_is_set_under_render() {
+        let budget = |line: &str| parse(&minimal_with("render", Some(line))).expect("valid").render.budget;
+        assert_eq!(parse(MINIMAL).expect("valid").render.budget, flotilla_core::kustomize::Budget::default());
+        assert_eq!(parse(MINIMAL).expect("valid").render.budget.max_objects, 10_000);
+        assert_eq!(parse(MINIMAL).expect("valid").render.budget.max_bytes, 64 * 1024 * 1024);
+        let set = budget("render: {maxObjects: 500, maxBytes: 8Mi}");
+        assert_eq!((set.max_objects, set.max_bytes), (500, 8 * 1024 * 1024));
+        // Either may be left to its default.
+        assert_eq!(budget("render: {maxObjects: 20000}").max_bytes, 64 * 1024 * 1024);
+        assert_eq!(budget("render: {maxBytes: 1Gi}").max_objects, 10_000);
+        assert_eq!(budget("render: {}"), flotilla_core::kustomize::Budget::default());
+        // Sizes as Kubernetes writes quantities: binary and decimal suffixes, or plain bytes.
+        for (text, bytes) in [
+            ("1048576", 1 << 20),
+            ("'1048576'", 1 << 20),
+            ("512Ki", 512 << 10),
+            ("1Gi", 1 << 30),
+            ("100M", 100_000_000),
+            ("2G", 2_000_000_000),
+            ("300k", 300_000),
+        ] {
+            assert_eq!(budget(&format!("render: {{maxBytes: {text}}}")).max_bytes, bytes, "{text}");
+        }
+    }
+
+    #[test]
+    fn render_budget_errors_name_the_field() {
+        let size = "is not a size (a number of bytes, or with a suffix Ki, Mi, Gi, k, M or G: 64Mi)";
+        check_errors(&[
+            ("render", Some("render: {maxObjects: 0}"), "field render.maxObjects: 0 is under the minimum of 1"),
+            (
+                "render",
+                Some("render: {maxObjects: lots}"),
+                r#"field render.maxObjects: "lots" is not a whole number of objects"#,
+            ),
+            (
+                "render",
+                Some("render: {maxObjects: -5}"),
+                "field render.maxObjects: -5 is not a whole number of objects",
+            ),
+            (
+                "render",
+                Some("render: {maxObjects: 1.5}"),
+                "field render.maxObjects: 1.5 is not a whole number of objects",
+            ),
+            ("render", Some("render: {maxBytes: 64MB}"), &*format!(r#"field render.maxBytes: "64MB" {size}"#)),
+            ("render", Some("render: {maxBytes: Mi}"), &*format!(r#"field render.maxBytes: "Mi" {size}"#)),
+            ("render", Some("render: {maxBytes: true}"), &*format!("field render.maxBytes: true {size}")),
+            ("render", Some("render: {maxBytes: 0}"), "field render.maxBytes: 0 is under the minimum of 1 byte"),
+            (
+                "render",
+                Some("render: {maxBytes: 99999999999Gi}"),
+                r#"field render.maxBytes: "99999999999Gi" is too large"#,
+            ),
+            (
+                "render",
+                Some("render: {maxObject: 5}"),
+                "field render.maxObject: unknown field (expected maxObjects or maxBytes)",
+            ),
+            ("render", Some("render: [5]"), "field render: expected a mapping, found sequence"),
         ]);
     }
 

@@ -43,6 +43,16 @@ pub struct Report {
 
 /// Renders what `identity` would run, for every placement (or only `only`).
 pub fn render_cluster(sources: &Sources, identity: &ClusterIdentity, only: Option<&str>) -> Result<Report> {
+    render_cluster_with(sources, identity, only, &render::Options::default())
+}
+
+/// [`render_cluster`] with `options` (the render budget).
+pub fn render_cluster_with(
+    sources: &Sources,
+    identity: &ClusterIdentity,
+    only: Option<&str>,
+    options: &render::Options,
+) -> Result<Report> {
     let fleet_snapshot = crate::folder::snapshot(&sources.fleet_dir)
         .with_context(|| format!("reading the fleet folder {}", sources.fleet_dir.display()))?;
     let (fleet, fleet_errors) = Fleet::from_snapshot(&fleet_snapshot);
@@ -74,7 +84,7 @@ pub fn render_cluster(sources: &Sources, identity: &ClusterIdentity, only: Optio
                 }
             }
         }
-        match render::render(placement, &cache[repo], &selection.identity) {
+        match render::render_with(placement, &cache[repo], &selection.identity, options) {
             Ok(r) => rendered.push(r),
             Err(e) => errors.push(e.to_string()),
         }

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use flotilla_core::fleet::ClusterIdentity;
 use flotilla_core::selector::parse_labels;
-use pull_agent::local::{Sources, render_cluster};
+use pull_agent::local::{Sources, render_cluster_with};
 
 #[derive(Parser)]
 #[command(name = "pull-agent", version, about = "Flotilla's per-cluster GitOps agent")]
@@ -58,6 +58,52 @@ struct CheckArgs {
     /// Where a source repository is checked out, `NAME=DIR` (local form). Repeatable.
     #[arg(long = "source", value_name = "NAME=DIR")]
     sources: Vec<String>,
+    #[command(flatten)]
+    budget: BudgetArgs,
+}
+
+/// The render budget on the command line: what one render may build and read before it is
+/// refused (agent.yaml's `render`; the defaults otherwise).
+#[derive(clap::Args)]
+struct BudgetArgs {
+    /// The most objects one render may build, a base counted each time it is included
+    /// (default 10000, or the config's render.maxObjects).
+    #[arg(long, value_name = "N", value_parser = parse_max_objects)]
+    max_objects: Option<usize>,
+    /// The most bytes of files one render may read, a file counted each time it is read: a
+    /// number of bytes, or 512Ki, 64Mi, 1Gi (default 64Mi, or the config's render.maxBytes).
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_bytes)]
+    max_bytes: Option<u64>,
+}
+
+impl BudgetArgs {
+    /// `base` with what the command line sets.
+    fn options(&self, base: flotilla_core::render::Options) -> flotilla_core::render::Options {
+        let mut options = base;
+        if let Some(n) = self.max_objects {
+            options.budget.max_objects = n;
+        }
+        if let Some(n) = self.max_bytes {
+            options.budget.max_bytes = n;
+        }
+        options
+    }
+}
+
+fn parse_max_objects(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 is under the minimum of 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number of objects")),
+    }
+}
+
+fn parse_max_bytes(text: &str) -> Result<u64, String> {
+    match pull_agent::config::parse_size(text) {
+        Ok(0) => Err("0 is under the minimum of 1 byte".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?} {e}")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -132,6 +178,8 @@ struct RenderArgs {
     /// repository beside the fleet folder). Repeatable.
     #[arg(long = "source", value_name = "NAME=DIR")]
     sources: Vec<String>,
+    #[command(flatten)]
+    budget: BudgetArgs,
 }
 
 fn main() -> ExitCode {
@@ -256,7 +304,8 @@ fn default_state_dir() -> Result<PathBuf> {
 
 /// `render --config`: what this cluster would run, fetched from git as the agent does.
 fn render_for_cluster(config: &std::path::Path, args: &RenderArgs, out: &mut impl std::io::Write) -> Result<ExitCode> {
-    let config = pull_agent::config::Config::load(config)?;
+    let mut config = pull_agent::config::Config::load(config)?;
+    config.render = args.budget.options(config.render);
     let rendered = pull_agent::agent::render(&config, args.placement.as_deref(), args.git_ref.as_deref())?;
     for w in &rendered.warnings {
         eprintln!("pull-agent: warning: {w}");
@@ -297,7 +346,8 @@ fn render_for_cluster(config: &std::path::Path, args: &RenderArgs, out: &mut imp
 fn check(args: CheckArgs) -> Result<ExitCode> {
     let mut agent_namespace = pull_agent::config::DEFAULT_NAMESPACE.to_string();
     let (objects, policies, errors) = if let Some(config) = &args.config {
-        let config = pull_agent::config::Config::load(config)?;
+        let mut config = pull_agent::config::Config::load(config)?;
+        config.render = args.budget.options(config.render);
         agent_namespace.clone_from(&config.namespace);
         let rendered = pull_agent::agent::render(&config, None, args.git_ref.as_deref())?;
         for w in &rendered.warnings {
@@ -326,7 +376,8 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         let labels = parse_labels(&args.labels).map_err(anyhow::Error::msg).context("--labels")?;
         let overrides = source_overrides(&args.sources)?;
         let identity = ClusterIdentity { name, environment, labels };
-        let report = render_cluster(&Sources { fleet_dir, overrides }, &identity, None)?;
+        let options = args.budget.options(flotilla_core::render::Options::default());
+        let report = render_cluster_with(&Sources { fleet_dir, overrides }, &identity, None, &options)?;
         if let Some(m) = &report.mismatch {
             eprintln!("pull-agent: warning: cluster {} is declared differently: {m}", identity.name);
         }
@@ -354,6 +405,7 @@ fn source_overrides(sources: &[String]) -> Result<BTreeMap<String, PathBuf>> {
 
 fn render(args: RenderArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
+    let options = args.budget.options(flotilla_core::render::Options::default());
     if let Some(config) = &args.config {
         return render_for_cluster(config, &args, &mut out);
     }
@@ -361,7 +413,7 @@ fn render(args: RenderArgs) -> Result<ExitCode> {
         if args.fleet_dir.is_some() {
             bail!("give either DIR or --fleet-dir, not both");
         }
-        let objects = pull_agent::folder::render_dir(dir)?;
+        let objects = pull_agent::folder::render_dir_with(dir, &options.budget)?;
         out.write_all(flotilla_core::yaml::to_string_all(&objects).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -389,7 +441,8 @@ fn render(args: RenderArgs) -> Result<ExitCode> {
             allowed_signers: read(&args.allowed_signers)?,
             openpgp_keys: read(&args.openpgp_keys)?,
         };
-        let rendered = pull_agent::remote::render(&state_dir.join("git"), &source, git_ref, &args.path, &verify)?;
+        let rendered =
+            pull_agent::remote::render(&state_dir.join("git"), &source, git_ref, &args.path, &verify, &options.budget)?;
         if verify.mode != flotilla_core::fleet::VerifyMode::Off {
             eprintln!("pull-agent: {url} at {}: {}", rendered.commit, rendered.signature);
         }
@@ -404,7 +457,8 @@ fn render(args: RenderArgs) -> Result<ExitCode> {
     let labels = parse_labels(&args.labels).map_err(anyhow::Error::msg).context("--labels")?;
     let overrides = source_overrides(&args.sources)?;
     let identity = ClusterIdentity { name, environment, labels };
-    let report = render_cluster(&Sources { fleet_dir, overrides }, &identity, args.placement.as_deref())?;
+    let report =
+        render_cluster_with(&Sources { fleet_dir, overrides }, &identity, args.placement.as_deref(), &options)?;
     if let Some(m) = &report.mismatch {
         eprintln!("pull-agent: warning: cluster {} is declared differently: {m}", identity.name);
     }

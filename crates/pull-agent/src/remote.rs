@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use flotilla_core::fleet::{Verify, VerifyMode};
+use flotilla_core::kustomize::Budget;
 use flotilla_git::{Cache, CommitId, Signature, Source};
 use serde_json::Value;
 
@@ -18,8 +19,15 @@ pub struct Rendered {
 }
 
 /// Renders `path` of `source` at `git_ref` (a branch, or a full commit id on some branch),
-/// after checking the commit's signature against `verify`.
-pub fn render(cache_dir: &Path, source: &Source, git_ref: &str, path: &str, verify: &Verify) -> Result<Rendered> {
+/// after checking the commit's signature against `verify`, within `budget`.
+pub fn render(
+    cache_dir: &Path,
+    source: &Source,
+    git_ref: &str,
+    path: &str,
+    verify: &Verify,
+    budget: &Budget,
+) -> Result<Rendered> {
     let full = Cache::new(cache_dir);
     let (cache, commit) = if let Ok(commit) = CommitId::parse(git_ref) {
         // A commit is found on whichever branch holds it, anywhere in its history.
@@ -39,7 +47,7 @@ pub fn render(cache_dir: &Path, source: &Source, git_ref: &str, path: &str, veri
         );
     }
     let snapshot = cache.snapshot(&source.url, commit)?;
-    let objects = flotilla_core::kustomize::build(&snapshot, path)
+    let objects = flotilla_core::kustomize::build_with(&snapshot, path, budget)
         .with_context(|| format!("rendering {path} of {} at {commit}", source.url))?;
     let signature = if verify.mode == VerifyMode::Off { Signature::Unsigned } else { verdict.signature };
     Ok(Rendered { commit, signature, objects })

@@ -106,6 +106,43 @@ fn a_high_violation_fails_the_gate_a_medium_one_is_shown_and_passes() {
     assert!(stdout.contains("non-compliant  medium   inform  no-debug-config"), "{stdout}");
 }
 
+/// An auditor reading the CI log sees which standard's controls each result is evidence for.
+#[test]
+fn each_result_names_its_standards_and_controls() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_fleet(&tmp.path().join("fleet"), "Ingress");
+    let (code, stdout, stderr) = local(tmp.path());
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(3) == Some(name))
+            .unwrap_or_else(|| panic!("no {name}: {stdout}"))
+    };
+    assert_eq!(line("default-deny"), "NON-COMPLIANT  high     enforce default-deny  PCI-DSS v4.0 1.3.1");
+    // A policy that names no standard or control says so rather than nothing.
+    assert_eq!(line("no-debug-config"), "non-compliant  medium   inform  no-debug-config  (no standard or control)");
+
+    // Several controls of one standard: each named with its standard, as an auditor searches.
+    let (code, stdout, stderr) = pull_agent(
+        &root(),
+        &[
+            "check",
+            "--fleet-dir",
+            "examples/retail-fleet/infra",
+            "--cluster",
+            "store-0001",
+            "--labels",
+            "kind=store,region=us-east,canary=true",
+            "--environment",
+            "prod",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let nodeport = stdout.lines().find(|l| l.contains(" pci-no-nodeport-bt ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(nodeport.ends_with(" pci-no-nodeport-bt  PCI-DSS v4.0 1.3.1, PCI-DSS v4.0 1.4.2"), "{nodeport}");
+}
+
 #[test]
 fn the_example_fleet_passes_on_a_store_and_a_broken_placement_fails_the_check() {
     let (code, stdout, stderr) = pull_agent(
@@ -166,4 +203,17 @@ fn with_config_and_ref_it_checks_a_commit_before_it_merges() {
     let (code, stdout, stderr) = pull_agent(tmp.path(), &["check", "--config", config, "--ref", &bad]);
     assert_eq!(code, 1, "the dev commit fails: {stdout}\n{stderr}");
     assert!(stdout.contains("NON-COMPLIANT  high     enforce default-deny"), "{stdout}");
+
+    // The config's render budget holds here as in the agent: the placement renders 2 objects.
+    let text = std::fs::read_to_string(config).unwrap();
+    std::fs::write(config, format!("{text}render: {{maxObjects: 1}}\n")).unwrap();
+    let (code, stdout, stderr) = pull_agent(tmp.path(), &["check", "--config", config]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("placement web: Failed: at ")
+            && stderr.contains(": web/netpol.yaml: over the render budget: more than 1 object (rendering web)"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = pull_agent(tmp.path(), &["check", "--config", config, "--max-objects", "2"]);
+    assert_eq!(code, 0, "the command line sets it too: {stdout}\n{stderr}");
 }

@@ -1,7 +1,8 @@
 //! The `pull-agent` binary, run as a user runs it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
@@ -89,6 +90,35 @@ fn a_broken_folder_fails_with_the_file_and_field() {
     assert!(stderr.contains("kustomization.yaml: field resources[0]: no such file or folder"), "{stderr}");
 }
 
+/// kubectl refuses a folder with no kustomization; we render its manifests (SPEC §3), but a
+/// folder with neither is a mistake, and rendering nothing would have the agent prune all.
+#[test]
+fn an_empty_folder_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("app");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, stdout, stderr) = pull_agent(&["render", empty.to_str().unwrap()]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.contains(&format!("rendering {}", empty.display())), "{stderr}");
+    assert!(stderr.contains("nothing to render: no kustomization.yaml"), "{stderr}");
+}
+
+/// `resources: [.]` names the folder in its cycle, and the given DIR, not empty names.
+#[test]
+fn a_kustomization_that_includes_itself_names_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kustomization.yaml"), "resources: [.]\n").unwrap();
+    let (code, _, stderr) = pull_agent(&["render", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "rendering {}: kustomization.yaml: cycle between kustomizations: . -> .",
+            dir.path().display()
+        )),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn renders_a_source_straight_from_git_by_branch_and_by_commit() {
     use flotilla_git::testing::{GitDaemon, git, make_fixture_repos};
@@ -148,4 +178,146 @@ fn renders_a_source_straight_from_git_by_branch_and_by_commit() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("kind: ConfigMap"));
     assert!(stderr.contains(": not signed"), "{stderr}");
+}
+
+/// Runs the binary in `dir` for at most `limit` (killed then): exit code (`None` when killed),
+/// stdout, stderr, and how long it ran. Output goes to files, so that a flood cannot block it.
+fn pull_agent_within(dir: &Path, args: &[&str], limit: Duration) -> (Option<i32>, String, String, Duration) {
+    let (out, err) = (dir.join("stdout"), dir.join("stderr"));
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pull-agent"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
+        .spawn()
+        .unwrap();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = started.elapsed();
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    (code, read(&out), read(&err), took)
+}
+
+/// Writes a fan-out under `dir`: `top` includes `width` bases, each of which includes the
+/// `width` bases of the next level, `depth` levels down, to one ConfigMap: width^depth objects
+/// from width × depth folders (each base prefixes names with its letter).
+fn write_fan_out(dir: &Path, width: usize, depth: usize) {
+    let letter = |w: usize| char::from(b'a' + u8::try_from(w).unwrap());
+    let bases = |level: usize| (0..width).map(|w| format!("../l{level}-{}", letter(w))).collect::<Vec<_>>().join(", ");
+    let write = |path: &str, text: String| {
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    };
+    write("top/kustomization.yaml", format!("resources: [{}]\n", bases(1)));
+    for level in 1..=depth {
+        for w in 0..width {
+            let folder = format!("l{level}-{}", letter(w));
+            let resources = if level < depth { bases(level + 1) } else { "cm.yaml".to_string() };
+            write(
+                &format!("{folder}/kustomization.yaml"),
+                format!("namePrefix: {}-\nresources: [{resources}]\n", letter(w)),
+            );
+            if level == depth {
+                write(&format!("{folder}/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leaf}\n".into());
+            }
+        }
+    }
+}
+
+/// Found: 2 bases per level over 16 levels made 65,536 objects in 22 s and 352 MB; 4 per level
+/// over 10 levels was killed at 60 s using 877 MB. The render budget stops both at once.
+#[test]
+fn fan_outs_are_refused_quickly_naming_the_kustomizations() {
+    for (width, depth) in [(2, 16), (4, 10)] {
+        let tmp = tempfile::tempdir().unwrap();
+        write_fan_out(tmp.path(), width, depth);
+        let (code, stdout, stderr, took) = pull_agent_within(tmp.path(), &["render", "top"], Duration::from_secs(20));
+        let shape = format!("{width} per level over {depth} levels");
+        assert_eq!(code, Some(1), "{shape}: not refused within 20 s ({took:?}): {}", &stderr[..stderr.len().min(2000)]);
+        assert!(took < Duration::from_secs(10), "{shape}: refused only after {took:?}");
+        assert_eq!(stdout, "", "{shape}");
+        assert!(stderr.starts_with("pull-agent: error: rendering top: l"), "{shape}: {stderr}");
+        assert!(
+            stderr.contains("/kustomization.yaml: over the render budget: more than 10000 kustomizations included (rendering top -> l1-a -> "),
+            "{shape}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_render_budget_is_set_on_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_fan_out(tmp.path(), 2, 5);
+    let render = |extra: &[&str]| {
+        let (code, stdout, stderr, _) =
+            pull_agent_within(tmp.path(), &[&["render", "top"], extra].concat(), Duration::from_secs(20));
+        (code, stdout.matches("kind: ConfigMap").count(), stderr)
+    };
+    let (code, objects, stderr) = render(&[]);
+    assert_eq!((code, objects), (Some(0), 32), "{stderr}");
+    let (code, _, stderr) = render(&["--max-objects", "40"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(": over the render budget: more than 40 kustomizations included"), "{stderr}");
+    let (code, _, stderr) = render(&["--max-bytes", "1Ki"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(": over the render budget: more than 1 KiB of files read (rendering top"), "{stderr}");
+    let (code, objects, stderr) = render(&["--max-objects", "100", "--max-bytes", "64Ki"]);
+    assert_eq!((code, objects), (Some(0), 32), "{stderr}");
+    let (code, _, stderr) = render(&["--max-bytes", "64MB"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("invalid value '64MB' for '--max-bytes <SIZE>'"), "{stderr}");
+}
+
+/// Found: outside any git repository, `resources: [../../../../etc/passwd]` walked the snapshot
+/// up to `/`, read every file under it (4 GiB, out of memory) and never named the kustomization.
+/// Now only what the kustomizations name is read, the root climbs no higher than a bound, and
+/// the error names the kustomization and its field.
+#[test]
+fn a_resource_that_escapes_the_root_is_named_and_nothing_else_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().canonicalize().unwrap();
+    assert!(base.ancestors().all(|a| !a.join(".git").exists()), "the temporary folder is inside a git repository");
+    let app = base.join("app");
+    std::fs::create_dir(&app).unwrap();
+    // As many `..` as it takes from app/ to the file system's root, then etc/passwd.
+    let escape = format!("{}etc/passwd", "../".repeat(app.components().count() - 1));
+    std::fs::write(app.join("kustomization.yaml"), format!("resources: [{escape}]\n")).unwrap();
+    // Beside it, a file no render needs that nobody can read whole (a terabyte, sparse): a reader
+    // of every file fails on it.
+    std::fs::File::create(base.join("huge.bin")).unwrap().set_len(1 << 40).unwrap();
+
+    let (code, stdout, stderr, took) = pull_agent_within(&base, &["render", "app"], Duration::from_secs(20));
+    assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let root = base.parent().unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "{}: field resources[0]: {escape:?} escapes the root {}",
+            app.join("kustomization.yaml").display(),
+            root.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("huge.bin"), "{stderr}");
+
+    // A base above DIR is read when a kustomization names it, outside git too.
+    std::fs::create_dir_all(base.join("base")).unwrap();
+    std::fs::write(base.join("base/kustomization.yaml"), "resources: [cm.yaml]\n").unwrap();
+    std::fs::write(base.join("base/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-base}\n")
+        .unwrap();
+    std::fs::write(app.join("kustomization.yaml"), "resources: [../base]\nnamePrefix: app-\n").unwrap();
+    let (code, stdout, stderr, _) = pull_agent_within(&base, &["render", "app"], Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-from-base\n");
 }

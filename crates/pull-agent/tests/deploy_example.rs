@@ -12,6 +12,12 @@
 //! ```
 //!
 //! Record it again that way after changing the example; never write it from our own output.
+//! (The ClusterRole's nine `- watch` lines were added to it by hand, one after each `- list` as
+//! kubectl prints a rule's verbs in order, where kubectl was not installed: record it again to
+//! confirm.)
+//!
+//! What the agent asks of the API server is recorded and checked against these roles by
+//! `tests/rbac.rs`; the test here holds the ClusterRole to no more than the example fleet needs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -172,7 +178,7 @@ fn the_pod_provides_what_the_config_names() {
     let role = find(&objects, "Role", "pull-agent");
     assert_eq!(role["metadata"]["namespace"], config.namespace.as_str());
     let (granted, urls) = grants(&role["rules"]);
-    let inventories: BTreeSet<Grant> = APPLY.iter().map(|v| grant("", "configmaps", v, "")).collect();
+    let inventories: BTreeSet<Grant> = INVENTORY.iter().map(|v| grant("", "configmaps", v, "")).collect();
     assert_eq!(granted, inventories);
     assert!(urls.is_empty());
 }
@@ -218,8 +224,13 @@ fn grant(group: &str, resource: &str, verb: &str, name: &str) -> Grant {
 }
 
 /// The verbs of every kind the agent applies: server-side apply (PATCH, and create when new),
-/// get, list by label, delete on prune.
-const APPLY: [&str; 5] = ["get", "list", "create", "patch", "delete"];
+/// get, list by label, watch (`run` watches every kind it applies), delete on prune — as
+/// `tests/rbac.rs` records the agent asking.
+const APPLY: [&str; 6] = ["get", "list", "watch", "create", "patch", "delete"];
+
+/// The verbs on the agent's inventory ConfigMaps in its own namespace (its Role): written,
+/// read and deleted, never watched.
+const INVENTORY: [&str; 5] = ["get", "list", "create", "patch", "delete"];
 
 /// What RBAC rules grant, one permission at a time, and their non-resource URLs with verbs.
 fn grants(rules: &Value) -> (BTreeSet<Grant>, BTreeSet<(String, String)>) {

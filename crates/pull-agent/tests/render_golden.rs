@@ -75,3 +75,26 @@ fn golden_corpus_matches_kubectl_kustomize() {
     let failures: Vec<String> = cases.iter().filter_map(|c| check(c, bless)).collect();
     assert!(failures.is_empty(), "{} of {} cases fail:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
 }
+
+/// `pull-agent render DIR` reads a folder on demand (`folder::Folder`) rather than whole: every
+/// case renders from it exactly as from its snapshot, errors included (symlinks in and out of
+/// the tree, loops, missing files, `..` past the root).
+#[test]
+fn a_folder_read_on_demand_renders_as_its_snapshot() {
+    let mut cases: Vec<PathBuf> =
+        fs::read_dir(corpus()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("in").is_dir()).collect();
+    cases.sort();
+    let mut differ = Vec::new();
+    for case in &cases {
+        let path = fs::read_to_string(case.join("render-path")).map(|s| s.trim().to_string()).unwrap_or_default();
+        let snapshot = pull_agent::folder::snapshot(&case.join("in")).unwrap();
+        let budget = flotilla_core::kustomize::Budget::default();
+        let whole = flotilla_core::kustomize::build_with(&snapshot, &path, &budget).map_err(|e| e.to_string());
+        let folder = pull_agent::folder::Folder::new(&case.join("in"));
+        let lazy = flotilla_core::kustomize::build_with(&folder, &path, &budget).map_err(|e| e.to_string());
+        if whole != lazy {
+            differ.push(format!("{}:\n  snapshot: {whole:?}\n  folder:   {lazy:?}", case.display()));
+        }
+    }
+    assert!(differ.is_empty(), "{} cases differ:\n{}", differ.len(), differ.join("\n"));
+}

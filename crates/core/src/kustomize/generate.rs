@@ -52,7 +52,7 @@ fn pairs(ctx: &Ctx<'_>, field: &str, g: &Generator) -> Result<Vec<(String, Vec<u
         let f = format!("{field}.envs[{i}]");
         let (_, bytes) = ctx.read(&f, env)?;
         let text =
-            std::str::from_utf8(bytes).map_err(|e| ctx.field_error(&f, format!("{env}: not UTF-8 text: {e}")))?;
+            std::str::from_utf8(&bytes).map_err(|e| ctx.field_error(&f, format!("{env}: not UTF-8 text: {e}")))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         // kustomize's keyValuesFromLines: leading space trimmed, nothing else; a line without
         // `=` is a key with an empty value (it does not read the process environment).

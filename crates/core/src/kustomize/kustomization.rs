@@ -1,12 +1,14 @@
 //! The `kustomization.yaml` file: the supported fields, typed, and the refused ones named.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::Files;
+use super::budget::{At, Meter};
 use super::{Error, KUSTOMIZATION_FILES, Target};
-use crate::snapshot::Snapshot;
 
 /// Fields kustomize knows that we do not render, with what to call them in the error.
 const REFUSED: &[(&str, &str)] = &[
@@ -182,17 +184,30 @@ pub struct GeneratorOptions {
 }
 
 /// The kustomization file of a folder, if it has one.
-pub fn find(snapshot: &Snapshot, dir: &str) -> Option<String> {
+pub fn find(files: &dyn Files, dir: &str) -> Option<String> {
     KUSTOMIZATION_FILES
         .iter()
         .map(|name| if dir.is_empty() { (*name).to_string() } else { format!("{dir}/{name}") })
-        .find(|path| snapshot.is_file(path))
+        .find(|path| files.is_file(path))
 }
 
 impl Kustomization {
-    /// Reads and checks a kustomization file.
-    pub fn load(snapshot: &Snapshot, file: &str) -> Result<Kustomization, Error> {
-        let bytes = snapshot.read(file).map_err(|source| Error::Path { file: file.to_string(), source })?;
+    /// Reads and checks a kustomization file (once per render), its bytes counted against the
+    /// render's budget each time.
+    pub(crate) fn load(files: &dyn Files, file: &str, meter: &Meter) -> Result<Rc<Kustomization>, Error> {
+        let at = At { file, field: None };
+        if let Some((size, k)) = meter.kustomization_files.borrow().get(file) {
+            meter.bytes(&at, *size)?;
+            return Ok(k.clone());
+        }
+        let bytes = files.read(file).map_err(|source| Error::Path { file: file.to_string(), source })?;
+        meter.bytes(&at, bytes.len())?;
+        let k = Rc::new(Self::parse(file, &bytes)?);
+        meter.kustomization_files.borrow_mut().insert(file.to_string(), (bytes.len(), k.clone()));
+        Ok(k)
+    }
+
+    fn parse(file: &str, bytes: &[u8]) -> Result<Kustomization, Error> {
         let value =
             crate::yaml::load_one(bytes).map_err(|e| Error::Yaml { file: file.to_string(), message: e.to_string() })?;
         let value = if value.is_null() { Value::Object(serde_json::Map::new()) } else { value };

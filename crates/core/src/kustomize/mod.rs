@@ -6,8 +6,11 @@
 //! kustomize's fixed order; at the top level, append generator hashes, fix name references and
 //! sort. Features outside the subset (remote resources, helm, plugins, replacements, vars…) are
 //! refused with an error naming the file and field; nothing is silently skipped. This module
-//! does no IO: files come from the snapshot.
+//! does no IO: files come from the snapshot (or another [`Files`]). A render keeps to a
+//! [`Budget`] of objects and bytes, counted as it builds ([`build_with`]).
 
+mod budget;
+mod files;
 mod generate;
 mod json_patch;
 mod kustomization;
@@ -18,11 +21,16 @@ mod smp;
 mod target;
 mod transform;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use serde_json::Value;
 
 use crate::snapshot::{self, Snapshot};
+use budget::{At, Meter};
+pub use budget::{Budget, DEFAULT_MAX_BYTES, DEFAULT_MAX_OBJECTS, bytes_text};
+pub use files::Files;
 pub use kustomization::Kustomization;
 use resource::Resource;
 pub use target::Target;
@@ -30,8 +38,10 @@ pub use target::Target;
 /// The file names kustomize looks for, in its order.
 pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
-/// How deep kustomizations may nest before we call it a mistake.
-const MAX_NESTING: usize = 32;
+/// How many kustomizations may be open at once (the one rendered counts as one, each base or
+/// component inside it as one more) before we call it a mistake. Real repositories nest a
+/// handful; kustomize itself sets no limit.
+pub const MAX_NESTING: usize = 32;
 
 /// Why a folder could not be rendered. Each variant names the file (and field) at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,26 +66,49 @@ pub enum Error {
     LeavesRepository { file: String, field: String, path: String },
     #[error("{file}: cycle between kustomizations: {chain}")]
     Cycle { file: String, chain: String },
+    #[error("{file}: kustomizations nested more than {limit} deep ({chain})")]
+    TooDeep { file: String, limit: usize, chain: String },
+    #[error(
+        "{dir}: nothing to render: no kustomization.yaml, kustomization.yml or Kustomization, and no *.yaml, *.yml or *.json file in this folder"
+    )]
+    NothingToRender { dir: String },
     #[error("{file}: {message}")]
     Resource { file: String, message: String },
     #[error("{file}: field {field}: {message}")]
     Patch { file: String, field: String, message: String },
+    /// The render built or read more than its [`Budget`]: `file` (and `field`) is where it
+    /// went over, `chain` the kustomizations that included it, outermost first.
+    #[error(
+        "{file}: {}over the render budget: {limit} (rendering {chain})",
+        .field.as_ref().map(|f| format!("field {f}: ")).unwrap_or_default()
+    )]
+    OverBudget { file: String, field: Option<String>, limit: String, chain: String },
 }
 
-/// Renders the kustomization (or plain folder) at `dir` of `snapshot`.
+/// Renders the kustomization (or plain folder) at `dir` of `snapshot`, within the default
+/// [`Budget`].
 ///
 /// A folder with a kustomization renders as `kubectl kustomize` does. A folder without one
-/// renders every `*.yaml`, `*.yml` and `*.json` file in it, in path order, unchanged.
+/// renders every `*.yaml`, `*.yml` and `*.json` file in it, in path order, unchanged; a folder
+/// with neither is refused (rendering nothing would have the agent prune everything).
 pub fn build(snapshot: &Snapshot, dir: &str) -> Result<Vec<Value>, Error> {
+    build_with(snapshot, dir, &Budget::default())
+}
+
+/// [`build`], from any [`Files`], within `budget`: the build stops with
+/// [`Error::OverBudget`] as soon as it has built or read more than the budget allows.
+pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<Value>, Error> {
     let dir = snapshot::join("", dir).map_err(|source| Error::Path { file: dir.to_string(), source })?;
-    if kustomization::find(snapshot, &dir).is_none() {
-        if !snapshot.is_dir(&dir) {
+    let meter = Meter::new(*budget);
+    if kustomization::find(files, &dir).is_none() {
+        if !files.is_dir(&dir) {
             return Err(Error::Path { file: dir.clone(), source: snapshot::PathError::NotFound { path: dir.clone() } });
         }
-        return plain_folder(snapshot, &dir);
+        return plain_folder(files, &dir, &meter).map_err(|e| with_chain(e, &[], &dir));
     }
     let mut stack = Vec::new();
-    let mut resources = accumulate(snapshot, &dir, Vec::new(), &mut stack, false)?;
+    let mut resources =
+        accumulate(files, &dir, Vec::new(), &mut stack, false, &meter).map_err(|e| with_chain(e, &stack, ""))?;
     generate::append_hashes(&mut resources);
     namerefs::fix(&mut resources);
     order::sort_legacy(&mut resources);
@@ -93,40 +126,80 @@ fn drop_empty_annotations(mut object: Value) -> Value {
     object
 }
 
-fn plain_folder(snapshot: &Snapshot, dir: &str) -> Result<Vec<Value>, Error> {
+/// Names, in an [`Error::OverBudget`], the kustomizations open when the budget ran out: those
+/// of `stack` (left as they were when the error rose), or `dir` alone.
+fn with_chain(e: Error, stack: &[String], dir: &str) -> Error {
+    match e {
+        Error::OverBudget { file, field, limit, chain: c } if c.is_empty() => {
+            let chain = match stack.split_last() {
+                Some((last, before)) => chain(before, last),
+                None => shown(dir).to_string(),
+            };
+            Error::OverBudget { file, field, limit, chain }
+        }
+        e => e,
+    }
+}
+
+fn plain_folder(files: &dyn Files, dir: &str, meter: &Meter) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
-    let names = snapshot.list_dir(dir).map_err(|source| Error::Path { file: dir.to_string(), source })?;
+    let mut manifests = 0;
+    let names = files.list_dir(dir).map_err(|source| Error::Path { file: dir.to_string(), source })?;
     for name in names {
         let path = if dir.is_empty() { name.clone() } else { format!("{dir}/{name}") };
         let is_manifest = [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext));
-        if is_manifest && snapshot.is_file(&path) {
-            out.extend(load_resources(snapshot, &path)?.into_iter().map(|r| r.object));
+        if is_manifest && files.is_file(&path) {
+            manifests += 1;
+            let loaded = load_resources(files, &path, &At { file: &path, field: None }, meter)?;
+            out.extend(loaded.into_iter().map(|r| r.object));
         }
+    }
+    if manifests == 0 {
+        return Err(Error::NothingToRender { dir: shown(dir).to_string() });
     }
     Ok(out)
 }
 
+/// A folder of the snapshot as messages name it: the root is `.`.
+fn shown(dir: &str) -> &str {
+    if dir.is_empty() { "." } else { dir }
+}
+
+/// The kustomizations open, then `dir`: `a -> b -> c`, the middle left out of a long chain.
+fn chain(stack: &[String], dir: &str) -> String {
+    let all: Vec<&str> = stack.iter().map(String::as_str).chain([dir]).map(shown).collect();
+    if all.len() <= 7 {
+        return all.join(" -> ");
+    }
+    format!("{} -> … -> {}", all[..3].join(" -> "), all[all.len() - 3..].join(" -> "))
+}
+
 /// Builds one kustomization (or component) folder on top of `initial`.
 fn accumulate(
-    snapshot: &Snapshot,
+    files: &dyn Files,
     dir: &str,
     initial: Vec<Resource>,
     stack: &mut Vec<String>,
     component: bool,
+    meter: &Meter,
 ) -> Result<Vec<Resource>, Error> {
-    let Some(file) = kustomization::find(snapshot, dir) else {
+    let Some(file) = kustomization::find(files, dir) else {
         return Err(Error::NoKustomization { dir: dir.to_string() });
     };
-    if stack.iter().any(|d| d == dir) || stack.len() > MAX_NESTING {
-        let mut chain = stack.clone();
-        chain.push(dir.to_string());
-        return Err(Error::Cycle { file, chain: chain.join(" -> ") });
+    if stack.iter().any(|d| d == dir) {
+        let chain = stack.iter().chain([&dir.to_string()]).map(|d| shown(d)).collect::<Vec<_>>().join(" -> ");
+        return Err(Error::Cycle { file, chain });
     }
-    let k = Kustomization::load(snapshot, &file)?;
-    k.check_kind(&file, component)?;
+    if stack.len() >= MAX_NESTING {
+        return Err(Error::TooDeep { file, limit: MAX_NESTING, chain: chain(stack, dir) });
+    }
     stack.push(dir.to_string());
+    let at = At { file: &file, field: None };
+    meter.kustomization(&at)?;
+    let k = Kustomization::load(files, &file, meter)?;
+    k.check_kind(&file, component)?;
     let mut res = initial;
-    let ctx = Ctx { snapshot, dir, file: &file };
+    let ctx = Ctx { files, dir, file: &file, meter };
 
     // The ids seen so far, kept for the whole loop: rebuilding them per entry made a build of
     // many files quadratic.
@@ -134,40 +207,45 @@ fn accumulate(
     for (i, entry) in k.resources.iter().enumerate() {
         let field = format!("resources[{i}]");
         let path = ctx.resolve(&field, entry, true)?;
-        if snapshot.is_dir(&path) {
-            let sub = accumulate(snapshot, &path, Vec::new(), stack, false)?;
+        if files.is_dir(&path) {
+            let sub = accumulate(files, &path, Vec::new(), stack, false, meter)?;
             append_all(&mut res, &mut seen, sub, &file)?;
         } else {
-            let loaded = load_resources(snapshot, &path)?;
+            let loaded = load_resources(files, &path, &At { file: &file, field: Some(&field) }, meter)?;
             append_all(&mut res, &mut seen, loaded, &file)?;
         }
     }
+    let before = res.len();
     generate::run(&ctx, &k, &mut res)?;
+    // Generators add objects (a `merge` or `replace` changes one in place).
+    meter.objects(&at, res.len().saturating_sub(before))?;
     for (i, entry) in k.components.iter().enumerate() {
         let field = format!("components[{i}]");
         let path = ctx.resolve(&field, entry, true)?;
-        if !snapshot.is_dir(&path) {
+        if !files.is_dir(&path) {
             return Err(Error::Field {
                 file: file.clone(),
                 field,
                 message: format!("{entry:?} is not a folder with a Component"),
             });
         }
-        res = accumulate(snapshot, &path, res, stack, true)?;
+        res = accumulate(files, &path, res, stack, true, meter)?;
     }
     transform::run(&ctx, &k, &mut res)?;
     stack.pop();
     Ok(res)
 }
 
-/// Where a kustomization file is, for reading the files it names.
+/// Where a kustomization file is, for reading the files it names (each read counted against
+/// the render's budget).
 pub(crate) struct Ctx<'a> {
-    pub snapshot: &'a Snapshot,
+    pub files: &'a dyn Files,
     pub dir: &'a str,
     pub file: &'a str,
+    pub meter: &'a Meter,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// Resolves a path named in the kustomization. Folders may be anywhere in the repository;
     /// files must be inside the kustomization's folder, as kustomize's load restrictor demands.
     pub fn resolve(&self, field: &str, entry: &str, folders_allowed: bool) -> Result<String, Error> {
@@ -183,13 +261,13 @@ impl Ctx<'_> {
             field: field.to_string(),
             path: entry.to_string(),
         })?;
-        let resolved = self.snapshot.resolve(&path).map_err(|e| self.field_error(field, e.to_string()))?;
-        if folders_allowed && self.snapshot.is_dir(&resolved) {
+        let resolved = self.files.resolve(&path).map_err(|e| self.field_error(field, e.to_string()))?;
+        if folders_allowed && self.files.is_dir(&resolved) {
             return Ok(resolved);
         }
-        if !self.snapshot.is_file(&resolved) {
+        if !self.files.is_file(&resolved) {
             // Read it to get the precise reason (missing, submodule, LFS pointer).
-            self.snapshot.read(&resolved).map_err(|e| self.field_error(field, e.to_string()))?;
+            self.files.read(&resolved).map_err(|e| self.field_error(field, e.to_string()))?;
         }
         let inside = self.dir.is_empty() || resolved.starts_with(&format!("{}/", self.dir));
         if !inside {
@@ -203,9 +281,10 @@ impl Ctx<'_> {
         Ok(resolved)
     }
 
-    pub fn read(&self, field: &str, entry: &str) -> Result<(String, &[u8]), Error> {
+    pub fn read(&self, field: &str, entry: &str) -> Result<(String, Cow<'a, [u8]>), Error> {
         let path = self.resolve(field, entry, false)?;
-        let bytes = self.snapshot.read(&path).map_err(|e| self.field_error(field, e.to_string()))?;
+        let bytes = self.files.read(&path).map_err(|e| self.field_error(field, e.to_string()))?;
+        self.meter.bytes(&At { file: self.file, field: Some(field) }, bytes.len())?;
         Ok((path, bytes))
     }
 
@@ -221,9 +300,28 @@ fn is_remote(entry: &str) -> bool {
         || entry.starts_with("gitlab.com/")
 }
 
-/// Reads the objects of one manifest file; `List` objects are expanded into their items.
-fn load_resources(snapshot: &Snapshot, path: &str) -> Result<Vec<Resource>, Error> {
-    let bytes = snapshot.read(path).map_err(|e| Error::Resource { file: path.to_string(), message: e.reason() })?;
+/// Reads the objects of one manifest file; `List` objects are expanded into their items. Its
+/// bytes and objects are counted against the budget each time, as spent `at` (the
+/// kustomization's field that names the file). A file read a second time in one render (a base
+/// included twice over) is kept parsed for the times after; one read once is not copied.
+fn load_resources(files: &dyn Files, path: &str, at: &At<'_>, meter: &Meter) -> Result<Vec<Resource>, Error> {
+    let cached = meter.manifests.borrow().get(path).cloned();
+    if let Some((size, Some(docs))) = &cached {
+        meter.bytes(at, *size)?;
+        meter.objects(at, docs.len())?;
+        return Ok(docs.iter().map(|doc| Resource::new(doc.clone())).collect());
+    }
+    let bytes = files.read(path).map_err(|e| Error::Resource { file: path.to_string(), message: e.reason() })?;
+    meter.bytes(at, bytes.len())?;
+    let docs = parse_manifest(path, &bytes)?;
+    meter.objects(at, docs.len())?;
+    let keep = cached.is_some().then(|| Rc::new(docs.clone()));
+    meter.manifests.borrow_mut().insert(path.to_string(), (bytes.len(), keep));
+    Ok(docs.into_iter().map(Resource::new).collect())
+}
+
+/// The objects of a manifest file, checked; `List` objects expanded into their items.
+fn parse_manifest(path: &str, bytes: &[u8]) -> Result<Vec<Value>, Error> {
     let docs =
         crate::yaml::load_all(bytes).map_err(|e| Error::Yaml { file: path.to_string(), message: e.to_string() })?;
     let mut out = Vec::new();
@@ -242,7 +340,7 @@ fn load_resources(snapshot: &Snapshot, path: &str) -> Result<Vec<Resource>, Erro
     Ok(out)
 }
 
-fn check_object(doc: Value, path: &str, document: usize) -> Result<Resource, Error> {
+fn check_object(doc: Value, path: &str, document: usize) -> Result<Value, Error> {
     let problem = if !doc.is_object() {
         Some("is not a mapping".to_string())
     } else if doc.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
@@ -256,7 +354,7 @@ fn check_object(doc: Value, path: &str, document: usize) -> Result<Resource, Err
     };
     match problem {
         Some(p) => Err(Error::Resource { file: path.to_string(), message: format!("document {document} {p}") }),
-        None => Ok(Resource::new(doc)),
+        None => Ok(doc),
     }
 }
 
@@ -365,6 +463,45 @@ mod tests {
             err,
             "kustomization.yaml: field resources[0]: \"vendor\" is a git submodule; submodules are not rendered"
         );
+    }
+
+    /// `base-0` includes `base-1` … includes `base-{depth-1}`, which holds a ConfigMap.
+    fn nested(depth: usize) -> Snapshot {
+        let mut s = Snapshot::new();
+        for i in 0..depth - 1 {
+            s.insert_file(format!("base-{i}/kustomization.yaml"), format!("resources: [../base-{}]\n", i + 1));
+        }
+        s.insert_file(format!("base-{}/kustomization.yaml", depth - 1), "resources: [cm.yaml]\n");
+        s.insert_file(
+            format!("base-{}/cm.yaml", depth - 1),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\n",
+        );
+        s
+    }
+
+    #[test]
+    fn bases_nested_too_deep_are_refused_as_too_deep_not_as_a_cycle() {
+        assert_eq!(build(&nested(MAX_NESTING), "base-0").unwrap().len(), 1);
+        let err = build(&nested(500), "base-0").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "base-32/kustomization.yaml: kustomizations nested more than 32 deep \
+             (base-0 -> base-1 -> base-2 -> … -> base-30 -> base-31 -> base-32)"
+        );
+        // A real cycle, as deep as the limit allows, is still a cycle.
+        let mut s = nested(MAX_NESTING);
+        s.insert_file(format!("base-{}/kustomization.yaml", MAX_NESTING - 1), "resources: [../base-0]\n");
+        let err = build(&s, "base-0").unwrap_err().to_string();
+        assert!(err.starts_with("base-0/kustomization.yaml: cycle between kustomizations: base-0 -> base-1"), "{err}");
+    }
+
+    #[test]
+    fn a_cycle_through_the_root_folder_names_it() {
+        let mut s = Snapshot::new();
+        s.insert_file("kustomization.yaml", "resources: [app]\n");
+        s.insert_file("app/kustomization.yaml", "resources: [..]\n");
+        let err = build(&s, "").unwrap_err().to_string();
+        assert_eq!(err, "kustomization.yaml: cycle between kustomizations: . -> app -> .");
     }
 
     #[test]

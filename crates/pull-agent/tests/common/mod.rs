@@ -8,6 +8,7 @@
 #![allow(dead_code, reason = "each test file uses its own part of the scaffolding")]
 
 pub mod governance;
+pub mod rbac;
 pub mod scenarios;
 
 use std::collections::hash_map::RandomState;
