@@ -43,16 +43,38 @@ pub struct Metadata {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// A source repository and its environment branches.
+/// A source repository and its environment branches; or, named `fleet` (no `url`), the fleet
+/// repository itself, whose own commits then roll out with `rollout`, `windows` and `freezes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RepositorySpec {
+    /// Required for a source; none for the fleet repository (the agent's `fleet.url`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
     /// Environment name to branch name; an environment not listed uses a branch of its own name.
     #[serde(default)]
     pub environments: BTreeMap<String, String>,
     #[serde(default)]
     pub verify: Verify,
+    /// The fleet repository only: how its commits reach the clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<Window>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub freezes: Vec<Freeze>,
+}
+
+/// A dated change freeze: no new commit at all from `from` to `to` (local times `YYYY-MM-DDTHH:MM`
+/// in `timeZone`), but one that carries a signed `Flotilla-Override:` trailer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Freeze {
+    pub from: String,
+    pub to: String,
+    pub time_zone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +114,8 @@ pub struct PlacementSpec {
     pub rollout: Option<Rollout>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<Window>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub freezes: Vec<Freeze>,
     #[serde(default)]
     pub paused: bool,
     /// What the placement may write; absent: its own namespace (see [`crate::scope`]).
@@ -333,6 +357,9 @@ impl Repository {
 /// Everything the fleet repository declares, each kind sorted by name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fleet {
+    /// The fleet repository's own declaration (`Repository` named `fleet`), when it has one:
+    /// how fleet commits roll out.
+    pub own: Option<Repository>,
     pub repositories: Vec<Repository>,
     pub placements: Vec<Placement>,
     pub policies: Vec<Policy>,
@@ -429,12 +456,26 @@ impl Fleet {
         match envelope.kind.as_str() {
             "Repository" => {
                 let spec: RepositorySpec = typed(envelope.spec, "spec")?;
-                check_url(&spec.url).map_err(|m| ("spec.url".to_string(), m))?;
                 if metadata.name == FLEET_REPOSITORY {
-                    return Err((
-                        "metadata.name".into(),
-                        format!("{FLEET_REPOSITORY:?} names the fleet repository itself and cannot be redeclared"),
-                    ));
+                    check_fleet_repository(&spec)?;
+                    if self.own.is_some() {
+                        return Err(("metadata.name".into(), "the fleet Repository is declared twice".into()));
+                    }
+                    self.own = Some(Object { metadata, spec, file });
+                    return Ok(());
+                }
+                check_url(&spec.url).map_err(|m| ("spec.url".to_string(), m))?;
+                let only_fleet = |field: &str| {
+                    (field.to_string(), "only the fleet Repository rolls out this way; a source's commits roll out with the rollout, windows and freezes of its placements".to_string())
+                };
+                if spec.rollout.is_some() {
+                    return Err(only_fleet("spec.rollout"));
+                }
+                if !spec.windows.is_empty() {
+                    return Err(only_fleet("spec.windows"));
+                }
+                if !spec.freezes.is_empty() {
+                    return Err(only_fleet("spec.freezes"));
                 }
                 self.repositories.push(Object { metadata, spec, file });
             }
@@ -444,26 +485,7 @@ impl Fleet {
                 for (i, c) in spec.customizations.iter().enumerate() {
                     check_selector(&c.clusters, &format!("spec.customizations[{i}].clusters"))?;
                 }
-                if let Some(rollout) = &spec.rollout {
-                    for (i, w) in rollout.waves.iter().enumerate() {
-                        if let Some(s) = &w.clusters {
-                            check_selector(s, &format!("spec.rollout.waves[{i}].clusters"))?;
-                        }
-                        if w.percent.is_some_and(|p| p > 100) {
-                            return Err((format!("spec.rollout.waves[{i}].percent"), "must be 0 to 100".into()));
-                        }
-                    }
-                    if rollout.waves.is_empty() {
-                        return Err(("spec.rollout.waves".into(), "needs at least one wave".into()));
-                    }
-                    crate::rollout::bake_seconds(rollout).map_err(|e| ("spec.rollout.bake".to_string(), e))?;
-                    if let Some(halt) = &rollout.halt {
-                        crate::rollout::max_failed(halt).map_err(|e| ("spec.rollout.halt.maxFailed".to_string(), e))?;
-                    }
-                }
-                for (i, w) in spec.windows.iter().enumerate() {
-                    crate::rollout::check_window(w).map_err(|(field, e)| (format!("spec.windows[{i}].{field}"), e))?;
-                }
+                check_delivery(spec.rollout.as_ref(), &spec.windows, &spec.freezes)?;
                 if let Some(scope) = &spec.scope {
                     crate::scope::check_spec(scope, spec.namespace.as_deref())
                         .map_err(|(field, e)| (format!("spec.scope.{field}"), e))?;
@@ -560,6 +582,59 @@ impl Fleet {
         let policies = self.policies.iter().filter(|p| p.spec.clusters.matches(&identity.labels)).collect();
         Selection { identity, placements, policies, mismatch }
     }
+}
+
+/// Checks a rollout, windows and freezes (of a placement or the fleet Repository), naming the
+/// field under `spec`.
+fn check_delivery(rollout: Option<&Rollout>, windows: &[Window], freezes: &[Freeze]) -> Result<(), (String, String)> {
+    if let Some(rollout) = rollout {
+        for (i, w) in rollout.waves.iter().enumerate() {
+            if let Some(s) = &w.clusters {
+                check_selector(s, &format!("spec.rollout.waves[{i}].clusters"))?;
+            }
+            if w.percent.is_some_and(|p| p > 100) {
+                return Err((format!("spec.rollout.waves[{i}].percent"), "must be 0 to 100".into()));
+            }
+        }
+        if rollout.waves.is_empty() {
+            return Err(("spec.rollout.waves".into(), "needs at least one wave".into()));
+        }
+        crate::rollout::bake_seconds(rollout).map_err(|e| ("spec.rollout.bake".to_string(), e))?;
+        if let Some(halt) = &rollout.halt {
+            crate::rollout::max_failed(halt).map_err(|e| ("spec.rollout.halt.maxFailed".to_string(), e))?;
+        }
+    }
+    for (i, w) in windows.iter().enumerate() {
+        crate::rollout::check_window(w).map_err(|(field, e)| (format!("spec.windows[{i}].{field}"), e))?;
+    }
+    for (i, f) in freezes.iter().enumerate() {
+        crate::rollout::check_freeze(f).map_err(|(field, e)| (format!("spec.freezes[{i}].{field}"), e))?;
+    }
+    Ok(())
+}
+
+/// The fleet repository's own declaration: no URL, branches or verification of its own (those
+/// are the agent's, in agent.yaml, where no commit can change them), and no halt.
+fn check_fleet_repository(spec: &RepositorySpec) -> Result<(), (String, String)> {
+    let agents = |field: &str, what: &str| {
+        (field.to_string(), format!("the fleet repository's {what} is the agent's to say (agent.yaml), not a commit's"))
+    };
+    if !spec.url.is_empty() {
+        return Err(agents("spec.url", "URL (fleet.url)"));
+    }
+    if !spec.environments.is_empty() {
+        return Err(agents("spec.environments", "branch (the cluster's environment)"));
+    }
+    if spec.verify != Verify::default() {
+        return Err(agents("spec.verify", "verification (fleet.verify, its trust root)"));
+    }
+    if spec.rollout.as_ref().is_some_and(|r| r.halt.is_some()) {
+        return Err((
+            "spec.rollout.halt".into(),
+            "the fleet's rollout has no halt: each agent decides it from git alone".into(),
+        ));
+    }
+    check_delivery(spec.rollout.as_ref(), &spec.windows, &spec.freezes)
 }
 
 fn show_labels(labels: &Labels) -> String {
@@ -708,6 +783,30 @@ mod tests {
         assert!(zone[0].message.contains("not an IANA time zone"), "{}", zone[0]);
         let end = with("  windows: [{days: [Mon], start: \"02:00\", end: \"5:00\", timeZone: UTC}]\n");
         assert_eq!(end[0].field, "spec.windows[0].end");
+    }
+
+    #[test]
+    fn the_fleet_repository_declares_its_own_rollout_and_nothing_a_commit_must_not_say() {
+        let own = "apiVersion: flotilla.dev/v1alpha1\nkind: Repository\nmetadata: {name: fleet}\nspec:\n  rollout: {waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: everyone}], bake: 4h}\n  windows: [{days: [Mon], start: \"02:00\", end: \"05:00\", timeZone: UTC}]\n  freezes: [{from: \"2026-11-20T00:00\", to: \"2026-12-01T00:00\", timeZone: America/Chicago, reason: holidays}]\n";
+        let (f, errors) = fleet(&[("fleet/fleet.yaml", own)]);
+        assert_eq!(errors, []);
+        let declared = f.own.as_ref().unwrap();
+        assert_eq!(declared.spec.rollout.as_ref().unwrap().waves.len(), 2);
+        assert!(f.repository(FLEET_REPOSITORY).is_none(), "not a source");
+        let field = |extra: &str| fleet(&[("fleet/fleet.yaml", &format!("{own}{extra}"))]).1[0].field.clone();
+        assert_eq!(field("  url: https://git.example/fleet.git\n"), "spec.url");
+        let off = fleet(&[("fleet/fleet.yaml", &format!("{own}  verify: {{mode: off}}\n"))]).1;
+        assert_eq!(off, [], "an explicit default is still a default");
+        assert_eq!(field("  verify: {mode: enforce}\n"), "spec.verify");
+        let halt = own.replace("bake: 4h}", "bake: 4h, halt: {maxFailed: 1}}");
+        assert_eq!(fleet(&[("fleet/f.yaml", &halt)]).1[0].field, "spec.rollout.halt");
+        let frozen_badly = own.replace("to: \"2026-12-01T00:00\"", "to: \"2026-11-01T00:00\"");
+        assert_eq!(fleet(&[("fleet/f.yaml", &frozen_badly)]).1[0].field, "spec.freezes[0].to");
+        let source = "apiVersion: flotilla.dev/v1alpha1\nkind: Repository\nmetadata: {name: app}\nspec: {url: 'https://git.example/a.git', freezes: []}\n---\napiVersion: flotilla.dev/v1alpha1\nkind: Repository\nmetadata: {name: app2}\nspec: {url: 'https://git.example/b.git', rollout: {waves: [{name: all}]}}\n";
+        let (_, errors) = fleet(&[("fleet/r.yaml", source)]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "spec.rollout");
+        assert!(errors[0].message.contains("only the fleet Repository"), "{}", errors[0]);
     }
 
     #[test]

@@ -877,6 +877,8 @@ spec:
             time: "2025-11-25T03:32:07Z".to_string(),
             placements: vec![],
             policies: vec![policy.clone()],
+            fleet: None,
+            overrides: vec![],
         };
         assert_eq!(report.validate(), Ok(()), "{report:#?}");
         assert_eq!(Report::from_json(report.to_json().as_bytes()), Ok(report));

@@ -123,6 +123,52 @@ fn default_namespace(o: &mut Value, ns: &str) {
     }
 }
 
+/// What a cluster takes from the fleet repository at one commit, as a digest: its identity as
+/// the fleet declares it, the placements and policies that select it and the repositories they
+/// name (their specs, whole), and what each placement of the fleet repository itself renders
+/// for it. Two fleet commits with the same view change nothing the cluster renders or
+/// evaluates, so a fleet rollout lets the cluster take the newer one at once (SPEC §2).
+pub fn fleet_view(
+    fleet: &crate::fleet::Fleet,
+    snapshot: &Snapshot,
+    identity: &ClusterIdentity,
+    options: &Options,
+) -> Digest {
+    use crate::fleet::FLEET_REPOSITORY;
+    fn spec<T: serde::Serialize>(spec: &T) -> Value {
+        serde_json::to_value(spec).expect("a fleet spec serializes")
+    }
+    let selection = fleet.select(identity);
+    let named = |name: &str, spec: Value| serde_json::json!({"name": name, "spec": spec});
+    let placements: Vec<Value> = selection.placements.iter().map(|p| named(p.name(), spec(&p.spec))).collect();
+    let policies: Vec<Value> = selection.policies.iter().map(|p| named(p.name(), spec(&p.spec))).collect();
+    let repositories: Vec<Value> = selection
+        .placements
+        .iter()
+        .filter_map(|p| fleet.repository(&p.spec.source.repository))
+        .map(|r| named(r.name(), spec(&r.spec)))
+        .collect();
+    let renders: Vec<Value> = selection
+        .placements
+        .iter()
+        .filter(|p| p.spec.source.repository == FLEET_REPOSITORY)
+        .map(|p| {
+            let rendered = render_with(p, snapshot, &selection.identity, options)
+                .map_or_else(|e| format!("error: {e}"), |r| r.digest.to_string());
+            named(p.name(), Value::String(rendered))
+        })
+        .collect();
+    let view = serde_json::json!({
+        "environment": selection.identity.environment,
+        "labels": selection.identity.labels,
+        "placements": placements,
+        "policies": policies,
+        "repositories": repositories,
+        "renders": renders,
+    });
+    Digest::of_objects(&[view])
+}
+
 /// Replaces `${cluster.name}`, `${cluster.environment}` and `${cluster.labels.KEY}` with the
 /// values of `identity` in every string of `objects` (keys included); `$${…}` stands for a
 /// literal `${…}`. Other `${…}` are left alone, so configuration that a program expands at run

@@ -52,6 +52,45 @@ pub struct Report {
     pub placements: Vec<PlacementReport>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PolicyReport>,
+    /// The fleet commit the cluster runs, when the fleet repository verifies, rolls out or
+    /// freezes its own commits (absent otherwise: the fleet branch's newest commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetReport>,
+    /// The commits the cluster runs through a freeze, by a signed override: reported while
+    /// they run, so that the hub's evidence log has each (once per cluster and commit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Override>,
+}
+
+/// Which fleet commit a cluster runs, and why it is not the branch's newest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FleetReport {
+    /// The fleet commit in use (40 or 64 hex digits).
+    pub commit: String,
+    /// The fleet branch's newest commit, when the cluster does not run it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// `Synced` on the commit it should run; `WaitingForWave`, `WaitingForWindow` (a window or
+    /// a freeze), `VerificationFailed` (the newest commit is not signed by the trust root) or
+    /// `SourceUnreachable` otherwise.
+    pub state: SyncState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Who signed the fleet commit in use, when `fleet.verify` checked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+}
+
+/// A commit that passed a freeze: its `Flotilla-Override:` trailer, signed by an override signer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Override {
+    /// `fleet`, or the placement whose source commit it is.
+    pub target: String,
+    pub commit: String,
+    pub signer: String,
+    pub reason: String,
 }
 
 /// Where a placement stands on this cluster.
@@ -241,6 +280,21 @@ impl Report {
             if let Some(first) = seen.insert(policy.name.as_str(), i) {
                 return Err(invalid(&format!("{at}.name"), format!("duplicate of policies[{first}].name")));
             }
+        }
+        if let Some(fleet) = &self.fleet {
+            check("fleet.commit", &fleet.commit, commit_id)?;
+            check_some("fleet.head", fleet.head.as_deref(), commit_id)?;
+            check_some("fleet.message", fleet.message.as_deref(), message)?;
+            check_some("fleet.signer", fleet.signer.as_deref(), |s| line(s, 256))?;
+        }
+        if self.overrides.len() > MAX_OBJECTS {
+            return Err(invalid("overrides", format!("{} overrides, more than {MAX_OBJECTS}", self.overrides.len())));
+        }
+        for (i, o) in self.overrides.iter().enumerate() {
+            check(format_args!("overrides[{i}].target"), &o.target, dns_subdomain)?;
+            check(format_args!("overrides[{i}].commit"), &o.commit, commit_id)?;
+            check(format_args!("overrides[{i}].signer"), &o.signer, |s| line(s, 256))?;
+            check(format_args!("overrides[{i}].reason"), &o.reason, message)?;
         }
         Ok(())
     }
@@ -559,6 +613,8 @@ mod tests {
             time: "2025-11-25T03:32:07.123Z".to_string(),
             placements: vec![synced("point-of-sale"), synced("inventory"), synced("monitoring")],
             policies: vec![compliant("no-privileged-containers"), compliant("resource-limits-required")],
+            fleet: None,
+            overrides: vec![],
         }
     }
 
@@ -621,6 +677,19 @@ mod tests {
                     remediation: vec![],
                 },
             ],
+            fleet: Some(FleetReport {
+                commit: COMMIT_A.to_string(),
+                head: Some(COMMIT_B.to_string()),
+                state: SyncState::WaitingForWave,
+                message: Some("wave everyone (2 of 2): reaches it at 2025-11-25T05:00:00Z".to_string()),
+                signer: Some("platform@retail.example".to_string()),
+            }),
+            overrides: vec![Override {
+                target: "point-of-sale".to_string(),
+                commit: COMMIT_B.to_string(),
+                signer: "oncall@retail.example".to_string(),
+                reason: "INC-4711 card readers down".to_string(),
+            }],
             ..healthy_store()
         }
     }

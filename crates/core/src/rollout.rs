@@ -43,7 +43,7 @@ use jiff::{Timestamp, Zoned};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::fleet::{ClusterIdentity, Halt, Rollout, Weekday, Window};
+use crate::fleet::{ClusterIdentity, Freeze, Halt, Rollout, Weekday, Window};
 use crate::report::SyncState;
 
 /// How many buckets `percent` waves divide the fleet into: a percent is a hundred of them.
@@ -286,6 +286,58 @@ impl Halted {
     pub fn holds_back(&self, wave: usize) -> bool {
         self.halted_from_index.is_some_and(|from| from <= wave)
     }
+}
+
+/// The start and end of a freeze, unix seconds: its local `from` and `to` in its time zone (a
+/// time that does not exist locally moves forward, as a clock does).
+fn freeze_span(freeze: &Freeze) -> Result<(i64, i64), (&'static str, String)> {
+    let zone = TimeZone::get(&freeze.time_zone)
+        .map_err(|_| ("timeZone", format!("{:?} is not an IANA time zone", freeze.time_zone)))?;
+    let instant = |field: &'static str, text: &str| -> Result<i64, (&'static str, String)> {
+        let bad = || (field, format!("{text:?} is not a local time like 2026-11-20T00:00"));
+        if text.len() != 16 || text.as_bytes().get(10) != Some(&b'T') {
+            return Err(bad());
+        }
+        let civil: jiff::civil::DateTime = text.parse().map_err(|_| bad())?;
+        let at = zone.to_ambiguous_zoned(civil).later().map_err(|_| bad())?;
+        Ok(at.timestamp().as_second())
+    };
+    let (from, to) = (instant("from", &freeze.from)?, instant("to", &freeze.to)?);
+    if to <= from {
+        return Err(("to", format!("{:?} is not after from {:?}", freeze.to, freeze.from)));
+    }
+    Ok((from, to))
+}
+
+/// Why a freeze cannot be used, naming its field (`from`, `to`, `timeZone`).
+pub fn check_freeze(freeze: &Freeze) -> Result<(), (&'static str, String)> {
+    freeze_span(freeze).map(drop)
+}
+
+/// The freeze in force at `now` (unix seconds), with when it ends; of several, the one that
+/// ends last. A freeze that cannot be read (the fleet refuses those) is not in force.
+pub fn frozen(freezes: &[Freeze], now: i64) -> Option<(&Freeze, i64)> {
+    freezes
+        .iter()
+        .filter_map(|f| freeze_span(f).ok().map(|(from, to)| (f, from, to)))
+        .filter(|(_, from, to)| *from <= now && now < *to)
+        .max_by_key(|(_, _, to)| *to)
+        .map(|(f, _, to)| (f, to))
+}
+
+/// The trailer that lets a commit through a freeze when an override signer signed it.
+pub const OVERRIDE_TRAILER: &str = "Flotilla-Override";
+
+/// The reason a commit message's `Flotilla-Override: REASON` trailer gives, if it has one: in
+/// the message's last paragraph, as git's trailers are.
+pub fn override_reason(message: &str) -> Option<String> {
+    let message = message.trim_end();
+    let last = message.rsplit("\n\n").next()?;
+    last.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim().eq_ignore_ascii_case(OVERRIDE_TRAILER) && !value.trim().is_empty())
+            .then(|| value.trim().to_string())
+    })
 }
 
 /// Why a window cannot be used, naming its field (`timeZone`, `start`, `end`, `days`).
@@ -602,6 +654,39 @@ mod tests {
         assert_eq!(arrivals.at("e"), Some(450));
         let text = serde_json::to_string(&arrivals).unwrap();
         assert_eq!(serde_json::from_str::<Arrivals>(&text).unwrap(), arrivals);
+    }
+
+    #[test]
+    fn a_freeze_holds_from_its_local_start_to_its_local_end() {
+        let holidays = Freeze {
+            from: "2026-11-20T00:00".into(),
+            to: "2026-12-01T00:00".into(),
+            time_zone: "America/Chicago".into(),
+            reason: Some("holidays".into()),
+        };
+        assert_eq!(check_freeze(&holidays), Ok(()));
+        // Midnight in Chicago (CST, UTC-6) is 06:00 UTC.
+        assert!(frozen(std::slice::from_ref(&holidays), utc("2026-11-20T05:59")).is_none());
+        let (f, ends) = frozen(std::slice::from_ref(&holidays), utc("2026-11-20T06:00")).unwrap();
+        assert_eq!((f.reason.as_deref(), ends), (Some("holidays"), utc("2026-12-01T06:00")));
+        assert!(frozen(std::slice::from_ref(&holidays), utc("2026-12-01T06:00")).is_none());
+        let bad = |from: &str, to: &str, zone: &str| {
+            check_freeze(&Freeze { from: from.into(), to: to.into(), time_zone: zone.into(), reason: None })
+                .unwrap_err()
+                .0
+        };
+        assert_eq!(bad("2026-11-20", "2026-12-01T00:00", "UTC"), "from");
+        assert_eq!(bad("2026-11-20T00:00", "2026-11-19T00:00", "UTC"), "to");
+        assert_eq!(bad("2026-11-20T00:00", "2026-12-01T00:00", "Mars/Base"), "timeZone");
+    }
+
+    #[test]
+    fn an_override_is_a_trailer_of_the_last_paragraph() {
+        let message = "Fix the card reader timeout\n\nThe reader hangs at 30 s.\n\nFlotilla-Override: INC-4711 card readers down\nSigned-off-by: a@b\n";
+        assert_eq!(override_reason(message).as_deref(), Some("INC-4711 card readers down"));
+        assert_eq!(override_reason("Flotilla-Override: in the subject only"), Some("in the subject only".into()));
+        assert_eq!(override_reason("Fix\n\nFlotilla-Override: x\n\nmore text\n"), None, "not the last paragraph");
+        assert_eq!(override_reason("Fix\n\nFlotilla-Override:   \n"), None);
     }
 
     #[test]

@@ -41,6 +41,21 @@ impl Cache {
         self.first_parents(url, tip, None, Some(other), limit)
     }
 
+    /// The whole message of `commit` (for its trailers, such as `Flotilla-Override:`).
+    pub fn message(&self, url: &str, commit: CommitId) -> Result<String, Error> {
+        let (entry, _) = self.entry(url)?;
+        let object = entry
+            .repo
+            .find_commit(commit.oid())
+            .map_err(|_| Error::MissingCommit { url: url.to_string(), commit: commit.to_string() })?;
+        let raw = object.message_raw().map_err(|e| Error::Read {
+            url: url.to_string(),
+            what: format!("message of {commit}"),
+            message: e.to_string(),
+        })?;
+        Ok(String::from_utf8_lossy(raw).into_owned())
+    }
+
     fn first_parents(
         &self,
         url: &str,

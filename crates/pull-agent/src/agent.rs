@@ -12,17 +12,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy, VerifyMode};
+use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy};
 use flotilla_core::plan::{self, ObjectRef, Plan};
-use flotilla_core::report::{PlacementReport, PolicyReport, SyncState};
+use flotilla_core::report::{FleetReport, Override, PlacementReport, PolicyReport, SyncState};
 use flotilla_core::snapshot::Snapshot;
-use flotilla_git::{Cache, CommitId, Credentials, Signature, Source};
+use flotilla_git::{Cache, CommitId, Credentials, Source};
 
 use crate::cluster::Cluster;
 use crate::config::{Config, Kubernetes};
 use crate::govern;
 use crate::sync::{self, Desired};
 use crate::watch::Watches;
+
+mod choose;
+
+use choose::choose_fleet;
 
 /// Whether a reconcile changes the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +56,10 @@ pub struct Reconciled {
     pub unchanged: Vec<String>,
     /// Problems of the fleet repository itself (a broken fleet document) and a label mismatch.
     pub warnings: Vec<String>,
+    /// Which fleet commit runs and why, when the fleet repository rolls out or is verified.
+    pub fleet: Option<FleetReport>,
+    /// The commits that passed a freeze by a signed override and run now.
+    pub overrides: Vec<Override>,
 }
 
 impl Reconciled {
@@ -104,6 +112,8 @@ struct FleetAt {
     warnings: Vec<String>,
     source: Source,
     cache: Cache,
+    /// Who signed the commit, when `fleet.verify` checked it.
+    signer: Option<String>,
 }
 
 /// Fetches the fleet repository at `git_ref` (a branch or a full commit id), or at the
@@ -134,7 +144,7 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
     let snapshot = tree.snapshot(&source.url, commit).context("reading the fleet repository")?;
     let (fleet, errors) = Fleet::from_snapshot(&snapshot);
     let warnings = errors.iter().map(ToString::to_string).collect();
-    Ok(FleetAt { commit, branch, snapshot, fleet, warnings, source, cache })
+    Ok(FleetAt { commit, branch, snapshot, fleet, warnings, source, cache, signer: None })
 }
 
 /// How many times a fetch is tried while the git server cannot be reached or fails.
@@ -175,6 +185,8 @@ pub const RESYNC: Duration = Duration::from_secs(600);
 /// agent a megabyte per thousand objects).
 #[derive(Debug, Default)]
 pub struct Memo {
+    /// The fleet read at the branch's tip, and at the commit in use (when another).
+    tip: Option<FleetAt>,
     fleet: Option<FleetAt>,
     synced: BTreeMap<String, SyncedAt>,
     watches: Option<Watches>,
@@ -249,19 +261,47 @@ struct Pending<'p> {
 /// (their sealed inventories) and render this cycle, so that no object changes hands and none
 /// another placement renders is pruned.
 pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, memo: &mut Memo) -> Result<Reconciled> {
-    let at = read_fleet(config, None, memo.fleet.take())?;
+    // Last cycle's reads: the tip alone when it ran the tip, else the tip and the commit it ran.
+    let (tip_before, chosen_before) = match memo.tip.take() {
+        Some(tip) => (Some(tip), memo.fleet.take()),
+        None => (memo.fleet.take(), None),
+    };
+    let tip = read_fleet(config, None, tip_before)?;
+    let tip_commit = tip.commit;
+    let now = memo.now();
+    let chosen = choose_fleet(config, tip, chosen_before, now).await?;
+    memo.tip = chosen.tip;
+    let Some(at) = chosen.at else {
+        // No fleet commit may run yet: nothing is reconciled, and the report says why.
+        let warnings = vec![format!(
+            "the fleet repository: {}",
+            chosen.report.as_ref().and_then(|r| r.message.clone()).unwrap_or_default()
+        )];
+        return Ok(Reconciled {
+            fleet_commit: tip_commit,
+            placements: Vec::new(),
+            policies: Vec::new(),
+            unchanged: Vec::new(),
+            warnings,
+            fleet: chosen.report,
+            overrides: chosen.overrides,
+        });
+    };
     let selection = at.fleet.select(&identity(config));
     let mut warnings = at.warnings.clone();
     warnings.extend(selection.mismatch.clone());
     let key = memo.key(config)?;
-    let (placements, unchanged) = reconcile_placements(config, cluster, mode, memo, &at, &selection, &key).await;
+    let (placements, unchanged, placement_overrides) =
+        reconcile_placements(config, cluster, mode, memo, &at, &selection, &key).await;
     let policies = govern::govern(cluster, &selection.policies, mode).await;
     let names: BTreeSet<&str> = selection.placements.iter().map(|p| p.name()).collect();
     memo.synced.retain(|name, _| names.contains(name.as_str()));
     let fleet_commit = at.commit;
     drop(selection);
     memo.fleet = Some(at);
-    Ok(Reconciled { fleet_commit, placements, policies, unchanged, warnings })
+    let mut overrides = chosen.overrides;
+    overrides.extend(placement_overrides);
+    Ok(Reconciled { fleet_commit, placements, policies, unchanged, warnings, fleet: chosen.report, overrides })
 }
 
 /// The two passes of [`reconcile_with`]: every placement's outcome, in order, and the names of
@@ -274,10 +314,11 @@ async fn reconcile_placements(
     at: &FleetAt,
     selection: &flotilla_core::fleet::Selection<'_>,
     key: &[u8],
-) -> (Vec<Outcome>, Vec<String>) {
+) -> (Vec<Outcome>, Vec<String>, Vec<Override>) {
     let mut outcomes: Vec<Option<Outcome>> = Vec::new();
     let mut pending = Vec::new();
     let mut unchanged = Vec::new();
+    let mut overrides = Vec::new();
     let now = memo.now();
     for placement in &selection.placements {
         let slot = outcomes.len();
@@ -289,7 +330,7 @@ async fn reconcile_placements(
                 continue;
             }
         };
-        let (located, waiting) =
+        let (located, waiting, passed) =
             match schedule(cluster, config, key, at, &selection.identity, placement, located, now).await {
                 Ok(scheduled) => scheduled,
                 Err(report) => {
@@ -297,6 +338,7 @@ async fn reconcile_placements(
                     continue;
                 }
             };
+        overrides.extend(passed);
         if mode == Mode::Apply
             && !placement.spec.paused
             && let Some(report) = memo.unchanged(placement.name(), at.commit, located.commit).await
@@ -305,7 +347,7 @@ async fn reconcile_placements(
             outcomes[slot] = Some(wait(Outcome { report, plan: None }, waiting.as_ref()));
             continue;
         }
-        let desired = match render_located(at, &selection.identity, placement, &located, &config.render) {
+        let desired = match render_located(config, at, &selection.identity, placement, &located) {
             Err(report) => {
                 outcomes[slot] = Some(Outcome { report: *report, plan: None });
                 continue;
@@ -339,7 +381,7 @@ async fn reconcile_placements(
             report.applied_digest = Some(inventory.digest);
         }
     }
-    (outcomes, unchanged)
+    (outcomes, unchanged, overrides)
 }
 
 /// The second pass of [`reconcile_placements`]: syncs (or plans) the rendered placements in
@@ -370,7 +412,8 @@ async fn sync_pending(
         claims.render(p.placement.name(), &p.desired.objects);
     }
     for p in pending {
-        let context = sync::Context { namespace: &config.namespace, key, claims: &claims };
+        let context =
+            sync::Context { namespace: &config.namespace, key, claims: &claims, state_dir: &config.state_dir };
         let outcome = match mode {
             Mode::Apply => {
                 let report = memo.sync(cluster, context, &p.desired, fleet_commit, p.source_commit).await;
@@ -532,7 +575,13 @@ pub struct Rendered {
 /// repository at `git_ref` or the environment's branch, as [`reconcile`] would before applying.
 /// Nothing touches a cluster.
 pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Result<Rendered> {
-    let at = read_fleet(config, git_ref, None)?;
+    let mut at = read_fleet(config, git_ref, None)?;
+    // The trust root holds here too: what an unverified fleet commit says is not shown as what
+    // the cluster would run.
+    let policy = crate::trust::fleet_policy(config)?;
+    let tree = if at.branch.is_some() { at.cache.shallow() } else { at.cache.clone() };
+    at.signer = crate::trust::verify(&tree, &at.source.url, at.commit, &policy)
+        .map_err(|e| anyhow::anyhow!("the fleet repository: {e}"))?;
     let selection = at.fleet.select(&identity(config));
     let mut warnings = at.warnings.clone();
     warnings.extend(selection.mismatch.clone());
@@ -546,8 +595,7 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
         .iter()
         .filter(|p| only.is_none_or(|name| p.name() == name))
         .map(|p| {
-            locate(&at, &selection.identity, p)
-                .and_then(|l| render_located(&at, &selection.identity, p, &l, &config.render))
+            locate(&at, &selection.identity, p).and_then(|l| render_located(config, &at, &selection.identity, p, &l))
         })
         .collect();
     let policies = selection.policies.iter().map(|p| (*p).clone()).collect();
@@ -650,7 +698,7 @@ async fn schedule<'f>(
     placement: &Placement,
     mut located: Located<'f>,
     now: i64,
-) -> Result<(Located<'f>, Option<Waiting>), Box<PlacementReport>> {
+) -> Result<(Located<'f>, Option<Waiting>, Option<Override>), Box<PlacementReport>> {
     use flotilla_core::calendar::rfc3339;
     use flotilla_core::rollout;
     let namespace = config.namespace.as_str();
@@ -658,8 +706,9 @@ async fn schedule<'f>(
     let spec = &placement.spec;
     let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
     let closed = !rollout::window_open(&spec.windows, now);
-    if rollout.is_none() && !closed {
-        return Ok((located, None));
+    let freeze = rollout::frozen(&spec.freezes, now);
+    if rollout.is_none() && !closed && freeze.is_none() {
+        return Ok((located, None, None));
     }
     // The source's repository: the fleet repository itself for a placement of `repository: fleet`.
     let url = located.source.as_ref().map_or(&at.source.url, |(source, _)| &source.url).clone();
@@ -667,7 +716,7 @@ async fn schedule<'f>(
     let head = located.commit;
     if !located.deep {
         // Asked at a commit rather than a branch: no history to roll out along; it is taken.
-        return Ok((located, None));
+        return Ok((located, None, None));
     }
     let mut waiting = None;
     let mut asked = Asked::default();
@@ -686,7 +735,7 @@ async fn schedule<'f>(
             &ids,
             now,
             wave.index > 0 && !closed && current != Some(head),
-            || asked.get(config, name, &identity.environment),
+            || async { asked.get(config, name, &identity.environment).await.as_ref().ok().map(|a| a.arrivals.clone()) },
         )
         .await;
         let landed: Vec<rollout::Landed> = history
@@ -739,13 +788,71 @@ async fn schedule<'f>(
             waiting = Some(Waiting { state: SyncState::WaitingForWave, message });
         }
     }
-    if closed {
-        let current = applied(cluster, namespace, key, name).await;
-        if let Some(shut) = outside_windows(placement, current, &mut located, now)? {
-            waiting = Some(shut);
+    let current = if freeze.is_some() || closed { applied(cluster, namespace, key, name).await } else { None };
+    let (frozen, passed) = match freeze {
+        Some(freeze) => frozen_at(config, at, placement, freeze, current, &url, &mut located)?,
+        None => (None, None),
+    };
+    let shut = if closed && passed.is_none() { outside_windows(placement, current, &mut located, now)? } else { None };
+    Ok((located, shut.or(frozen).or(waiting), passed))
+}
+
+/// In a freeze a placement keeps the commit it runs (`current`), but for a newer one, up to the
+/// one located, that carries a `Flotilla-Override:` signed by an override signer: why it waits
+/// (when it does), and the override that let a commit through (also while it runs it). An
+/// override that does not count is ignored and said so.
+fn frozen_at(
+    config: &Config,
+    at: &FleetAt,
+    placement: &Placement,
+    (freeze, ends): (&flotilla_core::fleet::Freeze, i64),
+    current: Option<CommitId>,
+    url: &str,
+    located: &mut Located<'_>,
+) -> Result<(Option<Waiting>, Option<Override>), Box<PlacementReport>> {
+    let name = placement.name();
+    let fail = |state, message: String| {
+        let mut report = failed(name, state, message);
+        report.source_commit = Some(located.commit.to_string());
+        Box::new(report)
+    };
+    let why = freeze.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+    let mut message = format!("in a change freeze{why} until {}", flotilla_core::calendar::rfc3339(ends));
+    let signers = crate::trust::override_signers(config).map_err(|e| fail(SyncState::Failed, format!("{e:#}")))?;
+    let check = |commit| crate::trust::check_override(&at.cache, url, commit, signers.as_ref(), name);
+    if current == Some(located.commit) {
+        // Running it already: an override that let it through is reported while it runs.
+        return Ok((None, check(located.commit).ok().flatten()));
+    }
+    let candidates = at
+        .cache
+        .history(url, located.commit, current, ROLLOUT_HISTORY)
+        .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
+    for commit in candidates {
+        match check(commit.id) {
+            Ok(Some(o)) => {
+                let head = located.commit;
+                located.commit = commit.id;
+                let waiting = (commit.id != head).then(|| {
+                    let message = format!("{message}; {} passed it by an override of {}", short(&o.commit), o.signer);
+                    Waiting { state: SyncState::WaitingForWindow, message }
+                });
+                return Ok((waiting, Some(o)));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("pull-agent: warning: placement {name}: {e}");
+                message = format!("{message}; {e}");
+            }
         }
     }
-    Ok((located, waiting))
+    match current {
+        Some(commit) => {
+            located.commit = commit;
+            Ok((Some(Waiting { state: SyncState::WaitingForWindow, message }), None))
+        }
+        None => Err(fail(SyncState::WaitingForWindow, message)),
+    }
 }
 
 /// Outside its windows a placement keeps the commit it runs: why, when that is not the one
@@ -779,7 +886,7 @@ fn outside_windows(
 /// this look, and — when `decide` says the cluster is about to decide on a commit the hub has not
 /// dated for it yet — the hub's times, through `ask`. A hub that cannot be asked leaves the
 /// agent's own times.
-async fn arrived<'a, F, Fut>(
+async fn arrived<F, Fut>(
     config: &Config,
     url: &str,
     branch: &str,
@@ -790,7 +897,7 @@ async fn arrived<'a, F, Fut>(
 ) -> crate::arrivals::Record
 where
     F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = &'a Result<crate::hub::Rollout, String>>,
+    Fut: std::future::Future<Output = Option<Vec<flotilla_core::rollout::Arrival>>>,
 {
     let history: Vec<&str> = ids.iter().map(String::as_str).collect();
     let mut record = crate::arrivals::load(&config.state_dir, url, branch);
@@ -798,9 +905,9 @@ where
     if decide
         && config.hub.is_some()
         && history.first().is_some_and(|head| !record.hub_knows(head))
-        && let Ok(answer) = ask().await
+        && let Some(arrivals) = ask().await
     {
-        changed |= record.hub_says(&answer.arrivals);
+        changed |= record.hub_says(&arrivals);
     }
     if changed && let Err(e) = crate::arrivals::save(&config.state_dir, url, branch, &record) {
         eprintln!("pull-agent: warning: keeping when commits reached {url} {branch}: {e}");
@@ -865,7 +972,9 @@ fn locate<'f>(
     let fail = |state, message: String| Box::new(failed(name, state, message));
     // A rollout or windows may choose an older commit than the tip: the whole branch then.
     let spec = &placement.spec;
-    let deep = spec.rollout.as_ref().is_some_and(|r| !r.waves.is_empty()) || !spec.windows.is_empty();
+    let deep = spec.rollout.as_ref().is_some_and(|r| !r.waves.is_empty())
+        || !spec.windows.is_empty()
+        || !spec.freezes.is_empty();
     if repo_name == FLEET_REPOSITORY {
         // The fleet repository was read already, at the commit the placement came from; its
         // branch's history is fetched for a rollout (not when a commit was asked for).
@@ -893,12 +1002,13 @@ fn locate<'f>(
 /// Verifies and renders a located source: what the cluster should run, or the report of why
 /// it cannot be known (and nothing is applied).
 fn render_located(
+    config: &Config,
     at: &FleetAt,
     identity: &ClusterIdentity,
     placement: &Placement,
     located: &Located<'_>,
-    options: &flotilla_core::render::Options,
 ) -> Result<Desired, Box<PlacementReport>> {
+    let options = &config.render;
     let name = placement.name();
     let commit = located.commit;
     // Said of the commit: a rollout's halt counts it against that commit.
@@ -909,11 +1019,16 @@ fn render_located(
     };
     let fetched;
     let (snapshot, signer) = match &located.source {
-        None if commit == at.commit => (&at.snapshot, None),
+        None if commit == at.commit => (&at.snapshot, at.signer.clone()),
         None => {
-            // A rollout holds this placement at an older commit of the fleet branch.
+            // A rollout holds this placement at an older commit of the fleet branch, which the
+            // trust root must have signed as well.
+            let policy = crate::trust::fleet_policy(config)
+                .map_err(|e| fail(SyncState::VerificationFailed, format!("{e:#}")))?;
+            let signer = crate::trust::verify(&at.cache, &at.source.url, commit, &policy)
+                .map_err(|e| fail(SyncState::VerificationFailed, e))?;
             fetched = at.cache.snapshot(&at.source.url, commit).map_err(|e| fail(SyncState::Failed, e.to_string()))?;
-            (&fetched, None)
+            (&fetched, signer)
         }
         Some((source, repo)) => {
             let shallow;
@@ -923,21 +1038,10 @@ fn render_located(
                 shallow = at.cache.shallow();
                 &shallow
             };
-            let mut signer = None;
-            if repo.spec.verify.mode != VerifyMode::Off {
-                let verdict = shallow
-                    .verify(&source.url, commit, &repo.spec.verify)
-                    .map_err(|e| fail(SyncState::VerificationFailed, e.to_string()))?;
-                if !verdict.allowed {
-                    return Err(fail(
-                        SyncState::VerificationFailed,
-                        format!("{} at {commit}: {}", source.url, verdict.reason().unwrap_or_default()),
-                    ));
-                }
-                if let Signature::Verified { signer: s, .. } = verdict.signature {
-                    signer = Some(s);
-                }
-            }
+            // The Repository's verification, never looser than agent.yaml's `sources.verify`.
+            let policy = crate::trust::source_policy(config, &repo.spec.verify);
+            let signer = crate::trust::verify(shallow, &source.url, commit, &policy)
+                .map_err(|e| fail(SyncState::VerificationFailed, e))?;
             fetched = shallow.snapshot(&source.url, commit).map_err(|e| fail(SyncState::Failed, e.to_string()))?;
             (&fetched, signer)
         }

@@ -162,25 +162,6 @@ impl Cluster {
         }
     }
 
-    /// Every kind the cluster serves that can be listed, at its group's preferred version, as
-    /// (apiVersion, kind), from a fresh discovery: where a placement's objects may be when its
-    /// inventory is lost.
-    pub async fn listable_kinds(&mut self) -> Result<Vec<(String, String)>, Error> {
-        let discovery = retrying(|| Discovery::new(self.client.clone()).run()).await.map_err(Error::Discovery)?;
-        let mut kinds = Vec::new();
-        for group in discovery.groups() {
-            for (resource, caps) in group.recommended_resources() {
-                if caps.supports_operation(kube::discovery::verbs::LIST) {
-                    kinds.push((resource.api_version.clone(), resource.kind.clone()));
-                }
-            }
-        }
-        self.discovery = Some(discovery);
-        kinds.sort();
-        kinds.dedup();
-        Ok(kinds)
-    }
-
     /// Server-side apply, forced, as [`FIELD_MANAGER`]; returns the object as stored.
     pub async fn apply(&mut self, object: &Value) -> Result<Value, Error> {
         self.apply_as(object, FIELD_MANAGER).await

@@ -47,7 +47,15 @@ pub struct Config {
     /// one render (defaults: [`flotilla_core::kustomize::Budget::default`]).
     pub render: flotilla_core::render::Options,
     pub kubernetes: Kubernetes,
+    /// `sources.verify`: the least verification every source repository gets; a fleet
+    /// `Repository`'s `verify.mode` may raise it, never lower it.
+    pub sources_verify: VerifyMode,
+    /// `overrideSigners`: an OpenSSH allowed_signers file naming who may sign a
+    /// `Flotilla-Override:` through a freeze; none: no override passes.
+    pub override_signers: Option<PathBuf>,
 }
+
+pub use flotilla_core::fleet::VerifyMode;
 
 /// The cluster's identity, as placements select it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +74,19 @@ pub struct FleetConfig {
     /// An `https`, `http`, `git`, `ssh` or `file` URL, or scp-like `user@host:path`.
     pub url: String,
     pub credentials_file: Option<PathBuf>,
+    /// `fleet.verify`: the trust root of the fleet repository itself, kept on the cluster where
+    /// no commit can change it.
+    pub verify: FleetVerify,
+}
+
+/// How the fleet repository's commits are verified (`fleet.verify`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetVerify {
+    pub mode: VerifyMode,
+    /// An OpenSSH allowed_signers file.
+    pub allowed_signers: Option<PathBuf>,
+    /// A file of armored OpenPGP public keys.
+    pub openpgp_keys: Option<PathBuf>,
 }
 
 /// The hub this agent reports to.
@@ -143,7 +164,20 @@ impl Config {
         };
         let render = raw.render.map(check_render).transpose()?.unwrap_or_default();
         let kubernetes = check_kubernetes(required(raw.kubernetes, "kubernetes")?, &paths)?;
-        Ok(Config { cluster, fleet, hub, poll_interval, state_dir, namespace, render, kubernetes })
+        let sources_verify = raw.sources.and_then(|s| s.verify).unwrap_or_default();
+        let override_signers = raw.override_signers.map(|file| paths.resolve(&file, "overrideSigners")).transpose()?;
+        Ok(Config {
+            cluster,
+            fleet,
+            hub,
+            poll_interval,
+            state_dir,
+            namespace,
+            render,
+            kubernetes,
+            sources_verify,
+            override_signers,
+        })
     }
 }
 
@@ -169,6 +203,8 @@ pub fn jittered(interval: Duration, unit: f64) -> Duration {
 struct RawConfig {
     cluster: Option<RawCluster>,
     fleet: Option<RawFleet>,
+    sources: Option<RawSources>,
+    override_signers: Option<String>,
     hub: Option<RawHub>,
     /// A value, not a string, so that `pollInterval: 60` gets the duration message.
     poll_interval: Option<Value>,
@@ -191,6 +227,21 @@ struct RawCluster {
 struct RawFleet {
     url: Option<String>,
     credentials_file: Option<String>,
+    verify: Option<RawVerify>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawVerify {
+    mode: Option<VerifyMode>,
+    allowed_signers: Option<String>,
+    openpgp_keys: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawSources {
+    verify: Option<VerifyMode>,
 }
 
 #[derive(Deserialize)]
@@ -231,7 +282,7 @@ fn required<T>(value: Option<T>, field: &str) -> Result<T, Error> {
 fn refuse_sequences(value: &Value) -> Result<(), Error> {
     let sections = [("", Some(value))]
         .into_iter()
-        .chain(["cluster", "fleet", "hub", "render", "kubernetes"].map(|key| (key, value.get(key))));
+        .chain(["cluster", "fleet", "hub", "render", "kubernetes", "sources"].map(|key| (key, value.get(key))));
     for (field, section) in sections {
         if section.is_some_and(Value::is_array) {
             return Err(invalid(field, "expected a mapping, found sequence"));
@@ -288,7 +339,27 @@ fn check_fleet(raw: RawFleet, paths: &Paths) -> Result<FleetConfig, Error> {
     check_git_url(&url).map_err(|m| invalid("fleet.url", m))?;
     let credentials_file =
         raw.credentials_file.map(|file| paths.resolve(&file, "fleet.credentialsFile")).transpose()?;
-    Ok(FleetConfig { url, credentials_file })
+    let verify = match raw.verify {
+        None => FleetVerify::default(),
+        Some(v) => {
+            let verify = FleetVerify {
+                mode: v.mode.unwrap_or_default(),
+                allowed_signers: v
+                    .allowed_signers
+                    .map(|f| paths.resolve(&f, "fleet.verify.allowedSigners"))
+                    .transpose()?,
+                openpgp_keys: v.openpgp_keys.map(|f| paths.resolve(&f, "fleet.verify.openpgpKeys")).transpose()?,
+            };
+            if verify.mode != VerifyMode::Off && verify.allowed_signers.is_none() && verify.openpgp_keys.is_none() {
+                return Err(invalid(
+                    "fleet.verify",
+                    "a mode other than off needs allowedSigners or openpgpKeys: the keys that may sign the fleet",
+                ));
+            }
+            verify
+        }
+    };
+    Ok(FleetConfig { url, credentials_file, verify })
 }
 
 fn check_hub(raw: RawHub, state_dir: &Path, paths: &Paths) -> Result<HubConfig, Error> {
@@ -524,6 +595,9 @@ cluster:
 fleet:
   url: git://git.retail.example/fleet.git
   credentialsFile: /etc/flotilla/git-credentials
+  verify: {mode: enforce, allowedSigners: allowed_signers, openpgpKeys: /etc/keys.asc}
+sources: {verify: enforce}
+overrideSigners: override_signers
 hub:
   url: https://hub.retail.example
   tokenFile: /var/lib/flotilla/cluster-token
@@ -577,6 +651,11 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
                 fleet: FleetConfig {
                     url: "git://git.retail.example/fleet.git".into(),
                     credentials_file: Some("/etc/flotilla/git-credentials".into()),
+                    verify: FleetVerify {
+                        mode: VerifyMode::Enforce,
+                        allowed_signers: Some("/etc/flotilla/allowed_signers".into()),
+                        openpgp_keys: Some("/etc/keys.asc".into()),
+                    },
                 },
                 hub: Some(HubConfig {
                     url: "https://hub.retail.example".into(),
@@ -590,8 +669,20 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
                     path: "/home/agent/.kube/config".into(),
                     context: Some("store".into()),
                 },
+                sources_verify: VerifyMode::Enforce,
+                override_signers: Some("/etc/flotilla/override_signers".into()),
             }
         );
+    }
+
+    #[test]
+    fn a_fleet_trust_root_needs_keys_and_modes_are_named() {
+        let e = error(&minimal_with("fleet", Some("fleet: {url: 'https://g.example/f.git', verify: {mode: enforce}}")));
+        assert!(e.contains("field fleet.verify: a mode other than off needs allowedSigners"), "{e}");
+        let e = error(&minimal_with("sources", Some("sources: {verify: always}")));
+        assert!(e.contains("field sources.verify"), "{e}");
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!((config.fleet.verify.mode, config.sources_verify), (VerifyMode::Off, VerifyMode::Off));
     }
 
     #[test]
@@ -791,7 +882,7 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
             (
                 "pollinterval",
                 Some("pollinterval: 60s"),
-                "field pollinterval: unknown field (expected cluster, fleet, hub, pollInterval, stateDir, namespace, render, kubernetes)",
+                "field pollinterval: unknown field (expected cluster, fleet, sources, overrideSigners, hub, pollInterval, stateDir, namespace, render, kubernetes)",
             ),
         ]);
     }

@@ -108,12 +108,16 @@ impl Agent {
         let cpu = cpu_time::ProcessTime::try_now().ok();
         let mut unchanged = 0;
         let reconciled = agent::reconcile_with(&self.config, &mut self.cluster, Mode::Apply, &mut self.memo).await;
+        let mut fleet = None;
+        let mut overrides = Vec::new();
         let (placements, policies) = match reconciled {
             Ok(reconciled) => {
                 for w in &reconciled.warnings {
                     eprintln!("pull-agent: warning: {w}");
                 }
                 unchanged = reconciled.unchanged.len();
+                fleet = reconciled.fleet;
+                overrides = reconciled.overrides;
                 (reconciled.placements.into_iter().map(|o| o.report).collect(), reconciled.policies)
             }
             Err(e) => {
@@ -133,7 +137,9 @@ impl Agent {
                 (placements, self.last_policies.clone())
             }
         };
-        let report = self.reporter.next(placements, policies)?;
+        let mut report = self.reporter.next(placements, policies)?;
+        report.fleet = fleet;
+        report.overrides = overrides;
         let delivery = self.reporter.deliver(&report, !self.shutdown.requested()).await?;
         self.last.clone_from(&report.placements);
         self.last_policies.clone_from(&report.policies);
@@ -227,6 +233,8 @@ impl Reporter {
             time: flotilla_core::calendar::rfc3339(i64::try_from(now.as_secs()).unwrap_or(i64::MAX)),
             placements,
             policies,
+            fleet: None,
+            overrides: Vec::new(),
         })
     }
 

@@ -21,4 +21,5 @@ pub mod remote;
 pub mod shutdown;
 pub mod spool;
 pub mod sync;
+pub mod trust;
 pub mod watch;

@@ -34,6 +34,8 @@ use crate::cluster::{self, Cluster};
 const INVENTORY_KEY: &str = "inventory";
 /// The data key of an inventory's seal.
 const SEAL_KEY: &str = "seal";
+/// The field manager the agent writes its own namespace as.
+const RECORDS_MANAGER: &str = "flotilla-records";
 /// The file, under `stateDir`, that holds the key inventories are sealed with.
 pub const KEY_FILE: &str = "inventory-key";
 
@@ -71,6 +73,36 @@ pub struct Context<'a> {
     pub namespace: &'a str,
     pub key: &'a [u8],
     pub claims: &'a Claims,
+    /// The agent's `stateDir`: the kinds it ever applied (where a lost inventory's objects are
+    /// looked for) are kept there.
+    pub state_dir: &'a Path,
+}
+
+/// The file, under `stateDir`, listing every kind the agent ever applied, one
+/// `APIVERSION KIND` a line.
+const KINDS_FILE: &str = "applied-kinds";
+
+/// The kinds this agent ever applied, from `stateDir`.
+fn applied_kinds(state_dir: &Path) -> BTreeSet<(String, String)> {
+    let text = std::fs::read_to_string(state_dir.join(KINDS_FILE)).unwrap_or_default();
+    text.lines().filter_map(|l| l.split_once(' ')).map(|(a, k)| (a.to_string(), k.to_string())).collect()
+}
+
+/// Adds `kinds` to the kinds this agent ever applied, before any object of them exists.
+fn remember_kinds(state_dir: &Path, kinds: impl IntoIterator<Item = (String, String)>) -> std::io::Result<()> {
+    let mut known = applied_kinds(state_dir);
+    let before = known.len();
+    known.extend(kinds);
+    if known.len() == before {
+        return Ok(());
+    }
+    let text = known.iter().fold(String::new(), |mut text, (a, k)| {
+        use std::fmt::Write as _;
+        let _ = writeln!(text, "{a} {k}");
+        text
+    });
+    std::fs::create_dir_all(state_dir)?;
+    crate::spool::write_atomically(&state_dir.join(KINDS_FILE), text.as_bytes())
 }
 
 /// Who owns and who renders each object on the cluster: the placements' sealed inventories and
@@ -257,8 +289,10 @@ async fn write_inventory(
     inventory: &Inventory,
 ) -> Result<(), cluster::Error> {
     let namespace = context.namespace;
+    // As a field manager of its own: applied as `flotilla` with nothing but its name, it would
+    // take away whatever labels `flotilla` applied to it before.
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
-    cluster.apply(&ns).await?;
+    cluster.apply_as(&ns, RECORDS_MANAGER).await?;
     let text = inventory.to_text();
     let seal = plan::seal(context.key, placement, namespace, &text);
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -269,14 +303,32 @@ async fn write_inventory(
 }
 
 /// The objects labelled for `placement` that this agent applied (field manager `flotilla`),
-/// in every kind the cluster serves: what a placement whose inventory is lost or unsealed owns.
-/// Each is recorded as unsettled, so that it is applied again if still rendered and pruned if
-/// not.
-async fn rediscover(cluster: &mut Cluster, placement: &str) -> Result<Inventory, cluster::Error> {
+/// of every kind the agent ever applied (`stateDir`) or renders now: what a placement whose
+/// inventory is lost or unsealed owns. Each is recorded as unsettled, so that it is applied again
+/// if still rendered and pruned if not. A kind the agent may not list is passed over: it cannot
+/// have applied it and found it again either.
+async fn rediscover(
+    cluster: &mut Cluster,
+    context: Context<'_>,
+    desired: &Desired,
+) -> Result<Inventory, cluster::Error> {
+    let placement = &desired.placement;
     let selector = format!("{PLACEMENT_LABEL}={placement}");
+    let mut kinds = applied_kinds(context.state_dir);
+    kinds.extend(desired.objects.iter().filter_map(ObjectRef::of).map(|r| (r.api_version, r.kind)));
     let mut inventory = Inventory::default();
-    for (api_version, kind) in cluster.listable_kinds().await? {
-        for object in cluster.list(&api_version, &kind, &selector).await? {
+    for (api_version, kind) in kinds {
+        let listed = match cluster.list(&api_version, &kind, &selector).await {
+            Ok(listed) => listed,
+            Err(cluster::Error::Api { source: kube::Error::Api(status), .. }) if status.code == 403 => {
+                eprintln!(
+                    "pull-agent: warning: placement {placement}: may not list {api_version} {kind}; not looked for"
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for object in listed {
             let ours = object.pointer("/metadata/managedFields").and_then(Value::as_array).is_some_and(|fields| {
                 fields.iter().any(|f| f["manager"] == cluster::FIELD_MANAGER && f["operation"] == "Apply")
             });
@@ -318,8 +370,9 @@ pub async fn observe(
 async fn before(
     cluster: &mut Cluster,
     context: Context<'_>,
-    placement: &str,
+    desired: &Desired,
 ) -> Result<(Inventory, Option<String>), String> {
+    let placement = desired.placement.as_str();
     let found = find_inventory(cluster, context.namespace, placement, context.key)
         .await
         .map_err(|e| format!("reading the inventory: {e}"))?;
@@ -332,7 +385,7 @@ async fn before(
         )),
     };
     let inventory =
-        rediscover(cluster, placement).await.map_err(|e| format!("finding the placement's objects: {e}"))?;
+        rediscover(cluster, context, desired).await.map_err(|e| format!("finding the placement's objects: {e}"))?;
     let note = note.or_else(|| {
         (!inventory.objects.is_empty()).then(|| {
             format!("no inventory: {} objects labelled for the placement were found again", inventory.objects.len())
@@ -377,22 +430,35 @@ async fn spare(
     }
 }
 
+/// Takes out of `plan`'s prune what prune may not delete ([`spare`]): released, left in the
+/// cluster and dropped from the inventory; each with why.
+async fn release(
+    cluster: &mut Cluster,
+    context: Context<'_>,
+    desired: &Desired,
+    plan: &mut Plan,
+    live: &BTreeMap<ObjectRef, Value>,
+) -> Vec<(ObjectRef, String)> {
+    let mut released = Vec::new();
+    for r in std::mem::take(&mut plan.prune) {
+        match spare(cluster, context, desired, &r, live).await {
+            None => plan.prune.push(r),
+            Some(why) => released.push((r, why)),
+        }
+    }
+    released
+}
+
 /// Plans the sync of `desired` on the cluster without changing anything.
 pub async fn plan_only(cluster: &mut Cluster, context: Context<'_>, desired: &Desired) -> Result<Plan, String> {
-    let (before, _) = before(cluster, context, &desired.placement).await?;
+    let (before, _) = before(cluster, context, desired).await?;
     if let Some((r, owner)) = conflicts(desired, context.claims).into_iter().next() {
         return Err(format!("{r} is placement {owner}'s: nothing would be applied"));
     }
     let live = observe(cluster, desired, &before).await.map_err(|e| e.to_string())?;
     let mut plan = plan::plan(&desired.objects, &live, &before, &desired.commit, &desired.digest, desired.options)
         .map_err(|e| e.to_string())?;
-    let mut kept = Vec::new();
-    for r in std::mem::take(&mut plan.prune) {
-        if spare(cluster, context, desired, &r, &live).await.is_none() {
-            kept.push(r);
-        }
-    }
-    plan.prune = kept;
+    release(cluster, context, desired, &mut plan, &live).await;
     Ok(plan)
 }
 
@@ -416,7 +482,7 @@ pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired
         report.message = Some(message);
         report
     };
-    let (before, note) = match before(cluster, context, &desired.placement).await {
+    let (before, note) = match before(cluster, context, desired).await {
         Ok(b) => b,
         Err(e) => return fail(report, SyncState::Failed, e),
     };
@@ -444,16 +510,15 @@ pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired
         Err(e) => return fail(report, SyncState::Failed, e.to_string()),
     };
 
-    // What prune would delete and may not is released: left in the cluster, dropped from the
-    // inventory.
-    let mut released = Vec::new();
-    for r in std::mem::take(&mut plan.prune) {
-        match spare(cluster, context, desired, &r, &live).await {
-            None => plan.prune.push(r),
-            Some(why) => released.push((r, why)),
-        }
-    }
+    let released = release(cluster, context, desired, &mut plan, &live).await;
 
+    // Remember the kinds before any object of them exists: where a lost inventory is looked for.
+    if let Err(e) = remember_kinds(
+        context.state_dir,
+        plan.apply.iter().map(|a| (a.object.api_version.clone(), a.object.kind.clone())),
+    ) {
+        return fail(report, SyncState::Failed, format!("keeping the kinds applied in stateDir: {e}"));
+    }
     // Widen the inventory before anything new exists or anything changes, so that a crash leaves
     // nothing unknown and every change started recognisable as one. A rebuilt inventory is
     // written whatever the plan, so that it is sealed.

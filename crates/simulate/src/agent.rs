@@ -776,6 +776,8 @@ impl Cluster {
                 time,
                 placements: outcomes.iter().map(|o| placement_report(cx.world, o)).collect(),
                 policies: policies.iter().map(policy_report).collect(),
+                fleet: None,
+                overrides: Vec::new(),
             };
             if let Err(e) = report.validate() {
                 // A bug of the simulator's: the hub would refuse the report, naming the field.
