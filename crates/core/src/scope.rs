@@ -282,6 +282,11 @@ pub fn check_spec(scope: &Scope, namespace: Option<&str>) -> Result<(), (String,
         if !ok {
             return Err(("serviceAccount".into(), format!("{account:?} is not a ServiceAccount name")));
         }
+        // Refused rather than ignored: a scope that reads stricter than it is would mislead.
+        return Err((
+            "serviceAccount".into(),
+            "applying as a ServiceAccount (impersonation) is not supported yet; the scope's namespaces and kinds hold the placement".into(),
+        ));
     }
     Ok(())
 }
@@ -435,8 +440,11 @@ mod tests {
         assert_eq!(field(json!({"namespaces": ["ok", "Not_OK"]}), None), "namespaces[1]");
         assert_eq!(field(json!({"clusterScoped": ["clusterrole"]}), None), "clusterScoped[0]");
         assert_eq!(field(json!({"serviceAccount": "deployer"}), None), "serviceAccount");
-        let fine: Scope =
-            serde_json::from_value(json!({"namespaces": ["bt-*"], "serviceAccount": "deployer"})).unwrap();
+        let fine: Scope = serde_json::from_value(json!({"namespaces": ["bt-*"]})).unwrap();
         assert_eq!(check_spec(&fine, Some("bt")), Ok(()));
+        let impersonating: Scope = serde_json::from_value(json!({"serviceAccount": "deployer"})).unwrap();
+        let (field, message) = check_spec(&impersonating, Some("bt")).unwrap_err();
+        assert_eq!(field, "serviceAccount");
+        assert!(message.contains("not supported yet"), "{message}");
     }
 }
