@@ -320,15 +320,7 @@ impl Hub {
             placement: definition.clone(),
             environment: environment.to_string(),
             history: source.commits.clone(),
-            arrivals: {
-                // The simulator commits at virtual times: a commit's time is when it reached
-                // its branch, as long as no promotion fast-forwards.
-                let mut a = Arrivals::default();
-                for c in &source.commits {
-                    a.insert(&c.id.to_string(), c.time);
-                }
-                a
-            },
+            arrivals: source.arrivals.clone(),
             failures,
             now: now_ms / 1_000,
             reply,
