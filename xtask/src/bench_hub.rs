@@ -1024,6 +1024,11 @@ pub fn rollout_report(args: &[String]) -> Result<String> {
     };
     let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
     let history = [commit(&head, now - 3_600), commit(&previous, now - 86_400)];
+    // The commits reached the branch when they were made.
+    let mut arrivals = flotilla_core::rollout::Arrivals::default();
+    for c in &history {
+        arrivals.insert(&c.id.to_string(), c.time);
+    }
     let mut out = String::from(
         "| clusters | rollout progress afresh, ms: median | slowest of 11 | index fill s |\n|---:|---:|---:|---:|\n",
     );
@@ -1062,7 +1067,7 @@ pub fn rollout_report(args: &[String]) -> Result<String> {
         let mut times = Vec::new();
         for _ in 0..11 {
             let started = Instant::now();
-            let view = hub_index::rollouts::progress(&index, placement, "prod", &history, &failures, now);
+            let view = hub_index::rollouts::progress(&index, placement, "prod", &history, &arrivals, &failures, now);
             times.push(started.elapsed().as_secs_f64() * 1e3);
             let counted: usize = view.waves.iter().map(|w| w.clusters).sum();
             ensure!(counted == n, "the waves hold {counted} clusters, not {n}");

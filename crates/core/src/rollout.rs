@@ -107,6 +107,11 @@ pub fn bake_seconds(rollout: &Rollout) -> Result<u64, String> {
     }
 }
 
+/// How many first-parent commits of a branch its arrivals are kept for, and a rollout looks back
+/// over: the same depth at every look, or [`Arrivals::observe`] would forget commits and find
+/// them arriving anew. The agent and the hub both use it.
+pub const HISTORY: usize = 500;
+
 /// When the commits of one branch reached it: each first-parent commit and the time (unix
 /// seconds) it was first seen there. Kept by the hub from its polling (shared by every agent
 /// through its rollout answer) and by each agent in its `stateDir` (for when the hub cannot be

@@ -1314,6 +1314,7 @@ mod tests {
                     halted_from_index: Some(1),
                 }],
             }),
+            arrivals: Vec::new(),
         };
         let html = render_progress(&progress);
         assert!(html.contains("<td>canary</td><td>10</td><td><code>bbbbbbbbbbbb</code></td><td>4</td><td>4</td><td>4</td><td>2</td><td>reached</td><td></td></tr>"), "{html}");

@@ -5,15 +5,16 @@
 //! that plain data, [`FleetView::expected`] answers what a cluster's agent should report as its
 //! source commit and desired digest (rendering as the agent does, memoized so that a fleet of
 //! stores sharing labels costs a handful of renders), [`FleetView::lag`] how many commits and
-//! since when a cluster's applied commit is behind its branch, and [`FleetView::promotion`]
-//! which `dev` commits `prod` does not have yet. [`FleetView::scenario`] and
-//! [`FleetView::preview`] answer what a cluster would be expected to run if one repository's
-//! environment branch were at another commit (the preview of a merge, see `preview`), with the
-//! same memo.
+//! since when a cluster's applied commit is behind its branch (since the next commit reached
+//! the branch: its arrival, which the hub records after each load, see `arrivals`), and
+//! [`FleetView::promotion`] which `dev` commits `prod` does not have yet.
+//! [`FleetView::scenario`] and [`FleetView::preview`] answer what a cluster would be expected to
+//! run if one repository's environment branch were at another commit (the preview of a merge,
+//! see `preview`), with the same memo.
 //!
 //! It never connects to a cluster and never writes to git. It is not the report index (see
 //! `index`), and it keeps no state between loads except what [`FleetView::keep_renders_from`]
-//! carries over. Loading is blocking IO; the server runs it off the async runtime.
+//! carries over and the arrivals the hub sets on it ([`FleetView::set_arrivals`]). Loading is blocking IO; the server runs it off the async runtime.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use flotilla_core::digest::Digest;
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Object, Placement, Policy, VerifyMode};
 use flotilla_core::render::{self, Rendered};
+use flotilla_core::rollout::{self, Arrival, Arrivals};
 use flotilla_core::selector::Labels;
 use flotilla_core::snapshot::Snapshot;
 use flotilla_git::{Cache, CommitId, Signature, Source};
@@ -56,7 +58,8 @@ pub enum Error {
 pub struct Commit {
     #[serde(serialize_with = "display")]
     pub id: CommitId,
-    /// Committer time, seconds since the Unix epoch.
+    /// Committer time, seconds since the Unix epoch: shown, never what a rollout or the lag is
+    /// timed by (whoever commits sets it; see [`Branch::arrival`]).
     pub time: i64,
     /// Its tree: a rollout sees a revert by it.
     pub tree: String,
@@ -84,12 +87,51 @@ pub struct Branch {
     /// Each history commit's index, for [`FleetView::lag`] over many clusters.
     #[serde(skip)]
     positions: HashMap<CommitId, usize>,
+    /// When the commits of the history reached the branch, as the hub recorded them
+    /// ([`FleetView::set_arrivals`]); empty until then.
+    #[serde(skip)]
+    arrivals: Arrivals,
 }
 
 impl Branch {
     fn new(url: &str, branch: &str, head: Option<CommitId>, history: Vec<Commit>, error: Option<String>) -> Branch {
         let positions = history.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-        Branch { url: url.to_string(), branch: branch.to_string(), head, history, error, positions }
+        Branch {
+            url: url.to_string(),
+            branch: branch.to_string(),
+            head,
+            history,
+            error,
+            positions,
+            arrivals: Arrivals::default(),
+        }
+    }
+
+    /// The commits whose arrivals are kept: the newest [`rollout::HISTORY`] of the history, as
+    /// one look at the branch (`None` when the branch could not be read: a failed fetch is no
+    /// look, and must not make its commits leave the branch).
+    pub fn look(&self) -> Option<Vec<String>> {
+        if self.head.is_none() || self.error.is_some() {
+            return None;
+        }
+        Some(self.history.iter().take(rollout::HISTORY).map(|c| c.id.to_string()).collect())
+    }
+
+    /// When `commit` reached the branch (unix seconds), if the hub recorded it.
+    pub fn arrival(&self, commit: &str) -> Option<i64> {
+        self.arrivals.at(commit)
+    }
+
+    /// The branch's arrivals as recorded.
+    pub fn arrivals(&self) -> &Arrivals {
+        &self.arrivals
+    }
+
+    /// The arrivals of the newest `limit` commits of the history, newest first, as published.
+    pub fn published(&self, limit: usize) -> Vec<Arrival> {
+        let ids: Vec<String> = self.history.iter().take(limit).map(|c| c.id.to_string()).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.arrivals.of(&ids)
     }
 
     /// Reads a fetched branch's head and history from the cache.
@@ -243,8 +285,9 @@ pub struct Lag {
     pub head: Option<CommitId>,
     /// 0 on the head; `None` when the commit is not among the kept first-parent history.
     pub commits_behind: Option<usize>,
-    /// Unix seconds: the commit time of the first commit after the applied one, that is since
-    /// when the cluster has been behind. `None` on the head or when unknown.
+    /// Unix seconds: when the first commit after the applied one reached the branch (its
+    /// arrival, never a date the commit carries), that is since when the cluster has been
+    /// behind. `None` on the head or when unknown.
     pub behind_since: Option<i64>,
 }
 
@@ -271,6 +314,34 @@ impl PreviewError {
             PreviewError::Environment { .. } | PreviewError::FleetBranch { .. } => "environment",
             PreviewError::Repository { .. } => "repository",
             PreviewError::Ref { .. } => "ref",
+        }
+    }
+}
+
+/// Why a repository's branch has no arrivals to publish. Each variant but the last names what
+/// the request asked for that the hub does not know ([`ArrivalsError::field`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ArrivalsError {
+    #[error("no environment {environment:?}: the hub follows {followed}")]
+    Environment { environment: String, followed: String },
+    #[error("no repository {repository:?} in environment {environment:?}: its fleet branch declares {declared}")]
+    Repository { repository: String, environment: String, declared: String },
+    #[error(
+        "repository {repository:?}: the hub does not follow its branch {branch:?}, as no placement of environment {environment:?} reads it"
+    )]
+    NotFollowed { repository: String, branch: String, environment: String },
+    /// The branch (or the environment's fleet branch) cannot be read now.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+impl ArrivalsError {
+    /// The request field that names what is unknown; `None` when the branch cannot be read.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ArrivalsError::Environment { .. } => Some("environment"),
+            ArrivalsError::Repository { .. } | ArrivalsError::NotFollowed { .. } => Some("repository"),
+            ArrivalsError::Unreadable(_) => None,
         }
     }
 }
@@ -581,6 +652,59 @@ impl FleetView {
         self.branch_state(url, branch)
     }
 
+    /// Every fetched branch (fleet and source), by URL then branch.
+    pub fn branches(&self) -> impl Iterator<Item = &Branch> {
+        self.branches.values().flat_map(BTreeMap::values)
+    }
+
+    /// Sets when the commits of `url`'s `branch` reached it (see `arrivals`); nothing when the
+    /// branch was not fetched.
+    pub fn set_arrivals(&mut self, url: &str, branch: &str, arrivals: Arrivals) {
+        if let Some(b) = self.branches.get_mut(url).and_then(|b| b.get_mut(branch)) {
+            b.arrivals = arrivals;
+        }
+    }
+
+    /// The branch of `repository` (`fleet`: the fleet repository) that clusters of
+    /// `environment` take: what `GET /api/v1/arrivals/{repository}` answers about.
+    pub fn repository_branch(&self, environment: &str, repository: &str) -> Result<&Branch, ArrivalsError> {
+        let Some(env) = self.environments.get(environment) else {
+            let followed: Vec<&str> = self.environments.keys().map(String::as_str).collect();
+            return Err(ArrivalsError::Environment {
+                environment: environment.to_string(),
+                followed: followed.join(", "),
+            });
+        };
+        if env.fleet_head.is_none() {
+            let error = env.error.clone().unwrap_or_default();
+            return Err(ArrivalsError::Unreadable(format!("environment {environment:?}: its fleet branch: {error}")));
+        }
+        let (url, branch) = if repository == FLEET_REPOSITORY {
+            (self.fleet_url.clone(), environment.to_string())
+        } else if let Some(repo) = env.fleet.repository(repository) {
+            (repo.spec.url.clone(), repo.branch(environment))
+        } else {
+            let mut declared: Vec<&str> = vec![FLEET_REPOSITORY];
+            declared.extend(env.fleet.repositories.iter().map(flotilla_core::fleet::Object::name));
+            return Err(ArrivalsError::Repository {
+                repository: repository.to_string(),
+                environment: environment.to_string(),
+                declared: declared.join(", "),
+            });
+        };
+        let Some(state) = self.branch_state(&url, &branch) else {
+            return Err(ArrivalsError::NotFollowed {
+                repository: repository.to_string(),
+                branch,
+                environment: environment.to_string(),
+            });
+        };
+        match &state.error {
+            Some(error) => Err(ArrivalsError::Unreadable(error.clone())),
+            None => Ok(state),
+        }
+    }
+
     /// The source branch of a placement in an environment (its history is the lag's yardstick).
     pub fn source_branch(&self, environment: &str, placement: &str) -> Option<&Branch> {
         let source = &self.placement(environment, placement)?.source;
@@ -616,7 +740,9 @@ impl FleetView {
         Lag {
             head: branch.head,
             commits_behind: position,
-            behind_since: position.filter(|p| *p > 0).map(|p| branch.history[p - 1].time),
+            behind_since: position
+                .filter(|p| *p > 0)
+                .and_then(|p| branch.arrival(&branch.history[p - 1].id.to_string())),
         }
     }
 

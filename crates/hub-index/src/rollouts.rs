@@ -2,7 +2,10 @@
 //! clusters run the commit their wave may take now, how many run the branch's head, how many
 //! wait, and how many failed. The hub puts each cluster in its wave and finds each wave's
 //! commit with the very functions the agents call (`flotilla_core::rollout::wave_of` and
-//! `pick`), so the two agree.
+//! `pick`), so the two agree. A commit's bake counts from when it reached the branch, as the
+//! hub recorded it (`crate::arrivals`), never from a date the commit carries; the answer
+//! publishes those arrivals for the agents, whose own first sight of a commit is later than the
+//! hub's and differs from cluster to cluster.
 //!
 //! With `rollout.halt`, it also says which commits the later waves may not take: per commit,
 //! the clusters that failed on it (the store keeps them, also once they moved on) counted per
@@ -21,7 +24,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use flotilla_core::fleet::Placement;
-use flotilla_core::rollout::{self, Halted, Landed};
+use flotilla_core::rollout::{self, Arrival, Arrivals, Halted, Landed};
 use flotilla_core::selector::Labels;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +35,10 @@ use crate::store::Failure;
 
 /// How long a computed progress is served again.
 pub const FRESH_MS: i64 = 2_000;
+
+/// How many of a branch's newest commits the hub publishes the arrivals of (the rollout answer
+/// and `GET /api/v1/arrivals/{repository}`).
+pub const PUBLISHED_ARRIVALS: usize = 100;
 
 /// The progress of one placement's rollout in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,6 +52,9 @@ pub struct Progress {
     pub waves: Vec<WaveProgress>,
     /// With `rollout.halt`: the limit and the commits some clusters failed on.
     pub halt: Option<HaltProgress>,
+    /// When the newest commits of the source branch (at most [`PUBLISHED_ARRIVALS`], newest
+    /// first) reached it: what the bakes count from, for the agents to count from too.
+    pub arrivals: Vec<Arrival>,
 }
 
 /// The halt of a rollout: `maxFailed`, and per commit that clusters failed on (newest first
@@ -80,13 +90,16 @@ pub struct WaveProgress {
 }
 
 /// The progress of `placement` over the clusters of `environment` that report it, at `now`
-/// (unix seconds), its source branch's first-parent `history` newest first, and the clusters
-/// that failed on its commits. A placement without a rollout is one wave, everyone.
+/// (unix seconds), its source branch's first-parent `history` newest first and when those
+/// commits reached the branch (`arrivals`: a commit without one arrives `now`, as for an agent's
+/// first look, so that an unknown arrival never skips a bake), and the clusters that failed on
+/// its commits. A placement without a rollout is one wave, everyone.
 pub fn progress(
     index: &Index,
     placement: &Placement,
     environment: &str,
     history: &[Commit],
+    arrivals: &Arrivals,
     failures: &[Failure],
     now: i64,
 ) -> Progress {
@@ -94,8 +107,12 @@ pub fn progress(
     let rollout = placement.spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
     let bake = rollout.map_or(0, |r| rollout::bake_seconds(r).unwrap_or(0));
     let ids: Vec<String> = history.iter().map(|c| c.id.to_string()).collect();
-    let landed: Vec<Landed> =
-        history.iter().zip(&ids).map(|(c, id)| Landed { commit: id, tree: &c.tree, at: c.time }).collect();
+    let landed: Vec<Landed> = history
+        .iter()
+        .zip(&ids)
+        .map(|(c, id)| Landed { commit: id, tree: &c.tree, at: arrivals.at(id).unwrap_or(now) })
+        .collect();
+    let published: Vec<&str> = ids.iter().take(PUBLISHED_ARRIVALS).map(String::as_str).collect();
     let head = ids.first().cloned();
     let names: Vec<String> =
         rollout.map_or_else(|| vec!["everyone".to_string()], |r| r.waves.iter().map(|w| w.name.clone()).collect());
@@ -182,6 +199,7 @@ pub fn progress(
         bake_seconds: bake,
         waves,
         halt,
+        arrivals: arrivals.of(&published),
     }
 }
 
@@ -258,8 +276,12 @@ pub(crate) async fn progress_now(
     }
     let halting = source.placement.spec.rollout.as_ref().is_some_and(|r| r.halt.is_some());
     let failures = if halting { hub.store().rollout_failures(environment, placement).await? } else { Vec::new() };
-    let history = fleet.source_branch(environment, placement).map_or(&[][..], |b| b.history.as_slice());
-    let view = Arc::new(progress(&hub.index(), &source.placement, environment, history, &failures, now_ms / 1_000));
+    let branch = fleet.source_branch(environment, placement);
+    let history = branch.map_or(&[][..], |b| b.history.as_slice());
+    let empty = Arrivals::default();
+    let arrivals = branch.map_or(&empty, crate::fleet::Branch::arrivals);
+    let view =
+        Arc::new(progress(&hub.index(), &source.placement, environment, history, arrivals, &failures, now_ms / 1_000));
     hub.cache_progress(key, now_ms, Arc::clone(&view));
     Ok(Some(view))
 }
@@ -273,13 +295,24 @@ mod tests {
     use super::*;
     use crate::index::Row;
 
-    fn commit(id: char, tree: &str, time: i64) -> Commit {
+    /// Commit `id` (the character forty times) with its tree, committed long ago: only its
+    /// arrival times a rollout.
+    fn commit(id: char, tree: &str) -> Commit {
         Commit {
             id: flotilla_git::CommitId::parse(&id.to_string().repeat(40)).unwrap(),
-            time,
+            time: -30 * 86_400,
             tree: tree.into(),
             summary: String::new(),
         }
+    }
+
+    /// When each commit reached the branch.
+    fn arrived(at: &[(char, i64)]) -> Arrivals {
+        let mut arrivals = Arrivals::default();
+        for (id, at) in at {
+            arrivals.insert(&id.to_string().repeat(40), *at);
+        }
+        arrivals
     }
 
     fn placement() -> Placement {
@@ -319,14 +352,16 @@ mod tests {
     #[test]
     fn each_wave_counts_who_runs_its_commit_the_head_waits_or_failed() {
         let h = 3_600;
-        // a long ago; b landed at 10:00; now is 11:00: canaries may run b, everyone else a.
-        let history = [commit('b', "tb", 10 * h), commit('a', "ta", 0)];
+        // a long ago; b reached the branch at 10:00; now is 11:00: canaries may run b, everyone
+        // else a.
+        let history = [commit('b', "tb"), commit('a', "ta")];
+        let arrivals = arrived(&[('b', 10 * h), ('a', 0)]);
         let mut index = Index::new(i64::MAX);
         index.update(&row("s1", true, "Synced", 'b', 1));
         index.update(&row("s2", true, "Failed", 'a', 2));
         index.update(&row("s3", false, "Synced", 'a', 3));
         index.update(&row("s4", false, "Progressing", 'b', 4));
-        let view = progress(&index, &placement(), "prod", &history, &[], 11 * h);
+        let view = progress(&index, &placement(), "prod", &history, &arrivals, &[], 11 * h);
         assert_eq!(view.head.as_deref(), Some("b".repeat(40).as_str()));
         let canary = &view.waves[0];
         assert_eq!(canary.target.as_deref(), Some("b".repeat(40).as_str()));
@@ -336,6 +371,36 @@ mod tests {
         assert_eq!(everyone.target.as_deref(), Some("a".repeat(40).as_str()));
         assert_eq!((everyone.clusters, everyone.on_target, everyone.on_head, everyone.waiting), (2, 1, 1, 1));
         assert_eq!(everyone.head_reaches_it_at.as_deref(), Some("1970-01-01T12:00:00Z"));
+        let published: Vec<(char, i64)> =
+            view.arrivals.iter().map(|a| (a.commit.chars().next().unwrap(), a.at)).collect();
+        assert_eq!(published, [('b', 10 * h), ('a', 0)]);
+    }
+
+    #[test]
+    fn a_commit_bakes_from_its_arrival_and_an_unknown_arrival_is_now() {
+        let h = 3_600;
+        let index = Index::new(i64::MAX);
+        // b and c were committed a month ago and fast-forwarded onto the branch at 10:00.
+        let history = [commit('c', "tc"), commit('b', "tb"), commit('a', "ta")];
+        let view =
+            progress(&index, &placement(), "prod", &history, &arrived(&[('c', 10 * h), ('b', 10 * h)]), &[], 11 * h);
+        let targets: Vec<Option<&str>> = view.waves.iter().map(|w| w.target.as_deref()).collect();
+        assert_eq!(targets, [Some("c".repeat(40).as_str()), None], "a's arrival is unknown: it arrives now");
+        assert_eq!(view.waves[1].head_reaches_it_at.as_deref(), Some("1970-01-01T12:00:00Z"));
+        let view = progress(
+            &index,
+            &placement(),
+            "prod",
+            &history,
+            &arrived(&[('c', 10 * h), ('b', 10 * h), ('a', 0)]),
+            &[],
+            11 * h,
+        );
+        assert_eq!(view.waves[1].target.as_deref(), Some("a".repeat(40).as_str()));
+        // Nothing recorded at all: every commit arrives now, the head reaches the last wave a bake later.
+        let view = progress(&index, &placement(), "prod", &history, &Arrivals::default(), &[], 11 * h);
+        assert_eq!(view.waves[1].head_reaches_it_at.as_deref(), Some("1970-01-01T13:00:00Z"));
+        assert_eq!(view.arrivals, []);
     }
 
     #[test]
@@ -346,8 +411,9 @@ mod tests {
             commit: commit.to_string().repeat(40),
             at_ms: 0,
         };
-        // b landed at 0 and baked; c, the fix, landed at 3 h; now is 4 h: everyone may run b.
-        let history = [commit('c', "tc", 3 * h), commit('b', "tb", 0), commit('a', "ta", -10 * h)];
+        // b arrived at 0 and baked; c, the fix, arrived at 3 h; now is 4 h: everyone may run b.
+        let history = [commit('c', "tc"), commit('b', "tb"), commit('a', "ta")];
+        let arrivals = arrived(&[('c', 3 * h), ('b', 0), ('a', -10 * h)]);
         let mut index = Index::new(i64::MAX);
         index.update(&row("s1", true, "Synced", 'c', 1));
         index.update(&row("s2", true, "Synced", 'c', 2));
@@ -355,7 +421,7 @@ mod tests {
         let pos = placement_with(", halt: {maxFailed: 40%}");
         // Both canaries failed on b before they took c; a cluster the index lacks is not counted.
         let failures = [failure("s1", 'b'), failure("s2", 'b'), failure("gone", 'b')];
-        let view = progress(&index, &pos, "prod", &history, &failures, 4 * h);
+        let view = progress(&index, &pos, "prod", &history, &arrivals, &failures, 4 * h);
         let halt = view.halt.as_ref().unwrap();
         assert_eq!(halt.max_failed, "40%");
         assert_eq!(halt.commits.len(), 1);
@@ -366,16 +432,24 @@ mod tests {
         assert_eq!(view.waves[1].halted.as_deref(), Some("b".repeat(40).as_str()));
         assert_eq!(view.waves[0].halted, None);
         // With one failure allowed (a count) and one canary failed, b may go on.
-        let view = progress(&index, &placement_with(", halt: {maxFailed: 1}"), "prod", &history, &failures[..1], 4 * h);
+        let view = progress(
+            &index,
+            &placement_with(", halt: {maxFailed: 1}"),
+            "prod",
+            &history,
+            &arrivals,
+            &failures[..1],
+            4 * h,
+        );
         let b = &view.halt.as_ref().unwrap().commits[0];
         assert_eq!((b.failed.as_slice(), b.halted_from.as_deref()), (&[1, 0][..], None));
         assert_eq!(view.waves[1].halted, None);
         // At 5 h c reaches everyone: the fix, which nobody failed on, is the target.
-        let view = progress(&index, &pos, "prod", &history, &failures, 5 * h);
+        let view = progress(&index, &pos, "prod", &history, &arrivals, &failures, 5 * h);
         assert_eq!(view.waves[1].target.as_deref(), Some("c".repeat(40).as_str()));
         assert_eq!(view.waves[1].halted, None);
         // No halt configured: none published.
-        assert_eq!(progress(&index, &placement(), "prod", &history, &failures, 4 * h).halt, None);
+        assert_eq!(progress(&index, &placement(), "prod", &history, &arrivals, &failures, 4 * h).halt, None);
     }
 
     #[test]
@@ -400,7 +474,7 @@ mod tests {
             expected[rollout::wave_of(pos.spec.rollout.as_ref().unwrap(), "pos", &identity).unwrap().index] += 1;
             index.update(&r);
         }
-        let view = progress(&index, pos, "prod", &[commit('a', "ta", 0)], &[], 0);
+        let view = progress(&index, pos, "prod", &[commit('a', "ta")], &arrived(&[('a', 0)]), &[], 0);
         let counted: Vec<usize> = view.waves.iter().map(|w| w.clusters).collect();
         assert_eq!(counted, expected);
         assert!(expected.iter().all(|n| *n > 0), "every wave has clusters: {expected:?}");

@@ -4,7 +4,8 @@
 //! ingest task that writes them in batches, one transaction each — how SQLite takes tens of
 //! thousands a second. The in-memory index follows the store's change numbers, so several hub
 //! processes sharing one PostgreSQL each see every report. The fleet repository is polled in
-//! the background; the hub never connects to a cluster.
+//! the background, recording when commits reached their branches (`arrivals`); the hub never
+//! connects to a cluster.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -348,7 +349,16 @@ async fn fleet_loop(hub: Arc<Hub>) {
         })
         .await;
         match loaded {
-            Ok(Ok(view)) => {
+            Ok(Ok(mut view)) => {
+                // Published only with its arrivals recorded: a time kept in memory alone would
+                // be lost at a restart and differ from other hub processes' (see `arrivals`).
+                if let Err(e) = crate::arrivals::record(&hub.store, &mut view, Hub::now_ms()).await {
+                    eprintln!("hub-index: recording when commits reached their branches: {e}");
+                    *hub.fleet_error.write().expect("not poisoned") =
+                        Some(format!("recording when commits reached their branches: {e}"));
+                    tokio::time::sleep(hub.options.fleet_poll).await;
+                    continue;
+                }
                 let keys = views::selector_keys(view.environments().values().flat_map(|e| &e.policies));
                 let mut index = hub.index.write().expect("not poisoned");
                 index.set_declared(view.clusters());
@@ -383,6 +393,7 @@ pub fn router(hub: Arc<Hub>) -> axum::Router {
         .route("/api/v1/evidence/verify", get(crate::audit::verify))
         .route("/api/v1/audit", get(crate::audit::audit_view))
         .route("/api/v1/rollouts/{placement}", get(crate::rollouts::rollout))
+        .route("/api/v1/arrivals/{repository}", get(crate::arrivals::arrivals))
         .route("/api/v1/preview", get(crate::preview::preview_api))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

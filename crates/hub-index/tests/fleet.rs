@@ -280,7 +280,19 @@ fn lag_counts_commits_and_since_when_the_cluster_is_behind() {
     let c1 = world.commit("app", &app_files("2"), 2_000, "app 2");
     let c2 = world.commit("app", &app_files("3"), 3_000, "app 3");
     let c3 = world.commit("app", &app_files("4"), 4_000, "app 4");
-    let view = world.load(&["prod"]);
+    let mut view = world.load(&["prod"]);
+    // Until the hub recorded when the commits reached the branch, since when is unknown.
+    assert_eq!(view.lag("prod", "web", &c2).behind_since, None);
+    // They reached it at other times than they were committed (pushed later, or fast-forwarded
+    // together): since when a cluster is behind counts from the arrivals.
+    let mut arrivals = flotilla_core::rollout::Arrivals::default();
+    for (commit, at) in [(&c0, 10_000), (&c1, 20_000), (&c2, 40_000), (&c3, 40_000)] {
+        arrivals.insert(commit, at);
+    }
+    let branch = view.source_branch("prod", "web").unwrap();
+    let (url, name) = (branch.url.clone(), branch.branch.clone());
+    assert_eq!(branch.look().unwrap(), [c3.clone(), c2.clone(), c1.clone(), c0.clone()], "the look at the branch");
+    view.set_arrivals(&url, &name, arrivals);
     let head = Some(CommitId::parse(&c3).unwrap());
     let lag = |commit: &str| {
         let l = view.lag("prod", "web", commit);
@@ -288,9 +300,9 @@ fn lag_counts_commits_and_since_when_the_cluster_is_behind() {
         (l.commits_behind, l.behind_since)
     };
     assert_eq!(lag(&c3), (Some(0), None));
-    assert_eq!(lag(&c2), (Some(1), Some(4_000)));
-    assert_eq!(lag(&c1), (Some(2), Some(3_000)));
-    assert_eq!(lag(&c0), (Some(3), Some(2_000)));
+    assert_eq!(lag(&c2), (Some(1), Some(40_000)));
+    assert_eq!(lag(&c1), (Some(2), Some(40_000)));
+    assert_eq!(lag(&c0), (Some(3), Some(20_000)));
     // Not on the branch (a fleet commit), and not a commit id at all.
     let fleet_head = git(&world.repo("fleet"), &["rev-parse", "HEAD"]);
     assert_eq!(lag(&fleet_head), (None, None));

@@ -384,8 +384,8 @@ async fn reopening_keeps_the_data_and_migrates_once() {
         let again = Store::open(&b.url).await.unwrap();
         assert_eq!(again.clusters_count().await.unwrap(), 1, "{}", b.name);
         assert_eq!(again.cluster("store-1").await.unwrap(), b.store.cluster("store-1").await.unwrap());
-        // Each of the four migrations, once.
-        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 4);
+        // Each of the five migrations, once.
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 5);
         if b.name == "sqlite" {
             let mode: String =
                 sqlx::query("PRAGMA journal_mode").fetch_one(&raw(&b.url).await).await.unwrap().try_get(0).unwrap();
@@ -607,6 +607,7 @@ async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
             "ALTER TABLE evidence DROP COLUMN hash",
             "DROP TABLE evidence_chain",
             "DROP TABLE rollout_failures",
+            "DROP TABLE arrivals",
             "DELETE FROM schema_version WHERE version >= 3",
         ] {
             sqlx::query(statement).execute(&pool).await.unwrap();
@@ -619,7 +620,7 @@ async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
         assert_ne!(relinked.head, linked.head);
         let all = again.evidence(&EvidenceFilter { limit: 100, ..EvidenceFilter::default() }).await.unwrap();
         assert!(all.iter().all(|e| e.standards_json.is_none() && e.remediation_json == "[]"));
-        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 4);
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 5);
     }
 }
 
@@ -747,5 +748,33 @@ async fn a_failure_on_a_commit_stays_after_moving_on_and_goes_when_the_commit_sy
         store.ingest(&[at_commit("store-2", 4, "Refused", 'e'), at_commit("store-3", 4, "Conflict", 'e')]).await;
         let on_e: Vec<_> = failures().await.into_iter().filter(|(_, c)| c == "e").collect();
         assert_eq!(on_e, [pair("store-2", "e"), pair("store-3", "e")], "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn the_first_recorded_arrival_stays_and_a_commit_that_left_its_branch_arrives_anew() {
+    for b in backends("arrivals").await {
+        let store = &b.store;
+        let url = "git://git.example/app.git";
+        let all = |store: Store| async move {
+            let rows = store.arrivals().await.unwrap();
+            rows.into_iter().map(|r| (r.branch, r.commit, r.first_seen_ms)).collect::<Vec<_>>()
+        };
+        let row = |branch: &str, commit: &str, at: i64| (branch.to_string(), commit.to_string(), at);
+        store.record_arrivals(url, "prod", &[("a", 1_000), ("b", 2_000)], &[]).await.unwrap();
+        // Another hub process saw b later: the first time stays. On another branch, b arrived
+        // at another time.
+        store.record_arrivals(url, "prod", &[("b", 9_000)], &[]).await.unwrap();
+        store.record_arrivals(url, "dev", &[("b", 500)], &[]).await.unwrap();
+        let expected = [row("dev", "b", 500), row("prod", "a", 1_000), row("prod", "b", 2_000)];
+        assert_eq!(all(store.clone()).await, expected, "{}", b.name);
+        // Reopened, as a restarted hub opens it: the same.
+        assert_eq!(all(Store::open(&b.url).await.unwrap()).await, expected, "{}", b.name);
+        // b force-pushed away from prod, and back: it arrives anew.
+        store.record_arrivals(url, "prod", &[], &["b"]).await.unwrap();
+        assert_eq!(all(store.clone()).await, [row("dev", "b", 500), row("prod", "a", 1_000)], "{}", b.name);
+        store.record_arrivals(url, "prod", &[("b", 7_000)], &[]).await.unwrap();
+        let expected = [row("dev", "b", 500), row("prod", "a", 1_000), row("prod", "b", 7_000)];
+        assert_eq!(all(store.clone()).await, expected, "{}", b.name);
     }
 }

@@ -593,17 +593,20 @@ impl Cluster {
         let (open, next) =
             if cx.warm { (true, None) } else { cx.world.window(fleet_head, placement_ix, placement, now) };
         let bake = rollout.map_or(0, |r| rollout::bake_seconds(r).unwrap_or(0));
-        // The branch's first-parent history, and the newest commit whose gate opened for the wave.
-        let (head, picked) = {
+        // The branch's first-parent history, and the newest commit whose gate opened for the
+        // wave, counted from when each commit reached the branch (as the hub publishes it).
+        let (head, head_arrived, picked) = {
             let git = &cx.world.git;
-            let history = &git.branch_at(located.key).history;
+            let branch = git.branch_at(located.key);
+            let history = &branch.history;
             let picked = match (rollout, wave) {
                 (Some(_), Some(wave)) => {
                     let landed: Vec<Landed> = history
                         .iter()
-                        .map(|c| {
+                        .zip(&branch.arrived)
+                        .map(|(c, at)| {
                             let info = git.commit_info(*c);
-                            Landed { commit: &info.hex, tree: &info.tree, at: info.time }
+                            Landed { commit: &info.hex, tree: &info.tree, at: *at }
                         })
                         .collect();
                     rollout::pick(&landed, wave.index, bake, now)
@@ -612,7 +615,7 @@ impl Cluster {
                 }
                 _ => None,
             };
-            (history[0], picked)
+            (history[0], branch.arrived[0], picked)
         };
         if rollout.is_none() && open {
             return Ok(Ok((head, None)));
@@ -621,7 +624,7 @@ impl Cluster {
         let mut located = head;
         let mut waiting = None;
         if let (Some(rollout), Some(wave)) = (rollout, wave) {
-            let why = cx.world.wave_message(fleet_head, placement_ix, rollout, wave, head, bake);
+            let why = cx.world.wave_message(fleet_head, placement_ix, rollout, wave, (head, head_arrived), bake);
             let Some(mut allowed) = picked.or(applied) else {
                 let mut outcome = Outcome::failed(name, SyncState::WaitingForWave, why);
                 outcome.source = Some(head);

@@ -1,6 +1,10 @@
 //! The simulated git server: real repositories, made with the `git` command in a temporary
 //! folder, committed at virtual times (`GIT_COMMITTER_DATE`), and read with `flotilla-git` as
 //! the agent and the hub read them (a [`Cache`] fetch over `file://`, `history`, `snapshot`).
+//! Each branch keeps when its commits reached it, by core's rule (`rollout::Arrivals`, observed
+//! whenever the simulator reads the branch, at the virtual time of the event that moved it): what
+//! rollouts count their bakes from, never a commit's date, which a fast-forward promotion leaves
+//! at the day the commit was made on dev.
 //!
 //! The transport is what is replaced: agents do not each fetch (ten thousand fetches per poll
 //! would not fit the time budget). The simulator fetches every new branch head once and shares
@@ -19,6 +23,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use flotilla_core::fleet::{FLEET_REPOSITORY, Fleet};
+use flotilla_core::rollout::{self, Arrivals};
 use flotilla_core::snapshot::Snapshot;
 use flotilla_git::{Cache, CommitId, Source};
 
@@ -33,7 +38,8 @@ pub struct CommitInfo {
     pub id: CommitId,
     pub hex: String,
     pub tree: String,
-    /// When it reached its branch (committer time), unix seconds.
+    /// Its committer time, unix seconds: when it was made, which rollouts do not count from
+    /// (see [`Branch::arrived`]).
     pub time: i64,
     /// The repository's name (`fleet` for the fleet repository).
     pub repository: String,
@@ -47,8 +53,20 @@ pub struct Branch {
     pub head: CommitIx,
     /// First-parent history from the head, newest first.
     pub history: Vec<CommitIx>,
-    /// The same, as the hub's fleet view keeps it (what its rollout progress reads).
+    /// When each commit of `history` reached the branch (unix seconds of the virtual clock): as
+    /// the hub records it, since the simulated hub reads every branch as soon as it moves.
+    pub arrived: Vec<i64>,
+    /// The same, as core keeps them (what the hub's rollout progress reads).
+    pub arrivals: Arrivals,
+    /// The history as the hub's fleet view keeps it (what its rollout progress reads).
     pub commits: Vec<hub_index::fleet::Commit>,
+}
+
+impl Branch {
+    /// When `commit` reached the branch, if it is on it.
+    pub fn arrival(&self, commit: CommitIx) -> Option<i64> {
+        self.history.iter().position(|c| *c == commit).map(|i| self.arrived[i])
+    }
 }
 
 #[derive(Debug)]
@@ -135,7 +153,7 @@ impl Git {
             run_git(&work, &["add", "-A"], at)?;
             run_git(&work, &["commit", "-q", "-m", "The fleet as the example has it"], at)?;
             run_git(&work, &["branch", "dev"], at)?;
-            git.refresh(name)?;
+            git.refresh(name, at)?;
         }
         Ok(git)
     }
@@ -183,8 +201,9 @@ impl Git {
         self.repos.keys().find(|name| url_of(name) == url).map(String::as_str)
     }
 
-    /// Fetches a repository's branches into the cache and reads their heads and histories.
-    fn refresh(&mut self, name: &str) -> Result<()> {
+    /// Fetches a repository's branches into the cache and reads their heads and histories; a
+    /// commit new on a branch arrived `at` (unix seconds), one gone from it is forgotten.
+    fn refresh(&mut self, name: &str, at: i64) -> Result<()> {
         let url = self.repo(name)?.fetch_url.clone();
         let fetched =
             self.cache.fetch(&Source::new(url.clone()), &BRANCHES).with_context(|| format!("fetching {name}"))?;
@@ -195,8 +214,15 @@ impl Git {
                 history.push(self.intern(c, name));
             }
             let head = history[0];
+            let known = self.repos[name].branches.get(&branch).map(|&ix| &self.branch_list[ix].2.arrivals);
+            let mut arrivals = known.cloned().unwrap_or_default();
+            let look: Vec<&str> =
+                history.iter().take(rollout::HISTORY).map(|c| self.commits[*c as usize].hex.as_str()).collect();
+            arrivals.observe(&look, at);
+            // Deeper than a look (never, at the simulator's sizes): unknown, so arrived now.
+            let arrived = history.iter().map(|c| arrivals.at(&self.commits[*c as usize].hex).unwrap_or(at)).collect();
             let commits = commits.into_iter().map(hub_index::fleet::Commit::from).collect();
-            let state = Branch { head, history, commits };
+            let state = Branch { head, history, arrived, arrivals, commits };
             let repo = self.repos.get_mut(name).expect("looked up above");
             if let Some(&ix) = repo.branches.get(&branch) {
                 self.branch_list[ix].2 = state;
@@ -249,16 +275,22 @@ impl Git {
         }
         run_git(&work, &["add", "-A"], at)?;
         run_git(&work, &["commit", "-q", "--allow-empty", "-m", message], at)?;
-        self.refresh(repository)?;
+        self.refresh(repository, at)?;
         Ok(self.head(repository, branch).expect("just committed"))
     }
 
-    /// Merges `dev` into `prod` (`--no-ff`) at `at`: the merge commit.
-    pub fn promote(&mut self, repository: &str, at: i64) -> Result<CommitIx> {
+    /// Merges `dev` into `prod` at `at`: with a merge commit (`--no-ff`), or fast-forwarding
+    /// prod to dev's head (`--ff-only`, refused when prod has commits dev lacks); prod's new
+    /// head.
+    pub fn promote(&mut self, repository: &str, fast_forward: bool, at: i64) -> Result<CommitIx> {
         let work = self.repo(repository)?.work.clone();
         run_git(&work, &["checkout", "-q", "prod"], at)?;
-        run_git(&work, &["merge", "-q", "--no-ff", "-m", "Promote dev to prod", "dev"], at)?;
-        self.refresh(repository)?;
+        if fast_forward {
+            run_git(&work, &["merge", "-q", "--ff-only", "dev"], at)?;
+        } else {
+            run_git(&work, &["merge", "-q", "--no-ff", "-m", "Promote dev to prod", "dev"], at)?;
+        }
+        self.refresh(repository, at)?;
         Ok(self.head(repository, "prod").expect("just merged"))
     }
 
@@ -278,7 +310,7 @@ impl Git {
         } else {
             run_git(&work, &["revert", "--no-edit", "HEAD"], at)?;
         }
-        self.refresh(repository)?;
+        self.refresh(repository, at)?;
         Ok(self.head(repository, branch).expect("just reverted"))
     }
 
@@ -311,8 +343,10 @@ impl Git {
         &self.commits[ix as usize]
     }
 
+    /// Gives a commit the timeline's name for it, unless it has one: a fast-forward promotion
+    /// moves prod to a commit named when it was made on dev.
     pub fn name_commit(&mut self, ix: CommitIx, name: &str) {
-        self.commits[ix as usize].name = Some(name.to_string());
+        self.commits[ix as usize].name.get_or_insert_with(|| name.to_string());
     }
 
     /// The commit with this id, if the simulator has seen it.

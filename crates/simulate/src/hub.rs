@@ -40,7 +40,7 @@ use std::thread::JoinHandle;
 use anyhow::{Result, anyhow};
 use flotilla_core::fleet::{FLEET_REPOSITORY, Placement};
 use flotilla_core::report::{Report, SyncState};
-use flotilla_core::rollout::counts_against;
+use flotilla_core::rollout::{Arrivals, counts_against};
 use hub_index::fleet::Commit;
 use hub_index::index::{Index, Row};
 use hub_index::rollouts::{FRESH_MS, Progress, progress};
@@ -98,6 +98,7 @@ struct Ask {
     placement: Placement,
     environment: String,
     history: Vec<Commit>,
+    arrivals: Arrivals,
     failures: Vec<Failure>,
     now: i64,
     reply: SyncSender<Progress>,
@@ -319,6 +320,7 @@ impl Hub {
             placement: definition.clone(),
             environment: environment.to_string(),
             history: source.commits.clone(),
+            arrivals: source.arrivals.clone(),
             failures,
             now: now_ms / 1_000,
             reply,
@@ -408,8 +410,15 @@ fn index_thread(receiver: &Receiver<Vec<Message>>, every_report: bool) -> Finish
                 }
                 Message::Progress(ask) => {
                     thread.apply();
-                    let view =
-                        progress(&thread.index, &ask.placement, &ask.environment, &ask.history, &ask.failures, ask.now);
+                    let view = progress(
+                        &thread.index,
+                        &ask.placement,
+                        &ask.environment,
+                        &ask.history,
+                        &ask.arrivals,
+                        &ask.failures,
+                        ask.now,
+                    );
                     // The asker waits for it; if it is gone, the simulation is ending anyway.
                     let _ = ask.reply.send(view);
                 }

@@ -21,10 +21,13 @@
 //!   ([`rng`]), so the same scenario and seed give the same bytes on every machine.
 //! - **Git is real** ([`git`]): the example fleet is committed with `git` into repositories with
 //!   `dev` and `prod` branches, at virtual times; timeline commits, promotions (`git merge
-//!   --no-ff dev`) and reverts are real commits. Every new head is fetched once with
-//!   `flotilla-git` (`Cache::fetch` over `file://`, `history`, `snapshot`) and shared; each
-//!   agent's poll is counted (a ref advertisement per repository, a fetch and the bytes of the
-//!   pack when its branch moved, measured once per pair with `git pack-objects`).
+//!   --no-ff dev`, or `--ff-only`, which brings the dev commits to prod as they are) and reverts
+//!   are real commits. Each branch keeps when its commits reached it (core's
+//!   `rollout::Arrivals`, at the virtual time of the event that moved it): what every wave's bake
+//!   counts from, for the agents and the hub alike, never a commit's date. Every new head is
+//!   fetched once with `flotilla-git` (`Cache::fetch` over `file://`, `history`, `snapshot`) and
+//!   shared; each agent's poll is counted (a ref advertisement per repository, a fetch and the
+//!   bytes of the pack when its branch moved, measured once per pair with `git pack-objects`).
 //! - **Agents are models that decide with the agent's functions** ([`agent`]): `Fleet::select`,
 //!   `rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds}`, the hub's
 //!   published halts with `Halted::holds_back` and `whenHubUnreachable`, `paused`, and
@@ -57,7 +60,10 @@
 //!
 //! Not simulated: commit signatures (the example's `verify: inform` reports no signer, as
 //! for its unsigned commits), the hub's database and HTTP (reports are taken at once, the
-//! fleet is read at the current heads), Kubernetes API latency and object-level health.
+//! fleet is read at the current heads), Kubernetes API latency and object-level health. Agents
+//! count bakes from the hub's arrivals (the moment a branch moved) without asking for them and
+//! without their own first sight of a commit, which the real agent falls back on when the hub
+//! cannot be asked: at most a poll later than the hub's.
 
 pub mod agent;
 pub mod git;

@@ -49,7 +49,8 @@ const PERCENTS: [u64; 4] = [50, 90, 99, 100];
 pub fn rows(run: &Run) -> Vec<Row> {
     let mut rows = Vec::new();
     for (s, series) in run.counters.series.iter().enumerate() {
-        let Some(target) = run.world.git.head(&series.repository, &series.branch) else { continue };
+        let Some(branch) = run.world.git.branch(&series.repository, &series.branch) else { continue };
+        let target = branch.head;
         let key = (series.repository.clone(), series.branch.clone());
         if run.initial_heads.get(&key) == Some(&target) {
             continue;
@@ -65,7 +66,8 @@ pub fn rows(run: &Run) -> Vec<Row> {
             }
         }
         times.sort_unstable();
-        let landed_ms = run.world.git.commit_info(target).time * 1_000;
+        // When the final commit reached the branch: a fast-forwarded one was made long before.
+        let landed_ms = branch.arrived[0] * 1_000;
         let at = |percent: u64| -> Option<i64> {
             let need = usize::try_from((percent * clusters as u64).div_ceil(100)).expect("a count").max(1);
             times.get(need - 1).map(|t| (t - landed_ms).max(0) / 1_000)

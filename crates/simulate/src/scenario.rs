@@ -178,11 +178,15 @@ pub struct Commit {
     pub unhealthy: bool,
 }
 
-/// A merge of `dev` into `prod` (`git merge --no-ff`).
+/// A merge of `dev` into `prod`: a merge commit (`git merge --no-ff`), or with `fastForward`
+/// prod moved to dev's head (`git merge --ff-only`), the dev commits reaching prod as they are,
+/// with the dates they were made on dev.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Promote {
     pub repository: String,
+    #[serde(default)]
+    pub fast_forward: bool,
 }
 
 /// `git revert` of the branch's last commit (of its first parent for a merge).

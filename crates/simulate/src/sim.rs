@@ -392,8 +392,13 @@ impl Sim {
             let bad = if c.unhealthy { " (its objects never become healthy)" } else { "" };
             format!("commit to {} {}: {message}{bad}", c.repository, c.branch)
         } else if let Some(p) = &event.promote {
-            commit = Some(self.world.git.promote(&p.repository, now).with_context(|| field("promote"))?);
-            format!("promote {}: merge dev into prod", p.repository)
+            commit =
+                Some(self.world.git.promote(&p.repository, p.fast_forward, now).with_context(|| field("promote"))?);
+            if p.fast_forward {
+                format!("promote {}: fast-forward prod to dev", p.repository)
+            } else {
+                format!("promote {}: merge dev into prod", p.repository)
+            }
         } else if let Some(r) = &event.revert {
             commit = Some(self.world.git.revert(&r.repository, &r.branch, now).with_context(|| field("revert"))?);
             format!("revert the last change of {} {}", r.repository, r.branch)

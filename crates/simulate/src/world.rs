@@ -145,7 +145,7 @@ pub struct World {
     /// Trees whose objects never become healthy (`unhealthy: true` commits).
     unhealthy: HashSet<String>,
     names: HashSet<Arc<str>>,
-    wave_messages: HashMap<(CommitIx, usize, usize, CommitIx), Arc<str>>,
+    wave_messages: HashMap<(CommitIx, usize, usize, CommitIx, i64), Arc<str>>,
     window_messages: HashMap<Option<i64>, Arc<str>>,
     /// How many times a placement was rendered in full, and substituted for a cluster.
     pub renders: u64,
@@ -358,23 +358,24 @@ impl World {
         self.name(text)
     }
 
-    /// What the agent says while its wave waits for the head: `wave everyone (3 of 3): <head>
-    /// reaches it at <time>` (`agent::schedule`'s words).
+    /// What the agent says while its wave waits for the head (which reached its branch at
+    /// `arrived`): `wave everyone (3 of 3): <head> reaches it at <time>` (`agent::schedule`'s
+    /// words).
     pub fn wave_message(
         &mut self,
         fleet: CommitIx,
         placement_ix: usize,
         rollout: &flotilla_core::fleet::Rollout,
         wave: &rollout::WaveOf,
-        head: CommitIx,
+        (head, arrived): (CommitIx, i64),
         bake: u64,
     ) -> Arc<str> {
-        let key = (fleet, placement_ix, wave.index, head);
+        let key = (fleet, placement_ix, wave.index, head, arrived);
         if let Some(m) = self.wave_messages.get(&key) {
             return Arc::clone(m);
         }
         let info = self.git.commit_info(head);
-        let opens = flotilla_core::calendar::rfc3339(rollout::gate(info.time, wave.index, bake));
+        let opens = flotilla_core::calendar::rfc3339(rollout::gate(arrived, wave.index, bake));
         let text = format!(
             "wave {} ({} of {}): {} reaches it at {opens}",
             wave.name,

@@ -92,6 +92,11 @@ fn retail_rollout() {
 }
 
 #[test]
+fn fast_forward_promotion() {
+    check("fast-forward-promotion", Some(150));
+}
+
+#[test]
 fn stores_offline() {
     check("stores-offline", Some(150));
 }
@@ -176,4 +181,18 @@ fn an_expectation_that_does_not_hold_fails_the_run_and_says_why() {
     let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
     assert!(summary.contains("- FAILED: prod bt-collector wave everyone at least 100%"), "{summary}");
     assert!(dir.path().join("out/convergence.svg").is_file());
+}
+
+#[test]
+fn a_fast_forward_that_git_refuses_fails_the_run_naming_the_event() {
+    // A hotfix on prod that dev lacks: prod cannot be fast-forwarded to dev.
+    let (_dir, path) = edited(|text| {
+        text.replace(
+            "  promote: {repository: store-app}",
+            "  commit:\n    repository: store-app\n    branch: prod\n    replace:\n    - {path: deploy/overlays/prod/kustomization.yaml, from: \"count: 2\", to: \"count: 3\"}\n- at: 11m\n  promote: {repository: store-app, fastForward: true}",
+        )
+    });
+    let error = format!("{:#}", simulate(&path, Options { clusters: Some(20), ..Options::default() }).unwrap_err());
+    assert!(error.contains("timeline[2].promote"), "{error}");
+    assert!(error.contains("--ff-only") && error.contains("fast-forward"), "{error}");
 }

@@ -1,7 +1,8 @@
 //! The hub's storage: join, viewer and cluster tokens, the registered clusters with their latest
-//! report, the report history and the append-only evidence log. One implementation over two
-//! databases through sqlx's `Any` driver: SQLite, the embedded default (`sqlite:hub.db`), and
-//! PostgreSQL (`postgres://…`), which several hub processes can share.
+//! report, the report history, the append-only evidence log, and when commits reached the
+//! branches the hub follows. One implementation over two databases through sqlx's `Any` driver:
+//! SQLite, the embedded default (`sqlite:hub.db`), and PostgreSQL (`postgres://…`), which
+//! several hub processes can share.
 //!
 //! Every update of a cluster row takes the next hub-wide **change number**, so a process keeps an
 //! in-memory index current by asking for the rows changed since the last number it saw
@@ -11,6 +12,7 @@
 //! [`Store::ingest`], are the caller's. Not the views either: they are built from what the
 //! readers return.
 
+mod arrivals;
 mod evidence;
 mod ingest;
 mod rollout;
@@ -28,6 +30,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor as _, Row as _, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use arrivals::ArrivalRow;
 pub use evidence::{ChainCheck, PolicyMeta};
 pub use ingest::{Incoming, IngestError, Ingested};
 pub use rollout::Failure;

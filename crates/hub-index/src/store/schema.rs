@@ -111,6 +111,19 @@ const MIGRATIONS: &[&[&str]] = &[
     )",
         "CREATE INDEX IF NOT EXISTS rollout_failures_by_placement ON rollout_failures (environment, placement)",
     ],
+    &[
+        // When each first-parent commit of a followed branch was first seen there by a hub's
+        // polling (see `arrivals.rs`): when its bake starts. `repository` is the URL. The first
+        // hub process to record a commit keeps its time; a commit that left the branch is
+        // deleted, so that it arrives anew if it comes back.
+        "CREATE TABLE IF NOT EXISTS arrivals (
+        repository TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        first_seen_ms BIGINT NOT NULL,
+        PRIMARY KEY (repository, branch, commit_id)
+    )",
+    ],
 ];
 
 /// The migration that made the evidence log a chain: rows from before are linked after it.

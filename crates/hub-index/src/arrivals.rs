@@ -1,0 +1,127 @@
+//! When commits reached the branches the hub follows (SPEC §2 "reached the branch"): a
+//! commit's bake starts when it was first seen on its environment branch's first-parent
+//! history, never at a date the commit carries (whoever commits sets those, and a fast-forward
+//! merge brings week-old commits to a branch at once).
+//!
+//! After each load of the fleet, [`record`] takes every fetched branch's history (its newest
+//! [`flotilla_core::rollout::HISTORY`] commits, as the agents look) in with core's
+//! [`Arrivals::observe`] at the hub's clock, starting
+//! from what the store holds, writes what changed to the store and hands the view what the
+//! store then says. The store is the record: it survives restarts, and hub processes sharing
+//! one PostgreSQL all write to it and read it back on every poll, the first time recorded for a
+//! commit winning, so they agree.
+//!
+//! Agents read the arrivals in the rollout answer (`rollouts`) and from
+//! `GET /api/v1/arrivals/{repository}` ([`arrivals`]); the rollout progress and the lag ledger
+//! count from them. Not the rule (core) and not the storage (`store::arrivals`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use flotilla_core::rollout::Arrivals;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::fleet::FleetView;
+use crate::rollouts::PUBLISHED_ARRIVALS;
+use crate::server::{Hub, fleet_with, problem};
+use crate::store::{self, Store};
+
+/// (repository URL, branch) → commit → when first seen (unix milliseconds).
+type Recorded = BTreeMap<(String, String), Vec<(String, i64)>>;
+
+async fn read_recorded(store: &Store) -> Result<Recorded, store::Error> {
+    let mut recorded = Recorded::new();
+    for row in store.arrivals().await? {
+        recorded.entry((row.repository, row.branch)).or_default().push((row.commit, row.first_seen_ms));
+    }
+    Ok(recorded)
+}
+
+/// One branch's record as core's [`Arrivals`] (unix seconds).
+fn arrivals_of(rows: &[(String, i64)]) -> Arrivals {
+    let mut arrivals = Arrivals::default();
+    for (commit, ms) in rows {
+        arrivals.insert(commit, ms.div_euclid(1_000));
+    }
+    arrivals
+}
+
+/// Takes one load of the fleet (`view`, just read) in at `now_ms`, the hub's clock: for every
+/// branch the load could read, the commits new on it arrived now and those gone from it are
+/// forgotten (a commit force-pushed away and back arrives anew), in the store first; then sets
+/// on the view, per branch, the arrivals the store holds — another hub process's time where it
+/// recorded a commit first.
+pub async fn record(store: &Store, view: &mut FleetView, now_ms: i64) -> Result<(), store::Error> {
+    let now = now_ms.div_euclid(1_000);
+    let looks: Vec<(String, String, Vec<String>)> =
+        view.branches().filter_map(|b| Some((b.url.clone(), b.branch.clone(), b.look()?))).collect();
+    let mut recorded = read_recorded(store).await?;
+    let mut wrote = false;
+    for (url, branch, ids) in &looks {
+        let rows = recorded.get(&(url.clone(), branch.clone())).map_or(&[][..], Vec::as_slice);
+        let before = arrivals_of(rows);
+        let mut after = before.clone();
+        let history: Vec<&str> = ids.iter().map(String::as_str).collect();
+        if !after.observe(&history, now) {
+            continue;
+        }
+        let arrived: Vec<(&str, i64)> =
+            history.iter().filter(|c| before.at(c).is_none()).map(|c| (*c, now_ms)).collect();
+        let gone: Vec<&str> = rows.iter().map(|(c, _)| c.as_str()).filter(|c| after.at(c).is_none()).collect();
+        store.record_arrivals(url, branch, &arrived, &gone).await?;
+        wrote = true;
+    }
+    if wrote {
+        recorded = read_recorded(store).await?;
+    }
+    for (url, branch, _) in &looks {
+        let rows = recorded.get(&(url.clone(), branch.clone())).map_or(&[][..], Vec::as_slice);
+        view.set_arrivals(url, branch, arrivals_of(rows));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ArrivalsQuery {
+    environment: Option<String>,
+}
+
+/// `GET /api/v1/arrivals/{repository}?environment=prod`: when the newest commits (at most
+/// [`PUBLISHED_ARRIVALS`], newest first) of the branch of `repository` (`fleet`: the fleet
+/// repository, on the environment's fleet branch) that clusters of the environment take reached
+/// it: `{"repository": …, "branch": …, "arrivals": [{"commit": …, "at": unix seconds}]}`. A
+/// viewer or a registered cluster (its own token) may read it, as the rollout answer.
+pub async fn arrivals(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(repository): Path<String>,
+    Query(q): Query<ArrivalsQuery>,
+) -> Response {
+    if let Err(r) = hub.viewer_or_cluster(&headers).await {
+        return r;
+    }
+    let environment = q.environment.unwrap_or_else(|| "prod".to_string());
+    let fleet = match fleet_with(&hub, &environment) {
+        Ok(f) => f,
+        Err((status, message)) => {
+            return problem(status, &message, (status == StatusCode::NOT_FOUND).then_some("environment"));
+        }
+    };
+    match fleet.repository_branch(&environment, &repository) {
+        Ok(branch) => Json(json!({
+            "repository": repository,
+            "branch": branch.branch,
+            "arrivals": branch.published(PUBLISHED_ARRIVALS),
+        }))
+        .into_response(),
+        Err(e) => {
+            let status = if e.field().is_some() { StatusCode::NOT_FOUND } else { StatusCode::SERVICE_UNAVAILABLE };
+            problem(status, &e.to_string(), e.field())
+        }
+    }
+}
