@@ -280,6 +280,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fleet_poll: args.fleet_poll,
                 cache_dir: args.cache_dir,
                 environments: args.environments,
+                arrival_clock: None,
             };
             runtime()?.block_on(hub_index::server::serve(options))?;
             Ok(ExitCode::SUCCESS)

@@ -62,6 +62,9 @@ pub struct Options {
     pub cache_dir: PathBuf,
     /// The environments (branches) whose heads and lag are followed.
     pub environments: Vec<String>,
+    /// The clock commits' arrivals are recorded at, unix milliseconds; `None`: the system
+    /// clock. Tests whose agents decide at virtual times give the hub the same clock.
+    pub arrival_clock: Option<std::sync::Arc<std::sync::atomic::AtomicI64>>,
 }
 
 impl Options {
@@ -352,7 +355,12 @@ async fn fleet_loop(hub: Arc<Hub>) {
             Ok(Ok(mut view)) => {
                 // Published only with its arrivals recorded: a time kept in memory alone would
                 // be lost at a restart and differ from other hub processes' (see `arrivals`).
-                if let Err(e) = crate::arrivals::record(&hub.store, &mut view, Hub::now_ms()).await {
+                let now_ms = hub
+                    .options
+                    .arrival_clock
+                    .as_ref()
+                    .map_or_else(Hub::now_ms, |c| c.load(std::sync::atomic::Ordering::SeqCst));
+                if let Err(e) = crate::arrivals::record(&hub.store, &mut view, now_ms).await {
                     eprintln!("hub-index: recording when commits reached their branches: {e}");
                     *hub.fleet_error.write().expect("not poisoned") =
                         Some(format!("recording when commits reached their branches: {e}"));

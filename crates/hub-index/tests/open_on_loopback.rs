@@ -21,6 +21,7 @@ fn options(dir: &std::path::Path, daemon: &GitDaemon, listen: &str, open: bool) 
         fleet_poll: Duration::from_millis(200),
         cache_dir: dir.join(if open { "open-cache" } else { "closed-cache" }),
         environments: vec!["prod".into()],
+        arrival_clock: None,
     }
 }
 

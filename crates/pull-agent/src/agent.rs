@@ -644,7 +644,7 @@ struct Waiting {
 }
 
 /// How many first-parent commits of a branch a rollout looks back over.
-const ROLLOUT_HISTORY: usize = 500;
+const ROLLOUT_HISTORY: usize = flotilla_core::rollout::HISTORY;
 
 /// What the hub answered about a placement's rollout, asked at most once per decision.
 #[derive(Default)]

@@ -151,7 +151,9 @@ async fn outside_its_windows_the_agent_keeps_what_it_runs_and_says_when_the_next
 
 /// A hub in this process reading the world's fleet repository, on a free port of loopback:
 /// its URL, a join token file for any cluster name, and the task serving it.
-async fn hub(world: &World) -> (String, std::path::PathBuf, tokio::task::JoinHandle<()>) {
+/// The hub records when it first saw each commit on a branch at its clock: here a virtual one,
+/// started at `now` (unix seconds), which the tests move with the agents' ([`hub_sees`]).
+async fn hub(world: &World, now: i64) -> (String, std::path::PathBuf, tokio::task::JoinHandle<()>, Clock) {
     let dir = world.root.join("hub");
     std::fs::create_dir_all(&dir).unwrap();
     let db = format!("sqlite:{}", dir.join("hub.db").display());
@@ -165,7 +167,9 @@ async fn hub(world: &World) -> (String, std::path::PathBuf, tokio::task::JoinHan
         fleet_poll: Duration::from_millis(100),
         cache_dir: dir.join("cache"),
         environments: vec!["prod".into()],
+        arrival_clock: Some(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(now * 1_000))),
     };
+    let clock = Clock(options.arrival_clock.clone().unwrap());
     let hub = hub_index::server::start(options).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -175,7 +179,31 @@ async fn hub(world: &World) -> (String, std::path::PathBuf, tokio::task::JoinHan
     let join = hub_index::store::Store::open(&db).await.unwrap().create_join_token(None).await.unwrap();
     let join_file = dir.join("join-token");
     std::fs::write(&join_file, join).unwrap();
-    (url, join_file, task)
+    (url, join_file, task, clock)
+}
+
+/// The in-process hub's virtual clock.
+#[derive(Clone)]
+struct Clock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+/// Moves the hub's clock to `now` (unix seconds) and waits until the hub has seen `commit` on
+/// the prod branch of `repository` (asked with cluster `name`'s token): it arrived at `now`.
+async fn hub_sees(world: &World, hub_url: &str, clock: &Clock, name: &str, repository: &str, commit: &str, now: i64) {
+    clock.0.store(now * 1_000, std::sync::atomic::Ordering::SeqCst);
+    let token = std::fs::read_to_string(world.root.join(name).join("token")).unwrap();
+    let url = format!("{hub_url}/api/v1/arrivals/{repository}?environment=prod");
+    for _ in 0..200 {
+        let response = reqwest::Client::new().get(&url).bearer_auth(token.trim()).send().await.unwrap();
+        if response.status() == 200 {
+            let answer: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+            if let Some(a) = answer["arrivals"].as_array().unwrap().iter().find(|a| a["commit"] == commit) {
+                assert_eq!(a["at"], now, "the hub saw {commit} at another time");
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the hub never saw {commit} on {repository}");
 }
 
 /// A registered agent of its own simulated cluster, reporting to the hub at `hub_url`.
@@ -248,7 +276,7 @@ async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
     world.commit("fleet", &[("fleet/fleet.yaml", &fleet(&world, rollout))]);
     let ns = world.namespace_yaml();
     let a = commit_at(&world, "app", &[("web/ns.yaml", &ns), ("web/a.yaml", &world.config_map("a", "one"))], T0);
-    let (hub_url, join, _hub) = hub(&world).await;
+    let (hub_url, join, _hub, clock) = hub(&world, T0).await;
     let mut canaries = Vec::new();
     for name in ["store-c1", "store-c2"] {
         canaries.push(store_agent(&world, &hub_url, &join, name, true).await);
@@ -258,6 +286,7 @@ async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
         stores.push(store_agent(&world, &hub_url, &join, &format!("store-{i:04}"), false).await);
     }
     // Everyone sees a as it lands, and runs it once its bake is over.
+    hub_sees(&world, &hub_url, &clock, "store-c1", "app", &a, T0).await;
     for agent in canaries.iter_mut().chain(&mut stores) {
         cycle(agent, T0).await;
     }
@@ -268,6 +297,7 @@ async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
 
     // b is broken; the canaries take it at once and fail; the others wait for their wave.
     let b = commit_at(&world, "app", &[("web/a.yaml", "a: [\n")], T0 + 6 * HOUR);
+    hub_sees(&world, &hub_url, &clock, "store-c1", "app", &b, T0 + 6 * HOUR).await;
     for agent in &mut canaries {
         let web = cycle(agent, T0 + 6 * HOUR + 60).await;
         assert_eq!((web.state, web.source_commit.as_deref()), (SyncState::Failed, Some(b.as_str())), "{web:?}");
@@ -310,6 +340,7 @@ async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
     // The fix: the canaries take it and are well. b stays held back from the later waves, whose
     // gates open for it before they do for the fix.
     let c = commit_at(&world, "app", &[("web/a.yaml", &world.config_map("a", "three"))], T0 + 9 * HOUR);
+    hub_sees(&world, &hub_url, &clock, "store-c1", "app", &c, T0 + 9 * HOUR).await;
     for agent in &mut canaries {
         let web = cycle(agent, T0 + 9 * HOUR + 60).await;
         assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c.as_str())), "{web:?}");
@@ -319,9 +350,9 @@ async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
         assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::WaitingForWave, Some(a.as_str())));
         assert!(web.message.as_deref().unwrap().starts_with("rollout halted: 2 clusters"), "{web:?}");
     }
-    // The fix reaches every wave in its turn (the stores saw it at 10:01).
+    // The fix reaches every wave in its turn, from when the hub saw it land.
     for agent in &mut stores {
-        let web = cycle(agent, T0 + 14 * HOUR + 60).await;
+        let web = cycle(agent, T0 + 13 * HOUR + 60).await;
         assert_eq!((web.state, web.applied_commit.as_deref()), (SyncState::Synced, Some(c.as_str())), "{web:?}");
     }
 }
@@ -516,7 +547,7 @@ async fn the_example_fleet_rolls_a_store_release_out_canary_then_a_tenth_then_ev
     let world = World::new(Duration::ZERO);
     // T0 is 02:00 in Chicago (CST), when bt-collector's window opens. The fleet is days old.
     example_fleet(&world, T0 - 72 * HOUR);
-    let (hub_url, join, _hub) = hub(&world).await;
+    let (hub_url, join, _hub, clock) = hub(&world, T0 - 72 * HOUR).await;
     // The example's prod stores, and more like store-0002, 20 in all.
     let mut stores = Vec::new();
     for i in 1..=20 {
@@ -534,6 +565,7 @@ async fn the_example_fleet_rolls_a_store_release_out_canary_then_a_tenth_then_ev
     };
     // 02:30: every store runs the release of three days ago (which they saw as it landed).
     let v1 = commit_at(&world, "store-app", &[], T0 - 72 * HOUR);
+    hub_sees(&world, &hub_url, &clock, "store-0001", "store-app", &v1, T0 - 72 * HOUR).await;
     step(&mut stores, T0 - 72 * HOUR + 60).await;
     let reports = step(&mut stores, T0 + HOUR / 2).await;
     let on_v1: Vec<String> = images(&reports, &v1);
@@ -542,7 +574,7 @@ async fn the_example_fleet_rolls_a_store_release_out_canary_then_a_tenth_then_ev
     // 02:45: release 1.5.0 lands on prod.
     let (path, text) = collector_image(&world, "1.5.0");
     let v2 = commit_at(&world, "store-app", &[(&path, &text)], T0 + 3 * HOUR / 4);
-    step(&mut stores, T0 + 3 * HOUR / 4).await;
+    hub_sees(&world, &hub_url, &clock, "store-0001", "store-app", &v2, T0 + 3 * HOUR / 4).await;
     // 03:00: the canary runs it; everyone else waits for their wave.
     let reports = step(&mut stores, T0 + HOUR).await;
     let canaries: Vec<String> = images(&reports, &v2);

@@ -197,6 +197,7 @@ impl Hub {
             fleet_poll: Duration::from_millis(200),
             cache_dir: dir.path().join("cache"),
             environments: setup.environments.iter().map(ToString::to_string).collect(),
+            arrival_clock: None,
         };
         let hub = server::start(options).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
