@@ -366,7 +366,8 @@ async fn reconcile_placements(
     }
 
     if !pending.is_empty() {
-        sync_pending(config, cluster, mode, memo, at.commit, key, pending, &mut outcomes).await;
+        let selected = selection.placements.iter().map(|p| p.name().to_string()).collect();
+        sync_pending(config, cluster, mode, memo, (at.commit, &selected), key, pending, &mut outcomes).await;
     }
     let mut outcomes: Vec<Outcome> = outcomes.into_iter().map(|o| o.expect("every placement has an outcome")).collect();
     // A placement that was not synced still runs what it applied last: say so.
@@ -392,12 +393,12 @@ async fn sync_pending(
     cluster: &mut Cluster,
     mode: Mode,
     memo: &mut Memo,
-    fleet_commit: CommitId,
+    (fleet_commit, selected): (CommitId, &BTreeSet<String>),
     key: &[u8],
     pending: Vec<Pending<'_>>,
     outcomes: &mut [Option<Outcome>],
 ) {
-    let mut claims = match sync::Claims::load(cluster, &config.namespace, key).await {
+    let mut claims = match sync::Claims::load(cluster, &config.namespace, key, selected).await {
         Ok(claims) => claims,
         Err(e) => {
             // Without knowing who owns what, nothing is applied and nothing pruned.

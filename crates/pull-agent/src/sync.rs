@@ -151,16 +151,24 @@ impl Claims {
             .or(self.owner_besides(r, me))
     }
 
-    /// Reads every sealed inventory in `namespace` (one list call): what each placement owns.
-    /// Unsealed ones are left out (their placements rebuild theirs when they next sync).
-    pub async fn load(cluster: &mut Cluster, namespace: &str, key: &[u8]) -> Result<Claims, cluster::Error> {
+    /// Reads every sealed inventory in `namespace` (one list call): what each placement of
+    /// `selected` (those that select the cluster now) owns. Unsealed ones are left out (their
+    /// placements rebuild theirs when they next sync), and so are those of placements that no
+    /// longer select the cluster: nobody syncs them, so what they hold is free to take (a
+    /// renamed placement takes its objects over rather than conflicting with its old name).
+    pub async fn load(
+        cluster: &mut Cluster,
+        namespace: &str,
+        key: &[u8],
+        selected: &BTreeSet<String>,
+    ) -> Result<Claims, cluster::Error> {
         let mut claims = Claims::default();
         for cm in cluster.list_in("v1", "ConfigMap", Some(namespace), INVENTORY_LABEL).await? {
             let Some(placement) = cm.pointer(&format!("/metadata/labels/{}", INVENTORY_LABEL.replace('/', "~1")))
             else {
                 continue;
             };
-            let Some(placement) = placement.as_str() else { continue };
+            let Some(placement) = placement.as_str().filter(|p| selected.contains(*p)) else { continue };
             if cm.pointer("/metadata/name").and_then(Value::as_str) != Some(inventory_name(placement).as_str()) {
                 continue;
             }

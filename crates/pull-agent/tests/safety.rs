@@ -378,3 +378,27 @@ async fn prune_leaves_what_is_outside_the_placements_scope_now() {
         "{web:?}"
     );
 }
+
+#[tokio::test]
+async fn a_renamed_placement_takes_its_objects_over_without_a_conflict_or_a_gap() {
+    let world = World::new(Duration::ZERO);
+    namespace(&world, "shop").await;
+    world.commit(
+        "fleet",
+        &[("fleet/fleet.yaml", &fleet_with(&world, &placement_yaml("web", "web", "  namespace: shop\n")))],
+    );
+    world.commit("app", &[("web/a.yaml", &config_map_in("shop", "a", "1"))]);
+    world.reconcile().await;
+    let uid = world.config_maps().get("a").await.unwrap().metadata.uid;
+    // The platform team renames the placement: the old name selects no cluster any more.
+    world.commit(
+        "fleet",
+        &[("fleet/fleet.yaml", &fleet_with(&world, &placement_yaml("storefront", "web", "  namespace: shop\n")))],
+    );
+    let reconciled = world.reconcile().await;
+    let storefront = placement(&reconciled, "storefront");
+    assert_eq!(storefront.state, SyncState::Synced, "{storefront:?}");
+    let a = world.config_maps().get("a").await.unwrap();
+    assert_eq!(a.metadata.uid, uid, "taken over in place, never deleted");
+    assert_eq!(a.metadata.labels.unwrap()["flotilla.dev/placement"], "storefront");
+}
