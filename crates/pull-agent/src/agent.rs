@@ -249,9 +249,23 @@ struct SyncedAt {
 struct Pending<'p> {
     slot: usize,
     placement: &'p Placement,
+    /// What it renders, its objects kept as compact JSON until its sync: every placement's
+    /// render is held between the two passes, and as values they would cost the idle agent
+    /// megabytes its allocator does not give back.
     desired: Desired,
+    objects: Vec<u8>,
+    refs: Vec<ObjectRef>,
     source_commit: CommitId,
     waiting: Option<Waiting>,
+}
+
+impl Pending<'_> {
+    /// The desired state with its objects back.
+    fn unpack(&mut self) -> Result<(), String> {
+        self.desired.objects = serde_json::from_slice(&std::mem::take(&mut self.objects))
+            .map_err(|e| format!("reading back the rendered objects: {e}"))?;
+        Ok(())
+    }
 }
 
 /// Reconciles (or plans) every placement that selects this cluster, reusing what `memo` holds.
@@ -362,7 +376,10 @@ async fn reconcile_placements(
             outcomes[slot] = Some(Outcome { report: *report, plan: None });
             continue;
         }
-        pending.push(Pending { slot, placement, desired, source_commit: located.commit, waiting });
+        let mut desired = desired;
+        let refs = desired.objects.iter().filter_map(ObjectRef::of).collect();
+        let objects = serde_json::to_vec(&std::mem::take(&mut desired.objects)).expect("objects serialize");
+        pending.push(Pending { slot, placement, desired, objects, refs, source_commit: located.commit, waiting });
     }
 
     if !pending.is_empty() {
@@ -395,7 +412,7 @@ async fn sync_pending(
     memo: &mut Memo,
     (fleet_commit, selected): (CommitId, &BTreeSet<String>),
     key: &[u8],
-    pending: Vec<Pending<'_>>,
+    mut pending: Vec<Pending<'_>>,
     outcomes: &mut [Option<Outcome>],
 ) {
     let mut claims = match sync::Claims::load(cluster, &config.namespace, key, selected).await {
@@ -409,10 +426,14 @@ async fn sync_pending(
             return;
         }
     };
-    for p in &pending {
-        claims.render(p.placement.name(), &p.desired.objects);
+    for p in &mut pending {
+        claims.render(p.placement.name(), std::mem::take(&mut p.refs));
     }
-    for p in pending {
+    for mut p in pending {
+        if let Err(e) = p.unpack() {
+            outcomes[p.slot] = Some(Outcome { report: failed(p.placement.name(), SyncState::Failed, e), plan: None });
+            continue;
+        }
         let context =
             sync::Context { namespace: &config.namespace, key, claims: &claims, state_dir: &config.state_dir };
         let outcome = match mode {

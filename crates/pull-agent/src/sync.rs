@@ -130,9 +130,9 @@ impl Claims {
         }
     }
 
-    /// Records that `placement` renders `objects` this cycle.
-    pub fn render(&mut self, placement: &str, objects: &[Value]) {
-        for r in objects.iter().filter_map(ObjectRef::of) {
+    /// Records that `placement` renders the objects `refs` this cycle.
+    pub fn render(&mut self, placement: &str, refs: impl IntoIterator<Item = ObjectRef>) {
+        for r in refs {
             self.rendered.entry(r).or_default().insert(placement.to_string());
         }
     }
