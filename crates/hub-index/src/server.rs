@@ -400,6 +400,7 @@ pub fn router(hub: Arc<Hub>) -> axum::Router {
         .route("/api/v1/evidence", get(crate::audit::evidence))
         .route("/api/v1/evidence/verify", get(crate::audit::verify))
         .route("/api/v1/audit", get(crate::audit::audit_view))
+        .route("/api/v1/overrides", get(crate::overrides::overrides_api))
         .route("/api/v1/rollouts/{placement}", get(crate::rollouts::rollout))
         .route("/api/v1/arrivals/{repository}", get(crate::arrivals::arrivals))
         .route("/api/v1/preview", get(crate::preview::preview_api))
@@ -582,6 +583,9 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
     let filter =
         store::EvidenceFilter { cluster: Some(name.to_string()), limit: 20, newest_first: true, ..Default::default() };
     let policy_history = hub.store.evidence(&filter).await.map_err(unavailable)?;
+    let filter =
+        store::OverrideFilter { cluster: Some(name.to_string()), limit: 20, newest_first: true, ..Default::default() };
+    let overrides = hub.store.overrides(&filter).await.map_err(unavailable)?;
     let report = row.as_ref().and_then(|r| r.last_report.clone());
     let fleet = hub.fleet.read().expect("not poisoned").clone();
     let placements: Vec<serde_json::Value> = report
@@ -618,6 +622,7 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
         "policies": report.as_ref().map(|r| r.policies.clone()).unwrap_or_default(),
         "reports": history,
         "policyHistory": policy_history.iter().map(crate::audit::row_json).collect::<Vec<_>>(),
+        "overrides": overrides.iter().map(crate::overrides::row_json).collect::<Vec<_>>(),
     }))
 }
 

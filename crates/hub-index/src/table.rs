@@ -115,10 +115,90 @@ fn policy_table(v: &Value) -> String {
     out
 }
 
+/// How many cluster names a line of the overrides table lists.
+const NAMES: usize = 10;
+
+/// The overrides, newest first: one line per override, with the clusters that ran it.
+fn overrides_table(v: &Value) -> String {
+    let rows: Vec<Vec<String>> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            let clusters = g["clusters"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let mut names: Vec<String> = clusters.iter().take(NAMES).map(|c| text(&c["cluster"])).collect();
+            if clusters.len() > NAMES {
+                names.push(format!("and {} more", clusters.len() - NAMES));
+            }
+            vec![
+                text(&g["target"]),
+                short(&g["commit"]),
+                text(&g["signer"]),
+                text(&g["reason"]),
+                text(&g["firstReceivedAt"]),
+                clusters.len().to_string(),
+                names.join(", "),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return "no overrides\n".to_string();
+    }
+    columns(&["TARGET", "COMMIT", "SIGNER", "REASON", "FIRST RECEIVED", "CLUSTERS", "NAMES"], &rows)
+}
+
+/// One cluster: its standing, its placements, and the overrides it ran.
+fn cluster_table(v: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  {}  {}  last report {}",
+        text(&v["name"]),
+        text(&v["environment"]),
+        text(&v["state"]),
+        text(&v["lastReportAtMs"])
+    );
+    let rows: Vec<Vec<String>> = v["placements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            vec![
+                text(&p["name"]),
+                text(&p["state"]),
+                text(&p["health"]),
+                short(&p["appliedCommit"]),
+                short(&p["desiredCommit"]),
+                text(&p["behind"]["commits"]),
+                text(&p["message"]),
+            ]
+        })
+        .collect();
+    out.push_str(&columns(&["PLACEMENT", "STATE", "HEALTH", "APPLIED", "DESIRED", "BEHIND", "MESSAGE"], &rows));
+    let overrides: Vec<Vec<String>> = v["overrides"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            ["target", "commit", "signer", "reason", "receivedAt"]
+                .iter()
+                .map(|k| if *k == "commit" { short(&o[*k]) } else { text(&o[*k]) })
+                .collect()
+        })
+        .collect();
+    if !overrides.is_empty() {
+        out.push('\n');
+        out.push_str(&columns(&["OVERRIDE", "COMMIT", "SIGNER", "REASON", "RECEIVED"], &overrides));
+    }
+    out
+}
+
 /// The table for the view at `path`.
 pub fn render(path: &str, v: &Value) -> String {
     let mut out = String::new();
-    if path.ends_with("/compliance") {
+    if path.ends_with("/overrides") {
+        out.push_str(&overrides_table(v));
+    } else if path.ends_with("/compliance") {
         let labels = v["labels"].as_str().filter(|l| !l.is_empty()).map(|l| format!(" with labels {l}"));
         let _ = writeln!(
             out,
@@ -154,31 +234,7 @@ pub fn render(path: &str, v: &Value) -> String {
         out.push_str(&columns(&["NAME", "ENVIRONMENT", "STATE", "PLACEMENTS", "PROBLEMS"], &rows));
         let _ = writeln!(out, "({} of {} from {})", rows.len(), text(&v["total"]), text(&v["offset"]));
     } else if path.contains("/clusters/") {
-        let _ = writeln!(
-            out,
-            "{}  {}  {}  last report {}",
-            text(&v["name"]),
-            text(&v["environment"]),
-            text(&v["state"]),
-            text(&v["lastReportAtMs"])
-        );
-        let rows: Vec<Vec<String>> = v["placements"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| {
-                vec![
-                    text(&p["name"]),
-                    text(&p["state"]),
-                    text(&p["health"]),
-                    short(&p["appliedCommit"]),
-                    short(&p["desiredCommit"]),
-                    text(&p["behind"]["commits"]),
-                    text(&p["message"]),
-                ]
-            })
-            .collect();
-        out.push_str(&columns(&["PLACEMENT", "STATE", "HEALTH", "APPLIED", "DESIRED", "BEHIND", "MESSAGE"], &rows));
+        out.push_str(&cluster_table(v));
     } else if path.ends_with("/lag") {
         let _ = writeln!(
             out,
@@ -249,6 +305,24 @@ mod tests {
         assert!(t.contains("controls 1.3.1, 1.4.2"), "{t}");
         assert!(t.contains("store-0002     prod         offline  2"), "{t}");
         assert!(t.ends_with("(1 of 1 from 0)\n"), "{t}");
+    }
+
+    #[test]
+    fn the_overrides_table_lists_each_override_and_its_clusters() {
+        let names: Vec<serde_json::Value> =
+            (0..12).map(|i| serde_json::json!({"cluster": format!("store-{i:02}")})).collect();
+        let v = serde_json::json!([{"target": "web", "commit": "c".repeat(40), "signer": "oncall@retail.example",
+            "reason": "INC-4711 card readers down", "firstReceivedAt": "2026-11-25T03:00:00Z", "clusters": names}]);
+        let t = render("/api/v1/overrides", &v);
+        assert!(t.starts_with("TARGET  COMMIT        SIGNER"), "{t}");
+        assert!(
+            t.contains(
+                "web     cccccccccccc  oncall@retail.example  INC-4711 card readers down  2026-11-25T03:00:00Z  12"
+            ),
+            "{t}"
+        );
+        assert!(t.trim_end().ends_with("store-08, store-09, and 2 more"), "{t}");
+        assert_eq!(render("/api/v1/overrides", &serde_json::json!([])), "no overrides\n");
     }
 
     #[test]
