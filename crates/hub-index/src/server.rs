@@ -565,7 +565,10 @@ async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name): Pa
 }
 
 /// A cluster's latest state as `GET /api/v1/clusters/{name}` answers it; the dashboard's detail
-/// page renders the same value. The one view that asks the store (the last report in full and
+/// page renders the same value: its standing, the fleet commit it runs (`fleet`: commit, head
+/// when the branch is elsewhere, state, message, who signed it; null when its report does not
+/// say), its placements (each with who signed its source commit), its policy results and their
+/// history, and the overrides it ran. The one view that asks the store (the last report in full and
 /// the history), so it is for one cluster at a time.
 pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::Value, (StatusCode, String)> {
     let (standing, declared, environment, labels) = {
@@ -609,6 +612,10 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
         .iter()
         .map(|r| json!({"sequence": r.sequence, "timeMs": r.time_ms, "receivedAtMs": r.received_at_ms}))
         .collect();
+    // Every field, null when absent, so that the shape never changes.
+    let fleet = report.as_ref().and_then(|r| r.fleet.as_ref()).map(
+        |f| json!({"commit": f.commit, "head": f.head, "state": f.state, "message": f.message, "signer": f.signer}),
+    );
     Ok(json!({
         "name": name,
         "environment": environment,
@@ -618,6 +625,7 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
         "registered": row.is_some(),
         "lastReportAtMs": row.as_ref().and_then(|r| r.last_report_at_ms),
         "lastSequence": row.as_ref().map(|r| r.last_sequence),
+        "fleet": fleet,
         "placements": placements,
         "policies": report.as_ref().map(|r| r.policies.clone()).unwrap_or_default(),
         "reports": history,

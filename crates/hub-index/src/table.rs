@@ -147,7 +147,8 @@ fn overrides_table(v: &Value) -> String {
     columns(&["TARGET", "COMMIT", "SIGNER", "REASON", "FIRST RECEIVED", "CLUSTERS", "NAMES"], &rows)
 }
 
-/// One cluster: its standing, its placements, and the overrides it ran.
+/// One cluster: its standing, the fleet commit it runs and who signed it, its placements and
+/// who signed each, and the overrides it ran.
 fn cluster_table(v: &Value) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -158,6 +159,20 @@ fn cluster_table(v: &Value) -> String {
         text(&v["state"]),
         text(&v["lastReportAtMs"])
     );
+    let fleet = &v["fleet"];
+    if !fleet.is_null() {
+        let mut line = format!("fleet {}  {}", short(&fleet["commit"]), text(&fleet["state"]));
+        if !fleet["signer"].is_null() {
+            let _ = write!(line, "  signed by {}", text(&fleet["signer"]));
+        }
+        if !fleet["head"].is_null() {
+            let _ = write!(line, "  head {}", short(&fleet["head"]));
+        }
+        if !fleet["message"].is_null() {
+            let _ = write!(line, "  {}", text(&fleet["message"]));
+        }
+        let _ = writeln!(out, "{line}");
+    }
     let rows: Vec<Vec<String>> = v["placements"]
         .as_array()
         .into_iter()
@@ -170,11 +185,13 @@ fn cluster_table(v: &Value) -> String {
                 short(&p["appliedCommit"]),
                 short(&p["desiredCommit"]),
                 text(&p["behind"]["commits"]),
+                text(&p["signer"]),
                 text(&p["message"]),
             ]
         })
         .collect();
-    out.push_str(&columns(&["PLACEMENT", "STATE", "HEALTH", "APPLIED", "DESIRED", "BEHIND", "MESSAGE"], &rows));
+    let header = ["PLACEMENT", "STATE", "HEALTH", "APPLIED", "DESIRED", "BEHIND", "SIGNER", "MESSAGE"];
+    out.push_str(&columns(&header, &rows));
     let overrides: Vec<Vec<String>> = v["overrides"]
         .as_array()
         .into_iter()
@@ -228,10 +245,15 @@ pub fn render(path: &str, v: &Value) -> String {
             .into_iter()
             .flatten()
             .map(|c| {
-                ["name", "environment", "standing", "placements", "problems"].iter().map(|k| text(&c[*k])).collect()
+                let mut row: Vec<String> = ["name", "environment", "standing", "placements", "problems"]
+                    .iter()
+                    .map(|k| text(&c[*k]))
+                    .collect();
+                row.push(c.get("fleet").map(text).unwrap_or_default());
+                row
             })
             .collect();
-        out.push_str(&columns(&["NAME", "ENVIRONMENT", "STATE", "PLACEMENTS", "PROBLEMS"], &rows));
+        out.push_str(&columns(&["NAME", "ENVIRONMENT", "STATE", "PLACEMENTS", "PROBLEMS", "FLEET"], &rows));
         let _ = writeln!(out, "({} of {} from {})", rows.len(), text(&v["total"]), text(&v["offset"]));
     } else if path.contains("/clusters/") {
         out.push_str(&cluster_table(v));
@@ -305,6 +327,26 @@ mod tests {
         assert!(t.contains("controls 1.3.1, 1.4.2"), "{t}");
         assert!(t.contains("store-0002     prod         offline  2"), "{t}");
         assert!(t.ends_with("(1 of 1 from 0)\n"), "{t}");
+    }
+
+    #[test]
+    fn the_cluster_table_says_who_signed_the_fleet_and_each_source_commit() {
+        let v = serde_json::json!({"name": "store-2", "environment": "prod", "state": "failed", "lastReportAtMs": 5,
+            "fleet": {"commit": "a".repeat(40), "head": "b".repeat(40), "state": "VerificationFailed",
+                "message": "bbbb is not signed", "signer": "platform@retail.example"},
+            "placements": [{"name": "web", "state": "Synced", "health": "Healthy", "appliedCommit": "c".repeat(40),
+                "desiredCommit": "c".repeat(40), "signer": "release@retail.example"}]});
+        let t = render("/api/v1/clusters/store-2", &v);
+        assert!(
+            t.contains(
+                "\nfleet aaaaaaaaaaaa  VerificationFailed  signed by platform@retail.example  head bbbbbbbbbbbb  bbbb is not signed\n"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("BEHIND  SIGNER                  MESSAGE"), "{t}");
+        assert!(t.contains("-       release@retail.example  -"), "{t}");
+        let v = serde_json::json!({"name": "store-3", "fleet": null, "placements": []});
+        assert!(!render("/api/v1/clusters/store-3", &v).contains("fleet"));
     }
 
     #[test]

@@ -1,9 +1,13 @@
-//! What the hub makes of a report's `overrides`, over real HTTP on SQLite and PostgreSQL: each
-//! commit a cluster runs through a change freeze by a signed `Flotilla-Override:`. The evidence
-//! log records each once per cluster, target and commit, in the same hash chain as the policy
-//! results (`evidence verify` finds an edited or deleted override row), the evidence export
-//! lists them, and `GET /api/v1/overrides` (and `hub-index overrides`) groups the clusters per
-//! override.
+//! What the hub makes of the two parts of a report that say who vouched for what a cluster runs,
+//! over real HTTP on SQLite and PostgreSQL:
+//! - `overrides`: each commit a cluster runs through a change freeze by a signed
+//!   `Flotilla-Override:`. The evidence log records each once per cluster, target and commit, in
+//!   the same hash chain as the policy results (`evidence verify` finds an edited or deleted
+//!   override row), the evidence export lists them, and `GET /api/v1/overrides` (and
+//!   `hub-index overrides`) groups the clusters per override;
+//! - `fleet`: the fleet commit a cluster runs, its state and who signed it, kept as the rest of
+//!   the cluster's latest report is (across a restart too) and shown with each placement's
+//!   signer; a fleet commit that failed verification makes the cluster failed.
 
 mod common;
 
@@ -26,9 +30,11 @@ spec:
     object: {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: default-deny, namespace: shop}}
 ";
 
-/// The source commit the `web` hotfix passed the freeze with, and the fleet's.
+/// The source commit the `web` hotfix passed the freeze with, and the fleet commits.
 const HOTFIX: &str = "c0ffee0000000000000000000000000000000001";
 const FLEET_FIX: &str = "f1ee7f1e00000000000000000000000000000002";
+const FLEET_SIGNED: &str = "5167ed0000000000000000000000000000000003";
+const FLEET_UNSIGNED: &str = "0b5c0e0000000000000000000000000000000004";
 const ONCALL: &str = "oncall@retail.example";
 const CARD_READERS: &str = "INC-4711 card readers down";
 
@@ -266,4 +272,98 @@ async fn overrides_are_evidence_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overrides_are_evidence_on_postgres() {
     overrides_are_evidence("postgres").await;
+}
+
+/// The five fields of a cluster's fleet section, as `GET /api/v1/clusters/{name}` gives them.
+fn fleet_of(detail: &Value) -> [Value; 5] {
+    ["commit", "head", "state", "message", "signer"].map(|k| detail["fleet"][k].clone())
+}
+
+async fn the_cluster_view_shows_who_signed(backend: &str) {
+    let hub = start(backend, "fleet_signers").await;
+    let one = hub.register("store-1").await;
+    let two = hub.register("store-2").await;
+    let three = hub.register("store-3").await;
+    // store-1 runs a fleet commit platform@ signed; store-2 stays on it because the branch's
+    // newest did not verify; store-3's report has no fleet section (an older agent).
+    let signed = json!({"commit": FLEET_SIGNED, "state": "Synced", "signer": "platform@retail.example"});
+    post(&hub, &one, report("store-1", 1, &json!({"fleet": signed}))).await;
+    let refused = format!("{FLEET_UNSIGNED} is not signed; the fleet repository stays at the last verified commit");
+    let failed = json!({"commit": FLEET_SIGNED, "head": FLEET_UNSIGNED, "state": "VerificationFailed",
+        "message": refused, "signer": "platform@retail.example"});
+    post(&hub, &two, report("store-2", 1, &json!({"fleet": failed}))).await;
+    post(&hub, &three, report("store-3", 1, &json!({}))).await;
+
+    let (status, detail) = hub.get("/api/v1/clusters/store-1").await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(
+        fleet_of(&detail),
+        [json!(FLEET_SIGNED), Value::Null, json!("Synced"), Value::Null, json!("platform@retail.example")],
+        "{detail}"
+    );
+    assert_eq!(detail["placements"][0]["signer"], "release@retail.example", "{detail}");
+    assert_eq!(detail["state"], "synced");
+    let (_, detail) = hub.get("/api/v1/clusters/store-2").await;
+    assert_eq!(
+        fleet_of(&detail),
+        [
+            json!(FLEET_SIGNED),
+            json!(FLEET_UNSIGNED),
+            json!("VerificationFailed"),
+            json!(refused),
+            json!("platform@retail.example")
+        ],
+        "{detail}"
+    );
+    assert_eq!(detail["state"], "failed", "a fleet commit that did not verify is a failure: {detail}");
+    let (_, detail) = hub.get("/api/v1/clusters/store-3").await;
+    assert_eq!(detail["fleet"], Value::Null, "{detail}");
+
+    // The list and the summary count it failed, and say why.
+    let (_, failed_list) = hub.get("/api/v1/clusters?state=failed").await;
+    let items = failed_list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{failed_list}");
+    assert_eq!((items[0]["name"].as_str(), items[0]["fleet"].as_str()), (Some("store-2"), Some("VerificationFailed")));
+    let (_, all) = hub.get("/api/v1/clusters").await;
+    assert_eq!(all["items"][0]["fleet"], "Synced", "{all}");
+    assert_eq!(all["items"][2].get("fleet"), None, "no fleet section, no field: {all}");
+    let (_, summary) = hub.get("/api/v1/summary").await;
+    assert_eq!(
+        (summary["byStanding"]["failed"].as_u64(), summary["byStanding"]["synced"].as_u64()),
+        (Some(1), Some(2))
+    );
+
+    // The command line shows the same.
+    let table = hub.cli(&["cluster", "store-1"]);
+    assert!(
+        table.contains(&format!("fleet {}  Synced  signed by platform@retail.example", &FLEET_SIGNED[..12])),
+        "{table}"
+    );
+    let web = table.lines().find(|l| l.starts_with("web ")).unwrap_or_else(|| panic!("{table}"));
+    assert!(web.contains("release@retail.example"), "{table}");
+    let table = hub.cli(&["cluster", "store-2"]);
+    assert!(table.contains("VerificationFailed") && table.contains(&refused), "{table}");
+    assert!(table.contains(&format!("head {}", &FLEET_UNSIGNED[..12])), "{table}");
+    let list = hub.cli(&["clusters", "--state", "failed"]);
+    assert!(list.lines().next().unwrap().ends_with("FLEET"), "{list}");
+    assert!(list.contains("store-2") && list.contains("VerificationFailed"), "{list}");
+
+    // A restarted hub (here: a second one over the same database) knows it all again.
+    let dir = tempfile::tempdir().unwrap();
+    let again = start_on(dir, Some(hub.db.clone())).await;
+    let (_, detail) = again.get("/api/v1/clusters/store-2").await;
+    assert_eq!(detail["state"], "failed", "{detail}");
+    assert_eq!(detail["fleet"]["state"], "VerificationFailed", "{detail}");
+    let (_, failed_list) = again.get("/api/v1/clusters?state=failed").await;
+    assert_eq!(failed_list["items"][0]["fleet"], "VerificationFailed", "{failed_list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_view_shows_who_signed_on_sqlite() {
+    the_cluster_view_shows_who_signed("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_view_shows_who_signed_on_postgres() {
+    the_cluster_view_shows_who_signed("postgres").await;
 }
