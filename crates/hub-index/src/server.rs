@@ -413,6 +413,7 @@ pub fn router(hub: Arc<Hub>) -> axum::Router {
         .route("/lag", get(dashboard::lag))
         .route("/compliance", get(dashboard::compliance))
         .route("/compliance/{policy}", get(dashboard::compliance_policy))
+        .route("/overrides", get(dashboard::overrides))
         .route("/preview", get(dashboard::preview))
         .route("/login", get(dashboard::login_form).post(dashboard::login).layer(DefaultBodyLimit::max(16 * 1024)))
         .route("/logout", post(dashboard::logout))
