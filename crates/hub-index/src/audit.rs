@@ -10,6 +10,10 @@
 //! unknown when some could not be evaluated and none failed, and without evidence when no
 //! cluster reported a policy of it by then. Each result carries its evidence row's position
 //! and hash in the chain, so an auditor can check it with `hub-index evidence verify`.
+//!
+//! Beside it, the evidence log itself (`GET /api/v1/evidence`, `hub-index evidence`): the policy
+//! results and the overrides (`store::overrides`) in one list, as JSON or CSV, and the check of
+//! its chain (`GET /api/v1/evidence/verify`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -142,7 +146,7 @@ pub fn audit(standard: &str, at_ms: i64, rows: &[EvidenceRow], catalog: &BTreeMa
 }
 
 /// Unix milliseconds as RFC 3339 UTC, to the second.
-fn rfc3339_ms(ms: i64) -> String {
+pub(crate) fn rfc3339_ms(ms: i64) -> String {
     flotilla_core::calendar::rfc3339(ms.div_euclid(1_000))
 }
 
@@ -328,7 +332,7 @@ mod http {
 
     use super::{audit, csv_field, to_csv, to_html};
     use crate::server::{Hub, problem};
-    use crate::store::{EvidenceFilter, PolicyMeta};
+    use crate::store::{EvidenceFilter, EvidenceRow, OverrideFilter, OverrideRow, PolicyMeta};
 
     /// The most evidence rows one request reads.
     const MAX_ROWS: i64 = 100_000;
@@ -351,12 +355,39 @@ mod http {
     pub struct EvidenceQuery {
         cluster: Option<String>,
         policy: Option<String>,
+        /// Overrides of this target only (`fleet` or a placement).
+        target: Option<String>,
+        /// `policy` (policy results) or `override` (commits run through a freeze); both when
+        /// absent, unless `policy` or `target` names one kind.
+        kind: Option<String>,
         since: Option<String>,
         limit: Option<i64>,
         format: Option<String>,
     }
 
-    /// The evidence log, oldest first, filtered; JSON or CSV (for auditors' spreadsheets).
+    /// A row of the evidence log, of either kind.
+    enum Entry {
+        Policy(EvidenceRow),
+        Override(OverrideRow),
+    }
+
+    impl Entry {
+        /// The export's order: by report time, change number, policy results before overrides.
+        fn key(&self) -> (i64, i64, u8, i64) {
+            match self {
+                Entry::Policy(r) => (r.time_ms, r.change, 0, r.seq),
+                Entry::Override(r) => (r.time_ms, r.change, 1, r.seq),
+            }
+        }
+    }
+
+    /// The CSV header: the policy results' columns, then the overrides' (a row of one kind
+    /// leaves the other's empty).
+    const CSV_HEADER: &str = "seq,time,cluster,policy,result,commit,standards,controls,violations,remediation,sequence,\
+         change,prev_hash,hash,kind,target,signer,reason,environment,received_at\n";
+
+    /// The evidence log, oldest first, filtered: policy results and overrides, in one list;
+    /// JSON or CSV (for auditors' spreadsheets).
     pub async fn evidence(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(q): Query<EvidenceQuery>) -> Response {
         if let Err(r) = hub.viewer(&headers).await {
             return r;
@@ -369,43 +400,52 @@ mod http {
                 return problem(StatusCode::BAD_REQUEST, &message, Some("since"));
             }
         };
-        let limit = q.limit.unwrap_or(1_000).clamp(1, MAX_ROWS);
-        let filter = EvidenceFilter { cluster: q.cluster, policy: q.policy, since_ms, limit, newest_first: false };
-        let rows = match hub.store().evidence(&filter).await {
-            Ok(rows) => rows,
-            Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+        let (policies, overrides) = match q.kind.as_deref() {
+            None => (q.target.is_none(), q.policy.is_none()),
+            Some("policy") => (true, false),
+            Some("override") => (false, true),
+            Some(other) => {
+                let message = format!("kind {other:?}: policy or override");
+                return problem(StatusCode::BAD_REQUEST, &message, Some("kind"));
+            }
         };
+        let limit = q.limit.unwrap_or(1_000).clamp(1, MAX_ROWS);
+        let mut entries: Vec<Entry> = Vec::new();
+        if policies {
+            let filter =
+                EvidenceFilter { cluster: q.cluster.clone(), policy: q.policy, since_ms, limit, newest_first: false };
+            match hub.store().evidence(&filter).await {
+                Ok(rows) => entries.extend(rows.into_iter().map(Entry::Policy)),
+                Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+            }
+        }
+        if overrides {
+            let filter = OverrideFilter { cluster: q.cluster, target: q.target, since_ms, limit, ..Default::default() };
+            match hub.store().overrides(&filter).await {
+                Ok(rows) => entries.extend(rows.into_iter().map(Entry::Override)),
+                Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+            }
+        }
+        entries.sort_by_key(Entry::key);
+        entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         match q.format.as_deref().unwrap_or("json") {
             "json" => {
-                let rows: Vec<serde_json::Value> = rows.iter().map(row_json).collect();
+                let rows: Vec<serde_json::Value> = entries
+                    .iter()
+                    .map(|e| match e {
+                        Entry::Policy(r) => row_json(r),
+                        Entry::Override(r) => crate::overrides::row_json(r),
+                    })
+                    .collect();
                 Json(rows).into_response()
             }
             "csv" => {
-                let mut out = String::from(
-                    "seq,time,cluster,policy,result,commit,standards,controls,violations,remediation,sequence,change,prev_hash,hash\n",
-                );
-                for r in &rows {
-                    let result = match r.compliant {
-                        Some(true) => "compliant",
-                        Some(false) => "non-compliant",
-                        None => "unknown",
+                let mut out = String::from(CSV_HEADER);
+                for e in &entries {
+                    let fields = match e {
+                        Entry::Policy(r) => policy_csv(r),
+                        Entry::Override(r) => override_csv(r),
                     };
-                    let fields = [
-                        r.seq.to_string(),
-                        super::rfc3339_ms(r.time_ms),
-                        r.cluster.clone(),
-                        r.policy.clone(),
-                        result.to_string(),
-                        r.commit.clone().unwrap_or_default(),
-                        r.standards_json.clone().unwrap_or_default(),
-                        r.controls_json.clone().unwrap_or_default(),
-                        r.violations_json.clone(),
-                        r.remediation_json.clone(),
-                        r.sequence.to_string(),
-                        r.change.to_string(),
-                        r.prev_hash.clone(),
-                        r.hash.clone(),
-                    ];
                     let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
                     out.push_str(&line.join(","));
                     out.push('\n');
@@ -416,11 +456,67 @@ mod http {
         }
     }
 
+    /// A policy result's CSV fields.
+    fn policy_csv(r: &EvidenceRow) -> Vec<String> {
+        let result = match r.compliant {
+            Some(true) => "compliant",
+            Some(false) => "non-compliant",
+            None => "unknown",
+        };
+        let mut fields = vec![
+            r.seq.to_string(),
+            super::rfc3339_ms(r.time_ms),
+            r.cluster.clone(),
+            r.policy.clone(),
+            result.to_string(),
+            r.commit.clone().unwrap_or_default(),
+            r.standards_json.clone().unwrap_or_default(),
+            r.controls_json.clone().unwrap_or_default(),
+            r.violations_json.clone(),
+            r.remediation_json.clone(),
+            r.sequence.to_string(),
+            r.change.to_string(),
+            r.prev_hash.clone(),
+            r.hash.clone(),
+            "policy".to_string(),
+        ];
+        fields.resize(20, String::new());
+        fields
+    }
+
+    /// An override's CSV fields: no policy, result, standards, controls, violations or
+    /// remediation.
+    fn override_csv(r: &OverrideRow) -> Vec<String> {
+        let empty = String::new;
+        vec![
+            r.seq.to_string(),
+            super::rfc3339_ms(r.time_ms),
+            r.cluster.clone(),
+            empty(),
+            empty(),
+            r.commit.clone(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            r.sequence.to_string(),
+            r.change.to_string(),
+            r.prev_hash.clone(),
+            r.hash.clone(),
+            "override".to_string(),
+            r.target.clone(),
+            r.signer.clone(),
+            r.reason.clone(),
+            r.environment.clone(),
+            super::rfc3339_ms(r.received_at_ms),
+        ]
+    }
+
     /// An evidence row as the API shows it.
-    pub fn row_json(r: &crate::store::EvidenceRow) -> serde_json::Value {
+    pub fn row_json(r: &EvidenceRow) -> serde_json::Value {
         let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);
         serde_json::json!({
-            "seq": r.seq, "time": super::rfc3339_ms(r.time_ms), "timeMs": r.time_ms,
+            "kind": "policy", "seq": r.seq, "time": super::rfc3339_ms(r.time_ms), "timeMs": r.time_ms,
             "cluster": r.cluster, "policy": r.policy, "compliant": r.compliant, "commit": r.commit,
             "standards": r.standards_json.as_deref().map(parse), "controls": r.controls_json.as_deref().map(parse),
             "violations": parse(&r.violations_json), "remediation": parse(&r.remediation_json),

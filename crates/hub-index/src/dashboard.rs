@@ -1,9 +1,10 @@
 //! The web dashboard: server-rendered HTML of the same views as the JSON API — the fleet summary
 //! (`/`), the cluster list (`/clusters`, paged and filtered), one cluster (`/clusters/{name}`),
 //! the lag ledger (`/lag`), and governance (`/compliance`: standards → controls → policies;
-//! `/compliance/{policy}`: one policy's non-compliant clusters, paged and filtered), and the
-//! preview of a merge (`/preview`: what moving a repository's branch to a ref would change, with
-//! the pending promotions to pick from). Every page but the preview refreshes itself every ten
+//! `/compliance/{policy}`: one policy's non-compliant clusters, paged and filtered), the
+//! overrides (`/overrides`: each commit run through a change freeze, its signer, reason and
+//! clusters), and the preview of a merge (`/preview`: what moving a repository's branch to a
+//! ref would change, with the pending promotions to pick from). Every page but the preview refreshes itself every ten
 //! seconds, and each says when it was rendered. No JavaScript at all: filters are GET forms,
 //! paging is links.
 //!
@@ -13,7 +14,7 @@
 //! to pass a token in a URL: a bookmarked or logged URL would leak it.
 //!
 //! The pages read the in-memory index like the JSON views, so they stay fast at 100,000
-//! clusters; only a cluster's own page asks the store. Every text put into a page goes through
+//! clusters; only a cluster's own page and the overrides (few rows) ask the store. Every text put into a page goes through
 //! [`escape`] (labels, names and messages are free text), and the pages are served with a
 //! Content-Security-Policy that allows no script.
 //!
@@ -191,7 +192,7 @@ fn page_with(title: &str, body: &str, signed_in: bool, refresh: bool) -> String 
         if refresh { format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">") } else { String::new() };
     let nav = if signed_in {
         "<a href=\"/\">Fleet</a><a href=\"/clusters\">Clusters</a><a href=\"/compliance\">Compliance</a>\
-         <a href=\"/preview\">Preview</a><form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>"
+         <a href=\"/overrides\">Overrides</a><a href=\"/preview\">Preview</a><form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>"
     } else {
         "<a href=\"/\">Flotilla</a>"
     };
@@ -230,6 +231,12 @@ fn badge(standing: &str) -> String {
 /// The standing a placement's state (as the report names it, `Synced`, …) counts as.
 fn placement_standing(state: &str) -> Option<Standing> {
     serde_json::from_value::<SyncState>(Value::String(state.to_string())).ok().map(standing_of)
+}
+
+/// A placement's or the fleet's state (`Synced`, …) as a badge in the colour of its standing.
+fn state_badge(state: &str) -> String {
+    let class = placement_standing(state).map_or("unknown", Standing::name);
+    format!("<span class=\"badge s-{class}\">{}</span>", escape(state))
 }
 
 fn short(commit: &str) -> &str {
@@ -501,13 +508,14 @@ fn render_clusters(form: &ListForm, list: &views::Page<views::ClusterLine>, prob
     out.push_str(&pager);
     out.push_str(
         "<table id=\"clusters\"><tr><th>cluster</th><th>environment</th><th>state</th><th>last report</th>\
-         <th>placements</th><th>problems</th></tr>",
+         <th>placements</th><th>problems</th><th>fleet</th></tr>",
     );
     for c in &list.items {
+        let fleet = c.fleet.map(|state| state_badge(&json_text(&state))).unwrap_or_default();
         let _ = write!(
             out,
             "<tr><td><a class=\"cluster\" href=\"/clusters/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{fleet}</td></tr>",
             encode(&c.name),
             escape(&c.name),
             escape(&c.environment),
@@ -567,12 +575,15 @@ fn render_cluster(d: &Value) -> String {
             escape(&text(v))
         );
     }
-    out.push_str("</table><h2>Placements</h2>");
+    out.push_str("</table>");
+    render_fleet(&d["fleet"], &mut out);
+    out.push_str("<h2>Placements</h2>");
     let placements = d["placements"].as_array().map(Vec::as_slice).unwrap_or_default();
     if placements.is_empty() {
         let none = if d["lastReportAtMs"].is_null() { "No report yet." } else { "The last report lists none." };
         let _ = write!(out, "<p class=\"muted\">{none}</p>");
         render_policies(d, &mut out);
+        render_cluster_overrides(d, &mut out);
         return out;
     }
     out.push_str(
@@ -609,6 +620,14 @@ fn render_cluster(d: &Value) -> String {
         );
     }
     out.push_str("</table>");
+    render_objects(placements, &mut out);
+    render_policies(d, &mut out);
+    render_cluster_overrides(d, &mut out);
+    out
+}
+
+/// The objects the placements' reports list: drifted, failed, unhealthy or pruned.
+fn render_objects(placements: &[Value], out: &mut String) {
     let objects: Vec<(String, &Value)> = placements
         .iter()
         .flat_map(|p| p["objects"].as_array().into_iter().flatten().map(move |o| (text(&p["name"]), o)))
@@ -640,8 +659,77 @@ fn render_cluster(d: &Value) -> String {
         }
         out.push_str("</table>");
     }
-    render_policies(d, &mut out);
-    out
+}
+
+/// A commit id, shortened, with the whole id as its title.
+fn commit_code(commit: &str) -> String {
+    format!("<code title=\"{}\">{}</code>", escape(commit), escape(short(commit)))
+}
+
+/// The fleet commit the cluster runs, who signed it, and why it is not the branch's newest;
+/// nothing when the report does not say (the fleet neither rolls out nor is verified). A
+/// commit that did not verify is said in words too: the cluster takes no fleet change until a
+/// signed commit comes.
+fn render_fleet(fleet: &Value, out: &mut String) {
+    if fleet.is_null() {
+        return;
+    }
+    let commit = text(&fleet["commit"]);
+    let head = text(&fleet["head"]);
+    let state = text(&fleet["state"]);
+    out.push_str("<h2>Fleet</h2>");
+    if state == "VerificationFailed" {
+        let said = if head.is_empty() {
+            format!(
+                "The fleet commit {} did not verify: this cluster takes no fleet change until a signed one comes.",
+                commit_code(&commit)
+            )
+        } else {
+            format!(
+                "The fleet branch's newest commit <code>{}</code> did not verify: this cluster stays on \
+                 <code>{}</code> and takes no fleet change until a signed one comes.",
+                escape(short(&head)),
+                escape(short(&commit))
+            )
+        };
+        let _ = write!(out, "<p class=\"error\" id=\"fleet-problem\">{said}</p>");
+    }
+    let _ = write!(
+        out,
+        "<table id=\"fleet\"><tr><th>fleet commit</th><th>state</th><th>signer</th><th>branch head</th>\
+         <th>message</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+        commit_code(&commit),
+        state_badge(&state),
+        escape(&text(&fleet["signer"])),
+        if head.is_empty() { String::new() } else { commit_code(&head) },
+        escape(&text(&fleet["message"])),
+    );
+}
+
+/// The overrides the cluster ran (commits taken through a change freeze), newest first.
+fn render_cluster_overrides(d: &Value, out: &mut String) {
+    let overrides = d["overrides"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if overrides.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<h2>Overrides</h2><p class=\"muted\">Commits this cluster took through a change freeze, on the word \
+         of an override signer, newest first, as the evidence log holds them.</p><table id=\"cluster-overrides\">\
+         <tr><th>received</th><th>target</th><th>commit</th><th>signer</th><th>reason</th><th>evidence</th></tr>",
+    );
+    for o in overrides {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>#{}</td></tr>",
+            escape(&text(&o["receivedAt"])),
+            escape(&text(&o["target"])),
+            commit_code(&text(&o["commit"])),
+            escape(&text(&o["signer"])),
+            escape(&text(&o["reason"])),
+            escape(&text(&o["seq"])),
+        );
+    }
+    out.push_str("</table>");
 }
 
 /// The cluster's policy results as its last report gave them, and the recent changes of them
@@ -1090,6 +1178,83 @@ fn render_compliance_policy(form: &ComplianceForm, action: &str, v: &views::Poli
     }
     out.push_str("</table>");
     out.push_str(&pager);
+    out
+}
+
+/// How many clusters a line of the overrides page names.
+const OVERRIDE_NAMES: usize = 20;
+
+/// `GET /overrides?target=&cluster=&environment=&since=`: which overrides happened, newest
+/// first, each with its clusters.
+pub async fn overrides(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    if let Err(r) = viewer(&hub, &headers).await {
+        return r;
+    }
+    let pairs = parse_form(q.as_deref().unwrap_or_default());
+    let value = |key: &str| param(&pairs, key).map(str::to_string);
+    let filter = crate::overrides::Filter {
+        cluster: value("cluster"),
+        target: value("target"),
+        environment: value("environment"),
+        since: value("since"),
+        limit: None,
+    };
+    let form = format!(
+        "<form class=\"filter\" method=\"get\" action=\"/overrides\" id=\"filter\">\
+         <label>target <input name=\"target\" value=\"{}\" placeholder=\"fleet or a placement\" size=\"14\"></label>\
+         <label>cluster <input name=\"cluster\" value=\"{}\" size=\"14\"></label>\
+         <label>environment <input name=\"environment\" value=\"{}\" size=\"10\"></label>\
+         <label>since <input name=\"since\" value=\"{}\" placeholder=\"2026-11-20\" size=\"12\"></label>\
+         <button type=\"submit\">Filter</button> <a href=\"/overrides\">clear</a></form>",
+        escape(filter.target.as_deref().unwrap_or_default()),
+        escape(filter.cluster.as_deref().unwrap_or_default()),
+        escape(filter.environment.as_deref().unwrap_or_default()),
+        escape(filter.since.as_deref().unwrap_or_default()),
+    );
+    match crate::overrides::compute(&hub, &filter).await {
+        Ok(groups) => html(StatusCode::OK, page("Overrides", &render_overrides(&form, &groups), true)),
+        Err((status, message, _)) => form_problem(status, "Overrides", &form, &message),
+    }
+}
+
+fn render_overrides(form: &str, groups: &[crate::overrides::Group]) -> String {
+    let mut out = format!(
+        "<h1>Overrides</h1><p class=\"muted\">Each commit that clusters took during a change freeze because \
+         its message carries a <code>Flotilla-Override:</code> trailer signed by an override signer, newest \
+         first, with the clusters that ran it. Each is in the evidence log, once per cluster.</p>{form}"
+    );
+    if groups.is_empty() {
+        out.push_str("<p class=\"muted\" id=\"no-overrides\">No override.</p>");
+        return out;
+    }
+    out.push_str(
+        "<table id=\"overrides\"><tr><th>target</th><th>commit</th><th>signer</th><th>reason</th>\
+         <th>first received</th><th>clusters</th><th>which</th></tr>",
+    );
+    for g in groups {
+        let names: Vec<String> = g
+            .clusters
+            .iter()
+            .take(OVERRIDE_NAMES)
+            .map(|c| {
+                format!("<a class=\"cluster\" href=\"/clusters/{}\">{}</a>", encode(&c.cluster), escape(&c.cluster))
+            })
+            .collect();
+        let more = g.clusters.len().saturating_sub(OVERRIDE_NAMES);
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}{more}</td></tr>",
+            escape(&g.target),
+            commit_code(&g.commit),
+            escape(&g.signer),
+            escape(&g.reason),
+            escape(&g.first_received_at),
+            g.clusters.len(),
+            names.join(", "),
+        );
+    }
+    out.push_str("</table>");
     out
 }
 

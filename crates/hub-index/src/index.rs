@@ -1,5 +1,5 @@
 //! The in-memory index the views read: one small entry per cluster, its placements' states and
-//! commits, kept up to date from the store's change numbers (so several hub processes sharing
+//! commits and the state of its fleet commit, kept up to date from the store's change numbers (so several hub processes sharing
 //! one PostgreSQL each see every report). Commits, digests, placement names and labels are
 //! interned, and so are whole label sets and whole placement lists: a million clusters running
 //! a handful of commits in a handful of states share them (what no cluster uses any more is
@@ -120,6 +120,9 @@ pub struct Entry {
     pub last_report_at_ms: Option<i64>,
     pub placements: Placements,
     pub policies: PolicyResults,
+    /// The state of the fleet commit the cluster runs, when its report says (the fleet rolls
+    /// out, freezes or is verified): counted in its standing like a placement's.
+    pub fleet: Option<SyncState>,
     token_hash: Option<TokenHash>,
     /// The store's change number this entry is from (0: declared only).
     change: i64,
@@ -564,6 +567,7 @@ impl Index {
             last_report_at_ms: row.last_report_at_ms,
             placements,
             policies,
+            fleet: row.last_report.as_ref().and_then(|r| r.fleet.as_ref()).map(|f| f.state),
             token_hash: row.token_hash,
             change: row.change,
         };
@@ -590,6 +594,7 @@ impl Index {
             last_report_at_ms: Some(received_at_ms),
             placements,
             policies,
+            fleet: report.fleet.as_ref().map(|f| f.state),
             token_hash,
             change,
         };
@@ -769,13 +774,16 @@ pub fn label<'a>(labels: &'a [(Text, Text)], key: &str) -> Option<&'a str> {
 
 impl Entry {
     /// Where the cluster stands when reports before `cutoff_ms` are too old: offline then,
-    /// else the worst of its placements.
+    /// else the worst of its placements and its fleet commit (a fleet commit that did not
+    /// verify, or could not be fetched, is a failure; one waiting for its wave or window is
+    /// progressing, as a placement's would be).
     fn standing_at(&self, cutoff_ms: i64) -> Standing {
         let Some(at) = self.last_report_at_ms else { return Standing::NeverReported };
         if at < cutoff_ms {
             return Standing::Offline;
         }
-        self.placements.iter().map(|p| standing_of(p.state)).max().unwrap_or(Standing::Synced)
+        let fleet = self.fleet.map(standing_of);
+        self.placements.iter().map(|p| standing_of(p.state)).chain(fleet).max().unwrap_or(Standing::Synced)
     }
 
     /// Whether every `key=value` of `selector` is among the labels (an empty selector matches).
@@ -891,6 +899,50 @@ mod tests {
         index.advance(2_000);
         assert_eq!(index.tally().by_standing[Standing::Offline.slot()], 0);
         assert_eq!(index.tally().by_standing[Standing::Degraded.slot()], 1);
+    }
+
+    /// `report` with a fleet section in `state`.
+    fn with_fleet(mut report: Report, state: SyncState) -> Report {
+        report.fleet = Some(flotilla_core::report::FleetReport {
+            commit: "f".repeat(40),
+            head: None,
+            state,
+            message: None,
+            signer: Some("platform@retail.example".into()),
+        });
+        report
+    }
+
+    #[test]
+    fn a_fleet_commit_that_did_not_verify_makes_the_cluster_failed() {
+        let mut index = Index::new(180_000);
+        let c = "a".repeat(40);
+        let synced = [("web", "Synced", c.as_str())];
+        for (name, state) in [
+            ("s1", SyncState::VerificationFailed),
+            ("s2", SyncState::SourceUnreachable),
+            ("s3", SyncState::WaitingForWave),
+            ("s4", SyncState::Synced),
+        ] {
+            let mut r = row(name, Some(1_000), &synced);
+            r.last_report = r.last_report.map(|report| with_fleet(report, state));
+            index.update(&r);
+        }
+        index.update(&row("s5", Some(1_000), &[]));
+        index.advance(2_000);
+        let at = |index: &Index, n: &str| index.standing(index.get(n).unwrap());
+        assert_eq!(at(&index, "s1"), Standing::Failed, "its placements are synced, its fleet is not to be trusted");
+        assert_eq!(at(&index, "s2"), Standing::Failed);
+        assert_eq!(at(&index, "s3"), Standing::Progressing);
+        assert_eq!((at(&index, "s4"), at(&index, "s5")), (Standing::Synced, Standing::Synced));
+        assert_eq!(index.get("s1").unwrap().fleet, Some(SyncState::VerificationFailed));
+        assert_eq!(index.get("s5").unwrap().fleet, None, "no fleet section, no fleet state");
+        assert_eq!(index.tally().by_placement["web"][Standing::Synced.slot()], 4, "the fleet is not a placement");
+        // The next report, verified again: synced.
+        let next = with_fleet(report("s1", &synced), SyncState::Synced);
+        assert!(index.apply("s1", 2, 1_500, &next));
+        assert_eq!(at(&index, "s1"), Standing::Synced);
+        assert_eq!(index.tally().by_standing[Standing::Failed.slot()], 1);
     }
 
     #[test]
@@ -1081,9 +1133,16 @@ mod tests {
                 }
                 _ => {
                     let received = now - i64::try_from(next(2_000)).unwrap();
-                    let r = report_with(&name, &placements, &policies);
+                    let fleet = [None, Some(SyncState::Synced), Some(SyncState::VerificationFailed)];
+                    let fleet = fleet[usize::try_from(next(3)).unwrap()];
+                    let fleet_of = |r: Report| match fleet {
+                        Some(state) => with_fleet(r, state),
+                        None => r,
+                    };
+                    let r = fleet_of(report_with(&name, &placements, &policies));
                     if !index.apply(&name, change, received, &r) {
                         let mut row = row_with(&name, Some(received), &placements, &policies);
+                        row.last_report = row.last_report.map(fleet_of);
                         row.change = change;
                         index.update(&row);
                     }

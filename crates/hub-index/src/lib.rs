@@ -9,6 +9,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod fleet;
 pub mod index;
+pub mod overrides;
 pub mod preview;
 pub mod rollouts;
 pub mod server;

@@ -42,6 +42,9 @@ enum Command {
     Evidence(EvidenceArgs),
     /// The fleet's compliance with a standard as of a date, per control, with the evidence.
     Audit(AuditArgs),
+    /// Which overrides happened: each commit run through a change freeze by a signed
+    /// `Flotilla-Override:`, with its signer, reason and the clusters that ran it.
+    Overrides(OverridesArgs),
     /// What moving a repository's environment branch to a ref (merging dev into prod) would do:
     /// the clusters that would change, grouped by placement and new digest, with the objects
     /// that would change on one cluster of each group.
@@ -79,6 +82,12 @@ struct EvidenceArgs {
     cluster: Option<String>,
     #[arg(long)]
     policy: Option<String>,
+    /// Overrides of this target only: `fleet` or a placement.
+    #[arg(long)]
+    target: Option<String>,
+    /// Policy results only, or overrides only (default: both).
+    #[arg(long, value_parser = ["policy", "override"])]
+    kind: Option<String>,
     /// Only results from this time on: YYYY-MM-DD or an RFC 3339 UTC time.
     #[arg(long)]
     since: Option<String>,
@@ -86,6 +95,25 @@ struct EvidenceArgs {
     limit: u32,
     #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
     format: String,
+}
+
+#[derive(clap::Args)]
+struct OverridesArgs {
+    #[command(flatten)]
+    view: ViewArgs,
+    #[arg(long)]
+    cluster: Option<String>,
+    /// `fleet` or a placement.
+    #[arg(long)]
+    target: Option<String>,
+    #[arg(long)]
+    environment: Option<String>,
+    /// Only overrides from this time on: YYYY-MM-DD or an RFC 3339 UTC time.
+    #[arg(long)]
+    since: Option<String>,
+    /// How many overrides (newest first).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
 }
 
 #[derive(Subcommand)]
@@ -317,34 +345,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             show(&a.view, "/api/v1/clusters", &query)
         }
         Command::Cluster(a) => show(&a.view, &format!("/api/v1/clusters/{}", a.name), &[]),
-        Command::Evidence(EvidenceArgs { action: Some(EvidenceAction::Verify { db }), .. }) => {
-            let check = runtime()?.block_on(async {
-                let store = hub_index::store::Store::open(&db).await?;
-                anyhow::Ok(store.verify_evidence().await?)
-            })?;
-            match &check.problem {
-                None => {
-                    println!("the evidence chain holds: {} rows, head {}", check.rows, check.head);
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some(problem) => {
-                    println!("the evidence chain is BROKEN: {problem}");
-                    println!("{} rows hold before it, ending at {}", check.rows, check.head);
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
-        Command::Evidence(a) => {
-            let mut query = vec![("limit", a.limit.to_string()), ("format", a.format)];
-            for (key, value) in [("cluster", a.cluster), ("policy", a.policy), ("since", a.since)] {
-                if let Some(v) = value {
-                    query.push((key, v));
-                }
-            }
-            let body = fetch(&a.hub, a.token_file.as_ref(), "/api/v1/evidence", &query)?;
-            std::io::stdout().lock().write_all(body.as_bytes())?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Evidence(a) => evidence(a),
         Command::Audit(a) => {
             let mut query = vec![("standard", a.standard), ("format", a.format)];
             for (key, value) in [("at", a.at), ("environment", a.environment)] {
@@ -356,10 +357,57 @@ fn run(cli: Cli) -> Result<ExitCode> {
             std::io::stdout().lock().write_all(body.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Overrides(a) => overrides(a),
         Command::Compliance(a) => compliance(a),
         Command::Lag(a) => lag(a),
         Command::Preview(a) => preview(a),
     }
+}
+
+/// `hub-index evidence verify` checks the chain in the database; `hub-index evidence` exports
+/// the log from the hub.
+fn evidence(a: EvidenceArgs) -> Result<ExitCode> {
+    if let Some(EvidenceAction::Verify { db }) = a.action {
+        let check = runtime()?.block_on(async {
+            let store = hub_index::store::Store::open(&db).await?;
+            anyhow::Ok(store.verify_evidence().await?)
+        })?;
+        return match &check.problem {
+            None => {
+                println!("the evidence chain holds: {} rows, head {}", check.rows, check.head);
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(problem) => {
+                println!("the evidence chain is BROKEN: {problem}");
+                println!("{} rows hold before it, ending at {}", check.rows, check.head);
+                Ok(ExitCode::FAILURE)
+            }
+        };
+    }
+    let mut query = vec![("limit", a.limit.to_string()), ("format", a.format)];
+    for (key, value) in
+        [("cluster", a.cluster), ("policy", a.policy), ("target", a.target), ("kind", a.kind), ("since", a.since)]
+    {
+        if let Some(v) = value {
+            query.push((key, v));
+        }
+    }
+    let body = fetch(&a.hub, a.token_file.as_ref(), "/api/v1/evidence", &query)?;
+    std::io::stdout().lock().write_all(body.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hub-index overrides`: which overrides happened, newest first.
+fn overrides(a: OverridesArgs) -> Result<ExitCode> {
+    let mut query = vec![("limit", a.limit.to_string())];
+    for (key, value) in
+        [("cluster", a.cluster), ("target", a.target), ("environment", a.environment), ("since", a.since)]
+    {
+        if let Some(v) = value {
+            query.push((key, v));
+        }
+    }
+    show(&a.view, "/api/v1/overrides", &query)
 }
 
 /// `hub-index lag PLACEMENT`: its lag ledger.

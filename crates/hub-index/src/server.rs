@@ -400,6 +400,7 @@ pub fn router(hub: Arc<Hub>) -> axum::Router {
         .route("/api/v1/evidence", get(crate::audit::evidence))
         .route("/api/v1/evidence/verify", get(crate::audit::verify))
         .route("/api/v1/audit", get(crate::audit::audit_view))
+        .route("/api/v1/overrides", get(crate::overrides::overrides_api))
         .route("/api/v1/rollouts/{placement}", get(crate::rollouts::rollout))
         .route("/api/v1/arrivals/{repository}", get(crate::arrivals::arrivals))
         .route("/api/v1/preview", get(crate::preview::preview_api))
@@ -412,6 +413,7 @@ pub fn router(hub: Arc<Hub>) -> axum::Router {
         .route("/lag", get(dashboard::lag))
         .route("/compliance", get(dashboard::compliance))
         .route("/compliance/{policy}", get(dashboard::compliance_policy))
+        .route("/overrides", get(dashboard::overrides))
         .route("/preview", get(dashboard::preview))
         .route("/login", get(dashboard::login_form).post(dashboard::login).layer(DefaultBodyLimit::max(16 * 1024)))
         .route("/logout", post(dashboard::logout))
@@ -564,7 +566,10 @@ async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name): Pa
 }
 
 /// A cluster's latest state as `GET /api/v1/clusters/{name}` answers it; the dashboard's detail
-/// page renders the same value. The one view that asks the store (the last report in full and
+/// page renders the same value: its standing, the fleet commit it runs (`fleet`: commit, head
+/// when the branch is elsewhere, state, message, who signed it; null when its report does not
+/// say), its placements (each with who signed its source commit), its policy results and their
+/// history, and the overrides it ran. The one view that asks the store (the last report in full and
 /// the history), so it is for one cluster at a time.
 pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::Value, (StatusCode, String)> {
     let (standing, declared, environment, labels) = {
@@ -582,6 +587,9 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
     let filter =
         store::EvidenceFilter { cluster: Some(name.to_string()), limit: 20, newest_first: true, ..Default::default() };
     let policy_history = hub.store.evidence(&filter).await.map_err(unavailable)?;
+    let filter =
+        store::OverrideFilter { cluster: Some(name.to_string()), limit: 20, newest_first: true, ..Default::default() };
+    let overrides = hub.store.overrides(&filter).await.map_err(unavailable)?;
     let report = row.as_ref().and_then(|r| r.last_report.clone());
     let fleet = hub.fleet.read().expect("not poisoned").clone();
     let placements: Vec<serde_json::Value> = report
@@ -605,6 +613,10 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
         .iter()
         .map(|r| json!({"sequence": r.sequence, "timeMs": r.time_ms, "receivedAtMs": r.received_at_ms}))
         .collect();
+    // Every field, null when absent, so that the shape never changes.
+    let fleet = report.as_ref().and_then(|r| r.fleet.as_ref()).map(
+        |f| json!({"commit": f.commit, "head": f.head, "state": f.state, "message": f.message, "signer": f.signer}),
+    );
     Ok(json!({
         "name": name,
         "environment": environment,
@@ -614,10 +626,12 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
         "registered": row.is_some(),
         "lastReportAtMs": row.as_ref().and_then(|r| r.last_report_at_ms),
         "lastSequence": row.as_ref().map(|r| r.last_sequence),
+        "fleet": fleet,
         "placements": placements,
         "policies": report.as_ref().map(|r| r.policies.clone()).unwrap_or_default(),
         "reports": history,
         "policyHistory": policy_history.iter().map(crate::audit::row_json).collect::<Vec<_>>(),
+        "overrides": overrides.iter().map(crate::overrides::row_json).collect::<Vec<_>>(),
     }))
 }
 

@@ -115,10 +115,107 @@ fn policy_table(v: &Value) -> String {
     out
 }
 
+/// How many cluster names a line of the overrides table lists.
+const NAMES: usize = 10;
+
+/// The overrides, newest first: one line per override, with the clusters that ran it.
+fn overrides_table(v: &Value) -> String {
+    let rows: Vec<Vec<String>> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            let clusters = g["clusters"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let mut names: Vec<String> = clusters.iter().take(NAMES).map(|c| text(&c["cluster"])).collect();
+            if clusters.len() > NAMES {
+                names.push(format!("and {} more", clusters.len() - NAMES));
+            }
+            vec![
+                text(&g["target"]),
+                short(&g["commit"]),
+                text(&g["signer"]),
+                text(&g["reason"]),
+                text(&g["firstReceivedAt"]),
+                clusters.len().to_string(),
+                names.join(", "),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return "no overrides\n".to_string();
+    }
+    columns(&["TARGET", "COMMIT", "SIGNER", "REASON", "FIRST RECEIVED", "CLUSTERS", "NAMES"], &rows)
+}
+
+/// One cluster: its standing, the fleet commit it runs and who signed it, its placements and
+/// who signed each, and the overrides it ran.
+fn cluster_table(v: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  {}  {}  last report {}",
+        text(&v["name"]),
+        text(&v["environment"]),
+        text(&v["state"]),
+        text(&v["lastReportAtMs"])
+    );
+    let fleet = &v["fleet"];
+    if !fleet.is_null() {
+        let mut line = format!("fleet {}  {}", short(&fleet["commit"]), text(&fleet["state"]));
+        if !fleet["signer"].is_null() {
+            let _ = write!(line, "  signed by {}", text(&fleet["signer"]));
+        }
+        if !fleet["head"].is_null() {
+            let _ = write!(line, "  head {}", short(&fleet["head"]));
+        }
+        if !fleet["message"].is_null() {
+            let _ = write!(line, "  {}", text(&fleet["message"]));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let rows: Vec<Vec<String>> = v["placements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            vec![
+                text(&p["name"]),
+                text(&p["state"]),
+                text(&p["health"]),
+                short(&p["appliedCommit"]),
+                short(&p["desiredCommit"]),
+                text(&p["behind"]["commits"]),
+                text(&p["signer"]),
+                text(&p["message"]),
+            ]
+        })
+        .collect();
+    let header = ["PLACEMENT", "STATE", "HEALTH", "APPLIED", "DESIRED", "BEHIND", "SIGNER", "MESSAGE"];
+    out.push_str(&columns(&header, &rows));
+    let overrides: Vec<Vec<String>> = v["overrides"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            ["target", "commit", "signer", "reason", "receivedAt"]
+                .iter()
+                .map(|k| if *k == "commit" { short(&o[*k]) } else { text(&o[*k]) })
+                .collect()
+        })
+        .collect();
+    if !overrides.is_empty() {
+        out.push('\n');
+        out.push_str(&columns(&["OVERRIDE", "COMMIT", "SIGNER", "REASON", "RECEIVED"], &overrides));
+    }
+    out
+}
+
 /// The table for the view at `path`.
 pub fn render(path: &str, v: &Value) -> String {
     let mut out = String::new();
-    if path.ends_with("/compliance") {
+    if path.ends_with("/overrides") {
+        out.push_str(&overrides_table(v));
+    } else if path.ends_with("/compliance") {
         let labels = v["labels"].as_str().filter(|l| !l.is_empty()).map(|l| format!(" with labels {l}"));
         let _ = writeln!(
             out,
@@ -148,37 +245,18 @@ pub fn render(path: &str, v: &Value) -> String {
             .into_iter()
             .flatten()
             .map(|c| {
-                ["name", "environment", "standing", "placements", "problems"].iter().map(|k| text(&c[*k])).collect()
+                let mut row: Vec<String> = ["name", "environment", "standing", "placements", "problems"]
+                    .iter()
+                    .map(|k| text(&c[*k]))
+                    .collect();
+                row.push(c.get("fleet").map(text).unwrap_or_default());
+                row
             })
             .collect();
-        out.push_str(&columns(&["NAME", "ENVIRONMENT", "STATE", "PLACEMENTS", "PROBLEMS"], &rows));
+        out.push_str(&columns(&["NAME", "ENVIRONMENT", "STATE", "PLACEMENTS", "PROBLEMS", "FLEET"], &rows));
         let _ = writeln!(out, "({} of {} from {})", rows.len(), text(&v["total"]), text(&v["offset"]));
     } else if path.contains("/clusters/") {
-        let _ = writeln!(
-            out,
-            "{}  {}  {}  last report {}",
-            text(&v["name"]),
-            text(&v["environment"]),
-            text(&v["state"]),
-            text(&v["lastReportAtMs"])
-        );
-        let rows: Vec<Vec<String>> = v["placements"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| {
-                vec![
-                    text(&p["name"]),
-                    text(&p["state"]),
-                    text(&p["health"]),
-                    short(&p["appliedCommit"]),
-                    short(&p["desiredCommit"]),
-                    text(&p["behind"]["commits"]),
-                    text(&p["message"]),
-                ]
-            })
-            .collect();
-        out.push_str(&columns(&["PLACEMENT", "STATE", "HEALTH", "APPLIED", "DESIRED", "BEHIND", "MESSAGE"], &rows));
+        out.push_str(&cluster_table(v));
     } else if path.ends_with("/lag") {
         let _ = writeln!(
             out,
@@ -249,6 +327,44 @@ mod tests {
         assert!(t.contains("controls 1.3.1, 1.4.2"), "{t}");
         assert!(t.contains("store-0002     prod         offline  2"), "{t}");
         assert!(t.ends_with("(1 of 1 from 0)\n"), "{t}");
+    }
+
+    #[test]
+    fn the_cluster_table_says_who_signed_the_fleet_and_each_source_commit() {
+        let v = serde_json::json!({"name": "store-2", "environment": "prod", "state": "failed", "lastReportAtMs": 5,
+            "fleet": {"commit": "a".repeat(40), "head": "b".repeat(40), "state": "VerificationFailed",
+                "message": "bbbb is not signed", "signer": "platform@retail.example"},
+            "placements": [{"name": "web", "state": "Synced", "health": "Healthy", "appliedCommit": "c".repeat(40),
+                "desiredCommit": "c".repeat(40), "signer": "release@retail.example"}]});
+        let t = render("/api/v1/clusters/store-2", &v);
+        assert!(
+            t.contains(
+                "\nfleet aaaaaaaaaaaa  VerificationFailed  signed by platform@retail.example  head bbbbbbbbbbbb  bbbb is not signed\n"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("BEHIND  SIGNER                  MESSAGE"), "{t}");
+        assert!(t.contains("-       release@retail.example  -"), "{t}");
+        let v = serde_json::json!({"name": "store-3", "fleet": null, "placements": []});
+        assert!(!render("/api/v1/clusters/store-3", &v).contains("fleet"));
+    }
+
+    #[test]
+    fn the_overrides_table_lists_each_override_and_its_clusters() {
+        let names: Vec<serde_json::Value> =
+            (0..12).map(|i| serde_json::json!({"cluster": format!("store-{i:02}")})).collect();
+        let v = serde_json::json!([{"target": "web", "commit": "c".repeat(40), "signer": "oncall@retail.example",
+            "reason": "INC-4711 card readers down", "firstReceivedAt": "2026-11-25T03:00:00Z", "clusters": names}]);
+        let t = render("/api/v1/overrides", &v);
+        assert!(t.starts_with("TARGET  COMMIT        SIGNER"), "{t}");
+        assert!(
+            t.contains(
+                "web     cccccccccccc  oncall@retail.example  INC-4711 card readers down  2026-11-25T03:00:00Z  12"
+            ),
+            "{t}"
+        );
+        assert!(t.trim_end().ends_with("store-08, store-09, and 2 more"), "{t}");
+        assert_eq!(render("/api/v1/overrides", &serde_json::json!([])), "no overrides\n");
     }
 
     #[test]

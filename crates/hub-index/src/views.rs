@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use flotilla_core::fleet::{Policy, Remediation, Severity};
+use flotilla_core::report::SyncState;
 use serde::Serialize;
 
 use crate::index::{
@@ -86,6 +87,10 @@ pub struct ClusterLine {
     pub placements: usize,
     /// Drifted, failed or unhealthy objects over all placements.
     pub problems: u32,
+    /// The state of the fleet commit it runs, when its report says (`VerificationFailed`: it
+    /// stays on the last verified fleet commit, and is failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<SyncState>,
 }
 
 /// The clusters that pass `filter`, by name, from `offset`, at most `limit`. Walks the clusters
@@ -122,6 +127,7 @@ pub fn clusters(index: &Index, filter: &Filter, offset: usize, limit: usize) -> 
                 last_report_at_ms: e.last_report_at_ms,
                 placements: e.placements.len(),
                 problems: e.placements.iter().map(|p| p.problems).sum(),
+                fleet: e.fleet,
             });
         }
         matched += 1;

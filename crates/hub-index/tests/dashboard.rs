@@ -43,12 +43,20 @@ fn fleet_yaml() -> String {
     yaml
 }
 
+/// The reason of store-0001's override: free text from a commit message, with markup in it.
+const REASON: &str = "INC-4711 <b>card readers</b> & \"down\"";
+
+/// [`REASON`] as a page shows it.
+const REASON_ESCAPED: &str = "INC-4711 &lt;b&gt;card readers&lt;/b&gt; &amp; &quot;down&quot;";
+
 /// All clusters: 3 registered, store-9999 and the edges declared.
 const CLUSTERS: usize = 4 + EDGES;
 
 /// A hub on loopback with SQLite, its fleet served by `git daemon`, holding: store-0001 (synced
-/// on the head; not compliant with pci-default-deny, compliant with pci-no-nodeport), store-0002 and store-0666 (registered, never reported; store-0666 has [`NOTE`]
-/// as a label), store-9999 and edge-000…edge-119 (declared in git only).
+/// on the head, fleet and source signed, the head taken through a freeze by an override; not
+/// compliant with pci-default-deny, compliant with pci-no-nodeport), store-0002 and store-0666
+/// (registered, never reported; store-0666 has [`NOTE`] as a label), store-9999 and
+/// edge-000…edge-119 (declared in git only).
 async fn start() -> Hub {
     let dir = tempfile::tempdir().unwrap();
     fleet_repository(
@@ -71,8 +79,14 @@ async fn start() -> Hub {
     hub.register("store-0002").await;
     hub.register_labelled("store-0666", json!({"kind": "store", "note": NOTE})).await;
     let results = [("pci-default-deny", Some(false), 1), ("pci-no-nodeport", Some(true), 0)];
-    let body = with_policies(&report("store-0001", 1, "Synced", &hub.head), &results);
-    let (status, answer) = hub.post("/api/v1/reports", Some(&token), &body).await;
+    let mut body: serde_json::Value =
+        serde_json::from_str(&with_policies(&report("store-0001", 1, "Synced", &hub.head), &results)).unwrap();
+    // Who signed what it runs, and the web commit it took through a freeze.
+    body["placements"][0]["signer"] = json!("release@retail.example");
+    body["fleet"] = json!({"commit": hub.head, "state": "Synced", "signer": "platform@retail.example"});
+    body["overrides"] =
+        json!([{"target": "web", "commit": hub.head, "signer": "oncall@retail.example", "reason": REASON}]);
+    let (status, answer) = hub.post("/api/v1/reports", Some(&token), &body.to_string()).await;
     assert_eq!(status, 200, "{answer}");
     // Until the fleet is read and the report is in the index.
     hub.wait_for("/api/v1/summary", "the fleet and the report", |v| {
@@ -134,9 +148,15 @@ async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
     let hub = start().await;
 
     // Without a token: 401 and the login form, on every page.
-    for path in
-        ["/", "/clusters", "/clusters/store-0001", "/lag?placement=web", "/compliance", "/compliance/pci-default-deny"]
-    {
+    for path in [
+        "/",
+        "/clusters",
+        "/clusters/store-0001",
+        "/lag?placement=web",
+        "/compliance",
+        "/compliance/pci-default-deny",
+        "/overrides",
+    ] {
         let response = hub.client.get(format!("{}{path}", hub.url)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 401, "{path}");
         let html = response.text().await.unwrap();
@@ -282,6 +302,68 @@ async fn compliance_pages_show_standards_controls_policies_and_who_does_not_comp
     assert!(html.contains("no policy &quot;nope&quot;"), "{html}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_pages_show_who_signed_and_the_overrides_page_who_passed_a_freeze() {
+    let hub = start().await;
+    let short = &hub.head[..12];
+    // The fleet commit and its signer, each placement's signer, the overrides it ran.
+    let (status, html) = hub.page("/clusters/store-0001").await;
+    assert_eq!(status, 200, "{html}");
+    let fleet = format!(
+        "<table id=\"fleet\"><tr><th>fleet commit</th><th>state</th><th>signer</th><th>branch head</th>\
+         <th>message</th></tr><tr><td><code title=\"{}\">{short}</code></td>\
+         <td><span class=\"badge s-synced\">Synced</span></td><td>platform@retail.example</td><td></td><td></td></tr></table>",
+        hub.head
+    );
+    assert!(html.contains(&fleet), "{html}");
+    assert!(html.contains("<td>release@retail.example</td>"), "the placement's signer: {html}");
+    assert!(html.contains("<table id=\"cluster-overrides\">"), "{html}");
+    assert!(html.contains(&format!("<td>web</td><td><code title=\"{}\">{short}</code></td>", hub.head)), "{html}");
+    assert!(html.contains(&format!("<td>oncall@retail.example</td><td>{REASON_ESCAPED}</td>")), "{html}");
+    assert!(!html.contains("<b>card"), "{html}");
+
+    // A cluster whose newest fleet commit did not verify is failed, and the pages say why.
+    let token = hub.register("store-0003").await;
+    let unsigned = "0b5c0e0000000000000000000000000000000004";
+    let mut body: serde_json::Value = serde_json::from_str(&report("store-0003", 1, "Synced", &hub.head)).unwrap();
+    body["fleet"] = json!({"commit": hub.head, "head": unsigned, "state": "VerificationFailed",
+        "message": format!("{unsigned} is not signed <by anyone>"), "signer": "platform@retail.example"});
+    let (status, answer) = hub.post("/api/v1/reports", Some(&token), &body.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, html) = hub.page("/clusters?state=failed").await;
+    assert_eq!(cluster_names(&html), ["store-0003"], "{html}");
+    assert!(html.contains("<th>fleet</th>"), "{html}");
+    assert!(html.contains("<span class=\"badge s-failed\">VerificationFailed</span>"), "{html}");
+    let (_, html) = hub.page("/clusters/store-0003").await;
+    assert!(html.contains("<span class=\"badge s-failed\">failed</span>"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "<p class=\"error\" id=\"fleet-problem\">The fleet branch's newest commit <code>{}</code> did not \
+             verify: this cluster stays on <code>{short}</code> and takes no fleet change until a signed one \
+             comes.</p>",
+            &unsigned[..12]
+        )),
+        "{html}"
+    );
+    assert!(html.contains("is not signed &lt;by anyone&gt;"), "{html}");
+
+    // Which overrides happened, on a page of their own.
+    let (status, html) = hub.page("/overrides").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<a href=\"/overrides\">Overrides</a>"), "in the navigation: {html}");
+    assert!(html.contains("<table id=\"overrides\">"), "{html}");
+    assert!(html.contains(&format!("<td>web</td><td><code title=\"{}\">{short}</code></td>", hub.head)), "{html}");
+    assert!(html.contains(&format!("<td>oncall@retail.example</td><td>{REASON_ESCAPED}</td>")), "{html}");
+    assert_eq!(cluster_names(&html), ["store-0001"], "{html}");
+    assert!(!html.contains("<b>card"), "{html}");
+    let (status, html) = hub.page("/overrides?target=nope").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("id=\"no-overrides\""), "{html}");
+    let (status, html) = hub.page("/overrides?since=yesterday").await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("id=\"error\">since &quot;yesterday&quot;"), "{html}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Headless Chromium.
 
@@ -401,7 +483,7 @@ async fn headless_chromium_renders_the_pages() {
     let (door, door_task) = cookie_door(hub.url.clone()).await;
     let work = tempfile::tempdir().unwrap();
     let screenshots = screenshot_dir();
-    let pages: [(&str, &str, &[&str]); 7] = [
+    let pages: [(&str, &str, &[&str]); 9] = [
         (
             "summary",
             "/",
@@ -414,6 +496,16 @@ async fn headless_chromium_renders_the_pages() {
         ("clusters", "/clusters?state=neverReported&labels=kind%3Dstore", &["1–3 of 3"]),
         ("clusters-paged", "/clusters?labels=kind%3Dedge&offset=100", &["101–120 of 120", ">edge-119</a>"]),
         ("cluster", "/clusters/store-0666", &["&lt;script&gt;alert(1)&lt;/script&gt; &amp; \"quoted\""]),
+        (
+            "cluster-signed",
+            "/clusters/store-0001",
+            &["<table id=\"fleet\">", "platform@retail.example", "release@retail.example", "oncall@retail.example"],
+        ),
+        (
+            "overrides",
+            "/overrides",
+            &["<table id=\"overrides\">", ">store-0001</a>", "INC-4711 &lt;b&gt;card readers&lt;/b&gt; &amp; \"down\""],
+        ),
         ("lag", "/lag?placement=web&environment=prod", &["id=\"on-head\">1</span>"]),
         (
             "compliance",

@@ -11,7 +11,9 @@ use std::time::Instant;
 use common::postgres;
 use flotilla_core::register;
 use flotilla_core::report::Report;
-use hub_index::store::{ClusterRow, Error, EvidenceFilter, Incoming, IngestError, Ingested, RegisterError, Store};
+use hub_index::store::{
+    ClusterRow, Error, EvidenceFilter, Incoming, IngestError, Ingested, OverrideFilter, RegisterError, Store,
+};
 use hub_index::testing::PgServer;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -385,7 +387,7 @@ async fn reopening_keeps_the_data_and_migrates_once() {
         assert_eq!(again.clusters_count().await.unwrap(), 1, "{}", b.name);
         assert_eq!(again.cluster("store-1").await.unwrap(), b.store.cluster("store-1").await.unwrap());
         // Each of the five migrations, once.
-        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 5);
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 6);
         if b.name == "sqlite" {
             let mode: String =
                 sqlx::query("PRAGMA journal_mode").fetch_one(&raw(&b.url).await).await.unwrap().try_get(0).unwrap();
@@ -575,6 +577,153 @@ async fn the_evidence_log_is_a_hash_chain_and_an_edit_a_deletion_or_a_cut_tail_b
     }
 }
 
+/// `incoming` naming `overrides` (target, a commit made of one hex digit, reason), signed by
+/// oncall@.
+fn with_overrides(mut incoming: Incoming, overrides: &[(&str, char, &str)]) -> Incoming {
+    let mut value: serde_json::Value = serde_json::from_str(&incoming.json).unwrap();
+    value["overrides"] = overrides
+        .iter()
+        .map(|(target, commit, reason)| {
+            json!({"target": target, "commit": commit.to_string().repeat(40), "signer": "oncall@retail.example",
+                "reason": reason})
+        })
+        .collect();
+    incoming.json = value.to_string();
+    incoming.report = Report::from_json(incoming.json.as_bytes()).unwrap();
+    incoming
+}
+
+#[tokio::test]
+async fn overrides_are_recorded_once_per_cluster_target_and_commit_as_links_of_the_evidence_chain() {
+    for b in backends("evidence_overrides").await {
+        let store = &b.store;
+        registered(store, &["store-1", "store-2"]).await;
+        let ok: &[&str] = &[];
+        let web_a = ("web", 'a', "INC-1 card readers down");
+        let fleet_f = ("fleet", 'f', "INC-2 payments");
+        let web_b = ("web", 'b', "INC-3 receipts");
+        let deny = |compliant: bool| [("deny", Some(compliant), if compliant { ok } else { &["Pod/a"][..] })];
+        for batch in [
+            // #1 store-1's deny, #2 its override of web at a.
+            vec![with_overrides(report("store-1", 1, &deny(false)), &[web_a])],
+            // The same override again: nothing; fleet at f is new (#3). store-2's first report:
+            // deny (#4), and web at a, new for store-2 (#5).
+            vec![
+                with_overrides(report("store-1", 2, &deny(false)), &[web_a, fleet_f]),
+                with_overrides(report("store-2", 1, &deny(true)), &[web_a]),
+            ],
+            // Every report while the commits run names them: nothing new.
+            vec![with_overrides(report("store-1", 3, &deny(false)), &[fleet_f, web_a])],
+            // Two reports of a batch naming a new one: once (#6), with the first report's numbers.
+            vec![
+                with_overrides(report("store-2", 2, &deny(true)), &[web_b]),
+                with_overrides(report("store-2", 3, &deny(true)), &[web_b, web_a]),
+            ],
+            // A replayed report stores nothing, its override neither.
+            vec![with_overrides(report("store-1", 2, &deny(false)), &[("web", 'e', "replayed")])],
+        ] {
+            let results = store.ingest(&batch).await;
+            assert!(results.iter().all(Result::is_ok), "{}: {results:?}", b.name);
+        }
+        let all = store.overrides(&OverrideFilter { limit: 100, ..OverrideFilter::default() }).await.unwrap();
+        let seen: Vec<(i64, &str, &str, char, i64, i64)> = all
+            .iter()
+            .map(|o| {
+                let commit = o.commit.chars().next().unwrap();
+                (o.seq, o.cluster.as_str(), o.target.as_str(), commit, o.sequence, o.received_at_ms)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            // By report time (03:00:SS, SS the sequence), then as stored.
+            [
+                (2, "store-1", "web", 'a', 1, 1_001),
+                (5, "store-2", "web", 'a', 1, 1_001),
+                (3, "store-1", "fleet", 'f', 2, 1_002),
+                (6, "store-2", "web", 'b', 2, 1_002),
+            ],
+            "{}",
+            b.name
+        );
+        let first = &all[0];
+        assert_eq!(
+            (first.environment.as_str(), first.signer.as_str(), first.reason.as_str()),
+            ("prod", "oncall@retail.example", "INC-1 card readers down")
+        );
+        assert_eq!(first.time_ms, 1_764_039_601_000, "the report's own time, apart from when the hub received it");
+        let policies = store.evidence(&EvidenceFilter { limit: 100, ..EvidenceFilter::default() }).await.unwrap();
+        assert_eq!(policies.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 4], "{}", b.name);
+        assert_eq!(first.prev_hash, policies[0].hash, "linked to the policy row before it");
+        assert_eq!(policies[1].prev_hash, all[2].hash, "#4 follows #3");
+
+        // Filtered, and newest first.
+        let of = |filter: OverrideFilter| async move {
+            let rows = store.overrides(&OverrideFilter { limit: 100, ..filter }).await.unwrap();
+            rows.iter().map(|o| o.seq).collect::<Vec<_>>()
+        };
+        assert_eq!(of(OverrideFilter { cluster: Some("store-2".into()), ..Default::default() }).await, [5, 6]);
+        assert_eq!(of(OverrideFilter { target: Some("fleet".into()), ..Default::default() }).await, [3]);
+        assert_eq!(of(OverrideFilter { environment: Some("dev".into()), ..Default::default() }).await, [0; 0]);
+        assert_eq!(of(OverrideFilter { since_ms: Some(1_764_039_602_000), ..Default::default() }).await, [3, 6]);
+        assert_eq!(of(OverrideFilter { newest_first: true, ..Default::default() }).await, [6, 3, 5, 2]);
+        let limited = store.overrides(&OverrideFilter { limit: 1, ..OverrideFilter::default() }).await.unwrap();
+        assert_eq!(limited.len(), 1);
+
+        // One chain over both tables; an edited, a cut-off and a deleted override break it.
+        let good = store.verify_evidence().await.unwrap();
+        assert_eq!((good.rows, good.problem.as_deref(), good.head.as_str()), (6, None, all[3].hash.as_str()));
+        let pool = raw(&b.url).await;
+        let exec = |s: &str| {
+            let (pool, s) = (pool.clone(), s.to_string());
+            async move { sqlx::query(&s).execute(&pool).await.unwrap() }
+        };
+        exec("UPDATE evidence_overrides SET signer = 'mallory@retail.example' WHERE seq = 3").await;
+        let edited = store.verify_evidence().await.unwrap();
+        assert_eq!(edited.rows, 2, "{edited:?}");
+        assert!(edited.problem.as_deref().unwrap().starts_with("evidence #3: changed"), "{}: {edited:?}", b.name);
+        exec("UPDATE evidence_overrides SET signer = 'oncall@retail.example' WHERE seq = 3").await;
+        assert_eq!(store.verify_evidence().await.unwrap(), good);
+        exec("UPDATE evidence_overrides SET seq = 4 WHERE seq = 5").await;
+        let twice = store.verify_evidence().await.unwrap();
+        assert_eq!(twice.problem.as_deref(), Some("evidence #4: two rows hold this position"), "{}", b.name);
+        exec("UPDATE evidence_overrides SET seq = 5 WHERE seq = 4").await;
+        exec("DELETE FROM evidence_overrides WHERE seq = 6").await;
+        let cut = store.verify_evidence().await.unwrap();
+        assert!(cut.problem.as_deref().unwrap().contains("rows after #5 are missing"), "{cut:?}");
+        exec("DELETE FROM evidence_overrides WHERE seq = 2").await;
+        let gap = store.verify_evidence().await.unwrap();
+        assert_eq!(gap.problem.as_deref(), Some("evidence #2: missing: the next row is #3"), "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn a_chain_longer_than_a_page_verifies_with_policy_results_and_overrides_interleaved() {
+    for b in backends("evidence_overrides_pages").await {
+        let store = &b.store;
+        registered(store, &["store-1"]).await;
+        // Twelve reports, each a changed policy result and a thousand new overrides: 12,012
+        // rows, read back a page of each table at a time.
+        for sequence in 1..=12_u64 {
+            let compliant = sequence % 2 == 0;
+            let violations: &[&str] = if compliant { &[] } else { &["Pod/a"] };
+            let mut incoming = report("store-1", sequence, &[("deny", Some(compliant), violations)]);
+            let mut value: serde_json::Value = serde_json::from_str(&incoming.json).unwrap();
+            value["overrides"] = (0..1_000)
+                .map(|i| {
+                    json!({"target": format!("placement-{i}"), "commit": format!("{sequence:020x}{i:020x}"),
+                        "signer": "oncall@retail.example", "reason": "INC-9"})
+                })
+                .collect();
+            incoming.json = value.to_string();
+            incoming.report = Report::from_json(incoming.json.as_bytes()).unwrap();
+            let results = store.ingest(&[incoming]).await;
+            assert!(results[0].is_ok(), "{results:?}");
+        }
+        let check = store.verify_evidence().await.unwrap();
+        assert_eq!((check.rows, check.problem.as_deref()), (12_012, None), "{}", b.name);
+    }
+}
+
 /// `?` placeholders as PostgreSQL wants them.
 fn hub_pg(sql: &str) -> String {
     let mut n = 0;
@@ -608,6 +757,7 @@ async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
             "DROP TABLE evidence_chain",
             "DROP TABLE rollout_failures",
             "DROP TABLE arrivals",
+            "DROP TABLE evidence_overrides",
             "DELETE FROM schema_version WHERE version >= 3",
         ] {
             sqlx::query(statement).execute(&pool).await.unwrap();
@@ -620,7 +770,7 @@ async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
         assert_ne!(relinked.head, linked.head);
         let all = again.evidence(&EvidenceFilter { limit: 100, ..EvidenceFilter::default() }).await.unwrap();
         assert!(all.iter().all(|e| e.standards_json.is_none() && e.remediation_json == "[]"));
-        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 5);
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 6);
     }
 }
 

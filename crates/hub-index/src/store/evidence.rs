@@ -9,13 +9,16 @@
 //! what an auditor writes down, and a later head must extend it.
 //!
 //! The fields hashed are those of [`EvidenceRow`], as the JSON array [`Link::text`] writes;
-//! the order and the format are part of the chain and never change.
+//! the order and the format are part of the chain and never change. The overrides of the log
+//! are links of the same chain, kept in a table of their own (see `overrides.rs`): one chain,
+//! one head, whatever kind each row is.
 
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _, Transaction};
 
+use super::overrides::{self, OverrideRow};
 use super::{Error, EvidenceRow, Store};
 
 /// The hash before the first row.
@@ -93,6 +96,43 @@ impl Link<'_> {
             standards_json: row.standards_json.as_deref(),
             controls_json: row.controls_json.as_deref(),
             remediation_json: &row.remediation_json,
+        }
+    }
+}
+
+/// A row of either table of the chain.
+enum Linked {
+    Policy(EvidenceRow),
+    Override(OverrideRow),
+}
+
+impl Linked {
+    fn seq(&self) -> i64 {
+        match self {
+            Linked::Policy(r) => r.seq,
+            Linked::Override(r) => r.seq,
+        }
+    }
+
+    fn prev_hash(&self) -> &str {
+        match self {
+            Linked::Policy(r) => &r.prev_hash,
+            Linked::Override(r) => &r.prev_hash,
+        }
+    }
+
+    fn hash(&self) -> &str {
+        match self {
+            Linked::Policy(r) => &r.hash,
+            Linked::Override(r) => &r.hash,
+        }
+    }
+
+    /// What the row's fields hash to after `prev`.
+    fn hash_after(&self, prev: &str) -> String {
+        match self {
+            Linked::Policy(r) => Link::of(r).hash(prev),
+            Linked::Override(r) => overrides::Link::of(r).hash(prev),
         }
     }
 }
@@ -187,9 +227,10 @@ impl Store {
         self.set_chain_head(tx, seq, &prev).await
     }
 
-    /// Recomputes the evidence chain from the first row to the head: every row's position
-    /// follows the one before, its `prev_hash` is the hash before it, its `hash` is what its
-    /// fields give, and the last row is the recorded head.
+    /// Recomputes the evidence chain from the first row to the head, over the policy results
+    /// and the overrides (`overrides.rs`) in chain order: every row's position follows the one
+    /// before, its `prev_hash` is the hash before it, its `hash` is what its fields give, and
+    /// the last row is the recorded head.
     pub async fn verify_evidence(&self) -> Result<ChainCheck, Error> {
         let unlinked: i64 =
             sqlx::query("SELECT COUNT(*) FROM evidence WHERE seq IS NULL").fetch_one(&self.pool).await?.try_get(0)?;
@@ -206,27 +247,27 @@ impl Store {
             problem: Some(format!("evidence #{seq}: {problem}")),
         };
         loop {
-            let sql = format!("SELECT {COLUMNS} FROM evidence WHERE seq > ? ORDER BY seq LIMIT 10000");
-            let sql = self.sql(&sql);
-            let rows = sqlx::query(&sql).bind(seq).fetch_all(&self.pool).await?;
-            if rows.is_empty() {
+            let links = self.links_after(seq).await?;
+            if links.is_empty() {
                 break;
             }
-            for r in &rows {
-                let r = row(r)?;
-                if r.seq != seq + 1 {
-                    let problem = format!("missing: the next row is #{}", r.seq);
+            for r in &links {
+                if r.seq() == seq {
+                    return Ok(broken(seq, seq, &prev, "two rows hold this position".into()));
+                }
+                if r.seq() != seq + 1 {
+                    let problem = format!("missing: the next row is #{}", r.seq());
                     return Ok(broken(seq + 1, seq, &prev, problem));
                 }
-                if r.prev_hash != prev {
-                    return Ok(broken(r.seq, seq, &prev, "its prev_hash is not the hash of the row before".into()));
+                if r.prev_hash() != prev {
+                    return Ok(broken(r.seq(), seq, &prev, "its prev_hash is not the hash of the row before".into()));
                 }
-                let hash = Link::of(&r).hash(&prev);
-                if r.hash != hash {
-                    let problem = format!("changed: its fields hash to {hash}, the row says {}", r.hash);
-                    return Ok(broken(r.seq, seq, &prev, problem));
+                let hash = r.hash_after(&prev);
+                if r.hash() != hash {
+                    let problem = format!("changed: its fields hash to {hash}, the row says {}", r.hash());
+                    return Ok(broken(r.seq(), seq, &prev, problem));
                 }
-                seq = r.seq;
+                seq = r.seq();
                 prev = hash;
             }
         }
@@ -238,6 +279,33 @@ impl Store {
             return Ok(broken(seq + 1, seq, &prev, problem));
         }
         Ok(ChainCheck { rows: seq, head: prev, problem: None })
+    }
+
+    /// The next links of the chain after position `after`, from both tables, in chain order:
+    /// a page of each, merged, up to the last position both pages cover (a full page of one
+    /// table may stop before rows of the other that come next).
+    async fn links_after(&self, after: i64) -> Result<Vec<Linked>, Error> {
+        const PAGE: i64 = 10_000;
+        let sql = format!("SELECT {COLUMNS} FROM evidence WHERE seq > ? ORDER BY seq LIMIT ?");
+        let sql = self.sql(&sql);
+        let policies = sqlx::query(&sql).bind(after).bind(PAGE).fetch_all(&self.pool).await?;
+        let sql = format!("SELECT {} FROM evidence_overrides WHERE seq > ? ORDER BY seq LIMIT ?", overrides::COLUMNS);
+        let sql = self.sql(&sql);
+        let found = sqlx::query(&sql).bind(after).bind(PAGE).fetch_all(&self.pool).await?;
+        let full = |n: usize| i64::try_from(n).is_ok_and(|n| n == PAGE);
+        let mut links: Vec<Linked> = policies.iter().map(|r| row(r).map(Linked::Policy)).collect::<Result<_, _>>()?;
+        let policies_full = full(links.len()).then(|| links.last().map(Linked::seq)).flatten();
+        let overrides: Vec<Linked> =
+            found.iter().map(|r| overrides::row(r).map(Linked::Override)).collect::<Result<_, _>>()?;
+        let overrides_full = full(overrides.len()).then(|| overrides.last().map(Linked::seq)).flatten();
+        links.extend(overrides);
+        // Stable: of two rows that claim one position, the policy row comes first.
+        links.sort_by_key(Linked::seq);
+        let covered = [policies_full, overrides_full].into_iter().flatten().min();
+        if let Some(last) = covered {
+            links.retain(|l| l.seq() <= last);
+        }
+        Ok(links)
     }
 
     /// For every cluster and policy, the last evidence row whose report time is at or before

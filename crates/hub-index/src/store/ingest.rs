@@ -5,17 +5,19 @@
 //! A report is stored only if its sequence is above the cluster's last one; a replayed or
 //! out-of-order report is acknowledged and dropped. Storing updates the cluster's row, appends
 //! to the report history and appends an evidence row for every policy whose result (compliance
-//! and violations) differs from the cluster's previous report.
+//! and violations) differs from the cluster's previous report, and one for every override it
+//! names (a commit run through a freeze) that the log does not hold for the cluster yet.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use flotilla_core::report::{PolicyReport, Report};
+use flotilla_core::report::{Override, PolicyReport, Report};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row as _, Transaction};
 
 use super::evidence::{Link, PolicyMeta};
+use super::overrides::{Key as OverrideKey, Link as OverrideLink};
 use super::{Error, Store};
 
 /// What the fleet says of a policy in an environment (`(environment, policy)` → its standards
@@ -100,7 +102,8 @@ struct Pending<'a> {
     result: usize,
     /// The policies whose result it changed.
     evidence: Vec<&'a PolicyReport>,
-    /// The cluster's environment, when there is evidence: where the catalog looks.
+    /// The cluster's environment, when there is evidence: where the catalog looks, and what an
+    /// override row records.
     environment: Option<String>,
 }
 
@@ -232,49 +235,72 @@ impl Store {
         Ok(())
     }
 
-    /// Appends the changed policy results to the evidence log, many rows per statement, each
-    /// linked to the one before in the chain (see `evidence.rs`).
+    /// Appends to the evidence log each stored report's changed policy results, then the
+    /// overrides it names that the log does not hold yet, in batch order, each linked to the
+    /// row before in the chain (see `evidence.rs` and `overrides.rs`); many rows per statement.
     async fn append_evidence(
         &self,
         tx: &mut Transaction<'static, Any>,
         stored: &[(i64, Pending<'_>)],
         catalog: &Catalog<'_>,
     ) -> Result<(), Error> {
-        struct Entry<'a> {
-            change: i64,
-            checked: &'a Checked<'a>,
-            commit: Option<&'a str>,
-            policy: &'a PolicyReport,
-            violations_json: String,
-            standards_json: Option<String>,
-            controls_json: Option<String>,
-            remediation_json: String,
-        }
-        let entries: Vec<Entry> = stored
-            .iter()
-            .flat_map(|(change, pending)| {
-                let commit = running_commit(&pending.checked.incoming.report);
-                pending.evidence.iter().map(move |policy| {
-                    let environment = pending.environment.as_deref().unwrap_or_default();
-                    let meta = catalog(environment, &policy.name);
-                    Entry {
-                        change: *change,
-                        checked: &pending.checked,
-                        commit,
-                        policy,
-                        violations_json: json(&policy.violations),
-                        standards_json: meta.as_ref().map(|m| json(&m.standards)),
-                        controls_json: meta.as_ref().map(|m| json(&m.controls)),
-                        remediation_json: json(&policy.remediation),
-                    }
-                })
-            })
-            .collect();
-        if entries.is_empty() {
+        let overrides = self.new_overrides(tx, stored).await?;
+        if overrides.is_empty() && stored.iter().all(|(_, p)| p.evidence.is_empty()) {
             return Ok(());
         }
         let (mut seq, mut prev) = self.chain_head(tx).await?;
-        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let mut policies = Vec::new();
+        let mut linked_overrides = Vec::new();
+        for (change, pending) in stored {
+            let environment = pending.environment.as_deref().unwrap_or_default();
+            for policy in &pending.evidence {
+                let meta = catalog(environment, &policy.name);
+                let entry = PolicyEntry {
+                    change: *change,
+                    checked: &pending.checked,
+                    commit: running_commit(&pending.checked.incoming.report),
+                    policy,
+                    violations_json: json(&policy.violations),
+                    standards_json: meta.as_ref().map(|m| json(&m.standards)),
+                    controls_json: meta.as_ref().map(|m| json(&m.controls)),
+                    remediation_json: json(&policy.remediation),
+                };
+                seq += 1;
+                let hash = entry.link(seq).hash(&prev);
+                policies.push((entry, seq, std::mem::replace(&mut prev, hash.clone()), hash));
+            }
+            let report = &pending.checked.incoming.report;
+            for o in overrides.iter().filter(|(c, _)| c == change).map(|(_, o)| o) {
+                seq += 1;
+                let link = OverrideLink {
+                    seq,
+                    cluster: &report.cluster,
+                    environment,
+                    target: &o.target,
+                    commit: &o.commit,
+                    signer: &o.signer,
+                    reason: &o.reason,
+                    change: *change,
+                    sequence: pending.checked.sequence,
+                    time_ms: pending.checked.time_ms,
+                    received_at_ms: pending.checked.incoming.received_at_ms,
+                };
+                let hash = link.hash(&prev);
+                linked_overrides.push((link, std::mem::replace(&mut prev, hash.clone()), hash));
+            }
+        }
+        self.insert_policy_evidence(tx, &policies).await?;
+        self.insert_overrides(tx, &linked_overrides).await?;
+        self.set_chain_head(tx, seq, &prev).await
+    }
+
+    /// Writes policy rows with their position, the hash before them and their own.
+    async fn insert_policy_evidence(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        linked: &[(PolicyEntry<'_>, i64, String, String)],
+    ) -> Result<(), Error> {
+        for chunk in linked.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO evidence (cluster, policy, change, sequence, time, compliant, commit_id, violations_json,
                      standards_json, controls_json, remediation_json, seq, prev_hash, hash)
@@ -283,23 +309,8 @@ impl Store {
             );
             let sql = self.sql(&sql);
             let mut query = sqlx::query(&sql);
-            for e in chunk {
-                seq += 1;
-                let link = Link {
-                    seq,
-                    cluster: &e.checked.incoming.report.cluster,
-                    policy: &e.policy.name,
-                    change: e.change,
-                    sequence: e.checked.sequence,
-                    time_ms: e.checked.time_ms,
-                    compliant: e.policy.compliant,
-                    commit: e.commit,
-                    violations_json: &e.violations_json,
-                    standards_json: e.standards_json.as_deref(),
-                    controls_json: e.controls_json.as_deref(),
-                    remediation_json: &e.remediation_json,
-                };
-                let hash = link.hash(&prev);
+            for (e, seq, prev, hash) in chunk {
+                let link = e.link(*seq);
                 query = query
                     .bind(link.cluster)
                     .bind(link.policy)
@@ -312,14 +323,46 @@ impl Store {
                     .bind(link.standards_json)
                     .bind(link.controls_json)
                     .bind(link.remediation_json)
-                    .bind(seq)
-                    .bind(prev.clone())
-                    .bind(hash.clone());
-                prev = hash;
+                    .bind(*seq)
+                    .bind(prev.as_str())
+                    .bind(hash.as_str());
             }
             query.execute(&mut **tx).await?;
         }
-        self.set_chain_head(tx, seq, &prev).await
+        Ok(())
+    }
+
+    /// The overrides the stored reports name that the evidence log does not hold yet, each
+    /// with the change number of the first report of the batch that names it.
+    async fn new_overrides<'a>(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        stored: &'a [(i64, Pending<'_>)],
+    ) -> Result<Vec<(i64, &'a Override)>, Error> {
+        let mut named: Vec<(i64, &Override)> = Vec::new();
+        let mut keys: BTreeSet<OverrideKey> = BTreeSet::new();
+        for (change, pending) in stored {
+            let report = &pending.checked.incoming.report;
+            for o in &report.overrides {
+                if keys.insert((report.cluster.as_str(), o.target.as_str(), o.commit.as_str())) {
+                    named.push((*change, o));
+                }
+            }
+        }
+        if named.is_empty() {
+            return Ok(named);
+        }
+        let keys: Vec<OverrideKey> = keys.into_iter().collect();
+        let recorded: BTreeSet<OverrideKey> = self.recorded_overrides(tx, &keys).await?.into_iter().collect();
+        if recorded.is_empty() {
+            return Ok(named);
+        }
+        let cluster_of = |change: i64| {
+            let at = stored.binary_search_by_key(&change, |(c, _)| *c).expect("a change of the batch");
+            stored[at].1.checked.incoming.report.cluster.as_str()
+        };
+        named.retain(|(change, o)| !recorded.contains(&(cluster_of(*change), o.target.as_str(), o.commit.as_str())));
+        Ok(named)
     }
 
     /// Sets each cluster's row to its newest stored report, many rows per statement. `UPDATE …
@@ -352,6 +395,38 @@ impl Store {
             query.execute(&mut **tx).await?;
         }
         Ok(())
+    }
+}
+
+/// A changed policy result about to be appended to the evidence log.
+struct PolicyEntry<'a> {
+    change: i64,
+    checked: &'a Checked<'a>,
+    commit: Option<&'a str>,
+    policy: &'a PolicyReport,
+    violations_json: String,
+    standards_json: Option<String>,
+    controls_json: Option<String>,
+    remediation_json: String,
+}
+
+impl PolicyEntry<'_> {
+    /// Its fields as hashed, at position `seq` of the chain.
+    fn link(&self, seq: i64) -> Link<'_> {
+        Link {
+            seq,
+            cluster: &self.checked.incoming.report.cluster,
+            policy: &self.policy.name,
+            change: self.change,
+            sequence: self.checked.sequence,
+            time_ms: self.checked.time_ms,
+            compliant: self.policy.compliant,
+            commit: self.commit,
+            violations_json: &self.violations_json,
+            standards_json: self.standards_json.as_deref(),
+            controls_json: self.controls_json.as_deref(),
+            remediation_json: &self.remediation_json,
+        }
     }
 }
 
@@ -397,7 +472,7 @@ fn decide<'a>(
         latest.previous = Previous::Batch(report);
         latest.newest = Some(stored.len());
         results.push(Ok(Ingested::Stored { change: 0 }));
-        let environment = (!evidence.is_empty()).then(|| latest.environment.clone());
+        let environment = (!evidence.is_empty() || !report.overrides.is_empty()).then(|| latest.environment.clone());
         stored.push(Pending { checked, result: results.len() - 1, evidence, environment });
     }
     (results, stored)

@@ -1,6 +1,6 @@
 //! The hub's storage: join, viewer and cluster tokens, the registered clusters with their latest
-//! report, the report history, the append-only evidence log, and when commits reached the
-//! branches the hub follows. One implementation over two databases through sqlx's `Any` driver:
+//! report, the report history, the append-only evidence log (policy results and overrides, one
+//! hash chain), and when commits reached the branches the hub follows. One implementation over two databases through sqlx's `Any` driver:
 //! SQLite, the embedded default (`sqlite:hub.db`), and PostgreSQL (`postgres://…`), which
 //! several hub processes can share.
 //!
@@ -15,6 +15,7 @@
 mod arrivals;
 mod evidence;
 mod ingest;
+mod overrides;
 mod rollout;
 mod schema;
 mod sql;
@@ -33,6 +34,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use arrivals::ArrivalRow;
 pub use evidence::{ChainCheck, PolicyMeta};
 pub use ingest::{Incoming, IngestError, Ingested};
+pub use overrides::{OverrideFilter, OverrideRow};
 pub use rollout::Failure;
 use sql::Dialect;
 pub use token::{CLUSTER_PREFIX, JOIN_PREFIX, VIEWER_PREFIX, digest as token_digest};

@@ -124,6 +124,30 @@ const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (repository, branch, commit_id)
     )",
     ],
+    &[
+        // The overrides of the evidence log (see `overrides.rs`): each commit a cluster ran
+        // through a change freeze by a signed `Flotilla-Override:`, once per cluster, target
+        // (`fleet` or the placement) and commit. Its rows take positions in the evidence chain
+        // (`seq`, shared with `evidence`, whose head `evidence_chain` keeps). `time` is the
+        // report's (the agent's clock), `received_at` the hub's.
+        "CREATE TABLE IF NOT EXISTS evidence_overrides (
+        seq BIGINT PRIMARY KEY,
+        cluster TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        target TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        signer TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        change BIGINT NOT NULL,
+        sequence BIGINT NOT NULL,
+        time BIGINT NOT NULL,
+        received_at BIGINT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        UNIQUE (cluster, target, commit_id)
+    )",
+        "CREATE INDEX IF NOT EXISTS evidence_overrides_by_time ON evidence_overrides (time, change)",
+    ],
 ];
 
 /// The migration that made the evidence log a chain: rows from before are linked after it.
