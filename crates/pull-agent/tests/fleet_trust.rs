@@ -217,6 +217,7 @@ async fn a_fleet_freeze_holds_every_commit_but_one_an_override_signer_signed() {
         commit_with(&world, "fleet", &[], "hotfix\n\nFlotilla-Override: INC-1 card readers down", Some(&oncall));
     let r = at(&world, &config, T0 + 3 * HOUR).await;
     assert_eq!(r.fleet_commit.to_string(), hotfix, "{:?}", r.fleet);
+    assert_eq!(r.fleet.as_ref().unwrap().state, SyncState::Synced, "it runs the head: {:?}", r.fleet);
     assert_eq!(r.overrides.len(), 1, "{:?}", r.overrides);
     let o = &r.overrides[0];
     assert_eq!(

@@ -163,13 +163,6 @@ async fn gate(
             ));
         }
     }
-    if !rollout::window_open(&spec.windows, now) && gated.candidate != in_use {
-        gated.candidate = in_use;
-        gated.state = SyncState::WaitingForWindow;
-        let next = rollout::next_opening(&spec.windows, now)
-            .map_or_else(|| "none ever opens".to_string(), |t| format!("the next opens at {}", rfc3339(t)));
-        gated.message = Some(format!("outside the fleet's deployment windows; {next}"));
-    }
     if let Some((freeze, ends)) = rollout::frozen(&spec.freezes, now)
         && gated.candidate != in_use
     {
@@ -196,6 +189,7 @@ async fn gate(
                 }
             }
         }
+        let head_passed = passed.as_ref().is_some_and(|(commit, _)| *commit == head);
         if let Some((commit, o)) = passed {
             said =
                 format!("{said}; {} passes it by an override signed by {}: {}", short(&o.commit), o.signer, o.reason);
@@ -204,8 +198,17 @@ async fn gate(
         } else {
             gated.candidate = in_use;
         }
-        gated.state = SyncState::WaitingForWindow;
+        gated.state = if head_passed { SyncState::Synced } else { SyncState::WaitingForWindow };
         gated.message = Some(said);
+    }
+    // A signed override passes the windows as well as the freeze: a hotfix is not held for the
+    // night.
+    if !rollout::window_open(&spec.windows, now) && gated.candidate != in_use && gated.overrides.is_empty() {
+        gated.candidate = in_use;
+        gated.state = SyncState::WaitingForWindow;
+        let next = rollout::next_opening(&spec.windows, now)
+            .map_or_else(|| "none ever opens".to_string(), |t| format!("the next opens at {}", rfc3339(t)));
+        gated.message = Some(format!("outside the fleet's deployment windows; {next}"));
     }
     Ok(())
 }
