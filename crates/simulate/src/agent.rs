@@ -1,7 +1,9 @@
 //! One cluster's agent, as a model: its poll makes the decisions `pull-agent`'s cycle makes
 //! (`agent::reconcile_with`, `schedule`, `render_located`, then the daemon's report, spool and
 //! delivery), with the agent's own functions wherever a decision is taken: `Fleet::select`,
-//! `flotilla_core::rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds}`,
+//! `flotilla_core::rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds,
+//! frozen, override_reason}`, `render::fleet_view` (`choose::choose_fleet`: the fleet's own
+//! rollout, windows and freezes), a placement's freezes and overrides (`agent::frozen_at`),
 //! the hub's published halts read with `Halted::holds_back`, `render::render`, the report's
 //! own types and `Report::validate`, the agent's poll jitter (`pull_agent::config::jittered`)
 //! and its spool's rule and bounds (`pull_agent::spool`).

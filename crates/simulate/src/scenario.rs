@@ -661,6 +661,27 @@ mod tests {
     }
 
     #[test]
+    fn overrides_and_their_expectations_are_read_strictly() {
+        let commit = "timeline:\n- at: 1h\n  name: fix\n  commit:\n    repository: store-app\n    branch: prod\n    files: {a: b}\n";
+        let s = Loaded::parse(
+            format!("{MINIMAL}{commit}    override: {{reason: INC-1, signedBy: ops}}\nexpect:\n- override: {{target: fleet, commit: fix, passed: true}}\n- runs: {{target: fleet, commit: fix, atLeast: 100%, by: 2h}}\n").as_bytes(),
+            Path::new("x/s.yaml"),
+        )
+        .unwrap();
+        let o = s.scenario.timeline[0].commit.as_ref().unwrap().override_.as_ref().unwrap();
+        assert_eq!((o.reason.as_str(), o.signed_by.as_deref()), ("INC-1", Some("ops")));
+        let e = error(&format!("{MINIMAL}{commit}    override: {{reason: INC-1, signed: true}}\n"));
+        assert!(e.starts_with("x/s.yaml: field timeline[0].commit.override.signed: unknown field `signed`"), "{e}");
+        let e = error(&format!("{MINIMAL}{commit}expect:\n- runs: {{target: fleet, commit: fix, by: 2h}}\n"));
+        assert_eq!(e, "x/s.yaml: field expect[0].runs: needs either atLeast or atMost");
+        let e =
+            error(&format!("{MINIMAL}{commit}expect:\n- override: {{target: fleet, commit: other, passed: true}}\n"));
+        assert_eq!(e, "x/s.yaml: field expect[0].override.commit: no timeline event is named \"other\"");
+        let e = error(&MINIMAL.replace("  groups:", "  overrideSigner: [ops]\n  groups:"));
+        assert!(e.starts_with("x/s.yaml: field population.overrideSigner: unknown field"), "{e}");
+    }
+
+    #[test]
     fn durations_and_shares() {
         assert_eq!(duration("1h30m"), Ok(5_400));
         assert_eq!(duration("-10m"), Ok(-600));
