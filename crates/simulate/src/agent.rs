@@ -1,7 +1,9 @@
 //! One cluster's agent, as a model: its poll makes the decisions `pull-agent`'s cycle makes
 //! (`agent::reconcile_with`, `schedule`, `render_located`, then the daemon's report, spool and
 //! delivery), with the agent's own functions wherever a decision is taken: `Fleet::select`,
-//! `flotilla_core::rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds}`,
+//! `flotilla_core::rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds,
+//! frozen, override_reason}`, `render::fleet_view` (`choose::choose_fleet`: the fleet's own
+//! rollout, windows and freezes), a placement's freezes and overrides (`agent::frozen_at`),
 //! the hub's published halts read with `Halted::holds_back`, `render::render`, the report's
 //! own types and `Report::validate`, the agent's poll jitter (`pull_agent::config::jittered`)
 //! and its spool's rule and bounds (`pull_agent::spool`).
@@ -79,6 +81,36 @@ impl Outcome {
     }
 }
 
+/// The report's `fleet`: the fleet commit in use and why it is not the branch's newest.
+#[derive(Debug, Clone, PartialEq)]
+struct FleetOutcome {
+    commit: CommitIx,
+    head: Option<CommitIx>,
+    state: SyncState,
+    message: Option<Msg>,
+}
+
+/// A commit that passed a freeze by a signed override, as the report's `overrides` lists it.
+#[derive(Debug, Clone, PartialEq)]
+struct OverrideOutcome {
+    /// `fleet`, or the placement.
+    target: Msg,
+    commit: CommitIx,
+    signer: Msg,
+    reason: Msg,
+}
+
+/// Where a freeze leaves a placement: the commit it runs, why it waits (when it does), and
+/// whether an override passed.
+type Held = (CommitIx, Option<Waiting>, bool);
+
+/// Which fleet commit a cluster runs this poll (`choose::choose_fleet`): `at` is `None` when
+/// none may run yet.
+struct FleetChoice {
+    at: Option<CommitIx>,
+    report: Option<FleetOutcome>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct PolicyOutcome {
     name: Msg,
@@ -96,6 +128,8 @@ pub struct PlacementState {
     applied_digest: Option<DigestIx>,
     /// When the applied commit was applied (the simulation's clock, milliseconds).
     pub applied_at_ms: i64,
+    /// Every commit it applied, and when (the simulation's clock, milliseconds).
+    pub log: Vec<(CommitIx, i64)>,
     unhealthy_since_ms: Option<i64>,
     /// Where its source is read from, as the fleet at a commit says.
     located: Option<(CommitIx, Result<Located, Outcome>)>,
@@ -151,6 +185,19 @@ pub struct Cluster {
     /// placement; and the number of its fleet branch.
     selected: Option<(CommitIx, Arc<Selected>, Vec<usize>)>,
     fleet_key: Option<usize>,
+    /// The fleet commit it runs (`stateDir/fleet-commit`), and every one it ran, from when
+    /// (the simulation's clock, milliseconds).
+    pub fleet_in_use: Option<CommitIx>,
+    pub fleet_log: Vec<(CommitIx, i64)>,
+    /// Its wave of the fleet's own rollout, as the fleet's tip declares it.
+    fleet_wave: Option<(CommitIx, Option<Arc<WaveOf>>)>,
+    fleet_outcome: Option<FleetOutcome>,
+    override_outcomes: Vec<OverrideOutcome>,
+    /// The overrides this poll passed, in the agent's order (the fleet's, then the placements').
+    passed: Vec<OverrideOutcome>,
+    /// (target, commit, passed) of every override it reported passed, or said was ignored,
+    /// once each.
+    seen_overrides: Vec<(Arc<str>, CommitIx, bool)>,
     outcomes: Vec<Outcome>,
     policy_outcomes: Vec<PolicyOutcome>,
     /// This poll's outcomes, compared with the last ones (kept to spare an allocation a poll).
@@ -216,6 +263,13 @@ impl Cluster {
             fetched: Vec::new(),
             selected: None,
             fleet_key: None,
+            fleet_in_use: None,
+            fleet_log: Vec::new(),
+            fleet_wave: None,
+            fleet_outcome: None,
+            override_outcomes: Vec::new(),
+            passed: Vec::new(),
+            seen_overrides: Vec::new(),
             outcomes: Vec::new(),
             policy_outcomes: Vec::new(),
             scratch: (Vec::new(), Vec::new()),
@@ -245,8 +299,10 @@ impl Cluster {
         let (mut outcomes, mut policies) = std::mem::take(&mut self.scratch);
         outcomes.clear();
         policies.clear();
+        self.passed.clear();
+        let mut fleet = self.fleet_outcome.clone();
         if cx.git_up {
-            self.reconcile(cx, now, &mut outcomes, &mut policies)?;
+            fleet = self.reconcile(cx, now, &mut outcomes, &mut policies)?;
         } else {
             // The fleet cannot be fetched: what ran last still runs, said to be stale (the daemon).
             cx.counters.git_failed(GIT_ATTEMPTS);
@@ -261,17 +317,20 @@ impl Cluster {
                 ..o.clone()
             }));
             policies.extend(self.policy_outcomes.iter().cloned());
+            self.passed.clone_from(&self.override_outcomes);
         }
-        self.report(cx, now, outcomes, policies)
+        self.report(cx, now, (outcomes, policies), fleet)
     }
 
+    /// `agent::reconcile_with`: the fleet commit chosen, then every placement and policy that
+    /// selects the cluster there; the report's `fleet`.
     fn reconcile(
         &mut self,
         cx: &mut Cx,
         now: i64,
         outcomes: &mut Vec<Outcome>,
         policies: &mut Vec<PolicyOutcome>,
-    ) -> Result<()> {
+    ) -> Result<Option<FleetOutcome>> {
         let fleet_key = if let Some(key) = self.fleet_key {
             key
         } else {
@@ -282,31 +341,199 @@ impl Cluster {
             self.fleet_key = Some(key);
             key
         };
-        let fleet_head = cx.world.git.branch_at(fleet_key).head;
+        let tip = cx.world.git.branch_at(fleet_key).head;
         // `read_fleet` fetches the tip alone, into the shallow cache.
-        self.fetch(cx, fleet_key, true, fleet_head)?;
-        let fleet = cx.world.fleet(fleet_head)?;
+        self.fetch(cx, fleet_key, true, tip)?;
+        let choice = self.choose_fleet(cx, fleet_key, tip, now)?;
+        let Some(at) = choice.at else {
+            // No fleet commit may run yet: nothing is reconciled, and the report says why.
+            return Ok(choice.report);
+        };
+        let fleet = cx.world.fleet(at)?;
         let (selected, states) = match &self.selected {
-            Some((at, selected, states)) if *at == fleet_head => (Arc::clone(selected), states.clone()),
+            Some((commit, selected, states)) if *commit == at => (Arc::clone(selected), states.clone()),
             _ => {
-                let selected = cx.world.select(fleet_head, self.labels, &self.identity)?;
+                let selected = cx.world.select(at, self.labels, &self.identity)?;
                 for &p in &selected.placements {
                     self.state(fleet.placements[p].name(), cx.world);
                 }
                 let states: Vec<usize> =
                     selected.placements.iter().map(|&p| self.state(fleet.placements[p].name(), cx.world)).collect();
-                self.selected = Some((fleet_head, Arc::clone(&selected), states.clone()));
+                self.selected = Some((at, Arc::clone(&selected), states.clone()));
                 (selected, states)
             }
         };
         let identity = selected.identity.clone().unwrap_or_else(|| Arc::clone(&self.identity));
         for (&p, &s) in selected.placements.iter().zip(&states) {
-            outcomes.push(self.placement(cx, &fleet, (fleet_key, fleet_head), p, s, &identity, now)?);
+            outcomes.push(self.placement(cx, &fleet, (fleet_key, at), p, s, &identity, now)?);
         }
         for (&p, name) in selected.policies.iter().zip(&selected.policy_names) {
             policies.push(self.policy(cx, &fleet.policies[p], name));
         }
-        Ok(())
+        Ok(choice.report)
+    }
+
+    /// `choose::choose_fleet`: which fleet commit the cluster runs, from the branch's `tip`.
+    /// With the fleet's own `rollout` (as the tip declares it), the newest commit gated for the
+    /// cluster's wave (arrivals as the hub publishes them); in a freeze, the commit in use, but
+    /// for a newer one up to the candidate that an override signer let through; outside the
+    /// windows (and no override passed), the commit in use; and a commit that changes nothing
+    /// for the cluster (`render::fleet_view`) at once. Windows and freezes are not asked for the
+    /// warm start, as a placement's are not. `fleet.verify` is not simulated (off).
+    fn choose_fleet(&mut self, cx: &mut Cx, fleet_key: usize, tip: CommitIx, now: i64) -> Result<FleetChoice> {
+        let tip_fleet = cx.world.fleet(tip)?;
+        let Some(spec) = tip_fleet
+            .own
+            .as_ref()
+            .map(|o| &o.spec)
+            .filter(|s| s.rollout.is_some() || !s.windows.is_empty() || !s.freezes.is_empty())
+        else {
+            // Remembered all the same: what a freeze or window declared later keeps.
+            self.use_fleet(cx, tip);
+            return Ok(FleetChoice { at: Some(tip), report: None });
+        };
+        // The branch's whole history: for a rollout, and for the commit in use.
+        self.fetch(cx, fleet_key, false, tip)?;
+        let on_branch = |cx: &Cx, c: CommitIx| cx.world.git.branch_at(fleet_key).history.contains(&c);
+        // A commit in use that left the branch is nothing to keep.
+        let in_use = self.fleet_in_use.filter(|c| on_branch(cx, *c));
+        let mut candidate = Some(tip);
+        let mut state = SyncState::Synced;
+        let mut message: Option<Arc<str>> = None;
+        if let Some(rollout) = spec.rollout.as_ref().filter(|r| !r.waves.is_empty()) {
+            if self.fleet_wave.as_ref().is_none_or(|(at, _)| *at != tip) {
+                let selected = cx.world.select(tip, self.labels, &self.identity)?;
+                let identity = selected.identity.as_deref().unwrap_or(&self.identity);
+                let wave = rollout::wave_of(rollout, FLEET_REPOSITORY, identity).map(Arc::new);
+                self.fleet_wave = Some((tip, wave));
+            }
+            let wave = self.fleet_wave.as_ref().and_then(|(_, w)| w.clone()).expect("the rollout has waves");
+            let bake = rollout::bake_seconds(rollout).unwrap_or(0);
+            let (picked, tip_arrived) = {
+                let git = &cx.world.git;
+                let branch = git.branch_at(fleet_key);
+                let landed: Vec<Landed> = branch
+                    .history
+                    .iter()
+                    .zip(&branch.arrived)
+                    .map(|(c, at)| {
+                        let info = git.commit_info(*c);
+                        Landed { commit: &info.hex, tree: &info.tree, at: *at }
+                    })
+                    .collect();
+                let picked = rollout::pick(&landed, wave.index, bake, now)
+                    .and_then(|p| landed.iter().position(|l| std::ptr::eq(l.commit, p.commit)))
+                    .map(|at| branch.history[at]);
+                (picked, branch.arrived[0])
+            };
+            candidate = picked.or(in_use);
+            if candidate != Some(tip) {
+                state = SyncState::WaitingForWave;
+                message = Some(cx.world.wave_message(tip, usize::MAX, rollout, &wave, (tip, tip_arrived), bake));
+            }
+        }
+        let frozen = if cx.warm { None } else { cx.world.frozen((tip, usize::MAX), &spec.freezes, now) };
+        let mut passed = false;
+        if let Some((_, said)) = frozen
+            && candidate != in_use
+        {
+            let (through, said) = self.fleet_frozen(cx, fleet_key, &said, in_use, candidate)?;
+            passed = through.is_some();
+            candidate = through.or(in_use);
+            state = if passed && candidate == Some(tip) { SyncState::Synced } else { SyncState::WaitingForWindow };
+            message = Some(said);
+        }
+        // A signed override passes the windows as well as the freeze.
+        if !cx.warm && !spec.windows.is_empty() && candidate != in_use && !passed {
+            let (open, next) = cx.world.windows_open((tip, usize::MAX), &spec.windows, now);
+            if !open {
+                candidate = in_use;
+                state = SyncState::WaitingForWindow;
+                message = Some(cx.world.window_message(next, true));
+            }
+        }
+        // A commit that changes nothing for the cluster is taken at once.
+        if let Some(base) = candidate.filter(|c| *c != tip)
+            && cx.world.same_view(base, tip, self.labels, &self.identity)?
+        {
+            candidate = Some(tip);
+            state = SyncState::Synced;
+            message = None;
+        }
+        if let Some(commit) = candidate {
+            self.use_fleet(cx, commit);
+        }
+        let report = FleetOutcome {
+            commit: candidate.unwrap_or(tip),
+            head: candidate.filter(|c| *c != tip).map(|_| tip),
+            state,
+            message: message.map(Msg),
+        };
+        Ok(FleetChoice { at: candidate, report: Some(report) })
+    }
+
+    /// In a freeze (said `said`), the newest fleet commit up to `candidate` and newer than the
+    /// one in use that an override signer let through, if any (added to `self.passed`); and
+    /// the fleet's message (`choose::gate`'s words, with the overrides ignored).
+    fn fleet_frozen(
+        &mut self,
+        cx: &mut Cx,
+        fleet_key: usize,
+        said: &Arc<str>,
+        in_use: Option<CommitIx>,
+        candidate: Option<CommitIx>,
+    ) -> Result<(Option<CommitIx>, Arc<str>)> {
+        let between: Vec<CommitIx> = {
+            let history = &cx.world.git.branch_at(fleet_key).history;
+            let position = |c: CommitIx| history.iter().position(|h| *h == c);
+            let newest = candidate.and_then(position).unwrap_or(0);
+            let oldest = in_use.and_then(position).unwrap_or(history.len());
+            history[newest..oldest.max(newest)].to_vec()
+        };
+        let mut ignored = Vec::new();
+        for commit in between {
+            match cx.world.override_of(commit)? {
+                Ok(Some((signer, reason))) => {
+                    let said = cx.world.joined(said, &ignored);
+                    let short = &cx.world.git.commit_info(commit).hex[..12];
+                    let text = format!("{said}; {short} passes it by an override signed by {signer}: {reason}");
+                    let said = cx.world.message(&text);
+                    let target = cx.world.name(FLEET_REPOSITORY);
+                    self.saw_override(cx, FLEET_REPOSITORY, commit, true);
+                    self.passed.push(OverrideOutcome {
+                        target: Msg(target),
+                        commit,
+                        signer: Msg(signer),
+                        reason: Msg(reason),
+                    });
+                    return Ok((Some(commit), said));
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    self.saw_override(cx, FLEET_REPOSITORY, commit, false);
+                    ignored.push(why);
+                }
+            }
+        }
+        Ok((None, cx.world.joined(said, &ignored)))
+    }
+
+    /// Runs fleet commit `commit` from now on (`keep_fleet_in_use`).
+    fn use_fleet(&mut self, cx: &Cx, commit: CommitIx) {
+        if self.fleet_in_use != Some(commit) {
+            self.fleet_in_use = Some(commit);
+            self.fleet_log.push((commit, cx.now_ms));
+        }
+    }
+
+    /// Counts, once per cluster, an override it reported passed or said was ignored.
+    fn saw_override(&mut self, cx: &mut Cx, target: &str, commit: CommitIx, passed: bool) {
+        if cx.warm || self.seen_overrides.iter().any(|(t, c, p)| **t == *target && *c == commit && *p == passed) {
+            return;
+        }
+        let target = cx.world.name(target);
+        cx.counters.override_seen(&target, commit, passed);
+        self.seen_overrides.push((target, commit, passed));
     }
 
     /// Counts a poll of a branch as smart-HTTP requests to the git server: the ref
@@ -353,6 +580,7 @@ impl Cluster {
                     applied: None,
                     applied_digest: None,
                     applied_at_ms: 0,
+                    log: Vec::new(),
                     unhealthy_since_ms: None,
                     located: None,
                     wave: None,
@@ -413,7 +641,7 @@ impl Cluster {
         &mut self,
         cx: &mut Cx,
         fleet: &Fleet,
-        (fleet_key, fleet_head): (usize, CommitIx),
+        (fleet_key, fleet_at): (usize, CommitIx),
         placement_ix: usize,
         s: usize,
         identity: &ClusterIdentity,
@@ -422,33 +650,34 @@ impl Cluster {
         let placement = &fleet.placements[placement_ix];
         let spec = &placement.spec;
         let name = Arc::clone(&self.placements[s].name);
-        let deep = spec.rollout.as_ref().is_some_and(|r| !r.waves.is_empty()) || !spec.windows.is_empty();
+        let deep = spec.rollout.as_ref().is_some_and(|r| !r.waves.is_empty())
+            || !spec.windows.is_empty()
+            || !spec.freezes.is_empty();
         // Locate: the branch the source is read from, and its head.
-        if self.placements[s].located.as_ref().is_none_or(|(at, _)| *at != fleet_head) {
+        if self.placements[s].located.as_ref().is_none_or(|(at, _)| *at != fleet_at) {
             let located = self.locate(cx, fleet, placement, identity, &name);
-            self.placements[s].located = Some((fleet_head, located));
+            self.placements[s].located = Some((fleet_at, located));
         }
         let located = match &self.placements[s].located {
             Some((_, Ok(located))) => located.clone(),
             Some((_, Err(outcome))) => return Ok(outcome.clone()),
             None => unreachable!("located above"),
         };
-        let head = if &*located.repository == FLEET_REPOSITORY {
-            fleet_head
-        } else {
-            cx.world.git.branch_at(located.key).head
-        };
+        let head =
+            if &*located.repository == FLEET_REPOSITORY { fleet_at } else { cx.world.git.branch_at(located.key).head };
         // The fleet repository was fetched already; fetched again in full for a rollout.
         if &*located.repository != FLEET_REPOSITORY || deep {
-            // `locate`: the whole branch for a rollout or windows, else the tip alone.
-            self.fetch(cx, located.key, !deep, head)?;
+            // `locate`: the whole branch for a rollout, windows or freezes, else the tip alone
+            // (the branch's tip, also when the fleet commit in use is an older one).
+            let tip = cx.world.git.branch_at(located.key).head;
+            self.fetch(cx, located.key, !deep, tip)?;
         }
         // The wave, and the convergence series it counts in.
         if let Some(rollout) = spec.rollout.as_ref().filter(|r| !r.waves.is_empty())
-            && self.placements[s].wave.as_ref().is_none_or(|(at, _)| *at != fleet_head)
+            && self.placements[s].wave.as_ref().is_none_or(|(at, _)| *at != fleet_at)
         {
             let wave = rollout::wave_of(rollout, placement.name(), identity).expect("the rollout has waves");
-            self.placements[s].wave = Some((fleet_head, Arc::new(wave)));
+            self.placements[s].wave = Some((fleet_at, Arc::new(wave)));
         }
         let wave = self.placements[s].wave.as_ref().map(|(_, w)| Arc::clone(w));
         if self.placements[s].series.is_none() {
@@ -466,12 +695,12 @@ impl Cluster {
         }
         let (commit, waiting) = match self.schedule(
             cx,
-            (fleet_key, fleet_head),
+            (fleet_key, fleet_at),
             placement_ix,
             placement,
             identity,
             s,
-            &located,
+            (&located, head),
             wave.as_deref(),
             now,
         )? {
@@ -479,10 +708,10 @@ impl Cluster {
             Err(outcome) => return Ok(outcome),
         };
         let desired = match &self.placements[s].desired {
-            Some((f, c, desired)) if *f == fleet_head && *c == commit => desired.clone(),
+            Some((f, c, desired)) if *f == fleet_at && *c == commit => desired.clone(),
             _ => {
-                let desired = cx.world.desired(fleet_head, placement, commit, identity)?;
-                self.placements[s].desired = Some((fleet_head, commit, desired.clone()));
+                let desired = cx.world.desired(fleet_at, placement, commit, identity)?;
+                self.placements[s].desired = Some((fleet_at, commit, desired.clone()));
                 desired
             }
         };
@@ -527,6 +756,7 @@ impl Cluster {
             state.applied = Some(commit);
             state.applied_digest = Some(digest);
             state.applied_at_ms = cx.now_ms;
+            state.log.push((commit, cx.now_ms));
             state.unhealthy_since_ms = cx.world.is_unhealthy(commit).then_some(cx.now_ms);
             if !cx.warm {
                 let tree = &cx.world.git.commit_info(commit).tree;
@@ -572,38 +802,44 @@ impl Cluster {
         outcome
     }
 
-    /// `agent::schedule`: the commit the rollout and the windows let this cluster take at `now`
-    /// (its own clock), or the report of why nothing may be taken.
+    /// `agent::schedule`: the commit the rollout, the freezes and the windows let this cluster
+    /// take at `now` (its own clock) from its branch at `head`, or the report of why nothing may
+    /// be taken. A commit that passed a freeze by a signed override is added to `self.passed`.
     #[expect(clippy::too_many_arguments, reason = "the agent's schedule reads all of these")]
     fn schedule(
         &mut self,
         cx: &mut Cx,
-        (fleet_key, fleet_head): (usize, CommitIx),
+        (fleet_key, fleet_at): (usize, CommitIx),
         placement_ix: usize,
         placement: &Placement,
         identity: &ClusterIdentity,
         s: usize,
-        located: &Located,
+        (located, head): (&Located, CommitIx),
         wave: Option<&WaveOf>,
         now: i64,
     ) -> Result<Result<(CommitIx, Option<Waiting>), Outcome>> {
         let spec = &placement.spec;
         let name = Arc::clone(&self.placements[s].name);
         let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
-        let (open, next) =
-            if cx.warm { (true, None) } else { cx.world.window(fleet_head, placement_ix, placement, now) };
+        let (open, next) = if cx.warm { (true, None) } else { cx.world.window(fleet_at, placement_ix, placement, now) };
+        let freeze = if cx.warm { None } else { cx.world.frozen((fleet_at, placement_ix), &spec.freezes, now) };
+        if rollout.is_none() && open && freeze.is_none() {
+            return Ok(Ok((head, None)));
+        }
         let bake = rollout.map_or(0, |r| rollout::bake_seconds(r).unwrap_or(0));
-        // The branch's first-parent history, and the newest commit whose gate opened for the
+        // The branch's first-parent history from `head` (for a placement of the fleet
+        // repository, the fleet commit in use), and the newest commit whose gate opened for the
         // wave, counted from when each commit reached the branch (as the hub publishes it).
-        let (head, head_arrived, picked) = {
+        let (from, head_arrived, picked) = {
             let git = &cx.world.git;
             let branch = git.branch_at(located.key);
-            let history = &branch.history;
+            let from = branch.history.iter().position(|c| *c == head).unwrap_or(0);
+            let history = &branch.history[from..];
             let picked = match (rollout, wave) {
                 (Some(_), Some(wave)) => {
                     let landed: Vec<Landed> = history
                         .iter()
-                        .zip(&branch.arrived)
+                        .zip(&branch.arrived[from..])
                         .map(|(c, at)| {
                             let info = git.commit_info(*c);
                             Landed { commit: &info.hex, tree: &info.tree, at: *at }
@@ -615,16 +851,13 @@ impl Cluster {
                 }
                 _ => None,
             };
-            (history[0], branch.arrived[0], picked)
+            (from, branch.arrived[from], picked)
         };
-        if rollout.is_none() && open {
-            return Ok(Ok((head, None)));
-        }
         let applied = self.placements[s].applied;
-        let mut located = head;
+        let mut located_commit = head;
         let mut waiting = None;
         if let (Some(rollout), Some(wave)) = (rollout, wave) {
-            let why = cx.world.wave_message(fleet_head, placement_ix, rollout, wave, (head, head_arrived), bake);
+            let why = cx.world.wave_message(fleet_at, placement_ix, rollout, wave, (head, head_arrived), bake);
             let Some(mut allowed) = picked.or(applied) else {
                 let mut outcome = Outcome::failed(name, SyncState::WaitingForWave, why);
                 outcome.source = Some(head);
@@ -635,8 +868,8 @@ impl Cluster {
             // new is taken whatever it says.
             if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0 && open && !cx.warm)
                 && applied != Some(allowed)
-                && let Some(held) =
-                    Self::halt(cx, halt, (fleet_key, placement_ix), &identity.environment, wave, allowed)?
+                && let Some(hub_ix) = Self::hub_placement(cx, fleet_key, fleet_at, placement_ix, placement)?
+                && let Some(held) = Self::halt(cx, halt, (fleet_key, hub_ix), &identity.environment, wave, allowed)?
             {
                 let Some(current) = applied else {
                     let mut outcome = Outcome::failed(name, SyncState::WaitingForWave, held);
@@ -647,26 +880,125 @@ impl Cluster {
                 message = held;
             }
             if allowed != head {
-                located = allowed;
+                located_commit = allowed;
                 waiting = Some(Waiting { state: SyncState::WaitingForWave, message });
             }
         }
-        if !open {
-            let message = cx.world.window_message(next);
+        let mut passed = false;
+        let mut frozen = None;
+        if let Some((_, said)) = freeze {
+            match self.frozen_at(cx, &name, (located.key, from), applied, &said, located_commit)? {
+                Ok((commit, waits, through)) => {
+                    located_commit = commit;
+                    frozen = waits;
+                    passed = through;
+                }
+                Err(outcome) => return Ok(Err(outcome)),
+            }
+        }
+        // A signed override passes the windows too: a hotfix is not held for the night.
+        let mut shut = None;
+        if !open && !passed {
+            let message = cx.world.window_message(next, false);
             match applied {
-                Some(commit) if commit == located => {}
+                Some(commit) if commit == located_commit => {}
                 Some(commit) => {
-                    located = commit;
-                    waiting = Some(Waiting { state: SyncState::WaitingForWindow, message });
+                    located_commit = commit;
+                    shut = Some(Waiting { state: SyncState::WaitingForWindow, message });
                 }
                 None => {
                     let mut outcome = Outcome::failed(name, SyncState::WaitingForWindow, message);
-                    outcome.source = Some(located);
+                    outcome.source = Some(located_commit);
                     return Ok(Err(outcome));
                 }
             }
         }
-        Ok(Ok((located, waiting)))
+        Ok(Ok((located_commit, shut.or(frozen).or(waiting))))
+    }
+
+    /// `agent::frozen_at`: in a freeze (said `said`) a placement keeps the commit it runs
+    /// (`applied`), but for a newer one, up to `located` (of the branch numbered `key`, whose
+    /// history is read from `from`), that an override signer let through: the commit, why it
+    /// waits (when it does) and whether an override passed; or the report when nothing runs yet.
+    fn frozen_at(
+        &mut self,
+        cx: &mut Cx,
+        name: &Arc<str>,
+        (key, from): (usize, usize),
+        applied: Option<CommitIx>,
+        said: &Arc<str>,
+        located: CommitIx,
+    ) -> Result<Result<Held, Outcome>> {
+        if applied == Some(located) {
+            // Running it already: an override that let it through is reported while it runs.
+            if let Ok(Some((signer, reason))) = cx.world.override_of(located)? {
+                self.pass(cx, name, located, signer, reason);
+                return Ok(Ok((located, None, true)));
+            }
+            return Ok(Ok((located, None, false)));
+        }
+        let candidates: Vec<CommitIx> = {
+            let history = &cx.world.git.branch_at(key).history[from..];
+            let newest = history.iter().position(|c| *c == located).unwrap_or(0);
+            let oldest = applied.and_then(|a| history.iter().position(|c| *c == a)).unwrap_or(history.len());
+            history[newest..oldest.max(newest)].iter().take(rollout::HISTORY).copied().collect()
+        };
+        let mut ignored = Vec::new();
+        for commit in candidates {
+            match cx.world.override_of(commit)? {
+                Ok(Some((signer, reason))) => {
+                    let mut waits = None;
+                    if commit != located {
+                        let said = cx.world.joined(said, &ignored);
+                        let short = &cx.world.git.commit_info(commit).hex[..12];
+                        let text = format!("{said}; {short} passed it by an override of {signer}");
+                        waits = Some(Waiting { state: SyncState::WaitingForWindow, message: cx.world.message(&text) });
+                    }
+                    self.pass(cx, name, commit, signer, reason);
+                    return Ok(Ok((commit, waits, true)));
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    self.saw_override(cx, name, commit, false);
+                    ignored.push(why);
+                }
+            }
+        }
+        let said = cx.world.joined(said, &ignored);
+        let Some(commit) = applied else {
+            let mut outcome = Outcome::failed(Arc::clone(name), SyncState::WaitingForWindow, said);
+            outcome.source = Some(located);
+            return Ok(Err(outcome));
+        };
+        Ok(Ok((commit, Some(Waiting { state: SyncState::WaitingForWindow, message: said }), false)))
+    }
+
+    /// A commit of placement `name` that passed a freeze by an override: in this poll's report.
+    fn pass(&mut self, cx: &mut Cx, name: &Arc<str>, commit: CommitIx, signer: Arc<str>, reason: Arc<str>) {
+        self.saw_override(cx, name, commit, true);
+        self.passed.push(OverrideOutcome {
+            target: Msg(Arc::clone(name)),
+            commit,
+            signer: Msg(signer),
+            reason: Msg(reason),
+        });
+    }
+
+    /// The index the hub knows placement `placement_ix` of fleet commit `fleet_at` by: its index
+    /// in the fleet at the branch's tip, which the hub reads (`None`: the tip has no such
+    /// placement).
+    fn hub_placement(
+        cx: &mut Cx,
+        fleet_key: usize,
+        fleet_at: CommitIx,
+        placement_ix: usize,
+        placement: &Placement,
+    ) -> Result<Option<usize>> {
+        let tip = cx.world.git.branch_at(fleet_key).head;
+        if tip == fleet_at {
+            return Ok(Some(placement_ix));
+        }
+        Ok(cx.world.fleet(tip)?.placements.iter().position(|p| p.name() == placement.name()))
     }
 
     /// `agent::halt`: whether the hub holds `commit` back from this cluster's wave: `None` to go
@@ -766,10 +1098,21 @@ impl Cluster {
     }
 
     /// The daemon's report: numbered, kept, spooled and (hub permitting) delivered, oldest first.
-    fn report(&mut self, cx: &mut Cx, now: i64, outcomes: Vec<Outcome>, policies: Vec<PolicyOutcome>) -> Result<()> {
+    fn report(
+        &mut self,
+        cx: &mut Cx,
+        now: i64,
+        (outcomes, policies): (Vec<Outcome>, Vec<PolicyOutcome>),
+        fleet: Option<FleetOutcome>,
+    ) -> Result<()> {
         self.sequence += 1;
-        let changed = self.report.is_none() || outcomes != self.outcomes || policies != self.policy_outcomes;
+        let changed = self.report.is_none()
+            || outcomes != self.outcomes
+            || policies != self.policy_outcomes
+            || fleet != self.fleet_outcome
+            || self.passed != self.override_outcomes;
         if changed {
+            let hex = |c: CommitIx| cx.world.git.commit_info(c).hex.clone();
             let time = flotilla_core::calendar::rfc3339(now);
             let report = Report {
                 version: report::VERSION,
@@ -779,8 +1122,23 @@ impl Cluster {
                 time,
                 placements: outcomes.iter().map(|o| placement_report(cx.world, o)).collect(),
                 policies: policies.iter().map(policy_report).collect(),
-                fleet: None,
-                overrides: Vec::new(),
+                fleet: fleet.as_ref().map(|f| report::FleetReport {
+                    commit: hex(f.commit),
+                    head: f.head.map(hex),
+                    state: f.state,
+                    message: f.message.as_ref().map(|m| report::clip(&m.0)),
+                    signer: None,
+                }),
+                overrides: self
+                    .passed
+                    .iter()
+                    .map(|o| report::Override {
+                        target: o.target.0.to_string(),
+                        commit: hex(o.commit),
+                        signer: o.signer.0.to_string(),
+                        reason: o.reason.0.to_string(),
+                    })
+                    .collect(),
             };
             if let Err(e) = report.validate() {
                 // A bug of the simulator's: the hub would refuse the report, naming the field.
@@ -796,6 +1154,8 @@ impl Cluster {
                 std::mem::replace(&mut self.outcomes, outcomes),
                 std::mem::replace(&mut self.policy_outcomes, policies),
             );
+            self.fleet_outcome = fleet;
+            self.override_outcomes.clone_from(&self.passed);
             self.body += 1;
         } else {
             self.scratch = (outcomes, policies);

@@ -349,6 +349,13 @@ impl Git {
         self.commits[ix as usize].name.get_or_insert_with(|| name.to_string());
     }
 
+    /// A commit's whole message, as the agent reads it (`Cache::message`).
+    pub fn message(&self, ix: CommitIx) -> Result<String> {
+        let info = &self.commits[ix as usize];
+        let url = &self.repo(&info.repository)?.fetch_url;
+        Ok(self.cache.message(url, info.id)?)
+    }
+
     /// The commit with this id, if the simulator has seen it.
     pub fn lookup(&self, hex: &str) -> Option<CommitIx> {
         CommitId::parse(hex).ok().and_then(|id| self.by_id.get(&id).copied())

@@ -29,7 +29,10 @@
 //!   shared; each agent's poll is counted (a ref advertisement per repository, a fetch and the
 //!   bytes of the pack when its branch moved, measured once per pair with `git pack-objects`).
 //! - **Agents are models that decide with the agent's functions** ([`agent`]): `Fleet::select`,
-//!   `rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds}`, the hub's
+//!   `rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds, frozen,
+//!   override_reason}`, `render::fleet_view` (the fleet commit each cluster runs, chosen as
+//!   `choose_fleet` does when the fleet repository declares a rollout, windows or freezes; a
+//!   placement's freezes as `frozen_at` does), the hub's
 //!   published halts with `Halted::holds_back` and `whenHubUnreachable`, `paused`, and
 //!   `render::render` for the desired digest, the way `agent::schedule` and `render_located`
 //!   call them, in the same order, with the agent's messages. What a Kubernetes cluster would
@@ -59,7 +62,10 @@
 //!   registered with the hub with that report.
 //!
 //! Not simulated: commit signatures (the example's `verify: inform` reports no signer, as
-//! for its unsigned commits), the hub's database and HTTP (reports are taken at once, the
+//! for its unsigned commits; a `Flotilla-Override:` trailer is real, in the commit's message,
+//! but who signed the commit is what the scenario says, checked against its
+//! `overrideSigners` with `trust::check_override`'s rule and words), `fleet.verify`, the
+//! hub's database and HTTP (reports are taken at once, the
 //! fleet is read at the current heads), Kubernetes API latency and object-level health. Agents
 //! count bakes from the hub's arrivals (the moment a branch moved) without asking for them and
 //! without their own first sight of a commit, which the real agent falls back on when the hub

@@ -69,6 +69,9 @@ pub struct Counters {
     series_ix: BTreeMap<(String, String, usize), usize>,
     /// (placement, tree) → the highest wave index that applied that content.
     pub reached: BTreeMap<(String, String), usize>,
+    /// (target, commit) → clusters that reported its `Flotilla-Override:` passed a freeze, and
+    /// clusters that said it was ignored.
+    pub overrides: BTreeMap<(String, CommitIx), (u64, u64)>,
 }
 
 impl Counters {
@@ -167,6 +170,17 @@ impl Counters {
         }
         if let Some(to) = to {
             *series.running.entry(to).or_default() += 1;
+        }
+    }
+
+    /// A cluster reported (once) that `commit`'s override of `target` passed a freeze, or was
+    /// ignored.
+    pub fn override_seen(&mut self, target: &str, commit: CommitIx, passed: bool) {
+        let (clusters_passed, clusters_ignored) = self.overrides.entry((target.to_string(), commit)).or_default();
+        if passed {
+            *clusters_passed += 1;
+        } else {
+            *clusters_ignored += 1;
         }
     }
 

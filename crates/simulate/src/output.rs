@@ -144,6 +144,7 @@ fn summary(run: &Run, rows: &[Row], verdicts: &[Verdict], clusters: usize, seed:
     load(&mut out, run);
     reports(&mut out, run);
     halts(&mut out, run);
+    overrides(&mut out, run);
     expectations_and_cost(&mut out, run, verdicts);
     out
 }
@@ -297,6 +298,21 @@ fn halts(out: &mut String, run: &Run) {
     );
 }
 
+/// The `Flotilla-Override:` trailers clusters met in a freeze (only when some did).
+fn overrides(out: &mut String, run: &Run) {
+    let seen = &run.counters.overrides;
+    if seen.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Overrides met in a freeze\n");
+    let _ = writeln!(out, "| target | commit | clusters it passed (report's `overrides`) | clusters that ignored it |");
+    let _ = writeln!(out, "|---|---|---:|---:|");
+    for ((target, commit), (passed, ignored)) in seen {
+        let _ =
+            writeln!(out, "| {target} | {} | {} | {} |", commit_label(run, *commit), count(*passed), count(*ignored));
+    }
+}
+
 fn expectations_and_cost(out: &mut String, run: &Run, verdicts: &[Verdict]) {
     let _ = writeln!(out, "\n## Expectations\n");
     if verdicts.is_empty() {
@@ -420,7 +436,114 @@ fn verdict(run: &Run, e: &Expectation) -> Verdict {
         let found = if halted { "published a halt" } else { "published none" };
         return Verdict { what, ok: halted == h.halted, found: found.into() };
     }
+    if let Some(r) = &e.runs {
+        return runs(run, r);
+    }
+    if let Some(o) = &e.override_ {
+        return override_seen(run, o);
+    }
     Verdict { what: "an empty expectation".into(), ok: false, found: "nothing to check".into() }
+}
+
+/// An `override` expectation: whether clusters ran the commit through a freeze, or ignored its
+/// override.
+fn override_seen(run: &Run, o: &scenario::OverrideSeen) -> Verdict {
+    let what = format!(
+        "the Flotilla-Override of {} on {} {}",
+        o.commit,
+        o.target,
+        if o.passed { "passes the freeze" } else { "is ignored" }
+    );
+    let Some(&ix) = run.named.get(&o.commit) else {
+        return Verdict { what, ok: false, found: "the timeline never made that commit".into() };
+    };
+    let (passed, ignored) = run.counters.overrides.get(&(o.target.clone(), ix)).copied().unwrap_or_default();
+    let ok = if o.passed { passed > 0 } else { passed == 0 && ignored > 0 };
+    let found = format!("{} clusters ran it through a freeze, {} said it was ignored", count(passed), count(ignored));
+    Verdict { what, ok, found }
+}
+
+/// A `runs` expectation: the share of a wave that ran the named commit, or a newer one of its
+/// branch, by a time.
+fn runs(run: &Run, r: &scenario::Runs) -> Verdict {
+    let by = scenario::duration(&r.by).unwrap_or(0);
+    let at_ms = (run.loaded.start + by) * 1_000;
+    let wave = r.wave.as_deref().map_or_else(String::new, |w| format!(" wave {w}"));
+    let (bound, at_least) = match (&r.at_least, &r.at_most) {
+        (Some(p), _) => (p.clone(), true),
+        (None, Some(p)) => (p.clone(), false),
+        (None, None) => (String::new(), true),
+    };
+    let what = format!(
+        "{} {}{wave} {} {bound} on {} (or newer) by {}",
+        r.environment,
+        r.target,
+        if at_least { "at least" } else { "at most" },
+        r.commit,
+        r.by
+    );
+    let Some(&target) = run.named.get(&r.commit) else {
+        return Verdict { what, ok: false, found: "the timeline never made that commit".into() };
+    };
+    // What each cluster ran at `at_ms`, from its log of (commit, since).
+    let at = |log: &[(CommitIx, i64)]| log.iter().rev().find(|(_, t)| *t <= at_ms).map(|(c, _)| *c);
+    // `commit` is the target or newer on `branch`: the target is in its first-parent history.
+    let newer = |branch: Option<&crate::git::Branch>, commit: CommitIx| {
+        commit == target
+            || branch.is_some_and(|b| {
+                let position = |c: CommitIx| b.history.iter().position(|h| *h == c);
+                matches!((position(commit), position(target)), (Some(c), Some(t)) if c <= t)
+            })
+    };
+    let (mut on, mut all) = (0_u64, 0_u64);
+    if r.target == FLEET_REPOSITORY {
+        let branch = run.world.git.branch(FLEET_REPOSITORY, &r.environment);
+        let rollout = branch
+            .and_then(|b| run.world.fleet_at(b.head))
+            .and_then(|f| f.own.as_ref())
+            .and_then(|o| o.spec.rollout.as_ref())
+            .filter(|r| !r.waves.is_empty());
+        for c in run.clusters.iter().filter(|c| c.identity.environment == r.environment) {
+            if let Some(w) = &r.wave {
+                let Some(rollout) = rollout else {
+                    return Verdict { what, ok: false, found: "the fleet repository has no rollout".into() };
+                };
+                if rollout::wave_of(rollout, FLEET_REPOSITORY, &c.identity).is_none_or(|of| of.name != *w) {
+                    continue;
+                }
+            }
+            all += 1;
+            if at(&c.fleet_log).is_some_and(|commit| newer(branch, commit)) {
+                on += 1;
+            }
+        }
+    } else {
+        for (s, series) in run.counters.series.iter().enumerate() {
+            if series.environment != r.environment
+                || series.placement != r.target
+                || r.wave.as_ref().is_some_and(|w| *w != series.wave)
+            {
+                continue;
+            }
+            let branch = run.world.git.branch(&series.repository, &series.branch);
+            for c in &run.clusters {
+                for p in c.placements.iter().filter(|p| p.series == Some(s)) {
+                    all += 1;
+                    if at(&p.log).is_some_and(|commit| newer(branch, commit)) {
+                        on += 1;
+                    }
+                }
+            }
+        }
+    }
+    if all == 0 {
+        return Verdict { what, ok: false, found: "no cluster runs it in that wave".into() };
+    }
+    #[expect(clippy::cast_precision_loss, reason = "a share")]
+    let share = on as f64 / all as f64;
+    let limit = scenario::percent(&bound).unwrap_or(0.0);
+    let ok = if at_least { share + 1e-9 >= limit } else { share <= limit + 1e-9 };
+    Verdict { what, ok, found: format!("{on} of {all} ({:.1}%)", share * 100.0) }
 }
 
 /// The placement's rollout as the prod fleet declares it at the end (else dev's).

@@ -79,6 +79,10 @@ pub struct Population {
     /// Clusters whose clock is off from the start.
     #[serde(default)]
     pub skew: Option<Skew>,
+    /// Who agent.yaml's `overrideSigners` lists (every agent's the same); empty: the agents have
+    /// no `overrideSigners`, and every `Flotilla-Override:` is ignored.
+    #[serde(default)]
+    pub override_signers: Vec<String>,
 }
 
 fn sixty_seconds() -> String {
@@ -176,6 +180,22 @@ pub struct Commit {
     /// that apply this content report Degraded after `population.unhealthyAfter`.
     #[serde(default)]
     pub unhealthy: bool,
+    /// A `Flotilla-Override: REASON` trailer at the end of the message, and who signed the
+    /// commit.
+    #[serde(default, rename = "override")]
+    pub override_: Option<CommitOverride>,
+}
+
+/// A commit's `Flotilla-Override:` trailer and its signature, as the agent would find it: the
+/// simulator does not sign commits, it says who did (see [`crate::world::World::signer`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CommitOverride {
+    pub reason: String,
+    /// Who signed the commit (`None`: it is not signed); it passes a freeze when
+    /// `population.overrideSigners` lists them.
+    #[serde(default)]
+    pub signed_by: Option<String>,
 }
 
 /// A merge of `dev` into `prod`: a merge commit (`git merge --no-ff`), or with `fastForward`
@@ -254,6 +274,43 @@ pub struct Expectation {
     pub never_runs: Option<NeverRuns>,
     #[serde(default)]
     pub hub_halted: Option<HubHalted>,
+    #[serde(default)]
+    pub runs: Option<Runs>,
+    #[serde(default, rename = "override")]
+    pub override_: Option<OverrideSeen>,
+}
+
+/// The share of a wave (or of all clusters of a placement or of the fleet) that runs the named
+/// commit, or a newer one of its branch, at a time: for a placement its source commit, for
+/// `target: fleet` the fleet commit in use (the fleet's own waves).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Runs {
+    /// `fleet`, or a placement's name.
+    pub target: String,
+    pub commit: String,
+    #[serde(default = "prod")]
+    pub environment: String,
+    #[serde(default)]
+    pub wave: Option<String>,
+    #[serde(default)]
+    pub at_least: Option<String>,
+    #[serde(default)]
+    pub at_most: Option<String>,
+    /// From the start.
+    pub by: String,
+}
+
+/// What became of a commit's `Flotilla-Override:` by the end: `passed: true`, some cluster ran
+/// it through a freeze and listed it in its report's `overrides`; `passed: false`, none did,
+/// and some cluster said it was ignored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OverrideSeen {
+    /// `fleet`, or a placement's name.
+    pub target: String,
+    pub commit: String,
+    pub passed: bool,
 }
 
 /// The share of a wave (or of all clusters of a placement) that runs the placement's final
@@ -442,6 +499,11 @@ fn check_event(event: &Event, groups: &BTreeMap<String, usize>) -> Result<(), Pr
         if !["dev", "prod"].contains(&c.branch.as_str()) {
             return Err((".commit.branch".into(), format!("{:?} is not dev or prod", c.branch)));
         }
+        if let Some(o) = &c.override_
+            && (o.reason.trim().is_empty() || o.reason.contains('\n'))
+        {
+            return Err((".commit.override.reason".into(), "must be one line of text".into()));
+        }
     }
     if let Some(r) = &event.revert
         && !["dev", "prod"].contains(&r.branch.as_str())
@@ -491,9 +553,19 @@ fn check_skew(skew: &Skew, groups: &BTreeMap<String, usize>) -> Result<(), Probl
 }
 
 fn check_expectation(e: &Expectation, named: &[&str]) -> Result<(), Problem> {
-    let kinds = [e.reports_lost.is_some(), e.converged.is_some(), e.never_runs.is_some(), e.hub_halted.is_some()];
+    let kinds = [
+        e.reports_lost.is_some(),
+        e.converged.is_some(),
+        e.never_runs.is_some(),
+        e.hub_halted.is_some(),
+        e.runs.is_some(),
+        e.override_.is_some(),
+    ];
     if kinds.iter().filter(|k| **k).count() != 1 {
-        return Err((String::new(), "needs exactly one of reportsLost, converged, neverRuns, hubHalted".into()));
+        return Err((
+            String::new(),
+            "needs exactly one of reportsLost, converged, neverRuns, hubHalted, runs, override".into(),
+        ));
     }
     let commit = |field: &str, name: &str| {
         if named.contains(&name) {
@@ -515,6 +587,18 @@ fn check_expectation(e: &Expectation, named: &[&str]) -> Result<(), Problem> {
     }
     if let Some(h) = &e.hub_halted {
         commit(".hubHalted.commit", &h.commit)?;
+    }
+    if let Some(r) = &e.runs {
+        commit(".runs.commit", &r.commit)?;
+        duration(&r.by).map_err(|m| (".runs.by".to_string(), m))?;
+        match (&r.at_least, &r.at_most) {
+            (Some(p), None) => percent(p).map_err(|m| (".runs.atLeast".to_string(), m)).map(drop)?,
+            (None, Some(p)) => percent(p).map_err(|m| (".runs.atMost".to_string(), m)).map(drop)?,
+            _ => return Err((".runs".into(), "needs either atLeast or atMost".into())),
+        }
+    }
+    if let Some(o) = &e.override_ {
+        commit(".override.commit", &o.commit)?;
     }
     Ok(())
 }
@@ -574,6 +658,27 @@ mod tests {
         assert_eq!(e, "x/s.yaml: field expect[0].neverRuns.commit: no timeline event is named \"bad\"");
         let e = error(&MINIMAL.replace("100%", "110%"));
         assert!(e.contains("field population.groups[0].share: \"110%\" is not a percentage"), "{e}");
+    }
+
+    #[test]
+    fn overrides_and_their_expectations_are_read_strictly() {
+        let commit = "timeline:\n- at: 1h\n  name: fix\n  commit:\n    repository: store-app\n    branch: prod\n    files: {a: b}\n";
+        let s = Loaded::parse(
+            format!("{MINIMAL}{commit}    override: {{reason: INC-1, signedBy: ops}}\nexpect:\n- override: {{target: fleet, commit: fix, passed: true}}\n- runs: {{target: fleet, commit: fix, atLeast: 100%, by: 2h}}\n").as_bytes(),
+            Path::new("x/s.yaml"),
+        )
+        .unwrap();
+        let o = s.scenario.timeline[0].commit.as_ref().unwrap().override_.as_ref().unwrap();
+        assert_eq!((o.reason.as_str(), o.signed_by.as_deref()), ("INC-1", Some("ops")));
+        let e = error(&format!("{MINIMAL}{commit}    override: {{reason: INC-1, signed: true}}\n"));
+        assert!(e.starts_with("x/s.yaml: field timeline[0].commit.override.signed: unknown field `signed`"), "{e}");
+        let e = error(&format!("{MINIMAL}{commit}expect:\n- runs: {{target: fleet, commit: fix, by: 2h}}\n"));
+        assert_eq!(e, "x/s.yaml: field expect[0].runs: needs either atLeast or atMost");
+        let e =
+            error(&format!("{MINIMAL}{commit}expect:\n- override: {{target: fleet, commit: other, passed: true}}\n"));
+        assert_eq!(e, "x/s.yaml: field expect[0].override.commit: no timeline event is named \"other\"");
+        let e = error(&MINIMAL.replace("  groups:", "  overrideSigner: [ops]\n  groups:"));
+        assert!(e.starts_with("x/s.yaml: field population.overrideSigner: unknown field"), "{e}");
     }
 
     #[test]

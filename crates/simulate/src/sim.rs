@@ -126,6 +126,8 @@ pub fn run(loaded: Loaded, options: Options) -> Result<Run> {
         .with_context(|| format!("making the git repositories from {}", loaded.fleet_dir.display()))?;
     let initial_heads = git.branches().map(|(r, b, branch)| ((r.to_string(), b.to_string()), branch.head)).collect();
     let mut world = World::new(git);
+    let signers = &loaded.scenario.population.override_signers;
+    world.override_signers = (!signers.is_empty()).then(|| signers.clone());
     let mut rng = Rng::new(seed);
     let (clusters, groups) = population(&loaded, options.clusters, seed, &mut rng, &mut world)?;
     let mut sim = Sim {
@@ -379,7 +381,12 @@ impl Sim {
         let field = |f: &str| format!("timeline[{i}].{f}");
         let mut commit = None;
         let text = if let Some(c) = &event.commit {
-            let message = c.message.clone().unwrap_or_else(|| event.name.clone().unwrap_or_else(|| "a change".into()));
+            let mut message =
+                c.message.clone().unwrap_or_else(|| event.name.clone().unwrap_or_else(|| "a change".into()));
+            if let Some(o) = &c.override_ {
+                // The trailer ends the message, in a paragraph of its own (`git commit -m … -m …`).
+                message = format!("{message}\n\n{}: {}", flotilla_core::rollout::OVERRIDE_TRAILER, o.reason);
+            }
             let ix = self
                 .world
                 .git
@@ -388,9 +395,18 @@ impl Sim {
             if c.unhealthy {
                 self.world.mark_unhealthy(ix);
             }
+            if let Some(signer) = c.override_.as_ref().and_then(|o| o.signed_by.as_deref()) {
+                self.world.sign(ix, signer);
+            }
             commit = Some(ix);
             let bad = if c.unhealthy { " (its objects never become healthy)" } else { "" };
-            format!("commit to {} {}: {message}{bad}", c.repository, c.branch)
+            let summary = message.lines().next().unwrap_or_default();
+            let trailer = c.override_.as_ref().map_or_else(String::new, |o| {
+                let signed =
+                    o.signed_by.as_deref().map_or_else(|| "unsigned".to_string(), |s| format!("signed by {s}"));
+                format!(" (Flotilla-Override: {}; {signed})", o.reason)
+            });
+            format!("commit to {} {}: {summary}{bad}{trailer}", c.repository, c.branch)
         } else if let Some(p) = &event.promote {
             commit =
                 Some(self.world.git.promote(&p.repository, p.fast_forward, now).with_context(|| field("promote"))?);

@@ -125,6 +125,16 @@ type Render = Result<(Prepared, Arc<ObjectRef>), Arc<str>>;
 /// A digest substituted for a cluster, or the agent's error text.
 type Substituted = Result<DigestIx, Arc<str>>;
 
+/// A freeze in force: when it ends (unix seconds), and the agent's words for it.
+pub type Frozen = (i64, Arc<str>);
+
+/// A message and the ones joined to it.
+type Joined = (Arc<str>, Vec<Arc<str>>);
+
+/// What a commit's `Flotilla-Override:` trailer counts for (`trust::check_override`): none
+/// (`Ok(None)`), an override passing a freeze (who signed it, the reason), or why it is ignored.
+pub type Checked = Result<Option<(Arc<str>, Arc<str>)>, Arc<str>>;
+
 /// A placement's render for one cluster: its digest and the object its problems name, or the
 /// agent's error text.
 pub type Desired = Result<(DigestIx, Arc<ObjectRef>), Arc<str>>;
@@ -146,7 +156,18 @@ pub struct World {
     unhealthy: HashSet<String>,
     names: HashSet<Arc<str>>,
     wave_messages: HashMap<(CommitIx, usize, usize, CommitIx, i64), Arc<str>>,
-    window_messages: HashMap<Option<i64>, Arc<str>>,
+    window_messages: HashMap<(bool, Option<i64>), Arc<str>>,
+    /// Per fleet commit and placement (`usize::MAX`: the fleet's own), the freeze in force at a
+    /// minute: when it ends and the agent's words for it.
+    freezes: HashMap<(CommitIx, usize, i64), Option<Frozen>>,
+    /// Who signed a commit (the scenario says; the simulator does not sign), and who agent.yaml's
+    /// `overrideSigners` lists (`None`: no `overrideSigners`).
+    signers: HashMap<CommitIx, String>,
+    pub override_signers: Option<Vec<String>>,
+    overrides: HashMap<CommitIx, Checked>,
+    /// Whether two fleet commits are the same to a kind of cluster (`render::fleet_view`).
+    views: HashMap<(CommitIx, CommitIx, LabelsIx, String), bool>,
+    joined_messages: HashMap<Joined, Arc<str>>,
     /// How many times a placement was rendered in full, and substituted for a cluster.
     pub renders: u64,
     pub substitutions: u64,
@@ -169,6 +190,12 @@ impl World {
             names: HashSet::default(),
             wave_messages: HashMap::default(),
             window_messages: HashMap::default(),
+            freezes: HashMap::default(),
+            signers: HashMap::default(),
+            override_signers: None,
+            overrides: HashMap::default(),
+            views: HashMap::default(),
+            joined_messages: HashMap::default(),
             renders: 0,
             substitutions: 0,
         }
@@ -333,14 +360,139 @@ impl World {
         placement: &Placement,
         now: i64,
     ) -> (bool, Option<i64>) {
-        let key = (fleet, placement_ix, now.div_euclid(60));
+        self.windows_open((fleet, placement_ix), &placement.spec.windows, now)
+    }
+
+    /// [`World::window`] for any windows of a fleet commit: `key` is the fleet commit and the
+    /// placement's index (`usize::MAX`: the fleet's own windows).
+    pub fn windows_open(
+        &mut self,
+        key: (CommitIx, usize),
+        windows: &[flotilla_core::fleet::Window],
+        now: i64,
+    ) -> (bool, Option<i64>) {
+        let key = (key.0, key.1, now.div_euclid(60));
         if let Some(w) = self.windows.get(&key) {
             return *w;
         }
-        let open = rollout::window_open(&placement.spec.windows, now);
-        let next = if open { Some(now) } else { rollout::next_opening(&placement.spec.windows, now) };
+        let open = rollout::window_open(windows, now);
+        let next = if open { Some(now) } else { rollout::next_opening(windows, now) };
         self.windows.insert(key, (open, next));
         (open, next)
+    }
+
+    /// The freeze in force at `now` (`rollout::frozen`): when it ends, and the agent's words
+    /// (`in a change freeze (holidays) until …`); remembered per minute as the windows are
+    /// (freezes start and end on whole minutes).
+    pub fn frozen(
+        &mut self,
+        key: (CommitIx, usize),
+        freezes: &[flotilla_core::fleet::Freeze],
+        now: i64,
+    ) -> Option<Frozen> {
+        if freezes.is_empty() {
+            return None;
+        }
+        let key = (key.0, key.1, now.div_euclid(60));
+        if let Some(f) = self.freezes.get(&key) {
+            return f.clone();
+        }
+        let found = rollout::frozen(freezes, now).map(|(freeze, ends)| {
+            let why = freeze.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            let text = format!("in a change freeze{why} until {}", flotilla_core::calendar::rfc3339(ends));
+            (ends, self.message(&text))
+        });
+        self.freezes.insert(key, found.clone());
+        found
+    }
+
+    /// Says that `signer` signed `commit` (a timeline commit's `override.signedBy`).
+    pub fn sign(&mut self, commit: CommitIx, signer: &str) {
+        self.signers.insert(commit, signer.to_string());
+    }
+
+    /// Who signed `commit`, if anyone did.
+    pub fn signer(&self, commit: CommitIx) -> Option<&str> {
+        self.signers.get(&commit).map(String::as_str)
+    }
+
+    /// What `commit`'s `Flotilla-Override:` trailer counts for, with `trust::check_override`'s
+    /// rule and words: its message read from git and its trailer found by
+    /// `rollout::override_reason`; it passes when a signer agent.yaml's `overrideSigners`
+    /// lists signed the commit.
+    pub fn override_of(&mut self, commit: CommitIx) -> Result<Checked> {
+        if let Some(c) = self.overrides.get(&commit) {
+            return Ok(c.clone());
+        }
+        let message = self.git.message(commit)?;
+        let short = self.git.commit_info(commit).hex[..12].to_string();
+        let checked = match rollout::override_reason(&message) {
+            None => Ok(None),
+            Some(reason) => {
+                let why = match (&self.override_signers, self.signers.get(&commit)) {
+                    (None, _) => Err("this agent has no overrideSigners".to_string()),
+                    (Some(_), None) => Err("the commit is not signed".to_string()),
+                    (Some(allowed), Some(signer)) if allowed.contains(signer) => Ok(signer.clone()),
+                    (Some(_), Some(signer)) => {
+                        Err(format!("not signed by an override signer ({signer} is not in the allowed signers)"))
+                    }
+                };
+                match why {
+                    Ok(signer) => Ok(Some((self.name(&signer), self.message(&reason)))),
+                    Err(why) => Err(self.message(&format!("the Flotilla-Override on {short} is ignored: {why}"))),
+                }
+            }
+        };
+        self.overrides.insert(commit, checked.clone());
+        Ok(checked)
+    }
+
+    /// Whether fleet commits `base` and `tip` are the same to a cluster (`render::fleet_view` of
+    /// each): remembered per label set and environment unless either fleet declares the cluster
+    /// by name. (The view renders the fleet's own placements with the cluster's substitutions;
+    /// two commits whose renders differ before substitution differ after it too, so a kind of
+    /// cluster answers for all of its clusters.)
+    pub fn same_view(
+        &mut self,
+        base: CommitIx,
+        tip: CommitIx,
+        labels: LabelsIx,
+        identity: &ClusterIdentity,
+    ) -> Result<bool> {
+        let key = (base, tip, labels, identity.environment.clone());
+        if let Some(same) = self.views.get(&key) {
+            return Ok(*same);
+        }
+        let (base_fleet, tip_fleet) = (self.fleet(base)?, self.fleet(tip)?);
+        let declared = base_fleet.cluster(&identity.name).is_some() || tip_fleet.cluster(&identity.name).is_some();
+        let options = render::Options::DEFAULT;
+        let base_view = render::fleet_view(&base_fleet, self.git.snapshot(base)?.as_ref(), identity, &options);
+        let tip_view = render::fleet_view(&tip_fleet, self.git.snapshot(tip)?.as_ref(), identity, &options);
+        let same = base_view == tip_view;
+        if !declared {
+            self.views.insert(key, same);
+        }
+        Ok(same)
+    }
+
+    /// `first` and then each of `more`, joined with `; ` (the agent's messages that name the
+    /// overrides a freeze ignored), shared.
+    pub fn joined(&mut self, first: &Arc<str>, more: &[Arc<str>]) -> Arc<str> {
+        if more.is_empty() {
+            return Arc::clone(first);
+        }
+        let key = (Arc::clone(first), more.to_vec());
+        if let Some(m) = self.joined_messages.get(&key) {
+            return Arc::clone(m);
+        }
+        let mut text = first.to_string();
+        for m in more {
+            text.push_str("; ");
+            text.push_str(m);
+        }
+        let m = self.message(&text);
+        self.joined_messages.insert(key, Arc::clone(&m));
+        m
     }
 
     /// A shared copy of a name or a message.
@@ -371,13 +523,15 @@ impl World {
         bake: u64,
     ) -> Arc<str> {
         let key = (fleet, placement_ix, wave.index, head, arrived);
+        // The fleet's own rollout (`usize::MAX`) says so (`choose::gate`'s words).
+        let whose = if placement_ix == usize::MAX { "fleet " } else { "" };
         if let Some(m) = self.wave_messages.get(&key) {
             return Arc::clone(m);
         }
         let info = self.git.commit_info(head);
         let opens = flotilla_core::calendar::rfc3339(rollout::gate(arrived, wave.index, bake));
         let text = format!(
-            "wave {} ({} of {}): {} reaches it at {opens}",
+            "{whose}wave {} ({} of {}): {} reaches it at {opens}",
             wave.name,
             wave.index + 1,
             rollout.waves.len(),
@@ -388,17 +542,22 @@ impl World {
         m
     }
 
-    /// What the agent says outside its windows (`agent::schedule`'s words).
-    pub fn window_message(&mut self, next: Option<i64>) -> Arc<str> {
-        if let Some(m) = self.window_messages.get(&next) {
+    /// What the agent says outside a placement's windows (`agent::schedule`'s words), or with
+    /// `fleet` the fleet's (`choose::gate`'s).
+    pub fn window_message(&mut self, next: Option<i64>, fleet: bool) -> Arc<str> {
+        if let Some(m) = self.window_messages.get(&(fleet, next)) {
             return Arc::clone(m);
         }
-        let next_text = next.map_or_else(
-            || "none of its windows ever opens".to_string(),
-            |t| format!("the next opens at {}", flotilla_core::calendar::rfc3339(t)),
-        );
-        let m = self.message(&format!("outside its deployment windows; {next_text}"));
-        self.window_messages.insert(next, Arc::clone(&m));
+        let opens = |t| format!("the next opens at {}", flotilla_core::calendar::rfc3339(t));
+        let text = if fleet {
+            let next_text = next.map_or_else(|| "none ever opens".to_string(), opens);
+            format!("outside the fleet's deployment windows; {next_text}")
+        } else {
+            let next_text = next.map_or_else(|| "none of its windows ever opens".to_string(), opens);
+            format!("outside its deployment windows; {next_text}")
+        };
+        let m = self.message(&text);
+        self.window_messages.insert((fleet, next), Arc::clone(&m));
         m
     }
 

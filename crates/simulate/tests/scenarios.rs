@@ -112,6 +112,76 @@ fn hub_outage() {
 }
 
 #[test]
+fn fleet_policy_rollout() {
+    check("fleet-policy-rollout", Some(150));
+}
+
+#[test]
+fn holiday_freeze_with_hotfix() {
+    check("holiday-freeze-with-hotfix", Some(150));
+}
+
+/// The failed expectations of a run, as `what: found` lines.
+fn failed(path: &Path, clusters: usize) -> Vec<String> {
+    let output = simulate(path, Options { clusters: Some(clusters), ..Options::default() }).unwrap().1;
+    output.failed().iter().map(|v| format!("{}: {}", v.what, v.found)).collect()
+}
+
+#[test]
+fn without_a_bake_or_a_window_a_fleet_commit_reaches_every_store_at_once() {
+    // No bake and no window: the waves follow one another at once, as if there were none.
+    let (_dir, path) = edited_from("fleet-policy-rollout", |text| {
+        let window = "      windows:\n      - days: [Mon, Tue, Wed, Thu, Fri, Sat, Sun]\n        start: \"02:00\"\n        end: \"05:00\"\n        timeZone: America/Chicago\n";
+        assert!(text.contains(window) && text.contains("        bake: 2h\n"));
+        text.replace(window, "").replace("        bake: 2h\n", "        bake: 0s\n")
+    });
+    let failed = failed(&path, 60);
+    assert!(
+        failed.iter().any(
+            |f| f.starts_with("prod fleet wave canary at most 0% on no-debug-nodeport (or newer) by 58m: 10 of 10")
+        ),
+        "{failed:?}"
+    );
+    assert!(failed.iter().any(|f| f.starts_with("prod fleet wave early at most 0%")), "{failed:?}");
+    assert!(failed.iter().any(|f| f.starts_with("prod fleet wave everyone at most 2%")), "{failed:?}");
+}
+
+#[test]
+fn an_override_nobody_signed_does_not_pass_the_freeze() {
+    let (_dir, path) = edited_from("holiday-freeze-with-hotfix", |text| {
+        text.replace(
+            "override: {reason: INC-4711 card readers down, signedBy: ops@retail.example}",
+            "override: {reason: INC-4711 card readers down}",
+        )
+    });
+    let failed = failed(&path, 60);
+    assert!(
+        failed.iter().any(|f| f.starts_with("the Flotilla-Override of hotfix on bt-collector passes the freeze: 0 clusters ran it through a freeze, 59 said it was ignored")),
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.starts_with("prod bt-collector wave canary at least 100% on hotfix (or newer) by 6h05m: 0 of")),
+        "{failed:?}"
+    );
+}
+
+#[test]
+fn an_override_signed_by_a_key_the_agents_do_not_list_is_ignored() {
+    let (_dir, path) = edited_from("holiday-freeze-with-hotfix", |text| {
+        text.replace("signedBy: ops@retail.example}", "signedBy: intern@retail.example}")
+    });
+    let failed = failed(&path, 60);
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.starts_with("the Flotilla-Override of hotfix on bt-collector passes the freeze: 0 clusters")),
+        "{failed:?}"
+    );
+}
+
+#[test]
 fn the_same_seed_gives_the_same_bytes_and_another_seed_another_run() {
     let a = run("smoke", Some(40), Some(11));
     let b = run("smoke", Some(40), Some(11));
@@ -142,8 +212,13 @@ fn applying_every_report_to_the_hub_index_gives_the_same_run() {
 /// A copy of the smoke scenario with `edit` applied, in a folder of its own (the fleet is found
 /// relative to the file).
 fn edited(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
+    edited_from("smoke", edit)
+}
+
+/// A copy of scenario `name` with `edit` applied (see [`edited`]).
+fn edited_from(name: &str, edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(scenario("smoke")).unwrap();
+    let text = std::fs::read_to_string(scenario(name)).unwrap();
     let fleet = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/retail-fleet");
     let text = format!("fleet: {}\n{}", fleet.display(), edit(&text));
     let path = dir.path().join("edited.yaml");
