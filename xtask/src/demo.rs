@@ -40,9 +40,10 @@ const USAGE: &str = "usage: cargo xtask demo [--stores N (50)] [--clouds N (3)] 
 const PLACEMENT: &str = "bt-collector";
 /// The environment every demo cluster runs.
 const ENVIRONMENT: &str = "prod";
-/// Where the store app's image tag is, and the image.
-const DEPLOYMENT: &str = "deploy/base/deployment.yaml";
-const IMAGE: &str = "registry.retail.example/store/bt-collector:";
+/// Where a store-app release is made (the example's README: "the release version is `newTag`
+/// in …"), the image it tags, and the image's name as the stores run it.
+const RELEASE_FILE: &str = "deploy/overlays/prod/kustomization.yaml";
+const IMAGE_NAME: &str = "registry.retail.example/store/bt-collector";
 /// The agents' poll interval: short, so the demo moves; each of them fetches git this often.
 const POLL_INTERVAL: &str = "5s";
 /// How often the hub reads git again (its default is 30 s).
@@ -253,6 +254,8 @@ async fn rollout_demo(
         println!("  memory (VmRSS): {memory}");
     }
 
+    let store_names: Vec<&str> = members.iter().filter(|m| m.kind == Kind::Store).map(|m| m.name.as_str()).collect();
+    let before = running(&hub, &store_names).await?;
     let release = release(&repos.join("store-app"))?;
     let merged = Instant::now();
     println!("Release: bt-collector {} → {}", release.from, release.to);
@@ -269,6 +272,12 @@ async fn rollout_demo(
     let stores = members.iter().filter(|m| m.kind == Kind::Store).count();
     let patience = Duration::from_secs(options.bake_seconds * 3 + 300);
     watch_rollout(&hub, &release.merge, stores, children, &mut screen, merged, patience).await?;
+    let image = format!("{IMAGE_NAME}:{}", release.to);
+    let after = wait_running(&hub, &store_names, &before, &release.merge, &image, children, merged, patience).await?;
+    println!("What each store runs now, as its last report to the hub says ({PLACEMENT}'s images):");
+    for line in images_by_store(&after) {
+        println!("  {line}");
+    }
     println!(
         "Rollout complete: all {stores} stores run {} ({}), {:.1} s after the merge.",
         short(&release.merge),
@@ -433,13 +442,18 @@ fn next_minor(version: &str) -> Option<String> {
     Some(format!("{major}.{}.0", minor + 1))
 }
 
-/// The deployment with its collector image at the next minor version: the new text, the old
-/// version and the new.
-fn bump_image(text: &str) -> Result<(String, String, String)> {
-    let at = text.find(IMAGE).with_context(|| format!("no image {IMAGE}…: the example changed"))? + IMAGE.len();
-    let from = text[at..].lines().next().unwrap_or_default().trim().to_string();
+/// The prod overlay with the collector's `newTag` at the next minor version: the new text, the
+/// old version and the new.
+fn bump_tag(text: &str) -> Result<(String, String, String)> {
+    let image = text
+        .find(&format!("- name: {IMAGE_NAME}\n"))
+        .with_context(|| format!("no image {IMAGE_NAME} under `images:` in {RELEASE_FILE}: the example changed"))?;
+    let tag = image
+        + text[image..].find("newTag: ").with_context(|| format!("no newTag for {IMAGE_NAME} in {RELEASE_FILE}"))?
+        + "newTag: ".len();
+    let from = text[tag..].lines().next().unwrap_or_default().trim().to_string();
     let to = next_minor(&from).with_context(|| format!("the image tag {from:?} is not MAJOR.MINOR.PATCH"))?;
-    let changed = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);
+    let changed = format!("{}{to}{}", &text[..tag], &text[tag + from.len()..]);
     Ok((changed, from, to))
 }
 
@@ -454,8 +468,8 @@ struct Release {
 /// merge commit, now): the promotion the fleet rolls out.
 fn release(store_app: &Path) -> Result<Release> {
     run_git(store_app, &["checkout", "-q", "dev"], None)?;
-    let path = store_app.join(DEPLOYMENT);
-    let (text, from, to) = bump_image(&std::fs::read_to_string(&path)?)?;
+    let path = store_app.join(RELEASE_FILE);
+    let (text, from, to) = bump_tag(&std::fs::read_to_string(&path)?)?;
     std::fs::write(&path, text)?;
     run_git(store_app, &["commit", "-q", "-am", &format!("bt-collector {to}")], None)?;
     let dev = run_git(store_app, &["rev-parse", "HEAD"], None)?;
@@ -850,6 +864,116 @@ async fn synced(hub: &Api) -> Result<(usize, bool, Summary)> {
     Ok((synced, true, summary))
 }
 
+/// What one store runs of [`PLACEMENT`], as the hub's cluster view says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Running {
+    commit: Option<String>,
+    digest: Option<String>,
+    images: Vec<String>,
+}
+
+/// `GET /api/v1/clusters/{name}`, the parts the demo reads.
+#[derive(Debug, Deserialize)]
+struct ClusterView {
+    placements: Vec<PlacementView>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlacementView {
+    name: String,
+    applied_commit: Option<String>,
+    applied_digest: Option<String>,
+    #[serde(default)]
+    images: Vec<String>,
+}
+
+/// What each of `stores` runs of [`PLACEMENT`], by name.
+async fn running(hub: &Api, stores: &[&str]) -> Result<BTreeMap<String, Running>> {
+    let mut out = BTreeMap::new();
+    for name in stores {
+        let view: ClusterView = hub.get(&format!("/api/v1/clusters/{name}")).await?;
+        let p = view.placements.into_iter().find(|p| p.name == PLACEMENT).unwrap_or(PlacementView {
+            name: PLACEMENT.to_string(),
+            applied_commit: None,
+            applied_digest: None,
+            images: Vec::new(),
+        });
+        out.insert(
+            (*name).to_string(),
+            Running { commit: p.applied_commit, digest: p.applied_digest, images: p.images },
+        );
+    }
+    Ok(out)
+}
+
+/// Why `now` is not the release on a store that ran `before`: `None` when it runs the `merge`,
+/// its objects changed (the digest) and it runs `image`.
+fn not_released(before: Option<&Running>, now: &Running, merge: &str, image: &str) -> Option<String> {
+    if now.commit.as_deref() != Some(merge) {
+        return Some(format!("runs commit {}", now.commit.as_deref().map_or("(none)", short)));
+    }
+    if before.is_some_and(|b| b.digest == now.digest) {
+        return Some(
+            "runs the merge, but what it renders did not change (the same digest as before the release)".into(),
+        );
+    }
+    if !now.images.iter().any(|i| i == image) {
+        return Some(format!("runs {}, not {image}", now.images.join(", ")));
+    }
+    None
+}
+
+/// Waits until the hub reports every one of `stores` on the release: the merge, a new digest,
+/// the new image; what each runs then. A release that changed nothing fails here.
+#[expect(clippy::too_many_arguments, reason = "the demo's state, passed as it is")]
+async fn wait_running(
+    hub: &Api,
+    stores: &[&str],
+    before: &BTreeMap<String, Running>,
+    merge: &str,
+    image: &str,
+    children: &mut Children,
+    merged: Instant,
+    patience: Duration,
+) -> Result<BTreeMap<String, Running>> {
+    loop {
+        children.check()?;
+        let now = running(hub, stores).await?;
+        let wrong: Vec<String> = now
+            .iter()
+            .filter_map(|(name, r)| not_released(before.get(name), r, merge, image).map(|why| format!("{name} {why}")))
+            .collect();
+        if wrong.is_empty() {
+            return Ok(now);
+        }
+        if merged.elapsed() > patience {
+            bail!("the hub does not report every store on the release {image}: {}", wrong.join("; "));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// One line per image: how many stores run it, and which.
+fn images_by_store(running: &BTreeMap<String, Running>) -> Vec<String> {
+    let mut by_image: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (name, r) in running {
+        let images = if r.images.is_empty() { "(none reported)".to_string() } else { r.images.join(", ") };
+        by_image.entry(images).or_default().push(name);
+    }
+    by_image
+        .into_iter()
+        .map(|(images, names)| {
+            let shown = if names.len() > 6 {
+                format!("{} … {}", names[..3].join(", "), names[names.len() - 2..].join(", "))
+            } else {
+                names.join(", ")
+            };
+            format!("{images}: {} ({shown})", count(names.len(), "store"))
+        })
+        .collect()
+}
+
 /// Draws the rollout of [`PLACEMENT`] every second until every one of the `stores` runs `merge`.
 async fn watch_rollout(
     hub: &Api,
@@ -1098,11 +1222,61 @@ mod tests {
     }
 
     #[test]
-    fn the_release_bumps_the_collector_image_a_minor_version() {
-        let (text, from, to) = bump_image(&example("store-app/deploy/base/deployment.yaml")).unwrap();
+    fn a_store_is_on_the_release_when_it_runs_the_merge_a_new_digest_and_the_new_image() {
+        let merge = "a".repeat(40);
+        let image = format!("{IMAGE_NAME}:1.5.0");
+        let run = |commit: &str, digest: &str, image: &str| Running {
+            commit: Some(commit.to_string()),
+            digest: Some(digest.to_string()),
+            images: vec![image.to_string()],
+        };
+        let before = run(&"b".repeat(40), "sha256:old", &format!("{IMAGE_NAME}:1.4.2"));
+        assert_eq!(not_released(Some(&before), &run(&merge, "sha256:new", &image), &merge, &image), None);
+        // The demo's old release: the merge runs, but nothing it renders changed.
+        let same =
+            not_released(Some(&before), &run(&merge, "sha256:old", &format!("{IMAGE_NAME}:1.4.2")), &merge, &image);
+        assert!(same.unwrap().contains("did not change"));
+        let old_image =
+            not_released(Some(&before), &run(&merge, "sha256:new", &format!("{IMAGE_NAME}:1.4.2")), &merge, &image);
+        assert!(old_image.unwrap().contains("not registry.retail.example/store/bt-collector:1.5.0"));
+        assert!(not_released(Some(&before), &before, &merge, &image).unwrap().starts_with("runs commit bbbbbbb"));
+        let stores: BTreeMap<String, Running> =
+            (1..=8).map(|i| (format!("store-{i:04}"), run(&merge, "sha256:new", &image))).collect();
+        assert_eq!(
+            images_by_store(&stores),
+            [format!("{image}: 8 stores (store-0001, store-0002, store-0003 … store-0007, store-0008)")]
+        );
+    }
+
+    #[test]
+    fn the_release_changes_what_the_stores_render() {
+        // The store-app repository as files, the release made on them as the demo makes it.
+        let app = crate::root().join("examples/retail-fleet/store-app");
+        let mut snapshot = flotilla_core::snapshot::Snapshot::new();
+        let mut stack = vec![app.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let rel = path.strip_prefix(&app).unwrap().to_string_lossy().into_owned();
+                    snapshot.insert_file(rel, std::fs::read(&path).unwrap());
+                }
+            }
+        }
+        let store = |snapshot: &flotilla_core::snapshot::Snapshot| {
+            serde_json::to_string(&flotilla_core::kustomize::build(snapshot, "deploy/overlays/store").unwrap()).unwrap()
+        };
+        let before = store(&snapshot);
+        let (text, from, to) = bump_tag(&example(&format!("store-app/{RELEASE_FILE}"))).unwrap();
         assert_eq!((from.as_str(), to.as_str()), ("1.4.2", "1.5.0"));
-        assert!(text.contains("image: registry.retail.example/store/bt-collector:1.5.0\n"));
-        assert_eq!(text.matches("bt-collector:").count(), 1);
+        snapshot.insert_file(RELEASE_FILE, text.into_bytes());
+        let after = store(&snapshot);
+        // What a store runs changes: the collector's image, and nothing still runs the old one.
+        assert!(before.contains(&format!("{IMAGE_NAME}:1.4.2")), "{before}");
+        assert!(after.contains(&format!("{IMAGE_NAME}:1.5.0")), "{after}");
+        assert!(!after.contains(&format!("{IMAGE_NAME}:1.4.2")), "{after}");
         assert_eq!(next_minor("2.19.7").as_deref(), Some("2.20.0"));
         assert_eq!(next_minor("latest"), None);
     }

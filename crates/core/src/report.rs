@@ -118,7 +118,39 @@ pub struct PlacementReport {
     pub message: Option<String>,
     /// The objects that are drifted, failed or unhealthy; the others are not listed.
     pub objects: Vec<ObjectReport>,
+    /// The container images the applied commit runs (see [`images`]), when the cluster holds
+    /// what it renders to in full; sorted, each once. What runs where, at a glance.
+    pub images: Vec<String>,
 }
+
+/// How many images a placement's report lists at most.
+pub const MAX_IMAGES: usize = 64;
+
+/// The container images `objects` run: those of every container, init container and ephemeral
+/// container of a Pod and of the pod templates of workloads (Deployment, StatefulSet,
+/// DaemonSet, ReplicaSet, Job, CronJob and any kind with `spec.template.spec.containers`),
+/// sorted and each once, at most [`MAX_IMAGES`].
+pub fn images(objects: &[Value]) -> Vec<String> {
+    const PODS: [&str; 3] = ["/spec", "/spec/template/spec", "/spec/jobTemplate/spec/template/spec"];
+    let mut found = std::collections::BTreeSet::new();
+    for object in objects {
+        for at in PODS {
+            let Some(pod) = object.pointer(at) else { continue };
+            for list in ["containers", "initContainers", "ephemeralContainers"] {
+                let containers = pod.get(list).and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+                for c in containers {
+                    if let Some(image) = c.get("image").and_then(Value::as_str).filter(|i| !i.is_empty()) {
+                        found.insert(clip_to(image, MAX_IMAGE_BYTES));
+                    }
+                }
+            }
+        }
+    }
+    found.into_iter().take(MAX_IMAGES).collect()
+}
+
+/// The longest image reference a report carries (a longer one is cut).
+const MAX_IMAGE_BYTES: usize = 512;
 
 /// The sync state of a placement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -322,6 +354,15 @@ impl PlacementReport {
         for (i, object) in self.objects.iter().enumerate() {
             object.validate(&format!("{at}.objects[{i}]"))?;
         }
+        if self.images.len() > MAX_IMAGES {
+            return Err(ReportError::Invalid {
+                field: format!("{at}.images"),
+                problem: format!("{} images, more than {MAX_IMAGES}", self.images.len()),
+            });
+        }
+        for (i, image) in self.images.iter().enumerate() {
+            check(format_args!("{at}.images[{i}]"), image, |t| line(t, MAX_IMAGE_BYTES))?;
+        }
         Ok(())
     }
 }
@@ -416,6 +457,8 @@ struct PlacementWire {
     message: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     objects: Vec<ObjectReport>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    images: Vec<String>,
 }
 
 impl From<PlacementWire> for PlacementReport {
@@ -431,6 +474,7 @@ impl From<PlacementWire> for PlacementReport {
             health: w.health,
             message: w.message,
             objects: w.objects,
+            images: w.images,
         }
     }
 }
@@ -449,6 +493,7 @@ impl From<PlacementReport> for PlacementWire {
             health: p.health,
             message: p.message,
             objects: p.objects,
+            images: p.images,
         }
     }
 }
@@ -596,6 +641,7 @@ mod tests {
             health: Health::Healthy,
             message: None,
             objects: vec![],
+            images: vec![],
         }
     }
 
@@ -871,5 +917,40 @@ mod tests {
         assert!(clipped.len() <= MAX_MESSAGE_BYTES);
         assert!(clipped.ends_with('…'));
         assert_eq!(message(&clipped), Ok(()));
+    }
+
+    #[test]
+    fn images_are_those_of_every_pod_and_pod_template_sorted_once() {
+        let objects = vec![
+            json!({"kind": "Deployment", "spec": {"template": {"spec": {
+                "initContainers": [{"name": "init", "image": "busybox:1.36"}],
+                "containers": [{"name": "app", "image": "registry.example/app:1.5.0"},
+                               {"name": "sidecar", "image": "envoy:1.30"}]}}}}),
+            json!({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {
+                "containers": [{"name": "job", "image": "registry.example/app:1.5.0"}]}}}}}}),
+            json!({"kind": "Pod", "spec": {"containers": [{"name": "p", "image": "pause:3.9"}],
+                "ephemeralContainers": [{"name": "debug", "image": "debug:1"}]}}),
+            json!({"kind": "ConfigMap", "data": {"image": "not-an-image"}}),
+        ];
+        assert_eq!(
+            images(&objects),
+            ["busybox:1.36", "debug:1", "envoy:1.30", "pause:3.9", "registry.example/app:1.5.0"]
+        );
+        assert!(images(&[json!({"kind": "Service", "spec": {"ports": []}})]).is_empty());
+    }
+
+    #[test]
+    fn images_travel_in_the_report_and_are_bounded() {
+        let mut placement = synced("web");
+        placement.images = vec!["registry.example/app:1.5.0".to_string()];
+        let wire = serde_json::to_value(&placement).unwrap();
+        assert_eq!(wire["images"], json!(["registry.example/app:1.5.0"]));
+        let back: PlacementReport = serde_json::from_value(wire).unwrap();
+        assert_eq!(back, placement);
+        // None: the field is left out.
+        assert!(serde_json::to_value(synced("web")).unwrap().get("images").is_none());
+        placement.images = (0..=MAX_IMAGES).map(|i| format!("img:{i}")).collect();
+        let error = placement.validate("placements[0]").unwrap_err().to_string();
+        assert!(error.contains("placements[0].images"), "{error}");
     }
 }

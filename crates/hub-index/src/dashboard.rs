@@ -588,7 +588,7 @@ fn render_cluster(d: &Value) -> String {
     }
     out.push_str(
         "<table id=\"placements\"><tr><th>placement</th><th>state</th><th>health</th><th>applied</th>\
-         <th>desired</th><th>behind</th><th>signer</th><th>message</th></tr>",
+         <th>images</th><th>desired</th><th>behind</th><th>signer</th><th>message</th></tr>",
     );
     for p in placements {
         let placement = text(&p["name"]);
@@ -604,15 +604,23 @@ fn render_cluster(d: &Value) -> String {
             format!("<code title=\"{}\">{}</code>", escape(&c), escape(short(&c)))
         };
         let lag = format!("/lag{}", query(&[("placement", &placement), ("environment", &environment)]));
+        let images: Vec<String> = p["images"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| format!("<code>{}</code>", escape(&text(i))))
+            .collect();
+        let images = images.join("<br>");
         let _ = write!(
             out,
             "<tr><td><a href=\"{}\">{}</a></td><td><span class=\"badge s-{class}\">{}</span></td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&lag),
             escape(&placement),
             escape(&state),
             escape(&text(&p["health"])),
             commit("appliedCommit"),
+            images,
             commit("desiredCommit"),
             escape(&behind),
             escape(&text(&p["signer"])),

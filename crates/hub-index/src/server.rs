@@ -605,7 +605,7 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
                 "name": p.name, "state": p.state, "health": p.health,
                 "appliedCommit": p.applied_commit, "appliedDigest": p.applied_digest,
                 "desiredCommit": p.source_commit, "desiredDigest": p.desired_digest,
-                "signer": p.signer, "message": p.message, "objects": p.objects, "behind": behind,
+                "signer": p.signer, "message": p.message, "objects": p.objects, "images": p.images, "behind": behind,
             })
         })
         .collect();

@@ -115,6 +115,7 @@ async fn registration_and_ingest(backend: &str) {
     assert_eq!(p["appliedCommit"], head);
     assert_eq!(p["desiredCommit"], head);
     assert!(p["appliedDigest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(p["images"], json!(["registry.example/web:1.0"]), "what the cluster runs: {p}");
     assert_eq!(hub.get("/api/v1/clusters/nope").await.0, 404);
     let ledger =
         hub.wait_for("/api/v1/lag?placement=web&environment=prod", "the fleet read", |v| v["head"].is_string()).await;

@@ -317,6 +317,7 @@ async fn cluster_pages_show_who_signed_and_the_overrides_page_who_passed_a_freez
     );
     assert!(html.contains(&fleet), "{html}");
     assert!(html.contains("<td>release@retail.example</td>"), "the placement's signer: {html}");
+    assert!(html.contains("<td><code>registry.example/web:1.0</code></td>"), "the images it runs: {html}");
     assert!(html.contains("<table id=\"cluster-overrides\">"), "{html}");
     assert!(html.contains(&format!("<td>web</td><td><code title=\"{}\">{short}</code></td>", hub.head)), "{html}");
     assert!(html.contains(&format!("<td>oncall@retail.example</td><td>{REASON_ESCAPED}</td>")), "{html}");

@@ -645,6 +645,7 @@ fn failed(placement: &str, state: SyncState, message: String) -> PlacementReport
         health: flotilla_core::health::Health::Unknown,
         message: Some(message),
         objects: Vec::new(),
+        images: Vec::new(),
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use flotilla_core::health::{self, Health};
 use flotilla_core::plan::{self, Inventory, ObjectRef, PLACEMENT_LABEL, Plan, UNSETTLED};
-use flotilla_core::report::{MAX_OBJECTS, ObjectProblem, ObjectReport, PlacementReport, SyncState};
+use flotilla_core::report::{self, MAX_OBJECTS, ObjectProblem, ObjectReport, PlacementReport, SyncState};
 use flotilla_core::scope::{self, INVENTORY_LABEL};
 use serde_json::{Value, json};
 
@@ -483,6 +483,7 @@ pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired
         health: Health::Healthy,
         message: None,
         objects: Vec::new(),
+        images: Vec::new(),
     };
     let fail = |mut report: PlacementReport, state: SyncState, message: String| {
         report.state = state;
@@ -569,6 +570,7 @@ pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired
                 Ok(()) => {
                     report.applied_commit = Some(desired.commit.clone());
                     report.applied_digest = Some(desired.digest.clone());
+                    report.images = report::images(&desired.objects);
                 }
                 Err(e) => failures.push((inventory_ref(context.namespace, &desired.placement), e.to_string())),
             }

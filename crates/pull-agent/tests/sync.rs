@@ -96,4 +96,9 @@ async fn the_example_fleet_syncs_a_store() {
         assert_eq!(o.report.state, SyncState::Synced, "{:?}", o.report);
         assert_eq!(o.report.applied_digest, o.report.desired_digest);
     }
+    // Each placement's report says which images the cluster runs of it: what runs where.
+    let images = |name: &str| &second.placements.iter().find(|o| o.report.name == name).unwrap().report.images;
+    assert_eq!(images("bt-collector"), &["registry.retail.example/store/bt-collector:1.4.2"]);
+    assert_eq!(images("store-monitoring"), &["registry.retail.example/mirror/prometheus/blackbox-exporter:v0.25.0"]);
+    assert!(images("baseline").iter().any(|i| i.ends_with("/node-exporter:v1.8.2")), "{:?}", images("baseline"));
 }

@@ -1264,6 +1264,7 @@ fn placement_report(world: &World, o: &Outcome) -> PlacementReport {
                 fields: if *problem == ObjectProblem::Drifted { vec!["spec.replicas".to_string()] } else { Vec::new() },
             })
             .collect(),
+        images: Vec::new(),
     }
 }
 

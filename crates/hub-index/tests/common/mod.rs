@@ -115,13 +115,15 @@ pub fn now() -> String {
     flotilla_core::calendar::rfc3339(i64::try_from(secs).unwrap())
 }
 
-/// A report, as JSON, of placement `web` in `state` at `commit`, stamped now.
+/// A report, as JSON, of placement `web` (image `registry.example/web:1.0`) in `state` at
+/// `commit`, stamped now.
 pub fn report(cluster: &str, sequence: u64, state: &str, commit: &str) -> String {
     json!({
         "version": 1, "cluster": cluster, "agentVersion": "0.1.0", "sequence": sequence,
         "time": now(),
         "placements": [{"name": "web", "state": state, "sourceCommit": commit,
-            "desiredDigest": format!("sha256:{}", "d".repeat(64)), "health": "Healthy"}]
+            "desiredDigest": format!("sha256:{}", "d".repeat(64)), "health": "Healthy",
+            "images": ["registry.example/web:1.0"]}]
     })
     .to_string()
 }
