@@ -132,11 +132,13 @@ async fn registration_and_ingest(backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn registration_ingest_and_views_on_sqlite() {
     registration_and_ingest("sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn registration_ingest_and_views_on_postgres() {
     registration_and_ingest("postgres").await;
 }
@@ -166,16 +168,19 @@ async fn lag_after_commits(backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_lag_ledger_follows_the_branch_on_sqlite() {
     lag_after_commits("sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn the_lag_ledger_follows_the_branch_on_postgres() {
     lag_after_commits("postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_command_line_shows_the_views_as_tables_and_json() {
     let hub = start("sqlite").await;
     let head = git(&hub.dir.path().join("fleet"), &["rev-parse", "prod"]);
@@ -328,16 +333,19 @@ async fn compliance_by_standard_control_and_policy(backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn compliance_by_standard_control_and_policy_on_sqlite() {
     compliance_by_standard_control_and_policy("sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn compliance_by_standard_control_and_policy_on_postgres() {
     compliance_by_standard_control_and_policy("postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_command_line_shows_compliance() {
     let hub = governed("sqlite").await;
     let token_file = hub.dir.path().join("viewer-token");
@@ -378,6 +386,7 @@ async fn the_command_line_shows_compliance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn rollout_progress_counts_each_wave() {
     let hub = start("sqlite").await;
     let head = git(&hub.dir.path().join("fleet"), &["rev-parse", "prod"]);

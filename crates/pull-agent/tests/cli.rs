@@ -120,6 +120,7 @@ fn a_kustomization_that_includes_itself_names_the_folder() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn renders_a_source_straight_from_git_by_branch_and_by_commit() {
     use flotilla_git::testing::{GitDaemon, git, make_fixture_repos};
     let repos = tempfile::tempdir().unwrap();
