@@ -196,6 +196,22 @@ async fn the_command_line_shows_the_views_as_tables_and_json() {
     assert!(clusters.contains("store-0001  prod         synced"), "{clusters}");
     let cluster = hub.cli(&["cluster", "store-0001"]);
     assert!(cluster.contains(&format!("web        Synced  Healthy  {}", &head[..12])), "{cluster}");
+    // The last report as a UTC time and an age, not epoch milliseconds.
+    let first = cluster.lines().next().unwrap();
+    let (_, when) = first.split_once("last report ").expect(first);
+    assert!(when.len() == "2026-11-25T03:32:07Z (just now)".len() && when.ends_with("Z (just now)"), "{first}");
+    // The views end quietly when their reader goes (`hub-index clusters | head`).
+    let mut closed = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))
+        .args(["status", "--hub", &hub.url, "--token-file"])
+        .arg(hub.dir.path().join("viewer-token"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(closed.stdout.take());
+    let closed = closed.wait_with_output().unwrap();
+    assert_eq!(closed.status.code(), Some(0), "{}", String::from_utf8_lossy(&closed.stderr));
+    assert_eq!(String::from_utf8_lossy(&closed.stderr), "");
     let lag = hub.cli(&["lag", "web"]);
     assert!(lag.starts_with(&format!("web in prod: head {}, 1 of 1 clusters on it", &head[..12])), "{lag}");
 
@@ -206,6 +222,20 @@ async fn the_command_line_shows_the_views_as_tables_and_json() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{}", String::from_utf8_lossy(&refused.stderr));
+}
+
+#[test]
+fn serve_help_explains_every_flag_and_states_each_default_once() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index")).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{help}");
+    assert!(help.contains("--listen <LISTEN>\n          The address and port to serve"), "{help}");
+    assert_eq!(help.matches("hub-git-cache").count(), 1, "{help}");
+    // Every flag has a line of help under it.
+    for flag in help.lines().filter(|l| l.trim_start().starts_with("--")) {
+        let next = help.lines().skip_while(|l| *l != flag).nth(1).unwrap_or_default();
+        assert!(next.starts_with("          ") && !next.trim().is_empty(), "{flag} has no help:\n{help}");
+    }
 }
 
 /// A hub whose fleet declares [`PCI_POLICIES`], with store-0001 and store-0003 (`region=eu`) and

@@ -514,6 +514,13 @@ fn once_against_a_simulated_cluster_syncs_in_process() {
     let report = Report::from_json(&output.stdout).unwrap();
     assert_eq!(report.placements[0].state, SyncState::Synced);
     assert_eq!(world.server.cluster().requests(), 0, "the simulated cluster is the agent's own");
+    // Each process starts an empty one, and says so: a plan after `once` shows everything new.
+    let warning = "kubernetes is simulated: `once` runs on an empty cluster inside this process";
+    assert!(String::from_utf8_lossy(&output.stderr).contains(warning), "{}", String::from_utf8_lossy(&output.stderr));
+    let plan = agent(&["plan", "--config", config.to_str().unwrap()]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&plan.stdout), String::from_utf8_lossy(&plan.stderr));
+    assert!(stderr.contains("kubernetes is simulated: `plan` runs on an empty cluster"), "{stderr}");
+    assert_eq!(stdout.lines().count(), 5 + 1, "5 config maps and the namespace, all new:\n{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
