@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{DECLARED_STORE, Hub, PCI_POLICIES, Setup, WEB_PLACEMENT, fleet_repository, report, with_policies};
+use flotilla_git::testing::{Tool, require};
 use hub_index::store::Store;
 use serde_json::json;
 
@@ -144,6 +145,7 @@ fn href(html: &str, id: &str) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
     let hub = start().await;
 
@@ -265,6 +267,7 @@ async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn compliance_pages_show_standards_controls_policies_and_who_does_not_comply() {
     let hub = start().await;
     // Governance: standards, controls, policies; a policy's non-compliant clusters.
@@ -303,6 +306,7 @@ async fn compliance_pages_show_standards_controls_policies_and_who_does_not_comp
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn cluster_pages_show_who_signed_and_the_overrides_page_who_passed_a_freeze() {
     let hub = start().await;
     let short = &hub.head[..12];
@@ -367,15 +371,6 @@ async fn cluster_pages_show_who_signed_and_the_overrides_page_who_passed_a_freez
 
 // ---------------------------------------------------------------------------------------------
 // Headless Chromium.
-
-/// Debian's `chromium`: `/usr/bin/chromium`, else `chromium` on `PATH`.
-fn chromium() -> Option<PathBuf> {
-    let fixed = PathBuf::from("/usr/bin/chromium");
-    if fixed.is_file() {
-        return Some(fixed);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join("chromium")).find(|p| p.is_file())
-}
 
 /// `target/dashboard-screenshots/`, next to the test binary's profile folder.
 fn screenshot_dir() -> PathBuf {
@@ -472,14 +467,9 @@ async fn cookie_door(hub_url: String) -> (String, tokio::task::JoinHandle<()>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_chromium, flotilla_skip_git_daemon), ignore = "FLOTILLA_SKIP=chromium or git-daemon")]
 async fn headless_chromium_renders_the_pages() {
-    let Some(binary) = chromium() else {
-        eprintln!(
-            "\n\n!!!!!!!! SKIPPED: headless_chromium_renders_the_pages: no Chromium \
-             (/usr/bin/chromium or `chromium` on PATH); install Debian's `chromium` !!!!!!!!\n\n"
-        );
-        return;
-    };
+    let binary = require(Tool::Chromium);
     let hub = start().await;
     let (door, door_task) = cookie_door(hub.url.clone()).await;
     let work = tempfile::tempdir().unwrap();

@@ -218,6 +218,7 @@ fn lines(object: &Value) -> Vec<&str> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_dev_commit_of_the_app_groups_the_clusters_by_new_digest_with_the_object_diff() {
     let world = reporting_world().await;
     let hub = &world.hub;
@@ -288,6 +289,7 @@ async fn a_dev_commit_of_the_app_groups_the_clusters_by_new_digest_with_the_obje
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_dev_commit_of_the_fleet_changes_the_clusters_it_affects_only() {
     let world = reporting_world().await;
     let hub = &world.hub;
@@ -323,6 +325,7 @@ async fn a_dev_commit_of_the_fleet_changes_the_clusters_it_affects_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn unknown_refs_repositories_and_environments_are_404_naming_the_field() {
     let world = reporting_world().await;
     let hub = &world.hub;
@@ -347,6 +350,7 @@ async fn unknown_refs_repositories_and_environments_are_404_naming_the_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_command_line_and_the_dashboard_show_the_preview() {
     let world = reporting_world().await;
     let hub = &world.hub;
