@@ -1804,6 +1804,11 @@ fn render_preview(p: &crate::preview::Preview) -> String {
     for g in &p.groups {
         let outcome = match (&g.digest, &g.error) {
             (_, Some(e)) => format!("<span class=\"error\">{}</span>", escape(e)),
+            (Some(_), None) if g.digests > 1 => format!(
+                "<span class=\"digests\">{} digests, each its own values</span> at <code>{}</code>",
+                thousands(g.digests),
+                escape(short(g.source_commit.as_deref().unwrap_or_default()))
+            ),
             (Some(d), None) => format!(
                 "<code title=\"{}\">{}</code> at <code>{}</code>",
                 escape(d),
