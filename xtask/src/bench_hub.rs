@@ -19,6 +19,9 @@
 //! - reads the summary and the ledger again and again when idle (latency idle), and the
 //!   rollout progress of `web` (three waves, a halt): computed afresh (each read after the hub's
 //!   cache of it expired) and served from that cache;
+//! - reads every dashboard page ([`PAGES`]: the summary with its versions, rollouts and
+//!   trends, the cluster list sorted and searched, a cluster, the lag ledger, compliance) when
+//!   idle, against a target of [`TARGET_PAGE_MS`] each at p99;
 //! - reads the hub's VmRSS and VmHWM, and its CPU time over the sustained window.
 //!
 //! Every report must be answered 200 `stored`; anything else fails the bench with the answer.
@@ -28,7 +31,8 @@
 //! The load generator runs in this process on the same machine as the hub, so the two share
 //! the CPUs: the figures are the hub's throughput with its clients on the same two cores, not
 //! its ceiling. It posts reports with its own minimal HTTP/1.1 client ([`Connection`]) to keep
-//! its share small; the probes use reqwest. It does not measure registration over HTTP, the dashboard, or several hubs.
+//! its share small; the probes use reqwest. It does not measure registration over HTTP, the
+//! dashboard under load, or several hubs.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -58,6 +62,26 @@ const START_TIMEOUT: Duration = Duration::from_secs(900);
 /// Targets from the issue, on SQLite.
 const TARGET_REPORTS_PER_S: f64 = 20_000.0;
 const TARGET_P99_MS: f64 = 50.0;
+
+/// The dashboard pages read when idle: name and path.
+const PAGES: [(&str, &str); 9] = [
+    ("summary", "/"),
+    ("clusters", "/clusters"),
+    ("clusters by state", "/clusters?sort=state"),
+    ("clusters, longest silent", "/clusters?sort=last-report"),
+    ("clusters named", "/clusters?name=store-00001"),
+    ("cluster", "/clusters/store-0000001"),
+    ("lag ledger", "/lag?placement=web&environment=prod"),
+    ("compliance", "/compliance"),
+    ("overrides", "/overrides"),
+];
+
+/// How many times each dashboard page is read.
+const PAGE_SAMPLES: usize = 20;
+
+/// Every dashboard page, p99, in milliseconds (issue 18: "every view under 200 ms at 100,000
+/// clusters, release build").
+const TARGET_PAGE_MS: f64 = 200.0;
 const TARGET_RSS_MIB: f64 = 2_048.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +246,8 @@ struct Outcome {
     rounds: Vec<Round>,
     summary_idle: Vec<f64>,
     lag_idle: Vec<f64>,
+    /// Each of [`PAGES`], read idle.
+    pages: Vec<Vec<f64>>,
     /// The rollout progress of `web`, computed afresh and from the hub's cache.
     rollout_fresh: Vec<f64>,
     rollout_cached: Vec<f64>,
@@ -390,6 +416,7 @@ impl Case {
 
         let (summary_idle, lag_idle) = self.idle(&client, &hub.url, fleet).await?;
         let (rollout_fresh, rollout_cached) = self.rollout(&client, &hub.url).await?;
+        let pages = pages(&client, &hub.url).await?;
         let (rss_mib, hwm_mib) = hub.memory()?;
         Ok(Outcome {
             backend: self.backend,
@@ -400,6 +427,7 @@ impl Case {
             rounds,
             summary_idle,
             lag_idle,
+            pages,
             rollout_fresh,
             rollout_cached,
             summary_load,
@@ -468,6 +496,25 @@ impl Case {
         }
         Ok((fresh, cached))
     }
+}
+
+/// Reads each of [`PAGES`] [`PAGE_SAMPLES`] times: milliseconds to the whole HTML, per page.
+async fn pages(client: &reqwest::Client, hub: &str) -> Result<Vec<Vec<f64>>> {
+    let mut out = Vec::with_capacity(PAGES.len());
+    for (name, path) in PAGES {
+        let url = format!("{hub}{path}");
+        let mut times = Vec::with_capacity(PAGE_SAMPLES);
+        for _ in 0..PAGE_SAMPLES {
+            let started = Instant::now();
+            let answer = client.get(&url).bearer_auth(VIEWER).send().await.with_context(|| format!("GET {url}"))?;
+            let status = answer.status();
+            let body = answer.text().await.with_context(|| format!("GET {url}"))?;
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+            ensure!(status.is_success() && body.contains("</html>"), "the {name} page, {url}: {status} {body}");
+        }
+        out.push(times);
+    }
+    Ok(out)
 }
 
 /// How many times the rollout progress is computed afresh.
@@ -932,6 +979,20 @@ fn markdown(config: &Config, outcomes: &[Outcome]) -> String {
             p50_p99(&o.rollout_cached)
         );
     }
+    out.push_str("\nDashboard pages, idle, ms, p50 / p99 (samples):\n\n| database | clusters |");
+    for (name, _) in PAGES {
+        let _ = write!(out, " {name} |");
+    }
+    out.push_str("\n|---|---:|");
+    out.push_str(&"---:|".repeat(PAGES.len()));
+    out.push('\n');
+    for o in outcomes {
+        let _ = write!(out, "| {} | {} |", o.backend.name(), count(o.clusters as u64));
+        for times in &o.pages {
+            let _ = write!(out, " {} |", p50_p99(times));
+        }
+        out.push('\n');
+    }
     let sqlite = outcomes.iter().find(|o| o.backend == Backend::Sqlite && o.clusters == 100_000);
     let postgres = outcomes.iter().find(|o| o.backend == Backend::Postgres && o.clusters == 100_000);
     if let (Some(s), Some(p)) = (sqlite, postgres) {
@@ -972,6 +1033,12 @@ fn markdown(config: &Config, outcomes: &[Outcome]) -> String {
             met(i <= TARGET_P99_MS)
         );
     }
+    let slowest = o.pages.iter().map(|times| percentile(times, 99)).fold(0.0, f64::max);
+    let _ = writeln!(
+        out,
+        "- every dashboard page p99 at most {TARGET_PAGE_MS} ms: {} (slowest {slowest:.1})",
+        met(slowest <= TARGET_PAGE_MS)
+    );
     let _ = writeln!(out, "- at most 2 GiB: {} (VmHWM {:.0} MiB)", met(o.hwm_mib <= TARGET_RSS_MIB), o.hwm_mib);
     out
 }

@@ -133,12 +133,17 @@ pub fn run(args: &[String]) -> Result<()> {
     })?);
 
     let profile = if options.release { "release" } else { "debug" };
-    println!("Building pull-agent and hub-index ({profile} profile)…");
-    let mut build = vec!["build", "--package", "pull-agent", "--package", "hub-index"];
-    if options.release {
-        build.push("--release");
+    println!("Building pull-agent and hub-index ({profile} profile; the first build takes minutes)…");
+    // One package per build, as `cargo build -p pull-agent` or `cargo run -p hub-index` builds
+    // it: built together, their dependencies' features would be unified across both packages,
+    // and the next `cargo run -p pull-agent` would compile a hundred crates again.
+    for package in ["pull-agent", "hub-index"] {
+        let mut build = vec!["build", "--package", package];
+        if options.release {
+            build.push("--release");
+        }
+        crate::cargo(&build)?;
     }
-    crate::cargo(&build)?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| crate::root().join("target"), PathBuf::from);
     let binaries = Binaries {
         agent: crate::root().join(&target).join(profile).join("pull-agent"),

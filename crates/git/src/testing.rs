@@ -1,6 +1,13 @@
 //! Real git servers and a deterministic `git` for tests: `git daemon` for `git://`, and
 //! `git http-backend` behind a small CGI server for `http://` (with optional basic
 //! authentication and a request counter). Every server stops when dropped.
+//!
+//! A server whose program is missing fails the test with the program's Debian package and how
+//! to skip such tests ([`tools`]).
+
+pub mod tools;
+
+pub use tools::{Tool, require};
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -55,6 +62,7 @@ pub struct GitDaemon {
 
 impl GitDaemon {
     pub fn start(base: &Path) -> GitDaemon {
+        require(Tool::GitDaemon);
         let port = free_port();
         // Start `git-daemon` itself: `git daemon` runs it as a child, which killing `git` would
         // leave behind.
@@ -113,6 +121,7 @@ impl HttpGitServer {
 
     /// Starts the server; with `authorization`, every request must carry exactly that header.
     fn start_with(root: &Path, authorization: Option<String>) -> HttpGitServer {
+        require(Tool::GitDaemon);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("local addr").port();
         listener.set_nonblocking(true).expect("nonblocking");
@@ -308,7 +317,7 @@ pub fn make_fixture_repos(dir: &Path) -> PathBuf {
 
 /// An OpenSSH server on 127.0.0.1 that lets one generated client key in, so `ssh://` URLs
 /// reach the repositories under any path (`ssh://root@127.0.0.1:PORT/abs/path/repo.git`).
-/// Needs `/usr/sbin/sshd` (Debian's openssh-server) and root, as CI runs.
+/// Needs `sshd` (Debian's openssh-server), `ssh-keygen` and root, as CI runs.
 #[derive(Debug)]
 pub struct SshServer {
     pub port: u16,
@@ -321,6 +330,8 @@ pub struct SshServer {
 
 impl SshServer {
     pub fn start(dir: &Path) -> SshServer {
+        let sshd = require(Tool::Sshd);
+        require(Tool::SshKeygen);
         let keygen = |file: &Path| {
             let status = Command::new("ssh-keygen")
                 .args(["-q", "-t", "ed25519", "-N", "", "-C", "flotilla-test", "-f"])
@@ -351,13 +362,13 @@ impl SshServer {
             ),
         )
         .expect("sshd_config");
-        let child = Command::new("/usr/sbin/sshd")
+        let child = Command::new(sshd)
             .args(["-D", "-e", "-f"])
             .arg(&config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("sshd starts (apt-get install openssh-server)");
+            .expect("sshd starts");
         wait_for_port(port);
         let host_pub = std::fs::read_to_string(host_key.with_extension("pub")).expect("host key");
         let mut fields = host_pub.split_whitespace();

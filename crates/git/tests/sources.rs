@@ -64,6 +64,7 @@ fn fetches_branches_reads_snapshots_and_first_parent_history_over_file_urls() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn git_daemon_fetch_then_a_poll_that_finds_nothing_new() {
     let fx = Fixture::new();
     let daemon = GitDaemon::start(fx.repos());
@@ -84,6 +85,7 @@ fn git_daemon_fetch_then_a_poll_that_finds_nothing_new() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn http_no_change_poll_is_one_request() {
     let fx = Fixture::new();
     let server = HttpGitServer::start(fx.repos(), None);
@@ -97,6 +99,7 @@ fn http_no_change_poll_is_one_request() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn http_no_change_shallow_poll_asks_for_no_pack() {
     let fx = Fixture::new();
     let server = HttpGitServer::start(fx.repos(), None);
@@ -112,6 +115,7 @@ fn http_no_change_shallow_poll_asks_for_no_pack() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn http_basic_credentials_are_sent_and_wrong_ones_refused() {
     let fx = Fixture::new();
     let server = HttpGitServer::start(fx.repos(), Some(("agent", "s3cret")));
@@ -235,6 +239,7 @@ fn concurrent_fetches_of_one_repository_take_turns() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn http_bearer_token_is_sent_as_a_header() {
     let fx = Fixture::new();
     let server = HttpGitServer::start_bearer(fx.repos(), "t0ken");
@@ -246,6 +251,7 @@ fn http_bearer_token_is_sent_as_a_header() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn tips_only_fetch_is_shallow_and_kept_apart() {
     let fx = Fixture::new();
     let server = HttpGitServer::start(fx.repos(), None);
@@ -267,6 +273,7 @@ fn tips_only_fetch_is_shallow_and_kept_apart() {
 }
 
 #[test]
+#[cfg_attr(any(flotilla_skip_ssh_keygen, flotilla_skip_sshd), ignore = "FLOTILLA_SKIP=ssh-keygen or sshd")]
 fn ssh_with_a_key_file_trusts_on_first_use_or_pins_a_known_hosts_file() {
     use flotilla_git::testing::SshServer;
     let fx = Fixture::new();

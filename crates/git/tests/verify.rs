@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use flotilla_core::fleet::{Verify, VerifyMode};
-use flotilla_git::testing::{git, git_command};
+use flotilla_git::testing::{Tool, git, git_command, require};
 use flotilla_git::{Cache, CommitId, Error, Signature, SignatureKind, Source, Verdict, verify_commit_object};
 
 /// Every commit is made at this time, 2024-06-01 12:00:00 UTC, so validity periods are fixed.
@@ -56,6 +56,7 @@ impl Fixture {
 
     fn ssh_key(&self, name: &str) -> SshKey {
         let private = self.dir.path().join(name);
+        require(Tool::SshKeygen);
         run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&private));
         let line = std::fs::read_to_string(private.with_extension("pub")).unwrap();
         let public = line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
@@ -76,6 +77,7 @@ impl Fixture {
     }
 
     fn gpg(&mut self, args: &[&str]) -> String {
+        require(Tool::Gpg);
         let home = self.gnupg_home();
         run(Command::new("gpg").arg("--batch").arg("--homedir").arg(&home).args(args))
     }
@@ -189,6 +191,7 @@ fn assert_refused(verdict: &Verdict, reason: &str) {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_ssh_keygen, ignore = "FLOTILLA_SKIP=ssh-keygen")]
 fn ssh_signature_by_an_allowed_signer_is_verified_with_its_principals() {
     let mut fx = Fixture::new();
     let key = fx.ssh_key("release");
@@ -209,6 +212,7 @@ fn ssh_signature_by_an_allowed_signer_is_verified_with_its_principals() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_gpg, ignore = "FLOTILLA_SKIP=gpg")]
 fn openpgp_signature_by_a_listed_key_is_verified_with_its_primary_user_id() {
     let mut fx = Fixture::new();
     let key = fx.gpg_key(RELEASE_BOT);
@@ -221,6 +225,7 @@ fn openpgp_signature_by_a_listed_key_is_verified_with_its_primary_user_id() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_gpg, ignore = "FLOTILLA_SKIP=gpg")]
 fn openpgp_signature_by_a_signing_subkey_is_verified() {
     let mut fx = Fixture::new();
     let key = fx.gpg_key(RELEASE_BOT);
@@ -235,6 +240,7 @@ fn openpgp_signature_by_a_signing_subkey_is_verified() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_ssh_keygen, ignore = "FLOTILLA_SKIP=ssh-keygen")]
 fn unsigned_commit_is_refused_under_enforce_and_allowed_under_inform() {
     let mut fx = Fixture::new();
     let key = fx.ssh_key("release");
@@ -248,6 +254,7 @@ fn unsigned_commit_is_refused_under_enforce_and_allowed_under_inform() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_ssh_keygen, ignore = "FLOTILLA_SKIP=ssh-keygen")]
 fn ssh_signature_by_an_unknown_key_is_refused_under_enforce_and_reported_under_inform() {
     let mut fx = Fixture::new();
     let allowed = fx.ssh_key("release");
@@ -268,6 +275,7 @@ fn ssh_signature_by_an_unknown_key_is_refused_under_enforce_and_reported_under_i
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_ssh_keygen, ignore = "FLOTILLA_SKIP=ssh-keygen")]
 fn ssh_signed_commit_changed_after_signing_is_refused() {
     let mut fx = Fixture::new();
     let key = fx.ssh_key("release");
@@ -281,6 +289,7 @@ fn ssh_signed_commit_changed_after_signing_is_refused() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_gpg, ignore = "FLOTILLA_SKIP=gpg")]
 fn openpgp_signed_commit_changed_after_signing_is_refused() {
     let mut fx = Fixture::new();
     let key = fx.gpg_key(RELEASE_BOT);
@@ -294,6 +303,7 @@ fn openpgp_signed_commit_changed_after_signing_is_refused() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_gpg, ignore = "FLOTILLA_SKIP=gpg")]
 fn openpgp_signature_by_an_unknown_key_names_its_key_id() {
     let mut fx = Fixture::new();
     let listed = fx.gpg_key(RELEASE_BOT);
@@ -306,6 +316,7 @@ fn openpgp_signature_by_an_unknown_key_names_its_key_id() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_ssh_keygen, ignore = "FLOTILLA_SKIP=ssh-keygen")]
 fn ssh_key_whose_validity_ended_before_the_commit_is_refused() {
     let mut fx = Fixture::new();
     let key = fx.ssh_key("release");
@@ -332,6 +343,7 @@ fn ssh_key_whose_validity_ended_before_the_commit_is_refused() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_ssh_keygen, ignore = "FLOTILLA_SKIP=ssh-keygen")]
 fn ssh_key_allowed_only_for_other_namespaces_is_refused() {
     let mut fx = Fixture::new();
     let key = fx.ssh_key("release");
@@ -349,6 +361,7 @@ fn ssh_key_allowed_only_for_other_namespaces_is_refused() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_ssh_keygen, ignore = "FLOTILLA_SKIP=ssh-keygen")]
 fn malformed_allowed_signers_line_is_named() {
     let mut fx = Fixture::new();
     let key = fx.ssh_key("release");
@@ -360,6 +373,7 @@ fn malformed_allowed_signers_line_is_named() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_ssh_keygen, ignore = "FLOTILLA_SKIP=ssh-keygen")]
 fn mode_off_does_not_examine_the_signature() {
     let mut fx = Fixture::new();
     let allowed = fx.ssh_key("release");

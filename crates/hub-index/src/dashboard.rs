@@ -70,6 +70,12 @@ form.filter{background:#fff;border:1px solid #d0d7de;padding:8px;display:inline-
 form.filter label{margin-right:10px}.paging a{margin-right:16px}
 td.bad,td.bad a{color:#cf222e;font-weight:700}tr.standard th{background:#d0d7de}tr.control th{background:#f6f8fa}
 pre.diff{background:#fff;border:1px solid #d0d7de;padding:6px 10px;overflow-x:auto;margin:4px 0 12px}
+.bar{display:flex;width:320px;height:10px;background:#eaeef2;border-radius:3px;overflow:hidden;margin:3px 0}
+.bar span{display:block;height:100%}.bar .v0{background:#1a7f37}.bar .v1{background:#0969da}.bar .v2{background:#9a6700}.bar .v3{background:#8250df}
+.version{white-space:nowrap}.ago{color:#656d76;font-size:12px}td.none{font-style:italic}
+th a.sort{color:inherit}th a.sorted{text-decoration:underline}.bar .on,.key.on{background:#1a7f37}.bar .failed,.key.failed{background:#cf222e}
+.bar .waiting,.key.waiting{background:#54aeff}.key{display:inline-block;color:#fff;padding:0 6px;border-radius:3px;font-size:12px}
+.progress{font-size:12px;color:#656d76}.halted{font-weight:700}
 pre.diff .add{color:#1a7f37}pre.diff .del{color:#cf222e}pre.diff .hunk{color:#8250df}
 ";
 
@@ -188,6 +194,11 @@ fn page(title: &str, body: &str, signed_in: bool) -> String {
 /// being filled in, does not.
 fn page_with(title: &str, body: &str, signed_in: bool, refresh: bool) -> String {
     let now = rfc3339(now_seconds());
+    let every = if refresh {
+        format!(" · <span id=\"refresh\">refreshes every {REFRESH_SECONDS} s</span>")
+    } else {
+        " · <span id=\"refresh\">does not refresh itself</span>".to_string()
+    };
     let refresh =
         if refresh { format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">") } else { String::new() };
     let nav = if signed_in {
@@ -201,7 +212,7 @@ fn page_with(title: &str, body: &str, signed_in: bool, refresh: bool) -> String 
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{refresh}\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · Flotilla</title><style>{CSS}</style></head>\n<body><header>{nav}\
-         <span class=\"rendered\">rendered <time id=\"rendered\" datetime=\"{now}\">{now}</time></span></header>\n\
+         <span class=\"rendered\">rendered <time id=\"rendered\" datetime=\"{now}\">{now}</time>{every}</span></header>\n\
          <main>{body}</main></body></html>\n"
     )
 }
@@ -223,9 +234,26 @@ fn login_page(status: StatusCode, message: Option<&str>) -> Response {
     html(status, page("Log in", &body, false))
 }
 
+/// A state's name (`neverReported`, `VerificationFailed`) as the pages say every state: in
+/// lower-case words (`never reported`, `verification failed`).
+fn words(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// The one row of a table with no rows: a table that says "none" rather than a bare header.
+fn none_row(columns: usize) -> String {
+    format!("<tr><td colspan=\"{columns}\" class=\"muted none\">none</td></tr>")
+}
+
 fn badge(standing: &str) -> String {
-    let s = escape(standing);
-    format!("<span class=\"badge s-{s}\">{s}</span>")
+    format!("<span class=\"badge s-{}\">{}</span>", escape(standing), escape(&words(standing)))
 }
 
 /// The standing a placement's state (as the report names it, `Synced`, …) counts as.
@@ -236,15 +264,35 @@ fn placement_standing(state: &str) -> Option<Standing> {
 /// A placement's or the fleet's state (`Synced`, …) as a badge in the colour of its standing.
 fn state_badge(state: &str) -> String {
     let class = placement_standing(state).map_or("unknown", Standing::name);
-    format!("<span class=\"badge s-{class}\">{}</span>", escape(state))
+    format!("<span class=\"badge s-{class}\">{}</span>", escape(&words(state)))
 }
 
 fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 
+/// A time (unix milliseconds) as HTML: the time itself, and how long ago beside it.
 fn time_ms(ms: Option<i64>) -> String {
-    ms.map_or_else(|| "never".to_string(), |ms| rfc3339(ms.div_euclid(1_000)))
+    let Some(ms) = ms else { return "never".to_string() };
+    let at = rfc3339(ms.div_euclid(1_000));
+    format!(
+        "<time datetime=\"{at}\">{at}</time> <span class=\"ago\">{}</span>",
+        ago(now_seconds() - ms.div_euclid(1_000))
+    )
+}
+
+/// `seconds` ago in words: `just now`, `40 s ago`, `4 min ago`, `3 h ago`, `2 days ago`; a time
+/// ahead of the hub's clock is `in the future`.
+fn ago(seconds: i64) -> String {
+    match seconds {
+        ..0 => "in the future".to_string(),
+        0..5 => "just now".to_string(),
+        5..60 => format!("{seconds} s ago"),
+        60..3_600 => format!("{} min ago", seconds / 60),
+        3_600..86_400 => format!("{} h ago", seconds / 3_600),
+        86_400..172_800 => "1 day ago".to_string(),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
 }
 
 fn behind_text(b: &Behind) -> String {
@@ -349,13 +397,242 @@ pub async fn summary(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Respons
         views::summary(&index)
     };
     let environments: Vec<&str> = s.by_environment.keys().map(String::as_str).collect();
-    html(StatusCode::OK, page("Fleet", &render_summary(&s, &environments), true))
+    let mut body = render_summary(&s, &environments);
+    body.push_str(&render_rollouts(&active_rollouts(&hub).await));
+    body.push_str(&render_trends(&hub.trends(), now_seconds() * 1_000));
+    html(StatusCode::OK, page("Fleet", &body, true))
+}
+
+/// The colour of a standing, as its badge has it.
+fn colour(standing: Standing) -> &'static str {
+    match standing {
+        Standing::Synced => "#1a7f37",
+        Standing::Progressing => "#0969da",
+        Standing::Degraded => "#9a6700",
+        Standing::Failed => "#cf222e",
+        Standing::Offline => "#6e7781",
+        Standing::NeverReported => "#8250df",
+    }
+}
+
+/// Width and height of a trend's plot, and the margin left of it for the scale.
+const WIDTH: i64 = 640;
+const HEIGHT: i64 = 150;
+const MARGIN: i64 = 48;
+
+/// One line of a chart: its colour, its name, and its points as (unix ms, value).
+type Line<'a> = (&'a str, &'a str, Vec<(i64, usize)>);
+
+/// An SVG chart, `id`, of `lines` (colour, name, points as (unix ms, value)) over the `span_ms`
+/// before `now_ms`, values from 0 to `top` (labelled by `scale`); a lone point shows as a dot.
+fn chart(
+    id: &str,
+    now_ms: i64,
+    span_ms: i64,
+    top: usize,
+    scale: &dyn Fn(usize) -> String,
+    lines: &[Line],
+    from: &str,
+) -> String {
+    let (width, height, margin) = (WIDTH, HEIGHT, MARGIN);
+    let top = i64::try_from(top.max(1)).unwrap_or(i64::MAX);
+    let x = |at: i64| margin + (at - (now_ms - span_ms)).clamp(0, span_ms) * width / span_ms.max(1);
+    let y = |v: usize| 10 + height - i64::try_from(v).unwrap_or(i64::MAX).min(top) * height / top;
+    let mut out = format!(
+        "<svg id=\"{id}\" class=\"trend\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" \
+         viewBox=\"0 0 {} {}\" role=\"img\"><rect x=\"{margin}\" y=\"10\" width=\"{width}\" height=\"{height}\" fill=\"#fff\" \
+         stroke=\"#d0d7de\"/>",
+        margin + width + 10,
+        height + 34,
+        margin + width + 10,
+        height + 34,
+    );
+    for (v, label) in
+        [(usize::try_from(top).unwrap_or(usize::MAX), scale(usize::try_from(top).unwrap_or(0))), (0, scale(0))]
+    {
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"11\">{}</text>",
+            margin - 4,
+            y(v) + 4,
+            escape(&label)
+        );
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{margin}\" y=\"{}\" font-size=\"11\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"11\">now</text>",
+        height + 28,
+        escape(from),
+        margin + width,
+        height + 28
+    );
+    for (colour, name, points) in lines.iter().filter(|(_, _, points)| !points.is_empty()) {
+        let coordinates: Vec<String> = points.iter().map(|(at, v)| format!("{},{}", x(*at), y(*v))).collect();
+        let _ = write!(
+            out,
+            "<polyline data-line=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline>",
+            escape(name),
+            coordinates.join(" "),
+            escape(&words(name))
+        );
+        if let Some((at, v)) = points.last() {
+            let _ = write!(out, "<circle cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{colour}\"/>", x(*at), y(*v));
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// The standings over the last 24 hours and compliance over the last 30 days (see
+/// [`crate::trends`]: sampled by this hub process since it started).
+fn render_trends(trends: &crate::trends::Trends, now_ms: i64) -> String {
+    let states = trends.states();
+    let top = states.iter().flat_map(|s| s.by_standing).max().unwrap_or(0);
+    let lines: Vec<Line> = Standing::ALL
+        .iter()
+        .map(|s| (colour(*s), s.name(), states.iter().map(|x| (x.at_ms, x.by_standing[s.slot()])).collect()))
+        .collect();
+    let mut legend = String::new();
+    for s in Standing::ALL {
+        let _ = write!(legend, "{} ", badge(s.name()));
+    }
+    let mut out = format!(
+        "<h2>Trends</h2><p class=\"muted\">Sampled by this hub process since it started: the clusters by state \
+         every {} minutes over the last 24 hours, and the share of compliant policy results every hour over \
+         the last 30 days. {legend}</p>",
+        crate::trends::STATE_EVERY_MS / 60_000
+    );
+    out.push_str(&chart("trend-states", now_ms, crate::trends::STATE_SPAN_MS, top, &thousands, &lines, "24 h ago"));
+    let compliance: Vec<(i64, usize)> =
+        trends.compliance().iter().filter_map(|c| Some((c.at_ms, c.per_mille()?))).collect();
+    let percent = |v: usize| format!("{}%", v / 10);
+    let line = [("#1a7f37", "compliant", compliance)];
+    out.push_str(&chart(
+        "trend-compliance",
+        now_ms,
+        crate::trends::COMPLIANCE_SPAN_MS,
+        1_000,
+        &percent,
+        &line,
+        "30 days ago",
+    ));
+    out
+}
+
+/// The rollouts under way: every placement of every environment some of whose clusters do not
+/// run the head of its source branch, with its progress per wave. Which are under way is read
+/// from the index's groups (a few commits per placement, whatever the number of clusters);
+/// only those are computed, and a computed progress is shared for a moment with the agents
+/// that ask for it (see [`crate::rollouts::FRESH_MS`]).
+async fn active_rollouts(hub: &Hub) -> Vec<Arc<crate::rollouts::Progress>> {
+    let Some(fleet) = hub.fleet_view() else { return Vec::new() };
+    let active: Vec<(String, String)> = {
+        let index = hub.index();
+        let mut active = Vec::new();
+        for (environment, e) in fleet.environments() {
+            for placement in e.placements.keys() {
+                let Some(head) = fleet.source_branch(environment, placement).and_then(|b| b.head) else { continue };
+                let head = head.to_string();
+                let Some(group) = index.group(environment, placement) else { continue };
+                if group.keys().any(|commit| commit.as_deref() != Some(head.as_str())) {
+                    active.push((environment.clone(), placement.clone()));
+                }
+            }
+        }
+        active
+    };
+    let mut out = Vec::new();
+    for (environment, placement) in active {
+        if let Ok(Some(progress)) = crate::rollouts::progress_now(hub, &fleet, &environment, &placement).await {
+            out.push(progress);
+        }
+    }
+    out
+}
+
+/// A bar of `parts` (class, count) out of `total`, each part as wide as its share.
+fn bar(parts: &[(&str, usize)], total: usize) -> String {
+    let mut out = String::from("<div class=\"bar\">");
+    for (class, n) in parts {
+        if *n == 0 {
+            continue;
+        }
+        let share = n * 1_000 / total.max(1);
+        let _ = write!(
+            out,
+            "<span class=\"{class}\" style=\"width:{}.{}%\" title=\"{class}: {n}\"></span>",
+            share / 10,
+            share % 10
+        );
+    }
+    out.push_str("</div>");
+    out
+}
+
+/// The rollouts under way, a bar per wave: on the wave's commit, failed, waiting.
+fn render_rollouts(rollouts: &[Arc<crate::rollouts::Progress>]) -> String {
+    let mut out = String::from(
+        "<h2>Rollouts under way</h2><p class=\"muted\">Placements some of whose clusters do not run the head \
+         of its source branch, per wave: <span class=\"key on\">on the wave's commit</span> \
+         <span class=\"key failed\">failed</span> <span class=\"key waiting\">waiting</span>.</p>\
+         <table id=\"rollouts\"><tr><th>placement</th><th>head</th><th>wave</th><th>progress</th><th>may run</th>\
+         <th>halt</th></tr>",
+    );
+    if rollouts.is_empty() {
+        out.push_str(
+            "<tr><td colspan=\"6\" class=\"muted none\">none: every cluster runs its placement's head</td></tr>",
+        );
+    }
+    for p in rollouts {
+        let href = format!("/lag{}", query(&[("placement", &p.placement), ("environment", &p.environment)]));
+        let head = p.head.as_deref().unwrap_or_default();
+        let rows = p.waves.len().max(1);
+        for (i, w) in p.waves.iter().enumerate() {
+            let first = if i == 0 {
+                format!(
+                    "<td rowspan=\"{rows}\"><a href=\"{}\">{}</a> in {}</td><td rowspan=\"{rows}\">{}</td>",
+                    escape(&href),
+                    escape(&p.placement),
+                    escape(&p.environment),
+                    commit_code(head)
+                )
+            } else {
+                String::new()
+            };
+            let target = w.target.as_deref().unwrap_or_default();
+            let halt = match &w.halted {
+                Some(c) => format!("<span class=\"error halted\">halted: {} held back</span>", commit_code(c)),
+                None if w.head_reaches_it_at.is_some() => {
+                    format!("baking until {}", escape(w.head_reaches_it_at.as_deref().unwrap_or_default()))
+                }
+                None => String::new(),
+            };
+            let parts = [("on", w.on_target), ("failed", w.failed), ("waiting", w.waiting)];
+            let _ = write!(
+                out,
+                "<tr data-rollout=\"{}/{}\" data-wave=\"{}\">{first}<td>{}</td><td>{}<span class=\"progress\">{} of {} \
+                 · {} failed · {} waiting</span></td><td>{}</td><td>{halt}</td></tr>",
+                escape(&p.placement),
+                escape(&p.environment),
+                escape(&w.name),
+                escape(&w.name),
+                bar(&parts, w.clusters),
+                thousands(w.on_target),
+                thousands(w.clusters),
+                thousands(w.failed),
+                thousands(w.waiting),
+                if target.is_empty() { "nothing yet".to_string() } else { commit_code(target) },
+            );
+        }
+    }
+    out.push_str("</table>");
+    out
 }
 
 fn counts_header(first: &str) -> String {
     let mut cells = String::new();
     for s in Standing::ALL {
-        let _ = write!(cells, "<th class=\"s-{0}\">{0}</th>", s.name());
+        let _ = write!(cells, "<th class=\"s-{}\">{}</th>", s.name(), words(s.name()));
     }
     format!("<tr><th>{first}</th>{cells}<th>all</th></tr>")
 }
@@ -385,6 +662,9 @@ fn render_summary(s: &views::Summary, environments: &[&str]) -> String {
     }));
     out.push_str("</table><h2>By environment</h2><table id=\"by-environment\">");
     out.push_str(&counts_header("environment"));
+    if s.by_environment.is_empty() {
+        out.push_str(&none_row(Standing::ALL.len() + 2));
+    }
     for (env, counts) in &s.by_environment {
         let link = |st: &str| format!("/clusters{}", query(&[("environment", env), ("state", st)]));
         out.push_str(&counts_row(&escape(env), None, counts, &link));
@@ -394,6 +674,9 @@ fn render_summary(s: &views::Summary, environments: &[&str]) -> String {
          cluster (an offline cluster counts as offline).</p><table id=\"by-placement\">",
     );
     out.push_str(&counts_header("placement"));
+    if s.by_placement.is_empty() {
+        out.push_str(&none_row(Standing::ALL.len() + 2));
+    }
     for (placement, counts) in &s.by_placement {
         let link = |st: &str| format!("/clusters{}", query(&[("placement", placement), ("state", st)]));
         let lag: Vec<String> = environments
@@ -407,10 +690,82 @@ fn render_summary(s: &views::Summary, environments: &[&str]) -> String {
         out.push_str(&counts_row(&label, None, counts, &link));
     }
     out.push_str("</table>");
+    out.push_str(&render_versions(s));
     out
 }
 
-/// `GET /clusters?state=&environment=&labels=k=v,…&placement=&offset=`: one page of the list.
+/// `n` with thousands separated: `1,210`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The versions a placement runs, as a line of text ("1.5.0: 1,210 · 1.4.2: 790") with a bar
+/// split in their shares under it.
+fn versions_cell(versions: &[views::VersionCount]) -> String {
+    if versions.is_empty() {
+        return "<span class=\"muted\">none</span>".to_string();
+    }
+    let total: usize = versions.iter().map(|v| v.clusters).sum();
+    let words: Vec<String> = versions
+        .iter()
+        .map(|v| {
+            format!("<span class=\"version\"><code>{}</code>: {}</span>", escape(&v.version), thousands(v.clusters))
+        })
+        .collect();
+    let mut bar = String::from("<div class=\"bar\">");
+    for (i, v) in versions.iter().enumerate() {
+        // Per mille, so a share shows to a tenth of a percent.
+        let share = v.clusters * 1_000 / total.max(1);
+        let _ = write!(
+            bar,
+            "<span class=\"v{}\" style=\"width:{}.{}%\" title=\"{}: {}\"></span>",
+            i % 4,
+            share / 10,
+            share % 10,
+            escape(&v.version),
+            thousands(v.clusters)
+        );
+    }
+    bar.push_str("</div>");
+    format!("{}{bar}", words.join(" · "))
+}
+
+/// What runs where: per placement and environment, the versions its clusters run.
+fn render_versions(s: &views::Summary) -> String {
+    let mut out = String::from(
+        "<h2>Versions</h2><p class=\"muted\">The version each placement runs (the tag of its image,          or every image when it runs several), per environment, as the clusters last reported.</p>         <table id=\"versions\"><tr><th>placement</th><th>environment</th><th>versions</th></tr>",
+    );
+    if s.versions.is_empty() {
+        out.push_str(&none_row(3));
+    }
+    for (placement, environments) in &s.versions {
+        for (environment, versions) in environments {
+            let href = format!("/lag{}", query(&[("placement", placement), ("environment", environment)]));
+            let _ = write!(
+                out,
+                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td data-placement=\"{}\">{}</td></tr>",
+                escape(&href),
+                escape(placement),
+                escape(environment),
+                escape(placement),
+                versions_cell(versions),
+            );
+        }
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// `GET /clusters?name=&state=&environment=&labels=k=v,…&placement=&sort=&offset=`: one page of
+/// the list (`name`: text the name contains; `sort`: see [`views::Sort::name`]).
 pub async fn clusters(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     if let Err(r) = viewer(&hub, &headers).await {
         return r;
@@ -421,14 +776,19 @@ pub async fn clusters(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(
         environment: param(&pairs, "environment").unwrap_or_default().to_string(),
         labels: param(&pairs, "labels").unwrap_or_default().to_string(),
         placement: param(&pairs, "placement").unwrap_or_default().to_string(),
+        name: param(&pairs, "name").unwrap_or_default().to_string(),
+        sort: param(&pairs, "sort").unwrap_or_default().to_string(),
     };
     let offset = param(&pairs, "offset").and_then(|o| o.parse().ok()).unwrap_or(0);
     let (filter, problem) = form.filter();
+    let sort = views::Sort::parse(&form.sort);
+    let problem =
+        problem.or_else(|| (sort.is_none() && !form.sort.is_empty()).then(|| format!("no order {:?}", form.sort)));
     let body = match (filter, problem) {
         (Some(filter), None) => {
             let list = {
                 let index = hub.index();
-                views::clusters(&index, &filter, offset, PAGE)
+                views::clusters_sorted(&index, &filter, sort.unwrap_or_default(), offset, PAGE)
             };
             render_clusters(&form, &list, None)
         }
@@ -448,6 +808,9 @@ struct ListForm {
     environment: String,
     labels: String,
     placement: String,
+    name: String,
+    /// As the query says it (see [`views::Sort::name`]); empty: by name.
+    sort: String,
 }
 
 impl ListForm {
@@ -465,40 +828,77 @@ impl ListForm {
             Err(e) => return (None, Some(e)),
         };
         let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        let filter =
-            Filter { standing, environment: text(&self.environment), labels, placement: text(&self.placement) };
+        let filter = Filter {
+            standing,
+            environment: text(&self.environment),
+            labels,
+            placement: text(&self.placement),
+            name: text(&self.name),
+        };
         (Some(filter), None)
     }
 
     fn link(&self, offset: usize) -> String {
+        self.link_sorted(&self.sort, offset)
+    }
+
+    /// The list with this filter in the order `sort`, from `offset`.
+    fn link_sorted(&self, sort: &str, offset: usize) -> String {
         let offset = if offset == 0 { String::new() } else { offset.to_string() };
+        let sort = if sort == views::Sort::Name.name() { "" } else { sort };
         let pairs = [
-            ("state", self.state.as_str()),
+            ("name", self.name.as_str()),
+            ("state", &self.state),
             ("environment", &self.environment),
             ("labels", &self.labels),
             ("placement", &self.placement),
+            ("sort", sort),
             ("offset", &offset),
         ];
         format!("/clusters{}", query(&pairs))
+    }
+
+    /// A column's heading that sorts the list by it: ascending, or descending when the list is
+    /// in that order already (where a descending order exists).
+    fn sort_header(&self, label: &str, sort: views::Sort, descending: Option<views::Sort>) -> String {
+        let current = views::Sort::parse(&self.sort).unwrap_or_default();
+        let (next, mark) = match descending {
+            Some(d) if current == sort => (d, " ▲"),
+            Some(d) if current == d => (sort, " ▼"),
+            _ if current == sort => (sort, " ▲"),
+            _ => (sort, ""),
+        };
+        let class = if mark.is_empty() { "sort" } else { "sort sorted" };
+        format!(
+            "<th><a class=\"{class}\" id=\"sort-{}\" href=\"{}\">{label}{mark}</a></th>",
+            sort.name(),
+            escape(&self.link_sorted(next.name(), 0))
+        )
     }
 }
 
 fn render_clusters(form: &ListForm, list: &views::Page<views::ClusterLine>, problem: Option<&str>) -> String {
     let mut options = String::new();
-    for (value, label) in std::iter::once(("", "any state")).chain(Standing::ALL.iter().map(|s| (s.name(), s.name()))) {
+    for (value, label) in
+        std::iter::once(("", "any state".to_string())).chain(Standing::ALL.iter().map(|s| (s.name(), words(s.name()))))
+    {
         let selected = if form.state.eq_ignore_ascii_case(value) { " selected" } else { "" };
         let _ = write!(options, "<option value=\"{value}\"{selected}>{label}</option>");
     }
     let mut out = format!(
         "<h1>Clusters</h1><form class=\"filter\" method=\"get\" action=\"/clusters\" id=\"filter\">\
+         <label>name <input type=\"search\" name=\"name\" value=\"{}\" placeholder=\"store-01\" size=\"14\"></label>\
          <label>state <select name=\"state\">{options}</select></label>\
          <label>environment <input name=\"environment\" value=\"{}\" size=\"10\"></label>\
          <label>labels <input name=\"labels\" value=\"{}\" placeholder=\"kind=store,region=eu\" size=\"24\"></label>\
          <label>placement <input name=\"placement\" value=\"{}\" size=\"12\"></label>\
+         <input type=\"hidden\" name=\"sort\" value=\"{}\">\
          <button type=\"submit\">Filter</button> <a href=\"/clusters\">clear</a></form>",
+        escape(&form.name),
         escape(&form.environment),
         escape(&form.labels),
         escape(&form.placement),
+        escape(&form.sort),
     );
     if let Some(p) = problem {
         let _ = write!(out, "<p class=\"error\" id=\"error\">{}</p>", escape(p));
@@ -506,10 +906,17 @@ fn render_clusters(form: &ListForm, list: &views::Page<views::ClusterLine>, prob
     }
     let pager = paging(list.offset, list.items.len(), list.total, &|o| form.link(o));
     out.push_str(&pager);
-    out.push_str(
-        "<table id=\"clusters\"><tr><th>cluster</th><th>environment</th><th>state</th><th>last report</th>\
-         <th>placements</th><th>problems</th><th>fleet</th></tr>",
+    let _ = write!(
+        out,
+        "<table id=\"clusters\"><tr>{}{}{}{}<th>placements</th><th>problems</th><th>fleet</th></tr>",
+        form.sort_header("cluster", views::Sort::Name, Some(views::Sort::NameDescending)),
+        form.sort_header("environment", views::Sort::Environment, None),
+        form.sort_header("state", views::Sort::State, None),
+        form.sort_header("last report", views::Sort::LastReport, Some(views::Sort::LastReportDescending)),
     );
+    if list.items.is_empty() {
+        out.push_str(&none_row(7));
+    }
     for c in &list.items {
         let fleet = c.fleet.map(|state| state_badge(&json_text(&state))).unwrap_or_default();
         let _ = write!(
@@ -565,6 +972,9 @@ fn render_cluster(d: &Value) -> String {
         if d["registered"] == true { "registered" } else { "not registered" },
     );
     out.push_str("<h2>Labels</h2><table id=\"labels\"><tr><th>key</th><th>value</th></tr>");
+    if d["labels"].as_object().is_none_or(serde_json::Map::is_empty) {
+        out.push_str(&none_row(2));
+    }
     for (k, v) in d["labels"].as_object().into_iter().flatten() {
         let link = format!("/clusters{}", query(&[("labels", &format!("{k}={}", text(v)))]));
         let _ = write!(
@@ -617,8 +1027,8 @@ fn render_cluster(d: &Value) -> String {
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&lag),
             escape(&placement),
-            escape(&state),
-            escape(&text(&p["health"])),
+            escape(&words(&state)),
+            escape(&words(&text(&p["health"]))),
             commit("appliedCommit"),
             images,
             commit("desiredCommit"),
@@ -903,6 +1313,9 @@ fn render_ledger(l: &views::Ledger) -> String {
         l.clusters,
     );
     out.push_str("<h2>Commits run</h2><table id=\"commits\"><tr><th>commit</th><th>clusters</th><th>behind</th></tr>");
+    if l.commits.is_empty() {
+        out.push_str(&none_row(3));
+    }
     for c in &l.commits {
         let _ = write!(
             out,
@@ -913,26 +1326,34 @@ fn render_ledger(l: &views::Ledger) -> String {
             escape(&behind_text(&c.behind)),
         );
     }
-    out.push_str("</table><h2>Clusters not on the head</h2>");
+    out.push_str("</table><h2>Versions run</h2><div id=\"versions\">");
+    out.push_str(&versions_cell(&l.versions));
+    out.push_str("</div><h2>Clusters not on the head</h2>");
     let link = |o: usize| {
         let offset = if o == 0 { String::new() } else { o.to_string() };
         format!("/lag{}", query(&[("placement", &l.placement), ("environment", &l.environment), ("offset", &offset)]))
     };
     let pager = paging(l.lagging.offset, l.lagging.items.len(), l.lagging.total, &link);
     out.push_str(&pager);
-    out.push_str("<table id=\"lagging\"><tr><th>cluster</th><th>state</th><th>runs</th><th>behind</th></tr>");
+    out.push_str(
+        "<table id=\"lagging\"><tr><th>cluster</th><th>state</th><th>runs</th><th>version</th><th>behind</th></tr>",
+    );
+    if l.lagging.items.is_empty() {
+        out.push_str(&none_row(5));
+    }
     for c in &l.lagging.items {
         let commit = c.commit.as_deref().unwrap_or_default();
         let behind = if c.commit.is_none() { "nothing applied yet".to_string() } else { behind_text(&c.behind) };
         let _ = write!(
             out,
             "<tr><td><a class=\"cluster\" href=\"/clusters/{}\">{}</a></td><td>{}</td>\
-             <td><code title=\"{}\">{}</code></td><td>{}</td></tr>",
+             <td><code title=\"{}\">{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
             encode(&c.cluster),
             escape(&c.cluster),
             badge(c.standing.name()),
             escape(commit),
             escape(short(commit)),
+            escape(c.version.as_deref().unwrap_or_default()),
             escape(&behind),
         );
     }
@@ -1171,6 +1592,9 @@ fn render_compliance_policy(form: &ComplianceForm, action: &str, v: &views::Poli
         "<table id=\"non-compliant\"><tr><th>cluster</th><th>environment</th><th>state</th><th>violations</th>\
          <th>last report</th></tr>",
     );
+    if list.items.is_empty() {
+        out.push_str(&none_row(5));
+    }
     for c in &list.items {
         let _ = write!(
             out,
@@ -1380,6 +1804,11 @@ fn render_preview(p: &crate::preview::Preview) -> String {
     for g in &p.groups {
         let outcome = match (&g.digest, &g.error) {
             (_, Some(e)) => format!("<span class=\"error\">{}</span>", escape(e)),
+            (Some(_), None) if g.digests > 1 => format!(
+                "<span class=\"digests\">{} digests, each its own values</span> at <code>{}</code>",
+                thousands(g.digests),
+                escape(short(g.source_commit.as_deref().unwrap_or_default()))
+            ),
             (Some(d), None) => format!(
                 "<code title=\"{}\">{}</code> at <code>{}</code>",
                 escape(d),

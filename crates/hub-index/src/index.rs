@@ -11,6 +11,9 @@
 //!   summary;
 //! - the **groups**: per environment and placement, the clusters running each commit, in name
 //!   order, which is the lag ledger;
+//! - the **versions**: per environment and placement, how many clusters run each version (the
+//!   image tag its report lists, see [`version_of`]), which is what runs where. An offline
+//!   cluster counts with the version of its last report;
 //! - the **governance**: per environment and policy, the clusters by their last result
 //!   (compliant, non-compliant — by name, in order — or unknown), and the clusters by their
 //!   policy results and the labels the fleet's policy selectors read (the *cohorts*: a fleet
@@ -79,8 +82,33 @@ pub struct PlacementEntry {
     pub desired_digest: Option<Text>,
     pub applied_commit: Option<Text>,
     pub applied_digest: Option<Text>,
+    /// The container images the applied commit runs, sorted, as the report listed them: one
+    /// list shared by every cluster that runs the same.
+    pub images: Images,
+    /// What [`version_of`] makes of the images (`None`: the report listed none).
+    pub version: Option<Text>,
     /// How many objects the report listed as drifted, failed or unhealthy.
     pub problems: u32,
+}
+
+/// A placement's images; shared by the placements that run the same.
+pub type Images = Arc<[Text]>;
+
+/// The version a placement runs, from the images its report lists (sorted): the tag of its one
+/// image (`1.5.0` of `registry.example/app:1.5.0`, also with a digest after it), the whole
+/// reference when it has no tag, and the references joined by `, ` when it runs several
+/// (which of them is "the" version is not for the hub to guess). `None` for no images.
+pub fn version_of<S: AsRef<str>>(images: &[S]) -> Option<String> {
+    match images {
+        [] => None,
+        [one] => {
+            let one = one.as_ref();
+            let name = one.split_once('@').map_or(one, |(name, _)| name);
+            let last = name.rsplit('/').next().unwrap_or(name);
+            Some(last.split_once(':').map_or(one, |(_, tag)| tag).to_string())
+        }
+        many => Some(many.iter().map(AsRef::as_ref).collect::<Vec<&str>>().join(", ")),
+    }
 }
 
 /// A cluster's labels, by key; shared by the clusters that have the same.
@@ -349,6 +377,35 @@ impl Governance {
 /// nothing applied yet), in name order.
 pub type Group = BTreeMap<Option<Text>, BTreeSet<Text>>;
 
+/// Environment → placement → version → how many clusters run it.
+pub type Versions = Map<Text, Map<Text, Map<Text, usize>>>;
+
+/// Counts the placements of `entry` in (`add`) or out of `versions`, dropping what empties.
+fn count_versions(versions: &mut Versions, entry: &Entry, add: bool) {
+    for p in entry.placements.iter() {
+        let Some(version) = &p.version else { continue };
+        if add {
+            let placements = versions.entry(entry.environment.clone()).or_default();
+            *placements.entry(p.name.clone()).or_default().entry(version.clone()).or_default() += 1;
+            continue;
+        }
+        let Some(placements) = versions.get_mut(&entry.environment) else { continue };
+        let Some(counts) = placements.get_mut(&p.name) else { continue };
+        if let Some(n) = counts.get_mut(version) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(version);
+            }
+        }
+        if counts.is_empty() {
+            placements.remove(&p.name);
+        }
+        if placements.is_empty() {
+            versions.remove(&entry.environment);
+        }
+    }
+}
+
 /// Every cluster the hub knows of.
 #[derive(Debug)]
 pub struct Index {
@@ -358,11 +415,13 @@ pub struct Index {
     label_sets: Set<Labels>,
     placement_lists: Set<Placements>,
     result_lists: Set<PolicyResults>,
+    image_lists: Set<Images>,
     /// When the interned values no cluster uses were last dropped.
     purged_at_ms: i64,
     tally: Tally,
     /// Environment → placement → its group.
     groups: Map<Text, Map<Text, Group>>,
+    versions: Versions,
     governance: Governance,
     /// The clusters that reported, by the time of their last report.
     by_time: BTreeSet<(i64, Text)>,
@@ -385,9 +444,11 @@ impl Index {
             label_sets: Set::default(),
             placement_lists: Set::default(),
             result_lists: Set::default(),
+            image_lists: Set::default(),
             purged_at_ms: 0,
             tally: Tally::default(),
             groups: Map::default(),
+            versions: Map::default(),
             governance: Governance::default(),
             by_time: BTreeSet::new(),
             tokens: Map::default(),
@@ -436,6 +497,7 @@ impl Index {
         // The lists and sets first: they hold strings.
         self.placement_lists.retain(|s| Arc::strong_count(s) > 1);
         self.result_lists.retain(|s| Arc::strong_count(s) > 1);
+        self.image_lists.retain(|s| Arc::strong_count(s) > 1);
         self.label_sets.retain(|s| Arc::strong_count(s) > 1);
         self.strings.retain(|s| Arc::strong_count(s) > 1);
     }
@@ -472,9 +534,25 @@ impl Index {
         self.groups.get(environment)?.get(placement)
     }
 
+    /// How many clusters of `environment` run each version of `placement` (see
+    /// [`version_of`]); clusters whose report lists no images are not counted.
+    pub fn versions(&self, environment: &str, placement: &str) -> Option<&Map<Text, usize>> {
+        self.versions.get(environment)?.get(placement)
+    }
+
+    /// Environment → placement → version → clusters, every one of them.
+    pub fn all_versions(&self) -> &Versions {
+        &self.versions
+    }
+
     /// The clusters of `environment` by their last result for each policy they reported.
     pub fn policy_tallies(&self, environment: &str) -> Option<&Map<Text, PolicyTally>> {
         self.governance.by_policy.get(environment)
+    }
+
+    /// Every environment's tally of every policy.
+    pub fn every_policy_tally(&self) -> impl Iterator<Item = &PolicyTally> {
+        self.governance.by_policy.values().flat_map(Map::values)
     }
 
     /// The clusters of `environment` by their last result for `policy`.
@@ -604,8 +682,13 @@ impl Index {
     }
 
     fn placement(&mut self, p: &PlacementReport) -> PlacementEntry {
+        let images: Vec<Text> = p.images.iter().map(|i| self.intern(i)).collect();
+        let version = version_of(p.images.as_slice()).map(|v| self.intern(&v));
+        let images = intern_slice(&mut self.image_lists, images);
         let mut text = |s: &Option<String>| s.as_deref().map(|s| self.intern(s));
         PlacementEntry {
+            images,
+            version,
             source_commit: text(&p.source_commit),
             desired_digest: text(&p.desired_digest),
             applied_commit: text(&p.applied_commit),
@@ -660,18 +743,18 @@ impl Index {
             old.environment == new.environment
                 && (Arc::ptr_eq(&old.placements, &new.placements)
                     || old.placements.len() == new.placements.len()
-                        && old
-                            .placements
-                            .iter()
-                            .zip(new.placements.iter())
-                            .all(|(a, b)| a.name == b.name && a.applied_commit == b.applied_commit))
+                        && old.placements.iter().zip(new.placements.iter()).all(|(a, b)| {
+                            a.name == b.name && a.applied_commit == b.applied_commit && a.version == b.version
+                        }))
         });
         if !same_groups {
             if let Some(old) = &old {
                 for p in old.placements.iter() {
                     ungroup(&mut self.groups, &name, &old.environment, p);
                 }
+                count_versions(&mut self.versions, old, false);
             }
+            count_versions(&mut self.versions, new, true);
             for p in new.placements.iter() {
                 let placements = self.groups.entry(new.environment.clone()).or_default();
                 placements
@@ -720,6 +803,7 @@ impl Index {
         for p in old.placements.iter() {
             ungroup(&mut self.groups, &name, &old.environment, p);
         }
+        count_versions(&mut self.versions, &old, false);
         self.governance.count(&name, &old, false);
         if let Some(at) = old.last_report_at_ms {
             self.by_time.remove(&(at, name.clone()));
@@ -829,8 +913,9 @@ mod tests {
             .iter()
             .map(|(name, state, commit)| {
                 format!(
-                    r#"{{"name":"{name}","state":"{state}","sourceCommit":"{commit}","appliedCommit":"{commit}","desiredDigest":"sha256:{}","health":"Healthy"}}"#,
-                    "d".repeat(64)
+                    r#"{{"name":"{name}","state":"{state}","sourceCommit":"{commit}","appliedCommit":"{commit}","desiredDigest":"sha256:{}","health":"Healthy","images":["registry.example/{name}:{}.0"]}}"#,
+                    "d".repeat(64),
+                    &commit[..1],
                 )
             })
             .collect();
@@ -955,11 +1040,22 @@ mod tests {
         let a = index.get("s1").unwrap().placements[0].source_commit.clone().unwrap();
         let b = index.get("s2").unwrap().placements[0].source_commit.clone().unwrap();
         assert!(Arc::ptr_eq(&a, &b));
-        // One each of: prod, kind, store, web, the commit, the digest (names are keys, not interned).
-        assert_eq!(index.strings.len(), 6);
+        // One each of: prod, kind, store, web, the commit, the digest, the image and its version
+        // (names are keys, not interned).
+        assert_eq!(index.strings.len(), 8);
+        assert_eq!(index.versions("prod", "web").map(|v| v["b.0"]), Some(100));
         let group = index.group("prod", "web").unwrap();
         assert_eq!(group.len(), 1);
         assert_eq!(group[&Some(c.as_str().into())].len(), 100);
+    }
+
+    #[test]
+    fn the_version_is_the_tag_of_the_one_image_or_every_reference() {
+        assert_eq!(version_of(&["registry.example:5000/shop/app:1.5.0"]).as_deref(), Some("1.5.0"));
+        assert_eq!(version_of(&["app:1.5.0@sha256:abc"]).as_deref(), Some("1.5.0"));
+        assert_eq!(version_of(&["registry.example:5000/app"]).as_deref(), Some("registry.example:5000/app"));
+        assert_eq!(version_of(&["a:1", "b:2"]).as_deref(), Some("a:1, b:2"));
+        assert_eq!(version_of::<&str>(&[]), None);
     }
 
     #[test]
@@ -1044,8 +1140,9 @@ mod tests {
     }
 
     /// What the tally, the groups and the governance must be, counted from scratch.
-    fn recount(index: &Index) -> (Tally, Map<Text, Map<Text, Group>>, Governance) {
+    fn recount(index: &Index) -> (Tally, Map<Text, Map<Text, Group>>, Governance, Versions) {
         let mut tally = Tally::default();
+        let mut versions = Versions::default();
         let mut groups: Map<Text, Map<Text, Group>> = Map::default();
         let keys = index.governance.keys.clone();
         let mut governance = Governance { keys: keys.clone(), ..Governance::default() };
@@ -1068,6 +1165,15 @@ mod tests {
             }
             tally.count(entry, index.standing(entry), true);
             for p in entry.placements.iter() {
+                if let Some(v) = &p.version {
+                    *versions
+                        .entry(environment.clone())
+                        .or_default()
+                        .entry(p.name.clone())
+                        .or_default()
+                        .entry(v.clone())
+                        .or_default() += 1;
+                }
                 let placements = groups.entry(entry.environment.clone()).or_default();
                 placements
                     .entry(p.name.clone())
@@ -1077,7 +1183,7 @@ mod tests {
                     .insert(name.clone());
             }
         }
-        (tally, groups, governance)
+        (tally, groups, governance, versions)
     }
 
     #[test]
@@ -1149,8 +1255,9 @@ mod tests {
                 }
             }
             index.advance(now);
-            let (tally, groups, governance) = recount(&index);
+            let (tally, groups, governance, versions) = recount(&index);
             assert_eq!(index.tally, tally);
+            assert_eq!(index.versions, versions);
             assert_eq!(index.groups, groups);
             assert_eq!(index.governance, governance);
             assert_eq!(index.by_time.len(), index.iter().filter(|(_, e)| e.last_report_at_ms.is_some()).count());
@@ -1161,6 +1268,10 @@ mod tests {
         assert_eq!(index.placement_lists.len(), lists.len());
         let results: HashSet<&[PolicyResult]> = index.iter().map(|(_, e)| &*e.policies).collect();
         assert_eq!(index.result_lists.len(), results.len());
+        let images: HashSet<&[Text]> =
+            index.iter().flat_map(|(_, e)| e.placements.iter().map(|p| &*p.images)).collect();
+        assert_eq!(index.image_lists.len(), images.len());
+        assert!(index.versions.values().flat_map(Map::values).any(|v| v.len() > 1), "several versions run");
         assert!(index.governance.by_policy.values().flat_map(Map::values).any(|t| !t.non_compliant.is_empty()));
         for (_, e) in index.iter() {
             assert!(index.result_lists.get(&*e.policies).is_some_and(|l| Arc::ptr_eq(l, &e.policies)));

@@ -16,4 +16,5 @@ pub mod server;
 pub mod store;
 pub mod table;
 pub mod testing;
+pub mod trends;
 pub mod views;

@@ -78,8 +78,10 @@ struct EvidenceArgs {
     /// A file holding a viewer token.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Only this cluster.
     #[arg(long)]
     cluster: Option<String>,
+    /// Only this policy.
     #[arg(long)]
     policy: Option<String>,
     /// Overrides of this target only: `fleet` or a placement.
@@ -91,8 +93,10 @@ struct EvidenceArgs {
     /// Only results from this time on: YYYY-MM-DD or an RFC 3339 UTC time.
     #[arg(long)]
     since: Option<String>,
+    /// How many rows at most.
     #[arg(long, default_value_t = 1_000)]
     limit: u32,
+    /// The output format.
     #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
     format: String,
 }
@@ -101,11 +105,13 @@ struct EvidenceArgs {
 struct OverridesArgs {
     #[command(flatten)]
     view: ViewArgs,
+    /// Only this cluster.
     #[arg(long)]
     cluster: Option<String>,
     /// `fleet` or a placement.
     #[arg(long)]
     target: Option<String>,
+    /// Only clusters of this environment.
     #[arg(long)]
     environment: Option<String>,
     /// Only overrides from this time on: YYYY-MM-DD or an RFC 3339 UTC time.
@@ -144,6 +150,7 @@ struct AuditArgs {
     /// Whose policies name the controls without evidence (default: prod).
     #[arg(long)]
     environment: Option<String>,
+    /// The output format.
     #[arg(long, default_value = "html", value_parser = ["csv", "json", "html"])]
     format: String,
 }
@@ -172,6 +179,8 @@ struct ServeArgs {
     /// `sqlite:PATH` (the default, embedded) or `postgres://…` (shared by several hubs).
     #[arg(long, default_value = "sqlite:hub.db")]
     db: String,
+    /// The address and port to serve the API and the dashboard on; agents and viewers connect
+    /// here (a loopback address keeps it on this machine).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// A file of viewer tokens (one per line) accepted besides those `viewer-token create` made.
@@ -193,7 +202,7 @@ struct ServeArgs {
     /// The environments (branches) to follow.
     #[arg(long, value_delimiter = ',', default_value = "prod,dev")]
     environments: Vec<String>,
-    /// Where the git cache lives (default: ./hub-git-cache).
+    /// Where the git cache lives (relative to the working folder).
     #[arg(long, default_value = "hub-git-cache")]
     cache_dir: PathBuf,
 }
@@ -206,6 +215,7 @@ struct ViewArgs {
     /// A file holding a viewer token.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// The output format.
     #[arg(long, default_value = "table", value_parser = ["table", "json"])]
     format: String,
 }
@@ -220,12 +230,16 @@ struct ClustersArgs {
     /// `k=v,k=v`.
     #[arg(long)]
     labels: Option<String>,
+    /// Only clusters of this environment.
     #[arg(long)]
     environment: Option<String>,
+    /// Only clusters this placement selects.
     #[arg(long)]
     placement: Option<String>,
+    /// The first row to list (paging).
     #[arg(long, default_value_t = 0)]
     offset: usize,
+    /// How many rows to list.
     #[arg(long, default_value_t = 100)]
     limit: usize,
 }
@@ -242,10 +256,13 @@ struct LagArgs {
     #[command(flatten)]
     view: ViewArgs,
     placement: String,
+    /// The environment whose branch and clusters the ledger follows.
     #[arg(long, default_value = "prod")]
     environment: String,
+    /// The first row to list (paging).
     #[arg(long, default_value_t = 0)]
     offset: usize,
+    /// How many rows to list.
     #[arg(long, default_value_t = 100)]
     limit: usize,
 }
@@ -275,6 +292,34 @@ struct ComplianceArgs {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     flotilla_core::calendar::parse_duration(text)
         .ok_or_else(|| format!("{text:?} is not a duration like 90s, 3m or 1h"))
+}
+
+/// Standard output for what a command prints. When its reader has gone (`hub-index clusters |
+/// head`), the process ends at once, quietly and with 0, as a program ended by SIGPIPE does
+/// without a word: nothing it would print can reach anyone.
+struct Stdout(std::io::StdoutLock<'static>);
+
+impl Stdout {
+    fn lock() -> Stdout {
+        Stdout(std::io::stdout().lock())
+    }
+}
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        end_if_closed(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        end_if_closed(self.0.flush())
+    }
+}
+
+fn end_if_closed<T>(result: std::io::Result<T>) -> std::io::Result<T> {
+    if result.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        std::process::exit(0);
+    }
+    result
 }
 
 fn main() -> ExitCode {
@@ -318,7 +363,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let store = hub_index::store::Store::open(&args.db).await?;
                 anyhow::Ok(store.create_join_token(args.cluster_name_pattern.as_deref()).await?)
             })?;
-            println!("{token}");
+            writeln!(Stdout::lock(), "{token}")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::ViewerToken(TokenCommand::Create(args)) => {
@@ -329,7 +374,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let store = hub_index::store::Store::open(&args.db).await?;
                 anyhow::Ok(store.create_viewer_token().await?)
             })?;
-            println!("{token}");
+            writeln!(Stdout::lock(), "{token}")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status(view) => show(&view, "/api/v1/summary", &[]),
@@ -354,7 +399,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             let body = fetch(&a.hub, a.token_file.as_ref(), "/api/v1/audit", &query)?;
-            std::io::stdout().lock().write_all(body.as_bytes())?;
+            Stdout::lock().write_all(body.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Overrides(a) => overrides(a),
@@ -374,12 +419,13 @@ fn evidence(a: EvidenceArgs) -> Result<ExitCode> {
         })?;
         return match &check.problem {
             None => {
-                println!("the evidence chain holds: {} rows, head {}", check.rows, check.head);
+                writeln!(Stdout::lock(), "the evidence chain holds: {} rows, head {}", check.rows, check.head)?;
                 Ok(ExitCode::SUCCESS)
             }
             Some(problem) => {
-                println!("the evidence chain is BROKEN: {problem}");
-                println!("{} rows hold before it, ending at {}", check.rows, check.head);
+                let mut out = Stdout::lock();
+                writeln!(out, "the evidence chain is BROKEN: {problem}")?;
+                writeln!(out, "{} rows hold before it, ending at {}", check.rows, check.head)?;
                 Ok(ExitCode::FAILURE)
             }
         };
@@ -393,7 +439,7 @@ fn evidence(a: EvidenceArgs) -> Result<ExitCode> {
         }
     }
     let body = fetch(&a.hub, a.token_file.as_ref(), "/api/v1/evidence", &query)?;
-    std::io::stdout().lock().write_all(body.as_bytes())?;
+    Stdout::lock().write_all(body.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -445,7 +491,7 @@ fn preview(a: PreviewArgs) -> Result<ExitCode> {
     let body = fetch(&a.view.hub, a.view.token_file.as_ref(), "/api/v1/preview", &query)?;
     let preview: hub_index::preview::Preview =
         serde_json::from_str(&body).context("GET /api/v1/preview: not a preview")?;
-    std::io::stdout().lock().write_all(hub_index::preview::table(&preview).as_bytes())?;
+    Stdout::lock().write_all(hub_index::preview::table(&preview).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -453,11 +499,14 @@ fn preview(a: PreviewArgs) -> Result<ExitCode> {
 fn show(view: &ViewArgs, path: &str, query: &[(&str, String)]) -> Result<ExitCode> {
     let body = fetch(&view.hub, view.token_file.as_ref(), path, query)?;
     let value: serde_json::Value = serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON"))?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Stdout::lock();
     if view.format == "json" {
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     } else {
-        out.write_all(hub_index::table::render(path, &value).as_bytes())?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        out.write_all(hub_index::table::render(path, &value, now_ms).as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }

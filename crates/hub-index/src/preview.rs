@@ -1,8 +1,13 @@
 //! Preview (`GET /api/v1/preview?ref=REF&repository=NAME&environment=prod`): what moving one
 //! repository's environment branch to another commit — merging `dev` into `prod` — would do to
 //! the clusters of that environment, before it is done. Which clusters would change, grouped by
-//! placement and the digest they would render to, and for one cluster of each group the
+//! placement and the change they would go through, and for one cluster of each group the
 //! object-level diff between what it runs now and what it would run.
+//!
+//! Clusters are grouped by the digest they would render to first; then groups whose diff is
+//! the same once each cluster's own values are put back as the `${cluster.*}` names they came
+//! from (see [`same_change`]) are one: with `substitute: true` every store renders its own
+//! digest, and a release is one group of all of them with one diff, not a group per store.
 //!
 //! The clusters are those the index knows in the environment (registered and declared); what
 //! each runs now is its last report's applied digest (else its desired one). What it would run is
@@ -38,6 +43,10 @@ pub const NAMES: usize = 20;
 
 /// How many groups get a diff (the largest first); the others list their clusters only.
 pub const DIFFS: usize = 50;
+
+/// How many groups of one digest are diffed to be grouped by their change; past this many
+/// (a fleet of many distinct renders), the rest stay grouped by digest.
+pub const MERGED: usize = 5_000;
 
 /// How many lines one object's diff shows at most.
 pub const MAX_LINES: usize = 200;
@@ -93,8 +102,13 @@ pub struct Preview {
 pub struct Group {
     pub placement: String,
     pub change: Change,
-    /// The digest they would run (none for `removed` and `failed`).
+    /// The digest they would run (none for `removed` and `failed`); the first one's when they
+    /// would run several.
     pub digest: Option<String>,
+    /// How many digests they would run between them: more than one when their digests differ
+    /// only by their own substituted values.
+    #[serde(default = "one")]
+    pub digests: usize,
     /// The source commit they would render from.
     pub source_commit: Option<String>,
     /// Why it would not render (`failed`).
@@ -104,6 +118,10 @@ pub struct Group {
     pub names: Vec<String>,
     /// What would change on the first of them; for the [`DIFFS`] largest groups, not `failed`.
     pub diff: Option<Diff>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// What would change on one cluster for one placement, object by object.
@@ -238,25 +256,46 @@ pub fn preview(view: &FleetView, scenario: &Scenario, clusters: &[Known]) -> Pre
     }
     let mut groups: Vec<(GroupKey, Collecting)> = groups.into_iter().collect();
     groups.sort_by(|(ka, a), (kb, b)| b.clusters.cmp(&a.clusters).then_with(|| ka.cmp(kb)));
-    let groups = groups
-        .into_iter()
-        .enumerate()
-        .map(|(i, ((placement, change, outcome), c))| {
-            let (digest, error) = if change == Change::Failed { (None, outcome) } else { (outcome, None) };
-            let diff = (i < DIFFS && change != Change::Failed)
-                .then(|| diff(view, scenario, &placement, change, &c.first.0, c.first.1.as_deref()));
-            Group {
-                placement,
-                change,
-                digest,
-                source_commit: c.source_commit,
-                error,
-                clusters: c.clusters,
-                names: c.names,
-                diff,
+    let mut merged: Vec<Group> = Vec::new();
+    // By placement, change, source commit and the diff with each cluster's own values named:
+    // the group they join.
+    let mut by_change: HashMap<(String, Change, Option<String>, String), usize> = HashMap::new();
+    for (i, ((placement, change, outcome), c)) in groups.into_iter().enumerate() {
+        let (digest, error) = if change == Change::Failed { (None, outcome) } else { (outcome, None) };
+        let diff = (i < MERGED.max(DIFFS) && change != Change::Failed)
+            .then(|| diff(view, scenario, &placement, change, &c.first.0, c.first.1.as_deref()));
+        if let Some(d) = &diff {
+            let key = (placement.clone(), change, c.source_commit.clone(), same_change(d, &c.first.0));
+            if let Some(&at) = by_change.get(&key) {
+                let group: &mut Group = &mut merged[at];
+                group.clusters += c.clusters;
+                group.digests += 1;
+                group.names.extend(c.names);
+                group.names.sort();
+                group.names.truncate(NAMES);
+                continue;
             }
-        })
-        .collect();
+            by_change.insert(key, merged.len());
+        }
+        merged.push(Group {
+            placement,
+            change,
+            digest,
+            digests: 1,
+            source_commit: c.source_commit,
+            error,
+            clusters: c.clusters,
+            names: c.names,
+            diff,
+        });
+    }
+    merged.sort_by(|a, b| {
+        b.clusters.cmp(&a.clusters).then_with(|| (&a.placement, a.change, &a.digest).cmp(&(&b.placement, b.change, &b.digest)))
+    });
+    for group in merged.iter_mut().skip(DIFFS) {
+        group.diff = None;
+    }
+    let groups = merged;
     Preview {
         environment: scenario.environment.clone(),
         repository: scenario.repository.clone(),
@@ -269,6 +308,29 @@ pub fn preview(view: &FleetView, scenario: &Scenario, clusters: &[Known]) -> Pre
         unchanged,
         groups,
     }
+}
+
+/// The diff `d` of the cluster `identity` as text, with the cluster's own values — its name,
+/// environment and label values, as `${cluster.*}` substitutes them — put back as the names
+/// they came from, longest first: two clusters whose diffs are the same but for their own
+/// values give the same text. Values shorter than three characters are left as they are (a
+/// label `tier=1` would otherwise name every 1 in the diff).
+pub fn same_change(d: &Diff, identity: &ClusterIdentity) -> String {
+    let mut values: Vec<(&str, String)> = [
+        (identity.name.as_str(), "${cluster.name}".to_string()),
+        (identity.environment.as_str(), "${cluster.environment}".to_string()),
+    ]
+    .into_iter()
+    .chain(identity.labels.iter().map(|(k, v)| (v.as_str(), format!("${{cluster.labels.{k}}}"))))
+    .filter(|(v, _)| v.len() >= 3)
+    .collect();
+    values.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
+    let mut text = serde_json::to_string(&(&d.from_commit, &d.to_commit, &d.objects, d.unchanged, &d.error))
+        .expect("a diff serializes");
+    for (value, name) in values {
+        text = text.replace(value, &name);
+    }
+    text
 }
 
 /// The diff of one cluster for one placement: what it runs now against what it would run.

@@ -108,6 +108,8 @@ pub struct Hub {
     refused: AtomicU64,
     /// Rollout progress by (environment, placement), with when it was computed.
     rollouts: std::sync::Mutex<HashMap<(String, String), Computed>>,
+    /// The standings and compliance over time (see [`crate::trends`]).
+    trends: std::sync::Mutex<crate::trends::Trends>,
 }
 
 /// Serves a started hub on `listener` until the task is dropped: a hub inside another
@@ -171,8 +173,10 @@ pub async fn start(options: Options) -> Result<Arc<Hub>> {
         ignored: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         rollouts: std::sync::Mutex::default(),
+        trends: std::sync::Mutex::default(),
     });
     hub.refresh().await?;
+    hub.sample();
     hub.ready.store(true, Ordering::SeqCst);
     tokio::spawn(ingest_loop(hub.clone(), jobs));
     tokio::spawn(refresh_loop(hub.clone()));
@@ -224,6 +228,17 @@ impl Hub {
         }
         index.advance(Hub::now_ms());
         true
+    }
+
+    /// Samples the trends, when a sample is due.
+    fn sample(&self) {
+        let index = self.index();
+        self.trends.lock().expect("not poisoned").record(Hub::now_ms(), &index);
+    }
+
+    /// The trends as sampled so far.
+    pub(crate) fn trends(&self) -> crate::trends::Trends {
+        self.trends.lock().expect("not poisoned").clone()
     }
 
     pub(crate) fn now_ms() -> i64 {
@@ -338,6 +353,7 @@ async fn refresh_loop(hub: Arc<Hub>) {
         if let Err(e) = hub.refresh().await {
             eprintln!("hub-index: reading the store: {e:#}");
         }
+        hub.sample();
     }
 }
 
@@ -550,7 +566,7 @@ async fn clusters(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(q): Que
         Ok(l) => l,
         Err(e) => return problem(StatusCode::BAD_REQUEST, &e, Some("labels")),
     };
-    let filter = Filter { standing, environment: q.environment, labels, placement: q.placement };
+    let filter = Filter { standing, environment: q.environment, labels, placement: q.placement, name: None };
     let page = views::clusters(&hub.index(), &filter, q.offset, page_limit(q.limit));
     Json(page).into_response()
 }

@@ -149,15 +149,15 @@ fn overrides_table(v: &Value) -> String {
 
 /// One cluster: its standing, the fleet commit it runs and who signed it, its placements and
 /// who signed each, and the overrides it ran.
-fn cluster_table(v: &Value) -> String {
+fn cluster_table(v: &Value, now_ms: i64) -> String {
     let mut out = String::new();
+    let last_report = v["lastReportAtMs"].as_i64().map_or_else(|| "never".to_string(), |ms| when(ms, now_ms));
     let _ = writeln!(
         out,
-        "{}  {}  {}  last report {}",
+        "{}  {}  {}  last report {last_report}",
         text(&v["name"]),
         text(&v["environment"]),
         text(&v["state"]),
-        text(&v["lastReportAtMs"])
     );
     let fleet = &v["fleet"];
     if !fleet.is_null() {
@@ -210,8 +210,29 @@ fn cluster_table(v: &Value) -> String {
     out
 }
 
-/// The table for the view at `path`.
-pub fn render(path: &str, v: &Value) -> String {
+/// A time in Unix milliseconds as an RFC 3339 UTC time and its age at `now_ms`:
+/// `2026-11-25T03:32:07Z (4 min ago)`.
+pub fn when(ms: i64, now_ms: i64) -> String {
+    format!("{} ({})", flotilla_core::calendar::rfc3339(ms.div_euclid(1_000)), age(now_ms - ms))
+}
+
+/// How long ago, rounded down to the largest unit: `just now`, `42 s ago`, `4 min ago`,
+/// `3 h ago`, `2 days ago`; a time ahead of `now` (another clock) says `in the future`.
+fn age(ms: i64) -> String {
+    let seconds = ms.div_euclid(1_000);
+    match seconds {
+        ..-1 => "in the future".to_string(),
+        -1..1 => "just now".to_string(),
+        1..60 => format!("{seconds} s ago"),
+        60..3_600 => format!("{} min ago", seconds / 60),
+        3_600..86_400 => format!("{} h ago", seconds / 3_600),
+        86_400..172_800 => "1 day ago".to_string(),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
+}
+
+/// The table for the view at `path`; `now_ms` (Unix milliseconds) dates the ages it shows.
+pub fn render(path: &str, v: &Value, now_ms: i64) -> String {
     let mut out = String::new();
     if path.ends_with("/overrides") {
         out.push_str(&overrides_table(v));
@@ -256,7 +277,7 @@ pub fn render(path: &str, v: &Value) -> String {
         out.push_str(&columns(&["NAME", "ENVIRONMENT", "STATE", "PLACEMENTS", "PROBLEMS", "FLEET"], &rows));
         let _ = writeln!(out, "({} of {} from {})", rows.len(), text(&v["total"]), text(&v["offset"]));
     } else if path.contains("/clusters/") {
-        out.push_str(&cluster_table(v));
+        out.push_str(&cluster_table(v, now_ms));
     } else if path.ends_with("/lag") {
         let _ = writeln!(
             out,
@@ -315,7 +336,7 @@ mod tests {
             {"name": "PCI-DSS v4.0", "counts": counts(1), "controls": [
                 {"name": "1.3.1", "counts": counts(1), "policies": [
                     {"name": "pci-default-deny", "severity": "high", "counts": counts(1)}]}]}]});
-        let t = render("/api/v1/compliance", &v);
+        let t = render("/api/v1/compliance", &v, 0);
         assert!(t.starts_with("3 clusters in prod\n\n"), "{t}");
         assert!(t.contains("\nPCI-DSS v4.0  *        *                           2          1"), "{t}");
         assert!(t.contains("\nPCI-DSS v4.0  1.3.1    pci-default-deny  high      2          1"), "{t}");
@@ -323,10 +344,31 @@ mod tests {
             "severity": "high", "remediation": "enforce", "standards": ["PCI-DSS v4.0"], "controls": ["1.3.1", "1.4.2"],
             "counts": counts(1), "nonCompliant": {"total": 1, "offset": 0, "items": [
                 {"name": "store-0002", "environment": "prod", "standing": "offline", "violations": 2}]}});
-        let t = render("/api/v1/compliance/pci-default-deny", &v);
+        let t = render("/api/v1/compliance/pci-default-deny", &v, 0);
         assert!(t.contains("controls 1.3.1, 1.4.2"), "{t}");
         assert!(t.contains("store-0002     prod         offline  2"), "{t}");
         assert!(t.ends_with("(1 of 1 from 0)\n"), "{t}");
+    }
+
+    #[test]
+    fn the_cluster_table_dates_the_last_report_with_its_age_not_epoch_milliseconds() {
+        let v = serde_json::json!({"name": "store-1", "environment": "prod", "state": "synced",
+            "lastReportAtMs": 1_796_604_825_483_i64});
+        let t = render("/api/v1/clusters/store-1", &v, 1_796_604_825_483 + 4 * 60_000 + 59_000);
+        assert!(t.starts_with("store-1  prod  synced  last report 2026-12-07T00:53:45Z (4 min ago)\n"), "{t}");
+        let never = serde_json::json!({"name": "store-2", "environment": "prod", "state": "neverReported"});
+        assert!(render("/api/v1/clusters/store-2", &never, 0).contains("last report never\n"));
+        let ages = [
+            (0, "just now"),
+            (59_999, "59 s ago"),
+            (7_200_000, "2 h ago"),
+            (86_400_000, "1 day ago"),
+            (3 * 86_400_000, "3 days ago"),
+            (-5_000, "in the future"),
+        ];
+        for (ms, said) in ages {
+            assert_eq!(age(ms), said);
+        }
     }
 
     #[test]
@@ -336,7 +378,7 @@ mod tests {
                 "message": "bbbb is not signed", "signer": "platform@retail.example"},
             "placements": [{"name": "web", "state": "Synced", "health": "Healthy", "appliedCommit": "c".repeat(40),
                 "desiredCommit": "c".repeat(40), "signer": "release@retail.example"}]});
-        let t = render("/api/v1/clusters/store-2", &v);
+        let t = render("/api/v1/clusters/store-2", &v, 0);
         assert!(
             t.contains(
                 "\nfleet aaaaaaaaaaaa  VerificationFailed  signed by platform@retail.example  head bbbbbbbbbbbb  bbbb is not signed\n"
@@ -346,7 +388,7 @@ mod tests {
         assert!(t.contains("BEHIND  SIGNER                  MESSAGE"), "{t}");
         assert!(t.contains("-       release@retail.example  -"), "{t}");
         let v = serde_json::json!({"name": "store-3", "fleet": null, "placements": []});
-        assert!(!render("/api/v1/clusters/store-3", &v).contains("fleet"));
+        assert!(!render("/api/v1/clusters/store-3", &v, 0).contains("fleet"));
     }
 
     #[test]
@@ -355,7 +397,7 @@ mod tests {
             (0..12).map(|i| serde_json::json!({"cluster": format!("store-{i:02}")})).collect();
         let v = serde_json::json!([{"target": "web", "commit": "c".repeat(40), "signer": "oncall@retail.example",
             "reason": "INC-4711 card readers down", "firstReceivedAt": "2026-11-25T03:00:00Z", "clusters": names}]);
-        let t = render("/api/v1/overrides", &v);
+        let t = render("/api/v1/overrides", &v, 0);
         assert!(t.starts_with("TARGET  COMMIT        SIGNER"), "{t}");
         assert!(
             t.contains(
@@ -364,14 +406,14 @@ mod tests {
             "{t}"
         );
         assert!(t.trim_end().ends_with("store-08, store-09, and 2 more"), "{t}");
-        assert_eq!(render("/api/v1/overrides", &serde_json::json!([])), "no overrides\n");
+        assert_eq!(render("/api/v1/overrides", &serde_json::json!([]), 0), "no overrides\n");
     }
 
     #[test]
     fn the_summary_table_shows_every_state() {
         let v = serde_json::json!({"clusters": 3, "byStanding": {"synced": 2, "failed": 1},
             "byEnvironment": {"prod": {"synced": 2, "failed": 1}}, "byPlacement": {}});
-        let t = render("/api/v1/summary", &v);
+        let t = render("/api/v1/summary", &v, 0);
         assert!(t.starts_with("3 clusters\n"), "{t}");
         assert!(t.contains("prod         2       -            -         1"), "{t}");
     }

@@ -133,11 +133,13 @@ async fn registration_and_ingest(backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn registration_ingest_and_views_on_sqlite() {
     registration_and_ingest("sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn registration_ingest_and_views_on_postgres() {
     registration_and_ingest("postgres").await;
 }
@@ -167,16 +169,19 @@ async fn lag_after_commits(backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_lag_ledger_follows_the_branch_on_sqlite() {
     lag_after_commits("sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn the_lag_ledger_follows_the_branch_on_postgres() {
     lag_after_commits("postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_command_line_shows_the_views_as_tables_and_json() {
     let hub = start("sqlite").await;
     let head = git(&hub.dir.path().join("fleet"), &["rev-parse", "prod"]);
@@ -192,6 +197,22 @@ async fn the_command_line_shows_the_views_as_tables_and_json() {
     assert!(clusters.contains("store-0001  prod         synced"), "{clusters}");
     let cluster = hub.cli(&["cluster", "store-0001"]);
     assert!(cluster.contains(&format!("web        Synced  Healthy  {}", &head[..12])), "{cluster}");
+    // The last report as a UTC time and an age, not epoch milliseconds.
+    let first = cluster.lines().next().unwrap();
+    let (_, when) = first.split_once("last report ").expect(first);
+    assert!(when.len() == "2026-11-25T03:32:07Z (just now)".len() && when.ends_with("Z (just now)"), "{first}");
+    // The views end quietly when their reader goes (`hub-index clusters | head`).
+    let mut closed = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index"))
+        .args(["status", "--hub", &hub.url, "--token-file"])
+        .arg(hub.dir.path().join("viewer-token"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(closed.stdout.take());
+    let closed = closed.wait_with_output().unwrap();
+    assert_eq!(closed.status.code(), Some(0), "{}", String::from_utf8_lossy(&closed.stderr));
+    assert_eq!(String::from_utf8_lossy(&closed.stderr), "");
     let lag = hub.cli(&["lag", "web"]);
     assert!(lag.starts_with(&format!("web in prod: head {}, 1 of 1 clusters on it", &head[..12])), "{lag}");
 
@@ -202,6 +223,20 @@ async fn the_command_line_shows_the_views_as_tables_and_json() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{}", String::from_utf8_lossy(&refused.stderr));
+}
+
+#[test]
+fn serve_help_explains_every_flag_and_states_each_default_once() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hub-index")).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{help}");
+    assert!(help.contains("--listen <LISTEN>\n          The address and port to serve"), "{help}");
+    assert_eq!(help.matches("hub-git-cache").count(), 1, "{help}");
+    // Every flag has a line of help under it.
+    for flag in help.lines().filter(|l| l.trim_start().starts_with("--")) {
+        let next = help.lines().skip_while(|l| *l != flag).nth(1).unwrap_or_default();
+        assert!(next.starts_with("          ") && !next.trim().is_empty(), "{flag} has no help:\n{help}");
+    }
 }
 
 /// A hub whose fleet declares [`PCI_POLICIES`], with store-0001 and store-0003 (`region=eu`) and
@@ -329,16 +364,19 @@ async fn compliance_by_standard_control_and_policy(backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn compliance_by_standard_control_and_policy_on_sqlite() {
     compliance_by_standard_control_and_policy("sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn compliance_by_standard_control_and_policy_on_postgres() {
     compliance_by_standard_control_and_policy("postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_command_line_shows_compliance() {
     let hub = governed("sqlite").await;
     let token_file = hub.dir.path().join("viewer-token");
@@ -379,6 +417,7 @@ async fn the_command_line_shows_compliance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn rollout_progress_counts_each_wave() {
     let hub = start("sqlite").await;
     let head = git(&hub.dir.path().join("fleet"), &["rev-parse", "prod"]);

@@ -139,6 +139,7 @@ async fn store_runs(hub: &Hub, name: &str, applied: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_fast_forward_promotion_of_days_old_commits_bakes_from_when_the_hub_first_saw_them_on_the_branch() {
     let (hub, _, p0) = start("sqlite", "").await;
     let app = hub.dir.path().join("app");
@@ -179,6 +180,7 @@ async fn a_fast_forward_promotion_of_days_old_commits_bakes_from_when_the_hub_fi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_commit_with_a_backdated_committer_date_bakes_from_its_arrival() {
     let (hub, _, p0) = start("sqlite", "").await;
     let app = hub.dir.path().join("app");
@@ -194,6 +196,7 @@ async fn a_commit_with_a_backdated_committer_date_bakes_from_its_arrival() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_commit_force_pushed_away_and_back_arrives_anew() {
     let (hub, _, p0) = start("sqlite", "").await;
     let app = hub.dir.path().join("app");
@@ -217,6 +220,7 @@ async fn a_commit_force_pushed_away_and_back_arrives_anew() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn unknown_repositories_and_environments_are_named() {
     let (hub, _, p0) = start("sqlite", "").await;
     rollout_at(&hub, &p0).await;
@@ -322,16 +326,19 @@ async fn a_restarted_hub_keeps_the_arrivals(backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_restarted_hub_keeps_the_arrivals_on_sqlite() {
     a_restarted_hub_keeps_the_arrivals("sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn a_restarted_hub_keeps_the_arrivals_on_postgres() {
     a_restarted_hub_keeps_the_arrivals("postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn two_hub_processes_on_one_postgres_agree_on_arrivals() {
     let dir = tempfile::tempdir().unwrap();
     let (_, p0) = repositories(dir.path());

@@ -1,7 +1,9 @@
 //! The web dashboard over real HTTP on loopback: the login and the cookie, what the pages show,
-//! escaping, paging; then the same pages in a real headless Chromium (Debian's `chromium`, which
-//! `.ci/run` installs), which renders them, dumps the DOM and saves screenshots under
-//! `target/dashboard-screenshots/` for a human to look at.
+//! escaping, paging, what runs where, the rollouts under way, the trends, searching and sorting;
+//! then the same pages in a real headless Chromium (Debian's `chromium`, which `.ci/run`
+//! installs), which renders them, dumps the DOM and saves screenshots under
+//! `target/dashboard-screenshots/` for a human to look at — and every page again at 2,000
+//! clusters, two versions rolling out, under `target/dashboard-screenshots/2000-clusters/`.
 //!
 //! Not the JSON API (`api.rs`) and not load: the pages read the same index as the JSON views.
 
@@ -13,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{DECLARED_STORE, Hub, PCI_POLICIES, Setup, WEB_PLACEMENT, fleet_repository, report, with_policies};
+use flotilla_git::testing::{Tool, require};
 use hub_index::store::Store;
 use serde_json::json;
 
@@ -144,6 +147,7 @@ fn href(html: &str, id: &str) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
     let hub = start().await;
 
@@ -216,6 +220,9 @@ async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
     let (status, html) = hub.page("/clusters?state=sunk").await;
     assert_eq!(status, 400);
     assert!(html.contains("id=\"error\">no state &quot;sunk&quot;<"), "{html}");
+    // States in one casing: lower-case words.
+    assert!(html.contains("<option value=\"neverReported\">never reported</option>"), "{html}");
+    assert!(html.contains("<span id=\"refresh\">refreshes every 10 s</span>"), "the refresh is shown: {html}");
 
     // Paging: 100 a page, next and previous keep the filter.
     let (_, first) = hub.page("/clusters?labels=kind%3Dedge").await;
@@ -241,7 +248,9 @@ async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
     let (status, html) = hub.page("/clusters/store-0001").await;
     assert_eq!(status, 200, "{html}");
     let short = &hub.head[..12];
-    assert!(html.contains("<span class=\"badge s-synced\">Synced</span>"), "{html}");
+    assert!(html.contains("<span class=\"badge s-synced\">synced</span>"), "{html}");
+    // The last report's time, and how long ago beside it.
+    assert!(html.contains("</time> <span class=\"ago\">just now</span>"), "{html}");
     assert!(html.contains(&format!("<code title=\"{}\">{short}</code>", hub.head)), "{html}");
     assert!(html.contains("on the head"), "{html}");
     let (status, html) = hub.page("/clusters/nope").await;
@@ -265,6 +274,90 @@ async fn pages_need_a_login_and_show_the_fleet_escaped_and_paged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
+async fn the_cluster_list_searches_by_name_and_sorts_by_column() {
+    let hub = start().await;
+    // Search by name, and sort by column: links that keep the filter.
+    let (_, html) = hub.page("/clusters?name=STORE-06").await;
+    assert_eq!(cluster_names(&html), ["store-0666"]);
+    assert!(html.contains("name=\"name\" value=\"STORE-06\""), "{html}");
+    assert_eq!(href(&html, "sort-last-report").unwrap(), "/clusters?name=STORE-06&sort=last-report");
+    let (_, html) = hub.page("/clusters?labels=kind%3Dstore&sort=state").await;
+    assert_eq!(cluster_names(&html), ["store-0002", "store-0666", "store-9999", "store-0001"], "the worst first");
+    assert!(html.contains("id=\"sort-state\" href=\"/clusters?labels=kind%3Dstore&amp;sort=state\">state ▲</a>"));
+    let (_, html) = hub.page("/clusters?labels=kind%3Dstore&sort=-name").await;
+    assert_eq!(cluster_names(&html), ["store-9999", "store-0666", "store-0002", "store-0001"]);
+    assert_eq!(href(&html, "sort-name").unwrap(), "/clusters?labels=kind%3Dstore", "toggles back");
+    let (_, html) = hub.page("/clusters?labels=kind%3Dstore&sort=-last-report").await;
+    assert_eq!(cluster_names(&html)[0], "store-0001", "the newest report first");
+    assert_eq!(hub.page("/clusters?sort=size").await.0, 400);
+    // An empty list says so.
+    let (_, html) = hub.page("/clusters?name=nobody").await;
+    assert!(html.contains("<td colspan=\"7\" class=\"muted none\">none</td>"), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
+async fn the_summary_shows_what_runs_where_and_the_rollouts_under_way() {
+    let hub = start().await;
+    // Every cluster on the head: no rollout under way.
+    let (_, html) = hub.page("/").await;
+    assert!(html.contains("<table id=\"rollouts\">"), "{html}");
+    assert!(html.contains("class=\"muted none\">none: every cluster runs its placement's head<"), "{html}");
+    // The trends, drawn as SVG: the hub sampled the standings as it started.
+    assert!(html.contains("<svg id=\"trend-states\" class=\"trend\""), "{html}");
+    assert!(html.contains("<polyline data-line=\"synced\" fill=\"none\" stroke=\"#1a7f37\""), "{html}");
+    assert!(html.contains("<svg id=\"trend-compliance\" class=\"trend\""), "{html}");
+
+    // What version runs where: the tag of store-0001's image, on the summary, the lag page and
+    // in the JSON.
+    let one = "<span class=\"version\"><code>1.0</code>: 1</span>";
+    let (_, html) = hub.page("/").await;
+    assert!(html.contains(&format!("<td data-placement=\"web\">{one}")), "{html}");
+    let (_, html) = hub.page("/lag?placement=web&environment=prod").await;
+    assert!(html.contains(&format!("<div id=\"versions\">{one}")), "{html}");
+    let (_, summary) = hub.get("/api/v1/summary").await;
+    assert_eq!(summary["versions"]["web"]["prod"], json!([{"version": "1.0", "clusters": 1}]), "{summary}");
+    let (_, lag) = hub.get("/api/v1/lag?placement=web&environment=prod").await;
+    assert_eq!(lag["versions"], json!([{"version": "1.0", "clusters": 1}]), "{lag}");
+
+    // store-0002 still applies an older commit with an older image: web is rolling out.
+    let token = hub.register("store-0002").await;
+    let old = "1".repeat(40);
+    let mut body: serde_json::Value = serde_json::from_str(&report("store-0002", 1, "Progressing", &old)).unwrap();
+    body["placements"][0]["images"] = json!(["registry.example/web:0.9"]);
+    let (status, answer) = hub.post("/api/v1/reports", Some(&token), &body.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    hub.wait_for("/api/v1/summary", "store-0002's report", |v| v["byStanding"]["progressing"] == 1).await;
+    // The lag page computed the rollout before: the summary shows it as computed for a moment.
+    let started = std::time::Instant::now();
+    let html = loop {
+        let (_, html) = hub.page("/").await;
+        if html.contains("1 of 2") || started.elapsed() > Duration::from_secs(10) {
+            break html;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let short = &hub.head[..12];
+    let versions = "<td data-placement=\"web\"><span class=\"version\"><code>1.0</code>: 1</span> · \
+                    <span class=\"version\"><code>0.9</code>: 1</span><div class=\"bar\">";
+    assert!(html.contains(versions), "the highest version first among equals: {html}");
+    let wave = "<tr data-rollout=\"web/prod\" data-wave=\"everyone\">";
+    assert!(html.contains(wave), "{html}");
+    assert!(html.contains("<span class=\"progress\">1 of 2 · 0 failed · 1 waiting</span>"), "{html}");
+    assert!(html.contains("<span class=\"on\" style=\"width:50.0%\""), "the bar: {html}");
+    assert!(html.contains(&format!("<td rowspan=\"1\"><code title=\"{}\">{short}</code></td>", hub.head)), "{html}");
+    let (_, html) = hub.page("/lag?placement=web&environment=prod").await;
+    assert!(html.contains("<code>0.9</code>: 1</span>"), "{html}");
+    let lagging = format!("<td><code title=\"{old}\">{}</code></td><td><code>0.9</code></td>", &old[..12]);
+    assert!(html.contains(&lagging), "each lagging cluster's version: {html}");
+    let (_, summary) = hub.get("/api/v1/summary").await;
+    let both = json!([{"version": "1.0", "clusters": 1}, {"version": "0.9", "clusters": 1}]);
+    assert_eq!(summary["versions"]["web"]["prod"], both, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn compliance_pages_show_standards_controls_policies_and_who_does_not_comply() {
     let hub = start().await;
     // Governance: standards, controls, policies; a policy's non-compliant clusters.
@@ -303,6 +396,7 @@ async fn compliance_pages_show_standards_controls_policies_and_who_does_not_comp
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn cluster_pages_show_who_signed_and_the_overrides_page_who_passed_a_freeze() {
     let hub = start().await;
     let short = &hub.head[..12];
@@ -312,7 +406,7 @@ async fn cluster_pages_show_who_signed_and_the_overrides_page_who_passed_a_freez
     let fleet = format!(
         "<table id=\"fleet\"><tr><th>fleet commit</th><th>state</th><th>signer</th><th>branch head</th>\
          <th>message</th></tr><tr><td><code title=\"{}\">{short}</code></td>\
-         <td><span class=\"badge s-synced\">Synced</span></td><td>platform@retail.example</td><td></td><td></td></tr></table>",
+         <td><span class=\"badge s-synced\">synced</span></td><td>platform@retail.example</td><td></td><td></td></tr></table>",
         hub.head
     );
     assert!(html.contains(&fleet), "{html}");
@@ -334,7 +428,7 @@ async fn cluster_pages_show_who_signed_and_the_overrides_page_who_passed_a_freez
     let (_, html) = hub.page("/clusters?state=failed").await;
     assert_eq!(cluster_names(&html), ["store-0003"], "{html}");
     assert!(html.contains("<th>fleet</th>"), "{html}");
-    assert!(html.contains("<span class=\"badge s-failed\">VerificationFailed</span>"), "{html}");
+    assert!(html.contains("<span class=\"badge s-failed\">verification failed</span>"), "{html}");
     let (_, html) = hub.page("/clusters/store-0003").await;
     assert!(html.contains("<span class=\"badge s-failed\">failed</span>"), "{html}");
     assert!(
@@ -367,15 +461,6 @@ async fn cluster_pages_show_who_signed_and_the_overrides_page_who_passed_a_freez
 
 // ---------------------------------------------------------------------------------------------
 // Headless Chromium.
-
-/// Debian's `chromium`: `/usr/bin/chromium`, else `chromium` on `PATH`.
-fn chromium() -> Option<PathBuf> {
-    let fixed = PathBuf::from("/usr/bin/chromium");
-    if fixed.is_file() {
-        return Some(fixed);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join("chromium")).find(|p| p.is_file())
-}
 
 /// `target/dashboard-screenshots/`, next to the test binary's profile folder.
 fn screenshot_dir() -> PathBuf {
@@ -472,14 +557,9 @@ async fn cookie_door(hub_url: String) -> (String, tokio::task::JoinHandle<()>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_chromium, flotilla_skip_git_daemon), ignore = "FLOTILLA_SKIP=chromium or git-daemon")]
 async fn headless_chromium_renders_the_pages() {
-    let Some(binary) = chromium() else {
-        eprintln!(
-            "\n\n!!!!!!!! SKIPPED: headless_chromium_renders_the_pages: no Chromium \
-             (/usr/bin/chromium or `chromium` on PATH); install Debian's `chromium` !!!!!!!!\n\n"
-        );
-        return;
-    };
+    let binary = require(Tool::Chromium);
     let hub = start().await;
     let (door, door_task) = cookie_door(hub.url.clone()).await;
     let work = tempfile::tempdir().unwrap();
@@ -553,5 +633,160 @@ async fn headless_chromium_renders_the_pages() {
         assert!(bytes.len() > 5 * 1024, "{run}: a {} byte screenshot is too small to show the page", bytes.len());
     }
     eprintln!("chromium: {} pages in {:.1?}, screenshots in {}", pages.len(), started.elapsed(), screenshots.display());
+    door_task.abort();
+}
+
+/// How many clusters the fleet of [`headless_chromium_renders_every_page_at_2000_clusters`] has.
+const FLEET: usize = 2_000;
+
+/// How many of them run the head (`web:1.5.0`); the others run an older commit (`web:1.4.2`).
+const ON_HEAD: usize = 1_210;
+
+/// A hub whose fleet is [`FLEET`] stores running placement `web` with PCI results: [`ON_HEAD`]
+/// on the head (`registry.example/web:1.5.0`), the others on an older commit
+/// (`registry.example/web:1.4.2`, progressing, every hundredth failed); every tenth is not
+/// compliant with `pci-default-deny`.
+async fn start_fleet_of_2000() -> Hub {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = format!("{WEB_PLACEMENT}---\n{PCI_POLICIES}");
+    fleet_repository(
+        dir.path(),
+        &[
+            ("fleet/fleet.yaml", &fleet),
+            ("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop}\n"),
+        ],
+        &[],
+    );
+    let setup = Setup {
+        db: format!("sqlite:{}", dir.path().join("hub.db").display()),
+        viewer: VIEWER,
+        environments: &["prod"],
+        client: reqwest::Client::new(),
+    };
+    let hub = Hub::serve(dir, setup).await;
+    let started = Instant::now();
+    let store = hub.store().await;
+    let join = store.create_join_token(None).await.unwrap();
+    let mut tokens = Vec::with_capacity(FLEET);
+    for i in 0..FLEET {
+        let request = flotilla_core::register::Request {
+            cluster: format!("store-{i:04}"),
+            environment: "prod".into(),
+            labels: [("kind".to_string(), "store".to_string())].into_iter().collect(),
+        };
+        tokens.push(store.register(&join, &request).await.unwrap().token);
+    }
+    let old = "1".repeat(40);
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..8 {
+        let (client, url, head, old) = (hub.client.clone(), hub.url.clone(), hub.head.clone(), old.clone());
+        let tokens: Vec<(usize, String)> = tokens.iter().cloned().enumerate().skip(task).step_by(8).collect();
+        tasks.spawn(async move {
+            for (i, token) in tokens {
+                let name = format!("store-{i:04}");
+                let (state, commit, image) = match i {
+                    i if i < ON_HEAD => ("Synced", head.as_str(), "registry.example/web:1.5.0"),
+                    i if i % 100 == 7 => ("Failed", old.as_str(), "registry.example/web:1.4.2"),
+                    _ => ("Progressing", old.as_str(), "registry.example/web:1.4.2"),
+                };
+                let compliant = i % 10 != 3;
+                let results = [
+                    ("pci-default-deny", Some(compliant), usize::from(!compliant)),
+                    ("pci-no-nodeport", Some(true), 0),
+                ];
+                let mut body: serde_json::Value =
+                    serde_json::from_str(&with_policies(&report(&name, 1, state, commit), &results)).unwrap();
+                body["placements"][0]["images"] = json!([image]);
+                let response = client
+                    .post(format!("{url}/api/v1/reports"))
+                    .bearer_auth(&token)
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status().as_u16(), 200, "{name}: {}", response.text().await.unwrap());
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    hub.wait_for("/api/v1/summary", "every report", |v| {
+        v["clusters"] == FLEET && v["byStanding"]["neverReported"] == 0 && v["byStanding"]["synced"] == ON_HEAD
+    })
+    .await;
+    hub.wait_for("/api/v1/lag?placement=web&environment=prod", "the fleet's head", |v| v["onHead"] == ON_HEAD).await;
+    eprintln!("2,000 clusters registered and reported in {:.1?}", started.elapsed());
+
+    hub
+}
+
+/// Every page at 2,000 clusters, 1,210 on the head (image `registry.example/web:1.5.0`) and 790
+/// still on an older commit (`web:1.4.2`, progressing, every hundredth failed), each with PCI
+/// results: rendered by headless Chromium, checked in the DOM, and screenshotted under
+/// `target/dashboard-screenshots/2000-clusters/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_chromium, flotilla_skip_git_daemon), ignore = "FLOTILLA_SKIP=chromium or git-daemon")]
+async fn headless_chromium_renders_every_page_at_2000_clusters() {
+    let binary = require(Tool::Chromium);
+    let hub = start_fleet_of_2000().await;
+    let (door, door_task) = cookie_door(hub.url.clone()).await;
+    let work = tempfile::tempdir().unwrap();
+    let screenshots = screenshot_dir().join("2000-clusters");
+    std::fs::create_dir_all(&screenshots).unwrap();
+    let failed = (ON_HEAD..FLEET).filter(|i| i % 100 == 7).count();
+    let waiting = FLEET - ON_HEAD - failed;
+    let pages: Vec<(&str, &str, Vec<String>)> = vec![
+        (
+            "summary",
+            "/",
+            vec![
+                "id=\"clusters\">2000<".into(),
+                "<span class=\"version\"><code>1.5.0</code>: 1,210</span> · <span class=\"version\"><code>1.4.2</code>: 790</span>".into(),
+                "<tr data-rollout=\"web/prod\" data-wave=\"everyone\">".into(),
+                format!("<span class=\"progress\">1,210 of 2,000 · {failed} failed · {waiting} waiting</span>"),
+                "<svg id=\"trend-states\"".into(),
+                "<svg id=\"trend-compliance\"".into(),
+            ],
+        ),
+        ("clusters", "/clusters", vec!["1–100 of 2000".into(), ">store-0099</a>".into()]),
+        ("clusters-by-state", "/clusters?sort=state", vec![">store-1307</a>".into(), "state ▲".into()]),
+        ("clusters-search", "/clusters?name=store-19", vec!["1–100 of 100".into(), ">store-1999</a>".into()]),
+        ("clusters-none", "/clusters?name=nobody", vec![">none</td>".into()]),
+        ("cluster", "/clusters/store-1500", vec!["registry.example/web:1.4.2".into(), "</time> <span class=\"ago\">".into()]),
+        (
+            "lag",
+            "/lag?placement=web&environment=prod",
+            vec!["id=\"on-head\">1210</span>".into(), "<div id=\"versions\">".into(), "<table id=\"waves\">".into()],
+        ),
+        ("compliance", "/compliance", vec!["id=\"compliance-clusters\">2000<".into()]),
+        ("compliance-policy", "/compliance/pci-default-deny", vec!["id=\"count-nonCompliant\">200<".into()]),
+        ("overrides", "/overrides", vec!["id=\"no-overrides\"".into()]),
+        ("preview", "/preview", vec!["<h1>".into()]),
+    ];
+    let rendering = Instant::now();
+    for (run, path, expected) in &pages {
+        let url = format!("{door}/?to={}", hub_index::dashboard::encode(path));
+        let dom = tokio::task::block_in_place(|| {
+            run_chromium(&binary, work.path(), &format!("{run}-dom"), "--dump-dom", &url)
+        });
+        assert!(dom.contains("action=\"/logout\""), "{run}: logged in through the cookie: {dom}");
+        for text in expected {
+            assert!(dom.contains(text.as_str()), "{run}: {text:?} not in the DOM:\n{dom}");
+        }
+        assert!(!dom.contains("<script"), "{run}: {dom}");
+        let png = screenshots.join(format!("{run}.png"));
+        let _ = std::fs::remove_file(&png);
+        let mode = format!("--screenshot={}", png.display());
+        tokio::task::block_in_place(|| run_chromium(&binary, work.path(), &format!("{run}-png"), &mode, &url));
+        let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{run}: no screenshot at {}: {e}", png.display()));
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5 * 1024, "{run}: not a page's PNG");
+    }
+    eprintln!(
+        "chromium at {FLEET} clusters: {} pages in {:.1?}, screenshots in {}",
+        pages.len(),
+        rendering.elapsed(),
+        screenshots.display()
+    );
     door_task.abort();
 }

@@ -320,6 +320,7 @@ fn sequence_file(state: &Path) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_promotion_reaches_every_cluster_and_reports_spooled_while_the_hub_is_down_arrive() {
     let mut world = World::new();
     let first = git(&world.fleet(), &["rev-parse", "prod"]);
@@ -456,6 +457,7 @@ fn policy_counts(view: &Value, policy: &str) -> Option<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn policies_are_enforced_by_the_agents_and_proven_by_the_hub() {
     let fleet = format!("{WEB_PLACEMENT}{POLICIES}");
     let debug = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: debug, namespace: shop}\ndata: {level: trace}\n";

@@ -76,6 +76,7 @@ async fn text(hub: &Hub, path: &str) -> (u16, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[expect(clippy::too_many_lines, reason = "one story: reports in, then every way out of the evidence")]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn evidence_exports_verifies_and_the_audit_reads_it_per_control() {
     for backend in ["sqlite", "postgres"] {
         let hub = start(backend).await;

@@ -193,6 +193,7 @@ fn expected_of(view: &FleetView, identity: &ClusterIdentity, placement: &str) ->
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn expected_commits_and_digests_are_what_the_agent_renders() {
     let world = World::standard();
     let view = world.load(&["prod"]);
@@ -226,6 +227,7 @@ fn expected_commits_and_digests_are_what_the_agent_renders() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn a_label_a_substitution_needs_and_a_cluster_lacks_fails_it_in_that_clusters_name() {
     let world = World::standard();
     let view = world.load(&["prod"]);
@@ -239,6 +241,7 @@ fn a_label_a_substitution_needs_and_a_cluster_lacks_fails_it_in_that_clusters_na
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn a_broken_source_fails_its_placement_only() {
     let world = World::standard();
     let view = world.load(&["prod"]);
@@ -262,6 +265,7 @@ fn a_broken_source_fails_its_placement_only() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn a_placement_whose_repository_is_not_declared_fails_alone() {
     let world = World::new();
     let stray = "---\napiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: stray}\nspec:\n  source: {repository: nowhere}\n  clusters: {matchLabels: {kind: store}}\n";
@@ -274,6 +278,7 @@ fn a_placement_whose_repository_is_not_declared_fails_alone() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn lag_counts_commits_and_since_when_the_cluster_is_behind() {
     let world = World::standard();
     let c0 = git(&world.repo("app"), &["rev-parse", "HEAD"]);
@@ -329,6 +334,7 @@ fn ids(commits: &[hub_index::fleet::Commit]) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn promotion_lists_dev_commits_until_dev_is_merged_into_prod() {
     let world = World::standard();
     let app = world.repo("app");
@@ -391,6 +397,7 @@ fn promotion_lists_dev_commits_until_dev_is_merged_into_prod() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn renders_are_memoized_by_what_the_render_reads_of_the_cluster() {
     let world = World::standard();
     let view = world.load(&["prod"]);
@@ -437,6 +444,7 @@ fn renders_are_memoized_by_what_the_render_reads_of_the_cluster() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn a_missing_environment_branch_is_kept_on_its_environment() {
     let world = World::standard();
     let view = world.load(&["prod", "staging"]);
@@ -470,6 +478,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn the_example_fleet_says_what_a_store_runs() {
     let world = World::new();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/retail-fleet");

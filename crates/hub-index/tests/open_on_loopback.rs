@@ -41,6 +41,7 @@ async fn get(client: &reqwest::Client, url: &str, path: &str) -> (u16, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn an_open_hub_on_loopback_answers_reads_without_a_token_and_still_checks_reports() {
     let dir = tempfile::tempdir().unwrap();
     let head = fleet_repository(dir.path(), &[("fleet/fleet.yaml", WEB_PLACEMENT)], &[]);
@@ -67,6 +68,7 @@ async fn an_open_hub_on_loopback_answers_reads_without_a_token_and_still_checks_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn an_open_hub_is_refused_on_an_address_other_hosts_can_reach() {
     let dir = tempfile::tempdir().unwrap();
     fleet_repository(dir.path(), &[("fleet/fleet.yaml", WEB_PLACEMENT)], &[]);

@@ -265,11 +265,13 @@ async fn overrides_are_evidence(backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn overrides_are_evidence_on_sqlite() {
     overrides_are_evidence("sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn overrides_are_evidence_on_postgres() {
     overrides_are_evidence("postgres").await;
 }
@@ -359,11 +361,13 @@ async fn the_cluster_view_shows_who_signed(backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_cluster_view_shows_who_signed_on_sqlite() {
     the_cluster_view_shows_who_signed("sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_postgres), ignore = "FLOTILLA_SKIP=git-daemon or postgres")]
 async fn the_cluster_view_shows_who_signed_on_postgres() {
     the_cluster_view_shows_who_signed("postgres").await;
 }

@@ -50,12 +50,14 @@ fn fleet_yaml(app_url: &str, eu: &str, base: &str) -> String {
 }
 
 /// The app's `web/`: the ConfigMap `web` at `version`, and `static`, which never changes.
-fn app_files(version: &str) -> Vec<(&'static str, String)> {
+fn app_files(version: &str, substitute: bool) -> Vec<(&'static str, String)> {
+    // With substitution each store's ConfigMap names the store: every store its own digest.
+    let store = if substitute { ", store: '${cluster.name}'" } else { "" };
     vec![
         (
             "web/cm.yaml",
             format!(
-                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: web}}\ndata: {{greeting: hello, version: '{version}'}}\n"
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: web}}\ndata: {{greeting: hello{store}, version: '{version}'}}\n"
             ),
         ),
         ("web/static.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: static}\ndata: {a: b}\n".to_string()),
@@ -89,19 +91,26 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(false).await
+}
+
+/// [`world`], with `substitute: true` on placement `web` and the store's name in its ConfigMap
+/// when `substitute`.
+async fn world_with(substitute: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let app = dir.path().join("app");
     std::fs::create_dir_all(&app).unwrap();
     git(&app, &["init", "-q", "-b", "prod"]);
-    write_files(&app, &app_files("1"));
+    write_files(&app, &app_files("1", substitute));
     let app_prod = commit(&app, &[]);
     git(&app, &["checkout", "-q", "-b", "dev"]);
-    write_files(&app, &app_files("2"));
+    write_files(&app, &app_files("2", substitute));
     let app_dev = commit(&app, &[]);
     git(&app, &["checkout", "-q", "prod"]);
 
     let app_url = format!("file://{}", app.display());
-    let prod_yaml = fleet_yaml(&app_url, "yes", "{kind: store}");
+    let substituted = |yaml: String| if substitute { yaml.replace("  namespace: shop\n", "  namespace: shop\n  substitute: true\n") } else { yaml };
+    let prod_yaml = substituted(fleet_yaml(&app_url, "yes", "{kind: store}"));
     let fleet_prod = fleet_repository(
         dir.path(),
         &[
@@ -112,7 +121,7 @@ async fn world() -> World {
     );
     let fleet = dir.path().join("fleet");
     git(&fleet, &["checkout", "-q", "dev"]);
-    let dev_yaml = fleet_yaml(&app_url, "si", "{kind: store, region: us}");
+    let dev_yaml = substituted(fleet_yaml(&app_url, "si", "{kind: store, region: us}"));
     let fleet_dev = commit(&fleet, &[("fleet/fleet.yaml", dev_yaml.as_str())]);
     git(&fleet, &["checkout", "-q", "prod"]);
 
@@ -168,7 +177,12 @@ fn report(cluster: &str, placements: &[(&str, String, String)]) -> String {
 /// The world with every cluster registered, and all but store-0004 reporting what prod renders
 /// for them, in the hub's index.
 async fn reporting_world() -> World {
-    let world = world().await;
+    reporting_world_with(false).await
+}
+
+/// [`reporting_world`] over [`world_with`]`(substitute)`.
+async fn reporting_world_with(substitute: bool) -> World {
+    let world = world_with(substitute).await;
     let hub = &world.hub;
     for (name, region) in STORES {
         let token = hub.register_labelled(name, json!({"kind": "store", "region": region})).await;
@@ -218,6 +232,7 @@ fn lines(object: &Value) -> Vec<&str> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_dev_commit_of_the_app_groups_the_clusters_by_new_digest_with_the_object_diff() {
     let world = reporting_world().await;
     let hub = &world.hub;
@@ -288,6 +303,44 @@ async fn a_dev_commit_of_the_app_groups_the_clusters_by_new_digest_with_the_obje
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
+async fn with_substitution_the_stores_are_grouped_by_their_change_not_their_digest() {
+    let world = reporting_world_with(true).await;
+    let hub = &world.hub;
+    let (one, two) = (store("store-0001", "us"), store("store-0002", "us"));
+    assert_ne!(render(&world, "prod", "dev", &one, "web").1, render(&world, "prod", "dev", &two, "web").1);
+    let (status, p) = hub.get("/api/v1/preview?ref=dev&repository=app").await;
+    assert_eq!(status, 200, "{p}");
+    // The US stores, each with its own digest, make one group: the same change but for their
+    // names; the EU store's change differs (its EU value), so it has its own.
+    let changed = group(&p, "web", "changed");
+    assert_eq!(changed.len(), 2, "{p}");
+    assert_eq!(
+        (names(changed[0]), changed[0]["clusters"].as_u64(), changed[0]["digests"].as_u64()),
+        (vec!["store-0001", "store-0002"], Some(2), Some(2)),
+        "{p}"
+    );
+    assert_eq!((names(changed[1]), changed[1]["digests"].as_u64()), (vec!["store-0003"], Some(1)));
+    // One diff for the group, of its first store.
+    let diff = &changed[0]["diff"];
+    assert_eq!(diff["cluster"], "store-0001");
+    let lines = lines(&diff["objects"][0]);
+    assert!(lines.contains(&"   store: store-0001"), "{lines:?}");
+    assert!(lines.contains(&"+  version: \"2\""), "{lines:?}");
+    let (status, html) = dashboard_page(hub, "/preview?ref=dev&repository=app").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<span class=\"digests\">2 digests, each its own values</span>"), "{html}");
+    assert_eq!(html.matches("<h2>web changed on ").count(), 2, "one diff per group: {html}");
+}
+
+/// A dashboard page with the viewer token: status and HTML.
+async fn dashboard_page(hub: &Hub, path: &str) -> (u16, String) {
+    let response = hub.client.get(format!("{}{path}", hub.url)).bearer_auth(VIEWER).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_dev_commit_of_the_fleet_changes_the_clusters_it_affects_only() {
     let world = reporting_world().await;
     let hub = &world.hub;
@@ -323,6 +376,7 @@ async fn a_dev_commit_of_the_fleet_changes_the_clusters_it_affects_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn unknown_refs_repositories_and_environments_are_404_naming_the_field() {
     let world = reporting_world().await;
     let hub = &world.hub;
@@ -347,6 +401,7 @@ async fn unknown_refs_repositories_and_environments_are_404_naming_the_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_command_line_and_the_dashboard_show_the_preview() {
     let world = reporting_world().await;
     let hub = &world.hub;

@@ -116,6 +116,7 @@ fn change(result: &Result<Ingested, IngestError>) -> i64 {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn tokens_are_stored_hashed() {
     for b in backends("tokens_are_stored_hashed").await {
         let join = b.store.create_join_token(Some("store-*")).await.unwrap();
@@ -148,6 +149,7 @@ async fn tokens_are_stored_hashed() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn registration_checks_the_join_token_its_pattern_and_the_request() {
     for b in backends("registration_checks").await {
         let store = &b.store;
@@ -182,6 +184,7 @@ async fn registration_checks_the_join_token_its_pattern_and_the_request() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn registering_again_issues_a_new_token_and_restarts_the_sequence() {
     for b in backends("registering_again").await {
         let store = &b.store;
@@ -211,6 +214,7 @@ async fn registering_again_issues_a_new_token_and_restarts_the_sequence() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn ingest_stores_new_reports_and_ignores_replayed_and_out_of_order_ones() {
     for b in backends("ingest_stores_and_ignores").await {
         let store = &b.store;
@@ -259,6 +263,7 @@ async fn ingest_stores_new_reports_and_ignores_replayed_and_out_of_order_ones() 
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn change_numbers_increase_and_changed_since_returns_exactly_the_changed_clusters() {
     for b in backends("change_numbers").await {
         let store = &b.store;
@@ -289,6 +294,7 @@ async fn change_numbers_increase_and_changed_since_returns_exactly_the_changed_c
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn evidence_is_appended_only_when_a_policy_result_changes() {
     for b in backends("evidence_on_change").await {
         let store = &b.store;
@@ -359,6 +365,7 @@ async fn evidence_is_appended_only_when_a_policy_result_changes() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn the_report_history_is_newest_first() {
     for b in backends("report_history").await {
         let store = &b.store;
@@ -379,6 +386,7 @@ async fn the_report_history_is_newest_first() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn reopening_keeps_the_data_and_migrates_once() {
     for b in backends("reopening").await {
         registered(&b.store, &["store-1"]).await;
@@ -406,6 +414,7 @@ async fn bad_urls_are_refused_without_echoing_them() {
 /// Two hub processes on one PostgreSQL: change numbers stay unique and increasing per store, and
 /// a cluster whose reports reach both stores gets each sequence stored once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn concurrent_stores_on_postgres_take_unique_change_numbers() {
     let url = postgres().create_database("concurrent_stores");
     let (one, two) = (Store::open(&url).await.unwrap(), Store::open(&url).await.unwrap());
@@ -451,7 +460,9 @@ async fn concurrent_stores_on_postgres_take_unique_change_numbers() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 fn a_dropped_server_is_stopped_and_removed() {
+    flotilla_git::testing::require(flotilla_git::testing::Tool::Postgres);
     let server = PgServer::start();
     let (port, dir) = (server.port(), server.dir().to_path_buf());
     assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
@@ -482,6 +493,7 @@ async fn ingest_throughput_on_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn a_cluster_row_written_before_migration_2_is_still_read_and_compared() {
     for b in backends("before_migration_2").await {
         let store = &b.store;
@@ -525,6 +537,7 @@ async fn some_evidence(store: &Store) {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn the_evidence_log_is_a_hash_chain_and_an_edit_a_deletion_or_a_cut_tail_breaks_it() {
     for b in backends("evidence_chain").await {
         let store = &b.store;
@@ -594,6 +607,7 @@ fn with_overrides(mut incoming: Incoming, overrides: &[(&str, char, &str)]) -> I
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn overrides_are_recorded_once_per_cluster_target_and_commit_as_links_of_the_evidence_chain() {
     for b in backends("evidence_overrides").await {
         let store = &b.store;
@@ -697,6 +711,7 @@ async fn overrides_are_recorded_once_per_cluster_target_and_commit_as_links_of_t
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn a_chain_longer_than_a_page_verifies_with_policy_results_and_overrides_interleaved() {
     for b in backends("evidence_overrides_pages").await {
         let store = &b.store;
@@ -740,6 +755,7 @@ fn hub_pg(sql: &str) -> String {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
     for b in backends("evidence_migration").await {
         some_evidence(&b.store).await;
@@ -775,6 +791,7 @@ async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn evidence_as_of_a_time_is_each_clusters_last_result_then() {
     for b in backends("evidence_as_of").await {
         some_evidence(&b.store).await;
@@ -869,6 +886,7 @@ fn at_commit(cluster: &str, sequence: u64, state: &str, commit: char) -> Incomin
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn a_failure_on_a_commit_stays_after_moving_on_and_goes_when_the_commit_syncs() {
     for b in backends("rollout_failures").await {
         let store = &b.store;
@@ -902,6 +920,7 @@ async fn a_failure_on_a_commit_stays_after_moving_on_and_goes_when_the_commit_sy
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
 async fn the_first_recorded_arrival_stays_and_a_commit_that_left_its_branch_arrives_anew() {
     for b in backends("arrivals").await {
         let store = &b.store;

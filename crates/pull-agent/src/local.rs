@@ -41,6 +41,33 @@ pub struct Report {
     pub policies: Vec<Policy>,
 }
 
+/// Refuses a folder that is not a fleet repository's checkout (it has no `fleet/` folder), so
+/// that a wrong `--fleet-dir` is not taken for a fleet where no placement selects the cluster.
+/// Names a folder one level down that has one (`examples/retail-fleet` → `infra`).
+fn ensure_fleet(dir: &Path) -> Result<()> {
+    if dir.join("fleet").is_dir() {
+        return Ok(());
+    }
+    if !dir.is_dir() {
+        bail!("the fleet folder {} does not exist", dir.display());
+    }
+    let mut below: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the fleet folder {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("fleet").is_dir())
+        .collect();
+    below.sort();
+    let hint = below.first().map(|p| format!(" ({} has one: --fleet-dir {}?)", p.join("fleet").display(), p.display()));
+    bail!(
+        "no fleet in {}: expected a folder {} with the fleet's YAML (clusters, placements, repositories), \
+         as at the root of a fleet repository{}",
+        dir.display(),
+        dir.join("fleet").display(),
+        hint.unwrap_or_default()
+    )
+}
+
 /// Renders what `identity` would run, for every placement (or only `only`).
 pub fn render_cluster(sources: &Sources, identity: &ClusterIdentity, only: Option<&str>) -> Result<Report> {
     render_cluster_with(sources, identity, only, &render::Options::default())
@@ -53,6 +80,7 @@ pub fn render_cluster_with(
     only: Option<&str>,
     options: &render::Options,
 ) -> Result<Report> {
+    ensure_fleet(&sources.fleet_dir)?;
     let fleet_snapshot = crate::folder::snapshot(&sources.fleet_dir)
         .with_context(|| format!("reading the fleet folder {}", sources.fleet_dir.display()))?;
     let (fleet, fleet_errors) = Fleet::from_snapshot(&fleet_snapshot);

@@ -25,8 +25,14 @@ enum Command {
     /// The daemon: poll, reconcile, report, until SIGTERM.
     Run(ConfigArgs),
     /// Reconcile every placement once and report; exit 0 when all are synced, 1 when not.
+    ///
+    /// With `kubernetes: {simulated: true}` the cluster is an empty one inside this process,
+    /// gone when it exits: what `once` applies, the next command does not see.
     Once(ConfigArgs),
     /// What `once` would change on the cluster, without changing it.
+    ///
+    /// With `kubernetes: {simulated: true}` the cluster is an empty one inside this process: the
+    /// plan shows everything as new, whatever an earlier `once` applied.
     Plan(ConfigArgs),
     /// Exchange a join token for this cluster's own token at the hub.
     Register(RegisterArgs),
@@ -182,6 +188,45 @@ struct RenderArgs {
     budget: BudgetArgs,
 }
 
+/// Standard output for what a command prints. When its reader has gone (`pull-agent render … |
+/// head`), the process ends at once, quietly and with 0, as a program ended by SIGPIPE does
+/// without a word: nothing it would print can reach anyone.
+struct Stdout(std::io::StdoutLock<'static>);
+
+impl Stdout {
+    fn lock() -> Stdout {
+        Stdout(std::io::stdout().lock())
+    }
+}
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        end_if_closed(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        end_if_closed(self.0.flush())
+    }
+}
+
+fn end_if_closed<T>(result: std::io::Result<T>) -> std::io::Result<T> {
+    if result.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        std::process::exit(0);
+    }
+    result
+}
+
+/// A one-shot command on a simulated cluster works on an empty cluster of its own: say so, since
+/// what it shows (everything new) is not what the agent's daemon sees.
+fn warn_if_simulated(config: &pull_agent::config::Config, command: &str) {
+    if config.kubernetes == pull_agent::config::Kubernetes::Simulated {
+        eprintln!(
+            "pull-agent: warning: kubernetes is simulated: `{command}` runs on an empty cluster inside this \
+             process, which ends with it (nothing an earlier command applied is there)"
+        );
+    }
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -211,6 +256,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `run` and `once`: cycles of reconcile and report; SIGTERM finishes the object in flight.
 fn daemon(args: &ConfigArgs, once: bool) -> Result<ExitCode> {
     let config = pull_agent::config::Config::load(&args.config)?;
+    if once {
+        warn_if_simulated(&config, "once");
+    }
     runtime()?.block_on(async {
         let shutdown = pull_agent::shutdown::Shutdown::new();
         shutdown.on_signals()?;
@@ -229,7 +277,7 @@ fn daemon(args: &ConfigArgs, once: bool) -> Result<ExitCode> {
             );
         }
         eprintln!("pull-agent: {}", cycle.summary(1));
-        println!("{}", serde_json::to_string_pretty(&cycle.report)?);
+        writeln!(Stdout::lock(), "{}", serde_json::to_string_pretty(&cycle.report)?)?;
         Ok(if cycle.synced() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
     })
 }
@@ -254,6 +302,7 @@ fn register(args: &RegisterArgs) -> Result<ExitCode> {
 fn plan(args: &ConfigArgs) -> Result<ExitCode> {
     let mode = pull_agent::agent::Mode::Plan;
     let config = pull_agent::config::Config::load(&args.config)?;
+    warn_if_simulated(&config, "plan");
     let reconciled = runtime()?.block_on(async {
         let client = pull_agent::agent::connect(&config.kubernetes).await?;
         let mut cluster = pull_agent::cluster::Cluster::new(client);
@@ -262,7 +311,7 @@ fn plan(args: &ConfigArgs) -> Result<ExitCode> {
     for w in &reconciled.warnings {
         eprintln!("pull-agent: warning: {w}");
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = Stdout::lock();
     for o in &reconciled.placements {
         let r = &o.report;
         eprintln!(
@@ -385,7 +434,7 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         (objects, report.policies, report.errors)
     };
     let findings = pull_agent::check::check(&policies, &objects, &agent_namespace);
-    pull_agent::check::print(&findings, &mut std::io::stdout().lock())?;
+    pull_agent::check::print(&findings, &mut Stdout::lock())?;
     for e in &errors {
         eprintln!("pull-agent: error: {e}");
     }
@@ -404,7 +453,7 @@ fn source_overrides(sources: &[String]) -> Result<BTreeMap<String, PathBuf>> {
 }
 
 fn render(args: RenderArgs) -> Result<ExitCode> {
-    let mut out = std::io::stdout().lock();
+    let mut out = Stdout::lock();
     let options = args.budget.options(flotilla_core::render::Options::default());
     if let Some(config) = &args.config {
         return render_for_cluster(config, &args, &mut out);

@@ -173,6 +173,7 @@ fn the_example_fleet_passes_on_a_store_and_a_broken_placement_fails_the_check() 
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn with_config_and_ref_it_checks_a_commit_before_it_merges() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repos/fleet");

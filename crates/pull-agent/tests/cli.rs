@@ -120,6 +120,7 @@ fn a_kustomization_that_includes_itself_names_the_folder() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn renders_a_source_straight_from_git_by_branch_and_by_commit() {
     use flotilla_git::testing::{GitDaemon, git, make_fixture_repos};
     let repos = tempfile::tempdir().unwrap();
@@ -320,4 +321,57 @@ fn a_resource_that_escapes_the_root_is_named_and_nothing_else_is_read() {
     let (code, stdout, stderr, _) = pull_agent_within(&base, &["render", "app"], Duration::from_secs(20));
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stdout, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-from-base\n");
+}
+
+/// Regression: a folder without `fleet/` (the example's root, whose fleet is `infra/`) was
+/// taken for a fleet where no placement selects the cluster, and exited 0.
+#[test]
+fn a_fleet_folder_without_a_fleet_is_refused_naming_what_it_expected() {
+    let store = ["--cluster", "store-0001", "--labels", "kind=store", "--environment", "prod"];
+    for command in ["render", "check"] {
+        let mut args = vec![command, "--fleet-dir", "examples/retail-fleet"];
+        args.extend(store);
+        let (code, stdout, stderr) = pull_agent(&args);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{command}: {stderr}");
+        assert_eq!(
+            stderr,
+            "pull-agent: error: no fleet in examples/retail-fleet: expected a folder examples/retail-fleet/fleet \
+             with the fleet's YAML (clusters, placements, repositories), as at the root of a fleet repository \
+             (examples/retail-fleet/infra/fleet has one: --fleet-dir examples/retail-fleet/infra?)\n",
+            "{command}"
+        );
+    }
+}
+
+/// Regression: `pull-agent render … | head` ended with "Broken pipe (os error 32)" and exit 101.
+#[test]
+fn a_closed_standard_output_ends_the_command_quietly() {
+    let store =
+        ["--cluster", "store-0005", "--labels", "kind=store,region=eu-west,canary=false", "--environment", "prod"];
+    let mut args = vec!["render", "--fleet-dir", "examples/retail-fleet/infra"];
+    args.extend(store);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pull-agent"))
+        .args(&args)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes before the first line is written, as `head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn the_help_of_once_and_plan_says_a_simulated_cluster_is_empty_in_each_process() {
+    for command in ["once", "plan"] {
+        let (code, stdout, stderr) = pull_agent(&[command, "--help"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stdout.contains("With `kubernetes: {simulated: true}` the cluster is an empty one inside this process"),
+            "{stdout}"
+        );
+    }
 }

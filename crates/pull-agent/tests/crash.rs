@@ -48,6 +48,7 @@ const VALUES: u64 = 4;
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_agent_killed_at_random_points_converges_and_prunes_nothing_it_should_keep() {
     let seed = std::env::var("FLOTILLA_CRASH_SEED")
         .ok()
@@ -190,6 +191,7 @@ async fn converges(
 /// (The crash test's kills land in fetches too; here the lock is left by hand, the fetch being
 /// too short to hit every time.)
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_git_lock_left_by_an_agent_killed_mid_fetch_is_removed_by_the_next_run() {
     let world = World::new(Duration::ZERO);
     let config = world.root.join("agent.yaml");
@@ -216,6 +218,7 @@ async fn a_git_lock_left_by_an_agent_killed_mid_fetch_is_removed_by_the_next_run
 /// as changed: not mistaken for drift, which under `driftCorrection: false` would keep the
 /// interrupted commit's value for good while the placement reported Synced.
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_change_taken_back_after_an_interrupted_sync_is_applied_not_taken_for_drift() {
     let world = World::new(Duration::ZERO);
     world.commit("fleet", &[("fleet/fleet.yaml", &fleet(&world, "  sync: {driftCorrection: false}\n"))]);

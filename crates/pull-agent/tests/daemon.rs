@@ -304,6 +304,7 @@ fn spooled(state: &Path) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn run_reports_every_cycle_spools_while_the_hub_fails_and_flushes_in_order() {
     let world = World::new(3);
     let hub = Receiver::start();
@@ -355,6 +356,7 @@ async fn run_reports_every_cycle_spools_while_the_hub_fails_and_flushes_in_order
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn sigterm_finishes_the_object_in_flight_and_the_next_run_converges() {
     let world = World::new(40);
     world.server.cluster().set_latency(Duration::from_millis(100));
@@ -394,6 +396,7 @@ async fn sigterm_finishes_the_object_in_flight_and_the_next_run_converges() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn register_exchanges_a_join_token_for_a_cluster_token_kept_0600() {
     use std::os::unix::fs::PermissionsExt as _;
     let world = World::new(1);
@@ -433,6 +436,7 @@ fn register_exchanges_a_join_token_for_a_cluster_token_kept_0600() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn render_with_a_config_prints_what_the_cluster_would_run_at_any_fleet_commit() {
     let world = World::new(2);
     let first = git(&world.dir.path().join("fleet"), &["rev-parse", "HEAD"]);
@@ -461,6 +465,7 @@ fn render_with_a_config_prints_what_the_cluster_would_run_at_any_fleet_commit() 
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_spool_keeps_every_policy_change_and_flushes_them_in_order() {
     use flotilla_core::report::PolicyReport;
     let world = World::new(1);
@@ -497,6 +502,7 @@ async fn the_spool_keeps_every_policy_change_and_flushes_them_in_order() {
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn once_against_a_simulated_cluster_syncs_in_process() {
     let world = World::new(5);
     let config = world.config(None);
@@ -508,9 +514,17 @@ fn once_against_a_simulated_cluster_syncs_in_process() {
     let report = Report::from_json(&output.stdout).unwrap();
     assert_eq!(report.placements[0].state, SyncState::Synced);
     assert_eq!(world.server.cluster().requests(), 0, "the simulated cluster is the agent's own");
+    // Each process starts an empty one, and says so: a plan after `once` shows everything new.
+    let warning = "kubernetes is simulated: `once` runs on an empty cluster inside this process";
+    assert!(String::from_utf8_lossy(&output.stderr).contains(warning), "{}", String::from_utf8_lossy(&output.stderr));
+    let plan = agent(&["plan", "--config", config.to_str().unwrap()]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&plan.stdout), String::from_utf8_lossy(&plan.stderr));
+    assert!(stderr.contains("kubernetes is simulated: `plan` runs on an empty cluster"), "{stderr}");
+    assert_eq!(stdout.lines().count(), 5 + 1, "5 config maps and the namespace, all new:\n{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn run_skips_unchanged_cycles_yet_corrects_drift_and_deletions_its_watches_see() {
     let world = World::new(20);
     let config = world.config(None);
@@ -556,6 +570,7 @@ async fn run_skips_unchanged_cycles_yet_corrects_drift_and_deletions_its_watches
 }
 
 #[test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 fn an_unreachable_source_or_fleet_is_reported_after_retries_never_a_crash() {
     let world = World::new(2);
     // A second placement whose repository nobody serves (port 1 refuses connections).

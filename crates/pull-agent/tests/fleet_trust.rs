@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::{World, placement};
 use flotilla_core::report::SyncState;
+use flotilla_git::testing::{Tool, require};
 use pull_agent::agent::{self, Memo, Mode, Reconciled};
 use pull_agent::cluster::Cluster;
 use pull_agent::config::Config;
@@ -28,11 +29,11 @@ const HOUR: i64 = 3_600;
 fn ssh_key(world: &World, name: &str, principal: &str) -> (PathBuf, String) {
     let private = world.root.join(format!("keys/{name}"));
     std::fs::create_dir_all(private.parent().unwrap()).unwrap();
-    let out = Command::new("ssh-keygen")
+    let out = Command::new(require(Tool::SshKeygen))
         .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
         .arg(&private)
         .output()
-        .expect("ssh-keygen (Debian: openssh-client) makes the test's signing keys");
+        .expect("ssh-keygen makes the test's signing keys");
     assert!(out.status.success(), "ssh-keygen: {}", String::from_utf8_lossy(&out.stderr));
     let public = std::fs::read_to_string(private.with_extension("pub")).unwrap();
     let key: Vec<&str> = public.split_whitespace().take(2).collect();
@@ -114,6 +115,7 @@ fn begin(world: &World, fleet: &str) -> String {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn an_enforced_policy_reaches_the_later_waves_only_after_the_fleets_bake() {
     let store = World::new(Duration::ZERO);
     let canary = World::new(Duration::ZERO);
@@ -168,6 +170,7 @@ fn config_canary(world: &World) -> Config {
 }
 
 #[tokio::test]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_ssh_keygen), ignore = "FLOTILLA_SKIP=git-daemon or ssh-keygen")]
 async fn a_fleet_freeze_holds_every_commit_but_one_an_override_signer_signed() {
     let world = World::new(Duration::ZERO);
     let (oncall, oncall_line) = ssh_key(&world, "oncall", "oncall@retail.example");
@@ -232,6 +235,7 @@ async fn a_fleet_freeze_holds_every_commit_but_one_an_override_signer_signed() {
 }
 
 #[tokio::test]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_ssh_keygen), ignore = "FLOTILLA_SKIP=git-daemon or ssh-keygen")]
 async fn a_placement_freeze_lets_only_a_signed_hotfix_through() {
     let world = World::new(Duration::ZERO);
     let (oncall, oncall_line) = ssh_key(&world, "oncall", "oncall@retail.example");
@@ -274,6 +278,7 @@ async fn a_placement_freeze_lets_only_a_signed_hotfix_through() {
 }
 
 #[tokio::test]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_ssh_keygen), ignore = "FLOTILLA_SKIP=git-daemon or ssh-keygen")]
 async fn the_fleet_is_verified_against_agent_yaml_and_the_last_verified_commit_stays() {
     let world = World::new(Duration::ZERO);
     let (platform, platform_line) = ssh_key(&world, "platform", "platform@retail.example");
@@ -322,6 +327,7 @@ async fn the_fleet_is_verified_against_agent_yaml_and_the_last_verified_commit_s
 }
 
 #[tokio::test]
+#[cfg_attr(any(flotilla_skip_git_daemon, flotilla_skip_ssh_keygen), ignore = "FLOTILLA_SKIP=git-daemon or ssh-keygen")]
 async fn sources_verify_is_a_floor_that_a_fleet_repository_cannot_lower() {
     let world = World::new(Duration::ZERO);
     let config = config(&world, "sources: {verify: enforce}\n", false);

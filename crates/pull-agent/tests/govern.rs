@@ -10,16 +10,19 @@ use std::time::Duration;
 use common::{World, governance};
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn enforce_creates_and_deletes_to_comply_and_reports_what_it_did() {
     governance::enforce_creates_and_deletes_to_comply_and_reports_what_it_did(&World::new(Duration::ZERO)).await;
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn inform_and_plan_never_write_and_report_the_violation() {
     governance::inform_and_plan_never_write_and_report_the_violation(&World::new(Duration::ZERO)).await;
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_kind_the_cluster_does_not_serve_is_unknown_not_compliant() {
     governance::a_kind_the_cluster_does_not_serve_is_unknown_not_compliant(&World::new(Duration::ZERO)).await;
 }

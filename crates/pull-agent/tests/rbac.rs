@@ -89,6 +89,7 @@ fn watching(r: &Reconciled) -> bool {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_example_roles_allow_every_request_the_agent_makes() {
     let world = World::new(Duration::ZERO);
     common::example_repositories(&world);

@@ -58,6 +58,7 @@ async fn greeting(world: &World) -> Option<String> {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn each_wave_takes_a_commit_after_its_bake_and_a_revert_during_the_bake_stops_it() {
     let world = World::new(Duration::ZERO);
     // This cluster (no canary label) is in the second wave: a commit reaches it 2 h after landing.
@@ -105,6 +106,7 @@ async fn each_wave_takes_a_commit_after_its_bake_and_a_revert_during_the_bake_st
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_rollout_with_nothing_baked_yet_applies_nothing() {
     let world = World::new(Duration::ZERO);
     let rollout = "  rollout: {waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: everyone}], bake: 2h}\n";
@@ -118,6 +120,7 @@ async fn a_rollout_with_nothing_baked_yet_applies_nothing() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn outside_its_windows_the_agent_keeps_what_it_runs_and_says_when_the_next_opens() {
     let world = World::new(Duration::ZERO);
     let windows =
@@ -270,6 +273,7 @@ async fn progress_when(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
     let world = World::new(Duration::ZERO);
     let rollout = "  rollout:\n    waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: early, percent: 50}, {name: everyone}]\n    bake: 2h\n    halt: {maxFailed: 1}\n";
@@ -358,6 +362,7 @@ async fn failing_canaries_halt_the_later_waves_until_a_fix_reaches_them() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn when_the_hub_cannot_be_asked_a_later_wave_waits_or_proceeds_as_the_placement_says() {
     let world = World::new(Duration::ZERO);
     // Nothing listens on this port any more.
@@ -425,6 +430,7 @@ fn counting_hub() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
 /// A fleet simulation of 10,000 stores found the later waves asking the hub about a halt on
 /// every poll while their window was shut, when they could take nothing whatever it said.
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn outside_its_windows_a_later_wave_does_not_ask_the_hub_about_a_halt() {
     use std::sync::atomic::Ordering;
     let world = World::new(Duration::ZERO);
@@ -484,6 +490,7 @@ async fn outside_its_windows_a_later_wave_does_not_ask_the_hub_about_a_halt() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_placement_of_the_fleet_repository_rolls_out_along_the_fleet_branch() {
     let world = World::new(Duration::ZERO);
     let fleet_yaml = "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: web}\nspec:\n  source: {repository: fleet, path: apps/web}\n  clusters: {matchLabels: {kind: store}}\n  scope: {cluster: true}\n  rollout: {waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: everyone}], bake: 2h}\n";
@@ -543,6 +550,7 @@ fn collector_image(world: &World, version: &str) -> (String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_example_fleet_rolls_a_store_release_out_canary_then_a_tenth_then_everyone_at_night() {
     let world = World::new(Duration::ZERO);
     // T0 is 02:00 in Chicago (CST), when bt-collector's window opens. The fleet is days old.
@@ -632,6 +640,7 @@ fn two_waves(world: &World) {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_fast_forward_promotion_of_commits_days_old_bakes_from_when_it_reached_the_branch() {
     let world = World::new(Duration::ZERO);
     two_waves(&world);
@@ -664,6 +673,7 @@ async fn a_fast_forward_promotion_of_commits_days_old_bakes_from_when_it_reached
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_backdated_committer_date_skips_no_bake() {
     let world = World::new(Duration::ZERO);
     two_waves(&world);
@@ -681,6 +691,7 @@ async fn a_backdated_committer_date_skips_no_bake() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_commit_force_pushed_away_and_back_bakes_again() {
     let world = World::new(Duration::ZERO);
     two_waves(&world);
@@ -703,6 +714,7 @@ async fn a_commit_force_pushed_away_and_back_bakes_again() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn an_agent_restarted_mid_bake_neither_restarts_nor_skips_it() {
     let world = World::new(Duration::ZERO);
     two_waves(&world);

@@ -69,6 +69,7 @@ async fn namespace(world: &World, name: &str) {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_source_writing_outside_its_namespace_is_refused_and_nothing_of_it_is_applied() {
     let world = World::new(Duration::ZERO);
     namespace(&world, "shop").await;
@@ -136,6 +137,7 @@ async fn a_source_writing_outside_its_namespace_is_refused_and_nothing_of_it_is_
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_scope_of_namespace_globs_and_listed_kinds() {
     let world = World::new(Duration::ZERO);
     let scoped = placement_yaml(
@@ -158,6 +160,7 @@ async fn a_scope_of_namespace_globs_and_listed_kinds() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_forged_inventory_in_a_commit_is_refused_and_prunes_nothing() {
     let world = World::new(Duration::ZERO);
     namespace(&world, "shop").await;
@@ -214,6 +217,7 @@ async fn a_forged_inventory_in_a_commit_is_refused_and_prunes_nothing() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn an_inventory_forged_in_the_cluster_is_not_used_for_pruning() {
     let world = World::new(Duration::ZERO);
     namespace(&world, "shop").await;
@@ -256,6 +260,7 @@ async fn an_inventory_forged_in_the_cluster_is_not_used_for_pruning() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn an_object_two_placements_render_belongs_to_the_first_and_is_never_pruned_from_under_the_other() {
     let world = World::new(Duration::ZERO);
     namespace(&world, "shop").await;
@@ -308,6 +313,7 @@ async fn an_object_two_placements_render_belongs_to_the_first_and_is_never_prune
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn after_its_inventory_is_deleted_an_object_a_later_commit_drops_is_still_pruned() {
     let world = World::new(Duration::ZERO);
     namespace(&world, "shop").await;
@@ -348,6 +354,7 @@ async fn after_its_inventory_is_deleted_an_object_a_later_commit_drops_is_still_
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn prune_leaves_what_is_outside_the_placements_scope_now() {
     let world = World::new(Duration::ZERO);
     namespace(&world, "shop").await;
@@ -380,6 +387,7 @@ async fn prune_leaves_what_is_outside_the_placements_scope_now() {
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_renamed_placement_takes_its_objects_over_without_a_conflict_or_a_gap() {
     let world = World::new(Duration::ZERO);
     namespace(&world, "shop").await;

@@ -14,31 +14,37 @@ use common::{World, fleet, names, placement, scenarios};
 use flotilla_core::report::SyncState;
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn first_sync_new_commit_prune_and_a_hand_made_object_left_alone() {
     scenarios::first_sync_new_commit_prune_and_a_hand_made_object_left_alone(&World::new(Duration::ZERO)).await;
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn drift_is_corrected_or_with_drift_correction_off_only_reported() {
     scenarios::drift_is_corrected_or_with_drift_correction_off_only_reported(&World::new(Duration::ZERO)).await;
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_broken_commit_keeps_the_last_good_state_and_other_placements_sync() {
     scenarios::a_broken_commit_keeps_the_last_good_state_and_other_placements_sync(&World::new(Duration::ZERO)).await;
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn a_crd_and_its_resources_in_one_commit() {
     scenarios::a_crd_and_its_resources_in_one_commit(&World::new(Duration::ZERO)).await;
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn an_unhealthy_deployment_degrades_the_placement() {
     scenarios::an_unhealthy_deployment_degrades_the_placement(&World::new(Duration::from_millis(50))).await;
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn an_api_server_failing_mid_apply_skips_prune_and_the_next_run_converges() {
     let world = World::new(Duration::ZERO);
     world.commit("fleet", &[("fleet/fleet.yaml", &fleet(&world, ""))]);
@@ -67,6 +73,7 @@ async fn an_api_server_failing_mid_apply_skips_prune_and_the_next_run_converges(
 }
 
 #[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
 async fn the_example_fleet_syncs_a_store() {
     let world = World::new(Duration::ZERO);
     common::example_repositories(&world);

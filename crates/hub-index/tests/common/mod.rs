@@ -72,6 +72,8 @@ spec:
 /// One PostgreSQL for the whole test binary.
 pub fn postgres() -> &'static PgServer {
     static SERVER: OnceLock<PgServer> = OnceLock::new();
+    // Every caller says so, not only the first: each test that needs PostgreSQL fails without it.
+    flotilla_git::testing::require(flotilla_git::testing::Tool::Postgres);
     SERVER.get_or_init(PgServer::start)
 }
 
