@@ -267,11 +267,19 @@ impl ReportError {
 impl Report {
     /// Reads and validates a report.
     pub fn from_json(bytes: &[u8]) -> Result<Report, ReportError> {
-        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-        let report: Report = serde_path_to_error::deserialize(&mut deserializer)
-            .map_err(|e| malformed(&e.path().to_string(), e.inner()))?;
-        // Trailing bytes after the report are as wrong as a bad field.
-        deserializer.end().map_err(|e| malformed(".", &e))?;
+        // The plain parse first: tracking the path costs a hub a tenth of its time per report,
+        // and only a malformed report needs it, to name the field.
+        let report: Report = match serde_json::from_slice(bytes) {
+            Ok(report) => report,
+            Err(_) => {
+                let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+                let report: Report = serde_path_to_error::deserialize(&mut deserializer)
+                    .map_err(|e| malformed(&e.path().to_string(), e.inner()))?;
+                // Trailing bytes after the report are as wrong as a bad field.
+                deserializer.end().map_err(|e| malformed(".", &e))?;
+                report
+            }
+        };
         report.validate()?;
         Ok(report)
     }

@@ -9,6 +9,11 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 
+/// mimalloc, not glibc's malloc: a hub parses and drops thousands of reports a second, and
+/// glibc's allocator took a sixth of its CPU time (`cargo xtask bench hub`, BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "hub-index", version, about = "Flotilla's hub: what runs where, who lags, who is offline")]
 struct Cli {

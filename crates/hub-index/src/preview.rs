@@ -290,7 +290,9 @@ pub fn preview(view: &FleetView, scenario: &Scenario, clusters: &[Known]) -> Pre
         });
     }
     merged.sort_by(|a, b| {
-        b.clusters.cmp(&a.clusters).then_with(|| (&a.placement, a.change, &a.digest).cmp(&(&b.placement, b.change, &b.digest)))
+        b.clusters
+            .cmp(&a.clusters)
+            .then_with(|| (&a.placement, a.change, &a.digest).cmp(&(&b.placement, b.change, &b.digest)))
     });
     for group in merged.iter_mut().skip(DIFFS) {
         group.diff = None;

@@ -109,7 +109,9 @@ async fn world_with(substitute: bool) -> World {
     git(&app, &["checkout", "-q", "prod"]);
 
     let app_url = format!("file://{}", app.display());
-    let substituted = |yaml: String| if substitute { yaml.replace("  namespace: shop\n", "  namespace: shop\n  substitute: true\n") } else { yaml };
+    let substituted = |yaml: String| {
+        if substitute { yaml.replace("  namespace: shop\n", "  namespace: shop\n  substitute: true\n") } else { yaml }
+    };
     let prod_yaml = substituted(fleet_yaml(&app_url, "yes", "{kind: store}"));
     let fleet_prod = fleet_repository(
         dir.path(),
