@@ -979,20 +979,7 @@ fn markdown(config: &Config, outcomes: &[Outcome]) -> String {
             p50_p99(&o.rollout_cached)
         );
     }
-    out.push_str("\nDashboard pages, idle, ms, p50 / p99 (samples):\n\n| database | clusters |");
-    for (name, _) in PAGES {
-        let _ = write!(out, " {name} |");
-    }
-    out.push_str("\n|---|---:|");
-    out.push_str(&"---:|".repeat(PAGES.len()));
-    out.push('\n');
-    for o in outcomes {
-        let _ = write!(out, "| {} | {} |", o.backend.name(), count(o.clusters as u64));
-        for times in &o.pages {
-            let _ = write!(out, " {} |", p50_p99(times));
-        }
-        out.push('\n');
-    }
+    pages_table(&mut out, outcomes);
     let sqlite = outcomes.iter().find(|o| o.backend == Backend::Sqlite && o.clusters == 100_000);
     let postgres = outcomes.iter().find(|o| o.backend == Backend::Postgres && o.clusters == 100_000);
     if let (Some(s), Some(p)) = (sqlite, postgres) {
@@ -1033,14 +1020,35 @@ fn markdown(config: &Config, outcomes: &[Outcome]) -> String {
             met(i <= TARGET_P99_MS)
         );
     }
-    let slowest = o.pages.iter().map(|times| percentile(times, 99)).fold(0.0, f64::max);
+    // The issue sets the pages' target at 100,000 clusters; judged there when that case ran.
+    let paged = outcomes.iter().find(|o| o.backend == Backend::Sqlite && o.clusters == 100_000).unwrap_or(o);
+    let slowest = paged.pages.iter().map(|times| percentile(times, 99)).fold(0.0, f64::max);
     let _ = writeln!(
         out,
-        "- every dashboard page p99 at most {TARGET_PAGE_MS} ms: {} (slowest {slowest:.1})",
+        "- every dashboard page p99 at most {TARGET_PAGE_MS} ms at {} clusters: {} (slowest {slowest:.1})",
+        count(paged.clusters as u64),
         met(slowest <= TARGET_PAGE_MS)
     );
     let _ = writeln!(out, "- at most 2 GiB: {} (VmHWM {:.0} MiB)", met(o.hwm_mib <= TARGET_RSS_MIB), o.hwm_mib);
     out
+}
+
+/// The dashboard pages' latencies, one row per case.
+fn pages_table(out: &mut String, outcomes: &[Outcome]) {
+    out.push_str("\nDashboard pages, idle, ms, p50 / p99 (samples):\n\n| database | clusters |");
+    for (name, _) in PAGES {
+        let _ = write!(out, " {name} |");
+    }
+    out.push_str("\n|---|---:|");
+    out.push_str(&"---:|".repeat(PAGES.len()));
+    out.push('\n');
+    for o in outcomes {
+        let _ = write!(out, "| {} | {} |", o.backend.name(), count(o.clusters as u64));
+        for times in &o.pages {
+            let _ = write!(out, " {} |", p50_p99(times));
+        }
+        out.push('\n');
+    }
 }
 
 /// `cargo xtask bench rollout [--clusters N,N]`: the hub's rollout progress of a placement

@@ -7,7 +7,10 @@
 //! - `bench [--quick] [--only NAMES]`: every benchmark, their figures written into BENCHMARKS.md
 //!   (see `bench_all.rs`); `bench render|git|agent|policy|hub|rollout`: one of them.
 //! - `ci`: exactly what CI runs: format check, clippy with warnings as errors, docs, a small
-//!   demo (`demo --stores 5 --bake 5s --exit-when-done`), tests; refused under `FLOTILLA_SKIP`.
+//!   demo (`demo --stores 5 --bake 5s --exit-when-done`), the images' assembly (from the debug
+//!   binaries), tests; refused under `FLOTILLA_SKIP`.
+//! - `image <pull-agent|hub-index> [--tag T] [--debug]`: a container image of the binary, built
+//!   from scratch with buildah and checked (see `image.rs`, docs/images.md).
 //! - `tidy`: repository rules (core does no IO); also runs as a test.
 
 mod bench;
@@ -17,6 +20,7 @@ mod bench_git;
 mod bench_hub;
 mod bench_policy;
 mod demo;
+mod image;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -34,7 +38,10 @@ commands:
   simulate --scenario FILE [--clusters N] [--seed S]
         a fleet simulated in one process on a virtual clock (an optimized build: minutes the
         first time)
-  ci    exactly what CI runs: format check, clippy, docs, a small demo, the tests
+  ci    exactly what CI runs: format check, clippy, docs, a small demo, the images' assembly,
+        the tests
+  image pull-agent|hub-index [--tag T] [--debug]
+        a container image of the binary, assembled from scratch with buildah and checked
   tidy  the repository's rules (core does no IO)
   bench [--quick] [--only NAMES] [--no-write] | bench render|git|agent|policy|hub|rollout
         the benchmarks, their figures written into BENCHMARKS.md
@@ -69,6 +76,7 @@ fn run(args: &[String]) -> Option<Result<()>> {
     Some(match args.first().map(String::as_str) {
         Some("demo") => demo::run(&args[1..]),
         Some("ci") => ci(),
+        Some("image") => image::run(&args[1..]),
         Some("bench") if args.get(1).is_some_and(|a| a == "git") => bench_git::run(&args[2..]),
         Some("bench") if args.get(1).is_some_and(|a| a == "agent") => bench_agent::run(&args[2..]),
         Some("bench") if args.get(1).is_some_and(|a| a == "hub") => bench_hub::run(&args[2..]),
@@ -135,7 +143,46 @@ fn ci() -> Result<()> {
     // the tests, so that their summary stays the closing line.
     let demo = ["--stores", "5", "--bake", "5s", "--listen", "127.0.0.1:0", "--exit-when-done"];
     demo::run(&demo.map(String::from))?;
+    // After the demo, `cargo run -p pull-agent` (and -p hub-index) must find everything built.
+    for package in ["pull-agent", "hub-index"] {
+        built_already(package)?;
+    }
+    // The images' assembly and checks, from the debug binaries the tests build anyway: a release
+    // build would take most of CI's time. The images are removed again.
+    for binary in image::BINARIES {
+        let tag = format!("localhost/flotilla-ci/{binary}:check");
+        image::build(binary, &tag, true)?;
+        let _ = Command::new("buildah").args(["rmi", &tag]).output();
+    }
     test_with_summary()
+}
+
+/// Fails unless `cargo build --package PACKAGE` finds every crate built already (what a user's
+/// `cargo run -p PACKAGE` after the demo would otherwise compile again).
+fn built_already(package: &str) -> Result<()> {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--package", package, "--message-format=json"])
+        .current_dir(root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running cargo build")?;
+    if !out.status.success() {
+        bail!("cargo build --package {package} failed ({})", out.status);
+    }
+    let rebuilt: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["fresh"] == false)
+        .filter_map(|m| m["target"]["name"].as_str().map(str::to_string))
+        .collect();
+    if !rebuilt.is_empty() {
+        bail!(
+            "after the demo's build, `cargo build --package {package}` compiled {} crate(s) again: {}",
+            rebuilt.len(),
+            rebuilt.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Runs the tests, passing their output through, and ends with one plain line that sums every
@@ -143,7 +190,8 @@ fn ci() -> Result<()> {
 fn test_with_summary() -> Result<()> {
     use std::io::{BufRead as _, BufReader};
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["test", "--workspace"])
+        // Every test binary runs even after one fails: one CI run shows every failure.
+        .args(["test", "--workspace", "--no-fail-fast"])
         .current_dir(root())
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -254,6 +254,25 @@ pub fn preview(view: &FleetView, scenario: &Scenario, clusters: &[Known]) -> Pre
         would_fail += usize::from(fails);
         unchanged += usize::from(!changes && !fails);
     }
+    let groups = merge(view, scenario, groups);
+    Preview {
+        environment: scenario.environment.clone(),
+        repository: scenario.repository.clone(),
+        reference: scenario.reference.clone(),
+        commit: scenario.commit.to_string(),
+        warnings: scenario.warnings.clone(),
+        clusters: clusters.len(),
+        would_change,
+        would_fail,
+        unchanged,
+        groups,
+    }
+}
+
+/// The groups, largest first, those of one placement, change and source commit whose diffs are
+/// the same up to each cluster's own values ([`same_change`]) made one; the first [`DIFFS`]
+/// with their diff.
+fn merge(view: &FleetView, scenario: &Scenario, groups: HashMap<GroupKey, Collecting>) -> Vec<Group> {
     let mut groups: Vec<(GroupKey, Collecting)> = groups.into_iter().collect();
     groups.sort_by(|(ka, a), (kb, b)| b.clusters.cmp(&a.clusters).then_with(|| ka.cmp(kb)));
     let mut merged: Vec<Group> = Vec::new();
@@ -297,19 +316,7 @@ pub fn preview(view: &FleetView, scenario: &Scenario, clusters: &[Known]) -> Pre
     for group in merged.iter_mut().skip(DIFFS) {
         group.diff = None;
     }
-    let groups = merged;
-    Preview {
-        environment: scenario.environment.clone(),
-        repository: scenario.repository.clone(),
-        reference: scenario.reference.clone(),
-        commit: scenario.commit.to_string(),
-        warnings: scenario.warnings.clone(),
-        clusters: clusters.len(),
-        would_change,
-        would_fail,
-        unchanged,
-        groups,
-    }
+    merged
 }
 
 /// The diff `d` of the cluster `identity` as text, with the cluster's own values — its name,

@@ -332,8 +332,12 @@ async fn ingest_loop(hub: Arc<Hub>, mut jobs: mpsc::Receiver<Job>) {
         };
         let results = hub.store.ingest_with(&incoming, &catalog).await;
         // Into the index before the answers, so an agent that was told "stored" and then reads
-        // a view sees its report.
-        if !hub.apply(&incoming, &results) {
+        // a view sees its report: taken directly, or — when the index lacks a change before them
+        // (a registration it has not read yet, another hub process's write) — read back first.
+        if !hub.apply(&incoming, &results)
+            && let Err(e) = hub.refresh().await
+        {
+            eprintln!("hub-index: reading the store: {e:#}");
             hub.changed.notify_one();
         }
         for (reply, result) in replies.into_iter().zip(results) {

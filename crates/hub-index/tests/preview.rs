@@ -90,12 +90,8 @@ struct World {
     fleet_dev: String,
 }
 
-async fn world() -> World {
-    world_with(false).await
-}
-
-/// [`world`], with `substitute: true` on placement `web` and the store's name in its ConfigMap
-/// when `substitute`.
+/// The app, the fleet and a hub; with `substitute: true` on placement `web` and the store's name
+/// in its ConfigMap when `substitute`.
 async fn world_with(substitute: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let app = dir.path().join("app");
