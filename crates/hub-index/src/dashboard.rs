@@ -643,17 +643,17 @@ fn counts_row(label: &str, id: Option<&str>, counts: &views::Counts, link: &dyn 
     for s in Standing::ALL {
         let n = counts.get(s.name()).copied().unwrap_or(0);
         let id = id.map(|p| format!(" id=\"{p}-{}\"", s.name())).unwrap_or_default();
-        let _ = write!(cells, "<td class=\"n\"><a{id} href=\"{}\">{n}</a></td>", escape(&link(s.name())));
+        let _ = write!(cells, "<td class=\"n\"><a{id} href=\"{}\">{}</a></td>", escape(&link(s.name())), thousands(n));
     }
     let all: usize = counts.values().sum();
-    format!("<tr><th>{label}</th>{cells}<td class=\"n\">{all}</td></tr>")
+    format!("<tr><th>{label}</th>{cells}<td class=\"n\">{}</td></tr>", thousands(all))
 }
 
 fn render_summary(s: &views::Summary, environments: &[&str]) -> String {
     let mut out = format!(
         "<h1>Fleet</h1><p><span class=\"big\" id=\"clusters\">{}</span> clusters \
          · <a href=\"/clusters\">all clusters</a></p>",
-        s.clusters
+        thousands(s.clusters)
     );
     out.push_str("<h2>By state</h2><table id=\"by-state\">");
     out.push_str(&counts_header(""));

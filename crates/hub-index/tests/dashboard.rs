@@ -741,7 +741,7 @@ async fn headless_chromium_renders_every_page_at_2000_clusters() {
             "summary",
             "/",
             vec![
-                "id=\"clusters\">2000<".into(),
+                "id=\"clusters\">2,000<".into(),
                 "<span class=\"version\"><code>1.5.0</code>: 1,210</span> · <span class=\"version\"><code>1.4.2</code>: 790</span>".into(),
                 "<tr data-rollout=\"web/prod\" data-wave=\"everyone\">".into(),
                 format!("<span class=\"progress\">1,210 of 2,000 · {failed} failed · {waiting} waiting</span>"),
