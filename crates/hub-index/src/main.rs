@@ -1,5 +1,8 @@
 //! `hub-index`: parses arguments and calls the library.
 
+#[path = "../../pull-agent/src/stdout.rs"]
+mod stdout;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
+use stdout::Stdout;
 
 /// mimalloc, not glibc's malloc: a hub parses and drops thousands of reports a second, and
 /// glibc's allocator took a sixth of its CPU time (`cargo xtask bench hub`, BENCHMARKS.md).
@@ -297,34 +301,6 @@ struct ComplianceArgs {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     flotilla_core::calendar::parse_duration(text)
         .ok_or_else(|| format!("{text:?} is not a duration like 90s, 3m or 1h"))
-}
-
-/// Standard output for what a command prints. When its reader has gone (`hub-index clusters |
-/// head`), the process ends at once, quietly and with 0, as a program ended by SIGPIPE does
-/// without a word: nothing it would print can reach anyone.
-struct Stdout(std::io::StdoutLock<'static>);
-
-impl Stdout {
-    fn lock() -> Stdout {
-        Stdout(std::io::stdout().lock())
-    }
-}
-
-impl std::io::Write for Stdout {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        end_if_closed(self.0.write(buf))
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        end_if_closed(self.0.flush())
-    }
-}
-
-fn end_if_closed<T>(result: std::io::Result<T>) -> std::io::Result<T> {
-    if result.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
-        std::process::exit(0);
-    }
-    result
 }
 
 fn main() -> ExitCode {

@@ -1,5 +1,7 @@
 //! `pull-agent`: parses arguments and calls the library.
 
+mod stdout;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use clap::{Parser, Subcommand};
 use flotilla_core::fleet::ClusterIdentity;
 use flotilla_core::selector::parse_labels;
 use pull_agent::local::{Sources, render_cluster_with};
+use stdout::Stdout;
 
 #[derive(Parser)]
 #[command(name = "pull-agent", version, about = "Flotilla's per-cluster GitOps agent")]
@@ -186,34 +189,6 @@ struct RenderArgs {
     sources: Vec<String>,
     #[command(flatten)]
     budget: BudgetArgs,
-}
-
-/// Standard output for what a command prints. When its reader has gone (`pull-agent render … |
-/// head`), the process ends at once, quietly and with 0, as a program ended by SIGPIPE does
-/// without a word: nothing it would print can reach anyone.
-struct Stdout(std::io::StdoutLock<'static>);
-
-impl Stdout {
-    fn lock() -> Stdout {
-        Stdout(std::io::stdout().lock())
-    }
-}
-
-impl std::io::Write for Stdout {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        end_if_closed(self.0.write(buf))
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        end_if_closed(self.0.flush())
-    }
-}
-
-fn end_if_closed<T>(result: std::io::Result<T>) -> std::io::Result<T> {
-    if result.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
-        std::process::exit(0);
-    }
-    result
 }
 
 /// A one-shot command on a simulated cluster works on an empty cluster of its own: say so, since
