@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::Files;
 use super::budget::{At, Meter};
+use super::resource::FieldSpec;
 use super::{Error, KUSTOMIZATION_FILES, Target};
 
 /// Fields kustomize knows that we do not render, with what to call them in the error.
@@ -21,7 +22,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("transformers", "transformers (plugins)"),
     ("validators", "validators (plugins)"),
     ("crds", "crds"),
-    ("configurations", "configurations (custom field specs)"),
     ("openapi", "openapi"),
     ("buildMetadata", "buildMetadata"),
     ("sortOptions", "sortOptions"),
@@ -74,6 +74,9 @@ pub struct Kustomization {
     pub secret_generator: Vec<Generator>,
     #[serde(default)]
     pub generator_options: Option<GeneratorOptions>,
+    /// Files of kustomize's transformer configuration (custom field specs).
+    #[serde(default)]
+    pub configurations: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -86,21 +89,7 @@ pub struct LabelsEntry {
     #[serde(default)]
     pub include_templates: bool,
     #[serde(default)]
-    pub fields: Vec<OwnedFieldSpec>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OwnedFieldSpec {
-    #[serde(default)]
-    pub group: Option<String>,
-    #[serde(default)]
-    pub version: Option<String>,
-    #[serde(default)]
-    pub kind: Option<String>,
-    pub path: String,
-    #[serde(default)]
-    pub create: bool,
+    pub fields: Vec<FieldSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -249,15 +238,6 @@ impl Kustomization {
                     file: file.to_string(),
                     field: format!("images[{i}].tagSuffix"),
                     feature: "tagSuffix".into(),
-                });
-            }
-        }
-        for (i, entry) in k.labels.iter().enumerate() {
-            if !entry.fields.is_empty() {
-                return Err(Error::Refused {
-                    file: file.to_string(),
-                    field: format!("labels[{i}].fields"),
-                    feature: "labels with custom fields".into(),
                 });
             }
         }

@@ -10,6 +10,7 @@
 //! [`Budget`] of objects and bytes, counted as it builds ([`build_with`]).
 
 mod budget;
+mod config;
 mod files;
 mod generate;
 mod json_patch;
@@ -30,6 +31,7 @@ use serde_json::Value;
 use crate::snapshot::{self, Snapshot};
 use budget::{At, Meter};
 pub use budget::{Budget, DEFAULT_MAX_BYTES, DEFAULT_MAX_OBJECTS, bytes_text};
+use config::Config;
 pub use files::Files;
 pub use kustomization::Kustomization;
 use resource::Resource;
@@ -107,10 +109,12 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
         return plain_folder(files, &dir, &meter).map_err(|e| with_chain(e, &[], &dir));
     }
     let mut stack = Vec::new();
-    let mut resources =
-        accumulate(files, &dir, Vec::new(), &mut stack, false, &meter).map_err(|e| with_chain(e, &stack, ""))?;
+    let acc =
+        accumulate(files, &dir, Acc::default(), &mut stack, false, &meter).map_err(|e| with_chain(e, &stack, ""))?;
+    let config = Acc::config(acc.custom.as_ref());
+    let mut resources = acc.res;
     generate::append_hashes(&mut resources);
-    namerefs::fix(&mut resources);
+    namerefs::fix(&mut resources, config);
     order::sort_legacy(&mut resources);
     Ok(resources.into_iter().map(|r| drop_empty_annotations(r.object)).collect())
 }
@@ -174,15 +178,35 @@ fn chain(stack: &[String], dir: &str) -> String {
     format!("{} -> … -> {}", all[..3].join(" -> "), all[all.len() - 3..].join(" -> "))
 }
 
+/// What a build has gathered so far (kustomize's `ResAccumulator`): the resources, and the
+/// transformer configuration of every kustomization built into them.
+#[derive(Default)]
+struct Acc {
+    res: Vec<Resource>,
+    /// `None` while it is kustomize's defaults (most builds never change them).
+    custom: Option<Config>,
+}
+
+impl Acc {
+    /// The configuration gathered so far (borrowing only that field, beside `res`).
+    fn config(custom: Option<&Config>) -> &Config {
+        custom.unwrap_or_else(|| Config::defaults())
+    }
+
+    fn merge_config(&mut self, other: &Config) -> Result<(), String> {
+        self.custom.get_or_insert_with(|| Config::defaults().clone()).merge(other)
+    }
+}
+
 /// Builds one kustomization (or component) folder on top of `initial`.
 fn accumulate(
     files: &dyn Files,
     dir: &str,
-    initial: Vec<Resource>,
+    initial: Acc,
     stack: &mut Vec<String>,
     component: bool,
     meter: &Meter,
-) -> Result<Vec<Resource>, Error> {
+) -> Result<Acc, Error> {
     let Some(file) = kustomization::find(files, dir) else {
         return Err(Error::NoKustomization { dir: dir.to_string() });
     };
@@ -198,27 +222,30 @@ fn accumulate(
     meter.kustomization(&at)?;
     let k = Kustomization::load(files, &file, meter)?;
     k.check_kind(&file, component)?;
-    let mut res = initial;
+    let mut acc = initial;
     let ctx = Ctx { files, dir, file: &file, meter };
 
     // The ids seen so far, kept for the whole loop: rebuilding them per entry made a build of
     // many files quadratic.
-    let mut seen: HashSet<Id> = res.iter().map(id_of).collect();
+    let mut seen: HashSet<Id> = acc.res.iter().map(id_of).collect();
     for (i, entry) in k.resources.iter().enumerate() {
         let field = format!("resources[{i}]");
         let path = ctx.resolve(&field, entry, true)?;
         if files.is_dir(&path) {
-            let sub = accumulate(files, &path, Vec::new(), stack, false, meter)?;
-            append_all(&mut res, &mut seen, sub, &file)?;
+            let sub = accumulate(files, &path, Acc::default(), stack, false, meter)?;
+            append_all(&mut acc.res, &mut seen, sub.res, &file)?;
+            if let Some(custom) = &sub.custom {
+                acc.merge_config(custom).map_err(|e| ctx.field_error(&field, e))?;
+            }
         } else {
             let loaded = load_resources(files, &path, &At { file: &file, field: Some(&field) }, meter)?;
-            append_all(&mut res, &mut seen, loaded, &file)?;
+            append_all(&mut acc.res, &mut seen, loaded, &file)?;
         }
     }
-    let before = res.len();
-    generate::run(&ctx, &k, &mut res)?;
+    let before = acc.res.len();
+    generate::run(&ctx, &k, &mut acc.res)?;
     // Generators add objects (a `merge` or `replace` changes one in place).
-    meter.objects(&at, res.len().saturating_sub(before))?;
+    meter.objects(&at, acc.res.len().saturating_sub(before))?;
     for (i, entry) in k.components.iter().enumerate() {
         let field = format!("components[{i}]");
         let path = ctx.resolve(&field, entry, true)?;
@@ -229,11 +256,29 @@ fn accumulate(
                 message: format!("{entry:?} is not a folder with a Component"),
             });
         }
-        res = accumulate(files, &path, res, stack, true, meter)?;
+        acc = accumulate(files, &path, acc, stack, true, meter)?;
     }
-    transform::run(&ctx, &k, &mut res)?;
+    for (i, entry) in k.configurations.iter().enumerate() {
+        let field = format!("configurations[{i}]");
+        let config = load_config(&ctx, &field, entry)?;
+        acc.merge_config(&config).map_err(|e| ctx.field_error(&field, e))?;
+    }
+    transform::run(&ctx, &k, Acc::config(acc.custom.as_ref()), &mut acc.res)?;
     stack.pop();
-    Ok(res)
+    Ok(acc)
+}
+
+/// Reads a `configurations` file: kustomize's transformer configuration.
+fn load_config(ctx: &Ctx<'_>, field: &str, entry: &str) -> Result<Config, Error> {
+    let (path, bytes) = ctx.read(field, entry)?;
+    let value =
+        crate::yaml::load_one(&bytes).map_err(|e| Error::Yaml { file: path.clone(), message: e.to_string() })?;
+    let value = if value.is_null() { Value::Object(serde_json::Map::new()) } else { value };
+    serde_path_to_error::deserialize(value).map_err(|e| Error::Field {
+        file: path,
+        field: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    })
 }
 
 /// Where a kustomization file is, for reading the files it names (each read counted against

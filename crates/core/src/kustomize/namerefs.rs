@@ -4,10 +4,11 @@
 
 use serde_json::Value;
 
+use super::config::{Config, NameReference};
 use super::resource::{Gvk, Resource, visit};
 
 /// kustomize 5.5's nameReference field specs: (referenced kind, referrer kind, path).
-const REFERENCES: &[(&str, &str, &str)] = &[
+pub(crate) const REFERENCES: &[(&str, &str, &str)] = &[
     ("Deployment", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
     ("ReplicationController", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
     ("ReplicaSet", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
@@ -176,14 +177,14 @@ const REFERENCES: &[(&str, &str, &str)] = &[
     ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "spec/policyName"),
 ];
 
-/// Updates every reference in `res` to the final names.
-pub fn fix(res: &mut [Resource]) {
+/// Updates every reference in `res` to the final names, at the fields `config` names.
+pub fn fix(res: &mut [Resource], config: &Config) {
     let index = Index::new(res);
     for r in res.iter_mut() {
         let gvk = r.gvk();
         let ns = r.namespace().to_string();
         let cluster_scoped = gvk.is_cluster_scoped();
-        let update = |kind: &str, path: &str, object: &mut Value| {
+        let update = |referral: &NameReference, path: &str, object: &mut Value| {
             visit(object, path, false, &mut |v| {
                 // A leaf is a name, or a list of names (`rules/resourceNames`).
                 let names: Vec<&mut Value> = match v {
@@ -192,25 +193,31 @@ pub fn fix(res: &mut [Resource]) {
                 };
                 for v in names {
                     if let Value::String(name) = v
-                        && let Some(new) = lookup(&index, kind, name, &ns, cluster_scoped)
+                        && let Some(new) = lookup(&index, referral, name, &ns, cluster_scoped)
                     {
                         *name = new;
                     }
                 }
             });
         };
-        for (kind, referrer, path) in REFERENCES {
-            // Bindings name their role by kind too, and subjects and webhook services carry a
-            // namespace: those are handled below with that knowledge.
-            let special = path.starts_with("roleRef") || path.starts_with("subjects") || path.starts_with("webhooks");
-            if gvk.kind == *referrer && !special {
-                update(kind, path, &mut r.object);
+        for referral in &config.name_reference {
+            for spec in referral.field_specs.iter().filter(|s| s.applies_to(&gvk)) {
+                // Bindings name their role by kind too, and subjects and webhook services carry
+                // a namespace: those are handled below with that knowledge.
+                let path = spec.path.as_str();
+                let special = path.starts_with("roleRef")
+                    || path.starts_with("subjects")
+                    || path == "webhooks/clientConfig/service";
+                if !special {
+                    update(referral, path, &mut r.object);
+                }
             }
         }
         if matches!(gvk.kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
             let role_kind = r.object.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or_default().to_string();
             if matches!(role_kind.as_str(), "Role" | "ClusterRole") {
-                update(&role_kind, "roleRef/name", &mut r.object);
+                let referral = NameReference { group: None, version: None, kind: role_kind, field_specs: Vec::new() };
+                update(&referral, "roleRef/name", &mut r.object);
             }
             // A subject without a namespace is in the binding's namespace (any it had).
             let binding_namespaces: Vec<String> = std::iter::once(r.namespace().to_string())
@@ -325,10 +332,11 @@ impl Index {
     }
 }
 
-/// The final name of the `kind` object once called `name`, seen from namespace `ns`.
-fn lookup(index: &Index, kind: &str, name: &str, ns: &str, from_cluster_scope: bool) -> Option<String> {
+/// The final name of the `referral` object once called `name`, seen from namespace `ns`.
+fn lookup(index: &Index, referral: &NameReference, name: &str, ns: &str, from_cluster_scope: bool) -> Option<String> {
     let hits: Vec<&Candidate> = index
-        .named(kind, name)
+        .named(&referral.kind, name)
+        .filter(|c| referral.refers_to(&c.gvk))
         .filter(|c| from_cluster_scope || c.gvk.is_cluster_scoped() || c.namespace == ns)
         .collect();
     match hits.as_slice() {

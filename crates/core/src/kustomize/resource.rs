@@ -158,9 +158,42 @@ impl Resource {
     }
 }
 
-/// A field location, as kustomize's `FieldSpec`: which kinds, and a `/`-separated path.
-#[derive(Debug, Clone, Copy)]
+/// A field location, as kustomize's `FieldSpec`: which kinds (any when a part is not given),
+/// and a `/`-separated path (`name[]` walks every item of a list, `\\/` is a slash in a key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FieldSpec {
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    pub path: String,
+    /// Whether a missing field is made (`create` in kustomize's files).
+    #[serde(default)]
+    pub create: bool,
+}
+
+impl FieldSpec {
+    pub fn applies_to(&self, gvk: &Gvk) -> bool {
+        let hit = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w.is_empty() || w == have);
+        hit(&self.group, &gvk.group) && hit(&self.version, &gvk.version) && hit(&self.kind, &gvk.kind)
+    }
+
+    /// Whether `other` names the same kinds and path (kustomize keeps one of two such specs).
+    pub fn same_place(&self, other: &FieldSpec) -> bool {
+        let norm = |s: &Option<String>| s.clone().unwrap_or_default();
+        norm(&self.group) == norm(&other.group)
+            && norm(&self.version) == norm(&other.version)
+            && norm(&self.kind) == norm(&other.kind)
+            && self.path == other.path
+    }
+}
+
+/// A [`FieldSpec`] written in a table of kustomize's defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct StaticSpec {
     pub group: Option<&'static str>,
     pub version: Option<&'static str>,
     pub kind: Option<&'static str>,
@@ -168,11 +201,15 @@ pub struct FieldSpec {
     pub create: bool,
 }
 
-impl FieldSpec {
-    pub fn applies_to(&self, gvk: &Gvk) -> bool {
-        self.group.is_none_or(|g| g == gvk.group)
-            && self.version.is_none_or(|v| v == gvk.version)
-            && self.kind.is_none_or(|k| k == gvk.kind)
+impl From<&StaticSpec> for FieldSpec {
+    fn from(s: &StaticSpec) -> FieldSpec {
+        FieldSpec {
+            group: s.group.map(str::to_string),
+            version: s.version.map(str::to_string),
+            kind: s.kind.map(str::to_string),
+            path: s.path.to_string(),
+            create: s.create,
+        }
     }
 }
 
@@ -183,8 +220,8 @@ pub const fn fs(
     kind: Option<&'static str>,
     path: &'static str,
     create: bool,
-) -> FieldSpec {
-    FieldSpec { group, version, kind, path, create }
+) -> StaticSpec {
+    StaticSpec { group, version, kind, path, create }
 }
 
 /// Visits every value at `path` below `value`, walking into every item of a sequence met on

@@ -4,12 +4,14 @@
 
 use serde_json::{Map, Value, json};
 
+use super::config::Config;
 use super::kustomization::{Kustomization, Patch};
-use super::resource::{FieldSpec, Gvk, Resource, fs, visit};
+use super::resource::{FieldSpec, Gvk, Resource, visit};
 use super::smp::{self, Outcome};
 use super::{Ctx, Error, Target, json_patch};
 
-pub fn run(ctx: &Ctx<'_>, k: &Kustomization, res: &mut Vec<Resource>) -> Result<(), Error> {
+/// Runs the built-in transformers of `k` over `res`, looking for fields where `config` says.
+pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Resource>) -> Result<(), Error> {
     for (i, entry) in k.patches_strategic_merge.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
         let text = patch_text(ctx, &field, entry)?;
@@ -22,30 +24,42 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, res: &mut Vec<Resource>) -> Result<
         patch(ctx, &format!("patches[{i}]"), res, p, false)?;
     }
     if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
-        namespace(res, ns);
+        namespace(res, ns, &config.namespace);
     }
     let prefix = k.name_prefix.as_deref().unwrap_or_default();
     let suffix = k.name_suffix.as_deref().unwrap_or_default();
     if !prefix.is_empty() || !suffix.is_empty() {
-        prefix_suffix(res, prefix, suffix);
+        prefix_suffix(res, prefix, suffix, &config.name_prefix);
     }
-    for entry in &k.labels {
-        labels(res, &entry.pairs, entry.include_selectors, entry.include_templates || entry.include_selectors);
+    for (i, entry) in k.labels.iter().enumerate() {
+        // An entry's own fields, then where kustomize puts labels by default: selectors and
+        // templates too, templates too, or metadata only.
+        let mut specs = entry.fields.clone();
+        let defaults = if entry.include_selectors {
+            config.common_labels.clone()
+        } else if entry.include_templates {
+            config.template_labels.clone()
+        } else {
+            vec![FieldSpec { group: None, version: None, kind: None, path: "metadata/labels".into(), create: true }]
+        };
+        super::config::merge_specs(&mut specs, &defaults)
+            .map_err(|e| ctx.field_error(format!("labels[{i}].fields"), e))?;
+        set_maps(res, &entry.pairs, &specs);
     }
     if !k.common_labels.is_empty() {
-        labels(res, &k.common_labels, true, true);
+        set_maps(res, &k.common_labels, &config.common_labels);
     }
     if !k.common_annotations.is_empty() {
-        annotations(res, &k.common_annotations);
+        set_maps(res, &k.common_annotations, &config.common_annotations);
     }
     for (i, p) in k.patches_json6902.iter().enumerate() {
         patch(ctx, &format!("patchesJson6902[{i}]"), res, p, true)?;
     }
     for r in &k.replicas {
-        replicas(res, &r.name, r.count);
+        replicas(res, &r.name, r.count, &config.replicas);
     }
     for (i, image) in k.images.iter().enumerate() {
-        images(ctx, &format!("images[{i}]"), res, image)?;
+        images(ctx, &format!("images[{i}]"), res, image, &config.images)?;
     }
     Ok(())
 }
@@ -188,9 +202,18 @@ fn describe(t: &Target) -> String {
 }
 
 /// kustomize 5.5's namespace transformer: every namespaced resource moves to `ns`, every
-/// Namespace object is renamed to it, binding subjects named `default` get it, and so do the
-/// services of APIServices and CRD conversion webhooks.
-fn namespace(res: &mut [Resource], ns: &str) {
+/// Namespace object is renamed to it, binding subjects named `default` get it, and so does every
+/// other field the namespace field specs name (the services of APIServices and CRD conversion
+/// webhooks by default; webhook services and the like through `configurations`).
+fn namespace(res: &mut [Resource], ns: &str, specs: &[FieldSpec]) {
+    // Handled by hand below, as kustomize's filter does.
+    let special = |s: &FieldSpec| {
+        s.path == "metadata/namespace"
+            || (s.path == "metadata/name" && s.kind.as_deref() == Some("Namespace"))
+            || (s.path.starts_with("subjects")
+                && matches!(s.kind.as_deref(), Some("RoleBinding" | "ClusterRoleBinding")))
+    };
+    let specs: Vec<&FieldSpec> = specs.iter().filter(|s| !special(s)).collect();
     for r in res.iter_mut() {
         let gvk = r.gvk();
         if gvk.kind == "Namespace" && gvk.group.is_empty() {
@@ -200,12 +223,8 @@ fn namespace(res: &mut [Resource], ns: &str) {
         } else if !gvk.is_cluster_scoped() && r.namespace() != ns {
             r.set_namespace(ns.to_string());
         }
-        let set = |v: &mut Value| *v = json!(ns);
-        if gvk.group == "apiregistration.k8s.io" && gvk.kind == "APIService" {
-            visit(&mut r.object, "spec/service/namespace", true, &mut { set });
-        }
-        if gvk.group == "apiextensions.k8s.io" && gvk.kind == "CustomResourceDefinition" {
-            visit(&mut r.object, "spec/conversion/webhook/clientConfig/service/namespace", false, &mut { set });
+        for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
+            visit(&mut r.object, &spec.path, spec.create, &mut |v| *v = json!(ns));
         }
         if matches!(gvk.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
             && let Some(Value::Array(subjects)) = r.object.get_mut("subjects")
@@ -225,140 +244,25 @@ fn keeps_name(gvk: &Gvk) -> bool {
         || (gvk.group == "apiregistration.k8s.io" && gvk.kind == "APIService")
 }
 
-fn prefix_suffix(res: &mut [Resource], prefix: &str, suffix: &str) {
+/// Prefixes and suffixes names: `metadata/name` (the name the resource is known by), and the
+/// other string fields the name prefix field specs add through `configurations`.
+fn prefix_suffix(res: &mut [Resource], prefix: &str, suffix: &str, specs: &[FieldSpec]) {
     for r in res.iter_mut().filter(|r| !keeps_name(&r.gvk())) {
-        let name = format!("{prefix}{}{suffix}", r.name());
-        r.set_name(name);
+        let gvk = r.gvk();
+        for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
+            if spec.path == "metadata/name" {
+                let name = format!("{prefix}{}{suffix}", r.name());
+                r.set_name(name);
+            } else {
+                visit(&mut r.object, &spec.path, spec.create, &mut |v| {
+                    if let Value::String(s) = v {
+                        *s = format!("{prefix}{s}{suffix}");
+                    }
+                });
+            }
+        }
     }
 }
-
-/// Where `commonLabels` go beyond `metadata/labels`: selectors (`true`) or templates (`false`).
-const LABEL_PATHS: &[(FieldSpec, bool)] = &[
-    (fs(None, Some("v1"), Some("ReplicationController"), "spec/selector", true), true),
-    (fs(None, Some("v1"), Some("ReplicationController"), "spec/template/metadata/labels", true), false),
-    (fs(None, None, Some("Deployment"), "spec/selector/matchLabels", true), true),
-    (fs(None, None, Some("Deployment"), "spec/template/metadata/labels", true), false),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("Deployment"),
-            "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("Deployment"),
-            "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("Deployment"),
-            "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("Deployment"),
-            "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("Deployment"),
-            "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (fs(None, None, Some("ReplicaSet"), "spec/selector/matchLabels", true), true),
-    (fs(None, None, Some("ReplicaSet"), "spec/template/metadata/labels", true), false),
-    (fs(None, None, Some("DaemonSet"), "spec/selector/matchLabels", true), true),
-    (fs(None, None, Some("DaemonSet"), "spec/template/metadata/labels", true), false),
-    (fs(Some("apps"), None, Some("StatefulSet"), "spec/selector/matchLabels", true), true),
-    (fs(Some("apps"), None, Some("StatefulSet"), "spec/template/metadata/labels", true), false),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("StatefulSet"),
-            "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("StatefulSet"),
-            "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("StatefulSet"),
-            "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("StatefulSet"),
-            "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (
-        fs(
-            Some("apps"),
-            None,
-            Some("StatefulSet"),
-            "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
-            false,
-        ),
-        true,
-    ),
-    (fs(Some("apps"), None, Some("StatefulSet"), "spec/volumeClaimTemplates[]/metadata/labels", true), false),
-    (fs(None, Some("v1"), Some("Service"), "spec/selector", true), true),
-    (fs(Some("batch"), None, Some("Job"), "spec/selector/matchLabels", false), true),
-    (fs(Some("batch"), None, Some("Job"), "spec/template/metadata/labels", true), false),
-    (fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/spec/selector/matchLabels", false), true),
-    (fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/metadata/labels", true), false),
-    (fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/spec/template/metadata/labels", true), false),
-    (fs(Some("policy"), None, Some("PodDisruptionBudget"), "spec/selector/matchLabels", false), true),
-    (fs(Some("networking.k8s.io"), None, Some("NetworkPolicy"), "spec/podSelector/matchLabels", false), true),
-    (
-        fs(Some("networking.k8s.io"), None, Some("NetworkPolicy"), "spec/ingress/from/podSelector/matchLabels", false),
-        true,
-    ),
-    (fs(Some("networking.k8s.io"), None, Some("NetworkPolicy"), "spec/egress/to/podSelector/matchLabels", false), true),
-];
 
 fn set_pairs(target: &mut Value, pairs: &std::collections::BTreeMap<String, String>) {
     if !target.is_object() {
@@ -370,68 +274,53 @@ fn set_pairs(target: &mut Value, pairs: &std::collections::BTreeMap<String, Stri
     }
 }
 
-fn labels(res: &mut [Resource], pairs: &std::collections::BTreeMap<String, String>, selectors: bool, templates: bool) {
+/// Sets `pairs` in the maps at `specs` (labels or annotations), making them where a spec says.
+fn set_maps(res: &mut [Resource], pairs: &std::collections::BTreeMap<String, String>, specs: &[FieldSpec]) {
     for r in res.iter_mut() {
         let gvk = r.gvk();
-        visit(&mut r.object, "metadata/labels", true, &mut |v| set_pairs(v, pairs));
-        for (spec, is_selector) in LABEL_PATHS {
-            let wanted = if *is_selector { selectors } else { templates };
-            if wanted && spec.applies_to(&gvk) {
-                // Without selectors, templates get labels only where a template exists already.
-                let create = spec.create && (selectors || !*is_selector);
-                visit(&mut r.object, spec.path, create, &mut |v| set_pairs(v, pairs));
-            }
+        for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
+            visit(&mut r.object, &spec.path, spec.create, &mut |v| set_pairs(v, pairs));
         }
     }
 }
 
-const ANNOTATION_PATHS: &[FieldSpec] = &[
-    fs(None, Some("v1"), Some("ReplicationController"), "spec/template/metadata/annotations", true),
-    fs(None, None, Some("Deployment"), "spec/template/metadata/annotations", true),
-    fs(None, None, Some("ReplicaSet"), "spec/template/metadata/annotations", true),
-    fs(None, None, Some("DaemonSet"), "spec/template/metadata/annotations", true),
-    fs(Some("apps"), None, Some("StatefulSet"), "spec/template/metadata/annotations", true),
-    fs(Some("batch"), None, Some("Job"), "spec/template/metadata/annotations", true),
-    fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/metadata/annotations", true),
-    fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/spec/template/metadata/annotations", true),
-];
-
-fn annotations(res: &mut [Resource], pairs: &std::collections::BTreeMap<String, String>) {
-    for r in res.iter_mut() {
-        let gvk = r.gvk();
-        visit(&mut r.object, "metadata/annotations", true, &mut |v| set_pairs(v, pairs));
-        for spec in ANNOTATION_PATHS.iter().filter(|s| s.applies_to(&gvk)) {
-            visit(&mut r.object, spec.path, spec.create, &mut |v| set_pairs(v, pairs));
-        }
-    }
-}
-
-const REPLICA_PATHS: &[FieldSpec] = &[
-    fs(None, None, Some("Deployment"), "spec/replicas", true),
-    fs(None, None, Some("ReplicationController"), "spec/replicas", true),
-    fs(None, None, Some("ReplicaSet"), "spec/replicas", true),
-    fs(None, None, Some("StatefulSet"), "spec/replicas", true),
-];
-
-fn replicas(res: &mut [Resource], name: &str, count: i64) {
+fn replicas(res: &mut [Resource], name: &str, count: i64, specs: &[FieldSpec]) {
     for r in res.iter_mut().filter(|r| r.was_named(name)) {
         let gvk = r.gvk();
-        let specs: Vec<&FieldSpec> = REPLICA_PATHS.iter().filter(|s| s.applies_to(&gvk)).collect();
         // Other kinds that happen to share the name are left alone, as kustomize does.
-        for spec in specs {
-            visit(&mut r.object, spec.path, spec.create, &mut |v| *v = json!(count));
+        for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
+            visit(&mut r.object, &spec.path, spec.create, &mut |v| *v = json!(count));
         }
     }
 }
 
 /// Rewrites `image` in every `containers` and `initContainers` list, at any depth, except in
 /// CRDs (kustomize's legacy image filter, which covers its field specs too).
-fn images(ctx: &Ctx<'_>, field: &str, res: &mut [Resource], image: &super::kustomization::Image) -> Result<(), Error> {
+/// Then rewrites the image references at the image field specs `configurations` add.
+fn images(
+    ctx: &Ctx<'_>,
+    field: &str,
+    res: &mut [Resource],
+    image: &super::kustomization::Image,
+    specs: &[FieldSpec],
+) -> Result<(), Error> {
     // kustomize does not escape the name: it is a regular expression, as there.
     let pattern = format!("^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$", image.name);
     let re = regex::Regex::new(&pattern).map_err(|e| ctx.field_error(format!("{field}.name"), e.to_string()))?;
     for r in res.iter_mut().filter(|r| r.gvk().kind != "CustomResourceDefinition") {
         rewrite_images(&mut r.object, image, &re);
+    }
+    for r in res.iter_mut() {
+        let gvk = r.gvk();
+        for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
+            visit(&mut r.object, &spec.path, false, &mut |v| {
+                if let Value::String(current) = v
+                    && re.is_match(current)
+                {
+                    *current = retag(current, image);
+                }
+            });
+        }
     }
     Ok(())
 }

@@ -1,0 +1,346 @@
+//! kustomize's transformer configuration: which fields of which kinds each built-in transformer
+//! touches, and which fields name other objects. The defaults are kustomize 5.5's; a
+//! kustomization's `configurations` files (and the object references its `crds` declare) add to
+//! them, and what a base or component adds travels up to every kustomization that includes it,
+//! as kustomize's accumulator merges configs.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::namerefs;
+use super::resource::{FieldSpec, Gvk, StaticSpec, fs};
+
+/// The fields one kind of object names another by (kustomize's `nameReference` entry): objects
+/// of `kind` (and `group`/`version` when given) are referred to at `field_specs`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NameReference {
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    pub kind: String,
+    #[serde(default)]
+    pub field_specs: Vec<FieldSpec>,
+}
+
+impl NameReference {
+    /// Whether an object of `gvk` is what this entry refers to.
+    pub fn refers_to(&self, gvk: &Gvk) -> bool {
+        let hit = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w.is_empty() || w == have);
+        self.kind == gvk.kind && hit(&self.group, &gvk.group) && hit(&self.version, &gvk.version)
+    }
+
+    fn same_referral(&self, other: &NameReference) -> bool {
+        let norm = |s: &Option<String>| s.clone().unwrap_or_default();
+        self.kind == other.kind
+            && norm(&self.group) == norm(&other.group)
+            && norm(&self.version) == norm(&other.version)
+    }
+}
+
+/// kustomize's `TransformerConfig`, as a `configurations` file writes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub name_prefix: Vec<FieldSpec>,
+    #[serde(default)]
+    pub name_suffix: Vec<FieldSpec>,
+    #[serde(default)]
+    pub namespace: Vec<FieldSpec>,
+    #[serde(default)]
+    pub common_labels: Vec<FieldSpec>,
+    #[serde(default)]
+    pub template_labels: Vec<FieldSpec>,
+    #[serde(default)]
+    pub labels: Vec<FieldSpec>,
+    #[serde(default)]
+    pub common_annotations: Vec<FieldSpec>,
+    #[serde(default)]
+    pub name_reference: Vec<NameReference>,
+    #[serde(default)]
+    pub var_reference: Vec<FieldSpec>,
+    #[serde(default)]
+    pub images: Vec<FieldSpec>,
+    #[serde(default)]
+    pub replicas: Vec<FieldSpec>,
+}
+
+impl Config {
+    /// kustomize 5.5's built-in configuration.
+    pub fn defaults() -> &'static Config {
+        static DEFAULTS: OnceLock<Config> = OnceLock::new();
+        DEFAULTS.get_or_init(build_defaults)
+    }
+
+    /// Adds `other`'s specs to this one's, as kustomize's `TransformerConfig.Merge`: a spec for
+    /// the same kinds and path is kept once; the same place with a different `create` is an
+    /// error.
+    pub fn merge(&mut self, other: &Config) -> Result<(), String> {
+        let lists = [
+            ("namePrefix", &mut self.name_prefix, &other.name_prefix),
+            ("nameSuffix", &mut self.name_suffix, &other.name_suffix),
+            ("namespace", &mut self.namespace, &other.namespace),
+            ("commonLabels", &mut self.common_labels, &other.common_labels),
+            ("templateLabels", &mut self.template_labels, &other.template_labels),
+            ("labels", &mut self.labels, &other.labels),
+            ("commonAnnotations", &mut self.common_annotations, &other.common_annotations),
+            ("varReference", &mut self.var_reference, &other.var_reference),
+            ("images", &mut self.images, &other.images),
+            ("replicas", &mut self.replicas, &other.replicas),
+        ];
+        for (name, mine, theirs) in lists {
+            merge_specs(mine, theirs).map_err(|e| format!("{name}: {e}"))?;
+        }
+        for theirs in &other.name_reference {
+            match self.name_reference.iter_mut().find(|n| n.same_referral(theirs)) {
+                Some(mine) => merge_specs(&mut mine.field_specs, &theirs.field_specs)
+                    .map_err(|e| format!("nameReference {}: {e}", theirs.kind))?,
+                None => self.name_reference.push(theirs.clone()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Appends the specs of `theirs` that `mine` does not have yet.
+pub fn merge_specs(mine: &mut Vec<FieldSpec>, theirs: &[FieldSpec]) -> Result<(), String> {
+    for spec in theirs {
+        match mine.iter().find(|m| m.same_place(spec)) {
+            Some(m) if m.create != spec.create => {
+                return Err(format!(
+                    "conflicting fieldspecs: {} is given with create {} and with create {}",
+                    describe(spec),
+                    m.create,
+                    spec.create
+                ));
+            }
+            Some(_) => {}
+            None => mine.push(spec.clone()),
+        }
+    }
+    Ok(())
+}
+
+/// A spec for messages: `path` of `group/version kind`.
+pub fn describe(spec: &FieldSpec) -> String {
+    let gvk: Vec<&str> = [&spec.group, &spec.version, &spec.kind].iter().filter_map(|s| s.as_deref()).collect();
+    if gvk.is_empty() { spec.path.clone() } else { format!("{} of {}", spec.path, gvk.join(" ")) }
+}
+
+fn specs(table: &[StaticSpec]) -> Vec<FieldSpec> {
+    table.iter().map(FieldSpec::from).collect()
+}
+
+fn build_defaults() -> Config {
+    let metadata_labels = fs(None, None, None, "metadata/labels", true);
+    let mut common_labels = specs(&[metadata_labels]);
+    let mut template_labels = specs(&[metadata_labels]);
+    for (spec, is_selector) in LABEL_PATHS {
+        common_labels.push(spec.into());
+        if !is_selector {
+            template_labels.push(spec.into());
+        }
+    }
+    let mut common_annotations = specs(&[fs(None, None, None, "metadata/annotations", true)]);
+    common_annotations.extend(specs(ANNOTATION_PATHS));
+    let mut name_reference: Vec<NameReference> = Vec::new();
+    for (kind, referrer, path) in namerefs::REFERENCES {
+        let spec = FieldSpec {
+            group: None,
+            version: None,
+            kind: Some((*referrer).to_string()),
+            path: (*path).to_string(),
+            create: false,
+        };
+        match name_reference.iter_mut().find(|n| n.kind == *kind) {
+            Some(n) => n.field_specs.push(spec),
+            None => name_reference.push(NameReference {
+                group: None,
+                version: None,
+                kind: (*kind).to_string(),
+                field_specs: vec![spec],
+            }),
+        }
+    }
+    Config {
+        name_prefix: specs(&[fs(None, None, None, "metadata/name", false)]),
+        name_suffix: specs(&[fs(None, None, None, "metadata/name", false)]),
+        namespace: specs(NAMESPACE_PATHS),
+        common_labels,
+        template_labels,
+        labels: Vec::new(),
+        common_annotations,
+        name_reference,
+        var_reference: Vec::new(),
+        // The images of every `containers` and `initContainers` list are found by kustomize's
+        // legacy image filter (transform.rs), which covers its default image field specs.
+        images: Vec::new(),
+        replicas: specs(REPLICA_PATHS),
+    }
+}
+
+/// kustomize 5.5's namespace field specs. `metadata/namespace`, the name of a Namespace and
+/// binding subjects are special cases of the namespace transformer (transform.rs).
+const NAMESPACE_PATHS: &[StaticSpec] = &[
+    fs(None, None, None, "metadata/namespace", true),
+    fs(None, None, Some("Namespace"), "metadata/name", true),
+    fs(None, None, Some("RoleBinding"), "subjects[]/namespace", false),
+    fs(None, None, Some("ClusterRoleBinding"), "subjects[]/namespace", false),
+    fs(Some("apiregistration.k8s.io"), None, Some("APIService"), "spec/service/namespace", true),
+    fs(
+        Some("apiextensions.k8s.io"),
+        None,
+        Some("CustomResourceDefinition"),
+        "spec/conversion/webhook/clientConfig/service/namespace",
+        false,
+    ),
+];
+
+/// Where `commonLabels` go beyond `metadata/labels`: selectors (`true`) or templates (`false`).
+const LABEL_PATHS: &[(StaticSpec, bool)] = &[
+    (fs(None, Some("v1"), Some("ReplicationController"), "spec/selector", true), true),
+    (fs(None, Some("v1"), Some("ReplicationController"), "spec/template/metadata/labels", true), false),
+    (fs(None, None, Some("Deployment"), "spec/selector/matchLabels", true), true),
+    (fs(None, None, Some("Deployment"), "spec/template/metadata/labels", true), false),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("Deployment"),
+            "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("Deployment"),
+            "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("Deployment"),
+            "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("Deployment"),
+            "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("Deployment"),
+            "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (fs(None, None, Some("ReplicaSet"), "spec/selector/matchLabels", true), true),
+    (fs(None, None, Some("ReplicaSet"), "spec/template/metadata/labels", true), false),
+    (fs(None, None, Some("DaemonSet"), "spec/selector/matchLabels", true), true),
+    (fs(None, None, Some("DaemonSet"), "spec/template/metadata/labels", true), false),
+    (fs(Some("apps"), None, Some("StatefulSet"), "spec/selector/matchLabels", true), true),
+    (fs(Some("apps"), None, Some("StatefulSet"), "spec/template/metadata/labels", true), false),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (
+        fs(
+            Some("apps"),
+            None,
+            Some("StatefulSet"),
+            "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
+            false,
+        ),
+        true,
+    ),
+    (fs(Some("apps"), None, Some("StatefulSet"), "spec/volumeClaimTemplates[]/metadata/labels", true), false),
+    (fs(None, Some("v1"), Some("Service"), "spec/selector", true), true),
+    (fs(Some("batch"), None, Some("Job"), "spec/selector/matchLabels", false), true),
+    (fs(Some("batch"), None, Some("Job"), "spec/template/metadata/labels", true), false),
+    (fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/spec/selector/matchLabels", false), true),
+    (fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/metadata/labels", true), false),
+    (fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/spec/template/metadata/labels", true), false),
+    (fs(Some("policy"), None, Some("PodDisruptionBudget"), "spec/selector/matchLabels", false), true),
+    (fs(Some("networking.k8s.io"), None, Some("NetworkPolicy"), "spec/podSelector/matchLabels", false), true),
+    (
+        fs(Some("networking.k8s.io"), None, Some("NetworkPolicy"), "spec/ingress/from/podSelector/matchLabels", false),
+        true,
+    ),
+    (fs(Some("networking.k8s.io"), None, Some("NetworkPolicy"), "spec/egress/to/podSelector/matchLabels", false), true),
+];
+
+const ANNOTATION_PATHS: &[StaticSpec] = &[
+    fs(None, Some("v1"), Some("ReplicationController"), "spec/template/metadata/annotations", true),
+    fs(None, None, Some("Deployment"), "spec/template/metadata/annotations", true),
+    fs(None, None, Some("ReplicaSet"), "spec/template/metadata/annotations", true),
+    fs(None, None, Some("DaemonSet"), "spec/template/metadata/annotations", true),
+    fs(Some("apps"), None, Some("StatefulSet"), "spec/template/metadata/annotations", true),
+    fs(Some("batch"), None, Some("Job"), "spec/template/metadata/annotations", true),
+    fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/metadata/annotations", true),
+    fs(Some("batch"), None, Some("CronJob"), "spec/jobTemplate/spec/template/metadata/annotations", true),
+];
+
+const REPLICA_PATHS: &[StaticSpec] = &[
+    fs(None, None, Some("Deployment"), "spec/replicas", true),
+    fs(None, None, Some("ReplicationController"), "spec/replicas", true),
+    fs(None, None, Some("ReplicaSet"), "spec/replicas", true),
+    fs(None, None, Some("StatefulSet"), "spec/replicas", true),
+];
