@@ -53,8 +53,6 @@ fn first_difference(want: &str, got: &str) -> String {
 /// listed here must still fail, so a fix shows up as a failure until it is taken off.
 const NOT_YET: &[&str] = &[
     "argoproj+argo-rollouts_examples_notifications",
-    "argoproj+argo-workflows_manifests_components_grafana",
-    "argoproj+argo-workflows_manifests_components_tempo",
     "kubernetes-sigs+cluster-api_bootstrap_kubeadm_config_default",
     "kubernetes-sigs+cluster-api_controlplane_kubeadm_config_default",
     "kubernetes-sigs+cluster-api_core_config_default",

@@ -221,7 +221,11 @@ fn accumulate(
     let at = At { file: &file, field: None };
     meter.kustomization(&at)?;
     let k = Kustomization::load(files, &file, meter)?;
-    k.check_kind(&file, component)?;
+    // A Component may be rendered by itself, as kubectl does: on nothing, at the top.
+    let top = stack.len() == 1;
+    if !(top && k.kind.as_deref() == Some("Component")) {
+        k.check_kind(&file, component)?;
+    }
     let mut acc = initial;
     let ctx = Ctx { files, dir, file: &file, meter };
 
