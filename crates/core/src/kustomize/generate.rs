@@ -102,7 +102,7 @@ fn unquote(value: &str) -> &str {
     value
 }
 
-fn make(
+pub(super) fn make(
     ctx: &Ctx<'_>,
     field: &str,
     g: &Generator,
@@ -163,7 +163,13 @@ fn make(
 }
 
 /// Adds a generated object, or merges it into / replaces the one it names.
-fn place(ctx: &Ctx<'_>, field: &str, g: &Generator, new: Resource, res: &mut Vec<Resource>) -> Result<(), Error> {
+pub(super) fn place(
+    ctx: &Ctx<'_>,
+    field: &str,
+    g: &Generator,
+    new: Resource,
+    res: &mut Vec<Resource>,
+) -> Result<(), Error> {
     let behavior = g.behavior.as_deref().unwrap_or("create");
     let ns = g.namespace.clone().unwrap_or_default();
     let gvk = new.gvk();

@@ -18,9 +18,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("helmChartInflationGenerator", "helmChartInflationGenerator (Helm inflation)"),
     ("replacements", "replacements"),
     ("vars", "vars"),
-    ("generators", "generators (plugins)"),
-    ("transformers", "transformers (plugins)"),
-    ("validators", "validators (plugins)"),
     ("crds", "crds"),
     ("openapi", "openapi"),
     ("buildMetadata", "buildMetadata"),
@@ -77,6 +74,13 @@ pub struct Kustomization {
     /// Files of kustomize's transformer configuration (custom field specs).
     #[serde(default)]
     pub configurations: Vec<String>,
+    /// Configurations of kustomize's built-in plugins: inline, files or kustomization folders.
+    #[serde(default)]
+    pub generators: Vec<String>,
+    #[serde(default)]
+    pub transformers: Vec<String>,
+    #[serde(default)]
+    pub validators: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -17,6 +17,7 @@ mod json_patch;
 mod kustomization;
 mod namerefs;
 mod order;
+mod plugins;
 pub mod resource;
 mod smp;
 mod target;
@@ -114,7 +115,10 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
     let config = Acc::config(acc.custom.as_ref());
     let mut resources = acc.res;
     generate::append_hashes(&mut resources);
-    namerefs::fix(&mut resources, config);
+    namerefs::fix(&mut resources, config).map_err(|message| Error::Resource {
+        file: kustomization::find(files, &dir).unwrap_or_else(|| dir.clone()),
+        message,
+    })?;
     order::sort_legacy(&mut resources);
     Ok(resources.into_iter().map(|r| drop_empty_annotations(r.object)).collect())
 }
@@ -248,6 +252,8 @@ fn accumulate(
     }
     let before = acc.res.len();
     generate::run(&ctx, &k, &mut acc.res)?;
+    let generators = plugin_configs(&ctx, plugins::List::Generators, &k.generators, stack)?;
+    plugins::run(&ctx, plugins::List::Generators, &generators, &mut acc.res)?;
     // Generators add objects (a `merge` or `replace` changes one in place).
     meter.objects(&at, acc.res.len().saturating_sub(before))?;
     for (i, entry) in k.components.iter().enumerate() {
@@ -268,8 +274,50 @@ fn accumulate(
         acc.merge_config(&config).map_err(|e| ctx.field_error(&field, e))?;
     }
     transform::run(&ctx, &k, Acc::config(acc.custom.as_ref()), &mut acc.res)?;
+    let transformers = plugin_configs(&ctx, plugins::List::Transformers, &k.transformers, stack)?;
+    plugins::run(&ctx, plugins::List::Transformers, &transformers, &mut acc.res)?;
+    let validators = plugin_configs(&ctx, plugins::List::Validators, &k.validators, stack)?;
+    plugins::run(&ctx, plugins::List::Validators, &validators, &mut acc.res)?;
     stack.pop();
     Ok(acc)
+}
+
+/// The plugin configurations a `generators`, `transformers` or `validators` list gives: each
+/// entry is written inline, or a file of them, or a kustomization folder that builds them.
+fn plugin_configs(
+    ctx: &Ctx<'_>,
+    list: plugins::List,
+    entries: &[String],
+    stack: &mut Vec<String>,
+) -> Result<Vec<plugins::PluginConfig>, Error> {
+    let name = list.field();
+    let mut out = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let field = format!("{name}[{i}]");
+        let objects: Vec<Value> = if let Some(docs) = plugins::inline_objects(entry) {
+            docs
+        } else {
+            let path = ctx.resolve(&field, entry, true)?;
+            if ctx.files.is_dir(&path) {
+                accumulate(ctx.files, &path, Acc::default(), stack, false, ctx.meter)?
+                    .res
+                    .into_iter()
+                    .map(|r| r.object)
+                    .collect()
+            } else {
+                load_resources(ctx.files, &path, &At { file: ctx.file, field: Some(&field) }, ctx.meter)?
+                    .into_iter()
+                    .map(|r| r.object)
+                    .collect()
+            }
+        };
+        let many = objects.len() > 1;
+        for (j, object) in objects.into_iter().enumerate() {
+            let field = if many { format!("{field} (document {})", j + 1) } else { field.clone() };
+            out.push(plugins::PluginConfig { field, object });
+        }
+    }
+    Ok(out)
 }
 
 /// Reads a `configurations` file: kustomize's transformer configuration.

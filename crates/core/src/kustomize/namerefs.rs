@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use std::collections::HashMap;
+
 use super::config::{Config, NameReference};
 use super::resource::{Gvk, Resource, visit};
 
@@ -177,171 +179,274 @@ pub(crate) const REFERENCES: &[(&str, &str, &str)] = &[
     ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "spec/policyName"),
 ];
 
-/// Updates every reference in `res` to the final names, at the fields `config` names.
-pub fn fix(res: &mut [Resource], config: &Config) {
-    let index = Index::new(res);
-    for r in res.iter_mut() {
-        let gvk = r.gvk();
-        let ns = r.namespace().to_string();
-        let cluster_scoped = gvk.is_cluster_scoped();
-        let update = |referral: &NameReference, path: &str, object: &mut Value| {
-            visit(object, path, false, &mut |v| {
-                // A leaf is a name, or a list of names (`rules/resourceNames`).
-                let names: Vec<&mut Value> = match v {
-                    Value::Array(items) => items.iter_mut().collect(),
-                    other => vec![other],
-                };
-                for v in names {
-                    if let Value::String(name) = v
-                        && let Some(new) = lookup(&index, referral, name, &ns, cluster_scoped)
-                    {
-                        *name = new;
-                    }
-                }
-            });
-        };
+/// Updates every reference in `res` to the final names, at the fields `config` names, as
+/// kustomize's name reference transformer does: for each referrer, each field its kind has
+/// (in config order), the one candidate that was ever called the name written there.
+pub fn fix(res: &mut [Resource], config: &Config) -> Result<(), String> {
+    let candidates: Vec<Candidate> = res.iter().map(Candidate::of).collect();
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let mut names: Vec<&str> = c.ids.iter().map(|(_, n)| n.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for n in names {
+            by_name.entry(n).or_default().push(i);
+        }
+    }
+    for (at, r) in res.iter_mut().enumerate() {
+        let referrer = &candidates[at];
+        let subset = Subset::of(referrer, &r.object);
         for referral in &config.name_reference {
-            for spec in referral.field_specs.iter().filter(|s| s.applies_to(&gvk)) {
-                // Bindings name their role by kind too, and subjects and webhook services carry
-                // a namespace: those are handled below with that knowledge.
-                let path = spec.path.as_str();
-                let special = path.starts_with("roleRef")
-                    || path.starts_with("subjects")
-                    || path == "webhooks/clientConfig/service";
-                if !special {
-                    update(referral, path, &mut r.object);
-                }
-            }
-        }
-        if matches!(gvk.kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
-            let role_kind = r.object.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or_default().to_string();
-            if matches!(role_kind.as_str(), "Role" | "ClusterRole") {
-                let referral = NameReference { group: None, version: None, kind: role_kind, field_specs: Vec::new() };
-                update(&referral, "roleRef/name", &mut r.object);
-            }
-            // A subject without a namespace is in the binding's namespace (any it had).
-            let binding_namespaces: Vec<String> = std::iter::once(r.namespace().to_string())
-                .chain(r.previous.iter().map(|(n, _)| n.clone()))
-                .map(|n| effective(&n).to_string())
-                .collect();
-            if let Some(Value::Array(subjects)) = r.object.get_mut("subjects") {
-                for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
-                    if s.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
-                        continue;
-                    }
-                    // A subject names a ServiceAccount by name and namespace (none is
-                    // `default`); it follows the account's final name and namespace.
-                    let name = s.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-                    let subject_namespaces: Vec<String> = match s.get("namespace").and_then(Value::as_str) {
-                        Some(n) => vec![effective(n).to_string()],
-                        None => binding_namespaces.clone(),
-                    };
-                    let found = index.named("ServiceAccount", &name).find(|c| {
-                        std::iter::once((&c.namespace, &c.name))
-                            .chain(c.history.iter().map(|(n, m)| (n, m)))
-                            .any(|(n, m)| *m == name && subject_namespaces.iter().any(|s| s == effective(n)))
-                    });
-                    // An account that was never renamed or moved leaves its subjects as written.
-                    if let Some(c) = found.filter(|c| !c.history.is_empty()) {
-                        s.insert("name".into(), Value::String(c.name.clone()));
-                        if !c.namespace.is_empty() {
-                            s.insert("namespace".into(), Value::String(c.namespace.clone()));
-                        }
-                    }
-                }
-            }
-        }
-        if matches!(gvk.kind.as_str(), "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration")
-            && let Some(Value::Array(hooks)) = r.object.get_mut("webhooks")
-        {
-            for hook in hooks {
-                let Some(service) = hook.pointer_mut("/clientConfig/service").and_then(Value::as_object_mut) else {
-                    continue;
+            for spec in referral.field_specs.iter().filter(|s| s.applies_to(&referrer.gvk)) {
+                let find = Find {
+                    referral,
+                    path: &spec.path,
+                    referrer,
+                    subset: &subset,
+                    candidates: &candidates,
+                    by_name: &by_name,
+                    object: &r.object,
                 };
-                let name = service.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-                let svc_ns = service.get("namespace").and_then(Value::as_str).unwrap_or_default().to_string();
-                let found = index
-                    .named("Service", &name)
-                    .find(|c| c.was_named(&name) && (svc_ns.is_empty() || svc_ns == "default" || c.was_in(&svc_ns)));
-                if let Some(c) = found {
-                    service.insert("name".into(), Value::String(c.name.clone()));
-                    if !c.namespace.is_empty() {
-                        service.insert("namespace".into(), Value::String(c.namespace.clone()));
+                // The updates are worked out on the unchanged object, then written.
+                let mut error = None;
+                let mut object = r.object.clone();
+                visit(&mut object, &spec.path, false, &mut |v| {
+                    if error.is_some() {
+                        return;
                     }
+                    let outcome = match v {
+                        Value::Array(items) => items.iter_mut().try_for_each(|item| find.set(item)),
+                        other => find.set(other),
+                    };
+                    if let Err(e) = outcome {
+                        error = Some(e);
+                    }
+                });
+                if let Some(e) = error {
+                    return Err(format!(
+                        "updating name reference in '{}' field of {}: {e}",
+                        spec.path,
+                        Resource::new(r.object.clone()).id()
+                    ));
                 }
+                r.object = object;
             }
         }
     }
+    Ok(())
 }
 
-/// kustomize compares namespaces with no namespace meaning `default`.
+/// kustomize's effective namespace: none means `default`.
 fn effective(ns: &str) -> &str {
     if ns.is_empty() { "default" } else { ns }
 }
 
+/// What name references need to know of a resource, taken before any reference changes.
 struct Candidate {
     gvk: Gvk,
+    cluster_scoped: bool,
     namespace: String,
     name: String,
-    history: Vec<(String, String)>,
+    /// The original namespace.
+    original_namespace: String,
+    /// Every (namespace, name) it had before the current one (kustomize's `PrevIds`).
+    ids: Vec<(String, String)>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
 }
 
 impl Candidate {
-    fn was_named(&self, name: &str) -> bool {
-        self.name == name || self.history.iter().any(|(_, n)| n == name)
+    fn of(r: &Resource) -> Candidate {
+        let gvk = r.gvk();
+        let cluster_scoped = gvk.is_cluster_scoped();
+        // Only earlier ids: a resource never renamed or moved is never a referral to fix.
+        let ids = r.previous.clone();
+        Candidate {
+            gvk,
+            cluster_scoped,
+            namespace: r.namespace().to_string(),
+            name: r.name().to_string(),
+            original_namespace: r.original().0.to_string(),
+            ids,
+            prefixes: r.prefixes.clone(),
+            suffixes: r.suffixes.clone(),
+        }
     }
 
-    fn was_in(&self, ns: &str) -> bool {
-        self.namespace == ns || self.history.iter().any(|(n, _)| n == ns)
+    fn ns_equals(&self, other: &Candidate) -> bool {
+        effective(&self.namespace) == effective(&other.namespace)
     }
 }
 
-/// The referral candidates, found by kind and any name they ever had: a build of ten thousand
-/// objects must not compare every reference with every object.
-struct Index {
-    candidates: Vec<Candidate>,
-    by_name: std::collections::HashMap<(String, String), Vec<usize>>,
+/// The resources a referrer could refer to at all (kustomize's
+/// `SubsetThatCouldBeReferencedByResource`): anything from a cluster-scoped referrer;
+/// otherwise cluster-scoped ones, those in its namespace, and for a RoleBinding those in the
+/// namespaces its ServiceAccount subjects name.
+struct Subset {
+    all: bool,
+    namespace: String,
+    binding_namespaces: Vec<String>,
 }
 
-impl Index {
-    fn new(res: &[Resource]) -> Index {
-        let candidates: Vec<Candidate> = res
-            .iter()
-            .map(|r| Candidate {
-                gvk: r.gvk(),
-                namespace: r.namespace().to_string(),
-                name: r.name().to_string(),
-                history: r.previous.iter().map(|(ns, n)| (ns.clone(), n.clone())).collect(),
-            })
-            .collect();
-        let mut by_name: std::collections::HashMap<(String, String), Vec<usize>> = std::collections::HashMap::new();
-        for (i, c) in candidates.iter().enumerate() {
-            let mut names: Vec<&String> = std::iter::once(&c.name).chain(c.history.iter().map(|(_, n)| n)).collect();
-            names.sort();
-            names.dedup();
-            for n in names {
-                by_name.entry((c.gvk.kind.clone(), n.clone())).or_default().push(i);
+impl Subset {
+    fn of(referrer: &Candidate, object: &Value) -> Subset {
+        let mut binding_namespaces = Vec::new();
+        if referrer.gvk.kind == "RoleBinding"
+            && let Some(Value::Array(subjects)) = object.get("subjects")
+        {
+            for s in subjects {
+                if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
+                    && let Some(ns) = s.get("namespace").and_then(Value::as_str)
+                {
+                    binding_namespaces.push(ns.to_string());
+                }
             }
         }
-        Index { candidates, by_name }
+        Subset { all: referrer.cluster_scoped, namespace: referrer.namespace.clone(), binding_namespaces }
     }
 
-    /// The `kind` objects that were ever called `name`, in build order.
-    fn named<'a>(&'a self, kind: &str, name: &str) -> impl Iterator<Item = &'a Candidate> + 'a {
-        self.by_name.get(&(kind.to_string(), name.to_string())).into_iter().flatten().map(|&i| &self.candidates[i])
+    fn contains(&self, c: &Candidate) -> bool {
+        self.all
+            || c.cluster_scoped
+            || effective(&c.namespace) == effective(&self.namespace)
+            || self.binding_namespaces.contains(&c.namespace)
     }
 }
 
-/// The final name of the `referral` object once called `name`, seen from namespace `ns`.
-fn lookup(index: &Index, referral: &NameReference, name: &str, ns: &str, from_cluster_scope: bool) -> Option<String> {
-    let hits: Vec<&Candidate> = index
-        .named(&referral.kind, name)
-        .filter(|c| referral.refers_to(&c.gvk))
-        .filter(|c| from_cluster_scope || c.gvk.is_cluster_scoped() || c.namespace == ns)
-        .collect();
-    match hits.as_slice() {
-        [] => None,
-        [one] => Some(one.name.clone()),
-        many => many.iter().find(|c| c.history.first().is_some_and(|(_, n)| n == name)).map(|c| c.name.clone()),
+/// One field spec of one referrer, being updated.
+struct Find<'a> {
+    referral: &'a NameReference,
+    path: &'a str,
+    referrer: &'a Candidate,
+    subset: &'a Subset,
+    candidates: &'a [Candidate],
+    by_name: &'a HashMap<&'a str, Vec<usize>>,
+    /// The referrer as it was before this field spec (for its `roleRef`).
+    object: &'a Value,
+}
+
+impl Find<'_> {
+    /// Updates a name (a string) or a `{name, namespace}` mapping; anything else is left alone.
+    fn set(&self, v: &mut Value) -> Result<(), String> {
+        match v {
+            Value::String(name) => {
+                let pool: Vec<&Candidate> = self.pool(name).filter(|c| self.subset.contains(c)).collect();
+                if let Some(c) = self.select(name, pool, false)?
+                    && c.name != *name
+                {
+                    *name = c.name.clone();
+                }
+                Ok(())
+            }
+            Value::Object(map) => {
+                let Some(Value::String(old)) = map.get("name") else {
+                    return Err("path config error; no 'name' field in node".into());
+                };
+                let old = old.clone();
+                let in_subset: Vec<&Candidate> = self.candidates.iter().filter(|c| self.subset.contains(c)).collect();
+                // A namespace in the mapping picks the candidates first in that original
+                // namespace, or else those now in it.
+                let pool: Vec<&Candidate> = match map.get("namespace").and_then(Value::as_str) {
+                    None => self.pool(&old).filter(|c| self.subset.contains(c)).collect(),
+                    Some(ns) => {
+                        let originally = |c: &&Candidate| !c.cluster_scoped && effective(&c.original_namespace) == ns;
+                        let now = |c: &&Candidate| !c.cluster_scoped && effective(&c.namespace) == ns;
+                        let group: Vec<&Candidate> = if in_subset.iter().any(originally) {
+                            in_subset.into_iter().filter(originally).collect()
+                        } else {
+                            in_subset.into_iter().filter(now).collect()
+                        };
+                        group.into_iter().filter(|c| c.ids.iter().any(|(_, n)| *n == old)).collect()
+                    }
+                };
+                let Some(c) = self.select(&old, pool, true)? else { return Ok(()) };
+                if c.name == old && c.namespace.is_empty() {
+                    return Ok(());
+                }
+                map.insert("name".into(), Value::String(c.name.clone()));
+                if !c.namespace.is_empty() {
+                    map.insert("namespace".into(), Value::String(c.namespace.clone()));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
+
+    /// The candidates that were ever called `name`.
+    fn pool<'c>(&'c self, name: &str) -> impl Iterator<Item = &'c Candidate> + 'c {
+        self.by_name.get(name).into_iter().flatten().map(|&i| &self.candidates[i])
+    }
+
+    /// kustomize's `selectReferral`: of the candidates once called `old`, those of the referral
+    /// kind, of the role a `roleRef` names, and visible from the referrer's namespace; one of
+    /// them, or the one whose prefixes and suffixes end like the referrer's, or the first of
+    /// equal ones. Several different ones are an error.
+    fn select<'c>(
+        &self,
+        old: &str,
+        pool: Vec<&'c Candidate>,
+        with_namespace: bool,
+    ) -> Result<Option<&'c Candidate>, String> {
+        let role = self.path.ends_with("roleRef/name").then(|| {
+            let group = self.object.pointer("/roleRef/apiGroup").and_then(Value::as_str);
+            let kind = self.object.pointer("/roleRef/kind").and_then(Value::as_str);
+            group.zip(kind)
+        });
+        let mut hits: Vec<&Candidate> = pool
+            .into_iter()
+            .filter(|c| c.ids.iter().any(|(_, n)| n == old))
+            .filter(|c| self.referral.refers_to(&c.gvk))
+            .filter(|c| match role {
+                Some(Some((group, kind))) => c.gvk.group == group && c.gvk.kind == kind,
+                _ => true,
+            })
+            .filter(|c| {
+                self.referrer.cluster_scoped
+                    || c.cluster_scoped
+                    || c.gvk.kind == "ServiceAccount"
+                    || self.referrer.ns_equals(c)
+            })
+            .collect();
+        if hits.len() == 1 {
+            return Ok(hits.pop());
+        }
+        let same_affixes = |c: &&Candidate| {
+            same_ending(&c.prefixes, &self.referrer.prefixes) && same_ending(&c.suffixes, &self.referrer.suffixes)
+        };
+        let affixed: Vec<&Candidate> = hits.iter().copied().filter(same_affixes).collect();
+        match affixed.as_slice() {
+            [] => return Ok(None),
+            [one] => return Ok(Some(*one)),
+            _ => {}
+        }
+        hits = affixed;
+        let first = hits[0];
+        let identical =
+            hits.iter().all(|c| c.name == first.name && (!with_namespace || c.namespace == first.namespace));
+        if identical {
+            return Ok(Some(first));
+        }
+        let ids: Vec<String> = hits
+            .iter()
+            .map(|c| {
+                if c.namespace.is_empty() {
+                    format!("{} {}", c.gvk.kind, c.name)
+                } else {
+                    format!("{} {}/{}", c.gvk.kind, c.namespace, c.name)
+                }
+            })
+            .collect();
+        Err(format!("found multiple possible referrals: {}", ids.join(", ")))
+    }
+}
+
+/// kustomize's `SameEndingSubSlice`: whether the shorter list is how the longer one ends (two
+/// empty lists do; an empty and a non-empty one do not).
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    long.ends_with(short)
 }

@@ -83,11 +83,23 @@ pub struct Resource {
     pub generated: bool,
     /// Set once a content hash was appended.
     pub hashed: bool,
+    /// The name prefixes and suffixes applied to it, first applied first (kustomize tells
+    /// apart otherwise equal referral candidates by them).
+    pub prefixes: Vec<String>,
+    pub suffixes: Vec<String>,
 }
 
 impl Resource {
     pub fn new(object: Value) -> Resource {
-        Resource { object, previous: Vec::new(), needs_hash: false, generated: false, hashed: false }
+        Resource {
+            object,
+            previous: Vec::new(),
+            needs_hash: false,
+            generated: false,
+            hashed: false,
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+        }
     }
 
     pub fn gvk(&self) -> Gvk {
@@ -132,7 +144,9 @@ impl Resource {
         metadata.as_object_mut().expect("made a mapping above")
     }
 
-    fn remember(&mut self) {
+    /// Records the current namespace and name as a previous one (kustomize's
+    /// `StorePreviousId`), as transformers that may rename do before they run.
+    pub fn remember(&mut self) {
         let current = (self.namespace().to_string(), self.name().to_string());
         self.previous.push(current);
     }

@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
         patch(ctx, &format!("patches[{i}]"), res, p, false)?;
     }
     if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
-        namespace(res, ns, &config.namespace);
+        namespace(res, ns, &config.namespace, &NamespaceMode::default());
     }
     let prefix = k.name_prefix.as_deref().unwrap_or_default();
     let suffix = k.name_suffix.as_deref().unwrap_or_default();
@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
 }
 
 /// A patch given as a file path or inline text (kustomize accepts both in these lists).
-fn patch_text(ctx: &Ctx<'_>, field: &str, entry: &str) -> Result<String, Error> {
+pub(super) fn patch_text(ctx: &Ctx<'_>, field: &str, entry: &str) -> Result<String, Error> {
     let looks_inline = entry.contains('\n') || entry.trim_start().starts_with(['{', '[']) || entry.contains(": ");
     if looks_inline {
         return Ok(entry.to_string());
@@ -75,7 +75,7 @@ fn patch_text(ctx: &Ctx<'_>, field: &str, entry: &str) -> Result<String, Error> 
 }
 
 /// Applies a strategic merge patch to the resource its own kind, name and namespace name.
-fn smp_by_id(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, doc: &Value) -> Result<(), Error> {
+pub(super) fn smp_by_id(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, doc: &Value) -> Result<(), Error> {
     let gvk = Gvk::of(doc);
     let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     let ns = doc.pointer("/metadata/namespace").and_then(Value::as_str);
@@ -128,7 +128,13 @@ fn apply_smp(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, i: usize, doc:
 }
 
 /// One entry of `patches` (or `patchesJson6902`, which must name a target and be a JSON patch).
-fn patch(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, p: &Patch, json6902_only: bool) -> Result<(), Error> {
+pub(super) fn patch(
+    ctx: &Ctx<'_>,
+    field: &str,
+    res: &mut Vec<Resource>,
+    p: &Patch,
+    json6902_only: bool,
+) -> Result<(), Error> {
     let text = match (&p.path, &p.patch) {
         (Some(path), None) => {
             let (_, bytes) = ctx.read(&format!("{field}.path"), path)?;
@@ -205,7 +211,7 @@ fn describe(t: &Target) -> String {
 /// Namespace object is renamed to it, binding subjects named `default` get it, and so does every
 /// other field the namespace field specs name (the services of APIServices and CRD conversion
 /// webhooks by default; webhook services and the like through `configurations`).
-fn namespace(res: &mut [Resource], ns: &str, specs: &[FieldSpec]) {
+pub(super) fn namespace(res: &mut [Resource], ns: &str, specs: &[FieldSpec], mode: &NamespaceMode) {
     // Handled by hand below, as kustomize's filter does.
     let special = |s: &FieldSpec| {
         s.path == "metadata/namespace"
@@ -216,26 +222,60 @@ fn namespace(res: &mut [Resource], ns: &str, specs: &[FieldSpec]) {
     let specs: Vec<&FieldSpec> = specs.iter().filter(|s| !special(s)).collect();
     for r in res.iter_mut() {
         let gvk = r.gvk();
+        // With `unsetOnly`, only a field that is missing or empty is set.
+        let wanted = |current: &str| current != ns && (!mode.unset_only || current.is_empty());
+        // kustomize stores every resource's id before, moved or not.
+        r.remember();
         if gvk.kind == "Namespace" && gvk.group.is_empty() {
-            if r.name() != ns {
-                r.set_name(ns.to_string());
+            if wanted(r.name()) && !mode.unset_only {
+                r.metadata_mut().insert("name".into(), json!(ns));
             }
-        } else if !gvk.is_cluster_scoped() && r.namespace() != ns {
-            r.set_namespace(ns.to_string());
+        } else if !gvk.is_cluster_scoped() && wanted(r.namespace()) {
+            r.metadata_mut().insert("namespace".into(), json!(ns));
         }
+        let set = |v: &mut Value| {
+            if wanted(v.as_str().unwrap_or_default()) {
+                *v = json!(ns);
+            }
+        };
         for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
-            visit(&mut r.object, &spec.path, spec.create, &mut |v| *v = json!(ns));
+            visit(&mut r.object, &spec.path, spec.create, &mut { set });
         }
         if matches!(gvk.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
             && let Some(Value::Array(subjects)) = r.object.get_mut("subjects")
         {
             for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
-                if s.get("name").and_then(Value::as_str) == Some("default") {
-                    s.insert("namespace".into(), json!(ns));
+                let hit = match mode.subjects {
+                    Subjects::DefaultOnly => s.get("name").and_then(Value::as_str) == Some("default"),
+                    Subjects::AllServiceAccounts => s.get("kind").and_then(Value::as_str) == Some("ServiceAccount"),
+                    Subjects::None => false,
+                };
+                if hit {
+                    let entry = s.entry("namespace").or_insert(Value::Null);
+                    set(entry);
                 }
             }
         }
     }
+}
+
+/// How the namespace transformer treats fields that have a value, and binding subjects (the
+/// NamespaceTransformer plugin's `unsetOnly` and `setRoleBindingSubjects`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct NamespaceMode {
+    pub unset_only: bool,
+    pub subjects: Subjects,
+}
+
+/// Which subjects of a (Cluster)RoleBinding get the namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Subjects {
+    /// Those named `default` (kustomize's default, whatever their kind).
+    #[default]
+    DefaultOnly,
+    /// Every ServiceAccount subject.
+    AllServiceAccounts,
+    None,
 }
 
 /// Kinds whose names kustomize leaves alone when prefixing.
@@ -246,13 +286,19 @@ fn keeps_name(gvk: &Gvk) -> bool {
 
 /// Prefixes and suffixes names: `metadata/name` (the name the resource is known by), and the
 /// other string fields the name prefix field specs add through `configurations`.
-fn prefix_suffix(res: &mut [Resource], prefix: &str, suffix: &str, specs: &[FieldSpec]) {
+pub(super) fn prefix_suffix(res: &mut [Resource], prefix: &str, suffix: &str, specs: &[FieldSpec]) {
     for r in res.iter_mut().filter(|r| !keeps_name(&r.gvk())) {
         let gvk = r.gvk();
         for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
             if spec.path == "metadata/name" {
                 let name = format!("{prefix}{}{suffix}", r.name());
                 r.set_name(name);
+                if !prefix.is_empty() {
+                    r.prefixes.push(prefix.to_string());
+                }
+                if !suffix.is_empty() {
+                    r.suffixes.push(suffix.to_string());
+                }
             } else {
                 visit(&mut r.object, &spec.path, spec.create, &mut |v| {
                     if let Value::String(s) = v {
@@ -275,7 +321,7 @@ fn set_pairs(target: &mut Value, pairs: &std::collections::BTreeMap<String, Stri
 }
 
 /// Sets `pairs` in the maps at `specs` (labels or annotations), making them where a spec says.
-fn set_maps(res: &mut [Resource], pairs: &std::collections::BTreeMap<String, String>, specs: &[FieldSpec]) {
+pub(super) fn set_maps(res: &mut [Resource], pairs: &std::collections::BTreeMap<String, String>, specs: &[FieldSpec]) {
     for r in res.iter_mut() {
         let gvk = r.gvk();
         for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
@@ -284,7 +330,7 @@ fn set_maps(res: &mut [Resource], pairs: &std::collections::BTreeMap<String, Str
     }
 }
 
-fn replicas(res: &mut [Resource], name: &str, count: i64, specs: &[FieldSpec]) {
+pub(super) fn replicas(res: &mut [Resource], name: &str, count: i64, specs: &[FieldSpec]) {
     for r in res.iter_mut().filter(|r| r.was_named(name)) {
         let gvk = r.gvk();
         // Other kinds that happen to share the name are left alone, as kustomize does.
@@ -297,7 +343,7 @@ fn replicas(res: &mut [Resource], name: &str, count: i64, specs: &[FieldSpec]) {
 /// Rewrites `image` in every `containers` and `initContainers` list, at any depth, except in
 /// CRDs (kustomize's legacy image filter, which covers its field specs too).
 /// Then rewrites the image references at the image field specs `configurations` add.
-fn images(
+pub(super) fn images(
     ctx: &Ctx<'_>,
     field: &str,
     res: &mut [Resource],
