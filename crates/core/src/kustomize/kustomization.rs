@@ -21,7 +21,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("crds", "crds"),
     ("openapi", "openapi"),
     ("buildMetadata", "buildMetadata"),
-    ("sortOptions", "sortOptions"),
     ("imageTags", "imageTags"),
     ("inventory", "inventory"),
     ("patchesJson6902Inline", "patchesJson6902Inline"),
@@ -81,6 +80,9 @@ pub struct Kustomization {
     pub transformers: Vec<String>,
     #[serde(default)]
     pub validators: Vec<String>,
+    /// The output order; only the kustomization rendered at the top decides it.
+    #[serde(default)]
+    pub sort_options: Option<super::order::SortOptions>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

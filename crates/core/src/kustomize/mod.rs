@@ -119,7 +119,16 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
         file: kustomization::find(files, &dir).unwrap_or_else(|| dir.clone()),
         message,
     })?;
-    order::sort_legacy(&mut resources);
+    let top = kustomization::find(files, &dir).unwrap_or_else(|| dir.clone());
+    let options = meter.kustomization_files.borrow().get(&top).and_then(|(_, k)| k.sort_options.clone());
+    match options {
+        Some(options) => options.sort(&mut resources).map_err(|message| Error::Field {
+            file: top,
+            field: "sortOptions".into(),
+            message,
+        })?,
+        None => order::sort_legacy(&mut resources),
+    }
     Ok(resources.into_iter().map(|r| drop_empty_annotations(r.object)).collect())
 }
 

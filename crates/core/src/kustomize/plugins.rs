@@ -224,6 +224,19 @@ struct StrategicMerge {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SortOrder {
+    #[serde(rename = "apiVersion")]
+    _api_version: String,
+    #[serde(rename = "kind")]
+    _kind: String,
+    #[serde(default, rename = "metadata")]
+    _metadata: Option<Value>,
+    #[serde(default)]
+    sort_options: super::order::SortOptions,
+}
+
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoArguments {
     #[serde(rename = "apiVersion")]
@@ -310,6 +323,10 @@ fn transformer(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Resu
                     transform::smp_by_id(ctx, &f, res, &doc)?;
                 }
             }
+        }
+        "SortOrderTransformer" => {
+            let p: SortOrder = typed(ctx, c)?;
+            p.sort_options.sort(res).map_err(|e| ctx.field_error(format!("{field}.sortOptions"), e))?;
         }
         "HashTransformer" => {
             let _: NoArguments = typed(ctx, c)?;
