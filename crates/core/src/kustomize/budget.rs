@@ -75,6 +75,8 @@ pub(crate) struct Meter {
     /// Manifest files read so far, by path, with their size in bytes and, once a file has been
     /// read twice, its objects (checked).
     pub manifests: RefCell<HashMap<String, Parsed<Option<Objects>>>>,
+    /// With `buildMetadata` at the top: the top folder, which origins are written relative to.
+    pub tracking: RefCell<Option<String>>,
 }
 
 /// A manifest file's objects, shared by the cache and whoever includes the file.
@@ -98,6 +100,7 @@ impl Meter {
             bytes: Cell::new(0),
             kustomization_files: RefCell::default(),
             manifests: RefCell::default(),
+            tracking: RefCell::default(),
         }
     }
 

@@ -157,6 +157,10 @@ pub(super) fn make(
         object.insert("immutable".into(), json!(true));
     }
     let mut r = Resource::new(Value::Object(object));
+    if let Some(top) = ctx.tracking() {
+        let kind = if secret { "SecretGenerator" } else { "ConfigMapGenerator" };
+        r.origin = Some(super::track::configured(&top, ctx.file, kind, None));
+    }
     r.generated = true;
     r.needs_hash = options.disable_name_suffix_hash != Some(true);
     Ok(r)

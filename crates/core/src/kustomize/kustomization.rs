@@ -20,7 +20,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("vars", "vars"),
     ("crds", "crds"),
     ("openapi", "openapi"),
-    ("buildMetadata", "buildMetadata"),
     ("imageTags", "imageTags"),
     ("inventory", "inventory"),
     ("patchesJson6902Inline", "patchesJson6902Inline"),
@@ -83,6 +82,9 @@ pub struct Kustomization {
     /// The output order; only the kustomization rendered at the top decides it.
     #[serde(default)]
     pub sort_options: Option<super::order::SortOptions>,
+    /// What to write about the build into the objects; only the top kustomization decides.
+    #[serde(default)]
+    pub build_metadata: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -235,6 +237,15 @@ impl Kustomization {
                     file: file.to_string(),
                     field: format!("generator {i} ({}).behavior", g.name),
                     message: format!("{b:?} is not one of create, merge, replace"),
+                });
+            }
+        }
+        for (i, option) in k.build_metadata.iter().enumerate() {
+            if !super::track::OPTIONS.contains(&option.as_str()) {
+                return Err(Error::Field {
+                    file: file.to_string(),
+                    field: format!("buildMetadata[{i}]"),
+                    message: format!("{option:?} is not one of {}", super::track::OPTIONS.join(", ")),
                 });
             }
         }

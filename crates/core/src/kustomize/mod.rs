@@ -21,6 +21,7 @@ mod plugins;
 pub mod resource;
 mod smp;
 mod target;
+mod track;
 mod transform;
 
 use std::borrow::Cow;
@@ -120,14 +121,17 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
         message,
     })?;
     let top = kustomization::find(files, &dir).unwrap_or_else(|| dir.clone());
-    let options = meter.kustomization_files.borrow().get(&top).and_then(|(_, k)| k.sort_options.clone());
-    match options {
+    let top_k = meter.kustomization_files.borrow().get(&top).map(|(_, k)| k.clone()).expect("the top was read");
+    match top_k.sort_options.clone() {
         Some(options) => options.sort(&mut resources).map_err(|message| Error::Field {
             file: top,
             field: "sortOptions".into(),
             message,
         })?,
         None => order::sort_legacy(&mut resources),
+    }
+    if meter.tracking.borrow().is_some() {
+        track::finish(&mut resources, &top_k.build_metadata);
     }
     Ok(resources.into_iter().map(|r| drop_empty_annotations(r.object)).collect())
 }
@@ -239,6 +243,9 @@ fn accumulate(
     if !(top && k.kind.as_deref() == Some("Component")) {
         k.check_kind(&file, component)?;
     }
+    if top && !k.build_metadata.is_empty() {
+        *meter.tracking.borrow_mut() = Some(dir.to_string());
+    }
     let mut acc = initial;
     let ctx = Ctx { files, dir, file: &file, meter };
 
@@ -255,7 +262,11 @@ fn accumulate(
                 acc.merge_config(custom).map_err(|e| ctx.field_error(&field, e))?;
             }
         } else {
-            let loaded = load_resources(files, &path, &At { file: &file, field: Some(&field) }, meter)?;
+            let mut loaded = load_resources(files, &path, &At { file: &file, field: Some(&field) }, meter)?;
+            if let Some(top) = ctx.tracking() {
+                let origin = track::from_file(&top, &path);
+                loaded.iter_mut().for_each(|r| r.origin = Some(origin.clone()));
+            }
             append_all(&mut acc.res, &mut seen, loaded, &file)?;
         }
     }
@@ -303,27 +314,24 @@ fn plugin_configs(
     let mut out = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let field = format!("{name}[{i}]");
-        let objects: Vec<Value> = if let Some(docs) = plugins::inline_objects(entry) {
-            docs
+        // The configurations, and the file that holds them.
+        let (file, objects): (String, Vec<Value>) = if let Some(docs) = plugins::inline_objects(entry) {
+            (ctx.file.to_string(), docs)
         } else {
             let path = ctx.resolve(&field, entry, true)?;
             if ctx.files.is_dir(&path) {
-                accumulate(ctx.files, &path, Acc::default(), stack, false, ctx.meter)?
-                    .res
-                    .into_iter()
-                    .map(|r| r.object)
-                    .collect()
+                let built = accumulate(ctx.files, &path, Acc::default(), stack, false, ctx.meter)?;
+                let file = kustomization::find(ctx.files, &path).unwrap_or(path);
+                (file, built.res.into_iter().map(|r| r.object).collect())
             } else {
-                load_resources(ctx.files, &path, &At { file: ctx.file, field: Some(&field) }, ctx.meter)?
-                    .into_iter()
-                    .map(|r| r.object)
-                    .collect()
+                let loaded = load_resources(ctx.files, &path, &At { file: ctx.file, field: Some(&field) }, ctx.meter)?;
+                (path, loaded.into_iter().map(|r| r.object).collect())
             }
         };
         let many = objects.len() > 1;
         for (j, object) in objects.into_iter().enumerate() {
             let field = if many { format!("{field} (document {})", j + 1) } else { field.clone() };
-            out.push(plugins::PluginConfig { field, object });
+            out.push(plugins::PluginConfig { field, file: file.clone(), object });
         }
     }
     Ok(out)
@@ -392,6 +400,18 @@ impl<'a> Ctx<'a> {
         let bytes = self.files.read(&path).map_err(|e| self.field_error(field, e.to_string()))?;
         self.meter.bytes(&At { file: self.file, field: Some(field) }, bytes.len())?;
         Ok((path, bytes))
+    }
+
+    /// With `buildMetadata` at the top: the top folder, which origins are relative to.
+    pub fn tracking(&self) -> Option<String> {
+        self.meter.tracking.borrow().clone()
+    }
+
+    /// Notes on every resource that the built-in transformer `kind` configured here ran.
+    pub fn ran(&self, res: &mut [Resource], kind: &str) {
+        if let Some(top) = self.tracking() {
+            track::ran(res, &track::configured(&top, self.file, kind, None));
+        }
     }
 
     pub fn field_error(&self, field: impl Into<String>, message: impl Into<String>) -> Error {

@@ -39,7 +39,18 @@ impl List {
 /// One plugin configuration, with where it was written for messages.
 pub(super) struct PluginConfig {
     pub field: String,
+    /// The file it is written in (the kustomization itself for one written inline).
+    pub file: String,
     pub object: Value,
+}
+
+impl PluginConfig {
+    /// How `buildMetadata` names it: where it is configured, its kind and name.
+    fn configured(&self, top: &str) -> String {
+        let kind = self.object.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let name = self.object.pointer("/metadata/name").and_then(Value::as_str);
+        super::track::configured(top, &self.file, kind, name)
+    }
 }
 
 /// Whether an entry is a configuration written inline (kustomize tries to read each entry as
@@ -58,7 +69,12 @@ pub(super) fn run(ctx: &Ctx<'_>, list: List, configs: &[PluginConfig], res: &mut
         check_builtin(ctx, c)?;
         match list {
             List::Generators => generator(ctx, c, res)?,
-            List::Transformers => transformer(ctx, c, res)?,
+            List::Transformers => {
+                transformer(ctx, c, res)?;
+                if let Some(top) = ctx.tracking() {
+                    super::track::ran(res, &c.configured(&top));
+                }
+            }
             List::Validators => {
                 // A validator must not change anything (kustomize checks the same).
                 let mut copy = res.clone();
@@ -379,11 +395,14 @@ fn generator(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Result
             map.insert(key.into(), v.clone());
         }
     }
-    let mut g: Generator = typed(ctx, &PluginConfig { field: c.field.clone(), object })?;
+    let mut g: Generator = typed(ctx, &PluginConfig { field: c.field.clone(), file: c.file.clone(), object })?;
     if let Some(env) = g.env.take() {
         g.envs.insert(0, env);
     }
-    let made = generate::make(ctx, &c.field, &g, None, secret)?;
+    let mut made = generate::make(ctx, &c.field, &g, None, secret)?;
+    if let Some(top) = ctx.tracking() {
+        made.origin = Some(c.configured(&top));
+    }
     generate::place(ctx, &c.field, &g, made, res)
 }
 

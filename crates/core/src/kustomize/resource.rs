@@ -87,6 +87,12 @@ pub struct Resource {
     /// apart otherwise equal referral candidates by them).
     pub prefixes: Vec<String>,
     pub suffixes: Vec<String>,
+    /// Where it came from, as `config.kubernetes.io/origin` writes it (when `buildMetadata`
+    /// asks for it).
+    pub origin: Option<String>,
+    /// The transformers that ran over it, each as an entry of
+    /// `alpha.config.kubernetes.io/transformations` writes it.
+    pub transformations: Vec<String>,
 }
 
 impl Resource {
@@ -99,6 +105,8 @@ impl Resource {
             hashed: false,
             prefixes: Vec::new(),
             suffixes: Vec::new(),
+            origin: None,
+            transformations: Vec::new(),
         }
     }
 

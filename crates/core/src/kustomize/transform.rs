@@ -20,16 +20,26 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
             smp_by_id(ctx, &field, res, &doc)?;
         }
     }
+    if !k.patches_strategic_merge.is_empty() {
+        ctx.ran(res, "PatchStrategicMergeTransformer");
+    }
     for (i, p) in k.patches.iter().enumerate() {
         patch(ctx, &format!("patches[{i}]"), res, p, false)?;
+        ctx.ran(res, "PatchTransformer");
     }
     if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
         namespace(res, ns, &config.namespace, &NamespaceMode::default());
+        ctx.ran(res, "NamespaceTransformer");
     }
     let prefix = k.name_prefix.as_deref().unwrap_or_default();
     let suffix = k.name_suffix.as_deref().unwrap_or_default();
-    if !prefix.is_empty() || !suffix.is_empty() {
-        prefix_suffix(res, prefix, suffix, &config.name_prefix);
+    if !prefix.is_empty() {
+        prefix_suffix(res, prefix, "", &config.name_prefix);
+        ctx.ran(res, "PrefixTransformer");
+    }
+    if !suffix.is_empty() {
+        prefix_suffix(res, "", suffix, &config.name_suffix);
+        ctx.ran(res, "SuffixTransformer");
     }
     for (i, entry) in k.labels.iter().enumerate() {
         // An entry's own fields, then where kustomize puts labels by default: selectors and
@@ -45,21 +55,30 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
         super::config::merge_specs(&mut specs, &defaults)
             .map_err(|e| ctx.field_error(format!("labels[{i}].fields"), e))?;
         set_maps(res, &entry.pairs, &specs);
+        ctx.ran(res, "LabelTransformer");
     }
     if !k.common_labels.is_empty() {
         set_maps(res, &k.common_labels, &config.common_labels);
     }
+    // kustomize configures the commonLabels transformer beside any `labels`, empty or not.
+    if !k.common_labels.is_empty() || !k.labels.is_empty() {
+        ctx.ran(res, "LabelTransformer");
+    }
     if !k.common_annotations.is_empty() {
         set_maps(res, &k.common_annotations, &config.common_annotations);
+        ctx.ran(res, "AnnotationsTransformer");
     }
     for (i, p) in k.patches_json6902.iter().enumerate() {
         patch(ctx, &format!("patchesJson6902[{i}]"), res, p, true)?;
+        ctx.ran(res, "PatchJson6902Transformer");
     }
     for r in &k.replicas {
         replicas(res, &r.name, r.count, &config.replicas);
+        ctx.ran(res, "ReplicaCountTransformer");
     }
     for (i, image) in k.images.iter().enumerate() {
         images(ctx, &format!("images[{i}]"), res, image, &config.images)?;
+        ctx.ran(res, "ImageTagTransformer");
     }
     Ok(())
 }
