@@ -37,7 +37,9 @@ pub fn configured(top: &str, file: &str, kind: &str, name: Option<&str>) -> Stri
     let mut out =
         format!("configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n", relative(top, file));
     if let Some(name) = name.filter(|n| !n.is_empty()) {
-        out.push_str(&format!("  name: {name}\n"));
+        out.push_str("  name: ");
+        out.push_str(name);
+        out.push('\n');
     }
     out
 }
