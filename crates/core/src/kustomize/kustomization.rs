@@ -15,7 +15,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("helmCharts", "helmCharts (Helm inflation)"),
     ("helmGlobals", "helmGlobals (Helm inflation)"),
     ("helmChartInflationGenerator", "helmChartInflationGenerator (Helm inflation)"),
-    ("replacements", "replacements"),
     ("vars", "vars"),
     ("generators", "generators (plugins)"),
     ("transformers", "transformers (plugins)"),
@@ -74,6 +73,9 @@ pub struct Kustomization {
     pub secret_generator: Vec<Generator>,
     #[serde(default)]
     pub generator_options: Option<GeneratorOptions>,
+    /// Inline replacements or `{path: file}` entries, read by `replacements::run`.
+    #[serde(default)]
+    pub replacements: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -4,7 +4,7 @@
 //! the same objects, the same field values, the same order. It follows kustomize's pipeline:
 //! accumulate resources (recursively), components, generators, then the transformers in
 //! kustomize's fixed order; at the top level, append generator hashes, fix name references and
-//! sort. Features outside the subset (remote resources, helm, plugins, replacements, vars…) are
+//! sort. Features outside the subset (remote resources, helm, plugins, vars…) are
 //! refused with an error naming the file and field; nothing is silently skipped. This module
 //! does no IO: files come from the snapshot (or another [`Files`]). A render keeps to a
 //! [`Budget`] of objects and bytes, counted as it builds ([`build_with`]).
@@ -16,6 +16,7 @@ mod json_patch;
 mod kustomization;
 mod namerefs;
 mod order;
+mod replacements;
 pub mod resource;
 mod smp;
 mod target;

@@ -1,6 +1,6 @@
 //! The built-in transformers of one kustomization, in kustomize's fixed order:
 //! patchesStrategicMerge, patches, namespace, namePrefix, nameSuffix, labels and commonLabels,
-//! commonAnnotations, patchesJson6902, replicas, images.
+//! commonAnnotations, patchesJson6902, replicas, images, replacements.
 
 use serde_json::{Map, Value, json};
 
@@ -47,6 +47,7 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, res: &mut Vec<Resource>) -> Result<
     for (i, image) in k.images.iter().enumerate() {
         images(ctx, &format!("images[{i}]"), res, image)?;
     }
+    super::replacements::run(ctx, &k.replacements, res)?;
     Ok(())
 }
 
