@@ -117,12 +117,21 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
 }
 
 /// kustomize rewrites the annotations map when it strips its build annotations, so an empty
-/// one disappears from the output (an empty `labels` map stays).
+/// one disappears from the output (an empty `labels` map stays), and every value in it is
+/// written back as a string (a number that `replacements` created there comes out quoted).
 fn drop_empty_annotations(mut object: Value) -> Value {
-    if let Some(md) = object.get_mut("metadata").and_then(Value::as_object_mut)
-        && md.get("annotations").is_some_and(|a| a.as_object().is_some_and(serde_json::Map::is_empty))
-    {
-        md.remove("annotations");
+    if let Some(md) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        if md.get("annotations").is_some_and(|a| a.as_object().is_some_and(serde_json::Map::is_empty)) {
+            md.remove("annotations");
+        } else if let Some(Value::Object(annotations)) = md.get_mut("annotations") {
+            for value in annotations.values_mut() {
+                match value {
+                    Value::Number(n) => *value = Value::String(crate::yaml::format_yaml_number(n)),
+                    Value::Bool(b) => *value = Value::String(b.to_string()),
+                    _ => {}
+                }
+            }
+        }
     }
     object
 }

@@ -282,7 +282,7 @@ fn describe_source(s: &Source) -> String {
     if let Some(o) = &s.options
         && (!o.delimiter.is_empty() || o.create)
     {
-        out.push_str(&format!(":{}({}), create={}", o.delimiter, o.index, o.create));
+        out = format!("{out}:{}({}), create={}", o.delimiter, o.index, o.create);
     }
     out
 }
@@ -490,6 +490,8 @@ enum Step {
     Match { key: String, value: String },
     /// Every list item (`*`, target paths only).
     Every,
+    /// A bracketed part without `=`: an error once the lookup reaches it (target paths only).
+    Bad(String),
 }
 
 fn is_list_selector(s: &str) -> bool {
@@ -596,20 +598,20 @@ enum Key {
 }
 
 /// Parses a target path into steps, as kyaml's `PathMatcher` reads the parts.
-fn target_steps(segments: &[String]) -> Result<Vec<Step>, String> {
+fn target_steps(segments: &[String]) -> Vec<Step> {
     // A leading dot (`.metadata.name`) is allowed; kustomize drops the empty first part.
     let skip = usize::from(segments.len() > 1 && segments[0].is_empty());
     segments[skip..]
         .iter()
         .map(|s| {
             if s.parse::<i64>().is_ok_and(|i| i >= 0) {
-                Ok(Step::Index(s.parse().expect("checked just above")))
+                Step::Index(s.parse().expect("checked just above"))
             } else if is_list_selector(s) {
-                list_selector(s)
+                list_selector(s).unwrap_or_else(Step::Bad)
             } else if s == "*" {
-                Ok(Step::Every)
+                Step::Every
             } else {
-                Ok(Step::Field(s.clone()))
+                Step::Field(s.clone())
             }
         })
         .collect()
@@ -692,44 +694,61 @@ fn find(
             }
             Ok(())
         }
-        Step::Match { key, value } => {
-            let items = match node {
-                Value::Array(items) => items,
-                Value::Null => return Ok(()),
-                other => return Err(wrong_kind("SequenceNode", other)),
-            };
-            // kyaml compiles the value as a regular expression and does not anchor it.
-            let re = regex::Regex::new(value).map_err(|e| format!("error parsing regexp: {e}"))?;
-            let hits: Vec<usize> = items
-                .iter()
-                .enumerate()
-                .filter(|(_, item)| {
-                    let field = if key.is_empty() { Some(*item) } else { item.get(key.as_str()) };
-                    field.is_some_and(|f| !f.is_null() && re.is_match(yaml_text(f).trim()))
-                })
-                .map(|(i, _)| i)
-                .collect();
-            let hits = if hits.is_empty() && create.is_some() {
-                // A created item's value is plain YAML text, read with no tag.
-                let made = resolve(value);
-                let item =
-                    if key.is_empty() { made } else { Value::Object(std::iter::once((key.clone(), made)).collect()) };
-                items.push(item);
-                vec![items.len() - 1]
-            } else {
-                hits
-            };
-            for i in hits {
-                at.push(Key::Index(i));
-                // A primitive item is the match itself; a map item goes on with the rest.
-                let result = find(&mut items[i], rest, &raw[1..], create, at, out, false);
-                at.pop();
-                result?;
-            }
-            Ok(())
-        }
+        Step::Match { key, value } => find_in_list(node, key, value, rest, raw, create, at, out),
+        Step::Bad(message) => Err(message.clone()),
         Step::Last => unreachable!("target paths have no `-` step"),
     }
+}
+
+/// The `[key=value]` step of [`find`]: list items whose field (or self) matches `value`.
+#[expect(clippy::too_many_arguments, reason = "the walk's state, passed down as in find")]
+fn find_in_list(
+    node: &mut Value,
+    key: &str,
+    value: &str,
+    rest: &[Step],
+    raw: &[String],
+    create: Option<&Copied>,
+    at: &mut Vec<Key>,
+    out: &mut Vec<Found>,
+) -> Result<(), String> {
+    let items = match node {
+        Value::Array(items) => items,
+        Value::Null => return Ok(()),
+        other => return Err(wrong_kind("SequenceNode", other)),
+    };
+    // kyaml compiles the value as a regular expression and does not anchor it.
+    let re = regex::Regex::new(value).map_err(|e| format!("error parsing regexp: {e}"))?;
+    let hits: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| {
+            let field = if key.is_empty() { Some(*item) } else { item.get(key) };
+            field.is_some_and(|f| !f.is_null() && re.is_match(yaml_text(f).trim()))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let made = hits.is_empty() && create.is_some();
+    let hits = if made {
+        // A created item's value is plain YAML text, read with no tag.
+        let value = resolve(value);
+        let item =
+            if key.is_empty() { value } else { Value::Object(std::iter::once((key.to_string(), value)).collect()) };
+        items.push(item);
+        vec![items.len() - 1]
+    } else {
+        hits
+    };
+    // A primitive item made here has no tag yet, like a created field.
+    let fresh = made && key.is_empty() && rest.is_empty();
+    for i in hits {
+        at.push(Key::Index(i));
+        // A primitive item is the match itself; a map item goes on with the rest.
+        let result = find(&mut items[i], rest, &raw[1..], create, at, out, fresh);
+        at.pop();
+        result?;
+    }
+    Ok(())
 }
 
 /// A value as a one-line YAML text (what kyaml's list selectors match against).
@@ -755,7 +774,7 @@ fn copy_to(object: &mut Value, value: &Copied, path: &str, options: Option<&Fiel
         }
     };
     let segments = split(path);
-    let steps = target_steps(&segments).map_err(|e| retrieval(Some(e)))?;
+    let steps = target_steps(&segments);
     let skip = segments.len() - steps.len();
     let mut found = Vec::new();
     find(object, &steps, &segments[skip..], create.then_some(value), &mut Vec::new(), &mut found, false)
@@ -825,9 +844,9 @@ mod tests {
 
     #[test]
     fn target_paths_drop_only_a_leading_dot() {
-        assert_eq!(target_steps(&split(".spec.x")).unwrap(), vec![Step::Field("spec".into()), Step::Field("x".into())]);
+        assert_eq!(target_steps(&split(".spec.x")), vec![Step::Field("spec".into()), Step::Field("x".into())]);
         assert_eq!(
-            target_steps(&split("a.0.*.[=x].-1")).unwrap(),
+            target_steps(&split("a.0.*.[=x].-1")),
             vec![
                 Step::Field("a".into()),
                 Step::Index(0),
@@ -836,13 +855,13 @@ mod tests {
                 Step::Field("-1".into()),
             ]
         );
-        assert!(target_steps(&split("a.[b]")).unwrap_err().contains("fieldName=fieldValue"));
+        assert!(matches!(&target_steps(&split("a.[b]"))[1], Step::Bad(m) if m.contains("fieldName=fieldValue")));
     }
 
     #[test]
     fn source_paths_read_fields_items_and_selectors() {
         let obj = json!({"spec": {"list": [{"name": "a", "v": 1}, {"name": "b", "v": 2}], "args": ["-x", "-y"]}});
-        let g = |p: &str| get(&obj, &split(p)).map(|v| v.cloned());
+        let g = |p: &str| -> Result<Option<Value>, String> { Ok(get(&obj, &split(p))?.cloned()) };
         assert_eq!(g("spec.list.[name=b].v").unwrap(), Some(json!(2)));
         assert_eq!(g(".spec.list.1.name").unwrap(), Some(json!("b")));
         assert_eq!(g("spec.list.-.name").unwrap(), Some(json!("b")));
