@@ -16,7 +16,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("helmCharts", "helmCharts (Helm inflation)"),
     ("helmGlobals", "helmGlobals (Helm inflation)"),
     ("helmChartInflationGenerator", "helmChartInflationGenerator (Helm inflation)"),
-    ("replacements", "replacements"),
     ("vars", "vars"),
     ("crds", "crds"),
     ("openapi", "openapi"),
@@ -85,6 +84,9 @@ pub struct Kustomization {
     /// What to write about the build into the objects; only the top kustomization decides.
     #[serde(default)]
     pub build_metadata: Vec<String>,
+    /// Inline replacements or `{path: file}` entries, read by `replacements::run`.
+    #[serde(default)]
+    pub replacements: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -4,7 +4,7 @@
 //! the same objects, the same field values, the same order. It follows kustomize's pipeline:
 //! accumulate resources (recursively), components, generators, then the transformers in
 //! kustomize's fixed order; at the top level, append generator hashes, fix name references and
-//! sort. Features outside the subset (remote resources, helm, plugins, replacements, vars…) are
+//! sort. Features outside the subset (remote resources, helm, plugins, vars…) are
 //! refused with an error naming the file and field; nothing is silently skipped. This module
 //! does no IO: files come from the snapshot (or another [`Files`]). A render keeps to a
 //! [`Budget`] of objects and bytes, counted as it builds ([`build_with`]).
@@ -18,6 +18,7 @@ mod kustomization;
 mod namerefs;
 mod order;
 mod plugins;
+mod replacements;
 pub mod resource;
 mod smp;
 mod target;
@@ -137,12 +138,21 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
 }
 
 /// kustomize rewrites the annotations map when it strips its build annotations, so an empty
-/// one disappears from the output (an empty `labels` map stays).
+/// one disappears from the output (an empty `labels` map stays), and every value in it is
+/// written back as a string (a number that `replacements` created there comes out quoted).
 fn drop_empty_annotations(mut object: Value) -> Value {
-    if let Some(md) = object.get_mut("metadata").and_then(Value::as_object_mut)
-        && md.get("annotations").is_some_and(|a| a.as_object().is_some_and(serde_json::Map::is_empty))
-    {
-        md.remove("annotations");
+    if let Some(md) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        if md.get("annotations").is_some_and(|a| a.as_object().is_some_and(serde_json::Map::is_empty)) {
+            md.remove("annotations");
+        } else if let Some(Value::Object(annotations)) = md.get_mut("annotations") {
+            for value in annotations.values_mut() {
+                match value {
+                    Value::Number(n) => *value = Value::String(crate::yaml::format_yaml_number(n)),
+                    Value::Bool(b) => *value = Value::String(b.to_string()),
+                    _ => {}
+                }
+            }
+        }
     }
     object
 }
@@ -265,7 +275,9 @@ fn accumulate(
             let mut loaded = load_resources(files, &path, &At { file: &file, field: Some(&field) }, meter)?;
             if let Some(top) = ctx.tracking() {
                 let origin = track::from_file(&top, &path);
-                loaded.iter_mut().for_each(|r| r.origin = Some(origin.clone()));
+                for r in &mut loaded {
+                    r.origin = Some(origin.clone());
+                }
             }
             append_all(&mut acc.res, &mut seen, loaded, &file)?;
         }

@@ -1,6 +1,6 @@
 //! The built-in transformers of one kustomization, in kustomize's fixed order:
 //! patchesStrategicMerge, patches, namespace, namePrefix, nameSuffix, labels and commonLabels,
-//! commonAnnotations, patchesJson6902, replicas, images.
+//! commonAnnotations, patchesJson6902, replicas, images, replacements.
 
 use serde_json::{Map, Value, json};
 
@@ -80,6 +80,7 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
         images(ctx, &format!("images[{i}]"), res, image, &config.images)?;
         ctx.ran(res, "ImageTagTransformer");
     }
+    super::replacements::run(ctx, &k.replacements, res)?;
     Ok(())
 }
 
