@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::snapshot::{self, Snapshot};
 use budget::{At, Meter};
@@ -354,8 +354,20 @@ fn check_object(doc: Value, path: &str, document: usize) -> Result<Value, Error>
     };
     match problem {
         Some(p) => Err(Error::Resource { file: path.to_string(), message: format!("document {document} {p}") }),
-        None => Ok(doc),
+        None => Ok(clear_empty_annotations(doc)),
     }
+}
+
+/// kyaml's reader drops an object's `metadata.annotations` when it is `null` or `{}` (it clears
+/// the annotations it adds for its own bookkeeping that way); every other null or empty field,
+/// `metadata.labels` and a pod template's annotations included, stays as written.
+fn clear_empty_annotations(mut doc: Value) -> Value {
+    if let Some(Value::Object(metadata)) = doc.get_mut("metadata")
+        && metadata.get("annotations").is_some_and(|a| a.is_null() || a.as_object().is_some_and(Map::is_empty))
+    {
+        metadata.remove("annotations");
+    }
+    doc
 }
 
 /// Appends resources, refusing two with the same kind, namespace and name.
