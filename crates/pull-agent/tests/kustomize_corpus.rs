@@ -52,7 +52,6 @@ fn first_difference(want: &str, got: &str) -> String {
 /// Cases that do not render as kubectl yet (issue 19 works this list down to nothing). A case
 /// listed here must still fail, so a fix shows up as a failure until it is taken off.
 const NOT_YET: &[&str] = &[
-    "argoproj+argo-rollouts_examples_notifications",
     "argoproj+argo-workflows_manifests_components_grafana",
     "argoproj+argo-workflows_manifests_components_tempo",
     "kubernetes-sigs+cluster-api_bootstrap_kubeadm_config_certmanager",
@@ -74,10 +73,7 @@ const NOT_YET: &[&str] = &[
     "kubernetes-sigs+cluster-api_test_infrastructure_docker_config_default",
     "kubernetes-sigs+cluster-api_test_infrastructure_docker_config_webhook",
     "kubernetes-sigs+kubebuilder_docs_book_src_cronjob-tutorial_testdata_project_config_certmanager",
-    "kubernetes-sigs+kubebuilder_docs_book_src_cronjob-tutorial_testdata_project_config_crd",
     "kubernetes-sigs+kubebuilder_docs_book_src_cronjob-tutorial_testdata_project_config_default",
-    "kubernetes-sigs+kubebuilder_docs_book_src_getting-started_testdata_project_config_crd",
-    "kubernetes-sigs+kubebuilder_docs_book_src_getting-started_testdata_project_config_default",
     "kubernetes-sigs+kubebuilder_docs_book_src_multiversion-tutorial_testdata_project_config_certmanager",
     "kubernetes-sigs+kubebuilder_docs_book_src_multiversion-tutorial_testdata_project_config_crd",
     "kubernetes-sigs+kubebuilder_docs_book_src_multiversion-tutorial_testdata_project_config_default",

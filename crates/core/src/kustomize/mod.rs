@@ -323,7 +323,7 @@ fn load_resources(files: &dyn Files, path: &str, at: &At<'_>, meter: &Meter) -> 
 /// The objects of a manifest file, checked; `List` objects expanded into their items.
 fn parse_manifest(path: &str, bytes: &[u8]) -> Result<Vec<Value>, Error> {
     let docs =
-        crate::yaml::load_all(bytes).map_err(|e| Error::Yaml { file: path.to_string(), message: e.to_string() })?;
+        crate::yaml::load_objects(bytes).map_err(|e| Error::Yaml { file: path.to_string(), message: e.to_string() })?;
     let mut out = Vec::new();
     for (i, doc) in docs.into_iter().enumerate() {
         let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
@@ -396,8 +396,10 @@ fn append_all(res: &mut Vec<Resource>, seen: &mut HashSet<Id>, more: Vec<Resourc
 /// kustomize, callers treat 0 as an error, because a customization that patches nothing is a
 /// mistake in the fleet repository.
 pub fn apply_inline_patch(objects: &mut Vec<Value>, patch: &str, target: Option<&Target>) -> Result<usize, String> {
-    let docs = crate::yaml::load_all(patch.as_bytes()).map_err(|e| e.to_string())?;
+    let docs = crate::yaml::load_objects(patch.as_bytes()).map_err(|e| e.to_string())?;
     let json = docs.len() == 1 && docs[0].is_array();
+    // As in `patches`: a JSON 6902 patch's values are plain data, a date stays text.
+    let docs = if json { crate::yaml::load_all(patch.as_bytes()).map_err(|e| e.to_string())? } else { docs };
     let selected: Vec<usize> = match target {
         Some(t) => {
             let m = t.compile()?;
