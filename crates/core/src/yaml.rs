@@ -2,14 +2,17 @@
 //!
 //! Reading: multi-document YAML becomes plain JSON values (`serde_json::Value`), with scalars
 //! resolved as Go's yaml.v3 resolves them for kustomize (`0644` is 420, `1_000` is 1000, `yes`
-//! and `on` stay strings, integral floats become integers), empty and comment-only documents
-//! dropped, and budgets on size, depth, nodes and aliases so that a YAML bomb is an error.
+//! and `on` stay strings, integral floats become integers), a block scalar that ends the input
+//! without a line break read as libyaml reads it, plain timestamps in objects read as kustomize
+//! prints them ([`load_objects`]), empty and comment-only documents dropped, comments not kept,
+//! and budgets on size, depth, nodes and aliases so that a YAML bomb is an error.
 //!
 //! Writing: block YAML with sorted keys, compact sequences and yaml.v3's quoting, literal-block
 //! and 80-column folding rules, so that `pull-agent render` prints what `kubectl kustomize`
 //! prints. This module is not a general YAML library: it knows only JSON-shaped data.
 
 use serde_json::{Map, Number, Value};
+use serde_saphyr::Spanned;
 
 /// The largest YAML file we read, in bytes.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
@@ -31,17 +34,18 @@ pub enum Error {
     Budget(String),
 }
 
-/// Reads every non-empty document of a YAML (or JSON) stream as a JSON value.
+/// Reads every non-empty document of a YAML (or JSON) stream as a JSON value, as it is written:
+/// what a kustomization file, a JSON 6902 patch or a configuration holds.
 pub fn load_all(bytes: &[u8]) -> Result<Vec<Value>, Error> {
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(Error::TooLarge { size: bytes.len(), limit: MAX_FILE_BYTES });
-    }
-    let text = std::str::from_utf8(bytes).map_err(|e| Error::NotUtf8(e.to_string()))?;
-    let docs: Vec<Option<Value>> = serde_saphyr::from_multiple_with_options(text, options()).map_err(|e| {
-        let message = one_line(&e.to_string());
-        if message.contains("budget breached") { Error::Budget(message) } else { Error::Syntax(message) }
-    })?;
-    Ok(docs.into_iter().flatten().filter(|v| !v.is_null()).map(normalize).collect())
+    load(bytes, Timestamps::AsWritten)
+}
+
+/// Reads Kubernetes objects (resources, strategic-merge patches) as kustomize reads them: like
+/// [`load_all`], and a plain scalar that yaml.v3 takes for a timestamp (`2024-01-15`,
+/// `2024-01-15 10:30:00`) becomes the RFC 3339 text Go prints for it (`2024-01-15T00:00:00Z`),
+/// because kustomize turns its objects into JSON through Go values. A quoted date stays as written.
+pub fn load_objects(bytes: &[u8]) -> Result<Vec<Value>, Error> {
+    load(bytes, Timestamps::AsGoPrintsThem)
 }
 
 /// Reads a single YAML document (an empty one is `null`).
@@ -52,6 +56,272 @@ pub fn load_one(bytes: &[u8]) -> Result<Value, Error> {
         1 => Ok(docs.remove(0)),
         n => Err(Error::Syntax(format!("expected one document, found {n}"))),
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Timestamps {
+    AsWritten,
+    AsGoPrintsThem,
+}
+
+fn load(bytes: &[u8], timestamps: Timestamps) -> Result<Vec<Value>, Error> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(Error::TooLarge { size: bytes.len(), limit: MAX_FILE_BYTES });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| Error::NotUtf8(e.to_string()))?;
+    let fixes = source_fixes(text, timestamps);
+    let docs = if fixes.is_empty() {
+        from_multiple::<Value>(text)?.into_iter().flatten().collect::<Vec<_>>()
+    } else {
+        // Only the rare file that needs a fix is read with source positions, which cost more.
+        let docs = from_multiple::<Spanned<Raw>>(text)?;
+        docs.into_iter().flatten().map(|doc| into_value(doc, &fixes)).collect()
+    };
+    Ok(docs.into_iter().filter(|v| !v.is_null()).map(normalize).collect())
+}
+
+fn from_multiple<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<Option<T>>, Error> {
+    serde_saphyr::from_multiple_with_options(text, options()).map_err(|e| {
+        let message = one_line(&e.to_string());
+        if message.contains("budget breached") { Error::Budget(message) } else { Error::Syntax(message) }
+    })
+}
+
+/// String scalars that serde-saphyr reads differently from kubectl, by the byte offset where the
+/// scalar starts: its value as serde-saphyr gives it, and as kubectl reads it.
+type Fixes = std::collections::HashMap<u64, (String, String)>;
+
+/// Finds, with a streaming pass of the parser (no aliases expanded, nothing kept but the fixes),
+/// the scalars to read as kubectl does:
+///
+/// - a block scalar (`|`, `>`) that ends the input without a line break: libyaml (and so kubectl)
+///   adds no line break after its last line, where the YAML test suite, and serde-saphyr, add one;
+/// - with `Timestamps::AsGoPrintsThem`, a plain, untagged scalar that yaml.v3 reads as a timestamp.
+///
+/// The pass runs only where the text can hold one of them; a syntax error ends it quietly, and
+/// the real read reports it.
+fn source_fixes(text: &str, timestamps: Timestamps) -> Fixes {
+    let mut fixes = Fixes::new();
+    let open_block_at_end = !text.ends_with(['\n', '\r']) && text.contains(['|', '>']);
+    let dates = timestamps == Timestamps::AsGoPrintsThem && may_hold_timestamp(text);
+    if !open_block_at_end && !dates {
+        return fixes;
+    }
+    let mut options = granit_parser::Options::default();
+    options.set_emit_comments(false);
+    options.block_scalar_eof_without_line_feed = true;
+    let mut last_block: Option<(u64, String)> = None;
+    for event in granit_parser::Parser::new_from_str_with_options(text, options) {
+        let Ok((event, span)) = event else { return Fixes::new() };
+        let granit_parser::Event::Scalar(value, style, _, tag) = event else { continue };
+        let Some(start) = span.start.byte_offset() else { continue };
+        let start = start as u64;
+        match style {
+            granit_parser::ScalarStyle::Literal | granit_parser::ScalarStyle::Folded => {
+                last_block = Some((start, value.into_owned()));
+            }
+            granit_parser::ScalarStyle::Plain if dates && tag.is_none() => {
+                last_block = None;
+                if let Some(t) = go_timestamp(&value) {
+                    fixes.insert(start, (value.into_owned(), t));
+                }
+            }
+            _ => last_block = None,
+        }
+    }
+    if open_block_at_end && let Some((start, value)) = last_block {
+        // serde-saphyr read this last scalar with one more line break than libyaml does.
+        fixes.insert(start, (format!("{value}\n"), value));
+    }
+    fixes
+}
+
+/// Whether `text` has four digits and a dash somewhere: every timestamp starts so.
+fn may_hold_timestamp(text: &str) -> bool {
+    text.as_bytes().windows(5).any(|w| w[..4].iter().all(u8::is_ascii_digit) && w[4] == b'-')
+}
+
+/// A document read with where each node starts, turned into a JSON value with the fixes applied.
+/// Scalars are kept as serde_json reads them, so that without fixes this reads as `Value` does.
+#[derive(Debug)]
+enum Raw {
+    Scalar(Value),
+    Seq(Vec<Spanned<Raw>>),
+    Map(Vec<(String, Spanned<Raw>)>),
+}
+
+fn into_value(node: Spanned<Raw>, fixes: &Fixes) -> Value {
+    match node.value {
+        Raw::Scalar(Value::String(s)) => {
+            // An alias's node is where its anchor is; `defined` points there.
+            let start = node.defined.span().byte_offset();
+            match start.and_then(|start| fixes.get(&start)) {
+                Some((read, kubectl)) if *read == s => Value::String(kubectl.clone()),
+                _ => Value::String(s),
+            }
+        }
+        Raw::Scalar(v) => v,
+        Raw::Seq(items) => Value::Array(items.into_iter().map(|i| into_value(i, fixes)).collect()),
+        Raw::Map(entries) => Value::Object(entries.into_iter().map(|(k, v)| (k, into_value(v, fixes))).collect()),
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Raw {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RawVisitor {
+    type Value = Raw;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::from(v)))
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Raw, E> {
+        serde_json::to_value(v).map(Raw::Scalar).map_err(E::custom)
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Raw, E> {
+        serde_json::to_value(v).map(Raw::Scalar).map_err(E::custom)
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Number::from_f64(v).map_or(Value::Null, Value::Number)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::String(v.to_string())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::String(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::Null))
+    }
+
+    fn visit_none<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::Null))
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Raw, D::Error> {
+        serde::Deserialize::deserialize(deserializer)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Raw::Seq(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut entries = Vec::new();
+        while let Some((key, value)) = map.next_entry()? {
+            entries.push((key, value));
+        }
+        Ok(Raw::Map(entries))
+    }
+}
+
+/// yaml.v3's timestamp reading and Go's JSON printing of it: the layouts `2006-1-2`,
+/// `2006-1-2 15:4:5.999999999` and `2006-1-2T15:4:5.999999999Z07:00` (`t` too), printed as
+/// RFC 3339 with nanoseconds (`2006-01-02T15:04:05.999999999Z07:00`, zero offsets as `Z`).
+fn go_timestamp(s: &str) -> Option<String> {
+    fn num(s: &mut &[u8], max_digits: usize) -> Option<u32> {
+        let n = s.iter().take(max_digits).take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        let v = s[..n].iter().fold(0, |acc, c| acc * 10 + u32::from(c - b'0'));
+        *s = &s[n..];
+        Some(v)
+    }
+    fn lit(s: &mut &[u8], c: u8) -> Option<()> {
+        let (&first, rest) = s.split_first()?;
+        (first == c).then(|| *s = rest)
+    }
+    let mut b = s.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let year = num(&mut b, 4)?;
+    lit(&mut b, b'-')?;
+    let month = num(&mut b, 2)?;
+    lit(&mut b, b'-')?;
+    let day = num(&mut b, 2)?;
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day == 0 || day > days {
+        return None;
+    }
+    let date = format!("{year:04}-{month:02}-{day:02}");
+    let Some((&sep, rest)) = b.split_first() else { return Some(format!("{date}T00:00:00Z")) };
+    if !matches!(sep, b'T' | b't' | b' ') {
+        return None;
+    }
+    b = rest;
+    let hour = num(&mut b, 2)?;
+    lit(&mut b, b':')?;
+    let minute = num(&mut b, 2)?;
+    lit(&mut b, b':')?;
+    let second = num(&mut b, 2)?;
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut fraction = String::new();
+    if let [b'.' | b',', d, ..] = b
+        && d.is_ascii_digit()
+    {
+        let digits = b[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        fraction = std::str::from_utf8(&b[1..=digits]).ok()?.chars().take(9).collect();
+        b = &b[1 + digits..];
+        fraction = fraction.trim_end_matches('0').to_string();
+        if !fraction.is_empty() {
+            fraction.insert(0, '.');
+        }
+    }
+    let zone = match (sep, b) {
+        (b' ', []) | (b'T' | b't', [b'Z']) => "Z".to_string(),
+        (b'T' | b't', [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]) => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let (h, m) =
+                (u32::from(h1 - b'0') * 10 + u32::from(h2 - b'0'), u32::from(m1 - b'0') * 10 + u32::from(m2 - b'0'));
+            if h > 24 || m > 59 {
+                return None;
+            }
+            if h == 0 && m == 0 { "Z".to_string() } else { format!("{}{h:02}:{m:02}", *sign as char) }
+        }
+        _ => return None,
+    };
+    Some(format!("{date}T{hour:02}:{minute:02}:{second:02}{fraction}{zone}"))
 }
 
 fn options() -> serde_saphyr::Options {
@@ -70,6 +340,12 @@ fn options() -> serde_saphyr::Options {
     options.strict_booleans = true;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
     options.with_snippet = false;
+    // We never read comments, so the parser need not hold them: holding them costs a look-ahead
+    // buffer of 32 comment events, which Kubebuilder's scaffolded kustomizations (runs of
+    // commented-out entries after an empty key) overflow. Comments are still scanned and checked,
+    // and the input stays bounded by MAX_FILE_BYTES. (The `comments` feature, which kube turns on
+    // anyway, is on in our manifest so that this setting exists in every build.)
+    options.emit_comments = false;
     options
 }
 
@@ -493,7 +769,7 @@ pub fn resolves_to_string(s: &str) -> bool {
     if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
         return true;
     }
-    !(parses_as_go_int(s) || parses_as_yaml_float(s) || is_timestamp(s))
+    !(parses_as_go_int(s) || parses_as_yaml_float(s) || go_timestamp(s).is_some())
 }
 
 /// Go's `strconv.ParseInt(s, 0, 64)` (or ParseUint) accepts it: decimal, `0x`, `0o`, `0b`,
@@ -571,22 +847,6 @@ fn parses_as_yaml_float(s: &str) -> bool {
         }
     }
     i == b.len()
-}
-
-/// yaml.v3 reads plain `2001-12-14` and `2001-12-14T21:59:43.10Z` style values as timestamps.
-fn is_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() < 10 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
-        return false;
-    }
-    let date_end = b[5..].iter().position(|&c| !(c.is_ascii_digit() || c == b'-')).map_or(b.len(), |p| p + 5);
-    let date = &s[..date_end];
-    let parts: Vec<&str> = date.split('-').collect();
-    if parts.len() != 3 || parts[1].is_empty() || parts[1].len() > 2 || parts[2].is_empty() || parts[2].len() > 2 {
-        return false;
-    }
-    let rest = &s[date_end..];
-    rest.is_empty() || rest.starts_with(['T', 't', ' ']) && rest.len() > 1
 }
 
 fn is_base60_float(s: &str) -> bool {
@@ -716,6 +976,110 @@ mod tests {
             writeln!(bomb, "{cur}: &{cur} [{refs}]").unwrap();
         }
         assert!(matches!(load_all(bomb.as_bytes()), Err(Error::Budget(_))));
+    }
+
+    /// Kubebuilder's scaffolded `config/default/kustomization.yaml` has runs of a hundred comment
+    /// lines; the parser's comment look-ahead buffer (32 events) refused them.
+    #[test]
+    fn long_comment_runs_are_read() {
+        use std::fmt::Write as _;
+        let mut text = String::from("resources:\n- a.yaml\n");
+        for i in 0..200 {
+            write!(text, "# comment {i}\n#- commented: out\n").unwrap();
+        }
+        // A key whose value is empty, then a long run of commented-out entries.
+        text.push_str("replacements:\n");
+        for i in 0..200 {
+            write!(text, "# - source: {i}\n#     kind: Service\n\n").unwrap();
+        }
+        text.push_str("namePrefix: p-\n");
+        for i in 0..200 {
+            writeln!(text, "  # indented comment {i}").unwrap();
+        }
+        assert_eq!(
+            load_one(text.as_bytes()).unwrap(),
+            json!({"resources": ["a.yaml"], "replacements": null, "namePrefix": "p-"})
+        );
+    }
+
+    /// libyaml, and so kubectl, adds no line break after the last line of a block scalar that
+    /// ends the input without one; clip and keep chomping keep only the breaks that are there.
+    #[test]
+    fn a_block_scalar_ending_the_input_gets_no_line_break() {
+        let cases = [
+            ("k: |\n  text", json!("text")),
+            ("k: |\n  one\n\n  two", json!("one\n\ntwo")),
+            ("k: |+\n  text", json!("text")),
+            ("k: |-\n  text", json!("text")),
+            ("k: >\n  one\n  two", json!("one two")),
+            ("k: |\n  text\n", json!("text\n")),
+            ("k: |\n  text\r\n", json!("text\n")),
+            // A comment line after the scalar ends it with its line break.
+            ("k: |\n  text\n# done", json!("text\n")),
+            ("- |\n  a\n- |\n  b", json!(["a\n", "b"])),
+            ("k: \"text\"", json!("text")),
+        ];
+        for (yaml, want) in cases {
+            let got = load_one(yaml.as_bytes()).unwrap();
+            let got = if got.is_array() { got } else { got["k"].clone() };
+            assert_eq!(got, want, "for {yaml:?}");
+        }
+        // Only the last document's last scalar ends the input.
+        assert_eq!(load_all(b"a: |\n  x\n---\nb: |\n  y").unwrap(), vec![json!({"a": "x\n"}), json!({"b": "y"})]);
+    }
+
+    /// The dates of kubectl's own reading, recorded in tests/data/render/yaml-timestamps.
+    #[test]
+    fn plain_timestamps_in_objects_read_as_go_prints_them() {
+        let cases = [
+            ("2024-01-15", Some("2024-01-15T00:00:00Z")),
+            ("2024-1-5", Some("2024-01-05T00:00:00Z")),
+            ("2024-01-15 10:30:00", Some("2024-01-15T10:30:00Z")),
+            ("2024-01-15 10:30:00.500", Some("2024-01-15T10:30:00.5Z")),
+            ("2024-01-15T10:30:00Z", Some("2024-01-15T10:30:00Z")),
+            ("2024-01-15t10:30:00Z", Some("2024-01-15T10:30:00Z")),
+            ("2024-01-15T10:30:00+02:00", Some("2024-01-15T10:30:00+02:00")),
+            ("2024-01-15T10:30:00+00:00", Some("2024-01-15T10:30:00Z")),
+            ("2024-01-15T10:30:00.123456789012-05:30", Some("2024-01-15T10:30:00.123456789-05:30")),
+            ("2024-01-15 1:2:3", Some("2024-01-15T01:02:03Z")),
+            ("2024-02-29", Some("2024-02-29T00:00:00Z")),
+            ("2023-02-29", None),
+            ("2024-02-30", None),
+            ("2024-13-01", None),
+            ("2024-01-15T10:30:00", None),
+            ("2001-12-14 21:59:43.10 -5", None),
+            ("2024-01-15x", None),
+            ("20240-01-15", None),
+        ];
+        for (plain, want) in cases {
+            assert_eq!(go_timestamp(plain).as_deref(), want, "for {plain:?}");
+        }
+        let text = b"a: 2024-01-15\nq: '2024-01-15'\nd: \"2024-01-15\"\nt: !!str 2024-01-15\nf: >-\n  2024-01-15\n\
+            l: [2024-01-15]\nx: &x 2024-07-08\ny: *x\nm: &m {k: 2024-07-09}\nn:\n  <<: *m\n";
+        let as_kubectl = json!({"a": "2024-01-15T00:00:00Z", "q": "2024-01-15", "d": "2024-01-15", "t": "2024-01-15",
+            "f": "2024-01-15", "l": ["2024-01-15T00:00:00Z"], "x": "2024-07-08T00:00:00Z", "y": "2024-07-08T00:00:00Z",
+            "m": {"k": "2024-07-09T00:00:00Z"}, "n": {"k": "2024-07-09T00:00:00Z"}});
+        assert_eq!(load_objects(text).unwrap(), vec![as_kubectl]);
+        // A kustomization or a JSON patch is plain data: the date stays as written.
+        assert_eq!(load_one(text).unwrap()["a"], json!("2024-01-15"));
+        // The writer quotes exactly what Go would read back as a timestamp.
+        assert_eq!(
+            to_string(&json!({"a": "2024-02-30", "b": "2024-01-15T10:30:00", "c": "2024-1-5"})),
+            "a: 2024-02-30\nb: 2024-01-15T10:30:00\nc: \"2024-1-5\"\n"
+        );
+    }
+
+    /// The slow path (source positions) reads everything else exactly as the fast one.
+    #[test]
+    fn reading_with_fixes_changes_nothing_else() {
+        let text = "a: 0644\nb: yes\nc: [1, 1.5, ~, true, \"s\", 12345678901234567890]\nd: {e: {f: 1e3}}\n1: one\n\
+            g: &g {h: 1}\ni:\n  <<: *g\n  j: 2\n";
+        let fast = load_all(text.as_bytes()).unwrap();
+        let slow = load_objects(format!("{text}date: 2024-01-15\n").as_bytes()).unwrap();
+        let mut want = fast[0].clone();
+        want["date"] = json!("2024-01-15T00:00:00Z");
+        assert_eq!(slow, vec![want]);
+        assert_eq!(fast[0]["i"], json!({"h": 1, "j": 2}));
     }
 
     #[test]

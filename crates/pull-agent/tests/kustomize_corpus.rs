@@ -52,14 +52,6 @@ fn first_difference(want: &str, got: &str) -> String {
 /// Cases that do not render as kubectl yet (issue 19 works this list down to nothing). A case
 /// listed here must still fail, so a fix shows up as a failure until it is taken off.
 const NOT_YET: &[&str] = &[
-    "argoproj+argo-rollouts_examples_notifications",
-    "kubernetes-sigs+kubebuilder_docs_book_src_cronjob-tutorial_testdata_project_config_crd",
-    "kubernetes-sigs+kubebuilder_docs_book_src_cronjob-tutorial_testdata_project_config_default",
-    "kubernetes-sigs+kubebuilder_docs_book_src_getting-started_testdata_project_config_crd",
-    "kubernetes-sigs+kubebuilder_docs_book_src_getting-started_testdata_project_config_default",
-    "kubernetes-sigs+kubebuilder_testdata_project-v4-multigroup_config_default",
-    "kubernetes-sigs+kubebuilder_testdata_project-v4-with-plugins_config_default",
-    "kubernetes-sigs+kubebuilder_testdata_project-v4_config_default",
     "open-telemetry+opentelemetry-operator_config_default",
     "open-telemetry+opentelemetry-operator_config_manifests",
     "open-telemetry+opentelemetry-operator_config_manifests_community",

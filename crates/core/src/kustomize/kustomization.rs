@@ -33,12 +33,12 @@ pub struct Kustomization {
     pub kind: Option<String>,
     #[serde(default)]
     pub metadata: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub resources: Vec<String>,
     /// Deprecated spelling of `resources`, still read by kustomize 5.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub bases: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub components: Vec<String>,
     #[serde(default)]
     pub namespace: Option<String>,
@@ -46,59 +46,59 @@ pub struct Kustomization {
     pub name_prefix: Option<String>,
     #[serde(default)]
     pub name_suffix: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub labels: Vec<LabelsEntry>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub common_labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub common_annotations: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub images: Vec<Image>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub replicas: Vec<Replica>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub patches: Vec<Patch>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub patches_strategic_merge: Vec<String>,
-    #[serde(default, rename = "patchesJson6902")]
+    #[serde(default, deserialize_with = "nullable", rename = "patchesJson6902")]
     pub patches_json6902: Vec<Patch>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub config_map_generator: Vec<Generator>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub secret_generator: Vec<Generator>,
     #[serde(default)]
     pub generator_options: Option<GeneratorOptions>,
     /// Files of kustomize's transformer configuration (custom field specs).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub configurations: Vec<String>,
     /// Configurations of kustomize's built-in plugins: inline, files or kustomization folders.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub generators: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub transformers: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub validators: Vec<String>,
     /// The output order; only the kustomization rendered at the top decides it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub sort_options: Option<super::order::SortOptions>,
     /// What to write about the build into the objects; only the top kustomization decides.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub build_metadata: Vec<String>,
     /// Inline replacements or `{path: file}` entries, read by `replacements::run`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub replacements: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelsEntry {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub pairs: BTreeMap<String, String>,
     #[serde(default)]
     pub include_selectors: bool,
     #[serde(default)]
     pub include_templates: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub fields: Vec<FieldSpec>,
 }
 
@@ -154,11 +154,11 @@ pub struct Generator {
     pub namespace: Option<String>,
     #[serde(default)]
     pub behavior: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub literals: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub files: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub envs: Vec<String>,
     /// Deprecated single form of `envs`.
     #[serde(default)]
@@ -172,14 +172,24 @@ pub struct Generator {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GeneratorOptions {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub disable_name_suffix_hash: Option<bool>,
     #[serde(default)]
     pub immutable: Option<bool>,
+}
+
+/// kustomize reads a list or map given as `null` (`patches: null`, or `patches:` with nothing
+/// after it, as Kubebuilder scaffolds them) as if it were left out.
+fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// The kustomization file of a folder, if it has one.
@@ -210,9 +220,12 @@ impl Kustomization {
         let value =
             crate::yaml::load_one(bytes).map_err(|e| Error::Yaml { file: file.to_string(), message: e.to_string() })?;
         let value = if value.is_null() { Value::Object(serde_json::Map::new()) } else { value };
-        let Value::Object(map) = &value else {
+        let Value::Object(mut map) = value else {
             return Err(Error::Yaml { file: file.to_string(), message: "a kustomization must be a mapping".into() });
         };
+        // A refused field given as null is left out, as kustomize reads it (Kubebuilder scaffolds
+        // `replacements:` with every entry commented out).
+        map.retain(|key, v| !(v.is_null() && REFUSED.iter().any(|(k, _)| k == key)));
         for key in map.keys() {
             if let Some((_, feature)) = REFUSED.iter().find(|(k, _)| k == key) {
                 return Err(Error::Refused {
@@ -222,7 +235,7 @@ impl Kustomization {
                 });
             }
         }
-        let mut k: Kustomization = serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut k: Kustomization = serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
             let field = e.path().to_string();
             Error::Field { file: file.to_string(), field, message: e.into_inner().to_string() }
         })?;

@@ -29,7 +29,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::snapshot::{self, Snapshot};
 use budget::{At, Meter};
@@ -461,7 +461,7 @@ fn load_resources(files: &dyn Files, path: &str, at: &At<'_>, meter: &Meter) -> 
 /// The objects of a manifest file, checked; `List` objects expanded into their items.
 fn parse_manifest(path: &str, bytes: &[u8]) -> Result<Vec<Value>, Error> {
     let docs =
-        crate::yaml::load_all(bytes).map_err(|e| Error::Yaml { file: path.to_string(), message: e.to_string() })?;
+        crate::yaml::load_objects(bytes).map_err(|e| Error::Yaml { file: path.to_string(), message: e.to_string() })?;
     let mut out = Vec::new();
     for (i, doc) in docs.into_iter().enumerate() {
         let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
@@ -492,8 +492,20 @@ fn check_object(doc: Value, path: &str, document: usize) -> Result<Value, Error>
     };
     match problem {
         Some(p) => Err(Error::Resource { file: path.to_string(), message: format!("document {document} {p}") }),
-        None => Ok(doc),
+        None => Ok(clear_empty_annotations(doc)),
     }
+}
+
+/// kyaml's reader drops an object's `metadata.annotations` when it is `null` or `{}` (it clears
+/// the annotations it adds for its own bookkeeping that way); every other null or empty field,
+/// `metadata.labels` and a pod template's annotations included, stays as written.
+fn clear_empty_annotations(mut doc: Value) -> Value {
+    if let Some(Value::Object(metadata)) = doc.get_mut("metadata")
+        && metadata.get("annotations").is_some_and(|a| a.is_null() || a.as_object().is_some_and(Map::is_empty))
+    {
+        metadata.remove("annotations");
+    }
+    doc
 }
 
 /// Appends resources, refusing two with the same kind, namespace and name.
@@ -522,8 +534,10 @@ fn append_all(res: &mut Vec<Resource>, seen: &mut HashSet<Id>, more: Vec<Resourc
 /// kustomize, callers treat 0 as an error, because a customization that patches nothing is a
 /// mistake in the fleet repository.
 pub fn apply_inline_patch(objects: &mut Vec<Value>, patch: &str, target: Option<&Target>) -> Result<usize, String> {
-    let docs = crate::yaml::load_all(patch.as_bytes()).map_err(|e| e.to_string())?;
+    let docs = crate::yaml::load_objects(patch.as_bytes()).map_err(|e| e.to_string())?;
     let json = docs.len() == 1 && docs[0].is_array();
+    // As in `patches`: a JSON 6902 patch's values are plain data, a date stays text.
+    let docs = if json { crate::yaml::load_all(patch.as_bytes()).map_err(|e| e.to_string())? } else { docs };
     let selected: Vec<usize> = match target {
         Some(t) => {
             let m = t.compile()?;

@@ -15,7 +15,7 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
     for (i, entry) in k.patches_strategic_merge.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
         let text = patch_text(ctx, &field, entry)?;
-        let docs = crate::yaml::load_all(text.as_bytes()).map_err(|e| ctx.field_error(&field, e.to_string()))?;
+        let docs = crate::yaml::load_objects(text.as_bytes()).map_err(|e| ctx.field_error(&field, e.to_string()))?;
         for doc in docs {
             smp_by_id(ctx, &field, res, &doc)?;
         }
@@ -164,8 +164,15 @@ pub(super) fn patch(
         (None, Some(text)) => text.clone(),
         _ => return Err(ctx.field_error(field, "give exactly one of path and patch")),
     };
-    let docs = crate::yaml::load_all(text.as_bytes()).map_err(|e| ctx.field_error(field, e.to_string()))?;
+    let docs = crate::yaml::load_objects(text.as_bytes()).map_err(|e| ctx.field_error(field, e.to_string()))?;
     let is_json = docs.len() == 1 && docs[0].is_array() || docs.is_empty();
+    // kustomize reads a JSON 6902 patch's values as plain data (a date stays text), and a
+    // strategic-merge patch as objects.
+    let docs = if is_json {
+        crate::yaml::load_all(text.as_bytes()).map_err(|e| ctx.field_error(field, e.to_string()))?
+    } else {
+        docs
+    };
     if json6902_only && !is_json {
         return Err(ctx.field_error(field, "patchesJson6902 takes a JSON 6902 patch (a list of operations)"));
     }
