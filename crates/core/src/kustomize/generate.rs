@@ -181,12 +181,37 @@ pub(super) fn place(
     let effective = |n: &str| {
         if n.is_empty() { "default".to_string() } else { n.to_string() }
     };
-    let existing = res.iter().position(|r| {
-        r.gvk() == gvk
-            && (std::iter::once((r.namespace(), r.name()))
-                .chain(r.previous.iter().map(|(n, m)| (n.as_str(), m.as_str())))
-                .any(|(n, m)| m == g.name && effective(n) == effective(&ns)))
-    });
+    let ids = |r: &Resource| -> Vec<(String, String)> {
+        std::iter::once((r.namespace().to_string(), r.name().to_string())).chain(r.previous.iter().cloned()).collect()
+    };
+    let mut existing = res
+        .iter()
+        .position(|r| r.gvk() == gvk && ids(r).iter().any(|(n, m)| *m == g.name && effective(n) == effective(&ns)));
+    if existing.is_none() {
+        // As kustomize: failing that, the one object of that kind and name in any namespace (a
+        // base that set its namespace, merged by an overlay that names none).
+        let by_name: Vec<usize> = res
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.gvk() == gvk && ids(r).iter().any(|(_, m)| *m == g.name))
+            .map(|(i, _)| i)
+            .collect();
+        match by_name.as_slice() {
+            [] => {}
+            [one] => existing = Some(*one),
+            _ => {
+                return Err(ctx.field_error(
+                    field,
+                    format!(
+                        "found {} objects {} {:?} that could accept the merge; give a namespace",
+                        by_name.len(),
+                        gvk.kind,
+                        g.name
+                    ),
+                ));
+            }
+        }
+    }
     match (behavior, existing) {
         ("create", Some(i)) => Err(ctx.field_error(
             field,
@@ -236,11 +261,21 @@ pub(super) fn place(
         (_, Some(i)) => {
             let old = &mut res[i];
             let mut object = new.object.clone();
-            // Keep the base's identity (its name and namespace so far).
+            // Keep the base's identity (its name and namespace so far), and its labels and
+            // annotations under the new ones (kustomize's `CopyMergeMetaDataFieldsFrom`).
             if let Some(md) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                 md.insert("name".into(), json!(old.name()));
                 if !old.namespace().is_empty() {
                     md.insert("namespace".into(), json!(old.namespace()));
+                }
+                for section in ["labels", "annotations"] {
+                    if let Some(Value::Object(kept)) = old.object.pointer(&format!("/metadata/{section}")) {
+                        let mut merged = kept.clone();
+                        if let Some(Value::Object(new)) = md.get(section) {
+                            merged.extend(new.clone());
+                        }
+                        md.insert(section.into(), Value::Object(merged));
+                    }
                 }
             }
             old.object = object;
