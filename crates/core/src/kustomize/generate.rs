@@ -175,43 +175,8 @@ pub(super) fn place(
     res: &mut Vec<Resource>,
 ) -> Result<(), Error> {
     let behavior = g.behavior.as_deref().unwrap_or("create");
-    let ns = g.namespace.clone().unwrap_or_default();
     let gvk = new.gvk();
-    // Matched against every name the resource had; no namespace means `default`.
-    let effective = |n: &str| {
-        if n.is_empty() { "default".to_string() } else { n.to_string() }
-    };
-    let ids = |r: &Resource| -> Vec<(String, String)> {
-        std::iter::once((r.namespace().to_string(), r.name().to_string())).chain(r.previous.iter().cloned()).collect()
-    };
-    let mut existing = res
-        .iter()
-        .position(|r| r.gvk() == gvk && ids(r).iter().any(|(n, m)| *m == g.name && effective(n) == effective(&ns)));
-    if existing.is_none() {
-        // As kustomize: failing that, the one object of that kind and name in any namespace (a
-        // base that set its namespace, merged by an overlay that names none).
-        let by_name: Vec<usize> = res
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.gvk() == gvk && ids(r).iter().any(|(_, m)| *m == g.name))
-            .map(|(i, _)| i)
-            .collect();
-        match by_name.as_slice() {
-            [] => {}
-            [one] => existing = Some(*one),
-            _ => {
-                return Err(ctx.field_error(
-                    field,
-                    format!(
-                        "found {} objects {} {:?} that could accept the merge; give a namespace",
-                        by_name.len(),
-                        gvk.kind,
-                        g.name
-                    ),
-                ));
-            }
-        }
-    }
+    let existing = find_existing(ctx, field, g, &gvk, res)?;
     match (behavior, existing) {
         ("create", Some(i)) => Err(ctx.field_error(
             field,
@@ -281,6 +246,55 @@ pub(super) fn place(
             old.object = object;
             old.needs_hash = new.needs_hash;
             Ok(())
+        }
+    }
+}
+
+/// The object a generator of `g`'s name would merge into or replace: the one ever known by
+/// that kind, name and namespace (none meaning `default`), or else the one of that kind and name
+/// in any namespace, as kustomize's accumulator looks.
+fn find_existing(
+    ctx: &Ctx<'_>,
+    field: &str,
+    g: &Generator,
+    gvk: &super::resource::Gvk,
+    res: &[Resource],
+) -> Result<Option<usize>, Error> {
+    let ns = g.namespace.clone().unwrap_or_default();
+    // Matched against every name the resource had; no namespace means `default`.
+    let effective = |n: &str| {
+        if n.is_empty() { "default".to_string() } else { n.to_string() }
+    };
+    let ids = |r: &Resource| -> Vec<(String, String)> {
+        std::iter::once((r.namespace().to_string(), r.name().to_string())).chain(r.previous.iter().cloned()).collect()
+    };
+    let existing = res
+        .iter()
+        .position(|r| r.gvk() == *gvk && ids(r).iter().any(|(n, m)| *m == g.name && effective(n) == effective(&ns)));
+    if existing.is_some() {
+        return Ok(existing);
+    }
+    {
+        // As kustomize: failing that, the one object of that kind and name in any namespace (a
+        // base that set its namespace, merged by an overlay that names none).
+        let by_name: Vec<usize> = res
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.gvk() == *gvk && ids(r).iter().any(|(_, m)| *m == g.name))
+            .map(|(i, _)| i)
+            .collect();
+        match by_name.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            _ => Err(ctx.field_error(
+                field,
+                format!(
+                    "found {} objects {} {:?} that could accept the merge; give a namespace",
+                    by_name.len(),
+                    gvk.kind,
+                    g.name
+                ),
+            )),
         }
     }
 }
