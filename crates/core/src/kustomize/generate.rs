@@ -274,28 +274,26 @@ fn find_existing(
     if existing.is_some() {
         return Ok(existing);
     }
-    {
-        // As kustomize: failing that, the one object of that kind and name in any namespace (a
-        // base that set its namespace, merged by an overlay that names none).
-        let by_name: Vec<usize> = res
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.gvk() == *gvk && ids(r).iter().any(|(_, m)| *m == g.name))
-            .map(|(i, _)| i)
-            .collect();
-        match by_name.as_slice() {
-            [] => Ok(None),
-            [one] => Ok(Some(*one)),
-            _ => Err(ctx.field_error(
-                field,
-                format!(
-                    "found {} objects {} {:?} that could accept the merge; give a namespace",
-                    by_name.len(),
-                    gvk.kind,
-                    g.name
-                ),
-            )),
-        }
+    // As kustomize: failing that, the one object of that kind and name in any namespace (a
+    // base that set its namespace, merged by an overlay that names none).
+    let by_name: Vec<usize> = res
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.gvk() == *gvk && ids(r).iter().any(|(_, m)| *m == g.name))
+        .map(|(i, _)| i)
+        .collect();
+    match by_name.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        _ => Err(ctx.field_error(
+            field,
+            format!(
+                "found {} objects {} {:?} that could accept the merge; give a namespace",
+                by_name.len(),
+                gvk.kind,
+                g.name
+            ),
+        )),
     }
 }
 
