@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::Files;
 use super::budget::{At, Meter};
 use super::resource::FieldSpec;
+use super::vars::Var;
 use super::{Error, KUSTOMIZATION_FILES, Target};
 
 /// Fields kustomize knows that we do not render, with what to call them in the error.
@@ -17,7 +18,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("helmGlobals", "helmGlobals (Helm inflation)"),
     ("helmChartInflationGenerator", "helmChartInflationGenerator (Helm inflation)"),
     ("replacements", "replacements"),
-    ("vars", "vars"),
     ("generators", "generators (plugins)"),
     ("transformers", "transformers (plugins)"),
     ("validators", "validators (plugins)"),
@@ -77,6 +77,9 @@ pub struct Kustomization {
     /// Files of kustomize's transformer configuration (custom field specs).
     #[serde(default)]
     pub configurations: Vec<String>,
+    /// Legacy `$(VAR)` substitution (vars.rs).
+    #[serde(default)]
+    pub vars: Vec<Var>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -4,7 +4,7 @@
 //! the same objects, the same field values, the same order. It follows kustomize's pipeline:
 //! accumulate resources (recursively), components, generators, then the transformers in
 //! kustomize's fixed order; at the top level, append generator hashes, fix name references and
-//! sort. Features outside the subset (remote resources, helm, plugins, replacements, vars…) are
+//! sort. Features outside the subset (remote resources, helm, plugins, replacements…) are
 //! refused with an error naming the file and field; nothing is silently skipped. This module
 //! does no IO: files come from the snapshot (or another [`Files`]). A render keeps to a
 //! [`Budget`] of objects and bytes, counted as it builds ([`build_with`]).
@@ -21,6 +21,7 @@ pub mod resource;
 mod smp;
 mod target;
 mod transform;
+mod vars;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -115,6 +116,8 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
     let mut resources = acc.res;
     generate::append_hashes(&mut resources);
     namerefs::fix(&mut resources, config);
+    let file = kustomization::find(files, &dir).unwrap_or_default();
+    acc.vars.resolve(&mut resources, &config.var_reference, &file)?;
     order::sort_legacy(&mut resources);
     Ok(resources.into_iter().map(|r| drop_empty_annotations(r.object)).collect())
 }
@@ -178,13 +181,14 @@ fn chain(stack: &[String], dir: &str) -> String {
     format!("{} -> … -> {}", all[..3].join(" -> "), all[all.len() - 3..].join(" -> "))
 }
 
-/// What a build has gathered so far (kustomize's `ResAccumulator`): the resources, and the
-/// transformer configuration of every kustomization built into them.
+/// What a build has gathered so far (kustomize's `ResAccumulator`): the resources, the
+/// transformer configuration of every kustomization built into them, and their vars.
 #[derive(Default)]
 struct Acc {
     res: Vec<Resource>,
     /// `None` while it is kustomize's defaults (most builds never change them).
     custom: Option<Config>,
+    vars: vars::Vars,
 }
 
 impl Acc {
@@ -237,6 +241,7 @@ fn accumulate(
             if let Some(custom) = &sub.custom {
                 acc.merge_config(custom).map_err(|e| ctx.field_error(&field, e))?;
             }
+            acc.vars.absorb(sub.vars)?;
         } else {
             let loaded = load_resources(files, &path, &At { file: &file, field: Some(&field) }, meter)?;
             append_all(&mut acc.res, &mut seen, loaded, &file)?;
@@ -264,6 +269,7 @@ fn accumulate(
         acc.merge_config(&config).map_err(|e| ctx.field_error(&field, e))?;
     }
     transform::run(&ctx, &k, Acc::config(acc.custom.as_ref()), &mut acc.res)?;
+    acc.vars.declare(&file, &k.vars, &mut acc.res)?;
     stack.pop();
     Ok(acc)
 }

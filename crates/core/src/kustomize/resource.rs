@@ -83,11 +83,14 @@ pub struct Resource {
     pub generated: bool,
     /// Set once a content hash was appended.
     pub hashed: bool,
+    /// The vars whose `objref` names it (kustomize's `refVarNames`), marked where they are
+    /// declared, so that they find it again however it was renamed or moved since.
+    pub vars: Vec<String>,
 }
 
 impl Resource {
     pub fn new(object: Value) -> Resource {
-        Resource { object, previous: Vec::new(), needs_hash: false, generated: false, hashed: false }
+        Resource { object, previous: Vec::new(), needs_hash: false, generated: false, hashed: false, vars: Vec::new() }
     }
 
     pub fn gvk(&self) -> Gvk {
