@@ -119,16 +119,26 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
     let file = kustomization::find(files, &dir).unwrap_or_default();
     acc.vars.resolve(&mut resources, &config.var_reference, &file)?;
     order::sort_legacy(&mut resources);
-    Ok(resources.into_iter().map(|r| drop_empty_annotations(r.object)).collect())
+    Ok(resources.into_iter().map(|r| rewrite_annotations(r.object)).collect())
 }
 
-/// kustomize rewrites the annotations map when it strips its build annotations, so an empty
-/// one disappears from the output (an empty `labels` map stays).
-fn drop_empty_annotations(mut object: Value) -> Value {
-    if let Some(md) = object.get_mut("metadata").and_then(Value::as_object_mut)
-        && md.get("annotations").is_some_and(|a| a.as_object().is_some_and(serde_json::Map::is_empty))
-    {
-        md.remove("annotations");
+/// kustomize rewrites the annotations map when it strips its build annotations: an empty one
+/// disappears from the output (an empty `labels` map stays), and every value becomes a string
+/// (`1` is `"1"`; a var's number or boolean put into an annotation too).
+fn rewrite_annotations(mut object: Value) -> Value {
+    let Some(md) = object.get_mut("metadata").and_then(Value::as_object_mut) else { return object };
+    match md.get_mut("annotations") {
+        Some(Value::Object(map)) if map.is_empty() => {
+            md.remove("annotations");
+        }
+        Some(Value::Object(map)) => {
+            for value in map.values_mut() {
+                if matches!(value, Value::Null | Value::Bool(_) | Value::Number(_)) {
+                    *value = Value::String(value.to_string());
+                }
+            }
+        }
+        _ => {}
     }
     object
 }

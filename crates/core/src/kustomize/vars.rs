@@ -224,9 +224,9 @@ impl Vars {
                     file: file.to_string(),
                     field: format!("vars[{index}].objref"),
                     message: format!(
-                        "{} resources were first named {} ({}); kustomize cannot tell which one the var {:?} means",
-                        hits.len(),
+                        "{} matches {} resources by the names in their own files ({}); kustomize cannot tell which one the var {:?} means",
                         var.objref.describe(),
+                        hits.len(),
                         ids.join(", "),
                         var.name
                     ),
@@ -269,19 +269,24 @@ impl Vars {
             let Some(r) = resources.iter().find(|r| r.vars.contains(name)) else {
                 let var = &declared.var;
                 let hint = if var.objref.gvk().version.is_empty() {
-                    " (kustomize compares group and version exactly: give the objref an apiVersion)"
+                    "; kustomize compares group and version exactly, so give the objref an apiVersion"
                 } else {
                     ""
                 };
                 let message = format!(
-                    "no resource was first named {} among the resources of this kustomization, its bases and components{hint}",
+                    "{} matches no resource (a var looks among the resources of the kustomization that declares it, its bases and components, by the names in their own files){hint}",
                     var.objref.describe()
                 );
                 return Err(declared.error(".objref", message));
             };
             let path = &declared.var.fieldref.field_path;
             let Some(value) = field_value(&r.object, path) else {
-                return Err(declared.error(".fieldref.fieldPath", format!("{} has no field {path:?}", r.id())));
+                let hint = if path.contains('=') && !path.contains(".[") {
+                    " (a list item is selected as `ports.[name=http]`, or `ports[0]`)"
+                } else {
+                    ""
+                };
+                return Err(declared.error(".fieldref.fieldPath", format!("{} has no field {path:?}{hint}", r.id())));
             };
             // A mapping or list cannot stand in for a reference, which stays as written.
             if let Some(scalar) = Scalar::of(value) {
