@@ -727,4 +727,165 @@ mod tests {
             serde_json::from_value::<Var>(json!({"name": "X", "objref": {"kind": "Service", "extra": 1}})).unwrap_err();
         assert!(err.to_string().starts_with("objref.extra: unknown field `extra`"), "{err}");
     }
+
+    // kustomize's accumulator cases (`resaccumulator_test.go`): a Deployment whose command
+    // names two Services.
+
+    fn var(name: &str, kind: &str, object: &str, namespace: &str, field_path: &str) -> Var {
+        let objref = ObjRef {
+            version: "v1".into(),
+            kind: kind.into(),
+            name: object.into(),
+            namespace: namespace.into(),
+            ..ObjRef::default()
+        };
+        let fieldref =
+            if field_path.is_empty() { FieldRef::default() } else { FieldRef { field_path: field_path.into() } };
+        Var { name: name.into(), objref, fieldref }
+    }
+
+    fn accumulated() -> Vec<Resource> {
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "deploy1"},
+            "spec": {"template": {"spec": {"containers": [{"command": [
+                "myserver", "--somebackendService $(SERVICE_ONE)", "--yetAnother $(SERVICE_TWO)",
+            ]}]}}},
+        });
+        let service = |name: &str| json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}});
+        vec![Resource::new(deployment), Resource::new(service("backendOne")), Resource::new(service("backendTwo"))]
+    }
+
+    fn command(resources: &[Resource]) -> String {
+        let command = &resources[0].object["spec"]["template"]["spec"]["containers"][0]["command"];
+        command.as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect::<Vec<_>>().join(" ")
+    }
+
+    fn resolve(vars: &Vars, resources: &mut [Resource]) -> Result<(), Error> {
+        let config = super::super::config::Config::defaults();
+        vars.resolve(resources, &config.var_reference, "kustomization.yaml")
+    }
+
+    #[test]
+    fn vars_resolve_to_the_objects_they_name() {
+        let mut resources = accumulated();
+        let mut vars = Vars::default();
+        let declared =
+            [var("SERVICE_ONE", "Service", "backendOne", "", ""), var("SERVICE_TWO", "Service", "backendTwo", "", "")];
+        vars.declare("kustomization.yaml", &declared, &mut resources).unwrap();
+        resolve(&vars, &mut resources).unwrap();
+        assert_eq!(command(&resources), "myserver --somebackendService backendOne --yetAnother backendTwo");
+    }
+
+    #[test]
+    fn an_unused_var_is_no_error_and_an_undeclared_reference_stays() {
+        let mut resources = accumulated();
+        let mut vars = Vars::default();
+        let declared = [
+            var("SERVICE_ONE", "Service", "backendOne", "", ""),
+            var("SERVICE_UNUSED", "Service", "backendTwo", "", ""),
+        ];
+        vars.declare("kustomization.yaml", &declared, &mut resources).unwrap();
+        resolve(&vars, &mut resources).unwrap();
+        assert_eq!(command(&resources), "myserver --somebackendService backendOne --yetAnother $(SERVICE_TWO)");
+    }
+
+    #[test]
+    fn an_objref_without_a_namespace_that_matches_two_objects_is_ambiguous() {
+        let mut resources = accumulated();
+        resources.push(Resource::new(json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "backendOne", "namespace": "fooNamespace"},
+        })));
+        let mut vars = Vars::default();
+        let err = vars
+            .declare("k.yaml", &[var("SERVICE_ONE", "Service", "backendOne", "", "")], &mut resources)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("k.yaml: field vars[0].objref: v1 Service backendOne matches 2 resources"), "{err}");
+        // With a namespace it is not.
+        let mut vars = Vars::default();
+        let declared = [var("SERVICE_ONE", "Service", "backendOne", "fooNamespace", "")];
+        vars.declare("k.yaml", &declared, &mut resources).unwrap();
+        assert_eq!(resources[3].vars, ["SERVICE_ONE"]);
+    }
+
+    /// kustomize's gh-1600: two bases declaring one name are in conflict even when both point
+    /// at the same value.
+    #[test]
+    fn one_name_declared_by_two_bases_is_an_error_even_for_the_same_value() {
+        let config_map = |namespace: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "environment", "namespace": namespace}, "data": {"provider": "aws"}});
+        let base = |file: &str, namespace: &str| {
+            let mut resources = vec![Resource::new(config_map(namespace))];
+            let mut vars = Vars::default();
+            let declared = [var("PROVIDER", "ConfigMap", "environment", namespace, "data.provider")];
+            vars.declare(file, &declared, &mut resources).unwrap();
+            vars
+        };
+        let mut top = base("foo/kustomization.yaml", "foo");
+        let err = top.absorb(base("bar/kustomization.yaml", "bar")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "bar/kustomization.yaml: field vars[0].name: the var \"PROVIDER\" is declared already, in foo/kustomization.yaml vars[0]"
+        );
+    }
+
+    #[test]
+    fn a_field_the_object_lacks_is_an_error_naming_the_fieldref() {
+        let mut resources = accumulated();
+        let mut vars = Vars::default();
+        let declared = [var("SERVICE_ONE", "Service", "backendOne", "", "nope_nope_nope")];
+        vars.declare("k.yaml", &declared, &mut resources).unwrap();
+        let err = resolve(&vars, &mut resources).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "k.yaml: field vars[0].fieldref.fieldPath: v1 Service backendOne has no field \"nope_nope_nope\""
+        );
+    }
+
+    #[test]
+    fn an_objref_that_names_nothing_is_an_error_when_resolved() {
+        let mut resources = accumulated();
+        let mut vars = Vars::default();
+        vars.declare("k.yaml", &[var("SERVICE_THREE", "Service", "doesNotExist", "", "")], &mut resources).unwrap();
+        let err = resolve(&vars, &mut resources).unwrap_err().to_string();
+        assert!(err.starts_with("k.yaml: field vars[0].objref: v1 Service doesNotExist matches no resource"), "{err}");
+    }
+
+    /// Two kustomizations each hold a Service first named `backendOne` (one since prefixed):
+    /// each var keeps the object it found where it was declared, so neither is ambiguous.
+    #[test]
+    fn vars_keep_the_object_found_where_they_were_declared() {
+        let mut top = accumulated();
+        let mut vars = Vars::default();
+        vars.declare("top.yaml", &[var("SERVICE_ONE", "Service", "backendOne", "", "")], &mut top).unwrap();
+        let mut sub = vec![
+            Resource::new(json!({
+                "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "deploy2"},
+                "spec": {"template": {"spec": {"containers": [{"command": ["myserver", "--somebackendService $(SUB_SERVICE_ONE)"]}]}}},
+            })),
+            Resource::new(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "backendOne"}})),
+        ];
+        sub[1].set_name("sub-backendOne".into());
+        let mut sub_vars = Vars::default();
+        sub_vars.declare("sub.yaml", &[var("SUB_SERVICE_ONE", "Service", "backendOne", "", "")], &mut sub).unwrap();
+        vars.absorb(sub_vars).unwrap();
+        top.extend(sub);
+        resolve(&vars, &mut top).unwrap();
+        assert_eq!(command(&top), "myserver --somebackendService backendOne --yetAnother $(SERVICE_TWO)");
+        assert_eq!(command(&top[3..]), "myserver --somebackendService sub-backendOne");
+    }
+
+    #[test]
+    fn a_list_item_that_is_not_a_string_is_an_error_once_vars_exist() {
+        let mut resources = accumulated();
+        resources[0].object["spec"]["template"]["spec"]["containers"][0]["command"] = json!(["myserver", 8080]);
+        let mut vars = Vars::default();
+        vars.declare("k.yaml", &[var("SERVICE_ONE", "Service", "backendOne", "", "")], &mut resources).unwrap();
+        let err = resolve(&vars, &mut resources).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "kustomization.yaml: vars: apps/v1 Deployment deploy1: field spec/template/spec/containers/command: 8080 is not a string, and every item of a list where vars are replaced must be"
+        );
+        // Without vars, nothing is looked at.
+        resolve(&Vars::default(), &mut resources).unwrap();
+    }
 }
