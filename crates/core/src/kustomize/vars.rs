@@ -664,11 +664,17 @@ mod tests {
     #[test]
     fn mappings_and_lists_are_expanded_item_by_item() {
         let vars = vars();
-        let mut map = json!({"FOO": "$(FOO)", "BAZ": "$(BAZ)", "PLUS": "$(FOO)+$(BAR)", "BOOL": false, "INT": 0, "SLICE": ["$(FOO)"]});
+        let mut map = json!({
+            "FOO": "$(FOO)", "BAZ": "$(BAZ)", "PLUS": "$(FOO)+$(BAR)", "BOOL": false, "INT": 0, "SLICE": ["$(FOO)"],
+            "PORT": "$(PORT)", "PORTS": "$(PORT)+$(PORT)", "FLAG": "$(FLAG)", "IF": "if $(FLAG)", "NULL": null,
+        });
         replace_in(&mut map, &vars).unwrap();
         assert_eq!(
             map,
-            json!({"FOO": "foo", "BAZ": "$(BAZ)", "PLUS": "foo+bar", "BOOL": false, "INT": 0, "SLICE": ["$(FOO)"]})
+            json!({
+                "FOO": "foo", "BAZ": "$(BAZ)", "PLUS": "foo+bar", "BOOL": false, "INT": 0, "SLICE": ["$(FOO)"],
+                "PORT": 80, "PORTS": "80+80", "FLAG": true, "IF": "if true", "NULL": null,
+            })
         );
         let mut list = json!(["$(FOO)", "$(BAR)", "$(BAZ)", "$(FOO)+$(BAR)", "$(FLAG)", "$(RATIO)"]);
         replace_in(&mut list, &vars).unwrap();
