@@ -52,11 +52,7 @@ fn first_difference(want: &str, got: &str) -> String {
 /// Cases that do not render as kubectl yet (issue 19 works this list down to nothing). A case
 /// listed here must still fail, so a fix shows up as a failure until it is taken off.
 const NOT_YET: &[&str] = &[
-    "open-telemetry+opentelemetry-operator_config_default",
-    "open-telemetry+opentelemetry-operator_config_manifests",
-    "open-telemetry+opentelemetry-operator_config_manifests_community",
     "open-telemetry+opentelemetry-operator_config_manifests_openshift",
-    "open-telemetry+opentelemetry-operator_config_no-crds",
     "open-telemetry+opentelemetry-operator_config_overlays_openshift",
 ];
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::Files;
 use super::budget::{At, Meter};
 use super::resource::FieldSpec;
+use super::vars::Var;
 use super::{Error, KUSTOMIZATION_FILES, Target};
 
 /// Fields kustomize knows that we do not render, with what to call them in the error.
@@ -16,7 +17,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("helmCharts", "helmCharts (Helm inflation)"),
     ("helmGlobals", "helmGlobals (Helm inflation)"),
     ("helmChartInflationGenerator", "helmChartInflationGenerator (Helm inflation)"),
-    ("vars", "vars"),
     ("crds", "crds"),
     ("openapi", "openapi"),
     ("imageTags", "imageTags"),
@@ -87,6 +87,9 @@ pub struct Kustomization {
     /// Inline replacements or `{path: file}` entries, read by `replacements::run`.
     #[serde(default, deserialize_with = "nullable")]
     pub replacements: Vec<Value>,
+    /// Legacy `$(VAR)` substitution (vars.rs).
+    #[serde(default, deserialize_with = "nullable")]
+    pub vars: Vec<Var>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -4,7 +4,7 @@
 //! the same objects, the same field values, the same order. It follows kustomize's pipeline:
 //! accumulate resources (recursively), components, generators, then the transformers in
 //! kustomize's fixed order; at the top level, append generator hashes, fix name references and
-//! sort. Features outside the subset (remote resources, helm, plugins, vars…) are
+//! sort. Features that would run a program or fetch (exec and KRM plugins, remote bases, Helm) are
 //! refused with an error naming the file and field; nothing is silently skipped. This module
 //! does no IO: files come from the snapshot (or another [`Files`]). A render keeps to a
 //! [`Budget`] of objects and bytes, counted as it builds ([`build_with`]).
@@ -24,6 +24,7 @@ mod smp;
 mod target;
 mod track;
 mod transform;
+mod vars;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -115,13 +116,12 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
     let acc =
         accumulate(files, &dir, Acc::default(), &mut stack, false, &meter).map_err(|e| with_chain(e, &stack, ""))?;
     let config = Acc::config(acc.custom.as_ref());
+    let top = kustomization::find(files, &dir).unwrap_or_else(|| dir.clone());
     let mut resources = acc.res;
     generate::append_hashes(&mut resources);
-    namerefs::fix(&mut resources, config).map_err(|message| Error::Resource {
-        file: kustomization::find(files, &dir).unwrap_or_else(|| dir.clone()),
-        message,
-    })?;
-    let top = kustomization::find(files, &dir).unwrap_or_else(|| dir.clone());
+    namerefs::fix(&mut resources, config).map_err(|message| Error::Resource { file: top.clone(), message })?;
+    // With the name references fixed, vars read final names.
+    acc.vars.resolve(&mut resources, &config.var_reference, &top)?;
     let top_k = meter.kustomization_files.borrow().get(&top).map(|(_, k)| k.clone()).expect("the top was read");
     match top_k.sort_options.clone() {
         Some(options) => options.sort(&mut resources).map_err(|message| Error::Field {
@@ -149,6 +149,7 @@ fn drop_empty_annotations(mut object: Value) -> Value {
                 match value {
                     Value::Number(n) => *value = Value::String(crate::yaml::format_yaml_number(n)),
                     Value::Bool(b) => *value = Value::String(b.to_string()),
+                    Value::Null => *value = Value::String("null".into()),
                     _ => {}
                 }
             }
@@ -205,13 +206,14 @@ fn chain(stack: &[String], dir: &str) -> String {
     format!("{} -> … -> {}", all[..3].join(" -> "), all[all.len() - 3..].join(" -> "))
 }
 
-/// What a build has gathered so far (kustomize's `ResAccumulator`): the resources, and the
-/// transformer configuration of every kustomization built into them.
+/// What a build has gathered so far (kustomize's `ResAccumulator`): the resources, the
+/// transformer configuration of every kustomization built into them, and their vars.
 #[derive(Default)]
 struct Acc {
     res: Vec<Resource>,
     /// `None` while it is kustomize's defaults (most builds never change them).
     custom: Option<Config>,
+    vars: vars::Vars,
 }
 
 impl Acc {
@@ -271,6 +273,7 @@ fn accumulate(
             if let Some(custom) = &sub.custom {
                 acc.merge_config(custom).map_err(|e| ctx.field_error(&field, e))?;
             }
+            acc.vars.absorb(sub.vars)?;
         } else {
             let mut loaded = load_resources(files, &path, &At { file: &file, field: Some(&field) }, meter)?;
             if let Some(top) = ctx.tracking() {
@@ -310,6 +313,7 @@ fn accumulate(
     plugins::run(&ctx, plugins::List::Transformers, &transformers, &mut acc.res)?;
     let validators = plugin_configs(&ctx, plugins::List::Validators, &k.validators, stack)?;
     plugins::run(&ctx, plugins::List::Validators, &validators, &mut acc.res)?;
+    acc.vars.declare(&file, &k.vars, &mut acc.res)?;
     stack.pop();
     Ok(acc)
 }

@@ -93,6 +93,9 @@ pub struct Resource {
     /// The transformers that ran over it, each as an entry of
     /// `alpha.config.kubernetes.io/transformations` writes it.
     pub transformations: Vec<String>,
+    /// The vars whose `objref` names it (kustomize's `refVarNames`), marked where they are
+    /// declared, so that they find it again however it was renamed or moved since.
+    pub vars: Vec<String>,
 }
 
 impl Resource {
@@ -107,6 +110,7 @@ impl Resource {
             suffixes: Vec::new(),
             origin: None,
             transformations: Vec::new(),
+            vars: Vec::new(),
         }
     }
 
