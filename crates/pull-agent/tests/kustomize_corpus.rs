@@ -49,13 +49,6 @@ fn first_difference(want: &str, got: &str) -> String {
     )
 }
 
-/// Cases that do not render as kubectl yet (issue 19 works this list down to nothing). A case
-/// listed here must still fail, so a fix shows up as a failure until it is taken off.
-const NOT_YET: &[&str] = &[
-    "open-telemetry+opentelemetry-operator_config_manifests_openshift",
-    "open-telemetry+opentelemetry-operator_config_overlays_openshift",
-];
-
 #[test]
 fn every_case_of_the_shared_corpus_renders_as_kubectl_kustomize() {
     let root = corpus();
@@ -68,15 +61,10 @@ fn every_case_of_the_shared_corpus_renders_as_kubectl_kustomize() {
         checked += 1;
         let want = fs::read_to_string(root.join("cases").join(format!("{id}.expected.yaml")))
             .unwrap_or_else(|e| panic!("cases/{id}.expected.yaml: {e}"));
-        let problem = match render(&root, path) {
-            Ok(got) if got == want => None,
-            Ok(got) => Some(format!("{id}: output differs from kubectl\n{}", first_difference(&want, &got))),
-            Err(e) => Some(format!("{id}: failed: {e}")),
-        };
-        match (problem, NOT_YET.contains(&id.as_str())) {
-            (Some(p), false) => failures.push(p),
-            (None, true) => failures.push(format!("{id}: renders as kubectl now; take it off NOT_YET")),
-            _ => {}
+        match render(&root, path) {
+            Ok(got) if got == want => {}
+            Ok(got) => failures.push(format!("{id}: output differs from kubectl\n{}", first_difference(&want, &got))),
+            Err(e) => failures.push(format!("{id}: failed: {e}")),
         }
     }
     assert!(checked > 0, "FLOTILLA_CORPUS_CASE={only:?} names no case");

@@ -49,7 +49,8 @@ fn schema_keys(field: &str, items: &[&Value]) -> Option<&'static [&'static str]>
         | "imagePullSecrets"
         | "schedulingGates"
         | "resourceClaims"
-        | "secrets" => Some(&["name"]),
+        | "secrets"
+        | "webhooks" => Some(&["name"]),
         "volumeMounts" => Some(&["mountPath"]),
         "volumeDevices" => Some(&["devicePath"]),
         "hostAliases" => Some(&["ip"]),
@@ -92,11 +93,45 @@ pub fn apply(object: &mut Value, patch: &Value) -> Result<Outcome, String> {
     }
     let group = object.get("apiVersion").and_then(Value::as_str).and_then(|v| v.split_once('/')).map_or("", |(g, _)| g);
     let schema = SCHEMA_GROUPS.contains(&group);
-    match object {
+    match &mut *object {
         Value::Object(dest) => merge_map(dest, p, schema)?,
         other => *other = strip(patch),
     }
+    if schema {
+        first_of_each_key(object);
+    }
     Ok(Outcome::Merged)
+}
+
+/// kyaml's merge walks the whole object, and writing back a list with merge keys keeps one
+/// element per key, where the first was, with the last one's value: duplicates a JSON patch
+/// appended collapse wherever they are.
+fn first_of_each_key(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (field, child) in map.iter_mut() {
+                if let Value::Array(items) = child
+                    && items.len() > 1
+                    && items.iter().all(Value::is_object)
+                {
+                    let all: Vec<&Value> = items.iter().collect();
+                    if let Some(keys) = schema_keys(field, &all) {
+                        let mut kept: Vec<Value> = Vec::with_capacity(items.len());
+                        for item in items.drain(..) {
+                            match kept.iter_mut().find(|k| matches!(key_match(k, &item, keys), KeyMatch::Same)) {
+                                Some(earlier) => *earlier = item,
+                                None => kept.push(item),
+                            }
+                        }
+                        *items = kept;
+                    }
+                }
+                first_of_each_key(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(first_of_each_key),
+        _ => {}
+    }
 }
 
 fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, schema: bool) -> Result<(), String> {
