@@ -77,6 +77,8 @@ pub(crate) struct Meter {
     pub manifests: RefCell<HashMap<String, Parsed<Option<Objects>>>>,
     /// With `buildMetadata` at the top: the top folder, which origins are written relative to.
     pub tracking: RefCell<Option<String>>,
+    /// The schema strategic merge patches use, once a kustomization's `openapi` chose one.
+    pub schema: RefCell<super::openapi::Choice>,
 }
 
 /// A manifest file's objects, shared by the cache and whoever includes the file.
@@ -101,6 +103,7 @@ impl Meter {
             kustomization_files: RefCell::default(),
             manifests: RefCell::default(),
             tracking: RefCell::default(),
+            schema: RefCell::default(),
         }
     }
 

@@ -17,8 +17,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("helmCharts", "helmCharts (Helm inflation)"),
     ("helmGlobals", "helmGlobals (Helm inflation)"),
     ("helmChartInflationGenerator", "helmChartInflationGenerator (Helm inflation)"),
-    ("crds", "crds"),
-    ("openapi", "openapi"),
     ("imageTags", "imageTags"),
     ("inventory", "inventory"),
     ("patchesJson6902Inline", "patchesJson6902Inline"),
@@ -87,6 +85,12 @@ pub struct Kustomization {
     /// Inline replacements or `{path: file}` entries, read by `replacements::run`.
     #[serde(default, deserialize_with = "nullable")]
     pub replacements: Vec<Value>,
+    /// Files of OpenAPI definitions whose extensions add field specs (crds.rs).
+    #[serde(default, deserialize_with = "nullable")]
+    pub crds: Vec<String>,
+    /// The schema strategic merge patches use: `path` (a file) or `version` (built in).
+    #[serde(default, deserialize_with = "nullable")]
+    pub openapi: BTreeMap<String, String>,
     /// Legacy `$(VAR)` substitution (vars.rs).
     #[serde(default, deserialize_with = "nullable")]
     pub vars: Vec<Var>,

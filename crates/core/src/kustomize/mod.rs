@@ -11,11 +11,13 @@
 
 mod budget;
 mod config;
+mod crds;
 mod files;
 mod generate;
 mod json_patch;
 mod kustomization;
 mod namerefs;
+mod openapi;
 mod order;
 mod plugins;
 mod replacements;
@@ -260,6 +262,12 @@ fn accumulate(
     }
     let mut acc = initial;
     let ctx = Ctx { files, dir, file: &file, meter };
+    if !k.openapi.is_empty() && matches!(*meter.schema.borrow(), openapi::Choice::Unset) {
+        // As kustomize: the first kustomization that names one (the top first) chooses the
+        // schema for the whole render.
+        let schema = choose_schema(&ctx, &k.openapi)?;
+        *meter.schema.borrow_mut() = schema.map_or(openapi::Choice::BuiltIn, |s| openapi::Choice::Custom(Rc::new(s)));
+    }
 
     // The ids seen so far, kept for the whole loop: rebuilding them per entry made a build of
     // many files quadratic.
@@ -308,6 +316,15 @@ fn accumulate(
         let config = load_config(&ctx, &field, entry)?;
         acc.merge_config(&config).map_err(|e| ctx.field_error(&field, e))?;
     }
+    for (i, entry) in k.crds.iter().enumerate() {
+        let field = format!("crds[{i}]");
+        let (path, bytes) = ctx.read(&field, entry)?;
+        let doc =
+            crate::yaml::load_one(&bytes).map_err(|e| Error::Yaml { file: path.clone(), message: e.to_string() })?;
+        let config = crds::config(&doc)
+            .map_err(|e| ctx.field_error(&field, format!("unable to parse open API definition from {entry:?}: {e}")))?;
+        acc.merge_config(&config).map_err(|e| ctx.field_error(&field, e))?;
+    }
     transform::run(&ctx, &k, Acc::config(acc.custom.as_ref()), &mut acc.res)?;
     let transformers = plugin_configs(&ctx, plugins::List::Transformers, &k.transformers, stack)?;
     plugins::run(&ctx, plugins::List::Transformers, &transformers, &mut acc.res)?;
@@ -351,6 +368,40 @@ fn plugin_configs(
         }
     }
     Ok(out)
+}
+
+/// The schema a kustomization's `openapi` names: a file of its own, or a built-in version.
+fn choose_schema(
+    ctx: &Ctx<'_>,
+    openapi: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<openapi::Schema>, Error> {
+    if let Some(key) = openapi.keys().find(|k| !matches!(k.as_str(), "path" | "version")) {
+        return Err(ctx.field_error(format!("openapi.{key}"), "unknown field; give path or version"));
+    }
+    match (openapi.get("path"), openapi.get("version")) {
+        (Some(_), Some(_)) => {
+            Err(ctx.field_error("openapi", "builtin version and custom schema provided, cannot use both"))
+        }
+        (Some(path), None) => {
+            let (file, bytes) = ctx.read("openapi.path", path)?;
+            let doc = crate::yaml::load_one(&bytes)
+                .map_err(|e| Error::Yaml { file: file.clone(), message: e.to_string() })?;
+            openapi::Schema::parse(&doc).map(Some).map_err(|message| Error::Field {
+                file,
+                field: "definitions".into(),
+                message,
+            })
+        }
+        (None, Some(version)) if openapi::BUILT_IN_VERSIONS.contains(&version.as_str()) => Ok(None),
+        (None, Some(version)) => Err(ctx.field_error(
+            "openapi.version",
+            format!(
+                "{version:?}: the specified OpenAPI version is not built in (kustomize 5.5 has {})",
+                openapi::BUILT_IN_VERSIONS.join(", ")
+            ),
+        )),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Reads a `configurations` file: kustomize's transformer configuration.

@@ -5,6 +5,51 @@
 
 use serde_json::{Map, Value};
 
+use super::openapi::Schema;
+use super::resource::Gvk;
+
+/// How lists merge at some place in an object: not at all (replaced), by the built-in types'
+/// merge keys, or as a schema of one's own (`openapi`) says at that node.
+#[derive(Clone, Copy)]
+enum Lists<'a> {
+    Replaced,
+    BuiltIn,
+    Custom(&'a Schema, Option<&'a Value>),
+}
+
+impl<'a> Lists<'a> {
+    fn field(self, name: &str) -> Lists<'a> {
+        match self {
+            Lists::Custom(schema, node) => Lists::Custom(schema, node.and_then(|n| schema.field(n, name))),
+            other => other,
+        }
+    }
+
+    fn items(self) -> Lists<'a> {
+        match self {
+            Lists::Custom(schema, node) => Lists::Custom(schema, node.and_then(|n| schema.items(n))),
+            other => other,
+        }
+    }
+
+    /// The merge keys of the list `field` (this is the list's place), or `None` to replace it;
+    /// `Some([])` merges a list of scalars as a set.
+    fn keys(self, field: &str, items: &[&Value]) -> Option<Vec<String>> {
+        match self {
+            Lists::Replaced => None,
+            Lists::BuiltIn if field == "finalizers" => Some(Vec::new()),
+            Lists::BuiltIn => {
+                let objects = items.iter().all(|i| i.is_object());
+                objects
+                    .then(|| schema_keys(field, items))
+                    .flatten()
+                    .map(|k| k.iter().map(|s| (*s).to_string()).collect())
+            }
+            Lists::Custom(_, node) => node.and_then(super::openapi::list_merge),
+        }
+    }
+}
+
 /// What the patch did to the object as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -81,6 +126,11 @@ pub fn body(doc: &Value) -> Value {
 
 /// Applies a strategic merge `patch` to `object`, whose kind decides which lists merge.
 pub fn apply(object: &mut Value, patch: &Value) -> Result<Outcome, String> {
+    apply_with(object, patch, None)
+}
+
+/// [`apply`], with the lists of every kind merging as `schema` says when there is one.
+pub fn apply_with(object: &mut Value, patch: &Value, schema: Option<&Schema>) -> Result<Outcome, String> {
     let Value::Object(p) = patch else {
         return Err("a strategic merge patch must be a mapping".into());
     };
@@ -91,14 +141,19 @@ pub fn apply(object: &mut Value, patch: &Value) -> Result<Outcome, String> {
         Some("merge") | None => {}
         Some(other) => return Err(format!("unknown $patch directive {other:?}")),
     }
-    let group = object.get("apiVersion").and_then(Value::as_str).and_then(|v| v.split_once('/')).map_or("", |(g, _)| g);
-    let schema = SCHEMA_GROUPS.contains(&group);
+    let lists = if let Some(schema) = schema {
+        Lists::Custom(schema, schema.root(&Gvk::of(object)))
+    } else if SCHEMA_GROUPS.contains(&Gvk::of(object).group.as_str()) {
+        Lists::BuiltIn
+    } else {
+        Lists::Replaced
+    };
     match &mut *object {
-        Value::Object(dest) => merge_map(dest, p, schema)?,
+        Value::Object(dest) => merge_map(dest, p, lists)?,
         other => *other = strip(patch),
     }
-    if schema {
-        first_of_each_key(object);
+    if !matches!(lists, Lists::Replaced) {
+        first_of_each_key(object, lists);
     }
     Ok(Outcome::Merged)
 }
@@ -106,19 +161,21 @@ pub fn apply(object: &mut Value, patch: &Value) -> Result<Outcome, String> {
 /// kyaml's merge walks the whole object, and writing back a list with merge keys keeps one
 /// element per key, where the first was, with the last one's value: duplicates a JSON patch
 /// appended collapse wherever they are.
-fn first_of_each_key(value: &mut Value) {
+fn first_of_each_key(value: &mut Value, lists: Lists<'_>) {
     match value {
         Value::Object(map) => {
             for (field, child) in map.iter_mut() {
+                let here = lists.field(field);
                 if let Value::Array(items) = child
                     && items.len() > 1
                     && items.iter().all(Value::is_object)
                 {
                     let all: Vec<&Value> = items.iter().collect();
-                    if let Some(keys) = schema_keys(field, &all) {
+                    if let Some(keys) = here.keys(field, &all).filter(|k| !k.is_empty()) {
+                        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
                         let mut kept: Vec<Value> = Vec::with_capacity(items.len());
                         for item in items.drain(..) {
-                            match kept.iter_mut().find(|k| matches!(key_match(k, &item, keys), KeyMatch::Same)) {
+                            match kept.iter_mut().find(|k| matches!(key_match(k, &item, &keys), KeyMatch::Same)) {
                                 Some(earlier) => *earlier = item,
                                 None => kept.push(item),
                             }
@@ -126,15 +183,20 @@ fn first_of_each_key(value: &mut Value) {
                         *items = kept;
                     }
                 }
-                first_of_each_key(child);
+                first_of_each_key(child, here);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(first_of_each_key),
+        Value::Array(items) => {
+            let each = lists.items();
+            for item in items {
+                first_of_each_key(item, each);
+            }
+        }
         _ => {}
     }
 }
 
-fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, schema: bool) -> Result<(), String> {
+fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, lists: Lists<'_>) -> Result<(), String> {
     for (key, pv) in patch {
         // Only `$patch` is a directive for kustomize 5.5; `$retainKeys`, `$setElementOrder/…`
         // and `$deleteFromPrimitiveList/…` are copied like any field, as it does.
@@ -153,14 +215,14 @@ fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, schema: 
                     dest.insert(key.clone(), strip(pv));
                 }
                 _ => match dest.get_mut(key) {
-                    Some(Value::Object(dm)) => merge_map(dm, pm, schema)?,
+                    Some(Value::Object(dm)) => merge_map(dm, pm, lists.field(key))?,
                     _ => {
                         dest.insert(key.clone(), strip(pv));
                     }
                 },
             },
             Value::Array(pl) => {
-                let merged = merge_list(key, dest.get(key), pl, schema)?;
+                let merged = merge_list(key, dest.get(key), pl, lists.field(key))?;
                 dest.insert(key.clone(), merged);
             }
             scalar => {
@@ -200,29 +262,34 @@ fn key_match(original: &Value, patch: &Value, keys: &[&str]) -> KeyMatch {
     KeyMatch::Same
 }
 
-fn merge_list(field: &str, dest: Option<&Value>, patch: &[Value], schema: bool) -> Result<Value, String> {
+fn merge_list(field: &str, dest: Option<&Value>, patch: &[Value], lists: Lists<'_>) -> Result<Value, String> {
     if patch.iter().any(|i| is_directive(i, "replace")) {
         return Ok(Value::Array(patch.iter().filter(|i| !is_directive(i, "replace")).map(strip).collect()));
     }
     let replaced = || Value::Array(patch.iter().filter(|i| !is_directive(i, "delete")).map(strip).collect());
-    if !schema {
-        return Ok(replaced());
-    }
     let dest_items: Vec<Value> = match dest {
         Some(Value::Array(items)) => items.clone(),
         _ => Vec::new(),
     };
-    if field == "finalizers" {
+    let all: Vec<&Value> = dest_items.iter().chain(patch.iter()).collect();
+    let Some(keys) = lists.keys(field, &all) else {
+        return Ok(replaced());
+    };
+    if keys.is_empty() {
+        if !all.iter().all(|i| !i.is_object() && !i.is_array()) {
+            return Ok(replaced());
+        }
         // A primitive list with the merge strategy: the patch's items, then the others.
         let mut out: Vec<Value> = patch.to_vec();
         out.extend(dest_items.into_iter().filter(|i| !patch.contains(i)));
         return Ok(Value::Array(out));
     }
-    let all: Vec<&Value> = dest_items.iter().chain(patch.iter()).collect();
-    let keys = if all.iter().all(|i| i.is_object()) { schema_keys(field, &all) } else { None };
-    let Some(keys) = keys else {
+    if !all.iter().all(|i| i.is_object()) {
         return Ok(replaced());
-    };
+    }
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let keys = keys.as_slice();
+    let each = lists.items();
     // The patch's elements first (merged with their originals), then the untouched originals:
     // kustomize merges lists in kyaml's prepend direction.
     let mut used = vec![false; dest_items.len()];
@@ -256,7 +323,7 @@ fn merge_list(field: &str, dest: Option<&Value>, patch: &[Value], schema: bool) 
                 used[i] = true;
                 let mut merged = dest_items[i].clone();
                 match (&mut merged, item) {
-                    (Value::Object(dm), Value::Object(pm)) => merge_map(dm, pm, schema)?,
+                    (Value::Object(dm), Value::Object(pm)) => merge_map(dm, pm, each)?,
                     (m, _) => *m = strip(item),
                 }
                 out.push(merged);

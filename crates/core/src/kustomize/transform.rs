@@ -133,7 +133,8 @@ pub(super) fn smp_by_id(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, doc
 
 fn apply_smp(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, i: usize, doc: &Value) -> Result<(), Error> {
     let r = &mut res[i];
-    match smp::apply(&mut r.object, &smp::body(doc)) {
+    let schema = ctx.meter.schema.borrow().custom();
+    match smp::apply_with(&mut r.object, &smp::body(doc), schema.as_deref()) {
         Ok(Outcome::Merged) => Ok(()),
         Ok(Outcome::Deleted) => {
             res.remove(i);
