@@ -175,12 +175,20 @@ fn build_defaults() -> Config {
         common_annotations,
         name_reference,
         var_reference: specs(VAR_REFERENCE_PATHS),
-        // The images of every `containers` and `initContainers` list are found by kustomize's
-        // legacy image filter (transform.rs), which covers its default image field specs.
-        images: Vec::new(),
+        // kustomize rewrites the images of every `containers` and `initContainers` list with
+        // its legacy filter (transform.rs), then these again (which shows with a tagSuffix).
+        images: specs(IMAGE_PATHS),
         replicas: specs(REPLICA_PATHS),
     }
 }
+
+/// kustomize 5.5's image field specs, for any kind.
+const IMAGE_PATHS: &[StaticSpec] = &[
+    fs(None, None, None, "spec/containers[]/image", false),
+    fs(None, None, None, "spec/initContainers[]/image", false),
+    fs(None, None, None, "spec/template/spec/containers[]/image", false),
+    fs(None, None, None, "spec/template/spec/initContainers[]/image", false),
+];
 
 /// kustomize 5.5's namespace field specs. `metadata/namespace`, the name of a Namespace and
 /// binding subjects are special cases of the namespace transformer (transform.rs).

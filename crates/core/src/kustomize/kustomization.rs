@@ -12,14 +12,12 @@ use super::resource::FieldSpec;
 use super::vars::Var;
 use super::{Error, KUSTOMIZATION_FILES, Target};
 
-/// Fields kustomize knows that we do not render, with what to call them in the error.
+/// Fields kustomize knows that we do not render (Helm comes with its own issue), with what to
+/// call them in the error.
 const REFUSED: &[(&str, &str)] = &[
     ("helmCharts", "helmCharts (Helm inflation)"),
     ("helmGlobals", "helmGlobals (Helm inflation)"),
     ("helmChartInflationGenerator", "helmChartInflationGenerator (Helm inflation)"),
-    ("imageTags", "imageTags"),
-    ("inventory", "inventory"),
-    ("patchesJson6902Inline", "patchesJson6902Inline"),
 ];
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,6 +50,9 @@ pub struct Kustomization {
     pub common_annotations: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "nullable")]
     pub images: Vec<Image>,
+    /// Deprecated spelling of `images`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub image_tags: Vec<Image>,
     #[serde(default, deserialize_with = "nullable")]
     pub replicas: Vec<Replica>,
     #[serde(default, deserialize_with = "nullable")]
@@ -271,15 +272,9 @@ impl Kustomization {
                 });
             }
         }
-        for (i, image) in k.images.iter().enumerate() {
-            if image.tag_suffix.is_some() {
-                return Err(Error::Refused {
-                    file: file.to_string(),
-                    field: format!("images[{i}].tagSuffix"),
-                    feature: "tagSuffix".into(),
-                });
-            }
-        }
+        // The deprecated spelling of `images`, read after it as kustomize does.
+        let old_images = std::mem::take(&mut k.image_tags);
+        k.images.extend(old_images);
         Ok(k)
     }
 

@@ -426,11 +426,17 @@ fn rewrite_images(value: &mut Value, image: &super::kustomization::Image, re: &r
 fn retag(current: &str, image: &super::kustomization::Image) -> String {
     let (name, tag, digest) = split_image(current);
     let name = image.new_name.as_deref().unwrap_or(name);
-    let (tag, digest) = match (&image.new_tag, &image.digest) {
-        (Some(t), Some(d)) => (Some(t.as_str()), Some(d.as_str())),
-        (None, Some(d)) => (None, Some(d.as_str())),
-        (Some(t), None) => (Some(t.as_str()), None),
-        (None, None) => (tag, digest),
+    let suffixed;
+    let (tag, digest) = match (&image.new_tag, &image.digest, &image.tag_suffix) {
+        (Some(t), Some(d), _) => (Some(t.as_str()), Some(d.as_str())),
+        (None, Some(d), _) => (None, Some(d.as_str())),
+        (Some(t), None, _) => (Some(t.as_str()), None),
+        // A suffix goes on the tag there is (or none), and the digest goes, as in kustomize.
+        (None, None, Some(suffix)) if !suffix.is_empty() => {
+            suffixed = format!("{}{suffix}", tag.unwrap_or_default());
+            (Some(suffixed.as_str()), None)
+        }
+        (None, None, _) => (tag, digest),
     };
     let mut out = name.to_string();
     if let Some(t) = tag {
