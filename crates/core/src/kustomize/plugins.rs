@@ -254,6 +254,19 @@ struct SortOrder {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ReplacementConfig {
+    #[serde(rename = "apiVersion")]
+    _api_version: String,
+    #[serde(rename = "kind")]
+    _kind: String,
+    #[serde(default, rename = "metadata")]
+    _metadata: Option<Value>,
+    #[serde(default)]
+    replacements: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NoArguments {
     #[serde(rename = "apiVersion")]
     _api_version: String,
@@ -343,6 +356,15 @@ fn transformer(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Resu
         "SortOrderTransformer" => {
             let p: SortOrder = typed(ctx, c)?;
             p.sort_options.sort(res).map_err(|e| ctx.field_error(format!("{field}.sortOptions"), e))?;
+        }
+        "ReplacementTransformer" => {
+            let p: ReplacementConfig = typed(ctx, c)?;
+            super::replacements::run(ctx, &p.replacements, res).map_err(|e| match e {
+                Error::Field { file, field: inner, message } => {
+                    Error::Field { file, field: format!("{field}.{inner}"), message }
+                }
+                other => other,
+            })?;
         }
         "HashTransformer" => {
             let _: NoArguments = typed(ctx, c)?;
