@@ -252,6 +252,48 @@ struct SortOrder {
     sort_options: super::order::SortOptions,
 }
 
+/// A NamespaceTransformer configuration.
+fn namespace(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut [Resource]) -> Result<(), Error> {
+    let field = c.field.as_str();
+    let p: Namespace = typed(ctx, c)?;
+    let ns = p.metadata.as_ref().and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or_default();
+    let subjects = match p.set_role_binding_subjects.as_deref() {
+        None | Some("" | "defaultOnly") => Subjects::DefaultOnly,
+        Some("allServiceAccounts") => Subjects::AllServiceAccounts,
+        Some("none") => Subjects::None,
+        Some(other) => {
+            return Err(ctx.field_error(
+                format!("{field}.setRoleBindingSubjects"),
+                format!("{other:?} is not one of defaultOnly, allServiceAccounts, none"),
+            ));
+        }
+    };
+    if !ns.is_empty() {
+        transform::namespace(res, ns, &p.field_specs, &NamespaceMode { unset_only: p.unset_only, subjects });
+    }
+    Ok(())
+}
+
+/// A PatchStrategicMergeTransformer configuration: patch files, then inline patches.
+fn strategic_merge(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Result<(), Error> {
+    let field = c.field.as_str();
+    let p: StrategicMerge = typed(ctx, c)?;
+    let mut texts = Vec::new();
+    for (i, path) in p.paths.iter().enumerate() {
+        texts.push((format!("{field}.paths[{i}]"), transform::patch_text(ctx, &format!("{field}.paths[{i}]"), path)?));
+    }
+    if let Some(inline) = p.patches {
+        texts.push((format!("{field}.patches"), inline));
+    }
+    for (f, text) in texts {
+        let docs = crate::yaml::load_all(text.as_bytes()).map_err(|e| ctx.field_error(&f, e.to_string()))?;
+        for doc in docs {
+            transform::smp_by_id(ctx, &f, res, &doc)?;
+        }
+    }
+    Ok(())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReplacementConfig {
@@ -301,24 +343,7 @@ fn transformer(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Resu
             let p: Pairs = typed(ctx, c)?;
             transform::set_maps(res, &p.annotations, &p.field_specs);
         }
-        "NamespaceTransformer" => {
-            let p: Namespace = typed(ctx, c)?;
-            let ns = p.metadata.as_ref().and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or_default();
-            let subjects = match p.set_role_binding_subjects.as_deref() {
-                None | Some("" | "defaultOnly") => Subjects::DefaultOnly,
-                Some("allServiceAccounts") => Subjects::AllServiceAccounts,
-                Some("none") => Subjects::None,
-                Some(other) => {
-                    return Err(ctx.field_error(
-                        format!("{field}.setRoleBindingSubjects"),
-                        format!("{other:?} is not one of defaultOnly, allServiceAccounts, none"),
-                    ));
-                }
-            };
-            if !ns.is_empty() {
-                transform::namespace(res, ns, &p.field_specs, &NamespaceMode { unset_only: p.unset_only, subjects });
-            }
-        }
+        "NamespaceTransformer" => namespace(ctx, c, res)?,
         "ImageTagTransformer" => {
             let p: ImageTagConfig = typed(ctx, c)?;
             transform::images(ctx, &format!("{field}.imageTag"), res, &p.image_tag, &p.field_specs)?;
@@ -334,25 +359,7 @@ fn transformer(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Resu
             let patch = Patch { path: p.path, patch: inline, target: p.target, options: p.options };
             transform::patch(ctx, field, res, &patch, json_only)?;
         }
-        "PatchStrategicMergeTransformer" => {
-            let p: StrategicMerge = typed(ctx, c)?;
-            let mut texts = Vec::new();
-            for (i, path) in p.paths.iter().enumerate() {
-                texts.push((
-                    format!("{field}.paths[{i}]"),
-                    transform::patch_text(ctx, &format!("{field}.paths[{i}]"), path)?,
-                ));
-            }
-            if let Some(inline) = p.patches {
-                texts.push((format!("{field}.patches"), inline));
-            }
-            for (f, text) in texts {
-                let docs = crate::yaml::load_all(text.as_bytes()).map_err(|e| ctx.field_error(&f, e.to_string()))?;
-                for doc in docs {
-                    transform::smp_by_id(ctx, &f, res, &doc)?;
-                }
-            }
-        }
+        "PatchStrategicMergeTransformer" => strategic_merge(ctx, c, res)?,
         "SortOrderTransformer" => {
             let p: SortOrder = typed(ctx, c)?;
             p.sort_options.sort(res).map_err(|e| ctx.field_error(format!("{field}.sortOptions"), e))?;
