@@ -1,13 +1,16 @@
-//! A kustomize-compatible renderer for the subset of `kustomization.yaml` that SPEC §3 lists.
+//! A kustomize renderer: every field of `kustomization.yaml` that kubectl renders offline (SPEC
+//! §3, docs/rendering.md).
 //!
 //! [`build`] renders a folder of a [`Snapshot`] as `kubectl kustomize` (kustomize 5.5) does:
 //! the same objects, the same field values, the same order. It follows kustomize's pipeline:
-//! accumulate resources (recursively), components, generators, then the transformers in
-//! kustomize's fixed order; at the top level, append generator hashes, fix name references and
-//! sort. Features that would run a program or fetch (exec and KRM plugins, remote bases, Helm) are
-//! refused with an error naming the file and field; nothing is silently skipped. This module
-//! does no IO: files come from the snapshot (or another [`Files`]). A render keeps to a
-//! [`Budget`] of objects and bytes, counted as it builds ([`build_with`]).
+//! per kustomization, resources (recursively), generators, components, the transformer
+//! configuration (`configurations`, `crds`), the built-in transformers in kustomize's order,
+//! plugin transformers and validators, vars; at the top, generator hashes, name references,
+//! vars, the sort and build metadata. Features that would run a program or fetch (plugins other
+//! than kustomize's built-in ones, KRM functions, remote bases, Helm) are refused with an error
+//! naming the file and field; nothing is silently skipped. This module does no IO: files come
+//! from the snapshot (or another [`Files`]). A render keeps to a [`Budget`] of objects and
+//! bytes, counted as it builds ([`build_with`]).
 
 mod budget;
 mod config;
