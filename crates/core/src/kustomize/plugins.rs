@@ -239,19 +239,6 @@ struct StrategicMerge {
     patches: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SortOrder {
-    #[serde(rename = "apiVersion")]
-    _api_version: String,
-    #[serde(rename = "kind")]
-    _kind: String,
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<Value>,
-    #[serde(default)]
-    sort_options: super::order::SortOptions,
-}
-
 /// A NamespaceTransformer configuration.
 fn namespace(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut [Resource]) -> Result<(), Error> {
     let field = c.field.as_str();
@@ -360,10 +347,6 @@ fn transformer(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Resu
             transform::patch(ctx, field, res, &patch, json_only)?;
         }
         "PatchStrategicMergeTransformer" => strategic_merge(ctx, c, res)?,
-        "SortOrderTransformer" => {
-            let p: SortOrder = typed(ctx, c)?;
-            p.sort_options.sort(res).map_err(|e| ctx.field_error(format!("{field}.sortOptions"), e))?;
-        }
         "ReplacementTransformer" => {
             let p: ReplacementConfig = typed(ctx, c)?;
             super::replacements::run(ctx, &p.replacements, res).map_err(|e| match e {
