@@ -3,10 +3,13 @@
 //! substitution, named by a digest. Pure: the sources are snapshots the caller fetched.
 //!
 //! Substitution is also a step of its own ([`substitute`], with [`variables`] and [`resolve`]),
-//! so that the hub can render a placement once for many clusters and substitute per cluster,
-//! with the very code the agent's [`render`] runs.
+//! so that the hub and the simulator render a placement once for many clusters and substitute
+//! per cluster, with the very code the agent's [`render`] runs: the one render memo is
+//! [`RenderKey`] (what of a cluster a render reads), [`prepare`] (the render for a key) and
+//! [`Prepared::digest_for`] (the digest for one cluster of the key).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -103,6 +106,110 @@ pub fn render_with(
     }
     let digest = Digest::of_objects(&objects);
     Ok(Rendered { placement: placement.name().to_string(), objects, digest })
+}
+
+/// What a placement's render reads of a cluster, besides the `${cluster.*}` values it
+/// substitutes: the placement as one fleet commit declares it, the source commit, and which of
+/// its customizations select the cluster. Clusters with equal keys render the same objects
+/// before substitution; selector labels that pick the placement do not change the render.
+/// `C` is however the caller names commits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RenderKey<C> {
+    pub fleet: C,
+    pub placement: String,
+    pub source: C,
+    pub customizations: Vec<bool>,
+}
+
+impl<C> RenderKey<C> {
+    /// The key `placement` of the fleet at `fleet`, rendered from `source`, has for `identity`.
+    pub fn new(fleet: C, placement: &Placement, source: C, identity: &ClusterIdentity) -> RenderKey<C> {
+        RenderKey {
+            fleet,
+            placement: placement.name().to_string(),
+            source,
+            customizations: placement.spec.customizations_for(&identity.labels),
+        }
+    }
+}
+
+/// The render of a [`RenderKey`], the same for every cluster of the key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prepared {
+    /// Nothing of the cluster is substituted: every cluster of the key gets this digest.
+    Digest(Digest),
+    /// The objects before substitution, and the `${cluster.*}` variables whose values
+    /// ([`Prepared::values`]) complete the key.
+    Substitutes { objects: Arc<Vec<Value>>, variables: Vec<String> },
+}
+
+/// What completes a [`RenderKey`] for one cluster: the value of each variable a render
+/// substitutes, in [`Prepared::Substitutes`]' order; `Err` holds the cluster's name where it has
+/// no value (the failure names the cluster, so it is that cluster's own).
+pub type Values = Vec<Result<String, String>>;
+
+/// Renders `placement` for the key of `identity` (see [`RenderKey`]): what [`render_with`]
+/// gives, but stopped before substitution when the objects read something of the cluster.
+pub fn prepare(
+    placement: &Placement,
+    source: &Snapshot,
+    identity: &ClusterIdentity,
+    options: &Options,
+) -> Result<Prepared, Error> {
+    prepare_inspecting(placement, source, identity, options, |_| {})
+}
+
+/// [`prepare`], showing `inspect` the rendered objects before substitution (the simulator
+/// picks the object a problem is reported against from them).
+pub fn prepare_inspecting(
+    placement: &Placement,
+    source: &Snapshot,
+    identity: &ClusterIdentity,
+    options: &Options,
+    inspect: impl FnOnce(&[Value]),
+) -> Result<Prepared, Error> {
+    if !placement.spec.substitute {
+        let rendered = render_with(placement, source, identity, options)?;
+        inspect(&rendered.objects);
+        return Ok(Prepared::Digest(rendered.digest));
+    }
+    // Substitution comes last in a render: render without it, and see what it would read.
+    let mut plain = placement.clone();
+    plain.spec.substitute = false;
+    let mut objects = render_with(&plain, source, identity, options)?.objects;
+    inspect(&objects);
+    let variables = variables(&objects);
+    if variables.is_empty() {
+        // It reads nothing of the cluster: it substitutes (escapes at most) alike for all.
+        substitute(placement, &mut objects, identity)?;
+        return Ok(Prepared::Digest(Digest::of_objects(&objects)));
+    }
+    Ok(Prepared::Substitutes { objects: Arc::new(objects), variables: variables.into_iter().collect() })
+}
+
+impl Prepared {
+    /// The values that complete the key for `identity` (none for a [`Prepared::Digest`]).
+    pub fn values(&self, identity: &ClusterIdentity) -> Values {
+        match self {
+            Prepared::Digest(_) => Vec::new(),
+            Prepared::Substitutes { variables, .. } => {
+                variables.iter().map(|v| resolve(v, identity).ok_or_else(|| identity.name.clone())).collect()
+            }
+        }
+    }
+
+    /// The digest `placement` renders for `identity`, one cluster of the key this was prepared
+    /// for: what [`render_with`] gives it.
+    pub fn digest_for(&self, placement: &Placement, identity: &ClusterIdentity) -> Result<Digest, Error> {
+        match self {
+            Prepared::Digest(digest) => Ok(digest.clone()),
+            Prepared::Substitutes { objects, .. } => {
+                let mut objects = objects.as_ref().clone();
+                substitute(placement, &mut objects, identity)?;
+                Ok(Digest::of_objects(&objects))
+            }
+        }
+    }
 }
 
 fn object_id(o: &Value) -> String {
@@ -334,6 +441,51 @@ mod tests {
         assert_eq!(objects, whole.objects);
         assert_eq!(Digest::of_objects(&objects), whole.digest);
         assert_eq!(objects[0].pointer("/metadata/labels/eu"), Some(&Value::from("${cluster.name}")));
+    }
+
+    /// The one render memo: for every cluster, the render prepared for its key (by whichever
+    /// cluster of the key came first) gives the digest a whole render gives it, and clusters with
+    /// equal keys and values share the digest; a missing value is that cluster's own failure.
+    #[test]
+    fn a_prepared_render_gives_every_cluster_of_its_key_what_a_whole_render_gives() {
+        let customized = "  customizations:\n  - clusters: {matchLabels: {region: eu}}\n    patches:\n    - target: {kind: Deployment, name: web}\n      patch: |\n        - {op: replace, path: /spec/replicas, value: 2}\n";
+        let cluster = |name: &str, labels: &str| ClusterIdentity {
+            name: name.into(),
+            environment: "prod".into(),
+            labels: parse_labels(labels).unwrap(),
+        };
+        let clusters = [
+            cluster("store-1", "kind=store,region=eu"),
+            cluster("store-2", "kind=store,region=eu,rack=a"),
+            cluster("store-3", "kind=store,region=us"),
+        ];
+        for extra in ["", "  substitute: true\n", &format!("  substitute: true\n{customized}"), customized] {
+            let (p, src) = placement(extra);
+            let mut memo: std::collections::HashMap<RenderKey<u8>, Prepared> = std::collections::HashMap::new();
+            for who in &clusters {
+                let key = RenderKey::new(1, &p, 7, who);
+                let prepared = memo.entry(key).or_insert_with(|| prepare(&p, &src, who, &Options::default()).unwrap());
+                let whole = render(&p, &src, who).unwrap();
+                assert_eq!(prepared.digest_for(&p, who).unwrap(), whole.digest, "{extra:?} for {}", who.name);
+                assert_eq!(matches!(prepared, Prepared::Digest(_)), !p.spec.substitute, "{extra:?}");
+            }
+            let keys: BTreeSet<String> =
+                clusters.iter().map(|c| format!("{:?}", RenderKey::new(1, &p, 7, c))).collect();
+            assert_eq!(keys.len(), if extra.contains("customizations") { 2 } else { 1 }, "{extra:?}");
+        }
+        // A variable the cluster has no value for: the completion names the cluster.
+        let (p, src) = placement("  substitute: true\n");
+        let mut src = src;
+        src.insert_file(
+            "app/c.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {rack: '${cluster.labels.rack}'}\n",
+        );
+        src.insert_file("app/kustomization.yaml", "resources: [d.yaml, c.yaml]\n");
+        let prepared = prepare(&p, &src, &clusters[0], &Options::default()).unwrap();
+        assert_eq!(prepared.values(&clusters[0]), vec![Err("store-1".to_string()), Ok("store-1".to_string())]);
+        assert_eq!(prepared.values(&clusters[1]), vec![Ok("a".to_string()), Ok("store-2".to_string())]);
+        assert!(prepared.digest_for(&p, &clusters[0]).unwrap_err().to_string().contains("store-1"));
+        assert_eq!(prepared.digest_for(&p, &clusters[1]).unwrap(), render(&p, &src, &clusters[1]).unwrap().digest);
     }
 
     #[test]

@@ -21,9 +21,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use flotilla_core::digest::Digest;
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Object, Placement, Policy, VerifyMode};
-use flotilla_core::render::{self, Rendered};
+use flotilla_core::render::{self, Prepared, RenderKey, Rendered};
 use flotilla_core::rollout::{self, Arrival, Arrivals};
 use flotilla_core::selector::Labels;
 use flotilla_core::snapshot::Snapshot;
@@ -1003,7 +1002,7 @@ impl FleetView {
         let fleet_heads: HashSet<CommitId> = self.environments.values().filter_map(|e| e.fleet_head).collect();
         let heads: HashSet<CommitId> =
             self.branches.values().flat_map(BTreeMap::values).filter_map(|b| b.head).collect();
-        let current = |key: &RenderKey| fleet_heads.contains(&key.fleet_commit) && heads.contains(&key.source_commit);
+        let current = |key: &RenderKey<CommitId>| fleet_heads.contains(&key.fleet) && heads.contains(&key.source);
         let kept = {
             let old = previous.memo();
             Memo {
@@ -1024,7 +1023,8 @@ impl FleetView {
         self.memo.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The digest `placement` renders for `identity` at `head`, memoized by the render key.
+    /// The digest `placement` renders for `identity` at `head`, memoized by core's render key
+    /// (`render::RenderKey`, `prepare`, `Prepared::digest_for`: the memo the simulator keeps too).
     fn digest(
         &self,
         fleet_commit: CommitId,
@@ -1033,12 +1033,7 @@ impl FleetView {
         head: CommitId,
         identity: &ClusterIdentity,
     ) -> Result<String, String> {
-        let key = RenderKey {
-            fleet_commit,
-            placement: placement.name().to_string(),
-            source_commit: head,
-            customizations: placement.spec.customizations_for(&identity.labels),
-        };
+        let key = RenderKey::new(fleet_commit, placement, head, identity);
         // Rendering happens outside the lock: other threads' lookups do not wait for it.
         let memoized = self.memo().sources.get(&key).cloned();
         let prepared = memoized.unwrap_or_else(|| {
@@ -1046,47 +1041,37 @@ impl FleetView {
             self.memo().sources.insert(key.clone(), prepared.clone());
             prepared
         })?;
-        let (objects, variables) = match prepared {
-            Step::Digest(digest) => return Ok(digest),
-            Step::Substitutes { objects, variables } => (objects, variables),
-        };
-        // A variable the cluster has no value for fails the substitution with an error that
-        // names the cluster: such a result is the cluster's own.
-        let values =
-            variables.iter().map(|v| render::resolve(v, identity).ok_or_else(|| identity.name.clone())).collect();
-        let key = (key, values);
+        if let Prepared::Digest(digest) = &prepared {
+            return Ok(digest.to_string());
+        }
+        let key = (key, prepared.values(identity));
         if let Some(digest) = self.memo().digests.get(&key) {
             return digest.clone();
         }
-        let digest = self.substitute(placement, &objects, identity, head);
+        self.memo().renders += 1;
+        let digest =
+            prepared.digest_for(placement, identity).map(|d| d.to_string()).map_err(|e| format!("at {head}: {e}"));
         self.memo().digests.insert(key, digest.clone());
         digest
     }
 
-    /// The first render of a placement at a commit for a set of matching customizations: the
-    /// digest itself when it does not depend on the cluster any further, otherwise the objects
-    /// before substitution and the `${cluster.*}` variables they use.
-    fn prepare(&self, placement: &Placement, url: &str, head: CommitId, identity: &ClusterIdentity) -> Prepared {
+    /// The render of a placement at a commit for one render key, as the agent renders (with
+    /// its error text), within the render budget agents keep by default (agent.yaml's
+    /// `render`): a fan-out is refused here as it is there.
+    fn prepare(
+        &self,
+        placement: &Placement,
+        url: &str,
+        head: CommitId,
+        identity: &ClusterIdentity,
+    ) -> Result<Prepared, String> {
         let snapshot = self.snapshot(url, head)?;
-        if !placement.spec.substitute {
-            return Ok(Step::Digest(self.render(placement, &snapshot, identity, head)?.digest.to_string()));
-        }
-        // Substitution comes last in a render: render without it, and see what it would read.
-        let mut plain = placement.clone();
-        plain.spec.substitute = false;
-        let mut objects = self.render(&plain, &snapshot, identity, head)?.objects;
-        let variables = render::variables(&objects);
-        if variables.is_empty() {
-            // It reads nothing of the cluster: it substitutes (escapes at most) alike for all.
-            render::substitute(placement, &mut objects, identity).map_err(|e| format!("at {head}: {e}"))?;
-            return Ok(Step::Digest(Digest::of_objects(&objects).to_string()));
-        }
-        Ok(Step::Substitutes { objects: Arc::new(objects), variables: variables.into_iter().collect() })
+        self.memo().renders += 1;
+        render::prepare(placement, &snapshot, identity, &RENDER_OPTIONS).map_err(|e| format!("at {head}: {e}"))
     }
 
     /// Renders as the agent does, with the agent's error text, within the render budget agents
-    /// keep by default (agent.yaml's `render`): a fan-out is refused here as it is there, and a
-    /// render that fits gives the agent's digest.
+    /// keep by default.
     fn render(
         &self,
         placement: &Placement,
@@ -1096,21 +1081,6 @@ impl FleetView {
     ) -> Result<Rendered, String> {
         self.memo().renders += 1;
         render::render_with(placement, snapshot, identity, &RENDER_OPTIONS).map_err(|e| format!("at {head}: {e}"))
-    }
-
-    /// The digest of `objects`, rendered for `placement` without substitution, substituted for
-    /// `identity`: what the agent's render ends with, with its error text.
-    fn substitute(
-        &self,
-        placement: &Placement,
-        objects: &[Value],
-        identity: &ClusterIdentity,
-        head: CommitId,
-    ) -> Result<String, String> {
-        self.memo().renders += 1;
-        let mut objects = objects.to_vec();
-        render::substitute(placement, &mut objects, identity).map_err(|e| format!("at {head}: {e}"))?;
-        Ok(Digest::of_objects(&objects).to_string())
     }
 
     /// A source snapshot, read from the cache once per view.
@@ -1180,43 +1150,13 @@ fn declared_clusters(environments: &BTreeMap<String, Environment>) -> Vec<Declar
     clusters.into_values().collect()
 }
 
-/// What a placement's render reads of a cluster, besides the variables it substitutes: the
-/// placement as the fleet commit declares it, the source commit, and which customizations
-/// select the cluster. Selector labels that pick the placement do not change the render.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct RenderKey {
-    fleet_commit: CommitId,
-    placement: String,
-    source_commit: CommitId,
-    customizations: Vec<bool>,
-}
-
-/// A render key completed by the values of the `${cluster.*}` variables the render substitutes
-/// (`Err`: the cluster has none for it; the cluster's name, which the failure names).
-type DigestKey = (RenderKey, Vec<Result<String, String>>);
-
-/// The first render of a [`RenderKey`]: the digest for every cluster of that key, or what
-/// substitution completes per cluster; or the agent's error text.
-type Prepared = Result<Step, String>;
-
-#[derive(Debug, Clone)]
-enum Step {
-    Digest(String),
-    /// The objects before substitution, and the `${cluster.*}` variables whose values complete
-    /// the key.
-    Substitutes {
-        objects: Arc<Vec<Value>>,
-        variables: Vec<String>,
-    },
-}
-
 /// Renders and what they found, shared by every `expected` call on one view.
 #[derive(Debug, Clone, Default)]
 struct Memo {
     snapshots: HashMap<(String, CommitId), Arc<Snapshot>>,
-    sources: HashMap<RenderKey, Prepared>,
+    sources: HashMap<RenderKey<CommitId>, Result<Prepared, String>>,
     /// By render key and the values of the variables it substitutes.
-    digests: HashMap<DigestKey, Result<String, String>>,
+    digests: HashMap<(RenderKey<CommitId>, render::Values), Result<String, String>>,
     renders: usize,
 }
 

@@ -38,10 +38,10 @@
 //!   call them, in the same order, with the agent's messages. What a Kubernetes cluster would
 //!   do is modelled: an apply takes effect within the poll, an `unhealthy` release degrades
 //!   after a delay, hand-made drift and policy violations are found by the next poll.
-//! - **Renders are shared** ([`world`]): memoized by what a render reads (the hub's render key:
-//!   fleet commit, placement, source commit, matching customizations; then the values of the
-//!   substituted variables), so 10,000 clusters render a handful of times and substitute once
-//!   each per commit.
+//! - **Renders are shared** ([`world`]): memoized by what a render reads (core's
+//!   `render::RenderKey`, the hub's too: fleet commit, placement, source commit, matching
+//!   customizations; then the values of the substituted variables), so 10,000 clusters render a
+//!   handful of times and substitute once each per commit.
 //! - **The hub is the hub's index** ([`hub`]): `hub_index::index::Index` fed with
 //!   `Index::update` at registration and `Index::apply` with the reports it takes; the failures
 //!   per commit by the store's rule; the halt computed with `hub_index::rollouts::progress` and

@@ -4,20 +4,19 @@
 //! `Fleet::select`, `render::render`, `rollout::*`); this module only remembers the answers,
 //! keyed by everything the computation reads, so that 10,000 clusters render a handful of times.
 //!
-//! The render memo follows the hub's (`hub_index::fleet`, its render key): a placement at a
+//! The render memo is core's, the one the hub keeps too: `render::RenderKey` (a placement at a
 //! fleet commit and a source commit, for a set of matching customizations, renders the same
-//! objects; with `substitute`, those are rendered once without it and substituted per cluster
-//! with `render::substitute`, keyed by the values of the variables they use.
+//! objects), `render::prepare` once per key, and `Prepared::digest_for` per cluster, keyed by
+//! the values of the variables the render substitutes (`Prepared::values`).
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use anyhow::Result;
-use flotilla_core::digest::Digest;
 use flotilla_core::fleet::{ClusterIdentity, Fleet, Placement};
 use flotilla_core::plan::ObjectRef;
-use flotilla_core::render;
+use flotilla_core::render::{self, Prepared, RenderKey};
 use flotilla_core::rollout;
 use serde_json::Value;
 
@@ -101,26 +100,9 @@ pub struct Selected {
     pub identity: Option<Arc<ClusterIdentity>>,
 }
 
-/// The first render of a placement for a render key: the digest when nothing of the cluster is
-/// substituted, else the objects before substitution and the variables they read; and the
-/// object a problem on the cluster is reported against.
-#[derive(Debug, Clone)]
-enum Prepared {
-    Digest(DigestIx),
-    Substitutes { objects: Arc<Vec<Value>>, variables: Vec<String> },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct RenderKey {
-    fleet: CommitIx,
-    placement: String,
-    source: CommitIx,
-    customizations: Vec<bool>,
-}
-
-/// A render key's first render, and the object problems are reported against; or the agent's
-/// error text.
-type Render = Result<(Prepared, Arc<ObjectRef>), Arc<str>>;
+/// The render of a key (`render::prepare`), with its digest interned, and the object problems
+/// are reported against; or the agent's error text.
+type Render = Result<(Prepared, Option<DigestIx>, Arc<ObjectRef>), Arc<str>>;
 
 /// A digest substituted for a cluster, or the agent's error text.
 type Substituted = Result<DigestIx, Arc<str>>;
@@ -147,8 +129,8 @@ pub struct World {
     selections: HashMap<(CommitIx, LabelsIx, String), Arc<Selected>>,
     pub label_sets: Vec<BTreeMap<String, String>>,
     label_ix: HashMap<BTreeMap<String, String>, LabelsIx>,
-    prepared: HashMap<RenderKey, Render>,
-    substituted: HashMap<(RenderKey, Vec<Option<String>>), Substituted>,
+    prepared: HashMap<RenderKey<CommitIx>, Render>,
+    substituted: HashMap<(RenderKey<CommitIx>, render::Values), Substituted>,
     pub digests: Vec<String>,
     digest_ix: HashMap<String, DigestIx>,
     windows: HashMap<(CommitIx, usize, i64), (bool, Option<i64>)>,
@@ -280,73 +262,49 @@ impl World {
         source: CommitIx,
         identity: &ClusterIdentity,
     ) -> Result<Desired> {
-        let key = RenderKey {
-            fleet,
-            placement: placement.name().to_string(),
-            source,
-            customizations: placement.spec.customizations_for(&identity.labels),
-        };
+        let key = RenderKey::new(fleet, placement, source, identity);
         if !self.prepared.contains_key(&key) {
             let prepared = self.prepare(placement, source, identity)?;
             self.prepared.insert(key.clone(), prepared);
         }
         let (prepared, object) = match &self.prepared[&key] {
             Err(e) => return Ok(Err(Arc::clone(e))),
-            Ok((prepared, object)) => (prepared.clone(), Arc::clone(object)),
+            Ok((_, Some(d), object)) => return Ok(Ok((*d, Arc::clone(object)))),
+            Ok((prepared, None, object)) => (prepared.clone(), Arc::clone(object)),
         };
-        let (objects, variables) = match prepared {
-            Prepared::Digest(d) => return Ok(Ok((d, object))),
-            Prepared::Substitutes { objects, variables } => (objects, variables),
-        };
-        let values: Vec<Option<String>> = variables.iter().map(|v| render::resolve(v, identity)).collect();
-        let key = (key, values);
+        let key = (key, prepared.values(identity));
         if let Some(done) = self.substituted.get(&key) {
             return Ok(done.clone().map(|d| (d, object)));
         }
         self.substitutions += 1;
-        let mut objects = objects.as_ref().clone();
         let hex = &self.git.commit_info(source).hex;
-        let done = match render::substitute(placement, &mut objects, identity) {
-            Ok(()) => Ok(self.digest(Digest::of_objects(&objects).to_string())),
+        let done = match prepared.digest_for(placement, identity) {
+            Ok(digest) => Ok(self.digest(digest.to_string())),
             Err(e) => Err(Arc::from(flotilla_core::report::clip(&format!("at {hex}: {e}")))),
         };
         self.substituted.insert(key, done.clone());
         Ok(done.map(|d| (d, object)))
     }
 
-    /// The first render for a render key (see the module doc).
+    /// The render for a render key (core's `render::prepare`, the memo the hub keeps too).
     fn prepare(&mut self, placement: &Placement, source: CommitIx, identity: &ClusterIdentity) -> Result<Render> {
         let snapshot = self.git.snapshot(source)?;
         let hex = self.git.commit_info(source).hex.clone();
-        let error = |e: &dyn std::fmt::Display| -> Arc<str> {
-            Arc::from(flotilla_core::report::clip(&format!("at {hex}: {e}")))
-        };
         self.renders += 1;
-        let mut plain = placement.clone();
-        plain.spec.substitute = false;
-        let rendered =
-            match render::render(if placement.spec.substitute { &plain } else { placement }, &snapshot, identity) {
-                Ok(r) => r,
-                Err(e) => return Ok(Err(error(&e))),
-            };
-        let object = Arc::new(reported_object(&rendered.objects));
-        if !placement.spec.substitute {
-            let d = self.digest(rendered.digest.to_string());
-            return Ok(Ok((Prepared::Digest(d), object)));
-        }
-        let mut objects = rendered.objects;
-        let variables = render::variables(&objects);
-        if variables.is_empty() {
-            if let Err(e) = render::substitute(placement, &mut objects, identity) {
-                return Ok(Err(error(&e)));
-            }
-            let d = self.digest(Digest::of_objects(&objects).to_string());
-            return Ok(Ok((Prepared::Digest(d), object)));
-        }
-        Ok(Ok((
-            Prepared::Substitutes { objects: Arc::new(objects), variables: variables.into_iter().collect() },
-            object,
-        )))
+        let mut object = None;
+        let prepared = render::prepare_inspecting(placement, &snapshot, identity, &render::Options::default(), |o| {
+            object = Some(Arc::new(reported_object(o)));
+        });
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(Arc::from(flotilla_core::report::clip(&format!("at {hex}: {e}"))))),
+        };
+        let object = object.expect("a render that succeeds shows its objects");
+        let digest = match &prepared {
+            Prepared::Digest(d) => Some(self.digest(d.to_string())),
+            Prepared::Substitutes { .. } => None,
+        };
+        Ok(Ok((prepared, digest, object)))
     }
 
     /// Whether any of `placement`'s windows is open at `now` (unix seconds), and when one next
