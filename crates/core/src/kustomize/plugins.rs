@@ -116,8 +116,15 @@ fn check_builtin(ctx: &Ctx<'_>, c: &PluginConfig) -> Result<(), Error> {
 }
 
 /// Reads a configuration as `T`, naming the entry and the field in an error.
+/// The arguments of a configuration: its fields beside `apiVersion`, `kind` and `metadata`.
 fn typed<T: DeserializeOwned>(ctx: &Ctx<'_>, c: &PluginConfig) -> Result<T, Error> {
-    serde_path_to_error::deserialize(c.object.clone()).map_err(|e| {
+    let mut arguments = c.object.clone();
+    if let Some(map) = arguments.as_object_mut() {
+        for key in ["apiVersion", "kind", "metadata"] {
+            map.remove(key);
+        }
+    }
+    serde_path_to_error::deserialize(arguments).map_err(|e| {
         let path = e.path().to_string();
         ctx.field_error(format!("{}.{path}", c.field), e.into_inner().to_string())
     })
@@ -126,12 +133,6 @@ fn typed<T: DeserializeOwned>(ctx: &Ctx<'_>, c: &PluginConfig) -> Result<T, Erro
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PrefixSuffix {
-    #[serde(rename = "apiVersion")]
-    _api_version: String,
-    #[serde(rename = "kind")]
-    _kind: String,
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<Value>,
     #[serde(default)]
     prefix: String,
     #[serde(default)]
@@ -143,12 +144,6 @@ struct PrefixSuffix {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Pairs {
-    #[serde(rename = "apiVersion")]
-    _api_version: String,
-    #[serde(rename = "kind")]
-    _kind: String,
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<Value>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -160,12 +155,6 @@ struct Pairs {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Namespace {
-    #[serde(rename = "apiVersion")]
-    _api_version: String,
-    #[serde(rename = "kind")]
-    _kind: String,
-    #[serde(default)]
-    metadata: Option<Value>,
     #[serde(default)]
     field_specs: Vec<FieldSpec>,
     #[serde(default)]
@@ -177,12 +166,6 @@ struct Namespace {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ImageTagConfig {
-    #[serde(rename = "apiVersion")]
-    _api_version: String,
-    #[serde(rename = "kind")]
-    _kind: String,
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<Value>,
     image_tag: Image,
     #[serde(default)]
     field_specs: Vec<FieldSpec>,
@@ -191,12 +174,6 @@ struct ImageTagConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReplicaCount {
-    #[serde(rename = "apiVersion")]
-    _api_version: String,
-    #[serde(rename = "kind")]
-    _kind: String,
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<Value>,
     replica: super::kustomization::Replica,
     #[serde(default, rename = "fieldSpecs")]
     field_specs: Vec<FieldSpec>,
@@ -205,12 +182,6 @@ struct ReplicaCount {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PatchConfig {
-    #[serde(rename = "apiVersion")]
-    _api_version: String,
-    #[serde(rename = "kind")]
-    _kind: String,
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<Value>,
     #[serde(default)]
     path: Option<String>,
     #[serde(default)]
@@ -227,12 +198,6 @@ struct PatchConfig {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct StrategicMerge {
-    #[serde(rename = "apiVersion")]
-    _api_version: String,
-    #[serde(rename = "kind")]
-    _kind: String,
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<Value>,
     #[serde(default)]
     paths: Vec<String>,
     #[serde(default)]
@@ -243,7 +208,7 @@ struct StrategicMerge {
 fn namespace(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut [Resource]) -> Result<(), Error> {
     let field = c.field.as_str();
     let p: Namespace = typed(ctx, c)?;
-    let ns = p.metadata.as_ref().and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or_default();
+    let ns = c.object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
     let subjects = match p.set_role_binding_subjects.as_deref() {
         None | Some("" | "defaultOnly") => Subjects::DefaultOnly,
         Some("allServiceAccounts") => Subjects::AllServiceAccounts,
@@ -284,26 +249,13 @@ fn strategic_merge(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReplacementConfig {
-    #[serde(rename = "apiVersion")]
-    _api_version: String,
-    #[serde(rename = "kind")]
-    _kind: String,
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<Value>,
     #[serde(default)]
     replacements: Vec<Value>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoArguments {
-    #[serde(rename = "apiVersion")]
-    _api_version: String,
-    #[serde(rename = "kind")]
-    _kind: String,
-    #[serde(default, rename = "metadata")]
-    _metadata: Option<Value>,
-}
+struct NoArguments {}
 
 fn transformer(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Result<(), Error> {
     let kind = c.object.get("kind").and_then(Value::as_str).unwrap_or_default();
@@ -394,16 +346,11 @@ fn generator(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Result
         }
         other => return Err(unknown(ctx, &c.field, other)),
     };
-    // The arguments sit beside apiVersion, kind and metadata; the name and namespace come from
-    // metadata when the arguments give none.
     let mut object = c.object.clone();
     let map = object.as_object_mut().expect("plugin configurations are mappings");
-    map.remove("apiVersion");
-    map.remove("kind");
-    let metadata = map.remove("metadata");
     for key in ["name", "namespace"] {
         let given = map.get(key).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-        if !given && let Some(v) = metadata.as_ref().and_then(|m| m.get(key)) {
+        if !given && let Some(v) = c.object.pointer(&format!("/metadata/{key}")) {
             map.insert(key.into(), v.clone());
         }
     }

@@ -245,15 +245,14 @@ fn ids(r: &Resource) -> Vec<Id> {
     out
 }
 
+/// An id from its parts as a selector or source gives them (a part not given is empty).
+fn id_from(parts: [&Option<String>; 5]) -> Id {
+    let [group, version, kind, name, namespace] = parts.map(|o| o.clone().unwrap_or_default());
+    Id { group, version, kind, name, namespace }
+}
+
 fn selector_id(s: &Target) -> Id {
-    let get = |o: &Option<String>| o.clone().unwrap_or_default();
-    Id {
-        group: get(&s.group),
-        version: get(&s.version),
-        kind: get(&s.kind),
-        name: get(&s.name),
-        namespace: get(&s.namespace),
-    }
+    id_from([&s.group, &s.version, &s.kind, &s.name, &s.namespace])
 }
 
 fn selector_is_empty(s: &Target) -> bool {
@@ -262,14 +261,7 @@ fn selector_is_empty(s: &Target) -> bool {
 }
 
 fn source_id(s: &Source) -> Id {
-    let get = |o: &Option<String>| o.clone().unwrap_or_default();
-    Id {
-        group: get(&s.group),
-        version: get(&s.version),
-        kind: get(&s.kind),
-        name: get(&s.name),
-        namespace: get(&s.namespace),
-    }
+    id_from([&s.group, &s.version, &s.kind, &s.name, &s.namespace])
 }
 
 /// kustomize's `SourceSelector.String()`: the id, then the field path and options if given.
