@@ -196,6 +196,10 @@ pub fn fix(res: &mut [Resource], config: &Config) -> Result<(), String> {
     for (at, r) in res.iter_mut().enumerate() {
         let referrer = &candidates[at];
         let subset = Subset::of(referrer, &r.object);
+        // A binding's roleRef says which kind of role its name is (read before any update).
+        let role =
+            |field: &str| r.object.pointer(&format!("/roleRef/{field}")).and_then(Value::as_str).map(str::to_string);
+        let role = role("apiGroup").zip(role("kind"));
         for referral in &config.name_reference {
             for spec in referral.field_specs.iter().filter(|s| s.applies_to(&referrer.gvk)) {
                 let find = Find {
@@ -205,12 +209,10 @@ pub fn fix(res: &mut [Resource], config: &Config) -> Result<(), String> {
                     subset: &subset,
                     candidates: &candidates,
                     by_name: &by_name,
-                    object: &r.object,
+                    role: role.as_ref(),
                 };
-                // The updates are worked out on the unchanged object, then written.
                 let mut error = None;
-                let mut object = r.object.clone();
-                visit(&mut object, &spec.path, false, &mut |v| {
+                visit(&mut r.object, &spec.path, false, &mut |v| {
                     if error.is_some() {
                         return;
                     }
@@ -229,7 +231,6 @@ pub fn fix(res: &mut [Resource], config: &Config) -> Result<(), String> {
                         Resource::new(r.object.clone()).id()
                     ));
                 }
-                r.object = object;
             }
         }
     }
@@ -321,8 +322,8 @@ struct Find<'a> {
     subset: &'a Subset,
     candidates: &'a [Candidate],
     by_name: &'a HashMap<&'a str, Vec<usize>>,
-    /// The referrer as it was before this field spec (for its `roleRef`).
-    object: &'a Value,
+    /// The group and kind a binding's `roleRef` names.
+    role: Option<&'a (String, String)>,
 }
 
 impl Find<'_> {
@@ -388,17 +389,13 @@ impl Find<'_> {
         pool: Vec<&'c Candidate>,
         with_namespace: bool,
     ) -> Result<Option<&'c Candidate>, String> {
-        let role = self.path.ends_with("roleRef/name").then(|| {
-            let group = self.object.pointer("/roleRef/apiGroup").and_then(Value::as_str);
-            let kind = self.object.pointer("/roleRef/kind").and_then(Value::as_str);
-            group.zip(kind)
-        });
+        let role = self.path.ends_with("roleRef/name").then_some(self.role);
         let mut hits: Vec<&Candidate> = pool
             .into_iter()
             .filter(|c| c.ids.iter().any(|(_, n)| n == old))
             .filter(|c| self.referral.refers_to(&c.gvk))
             .filter(|c| match role {
-                Some(Some((group, kind))) => c.gvk.group == group && c.gvk.kind == kind,
+                Some(Some((group, kind))) => c.gvk.group == *group && c.gvk.kind == *kind,
                 _ => true,
             })
             .filter(|c| {
