@@ -5,14 +5,17 @@
 
 use serde_json::Value;
 
-/// Applies `ops` (a JSON array of operations) to `target`.
+/// Applies `ops` (a JSON array of operations) to `target`. Copies may not make it larger than
+/// [`super::MAX_OBJECT_BYTES`] (a few `copy` operations of a list into itself would double it
+/// each time).
 pub fn apply(target: &mut Value, ops: &Value) -> Result<(), String> {
     let Value::Array(ops) = ops else {
         return Err("a JSON patch must be a list of operations".into());
     };
     let mut work = target.clone();
+    let mut size = super::weight(&work);
     for (i, op) in ops.iter().enumerate() {
-        apply_one(&mut work, op).map_err(|e| format!("operation {i}: {e}"))?;
+        apply_one(&mut work, op, &mut size).map_err(|e| format!("operation {i}: {e}"))?;
     }
     *target = work;
     Ok(())
@@ -22,7 +25,8 @@ fn field<'a>(op: &'a Value, name: &str) -> Result<&'a str, String> {
     op.get(name).and_then(Value::as_str).ok_or_else(|| format!("missing {name:?}"))
 }
 
-fn apply_one(doc: &mut Value, op: &Value) -> Result<(), String> {
+/// Applies one operation; `size` is the document's size so far, grown by what copies add.
+fn apply_one(doc: &mut Value, op: &Value, size: &mut usize) -> Result<(), String> {
     let kind = field(op, "op")?;
     let path = field(op, "path")?;
     let value = || op.get("value").cloned().ok_or_else(|| format!("{kind} {path}: missing \"value\""));
@@ -52,7 +56,15 @@ fn apply_one(doc: &mut Value, op: &Value) -> Result<(), String> {
         }
         "copy" => {
             let from = field(op, "from")?;
-            let v = get_mut(doc, from)?.clone();
+            let v = get_mut(doc, from)?;
+            *size = size.saturating_add(super::weight(v));
+            if *size > super::MAX_OBJECT_BYTES {
+                return Err(format!(
+                    "copy {from} to {path}: the object would be larger than {}",
+                    super::bytes_text(super::MAX_OBJECT_BYTES as u64)
+                ));
+            }
+            let v = v.clone();
             add(doc, path, v)
         }
         "test" => {

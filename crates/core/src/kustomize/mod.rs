@@ -49,6 +49,21 @@ pub use target::Target;
 /// The file names kustomize looks for, in its order.
 pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
+/// How large one object may grow (about its JSON size) by what a render copies into it: JSON
+/// patch copies, replacements, vars. The Kubernetes API takes objects of 1.5 MiB at most; this
+/// stops a few lines of a hostile repository from doubling an object until the process dies.
+pub const MAX_OBJECT_BYTES: usize = 8 * 1024 * 1024;
+
+/// About how many bytes `value` takes as JSON.
+pub(crate) fn weight(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(weight).sum::<usize>() + 2,
+        Value::Object(map) => map.iter().map(|(k, v)| k.len() + 3 + weight(v)).sum::<usize>() + 2,
+        _ => 8,
+    }
+}
+
 /// How many kustomizations may be open at once (the one rendered counts as one, each base or
 /// component inside it as one more) before we call it a mistake. Real repositories nest a
 /// handful; kustomize itself sets no limit.
@@ -712,6 +727,49 @@ mod tests {
         s.insert_file("app/kustomization.yaml", "resources: [..]\n");
         let err = build(&s, "").unwrap_err().to_string();
         assert_eq!(err, "kustomization.yaml: cycle between kustomizations: . -> app -> .");
+    }
+
+    /// A few lines of a hostile repository may not grow an object until the process dies:
+    /// JSON patch copies doubling a list, one large value replaced or substituted into many
+    /// fields. Each is refused, naming the field, before the memory is spent.
+    #[test]
+    fn copies_that_would_grow_an_object_past_its_limit_are_refused() {
+        let doubling: String = (0..40).map(|_| "    - {op: copy, from: /data/l, path: /data/l/-}\n").collect();
+        let mut s = Snapshot::new();
+        s.insert_file("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata:\n  l: [1]\n");
+        s.insert_file(
+            "kustomization.yaml",
+            format!("resources: [cm.yaml]\npatches:\n- target: {{kind: ConfigMap}}\n  patch: |-\n{doubling}"),
+        );
+        let err = build(&s, "").unwrap_err().to_string();
+        assert!(err.contains("field patches[0]") && err.contains("would be larger than 8 MiB"), "{err}");
+
+        let big = "x".repeat(1024 * 1024);
+        let mut s = Snapshot::new();
+        s.insert_file(
+            "src.yaml",
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: src}}\ndata:\n  big: {big}\n"),
+        );
+        s.insert_file("dst.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dst}\n");
+        let paths: String = (0..20).map(|i| ["    - metadata.annotations.a", &i.to_string(), "\n"].concat()).collect();
+        s.insert_file(
+            "kustomization.yaml",
+            format!("resources: [src.yaml, dst.yaml]\nreplacements:\n- source: {{kind: ConfigMap, name: src, fieldPath: data.big}}\n  targets:\n  - select: {{name: dst}}\n    options: {{create: true}}\n    fieldPaths:\n{paths}"),
+        );
+        let err = build(&s, "").unwrap_err().to_string();
+        assert!(err.contains("replacements[0].targets[0].fieldPaths[7]") && err.contains("more than 8 MiB"), "{err}");
+
+        let args: String = (0..20).map(|_| "        - $(BIG)\n").collect();
+        s.insert_file(
+            "dst.yaml",
+            format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        image: x\n        args:\n{args}"),
+        );
+        s.insert_file(
+            "kustomization.yaml",
+            "resources: [src.yaml, dst.yaml]\nvars:\n- name: BIG\n  objref: {apiVersion: v1, kind: ConfigMap, name: src}\n  fieldref: {fieldPath: data.big}\n",
+        );
+        let err = build(&s, "").unwrap_err().to_string();
+        assert!(err.contains("Deployment d") && err.contains("would add more than 8 MiB"), "{err}");
     }
 
     #[test]

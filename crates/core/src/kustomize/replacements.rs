@@ -133,12 +133,19 @@ fn parse(value: Value) -> Result<Replacement, (String, String)> {
 
 /// Applies `replacements` in order to `res`, as kustomize's ReplacementTransformer does.
 pub(crate) fn apply(res: &mut [Resource], replacements: &[Replacement]) -> Result<(), Failure> {
+    // What the replacements have copied into each resource so far: a value copied into many
+    // fields may not grow an object past `MAX_OBJECT_BYTES`.
+    let mut grown = vec![0usize; res.len()];
     for (index, r) in replacements.iter().enumerate() {
         let fail = |field: &str, message: String| Failure { index, field: field.to_string(), message };
         let (Some(source), Some(targets)) = (&r.source, &r.targets) else {
             return Err(fail("", "replacements must specify a source and at least one target".into()));
         };
         let value = source_value(res, source).map_err(|m| fail(".source", m))?;
+        let size = match &value {
+            Copied::Scalar { text, .. } => text.len() + 2,
+            Copied::Node(node) => super::weight(node),
+        };
         for (t, target) in targets.iter().enumerate() {
             let at = format!(".targets[{t}]");
             let Some(select) = &target.select else {
@@ -159,7 +166,7 @@ pub(crate) fn apply(res: &mut [Resource], replacements: &[Replacement]) -> Resul
             }
             let default_paths = [DEFAULT_FIELD_PATH.to_string()];
             let paths = if target.field_paths.is_empty() { &default_paths[..] } else { &target.field_paths[..] };
-            for r in res.iter_mut() {
+            for (ix, r) in res.iter_mut().enumerate() {
                 let ids = ids(r);
                 // Label and annotation selectors, and the ids, reject on their own: a reject
                 // entry with both a name and a label selector rejects by either.
@@ -172,6 +179,12 @@ pub(crate) fn apply(res: &mut [Resource], replacements: &[Replacement]) -> Resul
                     continue;
                 }
                 for (p, path) in paths.iter().enumerate() {
+                    grown[ix] = grown[ix].saturating_add(size);
+                    if grown[ix] > super::MAX_OBJECT_BYTES {
+                        let limit = super::bytes_text(super::MAX_OBJECT_BYTES as u64);
+                        let message = format!("{}: the replacements copy more than {limit} into it", r.id());
+                        return Err(fail(&format!("{at}.fieldPaths[{p}]"), message));
+                    }
                     copy_to(&mut r.object, &value, path, target.options.as_ref())
                         .map_err(|m| fail(&format!("{at}.fieldPaths[{p}]"), m))?;
                 }

@@ -293,12 +293,27 @@ impl Vars {
                 values.insert(name, scalar);
             }
         }
+        // The longest value: what one reference may add to a field at most.
+        let longest = values.values().map(Scalar::len).max().unwrap_or(0);
         for r in resources.iter_mut() {
             let gvk = r.gvk();
             let id = r.id();
+            // What the vars may add to this resource, at most: a large value referenced many
+            // times may not grow an object past `MAX_OBJECT_BYTES`.
+            let mut room = super::MAX_OBJECT_BYTES;
             for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
                 let mut problem = None;
                 visit(&mut r.object, &spec.path, false, &mut |v| {
+                    if problem.is_some() {
+                        return;
+                    }
+                    let most = references(v).saturating_mul(longest);
+                    if most > room {
+                        let limit = super::bytes_text(super::MAX_OBJECT_BYTES as u64);
+                        problem = Some(format!("the vars it references would add more than {limit} to it"));
+                        return;
+                    }
+                    room -= most;
                     if let Err(e) = replace_in(v, &values) {
                         problem.get_or_insert(e);
                     }
@@ -312,6 +327,16 @@ impl Vars {
             }
         }
         Ok(())
+    }
+}
+
+/// How many `$(` a field a varReference spec names holds: the references it may expand.
+fn references(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.matches("$(").count(),
+        Value::Object(map) => map.values().map(references).sum(),
+        Value::Array(items) => items.iter().map(references).sum(),
+        _ => 0,
     }
 }
 
@@ -353,6 +378,14 @@ pub(crate) enum Scalar {
 }
 
 impl Scalar {
+    /// About how long its text is.
+    fn len(&self) -> usize {
+        match self {
+            Scalar::Str(s) => s.len(),
+            Scalar::Number(_) | Scalar::Bool(_) => 24,
+        }
+    }
+
     fn of(value: &Value) -> Option<Scalar> {
         match value {
             Value::String(s) => Some(Scalar::Str(s.clone())),
