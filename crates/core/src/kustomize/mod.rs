@@ -334,8 +334,27 @@ fn accumulate(
     let validators = plugin_configs(&ctx, plugins::List::Validators, &k.validators, stack)?;
     plugins::run(&ctx, plugins::List::Validators, &validators, &mut acc.res)?;
     acc.vars.declare(&file, &k.vars, &mut acc.res)?;
+    // kustomize's `IgnoreLocal`, at the end of every kustomization and component: objects
+    // marked as local configuration served this level's transformers as input, and go no
+    // further.
+    acc.res.retain(|r| !is_local_config(&r.object));
     stack.pop();
     Ok(acc)
+}
+
+/// The annotation that marks an object as input for the build only (kustomize's
+/// `IgnoredByKustomizeAnnotation`).
+const LOCAL_CONFIG: &str = "config.kubernetes.io/local-config";
+
+/// Whether kustomize drops `object` as local configuration: it has the annotation with any
+/// value but `false`.
+fn is_local_config(object: &Value) -> bool {
+    match object.pointer("/metadata/annotations").and_then(|a| a.get(LOCAL_CONFIG)) {
+        None => false,
+        Some(Value::String(s)) => s != "false",
+        Some(Value::Bool(b)) => *b,
+        Some(_) => true,
+    }
 }
 
 /// The plugin configurations a `generators`, `transformers` or `validators` list gives: each
