@@ -288,7 +288,7 @@ fn strategic_merge(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> 
     for (f, text) in texts {
         let docs = crate::yaml::load_all(text.as_bytes()).map_err(|e| ctx.field_error(&f, e.to_string()))?;
         for doc in docs {
-            transform::smp_by_id(ctx, &f, res, &doc)?;
+            transform::smp_by_id(ctx, &f, res, &doc, None)?;
         }
     }
     Ok(())
