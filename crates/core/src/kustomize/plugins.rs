@@ -350,7 +350,8 @@ fn transformer(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Resu
         }
         "ReplicaCountTransformer" => {
             let p: ReplicaCount = typed(ctx, c)?;
-            transform::replicas(res, &p.replica.name, p.replica.count, &p.field_specs);
+            transform::replicas(res, &p.replica.name, p.replica.count, &p.field_specs)
+                .map_err(|e| ctx.field_error(format!("{field}.replica"), e))?;
         }
         "PatchTransformer" | "PatchJson6902Transformer" => {
             let p: PatchConfig = typed(ctx, c)?;

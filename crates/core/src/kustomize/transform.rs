@@ -72,8 +72,8 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
         patch(ctx, &format!("patchesJson6902[{i}]"), res, p, true)?;
         ctx.ran(res, "PatchJson6902Transformer");
     }
-    for r in &k.replicas {
-        replicas(res, &r.name, r.count, &config.replicas);
+    for (i, r) in k.replicas.iter().enumerate() {
+        replicas(res, &r.name, r.count, &config.replicas).map_err(|e| ctx.field_error(format!("replicas[{i}]"), e))?;
         ctx.ran(res, "ReplicaCountTransformer");
     }
     for (i, image) in k.images.iter().enumerate() {
@@ -395,14 +395,23 @@ pub(super) fn set_maps(res: &mut [Resource], pairs: &std::collections::BTreeMap<
     }
 }
 
-pub(super) fn replicas(res: &mut [Resource], name: &str, count: i64, specs: &[FieldSpec]) {
+pub(super) fn replicas(res: &mut [Resource], name: &str, count: i64, specs: &[FieldSpec]) -> Result<(), String> {
+    let mut found = false;
     for r in res.iter_mut().filter(|r| r.was_named(name)) {
         let gvk = r.gvk();
         // Other kinds that happen to share the name are left alone, as kustomize does.
         for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
+            found = true;
             visit(&mut r.object, &spec.path, spec.create, &mut |v| *v = json!(count));
         }
     }
+    // kustomize's ReplicaCountTransformer fails when no resource of its kinds has the name:
+    // a misspelled name must not leave the count unchanged unnoticed.
+    if found {
+        return Ok(());
+    }
+    let kinds: Vec<String> = specs.iter().map(super::config::describe).collect();
+    Err(format!("no resource named {name:?} has a replica count field ({})", kinds.join(", ")))
 }
 
 /// Rewrites `image` in every `containers` and `initContainers` list, at any depth, except in
