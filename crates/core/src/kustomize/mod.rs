@@ -241,9 +241,17 @@ fn accumulate(
     component: bool,
     meter: &Meter,
 ) -> Result<Acc, Error> {
-    let Some(file) = kustomization::find(files, dir) else {
+    let mut found = kustomization::find_all(files, dir);
+    let Some(file) = found.next() else {
         return Err(Error::NoKustomization { dir: dir.to_string() });
     };
+    if let Some(other) = found.next() {
+        // kustomize cannot tell which one is meant, and neither can we.
+        return Err(Error::Yaml {
+            file,
+            message: format!("{other} is a kustomization file too; a folder may have only one"),
+        });
+    }
     if stack.iter().any(|d| d == dir) {
         let chain = stack.iter().chain([&dir.to_string()]).map(|d| shown(d)).collect::<Vec<_>>().join(" -> ");
         return Err(Error::Cycle { file, chain });
