@@ -269,7 +269,8 @@ fn namespace(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut [Resource]) -> Result<()
         }
     };
     if !ns.is_empty() {
-        transform::namespace(res, ns, &p.field_specs, &NamespaceMode { unset_only: p.unset_only, subjects });
+        transform::namespace(res, ns, &p.field_specs, &NamespaceMode { unset_only: p.unset_only, subjects })
+            .map_err(|e| ctx.field_error(field, e))?;
     }
     Ok(())
 }

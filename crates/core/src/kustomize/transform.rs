@@ -28,7 +28,8 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
         ctx.ran(res, "PatchTransformer");
     }
     if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
-        namespace(res, ns, &config.namespace, &NamespaceMode::default());
+        namespace(res, ns, &config.namespace, &NamespaceMode::default())
+            .map_err(|e| ctx.field_error("namespace", e))?;
         ctx.ran(res, "NamespaceTransformer");
     }
     let prefix = k.name_prefix.as_deref().unwrap_or_default();
@@ -276,7 +277,12 @@ fn describe(t: &Target) -> String {
 /// Namespace object is renamed to it, binding subjects named `default` get it, and so does every
 /// other field the namespace field specs name (the services of APIServices and CRD conversion
 /// webhooks by default; webhook services and the like through `configurations`).
-pub(super) fn namespace(res: &mut [Resource], ns: &str, specs: &[FieldSpec], mode: &NamespaceMode) {
+pub(super) fn namespace(
+    res: &mut [Resource],
+    ns: &str,
+    specs: &[FieldSpec],
+    mode: &NamespaceMode,
+) -> Result<(), String> {
     // Handled by hand below, as kustomize's filter does.
     let special = |s: &FieldSpec| {
         s.path == "metadata/namespace"
@@ -322,6 +328,19 @@ pub(super) fn namespace(res: &mut [Resource], ns: &str, specs: &[FieldSpec], mod
             }
         }
     }
+    // Objects of one kind and name from different namespaces become one id: kustomize refuses
+    // that rather than emit both.
+    let mut seen = std::collections::HashSet::new();
+    for r in res.iter() {
+        let ns = match r.namespace() {
+            "" => "default",
+            ns => ns,
+        };
+        if !seen.insert((r.gvk(), ns.to_string(), r.name().to_string())) {
+            return Err(format!("namespace transformation produces ID conflict: two objects would be {}", r.id()));
+        }
+    }
+    Ok(())
 }
 
 /// How the namespace transformer treats fields that have a value, and binding subjects (the
