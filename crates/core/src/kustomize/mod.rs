@@ -127,6 +127,10 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
     namerefs::fix(&mut resources, config).map_err(|message| Error::Resource { file: top.clone(), message })?;
     // With the name references fixed, vars read final names.
     acc.vars.resolve(&mut resources, &config.var_reference, &top)?;
+    // kustomize 5.5's `IgnoreLocal`, once, at the top: objects marked as local configuration
+    // served every transformer, replacement and var as input (an overlay may read a base's),
+    // and are not rendered.
+    resources.retain(|r| !is_local_config(&r.object));
     let top_k = meter.kustomization_files.borrow().get(&top).map(|(_, k)| k.clone()).expect("the top was read");
     match top_k.sort_options.clone() {
         Some(options) => options.sort(&mut resources).map_err(|message| Error::Field {
@@ -342,10 +346,6 @@ fn accumulate(
     let validators = plugin_configs(&ctx, plugins::List::Validators, &k.validators, stack)?;
     plugins::run(&ctx, plugins::List::Validators, &validators, &mut acc.res)?;
     acc.vars.declare(&file, &k.vars, &mut acc.res)?;
-    // kustomize's `IgnoreLocal`, at the end of every kustomization and component: objects
-    // marked as local configuration served this level's transformers as input, and go no
-    // further.
-    acc.res.retain(|r| !is_local_config(&r.object));
     stack.pop();
     Ok(acc)
 }
