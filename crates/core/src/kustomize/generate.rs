@@ -244,7 +244,9 @@ pub(super) fn place(
                 }
             }
             old.object = object;
-            old.needs_hash = new.needs_hash;
+            // As with `merge`: a hash is added only if neither side disabled it (kubectl keeps
+            // a base's `disableNameSuffixHash` through an overlay's `replace`).
+            old.needs_hash = old.needs_hash && new.needs_hash;
             Ok(())
         }
     }

@@ -201,11 +201,20 @@ where
 }
 
 /// The kustomization file of a folder, if it has one.
+/// The apiVersion of a Kustomization, and of a Component.
+const KUSTOMIZATION_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
+const COMPONENT_VERSION: &str = "kustomize.config.k8s.io/v1alpha1";
+
 pub fn find(files: &dyn Files, dir: &str) -> Option<String> {
+    find_all(files, dir).next()
+}
+
+/// Every kustomization file in `dir`, in kustomize's order (more than one is an error).
+pub fn find_all<'a>(files: &'a dyn Files, dir: &'a str) -> impl Iterator<Item = String> + 'a {
     KUSTOMIZATION_FILES
         .iter()
-        .map(|name| if dir.is_empty() { (*name).to_string() } else { format!("{dir}/{name}") })
-        .find(|path| files.is_file(path))
+        .map(move |name| if dir.is_empty() { (*name).to_string() } else { format!("{dir}/{name}") })
+        .filter(|path| files.is_file(path))
 }
 
 impl Kustomization {
@@ -231,6 +240,33 @@ impl Kustomization {
         let Value::Object(mut map) = value else {
             return Err(Error::Yaml { file: file.to_string(), message: "a kustomization must be a mapping".into() });
         };
+        // kustomize refuses a kustomization with nothing in it but its apiVersion and kind: it
+        // compares the file it read with an empty one, so a field that is null, "" or false
+        // counts as absent, while an empty list or map does not.
+        let blank = |v: &Value| match v {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            Value::Bool(b) => !b,
+            Value::Number(n) => n.as_f64() == Some(0.0),
+            Value::Array(_) | Value::Object(_) => false,
+        };
+        if map.iter().all(|(key, v)| matches!(key.as_str(), "apiVersion" | "kind") || blank(v)) {
+            return Err(Error::Yaml { file: file.to_string(), message: "the kustomization is empty".into() });
+        }
+        // kustomize's EnforceFields: the apiVersion, when given, must be the kind's.
+        let kind = map.get("kind").and_then(Value::as_str).unwrap_or("Kustomization");
+        let wanted = if kind == "Component" { COMPONENT_VERSION } else { KUSTOMIZATION_VERSION };
+        match map.get("apiVersion") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(v)) if v.is_empty() || v == wanted => {}
+            Some(other) => {
+                return Err(Error::Field {
+                    file: file.to_string(),
+                    field: "apiVersion".into(),
+                    message: format!("is {other}, but a {kind} needs {wanted}"),
+                });
+            }
+        }
         // A refused field given as null is left out, as kustomize reads it (Kubebuilder scaffolds
         // `replacements:` with every entry commented out).
         map.retain(|key, v| !(v.is_null() && REFUSED.iter().any(|(k, _)| k == key)));

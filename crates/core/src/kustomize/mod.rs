@@ -142,6 +142,10 @@ pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<V
     namerefs::fix(&mut resources, config).map_err(|message| Error::Resource { file: top.clone(), message })?;
     // With the name references fixed, vars read final names.
     acc.vars.resolve(&mut resources, &config.var_reference, &top)?;
+    // kustomize 5.5's `IgnoreLocal`, once, at the top: objects marked as local configuration
+    // served every transformer, replacement and var as input (an overlay may read a base's),
+    // and are not rendered.
+    resources.retain(|r| !is_local_config(&r.object));
     let top_k = meter.kustomization_files.borrow().get(&top).map(|(_, k)| k.clone()).expect("the top was read");
     match top_k.sort_options.clone() {
         Some(options) => options.sort(&mut resources).map_err(|message| Error::Field {
@@ -256,9 +260,17 @@ fn accumulate(
     component: bool,
     meter: &Meter,
 ) -> Result<Acc, Error> {
-    let Some(file) = kustomization::find(files, dir) else {
+    let mut found = kustomization::find_all(files, dir);
+    let Some(file) = found.next() else {
         return Err(Error::NoKustomization { dir: dir.to_string() });
     };
+    if let Some(other) = found.next() {
+        // kustomize cannot tell which one is meant, and neither can we.
+        return Err(Error::Yaml {
+            file,
+            message: format!("{other} is a kustomization file too; a folder may have only one"),
+        });
+    }
     if stack.iter().any(|d| d == dir) {
         let chain = stack.iter().chain([&dir.to_string()]).map(|d| shown(d)).collect::<Vec<_>>().join(" -> ");
         return Err(Error::Cycle { file, chain });
@@ -351,6 +363,21 @@ fn accumulate(
     acc.vars.declare(&file, &k.vars, &mut acc.res)?;
     stack.pop();
     Ok(acc)
+}
+
+/// The annotation that marks an object as input for the build only (kustomize's
+/// `IgnoredByKustomizeAnnotation`).
+const LOCAL_CONFIG: &str = "config.kubernetes.io/local-config";
+
+/// Whether kustomize drops `object` as local configuration: it has the annotation with any
+/// value but `false`.
+fn is_local_config(object: &Value) -> bool {
+    match object.pointer("/metadata/annotations").and_then(|a| a.get(LOCAL_CONFIG)) {
+        None => false,
+        Some(Value::String(s)) => s != "false",
+        Some(Value::Bool(b)) => *b,
+        Some(_) => true,
+    }
 }
 
 /// The plugin configurations a `generators`, `transformers` or `validators` list gives: each

@@ -202,6 +202,14 @@ pub fn fix(res: &mut [Resource], config: &Config) -> Result<(), String> {
         let role = role("apiGroup").zip(role("kind"));
         for referral in &config.name_reference {
             for spec in referral.field_specs.iter().filter(|s| s.applies_to(&referrer.gvk)) {
+                if subset.blank_subject_namespace && has_field(&r.object, &spec.path) {
+                    // kustomize works out the subset only for a referrer with a field to
+                    // update, and fails there.
+                    return Err(format!(
+                        "namespace is blank for resource {}: a ServiceAccount subject's namespace is empty or not a string",
+                        Resource::new(r.object.clone()).id()
+                    ));
+                }
                 let find = Find {
                     referral,
                     path: &spec.path,
@@ -287,23 +295,34 @@ struct Subset {
     all: bool,
     namespace: String,
     binding_namespaces: Vec<String>,
+    /// A RoleBinding's ServiceAccount subject has a `namespace` that is not a string (left
+    /// empty, it reads as null), which kustomize refuses.
+    blank_subject_namespace: bool,
 }
 
 impl Subset {
     fn of(referrer: &Candidate, object: &Value) -> Subset {
         let mut binding_namespaces = Vec::new();
+        let mut blank_subject_namespace = false;
         if referrer.gvk.kind == "RoleBinding"
             && let Some(Value::Array(subjects)) = object.get("subjects")
         {
             for s in subjects {
-                if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
-                    && let Some(ns) = s.get("namespace").and_then(Value::as_str)
-                {
-                    binding_namespaces.push(ns.to_string());
+                if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount") {
+                    match s.get("namespace") {
+                        Some(Value::String(ns)) => binding_namespaces.push(ns.clone()),
+                        Some(_) => blank_subject_namespace = true,
+                        None => {}
+                    }
                 }
             }
         }
-        Subset { all: referrer.cluster_scoped, namespace: referrer.namespace.clone(), binding_namespaces }
+        Subset {
+            all: referrer.cluster_scoped,
+            namespace: referrer.namespace.clone(),
+            binding_namespaces,
+            blank_subject_namespace,
+        }
     }
 
     fn contains(&self, c: &Candidate) -> bool {
@@ -312,6 +331,13 @@ impl Subset {
             || effective(&c.namespace) == effective(&self.namespace)
             || self.binding_namespaces.contains(&c.namespace)
     }
+}
+
+/// Whether `object` has the field at the start of `path` (kustomize's `resHasField`, which
+/// decides whether a referrer is looked at at all).
+fn has_field(object: &Value, path: &str) -> bool {
+    let first = path.split('/').next().unwrap_or_default();
+    object.get(first).is_some()
 }
 
 /// One field spec of one referrer, being updated.

@@ -221,7 +221,8 @@ fn namespace(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut [Resource]) -> Result<()
         }
     };
     if !ns.is_empty() {
-        transform::namespace(res, ns, &p.field_specs, &NamespaceMode { unset_only: p.unset_only, subjects });
+        transform::namespace(res, ns, &p.field_specs, &NamespaceMode { unset_only: p.unset_only, subjects })
+            .map_err(|e| ctx.field_error(field, e))?;
     }
     Ok(())
 }
@@ -240,7 +241,7 @@ fn strategic_merge(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> 
     for (f, text) in texts {
         let docs = crate::yaml::load_all(text.as_bytes()).map_err(|e| ctx.field_error(&f, e.to_string()))?;
         for doc in docs {
-            transform::smp_by_id(ctx, &f, res, &doc)?;
+            transform::smp_by_id(ctx, &f, res, &doc, None)?;
         }
     }
     Ok(())
@@ -289,7 +290,8 @@ fn transformer(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Resu
         }
         "ReplicaCountTransformer" => {
             let p: ReplicaCount = typed(ctx, c)?;
-            transform::replicas(res, &p.replica.name, p.replica.count, &p.field_specs);
+            transform::replicas(res, &p.replica.name, p.replica.count, &p.field_specs)
+                .map_err(|e| ctx.field_error(format!("{field}.replica"), e))?;
         }
         "PatchTransformer" | "PatchJson6902Transformer" => {
             let p: PatchConfig = typed(ctx, c)?;

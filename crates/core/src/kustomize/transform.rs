@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::config::Config;
-use super::kustomization::{Kustomization, Patch};
+use super::kustomization::{Kustomization, Patch, PatchOptions};
 use super::resource::{FieldSpec, Gvk, Resource, visit};
 use super::smp::{self, Outcome};
 use super::{Ctx, Error, Target, json_patch};
@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
         let text = patch_text(ctx, &field, entry)?;
         let docs = crate::yaml::load_objects(text.as_bytes()).map_err(|e| ctx.field_error(&field, e.to_string()))?;
         for doc in docs {
-            smp_by_id(ctx, &field, res, &doc)?;
+            smp_by_id(ctx, &field, res, &doc, None)?;
         }
     }
     if !k.patches_strategic_merge.is_empty() {
@@ -28,7 +28,8 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
         ctx.ran(res, "PatchTransformer");
     }
     if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
-        namespace(res, ns, &config.namespace, &NamespaceMode::default());
+        namespace(res, ns, &config.namespace, &NamespaceMode::default())
+            .map_err(|e| ctx.field_error("namespace", e))?;
         ctx.ran(res, "NamespaceTransformer");
     }
     let prefix = k.name_prefix.as_deref().unwrap_or_default();
@@ -72,8 +73,8 @@ pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Reso
         patch(ctx, &format!("patchesJson6902[{i}]"), res, p, true)?;
         ctx.ran(res, "PatchJson6902Transformer");
     }
-    for r in &k.replicas {
-        replicas(res, &r.name, r.count, &config.replicas);
+    for (i, r) in k.replicas.iter().enumerate() {
+        replicas(res, &r.name, r.count, &config.replicas).map_err(|e| ctx.field_error(format!("replicas[{i}]"), e))?;
         ctx.ran(res, "ReplicaCountTransformer");
     }
     for (i, image) in k.images.iter().enumerate() {
@@ -95,7 +96,13 @@ pub(super) fn patch_text(ctx: &Ctx<'_>, field: &str, entry: &str) -> Result<Stri
 }
 
 /// Applies a strategic merge patch to the resource its own kind, name and namespace name.
-pub(super) fn smp_by_id(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, doc: &Value) -> Result<(), Error> {
+pub(super) fn smp_by_id(
+    ctx: &Ctx<'_>,
+    field: &str,
+    res: &mut Vec<Resource>,
+    doc: &Value,
+    options: Option<&PatchOptions>,
+) -> Result<(), Error> {
     let gvk = Gvk::of(doc);
     let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     let ns = doc.pointer("/metadata/namespace").and_then(Value::as_str);
@@ -119,7 +126,7 @@ pub(super) fn smp_by_id(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, doc
             field: field.to_string(),
             message: format!("no resource matches strategic merge patch {id}"),
         }),
-        [i] => apply_smp(ctx, field, res, *i, doc),
+        [i] => apply_smp(ctx, field, res, *i, doc, options),
         _ => Err(Error::Patch {
             file: ctx.file.to_string(),
             field: field.to_string(),
@@ -131,10 +138,36 @@ pub(super) fn smp_by_id(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, doc
     }
 }
 
-fn apply_smp(ctx: &Ctx<'_>, field: &str, res: &mut Vec<Resource>, i: usize, doc: &Value) -> Result<(), Error> {
+fn apply_smp(
+    ctx: &Ctx<'_>,
+    field: &str,
+    res: &mut Vec<Resource>,
+    i: usize,
+    doc: &Value,
+    options: Option<&PatchOptions>,
+) -> Result<(), Error> {
     let r = &mut res[i];
     let schema = ctx.meter.schema.borrow().custom();
-    match smp::apply_with(&mut r.object, &smp::body(doc), schema.as_deref()) {
+    let mut body = smp::body(doc);
+    // kustomize keeps the object's name and kind unless the patch's options allow a change;
+    // then it stores the id first, and references follow the new name.
+    let allow_name = options.is_some_and(|o| o.allow_name_change);
+    let allow_kind = options.is_some_and(|o| o.allow_kind_change);
+    if allow_name || allow_kind {
+        r.remember();
+    }
+    if let (true, Some(name)) = (allow_name, doc.pointer("/metadata/name"))
+        && let Some(body) = body.as_object_mut()
+    {
+        let md = body.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        if let Some(md) = md.as_object_mut() {
+            md.insert("name".into(), name.clone());
+        }
+    }
+    if let (true, Some(kind), Some(body)) = (allow_kind, doc.get("kind"), body.as_object_mut()) {
+        body.insert("kind".into(), kind.clone());
+    }
+    match smp::apply_with(&mut r.object, &body, schema.as_deref()) {
         Ok(Outcome::Merged) => Ok(()),
         Ok(Outcome::Deleted) => {
             res.remove(i);
@@ -182,7 +215,7 @@ pub(super) fn patch(
             return Err(ctx.field_error(field, "a JSON 6902 patch needs a target"));
         }
         for doc in &docs {
-            smp_by_id(ctx, field, res, doc)?;
+            smp_by_id(ctx, field, res, doc, p.options.as_ref())?;
         }
         return Ok(());
     };
@@ -199,6 +232,11 @@ pub(super) fn patch(
         let ops = docs.into_iter().next().unwrap_or(Value::Array(Vec::new()));
         for i in selected {
             let r = &mut res[i];
+            // kustomize's `patches` stores the id first: a patch may rename, and references
+            // follow. Its older `patchesJson6902` does not.
+            if !json6902_only {
+                r.remember();
+            }
             json_patch::apply(&mut r.object, &ops).map_err(|message| Error::Patch {
                 file: ctx.file.to_string(),
                 field: field.to_string(),
@@ -210,7 +248,7 @@ pub(super) fn patch(
     // Deleting shifts indexes: apply from the last selected resource backwards.
     for i in selected.into_iter().rev() {
         for doc in &docs {
-            apply_smp(ctx, field, res, i, doc)?;
+            apply_smp(ctx, field, res, i, doc, p.options.as_ref())?;
             if i >= res.len() {
                 break;
             }
@@ -239,7 +277,12 @@ fn describe(t: &Target) -> String {
 /// Namespace object is renamed to it, binding subjects named `default` get it, and so does every
 /// other field the namespace field specs name (the services of APIServices and CRD conversion
 /// webhooks by default; webhook services and the like through `configurations`).
-pub(super) fn namespace(res: &mut [Resource], ns: &str, specs: &[FieldSpec], mode: &NamespaceMode) {
+pub(super) fn namespace(
+    res: &mut [Resource],
+    ns: &str,
+    specs: &[FieldSpec],
+    mode: &NamespaceMode,
+) -> Result<(), String> {
     // Handled by hand below, as kustomize's filter does.
     let special = |s: &FieldSpec| {
         s.path == "metadata/namespace"
@@ -285,6 +328,19 @@ pub(super) fn namespace(res: &mut [Resource], ns: &str, specs: &[FieldSpec], mod
             }
         }
     }
+    // Objects of one kind and name from different namespaces become one id: kustomize refuses
+    // that rather than emit both.
+    let mut seen = std::collections::HashSet::new();
+    for r in res.iter() {
+        let ns = match r.namespace() {
+            "" => "default",
+            ns => ns,
+        };
+        if !seen.insert((r.gvk(), ns.to_string(), r.name().to_string())) {
+            return Err(format!("namespace transformation produces ID conflict: two objects would be {}", r.id()));
+        }
+    }
+    Ok(())
 }
 
 /// How the namespace transformer treats fields that have a value, and binding subjects (the
@@ -358,14 +414,23 @@ pub(super) fn set_maps(res: &mut [Resource], pairs: &std::collections::BTreeMap<
     }
 }
 
-pub(super) fn replicas(res: &mut [Resource], name: &str, count: i64, specs: &[FieldSpec]) {
+pub(super) fn replicas(res: &mut [Resource], name: &str, count: i64, specs: &[FieldSpec]) -> Result<(), String> {
+    let mut found = false;
     for r in res.iter_mut().filter(|r| r.was_named(name)) {
         let gvk = r.gvk();
         // Other kinds that happen to share the name are left alone, as kustomize does.
         for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
+            found = true;
             visit(&mut r.object, &spec.path, spec.create, &mut |v| *v = json!(count));
         }
     }
+    // kustomize's ReplicaCountTransformer fails when no resource of its kinds has the name:
+    // a misspelled name must not leave the count unchanged unnoticed.
+    if found {
+        return Ok(());
+    }
+    let kinds: Vec<String> = specs.iter().map(super::config::describe).collect();
+    Err(format!("no resource named {name:?} has a replica count field ({})", kinds.join(", ")))
 }
 
 /// Rewrites `image` in every `containers` and `initContainers` list, at any depth, except in
