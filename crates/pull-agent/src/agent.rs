@@ -147,8 +147,9 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
     Ok(FleetAt { commit, branch, snapshot, fleet, warnings, source, cache, signer: None })
 }
 
-/// How many times a fetch is tried while the git server cannot be reached or fails.
-const GIT_ATTEMPTS: u32 = 3;
+/// How many times a fetch is tried while the git server cannot be reached or fails (the
+/// simulator counts as many).
+pub const GIT_ATTEMPTS: u32 = 3;
 
 /// Runs a git fetch until it succeeds, fails for good, or has failed [`GIT_ATTEMPTS`] times,
 /// waiting 250 ms, 500 ms … (plus up to half as much again, at random) between tries. Blocking,

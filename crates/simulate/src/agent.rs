@@ -6,15 +6,15 @@
 //! rollout, windows and freezes), a placement's freezes and overrides (`agent::frozen_at`),
 //! the hub's published halts read with `Halted::holds_back`, `render::render`, the report's
 //! own types and `Report::validate`, the agent's poll jitter (`pull_agent::config::jittered`)
-//! and its spool's rule and bounds (`pull_agent::spool`).
+//! and its spool's rule and bounds (`flotilla_core::spool`).
 //!
 //! Modelled, since there is no Kubernetes cluster: applying a commit takes effect within the
 //! poll; objects are healthy unless the content is marked unhealthy (then Progressing, and
 //! Degraded after `unhealthyAfter`); drift injected by hand is found by the next poll and
 //! corrected when the placement says so; a broken policy is fixed by the next poll when it
 //! enforces, and stays broken while it informs. Git is counted rather than fetched (see
-//! [`crate::git`]). The spool is kept in memory, with the agent's rule: the newest report,
-//! plus every report whose policy results changed, at most `MAX_REPORTS` and `MAX_BYTES`.
+//! [`crate::git`]). The spool is kept in memory, with the agent's rule (`spool::retain`): the
+//! newest report, plus every report whose policy results changed, within `Bounds::DEFAULT`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -29,15 +29,13 @@ use flotilla_core::report::{
     self, ObjectProblem, ObjectReport, PlacementReport, PolicyReport, Report, SyncState, Violation,
 };
 use flotilla_core::rollout::{self, Landed, WaveOf};
+use flotilla_core::spool::{self, Bounds, Fate};
 
 use crate::git::CommitIx;
 use crate::hub::Hub;
 use crate::metrics::Counters;
 use crate::rng::Rng;
 use crate::world::{Desired, DigestIx, LabelsIx, Selected, World};
-
-/// How many times the agent tries a fetch before it gives up for the cycle (`agent::GIT_ATTEMPTS`).
-pub const GIT_ATTEMPTS: u64 = 3;
 
 /// A shared message: equal when the same copy, else compared by text.
 #[derive(Debug, Clone)]
@@ -305,7 +303,7 @@ impl Cluster {
             fleet = self.reconcile(cx, now, &mut outcomes, &mut policies)?;
         } else {
             // The fleet cannot be fetched: what ran last still runs, said to be stale (the daemon).
-            cx.counters.git_failed(GIT_ATTEMPTS);
+            cx.counters.git_failed(u64::from(pull_agent::agent::GIT_ATTEMPTS));
             let message = cx.world.message(&format!(
                 "fetching the fleet repository at {}: {}: cannot reach the git server: connection refused",
                 self.identity.environment,
@@ -1208,30 +1206,26 @@ impl Cluster {
         Ok(())
     }
 
-    /// `Spool::compact`: keep the newest report and every report whose policy results differ
-    /// from the one before it; then, over the bounds, drop the oldest (lost, and said so).
+    /// `Spool::compact`, with core's rule (`spool::retain`): keep the newest report and every
+    /// report whose policy results differ from the one before it; then, over the bounds, drop
+    /// the oldest (lost, and said so).
     fn compact(&mut self, counters: &mut Counters) {
-        let last = self.spool.len() - 1;
-        let mut previous = self.delivered_policies.clone();
+        let waiting: Vec<spool::Waiting<'_, Vec<PolicyReport>>> =
+            self.spool.iter().map(|q| spool::Waiting { policies: &q.report.policies, bytes: q.bytes }).collect();
+        let fates = spool::retain(&waiting, &self.delivered_policies, Bounds::DEFAULT);
         let mut kept = VecDeque::with_capacity(self.spool.len());
-        for (i, queued) in std::mem::take(&mut self.spool).into_iter().enumerate() {
-            let policies = queued.report.policies.clone();
-            if i == last || policies != previous {
-                kept.push_back(queued);
-            } else {
-                counters.superseded += 1;
+        for (queued, fate) in std::mem::take(&mut self.spool).into_iter().zip(fates) {
+            match fate {
+                Fate::Kept => kept.push_back(queued),
+                Fate::Superseded => counters.superseded += 1,
+                Fate::Dropped => {
+                    counters.lost += 1;
+                    eprintln!(
+                        "flotilla-simulate: report {} of {} dropped from the full spool",
+                        queued.report.sequence, self.identity.name
+                    );
+                }
             }
-            previous = policies;
-        }
-        let mut bytes: u64 = kept.iter().map(|q| q.bytes).sum();
-        while kept.len() > pull_agent::spool::MAX_REPORTS || (bytes > pull_agent::spool::MAX_BYTES && kept.len() > 1) {
-            let oldest = kept.pop_front().expect("over the bounds, so not empty");
-            bytes -= oldest.bytes;
-            counters.lost += 1;
-            eprintln!(
-                "flotilla-simulate: report {} of {} dropped from the full spool",
-                oldest.report.sequence, self.identity.name
-            );
         }
         counters.max_queued = counters.max_queued.max(kept.len());
         self.spool = kept;
