@@ -932,47 +932,11 @@ impl Cluster {
             };
             match decided {
                 Decided::Ask => {
-                    // The hub's rollout view, asked once for every commit of the placement; a
-                    // warm start, or a placement the hub does not know at its tip, asks nothing.
-                    let hub_ix = if cx.warm {
-                        None
-                    } else {
-                        Self::hub_placement(cx, fleet_key, fleet_at, placement_ix, placement)?
-                    };
-                    answer = Some(match hub_ix {
-                        None => Ok(None),
-                        Some(_) if !cx.hub_up => {
-                            cx.counters.hub_failed(cx.now_ms);
-                            Err("connection refused")
-                        }
-                        Some(hub_ix) => {
-                            cx.counters.hub_query(cx.now_ms);
-                            let view =
-                                cx.hub.progress(cx.world, (fleet_key, hub_ix), &identity.environment, cx.now_ms)?;
-                            view.map(Some).ok_or("404 Not Found: no such placement")
-                        }
-                    });
+                    let placement = (fleet_key, fleet_at, placement_ix, placement);
+                    answer = Some(Self::ask_hub(cx, placement, &identity.environment)?);
                 }
                 Decided::Check { newest, running } => {
-                    let candidates: Vec<CommitIx> = if running {
-                        vec![newest]
-                    } else {
-                        let history = &cx.world.git.branch_at(located.key).history[from..];
-                        let newest = history.iter().position(|c| *c == newest).unwrap_or(0);
-                        let oldest =
-                            applied.and_then(|a| history.iter().position(|c| *c == a)).unwrap_or(history.len());
-                        history[newest..oldest.max(newest)].iter().take(rollout::HISTORY).copied().collect()
-                    };
-                    let mut read = Vec::new();
-                    for commit in candidates {
-                        let said = cx.world.override_of(commit)?;
-                        let passes = matches!(said, Ok(Some(_)));
-                        read.push((commit, said));
-                        if passes {
-                            break;
-                        }
-                    }
-                    checks = Some(read);
+                    checks = Some(Self::read_overrides(cx, (located.key, from), applied, newest, running)?);
                 }
                 Decided::Done { decision, passed, ignored, halt } => break (decision, passed, ignored, halt),
             }
@@ -1003,6 +967,59 @@ impl Cluster {
                 Err(outcome)
             }
         })
+    }
+
+    /// The hub's rollout view for the halt (`Asked::get`): asked once for every commit of the
+    /// placement; a warm start, or a placement the hub does not know at its tip, asks nothing.
+    fn ask_hub(
+        cx: &mut Cx,
+        (fleet_key, fleet_at, placement_ix, placement): (usize, CommitIx, usize, &Placement),
+        environment: &str,
+    ) -> Result<Result<Option<Arc<Progress>>, &'static str>> {
+        let hub_ix =
+            if cx.warm { None } else { Self::hub_placement(cx, fleet_key, fleet_at, placement_ix, placement)? };
+        Ok(match hub_ix {
+            None => Ok(None),
+            Some(_) if !cx.hub_up => {
+                cx.counters.hub_failed(cx.now_ms);
+                Err("connection refused")
+            }
+            Some(hub_ix) => {
+                cx.counters.hub_query(cx.now_ms);
+                let view = cx.hub.progress(cx.world, (fleet_key, hub_ix), environment, cx.now_ms)?;
+                view.map(Some).ok_or("404 Not Found: no such placement")
+            }
+        })
+    }
+
+    /// The overrides a freeze asks for (`rollout::Candidates`), read as the agent reads them:
+    /// the commit running (`running`), or the branch numbered `key`'s history (read from `from`)
+    /// from `newest` back to `applied`, up to the first override that passes.
+    fn read_overrides(
+        cx: &mut Cx,
+        (key, from): (usize, usize),
+        applied: Option<CommitIx>,
+        newest: CommitIx,
+        running: bool,
+    ) -> Result<Vec<(CommitIx, Checked)>> {
+        let candidates: Vec<CommitIx> = if running {
+            vec![newest]
+        } else {
+            let history = &cx.world.git.branch_at(key).history[from..];
+            let newest = history.iter().position(|c| *c == newest).unwrap_or(0);
+            let oldest = applied.and_then(|a| history.iter().position(|c| *c == a)).unwrap_or(history.len());
+            history[newest..oldest.max(newest)].iter().take(rollout::HISTORY).copied().collect()
+        };
+        let mut read = Vec::new();
+        for commit in candidates {
+            let said = cx.world.override_of(commit)?;
+            let passes = matches!(said, Ok(Some(_)));
+            read.push((commit, said));
+            if passes {
+                break;
+            }
+        }
+        Ok(read)
     }
 
     /// A commit of placement `name` that passed a freeze by an override: in this poll's report.
