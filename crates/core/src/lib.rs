@@ -5,7 +5,8 @@
 //! applies a placement's customizations and substitution ([`render`]) and names the result by
 //! a [`digest::Digest`]. Reading the cluster back, it judges live objects' [`health`] and their
 //! [`drift`] from what was applied, [`plan`]s a sync, evaluates [`policy`] compliance, and it
-//! defines the agent's [`report`] to the hub and how it [`register`]s. It is not an IO library:
+//! defines the agent's [`report`] to the hub, which reports its [`spool`] keeps, and how it
+//! [`register`]s. It is not an IO library:
 //! no files, network, git, clock or Kubernetes client here (a tidy test checks the dependency
 //! list), so the agent and the hub compute the same answer from the same inputs, and a test is
 //! a function call.
@@ -25,4 +26,5 @@ pub mod rollout;
 pub mod scope;
 pub mod selector;
 pub mod snapshot;
+pub mod spool;
 pub mod yaml;

@@ -36,6 +36,10 @@
 //!   hub publishes the halted commits ([`Halted`]); an agent of a later wave asks before taking
 //!   a commit, and keeps what it runs while its commit is halted. A fix is a newer commit: it
 //!   goes through the waves as any other, and the halted commit never reaches the later waves.
+//!
+//! A placement's decision from all of these — the commit it runs, why it waits, what it must
+//! ask the hub or read from git first — is [`decide`]'s, one pure step the agent and the
+//! simulator both call.
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
@@ -45,6 +49,12 @@ use sha2::{Digest as _, Sha256};
 
 use crate::fleet::{ClusterIdentity, Freeze, Halt, Rollout, Weekday, Window};
 use crate::report::SyncState;
+
+mod decide;
+pub use decide::{
+    Candidates, Checked, Decision, HaltSaid, HubAnswer, Inputs, Notes, Waiting, Windows, decide, freeze_message,
+    unconstrained, wave_message, window_message,
+};
 
 /// How many buckets `percent` waves divide the fleet into: a percent is a hundred of them.
 pub const BUCKETS: u64 = 10_000;

@@ -15,6 +15,7 @@ use anyhow::{Context as _, Result};
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy};
 use flotilla_core::plan::{self, ObjectRef, Plan};
 use flotilla_core::report::{FleetReport, Override, PlacementReport, PolicyReport, SyncState};
+use flotilla_core::rollout::Waiting;
 use flotilla_core::snapshot::Snapshot;
 use flotilla_git::{Cache, CommitId, Credentials, Source};
 
@@ -147,8 +148,9 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
     Ok(FleetAt { commit, branch, snapshot, fleet, warnings, source, cache, signer: None })
 }
 
-/// How many times a fetch is tried while the git server cannot be reached or fails.
-const GIT_ATTEMPTS: u32 = 3;
+/// How many times a fetch is tried while the git server cannot be reached or fails (the
+/// simulator counts as many).
+pub const GIT_ATTEMPTS: u32 = 3;
 
 /// Runs a git fetch until it succeeds, fails for good, or has failed [`GIT_ATTEMPTS`] times,
 /// waiting 250 ms, 500 ms … (plus up to half as much again, at random) between tries. Blocking,
@@ -660,12 +662,6 @@ struct Located<'f> {
     deep: bool,
 }
 
-/// Why a placement runs another commit than its branch's tip, reported once it is synced there.
-struct Waiting {
-    state: SyncState,
-    message: String,
-}
-
 /// How many first-parent commits of a branch a rollout looks back over.
 const ROLLOUT_HISTORY: usize = flotilla_core::rollout::HISTORY;
 
@@ -697,21 +693,21 @@ impl Asked {
     }
 }
 
-/// What a placement's rollout and windows let this cluster take at `now` (SPEC §2; see
-/// `flotilla_core::rollout`): the newest commit whose gate has opened for the cluster's wave,
-/// and, outside its windows, the commit already applied. When that is not the tip, the
-/// placement is synced there and reported `WaitingForWave` or `WaitingForWindow` with why; when
-/// nothing may be taken and nothing is applied yet, the report (nothing is applied).
+/// What a placement's rollout and windows let this cluster take at `now` (SPEC §2): the inputs
+/// of `flotilla_core::rollout::decide` gathered — the branch's history with when each commit
+/// reached it, the commit the cluster runs, the hub's answer and the overrides it asks for — and
+/// its decision carried out. When the commit taken is not the tip, the placement is synced there
+/// and reported `WaitingForWave` or `WaitingForWindow` with why; when nothing may be taken and
+/// nothing is applied yet, the report (nothing is applied).
 ///
 /// A commit's gate counts from when it reached the branch: the hub's time, asked (with the halt,
 /// in one request) by a later wave about to decide on a commit the hub has not dated for it yet,
 /// else the agent's own first sight of it (`stateDir/arrivals`) — never the commit's own date.
-/// With `rollout.halt`, a cluster of a later wave asks the hub before it takes a commit (see
-/// [`halt`]), and only inside its windows, since outside them it takes none. A placement whose
-/// source is the fleet repository itself rolls out along the fleet branch: its wave renders the
-/// placement's folder at an older fleet commit (the placement as the newest fleet commit
-/// declares it).
+/// A placement whose source is the fleet repository itself rolls out along the fleet branch: its
+/// wave renders the placement's folder at an older fleet commit (the placement as the newest
+/// fleet commit declares it).
 #[allow(clippy::too_many_arguments, reason = "what one decision reads, each once")]
+#[allow(clippy::too_many_lines, reason = "the gathering of one decision's inputs, in the order it asks for them")]
 async fn schedule<'f>(
     cluster: &mut Cluster,
     config: &Config,
@@ -722,186 +718,180 @@ async fn schedule<'f>(
     mut located: Located<'f>,
     now: i64,
 ) -> Result<(Located<'f>, Option<Waiting>, Option<Override>), Box<PlacementReport>> {
-    use flotilla_core::calendar::rfc3339;
-    use flotilla_core::rollout;
-    let namespace = config.namespace.as_str();
+    use flotilla_core::rollout::{self, Checked, Decision, HaltSaid, HubAnswer, Inputs, Windows};
     let name = placement.name();
     let spec = &placement.spec;
     let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
-    let closed = !rollout::window_open(&spec.windows, now);
+    let windows = Windows::at(&spec.windows, now);
     let freeze = rollout::frozen(&spec.freezes, now);
-    if rollout.is_none() && !closed && freeze.is_none() {
+    if rollout::unconstrained(rollout, windows, freeze) || !located.deep {
+        // Nothing to decide; or asked at a commit rather than a branch: no history to roll out
+        // along, it is taken.
         return Ok((located, None, None));
     }
     // The source's repository: the fleet repository itself for a placement of `repository: fleet`.
     let url = located.source.as_ref().map_or(&at.source.url, |(source, _)| &source.url).clone();
-    let fail = |state, message: String| Box::new(failed(name, state, message));
-    let head = located.commit;
-    if !located.deep {
-        // Asked at a commit rather than a branch: no history to roll out along; it is taken.
-        return Ok((located, None, None));
-    }
-    let mut waiting = None;
-    let mut asked = Asked::default();
-    if let Some(rollout) = rollout {
-        let history = at
-            .cache
-            .history(&url, head, None, ROLLOUT_HISTORY)
-            .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-        let ids: Vec<String> = history.iter().map(|c| c.id.to_string()).collect();
-        let wave = rollout::wave_of(rollout, name, identity).expect("the rollout has waves");
-        let current = applied(cluster, namespace, key, name).await;
-        let arrivals = arrived(
-            config,
-            &url,
-            &located.branch,
-            &ids,
-            now,
-            wave.index > 0 && !closed && current != Some(head),
-            || async { asked.get(config, name, &identity.environment).await.as_ref().ok().map(|a| a.arrivals.clone()) },
-        )
-        .await;
-        let landed: Vec<rollout::Landed> = history
-            .iter()
-            .zip(&ids)
-            .map(|(c, id)| rollout::Landed { commit: id, tree: &c.tree, at: arrivals.at(id).unwrap_or(now) })
-            .collect();
-        let bake = rollout::bake_seconds(rollout).unwrap_or(0);
-        let opens = |c: &rollout::Landed| rfc3339(rollout::gate(c.at, wave.index, bake));
-        let why = |c: &rollout::Landed| {
-            format!(
-                "wave {} ({} of {}): {} reaches it at {}",
-                wave.name,
-                wave.index + 1,
-                rollout.waves.len(),
-                short(c.commit),
-                opens(c)
-            )
-        };
-        // The commit the wave may run, or (none yet) what it runs already.
-        let allowed = match rollout::pick(&landed, wave.index, bake, now) {
-            Some(picked) => Some(CommitId::parse(picked.commit).expect("an id git gave")),
-            None => current,
-        };
-        let Some(mut allowed) = allowed else {
-            let mut report = failed(name, SyncState::WaitingForWave, why(&landed[0]));
-            report.source_commit = Some(head.to_string());
-            return Err(Box::new(report));
-        };
-        let mut message = why(&landed[0]);
-        // Outside its windows the cluster takes no new commit whatever the hub says (it keeps
-        // what it runs, or with nothing applied yet it waits for the window), so the hub is not
-        // asked: a later wave would otherwise ask it on every poll while its window is shut.
-        if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0 && !closed)
-            && current != Some(allowed)
-        {
-            let answer = asked.get(config, name, &identity.environment).await;
-            if let Some(held) = self::halt(answer, halt, name, &wave, allowed) {
-                let Some(current) = current else {
-                    let mut report = failed(name, SyncState::WaitingForWave, held);
-                    report.source_commit = Some(head.to_string());
-                    return Err(Box::new(report));
-                };
-                allowed = current;
-                message = held;
-            }
-        }
-        if allowed != head {
-            located.commit = allowed;
-            waiting = Some(Waiting { state: SyncState::WaitingForWave, message });
-        }
-    }
-    let current = if freeze.is_some() || closed { applied(cluster, namespace, key, name).await } else { None };
-    let (frozen, passed) = match freeze {
-        Some(freeze) => frozen_at(config, at, placement, freeze, current, &url, &mut located)?,
-        None => (None, None),
-    };
-    let shut = if closed && passed.is_none() { outside_windows(placement, current, &mut located, now)? } else { None };
-    Ok((located, shut.or(frozen).or(waiting), passed))
-}
-
-/// In a freeze a placement keeps the commit it runs (`current`), but for a newer one, up to the
-/// one located, that carries a `Flotilla-Override:` signed by an override signer: why it waits
-/// (when it does), and the override that let a commit through (also while it runs it). An
-/// override that does not count is ignored and said so.
-fn frozen_at(
-    config: &Config,
-    at: &FleetAt,
-    placement: &Placement,
-    (freeze, ends): (&flotilla_core::fleet::Freeze, i64),
-    current: Option<CommitId>,
-    url: &str,
-    located: &mut Located<'_>,
-) -> Result<(Option<Waiting>, Option<Override>), Box<PlacementReport>> {
-    let name = placement.name();
-    let fail = |state, message: String| {
+    let fail = |state, message: String, source: &str| {
         let mut report = failed(name, state, message);
-        report.source_commit = Some(located.commit.to_string());
+        report.source_commit = Some(source.to_string());
         Box::new(report)
     };
-    let why = freeze.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-    let mut message = format!("in a change freeze{why} until {}", flotilla_core::calendar::rfc3339(ends));
-    let signers = crate::trust::override_signers(config).map_err(|e| fail(SyncState::Failed, format!("{e:#}")))?;
-    let check = |commit| crate::trust::check_override(&at.cache, url, commit, signers.as_ref(), name);
-    if current == Some(located.commit) {
-        // Running it already: an override that let it through is reported while it runs.
-        return Ok((None, check(located.commit).ok().flatten()));
-    }
-    let candidates = at
-        .cache
-        .history(url, located.commit, current, ROLLOUT_HISTORY)
-        .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-    for commit in candidates {
-        match check(commit.id) {
-            Ok(Some(o)) => {
-                let head = located.commit;
-                located.commit = commit.id;
-                let waiting = (commit.id != head).then(|| {
-                    let message = format!("{message}; {} passed it by an override of {}", short(&o.commit), o.signer);
-                    Waiting { state: SyncState::WaitingForWindow, message }
-                });
-                return Ok((waiting, Some(o)));
-            }
-            Ok(None) => {}
-            Err(e) => {
-                eprintln!("pull-agent: warning: placement {name}: {e}");
-                message = format!("{message}; {e}");
-            }
+    let head = located.commit;
+    let head_id = head.to_string();
+    let current = applied(cluster, config.namespace.as_str(), key, name).await;
+    let current_id = current.map(|c| c.to_string());
+    let wave = rollout.map(|r| rollout::wave_of(r, name, identity).expect("the rollout has waves"));
+    let mut asked = Asked::default();
+    let (history, ids, arrivals) = match &wave {
+        None => (Vec::new(), Vec::new(), None),
+        Some(wave) => {
+            let history = at
+                .cache
+                .history(&url, head, None, ROLLOUT_HISTORY)
+                .map_err(|e| Box::new(failed(name, SyncState::SourceUnreachable, format!("{e:#}"))))?;
+            let ids: Vec<String> = history.iter().map(|c| c.id.to_string()).collect();
+            let arrivals = arrived(
+                config,
+                &url,
+                &located.branch,
+                &ids,
+                now,
+                wave.index > 0 && windows.open && current != Some(head),
+                || async {
+                    asked.get(config, name, &identity.environment).await.as_ref().ok().map(|a| a.arrivals.clone())
+                },
+            )
+            .await;
+            (history, ids, Some(arrivals))
         }
-    }
-    match current {
-        Some(commit) => {
-            located.commit = commit;
-            Ok((Some(Waiting { state: SyncState::WaitingForWindow, message }), None))
+    };
+    let landed: Vec<rollout::Landed> = history
+        .iter()
+        .zip(&ids)
+        .map(|(c, id)| rollout::Landed {
+            commit: id,
+            tree: &c.tree,
+            at: arrivals.as_ref().and_then(|a| a.at(id)).unwrap_or(now),
+        })
+        .collect();
+    // What the decision asked for: the hub's answer, and each override read (the reading stops
+    // at the first that passes, as the decision does).
+    let mut ask = false;
+    let mut checks: Option<Vec<OverrideRead>> = None;
+    loop {
+        if ask {
+            asked.get(config, name, &identity.environment).await;
         }
-        None => Err(fail(SyncState::WaitingForWindow, message)),
+        let hub = asked.0.as_ref().filter(|_| ask).map(|answer| match answer {
+            Ok(answer) => HubAnswer::Halts(answer.halted()),
+            Err(e) => HubAnswer::Unreachable(e),
+        });
+        let check_ids: Option<Vec<String>> = checks.as_ref().map(|c| c.iter().map(|(id, _)| id.to_string()).collect());
+        let said: Option<Vec<Checked>> = checks.as_ref().zip(check_ids.as_ref()).map(|(checks, ids)| {
+            checks.iter().zip(ids).map(|((_, said), commit)| Checked { commit, said: checked(said) }).collect()
+        });
+        let inputs = Inputs {
+            rollout: rollout.zip(wave.as_ref()),
+            history: &landed,
+            head: &head_id,
+            current: current_id.as_deref(),
+            windows,
+            freeze,
+            hub,
+            overrides: said.as_deref(),
+            now,
+        };
+        let (notes, taken) = match rollout::decide(&inputs) {
+            Decision::Ask { .. } => {
+                // One answer covers every commit of the placement.
+                ask = true;
+                continue;
+            }
+            Decision::Check(candidates) => {
+                let newest = candidates.newest().to_string();
+                let read = read_overrides(config, at, &url, name, candidates)
+                    .map_err(|(state, message)| fail(state, message, &newest))?;
+                checks = Some(read);
+                continue;
+            }
+            Decision::Take { commit, waiting, notes } => (notes, Ok((commit, waiting))),
+            Decision::Wait { waiting, source, notes } => (notes, Err(fail(waiting.state, waiting.message, source))),
+        };
+        if notes.halt == Some(HaltSaid::UnreachableProceeds)
+            && let Some(Err(e)) = &asked.0
+        {
+            eprintln!("pull-agent: warning: {name}: cannot ask the hub about the halt ({e}); proceeding");
+        }
+        let passed = said_of_overrides(name, checks.as_deref().unwrap_or_default(), &notes);
+        let (commit, waiting) = taken?;
+        located.commit = CommitId::parse(commit).expect("a commit id git gave");
+        return Ok((located, waiting, passed));
     }
 }
 
-/// Outside its windows a placement keeps the commit it runs: why, when that is not the one
-/// located, or the report when nothing runs yet (nothing is applied).
-fn outside_windows(
-    placement: &Placement,
-    current: Option<CommitId>,
-    located: &mut Located<'_>,
-    now: i64,
-) -> Result<Option<Waiting>, Box<PlacementReport>> {
-    use flotilla_core::calendar::rfc3339;
-    let next = flotilla_core::rollout::next_opening(&placement.spec.windows, now)
-        .map_or_else(|| "none of its windows ever opens".to_string(), |t| format!("the next opens at {}", rfc3339(t)));
-    let message = format!("outside its deployment windows; {next}");
-    match current {
-        Some(commit) if commit == located.commit => Ok(None),
-        Some(commit) => {
-            located.commit = commit;
-            Ok(Some(Waiting { state: SyncState::WaitingForWindow, message }))
-        }
-        None => {
-            let mut report = failed(placement.name(), SyncState::WaitingForWindow, message);
-            report.source_commit = Some(located.commit.to_string());
-            Err(Box::new(report))
+/// An override read from a commit: the commit, and what its `Flotilla-Override:` counts for.
+type OverrideRead = (CommitId, Result<Option<Override>, String>);
+
+/// An override read, as `rollout::decide` reads it.
+fn checked(said: &Result<Option<Override>, String>) -> Result<Option<&str>, &str> {
+    match said {
+        Ok(o) => Ok(o.as_ref().map(|o| o.signer.as_str())),
+        Err(e) => Err(e.as_str()),
+    }
+}
+
+/// What the decision's `notes` make of the overrides read: each ignored one said on stderr, and
+/// the one that passed (to be reported).
+fn said_of_overrides(name: &str, read: &[OverrideRead], notes: &flotilla_core::rollout::Notes<'_>) -> Option<Override> {
+    let mut passed = None;
+    for (commit, said) in read {
+        let id = commit.to_string();
+        match said {
+            Err(e) if notes.ignored.contains(&id.as_str()) => {
+                eprintln!("pull-agent: warning: placement {name}: {e}");
+            }
+            Ok(Some(o)) if notes.passed == Some(id.as_str()) => passed = Some(o.clone()),
+            _ => {}
         }
     }
+    passed
+}
+
+/// The overrides a freeze asks for (`Candidates`), read in order up to the first that passes;
+/// or the state and message of why they cannot be read.
+fn read_overrides(
+    config: &Config,
+    at: &FleetAt,
+    url: &str,
+    name: &str,
+    candidates: flotilla_core::rollout::Candidates<'_>,
+) -> Result<Vec<OverrideRead>, (SyncState, String)> {
+    use flotilla_core::rollout::Candidates;
+    let newest = CommitId::parse(candidates.newest()).expect("a commit id git gave");
+    let signers = crate::trust::override_signers(config).map_err(|e| (SyncState::Failed, format!("{e:#}")))?;
+    let check = |commit| crate::trust::check_override(&at.cache, url, commit, signers.as_ref(), name);
+    let commits = match candidates {
+        Candidates::Running(_) => vec![newest],
+        Candidates::Between { since, .. } => {
+            let since = since.map(|c| CommitId::parse(c).expect("a commit id git gave"));
+            at.cache
+                .history(url, newest, since, ROLLOUT_HISTORY)
+                .map_err(|e| (SyncState::SourceUnreachable, format!("{e:#}")))?
+                .into_iter()
+                .map(|c| c.id)
+                .collect()
+        }
+    };
+    let mut read = Vec::new();
+    for commit in commits {
+        let said = check(commit);
+        let passes = matches!(said, Ok(Some(_)));
+        read.push((commit, said));
+        if passes {
+            break;
+        }
+    }
+    Ok(read)
 }
 
 /// When each commit of a branch's first-parent history (`ids`, newest first) reached the
@@ -936,40 +926,6 @@ where
         eprintln!("pull-agent: warning: keeping when commits reached {url} {branch}: {e}");
     }
     record
-}
-
-/// Whether the hub holds `commit` back from this cluster's `wave` (SPEC §2 `rollout.halt`),
-/// from its `answer`: `None` to go on, or why the cluster keeps what it runs. When the hub could
-/// not be asked (none configured, unreachable, no answer), `whenHubUnreachable` decides.
-fn halt(
-    answer: &Result<crate::hub::Rollout, String>,
-    halt: &flotilla_core::fleet::Halt,
-    placement: &str,
-    wave: &flotilla_core::rollout::WaveOf,
-    commit: CommitId,
-) -> Option<String> {
-    use flotilla_core::fleet::WhenHubUnreachable;
-    let commit = commit.to_string();
-    match answer {
-        Ok(answer) => {
-            let held = answer.halted().iter().find(|h| h.commit == commit && h.holds_back(wave.index))?;
-            let failed: usize = held.failed.iter().take(wave.index).sum();
-            Some(format!(
-                "rollout halted: {failed} clusters of the waves before {} failed on {} (maxFailed {}); waiting for a fix",
-                wave.name,
-                short(&commit),
-                halt.max_failed
-            ))
-        }
-        Err(e) if halt.when_hub_unreachable == WhenHubUnreachable::Proceed => {
-            eprintln!("pull-agent: warning: {placement}: cannot ask the hub about the halt ({e}); proceeding");
-            None
-        }
-        Err(e) => Some(format!(
-            "cannot ask the hub whether the rollout may go on to {} ({e}); waiting (whenHubUnreachable: wait)",
-            short(&commit)
-        )),
-    }
 }
 
 /// The commit a placement applied last, from its inventory in the cluster.

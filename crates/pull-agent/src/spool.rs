@@ -3,23 +3,19 @@
 //!
 //! One file per report, `<sequence>.json` (zero-padded, so names sort as sequences do), written
 //! to a temporary name and renamed. The spool stays small by dropping what a later report says
-//! again: every report carries the state of every placement, so only the newest is needed for
-//! those; a report is kept beside it only when its policy results differ from the report before
-//! it (a compliance change is evidence). Should even that grow past the bounds, the oldest go
-//! first, each named on stderr: never silently.
+//! again, by core's rule (`flotilla_core::spool::retain`): the newest report, and beside it those
+//! whose policy results differ from the report before them (a compliance change is evidence).
+//! Should even that grow past the bounds, the oldest go first, each named on stderr: never
+//! silently.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use flotilla_core::report::Report;
+use flotilla_core::spool::{Bounds, Fate, Waiting, retain};
+pub use flotilla_core::spool::{MAX_BYTES, MAX_REPORTS};
 use serde_json::Value;
-
-/// The most reports kept.
-pub const MAX_REPORTS: usize = 1_000;
-
-/// The most bytes kept.
-pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Where the policy results of the last report the hub took are kept, to compare the first
 /// spooled report with.
@@ -29,8 +25,7 @@ const DELIVERED: &str = "delivered-policies.json";
 #[derive(Debug, Clone)]
 pub struct Spool {
     dir: PathBuf,
-    max_reports: usize,
-    max_bytes: u64,
+    bounds: Bounds,
 }
 
 /// A report waiting in the spool.
@@ -48,7 +43,7 @@ impl Spool {
 
     pub fn with_bounds(dir: &Path, max_reports: usize, max_bytes: u64) -> io::Result<Spool> {
         fs::create_dir_all(dir).map_err(|e| annotate(dir, &e))?;
-        Ok(Spool { dir: dir.to_path_buf(), max_reports: max_reports.max(1), max_bytes })
+        Ok(Spool { dir: dir.to_path_buf(), bounds: Bounds { max_reports: max_reports.max(1), max_bytes } })
     }
 
     /// The waiting reports, oldest first.
@@ -95,34 +90,33 @@ impl Spool {
     }
 
     /// Drops every waiting report whose placements a later one repeats and whose policy results
-    /// equal its predecessor's; then the oldest while over the bounds.
+    /// equal its predecessor's; then the oldest while over the bounds (`spool::retain`).
     fn compact(&self) -> io::Result<Vec<String>> {
         let entries = self.pending()?;
-        let mut previous = fs::read_to_string(self.dir.join(DELIVERED))
+        let delivered = fs::read_to_string(self.dir.join(DELIVERED))
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
             .unwrap_or(Value::Array(Vec::new()));
-        let mut kept = Vec::new();
-        for (i, entry) in entries.iter().enumerate() {
-            let policies = policies_of(&self.read(entry)?);
-            let newest = i + 1 == entries.len();
-            if newest || policies != previous {
-                kept.push(entry.clone());
-            } else {
-                remove(&entry.path)?;
-            }
-            previous = policies;
+        let mut policies = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let bytes = fs::metadata(&entry.path).map_or(0, |m| m.len());
+            policies.push((policies_of(&self.read(entry)?), bytes));
         }
+        let waiting: Vec<Waiting<'_, Value>> =
+            policies.iter().map(|(policies, bytes)| Waiting { policies, bytes: *bytes }).collect();
         let mut dropped = Vec::new();
-        let mut bytes: u64 = kept.iter().map(|e| fs::metadata(&e.path).map_or(0, |m| m.len())).sum();
-        while kept.len() > self.max_reports || (bytes > self.max_bytes && kept.len() > 1) {
-            let oldest = kept.remove(0);
-            bytes -= fs::metadata(&oldest.path).map_or(0, |m| m.len());
-            remove(&oldest.path)?;
-            dropped.push(format!(
-                "report {} dropped from the full spool ({} reports, {} bytes at most): the hub has been unreachable too long",
-                oldest.sequence, self.max_reports, self.max_bytes
-            ));
+        for (entry, fate) in entries.iter().zip(retain(&waiting, &delivered, self.bounds)) {
+            match fate {
+                Fate::Kept => {}
+                Fate::Superseded => remove(&entry.path)?,
+                Fate::Dropped => {
+                    remove(&entry.path)?;
+                    dropped.push(format!(
+                        "report {} dropped from the full spool ({} reports, {} bytes at most): the hub has been unreachable too long",
+                        entry.sequence, self.bounds.max_reports, self.bounds.max_bytes
+                    ));
+                }
+            }
         }
         Ok(dropped)
     }

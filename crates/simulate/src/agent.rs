@@ -2,42 +2,40 @@
 //! (`agent::reconcile_with`, `schedule`, `render_located`, then the daemon's report, spool and
 //! delivery), with the agent's own functions wherever a decision is taken: `Fleet::select`,
 //! `flotilla_core::rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds,
-//! frozen, override_reason}`, `render::fleet_view` (`choose::choose_fleet`: the fleet's own
-//! rollout, windows and freezes), a placement's freezes and overrides (`agent::frozen_at`),
-//! the hub's published halts read with `Halted::holds_back`, `render::render`, the report's
-//! own types and `Report::validate`, the agent's poll jitter (`pull_agent::config::jittered`)
-//! and its spool's rule and bounds (`pull_agent::spool`).
+//! frozen, override_reason}` and `render::fleet_view` (`choose::choose_fleet`: the fleet's own
+//! rollout, windows and freezes), a placement's decision by `rollout::decide` (its wave, the
+//! hub's published halts, freezes and overrides, windows: the very function `agent::schedule`
+//! calls, over the same inputs), `render::render`, the report's own types and
+//! `Report::validate`, the agent's poll jitter (`pull_agent::config::jittered`)
+//! and its spool's rule and bounds (`flotilla_core::spool`).
 //!
 //! Modelled, since there is no Kubernetes cluster: applying a commit takes effect within the
 //! poll; objects are healthy unless the content is marked unhealthy (then Progressing, and
 //! Degraded after `unhealthyAfter`); drift injected by hand is found by the next poll and
 //! corrected when the placement says so; a broken policy is fixed by the next poll when it
 //! enforces, and stays broken while it informs. Git is counted rather than fetched (see
-//! [`crate::git`]). The spool is kept in memory, with the agent's rule: the newest report,
-//! plus every report whose policy results changed, at most `MAX_REPORTS` and `MAX_BYTES`.
+//! [`crate::git`]). The spool is kept in memory, with the agent's rule (`spool::retain`): the
+//! newest report, plus every report whose policy results changed, within `Bounds::DEFAULT`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use anyhow::Result;
-use flotilla_core::fleet::{
-    ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy, Remediation, WhenHubUnreachable,
-};
+use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy, Remediation};
 use flotilla_core::health::Health;
 use flotilla_core::plan::ObjectRef;
 use flotilla_core::report::{
     self, ObjectProblem, ObjectReport, PlacementReport, PolicyReport, Report, SyncState, Violation,
 };
-use flotilla_core::rollout::{self, Landed, WaveOf};
+use flotilla_core::rollout::{self, Candidates, Decision, HaltSaid, HubAnswer, Inputs, Landed, WaveOf, Windows};
+use flotilla_core::spool::{self, Bounds, Fate};
 
 use crate::git::CommitIx;
 use crate::hub::Hub;
 use crate::metrics::Counters;
 use crate::rng::Rng;
-use crate::world::{Desired, DigestIx, LabelsIx, Selected, World};
-
-/// How many times the agent tries a fetch before it gives up for the cycle (`agent::GIT_ATTEMPTS`).
-pub const GIT_ATTEMPTS: u64 = 3;
+use crate::world::{Checked, Desired, DigestIx, LabelsIx, Selected, World};
+use hub_index::rollouts::Progress;
 
 /// A shared message: equal when the same copy, else compared by text.
 #[derive(Debug, Clone)]
@@ -100,10 +98,6 @@ struct OverrideOutcome {
     reason: Msg,
 }
 
-/// Where a freeze leaves a placement: the commit it runs, why it waits (when it does), and
-/// whether an override passed.
-type Held = (CommitIx, Option<Waiting>, bool);
-
 /// Which fleet commit a cluster runs this poll (`choose::choose_fleet`): `at` is `None` when
 /// none may run yet.
 struct FleetChoice {
@@ -148,6 +142,22 @@ struct Located {
     branch: Arc<str>,
     /// [`crate::git::Git::branch_ix`] of it.
     key: usize,
+}
+
+/// A decision of `rollout::decide`, with the commits it names as the world numbers them.
+enum Decided {
+    Ask,
+    Check {
+        newest: CommitIx,
+        running: bool,
+    },
+    Done {
+        /// The commit taken and why it waits, or why nothing runs and against which commit.
+        decision: Result<(CommitIx, Option<rollout::Waiting>), (rollout::Waiting, CommitIx)>,
+        passed: Option<CommitIx>,
+        ignored: Vec<CommitIx>,
+        halt: Option<HaltSaid>,
+    },
 }
 
 /// A report waiting in the spool.
@@ -305,7 +315,7 @@ impl Cluster {
             fleet = self.reconcile(cx, now, &mut outcomes, &mut policies)?;
         } else {
             // The fleet cannot be fetched: what ran last still runs, said to be stale (the daemon).
-            cx.counters.git_failed(GIT_ATTEMPTS);
+            cx.counters.git_failed(u64::from(pull_agent::agent::GIT_ATTEMPTS));
             let message = cx.world.message(&format!(
                 "fetching the fleet repository at {}: {}: cannot reach the git server: connection refused",
                 self.identity.environment,
@@ -429,7 +439,7 @@ impl Cluster {
             candidate = picked.or(in_use);
             if candidate != Some(tip) {
                 state = SyncState::WaitingForWave;
-                message = Some(cx.world.wave_message(tip, usize::MAX, rollout, &wave, (tip, tip_arrived), bake));
+                message = Some(cx.world.wave_message(tip, rollout, &wave, (tip, tip_arrived), bake));
             }
         }
         let frozen = if cx.warm { None } else { cx.world.frozen((tip, usize::MAX), &spec.freezes, now) };
@@ -449,7 +459,7 @@ impl Cluster {
             if !open {
                 candidate = in_use;
                 state = SyncState::WaitingForWindow;
-                message = Some(cx.world.window_message(next, true));
+                message = Some(cx.world.window_message(next));
             }
         }
         // A commit that changes nothing for the cluster is taken at once.
@@ -804,8 +814,10 @@ impl Cluster {
 
     /// `agent::schedule`: the commit the rollout, the freezes and the windows let this cluster
     /// take at `now` (its own clock) from its branch at `head`, or the report of why nothing may
-    /// be taken. A commit that passed a freeze by a signed override is added to `self.passed`.
+    /// be taken — `rollout::decide`'s, over the inputs gathered as the agent gathers them. A
+    /// commit that passed a freeze by a signed override is added to `self.passed`.
     #[expect(clippy::too_many_arguments, reason = "the agent's schedule reads all of these")]
+    #[expect(clippy::too_many_lines, reason = "the gathering of one decision's inputs, as the agent gathers them")]
     fn schedule(
         &mut self,
         cx: &mut Cx,
@@ -821,156 +833,193 @@ impl Cluster {
         let spec = &placement.spec;
         let name = Arc::clone(&self.placements[s].name);
         let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
-        let (open, next) = if cx.warm { (true, None) } else { cx.world.window(fleet_at, placement_ix, placement, now) };
-        let freeze = if cx.warm { None } else { cx.world.frozen((fleet_at, placement_ix), &spec.freezes, now) };
-        if rollout.is_none() && open && freeze.is_none() {
+        let windows = if cx.warm {
+            Windows { open: true, next: None }
+        } else {
+            let (open, next) = cx.world.window(fleet_at, placement_ix, placement, now);
+            Windows { open, next }
+        };
+        let freeze = if cx.warm || spec.freezes.is_empty() { None } else { rollout::frozen(&spec.freezes, now) };
+        if rollout::unconstrained(rollout, windows, freeze) {
             return Ok(Ok((head, None)));
         }
-        let bake = rollout.map_or(0, |r| rollout::bake_seconds(r).unwrap_or(0));
+        let applied = self.placements[s].applied;
         // The branch's first-parent history from `head` (for a placement of the fleet
-        // repository, the fleet commit in use), and the newest commit whose gate opened for the
-        // wave, counted from when each commit reached the branch (as the hub publishes it).
-        let (from, head_arrived, picked) = {
-            let git = &cx.world.git;
-            let branch = git.branch_at(located.key);
-            let from = branch.history.iter().position(|c| *c == head).unwrap_or(0);
-            let history = &branch.history[from..];
-            let picked = match (rollout, wave) {
-                (Some(_), Some(wave)) => {
-                    let landed: Vec<Landed> = history
+        // repository, the fleet commit in use), each commit dated by when it reached the branch
+        // (as the hub publishes it).
+        let from = cx.world.git.branch_at(located.key).history.iter().position(|c| *c == head).unwrap_or(0);
+        // What the decision asked for: the hub's answer, and each override read (up to the
+        // first that passes, as the agent reads them).
+        let mut answer: Option<Result<Option<Arc<Progress>>, &'static str>> = None;
+        let mut checks: Option<Vec<(CommitIx, Checked)>> = None;
+        let decided = loop {
+            let decided = {
+                let git = &cx.world.git;
+                let branch = git.branch_at(located.key);
+                let history = &branch.history[from..];
+                let landed: Vec<Landed> = if rollout.is_some() {
+                    history
                         .iter()
                         .zip(&branch.arrived[from..])
                         .map(|(c, at)| {
                             let info = git.commit_info(*c);
                             Landed { commit: &info.hex, tree: &info.tree, at: *at }
                         })
-                        .collect();
-                    rollout::pick(&landed, wave.index, bake, now)
-                        .and_then(|p| landed.iter().position(|l| std::ptr::eq(l.commit, p.commit)))
-                        .map(|at| history[at])
-                }
-                _ => None,
-            };
-            (from, branch.arrived[from], picked)
-        };
-        let applied = self.placements[s].applied;
-        let mut located_commit = head;
-        let mut waiting = None;
-        if let (Some(rollout), Some(wave)) = (rollout, wave) {
-            let why = cx.world.wave_message(fleet_at, placement_ix, rollout, wave, (head, head_arrived), bake);
-            let Some(mut allowed) = picked.or(applied) else {
-                let mut outcome = Outcome::failed(name, SyncState::WaitingForWave, why);
-                outcome.source = Some(head);
-                return Ok(Err(outcome));
-            };
-            let mut message = why;
-            // As the agent does, the hub is asked only inside the windows: outside them nothing
-            // new is taken whatever it says.
-            if let Some(halt) = rollout.halt.as_ref().filter(|_| wave.index > 0 && open && !cx.warm)
-                && applied != Some(allowed)
-                && let Some(hub_ix) = Self::hub_placement(cx, fleet_key, fleet_at, placement_ix, placement)?
-                && let Some(held) = Self::halt(cx, halt, (fleet_key, hub_ix), &identity.environment, wave, allowed)?
-            {
-                let Some(current) = applied else {
-                    let mut outcome = Outcome::failed(name, SyncState::WaitingForWave, held);
-                    outcome.source = Some(head);
-                    return Ok(Err(outcome));
+                        .collect()
+                } else {
+                    Vec::new()
                 };
-                allowed = current;
-                message = held;
-            }
-            if allowed != head {
-                located_commit = allowed;
-                waiting = Some(Waiting { state: SyncState::WaitingForWave, message });
-            }
-        }
-        let mut passed = false;
-        let mut frozen = None;
-        if let Some((_, said)) = freeze {
-            match self.frozen_at(cx, &name, (located.key, from), applied, &said, located_commit)? {
-                Ok((commit, waits, through)) => {
-                    located_commit = commit;
-                    frozen = waits;
-                    passed = through;
+                let hex = |c: CommitIx| git.commit_info(c).hex.as_str();
+                let halts = match &answer {
+                    Some(Ok(view)) => Some(HubAnswer::Halts(
+                        view.as_ref().and_then(|v| v.halt.as_ref()).map_or(&[][..], |h| h.commits.as_slice()),
+                    )),
+                    Some(Err(e)) => Some(HubAnswer::Unreachable(e)),
+                    None => None,
+                };
+                let said: Option<Vec<rollout::Checked>> = checks.as_ref().map(|checks| {
+                    checks
+                        .iter()
+                        .map(|(c, said)| rollout::Checked {
+                            commit: hex(*c),
+                            said: match said {
+                                Ok(o) => Ok(o.as_ref().map(|(signer, _)| &**signer)),
+                                Err(why) => Err(&**why),
+                            },
+                        })
+                        .collect()
+                });
+                let inputs = Inputs {
+                    rollout: rollout.zip(wave),
+                    history: &landed,
+                    head: hex(head),
+                    current: applied.map(hex),
+                    windows,
+                    freeze,
+                    hub: halts,
+                    overrides: said.as_deref(),
+                    now,
+                };
+                // Back from the decision's words to the commits they name.
+                let ix = |id: &str| -> CommitIx {
+                    if id == hex(head) {
+                        return head;
+                    }
+                    if let Some(a) = applied.filter(|a| hex(*a) == id) {
+                        return a;
+                    }
+                    if let Some((c, _)) = checks.iter().flatten().find(|(c, _)| hex(*c) == id) {
+                        return *c;
+                    }
+                    let at = landed.iter().position(|l| l.commit == id).expect("a commit of the history");
+                    history[at]
+                };
+                let done = |decision, n: rollout::Notes<'_>| Decided::Done {
+                    decision,
+                    passed: n.passed.map(ix),
+                    ignored: n.ignored.into_iter().map(ix).collect(),
+                    halt: n.halt,
+                };
+                match rollout::decide(&inputs) {
+                    Decision::Ask { .. } => Decided::Ask,
+                    Decision::Check(Candidates::Running(c)) => Decided::Check { newest: ix(c), running: true },
+                    Decision::Check(Candidates::Between { newest, .. }) => {
+                        Decided::Check { newest: ix(newest), running: false }
+                    }
+                    Decision::Take { commit, waiting, notes } => done(Ok((ix(commit), waiting)), notes),
+                    Decision::Wait { waiting, source, notes } => done(Err((waiting, ix(source))), notes),
                 }
-                Err(outcome) => return Ok(Err(outcome)),
-            }
-        }
-        // A signed override passes the windows too: a hotfix is not held for the night.
-        let mut shut = None;
-        if !open && !passed {
-            let message = cx.world.window_message(next, false);
-            match applied {
-                Some(commit) if commit == located_commit => {}
-                Some(commit) => {
-                    located_commit = commit;
-                    shut = Some(Waiting { state: SyncState::WaitingForWindow, message });
+            };
+            match decided {
+                Decided::Ask => {
+                    let placement = (fleet_key, fleet_at, placement_ix, placement);
+                    answer = Some(Self::ask_hub(cx, placement, &identity.environment)?);
                 }
-                None => {
-                    let mut outcome = Outcome::failed(name, SyncState::WaitingForWindow, message);
-                    outcome.source = Some(located_commit);
-                    return Ok(Err(outcome));
+                Decided::Check { newest, running } => {
+                    checks = Some(Self::read_overrides(cx, (located.key, from), applied, newest, running)?);
                 }
+                Decided::Done { decision, passed, ignored, halt } => break (decision, passed, ignored, halt),
             }
+        };
+        let (done, passed, ignored, halt) = decided;
+        match halt {
+            Some(HaltSaid::Held) => cx.counters.held_by_halt += 1,
+            Some(HaltSaid::UnreachableWaits) => cx.counters.held_unreachable += 1,
+            _ => {}
         }
-        Ok(Ok((located_commit, shut.or(frozen).or(waiting))))
+        for commit in ignored {
+            self.saw_override(cx, &name, commit, false);
+        }
+        if let Some(commit) = passed {
+            let Some((_, Ok(Some((signer, reason))))) = checks.iter().flatten().find(|(c, _)| *c == commit) else {
+                unreachable!("the override that passed was read");
+            };
+            let (signer, reason) = (Arc::clone(signer), Arc::clone(reason));
+            self.pass(cx, &name, commit, signer, reason);
+        }
+        Ok(match done {
+            Ok((commit, waiting)) => {
+                Ok((commit, waiting.map(|w| Waiting { state: w.state, message: cx.world.message(&w.message) })))
+            }
+            Err((waiting, source)) => {
+                let mut outcome = Outcome::failed(name, waiting.state, cx.world.message(&waiting.message));
+                outcome.source = Some(source);
+                Err(outcome)
+            }
+        })
     }
 
-    /// `agent::frozen_at`: in a freeze (said `said`) a placement keeps the commit it runs
-    /// (`applied`), but for a newer one, up to `located` (of the branch numbered `key`, whose
-    /// history is read from `from`), that an override signer let through: the commit, why it
-    /// waits (when it does) and whether an override passed; or the report when nothing runs yet.
-    fn frozen_at(
-        &mut self,
+    /// The hub's rollout view for the halt (`Asked::get`): asked once for every commit of the
+    /// placement; a warm start, or a placement the hub does not know at its tip, asks nothing.
+    fn ask_hub(
         cx: &mut Cx,
-        name: &Arc<str>,
+        (fleet_key, fleet_at, placement_ix, placement): (usize, CommitIx, usize, &Placement),
+        environment: &str,
+    ) -> Result<Result<Option<Arc<Progress>>, &'static str>> {
+        let hub_ix =
+            if cx.warm { None } else { Self::hub_placement(cx, fleet_key, fleet_at, placement_ix, placement)? };
+        Ok(match hub_ix {
+            None => Ok(None),
+            Some(_) if !cx.hub_up => {
+                cx.counters.hub_failed(cx.now_ms);
+                Err("connection refused")
+            }
+            Some(hub_ix) => {
+                cx.counters.hub_query(cx.now_ms);
+                let view = cx.hub.progress(cx.world, (fleet_key, hub_ix), environment, cx.now_ms)?;
+                view.map(Some).ok_or("404 Not Found: no such placement")
+            }
+        })
+    }
+
+    /// The overrides a freeze asks for (`rollout::Candidates`), read as the agent reads them:
+    /// the commit running (`running`), or the branch numbered `key`'s history (read from `from`)
+    /// from `newest` back to `applied`, up to the first override that passes.
+    fn read_overrides(
+        cx: &mut Cx,
         (key, from): (usize, usize),
         applied: Option<CommitIx>,
-        said: &Arc<str>,
-        located: CommitIx,
-    ) -> Result<Result<Held, Outcome>> {
-        if applied == Some(located) {
-            // Running it already: an override that let it through is reported while it runs.
-            if let Ok(Some((signer, reason))) = cx.world.override_of(located)? {
-                self.pass(cx, name, located, signer, reason);
-                return Ok(Ok((located, None, true)));
-            }
-            return Ok(Ok((located, None, false)));
-        }
-        let candidates: Vec<CommitIx> = {
+        newest: CommitIx,
+        running: bool,
+    ) -> Result<Vec<(CommitIx, Checked)>> {
+        let candidates: Vec<CommitIx> = if running {
+            vec![newest]
+        } else {
             let history = &cx.world.git.branch_at(key).history[from..];
-            let newest = history.iter().position(|c| *c == located).unwrap_or(0);
+            let newest = history.iter().position(|c| *c == newest).unwrap_or(0);
             let oldest = applied.and_then(|a| history.iter().position(|c| *c == a)).unwrap_or(history.len());
             history[newest..oldest.max(newest)].iter().take(rollout::HISTORY).copied().collect()
         };
-        let mut ignored = Vec::new();
+        let mut read = Vec::new();
         for commit in candidates {
-            match cx.world.override_of(commit)? {
-                Ok(Some((signer, reason))) => {
-                    let mut waits = None;
-                    if commit != located {
-                        let said = cx.world.joined(said, &ignored);
-                        let short = &cx.world.git.commit_info(commit).hex[..12];
-                        let text = format!("{said}; {short} passed it by an override of {signer}");
-                        waits = Some(Waiting { state: SyncState::WaitingForWindow, message: cx.world.message(&text) });
-                    }
-                    self.pass(cx, name, commit, signer, reason);
-                    return Ok(Ok((commit, waits, true)));
-                }
-                Ok(None) => {}
-                Err(why) => {
-                    self.saw_override(cx, name, commit, false);
-                    ignored.push(why);
-                }
+            let said = cx.world.override_of(commit)?;
+            let passes = matches!(said, Ok(Some(_)));
+            read.push((commit, said));
+            if passes {
+                break;
             }
         }
-        let said = cx.world.joined(said, &ignored);
-        let Some(commit) = applied else {
-            let mut outcome = Outcome::failed(Arc::clone(name), SyncState::WaitingForWindow, said);
-            outcome.source = Some(located);
-            return Ok(Err(outcome));
-        };
-        Ok(Ok((commit, Some(Waiting { state: SyncState::WaitingForWindow, message: said }), false)))
+        Ok(read)
     }
 
     /// A commit of placement `name` that passed a freeze by an override: in this poll's report.
@@ -999,50 +1048,6 @@ impl Cluster {
             return Ok(Some(placement_ix));
         }
         Ok(cx.world.fleet(tip)?.placements.iter().position(|p| p.name() == placement.name()))
-    }
-
-    /// `agent::halt`: whether the hub holds `commit` back from this cluster's wave: `None` to go
-    /// on, or why the cluster keeps what it runs.
-    fn halt(
-        cx: &mut Cx,
-        halt: &flotilla_core::fleet::Halt,
-        placement: (usize, usize),
-        environment: &str,
-        wave: &WaveOf,
-        commit: CommitIx,
-    ) -> Result<Option<Arc<str>>> {
-        let asked = if cx.hub_up {
-            cx.counters.hub_query(cx.now_ms);
-            cx.hub.progress(cx.world, placement, environment, cx.now_ms)?.ok_or("404 Not Found: no such placement")
-        } else {
-            cx.counters.hub_failed(cx.now_ms);
-            Err("connection refused")
-        };
-        let hex = &cx.world.git.commit_info(commit).hex;
-        let short = &hex[..12];
-        Ok(match asked {
-            Ok(view) => {
-                let halted = view.halt.as_ref().map_or(&[][..], |h| h.commits.as_slice());
-                let Some(held) = halted.iter().find(|h| h.commit == *hex && h.holds_back(wave.index)) else {
-                    return Ok(None);
-                };
-                cx.counters.held_by_halt += 1;
-                let failed: usize = held.failed.iter().take(wave.index).sum();
-                let text = format!(
-                    "rollout halted: {failed} clusters of the waves before {} failed on {short} (maxFailed {}); waiting for a fix",
-                    wave.name, halt.max_failed
-                );
-                Some(cx.world.message(&text))
-            }
-            Err(_) if halt.when_hub_unreachable == WhenHubUnreachable::Proceed => None,
-            Err(e) => {
-                cx.counters.held_unreachable += 1;
-                let text = format!(
-                    "cannot ask the hub whether the rollout may go on to {short} ({e}); waiting (whenHubUnreachable: wait)"
-                );
-                Some(cx.world.message(&text))
-            }
-        })
     }
 
     /// A policy's result: compliant, unless someone broke it; then an `enforce` policy is fixed
@@ -1208,30 +1213,26 @@ impl Cluster {
         Ok(())
     }
 
-    /// `Spool::compact`: keep the newest report and every report whose policy results differ
-    /// from the one before it; then, over the bounds, drop the oldest (lost, and said so).
+    /// `Spool::compact`, with core's rule (`spool::retain`): keep the newest report and every
+    /// report whose policy results differ from the one before it; then, over the bounds, drop
+    /// the oldest (lost, and said so).
     fn compact(&mut self, counters: &mut Counters) {
-        let last = self.spool.len() - 1;
-        let mut previous = self.delivered_policies.clone();
+        let waiting: Vec<spool::Waiting<'_, Vec<PolicyReport>>> =
+            self.spool.iter().map(|q| spool::Waiting { policies: &q.report.policies, bytes: q.bytes }).collect();
+        let fates = spool::retain(&waiting, &self.delivered_policies, Bounds::DEFAULT);
         let mut kept = VecDeque::with_capacity(self.spool.len());
-        for (i, queued) in std::mem::take(&mut self.spool).into_iter().enumerate() {
-            let policies = queued.report.policies.clone();
-            if i == last || policies != previous {
-                kept.push_back(queued);
-            } else {
-                counters.superseded += 1;
+        for (queued, fate) in std::mem::take(&mut self.spool).into_iter().zip(fates) {
+            match fate {
+                Fate::Kept => kept.push_back(queued),
+                Fate::Superseded => counters.superseded += 1,
+                Fate::Dropped => {
+                    counters.lost += 1;
+                    eprintln!(
+                        "flotilla-simulate: report {} of {} dropped from the full spool",
+                        queued.report.sequence, self.identity.name
+                    );
+                }
             }
-            previous = policies;
-        }
-        let mut bytes: u64 = kept.iter().map(|q| q.bytes).sum();
-        while kept.len() > pull_agent::spool::MAX_REPORTS || (bytes > pull_agent::spool::MAX_BYTES && kept.len() > 1) {
-            let oldest = kept.pop_front().expect("over the bounds, so not empty");
-            bytes -= oldest.bytes;
-            counters.lost += 1;
-            eprintln!(
-                "flotilla-simulate: report {} of {} dropped from the full spool",
-                oldest.report.sequence, self.identity.name
-            );
         }
         counters.max_queued = counters.max_queued.max(kept.len());
         self.spool = kept;

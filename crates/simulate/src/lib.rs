@@ -31,11 +31,12 @@
 //! - **Agents are models that decide with the agent's functions** ([`agent`]): `Fleet::select`,
 //!   `rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds, frozen,
 //!   override_reason}`, `render::fleet_view` (the fleet commit each cluster runs, chosen as
-//!   `choose_fleet` does when the fleet repository declares a rollout, windows or freezes; a
-//!   placement's freezes as `frozen_at` does), the hub's
-//!   published halts with `Halted::holds_back` and `whenHubUnreachable`, `paused`, and
-//!   `render::render` for the desired digest, the way `agent::schedule` and `render_located`
-//!   call them, in the same order, with the agent's messages. What a Kubernetes cluster would
+//!   `choose_fleet` does when the fleet repository declares a rollout, windows or freezes),
+//!   a placement's commit by `rollout::decide` (its wave, the hub's published halts and
+//!   `whenHubUnreachable`, freezes and overrides, windows; the function `agent::schedule`
+//!   calls, with the same inputs and so the same messages), `paused`, and `render::render` for
+//!   the desired digest, the way `agent::schedule` and `render_located` call them, in the same
+//!   order. What a Kubernetes cluster would
 //!   do is modelled: an apply takes effect within the poll, an `unhealthy` release degrades
 //!   after a delay, hand-made drift and policy violations are found by the next poll.
 //! - **Renders are shared** ([`world`]): memoized by what a render reads (core's

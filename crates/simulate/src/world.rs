@@ -137,8 +137,8 @@ pub struct World {
     /// Trees whose objects never become healthy (`unhealthy: true` commits).
     unhealthy: HashSet<String>,
     names: HashSet<Arc<str>>,
-    wave_messages: HashMap<(CommitIx, usize, usize, CommitIx, i64), Arc<str>>,
-    window_messages: HashMap<(bool, Option<i64>), Arc<str>>,
+    wave_messages: HashMap<(CommitIx, usize, CommitIx, i64), Arc<str>>,
+    window_messages: HashMap<Option<i64>, Arc<str>>,
     /// Per fleet commit and placement (`usize::MAX`: the fleet's own), the freeze in force at a
     /// minute: when it ends and the agent's words for it.
     freezes: HashMap<(CommitIx, usize, i64), Option<Frozen>>,
@@ -355,11 +355,8 @@ impl World {
         if let Some(f) = self.freezes.get(&key) {
             return f.clone();
         }
-        let found = rollout::frozen(freezes, now).map(|(freeze, ends)| {
-            let why = freeze.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-            let text = format!("in a change freeze{why} until {}", flotilla_core::calendar::rfc3339(ends));
-            (ends, self.message(&text))
-        });
+        let found = rollout::frozen(freezes, now)
+            .map(|(freeze, ends)| (ends, self.message(&rollout::freeze_message(freeze, ends))));
         self.freezes.insert(key, found.clone());
         found
     }
@@ -468,28 +465,25 @@ impl World {
         self.name(text)
     }
 
-    /// What the agent says while its wave waits for the head (which reached its branch at
-    /// `arrived`): `wave everyone (3 of 3): <head> reaches it at <time>` (`agent::schedule`'s
-    /// words).
+    /// What the agent says while the fleet's own wave waits for the fleet's tip (which reached
+    /// its branch at `arrived`): `fleet wave everyone (3 of 3): <tip> reaches it at <time>`
+    /// (`choose::gate`'s words). A placement's are `rollout::decide`'s.
     pub fn wave_message(
         &mut self,
         fleet: CommitIx,
-        placement_ix: usize,
         rollout: &flotilla_core::fleet::Rollout,
         wave: &rollout::WaveOf,
         (head, arrived): (CommitIx, i64),
         bake: u64,
     ) -> Arc<str> {
-        let key = (fleet, placement_ix, wave.index, head, arrived);
-        // The fleet's own rollout (`usize::MAX`) says so (`choose::gate`'s words).
-        let whose = if placement_ix == usize::MAX { "fleet " } else { "" };
+        let key = (fleet, wave.index, head, arrived);
         if let Some(m) = self.wave_messages.get(&key) {
             return Arc::clone(m);
         }
         let info = self.git.commit_info(head);
         let opens = flotilla_core::calendar::rfc3339(rollout::gate(arrived, wave.index, bake));
         let text = format!(
-            "{whose}wave {} ({} of {}): {} reaches it at {opens}",
+            "fleet wave {} ({} of {}): {} reaches it at {opens}",
             wave.name,
             wave.index + 1,
             rollout.waves.len(),
@@ -500,22 +494,16 @@ impl World {
         m
     }
 
-    /// What the agent says outside a placement's windows (`agent::schedule`'s words), or with
-    /// `fleet` the fleet's (`choose::gate`'s).
-    pub fn window_message(&mut self, next: Option<i64>, fleet: bool) -> Arc<str> {
-        if let Some(m) = self.window_messages.get(&(fleet, next)) {
+    /// What the agent says outside the fleet's windows (`choose::gate`'s words). A placement's
+    /// are `rollout::decide`'s.
+    pub fn window_message(&mut self, next: Option<i64>) -> Arc<str> {
+        if let Some(m) = self.window_messages.get(&next) {
             return Arc::clone(m);
         }
         let opens = |t| format!("the next opens at {}", flotilla_core::calendar::rfc3339(t));
-        let text = if fleet {
-            let next_text = next.map_or_else(|| "none ever opens".to_string(), opens);
-            format!("outside the fleet's deployment windows; {next_text}")
-        } else {
-            let next_text = next.map_or_else(|| "none of its windows ever opens".to_string(), opens);
-            format!("outside its deployment windows; {next_text}")
-        };
-        let m = self.message(&text);
-        self.window_messages.insert((fleet, next), Arc::clone(&m));
+        let next_text = next.map_or_else(|| "none ever opens".to_string(), opens);
+        let m = self.message(&format!("outside the fleet's deployment windows; {next_text}"));
+        self.window_messages.insert(next, Arc::clone(&m));
         m
     }
 

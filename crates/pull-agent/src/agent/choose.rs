@@ -166,8 +166,7 @@ async fn gate(
     if let Some((freeze, ends)) = rollout::frozen(&spec.freezes, now)
         && gated.candidate != in_use
     {
-        let why = freeze.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-        let mut said = format!("in a change freeze{why} until {}", rfc3339(ends));
+        let mut said = rollout::freeze_message(freeze, ends);
         // The newest commit up to the candidate and newer than the one in use that an override
         // signer let through.
         let position = |c: CommitId| ids.iter().position(|i| *i == c.to_string());
