@@ -10,10 +10,12 @@
 //! replaced by the source's value. This module works on resources in memory and reads no
 //! files: `run` takes the kustomization's entries with the files they name already read.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::resource::{Gvk, Resource};
+use super::resource::Resource;
 use super::{Ctx, Error, Target};
 
 /// kustomize's default field path, for a source and for a target without `fieldPaths`.
@@ -136,17 +138,27 @@ pub(crate) fn apply(res: &mut [Resource], replacements: &[Replacement]) -> Resul
     // What the replacements have copied into each resource so far: a value copied into many
     // fields may not grow an object past `MAX_OBJECT_BYTES`.
     let mut grown = vec![0usize; res.len()];
+    // Every resource's ids, and the resources by every name they had: a replacement looks at
+    // the few resources its selectors name, not at all of them (a thousand replacements over a
+    // thousand resources was a million id comparisons, each allocating).
+    let mut known = Index::new(res);
     for (index, r) in replacements.iter().enumerate() {
         let fail = |field: &str, message: String| Failure { index, field: field.to_string(), message };
         let (Some(source), Some(targets)) = (&r.source, &r.targets) else {
             return Err(fail("", "replacements must specify a source and at least one target".into()));
         };
-        let value = source_value(res, source).map_err(|m| fail(".source", m))?;
+        if known.stale {
+            known = Index::new(res);
+        }
+        let value = source_value(res, &known, source).map_err(|m| fail(".source", m))?;
         let size = match &value {
             Copied::Scalar { text, .. } => text.len() + 2,
             Copied::Node(node) => super::weight(node),
         };
         for (t, target) in targets.iter().enumerate() {
+            if known.stale {
+                known = Index::new(res);
+            }
             let at = format!(".targets[{t}]");
             let Some(select) = &target.select else {
                 return Err(fail(&at, "target must specify resources to select".into()));
@@ -166,15 +178,21 @@ pub(crate) fn apply(res: &mut [Resource], replacements: &[Replacement]) -> Resul
             }
             let default_paths = [DEFAULT_FIELD_PATH.to_string()];
             let paths = if target.field_paths.is_empty() { &default_paths[..] } else { &target.field_paths[..] };
-            for (ix, r) in res.iter_mut().enumerate() {
-                let ids = ids(r);
+            let wanted = selector_id(select);
+            let has_labels = select.label_selector.as_deref().is_some_and(|s| !s.is_empty())
+                || select.annotation_selector.as_deref().is_some_and(|s| !s.is_empty());
+            let reject_ids: Vec<Option<Id>> =
+                rejects.iter().map(|(reject, _)| (!selector_is_empty(reject)).then(|| selector_id(reject))).collect();
+            for ix in known.candidates(&wanted.name) {
+                let r = &mut res[ix];
+                let ids = &known.ids[ix];
                 // Label and annotation selectors, and the ids, reject on their own: a reject
                 // entry with both a name and a label selector rejects by either.
-                let rejected = rejects.iter().any(|(reject, labels)| {
+                let rejected = rejects.iter().zip(&reject_ids).any(|((_, labels), id)| {
                     labels.as_ref().is_some_and(|m| m.matches(r))
-                        || (!selector_is_empty(reject) && ids.iter().any(|id| id.selected_by(&selector_id(reject))))
+                        || id.as_ref().is_some_and(|want| ids.iter().any(|id| id.selected_by(want)))
                 });
-                let chosen = by_labels.matches(r) && ids.iter().any(|id| id.selected_by(&selector_id(select)));
+                let chosen = ids.iter().any(|id| id.selected_by(&wanted)) && (!has_labels || by_labels.matches(r));
                 if rejected || !chosen {
                     continue;
                 }
@@ -187,11 +205,56 @@ pub(crate) fn apply(res: &mut [Resource], replacements: &[Replacement]) -> Resul
                     }
                     copy_to(&mut r.object, &value, path, target.options.as_ref())
                         .map_err(|m| fail(&format!("{at}.fieldPaths[{p}]"), m))?;
+                    if changes_identity(path) {
+                        known.stale = true;
+                    }
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The resources' ids, and which resources were ever called a name.
+struct Index {
+    ids: Vec<Vec<Id>>,
+    by_name: HashMap<String, Vec<usize>>,
+    /// A replacement wrote a name, namespace or kind: rebuilt before the next lookup.
+    stale: bool,
+    len: usize,
+}
+
+impl Index {
+    fn new(res: &[Resource]) -> Index {
+        let ids: Vec<Vec<Id>> = res.iter().map(ids).collect();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, list) in ids.iter().enumerate() {
+            let mut names: Vec<&str> = list.iter().map(|id| id.name.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            for n in names {
+                by_name.entry(n.to_string()).or_default().push(i);
+            }
+        }
+        Index { ids, by_name, stale: false, len: res.len() }
+    }
+
+    /// The resources a selector naming `name` may select (all of them when it names none), in
+    /// build order.
+    fn candidates(&self, name: &str) -> Vec<usize> {
+        if name.is_empty() {
+            return (0..self.len).collect();
+        }
+        self.by_name.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// Whether writing at `path` may change which ids select a resource.
+fn changes_identity(path: &str) -> bool {
+    let path = path.trim_start_matches('.');
+    ["metadata.name", "metadata.namespace", "kind", "apiVersion", "metadata"].contains(&path)
+        || path.starts_with("metadata.name.")
+        || path.starts_with("metadata.namespace.")
 }
 
 /// A resource's id as kustomize's `ResId`, or a selector's (empty parts match anything).
@@ -217,8 +280,7 @@ impl Id {
     }
 
     fn effective_namespace(&self) -> &str {
-        let gvk = Gvk { group: self.group.clone(), version: self.version.clone(), kind: self.kind.clone() };
-        if !self.kind.is_empty() && gvk.is_cluster_scoped() {
+        if !self.kind.is_empty() && super::resource::cluster_scoped(&self.group, &self.version, &self.kind) {
             return "_non_namespaceable_";
         }
         if self.namespace.is_empty() { "default" } else { &self.namespace }
@@ -392,15 +454,15 @@ impl Copied {
 }
 
 /// Finds the one source resource and reads its field (refined by the delimiter options).
-fn source_value(res: &[Resource], source: &Source) -> Result<Copied, String> {
+fn source_value(res: &[Resource], index: &Index, source: &Source) -> Result<Copied, String> {
     let want = source_id(source);
     let mut found = None;
-    for r in res {
-        if ids(r).iter().any(|id| id.selected_by(&want)) {
+    for i in index.candidates(&want.name) {
+        if index.ids[i].iter().any(|id| id.selected_by(&want)) {
             if found.is_some() {
                 return Err(format!("multiple matches for selector {}", describe_source(source)));
             }
-            found = Some(r);
+            found = Some(&res[i]);
         }
     }
     let Some(r) = found else {

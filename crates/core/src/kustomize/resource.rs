@@ -24,10 +24,20 @@ impl Gvk {
 
     /// Whether objects of this kind live outside namespaces.
     pub fn is_cluster_scoped(&self) -> bool {
-        let api_version =
-            if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) };
-        CLUSTER_SCOPED.iter().any(|(av, k)| *av == api_version && *k == self.kind)
+        cluster_scoped(&self.group, &self.version, &self.kind)
     }
+}
+
+/// Whether objects of `group`, `version` and `kind` live outside namespaces (no allocation: this
+/// runs for every comparison of ids).
+pub fn cluster_scoped(group: &str, version: &str, kind: &str) -> bool {
+    CLUSTER_SCOPED.iter().any(|(av, k)| {
+        *k == kind
+            && match av.split_once('/') {
+                Some((g, v)) => g == group && v == version,
+                None => group.is_empty() && *av == version,
+            }
+    })
 }
 
 /// The cluster-scoped kinds, by exact apiVersion and kind, as kustomize 5.5's precomputed
