@@ -952,7 +952,7 @@ mod tests {
     #[test]
     fn a_large_file_without_aliases_is_read() {
         let mut text = String::new();
-        let data: String = (0..25).map(|k| format!("k{k}: v, ")).collect();
+        let data: String = (0..25).map(|k| ["k", &k.to_string(), ": v, "].concat()).collect();
         for i in 0..5_000 {
             text.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, labels: {{a: b, c: d}}}}\ndata: {{{data}}}\n"));
         }
