@@ -951,11 +951,11 @@ mod tests {
     /// alias read, where the node budget was once 250,000.
     #[test]
     fn a_large_file_without_aliases_is_read() {
-        let mut text = String::new();
         let data: String = (0..25).map(|k| ["k", &k.to_string(), ": v, "].concat()).collect();
-        for i in 0..5_000 {
-            text.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, labels: {{a: b, c: d}}}}\ndata: {{{data}}}\n"));
-        }
+        let text: String = (0..5_000)
+            .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, labels: {{a: b, c: d}}}}\ndata: {{{data}}}\n"))
+            .collect::<Vec<_>>()
+            .concat();
         assert!(text.len() < MAX_FILE_BYTES);
         assert_eq!(load_all(text.as_bytes()).unwrap().len(), 5_000);
     }
