@@ -13,7 +13,7 @@
 //! Where kustomize only logs (a var never used, a var whose value is a map or a list and so
 //! stays `$(NAME)`), the render goes on as kubectl's does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Deserializer};
@@ -215,9 +215,18 @@ impl Vars {
     /// transformers ran: each marks the one object among `resources` that its objref names by
     /// original id (none is only an error when the var is resolved; several are an error now).
     pub fn declare(&mut self, file: &str, vars: &[Var], resources: &mut [Resource]) -> Result<(), Error> {
+        if vars.is_empty() {
+            return Ok(());
+        }
+        // The resources by the name they were first given (an objref names that one).
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, r) in resources.iter().enumerate() {
+            by_name.entry(r.original().1.to_string()).or_default().push(i);
+        }
         for (index, var) in vars.iter().enumerate() {
             let gvk = var.objref.gvk();
-            let hits: Vec<usize> = (0..resources.len()).filter(|&i| var.objref.matches(&gvk, &resources[i])).collect();
+            let named = by_name.get(&var.objref.name).map_or(&[][..], Vec::as_slice);
+            let hits: Vec<usize> = named.iter().copied().filter(|&i| var.objref.matches(&gvk, &resources[i])).collect();
             if hits.len() > 1 {
                 let ids: Vec<String> = hits.iter().map(|&i| resources[i].id()).collect();
                 return Err(Error::Field {
@@ -265,8 +274,15 @@ impl Vars {
             return Ok(());
         }
         let mut values: BTreeMap<&str, Scalar> = BTreeMap::new();
+        // Which resource each var marked (the first, as a search in build order finds it).
+        let mut marked: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in resources.iter().enumerate() {
+            for name in &r.vars {
+                marked.entry(name.as_str()).or_insert(i);
+            }
+        }
         for (name, declared) in &self.by_name {
-            let Some(r) = resources.iter().find(|r| r.vars.contains(name)) else {
+            let Some(r) = marked.get(name.as_str()).map(|&i| &resources[i]) else {
                 let var = &declared.var;
                 let hint = if var.objref.gvk().version.is_empty() {
                     "; kustomize compares group and version exactly, so give the objref an apiVersion"
