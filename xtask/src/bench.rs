@@ -703,7 +703,7 @@ configMapGenerator:
 /// The `replacements-vars` overlay's own replacement, after its transformers: the first app's
 /// retagged image into every other backend Deployment's pod annotations (selected by kind,
 /// rejected by the name the base gave it and by label).
-const OVERLAY_REPLACEMENTS: &str = r#"replacements:
+const OVERLAY_REPLACEMENTS: &str = "replacements:
 - source:
     kind: Deployment
     name: app-00000
@@ -718,7 +718,7 @@ const OVERLAY_REPLACEMENTS: &str = r#"replacements:
     - spec.template.metadata.annotations.[shop.example.com/reference-image]
     options:
       create: true
-"#;
+";
 
 /// Strategic-merge patch for every Deployment: one more env var, and the generated ConfigMap as
 /// `envFrom`, so its hashed name must follow into every Deployment.
