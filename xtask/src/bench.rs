@@ -492,7 +492,8 @@ impl Drop for TempDir {
 /// `objects / 4` apps, each a Deployment and a Service, `objects / 2 - 1` ConfigMaps mounted by the
 /// Deployments (two per app, one for the last), and the overlay's generated ConfigMap. The
 /// `replacements-vars` case has the same objects with a few more fields, and wires them together
-/// with three replacements and two vars per app in the base and one replacement in the overlay.
+/// with two vars per app and three replacements per app (in a file each) in the base, and one
+/// replacement in the overlay.
 fn generate(root: &Path, objects: usize, case: Case) -> Result<()> {
     ensure!(objects.is_multiple_of(4) && objects >= 8, "the object count must be a multiple of 4, at least 8");
     let apps = objects / 4;
@@ -512,9 +513,14 @@ fn generate(root: &Path, objects: usize, case: Case) -> Result<()> {
         for app in 0..apps {
             kustomization.push_str(&app_vars(app));
         }
+        // One file per app, as teams share them: inline, 10,000 objects' worth would make one
+        // file of over 250,000 YAML nodes, which our YAML-bomb guard refuses.
         kustomization.push_str("replacements:\n");
+        fs::create_dir_all(base.join("replacements"))?;
         for app in 0..apps {
-            kustomization.push_str(&app_replacements(app));
+            let file = format!("replacements/app-{app:05}.yaml");
+            let _ = writeln!(kustomization, "- path: {file}");
+            fs::write(base.join(&file), app_replacements(app))?;
         }
     }
     fs::write(base.join("kustomization.yaml"), kustomization)?;
@@ -630,7 +636,7 @@ fn app_vars(app: usize) -> String {
     )
 }
 
-/// An app's three replacements, each reading its `config` ConfigMap: the log level into every
+/// An app's three replacements (a file of them), each reading its `config` ConfigMap: the log level into every
 /// container's env (a wildcard) and, for backends only (`reject` by label), into an annotation
 /// that `create` adds; the port part of an endpoint (a source delimiter) into a containerPort
 /// (a string into an integer field); a folder into the part of the first arg after `=` (a target
