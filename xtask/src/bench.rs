@@ -1,11 +1,14 @@
-//! `cargo xtask bench render [--quick]`: our renderer against `kubectl kustomize`, whole process.
+//! `cargo xtask bench render [--quick] [--size N] [--case NAME]`: our renderer against `kubectl kustomize`, whole process.
 //!
 //! It generates realistic kustomizations (a base of Deployments, Services and ConfigMaps and a
 //! `prod` overlay that uses most of the supported fields) at 1,000 and 10,000 rendered objects,
-//! checks that `pull-agent render DIR` prints exactly what `kubectl kustomize DIR` prints, then
-//! times both tools, alternating them each round, and records each run's peak RSS. It measures
-//! what an operator waits for (process start, reading files, rendering, printing), not the
-//! renderer's inner loop; it is not a micro-benchmark and does not run in CI.
+//! in two cases: `overlay`, that tree as it is, and `replacements-vars`, the same objects wired
+//! together with `replacements` and `vars` in numbers that grow with the objects (three
+//! replacements and two vars per app), so their cost is measured rather than assumed. For each
+//! case and size it checks that `pull-agent render DIR` prints exactly what `kubectl kustomize
+//! DIR` prints, then times both tools, alternating them each round, and records each run's peak
+//! RSS. It measures what an operator waits for (process start, reading files, rendering,
+//! printing), not the renderer's inner loop; it is not a micro-benchmark and does not run in CI.
 //!
 //! Peak RSS comes from GNU `/usr/bin/time -f %M`, which reads `ru_maxrss` from `wait4` on the
 //! child: the workspace forbids `unsafe`, so calling `wait4` ourselves is not an option, and
@@ -24,18 +27,47 @@ use flotilla_simulate::output::count;
 const TIME: &str = "/usr/bin/time";
 /// The image every app container uses; the overlay retags it.
 const APP_IMAGE: &str = "registry.example.com/shop/app";
-/// The wall-clock one size may spend on its timed rounds. kubectl kustomize takes a few seconds at
-/// 1,000 objects but over a quarter of an hour at 10,000 (it grows much faster than linearly), so
-/// 11 rounds there would take over three hours; a size that does not fit gets fewer rounds (at
-/// least one) and the table says how many.
+/// The wall-clock one size of one case may spend on its rounds, the checking round included.
+/// kubectl kustomize takes a few seconds at 1,000 objects but over a quarter of an hour at 10,000
+/// (it grows much faster than linearly), so 11 rounds there would take over three hours; a size
+/// that does not fit gets fewer rounds, and when not even one fits after the checking round, that
+/// round's runs are the figures (the table says how many runs each figure has).
 const ROUNDS_BUDGET: Duration = Duration::from_secs(15 * 60);
-const USAGE: &str = "usage: cargo xtask bench render [--quick] [--size N] | bench rollout [--clusters N,N]";
+const USAGE: &str = "usage: cargo xtask bench render [--quick] [--size N] [--case overlay|replacements-vars] | bench rollout [--clusters N,N]";
+
+/// What a generated tree exercises. Both render to the same number of objects, so their figures
+/// compare: the difference is what `replacements` and `vars` cost.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    /// The base and the `prod` overlay: prefixes, labels, patches, images, a generator.
+    Overlay,
+    /// The same tree, with three `replacements` and two `vars` per app in the base (wildcards,
+    /// `select`/`reject`, delimiters, `create`) and one replacement over every Deployment in the
+    /// overlay.
+    ReplacementsVars,
+}
+
+impl Case {
+    pub const ALL: [Case; 2] = [Case::Overlay, Case::ReplacementsVars];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::Overlay => "overlay",
+            Case::ReplacementsVars => "replacements-vars",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Case> {
+        Case::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
 
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("render") => {
             let mut quick = false;
             let mut only: Option<usize> = None;
+            let mut cases = Case::ALL.to_vec();
             let mut rest = args[1..].iter();
             while let Some(a) = rest.next() {
                 match a.as_str() {
@@ -44,10 +76,14 @@ pub fn run(args: &[String]) -> Result<()> {
                         let n = rest.next().and_then(|n| n.replace(',', "").parse().ok());
                         only = Some(n.with_context(|| format!("--size takes an object count; {USAGE}"))?);
                     }
+                    "--case" => {
+                        let case = rest.next().and_then(|c| Case::parse(c));
+                        cases = vec![case.with_context(|| format!("--case takes a case's name; {USAGE}"))?];
+                    }
                     other => bail!("unknown argument {other:?}; {USAGE}"),
                 }
             }
-            print!("{}", render(quick, only)?);
+            print!("{}", render(quick, only, &cases)?);
             Ok(())
         }
         Some("rollout") => crate::bench_hub::rollout(&args[1..]),
@@ -69,8 +105,9 @@ struct Sample {
     peak_kib: u64,
 }
 
-/// The summary of one tool at one size.
+/// The summary of one tool at one size in one case.
 struct Summary {
+    case: Case,
     objects: usize,
     runs: usize,
     tool: &'static str,
@@ -82,7 +119,7 @@ struct Summary {
 
 /// Measures and returns the results as Markdown (for the terminal and BENCHMARKS.md). Without
 /// `kubectl` in `PATH` it measures our renderer alone and says why.
-pub fn render(quick: bool, only: Option<usize>) -> Result<String> {
+pub fn render(quick: bool, only: Option<usize>, cases: &[Case]) -> Result<String> {
     ensure!(
         Path::new(TIME).exists(),
         "{TIME} is missing: it measures each run's peak memory (install it with `apt-get install -y time`)"
@@ -110,58 +147,54 @@ pub fn render(quick: bool, only: Option<usize>) -> Result<String> {
     let mut summaries = Vec::new();
     let mut checked = String::new();
     for &objects in sizes {
-        let source = work.path().join(format!("objects-{objects}"));
-        generate(&source, objects).with_context(|| format!("generating {}", source.display()))?;
-        let dir = source.join("overlays/prod");
-        let scratch = work.path().join("scratch");
-        fs::create_dir_all(&scratch).context("creating the scratch folder")?;
+        for &case in cases {
+            let source = work.path().join(format!("{}-{objects}", case.name()));
+            generate(&source, objects, case).with_context(|| format!("generating {}", source.display()))?;
+            let dir = source.join("overlays/prod");
+            let scratch = work.path().join("scratch");
+            fs::create_dir_all(&scratch).context("creating the scratch folder")?;
+            let label = format!("{} objects, {}", count(objects as u64), case.name());
 
-        // The first run of each tool is the correctness check and warms the page cache; it only
-        // sizes the rounds and is not in the figures, so neither tool pays for cold files.
-        let (ours_check, ours_out) = timed_run(&ours, &dir, &scratch)?;
-        let documents = count_documents(&ours_out);
-        ensure!(documents == objects, "pull-agent render rendered {documents} objects, the generator meant {objects}");
-        let mut tools = vec![&ours];
-        let mut round_time = ours_check.wall;
-        if let Some((kubectl, _)) = &kubectl {
-            let (kubectl_check, reference) = timed_run(kubectl, &dir, &scratch)?;
-            same_output(&reference, &ours_out, objects)?;
-            tools.push(kubectl);
-            round_time += kubectl_check.wall;
-            let _ = writeln!(
-                checked,
-                "- {} objects: the outputs are byte-identical ({} bytes); the untimed first runs took \
-                 {:.1} s (kubectl) and {:.1} s (ours).",
-                count(objects as u64),
-                count(ours_out.len() as u64),
-                kubectl_check.wall.as_secs_f64(),
-                ours_check.wall.as_secs_f64()
+            // The first run of each tool is the correctness check and warms the page cache.
+            let (ours_check, ours_out) = timed_run(&ours, &dir, &scratch)?;
+            let documents = count_documents(&ours_out);
+            ensure!(
+                documents == objects,
+                "{label}: pull-agent render rendered {documents} objects, the generator meant {objects}"
             );
-        }
-        let rounds = rounds_within_budget(runs, round_time);
-        eprintln!("bench: {objects} objects: timing {rounds} round(s)");
-
-        let mut samples = vec![Vec::with_capacity(rounds); tools.len()];
-        for round in 0..rounds {
-            // Alternate which tool goes first so drift on a shared machine (another job starting,
-            // the CPU clocking down) falls on both tools alike.
-            let mut order: Vec<usize> = (0..tools.len()).collect();
-            if round % 2 == 1 {
-                order.reverse();
-            }
-            for t in order {
-                let (sample, out) = timed_run(tools[t], &dir, &scratch)?;
-                // Every timed run must have done the whole job, not failed fast or printed less.
-                ensure!(
-                    out == ours_out,
-                    "{} printed something else in round {round} at {objects} objects",
-                    tools[t].name
+            let mut tools = vec![&ours];
+            let mut checks = vec![ours_check];
+            if let Some((kubectl, _)) = &kubectl {
+                let (kubectl_check, reference) = timed_run(kubectl, &dir, &scratch)?;
+                same_output(&reference, &ours_out, objects, case)?;
+                tools.push(kubectl);
+                checks.push(kubectl_check);
+                let _ = writeln!(
+                    checked,
+                    "- {label}: the outputs are byte-identical ({} bytes); the first (checking) runs took \
+                     {:.1} s (kubectl) and {:.2} s (ours).",
+                    count(ours_out.len() as u64),
+                    kubectl_check.wall.as_secs_f64(),
+                    ours_check.wall.as_secs_f64()
                 );
-                samples[t].push(sample);
             }
-        }
-        for (tool, samples) in tools.iter().zip(&samples) {
-            summaries.push(summarize(objects, tool.name, samples));
+            let round_time = checks.iter().map(|s| s.wall).sum();
+            let samples = match rounds_within_budget(runs, round_time) {
+                // Not even one round fits after the check (kubectl at 10,000 objects): another
+                // round would cost as long again for one more sample, so the checking runs, which
+                // did the whole job, are the figures.
+                0 => {
+                    eprintln!("bench: {label}: no timed round fits the budget; the checking runs are the samples");
+                    checks.iter().map(|s| vec![*s]).collect()
+                }
+                rounds => {
+                    eprintln!("bench: {label}: timing {rounds} round(s)");
+                    timed_rounds(&tools, rounds, &dir, &scratch, &ours_out, &label)?
+                }
+            };
+            for (tool, samples) in tools.iter().zip(&samples) {
+                summaries.push(summarize(case, objects, tool.name, samples));
+            }
         }
     }
 
@@ -172,14 +205,42 @@ pub fn render(quick: bool, only: Option<usize>) -> Result<String> {
     Ok(format!("{reference}\n{}", markdown(&summaries, overhead)))
 }
 
+/// Times `rounds` rounds of every tool on `dir`, alternating which goes first; each run's output
+/// must be `expected`. The samples are per tool, in the order of `tools`.
+fn timed_rounds(
+    tools: &[&Tool],
+    rounds: usize,
+    dir: &Path,
+    scratch: &Path,
+    expected: &[u8],
+    label: &str,
+) -> Result<Vec<Vec<Sample>>> {
+    let mut samples = vec![Vec::with_capacity(rounds); tools.len()];
+    for round in 0..rounds {
+        // Alternate which tool goes first so drift on a shared machine (another job starting,
+        // the CPU clocking down) falls on both tools alike.
+        let mut order: Vec<usize> = (0..tools.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for t in order {
+            let (sample, out) = timed_run(tools[t], dir, scratch)?;
+            // Every timed run must have done the whole job, not failed fast or printed less.
+            ensure!(out == expected, "{} printed something else in round {round} at {label}", tools[t].name);
+            samples[t].push(sample);
+        }
+    }
+    Ok(samples)
+}
+
 /// How many of the wanted `runs` fit in [`ROUNDS_BUDGET`] when one round (both tools) takes about
-/// `round`; at least one, so every size gets a figure.
+/// `round`, counting the checking round against the budget; none when not even one more fits.
 fn rounds_within_budget(runs: usize, round: Duration) -> usize {
-    let fit = ROUNDS_BUDGET.as_secs_f64() / round.as_secs_f64().max(1e-3);
+    let fit = ROUNDS_BUDGET.as_secs_f64() / round.as_secs_f64().max(1e-3) - 1.0;
     // Truncation is the point: a round that does not fit whole is not run.
-    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "fit is positive and finite")]
-    let fit = fit.min(1e6) as usize;
-    fit.clamp(1, runs)
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "fit is finite; negatives clamp to 0")]
+    let fit = fit.clamp(0.0, 1e6) as usize;
+    fit.min(runs)
 }
 
 /// `kubectl version --client` on one line, or why kubectl cannot be the reference.
@@ -257,14 +318,14 @@ fn count_documents(out: &[u8]) -> usize {
 
 /// Fails, loudly and with the first difference, unless the two outputs are byte-identical. Both
 /// outputs are kept under the target folder so the difference can be studied with `diff`.
-fn same_output(reference: &[u8], ours: &[u8], objects: usize) -> Result<()> {
+fn same_output(reference: &[u8], ours: &[u8], objects: usize, case: Case) -> Result<()> {
     if reference == ours {
         return Ok(());
     }
     let keep = crate::root().join("target/bench-render");
     fs::create_dir_all(&keep).context("creating target/bench-render")?;
-    let kubectl_file = keep.join(format!("{objects}-kubectl.yaml"));
-    let ours_file = keep.join(format!("{objects}-pull-agent.yaml"));
+    let kubectl_file = keep.join(format!("{}-{objects}-kubectl.yaml", case.name()));
+    let ours_file = keep.join(format!("{}-{objects}-pull-agent.yaml", case.name()));
     fs::write(&kubectl_file, reference).context("saving kubectl's output")?;
     fs::write(&ours_file, ours).context("saving our output")?;
     let reference = String::from_utf8_lossy(reference);
@@ -279,18 +340,20 @@ fn same_output(reference: &[u8], ours: &[u8], objects: usize) -> Result<()> {
     }
     let (line, want, got) = first.unwrap_or((reference.lines().count() + 1, "more lines", "<end of output>"));
     bail!(
-        "OUTPUT MISMATCH at {objects} objects: pull-agent render differs from kubectl kustomize at line {line}\n  \
+        "OUTPUT MISMATCH at {objects} objects ({}): pull-agent render differs from kubectl kustomize at line {line}\n  \
          kubectl: {want}\n  ours:    {got}\nboth outputs are kept: diff {} {}",
+        case.name(),
         kubectl_file.display(),
         ours_file.display()
     )
 }
 
-fn summarize(objects: usize, tool: &'static str, samples: &[Sample]) -> Summary {
+fn summarize(case: Case, objects: usize, tool: &'static str, samples: &[Sample]) -> Summary {
     let mut ms: Vec<f64> = samples.iter().map(|s| s.wall.as_secs_f64() * 1e3).collect();
     #[expect(clippy::cast_precision_loss, reason = "KiB counts are far below 2^52")]
     let mut mib: Vec<f64> = samples.iter().map(|s| s.peak_kib as f64 / 1024.0).collect();
     Summary {
+        case,
         objects,
         runs: samples.len(),
         tool,
@@ -310,17 +373,19 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-/// A Markdown table (for BENCHMARKS.md), the ratios of the same run and the targets.
+/// Markdown tables (for BENCHMARKS.md): the figures, the ratios of the same run, how our time
+/// grows with the objects, and the targets.
 fn markdown(summaries: &[Summary], overhead: Duration) -> String {
     let mut out = String::from(
         "The tools alternate each round; wall-clock is the whole process.\n\n\
-         | objects | tool | runs | median ms | min ms | max ms | median peak RSS MiB |\n\
-         |--------:|------|-----:|----------:|-------:|-------:|--------------------:|\n",
+         | case | objects | tool | runs | median ms | min ms | max ms | median peak RSS MiB |\n\
+         |------|--------:|------|-----:|----------:|-------:|-------:|--------------------:|\n",
     );
     for s in summaries {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            s.case.name(),
             count(s.objects as u64),
             s.tool,
             s.runs,
@@ -330,25 +395,29 @@ fn markdown(summaries: &[Summary], overhead: Duration) -> String {
             s.median_rss_mib
         );
     }
-    let pairs: Vec<(&Summary, &Summary)> =
-        summaries.windows(2).filter_map(|w| (w[0].objects == w[1].objects).then_some((&w[0], &w[1]))).collect();
+    let pairs: Vec<(&Summary, &Summary)> = summaries
+        .windows(2)
+        .filter_map(|w| (w[0].objects == w[1].objects && w[0].case == w[1].case).then_some((&w[0], &w[1])))
+        .collect();
     let mut verdicts = String::new();
     if !pairs.is_empty() {
         out.push_str(
-            "\n| objects | speed-up (kubectl ms / ours) | memory (ours MiB / kubectl) |\n\
-             |--------:|-----------------------------:|----------------------------:|\n",
+            "\n| case | objects | speed-up (kubectl ms / ours) | memory (ours MiB / kubectl) |\n\
+             |------|--------:|-----------------------------:|----------------------------:|\n",
         );
     }
     for (ours, kubectl) in pairs {
         let speedup = kubectl.median_ms / ours.median_ms;
         let memory = ours.median_rss_mib / kubectl.median_rss_mib;
-        let _ = writeln!(out, "| {} | {speedup:.1}× | {memory:.3} |", count(ours.objects as u64));
+        let _ =
+            writeln!(out, "| {} | {} | {speedup:.1}× | {memory:.3} |", ours.case.name(), count(ours.objects as u64));
         if ours.objects == 1_000 {
             let met = |ok: bool| if ok { "met" } else { "NOT MET" };
             let _ = writeln!(
                 verdicts,
-                "- Target at 1,000 objects: at least 20× faster: {} ({speedup:.1}×); at most a quarter of the peak \
-                 memory: {} ({memory:.3}).",
+                "- Target at 1,000 objects, {}: at least 20× faster: {} ({speedup:.1}×); at most a quarter of the \
+                 peak memory: {} ({memory:.3}).",
+                ours.case.name(),
                 met(speedup >= 20.0),
                 met(memory <= 0.25),
             );
@@ -359,7 +428,39 @@ fn markdown(summaries: &[Summary], overhead: Duration) -> String {
         "\nEach figure includes `/usr/bin/time`'s own start-up, {:.2} ms (median of `/usr/bin/time true`).\n",
         overhead.as_secs_f64() * 1e3
     );
+    out.push_str(&growth(summaries));
     out.push_str(&verdicts);
+    out
+}
+
+/// One line per case and tool measured at two sizes: how its median grows against the objects.
+/// Linear is a growth equal to the size ratio; the target allows up to twice that.
+fn growth(summaries: &[Summary]) -> String {
+    let mut out = String::new();
+    for (i, small) in summaries.iter().enumerate() {
+        for large in summaries[i + 1..].iter().filter(|l| l.case == small.case && l.tool == small.tool) {
+            #[expect(clippy::cast_precision_loss, reason = "object counts are far below 2^52")]
+            let size = large.objects as f64 / small.objects as f64;
+            let time = large.median_ms / small.median_ms;
+            // The target is ours: kubectl's growth is there to compare.
+            let verdict = match small.tool {
+                "kubectl kustomize" => String::new(),
+                _ if time <= 2.0 * size => format!(" (linear: the target allows {:.0}×)", 2.0 * size),
+                _ => format!(" (NOT linear: the target allows {:.0}×)", 2.0 * size),
+            };
+            let _ = writeln!(
+                out,
+                "- Growth, {}, {}: {:.1} ms at {} → {:.1} ms at {}: {time:.1}× the time for {size:.0}× the \
+                 objects{verdict}.",
+                small.case.name(),
+                small.tool,
+                small.median_ms,
+                count(small.objects as u64),
+                large.median_ms,
+                count(large.objects as u64),
+            );
+        }
+    }
     out
 }
 
@@ -389,8 +490,11 @@ impl Drop for TempDir {
 
 /// Writes a base and a `prod` overlay under `root` that render to exactly `objects` objects:
 /// `objects / 4` apps, each a Deployment and a Service, `objects / 2 - 1` ConfigMaps mounted by the
-/// Deployments (two per app, one for the last), and the overlay's generated ConfigMap.
-fn generate(root: &Path, objects: usize) -> Result<()> {
+/// Deployments (two per app, one for the last), and the overlay's generated ConfigMap. The
+/// `replacements-vars` case has the same objects with a few more fields, and wires them together
+/// with two vars per app and three replacements per app (in a file each) in the base, and one
+/// replacement in the overlay.
+fn generate(root: &Path, objects: usize, case: Case) -> Result<()> {
     ensure!(objects.is_multiple_of(4) && objects >= 8, "the object count must be a multiple of 4, at least 8");
     let apps = objects / 4;
     let config_maps = objects / 2 - 1;
@@ -402,13 +506,32 @@ fn generate(root: &Path, objects: usize) -> Result<()> {
     for app in 0..apps {
         let file = format!("apps/app-{app:05}.yaml");
         let _ = writeln!(kustomization, "- {file}");
-        fs::write(base.join(&file), app_manifests(app, config_maps))?;
+        fs::write(base.join(&file), app_manifests(app, config_maps, case))?;
+    }
+    if case == Case::ReplacementsVars {
+        kustomization.push_str("vars:\n");
+        for app in 0..apps {
+            kustomization.push_str(&app_vars(app));
+        }
+        // One file per app, as teams share them: inline, 10,000 objects' worth would make one
+        // file of over 250,000 YAML nodes, which our YAML-bomb guard refuses.
+        kustomization.push_str("replacements:\n");
+        fs::create_dir_all(base.join("replacements"))?;
+        for app in 0..apps {
+            let file = format!("replacements/app-{app:05}.yaml");
+            let _ = writeln!(kustomization, "- path: {file}");
+            fs::write(base.join(&file), app_replacements(app))?;
+        }
     }
     fs::write(base.join("kustomization.yaml"), kustomization)?;
 
     let prod = root.join("overlays/prod");
     fs::create_dir_all(&prod)?;
-    fs::write(prod.join("kustomization.yaml"), OVERLAY)?;
+    let overlay = match case {
+        Case::Overlay => OVERLAY.to_string(),
+        Case::ReplacementsVars => format!("{OVERLAY}{OVERLAY_REPLACEMENTS}"),
+    };
+    fs::write(prod.join("kustomization.yaml"), overlay)?;
     fs::write(prod.join("add-env.yaml"), ADD_ENV_PATCH)?;
     fs::write(
         prod.join("settings.properties"),
@@ -420,8 +543,12 @@ fn generate(root: &Path, objects: usize) -> Result<()> {
 /// One app's file: its ConfigMaps (indices `2 * app` and `2 * app + 1` below `config_maps`), a
 /// Deployment that mounts them, and a Service. Every third app is a frontend (the JSON 6902 patch
 /// selects those by label) and every fifth has a proxy sidecar with an image the overlay leaves alone.
-fn app_manifests(app: usize, config_maps: usize) -> String {
+/// In the `replacements-vars` case the `config` ConfigMap has the values the replacements and vars
+/// read, and the containers have the fields they write.
+fn app_manifests(app: usize, config_maps: usize, case: Case) -> String {
+    let wired = case == Case::ReplacementsVars;
     let name = format!("app-{app:05}");
+    let var = format!("APP_{app:05}");
     let tier = if app.is_multiple_of(3) { "frontend" } else { "backend" };
     let mounted: Vec<(String, &str)> = [(2 * app, "config"), (2 * app + 1, "flags")]
         .into_iter()
@@ -435,19 +562,41 @@ fn app_manifests(app: usize, config_maps: usize) -> String {
             y,
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\n  labels:\n    app: {name}\n\
              data:\n  role: {role}\n  log.level: info\n  app.properties: |\n    server.port=8080\n    \
-             app.name={name}\n    cache.size=256\n---\n"
+             app.name={name}\n    cache.size=256\n"
         );
+        if wired && *role == "config" {
+            let _ = write!(
+                y,
+                "  log-level: debug\n  endpoint: {name}.shop.svc:8443\n  config-dir: /srv/{name}\n  port: \"8443\"\n"
+            );
+        }
+        y.push_str("---\n");
     }
+    let args = if wired {
+        format!("[\"--config=/etc/{name}\", \"--upstream=http://$({var}_SERVICE):$({var}_PORT)\"]")
+    } else {
+        format!("[\"--config=/etc/{name}\"]")
+    };
     let _ = write!(
         y,
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\n    tier: {tier}\n\
          spec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      \
          labels:\n        app: {name}\n        tier: {tier}\n    spec:\n      containers:\n      - name: app\n        \
-         image: {APP_IMAGE}:1.0.0\n        args: [\"--config=/etc/{name}\"]\n        ports:\n        - name: http\n          \
+         image: {APP_IMAGE}:1.0.0\n        args: {args}\n        ports:\n        - name: http\n          \
          containerPort: 8080\n        - name: metrics\n          containerPort: 9090\n        env:\n        \
          - name: APP_NAME\n          value: {name}\n        - name: LOG_FORMAT\n          value: json\n        \
-         - name: GOMAXPROCS\n          value: \"2\"\n        resources:\n          requests:\n            cpu: 100m\n            \
-         memory: 128Mi\n          limits:\n            memory: 256Mi\n        volumeMounts:\n"
+         - name: GOMAXPROCS\n          value: \"2\"\n"
+    );
+    if wired {
+        let _ = write!(
+            y,
+            "        - name: LOG_LEVEL\n          value: info\n        - name: SERVICE_NAME\n          \
+             value: $({var}_SERVICE)\n"
+        );
+    }
+    y.push_str(
+        "        resources:\n          requests:\n            cpu: 100m\n            memory: 128Mi\n          \
+         limits:\n            memory: 256Mi\n        volumeMounts:\n",
     );
     for (_, role) in &mounted {
         let _ =
@@ -458,6 +607,9 @@ fn app_manifests(app: usize, config_maps: usize) -> String {
             "      - name: proxy\n        image: envoyproxy/envoy:v1.31.0\n        ports:\n        - name: admin\n          \
              containerPort: 9901\n",
         );
+        if wired {
+            y.push_str("        env:\n        - name: LOG_LEVEL\n          value: info\n");
+        }
     }
     y.push_str("      volumes:\n");
     for (cm, role) in &mounted {
@@ -470,6 +622,41 @@ fn app_manifests(app: usize, config_maps: usize) -> String {
          - name: metrics\n    port: 9090\n    targetPort: metrics\n"
     );
     y
+}
+
+/// An app's two vars: its Service's name (the default field, `metadata.name`, resolved after the
+/// overlay's prefix) and a port from its ConfigMap; the Deployment's args and env use both.
+fn app_vars(app: usize) -> String {
+    let name = format!("app-{app:05}");
+    let var = format!("APP_{app:05}");
+    format!(
+        "- name: {var}_SERVICE\n  objref:\n    apiVersion: v1\n    kind: Service\n    name: {name}\n\
+         - name: {var}_PORT\n  objref:\n    apiVersion: v1\n    kind: ConfigMap\n    name: {name}-config\n  \
+         fieldref:\n    fieldpath: data.port\n"
+    )
+}
+
+/// An app's three replacements (a file of them), each reading its `config` ConfigMap: the log level into every
+/// container's env (a wildcard) and, for backends only (`reject` by label), into an annotation
+/// that `create` adds; the port part of an endpoint (a source delimiter) into a containerPort
+/// (a string into an integer field); a folder into the part of the first arg after `=` (a target
+/// delimiter).
+fn app_replacements(app: usize) -> String {
+    let name = format!("app-{app:05}");
+    format!(
+        "- source:\n    kind: ConfigMap\n    name: {name}-config\n    fieldPath: data.log-level\n  targets:\n  \
+         - select:\n      kind: Deployment\n      name: {name}\n    fieldPaths:\n    \
+         - spec.template.spec.containers.*.env.[name=LOG_LEVEL].value\n  \
+         - select:\n      kind: Deployment\n      labelSelector: app={name}\n    reject:\n    \
+         - labelSelector: tier=frontend\n    fieldPaths:\n    - metadata.annotations.[shop.example.com/log-level]\n    \
+         options:\n      create: true\n\
+         - source:\n    kind: ConfigMap\n    name: {name}-config\n    fieldPath: data.endpoint\n    options:\n      \
+         delimiter: \":\"\n      index: 1\n  targets:\n  - select:\n      kind: Deployment\n      name: {name}\n    \
+         fieldPaths:\n    - spec.template.spec.containers.[name=app].ports.[name=http].containerPort\n\
+         - source:\n    kind: ConfigMap\n    name: {name}-config\n    fieldPath: data.config-dir\n  targets:\n  \
+         - select:\n      kind: Deployment\n      name: {name}\n    fieldPaths:\n    \
+         - spec.template.spec.containers.[name=app].args.0\n    options:\n      delimiter: \"=\"\n      index: 1\n"
+    )
 }
 
 /// The prod overlay: most of the supported fields at once, as a real production overlay has them.
@@ -518,6 +705,26 @@ configMapGenerator:
   files:
   - settings.properties
 "#;
+
+/// The `replacements-vars` overlay's own replacement, after its transformers: the first app's
+/// retagged image into every other backend Deployment's pod annotations (selected by kind,
+/// rejected by the name the base gave it and by label).
+const OVERLAY_REPLACEMENTS: &str = "replacements:
+- source:
+    kind: Deployment
+    name: app-00000
+    fieldPath: spec.template.spec.containers.[name=app].image
+  targets:
+  - select:
+      kind: Deployment
+    reject:
+    - name: app-00000
+    - labelSelector: tier=frontend
+    fieldPaths:
+    - spec.template.metadata.annotations.[shop.example.com/reference-image]
+    options:
+      create: true
+";
 
 /// Strategic-merge patch for every Deployment: one more env var, and the generated ConfigMap as
 /// `envFrom`, so its hashed name must follow into every Deployment.

@@ -1,13 +1,14 @@
 //! `cargo xtask bench [--quick] [--only NAME,NAME] [--no-write]`: every benchmark of the project
 //! in one run, each section's results written into `BENCHMARKS.md`.
 //!
-//! The sections, in order: `render` (against `kubectl kustomize`, 1,000 objects), `git` (against
-//! the `git` CLI), `agent` (reconcile and footprint against the test API server), `policy` (the
-//! example fleet's PCI policies evaluated), `hub` (report ingest and the views at 100,000 and
-//! 1,000,000 clusters), `rollout` (the hub's rollout progress) and `simulate` (the fleet
-//! simulator's scenarios at 10,000 clusters, one at 100,000). A full run takes about 30 minutes
-//! on two cores; `--quick` runs every section small (a few minutes) and writes nothing, since
-//! its figures are not the ones the targets speak of.
+//! The sections, in order: `render` (against `kubectl kustomize`, 1,000 objects, with and
+//! without heavy `replacements` and `vars`), `git` (against the `git` CLI), `agent` (reconcile
+//! and footprint against the test API server), `policy` (the example fleet's PCI policies
+//! evaluated), `hub` (report ingest and the views at 100,000 and 1,000,000 clusters), `rollout`
+//! (the hub's rollout progress) and `simulate` (the fleet simulator's scenarios at 10,000
+//! clusters, one at 100,000). A full run takes about 30 minutes on two cores; `--quick` runs
+//! every section small (a few minutes) and writes nothing, since its figures are not the ones
+//! the targets speak of.
 //!
 //! `BENCHMARKS.md` keeps the prose (what is measured, history, findings) written by hand; each
 //! section's figures sit between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` and are replaced
@@ -136,9 +137,9 @@ fn section(name: &str, quick: bool) -> Result<(String, String)> {
     match name {
         "render" => {
             // 10,000 objects take kubectl a quarter of an hour per run: the suite measures the
-            // targets' size; `bench render` alone measures both.
+            // targets' size, in both cases; `bench render` alone measures both sizes.
             let args = flag(&["--quick"], &["--size", "1000"]);
-            Ok((alone(&args), crate::bench::render(quick, Some(1_000))?))
+            Ok((alone(&args), crate::bench::render(quick, Some(1_000), &crate::bench::Case::ALL)?))
         }
         "git" => {
             let args = flag(&["--quick"], &[]);
