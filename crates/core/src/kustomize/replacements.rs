@@ -183,17 +183,21 @@ pub(crate) fn apply(res: &mut [Resource], replacements: &[Replacement]) -> Resul
                 || select.annotation_selector.as_deref().is_some_and(|s| !s.is_empty());
             let reject_ids: Vec<Option<Id>> =
                 rejects.iter().map(|(reject, _)| (!selector_is_empty(reject)).then(|| selector_id(reject))).collect();
-            for ix in known.candidates(&wanted.name) {
+            for ix in known.candidates(&wanted) {
                 let r = &mut res[ix];
                 let ids = &known.ids[ix];
                 // Label and annotation selectors, and the ids, reject on their own: a reject
                 // entry with both a name and a label selector rejects by either.
+                // The cheap test first: most resources are not of the selected kind or name.
+                let chosen = ids.iter().any(|id| id.selected_by(&wanted)) && (!has_labels || by_labels.matches(r));
+                if !chosen {
+                    continue;
+                }
                 let rejected = rejects.iter().zip(&reject_ids).any(|((_, labels), id)| {
                     labels.as_ref().is_some_and(|m| m.matches(r))
                         || id.as_ref().is_some_and(|want| ids.iter().any(|id| id.selected_by(want)))
                 });
-                let chosen = ids.iter().any(|id| id.selected_by(&wanted)) && (!has_labels || by_labels.matches(r));
-                if rejected || !chosen {
+                if rejected {
                     continue;
                 }
                 for (p, path) in paths.iter().enumerate() {
@@ -219,6 +223,7 @@ pub(crate) fn apply(res: &mut [Resource], replacements: &[Replacement]) -> Resul
 struct Index {
     ids: Vec<Vec<Id>>,
     by_name: HashMap<String, Vec<usize>>,
+    by_kind: HashMap<String, Vec<usize>>,
     /// A replacement wrote a name, namespace or kind: rebuilt before the next lookup.
     stale: bool,
     len: usize,
@@ -228,7 +233,9 @@ impl Index {
     fn new(res: &[Resource]) -> Index {
         let ids: Vec<Vec<Id>> = res.iter().map(ids).collect();
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_kind: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, list) in ids.iter().enumerate() {
+            by_kind.entry(list[0].kind.clone()).or_default().push(i);
             let mut names: Vec<&str> = list.iter().map(|id| id.name.as_str()).collect();
             names.sort_unstable();
             names.dedup();
@@ -236,16 +243,18 @@ impl Index {
                 by_name.entry(n.to_string()).or_default().push(i);
             }
         }
-        Index { ids, by_name, stale: false, len: res.len() }
+        Index { ids, by_name, by_kind, stale: false, len: res.len() }
     }
 
-    /// The resources a selector naming `name` may select (all of them when it names none), in
-    /// build order.
-    fn candidates(&self, name: &str) -> Vec<usize> {
-        if name.is_empty() {
-            return (0..self.len).collect();
+    /// The resources `selector` may select, in build order: those ever called the name it
+    /// gives, or else those of the kind it gives (kinds do not change), or else all.
+    fn candidates(&self, selector: &Id) -> Vec<usize> {
+        let from = |map: &HashMap<String, Vec<usize>>, key: &str| map.get(key).cloned().unwrap_or_default();
+        match (selector.name.as_str(), selector.kind.as_str()) {
+            ("", "") => (0..self.len).collect(),
+            ("", kind) => from(&self.by_kind, kind),
+            (name, _) => from(&self.by_name, name),
         }
-        self.by_name.get(name).cloned().unwrap_or_default()
     }
 }
 
@@ -457,7 +466,7 @@ impl Copied {
 fn source_value(res: &[Resource], index: &Index, source: &Source) -> Result<Copied, String> {
     let want = source_id(source);
     let mut found = None;
-    for i in index.candidates(&want.name) {
+    for i in index.candidates(&want) {
         if index.ids[i].iter().any(|id| id.selected_by(&want)) {
             if found.is_some() {
                 return Err(format!("multiple matches for selector {}", describe_source(source)));
