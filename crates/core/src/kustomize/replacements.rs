@@ -183,7 +183,7 @@ pub(crate) fn apply(res: &mut [Resource], replacements: &[Replacement]) -> Resul
                 || select.annotation_selector.as_deref().is_some_and(|s| !s.is_empty());
             let reject_ids: Vec<Option<Id>> =
                 rejects.iter().map(|(reject, _)| (!selector_is_empty(reject)).then(|| selector_id(reject))).collect();
-            for ix in known.candidates(&wanted) {
+            for ix in known.candidates_with(&wanted, select.label_selector.as_deref()) {
                 let r = &mut res[ix];
                 let ids = &known.ids[ix];
                 // Label and annotation selectors, and the ids, reject on their own: a reject
@@ -224,6 +224,8 @@ struct Index {
     ids: Vec<Vec<Id>>,
     by_name: HashMap<String, Vec<usize>>,
     by_kind: HashMap<String, Vec<usize>>,
+    /// By label `key=value`, for the equality selectors replacements mostly use.
+    by_label: HashMap<(String, String), Vec<usize>>,
     /// A replacement wrote a name, namespace or kind: rebuilt before the next lookup.
     stale: bool,
     len: usize,
@@ -234,6 +236,16 @@ impl Index {
         let ids: Vec<Vec<Id>> = res.iter().map(ids).collect();
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_kind: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_label: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, r) in res.iter().enumerate() {
+            if let Some(Value::Object(labels)) = r.object.pointer("/metadata/labels") {
+                for (k, v) in labels {
+                    if let Value::String(v) = v {
+                        by_label.entry((k.clone(), v.clone())).or_default().push(i);
+                    }
+                }
+            }
+        }
         for (i, list) in ids.iter().enumerate() {
             by_kind.entry(list[0].kind.clone()).or_default().push(i);
             let mut names: Vec<&str> = list.iter().map(|id| id.name.as_str()).collect();
@@ -243,27 +255,46 @@ impl Index {
                 by_name.entry(n.to_string()).or_default().push(i);
             }
         }
-        Index { ids, by_name, by_kind, stale: false, len: res.len() }
+        Index { ids, by_name, by_kind, by_label, stale: false, len: res.len() }
     }
 
     /// The resources `selector` may select, in build order: those ever called the name it
     /// gives, or else those of the kind it gives (kinds do not change), or else all.
     fn candidates(&self, selector: &Id) -> Vec<usize> {
+        self.candidates_with(selector, None)
+    }
+
+    /// [`Index::candidates`], narrowed first by a label selector that is one `key=value`.
+    fn candidates_with(&self, selector: &Id, labels: Option<&str>) -> Vec<usize> {
         let from = |map: &HashMap<String, Vec<usize>>, key: &str| map.get(key).cloned().unwrap_or_default();
-        match (selector.name.as_str(), selector.kind.as_str()) {
-            ("", "") => (0..self.len).collect(),
-            ("", kind) => from(&self.by_kind, kind),
-            (name, _) => from(&self.by_name, name),
+        if !selector.name.is_empty() {
+            return from(&self.by_name, &selector.name);
         }
+        if let Some((k, v)) = labels.and_then(single_equality) {
+            return self.by_label.get(&(k.to_string(), v.to_string())).cloned().unwrap_or_default();
+        }
+        if selector.kind.is_empty() { (0..self.len).collect() } else { from(&self.by_kind, &selector.kind) }
     }
 }
 
-/// Whether writing at `path` may change which ids select a resource.
+/// A label selector that is one `key=value` (or `key==value`) term.
+fn single_equality(selector: &str) -> Option<(&str, &str)> {
+    let selector = selector.trim();
+    if selector.contains([',', '!', ' ', '(']) {
+        return None;
+    }
+    let (k, v) = selector.split_once("==").or_else(|| selector.split_once('='))?;
+    (!k.is_empty()).then_some((k, v))
+}
+
+/// Whether writing at `path` may change which ids or labels select a resource.
 fn changes_identity(path: &str) -> bool {
     let path = path.trim_start_matches('.');
-    ["metadata.name", "metadata.namespace", "kind", "apiVersion", "metadata"].contains(&path)
+    ["metadata.name", "metadata.namespace", "kind", "apiVersion", "metadata", "metadata.labels"].contains(&path)
         || path.starts_with("metadata.name.")
         || path.starts_with("metadata.namespace.")
+        || path.starts_with("metadata.labels.")
+        || path.starts_with("metadata.labels[")
 }
 
 /// A resource's id as kustomize's `ResId`, or a selector's (empty parts match anything).
