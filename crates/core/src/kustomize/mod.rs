@@ -126,17 +126,16 @@ pub fn build(snapshot: &Snapshot, dir: &str) -> Result<Vec<Value>, Error> {
 pub fn build_with(files: &dyn Files, dir: &str, budget: &Budget) -> Result<Vec<Value>, Error> {
     let dir = snapshot::join("", dir).map_err(|source| Error::Path { file: dir.to_string(), source })?;
     let meter = Meter::new(*budget);
-    if kustomization::find(files, &dir).is_none() {
+    let Some(top) = kustomization::find(files, &dir) else {
         if !files.is_dir(&dir) {
             return Err(Error::Path { file: dir.clone(), source: snapshot::PathError::NotFound { path: dir.clone() } });
         }
         return plain_folder(files, &dir, &meter).map_err(|e| with_chain(e, &[], &dir));
-    }
+    };
     let mut stack = Vec::new();
     let acc =
         accumulate(files, &dir, Acc::default(), &mut stack, false, &meter).map_err(|e| with_chain(e, &stack, ""))?;
     let config = Acc::config(acc.custom.as_ref());
-    let top = kustomization::find(files, &dir).unwrap_or_else(|| dir.clone());
     let mut resources = acc.res;
     generate::append_hashes(&mut resources);
     namerefs::fix(&mut resources, config).map_err(|message| Error::Resource { file: top.clone(), message })?;
@@ -348,9 +347,7 @@ fn accumulate(
     }
     for (i, entry) in k.crds.iter().enumerate() {
         let field = format!("crds[{i}]");
-        let (path, bytes) = ctx.read(&field, entry)?;
-        let doc =
-            crate::yaml::load_one(&bytes).map_err(|e| Error::Yaml { file: path.clone(), message: e.to_string() })?;
+        let (_, doc) = ctx.read_yaml(&field, entry)?;
         let config = crds::config(&doc)
             .map_err(|e| ctx.field_error(&field, format!("unable to parse open API definition from {entry:?}: {e}")))?;
         acc.merge_config(&config).map_err(|e| ctx.field_error(&field, e))?;
@@ -428,10 +425,8 @@ fn choose_schema(
             Err(ctx.field_error("openapi", "builtin version and custom schema provided, cannot use both"))
         }
         (Some(path), None) => {
-            let (file, bytes) = ctx.read("openapi.path", path)?;
-            let doc = crate::yaml::load_one(&bytes)
-                .map_err(|e| Error::Yaml { file: file.clone(), message: e.to_string() })?;
-            openapi::Schema::parse(&doc).map(Some).map_err(|message| Error::Field {
+            let (file, doc) = ctx.read_yaml("openapi.path", path)?;
+            openapi::Schema::parse(doc).map(Some).map_err(|message| Error::Field {
                 file,
                 field: "definitions".into(),
                 message,
@@ -451,9 +446,7 @@ fn choose_schema(
 
 /// Reads a `configurations` file: kustomize's transformer configuration.
 fn load_config(ctx: &Ctx<'_>, field: &str, entry: &str) -> Result<Config, Error> {
-    let (path, bytes) = ctx.read(field, entry)?;
-    let value =
-        crate::yaml::load_one(&bytes).map_err(|e| Error::Yaml { file: path.clone(), message: e.to_string() })?;
+    let (path, value) = ctx.read_yaml(field, entry)?;
     let value = if value.is_null() { Value::Object(serde_json::Map::new()) } else { value };
     serde_path_to_error::deserialize(value).map_err(|e| Error::Field {
         file: path,
@@ -512,6 +505,14 @@ impl<'a> Ctx<'a> {
         let bytes = self.files.read(&path).map_err(|e| self.field_error(field, e.to_string()))?;
         self.meter.bytes(&At { file: self.file, field: Some(field) }, bytes.len())?;
         Ok((path, bytes))
+    }
+
+    /// [`Ctx::read`], the file read as one YAML document: its path, and what it holds.
+    pub fn read_yaml(&self, field: &str, entry: &str) -> Result<(String, Value), Error> {
+        let (path, bytes) = self.read(field, entry)?;
+        let value =
+            crate::yaml::load_one(&bytes).map_err(|e| Error::Yaml { file: path.clone(), message: e.to_string() })?;
+        Ok((path, value))
     }
 
     /// With `buildMetadata` at the top: the top folder, which origins are relative to.

@@ -41,12 +41,12 @@ pub struct Schema {
 }
 
 impl Schema {
-    pub fn parse(doc: &Value) -> Result<Schema, String> {
-        let Some(Value::Object(definitions)) = doc.get("definitions") else {
+    pub fn parse(mut doc: Value) -> Result<Schema, String> {
+        let Some(Value::Object(definitions)) = doc.get_mut("definitions").map(Value::take) else {
             return Err("a schema needs `definitions` (Swagger 2, as `kustomize openapi fetch` writes it)".into());
         };
         let mut by_gvk = HashMap::new();
-        for (name, definition) in definitions {
+        for (name, definition) in &definitions {
             if let Some(Value::Array(gvks)) = definition.get("x-kubernetes-group-version-kind") {
                 for g in gvks {
                     let part = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
@@ -54,7 +54,7 @@ impl Schema {
                 }
             }
         }
-        Ok(Schema { definitions: definitions.clone(), by_gvk })
+        Ok(Schema { definitions, by_gvk })
     }
 
     /// The definition of objects of `gvk`, if the schema has one.

@@ -228,7 +228,6 @@ struct Index {
     by_label: HashMap<(String, String), Vec<usize>>,
     /// A replacement wrote a name, namespace or kind: rebuilt before the next lookup.
     stale: bool,
-    len: usize,
 }
 
 impl Index {
@@ -255,7 +254,7 @@ impl Index {
                 by_name.entry(n.to_string()).or_default().push(i);
             }
         }
-        Index { ids, by_name, by_kind, by_label, stale: false, len: res.len() }
+        Index { ids, by_name, by_kind, by_label, stale: false }
     }
 
     /// The resources `selector` may select, in build order: those ever called the name it
@@ -273,7 +272,7 @@ impl Index {
         if let Some((k, v)) = labels.and_then(single_equality) {
             return self.by_label.get(&(k.to_string(), v.to_string())).cloned().unwrap_or_default();
         }
-        if selector.kind.is_empty() { (0..self.len).collect() } else { from(&self.by_kind, &selector.kind) }
+        if selector.kind.is_empty() { (0..self.ids.len()).collect() } else { from(&self.by_kind, &selector.kind) }
     }
 }
 
