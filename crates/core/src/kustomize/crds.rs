@@ -13,12 +13,17 @@ use super::resource::FieldSpec;
 /// How deep `$ref`s may lead before the definitions count as a mistake.
 const MAX_DEPTH: usize = 32;
 
+/// How many properties one file's definitions may lead to, `$ref`s followed: types that refer
+/// to a next type twice over, 32 deep, would otherwise be four billion visits.
+const MAX_VISITS: usize = 100_000;
+
 /// The configuration the definitions in `doc` declare.
 pub fn config(doc: &Value) -> Result<Config, String> {
     let Value::Object(definitions) = doc else {
         return Err("expected a mapping of type names to OpenAPI definitions".into());
     };
     let mut out = Config::default();
+    let mut visits = 0;
     let mut names: Vec<&String> = definitions.keys().collect();
     names.sort();
     for name in names {
@@ -29,7 +34,7 @@ pub fn config(doc: &Value) -> Result<Config, String> {
         }
         // kustomize knows the kind only, from the last part of the type name.
         let kind = name.rsplit('.').next().unwrap_or(name).to_string();
-        walk(&mut out, &kind, definitions, name, &[], 0)?;
+        walk(&mut out, &kind, definitions, name, &[], 0, &mut visits)?;
     }
     Ok(out)
 }
@@ -45,6 +50,7 @@ fn walk(
     type_name: &str,
     path: &[&str],
     depth: usize,
+    visits: &mut usize,
 ) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err(format!("$ref chain from {kind} is more than {MAX_DEPTH} deep"));
@@ -53,6 +59,10 @@ fn walk(
     let mut names: Vec<&String> = props.keys().collect();
     names.sort();
     for name in names {
+        *visits += 1;
+        if *visits > MAX_VISITS {
+            return Err(format!("the definitions lead to more than {MAX_VISITS} properties, `$ref`s followed"));
+        }
         let property = &props[name];
         let mut here: Vec<&str> = path.to_vec();
         here.push(name);
@@ -88,8 +98,31 @@ fn walk(
             out.merge(&Config { name_reference: vec![theirs], ..Config::default() })?;
         }
         if let Some(reference) = property.get("$ref").and_then(Value::as_str) {
-            walk(out, kind, definitions, reference, &here, depth + 1)?;
+            walk(out, kind, definitions, reference, &here, depth + 1, visits)?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Thirty types, each with two properties referring to the next: 2^30 paths. Refused after
+    /// the first hundred thousand properties (before, the walk went on for hours).
+    #[test]
+    fn definitions_that_fan_out_are_refused() {
+        let mut definitions = serde_json::Map::new();
+        let props =
+            |next: &str| serde_json::json!({"Schema": {"properties": {"a": {"$ref": next}, "b": {"$ref": next}}}});
+        definitions.insert(
+            "x.v1.Bee".into(),
+            serde_json::json!({"Schema": {"properties": {"kind": {}, "apiVersion": {}, "metadata": {}, "spec": {"$ref": "x.v1.T0"}}}}),
+        );
+        for i in 0..30 {
+            definitions.insert(format!("x.v1.T{i}"), props(&format!("x.v1.T{}", i + 1)));
+        }
+        let err = config(&Value::Object(definitions)).unwrap_err();
+        assert!(err.contains("more than 100000 properties"), "{err}");
+    }
 }
