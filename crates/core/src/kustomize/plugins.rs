@@ -322,13 +322,7 @@ fn transformer(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Resu
         "ConfigMapGenerator" | "SecretGenerator" => {
             return Err(ctx.field_error(field, format!("{kind} is a generator; list it under generators")));
         }
-        "HelmChartInflationGenerator" => {
-            return Err(Error::Refused {
-                file: ctx.file.to_string(),
-                field: field.to_string(),
-                feature: "HelmChartInflationGenerator (Helm inflation)".into(),
-            });
-        }
+        "HelmChartInflationGenerator" => return Err(helm(ctx, field)),
         other => return Err(unknown(ctx, field, other)),
     }
     Ok(())
@@ -339,13 +333,7 @@ fn generator(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Result
     let secret = match kind {
         "ConfigMapGenerator" => false,
         "SecretGenerator" => true,
-        "HelmChartInflationGenerator" => {
-            return Err(Error::Refused {
-                file: ctx.file.to_string(),
-                field: c.field.clone(),
-                feature: "HelmChartInflationGenerator (Helm inflation)".into(),
-            });
-        }
+        "HelmChartInflationGenerator" => return Err(helm(ctx, &c.field)),
         other => return Err(unknown(ctx, &c.field, other)),
     };
     let mut object = c.object.clone();
@@ -365,6 +353,15 @@ fn generator(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Result
         made.origin = Some(c.configured(&top));
     }
     generate::place(ctx, &c.field, &g, made, res)
+}
+
+/// Helm's inflation plugin: refused until the Helm issue (as `helmCharts` is).
+fn helm(ctx: &Ctx<'_>, field: &str) -> Error {
+    Error::Refused {
+        file: ctx.file.to_string(),
+        field: field.to_string(),
+        feature: "HelmChartInflationGenerator (Helm inflation)".into(),
+    }
 }
 
 /// A kind with `apiVersion: builtin` that is none of kustomize's built-in plugins.
