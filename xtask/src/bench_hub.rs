@@ -46,6 +46,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, Result, bail, ensure};
 use flotilla_git::testing::{GitDaemon, free_port, git};
 use flotilla_simulate::output::count;
+use hub_index::api::{Client, Ledger, Progress, Summary};
 use hub_index::store::Store;
 use hub_index::testing::PgServer;
 
@@ -352,11 +353,10 @@ impl Case {
             .timeout(Duration::from_secs(120))
             .build()
             .context("an HTTP client")?;
+        let api = Client::with_http(&hub.url, client.clone()).with_token(Some(VIEWER));
         // Ready when the ledger answers: the index is loaded and the fleet read.
-        let lag_url = format!("{}/api/v1/lag?placement=web&environment=prod", hub.url);
         loop {
-            let answer = client.get(&lag_url).bearer_auth(VIEWER).send().await;
-            if answer.is_ok_and(|a| a.status().is_success()) {
+            if api.lag("web", "prod", 0, 100).await.is_ok() {
                 break;
             }
             ensure!(started.elapsed() < START_TIMEOUT, "the hub did not serve the ledger in {START_TIMEOUT:?}");
@@ -390,7 +390,7 @@ impl Case {
             let load_cpu_before = cpu_time::ProcessTime::now();
             let started = Instant::now();
             let driver = tokio::spawn(load.clone().drive(config.concurrency, None));
-            let probe = tokio::spawn(probe(client.clone(), hub.url.clone(), load.clone(), config.probe_every));
+            let probe = tokio::spawn(probe(api.clone(), load.clone(), config.probe_every));
             tokio::time::sleep(Duration::from_secs(config.seconds)).await;
             load.stop.store(true, Ordering::SeqCst);
             driver.await.context("the load")??;
@@ -414,8 +414,8 @@ impl Case {
             });
         }
 
-        let (summary_idle, lag_idle) = self.idle(&client, &hub.url, fleet).await?;
-        let (rollout_fresh, rollout_cached) = self.rollout(&client, &hub.url).await?;
+        let (summary_idle, lag_idle) = self.idle(&api, fleet).await?;
+        let (rollout_fresh, rollout_cached) = self.rollout(&api).await?;
         let pages = pages(&client, &hub.url).await?;
         let (rss_mib, hwm_mib) = hub.memory()?;
         Ok(Outcome {
@@ -440,32 +440,29 @@ impl Case {
 
     /// Reads the views again and again with nothing else going on; checks that they count the
     /// whole fleet (every cluster reported) and that the ledger has the head and laggards.
-    async fn idle(&self, client: &reqwest::Client, hub: &str, fleet: &Fleet) -> Result<(Vec<f64>, Vec<f64>)> {
+    async fn idle(&self, api: &Client, fleet: &Fleet) -> Result<(Vec<f64>, Vec<f64>)> {
         // Idle; let the last batches reach the index first.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let summary_url = format!("{hub}/api/v1/summary");
-        let lag_url = format!("{hub}/api/v1/lag?placement=web&environment=prod");
         let mut summary_idle = Vec::with_capacity(IDLE_SAMPLES);
         let mut lag_idle = Vec::with_capacity(IDLE_SAMPLES);
         for _ in 0..IDLE_SAMPLES {
-            summary_idle.push(timed_get(client, &summary_url).await?.0);
+            summary_idle.push(timed_get::<Summary>(api, SUMMARY).await?.0);
         }
         for _ in 0..IDLE_SAMPLES {
-            lag_idle.push(timed_get(client, &lag_url).await?.0);
+            lag_idle.push(timed_get::<Ledger>(api, LAG).await?.0);
         }
         // The views must count the whole fleet: every cluster reported.
-        let (_, summary) = timed_get(client, &summary_url).await?;
-        let (_, ledger) = timed_get(client, &lag_url).await?;
-        let counted = summary["clusters"].as_u64().unwrap_or_default();
-        let synced = summary["byStanding"]["synced"].as_u64().unwrap_or_default();
+        let (_, summary) = timed_get::<Summary>(api, SUMMARY).await?;
+        let (_, ledger) = timed_get::<Ledger>(api, LAG).await?;
+        let synced = summary.by_standing.get("synced").copied().unwrap_or_default();
         ensure!(
-            counted == self.clusters as u64 && synced == self.clusters as u64,
-            "the summary counts {counted} clusters, {synced} synced, not {}: {summary}",
+            summary.clusters == self.clusters && synced == self.clusters,
+            "the summary counts {} clusters, {synced} synced, not {}: {summary:?}",
+            summary.clusters,
             self.clusters
         );
-        ensure!(ledger["head"] == fleet.head.as_str(), "the ledger's head is not the fleet's: {ledger}");
-        let lagging = ledger["lagging"]["total"].as_u64().unwrap_or_default();
-        ensure!(lagging > 0, "the ledger lists no laggards: {ledger}");
+        ensure!(ledger.head == fleet.head, "the ledger's head is not the fleet's: {ledger:?}");
+        ensure!(ledger.lagging.total > 0, "the ledger lists no laggards: {ledger:?}");
 
         Ok((summary_idle, lag_idle))
     }
@@ -473,25 +470,23 @@ impl Case {
     /// Reads the rollout progress of `web` afresh ([`ROLLOUT_SAMPLES`] times, each after the
     /// hub's cache of it expired) and from the cache; checks that its waves hold every cluster
     /// of prod.
-    async fn rollout(&self, client: &reqwest::Client, hub: &str) -> Result<(Vec<f64>, Vec<f64>)> {
-        let url = format!("{hub}/api/v1/rollouts/web?environment=prod");
+    async fn rollout(&self, api: &Client) -> Result<(Vec<f64>, Vec<f64>)> {
         let expire = Duration::from_millis(u64::try_from(hub_index::rollouts::FRESH_MS).unwrap_or(2_000) + 100);
         let mut fresh = Vec::with_capacity(ROLLOUT_SAMPLES);
         let mut cached = Vec::with_capacity(IDLE_SAMPLES);
         for _ in 0..ROLLOUT_SAMPLES {
             tokio::time::sleep(expire).await;
-            let (ms, view) = timed_get(client, &url).await?;
+            let (ms, view) = timed_get::<Progress>(api, ROLLOUT).await?;
             fresh.push(ms);
-            let waves = view["waves"].as_array().map(Vec::as_slice).unwrap_or_default();
-            let counted: u64 = waves.iter().filter_map(|w| w["clusters"].as_u64()).sum();
+            let counted: usize = view.waves.iter().map(|w| w.clusters).sum();
             // A tenth of the clusters are in dev.
             let prod = self.clusters - self.clusters.div_ceil(10);
             ensure!(
-                waves.len() == 3 && counted == prod as u64,
-                "the rollout's waves hold {counted} clusters, not the {prod} of prod: {view}"
+                view.waves.len() == 3 && counted == prod,
+                "the rollout's waves hold {counted} clusters, not the {prod} of prod: {view:?}"
             );
             for _ in 0..IDLE_SAMPLES / ROLLOUT_SAMPLES {
-                cached.push(timed_get(client, &url).await?.0);
+                cached.push(timed_get::<Progress>(api, ROLLOUT).await?.0);
             }
         }
         Ok((fresh, cached))
@@ -862,35 +857,34 @@ impl Connection {
 /// Reads the summary and then the ledger `every` so often until the load stops, as a few open
 /// dashboards would; their latencies in ms. Not back to back: at a million clusters that would
 /// keep a core busy counting and take it from ingest.
-async fn probe(
-    client: reqwest::Client,
-    hub: String,
-    load: Arc<Load>,
-    every: Option<Duration>,
-) -> Result<(Vec<f64>, Vec<f64>)> {
+async fn probe(api: Client, load: Arc<Load>, every: Option<Duration>) -> Result<(Vec<f64>, Vec<f64>)> {
     let Some(every) = every else { return Ok((Vec::new(), Vec::new())) };
-    let summary = format!("{hub}/api/v1/summary");
-    let lag = format!("{hub}/api/v1/lag?placement=web&environment=prod");
     let (mut s, mut l) = (Vec::new(), Vec::new());
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !load.stop.load(Ordering::Relaxed) {
         tick.tick().await;
-        s.push(timed_get(&client, &summary).await?.0);
-        l.push(timed_get(&client, &lag).await?.0);
+        s.push(timed_get::<Summary>(&api, SUMMARY).await?.0);
+        l.push(timed_get::<Ledger>(&api, LAG).await?.0);
     }
     Ok((s, l))
 }
 
-/// GETs a view with the viewer token: milliseconds from sending to the whole body, and the JSON.
-async fn timed_get(client: &reqwest::Client, url: &str) -> Result<(f64, serde_json::Value)> {
+/// The views the bench reads: the path and the query.
+type View = (&'static str, &'static [(&'static str, &'static str)]);
+const SUMMARY: View = ("/api/v1/summary", &[]);
+const LAG: View = ("/api/v1/lag", &[("placement", "web"), ("environment", "prod")]);
+const ROLLOUT: View = ("/api/v1/rollouts/web", &[("environment", "prod")]);
+
+/// GETs a view with the viewer token: milliseconds from sending to the whole body (decoding
+/// not included), and the view.
+async fn timed_get<T: serde::de::DeserializeOwned>(api: &Client, (path, query): View) -> Result<(f64, T)> {
+    let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
     let started = Instant::now();
-    let answer = client.get(url).bearer_auth(VIEWER).send().await.with_context(|| format!("GET {url}"))?;
-    let status = answer.status();
-    let body = answer.bytes().await.with_context(|| format!("GET {url}"))?;
+    let body = api.bytes(path, &query).await?;
     let ms = started.elapsed().as_secs_f64() * 1e3;
-    ensure!(status.is_success(), "GET {url}: {status} {}", String::from_utf8_lossy(&body));
-    Ok((ms, serde_json::from_slice(&body).with_context(|| format!("GET {url}: not JSON"))?))
+    let url = api.address(path, &query);
+    Ok((ms, serde_json::from_slice(&body).with_context(|| format!("GET {url}: not the view"))?))
 }
 
 /// The nearest-rank percentile `p` (1–100) of `values`.

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail, ensure};
 use flotilla_git::testing::{GitDaemon, git_command};
-use serde::Deserialize;
+use hub_index::api::{Client, Progress as Rollout, Summary};
 
 const USAGE: &str = "usage: cargo xtask demo [--stores N (50)] [--clouds N (3)] [--listen ADDR (127.0.0.1:8080)] \
                      [--bake DURATION (20s)] [--release] [--exit-when-done]";
@@ -246,7 +246,7 @@ async fn rollout_demo(
     );
 
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-    let hub = Api { client, url: hub };
+    let hub = Client::with_http(&hub, client);
     let mut screen = Screen::new();
     let patience = Duration::from_secs(300) + Duration::from_secs(2) * u32::try_from(members.len()).unwrap_or(u32::MAX);
     wait_synced(&hub, &members, children, &mut screen, patience).await?;
@@ -272,7 +272,8 @@ async fn rollout_demo(
     println!(
         "Rollout of {PLACEMENT} in prod as the hub sees it (canary → early 10% → everyone, {}s bake per wave); \
          on the dashboard: {}/lag?placement={PLACEMENT}&environment={ENVIRONMENT}",
-        options.bake_seconds, hub.url
+        options.bake_seconds,
+        hub.url()
     );
     let stores = members.iter().filter(|m| m.kind == Kind::Store).count();
     let patience = Duration::from_secs(options.bake_seconds * 3 + 300);
@@ -295,7 +296,7 @@ async fn rollout_demo(
     if options.exit_when_done {
         return Ok(());
     }
-    println!("Dashboard: {}/  (open on loopback without a viewer token, for this demo only)", hub.url);
+    println!("Dashboard: {}/  (open on loopback without a viewer token, for this demo only)", hub.url());
     println!("The fleet keeps running; press Ctrl-C to stop it and clean up.");
     std::future::pending::<()>().await;
     Ok(())
@@ -761,57 +762,7 @@ fn kib_to_mib(kib: u64) -> f64 {
 // What the hub says.
 
 /// The hub's JSON API, open on loopback (no token).
-struct Api {
-    client: reqwest::Client,
-    url: String,
-}
-
-impl Api {
-    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let url = format!("{}{path}", self.url);
-        let response = self.client.get(&url).send().await.with_context(|| format!("GET {url}"))?;
-        let status = response.status();
-        let body = response.text().await.with_context(|| format!("GET {url}"))?;
-        ensure!(status.is_success(), "GET {url}: {status}: {}", body.trim());
-        serde_json::from_str(&body).with_context(|| format!("GET {url}: an unexpected answer"))
-    }
-}
-
-/// `GET /api/v1/summary`, the parts the demo reads.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Summary {
-    clusters: usize,
-    by_standing: BTreeMap<String, usize>,
-    by_placement: BTreeMap<String, BTreeMap<String, usize>>,
-}
-
-/// `GET /api/v1/lag`, the parts the demo reads.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Lag {
-    clusters: usize,
-    on_head: usize,
-}
-
-/// `GET /api/v1/rollouts/{placement}`, the parts the demo reads.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Rollout {
-    head: Option<String>,
-    waves: Vec<Wave>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Wave {
-    name: String,
-    clusters: usize,
-    on_head: usize,
-    failed: usize,
-    head_reaches_it_at: Option<String>,
-    halted: Option<String>,
-}
+type Api = Client;
 
 /// Waits until the hub has a report from every member, each synced, and every placement's
 /// clusters run its branch head; shows the count meanwhile.
@@ -855,13 +806,13 @@ async fn wait_synced(
 /// How many clusters are synced, whether every placement's clusters run its head, and the
 /// summary.
 async fn synced(hub: &Api) -> Result<(usize, bool, Summary)> {
-    let summary: Summary = hub.get("/api/v1/summary").await?;
+    let summary = hub.summary().await?;
     let synced = summary.by_standing.get("synced").copied().unwrap_or(0);
     if synced < summary.clusters || summary.by_placement.is_empty() {
         return Ok((synced, false, summary));
     }
     for placement in summary.by_placement.keys() {
-        let lag: Lag = hub.get(&format!("/api/v1/lag?placement={placement}&environment={ENVIRONMENT}")).await?;
+        let lag = hub.lag(placement, ENVIRONMENT, 0, 1).await?;
         if lag.on_head < lag.clusters {
             return Ok((synced, false, summary));
         }
@@ -877,37 +828,18 @@ struct Running {
     images: Vec<String>,
 }
 
-/// `GET /api/v1/clusters/{name}`, the parts the demo reads.
-#[derive(Debug, Deserialize)]
-struct ClusterView {
-    placements: Vec<PlacementView>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PlacementView {
-    name: String,
-    applied_commit: Option<String>,
-    applied_digest: Option<String>,
-    #[serde(default)]
-    images: Vec<String>,
-}
-
 /// What each of `stores` runs of [`PLACEMENT`], by name.
 async fn running(hub: &Api, stores: &[&str]) -> Result<BTreeMap<String, Running>> {
     let mut out = BTreeMap::new();
     for name in stores {
-        let view: ClusterView = hub.get(&format!("/api/v1/clusters/{name}")).await?;
-        let p = view.placements.into_iter().find(|p| p.name == PLACEMENT).unwrap_or(PlacementView {
-            name: PLACEMENT.to_string(),
-            applied_commit: None,
-            applied_digest: None,
-            images: Vec::new(),
-        });
-        out.insert(
-            (*name).to_string(),
-            Running { commit: p.applied_commit, digest: p.applied_digest, images: p.images },
-        );
+        let view = hub.cluster(name).await?;
+        let running = view
+            .placements
+            .into_iter()
+            .find(|p| p.name == PLACEMENT)
+            .map(|p| Running { commit: p.applied_commit, digest: p.applied_digest, images: p.images })
+            .unwrap_or_default();
+        out.insert((*name).to_string(), running);
     }
     Ok(out)
 }
@@ -992,8 +924,7 @@ async fn watch_rollout(
     let mut last_error = String::new();
     loop {
         children.check()?;
-        let path = format!("/api/v1/rollouts/{PLACEMENT}?environment={ENVIRONMENT}");
-        match hub.get::<Rollout>(&path).await {
+        match hub.rollout(PLACEMENT, ENVIRONMENT).await {
             Ok(rollout) => {
                 let (lines, line) = draw(&rollout, merge, stores, merged.elapsed(), unix_now());
                 screen.show(&lines, &line, &clock(merged.elapsed()));
@@ -1135,6 +1066,8 @@ impl Screen {
 mod tests {
     use flotilla_core::fleet::Fleet;
     use flotilla_core::snapshot::Snapshot;
+
+    use hub_index::api::WaveProgress;
 
     use super::*;
 
@@ -1286,14 +1219,30 @@ mod tests {
         assert_eq!(next_minor("latest"), None);
     }
 
-    fn wave(name: &str, clusters: usize, on_head: usize, reaches: Option<&str>) -> Wave {
-        Wave {
+    fn wave(name: &str, clusters: usize, on_head: usize, reaches: Option<&str>) -> WaveProgress {
+        WaveProgress {
             name: name.into(),
             clusters,
+            target: None,
+            head_reaches_it_at: reaches.map(Into::into),
+            on_target: 0,
             on_head,
             failed: 0,
-            head_reaches_it_at: reaches.map(Into::into),
+            waiting: 0,
             halted: None,
+        }
+    }
+
+    /// A rollout of the demo's placement at `head`, in `waves`.
+    fn rollout_at(head: &str, waves: Vec<WaveProgress>) -> Rollout {
+        Rollout {
+            placement: PLACEMENT.into(),
+            environment: ENVIRONMENT.into(),
+            head: Some(head.into()),
+            bake_seconds: 20,
+            waves,
+            halt: None,
+            arrivals: Vec::new(),
         }
     }
 
@@ -1305,14 +1254,14 @@ mod tests {
         assert_eq!(bar(0, 0, 4), "████", "an empty wave has nothing left to do");
         let merge = "m".repeat(40);
         // 2027-01-15T08:00:00Z is 1_800_000_000; the early wave takes it 14 s after "now".
-        let rollout = Rollout {
-            head: Some(merge.clone()),
-            waves: vec![
+        let rollout = rollout_at(
+            &merge,
+            vec![
                 wave("canary", 2, 2, None),
                 wave("early", 5, 0, Some("2027-01-15T08:00:14Z")),
                 wave("everyone", 43, 0, Some("2027-01-15T08:00:34Z")),
             ],
-        };
+        );
         let (lines, plain) = draw(&rollout, &merge, 50, Duration::from_secs(12), 1_800_000_000);
         assert_eq!(
             lines,
@@ -1328,10 +1277,10 @@ mod tests {
 
         let (lines, _) = draw(&Rollout { head: Some("old".into()), ..rollout.clone() }, &merge, 50, Duration::ZERO, 0);
         assert_eq!(lines, ["  waiting for the hub to read prod's new head mmmmmmm  (0:00)"]);
-        let done = Rollout {
-            head: Some(merge.clone()),
-            waves: vec![wave("canary", 2, 2, None), wave("early", 5, 5, None), wave("everyone", 43, 43, None)],
-        };
+        let done = rollout_at(
+            &merge,
+            vec![wave("canary", 2, 2, None), wave("early", 5, 5, None), wave("everyone", 43, 43, None)],
+        );
         assert!(complete(&done, &merge, 50));
         assert!(!complete(&done, &merge, 51), "a store the hub does not count yet");
     }

@@ -303,6 +303,18 @@ impl Halted {
     }
 }
 
+/// The hub's answer on a rollout's halt (its rollout answer's `halt`): `maxFailed`, and per
+/// commit that clusters failed on (newest first along the branch, then any the branch no longer
+/// has), how many per wave and from which wave on it is held back. The hub writes it, the agent
+/// reads [`HaltAnswer::commits`] before it takes a commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HaltAnswer {
+    #[serde(default)]
+    pub max_failed: String,
+    pub commits: Vec<Halted>,
+}
+
 /// The start and end of a freeze, unix seconds: its local `from` and `to` in its time zone (a
 /// time that does not exist locally moves forward, as a clock does).
 fn freeze_span(freeze: &Freeze) -> Result<(i64, i64), (&'static str, String)> {

@@ -24,8 +24,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use flotilla_core::rollout::Arrivals;
 use serde::Deserialize;
-use serde_json::json;
 
+use crate::api::BranchArrivals;
 use crate::fleet::FleetView;
 use crate::rollouts::PUBLISHED_ARRIVALS;
 use crate::server::{Hub, fleet_with, problem};
@@ -113,11 +113,11 @@ pub async fn arrivals(
         }
     };
     match fleet.repository_branch(&environment, &repository) {
-        Ok(branch) => Json(json!({
-            "repository": repository,
-            "branch": branch.branch,
-            "arrivals": branch.published(PUBLISHED_ARRIVALS),
-        }))
+        Ok(branch) => Json(BranchArrivals {
+            arrivals: branch.published(PUBLISHED_ARRIVALS),
+            branch: branch.branch.clone(),
+            repository,
+        })
         .into_response(),
         Err(e) => {
             let status = if e.field().is_some() { StatusCode::NOT_FOUND } else { StatusCode::SERVICE_UNAVAILABLE };

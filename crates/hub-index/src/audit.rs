@@ -18,77 +18,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
+use crate::api::{Audit, AuditControl, ClusterResult, PolicyResults, Verdict};
 use crate::dashboard::escape;
 use crate::store::{EvidenceRow, PolicyMeta};
-
-/// The compliance of the fleet with one standard as of a time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Audit {
-    pub standard: String,
-    /// RFC 3339, UTC.
-    pub at: String,
-    pub controls: Vec<Control>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Verdict {
-    Compliant,
-    Unknown,
-    NonCompliant,
-    NoEvidence,
-}
-
-impl Verdict {
-    fn name(self) -> &'static str {
-        match self {
-            Verdict::Compliant => "compliant",
-            Verdict::Unknown => "unknown",
-            Verdict::NonCompliant => "non-compliant",
-            Verdict::NoEvidence => "no evidence",
-        }
-    }
-}
-
-/// One control: its verdict and its policies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Control {
-    pub control: String,
-    pub verdict: Verdict,
-    /// Results under the control: compliant, non-compliant, unknown.
-    pub compliant: usize,
-    pub non_compliant: usize,
-    pub unknown: usize,
-    pub policies: Vec<PolicyResults>,
-}
-
-/// One policy's results on every cluster that reported it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyResults {
-    pub policy: String,
-    pub results: Vec<ClusterResult>,
-}
-
-/// A cluster's result for a policy, and the evidence row it stands on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterResult {
-    pub cluster: String,
-    /// `None`: could not be evaluated.
-    pub compliant: Option<bool>,
-    /// When the agent found it (RFC 3339).
-    pub since: String,
-    pub commit: Option<String>,
-    pub violations: serde_json::Value,
-    pub remediation: serde_json::Value,
-    pub evidence_seq: i64,
-    pub evidence_hash: String,
-}
 
 /// Builds the audit of `standard` from the rows in force at `at_ms`. `catalog` holds the fleet's
 /// current policies (name → standards and controls): rows that do not name theirs are
@@ -139,7 +71,7 @@ pub fn audit(standard: &str, at_ms: i64, rows: &[EvidenceRow], catalog: &BTreeMa
                 Verdict::NoEvidence
             };
             let policies = policies.into_iter().map(|(policy, results)| PolicyResults { policy, results }).collect();
-            Control { control, verdict, compliant, non_compliant, unknown, policies }
+            AuditControl { control, verdict, compliant, non_compliant, unknown, policies }
         })
         .collect();
     Audit { standard: standard.to_string(), at: rfc3339_ms(at_ms), controls }
@@ -331,6 +263,7 @@ mod http {
     use serde::Deserialize;
 
     use super::{audit, csv_field, to_csv, to_html};
+    use crate::api::{Evidence, EvidenceKind, PolicyEvidence};
     use crate::server::{Hub, problem};
     use crate::store::{EvidenceFilter, EvidenceRow, OverrideFilter, OverrideRow, PolicyMeta};
 
@@ -430,11 +363,11 @@ mod http {
         entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         match q.format.as_deref().unwrap_or("json") {
             "json" => {
-                let rows: Vec<serde_json::Value> = entries
+                let rows: Vec<Evidence> = entries
                     .iter()
                     .map(|e| match e {
-                        Entry::Policy(r) => row_json(r),
-                        Entry::Override(r) => crate::overrides::row_json(r),
+                        Entry::Policy(r) => Evidence::Policy(row_json(r)),
+                        Entry::Override(r) => Evidence::Override(crate::overrides::row_json(r)),
                     })
                     .collect();
                 Json(rows).into_response()
@@ -513,15 +446,26 @@ mod http {
     }
 
     /// An evidence row as the API shows it.
-    pub fn row_json(r: &EvidenceRow) -> serde_json::Value {
+    pub fn row_json(r: &EvidenceRow) -> PolicyEvidence {
         let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);
-        serde_json::json!({
-            "kind": "policy", "seq": r.seq, "time": super::rfc3339_ms(r.time_ms), "timeMs": r.time_ms,
-            "cluster": r.cluster, "policy": r.policy, "compliant": r.compliant, "commit": r.commit,
-            "standards": r.standards_json.as_deref().map(parse), "controls": r.controls_json.as_deref().map(parse),
-            "violations": parse(&r.violations_json), "remediation": parse(&r.remediation_json),
-            "sequence": r.sequence, "change": r.change, "prevHash": r.prev_hash, "hash": r.hash,
-        })
+        PolicyEvidence {
+            kind: EvidenceKind::Policy,
+            seq: r.seq,
+            time: super::rfc3339_ms(r.time_ms),
+            time_ms: r.time_ms,
+            cluster: r.cluster.clone(),
+            policy: r.policy.clone(),
+            compliant: r.compliant,
+            commit: r.commit.clone(),
+            standards: r.standards_json.as_deref().map(parse),
+            controls: r.controls_json.as_deref().map(parse),
+            violations: parse(&r.violations_json),
+            remediation: parse(&r.remediation_json),
+            sequence: r.sequence,
+            change: r.change,
+            prev_hash: r.prev_hash.clone(),
+            hash: r.hash.clone(),
+        }
     }
 
     /// Recomputes the evidence chain.

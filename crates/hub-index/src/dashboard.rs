@@ -29,12 +29,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flotilla_core::calendar::rfc3339;
 use flotilla_core::fleet::FLEET_REPOSITORY;
-use flotilla_core::report::SyncState;
+use flotilla_core::report::{ObjectReport, SyncState};
 use serde_json::Value;
 
-use crate::index::{Standing, standing_of};
+use crate::api::{
+    Behind, ClusterDetail, ClusterLine, Compliance, ComplianceCounts, Counts, FleetDetail, Ledger, Page,
+    PlacementDetail, PolicyCompliance, Standing, Summary, VersionCount,
+};
+use crate::index::standing_of;
 use crate::server::{Hub, cluster_detail, fleet_with, no_policy};
-use crate::views::{self, Behind, Filter};
+use crate::views::{self, Filter};
 
 /// The cookie that carries a viewer token once logged in.
 pub const COOKIE: &str = "flotilla_viewer";
@@ -524,7 +528,7 @@ fn render_trends(trends: &crate::trends::Trends, now_ms: i64) -> String {
 /// from the index's groups (a few commits per placement, whatever the number of clusters);
 /// only those are computed, and a computed progress is shared for a moment with the agents
 /// that ask for it (see [`crate::rollouts::FRESH_MS`]).
-async fn active_rollouts(hub: &Hub) -> Vec<Arc<crate::rollouts::Progress>> {
+async fn active_rollouts(hub: &Hub) -> Vec<Arc<crate::api::Progress>> {
     let Some(fleet) = hub.fleet_view() else { return Vec::new() };
     let active: Vec<(String, String)> = {
         let index = hub.index();
@@ -570,7 +574,7 @@ fn bar(parts: &[(&str, usize)], total: usize) -> String {
 }
 
 /// The rollouts under way, a bar per wave: on the wave's commit, failed, waiting.
-fn render_rollouts(rollouts: &[Arc<crate::rollouts::Progress>]) -> String {
+fn render_rollouts(rollouts: &[Arc<crate::api::Progress>]) -> String {
     let mut out = String::from(
         "<h2>Rollouts under way</h2><p class=\"muted\">Placements some of whose clusters do not run the head \
          of its source branch, per wave: <span class=\"key on\">on the wave's commit</span> \
@@ -638,7 +642,7 @@ fn counts_header(first: &str) -> String {
 }
 
 /// One row of counts; `link(standing)` is where a count leads.
-fn counts_row(label: &str, id: Option<&str>, counts: &views::Counts, link: &dyn Fn(&str) -> String) -> String {
+fn counts_row(label: &str, id: Option<&str>, counts: &Counts, link: &dyn Fn(&str) -> String) -> String {
     let mut cells = String::new();
     for s in Standing::ALL {
         let n = counts.get(s.name()).copied().unwrap_or(0);
@@ -649,7 +653,7 @@ fn counts_row(label: &str, id: Option<&str>, counts: &views::Counts, link: &dyn 
     format!("<tr><th>{label}</th>{cells}<td class=\"n\">{}</td></tr>", thousands(all))
 }
 
-fn render_summary(s: &views::Summary, environments: &[&str]) -> String {
+fn render_summary(s: &Summary, environments: &[&str]) -> String {
     let mut out = format!(
         "<h1>Fleet</h1><p><span class=\"big\" id=\"clusters\">{}</span> clusters \
          · <a href=\"/clusters\">all clusters</a></p>",
@@ -709,7 +713,7 @@ fn thousands(n: usize) -> String {
 
 /// The versions a placement runs, as a line of text ("1.5.0: 1,210 · 1.4.2: 790") with a bar
 /// split in their shares under it.
-fn versions_cell(versions: &[views::VersionCount]) -> String {
+fn versions_cell(versions: &[VersionCount]) -> String {
     if versions.is_empty() {
         return "<span class=\"muted\">none</span>".to_string();
     }
@@ -739,7 +743,7 @@ fn versions_cell(versions: &[views::VersionCount]) -> String {
 }
 
 /// What runs where: per placement and environment, the versions its clusters run.
-fn render_versions(s: &views::Summary) -> String {
+fn render_versions(s: &Summary) -> String {
     let mut out = String::from(
         "<h2>Versions</h2><p class=\"muted\">The version each placement runs (the tag of its image,          or every image when it runs several), per environment, as the clusters last reported.</p>         <table id=\"versions\"><tr><th>placement</th><th>environment</th><th>versions</th></tr>",
     );
@@ -793,7 +797,7 @@ pub async fn clusters(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(
             render_clusters(&form, &list, None)
         }
         (_, problem) => {
-            let empty = views::Page { total: 0, offset: 0, items: Vec::new() };
+            let empty = Page { total: 0, offset: 0, items: Vec::new() };
             let body = render_clusters(&form, &empty, problem.as_deref());
             return html(StatusCode::BAD_REQUEST, page("Clusters", &body, true));
         }
@@ -877,7 +881,7 @@ impl ListForm {
     }
 }
 
-fn render_clusters(form: &ListForm, list: &views::Page<views::ClusterLine>, problem: Option<&str>) -> String {
+fn render_clusters(form: &ListForm, list: &Page<ClusterLine>, problem: Option<&str>) -> String {
     let mut options = String::new();
     for (value, label) in
         std::iter::once(("", "any state".to_string())).chain(Standing::ALL.iter().map(|s| (s.name(), words(s.name()))))
@@ -948,6 +952,15 @@ pub async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name)
     }
 }
 
+/// A value's wire name, as the API writes it (`Synced`, `Healthy`, `Drifted`).
+fn wire(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
 /// A JSON value as text: strings as they are, `null` as nothing.
 fn text(v: &Value) -> String {
     match v {
@@ -957,40 +970,35 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn render_cluster(d: &Value) -> String {
-    let name = text(&d["name"]);
-    let environment = text(&d["environment"]);
+fn render_cluster(d: &ClusterDetail) -> String {
+    let name = &d.name;
+    let environment = &d.environment;
     let mut out = format!(
         "<h1>{}</h1><p>{} in <a href=\"{}\">{}</a> · last report {} · sequence {} · {} · {}</p>",
-        escape(&name),
-        badge(&text(&d["state"])),
-        escape(&format!("/clusters{}", query(&[("environment", &environment)]))),
-        escape(&environment),
-        time_ms(d["lastReportAtMs"].as_i64()),
-        escape(&text(&d["lastSequence"])),
-        if d["declared"] == true { "declared in git" } else { "not declared in git" },
-        if d["registered"] == true { "registered" } else { "not registered" },
+        escape(name),
+        badge(d.state.name()),
+        escape(&format!("/clusters{}", query(&[("environment", environment)]))),
+        escape(environment),
+        time_ms(d.last_report_at_ms),
+        escape(&d.last_sequence.map(|s| s.to_string()).unwrap_or_default()),
+        if d.declared { "declared in git" } else { "not declared in git" },
+        if d.registered { "registered" } else { "not registered" },
     );
     out.push_str("<h2>Labels</h2><table id=\"labels\"><tr><th>key</th><th>value</th></tr>");
-    if d["labels"].as_object().is_none_or(serde_json::Map::is_empty) {
+    if d.labels.is_empty() {
         out.push_str(&none_row(2));
     }
-    for (k, v) in d["labels"].as_object().into_iter().flatten() {
-        let link = format!("/clusters{}", query(&[("labels", &format!("{k}={}", text(v)))]));
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td><a href=\"{}\">{}</a></td></tr>",
-            escape(k),
-            escape(&link),
-            escape(&text(v))
-        );
+    for (k, v) in &d.labels {
+        let link = format!("/clusters{}", query(&[("labels", &format!("{k}={v}"))]));
+        let _ = write!(out, "<tr><td>{}</td><td><a href=\"{}\">{}</a></td></tr>", escape(k), escape(&link), escape(v));
     }
     out.push_str("</table>");
-    render_fleet(&d["fleet"], &mut out);
+    if let Some(fleet) = &d.fleet {
+        render_fleet(fleet, &mut out);
+    }
     out.push_str("<h2>Placements</h2>");
-    let placements = d["placements"].as_array().map(Vec::as_slice).unwrap_or_default();
-    if placements.is_empty() {
-        let none = if d["lastReportAtMs"].is_null() { "No report yet." } else { "The last report lists none." };
+    if d.placements.is_empty() {
+        let none = if d.last_report_at_ms.is_none() { "No report yet." } else { "The last report lists none." };
         let _ = write!(out, "<p class=\"muted\">{none}</p>");
         render_policies(d, &mut out);
         render_cluster_overrides(d, &mut out);
@@ -1000,79 +1008,63 @@ fn render_cluster(d: &Value) -> String {
         "<table id=\"placements\"><tr><th>placement</th><th>state</th><th>health</th><th>applied</th>\
          <th>images</th><th>desired</th><th>behind</th><th>signer</th><th>message</th></tr>",
     );
-    for p in placements {
-        let placement = text(&p["name"]);
-        let state = text(&p["state"]);
+    for p in &d.placements {
+        let state = wire(&p.state);
         let class = placement_standing(&state).map_or("unknown", Standing::name);
-        let behind = Behind {
-            commits: p["behind"]["commits"].as_u64().and_then(|n| usize::try_from(n).ok()),
-            since: p["behind"]["since"].as_i64(),
+        let behind =
+            p.behind.as_ref().map(|b| behind_text(&Behind { commits: b.commits, since: b.since })).unwrap_or_default();
+        let commit = |c: &Option<String>| {
+            let c = c.as_deref().unwrap_or_default();
+            format!("<code title=\"{}\">{}</code>", escape(c), escape(short(c)))
         };
-        let behind = if p["behind"].is_null() { String::new() } else { behind_text(&behind) };
-        let commit = |key: &str| {
-            let c = text(&p[key]);
-            format!("<code title=\"{}\">{}</code>", escape(&c), escape(short(&c)))
-        };
-        let lag = format!("/lag{}", query(&[("placement", &placement), ("environment", &environment)]));
-        let images: Vec<String> = p["images"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|i| format!("<code>{}</code>", escape(&text(i))))
-            .collect();
+        let lag = format!("/lag{}", query(&[("placement", &p.name), ("environment", environment)]));
+        let images: Vec<String> = p.images.iter().map(|i| format!("<code>{}</code>", escape(i))).collect();
         let images = images.join("<br>");
         let _ = write!(
             out,
             "<tr><td><a href=\"{}\">{}</a></td><td><span class=\"badge s-{class}\">{}</span></td><td>{}</td>\
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&lag),
-            escape(&placement),
+            escape(&p.name),
             escape(&words(&state)),
-            escape(&words(&text(&p["health"]))),
-            commit("appliedCommit"),
+            escape(&words(&wire(&p.health))),
+            commit(&p.applied_commit),
             images,
-            commit("desiredCommit"),
+            commit(&p.desired_commit),
             escape(&behind),
-            escape(&text(&p["signer"])),
-            escape(&text(&p["message"])),
+            escape(p.signer.as_deref().unwrap_or_default()),
+            escape(p.message.as_deref().unwrap_or_default()),
         );
     }
     out.push_str("</table>");
-    render_objects(placements, &mut out);
+    render_objects(&d.placements, &mut out);
     render_policies(d, &mut out);
     render_cluster_overrides(d, &mut out);
     out
 }
 
 /// The objects the placements' reports list: drifted, failed, unhealthy or pruned.
-fn render_objects(placements: &[Value], out: &mut String) {
-    let objects: Vec<(String, &Value)> = placements
-        .iter()
-        .flat_map(|p| p["objects"].as_array().into_iter().flatten().map(move |o| (text(&p["name"]), o)))
-        .collect();
+fn render_objects(placements: &[PlacementDetail], out: &mut String) {
+    let objects: Vec<(&str, &ObjectReport)> =
+        placements.iter().flat_map(|p| p.objects.iter().map(move |o| (p.name.as_str(), o))).collect();
     if !objects.is_empty() {
         out.push_str(
             "<h2>Drifted, failed and unhealthy objects</h2><table id=\"objects\"><tr><th>placement</th>\
              <th>problem</th><th>object</th><th>fields</th><th>message</th></tr>",
         );
         for (placement, o) in objects {
-            let namespace = text(&o["namespace"]);
-            let object = format!(
-                "{} {}{}{}",
-                text(&o["kind"]),
-                namespace,
-                if namespace.is_empty() { "" } else { "/" },
-                text(&o["name"])
-            );
-            let fields: Vec<String> = o["fields"].as_array().into_iter().flatten().map(text).collect();
+            let object = match &o.namespace {
+                Some(namespace) => format!("{} {namespace}/{}", o.kind, o.name),
+                None => format!("{} {}", o.kind, o.name),
+            };
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&placement),
-                escape(&text(&o["problem"])),
+                escape(placement),
+                escape(&wire(&o.problem)),
                 escape(&object),
-                escape(&fields.join(", ")),
-                escape(&text(&o["message"])),
+                escape(&o.fields.join(", ")),
+                escape(o.message.as_deref().unwrap_or_default()),
             );
         }
         out.push_str("</table>");
@@ -1084,30 +1076,27 @@ fn commit_code(commit: &str) -> String {
     format!("<code title=\"{}\">{}</code>", escape(commit), escape(short(commit)))
 }
 
-/// The fleet commit the cluster runs, who signed it, and why it is not the branch's newest;
-/// nothing when the report does not say (the fleet neither rolls out nor is verified). A
-/// commit that did not verify is said in words too: the cluster takes no fleet change until a
-/// signed commit comes.
-fn render_fleet(fleet: &Value, out: &mut String) {
-    if fleet.is_null() {
-        return;
-    }
-    let commit = text(&fleet["commit"]);
-    let head = text(&fleet["head"]);
-    let state = text(&fleet["state"]);
+/// The fleet commit the cluster runs, who signed it, and why it is not the branch's newest
+/// (shown only when the report says: the fleet rolls out or is verified). A commit that did
+/// not verify is said in words too: the cluster takes no fleet change until a signed commit
+/// comes.
+fn render_fleet(fleet: &FleetDetail, out: &mut String) {
+    let commit = &fleet.commit;
+    let head = fleet.head.as_deref().unwrap_or_default();
+    let state = wire(&fleet.state);
     out.push_str("<h2>Fleet</h2>");
-    if state == "VerificationFailed" {
+    if fleet.state == SyncState::VerificationFailed {
         let said = if head.is_empty() {
             format!(
                 "The fleet commit {} did not verify: this cluster takes no fleet change until a signed one comes.",
-                commit_code(&commit)
+                commit_code(commit)
             )
         } else {
             format!(
                 "The fleet branch's newest commit <code>{}</code> did not verify: this cluster stays on \
                  <code>{}</code> and takes no fleet change until a signed one comes.",
-                escape(short(&head)),
-                escape(short(&commit))
+                escape(short(head)),
+                escape(short(commit))
             )
         };
         let _ = write!(out, "<p class=\"error\" id=\"fleet-problem\">{said}</p>");
@@ -1116,18 +1105,17 @@ fn render_fleet(fleet: &Value, out: &mut String) {
         out,
         "<table id=\"fleet\"><tr><th>fleet commit</th><th>state</th><th>signer</th><th>branch head</th>\
          <th>message</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
-        commit_code(&commit),
+        commit_code(commit),
         state_badge(&state),
-        escape(&text(&fleet["signer"])),
-        if head.is_empty() { String::new() } else { commit_code(&head) },
-        escape(&text(&fleet["message"])),
+        escape(fleet.signer.as_deref().unwrap_or_default()),
+        if head.is_empty() { String::new() } else { commit_code(head) },
+        escape(fleet.message.as_deref().unwrap_or_default()),
     );
 }
 
 /// The overrides the cluster ran (commits taken through a change freeze), newest first.
-fn render_cluster_overrides(d: &Value, out: &mut String) {
-    let overrides = d["overrides"].as_array().map(Vec::as_slice).unwrap_or_default();
-    if overrides.is_empty() {
+fn render_cluster_overrides(d: &ClusterDetail, out: &mut String) {
+    if d.overrides.is_empty() {
         return;
     }
     out.push_str(
@@ -1135,16 +1123,16 @@ fn render_cluster_overrides(d: &Value, out: &mut String) {
          of an override signer, newest first, as the evidence log holds them.</p><table id=\"cluster-overrides\">\
          <tr><th>received</th><th>target</th><th>commit</th><th>signer</th><th>reason</th><th>evidence</th></tr>",
     );
-    for o in overrides {
+    for o in &d.overrides {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>#{}</td></tr>",
-            escape(&text(&o["receivedAt"])),
-            escape(&text(&o["target"])),
-            commit_code(&text(&o["commit"])),
-            escape(&text(&o["signer"])),
-            escape(&text(&o["reason"])),
-            escape(&text(&o["seq"])),
+            escape(&o.received_at),
+            escape(&o.target),
+            commit_code(&o.commit),
+            escape(&o.signer),
+            escape(&o.reason),
+            o.seq,
         );
     }
     out.push_str("</table>");
@@ -1152,62 +1140,57 @@ fn render_cluster_overrides(d: &Value, out: &mut String) {
 
 /// The cluster's policy results as its last report gave them, and the recent changes of them
 /// (the evidence log, newest first).
-fn render_policies(d: &Value, out: &mut String) {
-    let result = |compliant: &Value| match compliant.as_bool() {
+fn render_policies(d: &ClusterDetail, out: &mut String) {
+    let result = |compliant: Option<bool>| match compliant {
         Some(true) => ("s-synced", "compliant"),
         Some(false) => ("s-failed", "non-compliant"),
         None => ("s-progressing", "unknown"),
     };
-    let policies = d["policies"].as_array().map(Vec::as_slice).unwrap_or_default();
-    if !policies.is_empty() {
+    if !d.policies.is_empty() {
         out.push_str(
             "<h2>Policies</h2><table id=\"policies\"><tr><th>policy</th><th>result</th><th>violations</th>\
              <th>remediation</th></tr>",
         );
-        for p in policies {
-            let (class, word) = result(&p["compliant"]);
-            let violations: Vec<String> = p["violations"]
-                .as_array()
-                .into_iter()
-                .flatten()
+        for p in &d.policies {
+            let (class, word) = result(p.compliant);
+            let violations: Vec<String> = p
+                .violations
+                .iter()
                 .map(|v| {
-                    let field = text(&v["field"]);
-                    let at = if field.is_empty() { String::new() } else { format!(" {field}") };
-                    format!("{}{at}: {}", text(&v["object"]), text(&v["message"]))
+                    let at = v.field.as_deref().filter(|f| !f.is_empty()).map(|f| format!(" {f}")).unwrap_or_default();
+                    format!("{}{at}: {}", v.object, v.message)
                 })
                 .collect();
-            let remediation: Vec<String> = p["remediation"].as_array().into_iter().flatten().map(text).collect();
             let _ = write!(
                 out,
                 "<tr><td><a href=\"{}\">{}</a></td><td><span class=\"badge {class}\">{word}</span></td><td>{}</td><td>{}</td></tr>",
-                escape(&format!("/compliance/{}", text(&p["name"]))),
-                escape(&text(&p["name"])),
+                escape(&format!("/compliance/{}", p.name)),
+                escape(&p.name),
                 escape(&violations.join("; ")),
-                escape(&remediation.join("; ")),
+                escape(&p.remediation.join("; ")),
             );
         }
         out.push_str("</table>");
     }
-    let history = d["policyHistory"].as_array().map(Vec::as_slice).unwrap_or_default();
-    if !history.is_empty() {
+    if !d.policy_history.is_empty() {
         out.push_str(
             "<h2>Policy history</h2><p class=\"muted\">Each change of a result, newest first, as the \
              evidence log holds it.</p><table id=\"policy-history\"><tr><th>time</th><th>policy</th>\
              <th>result</th><th>commit</th><th>remediation</th><th>evidence</th></tr>",
         );
-        for e in history {
-            let (class, word) = result(&e["compliant"]);
-            let commit = text(&e["commit"]);
-            let remediation: Vec<String> = e["remediation"].as_array().into_iter().flatten().map(text).collect();
+        for e in &d.policy_history {
+            let (class, word) = result(e.compliant);
+            let commit = e.commit.as_deref().unwrap_or_default();
+            let remediation: Vec<String> = e.remediation.as_array().into_iter().flatten().map(text).collect();
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td><span class=\"badge {class}\">{word}</span></td><td><code>{}</code></td>\
                  <td>{}</td><td>#{}</td></tr>",
-                escape(&text(&e["time"])),
-                escape(&text(&e["policy"])),
-                escape(short(&commit)),
+                escape(&e.time),
+                escape(&e.policy),
+                escape(short(commit)),
                 escape(&remediation.join("; ")),
-                escape(&text(&e["seq"])),
+                e.seq,
             );
         }
         out.push_str("</table>");
@@ -1251,7 +1234,7 @@ pub async fn lag(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): R
 }
 
 /// The rollout per wave, under the lag ledger of the placement, and its halt.
-fn render_progress(p: &crate::rollouts::Progress) -> String {
+fn render_progress(p: &crate::api::Progress) -> String {
     let mut out = format!(
         "<h2>Rollout</h2><p class=\"muted\">Bake {} s per wave. Each wave may run the newest commit whose \
          gate has opened for it.</p><table id=\"waves\"><tr><th>wave</th><th>clusters</th><th>may run</th>\
@@ -1301,7 +1284,7 @@ fn render_progress(p: &crate::rollouts::Progress) -> String {
     out
 }
 
-fn render_ledger(l: &views::Ledger) -> String {
+fn render_ledger(l: &Ledger) -> String {
     let mut out = format!(
         "<h1>Lag of {} in {}</h1><p>head <code title=\"{}\">{}</code> · \
          <span id=\"on-head\">{}</span> of <span id=\"running\">{}</span> clusters on it</p>",
@@ -1406,7 +1389,7 @@ fn form_problem(status: StatusCode, title: &str, form: &str, problem: &str) -> R
 
 /// The four counts as table cells; non-compliant ones stand out, and lead to `non_compliant`
 /// when given (a URL, not yet escaped) with `policy` named on the link.
-fn compliance_cells(c: &views::ComplianceCounts, link: Option<(&str, &str)>) -> String {
+fn compliance_cells(c: &ComplianceCounts, link: Option<(&str, &str)>) -> String {
     let bad = if c.non_compliant > 0 { " bad" } else { "" };
     let non_compliant = match link {
         Some((policy, href)) => format!(
@@ -1449,7 +1432,7 @@ pub async fn compliance(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuer
     html(StatusCode::OK, page(&title, &render_compliance(&form, &view), true))
 }
 
-fn render_compliance(form: &ComplianceForm, v: &views::Compliance) -> String {
+fn render_compliance(form: &ComplianceForm, v: &Compliance) -> String {
     let mut out = format!("<h1>Compliance in {}</h1>{}", escape(&v.environment), form.render("/compliance"));
     let filtered = if v.labels.is_empty() { String::new() } else { format!(" with labels {}", escape(&v.labels)) };
     let _ = write!(
@@ -1551,7 +1534,7 @@ pub async fn compliance_policy(
     }
 }
 
-fn render_compliance_policy(form: &ComplianceForm, action: &str, v: &views::PolicyCompliance) -> String {
+fn render_compliance_policy(form: &ComplianceForm, action: &str, v: &PolicyCompliance) -> String {
     let mut out = format!("<h1>Policy {} in {}</h1>", escape(&v.policy), escape(&v.environment));
     if v.in_fleet {
         let list = |items: &[String]| if items.is_empty() { "none".to_string() } else { escape(&items.join(", ")) };
@@ -1649,7 +1632,7 @@ pub async fn overrides(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery
     }
 }
 
-fn render_overrides(form: &str, groups: &[crate::overrides::Group]) -> String {
+fn render_overrides(form: &str, groups: &[crate::api::OverrideGroup]) -> String {
     let mut out = format!(
         "<h1>Overrides</h1><p class=\"muted\">Each commit that clusters took during a change freeze because \
          its message carries a <code>Flotilla-Override:</code> trailer signed by an override signer, newest \
@@ -1755,7 +1738,7 @@ pub async fn preview(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q
 
 /// The repositories with commits on dev that prod lacks, each with a link to the preview of
 /// prod at dev's head.
-fn render_promotions(promotions: &std::collections::BTreeMap<String, crate::fleet::Promotion>) -> String {
+fn render_promotions(promotions: &std::collections::BTreeMap<String, crate::api::Promotion>) -> String {
     let pending: Vec<_> = promotions.iter().filter(|(_, p)| !p.commits.is_empty()).collect();
     if pending.is_empty() {
         return "<h2>Pending promotions</h2><p class=\"muted\" id=\"promotions\">Nothing on dev that prod lacks.</p>"
@@ -1768,8 +1751,7 @@ fn render_promotions(promotions: &std::collections::BTreeMap<String, crate::flee
     for (name, p) in pending {
         let href =
             format!("/preview{}", query(&[("ref", &p.dev_branch), ("repository", name), ("environment", "prod")]));
-        let newest =
-            p.commits.first().map(|c| format!("{} {}", short(&c.id.to_string()), c.summary)).unwrap_or_default();
+        let newest = p.commits.first().map(|c| format!("{} {}", short(&c.id), c.summary)).unwrap_or_default();
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{} → {}</td><td class=\"n\">{}</td><td><code>{}</code></td>\
@@ -1786,8 +1768,8 @@ fn render_promotions(promotions: &std::collections::BTreeMap<String, crate::flee
     out
 }
 
-fn render_preview(p: &crate::preview::Preview) -> String {
-    use crate::preview::Change;
+fn render_preview(p: &crate::api::Preview) -> String {
+    use crate::api::Change;
     let mut out = format!("<p id=\"preview-summary\">{}</p>", escape(&crate::preview::summary(p)));
     for w in &p.warnings {
         let _ = write!(out, "<p class=\"error\">broken fleet document: {}</p>", escape(w));
@@ -1888,7 +1870,8 @@ mod tests {
 
     #[test]
     fn the_rollout_shows_the_waves_and_which_commit_the_halt_holds_back_from_which() {
-        use crate::rollouts::{HaltProgress, Progress, WaveProgress};
+        use crate::api::{Progress, WaveProgress};
+        use flotilla_core::rollout::HaltAnswer;
         let wave = |name: &str, halted: Option<&str>| WaveProgress {
             name: name.into(),
             clusters: 10,
@@ -1907,7 +1890,7 @@ mod tests {
             head: Some(bad.clone()),
             bake_seconds: 7_200,
             waves: vec![wave("canary", None), wave("<early>", Some(&bad))],
-            halt: Some(HaltProgress {
+            halt: Some(HaltAnswer {
                 max_failed: "5%".into(),
                 commits: vec![flotilla_core::rollout::Halted {
                     commit: bad.clone(),

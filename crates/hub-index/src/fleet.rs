@@ -65,6 +65,11 @@ pub struct Commit {
     pub summary: String,
 }
 
+/// A commit as the API shows it.
+fn api_commit(c: flotilla_git::Commit) -> crate::api::Commit {
+    crate::api::Commit { id: c.id.to_string(), time: c.time, tree: c.tree, summary: c.summary }
+}
+
 impl From<flotilla_git::Commit> for Commit {
     fn from(c: flotilla_git::Commit) -> Commit {
         Commit { id: c.id, time: c.time, tree: c.tree, summary: c.summary }
@@ -229,18 +234,6 @@ pub struct DeclaredCluster {
     pub declared_in: String,
 }
 
-/// What `dev` has that `prod` does not, for one repository.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Promotion {
-    pub url: String,
-    pub dev_branch: String,
-    pub prod_branch: String,
-    /// dev's first-parent commits not reachable from prod, newest first (at most [`HISTORY_LIMIT`]).
-    pub commits: Vec<Commit>,
-    pub error: Option<String>,
-}
-
 /// What one placement's agent on a cluster should report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -375,7 +368,7 @@ pub struct FleetView {
     branches: BTreeMap<String, BTreeMap<String, Branch>>,
     clusters: Vec<DeclaredCluster>,
     /// By repository name (`fleet` included).
-    promotions: BTreeMap<String, Promotion>,
+    promotions: BTreeMap<String, crate::api::Promotion>,
     cache: Cache,
     memo: Mutex<Memo>,
 }
@@ -597,7 +590,7 @@ impl FleetView {
     }
 
     /// For the fleet repository and every declared repository: what dev has that prod has not.
-    fn read_promotions(&self) -> BTreeMap<String, Promotion> {
+    fn read_promotions(&self) -> BTreeMap<String, crate::api::Promotion> {
         let mut repositories: BTreeMap<String, (String, String, String)> = BTreeMap::new();
         repositories.insert(FLEET_REPOSITORY.to_string(), (self.fleet_url.clone(), "dev".into(), "prod".into()));
         // The prod fleet branch's declaration wins, then dev's, then any other's.
@@ -619,10 +612,10 @@ impl FleetView {
                 continue;
             };
             let (commits, error) = match self.cache.history_not_in(&url, dev, prod, HISTORY_LIMIT) {
-                Ok(commits) => (commits.into_iter().map(Commit::from).collect(), None),
+                Ok(commits) => (commits.into_iter().map(api_commit).collect(), None),
                 Err(e) => (Vec::new(), Some(e.to_string())),
             };
-            promotions.insert(name, Promotion { url, dev_branch, prod_branch, commits, error });
+            promotions.insert(name, crate::api::Promotion { url, dev_branch, prod_branch, commits, error });
         }
         promotions
     }
@@ -717,14 +710,14 @@ impl FleetView {
 
     /// Every repository's pending promotion, by repository name (`fleet` for the fleet
     /// repository). Only repositories whose `dev` and `prod` branches were both loaded.
-    pub fn promotions(&self) -> &BTreeMap<String, Promotion> {
+    pub fn promotions(&self) -> &BTreeMap<String, crate::api::Promotion> {
         &self.promotions
     }
 
     /// The commits on `repository`'s dev branch (its environment-to-branch mapping applied) that
     /// prod does not have, newest first. Empty when everything is promoted, or when the
     /// repository or one of its two branches is unknown (see [`FleetView::promotions`]).
-    pub fn promotion(&self, repository: &str) -> Vec<Commit> {
+    pub fn promotion(&self, repository: &str) -> Vec<crate::api::Commit> {
         self.promotions.get(repository).map(|p| p.commits.clone()).unwrap_or_default()
     }
 

@@ -35,8 +35,8 @@ use std::sync::Arc;
 
 use flotilla_core::health::Health;
 use flotilla_core::report::{ObjectProblem, PlacementReport, Report, SyncState};
-use serde::Serialize;
 
+use crate::api::Standing;
 use crate::fleet::DeclaredCluster;
 
 /// A shared string.
@@ -154,51 +154,6 @@ pub struct Entry {
     token_hash: Option<TokenHash>,
     /// The store's change number this entry is from (0: declared only).
     change: i64,
-}
-
-/// Where a cluster stands, for the summary: offline is kept apart from failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Standing {
-    Synced,
-    Progressing,
-    Degraded,
-    Failed,
-    /// Its last report is older than the offline threshold; its placements keep their last state.
-    Offline,
-    /// Declared in git or registered, but no report yet.
-    NeverReported,
-}
-
-impl Standing {
-    pub const ALL: [Standing; 6] = [
-        Standing::Synced,
-        Standing::Progressing,
-        Standing::Degraded,
-        Standing::Failed,
-        Standing::Offline,
-        Standing::NeverReported,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Standing::Synced => "synced",
-            Standing::Progressing => "progressing",
-            Standing::Degraded => "degraded",
-            Standing::Failed => "failed",
-            Standing::Offline => "offline",
-            Standing::NeverReported => "neverReported",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Standing> {
-        Standing::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(text))
-    }
-
-    /// Its place in [`Standing::ALL`] and in a [`ByStanding`].
-    pub fn slot(self) -> usize {
-        self as usize
-    }
 }
 
 /// The standing a placement state gives.

@@ -4,6 +4,7 @@
 //! and source repositories with `flotilla-git` (heads, first-parent history, what each cluster
 //! should run); the hub never connects to a cluster.
 
+pub mod api;
 pub mod arrivals;
 pub mod audit;
 pub mod dashboard;

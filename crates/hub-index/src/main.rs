@@ -11,6 +11,12 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
+use flotilla_core::register::url_component;
+use hub_index::api::client::{
+    Client, ClustersQuery, ComplianceQuery, EvidenceQuery, OverridesQuery, clusters_query, compliance_query, lag_query,
+    overrides_query, preview_query,
+};
+use hub_index::table;
 use stdout::Stdout;
 
 /// mimalloc, not glibc's malloc: a hub parses and drops thousands of reports a second, and
@@ -358,28 +364,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(Stdout::lock(), "{token}")?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status(view) => show(&view, "/api/v1/summary", &[]),
+        Command::Status(view) => show(&view, &View::Summary),
         Command::Clusters(a) => {
-            let mut query = vec![("offset", a.offset.to_string()), ("limit", a.limit.to_string())];
-            for (key, value) in
-                [("state", a.state), ("labels", a.labels), ("environment", a.environment), ("placement", a.placement)]
-            {
-                if let Some(v) = value {
-                    query.push((key, v));
-                }
-            }
-            show(&a.view, "/api/v1/clusters", &query)
+            let query = ClustersQuery {
+                state: a.state,
+                labels: a.labels,
+                environment: a.environment,
+                placement: a.placement,
+                offset: a.offset,
+                limit: a.limit,
+            };
+            show(&a.view, &View::Clusters(query))
         }
-        Command::Cluster(a) => show(&a.view, &format!("/api/v1/clusters/{}", a.name), &[]),
+        Command::Cluster(a) => show(&a.view, &View::Cluster(a.name)),
         Command::Evidence(a) => evidence(a),
         Command::Audit(a) => {
-            let mut query = vec![("standard", a.standard), ("format", a.format)];
-            for (key, value) in [("at", a.at), ("environment", a.environment)] {
-                if let Some(v) = value {
-                    query.push((key, v));
-                }
-            }
-            let body = fetch(&a.hub, a.token_file.as_ref(), "/api/v1/audit", &query)?;
+            let client = client(&a.hub, a.token_file.as_ref())?;
+            let body = runtime()?.block_on(client.audit_text(
+                &a.standard,
+                a.at.as_deref(),
+                a.environment.as_deref(),
+                &a.format,
+            ))?;
             Stdout::lock().write_all(body.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -411,127 +417,116 @@ fn evidence(a: EvidenceArgs) -> Result<ExitCode> {
             }
         };
     }
-    let mut query = vec![("limit", a.limit.to_string()), ("format", a.format)];
-    for (key, value) in
-        [("cluster", a.cluster), ("policy", a.policy), ("target", a.target), ("kind", a.kind), ("since", a.since)]
-    {
-        if let Some(v) = value {
-            query.push((key, v));
-        }
-    }
-    let body = fetch(&a.hub, a.token_file.as_ref(), "/api/v1/evidence", &query)?;
+    let query = EvidenceQuery {
+        cluster: a.cluster,
+        policy: a.policy,
+        target: a.target,
+        kind: a.kind,
+        since: a.since,
+        limit: a.limit,
+    };
+    let client = client(&a.hub, a.token_file.as_ref())?;
+    let body = runtime()?.block_on(client.evidence(&query, &a.format))?;
     Stdout::lock().write_all(body.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `hub-index overrides`: which overrides happened, newest first.
 fn overrides(a: OverridesArgs) -> Result<ExitCode> {
-    let mut query = vec![("limit", a.limit.to_string())];
-    for (key, value) in
-        [("cluster", a.cluster), ("target", a.target), ("environment", a.environment), ("since", a.since)]
-    {
-        if let Some(v) = value {
-            query.push((key, v));
-        }
-    }
-    show(&a.view, "/api/v1/overrides", &query)
+    let query = OverridesQuery {
+        cluster: a.cluster,
+        target: a.target,
+        environment: a.environment,
+        since: a.since,
+        limit: a.limit,
+    };
+    show(&a.view, &View::Overrides(query))
 }
 
 /// `hub-index lag PLACEMENT`: its lag ledger.
 fn lag(a: LagArgs) -> Result<ExitCode> {
-    let query = [
-        ("placement", a.placement),
-        ("environment", a.environment),
-        ("offset", a.offset.to_string()),
-        ("limit", a.limit.to_string()),
-    ];
-    show(&a.view, "/api/v1/lag", &query)
+    show(&a.view, &View::Lag { placement: a.placement, environment: a.environment, offset: a.offset, limit: a.limit })
 }
 
 /// `hub-index compliance`: every policy, or one with its non-compliant clusters.
 fn compliance(a: ComplianceArgs) -> Result<ExitCode> {
-    let mut query = vec![("environment", a.environment)];
-    if let Some(labels) = a.labels {
-        query.push(("labels", labels));
-    }
+    let query = ComplianceQuery { environment: a.environment, labels: a.labels, offset: a.offset, limit: a.limit };
     match a.policy {
-        None => show(&a.view, "/api/v1/compliance", &query),
-        Some(policy) => {
-            query.extend([("offset", a.offset.to_string()), ("limit", a.limit.to_string())]);
-            show(&a.view, &format!("/api/v1/compliance/{}", encode(&policy)), &query)
-        }
+        None => show(&a.view, &View::Compliance(query)),
+        Some(policy) => show(&a.view, &View::Policy(policy, query)),
     }
 }
 
 /// `hub-index preview --ref REF`: the summary, the groups, and each group's diff.
 fn preview(a: PreviewArgs) -> Result<ExitCode> {
-    let query = [("ref", a.reference), ("repository", a.repository), ("environment", a.environment)];
-    if a.view.format == "json" {
-        return show(&a.view, "/api/v1/preview", &query);
-    }
-    let body = fetch(&a.view.hub, a.view.token_file.as_ref(), "/api/v1/preview", &query)?;
-    let preview: hub_index::preview::Preview =
-        serde_json::from_str(&body).context("GET /api/v1/preview: not a preview")?;
-    Stdout::lock().write_all(hub_index::preview::table(&preview).as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    show(&a.view, &View::Preview { reference: a.reference, repository: a.repository, environment: a.environment })
+}
+
+/// A view of the hub's, as the command line asks for it.
+enum View {
+    Summary,
+    Clusters(ClustersQuery),
+    Cluster(String),
+    Lag { placement: String, environment: String, offset: usize, limit: usize },
+    Compliance(ComplianceQuery),
+    Policy(String, ComplianceQuery),
+    Overrides(OverridesQuery),
+    Preview { reference: String, repository: String, environment: String },
 }
 
 /// Fetches a view and prints it as a table or as the JSON the API answered.
-fn show(view: &ViewArgs, path: &str, query: &[(&str, String)]) -> Result<ExitCode> {
-    let body = fetch(&view.hub, view.token_file.as_ref(), path, query)?;
-    let value: serde_json::Value = serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON"))?;
-    let mut out = Stdout::lock();
-    if view.format == "json" {
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+fn show(args: &ViewArgs, view: &View) -> Result<ExitCode> {
+    let client = client(&args.hub, args.token_file.as_ref())?;
+    let runtime = runtime()?;
+    let text = if args.format == "json" {
+        let (path, query) = match view {
+            View::Summary => ("/api/v1/summary".to_string(), Vec::new()),
+            View::Clusters(q) => ("/api/v1/clusters".to_string(), clusters_query(q)),
+            View::Cluster(name) => (format!("/api/v1/clusters/{}", url_component(name)), Vec::new()),
+            View::Lag { placement, environment, offset, limit } => {
+                ("/api/v1/lag".to_string(), lag_query(placement, environment, *offset, *limit))
+            }
+            View::Compliance(q) => ("/api/v1/compliance".to_string(), compliance_query(q, false)),
+            View::Policy(policy, q) => {
+                (format!("/api/v1/compliance/{}", url_component(policy)), compliance_query(q, true))
+            }
+            View::Overrides(q) => ("/api/v1/overrides".to_string(), overrides_query(q)),
+            View::Preview { reference, repository, environment } => {
+                ("/api/v1/preview".to_string(), preview_query(reference, repository, environment))
+            }
+        };
+        let value: serde_json::Value = runtime.block_on(client.get(&path, &query))?;
+        format!("{}\n", serde_json::to_string_pretty(&value)?)
     } else {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        out.write_all(hub_index::table::render(path, &value, now_ms).as_bytes())?;
-    }
+        runtime.block_on(async {
+            anyhow::Ok(match view {
+                View::Summary => table::summary(&client.summary().await?),
+                View::Clusters(q) => table::clusters(&client.clusters(q).await?),
+                View::Cluster(name) => table::cluster(&client.cluster(name).await?, now_ms),
+                View::Lag { placement, environment, offset, limit } => {
+                    table::ledger(&client.lag(placement, environment, *offset, *limit).await?)
+                }
+                View::Compliance(q) => table::compliance(&client.compliance(q).await?),
+                View::Policy(policy, q) => table::policy(&client.compliance_policy(policy, q).await?),
+                View::Overrides(q) => table::overrides(&client.overrides(q).await?),
+                View::Preview { reference, repository, environment } => {
+                    hub_index::preview::table(&client.preview(reference, repository, environment).await?)
+                }
+            })
+        })?
+    };
+    Stdout::lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// GETs `path` of the hub with the viewer token (`--token-file`, or `FLOTILLA_HUB_TOKEN`); the
-/// body of a successful answer.
-fn fetch(hub: &str, token_file: Option<&PathBuf>, path: &str, query: &[(&str, String)]) -> Result<String> {
+/// The hub's client with the viewer token (`--token-file`, or `FLOTILLA_HUB_TOKEN`).
+fn client(hub: &str, token_file: Option<&PathBuf>) -> Result<Client> {
     let token = match token_file {
         Some(f) => Some(std::fs::read_to_string(f).with_context(|| format!("--token-file {}", f.display()))?),
         None => std::env::var("FLOTILLA_HUB_TOKEN").ok(),
     };
-    let mut url = format!("{}{path}", hub.trim_end_matches('/'));
-    for (i, (key, value)) in query.iter().enumerate() {
-        url.push(if i == 0 { '?' } else { '&' });
-        url.push_str(key);
-        url.push('=');
-        url.push_str(&encode(value));
-    }
-    runtime()?.block_on(async {
-        let client = reqwest::Client::new();
-        let mut request = client.get(&url);
-        if let Some(t) = &token {
-            request = request.bearer_auth(t.trim());
-        }
-        let response = request.send().await.with_context(|| format!("GET {url}"))?;
-        let status = response.status();
-        let body = response.text().await?;
-        if !status.is_success() {
-            bail!("GET {url}: {status}: {}", body.trim());
-        }
-        Ok(body)
-    })
-}
-
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    Ok(Client::with_http(hub, reqwest::Client::new()).with_token(token.as_deref()))
 }

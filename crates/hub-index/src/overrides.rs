@@ -19,8 +19,9 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use crate::api::{EvidenceKind, OverrideEvidence, OverrideGroup, Ran};
 use crate::audit::{parse_time, rfc3339_ms};
 use crate::server::{Hub, problem};
 use crate::store::{OverrideFilter, OverrideRow};
@@ -28,55 +29,19 @@ use crate::store::{OverrideFilter, OverrideRow};
 /// The most override rows one request reads.
 pub const MAX_ROWS: i64 = 100_000;
 
-/// One override: a commit of a target that passed a freeze, on one signer's word, and the
-/// clusters that ran it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Group {
-    /// `fleet`, or the placement whose source commit it is.
-    pub target: String,
-    pub commit: String,
-    pub signer: String,
-    pub reason: String,
-    /// When the hub received the first and the last cluster's report of it (RFC 3339, and unix
-    /// milliseconds).
-    pub first_received_at: String,
-    pub first_received_at_ms: i64,
-    pub last_received_at: String,
-    pub last_received_at_ms: i64,
-    /// The clusters, in the order the hub took them in.
-    pub clusters: Vec<Ran>,
-}
-
-/// A cluster that ran an override, as the evidence log has it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Ran {
-    pub cluster: String,
-    pub environment: String,
-    /// When the hub received the first report that named it.
-    pub received_at: String,
-    pub received_at_ms: i64,
-    /// That report's own time (the agent's clock).
-    pub time: String,
-    /// The row's position and hash in the evidence chain, for `hub-index evidence verify`.
-    pub seq: i64,
-    pub hash: String,
-}
-
 /// Groups override rows per target, commit, signer and reason, newest first.
-pub fn group(rows: &[OverrideRow]) -> Vec<Group> {
+pub fn group(rows: &[OverrideRow]) -> Vec<OverrideGroup> {
     let mut groups: BTreeMap<(&str, &str, &str, &str), Vec<&OverrideRow>> = BTreeMap::new();
     for r in rows {
         groups.entry((&r.target, &r.commit, &r.signer, &r.reason)).or_default().push(r);
     }
-    let mut groups: Vec<Group> = groups
+    let mut groups: Vec<OverrideGroup> = groups
         .into_iter()
         .map(|((target, commit, signer, reason), mut rows)| {
             rows.sort_by_key(|r| r.seq);
             let first = rows.iter().map(|r| r.received_at_ms).min().unwrap_or_default();
             let last = rows.iter().map(|r| r.received_at_ms).max().unwrap_or_default();
-            Group {
+            OverrideGroup {
                 target: target.to_string(),
                 commit: commit.to_string(),
                 signer: signer.to_string(),
@@ -105,14 +70,25 @@ pub fn group(rows: &[OverrideRow]) -> Vec<Group> {
 }
 
 /// An override row as the evidence export shows it, beside the policy results.
-pub fn row_json(r: &OverrideRow) -> serde_json::Value {
-    serde_json::json!({
-        "kind": "override", "seq": r.seq, "time": rfc3339_ms(r.time_ms), "timeMs": r.time_ms,
-        "receivedAt": rfc3339_ms(r.received_at_ms), "receivedAtMs": r.received_at_ms,
-        "cluster": r.cluster, "environment": r.environment, "target": r.target, "commit": r.commit,
-        "signer": r.signer, "reason": r.reason, "sequence": r.sequence, "change": r.change,
-        "prevHash": r.prev_hash, "hash": r.hash,
-    })
+pub fn row_json(r: &OverrideRow) -> OverrideEvidence {
+    OverrideEvidence {
+        kind: EvidenceKind::Override,
+        seq: r.seq,
+        time: rfc3339_ms(r.time_ms),
+        time_ms: r.time_ms,
+        received_at: rfc3339_ms(r.received_at_ms),
+        received_at_ms: r.received_at_ms,
+        cluster: r.cluster.clone(),
+        environment: r.environment.clone(),
+        target: r.target.clone(),
+        commit: r.commit.clone(),
+        signer: r.signer.clone(),
+        reason: r.reason.clone(),
+        sequence: r.sequence,
+        change: r.change,
+        prev_hash: r.prev_hash.clone(),
+        hash: r.hash.clone(),
+    }
 }
 
 /// Which overrides a view shows.
@@ -128,7 +104,10 @@ pub struct Filter {
 }
 
 /// The groups `filter` asks for, or the status, message and field of what is wrong.
-pub async fn compute(hub: &Hub, filter: &Filter) -> Result<Vec<Group>, (StatusCode, String, Option<&'static str>)> {
+pub async fn compute(
+    hub: &Hub,
+    filter: &Filter,
+) -> Result<Vec<OverrideGroup>, (StatusCode, String, Option<&'static str>)> {
     let since_ms = match filter.since.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(parse_time(s).ok_or_else(|| {

@@ -31,9 +31,10 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
+use crate::api::{Change, Diff, Group, ObjectDiff, Preview};
 use crate::fleet::{FleetView, PreviewError, Scenario};
 use crate::index::{Index, Labels, Placements, Text};
 use crate::server::{Hub, problem};
@@ -58,108 +59,6 @@ pub const CONTEXT: usize = 3;
 /// the line diff does not look for a longest common subsequence and shows the middle as
 /// removed, then added.
 const MAX_CELLS: usize = 1_000_000;
-
-/// What one group of clusters would go through for one placement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Change {
-    /// It runs the placement now and would render something else.
-    Changed,
-    /// It would get the placement, which it does not run now (or it never reported).
-    Added,
-    /// It runs the placement now and would no longer be selected.
-    Removed,
-    /// The placement would not render for it (the error says why).
-    Failed,
-}
-
-/// The answer: the counts and the groups, largest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Preview {
-    pub environment: String,
-    pub repository: String,
-    #[serde(rename = "ref")]
-    pub reference: String,
-    /// What `ref` names.
-    pub commit: String,
-    /// Broken fleet documents at the commit, when the fleet repository moves.
-    pub warnings: Vec<String>,
-    /// The clusters of the environment the hub knows.
-    pub clusters: usize,
-    /// Those for which at least one placement would change, be added or be removed.
-    pub would_change: usize,
-    /// Those for which at least one placement would fail to render.
-    pub would_fail: usize,
-    /// Those that would run what they run now.
-    pub unchanged: usize,
-    pub groups: Vec<Group>,
-}
-
-/// The clusters for which one placement would go the same way.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Group {
-    pub placement: String,
-    pub change: Change,
-    /// The digest they would run (none for `removed` and `failed`); the first one's when they
-    /// would run several.
-    pub digest: Option<String>,
-    /// How many digests they would run between them: more than one when their digests differ
-    /// only by their own substituted values.
-    #[serde(default = "one")]
-    pub digests: usize,
-    /// The source commit they would render from.
-    pub source_commit: Option<String>,
-    /// Why it would not render (`failed`).
-    pub error: Option<String>,
-    pub clusters: usize,
-    /// The first [`NAMES`] of them, by name.
-    pub names: Vec<String>,
-    /// What would change on the first of them; for the [`DIFFS`] largest groups, not `failed`.
-    pub diff: Option<Diff>,
-}
-
-fn one() -> usize {
-    1
-}
-
-/// What would change on one cluster for one placement, object by object.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Diff {
-    pub cluster: String,
-    /// The source commit rendered for what it runs now (the one its report names, applied or
-    /// else desired, when the hub's cache has it; else the branch head); `None` when nothing
-    /// runs.
-    pub from_commit: Option<String>,
-    /// The source commit rendered for what it would run; `None` when removed.
-    pub to_commit: Option<String>,
-    /// The objects added, removed or changed, in the order they would be applied (removed
-    /// ones last).
-    pub objects: Vec<ObjectDiff>,
-    /// How many objects stay as they are.
-    pub unchanged: usize,
-    /// Why one side could not be rendered (then `objects` is empty).
-    pub error: Option<String>,
-}
-
-/// One object's change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectDiff {
-    pub api_version: String,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
-    /// `changed`, `added` or `removed`.
-    pub change: Change,
-    /// For a changed object, its YAML as a unified diff: `@@` hunk headers and lines starting
-    /// with ` `, `-` or `+`, at most [`MAX_LINES`].
-    pub lines: Vec<String>,
-    /// Whether lines were left out past [`MAX_LINES`].
-    pub clipped: bool,
-}
 
 /// One cluster as the index knows it, copied out of the index's lock.
 #[derive(Debug, Clone)]

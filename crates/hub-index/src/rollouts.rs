@@ -24,12 +24,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use flotilla_core::fleet::Placement;
-use flotilla_core::rollout::{self, Arrival, Arrivals, Halted, Landed};
+use flotilla_core::rollout::{self, Arrivals, HaltAnswer, Halted, Landed};
 use flotilla_core::selector::Labels;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use crate::api::{Progress, Standing, WaveProgress};
 use crate::fleet::{Commit, FleetView};
-use crate::index::{Entry, Index, Standing, Text, standing_of};
+use crate::index::{Entry, Index, Text, standing_of};
 use crate::server::{Hub, fleet_with, problem};
 use crate::store::Failure;
 
@@ -39,55 +40,6 @@ pub const FRESH_MS: i64 = 2_000;
 /// How many of a branch's newest commits the hub publishes the arrivals of (the rollout answer
 /// and `GET /api/v1/arrivals/{repository}`).
 pub const PUBLISHED_ARRIVALS: usize = 100;
-
-/// The progress of one placement's rollout in one environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Progress {
-    pub placement: String,
-    pub environment: String,
-    /// The head of the placement's source branch.
-    pub head: Option<String>,
-    pub bake_seconds: u64,
-    pub waves: Vec<WaveProgress>,
-    /// With `rollout.halt`: the limit and the commits some clusters failed on.
-    pub halt: Option<HaltProgress>,
-    /// When the newest commits of the source branch (at most [`PUBLISHED_ARRIVALS`], newest
-    /// first) reached it: what the bakes count from, for the agents to count from too.
-    pub arrivals: Vec<Arrival>,
-}
-
-/// The halt of a rollout: `maxFailed`, and per commit that clusters failed on (newest first
-/// along the branch, then any the branch no longer has), how many per wave and from which wave
-/// on it is held back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HaltProgress {
-    pub max_failed: String,
-    pub commits: Vec<Halted>,
-}
-
-/// One wave.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WaveProgress {
-    pub name: String,
-    /// The clusters of the wave that report the placement.
-    pub clusters: usize,
-    /// The commit the wave may run now (`None`: none has reached it yet).
-    pub target: Option<String>,
-    /// When the head reaches the wave (RFC 3339), while it has not.
-    pub head_reaches_it_at: Option<String>,
-    pub on_target: usize,
-    pub on_head: usize,
-    /// Failed or degraded there.
-    pub failed: usize,
-    /// Neither on the wave's commit nor failed: applying, waiting for a window, or behind.
-    pub waiting: usize,
-    /// The wave's commit, when the halt holds it back from this wave (its clusters keep what
-    /// they run).
-    pub halted: Option<String>,
-}
 
 /// The progress of `placement` over the clusters of `environment` that report it, at `now`
 /// (unix seconds), its source branch's first-parent `history` newest first and when those
@@ -184,7 +136,7 @@ pub fn progress(
             })
             .collect();
         commits.retain(|c| c.failed.iter().any(|n| *n > 0));
-        HaltProgress { max_failed: halt.max_failed.clone(), commits }
+        HaltAnswer { max_failed: halt.max_failed.clone(), commits }
     });
     if let Some(halt) = &halt {
         for (i, w) in waves.iter_mut().enumerate() {

@@ -23,15 +23,18 @@ use axum::routing::{get, post};
 use flotilla_core::register;
 use flotilla_core::report::Report;
 use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::api::Behind;
+use crate::api::Progress;
+use crate::api::{
+    BehindHead, ClusterDetail, FleetDetail, PlacementDetail, Problem, ReportAnswer, ReportLine, Standing,
+};
 use crate::dashboard;
 use crate::fleet::FleetView;
-use crate::index::{Index, Row, Standing};
-use crate::rollouts::Progress;
+use crate::index::{Index, Row};
 use crate::store::{self, Incoming, Ingested, Store};
-use crate::views::{self, Behind, Filter};
+use crate::views::{self, Filter};
 
 /// The largest report taken, in bytes.
 pub const MAX_REPORT_BYTES: usize = 256 * 1024;
@@ -446,10 +449,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// An error answer: `{"error": …, "field": …}`.
 pub(crate) fn problem(status: StatusCode, message: &str, field: Option<&str>) -> Response {
-    let mut body = json!({"error": message});
-    if let Some(f) = field {
-        body["field"] = json!(f);
-    }
+    let body = Problem { error: message.to_string(), field: field.map(ToString::to_string) };
     (status, Json(body)).into_response()
 }
 
@@ -496,12 +496,12 @@ async fn report(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: axum::bod
     match answer.await {
         Ok(Ok(Ingested::Stored { .. })) => {
             hub.stored.fetch_add(1, Ordering::Relaxed);
-            (StatusCode::OK, Json(json!({"status": "stored", "sequence": sequence}))).into_response()
+            (StatusCode::OK, Json(ReportAnswer { status: "stored".into(), sequence, reason: None })).into_response()
         }
         Ok(Ok(Ingested::Ignored)) => {
             hub.ignored.fetch_add(1, Ordering::Relaxed);
-            let body = json!({"status": "ignored", "sequence": sequence,
-                "reason": "replayed or out of order: a report with this or a later sequence was stored"});
+            let reason = "replayed or out of order: a report with this or a later sequence was stored";
+            let body = ReportAnswer { status: "ignored".into(), sequence, reason: Some(reason.into()) };
             (StatusCode::OK, Json(body)).into_response()
         }
         Ok(Err(e)) => refuse(StatusCode::CONFLICT, &e, None),
@@ -591,7 +591,7 @@ async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name): Pa
 /// say), its placements (each with who signed its source commit), its policy results and their
 /// history, and the overrides it ran. The one view that asks the store (the last report in full and
 /// the history), so it is for one cluster at a time.
-pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::Value, (StatusCode, String)> {
+pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<ClusterDetail, (StatusCode, String)> {
     let (standing, declared, environment, labels) = {
         let index = hub.index.read().expect("not poisoned");
         let Some(entry) = index.get(name) else {
@@ -612,47 +612,58 @@ pub(crate) async fn cluster_detail(hub: &Hub, name: &str) -> Result<serde_json::
     let overrides = hub.store.overrides(&filter).await.map_err(unavailable)?;
     let report = row.as_ref().and_then(|r| r.last_report.clone());
     let fleet = hub.fleet.read().expect("not poisoned").clone();
-    let placements: Vec<serde_json::Value> = report
+    let placements = report
         .iter()
         .flat_map(|r| &r.placements)
         .map(|p| {
             let behind = p.applied_commit.as_deref().and_then(|c| {
                 let lag = fleet.as_ref()?.lag(&environment, &p.name, c);
                 let head = lag.head.map(|h| h.to_string());
-                Some(json!({"head": head, "commits": lag.commits_behind, "since": lag.behind_since}))
+                Some(BehindHead { head, commits: lag.commits_behind, since: lag.behind_since })
             });
-            json!({
-                "name": p.name, "state": p.state, "health": p.health,
-                "appliedCommit": p.applied_commit, "appliedDigest": p.applied_digest,
-                "desiredCommit": p.source_commit, "desiredDigest": p.desired_digest,
-                "signer": p.signer, "message": p.message, "objects": p.objects, "images": p.images, "behind": behind,
-            })
+            PlacementDetail {
+                name: p.name.clone(),
+                state: p.state,
+                health: p.health,
+                applied_commit: p.applied_commit.clone(),
+                applied_digest: p.applied_digest.clone(),
+                desired_commit: p.source_commit.clone(),
+                desired_digest: p.desired_digest.clone(),
+                signer: p.signer.clone(),
+                message: p.message.clone(),
+                objects: p.objects.clone(),
+                images: p.images.clone(),
+                behind,
+            }
         })
         .collect();
-    let history: Vec<serde_json::Value> = history
+    let reports = history
         .iter()
-        .map(|r| json!({"sequence": r.sequence, "timeMs": r.time_ms, "receivedAtMs": r.received_at_ms}))
+        .map(|r| ReportLine { sequence: r.sequence, time_ms: r.time_ms, received_at_ms: r.received_at_ms })
         .collect();
-    // Every field, null when absent, so that the shape never changes.
-    let fleet = report.as_ref().and_then(|r| r.fleet.as_ref()).map(
-        |f| json!({"commit": f.commit, "head": f.head, "state": f.state, "message": f.message, "signer": f.signer}),
-    );
-    Ok(json!({
-        "name": name,
-        "environment": environment,
-        "labels": labels,
-        "state": standing,
-        "declared": declared,
-        "registered": row.is_some(),
-        "lastReportAtMs": row.as_ref().and_then(|r| r.last_report_at_ms),
-        "lastSequence": row.as_ref().map(|r| r.last_sequence),
-        "fleet": fleet,
-        "placements": placements,
-        "policies": report.as_ref().map(|r| r.policies.clone()).unwrap_or_default(),
-        "reports": history,
-        "policyHistory": policy_history.iter().map(crate::audit::row_json).collect::<Vec<_>>(),
-        "overrides": overrides.iter().map(crate::overrides::row_json).collect::<Vec<_>>(),
-    }))
+    let fleet = report.as_ref().and_then(|r| r.fleet.as_ref()).map(|f| FleetDetail {
+        commit: f.commit.clone(),
+        head: f.head.clone(),
+        state: f.state,
+        message: f.message.clone(),
+        signer: f.signer.clone(),
+    });
+    Ok(ClusterDetail {
+        name: name.to_string(),
+        environment,
+        labels,
+        state: standing,
+        declared,
+        registered: row.is_some(),
+        last_report_at_ms: row.as_ref().and_then(|r| r.last_report_at_ms),
+        last_sequence: row.as_ref().map(|r| r.last_sequence),
+        fleet,
+        placements,
+        policies: report.as_ref().map(|r| r.policies.clone()).unwrap_or_default(),
+        reports,
+        policy_history: policy_history.iter().map(crate::audit::row_json).collect(),
+        overrides: overrides.iter().map(crate::overrides::row_json).collect(),
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,8 +1,12 @@
-//! The command line's tables: the API's JSON views, laid out in columns.
+//! The command line's tables: the API's views ([`crate::api`]), laid out in columns. A value
+//! the view lacks is `-`.
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use crate::api::{
+    ClusterDetail, ClusterLine, Compliance, ComplianceCounts, Counts, Ledger, OverrideGroup, Page, PolicyCompliance,
+    Summary,
+};
 
 /// Lays out rows in columns, each as wide as its widest cell.
 pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -24,30 +28,39 @@ pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// A value as a cell: `-` when there is none.
+fn text<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+/// A value's wire name (`high`, `offline`, `VerificationFailed`), as the JSON says it.
+fn wire(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Null) | Err(_) => "-".into(),
+        Ok(other) => other.to_string(),
     }
 }
 
-fn short(v: &Value) -> String {
-    let t = text(v);
-    if t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()) { t[..12].to_string() } else { t }
+/// A commit id, its first 12 characters (other text as it is); `-` for none.
+fn short(commit: Option<&str>) -> String {
+    match commit {
+        None => "-".into(),
+        Some(t) if t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()) => t[..12].to_string(),
+        Some(t) => t.to_string(),
+    }
 }
 
-fn counts_table(first: &str, map: &Value) -> String {
-    let states = ["synced", "progressing", "degraded", "failed", "offline", "neverReported"];
+const STATES: [&str; 6] = ["synced", "progressing", "degraded", "failed", "offline", "neverReported"];
+
+fn counts_table(first: &str, map: &std::collections::BTreeMap<String, Counts>) -> String {
     let mut header = vec![first];
-    header.extend(states);
+    header.extend(STATES);
     let rows: Vec<Vec<String>> = map
-        .as_object()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|(name, counts)| {
             let mut row = vec![name.clone()];
-            row.extend(states.iter().map(|s| text(&counts[*s])));
+            row.extend(STATES.iter().map(|s| text(counts.get(*s))));
             row
         })
         .collect();
@@ -55,27 +68,27 @@ fn counts_table(first: &str, map: &Value) -> String {
 }
 
 /// A view's compliance counts as cells: compliant, non-compliant, unknown, not reported.
-fn compliance_counts(c: &Value) -> [String; 4] {
-    ["compliant", "nonCompliant", "unknown", "notReported"].map(|k| text(&c[k]))
+fn compliance_counts(c: &ComplianceCounts) -> [String; 4] {
+    [c.compliant, c.non_compliant, c.unknown, c.not_reported].map(|n| n.to_string())
 }
 
 const COMPLIANCE_HEADER: [&str; 4] = ["COMPLIANT", "NON-COMPLIANT", "UNKNOWN", "NOT-REPORTED"];
 
 /// Standards → controls → policies, one row each; `*` stands for "all of them" on the rows
 /// that roll a standard or a control up.
-fn compliance_table(v: &Value) -> String {
+fn compliance_table(v: &Compliance) -> String {
     let mut rows: Vec<Vec<String>> = Vec::new();
-    for s in v["standards"].as_array().into_iter().flatten() {
-        let mut row = vec![text(&s["name"]), "*".into(), "*".into(), String::new()];
-        row.extend(compliance_counts(&s["counts"]));
+    for s in &v.standards {
+        let mut row = vec![s.name.clone(), "*".into(), "*".into(), String::new()];
+        row.extend(compliance_counts(&s.counts));
         rows.push(row);
-        for c in s["controls"].as_array().into_iter().flatten() {
-            let mut row = vec![text(&s["name"]), text(&c["name"]), "*".into(), String::new()];
-            row.extend(compliance_counts(&c["counts"]));
+        for c in &s.controls {
+            let mut row = vec![s.name.clone(), c.name.clone(), "*".into(), String::new()];
+            row.extend(compliance_counts(&c.counts));
             rows.push(row);
-            for p in c["policies"].as_array().into_iter().flatten() {
-                let mut row = vec![text(&s["name"]), text(&c["name"]), text(&p["name"]), text(&p["severity"])];
-                row.extend(compliance_counts(&p["counts"]));
+            for p in &c.policies {
+                let mut row = vec![s.name.clone(), c.name.clone(), p.name.clone(), wire(&p.severity)];
+                row.extend(compliance_counts(&p.counts));
                 rows.push(row);
             }
         }
@@ -85,33 +98,41 @@ fn compliance_table(v: &Value) -> String {
     columns(&header, &rows)
 }
 
+/// Governance of an environment: the clusters counted, then [`compliance_table`].
+pub fn compliance(v: &Compliance) -> String {
+    let mut out = String::new();
+    let labels = Some(&v.labels).filter(|l| !l.is_empty()).map(|l| format!(" with labels {l}"));
+    let _ = writeln!(out, "{} clusters in {}{}\n", v.clusters, v.environment, labels.unwrap_or_default());
+    if let Some(e) = &v.fleet_error {
+        let _ = writeln!(out, "the fleet branch could not be read: {e}\n");
+    }
+    out.push_str(&compliance_table(v));
+    out
+}
+
 /// One policy: what the fleet says of it, its counts, and its non-compliant clusters.
-fn policy_table(v: &Value) -> String {
-    let list = |key: &str| {
-        let items: Vec<String> = v[key].as_array().into_iter().flatten().map(text).collect();
-        if items.is_empty() { "-".to_string() } else { items.join(", ") }
-    };
-    let gone = if v["inFleet"] == false { " (not in the fleet)" } else { "" };
-    let mut out = format!("{} in {}{gone}\n", text(&v["policy"]), text(&v["environment"]));
+pub fn policy(v: &PolicyCompliance) -> String {
+    let list = |items: &[String]| if items.is_empty() { "-".to_string() } else { items.join(", ") };
+    let gone = if v.in_fleet { "" } else { " (not in the fleet)" };
+    let mut out = format!("{} in {}{gone}\n", v.policy, v.environment);
     let _ = writeln!(
         out,
         "severity {}, remediation {}, standards {}, controls {}\n",
-        text(&v["severity"]),
-        text(&v["remediation"]),
-        list("standards"),
-        list("controls")
+        wire(&v.severity),
+        wire(&v.remediation),
+        list(&v.standards),
+        list(&v.controls)
     );
-    out.push_str(&columns(&COMPLIANCE_HEADER, &[compliance_counts(&v["counts"]).to_vec()]));
+    out.push_str(&columns(&COMPLIANCE_HEADER, &[compliance_counts(&v.counts).to_vec()]));
     out.push('\n');
-    let page = &v["nonCompliant"];
-    let rows: Vec<Vec<String>> = page["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| ["name", "environment", "standing", "violations"].iter().map(|k| text(&c[*k])).collect())
+    let page = &v.non_compliant;
+    let rows: Vec<Vec<String>> = page
+        .items
+        .iter()
+        .map(|c| vec![c.name.clone(), c.environment.clone(), c.standing.name().to_string(), c.violations.to_string()])
         .collect();
     out.push_str(&columns(&["NON-COMPLIANT", "ENVIRONMENT", "STATE", "VIOLATIONS"], &rows));
-    let _ = writeln!(out, "({} of {} from {})", rows.len(), text(&page["total"]), text(&page["offset"]));
+    let _ = writeln!(out, "({} of {} from {})", rows.len(), page.total, page.offset);
     out
 }
 
@@ -119,24 +140,21 @@ fn policy_table(v: &Value) -> String {
 const NAMES: usize = 10;
 
 /// The overrides, newest first: one line per override, with the clusters that ran it.
-fn overrides_table(v: &Value) -> String {
-    let rows: Vec<Vec<String>> = v
-        .as_array()
-        .into_iter()
-        .flatten()
+pub fn overrides(groups: &[OverrideGroup]) -> String {
+    let rows: Vec<Vec<String>> = groups
+        .iter()
         .map(|g| {
-            let clusters = g["clusters"].as_array().map(Vec::as_slice).unwrap_or_default();
-            let mut names: Vec<String> = clusters.iter().take(NAMES).map(|c| text(&c["cluster"])).collect();
-            if clusters.len() > NAMES {
-                names.push(format!("and {} more", clusters.len() - NAMES));
+            let mut names: Vec<String> = g.clusters.iter().take(NAMES).map(|c| c.cluster.clone()).collect();
+            if g.clusters.len() > NAMES {
+                names.push(format!("and {} more", g.clusters.len() - NAMES));
             }
             vec![
-                text(&g["target"]),
-                short(&g["commit"]),
-                text(&g["signer"]),
-                text(&g["reason"]),
-                text(&g["firstReceivedAt"]),
-                clusters.len().to_string(),
+                g.target.clone(),
+                short(Some(&g.commit)),
+                g.signer.clone(),
+                g.reason.clone(),
+                g.first_received_at.clone(),
+                g.clusters.len().to_string(),
                 names.join(", "),
             ]
         })
@@ -148,59 +166,47 @@ fn overrides_table(v: &Value) -> String {
 }
 
 /// One cluster: its standing, the fleet commit it runs and who signed it, its placements and
-/// who signed each, and the overrides it ran.
-fn cluster_table(v: &Value, now_ms: i64) -> String {
+/// who signed each, and the overrides it ran; `now_ms` dates the last report.
+pub fn cluster(v: &ClusterDetail, now_ms: i64) -> String {
     let mut out = String::new();
-    let last_report = v["lastReportAtMs"].as_i64().map_or_else(|| "never".to_string(), |ms| when(ms, now_ms));
-    let _ = writeln!(
-        out,
-        "{}  {}  {}  last report {last_report}",
-        text(&v["name"]),
-        text(&v["environment"]),
-        text(&v["state"]),
-    );
-    let fleet = &v["fleet"];
-    if !fleet.is_null() {
-        let mut line = format!("fleet {}  {}", short(&fleet["commit"]), text(&fleet["state"]));
-        if !fleet["signer"].is_null() {
-            let _ = write!(line, "  signed by {}", text(&fleet["signer"]));
+    let last_report = v.last_report_at_ms.map_or_else(|| "never".to_string(), |ms| when(ms, now_ms));
+    let _ = writeln!(out, "{}  {}  {}  last report {last_report}", v.name, v.environment, v.state.name());
+    if let Some(fleet) = &v.fleet {
+        let mut line = format!("fleet {}  {}", short(Some(&fleet.commit)), wire(&fleet.state));
+        if let Some(signer) = &fleet.signer {
+            let _ = write!(line, "  signed by {signer}");
         }
-        if !fleet["head"].is_null() {
-            let _ = write!(line, "  head {}", short(&fleet["head"]));
+        if let Some(head) = &fleet.head {
+            let _ = write!(line, "  head {}", short(Some(head)));
         }
-        if !fleet["message"].is_null() {
-            let _ = write!(line, "  {}", text(&fleet["message"]));
+        if let Some(message) = &fleet.message {
+            let _ = write!(line, "  {message}");
         }
         let _ = writeln!(out, "{line}");
     }
-    let rows: Vec<Vec<String>> = v["placements"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let rows: Vec<Vec<String>> = v
+        .placements
+        .iter()
         .map(|p| {
             vec![
-                text(&p["name"]),
-                text(&p["state"]),
-                text(&p["health"]),
-                short(&p["appliedCommit"]),
-                short(&p["desiredCommit"]),
-                text(&p["behind"]["commits"]),
-                text(&p["signer"]),
-                text(&p["message"]),
+                p.name.clone(),
+                wire(&p.state),
+                wire(&p.health),
+                short(p.applied_commit.as_deref()),
+                short(p.desired_commit.as_deref()),
+                text(p.behind.as_ref().and_then(|b| b.commits)),
+                text(p.signer.as_ref()),
+                text(p.message.as_ref()),
             ]
         })
         .collect();
     let header = ["PLACEMENT", "STATE", "HEALTH", "APPLIED", "DESIRED", "BEHIND", "SIGNER", "MESSAGE"];
     out.push_str(&columns(&header, &rows));
-    let overrides: Vec<Vec<String>> = v["overrides"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let overrides: Vec<Vec<String>> = v
+        .overrides
+        .iter()
         .map(|o| {
-            ["target", "commit", "signer", "reason", "receivedAt"]
-                .iter()
-                .map(|k| if *k == "commit" { short(&o[*k]) } else { text(&o[*k]) })
-                .collect()
+            vec![o.target.clone(), short(Some(&o.commit)), o.signer.clone(), o.reason.clone(), o.received_at.clone()]
         })
         .collect();
     if !overrides.is_empty() {
@@ -231,96 +237,80 @@ fn age(ms: i64) -> String {
     }
 }
 
-/// The table for the view at `path`; `now_ms` (Unix milliseconds) dates the ages it shows.
-pub fn render(path: &str, v: &Value, now_ms: i64) -> String {
+/// The fleet summary: clusters by state, environment and placement.
+pub fn summary(v: &Summary) -> String {
     let mut out = String::new();
-    if path.ends_with("/overrides") {
-        out.push_str(&overrides_table(v));
-    } else if path.ends_with("/compliance") {
-        let labels = v["labels"].as_str().filter(|l| !l.is_empty()).map(|l| format!(" with labels {l}"));
-        let _ = writeln!(
-            out,
-            "{} clusters in {}{}\n",
-            text(&v["clusters"]),
-            text(&v["environment"]),
-            labels.unwrap_or_default()
-        );
-        if let Some(e) = v["fleetError"].as_str() {
-            let _ = writeln!(out, "the fleet branch could not be read: {e}\n");
-        }
-        out.push_str(&compliance_table(v));
-    } else if path.contains("/compliance/") {
-        out.push_str(&policy_table(v));
-    } else if path.ends_with("/summary") {
-        let _ = writeln!(out, "{} clusters\n", text(&v["clusters"]));
-        let by: Vec<Vec<String>> =
-            v["byStanding"].as_object().into_iter().flatten().map(|(k, n)| vec![k.clone(), text(n)]).collect();
-        out.push_str(&columns(&["state", "clusters"], &by));
-        out.push('\n');
-        out.push_str(&counts_table("environment", &v["byEnvironment"]));
-        out.push('\n');
-        out.push_str(&counts_table("placement", &v["byPlacement"]));
-    } else if path.ends_with("/clusters") {
-        let rows: Vec<Vec<String>> = v["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                let mut row: Vec<String> = ["name", "environment", "standing", "placements", "problems"]
-                    .iter()
-                    .map(|k| text(&c[*k]))
-                    .collect();
-                row.push(c.get("fleet").map(text).unwrap_or_default());
-                row
-            })
-            .collect();
-        out.push_str(&columns(&["NAME", "ENVIRONMENT", "STATE", "PLACEMENTS", "PROBLEMS", "FLEET"], &rows));
-        let _ = writeln!(out, "({} of {} from {})", rows.len(), text(&v["total"]), text(&v["offset"]));
-    } else if path.contains("/clusters/") {
-        out.push_str(&cluster_table(v, now_ms));
-    } else if path.ends_with("/lag") {
-        let _ = writeln!(
-            out,
-            "{} in {}: head {}, {} of {} clusters on it\n",
-            text(&v["placement"]),
-            text(&v["environment"]),
-            short(&v["head"]),
-            text(&v["onHead"]),
-            text(&v["clusters"])
-        );
-        let rows: Vec<Vec<String>> = v["commits"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| {
-                vec![
-                    short(&l["commit"]),
-                    text(&l["clusters"]),
-                    text(&l["behind"]["commits"]),
-                    text(&l["behind"]["since"]),
-                ]
-            })
-            .collect();
-        out.push_str(&columns(&["COMMIT", "CLUSTERS", "BEHIND", "SINCE"], &rows));
-        out.push('\n');
-        let rows: Vec<Vec<String>> = v["lagging"]["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| {
-                vec![text(&l["cluster"]), short(&l["commit"]), text(&l["behind"]["commits"]), text(&l["standing"])]
-            })
-            .collect();
-        out.push_str(&columns(&["LAGGING", "COMMIT", "BEHIND", "STATE"], &rows));
-    } else {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(v).unwrap_or_default());
-    }
+    let _ = writeln!(out, "{} clusters\n", v.clusters);
+    let by: Vec<Vec<String>> = v.by_standing.iter().map(|(k, n)| vec![k.clone(), n.to_string()]).collect();
+    out.push_str(&columns(&["state", "clusters"], &by));
+    out.push('\n');
+    out.push_str(&counts_table("environment", &v.by_environment));
+    out.push('\n');
+    out.push_str(&counts_table("placement", &v.by_placement));
+    out
+}
+
+/// A page of the cluster list.
+pub fn clusters(v: &Page<ClusterLine>) -> String {
+    let mut out = String::new();
+    let rows: Vec<Vec<String>> = v
+        .items
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.environment.clone(),
+                c.standing.name().to_string(),
+                c.placements.to_string(),
+                c.problems.to_string(),
+                c.fleet.as_ref().map(wire).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push_str(&columns(&["NAME", "ENVIRONMENT", "STATE", "PLACEMENTS", "PROBLEMS", "FLEET"], &rows));
+    let _ = writeln!(out, "({} of {} from {})", rows.len(), v.total, v.offset);
+    out
+}
+
+/// The lag ledger: the commits run, then the clusters behind.
+pub fn ledger(v: &Ledger) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} in {}: head {}, {} of {} clusters on it\n",
+        v.placement,
+        v.environment,
+        short(Some(&v.head)),
+        v.on_head,
+        v.clusters
+    );
+    let rows: Vec<Vec<String>> = v
+        .commits
+        .iter()
+        .map(|l| vec![short(Some(&l.commit)), l.clusters.to_string(), text(l.behind.commits), text(l.behind.since)])
+        .collect();
+    out.push_str(&columns(&["COMMIT", "CLUSTERS", "BEHIND", "SINCE"], &rows));
+    out.push('\n');
+    let rows: Vec<Vec<String>> = v
+        .lagging
+        .items
+        .iter()
+        .map(|l| {
+            vec![l.cluster.clone(), short(l.commit.as_deref()), text(l.behind.commits), l.standing.name().to_string()]
+        })
+        .collect();
+    out.push_str(&columns(&["LAGGING", "COMMIT", "BEHIND", "STATE"], &rows));
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A view from JSON, as the hub sends it.
+    fn view<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
 
     #[test]
     fn columns_line_up() {
@@ -335,29 +325,43 @@ mod tests {
         let v = serde_json::json!({"environment": "prod", "labels": "", "clusters": 3, "standards": [
             {"name": "PCI-DSS v4.0", "counts": counts(1), "controls": [
                 {"name": "1.3.1", "counts": counts(1), "policies": [
-                    {"name": "pci-default-deny", "severity": "high", "counts": counts(1)}]}]}]});
-        let t = render("/api/v1/compliance", &v, 0);
+                    {"name": "pci-default-deny", "inFleet": true, "severity": "high", "remediation": null,
+                     "categories": [], "counts": counts(1)}]}]}]});
+        let t = compliance(&view(v));
         assert!(t.starts_with("3 clusters in prod\n\n"), "{t}");
         assert!(t.contains("\nPCI-DSS v4.0  *        *                           2          1"), "{t}");
         assert!(t.contains("\nPCI-DSS v4.0  1.3.1    pci-default-deny  high      2          1"), "{t}");
-        let v = serde_json::json!({"policy": "pci-default-deny", "environment": "prod", "inFleet": true,
+        let v = serde_json::json!({"policy": "pci-default-deny", "environment": "prod", "labels": "", "inFleet": true,
             "severity": "high", "remediation": "enforce", "standards": ["PCI-DSS v4.0"], "controls": ["1.3.1", "1.4.2"],
-            "counts": counts(1), "nonCompliant": {"total": 1, "offset": 0, "items": [
+            "categories": [], "counts": counts(1), "nonCompliant": {"total": 1, "offset": 0, "items": [
                 {"name": "store-0002", "environment": "prod", "standing": "offline", "violations": 2}]}});
-        let t = render("/api/v1/compliance/pci-default-deny", &v, 0);
+        let t = policy(&view(v));
         assert!(t.contains("controls 1.3.1, 1.4.2"), "{t}");
         assert!(t.contains("store-0002     prod         offline  2"), "{t}");
         assert!(t.ends_with("(1 of 1 from 0)\n"), "{t}");
     }
 
+    /// A cluster's detail with nothing in it but its name, environment, state, last report and
+    /// fleet commit, and `placements`.
+    fn detail(
+        name: &str,
+        state: &str,
+        last: Option<i64>,
+        fleet: &serde_json::Value,
+        placements: &serde_json::Value,
+    ) -> ClusterDetail {
+        view(serde_json::json!({"name": name, "environment": "prod", "labels": {}, "state": state,
+            "declared": true, "registered": true, "lastReportAtMs": last, "lastSequence": null, "fleet": fleet,
+            "placements": placements, "policies": [], "reports": [], "policyHistory": [], "overrides": []}))
+    }
+
     #[test]
     fn the_cluster_table_dates_the_last_report_with_its_age_not_epoch_milliseconds() {
-        let v = serde_json::json!({"name": "store-1", "environment": "prod", "state": "synced",
-            "lastReportAtMs": 1_796_604_825_483_i64});
-        let t = render("/api/v1/clusters/store-1", &v, 1_796_604_825_483 + 4 * 60_000 + 59_000);
+        let v = detail("store-1", "synced", Some(1_796_604_825_483), &serde_json::Value::Null, &serde_json::json!([]));
+        let t = cluster(&v, 1_796_604_825_483 + 4 * 60_000 + 59_000);
         assert!(t.starts_with("store-1  prod  synced  last report 2026-12-07T00:53:45Z (4 min ago)\n"), "{t}");
-        let never = serde_json::json!({"name": "store-2", "environment": "prod", "state": "neverReported"});
-        assert!(render("/api/v1/clusters/store-2", &never, 0).contains("last report never\n"));
+        let never = detail("store-2", "neverReported", None, &serde_json::Value::Null, &serde_json::json!([]));
+        assert!(cluster(&never, 0).contains("last report never\n"));
         let ages = [
             (0, "just now"),
             (59_999, "59 s ago"),
@@ -373,12 +377,13 @@ mod tests {
 
     #[test]
     fn the_cluster_table_says_who_signed_the_fleet_and_each_source_commit() {
-        let v = serde_json::json!({"name": "store-2", "environment": "prod", "state": "failed", "lastReportAtMs": 5,
-            "fleet": {"commit": "a".repeat(40), "head": "b".repeat(40), "state": "VerificationFailed",
-                "message": "bbbb is not signed", "signer": "platform@retail.example"},
-            "placements": [{"name": "web", "state": "Synced", "health": "Healthy", "appliedCommit": "c".repeat(40),
-                "desiredCommit": "c".repeat(40), "signer": "release@retail.example"}]});
-        let t = render("/api/v1/clusters/store-2", &v, 0);
+        let fleet = serde_json::json!({"commit": "a".repeat(40), "head": "b".repeat(40), "state": "VerificationFailed",
+            "message": "bbbb is not signed", "signer": "platform@retail.example"});
+        let placements = serde_json::json!([{"name": "web", "state": "Synced", "health": "Healthy",
+            "appliedCommit": "c".repeat(40), "appliedDigest": null, "desiredCommit": "c".repeat(40),
+            "desiredDigest": null, "signer": "release@retail.example", "message": null, "objects": [], "images": [],
+            "behind": null}]);
+        let t = cluster(&detail("store-2", "failed", Some(5), &fleet, &placements), 0);
         assert!(
             t.contains(
                 "\nfleet aaaaaaaaaaaa  VerificationFailed  signed by platform@retail.example  head bbbbbbbbbbbb  bbbb is not signed\n"
@@ -387,17 +392,22 @@ mod tests {
         );
         assert!(t.contains("BEHIND  SIGNER                  MESSAGE"), "{t}");
         assert!(t.contains("-       release@retail.example  -"), "{t}");
-        let v = serde_json::json!({"name": "store-3", "fleet": null, "placements": []});
-        assert!(!render("/api/v1/clusters/store-3", &v, 0).contains("fleet"));
+        let v = detail("store-3", "synced", None, &serde_json::Value::Null, &serde_json::json!([]));
+        assert!(!cluster(&v, 0).contains("fleet"));
     }
 
     #[test]
     fn the_overrides_table_lists_each_override_and_its_clusters() {
-        let names: Vec<serde_json::Value> =
-            (0..12).map(|i| serde_json::json!({"cluster": format!("store-{i:02}")})).collect();
+        let names: Vec<serde_json::Value> = (0..12)
+            .map(|i| {
+                serde_json::json!({"cluster": format!("store-{i:02}"), "environment": "prod", "receivedAt": "",
+                    "receivedAtMs": 0, "time": "", "seq": i, "hash": ""})
+            })
+            .collect();
         let v = serde_json::json!([{"target": "web", "commit": "c".repeat(40), "signer": "oncall@retail.example",
-            "reason": "INC-4711 card readers down", "firstReceivedAt": "2026-11-25T03:00:00Z", "clusters": names}]);
-        let t = render("/api/v1/overrides", &v, 0);
+            "reason": "INC-4711 card readers down", "firstReceivedAt": "2026-11-25T03:00:00Z", "firstReceivedAtMs": 0,
+            "lastReceivedAt": "", "lastReceivedAtMs": 0, "clusters": names}]);
+        let t = overrides(&view::<Vec<OverrideGroup>>(v));
         assert!(t.starts_with("TARGET  COMMIT        SIGNER"), "{t}");
         assert!(
             t.contains(
@@ -406,14 +416,14 @@ mod tests {
             "{t}"
         );
         assert!(t.trim_end().ends_with("store-08, store-09, and 2 more"), "{t}");
-        assert_eq!(render("/api/v1/overrides", &serde_json::json!([]), 0), "no overrides\n");
+        assert_eq!(overrides(&[]), "no overrides\n");
     }
 
     #[test]
     fn the_summary_table_shows_every_state() {
         let v = serde_json::json!({"clusters": 3, "byStanding": {"synced": 2, "failed": 1},
-            "byEnvironment": {"prod": {"synced": 2, "failed": 1}}, "byPlacement": {}});
-        let t = render("/api/v1/summary", &v, 0);
+            "byEnvironment": {"prod": {"synced": 2, "failed": 1}}, "byPlacement": {}, "versions": {}});
+        let t = summary(&view(v));
         assert!(t.starts_with("3 clusters\n"), "{t}");
         assert!(t.contains("prod         2       -            -         1"), "{t}");
     }

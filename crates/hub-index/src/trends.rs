@@ -35,7 +35,7 @@ pub const COMPLIANCE: usize = 720;
 #[serde(rename_all = "camelCase")]
 pub struct StateSample {
     pub at_ms: i64,
-    /// Indexed by [`crate::index::Standing::slot`].
+    /// Indexed by [`crate::api::Standing::slot`].
     pub by_standing: ByStanding,
 }
 
@@ -106,7 +106,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::index::{Row, Standing};
+    use crate::api::Standing;
+    use crate::index::Row;
 
     fn row(name: &str, at: i64) -> Row {
         Row {

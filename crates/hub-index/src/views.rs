@@ -6,38 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use flotilla_core::fleet::{Policy, Remediation, Severity};
-use flotilla_core::report::SyncState;
-use serde::Serialize;
+use flotilla_core::fleet::Policy;
 
-use crate::index::{
-    ByStanding, Group, Index, PolicyResult, PolicyResults, Standing, Text, find_result, label, labels_match,
+use crate::api::{
+    Behind, ClusterLine, Compliance, ComplianceCounts, ControlLine, Counts, Lagging, Ledger, LedgerLine, NonCompliant,
+    Page, PolicyCompliance, PolicyLine, StandardLine, Standing, Summary, VersionCount,
 };
-
-/// Counts by standing, every standing present (zeros included) so the shape never changes.
-pub type Counts = BTreeMap<&'static str, usize>;
-
-/// The fleet summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    pub clusters: usize,
-    pub by_standing: Counts,
-    pub by_environment: BTreeMap<String, Counts>,
-    /// Per placement, its clusters by the placement's own state (offline clusters as offline).
-    pub by_placement: BTreeMap<String, Counts>,
-    /// Per placement and environment, the versions its clusters run (see
-    /// [`crate::index::version_of`]), the most run first.
-    pub versions: BTreeMap<String, BTreeMap<String, Vec<VersionCount>>>,
-}
-
-/// How many clusters run one version of a placement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VersionCount {
-    pub version: String,
-    pub clusters: usize,
-}
+use crate::index::{ByStanding, Group, Index, PolicyResult, PolicyResults, Text, find_result, label, labels_match};
 
 /// The versions of a placement's tally, the most run first, then the highest version first
 /// (compared as numbers where they are numbers: 10.0 above 9.1).
@@ -75,7 +50,7 @@ pub fn natural(a: &str, b: &str) -> std::cmp::Ordering {
 /// Counts every cluster by standing, environment and placement, as of the index's clock: read
 /// from the index's tally, so it costs the same at ten clusters and at a million.
 pub fn summary(index: &Index) -> Summary {
-    let counts = |c: &ByStanding| Standing::ALL.iter().map(|s| (s.name(), c[s.slot()])).collect::<Counts>();
+    let counts = |c: &ByStanding| Standing::ALL.iter().map(|s| (s.name().to_string(), c[s.slot()])).collect::<Counts>();
     let tally = index.tally();
     Summary {
         clusters: index.len(),
@@ -174,34 +149,6 @@ impl Filter {
     }
 }
 
-/// One page of a longer list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Page<T> {
-    /// How many there are in all.
-    pub total: usize,
-    pub offset: usize,
-    pub items: Vec<T>,
-}
-
-/// A cluster in a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterLine {
-    pub name: String,
-    pub environment: String,
-    pub standing: Standing,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_report_at_ms: Option<i64>,
-    pub placements: usize,
-    /// Drifted, failed or unhealthy objects over all placements.
-    pub problems: u32,
-    /// The state of the fleet commit it runs, when its report says (`VerificationFailed`: it
-    /// stays on the last verified fleet commit, and is failed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fleet: Option<SyncState>,
-}
-
 /// The clusters that pass `filter`, by name, from `offset`, at most `limit`. Walks the clusters
 /// in name order and stops once the page is full when the total is known without looking
 /// further (no filter, or only by state, which the tally counts).
@@ -277,56 +224,6 @@ pub fn clusters_sorted(index: &Index, filter: &Filter, sort: Sort, offset: usize
     let items =
         all.iter().skip(offset).take(limit).map(|(name, e, standing)| cluster_line(name, e, *standing)).collect();
     Page { total: all.len(), offset, items }
-}
-
-/// How far a commit is behind a branch's head, as git says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Behind {
-    /// `None` when the commit is not on the branch's first-parent history the hub keeps.
-    pub commits: Option<usize>,
-    /// Unix seconds: when the first commit after it landed, that is since when it is behind.
-    pub since: Option<i64>,
-}
-
-/// One commit some clusters run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LedgerLine {
-    pub commit: String,
-    pub clusters: usize,
-    pub behind: Behind,
-}
-
-/// A cluster that does not run the head.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Lagging {
-    pub cluster: String,
-    /// What it runs (`None`: nothing applied yet).
-    pub commit: Option<String>,
-    /// The version it runs (see [`crate::index::version_of`]).
-    pub version: Option<String>,
-    pub behind: Behind,
-    pub standing: Standing,
-}
-
-/// The lag ledger of one placement in one environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Ledger {
-    pub placement: String,
-    pub environment: String,
-    pub head: String,
-    /// Clusters that run the placement: on the head, and not.
-    pub clusters: usize,
-    pub on_head: usize,
-    /// Every commit run, the head first, then the furthest behind last.
-    pub commits: Vec<LedgerLine>,
-    /// The versions run, the most run first.
-    pub versions: Vec<VersionCount>,
-    /// The clusters not on the head, the furthest behind first, paged.
-    pub lagging: Page<Lagging>,
 }
 
 /// Lists the clusters of `environment` that run `placement` by the commit they applied, and
@@ -427,20 +324,6 @@ impl Verdict {
     }
 }
 
-/// Clusters by where they stand on a policy, or on all the policies of a control or standard.
-/// A cluster counts once, at its worst: non-compliant for any of them, else unknown for any,
-/// else lacking a result for any that selects it (not reported), else compliant. A cluster
-/// that neither reports a policy nor is selected by it is not counted for it. Offline clusters
-/// count by their last results.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ComplianceCounts {
-    pub compliant: usize,
-    pub non_compliant: usize,
-    pub unknown: usize,
-    pub not_reported: usize,
-}
-
 impl ComplianceCounts {
     fn add(&mut self, verdict: Verdict, n: usize) {
         match verdict {
@@ -450,55 +333,6 @@ impl ComplianceCounts {
             Verdict::NonCompliant => self.non_compliant += n,
         }
     }
-}
-
-/// Governance of one environment: standards → controls → policies, with counts at each level.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Compliance {
-    pub environment: String,
-    /// The label filter, `k=v,k=v` (empty: every cluster of the environment).
-    pub labels: String,
-    /// The clusters of the environment that pass the filter.
-    pub clusters: usize,
-    /// By name; [`NO_STANDARD`] and [`NOT_IN_FLEET`] last.
-    pub standards: Vec<StandardLine>,
-    /// Why the environment's fleet branch could not be read, when it could not: then every
-    /// reported policy is [`NOT_IN_FLEET`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fleet_error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StandardLine {
-    pub name: String,
-    /// Each cluster once, at its worst over the standard's policies.
-    pub counts: ComplianceCounts,
-    pub controls: Vec<ControlLine>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ControlLine {
-    pub name: String,
-    /// Each cluster once, at its worst over the control's policies.
-    pub counts: ComplianceCounts,
-    pub policies: Vec<PolicyLine>,
-}
-
-/// A policy under one control; a policy that names several standards or controls is listed
-/// under each.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyLine {
-    pub name: String,
-    /// False: clusters report it, and the fleet branch no longer declares it.
-    pub in_fleet: bool,
-    pub severity: Option<Severity>,
-    pub remediation: Option<Remediation>,
-    pub categories: Vec<String>,
-    pub counts: ComplianceCounts,
 }
 
 /// A standard or control heading, the named ones first, by name with numbers compared as
@@ -759,40 +593,6 @@ fn labels_text(labels: &[(String, String)]) -> String {
     labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
-/// One policy: what the fleet says of it, its counts, and its non-compliant clusters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyCompliance {
-    pub policy: String,
-    pub environment: String,
-    /// The label filter, `k=v,k=v`.
-    pub labels: String,
-    /// False: clusters report it, and the fleet branch no longer declares it.
-    pub in_fleet: bool,
-    pub severity: Option<Severity>,
-    pub remediation: Option<Remediation>,
-    pub standards: Vec<String>,
-    pub controls: Vec<String>,
-    pub categories: Vec<String>,
-    pub counts: ComplianceCounts,
-    /// The clusters whose last result is non-compliant, by name, paged; offline ones included
-    /// (their last result stands).
-    pub non_compliant: Page<NonCompliant>,
-}
-
-/// A cluster that does not comply with a policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NonCompliant {
-    pub name: String,
-    pub environment: String,
-    pub standing: Standing,
-    /// How many violations its last report listed.
-    pub violations: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_report_at_ms: Option<i64>,
-}
-
 /// Policy `policy` in `environment` (`definition`: what the fleet branch declares, if it does),
 /// over the clusters that pass `labels`: its counts as [`compliance`] gives them, and its
 /// non-compliant clusters from `offset`, at most `limit`. `None` when the fleet does not
@@ -951,8 +751,8 @@ mod tests {
         let s = summary(&fleet());
         assert_eq!(s.clusters, 6);
         let expect = |pairs: &[(&'static str, usize)]| {
-            let mut c: Counts = Standing::ALL.iter().map(|s| (s.name(), 0)).collect();
-            c.extend(pairs.iter().copied());
+            let mut c: Counts = Standing::ALL.iter().map(|s| (s.name().to_string(), 0)).collect();
+            c.extend(pairs.iter().map(|(k, n)| ((*k).to_string(), *n)));
             c
         };
         // s2 reported at 0: offline at 20 s with a 15 s threshold, though its placement is synced.
@@ -1145,7 +945,7 @@ mod governance_tests {
             assert_eq!(standards[1], ("PCI", counts(0, 3, 0, 2)), "each cluster once over both policies");
             let old = &view.standards[3].controls[0].policies[0];
             assert!(!old.in_fleet && old.severity.is_none());
-            assert_eq!(view.standards[1].controls[0].policies[0].severity, Some(Severity::High));
+            assert_eq!(view.standards[1].controls[0].policies[0].severity, Some(flotilla_core::fleet::Severity::High));
 
             // Filtered by label: over the matching clusters only (s1, s3, s6).
             let eu = Filter::parse_labels("region=eu").unwrap();

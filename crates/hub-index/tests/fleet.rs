@@ -329,8 +329,8 @@ fn git_promotion(dir: &Path) -> Vec<String> {
     out.lines().map(ToString::to_string).collect()
 }
 
-fn ids(commits: &[hub_index::fleet::Commit]) -> Vec<String> {
-    commits.iter().map(|c| c.id.to_string()).collect()
+fn ids(commits: &[hub_index::api::Commit]) -> Vec<String> {
+    commits.iter().map(|c| c.id.clone()).collect()
 }
 
 #[test]

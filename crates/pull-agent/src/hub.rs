@@ -1,21 +1,17 @@
 //! The hub client: registration (a join token for the cluster's own token) and report
 //! delivery, over HTTPS (or HTTP) with the cluster's bearer token.
 //!
-//! Not the spool or the order of delivery ([`crate::daemon`] owns those) and not the wire
-//! types (`flotilla_core::report`, `flotilla_core::register`).
+//! Not the spool or the order of delivery ([`crate::daemon`] owns those), not the wire
+//! types (`flotilla_core::report`, `flotilla_core::register`, `hub_index::api`) and not the
+//! HTTP client (`hub_index::api::Client`, built without the hub's server half).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use flotilla_core::register;
-use flotilla_core::rollout::{Arrival, Halted};
-use flotilla_git::chain;
+use flotilla_core::rollout::Arrival;
+use hub_index::api;
 
 use crate::spool;
-
-/// How long one request may take, connection included.
-const TIMEOUT: Duration = Duration::from_secs(20);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a delivery did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -40,66 +36,43 @@ impl Error {
     }
 }
 
-/// What the hub publishes of a placement's rollout that an agent reads.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct Rollout {
-    #[serde(default)]
-    halt: Option<HaltAnswer>,
-    #[serde(default)]
-    pub arrivals: Vec<Arrival>,
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-struct HaltAnswer {
-    commits: Vec<Halted>,
-}
-
-impl Rollout {
-    /// The commits clusters failed on, with the waves they are held back from.
-    pub fn halted(&self) -> &[Halted] {
-        self.halt.as_ref().map_or(&[], |h| &h.commits)
+impl From<api::Error> for Error {
+    fn from(e: api::Error) -> Error {
+        match e {
+            api::Error::Unreachable { url, message } => Error::Unreachable { url, message },
+            api::Error::Refused { url, status, message } => Error::Refused { url, status, message },
+            api::Error::Answer { url, message } => Error::Answer { url, message },
+        }
     }
 }
+
+/// What the hub publishes of a placement's rollout, which an agent reads: the commits
+/// clusters failed on ([`api::Progress::halted`]) and when the branch's commits reached it
+/// (`arrivals`).
+pub type Rollout = api::Progress;
 
 /// A hub this agent talks to.
 #[derive(Debug, Clone)]
 pub struct Hub {
-    url: String,
-    client: reqwest::Client,
+    api: api::Client,
 }
 
 impl Hub {
     pub fn new(url: &str) -> Result<Hub, Error> {
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("flotilla-pull-agent/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Answer { url: url.to_string(), message: format!("building the HTTP client: {e}") })?;
-        Ok(Hub { url: url.trim_end_matches('/').to_string(), client })
+        let api = api::Client::new(url, concat!("flotilla-pull-agent/", env!("CARGO_PKG_VERSION")))?;
+        Ok(Hub { api })
     }
 
     /// Sends one report (its JSON text) with the token kept in `token_file`.
     pub async fn send_report(&self, token_file: &Path, report: &str) -> Result<(), Error> {
         let token = read_token(token_file)?;
-        self.post(register::REPORTS_PATH, &token, report.to_string()).await.map(drop)
+        self.api.with_token(Some(&token)).report(report.to_string()).await?;
+        Ok(())
     }
 
     /// Exchanges `join_token` for the cluster's own token.
     pub async fn register(&self, join_token: &str, request: &register::Request) -> Result<register::Response, Error> {
-        let body = serde_json::to_string(request).expect("a register request serializes");
-        let url = format!("{}{}", self.url, register::PATH);
-        let text = self.post(register::PATH, join_token, body).await?;
-        let response: register::Response = serde_json::from_str(&text)
-            .map_err(|e| Error::Answer { url: url.clone(), message: format!("not a registration answer: {e}") })?;
-        response.validate().map_err(|message| Error::Answer { url: url.clone(), message })?;
-        if response.cluster != request.cluster {
-            return Err(Error::Answer {
-                url,
-                message: format!("registered cluster {:?}, not {:?}", response.cluster, request.cluster),
-            });
-        }
-        Ok(response)
+        Ok(self.api.with_token(Some(join_token)).register(request).await?)
     }
 
     /// What the hub publishes of `placement`'s rollout in `environment`
@@ -108,16 +81,8 @@ impl Hub {
     /// the commits of the placement's branch reached it (`arrivals`; absent from hubs before
     /// them).
     pub async fn rollout(&self, token_file: &Path, placement: &str, environment: &str) -> Result<Rollout, Error> {
-        let path = format!(
-            "/api/v1/rollouts/{}?environment={}",
-            register::url_component(placement),
-            register::url_component(environment)
-        );
-        let text = self.get(token_file, &path).await?;
-        serde_json::from_str(&text).map_err(|e| Error::Answer {
-            url: format!("{}{path}", self.url),
-            message: format!("not a rollout's progress: {e}"),
-        })
+        let token = read_token(token_file)?;
+        Ok(self.api.with_token(Some(&token)).rollout(placement, environment).await?)
     }
 
     /// When the commits of `repository`'s branch for `environment` reached it, as the hub saw
@@ -128,56 +93,8 @@ impl Hub {
         repository: &str,
         environment: &str,
     ) -> Result<Vec<Arrival>, Error> {
-        #[derive(serde::Deserialize)]
-        struct Published {
-            arrivals: Vec<Arrival>,
-        }
-        let path = format!(
-            "/api/v1/arrivals/{}?environment={}",
-            register::url_component(repository),
-            register::url_component(environment)
-        );
-        let text = self.get(token_file, &path).await?;
-        let published: Published = serde_json::from_str(&text).map_err(|e| Error::Answer {
-            url: format!("{}{path}", self.url),
-            message: format!("not a branch's arrivals: {e}"),
-        })?;
-        Ok(published.arrivals)
-    }
-
-    async fn get(&self, token_file: &Path, path: &str) -> Result<String, Error> {
         let token = read_token(token_file)?;
-        let url = format!("{}{path}", self.url);
-        let unreachable = |e: &dyn std::fmt::Display| Error::Unreachable { url: url.clone(), message: e.to_string() };
-        let response = self.client.get(&url).bearer_auth(token).send().await.map_err(|e| unreachable(&chain(&e)))?;
-        let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| unreachable(&chain(&e)))?;
-        match status {
-            200..=299 => Ok(text),
-            408 | 429 | 500..=599 => Err(unreachable(&format!("HTTP {status}: {}", first_line(&text)))),
-            _ => Err(Error::Refused { url, status, message: first_line(&text) }),
-        }
-    }
-
-    async fn post(&self, path: &str, token: &str, body: String) -> Result<String, Error> {
-        let url = format!("{}{path}", self.url);
-        let unreachable = |e: &dyn std::fmt::Display| Error::Unreachable { url: url.clone(), message: e.to_string() };
-        let response = self
-            .client
-            .post(&url)
-            .bearer_auth(token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| unreachable(&chain(&e)))?;
-        let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| unreachable(&chain(&e)))?;
-        match status {
-            200..=299 => Ok(text),
-            408 | 429 | 500..=599 => Err(unreachable(&format!("HTTP {status}: {}", first_line(&text)))),
-            _ => Err(Error::Refused { url, status, message: first_line(&text) }),
-        }
+        Ok(self.api.with_token(Some(&token)).arrivals(repository, environment).await?.arrivals)
     }
 }
 
@@ -204,11 +121,6 @@ pub fn write_token(path: &Path, token: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     spool::write_atomically_private(path, format!("{token}\n").as_bytes())
-}
-
-fn first_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default().trim();
-    flotilla_core::report::clip(if line.is_empty() { "(no message)" } else { line })
 }
 
 #[cfg(test)]

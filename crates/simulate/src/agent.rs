@@ -35,7 +35,7 @@ use crate::hub::Hub;
 use crate::metrics::Counters;
 use crate::rng::Rng;
 use crate::world::{Checked, Desired, DigestIx, LabelsIx, Selected, World};
-use hub_index::rollouts::Progress;
+use hub_index::api::Progress;
 
 /// A shared message: equal when the same copy, else compared by text.
 #[derive(Debug, Clone)]

@@ -41,9 +41,10 @@ use anyhow::{Result, anyhow};
 use flotilla_core::fleet::{FLEET_REPOSITORY, Placement};
 use flotilla_core::report::{Report, SyncState};
 use flotilla_core::rollout::{Arrivals, counts_against};
+use hub_index::api::Progress;
 use hub_index::fleet::Commit;
 use hub_index::index::{Index, Row};
-use hub_index::rollouts::{FRESH_MS, Progress, progress};
+use hub_index::rollouts::{FRESH_MS, progress};
 use hub_index::store::Failure;
 
 use crate::git::CommitIx;

@@ -276,7 +276,7 @@ fn reports(out: &mut String, run: &Run) {
 
 fn halts(out: &mut String, run: &Run) {
     let c = &run.counters;
-    let standings: Vec<String> = hub_index::index::Standing::ALL
+    let standings: Vec<String> = hub_index::api::Standing::ALL
         .iter()
         .map(|s| format!("{} {}", count(run.index.tally().by_standing[s.slot()] as u64), s.name()))
         .collect();

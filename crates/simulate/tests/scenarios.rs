@@ -205,7 +205,7 @@ fn applying_every_report_to_the_hub_index_gives_the_same_run() {
     assert_eq!(every.applied, every.counters.hub_reports, "every report applied");
     assert!(coalesced.applied < every.applied / 2, "{} of {} applied", coalesced.applied, every.applied);
     // The hub's own count of offline clusters at the end is the simulator's.
-    let offline = coalesced.index.tally().by_standing[hub_index::index::Standing::Offline.slot()];
+    let offline = coalesced.index.tally().by_standing[hub_index::api::Standing::Offline.slot()];
     assert_eq!(Some(&offline), coalesced.offline.last());
 }
 

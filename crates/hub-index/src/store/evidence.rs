@@ -20,6 +20,7 @@ use sqlx::{Any, Row as _, Transaction};
 
 use super::overrides::{self, OverrideRow};
 use super::{Error, EvidenceRow, Store};
+use crate::api::ChainCheck;
 
 /// The hash before the first row.
 pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -135,18 +136,6 @@ impl Linked {
             Linked::Override(r) => overrides::Link::of(r).hash(prev),
         }
     }
-}
-
-/// What [`Store::verify_evidence`] found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChainCheck {
-    /// Rows checked.
-    pub rows: i64,
-    /// The last row's hash: what a later check must extend.
-    pub head: String,
-    /// The first break, naming the position: `None` when the chain holds.
-    pub problem: Option<String>,
 }
 
 /// Reads an evidence row of [`COLUMNS`].

@@ -32,7 +32,7 @@ use sqlx::{Any, AnyPool, Executor as _, Row as _, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use arrivals::ArrivalRow;
-pub use evidence::{ChainCheck, PolicyMeta};
+pub use evidence::PolicyMeta;
 pub use ingest::{Incoming, IngestError, Ingested};
 pub use overrides::{OverrideFilter, OverrideRow};
 pub use rollout::Failure;
