@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Audit, BranchArrivals, ChainCheck, ClusterDetail, ClusterLine, Compliance, Ledger, OverrideGroup, Page,
-    PolicyCompliance, Preview, Progress, ReportAnswer, Summary,
+    PolicyCompliance, Preview, Progress, Summary,
 };
 
 /// Why a request got no answer of the API's.
@@ -211,10 +211,11 @@ impl Client {
         self.get(&path, &[("environment", environment.to_string())]).await
     }
 
-    /// `POST /api/v1/reports` with a report's JSON text, with the cluster's token.
-    pub async fn report(&self, report: String) -> Result<ReportAnswer, Error> {
-        let text = self.post(register::REPORTS_PATH, report).await?;
-        decode(&self.address(register::REPORTS_PATH, &[]), text.as_bytes(), "a report's answer")
+    /// `POST /api/v1/reports` with a report's JSON text, with the cluster's token. Any 2xx ends
+    /// the report's journey, stored or ignored as a replay ([`super::ReportAnswer`] says which):
+    /// the answer's body is not read.
+    pub async fn report(&self, report: String) -> Result<(), Error> {
+        self.post(register::REPORTS_PATH, report).await.map(drop)
     }
 
     /// `POST` of a registration with the join token: the cluster's own token, checked.

@@ -574,8 +574,11 @@ pub struct Promotion {
 /// The progress of one placement's rollout in one environment
 /// (`GET /api/v1/rollouts/{placement}`): what viewers watch and what an agent of a later wave
 /// reads before it takes a commit (`halt`, `arrivals`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// Read leniently (a field the answer lacks takes its default): an agent asks hubs of other
+/// versions, and reads only `halt` and `arrivals`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Progress {
     pub placement: String,
     pub environment: String,
@@ -584,11 +587,9 @@ pub struct Progress {
     pub bake_seconds: u64,
     pub waves: Vec<WaveProgress>,
     /// With `rollout.halt`: the limit and the commits some clusters failed on.
-    #[serde(default)]
     pub halt: Option<HaltAnswer>,
     /// When the newest commits of the source branch (newest first) reached it: what the bakes
     /// count from, for the agents to count from too (absent from hubs before them).
-    #[serde(default)]
     pub arrivals: Vec<Arrival>,
 }
 
