@@ -665,7 +665,7 @@ async fn start_hub(
     let started = Instant::now();
     loop {
         let log = std::fs::read_to_string(children.log("hub-index")).unwrap_or_default();
-        if let Some(url) = log.lines().find_map(|l| l.strip_prefix("hub-index: listening on ")) {
+        if let Some(url) = log.lines().find_map(|l| l.split_once("listening on ").map(|(_, url)| url)) {
             return Ok(url.trim().to_string());
         }
         children.check()?;

@@ -16,19 +16,10 @@
 //! count from them. Not the rule (core) and not the storage (`store::arrivals`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use flotilla_core::rollout::Arrivals;
-use serde::Deserialize;
 
-use crate::api::BranchArrivals;
 use crate::fleet::FleetView;
-use crate::rollouts::PUBLISHED_ARRIVALS;
-use crate::server::{Hub, fleet_with, problem};
 use crate::store::{self, Store};
 
 /// (repository URL, branch) → commit → when first seen (unix milliseconds).
@@ -84,44 +75,4 @@ pub async fn record(store: &Store, view: &mut FleetView, now_ms: i64) -> Result<
         view.set_arrivals(url, branch, arrivals_of(rows));
     }
     Ok(())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ArrivalsQuery {
-    environment: Option<String>,
-}
-
-/// `GET /api/v1/arrivals/{repository}?environment=prod`: when the newest commits (at most
-/// [`PUBLISHED_ARRIVALS`], newest first) of the branch of `repository` (`fleet`: the fleet
-/// repository, on the environment's fleet branch) that clusters of the environment take reached
-/// it: `{"repository": …, "branch": …, "arrivals": [{"commit": …, "at": unix seconds}]}`. A
-/// viewer or a registered cluster (its own token) may read it, as the rollout answer.
-pub async fn arrivals(
-    State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-    Path(repository): Path<String>,
-    Query(q): Query<ArrivalsQuery>,
-) -> Response {
-    if let Err(r) = hub.viewer_or_cluster(&headers).await {
-        return r;
-    }
-    let environment = q.environment.unwrap_or_else(|| "prod".to_string());
-    let fleet = match fleet_with(&hub, &environment) {
-        Ok(f) => f,
-        Err((status, message)) => {
-            return problem(status, &message, (status == StatusCode::NOT_FOUND).then_some("environment"));
-        }
-    };
-    match fleet.repository_branch(&environment, &repository) {
-        Ok(branch) => Json(BranchArrivals {
-            arrivals: branch.published(PUBLISHED_ARRIVALS),
-            branch: branch.branch.clone(),
-            repository,
-        })
-        .into_response(),
-        Err(e) => {
-            let status = if e.field().is_some() { StatusCode::NOT_FOUND } else { StatusCode::SERVICE_UNAVAILABLE };
-            problem(status, &e.to_string(), e.field())
-        }
-    }
 }

@@ -32,12 +32,13 @@ use flotilla_core::fleet::FLEET_REPOSITORY;
 use flotilla_core::report::{ObjectReport, SyncState};
 use serde_json::Value;
 
+use crate::answers::{cluster_detail, fleet_with, no_policy};
 use crate::api::{
-    Behind, ClusterDetail, ClusterLine, Compliance, ComplianceCounts, Counts, FleetDetail, Ledger, Page,
+    Audit, Behind, ClusterDetail, ClusterLine, Compliance, ComplianceCounts, Counts, FleetDetail, Ledger, Page,
     PlacementDetail, PolicyCompliance, Standing, Summary, VersionCount,
 };
+use crate::app::Hub;
 use crate::index::standing_of;
-use crate::server::{Hub, cluster_detail, fleet_with, no_policy};
 use crate::views::{self, Filter};
 
 /// The cookie that carries a viewer token once logged in.
@@ -547,7 +548,7 @@ async fn active_rollouts(hub: &Hub) -> Vec<Arc<crate::api::Progress>> {
     };
     let mut out = Vec::new();
     for (environment, placement) in active {
-        if let Ok(Some(progress)) = crate::rollouts::progress_now(hub, &fleet, &environment, &placement).await {
+        if let Ok(Some(progress)) = crate::answers::progress_now(hub, &fleet, &environment, &placement).await {
             out.push(progress);
         }
     }
@@ -948,7 +949,7 @@ pub async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name)
     }
     match cluster_detail(&hub, &name).await {
         Ok(detail) => html(StatusCode::OK, page(&name, &render_cluster(&detail), true)),
-        Err((status, message)) => error_page(status, &message),
+        Err(e) => error_page(e.status, &e.message),
     }
 }
 
@@ -1227,7 +1228,7 @@ pub async fn lag(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q): R
     };
     let title = format!("Lag of {placement} in {environment}");
     let mut body = render_ledger(&ledger);
-    if let Ok(Some(progress)) = crate::rollouts::progress_now(&hub, &fleet, environment, placement).await {
+    if let Ok(Some(progress)) = crate::answers::progress_now(&hub, &fleet, environment, placement).await {
         body.push_str(&render_progress(&progress));
     }
     html(StatusCode::OK, page(&title, &body, true))
@@ -1421,7 +1422,7 @@ pub async fn compliance(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuer
     };
     let fleet = match fleet_with(&hub, &form.environment) {
         Ok(f) => f,
-        Err((status, message)) => return form_problem(status, &title, &form.render("/compliance"), &message),
+        Err(e) => return form_problem(e.status, &title, &form.render("/compliance"), &e.message),
     };
     let environment = fleet.environment(&form.environment).expect("fleet_with checked it");
     let mut view = {
@@ -1520,7 +1521,7 @@ pub async fn compliance_policy(
     };
     let fleet = match fleet_with(&hub, &form.environment) {
         Ok(f) => f,
-        Err((status, message)) => return form_problem(status, &title, &form.render(&action), &message),
+        Err(e) => return form_problem(e.status, &title, &form.render(&action), &e.message),
     };
     let environment = fleet.environment(&form.environment).expect("fleet_with checked it");
     let definition = environment.policies.iter().find(|p| p.name() == policy);
@@ -1626,9 +1627,9 @@ pub async fn overrides(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery
         escape(filter.environment.as_deref().unwrap_or_default()),
         escape(filter.since.as_deref().unwrap_or_default()),
     );
-    match crate::overrides::compute(&hub, &filter).await {
+    match crate::answers::overrides(&hub, &filter).await {
         Ok(groups) => html(StatusCode::OK, page("Overrides", &render_overrides(&form, &groups), true)),
-        Err((status, message, _)) => form_problem(status, "Overrides", &form, &message),
+        Err(e) => form_problem(e.status, "Overrides", &form, &e.message),
     }
 }
 
@@ -1726,13 +1727,13 @@ pub async fn preview(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(q
     }
     let title = format!("Preview of {} at {} in {}", form.repository, form.reference, form.environment);
     let computed =
-        crate::preview::compute(&hub, form.environment.clone(), form.repository.clone(), form.reference.clone()).await;
+        crate::answers::preview(&hub, form.environment.clone(), form.repository.clone(), form.reference.clone()).await;
     match computed {
         Ok(p) => {
             let body = format!("<h1>{}</h1>{intro}{}{}", escape(&title), form.render(), render_preview(&p));
             html(StatusCode::OK, page_with(&title, &body, true, false))
         }
-        Err((status, message, _)) => form_problem(status, &title, &form.render(), &message),
+        Err(e) => form_problem(e.status, &title, &form.render(), &e.message),
     }
 }
 
@@ -1861,6 +1862,63 @@ fn render_preview(p: &crate::api::Preview) -> String {
             out.push_str("</pre>");
         }
     }
+    out
+}
+
+/// An audit (`GET /api/v1/audit?format=html`) as a standalone HTML page (escaped, no script).
+pub fn audit_page(audit: &Audit) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} as of {}</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}}.non-compliant{{color:#b00}}\
+         .compliant{{color:#070}}</style></head><body><h1>{} as of {}</h1>",
+        escape(&audit.standard),
+        escape(&audit.at),
+        escape(&audit.standard),
+        escape(&audit.at)
+    );
+    out.push_str("<table id=\"controls\"><tr><th>control</th><th>verdict</th><th>compliant</th><th>non-compliant</th><th>unknown</th></tr>");
+    for c in &audit.controls {
+        let _ = write!(
+            out,
+            "<tr><td><a href=\"#control-{id}\">{id}</a></td><td class=\"{v}\">{v}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            c.compliant,
+            c.non_compliant,
+            c.unknown,
+            id = escape(&c.control),
+            v = c.verdict.name()
+        );
+    }
+    out.push_str("</table>");
+    for c in &audit.controls {
+        let _ = write!(out, "<h2 id=\"control-{0}\">Control {0}: {1}</h2>", escape(&c.control), c.verdict.name());
+        out.push_str(
+            "<table><tr><th>policy</th><th>cluster</th><th>result</th><th>since</th><th>commit</th><th>evidence</th></tr>",
+        );
+        for p in &c.policies {
+            for r in &p.results {
+                let (class, result) = match r.compliant {
+                    Some(true) => ("compliant", "compliant"),
+                    Some(false) => ("non-compliant", "non-compliant"),
+                    None => ("unknown", "unknown"),
+                };
+                let _ = write!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{result}</td><td>{}</td><td>{}</td><td>#{} {}</td></tr>",
+                    escape(&p.policy),
+                    escape(&r.cluster),
+                    escape(&r.since),
+                    escape(r.commit.as_deref().unwrap_or("")),
+                    r.evidence_seq,
+                    escape(&r.evidence_hash)
+                );
+            }
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("</body></html>\n");
     out
 }
 

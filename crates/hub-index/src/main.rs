@@ -1,22 +1,20 @@
-//! `hub-index`: parses arguments and calls the library.
+//! `hub-index`: parses arguments and calls the library (`server` for `serve`, `store` for
+//! tokens and the evidence check, `cli` for the views).
 
 #[path = "../../pull-agent/src/stdout.rs"]
 mod stdout;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use flotilla_core::register::url_component;
-use hub_index::api::client::{
-    Client, ClustersQuery, ComplianceQuery, EvidenceQuery, OverridesQuery, clusters_query, compliance_query, lag_query,
-    overrides_query, preview_query,
-};
-use hub_index::table;
+use hub_index::api::Client;
+use hub_index::api::client::{ClustersQuery, ComplianceQuery, EvidenceQuery, OverridesQuery};
+use hub_index::cli::{self, Format, View};
 use stdout::Stdout;
 
 /// mimalloc, not glibc's malloc: a hub parses and drops thousands of reports a second, and
@@ -87,12 +85,8 @@ struct PreviewArgs {
 struct EvidenceArgs {
     #[command(subcommand)]
     action: Option<EvidenceAction>,
-    /// The hub's URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    hub: String,
-    /// A file holding a viewer token.
-    #[arg(long)]
-    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    hub: HubArgs,
     /// Only this cluster.
     #[arg(long)]
     cluster: Option<String>,
@@ -103,8 +97,8 @@ struct EvidenceArgs {
     #[arg(long)]
     target: Option<String>,
     /// Policy results only, or overrides only (default: both).
-    #[arg(long, value_parser = ["policy", "override"])]
-    kind: Option<String>,
+    #[arg(long, value_enum)]
+    kind: Option<EvidenceKind>,
     /// Only results from this time on: YYYY-MM-DD or an RFC 3339 UTC time.
     #[arg(long)]
     since: Option<String>,
@@ -112,8 +106,8 @@ struct EvidenceArgs {
     #[arg(long, default_value_t = 1_000)]
     limit: u32,
     /// The output format.
-    #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = EvidenceFormat::Csv)]
+    format: EvidenceFormat,
 }
 
 #[derive(clap::Args)]
@@ -142,20 +136,15 @@ enum EvidenceAction {
     /// Recompute the evidence log's hash chain in the database: exit 0 when it holds, 1 when a
     /// row was changed, removed or cut off (named).
     Verify {
-        /// The database (default: sqlite:hub.db).
-        #[arg(long, default_value = "sqlite:hub.db")]
-        db: String,
+        #[command(flatten)]
+        db: DbArgs,
     },
 }
 
 #[derive(clap::Args)]
 struct AuditArgs {
-    /// The hub's URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    hub: String,
-    /// A file holding a viewer token.
-    #[arg(long)]
-    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    hub: HubArgs,
     /// The standard, as the policies name it (`PCI-DSS v4.0`).
     #[arg(long)]
     standard: String,
@@ -166,8 +155,8 @@ struct AuditArgs {
     #[arg(long)]
     environment: Option<String>,
     /// The output format.
-    #[arg(long, default_value = "html", value_parser = ["csv", "json", "html"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Html)]
+    format: AuditFormat,
 }
 
 #[derive(Subcommand)]
@@ -178,9 +167,8 @@ enum TokenCommand {
 
 #[derive(clap::Args)]
 struct CreateTokenArgs {
-    /// The database (default: sqlite:hub.db).
-    #[arg(long, default_value = "sqlite:hub.db")]
-    db: String,
+    #[command(flatten)]
+    db: DbArgs,
     /// Join tokens only: the cluster names the token may register, a glob with `*`.
     #[arg(long)]
     cluster_name_pattern: Option<String>,
@@ -192,8 +180,8 @@ struct ServeArgs {
     #[arg(long)]
     fleet_repo: String,
     /// `sqlite:PATH` (the default, embedded) or `postgres://…` (shared by several hubs).
-    #[arg(long, default_value = "sqlite:hub.db")]
-    db: String,
+    #[command(flatten)]
+    db: DbArgs,
     /// The address and port to serve the API and the dashboard on; agents and viewers connect
     /// here (a loopback address keeps it on this machine).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -224,15 +212,11 @@ struct ServeArgs {
 
 #[derive(clap::Args)]
 struct ViewArgs {
-    /// The hub's URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    hub: String,
-    /// A file holding a viewer token.
-    #[arg(long)]
-    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    hub: HubArgs,
     /// The output format.
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(clap::Args)]
@@ -303,6 +287,61 @@ struct ComplianceArgs {
     limit: usize,
 }
 
+/// Where the hub is and how to read it.
+#[derive(clap::Args)]
+struct HubArgs {
+    /// The hub's URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    hub: String,
+    /// A file holding a viewer token (default: FLOTILLA_HUB_TOKEN, else none).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+impl HubArgs {
+    fn client(&self) -> Result<Client> {
+        let file = self.token_file.as_deref();
+        cli::client(&self.hub, file).with_context(|| {
+            format!("--token-file {}", file.map(Path::display).map(|d| d.to_string()).unwrap_or_default())
+        })
+    }
+}
+
+/// The database the hub keeps.
+#[derive(clap::Args)]
+struct DbArgs {
+    /// `sqlite:PATH` or `postgres://…`.
+    #[arg(long, default_value = "sqlite:hub.db")]
+    db: String,
+}
+
+/// What `evidence` lists.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EvidenceKind {
+    Policy,
+    Override,
+}
+
+/// How `evidence` prints the log.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EvidenceFormat {
+    Csv,
+    Json,
+}
+
+/// How `audit` prints the audit.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditFormat {
+    Csv,
+    Json,
+    Html,
+}
+
+/// A value enum's name on the command line (and in the API's query).
+fn name(value: &impl clap::ValueEnum) -> String {
+    value.to_possible_value().expect("no value is skipped").get_name().to_string()
+}
+
 /// A Go-style duration (`90s`, `3m`, `1h30m`).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     flotilla_core::calendar::parse_duration(text)
@@ -325,29 +364,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => {
-            let mut fleet = flotilla_git::Source::new(args.fleet_repo);
-            if let Some(file) = &args.credentials_file {
-                fleet.credentials = Some(flotilla_git::Credentials::from_file(file)?);
-            }
-            let options = hub_index::server::Options {
-                db: args.db,
-                fleet,
-                listen: args.listen,
-                viewer_token_file: args.viewer_token_file,
-                open_on_loopback: args.open_on_loopback,
-                offline_after: args.offline_after,
-                fleet_poll: args.fleet_poll,
-                cache_dir: args.cache_dir,
-                environments: args.environments,
-                arrival_clock: None,
-            };
-            runtime()?.block_on(hub_index::server::serve(options))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Serve(args) => serve(args),
         Command::JoinToken(TokenCommand::Create(args)) => {
             let token = runtime()?.block_on(async {
-                let store = hub_index::store::Store::open(&args.db).await?;
+                let store = hub_index::store::Store::open(&args.db.db).await?;
                 anyhow::Ok(store.create_join_token(args.cluster_name_pattern.as_deref()).await?)
             })?;
             writeln!(Stdout::lock(), "{token}")?;
@@ -358,7 +378,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bail!("--cluster-name-pattern is for join tokens");
             }
             let token = runtime()?.block_on(async {
-                let store = hub_index::store::Store::open(&args.db).await?;
+                let store = hub_index::store::Store::open(&args.db.db).await?;
                 anyhow::Ok(store.create_viewer_token().await?)
             })?;
             writeln!(Stdout::lock(), "{token}")?;
@@ -377,23 +397,67 @@ fn run(cli: Cli) -> Result<ExitCode> {
             show(&a.view, &View::Clusters(query))
         }
         Command::Cluster(a) => show(&a.view, &View::Cluster(a.name)),
+        Command::Lag(a) => {
+            let view =
+                View::Lag { placement: a.placement, environment: a.environment, offset: a.offset, limit: a.limit };
+            show(&a.view, &view)
+        }
+        Command::Compliance(a) => {
+            let query =
+                ComplianceQuery { environment: a.environment, labels: a.labels, offset: a.offset, limit: a.limit };
+            match a.policy {
+                None => show(&a.view, &View::Compliance(query)),
+                Some(policy) => show(&a.view, &View::Policy(policy, query)),
+            }
+        }
+        Command::Overrides(a) => {
+            let query = OverridesQuery {
+                cluster: a.cluster,
+                target: a.target,
+                environment: a.environment,
+                since: a.since,
+                limit: a.limit,
+            };
+            show(&a.view, &View::Overrides(query))
+        }
+        Command::Preview(a) => {
+            let view = View::Preview { reference: a.reference, repository: a.repository, environment: a.environment };
+            show(&a.view, &view)
+        }
         Command::Evidence(a) => evidence(a),
         Command::Audit(a) => {
-            let client = client(&a.hub, a.token_file.as_ref())?;
-            let body = runtime()?.block_on(client.audit_text(
-                &a.standard,
-                a.at.as_deref(),
-                a.environment.as_deref(),
-                &a.format,
-            ))?;
+            let client = a.hub.client()?;
+            let (at, environment) = (a.at.as_deref(), a.environment.as_deref());
+            let body = runtime()?.block_on(client.audit_text(&a.standard, at, environment, &name(&a.format)))?;
             Stdout::lock().write_all(body.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Overrides(a) => overrides(a),
-        Command::Compliance(a) => compliance(a),
-        Command::Lag(a) => lag(a),
-        Command::Preview(a) => preview(a),
     }
+}
+
+/// `hub-index serve`: the hub, logging to stderr (`RUST_LOG` filters; `info` by default).
+fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+    let mut fleet = flotilla_git::Source::new(args.fleet_repo);
+    if let Some(file) = &args.credentials_file {
+        fleet.credentials = Some(flotilla_git::Credentials::from_file(file)?);
+    }
+    let options = hub_index::server::Options {
+        db: args.db.db,
+        fleet,
+        listen: args.listen,
+        viewer_token_file: args.viewer_token_file,
+        open_on_loopback: args.open_on_loopback,
+        offline_after: args.offline_after,
+        fleet_poll: args.fleet_poll,
+        cache_dir: args.cache_dir,
+        environments: args.environments,
+        arrival_clock: None,
+    };
+    runtime()?.block_on(hub_index::server::serve(options))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `hub-index evidence verify` checks the chain in the database; `hub-index evidence` exports
@@ -401,7 +465,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn evidence(a: EvidenceArgs) -> Result<ExitCode> {
     if let Some(EvidenceAction::Verify { db }) = a.action {
         let check = runtime()?.block_on(async {
-            let store = hub_index::store::Store::open(&db).await?;
+            let store = hub_index::store::Store::open(&db.db).await?;
             anyhow::Ok(store.verify_evidence().await?)
         })?;
         return match &check.problem {
@@ -421,112 +485,23 @@ fn evidence(a: EvidenceArgs) -> Result<ExitCode> {
         cluster: a.cluster,
         policy: a.policy,
         target: a.target,
-        kind: a.kind,
+        kind: a.kind.as_ref().map(name),
         since: a.since,
         limit: a.limit,
     };
-    let client = client(&a.hub, a.token_file.as_ref())?;
-    let body = runtime()?.block_on(client.evidence(&query, &a.format))?;
+    let client = a.hub.client()?;
+    let body = runtime()?.block_on(client.evidence(&query, &name(&a.format)))?;
     Stdout::lock().write_all(body.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// `hub-index overrides`: which overrides happened, newest first.
-fn overrides(a: OverridesArgs) -> Result<ExitCode> {
-    let query = OverridesQuery {
-        cluster: a.cluster,
-        target: a.target,
-        environment: a.environment,
-        since: a.since,
-        limit: a.limit,
-    };
-    show(&a.view, &View::Overrides(query))
-}
-
-/// `hub-index lag PLACEMENT`: its lag ledger.
-fn lag(a: LagArgs) -> Result<ExitCode> {
-    show(&a.view, &View::Lag { placement: a.placement, environment: a.environment, offset: a.offset, limit: a.limit })
-}
-
-/// `hub-index compliance`: every policy, or one with its non-compliant clusters.
-fn compliance(a: ComplianceArgs) -> Result<ExitCode> {
-    let query = ComplianceQuery { environment: a.environment, labels: a.labels, offset: a.offset, limit: a.limit };
-    match a.policy {
-        None => show(&a.view, &View::Compliance(query)),
-        Some(policy) => show(&a.view, &View::Policy(policy, query)),
-    }
-}
-
-/// `hub-index preview --ref REF`: the summary, the groups, and each group's diff.
-fn preview(a: PreviewArgs) -> Result<ExitCode> {
-    show(&a.view, &View::Preview { reference: a.reference, repository: a.repository, environment: a.environment })
-}
-
-/// A view of the hub's, as the command line asks for it.
-enum View {
-    Summary,
-    Clusters(ClustersQuery),
-    Cluster(String),
-    Lag { placement: String, environment: String, offset: usize, limit: usize },
-    Compliance(ComplianceQuery),
-    Policy(String, ComplianceQuery),
-    Overrides(OverridesQuery),
-    Preview { reference: String, repository: String, environment: String },
-}
-
 /// Fetches a view and prints it as a table or as the JSON the API answered.
 fn show(args: &ViewArgs, view: &View) -> Result<ExitCode> {
-    let client = client(&args.hub, args.token_file.as_ref())?;
-    let runtime = runtime()?;
-    let text = if args.format == "json" {
-        let (path, query) = match view {
-            View::Summary => ("/api/v1/summary".to_string(), Vec::new()),
-            View::Clusters(q) => ("/api/v1/clusters".to_string(), clusters_query(q)),
-            View::Cluster(name) => (format!("/api/v1/clusters/{}", url_component(name)), Vec::new()),
-            View::Lag { placement, environment, offset, limit } => {
-                ("/api/v1/lag".to_string(), lag_query(placement, environment, *offset, *limit))
-            }
-            View::Compliance(q) => ("/api/v1/compliance".to_string(), compliance_query(q, false)),
-            View::Policy(policy, q) => {
-                (format!("/api/v1/compliance/{}", url_component(policy)), compliance_query(q, true))
-            }
-            View::Overrides(q) => ("/api/v1/overrides".to_string(), overrides_query(q)),
-            View::Preview { reference, repository, environment } => {
-                ("/api/v1/preview".to_string(), preview_query(reference, repository, environment))
-            }
-        };
-        let value: serde_json::Value = runtime.block_on(client.get(&path, &query))?;
-        format!("{}\n", serde_json::to_string_pretty(&value)?)
-    } else {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        runtime.block_on(async {
-            anyhow::Ok(match view {
-                View::Summary => table::summary(&client.summary().await?),
-                View::Clusters(q) => table::clusters(&client.clusters(q).await?),
-                View::Cluster(name) => table::cluster(&client.cluster(name).await?, now_ms),
-                View::Lag { placement, environment, offset, limit } => {
-                    table::ledger(&client.lag(placement, environment, *offset, *limit).await?)
-                }
-                View::Compliance(q) => table::compliance(&client.compliance(q).await?),
-                View::Policy(policy, q) => table::policy(&client.compliance_policy(policy, q).await?),
-                View::Overrides(q) => table::overrides(&client.overrides(q).await?),
-                View::Preview { reference, repository, environment } => {
-                    hub_index::preview::table(&client.preview(reference, repository, environment).await?)
-                }
-            })
-        })?
-    };
+    let client = args.hub.client()?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let text = runtime()?.block_on(cli::show(&client, view, args.format, now_ms))?;
     Stdout::lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The hub's client with the viewer token (`--token-file`, or `FLOTILLA_HUB_TOKEN`).
-fn client(hub: &str, token_file: Option<&PathBuf>) -> Result<Client> {
-    let token = match token_file {
-        Some(f) => Some(std::fs::read_to_string(f).with_context(|| format!("--token-file {}", f.display()))?),
-        None => std::env::var("FLOTILLA_HUB_TOKEN").ok(),
-    };
-    Ok(Client::with_http(hub, reqwest::Client::new()).with_token(token.as_deref()))
 }

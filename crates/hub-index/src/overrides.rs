@@ -13,18 +13,12 @@
 //! a cluster running an exception), so there is nothing for the index to keep.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::api::{EvidenceKind, OverrideEvidence, OverrideGroup, Ran};
-use crate::audit::{parse_time, rfc3339_ms};
-use crate::server::{Hub, problem};
-use crate::store::{OverrideFilter, OverrideRow};
+use crate::audit::rfc3339_ms;
+use crate::records::OverrideRow;
 
 /// The most override rows one request reads.
 pub const MAX_ROWS: i64 = 100_000;
@@ -101,47 +95,6 @@ pub struct Filter {
     pub since: Option<String>,
     /// At most this many groups (default 100).
     pub limit: Option<usize>,
-}
-
-/// The groups `filter` asks for, or the status, message and field of what is wrong.
-pub async fn compute(
-    hub: &Hub,
-    filter: &Filter,
-) -> Result<Vec<OverrideGroup>, (StatusCode, String, Option<&'static str>)> {
-    let since_ms = match filter.since.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(parse_time(s).ok_or_else(|| {
-            let message = format!("since {s:?} is neither YYYY-MM-DD nor an RFC 3339 UTC time");
-            (StatusCode::BAD_REQUEST, message, Some("since"))
-        })?),
-    };
-    let nonempty = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-    let rows = hub
-        .store()
-        .overrides(&OverrideFilter {
-            cluster: nonempty(&filter.cluster),
-            target: nonempty(&filter.target),
-            environment: nonempty(&filter.environment),
-            since_ms,
-            limit: MAX_ROWS,
-            newest_first: true,
-        })
-        .await
-        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string(), None))?;
-    let mut groups = group(&rows);
-    groups.truncate(filter.limit.unwrap_or(100).clamp(1, 1_000));
-    Ok(groups)
-}
-
-/// `GET /api/v1/overrides?cluster=&target=&environment=&since=&limit=`: the groups, newest first.
-pub async fn overrides_api(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(filter): Query<Filter>) -> Response {
-    if let Err(r) = hub.viewer(&headers).await {
-        return r;
-    }
-    match compute(&hub, &filter).await {
-        Ok(groups) => Json(groups).into_response(),
-        Err((status, message, field)) => problem(status, &message, field),
-    }
 }
 
 #[cfg(test)]

@@ -24,20 +24,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY};
-use serde::Deserialize;
+use flotilla_core::fleet::ClusterIdentity;
 use serde_json::Value;
+use similar::{Algorithm, ChangeTag, DiffOp};
 
 use crate::api::{Change, Diff, Group, ObjectDiff, Preview};
-use crate::fleet::{FleetView, PreviewError, Scenario};
+use crate::fleet::{FleetView, Scenario};
 use crate::index::{Index, Labels, Placements, Text};
-use crate::server::{Hub, problem};
 
 /// How many cluster names a group lists.
 pub const NAMES: usize = 20;
@@ -56,7 +50,7 @@ pub const MAX_LINES: usize = 200;
 pub const CONTEXT: usize = 3;
 
 /// Beyond this many cells (old lines × new lines, once the common start and end are set aside)
-/// the line diff does not look for a longest common subsequence and shows the middle as
+/// the line diff does not align the middle (Myers' time grows with both) and shows it as
 /// removed, then added.
 const MAX_CELLS: usize = 1_000_000;
 
@@ -329,110 +323,59 @@ pub fn object_diff(old: &[Value], new: &[Value]) -> (Vec<ObjectDiff>, usize) {
 }
 
 /// One step of an edit script.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Edit<'a> {
-    Same(&'a str),
-    Removed(&'a str),
-    Added(&'a str),
-}
-
 /// The lines of `old` and `new` as a unified diff: each hunk an `@@ -l,n +l,n @@` header and
 /// its lines prefixed ` ` (kept), `-` (removed) or `+` (added), with `context` kept lines
-/// around each change. Empty when they are equal.
+/// around each change. Empty when they are equal. The edit script is `similar`'s (Myers), the
+/// common start and end set aside first; past [`MAX_CELLS`] the middle is removed, then added.
 pub fn line_diff(old: &str, new: &str, context: usize) -> Vec<String> {
     let a: Vec<&str> = old.lines().collect();
     let b: Vec<&str> = new.lines().collect();
-    unified(&edits(&a, &b), context)
+    let mut out = Vec::new();
+    for hunk in similar::group_diff_ops(edits(&a, &b), context) {
+        let (Some(first), Some(last)) = (hunk.first(), hunk.last()) else { continue };
+        let (old_start, old_count) = (first.old_range().start, last.old_range().end - first.old_range().start);
+        let (new_start, new_count) = (first.new_range().start, last.new_range().end - first.new_range().start);
+        // As `diff -u` numbers an empty side: the line before it.
+        let from_one = |start: usize, count: usize| if count == 0 { start } else { start + 1 };
+        out.push(format!(
+            "@@ -{},{old_count} +{},{new_count} @@",
+            from_one(old_start, old_count),
+            from_one(new_start, new_count)
+        ));
+        for op in &hunk {
+            // A replaced line: removed lines before added ones, as `diff` shows it.
+            out.extend(op.iter_changes(&a, &b).map(|change| {
+                let sign = match change.tag() {
+                    ChangeTag::Equal => ' ',
+                    ChangeTag::Delete => '-',
+                    ChangeTag::Insert => '+',
+                };
+                format!("{sign}{}", change.value())
+            }));
+        }
+    }
+    out
 }
 
-/// A shortest edit script from `a` to `b` (a longest common subsequence kept), the common
-/// start and end set aside first; past [`MAX_CELLS`] the middle is removed, then added.
-fn edits<'a>(old: &[&'a str], new: &[&'a str]) -> Vec<Edit<'a>> {
+/// The edit script from `old` to `new`: `similar`'s Myers diff, unless the lines between the
+/// common start and end are too many to align ([`MAX_CELLS`]), when they are removed, then added.
+fn edits(old: &[&str], new: &[&str]) -> Vec<DiffOp> {
     let prefix = old.iter().zip(new).take_while(|(x, y)| x == y).count();
     let suffix = old[prefix..].iter().rev().zip(new[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
-    let (was, is) = (&old[prefix..old.len() - suffix], &new[prefix..new.len() - suffix]);
-    let mut out: Vec<Edit<'a>> = old[..prefix].iter().map(|l| Edit::Same(l)).collect();
-    let (rows, cols) = (was.len(), is.len());
-    if rows.saturating_mul(cols) > MAX_CELLS {
-        out.extend(was.iter().map(|l| Edit::Removed(l)));
-        out.extend(is.iter().map(|l| Edit::Added(l)));
-    } else {
-        // lcs[r * width + c]: the length of a longest common subsequence of was[r..] and is[c..].
-        let width = cols + 1;
-        let mut lcs = vec![0_u32; (rows + 1) * width];
-        for r in (0..rows).rev() {
-            for c in (0..cols).rev() {
-                lcs[r * width + c] = if was[r] == is[c] {
-                    lcs[(r + 1) * width + c + 1] + 1
-                } else {
-                    lcs[(r + 1) * width + c].max(lcs[r * width + c + 1])
-                };
-            }
-        }
-        let (mut r, mut c) = (0, 0);
-        while r < rows || c < cols {
-            if r < rows && c < cols && was[r] == is[c] {
-                out.push(Edit::Same(was[r]));
-                (r, c) = (r + 1, c + 1);
-            } else if r < rows && (c == cols || lcs[(r + 1) * width + c] >= lcs[r * width + c + 1]) {
-                // Removed lines before added ones, as `diff` shows a replaced line.
-                out.push(Edit::Removed(was[r]));
-                r += 1;
-            } else {
-                out.push(Edit::Added(is[c]));
-                c += 1;
-            }
-        }
+    let (rows, cols) = (old.len() - prefix - suffix, new.len() - prefix - suffix);
+    if rows.saturating_mul(cols) <= MAX_CELLS {
+        return similar::capture_diff_slices(Algorithm::Myers, old, new);
     }
-    out.extend(old[old.len() - suffix..].iter().map(|l| Edit::Same(l)));
-    out
-}
-
-/// The edit script as hunks with `context` lines around changes.
-fn unified(edits: &[Edit<'_>], context: usize) -> Vec<String> {
-    let changed: Vec<usize> =
-        edits.iter().enumerate().filter(|(_, e)| !matches!(e, Edit::Same(_))).map(|(i, _)| i).collect();
-    let Some(&first) = changed.first() else { return Vec::new() };
-    // Hunks as ranges of the script; a change within reach of the last hunk's context joins it.
-    let mut hunks: Vec<(usize, usize)> = Vec::new();
-    let mut current = (first.saturating_sub(context), (first + context + 1).min(edits.len()));
-    for &i in &changed[1..] {
-        if i.saturating_sub(context) <= current.1 {
-            current.1 = (i + context + 1).min(edits.len());
-        } else {
-            hunks.push(current);
-            current = (i.saturating_sub(context), (i + context + 1).min(edits.len()));
-        }
+    let mut ops = Vec::new();
+    if prefix > 0 {
+        ops.push(DiffOp::Equal { old_index: 0, new_index: 0, len: prefix });
     }
-    hunks.push(current);
-    // The line numbers (from 1) of old and new at each step of the script.
-    let mut at = Vec::with_capacity(edits.len());
-    let (mut old_line, mut new_line) = (1, 1);
-    for e in edits {
-        at.push((old_line, new_line));
-        match e {
-            Edit::Same(_) => (old_line, new_line) = (old_line + 1, new_line + 1),
-            Edit::Removed(_) => old_line += 1,
-            Edit::Added(_) => new_line += 1,
-        }
+    ops.push(DiffOp::Delete { old_index: prefix, old_len: rows, new_index: prefix });
+    ops.push(DiffOp::Insert { old_index: prefix + rows, new_index: prefix, new_len: cols });
+    if suffix > 0 {
+        ops.push(DiffOp::Equal { old_index: prefix + rows, new_index: prefix + cols, len: suffix });
     }
-    let mut out = Vec::new();
-    for (start, end) in hunks {
-        let steps = &edits[start..end];
-        let old_count = steps.iter().filter(|e| !matches!(e, Edit::Added(_))).count();
-        let new_count = steps.iter().filter(|e| !matches!(e, Edit::Removed(_))).count();
-        // As `diff -u` numbers an empty side: the line before it.
-        let (old_start, new_start) = at[start];
-        let old_start = if old_count == 0 { old_start - 1 } else { old_start };
-        let new_start = if new_count == 0 { new_start - 1 } else { new_start };
-        out.push(format!("@@ -{old_start},{old_count} +{new_start},{new_count} @@"));
-        out.extend(steps.iter().map(|e| match e {
-            Edit::Same(l) => format!(" {l}"),
-            Edit::Removed(l) => format!("-{l}"),
-            Edit::Added(l) => format!("+{l}"),
-        }));
-    }
-    out
+    ops
 }
 
 /// The summary line the command line and the dashboard start with.
@@ -526,60 +469,6 @@ pub fn change_word(change: Change) -> &'static str {
         Change::Removed => "removed",
         Change::Failed => "failed",
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct PreviewQuery {
-    #[serde(rename = "ref")]
-    reference: Option<String>,
-    repository: Option<String>,
-    environment: Option<String>,
-}
-
-/// Why a preview has no answer: status, message, and the request field at fault.
-pub(crate) type Refusal = (StatusCode, String, Option<&'static str>);
-
-/// `GET /api/v1/preview?ref=REF&repository=fleet&environment=prod`.
-pub async fn preview_api(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(q): Query<PreviewQuery>) -> Response {
-    if let Err(r) = hub.viewer(&headers).await {
-        return r;
-    }
-    let Some(reference) = q.reference.filter(|r| !r.trim().is_empty()) else {
-        return problem(StatusCode::BAD_REQUEST, "which ref? a branch or a full commit id", Some("ref"));
-    };
-    let repository = q.repository.filter(|r| !r.is_empty()).unwrap_or_else(|| FLEET_REPOSITORY.to_string());
-    let environment = q.environment.filter(|e| !e.is_empty()).unwrap_or_else(|| "prod".to_string());
-    match compute(&hub, environment, repository, reference.trim().to_string()).await {
-        Ok(preview) => Json(preview).into_response(),
-        Err((status, message, field)) => problem(status, &message, field),
-    }
-}
-
-/// The preview as the API and the dashboard answer it: the index's clusters of `environment`
-/// copied under its lock, then rendered off the async runtime.
-pub(crate) async fn compute(
-    hub: &Hub,
-    environment: String,
-    repository: String,
-    reference: String,
-) -> Result<Preview, Refusal> {
-    let Some(fleet) = hub.fleet_view() else {
-        return Err((StatusCode::SERVICE_UNAVAILABLE, "the fleet repository has not been read yet".into(), None));
-    };
-    let clusters = known(&hub.index(), &environment);
-    tokio::task::spawn_blocking(move || {
-        let scenario = fleet.scenario(&environment, &repository, &reference)?;
-        Ok::<_, PreviewError>(preview(&fleet, &scenario, &clusters))
-    })
-    .await
-    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("the preview failed: {e}"), None))?
-    .map_err(|e| {
-        let status = match e {
-            PreviewError::FleetBranch { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::NOT_FOUND,
-        };
-        (status, e.to_string(), Some(e.field()))
-    })
 }
 
 #[cfg(test)]

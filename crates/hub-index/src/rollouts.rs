@@ -3,7 +3,7 @@
 //! wait, and how many failed. The hub puts each cluster in its wave and finds each wave's
 //! commit with the very functions the agents call (`flotilla_core::rollout::wave_of` and
 //! `pick`), so the two agree. A commit's bake counts from when it reached the branch, as the
-//! hub recorded it (`crate::arrivals`), never from a date the commit carries; the answer
+//! hub recorded it (the hub's `arrivals`), never from a date the commit carries; the answer
 //! publishes those arrivals for the agents, whose own first sight of a commit is later than the
 //! hub's and differs from cluster to cluster.
 //!
@@ -16,23 +16,16 @@
 //! placement — and kept for [`FRESH_MS`], so that a wave of agents asking at once costs one
 //! computation.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
-
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use flotilla_core::fleet::Placement;
 use flotilla_core::rollout::{self, Arrivals, HaltAnswer, Halted, Landed};
 use flotilla_core::selector::Labels;
-use serde::Deserialize;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::api::{Progress, Standing, WaveProgress};
-use crate::fleet::{Commit, FleetView};
+use crate::fleet::Commit;
 use crate::index::{Entry, Index, Text, standing_of};
-use crate::server::{Hub, fleet_with, problem};
-use crate::store::Failure;
+use crate::records::Failure;
 
 /// How long a computed progress is served again.
 pub const FRESH_MS: i64 = 2_000;
@@ -176,66 +169,6 @@ fn halted(
     let order = |commit: &str| ids.iter().position(|id| id == commit).unwrap_or(usize::MAX);
     by_commit.sort_by_key(|(commit, _)| order(commit));
     by_commit
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ProgressQuery {
-    environment: Option<String>,
-}
-
-/// `GET /api/v1/rollouts/{placement}?environment=prod`.
-pub async fn rollout(
-    State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-    Path(placement): Path<String>,
-    Query(q): Query<ProgressQuery>,
-) -> Response {
-    // A viewer, or an agent asking whether its wave may go on.
-    if let Err(r) = hub.viewer_or_cluster(&headers).await {
-        return r;
-    }
-    let environment = q.environment.unwrap_or_else(|| "prod".to_string());
-    let fleet = match fleet_with(&hub, &environment) {
-        Ok(f) => f,
-        Err((status, message)) => {
-            return problem(status, &message, (status == StatusCode::NOT_FOUND).then_some("environment"));
-        }
-    };
-    match progress_now(&hub, &fleet, &environment, &placement).await {
-        Ok(Some(view)) => Json(&*view).into_response(),
-        Ok(None) => {
-            let message = format!("no placement {placement:?} in environment {environment:?}");
-            problem(StatusCode::NOT_FOUND, &message, Some("placement"))
-        }
-        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
-    }
-}
-
-/// [`progress`] of a placement the fleet declares in `environment`, now, from the hub's index,
-/// the source branch's history as the fleet view holds it and the store's failures; `None` for
-/// an unknown placement. Served from the hub's cache when computed less than [`FRESH_MS`] ago.
-pub(crate) async fn progress_now(
-    hub: &Hub,
-    fleet: &FleetView,
-    environment: &str,
-    placement: &str,
-) -> Result<Option<Arc<Progress>>, crate::store::Error> {
-    let Some(source) = fleet.placement(environment, placement) else { return Ok(None) };
-    let now_ms = Hub::now_ms();
-    let key = (environment.to_string(), placement.to_string());
-    if let Some(fresh) = hub.cached_progress(&key, now_ms) {
-        return Ok(Some(fresh));
-    }
-    let halting = source.placement.spec.rollout.as_ref().is_some_and(|r| r.halt.is_some());
-    let failures = if halting { hub.store().rollout_failures(environment, placement).await? } else { Vec::new() };
-    let branch = fleet.source_branch(environment, placement);
-    let history = branch.map_or(&[][..], |b| b.history.as_slice());
-    let empty = Arrivals::default();
-    let arrivals = branch.map_or(&empty, crate::fleet::Branch::arrivals);
-    let view =
-        Arc::new(progress(&hub.index(), &source.placement, environment, history, arrivals, &failures, now_ms / 1_000));
-    hub.cache_progress(key, now_ms, Arc::clone(&view));
-    Ok(Some(view))
 }
 
 #[cfg(test)]

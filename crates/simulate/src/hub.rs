@@ -44,8 +44,8 @@ use flotilla_core::rollout::{Arrivals, counts_against};
 use hub_index::api::Progress;
 use hub_index::fleet::Commit;
 use hub_index::index::{Index, Row};
+use hub_index::records::Failure;
 use hub_index::rollouts::{FRESH_MS, progress};
-use hub_index::store::Failure;
 
 use crate::git::CommitIx;
 use crate::world::{HashMap, World};

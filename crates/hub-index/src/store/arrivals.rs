@@ -9,7 +9,7 @@
 
 use sqlx::Row as _;
 
-use super::ingest::{ROWS_PER_STATEMENT, placeholders, rows};
+use super::sql::{ROWS_PER_STATEMENT, placeholders, rows};
 use super::{Error, Store};
 
 /// A commit's arrival on a branch, as stored.

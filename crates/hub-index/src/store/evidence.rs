@@ -18,9 +18,10 @@ use sha2::{Digest as _, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _, Transaction};
 
-use super::overrides::{self, OverrideRow};
-use super::{Error, EvidenceRow, Store};
+use super::overrides;
+use super::{Error, Store};
 use crate::api::ChainCheck;
+use crate::records::{EvidenceRow, OverrideRow};
 
 /// The hash before the first row.
 pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -28,14 +29,6 @@ pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000
 /// The columns of an evidence row, in [`row`]'s order.
 pub(super) const COLUMNS: &str = "seq, cluster, policy, change, sequence, time, compliant, commit_id, violations_json, \
      standards_json, controls_json, remediation_json, prev_hash, hash";
-
-/// What the fleet says of a policy when its result is recorded: the standards and controls it
-/// gives evidence for. Kept with each row, so that an audit reads what held then.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PolicyMeta {
-    pub standards: Vec<String>,
-    pub controls: Vec<String>,
-}
 
 /// One row's fields as hashed.
 #[derive(Debug, Serialize)]

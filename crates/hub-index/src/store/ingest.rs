@@ -16,9 +16,11 @@ use flotilla_core::report::{Override, PolicyReport, Report};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row as _, Transaction};
 
-use super::evidence::{Link, PolicyMeta};
+use super::evidence::Link;
 use super::overrides::{Key as OverrideKey, Link as OverrideLink};
+use super::sql::{ROWS_PER_STATEMENT, placeholders, rows};
 use super::{Error, Store};
+use crate::records::PolicyMeta;
 
 /// What the fleet says of a policy in an environment (`(environment, policy)` → its standards
 /// and controls), recorded with each evidence row; `None` when it does not know.
@@ -73,10 +75,6 @@ struct Checked<'a> {
     sequence: i64,
     time_ms: i64,
 }
-
-/// How many rows one statement reads or writes: few statements per batch, and far below both
-/// databases' limits on parameters (SQLite 32,766, PostgreSQL 65,535).
-pub(super) const ROWS_PER_STATEMENT: usize = 200;
 
 /// A cluster of the batch as the transaction goes along.
 struct Latest<'a> {
@@ -429,16 +427,6 @@ impl PolicyEntry<'_> {
             remediation_json: &self.remediation_json,
         }
     }
-}
-
-/// `?, ?, ?`: `n` placeholders.
-pub(super) fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
-/// `(?, ?), (?, ?)`: `rows` rows of `columns` placeholders.
-pub(super) fn rows(rows: usize, columns: usize) -> String {
-    vec![format!("({})", placeholders(columns)); rows].join(", ")
 }
 
 /// Decides, in batch order, what becomes of each report given the clusters' rows: the results

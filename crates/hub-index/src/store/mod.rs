@@ -31,11 +31,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor as _, Row as _, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use crate::records::{EvidenceRow, Failure, OverrideRow, PolicyMeta};
 pub use arrivals::ArrivalRow;
-pub use evidence::PolicyMeta;
 pub use ingest::{Incoming, IngestError, Ingested};
-pub use overrides::{OverrideFilter, OverrideRow};
-pub use rollout::Failure;
+pub use overrides::OverrideFilter;
 use sql::Dialect;
 pub use token::{CLUSTER_PREFIX, JOIN_PREFIX, VIEWER_PREFIX, digest as token_digest};
 
@@ -121,35 +120,6 @@ pub struct ReportRow {
     /// The report's bytes as received.
     pub json: String,
     pub report: Report,
-}
-
-/// One entry of the evidence log: a policy's result on a cluster, from the report that changed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EvidenceRow {
-    /// Its position in the chain, from 1.
-    pub seq: i64,
-    pub cluster: String,
-    pub policy: String,
-    /// `None` when the agent could not evaluate the policy.
-    pub compliant: Option<bool>,
-    /// The report's time (the agent's clock).
-    pub time_ms: i64,
-    pub sequence: i64,
-    /// The report's change number.
-    pub change: i64,
-    /// The commit the cluster ran, when all its placements ran the same one.
-    pub commit: Option<String>,
-    /// The violations, as the JSON array of the report's `violations`.
-    pub violations_json: String,
-    /// The standards and controls the policy named when the row was written (JSON arrays);
-    /// `None` when the hub had not read the fleet repository then.
-    pub standards_json: Option<String>,
-    pub controls_json: Option<String>,
-    /// What the agent did about the violations (the JSON array of the report's `remediation`).
-    pub remediation_json: String,
-    /// The hash of the row before (64 zeros for the first) and this row's.
-    pub prev_hash: String,
-    pub hash: String,
 }
 
 /// Which evidence to read: all of it by default, oldest first (or newest first), at most

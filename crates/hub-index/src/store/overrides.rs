@@ -17,38 +17,13 @@ use sha2::{Digest as _, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _, Transaction};
 
-use super::ingest::{ROWS_PER_STATEMENT, rows};
+use super::sql::{ROWS_PER_STATEMENT, rows};
 use super::{Error, Store};
+use crate::records::OverrideRow;
 
 /// The columns of an override row, in [`row`]'s order.
 pub(super) const COLUMNS: &str = "seq, cluster, environment, target, commit_id, signer, reason, change, sequence, \
      time, received_at, prev_hash, hash";
-
-/// One override as the evidence log holds it: a cluster ran `commit` of `target` through a
-/// freeze, on the word of `signer`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OverrideRow {
-    /// Its position in the evidence chain (shared with the policy results).
-    pub seq: i64,
-    pub cluster: String,
-    /// The cluster's environment when the hub received it.
-    pub environment: String,
-    /// `fleet`, or the placement whose source commit it is.
-    pub target: String,
-    pub commit: String,
-    pub signer: String,
-    pub reason: String,
-    /// The change number of the report that first named it, its sequence and its time (the
-    /// agent's clock).
-    pub change: i64,
-    pub sequence: i64,
-    pub time_ms: i64,
-    /// When the hub received that report (its clock).
-    pub received_at_ms: i64,
-    /// The hash of the row before in the chain, and this row's.
-    pub prev_hash: String,
-    pub hash: String,
-}
 
 /// Which overrides to read: all of them by default, oldest first (or newest first), at most
 /// `limit`.

@@ -13,17 +13,9 @@ use flotilla_core::report::{Report, SyncState};
 use flotilla_core::rollout::counts_against;
 use sqlx::{Any, Row as _, Transaction};
 
-use super::ingest::{ROWS_PER_STATEMENT, rows};
+use super::sql::{ROWS_PER_STATEMENT, rows};
 use super::{Error, Store};
-
-/// A cluster that failed on a commit of a placement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub cluster: String,
-    pub commit: String,
-    /// When the hub received the report that said so first (unix milliseconds).
-    pub at_ms: i64,
-}
+use crate::records::Failure;
 
 /// (cluster, placement, commit).
 type Key<'r> = (&'r str, &'r str, &'r str);

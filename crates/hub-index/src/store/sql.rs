@@ -63,6 +63,20 @@ pub(super) fn numbered(sql: &str) -> String {
     out
 }
 
+/// `?, ?, ?`: `n` placeholders.
+pub(super) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// `(?, ?), (?, ?)`: `rows` rows of `columns` placeholders.
+pub(super) fn rows(rows: usize, columns: usize) -> String {
+    vec![format!("({})", placeholders(columns)); rows].join(", ")
+}
+
+/// How many rows one statement reads or writes: few statements per batch, and far below both
+/// databases' limits on parameters (SQLite 32,766, PostgreSQL 65,535).
+pub(super) const ROWS_PER_STATEMENT: usize = 200;
+
 #[cfg(test)]
 mod tests {
     use super::*;
