@@ -16,10 +16,10 @@ use crate::table;
 /// How a view is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
-    /// Columns for people.
+    // Columns for people (no doc comments: clap would list the values long-form in --help).
     #[default]
     Table,
-    /// The JSON the API answered, indented.
+    // The JSON the API answered, indented.
     Json,
 }
 

@@ -179,7 +179,6 @@ struct ServeArgs {
     /// The fleet repository's URL.
     #[arg(long)]
     fleet_repo: String,
-    /// `sqlite:PATH` (the default, embedded) or `postgres://…` (shared by several hubs).
     #[command(flatten)]
     db: DbArgs,
     /// The address and port to serve the API and the dashboard on; agents and viewers connect
@@ -310,7 +309,7 @@ impl HubArgs {
 /// The database the hub keeps.
 #[derive(clap::Args)]
 struct DbArgs {
-    /// `sqlite:PATH` or `postgres://…`.
+    /// `sqlite:PATH` (the default, embedded) or `postgres://…` (shared by several hubs).
     #[arg(long, default_value = "sqlite:hub.db")]
     db: String,
 }
