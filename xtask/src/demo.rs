@@ -1123,7 +1123,7 @@ mod tests {
 
         let collector = fleet.placements.iter().find(|p| p.name() == PLACEMENT).unwrap();
         let rollout = collector.spec.rollout.as_ref().unwrap();
-        assert_eq!(rollout.bake.as_deref(), Some("20s"));
+        assert_eq!(rollout.bake.as_ref().map(flotilla_core::fleet::Bake::as_str), Some("20s"));
         assert_eq!(rollout.waves.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), ["canary", "early", "everyone"]);
         assert!(rollout.halt.is_some(), "the halt stays");
         assert_eq!(collector.spec.windows, []);

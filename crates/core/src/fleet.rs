@@ -14,6 +14,11 @@ use crate::kustomize::Target;
 use crate::selector::{LabelSelector, Labels};
 use crate::snapshot::Snapshot;
 
+pub mod delivery;
+pub use delivery::{
+    Bake, Clock, Freeze, Halt, Limit, LocalTime, Rollout, Wave, Weekday, WhenHubUnreachable, Window, Zone,
+};
+
 /// The API version of every fleet object.
 pub const API_VERSION: &str = "flotilla.dev/v1alpha1";
 /// The folder of the fleet repository that holds the fleet objects.
@@ -63,18 +68,6 @@ pub struct RepositorySpec {
     pub windows: Vec<Window>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub freezes: Vec<Freeze>,
-}
-
-/// A dated change freeze: no new commit at all from `from` to `to` (local times `YYYY-MM-DDTHH:MM`
-/// in `timeZone`), but one that carries a signed `Flotilla-Override:` trailer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Freeze {
-    pub from: String,
-    pub to: String,
-    pub time_zone: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +138,65 @@ pub struct Scope {
     pub service_account: Option<String>,
 }
 
+impl Scope {
+    /// Why a declared scope cannot be used, naming its field (under `spec.scope`).
+    pub fn check(&self, namespace: Option<&str>) -> Result<(), (String, String)> {
+        let scope = self;
+        if scope.cluster && (scope.namespaces.is_some() || scope.cluster_scoped.is_some()) {
+            return Err((
+                "cluster".into(),
+                "cluster: true allows every object; leave out namespaces and clusterScoped".into(),
+            ));
+        }
+        for (i, g) in scope.namespaces.iter().flatten().enumerate() {
+            let ok = !g.is_empty()
+                && g.len() <= 63
+                && g.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'*' || b == b'?');
+            if !ok {
+                return Err((
+                    format!("namespaces[{i}]"),
+                    format!("{g:?} is not a namespace or a glob of one (lower-case letters, digits, '-', '*', '?')"),
+                ));
+            }
+        }
+        for (i, k) in scope.cluster_scoped.iter().flatten().enumerate() {
+            let kind = k.rsplit_once('/').map_or(k.as_str(), |(_, kind)| kind);
+            let ok = kind.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+                && kind.bytes().all(|b| b.is_ascii_alphanumeric())
+                && !k.starts_with('/');
+            if !ok {
+                return Err((
+                    format!("clusterScoped[{i}]"),
+                    format!(
+                        "{k:?} is not a kind (ClusterRole) or a group and kind (rbac.authorization.k8s.io/ClusterRole)"
+                    ),
+                ));
+            }
+        }
+        if let Some(account) = &scope.service_account {
+            if namespace.is_none() {
+                return Err((
+                    "serviceAccount".into(),
+                    "a ServiceAccount lives in a namespace: set the placement's spec.namespace".into(),
+                ));
+            }
+            let ok = !account.is_empty()
+                && account.len() <= 253
+                && account.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+            if !ok {
+                return Err(("serviceAccount".into(), format!("{account:?} is not a ServiceAccount name")));
+            }
+            // Refused rather than ignored: a scope that reads stricter than it is would mislead.
+            return Err((
+                "serviceAccount".into(),
+                "applying as a ServiceAccount (impersonation) is not supported yet; the scope's namespaces and kinds hold the placement".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl PlacementSpec {
     /// Which of the customizations select a cluster with `labels`, in order. With the fleet and
     /// source commits and the `${cluster.*}` values substituted, that is all a placement's
@@ -199,80 +251,6 @@ impl Default for Sync {
 
 fn yes() -> bool {
     true
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Rollout {
-    pub waves: Vec<Wave>,
-    /// How long each wave waits after the previous one, as a Go-style duration (`2h`, `30m`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bake: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub halt: Option<Halt>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Wave {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clusters: Option<LabelSelector>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percent: Option<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Halt {
-    /// A count (`5`) or a share of the earlier waves (`5%`).
-    #[serde(deserialize_with = "count_or_text")]
-    pub max_failed: String,
-    #[serde(default)]
-    pub when_hub_unreachable: WhenHubUnreachable,
-}
-
-/// A field written either as a number (`5`) or as text (`5%`), read as text.
-fn count_or_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum CountOrText {
-        Count(u64),
-        Text(String),
-    }
-    Ok(match CountOrText::deserialize(deserializer)? {
-        CountOrText::Count(n) => n.to_string(),
-        CountOrText::Text(text) => text,
-    })
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WhenHubUnreachable {
-    #[default]
-    Wait,
-    Proceed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Window {
-    pub days: Vec<Weekday>,
-    /// `HH:MM`, local time in `time_zone`.
-    pub start: String,
-    pub end: String,
-    pub time_zone: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Weekday {
-    Mon,
-    Tue,
-    Wed,
-    Thu,
-    Fri,
-    Sat,
-    Sun,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -485,10 +463,9 @@ impl Fleet {
                 for (i, c) in spec.customizations.iter().enumerate() {
                     check_selector(&c.clusters, &format!("spec.customizations[{i}].clusters"))?;
                 }
-                check_delivery(spec.rollout.as_ref(), &spec.windows, &spec.freezes)?;
+                check_delivery(spec.rollout.as_ref(), &spec.freezes)?;
                 if let Some(scope) = &spec.scope {
-                    crate::scope::check_spec(scope, spec.namespace.as_deref())
-                        .map_err(|(field, e)| (format!("spec.scope.{field}"), e))?;
+                    scope.check(spec.namespace.as_deref()).map_err(|(field, e)| (format!("spec.scope.{field}"), e))?;
                 }
                 self.placements.push(Object { metadata, spec, file });
             }
@@ -584,9 +561,9 @@ impl Fleet {
     }
 }
 
-/// Checks a rollout, windows and freezes (of a placement or the fleet Repository), naming the
-/// field under `spec`.
-fn check_delivery(rollout: Option<&Rollout>, windows: &[Window], freezes: &[Freeze]) -> Result<(), (String, String)> {
+/// Checks what reading each value cannot of a rollout and freezes (of a placement or the fleet
+/// Repository), naming the field under `spec`.
+fn check_delivery(rollout: Option<&Rollout>, freezes: &[Freeze]) -> Result<(), (String, String)> {
     if let Some(rollout) = rollout {
         for (i, w) in rollout.waves.iter().enumerate() {
             if let Some(s) = &w.clusters {
@@ -599,16 +576,11 @@ fn check_delivery(rollout: Option<&Rollout>, windows: &[Window], freezes: &[Free
         if rollout.waves.is_empty() {
             return Err(("spec.rollout.waves".into(), "needs at least one wave".into()));
         }
-        crate::rollout::bake_seconds(rollout).map_err(|e| ("spec.rollout.bake".to_string(), e))?;
-        if let Some(halt) = &rollout.halt {
-            crate::rollout::max_failed(halt).map_err(|e| ("spec.rollout.halt.maxFailed".to_string(), e))?;
-        }
     }
-    for (i, w) in windows.iter().enumerate() {
-        crate::rollout::check_window(w).map_err(|(field, e)| (format!("spec.windows[{i}].{field}"), e))?;
-    }
+    // A window's and a freeze's values were parsed as they were read; what is left is whether
+    // a freeze's span can be placed in time and ends after it starts.
     for (i, f) in freezes.iter().enumerate() {
-        crate::rollout::check_freeze(f).map_err(|(field, e)| (format!("spec.freezes[{i}].{field}"), e))?;
+        f.span().map_err(|(field, e)| (format!("spec.freezes[{i}].{field}"), e.to_string()))?;
     }
     Ok(())
 }
@@ -634,7 +606,7 @@ fn check_fleet_repository(spec: &RepositorySpec) -> Result<(), (String, String)>
             "the fleet's rollout has no halt: each agent decides it from git alone".into(),
         ));
     }
-    check_delivery(spec.rollout.as_ref(), &spec.windows, &spec.freezes)
+    check_delivery(spec.rollout.as_ref(), &spec.freezes)
 }
 
 fn show_labels(labels: &Labels) -> String {
@@ -771,9 +743,11 @@ mod tests {
         assert_eq!(with(good), []);
         let errors = with("  rollout: {waves: [{name: all}], bake: two hours}\n");
         assert_eq!(errors[0].field, "spec.rollout.bake");
+        assert_eq!(errors[0].message, "\"two hours\" is not a duration like 2h, 30m or 1h30m");
         assert_eq!(with("  rollout: {waves: []}\n")[0].field, "spec.rollout.waves");
         let errors = with("  rollout: {waves: [{name: all}], halt: {maxFailed: lots}}\n");
         assert_eq!(errors[0].field, "spec.rollout.halt.maxFailed");
+        assert_eq!(errors[0].message, "\"lots\" is not a count (5) or a percentage (5%)");
         assert_eq!(with("  rollout: {waves: [{name: all}], halt: {maxFailed: 5%, whenHubUnreachable: proceed}}\n"), []);
         assert_eq!(with("  rollout: {waves: [{name: all}], halt: {maxFailed: 5}}\n"), []);
         let errors = with("  rollout: {waves: [{name: all}], halt: {maxFailed: \"1\", whenHubUnreachable: panic}}\n");
@@ -783,6 +757,35 @@ mod tests {
         assert!(zone[0].message.contains("not an IANA time zone"), "{}", zone[0]);
         let end = with("  windows: [{days: [Mon], start: \"02:00\", end: \"5:00\", timeZone: UTC}]\n");
         assert_eq!(end[0].field, "spec.windows[0].end");
+        assert_eq!(end[0].message, "\"5:00\" is not HH:MM");
+        let days = with("  windows: [{days: [], start: \"02:00\", end: \"05:00\", timeZone: UTC}]\n");
+        assert_eq!((days[0].field.as_str(), days[0].message.as_str()), ("spec.windows[0].days", "names no day"));
+        let from = with("  freezes: [{from: \"2026-11-20\", to: \"2026-12-01T00:00\", timeZone: UTC}]\n");
+        assert_eq!(from[0].field, "spec.freezes[0].from");
+    }
+
+    /// The bake, the halt's limit and the windows were strings, checked when the fleet was read
+    /// and parsed again where used, with `unwrap_or(0)` (no bake) or `Count(0)` where parsing
+    /// failed: only the fleet's reading stood between a typo and a rollout without a bake. Now
+    /// the model holds the parsed values, and a rollout that does not read is not a rollout.
+    #[test]
+    fn a_bad_bake_is_no_rollout_rather_than_a_rollout_without_bake() {
+        let rollout = |bake: &str| {
+            serde_json::from_value::<Rollout>(serde_json::json!({"waves": [{"name": "all"}], "bake": bake}))
+        };
+        let error = rollout("two hours").unwrap_err().to_string();
+        assert!(error.contains("\"two hours\" is not a duration"), "{error}");
+        let read = rollout("1h30m").unwrap();
+        assert_eq!(read.bake_seconds(), 5_400, "the parsed value is the one used");
+        assert_eq!(serde_json::to_value(&read).unwrap()["bake"], "1h30m", "written back as read");
+        let (f, errors) = fleet(&[(
+            "fleet/a.yaml",
+            &format!("{PLACEMENT}  rollout: {{waves: [{{name: all}}], bake: 2h, halt: {{maxFailed: 5%}}}}\n"),
+        )]);
+        assert_eq!(errors, []);
+        let rollout = f.placements[0].spec.rollout.as_ref().unwrap();
+        assert_eq!(rollout.bake_seconds(), 7_200);
+        assert_eq!(rollout.halt.as_ref().unwrap().max_failed, Limit::Percent(5));
     }
 
     #[test]

@@ -236,61 +236,6 @@ pub fn check(
     violations
 }
 
-/// Why a declared scope cannot be used, naming its field (under `spec.scope`).
-pub fn check_spec(scope: &Scope, namespace: Option<&str>) -> Result<(), (String, String)> {
-    if scope.cluster && (scope.namespaces.is_some() || scope.cluster_scoped.is_some()) {
-        return Err((
-            "cluster".into(),
-            "cluster: true allows every object; leave out namespaces and clusterScoped".into(),
-        ));
-    }
-    for (i, g) in scope.namespaces.iter().flatten().enumerate() {
-        let ok = !g.is_empty()
-            && g.len() <= 63
-            && g.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'*' || b == b'?');
-        if !ok {
-            return Err((
-                format!("namespaces[{i}]"),
-                format!("{g:?} is not a namespace or a glob of one (lower-case letters, digits, '-', '*', '?')"),
-            ));
-        }
-    }
-    for (i, k) in scope.cluster_scoped.iter().flatten().enumerate() {
-        let kind = k.rsplit_once('/').map_or(k.as_str(), |(_, kind)| kind);
-        let ok = kind.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
-            && kind.bytes().all(|b| b.is_ascii_alphanumeric())
-            && !k.starts_with('/');
-        if !ok {
-            return Err((
-                format!("clusterScoped[{i}]"),
-                format!(
-                    "{k:?} is not a kind (ClusterRole) or a group and kind (rbac.authorization.k8s.io/ClusterRole)"
-                ),
-            ));
-        }
-    }
-    if let Some(account) = &scope.service_account {
-        if namespace.is_none() {
-            return Err((
-                "serviceAccount".into(),
-                "a ServiceAccount lives in a namespace: set the placement's spec.namespace".into(),
-            ));
-        }
-        let ok = !account.is_empty()
-            && account.len() <= 253
-            && account.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-        if !ok {
-            return Err(("serviceAccount".into(), format!("{account:?} is not a ServiceAccount name")));
-        }
-        // Refused rather than ignored: a scope that reads stricter than it is would mislead.
-        return Err((
-            "serviceAccount".into(),
-            "applying as a ServiceAccount (impersonation) is not supported yet; the scope's namespaces and kinds hold the placement".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// Whether `text` matches `pattern`, where `*` is any run of characters and `?` any one.
 pub fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
@@ -434,16 +379,16 @@ mod tests {
     fn bad_scopes_name_their_field() {
         let field = |scope: Value, namespace: Option<&str>| {
             let scope: Scope = serde_json::from_value(scope).unwrap();
-            check_spec(&scope, namespace).unwrap_err().0
+            scope.check(namespace).unwrap_err().0
         };
         assert_eq!(field(json!({"cluster": true, "namespaces": ["a"]}), None), "cluster");
         assert_eq!(field(json!({"namespaces": ["ok", "Not_OK"]}), None), "namespaces[1]");
         assert_eq!(field(json!({"clusterScoped": ["clusterrole"]}), None), "clusterScoped[0]");
         assert_eq!(field(json!({"serviceAccount": "deployer"}), None), "serviceAccount");
         let fine: Scope = serde_json::from_value(json!({"namespaces": ["bt-*"]})).unwrap();
-        assert_eq!(check_spec(&fine, Some("bt")), Ok(()));
+        assert_eq!(fine.check(Some("bt")), Ok(()));
         let impersonating: Scope = serde_json::from_value(json!({"serviceAccount": "deployer"})).unwrap();
-        let (field, message) = check_spec(&impersonating, Some("bt")).unwrap_err();
+        let (field, message) = impersonating.check(Some("bt")).unwrap_err();
         assert_eq!(field, "serviceAccount");
         assert!(message.contains("not supported yet"), "{message}");
     }

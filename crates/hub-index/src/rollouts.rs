@@ -16,7 +16,7 @@
 //! placement — and kept for [`FRESH_MS`], so that a wave of agents asking at once costs one
 //! computation.
 
-use flotilla_core::fleet::Placement;
+use flotilla_core::fleet::{Placement, Rollout};
 use flotilla_core::rollout::{self, Arrivals, HaltAnswer, Halted, Landed};
 use flotilla_core::selector::Labels;
 use std::collections::{BTreeSet, HashMap};
@@ -50,7 +50,7 @@ pub fn progress(
 ) -> Progress {
     let name = placement.name();
     let rollout = placement.spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
-    let bake = rollout.map_or(0, |r| rollout::bake_seconds(r).unwrap_or(0));
+    let bake = rollout.map_or(0, Rollout::bake_seconds);
     let ids: Vec<String> = history.iter().map(|c| c.id.to_string()).collect();
     let landed: Vec<Landed> = history
         .iter()
@@ -120,7 +120,7 @@ pub fn progress(
         let clusters: Vec<usize> = waves.iter().map(|w| w.clusters).collect();
         let commits =
             halted(&ids, failures, &clusters, |cluster| index.get(cluster).map(|entry| wave_of(cluster, entry)));
-        let limit = rollout::max_failed(halt).unwrap_or(rollout::Limit::Count(0));
+        let limit = halt.max_failed;
         let mut commits: Vec<Halted> = commits
             .into_iter()
             .map(|(commit, failed)| {
@@ -129,7 +129,7 @@ pub fn progress(
             })
             .collect();
         commits.retain(|c| c.failed.iter().any(|n| *n > 0));
-        HaltAnswer { max_failed: halt.max_failed.clone(), commits }
+        HaltAnswer { max_failed: halt.max_failed.to_string(), commits }
     });
     if let Some(halt) = &halt {
         for (i, w) in waves.iter_mut().enumerate() {

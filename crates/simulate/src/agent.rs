@@ -1,9 +1,9 @@
 //! One cluster's agent, as a model: its poll makes the decisions `pull-agent`'s cycle makes
 //! (`agent::reconcile_with`, `schedule`, `render_located`, then the daemon's report, spool and
 //! delivery), with the agent's own functions wherever a decision is taken: `Fleet::select`,
-//! `flotilla_core::rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds,
-//! frozen, override_reason}` and `render::fleet_view` (`choose::choose_fleet`: the fleet's own
-//! rollout, windows and freezes), a placement's decision by `rollout::decide` (its wave, the
+//! `flotilla_core::rollout::{wave_of, pick, gate, window_open, next_opening, frozen,
+//! override_reason}`, `Rollout::bake_seconds` and `render::fleet_view` (`choose::choose_fleet`:
+//! the fleet's own rollout, windows and freezes), a placement's decision by `rollout::decide` (its wave, the
 //! hub's published halts, freezes and overrides, windows: the very function `agent::schedule`
 //! calls, over the same inputs), `render::render`, the report's own types and
 //! `Report::validate`, the agent's poll jitter (`pull_agent::config::jittered`)
@@ -418,7 +418,7 @@ impl Cluster {
                 self.fleet_wave = Some((tip, wave));
             }
             let wave = self.fleet_wave.as_ref().and_then(|(_, w)| w.clone()).expect("the rollout has waves");
-            let bake = rollout::bake_seconds(rollout).unwrap_or(0);
+            let bake = rollout.bake_seconds();
             let (picked, tip_arrived) = {
                 let git = &cx.world.git;
                 let branch = git.branch_at(fleet_key);

@@ -29,8 +29,8 @@
 //!   shared; each agent's poll is counted (a ref advertisement per repository, a fetch and the
 //!   bytes of the pack when its branch moved, measured once per pair with `git pack-objects`).
 //! - **Agents are models that decide with the agent's functions** ([`agent`]): `Fleet::select`,
-//!   `rollout::{wave_of, pick, gate, window_open, next_opening, bake_seconds, frozen,
-//!   override_reason}`, `render::fleet_view` (the fleet commit each cluster runs, chosen as
+//!   `rollout::{wave_of, pick, gate, window_open, next_opening, frozen, override_reason}`,
+//!   `Rollout::bake_seconds`, `render::fleet_view` (the fleet commit each cluster runs, chosen as
 //!   `choose_fleet` does when the fleet repository declares a rollout, windows or freezes),
 //!   a placement's commit by `rollout::decide` (its wave, the hub's published halts and
 //!   `whenHubUnreachable`, freezes and overrides, windows; the function `agent::schedule`

@@ -19,7 +19,7 @@ use crate::calendar::rfc3339;
 use crate::fleet::{Freeze, Halt, Rollout, WhenHubUnreachable, Window};
 use crate::report::SyncState;
 
-use super::{Halted, Landed, WaveOf, bake_seconds, gate, next_opening, pick, window_open};
+use super::{Halted, Landed, WaveOf, gate, next_opening, pick, window_open};
 
 /// Everything a placement's decision reads.
 #[derive(Debug, Clone, Copy)]
@@ -211,7 +211,7 @@ pub fn decide<'a>(inputs: &Inputs<'a>) -> Decision<'a> {
     let mut located = head;
     let mut waiting = None;
     if let Some((rollout, wave)) = rollout {
-        let bake = bake_seconds(rollout).unwrap_or(0);
+        let bake = rollout.bake_seconds();
         let arrived = history.first().map_or(now, |c| c.at);
         let why = wave_message(wave, rollout.waves.len(), head, gate(arrived, wave.index, bake));
         // The commit the wave may run, or (none yet) what it runs already.
@@ -311,7 +311,7 @@ pub fn decide<'a>(inputs: &Inputs<'a>) -> Decision<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::Wave;
+    use crate::fleet::{Limit, Wave};
 
     const HOUR: i64 = 3_600;
     /// 2026-11-25T10:00:00Z.
@@ -321,8 +321,8 @@ mod tests {
         let wave = |name: &str| Wave { name: name.into(), clusters: None, percent: None };
         Rollout {
             waves: vec![wave("canary"), wave("everyone")],
-            bake: Some("2h".into()),
-            halt: halt.map(|when_hub_unreachable| Halt { max_failed: "1".into(), when_hub_unreachable }),
+            bake: Some("2h".parse().unwrap()),
+            halt: halt.map(|when_hub_unreachable| Halt { max_failed: Limit::Count(1), when_hub_unreachable }),
         }
     }
 
@@ -353,9 +353,9 @@ mod tests {
 
     fn freeze() -> Freeze {
         Freeze {
-            from: "2026-11-20T00:00".into(),
-            to: "2026-11-30T00:00".into(),
-            time_zone: "UTC".into(),
+            from: "2026-11-20T00:00".parse().unwrap(),
+            to: "2026-11-30T00:00".parse().unwrap(),
+            time_zone: "UTC".parse().unwrap(),
             reason: Some("holidays".into()),
         }
     }

@@ -147,7 +147,7 @@ async fn gate(
             .zip(&ids)
             .map(|(c, id)| rollout::Landed { commit: id, tree: &c.tree, at: arrivals.at(id).unwrap_or(now) })
             .collect();
-        let bake = rollout::bake_seconds(rollout).unwrap_or(0);
+        let bake = rollout.bake_seconds();
         gated.candidate = rollout::pick(&landed, wave.index, bake, now)
             .map(|c| CommitId::parse(c.commit).expect("an id git gave"))
             .or(in_use);
