@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::kustomize::Target;
+use crate::name::{DnsSubdomain, GitUrl};
 use crate::selector::{LabelSelector, Labels};
 use crate::snapshot::Snapshot;
 
@@ -181,10 +182,7 @@ impl Scope {
                     "a ServiceAccount lives in a namespace: set the placement's spec.namespace".into(),
                 ));
             }
-            let ok = !account.is_empty()
-                && account.len() <= 253
-                && account.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-            if !ok {
+            if DnsSubdomain::check(account).is_err() {
                 return Err(("serviceAccount".into(), format!("{account:?} is not a ServiceAccount name")));
             }
             // Refused rather than ignored: a scope that reads stricter than it is would mislead.
@@ -428,7 +426,7 @@ impl Fleet {
             None => return Err(("apiVersion".into(), "missing".into())),
         }
         let envelope: Envelope = typed(doc, "")?;
-        validate_name(&envelope.metadata.name).map_err(|m| ("metadata.name".to_string(), m))?;
+        DnsSubdomain::check(&envelope.metadata.name).map_err(|e| ("metadata.name".to_string(), e.to_string()))?;
         let metadata = envelope.metadata;
         let file = file.to_string();
         match envelope.kind.as_str() {
@@ -442,7 +440,7 @@ impl Fleet {
                     self.own = Some(Object { metadata, spec, file });
                     return Ok(());
                 }
-                check_url(&spec.url).map_err(|m| ("spec.url".to_string(), m))?;
+                GitUrl::check(&spec.url).map_err(|e| ("spec.url".to_string(), e.to_string()))?;
                 let only_fleet = |field: &str| {
                     (field.to_string(), "only the fleet Repository rolls out this way; a source's commits roll out with the rollout, windows and freezes of its placements".to_string())
                 };
@@ -631,29 +629,6 @@ fn check_selector(selector: &LabelSelector, field: &str) -> Result<(), (String, 
     selector.validate().map_err(|e| (field.to_string(), e.to_string()))
 }
 
-/// DNS-1123 subdomain, as Kubernetes object names.
-fn validate_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{name:?} is not a valid name (lower-case letters, digits, '-' and '.', at most 253)"))
-    }
-}
-
-fn check_url(url: &str) -> Result<(), String> {
-    const SCHEMES: [&str; 5] = ["https://", "http://", "git://", "ssh://", "file://"];
-    if SCHEMES.iter().any(|s| url.starts_with(s) && url.len() > s.len()) {
-        Ok(())
-    } else {
-        Err(format!("{url:?} is not a git URL (https, http, git, ssh or file)"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -810,6 +785,30 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].field, "spec.rollout");
         assert!(errors[0].message.contains("only the fleet Repository"), "{}", errors[0]);
+    }
+
+    /// The fleet's own URL rule refused the scp-like `git@host:repo` that git fetches and the
+    /// agent's `fleet.url` accepted; its name rule took `a..b`, which Kubernetes and the agent's
+    /// config refuse. Both are `crate::name`'s now.
+    #[test]
+    fn a_source_url_and_a_name_follow_the_same_rules_as_the_agent() {
+        let repository = |name: &str, url: &str| {
+            fleet(&[(
+                "fleet/r.yaml",
+                &format!(
+                    "apiVersion: flotilla.dev/v1alpha1\nkind: Repository\nmetadata: {{name: '{name}'}}\nspec: {{url: '{url}'}}\n"
+                ),
+            )])
+        };
+        let (f, errors) = repository("app", "git@github.com:retail/store-app.git");
+        assert_eq!(errors, []);
+        assert_eq!(f.repositories[0].spec.url, "git@github.com:retail/store-app.git");
+        let errors = repository("app", "github.com:retail/store-app.git").1;
+        assert_eq!(errors[0].field, "spec.url");
+        assert!(errors[0].message.contains("is not a git URL"), "{}", errors[0]);
+        let errors = repository("a..b", "https://git.example/a.git").1;
+        assert_eq!(errors[0].field, "metadata.name");
+        assert!(errors[0].message.contains("is not a DNS-1123 subdomain"), "{}", errors[0]);
     }
 
     #[test]

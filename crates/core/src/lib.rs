@@ -17,6 +17,7 @@ pub mod drift;
 pub mod fleet;
 pub mod health;
 pub mod kustomize;
+pub mod name;
 pub mod plan;
 pub mod policy;
 pub mod register;

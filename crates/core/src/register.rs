@@ -39,7 +39,7 @@ pub struct Response {
 impl Request {
     /// What is wrong with the request, naming the field.
     pub fn validate(&self) -> Result<(), String> {
-        crate::report::dns_subdomain(&self.cluster).map_err(|m| format!("cluster {:?} {m}", self.cluster))?;
+        crate::name::DnsSubdomain::check(&self.cluster).map_err(|e| format!("cluster {e}"))?;
         if self.environment.is_empty() || self.environment.len() > 253 || self.environment.contains(char::is_whitespace)
         {
             return Err(format!("environment {:?} is not a branch name", self.environment));

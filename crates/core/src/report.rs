@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::digest::Digest;
 use crate::health::Health;
+use crate::name::{CommitId, DnsLabel, DnsSubdomain};
 
 /// The only version of the report so far.
 pub const VERSION: u32 = 1;
@@ -538,21 +539,13 @@ fn check_some(
 
 /// A DNS-1123 subdomain, as Kubernetes object names and Flotilla's cluster, placement and
 /// policy names are.
-pub(crate) fn dns_subdomain(name: &str) -> Result<(), &'static str> {
-    let ok = name.len() <= 253
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    ok.then_some(()).ok_or("is not a DNS-1123 name (lower-case letters, digits, '-' and '.', at most 253)")
+fn dns_subdomain(name: &str) -> Result<(), &'static str> {
+    DnsSubdomain::check(name).map_err(|e| e.expected)
 }
 
 /// A DNS-1123 label, as namespace names are.
 fn dns_label(name: &str) -> Result<(), &'static str> {
-    let ok = name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    ok.then_some(()).ok_or("is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)")
+    DnsLabel::check(name).map_err(|e| e.expected)
 }
 
 /// An object name: most kinds want a DNS-1123 subdomain, but some (RBAC roles such as
@@ -575,9 +568,7 @@ fn api_version(text: &str) -> Result<(), &'static str> {
 
 /// A git object id: SHA-1 (40) or SHA-256 (64) lower-case hex digits.
 fn commit_id(commit: &str) -> Result<(), &'static str> {
-    let ok = (commit.len() == 40 || commit.len() == 64)
-        && commit.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    ok.then_some(()).ok_or("is not a commit id (40 or 64 lower-case hex digits)")
+    CommitId::check(commit).map_err(|e| e.expected)
 }
 
 /// One line of text of at most `max` bytes.
@@ -835,6 +826,8 @@ mod tests {
         refused(&Report { version: 2, ..r() }, "version", "must be 1, not 2");
         refused(&Report { sequence: 0, ..r() }, "sequence", "at least 1");
         refused(&Report { cluster: "Store_42".into(), ..r() }, "cluster", "DNS-1123");
+        // Each dot-separated part is a DNS label, as the agent's config and Kubernetes say.
+        refused(&Report { cluster: "a..b".into(), ..r() }, "cluster", "DNS-1123 subdomain");
         refused(&Report { agent_version: "0.1 beta".into(), ..r() }, "agentVersion", "printable");
         refused(&Report { time: "2025-11-25 03:32:07Z".into(), ..r() }, "time", "RFC 3339");
 

@@ -25,7 +25,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::fleet::{PlacementSpec, Scope};
+use crate::fleet::PlacementSpec;
 use crate::kustomize::resource::Gvk;
 use crate::plan::ObjectRef;
 
@@ -265,6 +265,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::fleet::Scope;
 
     fn spec(namespace: Option<&str>, scope: Option<Value>) -> PlacementSpec {
         let mut spec = json!({"source": {"repository": "app"}, "clusters": {}});

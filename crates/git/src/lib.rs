@@ -24,14 +24,21 @@ pub use credentials::Credentials;
 pub use history::Commit;
 pub use verify::{Signature, SignatureKind, Verdict, check_signature, verify_commit_object};
 
-/// A commit id: 40 lower-case hex digits (SHA-1).
+/// A commit id: 40 lower-case hex digits (SHA-1), as gix holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CommitId(gix::ObjectId);
 
 impl CommitId {
-    /// Reads a full hex commit id.
+    /// Reads a full hex commit id, by core's rule for one (`flotilla_core::name::CommitId`:
+    /// the report and the hub's answers check ids by it too), then as gix reads it.
     pub fn parse(hex: &str) -> Result<CommitId, Error> {
-        gix::ObjectId::from_hex(hex.as_bytes()).map(CommitId).map_err(|_| Error::BadCommitId { text: hex.to_string() })
+        flotilla_core::name::CommitId::check(hex)?;
+        gix::ObjectId::from_hex(hex.as_bytes()).map(CommitId).map_err(|_| {
+            Error::BadCommitId(flotilla_core::name::Invalid {
+                text: hex.to_string(),
+                expected: "is not a SHA-1 commit id",
+            })
+        })
     }
 
     pub(crate) fn oid(self) -> gix::ObjectId {
@@ -85,8 +92,25 @@ pub enum Error {
     Read { url: String, what: String, message: String },
     #[error("cache {path}: {message}")]
     Cache { path: String, message: String },
-    #[error("{text:?} is not a full commit id (40 hex digits)")]
-    BadCommitId { text: String },
+    #[error(transparent)]
+    BadCommitId(#[from] flotilla_core::name::Invalid),
     #[error("credentials file {path}: {message}")]
     Credentials { path: String, message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// gix reads upper-case hex as well, which the report and the hub refuse: an id the agent
+    /// took from a user (`render --ref`) would then be refused in its report.
+    #[test]
+    fn a_commit_id_is_read_by_cores_rule() {
+        let lower = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(CommitId::parse(lower).unwrap().to_string(), lower);
+        let upper = lower.to_uppercase();
+        let error = CommitId::parse(&upper).unwrap_err().to_string();
+        assert_eq!(error, format!("{upper:?} is not a commit id (40 or 64 lower-case hex digits)"));
+        assert!(CommitId::parse("0123abc").is_err());
+    }
 }

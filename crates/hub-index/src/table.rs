@@ -42,11 +42,12 @@ fn wire(value: &impl serde::Serialize) -> String {
     }
 }
 
-/// A commit id, its first 12 characters (other text as it is); `-` for none.
+/// A commit id (core's rule: 40 or 64 lower-case hex digits), its first 12 characters (other
+/// text as it is); `-` for none.
 fn short(commit: Option<&str>) -> String {
     match commit {
         None => "-".into(),
-        Some(t) if t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()) => t[..12].to_string(),
+        Some(t) if flotilla_core::name::CommitId::check(t).is_ok() => t[..12].to_string(),
         Some(t) => t.to_string(),
     }
 }

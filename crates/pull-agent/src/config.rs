@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use flotilla_core::name::{DnsLabel, DnsSubdomain, GitUrl, LabelKey, LabelValue};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -158,7 +159,7 @@ impl Config {
         let namespace = match raw.namespace {
             None => DEFAULT_NAMESPACE.to_string(),
             Some(namespace) => {
-                check_dns_label(&namespace).map_err(|m| invalid("namespace", m))?;
+                DnsLabel::check(&namespace).map_err(|e| invalid("namespace", e.to_string()))?;
                 namespace
             }
         };
@@ -321,22 +322,22 @@ fn reword(message: &str) -> String {
 
 fn check_cluster(raw: RawCluster) -> Result<ClusterConfig, Error> {
     let name = required(raw.name, "cluster.name")?;
-    check_dns_subdomain(&name).map_err(|m| invalid("cluster.name", m))?;
+    DnsSubdomain::check(&name).map_err(|e| invalid("cluster.name", e.to_string()))?;
     let environment = required(raw.environment, "cluster.environment")?;
     if environment.is_empty() {
         return Err(invalid("cluster.environment", "must not be empty"));
     }
     let labels = raw.labels.unwrap_or_default();
     for (key, value) in &labels {
-        check_label_key(key).map_err(|m| invalid("cluster.labels", m))?;
-        check_label_value(value).map_err(|m| invalid(&format!("cluster.labels.{key}"), m))?;
+        LabelKey::check(key).map_err(|e| invalid("cluster.labels", e.to_string()))?;
+        LabelValue::check(value).map_err(|e| invalid(&format!("cluster.labels.{key}"), e.to_string()))?;
     }
     Ok(ClusterConfig { name, environment, labels })
 }
 
 fn check_fleet(raw: RawFleet, paths: &Paths) -> Result<FleetConfig, Error> {
     let url = required(raw.url, "fleet.url")?;
-    check_git_url(&url).map_err(|m| invalid("fleet.url", m))?;
+    GitUrl::check(&url).map_err(|e| invalid("fleet.url", e.to_string()))?;
     let credentials_file =
         raw.credentials_file.map(|file| paths.resolve(&file, "fleet.credentialsFile")).transpose()?;
     let verify = match raw.verify {
@@ -484,93 +485,6 @@ impl Paths<'_> {
         }
         // `join` keeps an absolute path as it is.
         Ok(self.base_dir.join(text))
-    }
-}
-
-/// A DNS-1123 subdomain, as Kubernetes object names: dot-separated DNS labels, at most 253.
-fn check_dns_subdomain(name: &str) -> Result<(), String> {
-    if !name.is_empty() && name.len() <= 253 && name.split('.').all(is_dns_label_part) {
-        Ok(())
-    } else {
-        Err(format!("{name:?} is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', at most 253)"))
-    }
-}
-
-/// A DNS-1123 label, as Kubernetes namespace names: at most 63, no dots.
-fn check_dns_label(name: &str) -> Result<(), String> {
-    if name.len() <= 63 && is_dns_label_part(name) {
-        Ok(())
-    } else {
-        Err(format!("{name:?} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)"))
-    }
-}
-
-fn is_dns_label_part(part: &str) -> bool {
-    let bytes = part.as_bytes();
-    match (bytes.first(), bytes.last()) {
-        (Some(first), Some(last)) => {
-            first.is_ascii_alphanumeric()
-                && last.is_ascii_alphanumeric()
-                && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        }
-        _ => false,
-    }
-}
-
-/// A label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63.
-fn check_label_key(key: &str) -> Result<(), String> {
-    let (prefix, name) = match key.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, key),
-    };
-    let prefix_ok = prefix.is_none_or(|p| check_dns_subdomain(p).is_ok());
-    if prefix_ok && !name.is_empty() && is_label_name(name) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{key:?} is not a valid label key (an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)"
-        ))
-    }
-}
-
-/// A label value: empty, or at most 63 like a key's name.
-fn check_label_value(value: &str) -> Result<(), String> {
-    if value.is_empty() || is_label_name(value) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{value:?} is not a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)"
-        ))
-    }
-}
-
-fn is_label_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    match (bytes.first(), bytes.last()) {
-        (Some(first), Some(last)) => {
-            bytes.len() <= 63
-                && first.is_ascii_alphanumeric()
-                && last.is_ascii_alphanumeric()
-                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        }
-        _ => false,
-    }
-}
-
-/// A URL git can fetch, by the schemes the agent supports, or scp-like `user@host:path`.
-fn check_git_url(url: &str) -> Result<(), String> {
-    const SCHEMES: [&str; 5] = ["https://", "http://", "git://", "ssh://", "file://"];
-    let with_scheme = SCHEMES.iter().any(|s| url.len() > s.len() && url.starts_with(s));
-    let scp_like = !url.contains("://")
-        && url.split_once(':').is_some_and(|(user_host, path)| {
-            !path.is_empty()
-                && !user_host.contains('/')
-                && user_host.split_once('@').is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
-        });
-    if with_scheme || scp_like {
-        Ok(())
-    } else {
-        Err(format!("{url:?} is not a git URL (https, http, git, ssh or file, or user@host:path)"))
     }
 }
 
@@ -979,34 +893,22 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
     #[test]
     fn labels_and_names_follow_kubernetes() {
         for key in ["kind", "flotilla.dev/tier", "a_b.c-d", "K8s"] {
-            assert_eq!(check_label_key(key), Ok(()), "{key}");
+            assert_eq!(LabelKey::check(key), Ok(()), "{key}");
         }
         for key in ["", "/kind", "Flotilla.dev/tier", "kind/", "a/b/c", &"k".repeat(64)] {
-            assert!(check_label_key(key).is_err(), "{key}");
+            assert!(LabelKey::check(key).is_err(), "{key}");
         }
         for value in ["", "false", "us-east", &"v".repeat(63)] {
-            assert_eq!(check_label_value(value), Ok(()), "{value}");
+            assert_eq!(LabelValue::check(value), Ok(()), "{value}");
         }
         for value in ["-x", "x-", "a/b", &"v".repeat(64)] {
-            assert!(check_label_value(value).is_err(), "{value}");
+            assert!(LabelValue::check(value).is_err(), "{value}");
         }
         for name in ["store-0042", "a.b.c", "0"] {
-            assert_eq!(check_dns_subdomain(name), Ok(()), "{name}");
+            assert_eq!(DnsSubdomain::check(name), Ok(()), "{name}");
         }
         for name in ["", "a..b", "a.-b", "-a", "A", &"a".repeat(254)] {
-            assert!(check_dns_subdomain(name).is_err(), "{name}");
-        }
-    }
-
-    #[test]
-    fn git_urls() {
-        for url in
-            ["https://h/r", "http://h/r", "git://h/r", "ssh://git@h/r", "file:///srv/r", "git@github.com:org/r.git"]
-        {
-            assert_eq!(check_git_url(url), Ok(()), "{url}");
-        }
-        for url in ["", "https://", "/srv/r", "h:r", "@h:r", "git@:r", "git@h:", "ftp://h/r", "a/git@h:r"] {
-            assert!(check_git_url(url).is_err(), "{url}");
+            assert!(DnsSubdomain::check(name).is_err(), "{name}");
         }
     }
 
