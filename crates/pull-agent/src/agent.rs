@@ -96,7 +96,7 @@ pub async fn connect(kubernetes: &Kubernetes) -> Result<kube::Client> {
 /// The identity this agent runs as.
 pub fn identity(config: &Config) -> ClusterIdentity {
     ClusterIdentity {
-        name: config.cluster.name.clone(),
+        name: config.cluster.name.to_string(),
         labels: config.cluster.labels.clone(),
         environment: config.cluster.environment.clone(),
     }
@@ -128,7 +128,7 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
         .map(Credentials::from_file)
         .transpose()
         .context("fleet.credentialsFile")?;
-    let source = Source { url: config.fleet.url.clone(), credentials };
+    let source = Source { url: config.fleet.url.to_string(), credentials };
     let git_ref = git_ref.unwrap_or(&config.cluster.environment);
     let (commit, tree, branch) = if let Ok(commit) = CommitId::parse(git_ref) {
         // A commit is found on whichever branch holds it, anywhere in its history.

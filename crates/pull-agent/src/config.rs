@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use flotilla_core::name::{DnsLabel, DnsSubdomain, GitUrl, LabelKey, LabelValue};
+use flotilla_core::name::{DnsLabel, DnsSubdomain, GitUrl, Invalid, LabelKey, LabelValue};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -61,8 +61,7 @@ pub use flotilla_core::fleet::VerifyMode;
 /// The cluster's identity, as placements select it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
-    /// A DNS-1123 subdomain.
-    pub name: String,
+    pub name: DnsSubdomain,
     /// Non-empty; the fleet repository's branch this cluster follows.
     pub environment: String,
     /// Valid Kubernetes label keys and values.
@@ -73,7 +72,7 @@ pub struct ClusterConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetConfig {
     /// An `https`, `http`, `git`, `ssh` or `file` URL, or scp-like `user@host:path`.
-    pub url: String,
+    pub url: GitUrl,
     pub credentials_file: Option<PathBuf>,
     /// `fleet.verify`: the trust root of the fleet repository itself, kept on the cluster where
     /// no commit can change it.
@@ -321,8 +320,8 @@ fn reword(message: &str) -> String {
 }
 
 fn check_cluster(raw: RawCluster) -> Result<ClusterConfig, Error> {
-    let name = required(raw.name, "cluster.name")?;
-    DnsSubdomain::check(&name).map_err(|e| invalid("cluster.name", e.to_string()))?;
+    let name: DnsSubdomain =
+        required(raw.name, "cluster.name")?.try_into().map_err(|e: Invalid| invalid("cluster.name", e.to_string()))?;
     let environment = required(raw.environment, "cluster.environment")?;
     if environment.is_empty() {
         return Err(invalid("cluster.environment", "must not be empty"));
@@ -336,8 +335,8 @@ fn check_cluster(raw: RawCluster) -> Result<ClusterConfig, Error> {
 }
 
 fn check_fleet(raw: RawFleet, paths: &Paths) -> Result<FleetConfig, Error> {
-    let url = required(raw.url, "fleet.url")?;
-    GitUrl::check(&url).map_err(|e| invalid("fleet.url", e.to_string()))?;
+    let url: GitUrl =
+        required(raw.url, "fleet.url")?.try_into().map_err(|e: Invalid| invalid("fleet.url", e.to_string()))?;
     let credentials_file =
         raw.credentials_file.map(|file| paths.resolve(&file, "fleet.credentialsFile")).transpose()?;
     let verify = match raw.verify {
@@ -558,12 +557,12 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
             config,
             Config {
                 cluster: ClusterConfig {
-                    name: "store-0042".into(),
+                    name: "store-0042".parse().unwrap(),
                     environment: "prod".into(),
                     labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 },
                 fleet: FleetConfig {
-                    url: "git://git.retail.example/fleet.git".into(),
+                    url: "git://git.retail.example/fleet.git".parse().unwrap(),
                     credentials_file: Some("/etc/flotilla/git-credentials".into()),
                     verify: FleetVerify {
                         mode: VerifyMode::Enforce,

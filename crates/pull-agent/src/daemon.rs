@@ -210,7 +210,7 @@ impl Reporter {
         if let Some((_, _, spool)) = &hub {
             sequence = sequence.max(spool.last_sequence()?.unwrap_or(0));
         }
-        Ok(Reporter { cluster: config.cluster.name.clone(), state_dir, sequence, hub, unauthorized: false })
+        Ok(Reporter { cluster: config.cluster.name.to_string(), state_dir, sequence, hub, unauthorized: false })
     }
 
     /// The last report made, if it can be read.
@@ -306,7 +306,7 @@ pub async fn register(config: &Config, hub_url: &str, join_token_file: &Path, to
     let join_token = join_token.trim();
     anyhow::ensure!(!join_token.is_empty(), "--join-token {}: the file is empty", join_token_file.display());
     let request = flotilla_core::register::Request {
-        cluster: config.cluster.name.clone(),
+        cluster: config.cluster.name.to_string(),
         environment: config.cluster.environment.clone(),
         labels: config.cluster.labels.clone(),
     };
