@@ -136,7 +136,7 @@ pub struct Scope {
     /// Apply as this ServiceAccount of the placement's namespace (impersonation), so that the
     /// API server's RBAC holds the source to that account's permissions too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_account: Option<String>,
+    pub service_account: Option<DnsSubdomain>,
 }
 
 impl Scope {
@@ -175,15 +175,12 @@ impl Scope {
                 ));
             }
         }
-        if let Some(account) = &scope.service_account {
+        if scope.service_account.is_some() {
             if namespace.is_none() {
                 return Err((
                     "serviceAccount".into(),
                     "a ServiceAccount lives in a namespace: set the placement's spec.namespace".into(),
                 ));
-            }
-            if DnsSubdomain::check(account).is_err() {
-                return Err(("serviceAccount".into(), format!("{account:?} is not a ServiceAccount name")));
             }
             // Refused rather than ignored: a scope that reads stricter than it is would mislead.
             return Err((

@@ -388,6 +388,8 @@ mod tests {
         assert_eq!(field(json!({"serviceAccount": "deployer"}), None), "serviceAccount");
         let fine: Scope = serde_json::from_value(json!({"namespaces": ["bt-*"]})).unwrap();
         assert_eq!(fine.check(Some("bt")), Ok(()));
+        let badly_named = serde_json::from_value::<Scope>(json!({"serviceAccount": "Deployer_1"})).unwrap_err();
+        assert!(badly_named.to_string().contains("is not a DNS-1123 subdomain"), "{badly_named}");
         let impersonating: Scope = serde_json::from_value(json!({"serviceAccount": "deployer"})).unwrap();
         let (field, message) = impersonating.check(Some("bt")).unwrap_err();
         assert_eq!(field, "serviceAccount");
