@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use flotilla_core::name::{self, DnsSubdomain, LabelKey};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -428,9 +429,26 @@ impl Loaded {
             if !(0.0..=1.0).contains(&g.offline) {
                 return Err(field_err(&format!("{at}.offline"), "is a probability, from 0 to 1".into()));
             }
+            // A group's clusters are named and labelled by the rules an agent's config reads them
+            // by (core's `name`), so the run models clusters an agent could be.
+            let (field, prefix) = match &g.prefix {
+                Some(prefix) => ("prefix", prefix.clone()),
+                None => ("name", format!("{}-", g.name)),
+            };
+            DnsSubdomain::check(&format!("{prefix}00001"))
+                .map_err(|e| field_err(&format!("{at}.{field}"), format!("names clusters {prefix}N: {e}")))?;
             for (key, value) in &g.labels {
-                if matches!(value, LabelValue::Any(values) if values.is_empty()) {
+                LabelKey::check(key).map_err(|e| field_err(&format!("{at}.labels"), e.to_string()))?;
+                let values = match value {
+                    LabelValue::One(value) => std::slice::from_ref(value),
+                    LabelValue::Any(values) => values.as_slice(),
+                };
+                if values.is_empty() {
                     return Err(field_err(&format!("{at}.labels.{key}"), "lists no value".into()));
+                }
+                for value in values {
+                    name::LabelValue::check(value)
+                        .map_err(|e| field_err(&format!("{at}.labels.{key}"), e.to_string()))?;
                 }
             }
         }
@@ -658,6 +676,16 @@ mod tests {
         assert_eq!(e, "x/s.yaml: field expect[0].neverRuns.commit: no timeline event is named \"bad\"");
         let e = error(&MINIMAL.replace("100%", "110%"));
         assert!(e.contains("field population.groups[0].share: \"110%\" is not a percentage"), "{e}");
+        // Clusters no agent's config would take: a name or labels Kubernetes refuses.
+        let e = error(&MINIMAL.replace("name: stores", "name: Stores"));
+        assert!(
+            e.contains(
+                "field population.groups[0].name: names clusters Stores-N: \"Stores-00001\" is not a DNS-1123 subdomain"
+            ),
+            "{e}"
+        );
+        let e = error(&MINIMAL.replace("eu-west", "eu west"));
+        assert!(e.contains("field population.groups[0].labels.region: \"eu west\" is not a valid label value"), "{e}");
     }
 
     #[test]
