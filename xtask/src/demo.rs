@@ -1129,7 +1129,7 @@ mod tests {
         assert_eq!(collector.spec.windows, []);
         assert_eq!(collector.spec.customizations.len(), 3, "the rest of the placement stays");
 
-        let urls: Vec<&str> = fleet.repositories.iter().map(|r| r.spec.url.as_str()).collect();
+        let urls: Vec<&str> = fleet.repositories.iter().map(flotilla_core::fleet::Repository::url).collect();
         assert_eq!(urls, ["git://127.0.0.1:1/cloud-services", "git://127.0.0.1:1/store-app"]);
 
         let labels = |name: &str| format!("{:?}", fleet.cluster(name).unwrap().metadata.labels);

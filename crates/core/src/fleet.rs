@@ -55,8 +55,8 @@ pub struct Metadata {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RepositorySpec {
     /// Required for a source; none for the fleet repository (the agent's `fleet.url`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<GitUrl>,
     /// Environment name to branch name; an environment not listed uses a branch of its own name.
     #[serde(default)]
     pub environments: BTreeMap<String, String>,
@@ -321,6 +321,12 @@ impl<S> Object<S> {
 }
 
 impl Repository {
+    /// A source's git URL. Every repository of [`Fleet::repositories`] has one; the fleet's
+    /// own declaration ([`Fleet::own`]) has none (its URL is agent.yaml's) and gives "".
+    pub fn url(&self) -> &str {
+        self.spec.url.as_ref().map_or("", GitUrl::as_str)
+    }
+
     /// The branch that holds `environment`.
     pub fn branch(&self, environment: &str) -> String {
         self.spec.environments.get(environment).cloned().unwrap_or_else(|| environment.to_string())
@@ -437,7 +443,12 @@ impl Fleet {
                     self.own = Some(Object { metadata, spec, file });
                     return Ok(());
                 }
-                GitUrl::check(&spec.url).map_err(|e| ("spec.url".to_string(), e.to_string()))?;
+                if spec.url.is_none() {
+                    return Err((
+                        "spec.url".into(),
+                        "missing: a source's git URL (https, http, git, ssh or file, or user@host:path)".into(),
+                    ));
+                }
                 let only_fleet = |field: &str| {
                     (field.to_string(), "only the fleet Repository rolls out this way; a source's commits roll out with the rollout, windows and freezes of its placements".to_string())
                 };
@@ -586,7 +597,7 @@ fn check_fleet_repository(spec: &RepositorySpec) -> Result<(), (String, String)>
     let agents = |field: &str, what: &str| {
         (field.to_string(), format!("the fleet repository's {what} is the agent's to say (agent.yaml), not a commit's"))
     };
-    if !spec.url.is_empty() {
+    if spec.url.is_some() {
         return Err(agents("spec.url", "URL (fleet.url)"));
     }
     if !spec.environments.is_empty() {
@@ -799,10 +810,13 @@ mod tests {
         };
         let (f, errors) = repository("app", "git@github.com:retail/store-app.git");
         assert_eq!(errors, []);
-        assert_eq!(f.repositories[0].spec.url, "git@github.com:retail/store-app.git");
+        assert_eq!(f.repositories[0].url(), "git@github.com:retail/store-app.git");
         let errors = repository("app", "github.com:retail/store-app.git").1;
         assert_eq!(errors[0].field, "spec.url");
         assert!(errors[0].message.contains("is not a git URL"), "{}", errors[0]);
+        let none = "apiVersion: flotilla.dev/v1alpha1\nkind: Repository\nmetadata: {name: app}\nspec: {}\n";
+        let errors = fleet(&[("fleet/r.yaml", none)]).1;
+        assert_eq!((errors[0].field.as_str(), errors[0].message.starts_with("missing")), ("spec.url", true));
         let errors = repository("a..b", "https://git.example/a.git").1;
         assert_eq!(errors[0].field, "metadata.name");
         assert!(errors[0].message.contains("is not a DNS-1123 subdomain"), "{}", errors[0]);

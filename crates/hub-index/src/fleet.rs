@@ -494,7 +494,7 @@ impl FleetView {
                 }
                 if let Some(repo) = environment.fleet.repository(repo_name) {
                     for source_env in source_environments(environment) {
-                        needed.entry(repo.spec.url.clone()).or_default().insert(repo.branch(&source_env));
+                        needed.entry(repo.url().to_string()).or_default().insert(repo.branch(&source_env));
                     }
                 }
             }
@@ -564,9 +564,9 @@ impl FleetView {
                 ..SourceAt::default()
             };
         };
-        let url = &repo.spec.url;
+        let url = repo.url();
         let branch = repo.branch(source_env);
-        let mut at = SourceAt { url: Some(url.clone()), branch: Some(branch.clone()), ..SourceAt::default() };
+        let mut at = SourceAt { url: Some(url.to_string()), branch: Some(branch.clone()), ..SourceAt::default() };
         let Some(state) = self.branch_state(url, &branch) else {
             at.error = Some(format!("{url}: branch {branch:?} was not fetched"));
             return at;
@@ -602,7 +602,7 @@ impl FleetView {
             for repo in &environment.fleet.repositories {
                 repositories
                     .entry(repo.name().to_string())
-                    .or_insert_with(|| (repo.spec.url.clone(), repo.branch("dev"), repo.branch("prod")));
+                    .or_insert_with(|| (repo.url().to_string(), repo.branch("dev"), repo.branch("prod")));
             }
         }
         let mut promotions = BTreeMap::new();
@@ -674,7 +674,7 @@ impl FleetView {
         let (url, branch) = if repository == FLEET_REPOSITORY {
             (self.fleet_url.clone(), environment.to_string())
         } else if let Some(repo) = env.fleet.repository(repository) {
-            (repo.spec.url.clone(), repo.branch(environment))
+            (repo.url().to_string(), repo.branch(environment))
         } else {
             let mut declared: Vec<&str> = vec![FLEET_REPOSITORY];
             declared.extend(env.fleet.repositories.iter().map(flotilla_core::fleet::Object::name));
@@ -800,7 +800,7 @@ impl FleetView {
         let url = if repository == FLEET_REPOSITORY {
             self.fleet_url.clone()
         } else if let Some(repo) = env.fleet.repository(repository) {
-            repo.spec.url.clone()
+            repo.url().to_string()
         } else {
             let mut declared: Vec<&str> = vec![FLEET_REPOSITORY];
             declared.extend(env.fleet.repositories.iter().map(flotilla_core::fleet::Object::name));
@@ -972,14 +972,14 @@ impl FleetView {
         let Some(repo) = self.scenario_fleet(scenario).repository(repo_name) else {
             return Err(format!("source repository {repo_name:?} is not declared in fleet/"));
         };
-        let (url, branch) = (&repo.spec.url, repo.branch(source_env));
+        let (url, branch) = (repo.url(), repo.branch(source_env));
         let Some(state) = self.branch_state(url, &branch) else {
             return Err(format!("{url}: branch {branch:?} was not fetched by the hub"));
         };
         if let Some(error) = &state.error {
             return Err(error.clone());
         }
-        state.head.map(|head| (url.as_str(), head)).ok_or_else(|| format!("{url}: branch {branch:?} has no head"))
+        state.head.map(|head| (url, head)).ok_or_else(|| format!("{url}: branch {branch:?} has no head"))
     }
 
     /// How many times a placement was rendered, or its render substituted for a cluster, since

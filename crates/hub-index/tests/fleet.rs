@@ -180,7 +180,7 @@ fn independent(world: &World, identity: &ClusterIdentity, placement: &str) -> (S
     } else {
         let repo = model.repository(&p.spec.source.repository).unwrap();
         let branch = repo.branch(&selection.identity.environment);
-        let source = Source::new(repo.spec.url.clone());
+        let source = Source::new(repo.url());
         let commit = cache.fetch(&source, &[&branch]).unwrap().heads[&branch];
         (commit, cache.snapshot(&source.url, commit).unwrap())
     };

@@ -967,7 +967,7 @@ fn locate<'f>(
     let Some(repo) = at.fleet.repository(repo_name) else {
         return Err(fail(SyncState::Failed, format!("source repository {repo_name:?} is not declared in fleet/")));
     };
-    let source = Source { url: repo.spec.url.clone(), credentials: at.source.credentials.clone() };
+    let source = Source { url: repo.url().to_string(), credentials: at.source.credentials.clone() };
     let branch = repo.branch(&identity.environment);
     let tips = if deep {
         retrying_git(|| at.cache.fetch(&source, &[&branch]))

@@ -632,13 +632,13 @@ impl Cluster {
                 format!("source repository {repo_name:?} is not declared in fleet/"),
             ));
         };
-        let Some(repository) = cx.world.git.repository_of_url(&repo.spec.url).map(str::to_string) else {
-            let message = format!("{}: cannot reach the git server: no such repository", repo.spec.url);
+        let Some(repository) = cx.world.git.repository_of_url(repo.url()).map(str::to_string) else {
+            let message = format!("{}: cannot reach the git server: no such repository", repo.url());
             return Err(fail(cx, SyncState::SourceUnreachable, message));
         };
         let branch = repo.branch(&identity.environment);
         let Some(key) = cx.world.git.branch_ix(&repository, &branch) else {
-            let message = format!("{}: no branch {branch:?} on the server", repo.spec.url);
+            let message = format!("{}: no branch {branch:?} on the server", repo.url());
             return Err(fail(cx, SyncState::SourceUnreachable, message));
         };
         Ok(Located { repository: cx.world.name(&repository), branch: cx.world.name(&branch), key })

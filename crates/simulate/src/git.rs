@@ -181,8 +181,8 @@ impl Git {
             }
             for path in &files {
                 let text = std::fs::read_to_string(path)?;
-                if text.contains(&repo.spec.url) {
-                    std::fs::write(path, text.replace(&repo.spec.url, &url_of(repo.name())))?;
+                if text.contains(repo.url()) {
+                    std::fs::write(path, text.replace(repo.url(), &url_of(repo.name())))?;
                 }
             }
         }

@@ -295,7 +295,7 @@ impl Hub {
             (FLEET_REPOSITORY.to_string(), environment.to_string())
         } else {
             let Some(repo) = fleet.repository(&definition.spec.source.repository) else { return Ok(None) };
-            let Some(name) = world.git.repository_of_url(&repo.spec.url) else { return Ok(None) };
+            let Some(name) = world.git.repository_of_url(repo.url()) else { return Ok(None) };
             (name.to_string(), repo.branch(environment))
         };
         let Some(source_ix) = world.git.branch_ix(&repository, &branch) else { return Ok(None) };
