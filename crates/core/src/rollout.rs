@@ -47,9 +47,7 @@ use jiff::{Timestamp, Zoned};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-/// How many failed clusters halt a rollout: read with the fleet, used here.
-pub use crate::fleet::Limit;
-use crate::fleet::{ClusterIdentity, Freeze, Rollout, Window};
+use crate::fleet::{ClusterIdentity, Freeze, Limit, Rollout, Window};
 use crate::report::SyncState;
 
 mod decide;
