@@ -153,8 +153,6 @@ impl Meter {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use super::*;
     use crate::kustomize::{build, build_with};
     use crate::snapshot::Snapshot;
@@ -191,13 +189,11 @@ mod tests {
         s
     }
 
-    /// Builds `top` of `snapshot`, expecting a refusal within `seconds` (in a debug build; an
-    /// optimized one is ten times as fast); the message.
-    fn refused(snapshot: &Snapshot, budget: &Budget, seconds: u64) -> String {
-        let started = Instant::now();
+    /// Builds `top` of `snapshot`, expecting a refusal by the budget; the message. That the
+    /// refusal came early is what the message says (the count that went over, and the path it was
+    /// rendering), not how long it took: a test does not time (the machines are shared).
+    fn refused(snapshot: &Snapshot, budget: &Budget) -> String {
         let err = build_with(snapshot, "top", budget).unwrap_err();
-        let took = started.elapsed();
-        assert!(took < Duration::from_secs(seconds), "refused only after {took:?}: {err}");
         assert!(matches!(err, Error::OverBudget { .. }), "{err}");
         err.to_string()
     }
@@ -208,7 +204,7 @@ mod tests {
 
     #[test]
     fn two_bases_per_level_over_sixteen_levels_are_refused_early_naming_the_kustomizations() {
-        let err = refused(&fan_out(2, 16, 1), &Budget::default(), 5);
+        let err = refused(&fan_out(2, 16, 1), &Budget::default());
         assert!(err.starts_with("l16-"), "{err}");
         assert!(
             err.contains(
@@ -221,7 +217,7 @@ mod tests {
 
     #[test]
     fn four_bases_per_level_over_ten_levels_are_refused_early_naming_the_kustomizations() {
-        let err = refused(&fan_out(4, 10, 1), &Budget::default(), 5);
+        let err = refused(&fan_out(4, 10, 1), &Budget::default());
         assert!(err.starts_with("l10-"), "{err}");
         assert!(
             err.contains(
@@ -234,12 +230,12 @@ mod tests {
     #[test]
     fn objects_and_bytes_are_counted_as_the_build_goes() {
         // Fewer, fuller leaves: the objects reach the budget first, at a leaf's resources.
-        let err = refused(&fan_out(2, 10, 20), &Budget::default(), 5);
+        let err = refused(&fan_out(2, 10, 20), &Budget::default());
         assert!(err.starts_with("l10-"), "{err}");
         assert!(err.contains("/kustomization.yaml: field resources[0]: over the render budget: more than 10000 objects (rendering top -> l1-a -> l2-"), "{err}");
         // Bytes: the kustomization files and the ConfigMaps, each time read.
         let tiny = Budget { max_bytes: 4096, ..Budget::default() };
-        let err = refused(&fan_out(2, 8, 1), &tiny, 5);
+        let err = refused(&fan_out(2, 8, 1), &tiny);
         assert!(err.contains("over the render budget: more than 4 KiB of files read (rendering top"), "{err}");
     }
 
@@ -260,7 +256,7 @@ mod tests {
                 format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n"),
             );
         }
-        let err = refused(&s, &Budget { max_objects: 2, ..Budget::default() }, 5);
+        let err = refused(&s, &Budget { max_objects: 2, ..Budget::default() });
         assert_eq!(err, "top/cm-2.yaml: over the render budget: more than 2 objects (rendering top)");
     }
 
