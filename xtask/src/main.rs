@@ -11,7 +11,8 @@
 //!   binaries), tests; refused under `FLOTILLA_SKIP`.
 //! - `image <pull-agent|hub-index> [--tag T] [--debug]`: a container image of the binary, built
 //!   from scratch with buildah and checked (see `image.rs`, docs/images.md).
-//! - `tidy`: repository rules (core does no IO); also runs as a test.
+//! - `tidy`: repository rules (core does no IO, no import circles between source files); also
+//!   runs as a test.
 
 mod bench;
 mod bench_agent;
@@ -42,7 +43,7 @@ commands:
         the tests
   image pull-agent|hub-index [--tag T] [--debug]
         a container image of the binary, assembled from scratch with buildah and checked
-  tidy  the repository's rules (core does no IO)
+  tidy  the repository's rules (core does no IO, no import circles between source files)
   bench [--quick] [--only NAMES] [--no-write] | bench render|git|agent|policy|hub|rollout
         the benchmarks, their figures written into BENCHMARKS.md
 ";
