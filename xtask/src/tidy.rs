@@ -93,12 +93,6 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
     ("crates/core/src", &["fleet.rs", "rollout.rs", "scope.rs"]),
     // The default name references as data beside the configuration that reads them.
     ("crates/core/src", &["kustomize/config.rs", "kustomize/namerefs.rs"]),
-    // The hub in layers: `Hub` and `problem()` leave the router module (issue 20, step 4).
-    (
-        "crates/hub-index/src",
-        &["arrivals.rs", "audit.rs", "dashboard.rs", "overrides.rs", "preview.rs", "rollouts.rs", "server.rs"],
-    ),
-    ("crates/hub-index/src", &["store/evidence.rs", "store/ingest.rs", "store/overrides.rs"]),
     // `govern` takes the agent's `Mode`, the agent calls `govern`.
     ("crates/pull-agent/src", &["agent.rs", "govern.rs"]),
 ];
