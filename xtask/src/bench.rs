@@ -33,11 +33,10 @@ const APP_IMAGE: &str = "registry.example.com/shop/app";
 /// that does not fit gets fewer rounds, and when not even one fits after the checking round, that
 /// round's runs are the figures (the table says how many runs each figure has).
 const ROUNDS_BUDGET: Duration = Duration::from_secs(15 * 60);
-const USAGE: &str = "usage: cargo xtask bench render [--quick] [--size N] [--case overlay|replacements-vars] | bench rollout [--clusters N,N]";
 
 /// What a generated tree exercises. Both render to the same number of objects, so their figures
 /// compare: the difference is what `replacements` and `vars` cost.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Case {
     /// The base and the `prod` overlay: prefixes, labels, patches, images, a generator.
     Overlay,
@@ -62,33 +61,24 @@ impl Case {
     }
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    match args.first().map(String::as_str) {
-        Some("render") => {
-            let mut quick = false;
-            let mut only: Option<usize> = None;
-            let mut cases = Case::ALL.to_vec();
-            let mut rest = args[1..].iter();
-            while let Some(a) = rest.next() {
-                match a.as_str() {
-                    "--quick" => quick = true,
-                    "--size" => {
-                        let n = rest.next().and_then(|n| n.replace(',', "").parse().ok());
-                        only = Some(n.with_context(|| format!("--size takes an object count; {USAGE}"))?);
-                    }
-                    "--case" => {
-                        let case = rest.next().and_then(|c| Case::parse(c));
-                        cases = vec![case.with_context(|| format!("--case takes a case's name; {USAGE}"))?];
-                    }
-                    other => bail!("unknown argument {other:?}; {USAGE}"),
-                }
-            }
-            print!("{}", render(quick, only, &cases)?);
-            Ok(())
-        }
-        Some("rollout") => crate::bench_hub::rollout(&args[1..]),
-        _ => bail!("unknown or missing benchmark; {USAGE}"),
-    }
+/// `cargo xtask bench render`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RenderArgs {
+    /// 1,000 objects, both cases, 3 rounds.
+    #[arg(long)]
+    quick: bool,
+    /// One size (objects; `1,000` may be written so), with the same number of rounds.
+    #[arg(long, value_parser = |n: &str| n.replace(',', "").parse::<usize>().map_err(|e| e.to_string()))]
+    size: Option<usize>,
+    /// One case: overlay or replacements-vars.
+    #[arg(long, value_parser = |name: &str| Case::parse(name).ok_or("overlay or replacements-vars"))]
+    case: Option<Case>,
+}
+
+pub fn run(args: &RenderArgs) -> Result<()> {
+    let cases = args.case.map_or_else(|| Case::ALL.to_vec(), |case| vec![case]);
+    print!("{}", render(args.quick, args.size, &cases)?);
+    Ok(())
 }
 
 /// One tool under test: how to run it on a folder.

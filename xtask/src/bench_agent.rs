@@ -42,7 +42,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail, ensure};
 use flotilla_git::testing::{GitDaemon, git};
 
-const USAGE: &str = "usage: cargo xtask bench agent [--quick]";
 /// GNU time; `-f %M` is the child's peak resident set size in KiB.
 const TIME: &str = "/usr/bin/time";
 /// The big placement: 1 Namespace, 249 Deployments, 250 Services and 500 ConfigMaps.
@@ -56,20 +55,13 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 const TARGET_CYCLE_CPU_MS: f64 = 10.0;
 const TARGET_IDLE_RSS_MIB: f64 = 20.0;
 
-pub fn run(args: &[String]) -> Result<()> {
-    print!("{}", report(args)?);
+pub fn run(quick: bool) -> Result<()> {
+    print!("{}", report(quick)?);
     Ok(())
 }
 
 /// Measures and returns the results as Markdown (for the terminal and BENCHMARKS.md).
-pub fn report(args: &[String]) -> Result<String> {
-    let mut quick = false;
-    for a in args {
-        match a.as_str() {
-            "--quick" => quick = true,
-            other => bail!("unknown argument {other:?}; {USAGE}"),
-        }
-    }
+pub fn report(quick: bool) -> Result<String> {
     ensure!(
         Path::new(TIME).exists(),
         "{TIME} is missing: it measures each run's peak memory (install it with `apt-get install -y time`)"

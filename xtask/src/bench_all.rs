@@ -26,9 +26,6 @@ use std::time::Instant;
 use anyhow::{Context as _, Result, bail, ensure};
 use flotilla_simulate::output::count;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--only render,git,agent,policy,hub,rollout,simulate] [--no-write]\n\
-                     \x20      cargo xtask bench render|git|agent|policy|hub|rollout [ARGS]: one benchmark";
-
 /// The sections, in the order they run.
 const SECTIONS: [&str; 7] = ["render", "git", "agent", "policy", "hub", "rollout", "simulate"];
 
@@ -37,56 +34,102 @@ const SECTIONS: [&str; 7] = ["render", "git", "agent", "policy", "hub", "rollout
 const SCENARIOS: [&str; 4] = ["retail-rollout", "stores-offline", "bad-commit-and-revert", "hub-outage"];
 const LARGE_SCENARIO: &str = "retail-rollout";
 
-struct Options {
+/// `cargo xtask bench`'s arguments: one benchmark by name, or (no name, or `all`) the suite.
+#[derive(Debug, clap::Parser)]
+#[command(name = "bench", args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    benchmark: Option<Benchmark>,
+    #[command(flatten)]
+    suite: Suite,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Benchmark {
+    /// Every benchmark, as with no name.
+    All(Suite),
+    /// The renderer against `kubectl kustomize`, whole process.
+    Render(crate::bench::RenderArgs),
+    /// flotilla-git against the `git` CLI.
+    Git(Quick),
+    /// The agent against the test API server.
+    Agent(Quick),
+    /// The example's PCI policies evaluated in-process.
+    Policy(Quick),
+    /// Report ingest and view latency over HTTP against SQLite and PostgreSQL.
+    Hub(crate::bench_hub::HubArgs),
+    /// The hub's rollout progress, in-process.
+    Rollout(crate::bench_hub::RolloutArgs),
+}
+
+/// A benchmark's one flag.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Quick {
+    /// Fewer rounds and smaller sizes: a few minutes at most.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// The whole suite's flags.
+#[derive(Debug, Clone, clap::Args)]
+struct Suite {
+    /// Every benchmark, small; printed only unless `--write`.
+    #[arg(long)]
     quick: bool,
+    /// Only these sections, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = SECTIONS)]
     only: Vec<String>,
+    /// Print the figures without writing them into BENCHMARKS.md.
+    #[arg(long, conflicts_with = "write")]
+    no_write: bool,
+    /// Write the figures into BENCHMARKS.md even with `--quick`.
+    #[arg(long)]
     write: bool,
 }
 
-fn parse(args: &[String]) -> Result<Options> {
-    let mut options = Options { quick: false, only: SECTIONS.map(String::from).to_vec(), write: true };
-    let mut write = None;
-    let mut rest = args.iter();
-    while let Some(a) = rest.next() {
-        match a.as_str() {
-            "all" => {}
-            "--quick" => options.quick = true,
-            "--no-write" => write = Some(false),
-            "--write" => write = Some(true),
-            "--only" => {
-                let list = rest.next().with_context(|| format!("--only takes section names; {USAGE}"))?;
-                options.only = list.split(',').map(str::to_string).collect();
-                for name in &options.only {
-                    ensure!(SECTIONS.contains(&name.as_str()), "--only: no section {name:?}; {USAGE}");
-                }
-            }
-            other => bail!("unknown argument {other:?}; {USAGE}"),
-        }
+impl Suite {
+    fn only(&self) -> Vec<&str> {
+        if self.only.is_empty() { SECTIONS.to_vec() } else { self.only.iter().map(String::as_str).collect() }
     }
-    // Quick figures are not the targets' sizes: they go to the terminal unless asked.
-    options.write = write.unwrap_or(!options.quick);
-    Ok(options)
+
+    /// Quick figures are not the targets' sizes: they go to the terminal unless asked.
+    fn write(&self) -> bool {
+        if self.no_write { false } else { self.write || !self.quick }
+    }
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let options = parse(args)?;
+/// Runs what `cargo xtask bench …` names.
+pub fn dispatch(args: Args) -> Result<()> {
+    match args.benchmark {
+        None => run(&args.suite),
+        Some(Benchmark::All(suite)) => run(&suite),
+        Some(Benchmark::Render(render)) => crate::bench::run(&render),
+        Some(Benchmark::Git(flags)) => crate::bench_git::run(flags.quick),
+        Some(Benchmark::Agent(flags)) => crate::bench_agent::run(flags.quick),
+        Some(Benchmark::Policy(flags)) => crate::bench_policy::run(flags.quick).map(|table| print!("{table}")),
+        Some(Benchmark::Hub(hub)) => crate::bench_hub::run(&hub),
+        Some(Benchmark::Rollout(rollout)) => crate::bench_hub::rollout(&rollout),
+    }
+}
+
+fn run(options: &Suite) -> Result<()> {
+    let write = options.write();
     if cfg!(debug_assertions) {
         // `cargo xtask` builds without optimizations: the in-process benchmarks (git, policy,
         // rollout, simulate) measure the code as it ships, so run the whole suite optimized.
-        let mut again = vec!["run", "--quiet", "--release", "--package", "xtask", "--", "bench", "all"];
-        again.extend(args.iter().map(String::as_str));
-        return crate::cargo(&again);
+        return crate::again_optimized(false).map(drop);
     }
     let file = crate::root().join("BENCHMARKS.md");
     let started = Instant::now();
     let machine = machine();
     let commit = commit();
     eprintln!("bench: {machine}\nbench: at {commit}");
-    if options.write {
+    if write {
         update(&file, "machine", &format!("{machine}\n"))?;
     }
     let mut failed = Vec::new();
-    for name in SECTIONS.iter().filter(|s| options.only.iter().any(|o| o == *s)) {
+    let only = options.only();
+    for name in SECTIONS.iter().filter(|s| only.contains(s)) {
         eprintln!("\nbench: === {name} ===");
         let load_before = load_average();
         let section_started = Instant::now();
@@ -100,7 +143,7 @@ pub fn run(args: &[String]) -> Result<()> {
                     load_average()
                 );
                 println!("\n## {name}\n\n{head}{body}");
-                if options.write {
+                if write {
                     update(&file, name, &format!("{head}{body}"))?;
                 }
             }
@@ -113,7 +156,7 @@ pub fn run(args: &[String]) -> Result<()> {
     eprintln!(
         "\nbench: done in {:.1} min{}",
         started.elapsed().as_secs_f64() / 60.0,
-        if options.write { "; BENCHMARKS.md updated" } else { " (BENCHMARKS.md not written)" }
+        if write { "; BENCHMARKS.md updated" } else { " (BENCHMARKS.md not written)" }
     );
     if !failed.is_empty() {
         bail!("{} section(s) failed, their old figures kept: {}", failed.len(), failed.join(", "));
@@ -143,23 +186,25 @@ fn section(name: &str, quick: bool) -> Result<(String, String)> {
         }
         "git" => {
             let args = flag(&["--quick"], &[]);
-            Ok((alone(&args), crate::bench_git::report(&args)?))
+            Ok((alone(&args), crate::bench_git::report(quick)?))
         }
         "agent" => {
             let args = flag(&["--quick"], &[]);
-            Ok((alone(&args), crate::bench_agent::report(&args)?))
+            Ok((alone(&args), crate::bench_agent::report(quick)?))
         }
         "policy" => {
             let args = flag(&["--quick"], &[]);
-            Ok((alone(&args), crate::bench_policy::run(&args)?))
+            Ok((alone(&args), crate::bench_policy::run(quick)?))
         }
         "hub" => {
             let args = flag(&["--quick"], &[]);
-            Ok((alone(&args), crate::bench_hub::report(&args)?))
+            let hub = crate::bench_hub::HubArgs { quick, ..Default::default() };
+            Ok((alone(&args), crate::bench_hub::report(&hub)?))
         }
         "rollout" => {
             let args = flag(&["--clusters", "100000"], &[]);
-            Ok((alone(&args), crate::bench_hub::rollout_report(&args)?))
+            let sizes = if quick { vec![100_000] } else { crate::bench_hub::ROLLOUT_SIZES.to_vec() };
+            Ok((alone(&args), crate::bench_hub::rollout_report(&sizes)?))
         }
         "simulate" => simulate(quick),
         other => bail!("no section {other:?}"),

@@ -33,24 +33,17 @@ struct Run {
     bytes: usize,
 }
 
-pub fn run(args: &[String]) -> Result<()> {
+pub fn run(quick: bool) -> Result<()> {
     if cfg!(debug_assertions) {
         // The measured code is linked into xtask: measure an optimized build of it.
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench", "git"])
-            .args(args)
-            .status()
-            .context("re-running the benchmark in release mode")?;
-        ensure!(status.success(), "the release benchmark failed");
-        return Ok(());
+        return crate::again_optimized(false).map(drop);
     }
-    print!("{}", report(args)?);
+    print!("{}", report(quick)?);
     Ok(())
 }
 
 /// Measures and returns the results as Markdown (for the terminal and BENCHMARKS.md).
-pub fn report(args: &[String]) -> Result<String> {
-    let quick = args.iter().any(|a| a == "--quick");
+pub fn report(quick: bool) -> Result<String> {
     let (commits, files, runs) = if quick { (1_000, 500, 3) } else { (COMMITS, FILES, 7) };
     let work = std::env::temp_dir().join(format!("flotilla-bench-git-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
@@ -239,9 +232,8 @@ fn make_repository(path: &Path, commits: usize, files: usize) -> Result<()> {
 
 /// `cargo xtask git-fetch URL DIR`: one fetch of `main` into a cache, for the benchmark to
 /// measure as a process.
-pub fn fetch_once(args: &[String]) -> Result<()> {
-    let [url, dir] = args else { bail!("usage: cargo xtask git-fetch URL DIR") };
-    let fetched = Cache::new(PathBuf::from(dir)).fetch(&Source::new(url.clone()), &["main"])?;
+pub fn fetch_once(url: &str, dir: PathBuf) -> Result<()> {
+    let fetched = Cache::new(dir).fetch(&Source::new(url.to_string()), &["main"])?;
     ensure!(fetched.heads.contains_key("main"), "no main branch fetched");
     Ok(())
 }

@@ -50,8 +50,6 @@ use hub_index::api::{Client, Ledger, Progress, Summary};
 use hub_index::store::Store;
 use hub_index::testing::PgServer;
 
-const USAGE: &str = "usage: cargo xtask bench hub [--quick] [--db sqlite,postgres] [--clusters N,N] [--seconds S] \
-                     [--rounds R] [--concurrency C] [--probe-ms MS (0: no reads under load)]";
 /// The viewer token the hub reads from `--viewer-token-file`.
 const VIEWER: &str = "flt_view_bench_token";
 /// How many registrations run at once while seeding.
@@ -86,7 +84,7 @@ const TARGET_PAGE_MS: f64 = 200.0;
 const TARGET_RSS_MIB: f64 = 2_048.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub enum Backend {
     Sqlite,
     Postgres,
 }
@@ -112,44 +110,47 @@ struct Config {
     probe_every: Option<Duration>,
 }
 
-fn parse(args: &[String]) -> Result<Config> {
-    let mut quick = false;
-    let mut backends: Option<Vec<Backend>> = None;
-    let mut sizes: Option<Vec<usize>> = None;
-    let mut seconds = None;
-    let mut rounds = None;
-    let mut concurrency = 128;
-    let mut probe_ms = 100;
-    let mut args = args.iter();
-    while let Some(a) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{a} needs a value; {USAGE}"));
-        match a.as_str() {
-            "--quick" => quick = true,
-            "--db" => {
-                let list = value()?
-                    .split(',')
-                    .map(|b| match b {
-                        "sqlite" => Ok(Backend::Sqlite),
-                        "postgres" => Ok(Backend::Postgres),
-                        other => bail!("--db {other:?}: sqlite or postgres"),
-                    })
-                    .collect::<Result<_>>()?;
-                backends = Some(list);
-            }
-            "--clusters" => {
-                let list = value()?
-                    .split(',')
-                    .map(|n| n.replace('_', "").parse::<usize>().with_context(|| format!("--clusters {n:?}")))
-                    .collect::<Result<_>>()?;
-                sizes = Some(list);
-            }
-            "--seconds" => seconds = Some(value()?.parse().context("--seconds")?),
-            "--rounds" => rounds = Some(value()?.parse().context("--rounds")?),
-            "--concurrency" => concurrency = value()?.parse().context("--concurrency")?,
-            "--probe-ms" => probe_ms = value()?.parse().context("--probe-ms")?,
-            other => bail!("unknown argument {other:?}; {USAGE}"),
-        }
+/// `cargo xtask bench hub`'s flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HubArgs {
+    /// Both databases at 10,000 clusters, 5 s of load, one round.
+    #[arg(long)]
+    pub quick: bool,
+    /// The databases, comma-separated: sqlite, postgres.
+    #[arg(long, value_delimiter = ',', value_parser = parse_backend)]
+    pub db: Option<Vec<Backend>>,
+    /// Cluster counts, comma-separated (`100_000` may be written so).
+    #[arg(long, value_delimiter = ',', value_parser = crate::count)]
+    pub clusters: Option<Vec<usize>>,
+    /// Seconds of sustained load per window.
+    #[arg(long)]
+    pub seconds: Option<u64>,
+    /// How many sustained windows.
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Reports in flight at once (128).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// How often the views are read under load, in ms (100; 0: not at all).
+    #[arg(long)]
+    pub probe_ms: Option<u64>,
+}
+
+fn parse_backend(text: &str) -> Result<Backend, String> {
+    match text {
+        "sqlite" => Ok(Backend::Sqlite),
+        "postgres" => Ok(Backend::Postgres),
+        other => Err(format!("--db {other:?}: sqlite or postgres")),
     }
+}
+
+fn parse(args: &HubArgs) -> Result<Config> {
+    let quick = args.quick;
+    let backends = args.db.clone();
+    let sizes = args.clusters.clone();
+    let (seconds, rounds) = (args.seconds, args.rounds);
+    let concurrency = args.concurrency.unwrap_or(128);
+    let probe_ms = args.probe_ms.unwrap_or(100);
     let backends = backends.unwrap_or_else(|| vec![Backend::Sqlite, Backend::Postgres]);
     let cases = match sizes {
         Some(sizes) => backends.iter().flat_map(|b| sizes.iter().map(move |n| (*b, *n))).collect(),
@@ -171,13 +172,13 @@ fn parse(args: &[String]) -> Result<Config> {
     Ok(Config { cases, seconds: seconds.unwrap_or(if quick { 5 } else { 20 }), rounds, concurrency, probe_every })
 }
 
-pub fn run(args: &[String]) -> Result<()> {
+pub fn run(args: &HubArgs) -> Result<()> {
     print!("{}", report(args)?);
     Ok(())
 }
 
 /// Measures and returns the results as Markdown (for the terminal and BENCHMARKS.md).
-pub fn report(args: &[String]) -> Result<String> {
+pub fn report(args: &HubArgs) -> Result<String> {
     let mut config = parse(args)?;
     let mut skipped = String::new();
     if config.cases.iter().any(|(b, _)| *b == Backend::Postgres) && !PgServer::available() {
@@ -1050,34 +1051,28 @@ fn pages_table(out: &mut String, outcomes: &[Outcome]) {
 /// clusters in this process, without HTTP or the store: what `GET /api/v1/rollouts/{placement}`
 /// costs when its two-second cache has expired. 11 computations per size; the median and the
 /// slowest are quoted.
-pub fn rollout(args: &[String]) -> Result<()> {
+pub fn rollout(args: &RolloutArgs) -> Result<()> {
     if cfg!(debug_assertions) {
         // `cargo xtask` builds without optimizations: measure the hub's code as it ships.
-        let mut again = vec!["run", "--quiet", "--release", "--package", "xtask", "--", "bench", "rollout"];
-        again.extend(args.iter().map(String::as_str));
-        return crate::cargo(&again);
+        return crate::again_optimized(false).map(drop);
     }
-    print!("{}", rollout_report(args)?);
+    print!("{}", rollout_report(args.clusters.as_deref().unwrap_or(&ROLLOUT_SIZES))?);
     Ok(())
 }
 
+/// The rollout bench's sizes when none are named.
+pub const ROLLOUT_SIZES: [usize; 2] = [100_000, 1_000_000];
+
+/// `cargo xtask bench rollout`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RolloutArgs {
+    /// Cluster counts, comma-separated (100,000 and 1,000,000).
+    #[arg(long, value_delimiter = ',', value_parser = crate::count)]
+    clusters: Option<Vec<usize>>,
+}
+
 /// The rollout bench's results as Markdown; run it optimized.
-pub fn rollout_report(args: &[String]) -> Result<String> {
-    const USAGE: &str = "usage: cargo xtask bench rollout [--clusters N,N]";
-    let mut sizes = vec![100_000, 1_000_000];
-    let mut rest = args.iter();
-    while let Some(a) = rest.next() {
-        match a.as_str() {
-            "--clusters" => {
-                let list = rest.next().with_context(|| format!("--clusters takes counts; {USAGE}"))?;
-                sizes = list
-                    .split(',')
-                    .map(|n| n.replace('_', "").parse().with_context(|| format!("--clusters {n:?}; {USAGE}")))
-                    .collect::<Result<_>>()?;
-            }
-            other => bail!("unknown argument {other:?}; {USAGE}"),
-        }
-    }
+pub fn rollout_report(sizes: &[usize]) -> Result<String> {
     let yaml = "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: web}\nspec:\n  source: {repository: app, path: web}\n  clusters: {matchLabels: {kind: store}}\n  rollout:\n    waves: [{name: canary, clusters: {matchLabels: {canary: \"true\"}}}, {name: early, percent: 10}, {name: everyone}]\n    bake: 2h\n    halt: {maxFailed: 5%}\n";
     let mut snapshot = flotilla_core::snapshot::Snapshot::new();
     snapshot.insert_file("fleet/web.yaml", yaml);
@@ -1101,7 +1096,7 @@ pub fn rollout_report(args: &[String]) -> Result<String> {
     let mut out = String::from(
         "| clusters | rollout progress afresh, ms: median | slowest of 11 | index fill s |\n|---:|---:|---:|---:|\n",
     );
-    for n in sizes {
+    for &n in sizes {
         let started = Instant::now();
         let mut index = hub_index::index::Index::new(i64::MAX);
         for i in 0..n {

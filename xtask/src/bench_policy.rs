@@ -20,16 +20,15 @@
 //! objects from a cluster, carrying out the fixes, the report.
 
 use std::fmt::Write as _;
-use std::process::{Command, Stdio};
+
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail, ensure};
+use anyhow::{Context as _, Result, ensure};
 use flotilla_core::fleet::{ClusterIdentity, Fleet, Policy};
 use flotilla_core::policy::{self, Evaluation, Fix};
 use flotilla_core::snapshot::Snapshot;
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: cargo xtask bench policy [--quick]";
 /// The example fleet's policies, from the workspace root.
 const POLICIES: &str = "examples/retail-fleet/infra/fleet/policies-pci.yaml";
 /// The policies that select a store cluster, as [`Fleet::from_snapshot`] sorts them.
@@ -58,25 +57,10 @@ const SERVED: [(&str, &str); 12] = [
     ("networking.k8s.io/v1", "Ingress"),
 ];
 
-pub fn run(args: &[String]) -> Result<String> {
+pub fn run(quick: bool) -> Result<String> {
     if cfg!(debug_assertions) {
         // `cargo xtask` builds without optimizations: measure core's code as it ships.
-        let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench", "policy"])
-            .args(args)
-            .current_dir(crate::root())
-            .stderr(Stdio::inherit())
-            .output()
-            .context("re-running the benchmark in release mode")?;
-        ensure!(output.status.success(), "the release benchmark failed ({})", output.status);
-        return String::from_utf8(output.stdout).context("the release benchmark's output");
-    }
-    let mut quick = false;
-    for a in args {
-        match a.as_str() {
-            "--quick" => quick = true,
-            other => bail!("unknown argument {other:?}; {USAGE}"),
-        }
+        return crate::again_optimized(true);
     }
     let (sizes, repetitions): (&[usize], usize) = if quick { (&[1_000], 7) } else { (&[1_000, 10_000], 21) };
     let fleet = load_fleet()?;

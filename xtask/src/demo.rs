@@ -33,9 +33,6 @@ use anyhow::{Context as _, Result, bail, ensure};
 use flotilla_git::testing::{GitDaemon, git_command};
 use hub_index::api::{Client, Progress as Rollout, Summary};
 
-const USAGE: &str = "usage: cargo xtask demo [--stores N (50)] [--clouds N (3)] [--listen ADDR (127.0.0.1:8080)] \
-                     [--bake DURATION (20s)] [--release] [--exit-when-done]";
-
 /// The placement the demo releases and draws.
 const PLACEMENT: &str = "bt-collector";
 /// The environment every demo cluster runs.
@@ -83,31 +80,41 @@ impl Default for Options {
     }
 }
 
-fn parse(args: &[String]) -> Result<Options> {
-    let mut options = Options::default();
-    let mut args = args.iter();
-    while let Some(a) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{a} needs a value; {USAGE}"));
-        match a.as_str() {
-            "--stores" => options.stores = value()?.parse().context("--stores: a number of store clusters")?,
-            "--clouds" => options.clouds = value()?.parse().context("--clouds: a number of cloud clusters")?,
-            "--listen" => {
-                let text = value()?;
-                options.listen =
-                    text.parse().with_context(|| format!("--listen {text:?}: an address like 127.0.0.1:8080"))?;
-            }
-            "--bake" => {
-                let text = value()?;
-                let bake = flotilla_core::calendar::parse_duration(text)
-                    .with_context(|| format!("--bake {text:?}: a duration like 20s or 1m"))?;
-                options.bake_seconds = bake.as_secs();
-            }
-            "--release" => options.release = true,
-            "--exit-when-done" => options.exit_when_done = true,
-            "-h" | "--help" => bail!("{USAGE}"),
-            other => bail!("unknown argument {other:?}; {USAGE}"),
-        }
-    }
+/// `cargo xtask demo`'s flags.
+#[derive(Debug, clap::Parser)]
+#[command(name = "demo")]
+pub struct Args {
+    /// Store clusters, each a process.
+    #[arg(long, default_value_t = Options::default().stores)]
+    stores: usize,
+    /// Cloud clusters.
+    #[arg(long, default_value_t = Options::default().clouds)]
+    clouds: usize,
+    /// The hub's address, where the dashboard is (loopback only).
+    #[arg(long, default_value_t = Options::default().listen)]
+    listen: SocketAddr,
+    /// The bake per wave, a duration like 20s or 1m.
+    #[arg(long, default_value = "20s")]
+    bake: String,
+    /// Build and run the release profile: smaller, faster agents, a longer first build.
+    #[arg(long)]
+    release: bool,
+    /// Exit once the rollout is complete instead of waiting for Ctrl-C (tests, CI).
+    #[arg(long)]
+    exit_when_done: bool,
+}
+
+fn parse(args: &Args) -> Result<Options> {
+    let bake = flotilla_core::calendar::parse_duration(&args.bake)
+        .with_context(|| format!("--bake {:?}: a duration like 20s or 1m", args.bake))?;
+    let options = Options {
+        stores: args.stores,
+        clouds: args.clouds,
+        listen: args.listen,
+        bake_seconds: bake.as_secs(),
+        release: args.release,
+        exit_when_done: args.exit_when_done,
+    };
     ensure!((1..=1_000).contains(&options.stores), "--stores {}: from 1 to 1000 (each is a process)", options.stores);
     ensure!(options.clouds <= 100, "--clouds {}: at most 100", options.clouds);
     ensure!((1..=3_600).contains(&options.bake_seconds), "--bake: from 1s to 1h");
@@ -120,7 +127,7 @@ fn parse(args: &[String]) -> Result<Options> {
     Ok(options)
 }
 
-pub fn run(args: &[String]) -> Result<()> {
+pub fn run(args: &Args) -> Result<()> {
     let options = parse(args)?;
     // Before anything is built or written: the likeliest reasons the demo cannot start.
     let git = Command::new("git").arg("--version").output();
@@ -1071,8 +1078,9 @@ mod tests {
 
     use super::*;
 
-    fn args(text: &str) -> Vec<String> {
-        text.split_whitespace().map(ToString::to_string).collect()
+    fn parse_line(text: &str) -> Result<Options> {
+        use clap::Parser as _;
+        parse(&Args::try_parse_from(std::iter::once("demo").chain(text.split_whitespace()))?)
     }
 
     fn example(path: &str) -> String {
@@ -1081,9 +1089,9 @@ mod tests {
 
     #[test]
     fn the_command_line_has_defaults_and_refuses_what_cannot_run() {
-        assert_eq!(parse(&[]).unwrap(), Options::default());
+        assert_eq!(parse_line("").unwrap(), Options::default());
         let options =
-            parse(&args("--stores 5 --clouds 0 --listen [::1]:0 --bake 1m --release --exit-when-done")).unwrap();
+            parse_line("--stores 5 --clouds 0 --listen [::1]:0 --bake 1m --release --exit-when-done").unwrap();
         let expected = Options {
             stores: 5,
             clouds: 0,
@@ -1097,12 +1105,12 @@ mod tests {
             ("--stores 0", "--stores 0"),
             ("--stores many", "--stores"),
             ("--listen 0.0.0.0:8080", "loopback"),
-            ("--listen localhost", "--listen \"localhost\""),
+            ("--listen localhost", "invalid value 'localhost' for '--listen"),
             ("--bake 2", "--bake \"2\""),
-            ("--stores", "needs a value"),
-            ("--verbose", "unknown argument"),
+            ("--stores", "a value is required for '--stores"),
+            ("--verbose", "unexpected argument '--verbose'"),
         ] {
-            let error = format!("{:#}", parse(&args(bad)).unwrap_err());
+            let error = format!("{:#}", parse_line(bad).unwrap_err());
             assert!(error.contains(says), "{bad}: {error}");
         }
     }

@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context as _, Result, bail, ensure};
+use anyhow::{Context as _, Result, ensure};
 
 /// The binaries that have an image.
 pub const BINARIES: [&str; 2] = ["pull-agent", "hub-index"];
@@ -44,35 +44,25 @@ pub fn default_tag(binary: &str) -> String {
 /// The host's CA bundle (Debian's ca-certificates), where the TLS clients look for it.
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
-struct Args {
+/// `cargo xtask image`'s arguments.
+#[derive(Debug, clap::Parser)]
+#[command(name = "image")]
+pub struct Args {
+    /// The binary: pull-agent or hub-index.
+    #[arg(value_parser = BINARIES)]
     binary: String,
-    tag: String,
+    /// The image's tag; by default the one the manifests in examples/deploy name.
+    #[arg(long)]
+    tag: Option<String>,
+    /// From the debug build (quicker to build; CI's check).
+    #[arg(long)]
     debug: bool,
 }
 
-fn parse(args: &[String]) -> Result<Args> {
-    let usage = "usage: cargo xtask image <pull-agent|hub-index> [--tag T] [--debug]";
-    let mut binary = None;
-    let mut tag = None;
-    let mut debug = false;
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--tag" => tag = Some(rest.next().with_context(|| format!("--tag needs a value\n{usage}"))?.clone()),
-            "--debug" => debug = true,
-            name if BINARIES.contains(&name) && binary.is_none() => binary = Some(name.to_string()),
-            other => bail!("unexpected argument {other:?}\n{usage}"),
-        }
-    }
-    let binary = binary.with_context(|| format!("name the binary\n{usage}"))?;
-    let tag = tag.unwrap_or_else(|| default_tag(&binary));
-    Ok(Args { binary, tag, debug })
-}
-
-pub fn run(args: &[String]) -> Result<()> {
-    let args = parse(args)?;
-    build(&args.binary, &args.tag, args.debug)?;
-    println!("built and checked {}", args.tag);
+pub fn run(args: &Args) -> Result<()> {
+    let tag = args.tag.clone().unwrap_or_else(|| default_tag(&args.binary));
+    build(&args.binary, &tag, args.debug)?;
+    println!("built and checked {tag}");
     Ok(())
 }
 
@@ -296,11 +286,16 @@ mod tests {
 
     #[test]
     fn arguments() {
-        let args = parse(&["hub-index".into(), "--tag".into(), "localhost/hub:dev".into()]).unwrap();
-        assert_eq!((args.binary.as_str(), args.tag.as_str(), args.debug), ("hub-index", "localhost/hub:dev", false));
-        let args = parse(&["--debug".into(), "pull-agent".into()]).unwrap();
-        assert_eq!((args.tag, args.debug), (default_tag("pull-agent"), true));
-        assert!(parse(&["kube-testserver".into()]).is_err());
+        use clap::Parser as _;
+        let parse = |args: &[&str]| Args::try_parse_from(std::iter::once("image").chain(args.iter().copied()));
+        let args = parse(&["hub-index", "--tag", "localhost/hub:dev"]).unwrap();
+        assert_eq!(
+            (args.binary.as_str(), args.tag.as_deref(), args.debug),
+            ("hub-index", Some("localhost/hub:dev"), false)
+        );
+        let args = parse(&["--debug", "pull-agent"]).unwrap();
+        assert_eq!((args.tag, args.debug), (None, true));
+        assert!(parse(&["kube-testserver"]).is_err());
         assert!(parse(&[]).is_err());
     }
 

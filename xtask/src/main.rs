@@ -11,7 +11,8 @@
 //!   binaries), tests; refused under `FLOTILLA_SKIP`.
 //! - `image <pull-agent|hub-index> [--tag T] [--debug]`: a container image of the binary, built
 //!   from scratch with buildah and checked (see `image.rs`, docs/images.md).
-//! - `tidy`: repository rules (core does no IO); also runs as a test.
+//! - `tidy`: repository rules (core does no IO, no import circles between source files); also
+//!   runs as a test.
 
 mod bench;
 mod bench_agent;
@@ -27,82 +28,100 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
 
-const USAGE: &str = "\
-usage: cargo xtask <command> [options]
+/// `cargo xtask`: the project's chores.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
 
-commands:
-  demo [--stores N] [--clouds N] [--listen ADDR] [--bake DURATION] [--release] [--exit-when-done]
-        the example fleet in git, a hub, simulated clusters with real agents, and a release
-        rolled out dev -> prod (the first build takes minutes)
-  simulate --scenario FILE [--clusters N] [--seed S]
-        a fleet simulated in one process on a virtual clock (an optimized build: minutes the
-        first time)
-  ci    exactly what CI runs: format check, clippy, docs, a small demo, the images' assembly,
-        the tests
-  image pull-agent|hub-index [--tag T] [--debug]
-        a container image of the binary, assembled from scratch with buildah and checked
-  tidy  the repository's rules (core does no IO)
-  bench [--quick] [--only NAMES] [--no-write] | bench render|git|agent|policy|hub|rollout
-        the benchmarks, their figures written into BENCHMARKS.md
-";
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// The example fleet in git, a hub, simulated clusters with real agents, and a release rolled
+    /// out dev -> prod (the first build takes minutes).
+    Demo(demo::Args),
+    /// A fleet simulated in one process on a virtual clock (an optimized build: minutes the first
+    /// time); the arguments go to the simulator (`--scenario FILE [--clusters N] [--seed S]`).
+    Simulate {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Exactly what CI runs: format check, clippy, docs, a small demo, the images' assembly, the
+    /// tests.
+    Ci,
+    /// A container image of the binary, assembled from scratch with buildah and checked.
+    Image(image::Args),
+    /// The repository's rules (core does no IO, no import circles between source files).
+    Tidy,
+    /// The benchmarks, their figures written into BENCHMARKS.md; with a name, one of them.
+    Bench(bench_all::Args),
+    /// One fetch of `main` into a cache, for `bench git` to measure as a process.
+    #[command(hide = true)]
+    GitFetch { url: String, dir: PathBuf },
+}
 
 /// Errors are printed here, as one line, and end the process with 1: a `Result` returned from
 /// `main` would print a backtrace under `RUST_BACKTRACE=1`, which says nothing about a mistyped
-/// command. A missing or unknown command prints the usage and ends with 2.
+/// command. A missing or unknown command or flag prints the usage and ends with 2 (clap's).
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = args.first().map(String::as_str);
-    if matches!(command, Some("-h" | "--help" | "help")) {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    match run(&args) {
-        Some(Ok(())) => ExitCode::SUCCESS,
-        Some(Err(e)) => {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
             eprintln!("cargo xtask: error: {e:#}");
             ExitCode::FAILURE
-        }
-        None => {
-            let said = command.map_or_else(|| "no command given".to_string(), |c| format!("unknown command {c:?}"));
-            eprint!("cargo xtask: {said}\n{USAGE}");
-            ExitCode::from(2)
         }
     }
 }
 
-/// Runs the command `args` name; `None` when they name none.
-fn run(args: &[String]) -> Option<Result<()>> {
-    Some(match args.first().map(String::as_str) {
-        Some("demo") => demo::run(&args[1..]),
-        Some("ci") => ci(),
-        Some("image") => image::run(&args[1..]),
-        Some("bench") if args.get(1).is_some_and(|a| a == "git") => bench_git::run(&args[2..]),
-        Some("bench") if args.get(1).is_some_and(|a| a == "agent") => bench_agent::run(&args[2..]),
-        Some("bench") if args.get(1).is_some_and(|a| a == "hub") => bench_hub::run(&args[2..]),
-        Some("bench") if args.get(1).is_some_and(|a| a == "policy") => {
-            bench_policy::run(&args[2..]).map(|table| print!("{table}"))
-        }
-        Some("bench") if args.get(1).is_some_and(|a| a == "render" || a == "rollout") => bench::run(&args[1..]),
-        // No benchmark named (or `all`, or only flags): the whole suite.
-        Some("bench") => bench_all::run(&args[1..]),
-        Some("git-fetch") => bench_git::fetch_once(&args[1..]),
-        Some("simulate") => {
+fn run(task: Task) -> Result<()> {
+    match task {
+        Task::Demo(args) => demo::run(&args),
+        Task::Ci => ci(),
+        Task::Image(args) => image::run(&args),
+        Task::Bench(args) => bench_all::dispatch(args),
+        Task::GitFetch { url, dir } => bench_git::fetch_once(&url, dir),
+        Task::Simulate { args } => {
             // Tens of thousands of clusters want the optimized build (crates/simulate). Cargo's
             // progress shows: the first optimized build takes minutes.
             println!("Building the simulator (release profile; the first build takes minutes)…");
             let mut run = vec!["run", "--release", "--package", "flotilla-simulate", "--"];
-            run.extend(args[1..].iter().map(String::as_str));
+            run.extend(args.iter().map(String::as_str));
             cargo(&run)
         }
-        Some("tidy") => tidy::check(&root()).and_then(|problems| {
+        Task::Tidy => {
+            let problems = tidy::check(&root())?;
             for p in &problems {
                 eprintln!("tidy: {p}");
             }
             if problems.is_empty() { Ok(()) } else { bail!("{} tidy problem(s)", problems.len()) }
-        }),
-        _ => return None,
-    })
+        }
+    }
+}
+
+/// Runs this very command line again with an optimized xtask: `cargo xtask` builds without
+/// optimizations, and the in-process benchmarks measure the code as it ships. The output is the
+/// child's, captured when `capture` (else passed through, and empty).
+fn again_optimized(capture: bool) -> Result<String> {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args(["run", "--quiet", "--release", "--package", "xtask", "--"]).args(std::env::args_os().skip(1));
+    command.current_dir(root());
+    if capture {
+        let output = command.stderr(std::process::Stdio::inherit()).output().context("re-running xtask optimized")?;
+        anyhow::ensure!(output.status.success(), "the optimized run failed ({})", output.status);
+        return String::from_utf8(output.stdout).context("the optimized run's output");
+    }
+    let status = command.status().context("re-running xtask optimized")?;
+    anyhow::ensure!(status.success(), "the optimized run failed ({status})");
+    Ok(String::new())
+}
+
+/// A count, perhaps with `_` separators (`100_000`); lists of them are comma-separated.
+fn count(text: &str) -> Result<usize, String> {
+    text.replace('_', "").parse().map_err(|_| format!("{text:?} is not a count"))
 }
 
 /// The workspace root (xtask lives one level below it).
@@ -142,7 +161,7 @@ fn ci() -> Result<()> {
     // The README's main command, small and quick (about 30 s): the front door must open. Before
     // the tests, so that their summary stays the closing line.
     let demo = ["--stores", "5", "--bake", "5s", "--listen", "127.0.0.1:0", "--exit-when-done"];
-    demo::run(&demo.map(String::from))?;
+    demo::run(&demo::Args::parse_from(std::iter::once("demo").chain(demo)))?;
     // After the demo, `cargo run -p pull-agent` (and -p hub-index) must find everything built.
     for package in ["pull-agent", "hub-index"] {
         built_already(package)?;
@@ -221,4 +240,76 @@ fn test_with_summary() -> Result<()> {
         bail!("cargo test failed ({status})");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command the README, BENCHMARKS.md and the docs show, verbatim, parses; a few that
+    /// must not, do not.
+    #[test]
+    fn the_documented_commands_parse() {
+        let parse = |line: &str| Cli::try_parse_from(line.split_whitespace().skip(1));
+        for line in [
+            "cargo xtask ci",
+            "cargo xtask tidy",
+            "cargo xtask demo",
+            "cargo xtask demo --stores 50 --clouds 3 --listen 127.0.0.1:8080 --bake 20s --release --exit-when-done",
+            "cargo xtask image pull-agent",
+            "cargo xtask image hub-index --tag registry.example/flotilla/hub-index:dev",
+            "cargo xtask image pull-agent --debug",
+            "cargo xtask simulate --scenario examples/scenarios/retail-rollout.yaml --clusters 1000 --seed 7",
+            "cargo xtask bench",
+            "cargo xtask bench --quick",
+            "cargo xtask bench --only git,policy",
+            "cargo xtask bench --only simulate",
+            "cargo xtask bench --quick --write",
+            "cargo xtask bench all --quick --no-write",
+            "cargo xtask bench render",
+            "cargo xtask bench render --quick",
+            "cargo xtask bench render --size 1000",
+            "cargo xtask bench render --size 10,000",
+            "cargo xtask bench render --case overlay",
+            "cargo xtask bench render --case replacements-vars --size 1000",
+            "cargo xtask bench git",
+            "cargo xtask bench git --quick",
+            "cargo xtask bench agent",
+            "cargo xtask bench agent --quick",
+            "cargo xtask bench policy",
+            "cargo xtask bench policy --quick",
+            "cargo xtask bench hub",
+            "cargo xtask bench hub --quick",
+            "cargo xtask bench hub --db sqlite --clusters 100000 --probe-ms 0",
+            "cargo xtask bench hub --db sqlite --clusters 100000,1000000 --rounds 3 --seconds 20",
+            "cargo xtask bench hub --db sqlite,postgres --clusters 100_000 --concurrency 64",
+            "cargo xtask bench rollout",
+            "cargo xtask bench rollout --clusters 100000,1000000",
+            "cargo xtask git-fetch git://127.0.0.1:1/fleet /tmp/cache",
+        ] {
+            if let Err(e) = parse(line) {
+                panic!("{line}: {e}");
+            }
+        }
+        for line in [
+            "cargo xtask",
+            "cargo xtask nope",
+            "cargo xtask image kube-testserver",
+            "cargo xtask bench --only nope",
+            "cargo xtask bench nope",
+            "cargo xtask bench render --case nope",
+            "cargo xtask bench hub --db mysql",
+            "cargo xtask bench --quick render",
+            "cargo xtask demo --stores many",
+        ] {
+            assert!(parse(line).is_err(), "{line} parses");
+        }
+    }
+
+    #[test]
+    fn simulate_passes_its_arguments_on() {
+        let cli = Cli::try_parse_from(["xtask", "simulate", "--scenario", "s.yaml", "--clusters", "10"]).unwrap();
+        let Task::Simulate { args } = cli.command else { panic!("{cli:?}") };
+        assert_eq!(args, ["--scenario", "s.yaml", "--clusters", "10"]);
+    }
 }

@@ -1,8 +1,12 @@
-//! The Gregorian calendar arithmetic that validating and writing a timestamp need, and Go-style
-//! durations. Not a clock and not a date library: core reads no time. It writes one
-//! ([`rfc3339`]) and reads one ([`unix_ms`]); time zones are [`crate::rollout`]'s.
+//! The Gregorian calendar arithmetic that validating and writing a timestamp need (jiff's civil
+//! dates, as [`crate::rollout`]'s windows use), and Go-style durations. Not a clock: core reads
+//! no time. It writes one ([`rfc3339`]) and reads one ([`unix_ms`]); time zones are
+//! [`crate::rollout`]'s. Go's duration syntax is parsed here: jiff's friendly format is not Go's.
 
 use std::time::Duration;
+
+use jiff::SignedDuration;
+use jiff::civil::{Date, DateTime, Time};
 
 /// A sum of whole numbers with units `ms`, `s`, `m` and `h`, as Go writes durations (`1m30s`);
 /// `None` when malformed or too large.
@@ -29,29 +33,36 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     Some(total)
 }
 
-/// The number of days in `month` (1–12) of `year`, or `None` for a month that does not exist.
+/// The number of days in `month` (1–12) of `year` (in the proleptic Gregorian calendar, years
+/// -9999 to 9999), or `None` for a month that does not exist.
 pub fn days_in_month(year: i64, month: i64) -> Option<i64> {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => Some(31),
-        4 | 6 | 9 | 11 => Some(30),
-        2 if leap => Some(29),
-        2 => Some(28),
-        _ => None,
-    }
+    let first = Date::new(i16::try_from(year).ok()?, i8::try_from(month).ok()?, 1).ok()?;
+    Some(i64::from(first.days_in_month()))
 }
+
+/// 1970-01-01T00:00:00, in UTC.
+const EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
 
 /// The UTC time `unix_seconds` after the epoch as RFC 3339, `2026-11-25T03:32:07Z`. Times
-/// before the epoch are clamped to it; the caller reads the clock.
+/// before the epoch are clamped to it, and times after 9999-12-31T23:59:59Z to that (RFC 3339
+/// has four-digit years); the caller reads the clock.
 pub fn rfc3339(unix_seconds: i64) -> String {
-    let seconds = unix_seconds.max(0);
-    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", of_day / 3_600, of_day % 3_600 / 60, of_day % 60)
+    let time = EPOCH.checked_add(SignedDuration::from_secs(unix_seconds.max(0))).unwrap_or(DateTime::MAX);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
 }
 
-/// Unix milliseconds of an RFC 3339 UTC time (`2026-11-25T03:32:07Z`, a fraction of a second
-/// ignored); `None` when it is not one. Only the layout is checked: [`crate::report`] validates.
+/// Unix milliseconds of an RFC 3339 UTC time (`2026-11-25T03:32:07Z`; what follows the seconds,
+/// a fraction or an offset, is ignored); `None` when it is not one, or names a date or time
+/// that does not exist. A leap second (`:60`) is the next second, as RFC 3339 allows it.
+/// Only the layout and the date are checked: [`crate::report`] validates the rest.
 pub fn unix_ms(time: &str) -> Option<i64> {
     let number = |from: usize, to: usize| time.get(from..to)?.parse::<i64>().ok();
     let b = time.as_bytes();
@@ -60,31 +71,11 @@ pub fn unix_ms(time: &str) -> Option<i64> {
     }
     let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
     let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
-    Some(((days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1_000)
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let date = Date::new(year.try_into().ok()?, month.try_into().ok()?, day.try_into().ok()?).ok()?;
+    let leap = i64::from(second == 60);
+    let of_day = Time::new(hour.try_into().ok()?, minute.try_into().ok()?, (second - leap).try_into().ok()?, 0).ok()?;
+    let since = date.to_datetime(of_day).duration_since(EPOCH);
+    Some(i64::try_from(since.as_millis()).ok()? + leap * 1_000)
 }
 
 #[cfg(test)]
@@ -115,11 +106,12 @@ mod tests {
         assert_eq!(unix_ms("2024-02-29T23:59:59.5Z"), Some(1_709_251_199_000));
         assert_eq!(unix_ms("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(unix_ms("garbage"), None);
-        // Every day of four centuries round-trips through days_in_month and days_from_civil.
+        // Every day of four centuries round-trips, in step with days_in_month.
         let (mut year, mut month, mut day) = (1970, 1, 1);
-        for days in 0..146_097 {
-            assert_eq!(civil_from_days(days), (year, month, day), "day {days}");
-            assert_eq!(days_from_civil(year, month, day), days);
+        for days in 0..146_097_i64 {
+            let text = rfc3339(days * 86_400 + 86_399);
+            assert_eq!(text, format!("{year:04}-{month:02}-{day:02}T23:59:59Z"), "day {days}");
+            assert_eq!(unix_ms(&text), Some((days * 86_400 + 86_399) * 1_000));
             day += 1;
             if day > days_in_month(year, month).unwrap() {
                 day = 1;
@@ -132,6 +124,42 @@ mod tests {
         }
     }
 
+    /// The ends of what four-digit years can say; the same before and after the calendar
+    /// arithmetic moved to jiff.
+    #[test]
+    fn years_0000_and_9999() {
+        assert_eq!(unix_ms("0000-01-01T00:00:00Z"), Some(-62_167_219_200_000));
+        assert_eq!(unix_ms("0000-02-29T12:00:00Z"), Some(-62_162_078_400_000), "year 0 is a leap year");
+        assert_eq!(unix_ms("9999-12-31T23:59:59Z"), Some(253_402_300_799_000));
+        assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(days_in_month(0, 2), Some(29));
+        assert_eq!(days_in_month(9999, 12), Some(31));
+    }
+
+    /// What follows the seconds is not read: a fraction, and an offset too (the callers
+    /// validate first, and accept only `Z`). The same before and after jiff.
+    #[test]
+    fn fractions_and_offsets_are_not_read() {
+        let utc = unix_ms("2026-11-25T03:32:07Z");
+        assert_eq!(unix_ms("2026-11-25T03:32:07.999Z"), utc);
+        assert_eq!(unix_ms("2026-11-25T03:32:07+02:00"), utc);
+        assert_eq!(unix_ms("2026-11-25T03:32:07-05:30"), utc);
+        assert_eq!(unix_ms("2026-11-25T03:32:07"), None, "too short for a zone");
+        assert_eq!(unix_ms("2016-12-31T23:59:60Z"), unix_ms("2017-01-01T00:00:00Z"), "a leap second");
+    }
+
+    /// Changed with jiff: the hand arithmetic computed a time for any digits (February 30th was
+    /// March 2nd, hour 25 the next day) and wrote five-digit years past 9999. Neither is RFC 3339.
+    #[test]
+    fn dates_that_do_not_exist_are_not_times() {
+        for text in ["2026-02-30T00:00:00Z", "1900-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T25:00:00Z"] {
+            assert_eq!(unix_ms(text), None, "{text}");
+        }
+        assert_eq!(unix_ms("2024-02-29T00:00:00Z"), Some(1_709_164_800_000));
+        assert_eq!(rfc3339(253_402_300_800), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(i64::MAX), "9999-12-31T23:59:59Z");
+    }
+
     #[test]
     fn leap_years_and_impossible_months() {
         assert_eq!(days_in_month(2024, 2), Some(29));
@@ -140,5 +168,6 @@ mod tests {
         assert_eq!(days_in_month(2026, 11), Some(30));
         assert_eq!(days_in_month(2026, 13), None);
         assert_eq!(days_in_month(2026, 0), None);
+        assert_eq!(days_in_month(10_000, 1), None, "past jiff's years");
     }
 }

@@ -163,7 +163,7 @@ fn is_dns_label(part: &str) -> bool {
 
 /// A label's name or value: at most 63 letters, digits, `-`, `_` or `.`, starting and ending
 /// alphanumeric.
-fn is_label_name(name: &str) -> bool {
+pub(crate) fn is_label_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     bytes.len() <= 63
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)

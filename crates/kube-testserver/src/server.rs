@@ -1228,7 +1228,7 @@ impl Store {
                 merge_patch(&mut new, &patch);
                 Ok(new)
             }
-            "application/json-patch+json" => patch::json_patch(&old, &patch),
+            "application/json-patch+json" => flotilla_core::json_patch::apply(&old, &patch).map_err(patch::Error::from),
             "application/strategic-merge-patch+json" if self.registry.is_built_in(&r.ty) => {
                 patch::strategic_merge(&old, &patch)
             }

@@ -1,4 +1,4 @@
-//! `patch::strategic_merge` and `patch::json_patch` against `kubectl patch --local`, the
+//! `patch::strategic_merge` and core's `json_patch::apply` against `kubectl patch --local`, the
 //! reference. Every folder of tests/data/patch is one case: an object, a patch, the patch type
 //! and what kubectl made of them (`expected.json`, or `expected-error` when it failed), recorded
 //! by record.sh there. kubectl is not needed to run these tests. A case with a `differs` file is
@@ -53,7 +53,7 @@ fn check(case: &Path) -> Outcome {
         };
         let ours = match patch_type.as_str() {
             "strategic" => patch::strategic_merge(&original, &patch),
-            "json" => patch::json_patch(&original, &patch),
+            "json" => flotilla_core::json_patch::apply(&original, &patch).map_err(patch::Error::from),
             other => return Err(format!("unknown patch type {other:?}")),
         };
         let differs = case.join("differs").is_file();

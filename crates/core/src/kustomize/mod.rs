@@ -17,7 +17,6 @@ mod config;
 mod crds;
 mod files;
 mod generate;
-mod json_patch;
 mod kustomization;
 mod namerefs;
 mod openapi;
@@ -62,6 +61,16 @@ pub(crate) fn weight(value: &Value) -> usize {
         Value::Object(map) => map.iter().map(|(k, v)| k.len() + 3 + weight(v)).sum::<usize>() + 2,
         _ => 8,
     }
+}
+
+/// Applies a JSON 6902 patch to `object` as kustomize does: `replace` of a missing member adds
+/// it (kustomize's patch library is lenient there) and copies keep it under
+/// [`MAX_OBJECT_BYTES`].
+pub(crate) fn json_patch(object: &mut Value, ops: &Value) -> Result<(), crate::json_patch::Error> {
+    let limit = crate::json_patch::Limit { bytes: MAX_OBJECT_BYTES, weigh: weight };
+    let options = crate::json_patch::Options { replace_adds_members: true, limit: Some(limit) };
+    *object = crate::json_patch::apply_with(object, ops, &options)?;
+    Ok(())
 }
 
 /// How many kustomizations may be open at once (the one rendered counts as one, each base or
@@ -655,7 +664,7 @@ pub fn apply_inline_patch(objects: &mut Vec<Value>, patch: &str, target: Option<
     let mut changed = 0;
     if json {
         for &i in &selected {
-            json_patch::apply(&mut objects[i], &docs[0])
+            json_patch(&mut objects[i], &docs[0])
                 .map_err(|e| format!("{}: {e}", Resource::new(objects[i].clone()).id()))?;
             changed += 1;
         }

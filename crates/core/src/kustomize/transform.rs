@@ -8,7 +8,7 @@ use super::config::Config;
 use super::kustomization::{Kustomization, Patch, PatchOptions};
 use super::resource::{FieldSpec, Gvk, Resource, visit};
 use super::smp::{self, Outcome};
-use super::{Ctx, Error, Target, json_patch};
+use super::{Ctx, Error, Target};
 
 /// Runs the built-in transformers of `k` over `res`, looking for fields where `config` says.
 pub fn run(ctx: &Ctx<'_>, k: &Kustomization, config: &Config, res: &mut Vec<Resource>) -> Result<(), Error> {
@@ -237,10 +237,10 @@ pub(super) fn patch(
             if !json6902_only {
                 r.remember();
             }
-            json_patch::apply(&mut r.object, &ops).map_err(|message| Error::Patch {
+            super::json_patch(&mut r.object, &ops).map_err(|e| Error::Patch {
                 file: ctx.file.to_string(),
                 field: field.to_string(),
-                message: format!("{}: {message}", r.id()),
+                message: format!("{}: {e}", r.id()),
             })?;
         }
         return Ok(());

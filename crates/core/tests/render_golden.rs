@@ -6,19 +6,50 @@
 //! `flotilla-expected.yaml`, our output, and `flotilla-note`, the reason; the test asserts
 //! our output there, so a fix shows up as a failure to update.
 //!
-//! `FLOTILLA_BLESS=1 cargo test -p pull-agent --test render_golden` rewrites `expected-error`
+//! `FLOTILLA_BLESS=1 cargo test -p flotilla-core --test render_golden` rewrites `expected-error`
 //! files from our current messages (never `expected.yaml`: that one comes from kubectl).
+//!
+//! The renderer is core's, so this test is too. Core does no IO, but its tests may: a case's
+//! `in/` folder is read here into a [`Snapshot`] (files and symlinks as they are),
+//! as the agent reads a folder. `crates/pull-agent/tests/folder_render.rs` checks
+//! that the agent's on-demand folder reader renders every case the same.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use flotilla_core::snapshot::{Entry, Snapshot};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/render")
 }
 
+/// The files and symlinks under `root`, paths `/`-separated and relative to it.
+fn snapshot(root: &Path) -> Snapshot {
+    fn walk(root: &Path, dir: &Path, snapshot: &mut Snapshot) {
+        let mut entries: Vec<PathBuf> =
+            fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for path in entries {
+            let relative = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                let target = fs::read_link(&path).unwrap().to_string_lossy().into_owned();
+                snapshot.insert(relative, Entry::Symlink(target));
+            } else if meta.is_dir() {
+                walk(root, &path, snapshot);
+            } else {
+                snapshot.insert_file(relative, fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut snapshot = Snapshot::new();
+    walk(root, root, &mut snapshot);
+    snapshot
+}
+
 /// Renders one case; `Ok(yaml)` or `Err(message)`.
 fn render(case: &Path) -> Result<String, String> {
-    let snapshot = pull_agent::folder::snapshot(&case.join("in")).map_err(|e| format!("{e:#}"))?;
+    let snapshot = snapshot(&case.join("in"));
     let path = fs::read_to_string(case.join("render-path")).map(|s| s.trim().to_string()).unwrap_or_default();
     flotilla_core::kustomize::build(&snapshot, &path)
         .map(|objects| flotilla_core::yaml::to_string_all(&objects))
@@ -74,27 +105,4 @@ fn golden_corpus_matches_kubectl_kustomize() {
     assert!(cases.len() >= 80, "the corpus has {} cases; it should have at least 80", cases.len());
     let failures: Vec<String> = cases.iter().filter_map(|c| check(c, bless)).collect();
     assert!(failures.is_empty(), "{} of {} cases fail:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
-}
-
-/// `pull-agent render DIR` reads a folder on demand (`folder::Folder`) rather than whole: every
-/// case renders from it exactly as from its snapshot, errors included (symlinks in and out of
-/// the tree, loops, missing files, `..` past the root).
-#[test]
-fn a_folder_read_on_demand_renders_as_its_snapshot() {
-    let mut cases: Vec<PathBuf> =
-        fs::read_dir(corpus()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("in").is_dir()).collect();
-    cases.sort();
-    let mut differ = Vec::new();
-    for case in &cases {
-        let path = fs::read_to_string(case.join("render-path")).map(|s| s.trim().to_string()).unwrap_or_default();
-        let snapshot = pull_agent::folder::snapshot(&case.join("in")).unwrap();
-        let budget = flotilla_core::kustomize::Budget::default();
-        let whole = flotilla_core::kustomize::build_with(&snapshot, &path, &budget).map_err(|e| e.to_string());
-        let folder = pull_agent::folder::Folder::new(&case.join("in"));
-        let lazy = flotilla_core::kustomize::build_with(&folder, &path, &budget).map_err(|e| e.to_string());
-        if whole != lazy {
-            differ.push(format!("{}:\n  snapshot: {whole:?}\n  folder:   {lazy:?}", case.display()));
-        }
-    }
-    assert!(differ.is_empty(), "{} cases differ:\n{}", differ.len(), differ.join("\n"));
 }
