@@ -135,8 +135,7 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
         retrying_git(|| cache.fetch(&source, &["*"])).context("fetching the fleet repository")?;
         (commit, cache.clone(), None)
     } else {
-        let tips = retrying_git(|| cache.fetch_tips(&source, &[git_ref]))
-            .with_context(|| format!("fetching the fleet repository at {git_ref}"))?;
+        let tips = retrying_git(|| cache.fetch_tips(&source, &[git_ref])).with_context(|| fetching_fleet(git_ref))?;
         (tips.heads[git_ref], cache.shallow(), Some(git_ref.to_string()))
     };
     if let Some(previous) = previous.filter(|p| p.commit == commit && p.source.url == source.url) {
@@ -170,6 +169,11 @@ fn retrying_git<T>(mut fetch: impl FnMut() -> Result<T, flotilla_git::Error>) ->
             done => return done,
         }
     }
+}
+
+/// What a failed fetch of the fleet repository at `git_ref` says before git's error.
+pub fn fetching_fleet(git_ref: &str) -> String {
+    format!("fetching the fleet repository at {git_ref}")
 }
 
 /// Reconciles (or plans) every placement that selects this cluster.
@@ -932,11 +936,6 @@ where
 async fn applied(cluster: &mut Cluster, namespace: &str, key: &[u8], placement: &str) -> Option<CommitId> {
     let inventory = sync::read_inventory(cluster, namespace, placement, key).await.ok()?;
     CommitId::parse(&inventory.commit).ok()
-}
-
-/// The first 12 characters of a commit id.
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 /// Fetches a placement's source at its environment's branch: the commit to render, or the
