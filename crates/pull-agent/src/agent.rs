@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
+use backon::{BlockingRetryable as _, ExponentialBuilder};
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy};
 use flotilla_core::plan::{self, ObjectRef, Plan};
 use flotilla_core::report::{FleetReport, Override, PlacementReport, PolicyReport, SyncState};
@@ -152,23 +153,19 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
 pub const GIT_ATTEMPTS: u32 = 3;
 
 /// Runs a git fetch until it succeeds, fails for good, or has failed [`GIT_ATTEMPTS`] times,
-/// waiting 250 ms, 500 ms … (plus up to half as much again, at random) between tries. Blocking,
-/// as the fetch itself is.
-fn retrying_git<T>(mut fetch: impl FnMut() -> Result<T, flotilla_git::Error>) -> Result<T, flotilla_git::Error> {
-    let mut delay = std::time::Duration::from_millis(250);
-    let mut attempt = 1;
-    loop {
-        match fetch() {
-            Err(flotilla_git::Error::Unreachable { .. } | flotilla_git::Error::Fetch { .. })
-                if attempt < GIT_ATTEMPTS =>
-            {
-                std::thread::sleep(delay + crate::cluster::jitter(delay / 2));
-                delay *= 2;
-                attempt += 1;
-            }
-            done => return done,
-        }
-    }
+/// waiting 250 ms, 500 ms … (plus up to as much again, at random) between tries. Blocking, as
+/// the fetch itself is.
+fn retrying_git<T>(fetch: impl FnMut() -> Result<T, flotilla_git::Error>) -> Result<T, flotilla_git::Error> {
+    let retries = usize::try_from(GIT_ATTEMPTS - 1).expect("a few attempts");
+    let backoff = ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(250))
+        .with_factor(2.0)
+        .with_max_times(retries)
+        .with_jitter();
+    let transient = |e: &flotilla_git::Error| {
+        matches!(e, flotilla_git::Error::Unreachable { .. } | flotilla_git::Error::Fetch { .. })
+    };
+    fetch.retry(backoff).sleep(std::thread::sleep).when(transient).call()
 }
 
 /// What a failed fetch of the fleet repository at `git_ref` says before git's error.
@@ -528,7 +525,7 @@ async fn check_scope(
             fields: Vec::new(),
         });
     }
-    eprintln!("pull-agent: placement {}: {}", placement.name(), report.message.as_deref().unwrap_or_default());
+    tracing::info!("placement {}: {}", placement.name(), report.message.as_deref().unwrap_or_default());
     Err(Box::new(report))
 }
 
@@ -569,7 +566,7 @@ impl Memo {
         let stamp = watches.stamp(&desired.placement, &kinds);
         let report = sync::sync(cluster, context, desired).await;
         if let Err(e) = watches.watch(cluster, &kinds).await {
-            eprintln!("pull-agent: warning: watching {}: {e}", desired.placement);
+            tracing::warn!("watching {}: {e}", desired.placement);
         }
         let when = Instant::now();
         let synced = SyncedAt { fleet_commit, source_commit, kinds, stamp, report: report.clone(), when };
@@ -824,7 +821,7 @@ async fn schedule<'f>(
         if notes.halt == Some(HaltSaid::UnreachableProceeds)
             && let Some(Err(e)) = &asked.0
         {
-            eprintln!("pull-agent: warning: {name}: cannot ask the hub about the halt ({e}); proceeding");
+            tracing::warn!("{name}: cannot ask the hub about the halt ({e}); proceeding");
         }
         let passed = said_of_overrides(name, checks.as_deref().unwrap_or_default(), &notes);
         let (commit, waiting) = taken?;
@@ -852,7 +849,7 @@ fn said_of_overrides(name: &str, read: &[OverrideRead], notes: &flotilla_core::r
         let id = commit.to_string();
         match said {
             Err(e) if notes.ignored.contains(&id.as_str()) => {
-                eprintln!("pull-agent: warning: placement {name}: {e}");
+                tracing::warn!("placement {name}: {e}");
             }
             Ok(Some(o)) if notes.passed == Some(id.as_str()) => passed = Some(o.clone()),
             _ => {}
@@ -927,7 +924,7 @@ where
         changed |= record.hub_says(&arrivals);
     }
     if changed && let Err(e) = crate::arrivals::save(&config.state_dir, url, branch, &record) {
-        eprintln!("pull-agent: warning: keeping when commits reached {url} {branch}: {e}");
+        tracing::warn!("keeping when commits reached {url} {branch}: {e}");
     }
     record
 }

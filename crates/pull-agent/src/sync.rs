@@ -329,9 +329,7 @@ async fn rediscover(
         let listed = match cluster.list(&api_version, &kind, &selector).await {
             Ok(listed) => listed,
             Err(cluster::Error::Api { source: kube::Error::Api(status), .. }) if status.code == 403 => {
-                eprintln!(
-                    "pull-agent: warning: placement {placement}: may not list {api_version} {kind}; not looked for"
-                );
+                tracing::warn!("placement {placement}: may not list {api_version} {kind}; not looked for");
                 continue;
             }
             Err(e) => return Err(e),
@@ -496,7 +494,7 @@ pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired
         Err(e) => return fail(report, SyncState::Failed, e),
     };
     if let Some(note) = &note {
-        eprintln!("pull-agent: warning: placement {}: {note}", desired.placement);
+        tracing::warn!("placement {}: {note}", desired.placement);
     }
     if !before.commit.is_empty() {
         report.applied_commit = Some(before.commit.clone());
@@ -553,7 +551,7 @@ pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired
             }
             match cluster.delete(r).await {
                 Ok(_) => {
-                    eprintln!("pull-agent: placement {}: pruned {r}", desired.placement);
+                    tracing::info!("placement {}: pruned {r}", desired.placement);
                     deleted.push(r.clone());
                 }
                 Err(e) => {
@@ -564,7 +562,7 @@ pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired
         }
         if pruned {
             for (r, why) in &released {
-                eprintln!("pull-agent: placement {}: not pruned, released: {r}: {why}", desired.placement);
+                tracing::info!("placement {}: not pruned, released: {r}: {why}", desired.placement);
             }
             match write_inventory(cluster, context, &desired.placement, &plan.inventory).await {
                 Ok(()) => {

@@ -48,7 +48,7 @@ fn keep_fleet_in_use(config: &Config, commit: CommitId) {
     }
     let path = config.state_dir.join(FLEET_COMMIT_FILE);
     if let Err(e) = crate::spool::write_atomically(&path, format!("{commit}\n").as_bytes()) {
-        eprintln!("pull-agent: warning: {}: {e}", path.display());
+        tracing::warn!("{}: {e}", path.display());
     }
 }
 
@@ -237,7 +237,7 @@ fn read_overrides(config: &Config, tip: &FleetAt, ids: &[String]) -> Result<Vec<
         let said =
             crate::trust::check_override(&tip.cache, &tip.source.url, commit, signers.as_ref(), FLEET_REPOSITORY);
         if let Err(e) = &said {
-            eprintln!("pull-agent: warning: fleet: {e}");
+            tracing::warn!("fleet: {e}");
         }
         let passes = matches!(said, Ok(Some(_)));
         read.push((id.clone(), said));
@@ -259,7 +259,7 @@ fn settle(config: &Config, tip: FleetAt, policy: &Verify, gated: Gated) -> Resul
         match crate::trust::verify(&tip.cache, &url, commit, policy) {
             Ok(verified) => signer = verified,
             Err(e) => {
-                eprintln!("pull-agent: fleet: {e}; not used");
+                tracing::info!("fleet: {e}; not used");
                 state = SyncState::VerificationFailed;
                 message = Some(rollout::unverified_message(&e));
                 candidate = None;
