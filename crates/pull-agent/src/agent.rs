@@ -627,9 +627,12 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
     Ok(Rendered { fleet_commit: at.commit, placements, policies, warnings })
 }
 
+/// What a paused placement says.
+pub const PAUSED: &str = "paused: no new commit is taken";
+
 /// What a paused placement reports: the commit it would take, nothing applied.
 fn paused(desired: &Desired) -> PlacementReport {
-    let mut report = failed(&desired.placement, SyncState::Paused, "paused: no new commit is taken".into());
+    let mut report = failed(&desired.placement, SyncState::Paused, PAUSED.into());
     report.source_commit = Some(desired.commit.clone());
     report.desired_digest = Some(desired.digest.clone());
     report.signer.clone_from(&desired.signer);
@@ -960,9 +963,7 @@ fn locate<'f>(
             .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
         return Ok(Located { source: None, branch: branch.to_string(), commit: at.commit, deep: true });
     }
-    let Some(repo) = at.fleet.repository(repo_name) else {
-        return Err(fail(SyncState::Failed, format!("source repository {repo_name:?} is not declared in fleet/")));
-    };
+    let repo = at.fleet.source_repository(repo_name).map_err(|e| fail(SyncState::Failed, e))?;
     let source = Source { url: repo.url().to_string(), credentials: at.source.credentials.clone() };
     let branch = repo.branch(&identity.environment);
     let tips = if deep {

@@ -30,6 +30,11 @@ use serde_json::{Value, json};
 
 use crate::cluster::{self, Cluster};
 
+/// What a drifted object's report says: whether the drift was corrected.
+pub fn drift_said(corrected: bool) -> &'static str {
+    if corrected { "corrected" } else { "not corrected: driftCorrection is off" }
+}
+
 /// The data key of an inventory ConfigMap.
 const INVENTORY_KEY: &str = "inventory";
 /// The data key of an inventory's seal.
@@ -679,12 +684,7 @@ fn assess(
     for (r, differences) in &plan.drifted {
         let fields = differences.iter().map(|d| d.path.clone()).collect();
         let corrected = desired.options.drift_correction && !failures.iter().any(|(f, _)| f == r);
-        report.objects.push(object_report(
-            r,
-            ObjectProblem::Drifted,
-            Some(if corrected { "corrected".into() } else { "not corrected: driftCorrection is off".into() }),
-            fields,
-        ));
+        report.objects.push(object_report(r, ObjectProblem::Drifted, Some(drift_said(corrected).into()), fields));
     }
     for (r, message) in failures {
         report.objects.push(object_report(r, ObjectProblem::Failed, Some(message.clone()), Vec::new()));

@@ -628,12 +628,9 @@ impl Cluster {
             });
         }
         let repo_name = &placement.spec.source.repository;
-        let Some(repo) = fleet.repository(repo_name) else {
-            return Err(fail(
-                cx,
-                SyncState::Failed,
-                format!("source repository {repo_name:?} is not declared in fleet/"),
-            ));
+        let repo = match fleet.source_repository(repo_name) {
+            Ok(repo) => repo,
+            Err(e) => return Err(fail(cx, SyncState::Failed, e)),
         };
         let Some(repository) = cx.world.git.repository_of_url(repo.url()).map(str::to_string) else {
             let unreachable =
@@ -740,7 +737,7 @@ impl Cluster {
             }
         };
         if spec.paused {
-            let message = cx.world.message("paused: no new commit is taken");
+            let message = cx.world.message(pull_agent::agent::PAUSED);
             let mut outcome = Outcome::failed(Arc::clone(&name), SyncState::Paused, message);
             outcome.source = Some(commit);
             outcome.desired = Some(digest);
@@ -805,7 +802,7 @@ impl Cluster {
             if corrected {
                 self.drift.remove(placement.name());
             }
-            let why = if corrected { "corrected" } else { "not corrected: driftCorrection is off" };
+            let why = pull_agent::sync::drift_said(corrected);
             cx.counters.drift_reported += 1;
             outcome.problem = Some((ObjectProblem::Drifted, object, why));
         }
