@@ -527,6 +527,12 @@ impl Fleet {
         self.repositories.iter().find(|r| r.metadata.name == name)
     }
 
+    /// The source repository `name` a placement reads, or why there is none, in the words the
+    /// agent, the hub and the simulator all report.
+    pub fn source_repository(&self, name: &str) -> Result<&Repository, String> {
+        self.repository(name).ok_or_else(|| format!("source repository {name:?} is not declared in fleet/"))
+    }
+
     pub fn placement(&self, name: &str) -> Option<&Placement> {
         self.placements.iter().find(|p| p.metadata.name == name)
     }

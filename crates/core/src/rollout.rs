@@ -39,7 +39,7 @@
 //!
 //! A placement's decision from all of these — the commit it runs, why it waits, what it must
 //! ask the hub or read from git first — is [`decide`]'s, one pure step the agent and the
-//! simulator both call.
+//! simulator both call; the fleet repository's own commit is [`decide_fleet`]'s.
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
@@ -54,6 +54,11 @@ mod decide;
 pub use decide::{
     Candidates, Checked, Decision, HaltSaid, HubAnswer, Inputs, Notes, Waiting, Windows, decide, freeze_message,
     unconstrained, wave_message, window_message,
+};
+mod fleet_choice;
+pub use fleet_choice::{
+    FleetChecked, FleetChoice, FleetDecision, FleetInputs, Unheeded, decide_fleet, fleet_window_message,
+    override_ignored, unverified_message,
 };
 
 /// How many buckets `percent` waves divide the fleet into: a percent is a hundred of them.

@@ -78,7 +78,7 @@ impl Cache {
         let stale = remove_stale_locks(&path);
         if !stale.is_empty() {
             let note = format!("removed stale locks left by an interrupted fetch: {}", stale.join(", "));
-            eprintln!("flotilla-git: {}: {note}", path.display());
+            tracing::warn!("{}: {note}", path.display());
             healed = Some(note);
         }
         let repo = match open_checked(&path) {
@@ -93,7 +93,7 @@ impl Cache {
                     path.display(),
                     aside.display()
                 );
-                eprintln!("flotilla-git: {note}");
+                tracing::warn!("{note}");
                 healed = Some(note);
                 init(&path).map_err(cache_err)?
             }

@@ -558,11 +558,9 @@ impl FleetView {
                 error: None,
             };
         }
-        let Some(repo) = environment.fleet.repository(repo_name) else {
-            return SourceAt {
-                error: Some(format!("source repository {repo_name:?} is not declared in fleet/")),
-                ..SourceAt::default()
-            };
+        let repo = match environment.fleet.source_repository(repo_name) {
+            Ok(repo) => repo,
+            Err(error) => return SourceAt { error: Some(error), ..SourceAt::default() },
         };
         let url = repo.url();
         let branch = repo.branch(source_env);
@@ -969,9 +967,7 @@ impl FleetView {
         if *repo_name == scenario.repository && source_env == scenario.environment {
             return Ok((&scenario.url, scenario.commit));
         }
-        let Some(repo) = self.scenario_fleet(scenario).repository(repo_name) else {
-            return Err(format!("source repository {repo_name:?} is not declared in fleet/"));
-        };
+        let repo = self.scenario_fleet(scenario).source_repository(repo_name)?;
         let (url, branch) = (repo.url(), repo.branch(source_env));
         let Some(state) = self.branch_state(url, &branch) else {
             return Err(format!("{url}: branch {branch:?} was not fetched by the hub"));

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
+use backon::{BlockingRetryable as _, ExponentialBuilder};
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy};
 use flotilla_core::plan::{self, ObjectRef, Plan};
 use flotilla_core::report::{FleetReport, Override, PlacementReport, PolicyReport, SyncState};
@@ -135,8 +136,7 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
         retrying_git(|| cache.fetch(&source, &["*"])).context("fetching the fleet repository")?;
         (commit, cache.clone(), None)
     } else {
-        let tips = retrying_git(|| cache.fetch_tips(&source, &[git_ref]))
-            .with_context(|| format!("fetching the fleet repository at {git_ref}"))?;
+        let tips = retrying_git(|| cache.fetch_tips(&source, &[git_ref])).with_context(|| fetching_fleet(git_ref))?;
         (tips.heads[git_ref], cache.shallow(), Some(git_ref.to_string()))
     };
     if let Some(previous) = previous.filter(|p| p.commit == commit && p.source.url == source.url) {
@@ -153,23 +153,24 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
 pub const GIT_ATTEMPTS: u32 = 3;
 
 /// Runs a git fetch until it succeeds, fails for good, or has failed [`GIT_ATTEMPTS`] times,
-/// waiting 250 ms, 500 ms … (plus up to half as much again, at random) between tries. Blocking,
-/// as the fetch itself is.
-fn retrying_git<T>(mut fetch: impl FnMut() -> Result<T, flotilla_git::Error>) -> Result<T, flotilla_git::Error> {
-    let mut delay = std::time::Duration::from_millis(250);
-    let mut attempt = 1;
-    loop {
-        match fetch() {
-            Err(flotilla_git::Error::Unreachable { .. } | flotilla_git::Error::Fetch { .. })
-                if attempt < GIT_ATTEMPTS =>
-            {
-                std::thread::sleep(delay + crate::cluster::jitter(delay / 2));
-                delay *= 2;
-                attempt += 1;
-            }
-            done => return done,
-        }
-    }
+/// waiting 250 ms, 500 ms … (plus up to as much again, at random) between tries. Blocking, as
+/// the fetch itself is.
+fn retrying_git<T>(fetch: impl FnMut() -> Result<T, flotilla_git::Error>) -> Result<T, flotilla_git::Error> {
+    let retries = usize::try_from(GIT_ATTEMPTS - 1).expect("a few attempts");
+    let backoff = ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(250))
+        .with_factor(2.0)
+        .with_max_times(retries)
+        .with_jitter();
+    let transient = |e: &flotilla_git::Error| {
+        matches!(e, flotilla_git::Error::Unreachable { .. } | flotilla_git::Error::Fetch { .. })
+    };
+    fetch.retry(backoff).sleep(std::thread::sleep).when(transient).call()
+}
+
+/// What a failed fetch of the fleet repository at `git_ref` says before git's error.
+pub fn fetching_fleet(git_ref: &str) -> String {
+    format!("fetching the fleet repository at {git_ref}")
 }
 
 /// Reconciles (or plans) every placement that selects this cluster.
@@ -524,7 +525,7 @@ async fn check_scope(
             fields: Vec::new(),
         });
     }
-    eprintln!("pull-agent: placement {}: {}", placement.name(), report.message.as_deref().unwrap_or_default());
+    tracing::info!("placement {}: {}", placement.name(), report.message.as_deref().unwrap_or_default());
     Err(Box::new(report))
 }
 
@@ -565,7 +566,7 @@ impl Memo {
         let stamp = watches.stamp(&desired.placement, &kinds);
         let report = sync::sync(cluster, context, desired).await;
         if let Err(e) = watches.watch(cluster, &kinds).await {
-            eprintln!("pull-agent: warning: watching {}: {e}", desired.placement);
+            tracing::warn!("watching {}: {e}", desired.placement);
         }
         let when = Instant::now();
         let synced = SyncedAt { fleet_commit, source_commit, kinds, stamp, report: report.clone(), when };
@@ -626,9 +627,12 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
     Ok(Rendered { fleet_commit: at.commit, placements, policies, warnings })
 }
 
+/// What a paused placement says.
+pub const PAUSED: &str = "paused: no new commit is taken";
+
 /// What a paused placement reports: the commit it would take, nothing applied.
 fn paused(desired: &Desired) -> PlacementReport {
-    let mut report = failed(&desired.placement, SyncState::Paused, "paused: no new commit is taken".into());
+    let mut report = failed(&desired.placement, SyncState::Paused, PAUSED.into());
     report.source_commit = Some(desired.commit.clone());
     report.desired_digest = Some(desired.digest.clone());
     report.signer.clone_from(&desired.signer);
@@ -820,7 +824,7 @@ async fn schedule<'f>(
         if notes.halt == Some(HaltSaid::UnreachableProceeds)
             && let Some(Err(e)) = &asked.0
         {
-            eprintln!("pull-agent: warning: {name}: cannot ask the hub about the halt ({e}); proceeding");
+            tracing::warn!("{name}: cannot ask the hub about the halt ({e}); proceeding");
         }
         let passed = said_of_overrides(name, checks.as_deref().unwrap_or_default(), &notes);
         let (commit, waiting) = taken?;
@@ -848,7 +852,7 @@ fn said_of_overrides(name: &str, read: &[OverrideRead], notes: &flotilla_core::r
         let id = commit.to_string();
         match said {
             Err(e) if notes.ignored.contains(&id.as_str()) => {
-                eprintln!("pull-agent: warning: placement {name}: {e}");
+                tracing::warn!("placement {name}: {e}");
             }
             Ok(Some(o)) if notes.passed == Some(id.as_str()) => passed = Some(o.clone()),
             _ => {}
@@ -923,7 +927,7 @@ where
         changed |= record.hub_says(&arrivals);
     }
     if changed && let Err(e) = crate::arrivals::save(&config.state_dir, url, branch, &record) {
-        eprintln!("pull-agent: warning: keeping when commits reached {url} {branch}: {e}");
+        tracing::warn!("keeping when commits reached {url} {branch}: {e}");
     }
     record
 }
@@ -932,11 +936,6 @@ where
 async fn applied(cluster: &mut Cluster, namespace: &str, key: &[u8], placement: &str) -> Option<CommitId> {
     let inventory = sync::read_inventory(cluster, namespace, placement, key).await.ok()?;
     CommitId::parse(&inventory.commit).ok()
-}
-
-/// The first 12 characters of a commit id.
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 /// Fetches a placement's source at its environment's branch: the commit to render, or the
@@ -964,9 +963,7 @@ fn locate<'f>(
             .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
         return Ok(Located { source: None, branch: branch.to_string(), commit: at.commit, deep: true });
     }
-    let Some(repo) = at.fleet.repository(repo_name) else {
-        return Err(fail(SyncState::Failed, format!("source repository {repo_name:?} is not declared in fleet/")));
-    };
+    let repo = at.fleet.source_repository(repo_name).map_err(|e| fail(SyncState::Failed, e))?;
     let source = Source { url: repo.url().to_string(), credentials: at.source.credentials.clone() };
     let branch = repo.branch(&identity.environment);
     let tips = if deep {

@@ -70,7 +70,7 @@ pub fn load(state_dir: &Path, url: &str, branch: &str) -> Record {
     let path = path(state_dir, url, branch);
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            eprintln!("pull-agent: warning: {}: {e}; commits there arrive anew", path.display());
+            tracing::warn!("{}: {e}; commits there arrive anew", path.display());
             Record::default()
         }),
         Err(_) => Record::default(),

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable as _};
 use flotilla_core::plan::ObjectRef;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::{Discovery, Scope};
@@ -29,33 +30,24 @@ fn transient(e: &kube::Error) -> bool {
     }
 }
 
-/// Runs `call` until it succeeds, fails for good, or has failed [`ATTEMPTS`] times, waiting
-/// 100 ms, 200 ms, 400 ms … (plus up to half as much again, at random) between tries.
-async fn retrying<T, F, Fut>(mut call: F) -> Result<T, kube::Error>
+/// The waits between tries of a call: 100 ms, 200 ms, 400 ms … (plus up to as much again, at
+/// random, so a fleet of agents does not retry in step), [`ATTEMPTS`] tries in all.
+fn backoff() -> ExponentialBuilder {
+    let retries = usize::try_from(ATTEMPTS - 1).expect("a few attempts");
+    ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(100))
+        .with_factor(2.0)
+        .with_max_times(retries)
+        .with_jitter()
+}
+
+/// Runs `call` until it succeeds, fails for good, or has failed [`ATTEMPTS`] times.
+async fn retrying<T, F, Fut>(call: F) -> Result<T, kube::Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, kube::Error>>,
 {
-    let mut delay = Duration::from_millis(100);
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Err(e) if attempt < ATTEMPTS && transient(&e) => {
-                tokio::time::sleep(delay + jitter(delay / 2)).await;
-                delay *= 2;
-                attempt += 1;
-            }
-            done => return done,
-        }
-    }
-}
-
-/// Up to `max`, from the clock's nanoseconds: enough to keep a fleet of agents from retrying
-/// in step.
-pub(crate) fn jitter(max: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let max_nanos = u32::try_from(max.as_nanos()).unwrap_or(u32::MAX).max(1);
-    Duration::from_nanos(u64::from(nanos % max_nanos))
+    call.retry(backoff()).sleep(tokio::time::sleep).when(transient).await
 }
 
 /// A failed call, with the object it was about.

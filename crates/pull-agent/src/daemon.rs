@@ -113,7 +113,7 @@ impl Agent {
         let (placements, policies) = match reconciled {
             Ok(reconciled) => {
                 for w in &reconciled.warnings {
-                    eprintln!("pull-agent: warning: {w}");
+                    tracing::warn!("{w}");
                 }
                 unchanged = reconciled.unchanged.len();
                 fleet = reconciled.fleet;
@@ -123,7 +123,7 @@ impl Agent {
             Err(e) => {
                 // The fleet itself could not be read: what ran last still runs; say why it is stale.
                 let message = report::clip(&format!("{e:#}"));
-                eprintln!("pull-agent: {message}");
+                tracing::info!("{message}");
                 let placements = self
                     .last
                     .iter()
@@ -154,7 +154,7 @@ impl Agent {
         self.memo = Memo::watching();
         for number in 1.. {
             let cycle = self.cycle().await?;
-            eprintln!("pull-agent: {}", cycle.summary(number));
+            tracing::info!("{}", cycle.summary(number));
             if self.shutdown.requested() {
                 break;
             }
@@ -165,7 +165,7 @@ impl Agent {
                 () = self.shutdown.wait() => break,
             }
         }
-        eprintln!("pull-agent: stopped");
+        tracing::info!("stopped");
         Ok(())
     }
 }
@@ -243,14 +243,14 @@ impl Reporter {
     pub async fn deliver(&mut self, report: &Report, flush: bool) -> Result<String> {
         if let Err(e) = report.validate() {
             // A bug of ours; the report is still kept, and the hub would refuse it naming the field.
-            eprintln!("pull-agent: warning: report {} is not valid: {e}", report.sequence);
+            tracing::warn!("report {} is not valid: {e}", report.sequence);
         }
         spool::write_atomically(&self.state_dir.join("report.json"), report.to_json().as_bytes())?;
         let Some((hub, token_file, spool)) = &self.hub else {
             return Ok(format!("report {} kept in {}", report.sequence, self.state_dir.join("report.json").display()));
         };
         for dropped in spool.push(report)? {
-            eprintln!("pull-agent: warning: {dropped}");
+            tracing::warn!("{dropped}");
         }
         if !flush {
             return Ok(format!("report {} spooled", report.sequence));
@@ -267,7 +267,7 @@ impl Reporter {
                 }
                 Err(e) if e.is_unauthorized() => {
                     if !self.unauthorized {
-                        eprintln!("pull-agent: warning: {e}; reports are kept until the hub takes them");
+                        tracing::warn!("{e}; reports are kept until the hub takes them");
                     }
                     self.unauthorized = true;
                     problem = Some(e);
@@ -275,7 +275,7 @@ impl Reporter {
                 }
                 Err(e @ hub::Error::Refused { .. }) => {
                     // Refused for good (replayed, malformed): sending it again would not help.
-                    eprintln!("pull-agent: warning: report {} dropped: {e}", entry.sequence);
+                    tracing::warn!("report {} dropped: {e}", entry.sequence);
                     spool.delivered(&entry, &text)?;
                 }
                 Err(e) => {

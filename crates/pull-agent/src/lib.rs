@@ -1,4 +1,5 @@
-//! The pull-agent's library half: everything `main.rs` calls once arguments are parsed.
+//! The pull-agent's library half: everything `main.rs` calls once arguments are parsed
+//! ([`command`], one function per command; what it says goes through [`log`]).
 //!
 //! It renders (a kustomization folder, a fleet repository checked out in a folder, a source
 //! straight from git) and reconciles: [`agent`] fetches and renders what selects the cluster,
@@ -11,12 +12,14 @@ pub mod agent;
 pub mod arrivals;
 pub mod check;
 pub mod cluster;
+pub mod command;
 pub mod config;
 pub mod daemon;
 pub mod folder;
 pub mod govern;
 pub mod hub;
 pub mod local;
+pub mod log;
 pub mod remote;
 pub mod shutdown;
 pub mod spool;

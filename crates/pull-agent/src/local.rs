@@ -95,9 +95,10 @@ pub fn render_cluster_with(
     let mut rendered = Vec::new();
     for placement in selection.placements.iter().filter(|p| only.is_none_or(|n| p.name() == n)) {
         let repo = &placement.spec.source.repository;
-        if repo != FLEET_REPOSITORY && fleet.repository(repo).is_none() {
-            errors
-                .push(format!("placement {}: source repository {repo:?} is not declared in fleet/", placement.name()));
+        if repo != FLEET_REPOSITORY
+            && let Err(e) = fleet.source_repository(repo)
+        {
+            errors.push(format!("placement {}: {e}", placement.name()));
             continue;
         }
         if !cache.contains_key(repo) {

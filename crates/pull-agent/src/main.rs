@@ -1,17 +1,17 @@
-//! `pull-agent`: parses arguments and calls the library.
+//! `pull-agent`: parses arguments, checks them and calls the library ([`pull_agent::command`]).
 
 mod stdout;
 
-use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
-use clap::{Parser, Subcommand};
-use flotilla_core::fleet::ClusterIdentity;
+use clap::{Parser, Subcommand, ValueEnum};
+use flotilla_core::fleet::{ClusterIdentity, VerifyMode};
 use flotilla_core::selector::parse_labels;
-use pull_agent::local::{Sources, render_cluster_with};
+use pull_agent::command::{self, CheckFrom, Local, Remote};
+use pull_agent::config::Config;
+use pull_agent::local::Sources;
 use stdout::Stdout;
 
 #[derive(Parser)]
@@ -44,14 +44,10 @@ enum Command {
     Check(Box<CheckArgs>),
 }
 
+/// A fleet repository checked out in a folder and the cluster to render it for: the local form
+/// of `render` and `check`.
 #[derive(clap::Args)]
-struct CheckArgs {
-    /// The agent's configuration file (fetches the fleet from git).
-    #[arg(long, conflicts_with = "fleet_dir")]
-    config: Option<PathBuf>,
-    /// With --config: the fleet repository's branch or commit (default: the environment branch).
-    #[arg(long = "ref", requires = "config")]
-    git_ref: Option<String>,
+struct LocalArgs {
     /// A fleet repository checked out in a folder (the local form).
     #[arg(long)]
     fleet_dir: Option<PathBuf>,
@@ -64,9 +60,37 @@ struct CheckArgs {
     /// The cluster's environment (local form).
     #[arg(long)]
     environment: Option<String>,
-    /// Where a source repository is checked out, `NAME=DIR` (local form). Repeatable.
+    /// Where a source repository is checked out, `NAME=DIR` (default: a folder named after the
+    /// repository beside the fleet folder). Repeatable.
     #[arg(long = "source", value_name = "NAME=DIR")]
     sources: Vec<String>,
+}
+
+impl LocalArgs {
+    /// The local form, checked: `None` without `--fleet-dir`.
+    fn local(self) -> Result<Option<Local>> {
+        let Some(fleet_dir) = self.fleet_dir else { return Ok(None) };
+        let name = self.cluster.context("--fleet-dir needs --cluster NAME")?;
+        let environment = self.environment.context("--fleet-dir needs --environment ENV")?;
+        let labels = parse_labels(&self.labels).map_err(anyhow::Error::msg).context("--labels")?;
+        let overrides = command::source_overrides(&self.sources)?;
+        Ok(Some(Local {
+            sources: Sources { fleet_dir, overrides },
+            identity: ClusterIdentity { name, environment, labels },
+        }))
+    }
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The agent's configuration file (fetches the fleet from git).
+    #[arg(long, conflicts_with = "fleet_dir")]
+    config: Option<PathBuf>,
+    /// With --config: the fleet repository's branch or commit (default: the environment branch).
+    #[arg(long = "ref", requires = "config")]
+    git_ref: Option<String>,
+    #[command(flatten)]
+    local: LocalArgs,
     #[command(flatten)]
     budget: BudgetArgs,
 }
@@ -135,22 +159,30 @@ struct ConfigArgs {
     config: PathBuf,
 }
 
+/// `render --verify`: how a commit's signature counts.
+#[derive(Clone, Copy, ValueEnum)]
+enum VerifyArg {
+    Enforce,
+    Inform,
+    Off,
+}
+
+impl From<VerifyArg> for VerifyMode {
+    fn from(arg: VerifyArg) -> VerifyMode {
+        match arg {
+            VerifyArg::Enforce => VerifyMode::Enforce,
+            VerifyArg::Inform => VerifyMode::Inform,
+            VerifyArg::Off => VerifyMode::Off,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct RenderArgs {
     /// A kustomization folder (or a folder of plain manifests) to render.
     dir: Option<PathBuf>,
-    /// A fleet repository checked out in a folder (the local form).
-    #[arg(long)]
-    fleet_dir: Option<PathBuf>,
-    /// The cluster's name (local form).
-    #[arg(long)]
-    cluster: Option<String>,
-    /// The cluster's labels, `k=v,k=v` (local form).
-    #[arg(long, default_value = "")]
-    labels: String,
-    /// The cluster's environment (local form).
-    #[arg(long)]
-    environment: Option<String>,
+    #[command(flatten)]
+    local: LocalArgs,
     /// What this cluster would run: the agent's configuration file (fetches the fleet from git).
     #[arg(long, conflicts_with_all = ["dir", "fleet_dir", "repo"])]
     config: Option<PathBuf>,
@@ -175,329 +207,98 @@ struct RenderArgs {
     state_dir: Option<PathBuf>,
     /// With --repo: check the commit's signature: `enforce` refuses an unverified commit,
     /// `inform` reports it, `off` (default) skips the check.
-    #[arg(long, default_value = "off", value_parser = ["enforce", "inform", "off"])]
-    verify: String,
+    #[arg(long, value_enum, default_value = "off")]
+    verify: VerifyArg,
     /// With --repo and --verify: an OpenSSH allowed_signers file.
     #[arg(long)]
     allowed_signers: Option<PathBuf>,
     /// With --repo and --verify: a file of armored OpenPGP public keys.
     #[arg(long)]
     openpgp_keys: Option<PathBuf>,
-    /// Where a source repository is checked out, `NAME=DIR` (default: a folder named after the
-    /// repository beside the fleet folder). Repeatable.
-    #[arg(long = "source", value_name = "NAME=DIR")]
-    sources: Vec<String>,
     #[command(flatten)]
     budget: BudgetArgs,
 }
 
-/// A one-shot command on a simulated cluster works on an empty cluster of its own: say so, since
-/// what it shows (everything new) is not what the agent's daemon sees.
-fn warn_if_simulated(config: &pull_agent::config::Config, command: &str) {
-    if config.kubernetes == pull_agent::config::Kubernetes::Simulated {
-        eprintln!(
-            "pull-agent: warning: kubernetes is simulated: `{command}` runs on an empty cluster inside this \
-             process, which ends with it (nothing an earlier command applied is there)"
-        );
-    }
-}
-
 fn main() -> ExitCode {
+    pull_agent::log::init();
     match run(Cli::parse()) {
-        Ok(code) => code,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("pull-agent: error: {e:#}");
+            tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+/// Runs the command; whether it succeeded in its own sense.
+fn run(cli: Cli) -> Result<bool> {
+    let mut out = Stdout::lock();
     match cli.command {
-        Command::Render(args) => render(*args),
-        Command::Run(args) => daemon(&args, false),
-        Command::Once(args) => daemon(&args, true),
-        Command::Plan(args) => plan(&args),
-        Command::Register(args) => register(&args),
-        Command::Check(args) => check(*args),
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    // One thread: the agent does one thing at a time, and idles small.
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
-}
-
-/// `run` and `once`: cycles of reconcile and report; SIGTERM finishes the object in flight.
-fn daemon(args: &ConfigArgs, once: bool) -> Result<ExitCode> {
-    let config = pull_agent::config::Config::load(&args.config)?;
-    if once {
-        warn_if_simulated(&config, "once");
-    }
-    runtime()?.block_on(async {
-        let shutdown = pull_agent::shutdown::Shutdown::new();
-        shutdown.on_signals()?;
-        let mut agent = pull_agent::daemon::Agent::new(config, shutdown).await?;
-        if !once {
-            agent.run().await?;
-            return Ok(ExitCode::SUCCESS);
+        Command::Render(args) => render(*args, &mut out),
+        Command::Run(args) => command::daemon(Config::load(&args.config)?, false, &mut out),
+        Command::Once(args) => command::daemon(Config::load(&args.config)?, true, &mut out),
+        Command::Plan(args) => command::plan(&Config::load(&args.config)?, &mut out),
+        Command::Register(args) => {
+            let config = Config::load(&args.config)?;
+            command::register(&config, &args.config, args.hub.as_deref(), &args.join_token)?;
+            Ok(true)
         }
-        let cycle = agent.cycle().await?;
-        for r in &cycle.report.placements {
-            eprintln!(
-                "pull-agent: placement {}: {:?}{}",
-                r.name,
-                r.state,
-                r.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
-            );
-        }
-        eprintln!("pull-agent: {}", cycle.summary(1));
-        writeln!(Stdout::lock(), "{}", serde_json::to_string_pretty(&cycle.report)?)?;
-        Ok(if cycle.synced() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-    })
-}
-
-fn register(args: &RegisterArgs) -> Result<ExitCode> {
-    let config = pull_agent::config::Config::load(&args.config)?;
-    let hub_url = match (&args.hub, &config.hub) {
-        (Some(url), _) => url.clone(),
-        (None, Some(hub)) => hub.url.clone(),
-        (None, None) => bail!("{}: no hub.url, and no --hub URL given", args.config.display()),
-    };
-    let token_file = config
-        .hub
-        .as_ref()
-        .map_or_else(|| config.state_dir.join(pull_agent::config::DEFAULT_TOKEN_FILE), |h| h.token_file.clone());
-    let said = runtime()?.block_on(pull_agent::daemon::register(&config, &hub_url, &args.join_token, &token_file))?;
-    eprintln!("pull-agent: {said}");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `plan`: what a reconcile would change, one line per change.
-fn plan(args: &ConfigArgs) -> Result<ExitCode> {
-    let mode = pull_agent::agent::Mode::Plan;
-    let config = pull_agent::config::Config::load(&args.config)?;
-    warn_if_simulated(&config, "plan");
-    let reconciled = runtime()?.block_on(async {
-        let client = pull_agent::agent::connect(&config.kubernetes).await?;
-        let mut cluster = pull_agent::cluster::Cluster::new(client);
-        pull_agent::agent::reconcile(&config, &mut cluster, mode).await
-    })?;
-    for w in &reconciled.warnings {
-        eprintln!("pull-agent: warning: {w}");
-    }
-    let mut out = Stdout::lock();
-    for o in &reconciled.placements {
-        let r = &o.report;
-        eprintln!(
-            "pull-agent: placement {}: {:?}{}",
-            r.name,
-            r.state,
-            r.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
-        );
-        if let Some(plan) = &o.plan {
-            for a in &plan.apply {
-                writeln!(out, "apply {} ({:?})", a.object, a.reason)?;
-            }
-            for p in &plan.prune {
-                writeln!(out, "prune {p}")?;
-            }
-            for (r, differences) in &plan.drifted {
-                for d in differences {
-                    writeln!(
-                        out,
-                        "drift {r}: {}: applied {} live {}",
-                        d.path,
-                        d.applied,
-                        d.live.as_ref().map_or_else(|| "none".to_string(), ToString::to_string)
-                    )?;
-                }
-            }
+        Command::Check(args) => {
+            let CheckArgs { config, git_ref, local, budget } = *args;
+            let from = if let Some(config) = &config {
+                let mut config = Config::load(config)?;
+                config.render = budget.options(config.render);
+                CheckFrom::Config { config: Box::new(config), git_ref }
+            } else {
+                let local = local
+                    .local()?
+                    .context("give --config, or --fleet-dir with --cluster, --labels and --environment")?;
+                CheckFrom::Local(local, budget.options(flotilla_core::render::Options::default()))
+            };
+            command::check(from, &mut out)
         }
     }
-    Ok(if reconciled.synced() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn default_state_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("flotilla"));
-    }
-    let home = std::env::var_os("HOME").context("no --state-dir, XDG_CACHE_HOME or HOME to keep the git cache in")?;
-    Ok(PathBuf::from(home).join(".cache/flotilla"))
-}
-
-/// `render --config`: what this cluster would run, fetched from git as the agent does.
-fn render_for_cluster(config: &std::path::Path, args: &RenderArgs, out: &mut impl std::io::Write) -> Result<ExitCode> {
-    let mut config = pull_agent::config::Config::load(config)?;
-    config.render = args.budget.options(config.render);
-    let rendered = pull_agent::agent::render(&config, args.placement.as_deref(), args.git_ref.as_deref())?;
-    for w in &rendered.warnings {
-        eprintln!("pull-agent: warning: {w}");
-    }
-    eprintln!("pull-agent: fleet repository at {}", rendered.fleet_commit);
-    let mut failed = false;
-    let mut first = true;
-    for placement in &rendered.placements {
-        match placement {
-            Ok(d) => {
-                if !first {
-                    out.write_all(b"---\n")?;
-                }
-                first = false;
-                writeln!(out, "# placement: {}\n# commit: {}\n# digest: {}", d.placement, d.commit, d.digest)?;
-                out.write_all(flotilla_core::yaml::to_string_all(&d.objects).as_bytes())?;
-            }
-            Err(report) => {
-                failed = true;
-                eprintln!(
-                    "pull-agent: error: placement {}: {:?}: {}",
-                    report.name,
-                    report.state,
-                    report.message.as_deref().unwrap_or_default()
-                );
-            }
-        }
-    }
-    if rendered.placements.is_empty() {
-        eprintln!("pull-agent: no placement selects cluster {}", config.cluster.name);
-    }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
-}
-
-/// `check`: renders what the cluster would run (from git with --config, or from folders), then
-/// evaluates its policies against it. A placement that cannot be rendered fails the check too:
-/// its objects are not there to judge.
-fn check(args: CheckArgs) -> Result<ExitCode> {
-    let mut agent_namespace = pull_agent::config::DEFAULT_NAMESPACE.to_string();
-    let (objects, policies, errors) = if let Some(config) = &args.config {
-        let mut config = pull_agent::config::Config::load(config)?;
-        config.render = args.budget.options(config.render);
-        agent_namespace.clone_from(&config.namespace);
-        let rendered = pull_agent::agent::render(&config, None, args.git_ref.as_deref())?;
-        for w in &rendered.warnings {
-            eprintln!("pull-agent: warning: {w}");
-        }
-        eprintln!("pull-agent: fleet repository at {}", rendered.fleet_commit);
-        let mut objects = Vec::new();
-        let mut errors = Vec::new();
-        for placement in rendered.placements {
-            match placement {
-                Ok(d) => objects.extend(d.objects),
-                Err(report) => errors.push(format!(
-                    "placement {}: {:?}: {}",
-                    report.name,
-                    report.state,
-                    report.message.as_deref().unwrap_or_default()
-                )),
-            }
-        }
-        (objects, rendered.policies, errors)
-    } else {
-        let fleet_dir =
-            args.fleet_dir.context("give --config, or --fleet-dir with --cluster, --labels and --environment")?;
-        let name = args.cluster.context("--fleet-dir needs --cluster NAME")?;
-        let environment = args.environment.context("--fleet-dir needs --environment ENV")?;
-        let labels = parse_labels(&args.labels).map_err(anyhow::Error::msg).context("--labels")?;
-        let overrides = source_overrides(&args.sources)?;
-        let identity = ClusterIdentity { name, environment, labels };
-        let options = args.budget.options(flotilla_core::render::Options::default());
-        let report = render_cluster_with(&Sources { fleet_dir, overrides }, &identity, None, &options)?;
-        if let Some(m) = &report.mismatch {
-            eprintln!("pull-agent: warning: cluster {} is declared differently: {m}", identity.name);
-        }
-        let objects = report.rendered.into_iter().flat_map(|r| r.objects).collect();
-        (objects, report.policies, report.errors)
-    };
-    let findings = pull_agent::check::check(&policies, &objects, &agent_namespace);
-    pull_agent::check::print(&findings, &mut Stdout::lock())?;
-    for e in &errors {
-        eprintln!("pull-agent: error: {e}");
-    }
-    let failed = pull_agent::check::failing(&findings) || !errors.is_empty();
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
-}
-
-/// `--source NAME=DIR` flags.
-fn source_overrides(sources: &[String]) -> Result<BTreeMap<String, PathBuf>> {
-    let mut overrides = BTreeMap::new();
-    for s in sources {
-        let (n, d) = s.split_once('=').with_context(|| format!("--source {s:?} is not NAME=DIR"))?;
-        overrides.insert(n.to_string(), PathBuf::from(d));
-    }
-    Ok(overrides)
-}
-
-fn render(args: RenderArgs) -> Result<ExitCode> {
-    let mut out = Stdout::lock();
+fn render(args: RenderArgs, out: &mut Stdout) -> Result<bool> {
     let options = args.budget.options(flotilla_core::render::Options::default());
     if let Some(config) = &args.config {
-        return render_for_cluster(config, &args, &mut out);
+        let mut config = Config::load(config)?;
+        config.render = args.budget.options(config.render);
+        return command::render_for_cluster(&config, args.placement.as_deref(), args.git_ref.as_deref(), out);
     }
     if let Some(dir) = &args.dir {
-        if args.fleet_dir.is_some() {
+        if args.local.fleet_dir.is_some() {
             bail!("give either DIR or --fleet-dir, not both");
         }
-        let objects = pull_agent::folder::render_dir_with(dir, &options.budget)?;
-        out.write_all(flotilla_core::yaml::to_string_all(&objects).as_bytes())?;
-        return Ok(ExitCode::SUCCESS);
+        command::render_dir(dir, &options, out)?;
+        return Ok(true);
     }
-    if let Some(url) = &args.repo {
-        let git_ref = args.git_ref.as_deref().context("--repo needs --ref BRANCH_OR_COMMIT")?;
-        let state_dir = match &args.state_dir {
-            Some(d) => d.clone(),
-            None => default_state_dir()?,
+    if let Some(url) = args.repo {
+        let git_ref = args.git_ref.context("--repo needs --ref BRANCH_OR_COMMIT")?;
+        let state_dir = match args.state_dir {
+            Some(d) => d,
+            None => command::default_state_dir()?,
         };
-        let mut source = flotilla_git::Source::new(url.clone());
+        let mut source = flotilla_git::Source::new(url);
         if let Some(file) = &args.credentials_file {
             source.credentials = Some(flotilla_git::Credentials::from_file(file)?);
         }
-        let read = |p: &Option<PathBuf>| -> Result<Option<String>> {
-            p.as_ref()
-                .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
-                .transpose()
+        let remote = Remote {
+            source,
+            git_ref,
+            path: args.path,
+            state_dir,
+            verify: args.verify.into(),
+            allowed_signers: args.allowed_signers,
+            openpgp_keys: args.openpgp_keys,
         };
-        let verify = flotilla_core::fleet::Verify {
-            mode: match args.verify.as_str() {
-                "enforce" => flotilla_core::fleet::VerifyMode::Enforce,
-                "inform" => flotilla_core::fleet::VerifyMode::Inform,
-                _ => flotilla_core::fleet::VerifyMode::Off,
-            },
-            allowed_signers: read(&args.allowed_signers)?,
-            openpgp_keys: read(&args.openpgp_keys)?,
-        };
-        let rendered =
-            pull_agent::remote::render(&state_dir.join("git"), &source, git_ref, &args.path, &verify, &options.budget)?;
-        if verify.mode != flotilla_core::fleet::VerifyMode::Off {
-            eprintln!("pull-agent: {url} at {}: {}", rendered.commit, rendered.signature);
-        }
-        out.write_all(flotilla_core::yaml::to_string_all(&rendered.objects).as_bytes())?;
-        return Ok(ExitCode::SUCCESS);
+        command::render_remote(&remote, &options, out)?;
+        return Ok(true);
     }
-    let Some(fleet_dir) = args.fleet_dir else {
+    let Some(local) = args.local.local()? else {
         bail!("give a folder to render, or --fleet-dir with --cluster, --labels and --environment");
     };
-    let name = args.cluster.context("--fleet-dir needs --cluster NAME")?;
-    let environment = args.environment.context("--fleet-dir needs --environment ENV")?;
-    let labels = parse_labels(&args.labels).map_err(anyhow::Error::msg).context("--labels")?;
-    let overrides = source_overrides(&args.sources)?;
-    let identity = ClusterIdentity { name, environment, labels };
-    let report =
-        render_cluster_with(&Sources { fleet_dir, overrides }, &identity, args.placement.as_deref(), &options)?;
-    if let Some(m) = &report.mismatch {
-        eprintln!("pull-agent: warning: cluster {} is declared differently: {m}", identity.name);
-    }
-    for (i, r) in report.rendered.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b"---\n")?;
-        }
-        writeln!(out, "# placement: {}\n# digest: {}", r.placement, r.digest)?;
-        out.write_all(flotilla_core::yaml::to_string_all(&r.objects).as_bytes())?;
-    }
-    for e in &report.errors {
-        eprintln!("pull-agent: error: {e}");
-    }
-    if report.rendered.is_empty() && report.errors.is_empty() {
-        eprintln!("pull-agent: no placement selects cluster {}", identity.name);
-    }
-    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    command::render_local(&local, args.placement.as_deref(), &options, out)
 }

@@ -48,8 +48,8 @@ impl Shutdown {
         let shutdown = self.clone();
         tokio::spawn(async move {
             tokio::select! {
-                _ = term.recv() => eprintln!("pull-agent: SIGTERM: finishing the object in flight"),
-                _ = int.recv() => eprintln!("pull-agent: SIGINT: finishing the object in flight"),
+                _ = term.recv() => tracing::info!("SIGTERM: finishing the object in flight"),
+                _ = int.recv() => tracing::info!("SIGINT: finishing the object in flight"),
             }
             shutdown.request();
         });

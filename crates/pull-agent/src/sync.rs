@@ -30,6 +30,11 @@ use serde_json::{Value, json};
 
 use crate::cluster::{self, Cluster};
 
+/// What a drifted object's report says: whether the drift was corrected.
+pub fn drift_said(corrected: bool) -> &'static str {
+    if corrected { "corrected" } else { "not corrected: driftCorrection is off" }
+}
+
 /// The data key of an inventory ConfigMap.
 const INVENTORY_KEY: &str = "inventory";
 /// The data key of an inventory's seal.
@@ -329,9 +334,7 @@ async fn rediscover(
         let listed = match cluster.list(&api_version, &kind, &selector).await {
             Ok(listed) => listed,
             Err(cluster::Error::Api { source: kube::Error::Api(status), .. }) if status.code == 403 => {
-                eprintln!(
-                    "pull-agent: warning: placement {placement}: may not list {api_version} {kind}; not looked for"
-                );
+                tracing::warn!("placement {placement}: may not list {api_version} {kind}; not looked for");
                 continue;
             }
             Err(e) => return Err(e),
@@ -496,7 +499,7 @@ pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired
         Err(e) => return fail(report, SyncState::Failed, e),
     };
     if let Some(note) = &note {
-        eprintln!("pull-agent: warning: placement {}: {note}", desired.placement);
+        tracing::warn!("placement {}: {note}", desired.placement);
     }
     if !before.commit.is_empty() {
         report.applied_commit = Some(before.commit.clone());
@@ -553,7 +556,7 @@ pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired
             }
             match cluster.delete(r).await {
                 Ok(_) => {
-                    eprintln!("pull-agent: placement {}: pruned {r}", desired.placement);
+                    tracing::info!("placement {}: pruned {r}", desired.placement);
                     deleted.push(r.clone());
                 }
                 Err(e) => {
@@ -564,7 +567,7 @@ pub async fn sync(cluster: &mut Cluster, context: Context<'_>, desired: &Desired
         }
         if pruned {
             for (r, why) in &released {
-                eprintln!("pull-agent: placement {}: not pruned, released: {r}: {why}", desired.placement);
+                tracing::info!("placement {}: not pruned, released: {r}: {why}", desired.placement);
             }
             match write_inventory(cluster, context, &desired.placement, &plan.inventory).await {
                 Ok(()) => {
@@ -681,12 +684,7 @@ fn assess(
     for (r, differences) in &plan.drifted {
         let fields = differences.iter().map(|d| d.path.clone()).collect();
         let corrected = desired.options.drift_correction && !failures.iter().any(|(f, _)| f == r);
-        report.objects.push(object_report(
-            r,
-            ObjectProblem::Drifted,
-            Some(if corrected { "corrected".into() } else { "not corrected: driftCorrection is off".into() }),
-            fields,
-        ));
+        report.objects.push(object_report(r, ObjectProblem::Drifted, Some(drift_said(corrected).into()), fields));
     }
     for (r, message) in failures {
         report.objects.push(object_report(r, ObjectProblem::Failed, Some(message.clone()), Vec::new()));

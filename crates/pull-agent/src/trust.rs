@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use flotilla_core::fleet::{Verify, VerifyMode};
 use flotilla_core::report::Override;
+use flotilla_core::rollout::{self, Unheeded};
 use flotilla_git::{Cache, CommitId, Signature};
 
 use crate::config::Config;
@@ -68,20 +69,16 @@ pub fn check_override(
     target: &str,
 ) -> Result<Option<Override>, String> {
     let message = cache.message(url, commit).map_err(|e| e.to_string())?;
-    let Some(reason) = flotilla_core::rollout::override_reason(&message) else { return Ok(None) };
-    let short = &commit.to_string()[..12];
-    let Some(signers) = signers else {
-        return Err(format!("the Flotilla-Override on {short} is ignored: this agent has no overrideSigners"));
-    };
+    let Some(reason) = rollout::override_reason(&message) else { return Ok(None) };
+    let ignored = |why| rollout::override_ignored(&commit.to_string(), why);
+    let Some(signers) = signers else { return Err(ignored(Unheeded::NoSigners)) };
     let verdict = cache.verify(url, commit, signers).map_err(|e| e.to_string())?;
     match verdict.signature {
         Signature::Verified { signer, .. } => {
             Ok(Some(Override { target: target.to_string(), commit: commit.to_string(), signer, reason }))
         }
-        Signature::Unsigned => Err(format!("the Flotilla-Override on {short} is ignored: the commit is not signed")),
-        Signature::Invalid { reason } => {
-            Err(format!("the Flotilla-Override on {short} is ignored: not signed by an override signer ({reason})"))
-        }
+        Signature::Unsigned => Err(ignored(Unheeded::Unsigned)),
+        Signature::Invalid { reason } => Err(ignored(Unheeded::NotAnOverrideSigner(&reason))),
     }
 }
 

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use backon::{BackoffBuilder as _, ExponentialBuilder};
 use flotilla_core::plan::PLACEMENT_LABEL;
 use futures_util::StreamExt as _;
 use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
@@ -95,7 +96,17 @@ impl Watches {
 
 /// Lists (for the resourceVersion to start from) and watches, forever; counts what it sees.
 async fn follow(api: Api<DynamicObject>, seen: Arc<Seen>) {
-    let mut backoff = Duration::from_secs(1);
+    // 1 s, 2 s, 4 s … up to a minute (plus up to as much again, at random) between failed
+    // tries, from 1 s again once a watch is open.
+    let waits = || {
+        ExponentialBuilder::new()
+            .with_min_delay(Duration::from_secs(1))
+            .with_max_delay(Duration::from_secs(60))
+            .without_max_times()
+            .with_jitter()
+            .build()
+    };
+    let mut backoff = waits();
     loop {
         seen.open.store(false, Ordering::SeqCst);
         seen.restarts.fetch_add(1, Ordering::SeqCst);
@@ -109,12 +120,11 @@ async fn follow(api: Api<DynamicObject>, seen: Arc<Seen>) {
             Err(e) => Err(e),
         };
         let Ok(stream) = stream else {
-            tokio::time::sleep(backoff + cluster::jitter(backoff / 2)).await;
-            backoff = (backoff * 2).min(Duration::from_secs(60));
+            tokio::time::sleep(backoff.next().expect("backs off forever")).await;
             continue;
         };
         seen.open.store(true, Ordering::SeqCst);
-        backoff = Duration::from_secs(1);
+        backoff = waits();
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             let object = match event {

@@ -1,9 +1,10 @@
 //! One cluster's agent, as a model: its poll makes the decisions `pull-agent`'s cycle makes
 //! (`agent::reconcile_with`, `schedule`, `render_located`, then the daemon's report, spool and
 //! delivery), with the agent's own functions wherever a decision is taken: `Fleet::select`,
-//! `flotilla_core::rollout::{wave_of, pick, gate, window_open, next_opening, frozen,
-//! override_reason}`, `Rollout::bake_seconds` and `render::fleet_view` (`choose::choose_fleet`:
-//! the fleet's own rollout, windows and freezes), a placement's decision by `rollout::decide` (its wave, the
+//! `flotilla_core::rollout::{wave_of, window_open, next_opening, frozen, override_reason}`,
+//! the fleet commit by `rollout::decide_fleet` (`choose::choose_fleet`: the fleet's own
+//! rollout, windows and freezes, with `render::fleet_view` answering whether a commit changes
+//! anything for the cluster), a placement's decision by `rollout::decide` (its wave, the
 //! hub's published halts, freezes and overrides, windows: the very function `agent::schedule`
 //! calls, over the same inputs), `render::render`, the report's own types and
 //! `Report::validate`, the agent's poll jitter (`pull_agent::config::jittered`)
@@ -21,13 +22,16 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use anyhow::Result;
-use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy, Remediation};
+use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy, Remediation, Rollout};
 use flotilla_core::health::Health;
 use flotilla_core::plan::ObjectRef;
 use flotilla_core::report::{
     self, ObjectProblem, ObjectReport, PlacementReport, PolicyReport, Report, SyncState, Violation,
 };
-use flotilla_core::rollout::{self, Candidates, Decision, HaltSaid, HubAnswer, Inputs, Landed, WaveOf, Windows};
+use flotilla_core::rollout::{
+    self, Candidates, Decision, FleetChecked, FleetDecision, FleetInputs, HaltSaid, HubAnswer, Inputs, Landed, WaveOf,
+    Windows,
+};
 use flotilla_core::spool::{self, Bounds, Fate};
 
 use crate::git::CommitIx;
@@ -243,6 +247,17 @@ pub struct Cx<'a> {
     pub warm: bool,
 }
 
+/// An override read, in the words of `rollout::decide_fleet`.
+fn fleet_checked<'a>(git: &'a crate::git::Git, commit: CommitIx, said: &'a Checked) -> FleetChecked<'a> {
+    FleetChecked {
+        commit: &git.commit_info(commit).hex,
+        said: match said {
+            Ok(o) => Ok(o.as_ref().map(|(signer, reason)| (&**signer, &**reason))),
+            Err(why) => Err(&**why),
+        },
+    }
+}
+
 /// Why a placement keeps another commit than its branch's head.
 struct Waiting {
     state: SyncState,
@@ -316,11 +331,12 @@ impl Cluster {
         } else {
             // The fleet cannot be fetched: what ran last still runs, said to be stale (the daemon).
             cx.counters.git_failed(u64::from(pull_agent::agent::GIT_ATTEMPTS));
-            let message = cx.world.message(&format!(
-                "fetching the fleet repository at {}: {}: cannot reach the git server: connection refused",
-                self.identity.environment,
-                crate::git::url_of(FLEET_REPOSITORY)
-            ));
+            let unreachable = flotilla_git::Error::Unreachable {
+                url: crate::git::url_of(FLEET_REPOSITORY),
+                message: "connection refused".into(),
+            };
+            let context = pull_agent::agent::fetching_fleet(&self.identity.environment);
+            let message = cx.world.message(&format!("{context}: {unreachable}"));
             outcomes.extend(self.outcomes.iter().map(|o| Outcome {
                 state: SyncState::SourceUnreachable,
                 message: Some(Msg(Arc::clone(&message))),
@@ -383,13 +399,11 @@ impl Cluster {
         Ok(choice.report)
     }
 
-    /// `choose::choose_fleet`: which fleet commit the cluster runs, from the branch's `tip`.
-    /// With the fleet's own `rollout` (as the tip declares it), the newest commit gated for the
-    /// cluster's wave (arrivals as the hub publishes them); in a freeze, the commit in use, but
-    /// for a newer one up to the candidate that an override signer let through; outside the
-    /// windows (and no override passed), the commit in use; and a commit that changes nothing
-    /// for the cluster (`render::fleet_view`) at once. Windows and freezes are not asked for the
-    /// warm start, as a placement's are not. `fleet.verify` is not simulated (off).
+    /// `choose::choose_fleet`: which fleet commit the cluster runs, from the branch's `tip` —
+    /// `rollout::decide_fleet`'s choice, over the inputs gathered as the agent gathers them (its
+    /// own rollout, windows and freezes as the tip declares them; arrivals as the hub publishes
+    /// them). Windows and freezes are not asked for the warm start, as a placement's are not.
+    /// `fleet.verify` is not simulated (off).
     fn choose_fleet(&mut self, cx: &mut Cx, fleet_key: usize, tip: CommitIx, now: i64) -> Result<FleetChoice> {
         let tip_fleet = cx.world.fleet(tip)?;
         let Some(spec) = tip_fleet
@@ -404,22 +418,21 @@ impl Cluster {
         };
         // The branch's whole history: for a rollout, and for the commit in use.
         self.fetch(cx, fleet_key, false, tip)?;
-        let on_branch = |cx: &Cx, c: CommitIx| cx.world.git.branch_at(fleet_key).history.contains(&c);
-        // A commit in use that left the branch is nothing to keep.
-        let in_use = self.fleet_in_use.filter(|c| on_branch(cx, *c));
-        let mut candidate = Some(tip);
-        let mut state = SyncState::Synced;
-        let mut message: Option<Arc<str>> = None;
-        if let Some(rollout) = spec.rollout.as_ref().filter(|r| !r.waves.is_empty()) {
-            if self.fleet_wave.as_ref().is_none_or(|(at, _)| *at != tip) {
-                let selected = cx.world.select(tip, self.labels, &self.identity)?;
-                let identity = selected.identity.as_deref().unwrap_or(&self.identity);
-                let wave = rollout::wave_of(rollout, FLEET_REPOSITORY, identity).map(Arc::new);
-                self.fleet_wave = Some((tip, wave));
-            }
-            let wave = self.fleet_wave.as_ref().and_then(|(_, w)| w.clone()).expect("the rollout has waves");
-            let bake = rollout.bake_seconds();
-            let (picked, tip_arrived) = {
+        let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
+        let wave = rollout.map(|rollout| self.fleet_wave(cx, tip, rollout)).transpose()?;
+        let windows = if cx.warm || spec.windows.is_empty() {
+            Windows { open: true, next: None }
+        } else {
+            let (open, next) = cx.world.windows_open((tip, usize::MAX), &spec.windows, now);
+            Windows { open, next }
+        };
+        let freeze = if cx.warm { None } else { rollout::frozen(&spec.freezes, now) };
+        // What the choice asked for: each override read (up to the first that passes, as the
+        // agent reads them), and whether the commit chosen changes anything for the cluster.
+        let mut checks: Option<Vec<(CommitIx, Checked)>> = None;
+        let mut same_view = None;
+        let chosen = loop {
+            let decided = {
                 let git = &cx.world.git;
                 let branch = git.branch_at(fleet_key);
                 let landed: Vec<Landed> = branch
@@ -431,44 +444,53 @@ impl Cluster {
                         Landed { commit: &info.hex, tree: &info.tree, at: *at }
                     })
                     .collect();
-                let picked = rollout::pick(&landed, wave.index, bake, now)
-                    .and_then(|p| landed.iter().position(|l| std::ptr::eq(l.commit, p.commit)))
-                    .map(|at| branch.history[at]);
-                (picked, branch.arrived[0])
+                let said: Option<Vec<FleetChecked>> =
+                    checks.as_ref().map(|checks| checks.iter().map(|(c, said)| fleet_checked(git, *c, said)).collect());
+                let in_use = self.fleet_in_use.map(|c| git.commit_info(c).hex.as_str());
+                let inputs = FleetInputs {
+                    rollout: rollout.zip(wave.as_deref()),
+                    history: &landed,
+                    in_use,
+                    windows,
+                    freeze,
+                    overrides: said.as_deref(),
+                    same_view,
+                    now,
+                };
+                // Back from the choice's words to the commits they name.
+                let ix = |id: &str| -> CommitIx {
+                    let at = landed.iter().position(|l| l.commit == id).expect("a commit of the history");
+                    branch.history[at]
+                };
+                match rollout::decide_fleet(&inputs) {
+                    FleetDecision::Check(range) => Err(Ok(branch.history[range].to_vec())),
+                    FleetDecision::Compare { commit } => Err(Err(ix(commit))),
+                    FleetDecision::Chosen(choice) => Ok((
+                        choice.commit.map(ix),
+                        choice.state,
+                        choice.message,
+                        choice.passed.map(ix),
+                        choice.ignored.into_iter().map(ix).collect::<Vec<_>>(),
+                    )),
+                }
             };
-            candidate = picked.or(in_use);
-            if candidate != Some(tip) {
-                state = SyncState::WaitingForWave;
-                message = Some(cx.world.wave_message(tip, rollout, &wave, (tip, tip_arrived), bake));
+            match decided {
+                Err(Ok(candidates)) => checks = Some(Self::overrides_of(cx, candidates)?),
+                Err(Err(base)) => same_view = Some(cx.world.same_view(base, tip, self.labels, &self.identity)?),
+                Ok(chosen) => break chosen,
             }
+        };
+        let (candidate, state, message, passed, ignored) = chosen;
+        for commit in ignored {
+            self.saw_override(cx, FLEET_REPOSITORY, commit, false);
         }
-        let frozen = if cx.warm { None } else { cx.world.frozen((tip, usize::MAX), &spec.freezes, now) };
-        let mut passed = false;
-        if let Some((_, said)) = frozen
-            && candidate != in_use
-        {
-            let (through, said) = self.fleet_frozen(cx, fleet_key, &said, in_use, candidate)?;
-            passed = through.is_some();
-            candidate = through.or(in_use);
-            state = if passed && candidate == Some(tip) { SyncState::Synced } else { SyncState::WaitingForWindow };
-            message = Some(said);
-        }
-        // A signed override passes the windows as well as the freeze.
-        if !cx.warm && !spec.windows.is_empty() && candidate != in_use && !passed {
-            let (open, next) = cx.world.windows_open((tip, usize::MAX), &spec.windows, now);
-            if !open {
-                candidate = in_use;
-                state = SyncState::WaitingForWindow;
-                message = Some(cx.world.window_message(next));
-            }
-        }
-        // A commit that changes nothing for the cluster is taken at once.
-        if let Some(base) = candidate.filter(|c| *c != tip)
-            && cx.world.same_view(base, tip, self.labels, &self.identity)?
-        {
-            candidate = Some(tip);
-            state = SyncState::Synced;
-            message = None;
+        if let Some(commit) = passed {
+            let Some((_, Ok(Some((signer, reason))))) = checks.iter().flatten().find(|(c, _)| *c == commit) else {
+                unreachable!("the override that passed was read");
+            };
+            let (signer, reason) = (Arc::clone(signer), Arc::clone(reason));
+            let target = cx.world.name(FLEET_REPOSITORY);
+            self.pass(cx, &target, commit, signer, reason);
         }
         if let Some(commit) = candidate {
             self.use_fleet(cx, commit);
@@ -477,55 +499,36 @@ impl Cluster {
             commit: candidate.unwrap_or(tip),
             head: candidate.filter(|c| *c != tip).map(|_| tip),
             state,
-            message: message.map(Msg),
+            message: message.map(|m| Msg(cx.world.message(&m))),
         };
         Ok(FleetChoice { at: candidate, report: Some(report) })
     }
 
-    /// In a freeze (said `said`), the newest fleet commit up to `candidate` and newer than the
-    /// one in use that an override signer let through, if any (added to `self.passed`); and
-    /// the fleet's message (`choose::gate`'s words, with the overrides ignored).
-    fn fleet_frozen(
-        &mut self,
-        cx: &mut Cx,
-        fleet_key: usize,
-        said: &Arc<str>,
-        in_use: Option<CommitIx>,
-        candidate: Option<CommitIx>,
-    ) -> Result<(Option<CommitIx>, Arc<str>)> {
-        let between: Vec<CommitIx> = {
-            let history = &cx.world.git.branch_at(fleet_key).history;
-            let position = |c: CommitIx| history.iter().position(|h| *h == c);
-            let newest = candidate.and_then(position).unwrap_or(0);
-            let oldest = in_use.and_then(position).unwrap_or(history.len());
-            history[newest..oldest.max(newest)].to_vec()
-        };
-        let mut ignored = Vec::new();
-        for commit in between {
-            match cx.world.override_of(commit)? {
-                Ok(Some((signer, reason))) => {
-                    let said = cx.world.joined(said, &ignored);
-                    let short = &cx.world.git.commit_info(commit).hex[..12];
-                    let text = format!("{said}; {short} passes it by an override signed by {signer}: {reason}");
-                    let said = cx.world.message(&text);
-                    let target = cx.world.name(FLEET_REPOSITORY);
-                    self.saw_override(cx, FLEET_REPOSITORY, commit, true);
-                    self.passed.push(OverrideOutcome {
-                        target: Msg(target),
-                        commit,
-                        signer: Msg(signer),
-                        reason: Msg(reason),
-                    });
-                    return Ok((Some(commit), said));
-                }
-                Ok(None) => {}
-                Err(why) => {
-                    self.saw_override(cx, FLEET_REPOSITORY, commit, false);
-                    ignored.push(why);
-                }
+    /// This cluster's wave of the fleet's own `rollout`, as the fleet at `tip` declares it
+    /// (remembered for the tip).
+    fn fleet_wave(&mut self, cx: &mut Cx, tip: CommitIx, rollout: &Rollout) -> Result<Arc<WaveOf>> {
+        if self.fleet_wave.as_ref().is_none_or(|(at, _)| *at != tip) {
+            let selected = cx.world.select(tip, self.labels, &self.identity)?;
+            let identity = selected.identity.as_deref().unwrap_or(&self.identity);
+            let wave = rollout::wave_of(rollout, FLEET_REPOSITORY, identity).map(Arc::new);
+            self.fleet_wave = Some((tip, wave));
+        }
+        Ok(self.fleet_wave.as_ref().and_then(|(_, w)| w.clone()).expect("the rollout has waves"))
+    }
+
+    /// The overrides of `candidates` (newest first), read as the agent reads them: up to the
+    /// first that passes.
+    fn overrides_of(cx: &mut Cx, candidates: Vec<CommitIx>) -> Result<Vec<(CommitIx, Checked)>> {
+        let mut read = Vec::new();
+        for commit in candidates {
+            let said = cx.world.override_of(commit)?;
+            let passes = matches!(said, Ok(Some(_)));
+            read.push((commit, said));
+            if passes {
+                break;
             }
         }
-        Ok((None, cx.world.joined(said, &ignored)))
+        Ok(read)
     }
 
     /// Runs fleet commit `commit` from now on (`keep_fleet_in_use`).
@@ -625,20 +628,20 @@ impl Cluster {
             });
         }
         let repo_name = &placement.spec.source.repository;
-        let Some(repo) = fleet.repository(repo_name) else {
-            return Err(fail(
-                cx,
-                SyncState::Failed,
-                format!("source repository {repo_name:?} is not declared in fleet/"),
-            ));
+        let repo = match fleet.source_repository(repo_name) {
+            Ok(repo) => repo,
+            Err(e) => return Err(fail(cx, SyncState::Failed, e)),
         };
         let Some(repository) = cx.world.git.repository_of_url(repo.url()).map(str::to_string) else {
-            let message = format!("{}: cannot reach the git server: no such repository", repo.url());
+            let unreachable =
+                flotilla_git::Error::Unreachable { url: repo.url().to_string(), message: "no such repository".into() };
+            let message = unreachable.to_string();
             return Err(fail(cx, SyncState::SourceUnreachable, message));
         };
         let branch = repo.branch(&identity.environment);
         let Some(key) = cx.world.git.branch_ix(&repository, &branch) else {
-            let message = format!("{}: no branch {branch:?} on the server", repo.url());
+            let message =
+                flotilla_git::Error::MissingBranch { url: repo.url().to_string(), branch: branch.clone() }.to_string();
             return Err(fail(cx, SyncState::SourceUnreachable, message));
         };
         Ok(Located { repository: cx.world.name(&repository), branch: cx.world.name(&branch), key })
@@ -734,7 +737,7 @@ impl Cluster {
             }
         };
         if spec.paused {
-            let message = cx.world.message("paused: no new commit is taken");
+            let message = cx.world.message(pull_agent::agent::PAUSED);
             let mut outcome = Outcome::failed(Arc::clone(&name), SyncState::Paused, message);
             outcome.source = Some(commit);
             outcome.desired = Some(digest);
@@ -799,7 +802,7 @@ impl Cluster {
             if corrected {
                 self.drift.remove(placement.name());
             }
-            let why = if corrected { "corrected" } else { "not corrected: driftCorrection is off" };
+            let why = pull_agent::sync::drift_said(corrected);
             cx.counters.drift_reported += 1;
             outcome.problem = Some((ObjectProblem::Drifted, object, why));
         }
@@ -1010,16 +1013,7 @@ impl Cluster {
             let oldest = applied.and_then(|a| history.iter().position(|c| *c == a)).unwrap_or(history.len());
             history[newest..oldest.max(newest)].iter().take(rollout::HISTORY).copied().collect()
         };
-        let mut read = Vec::new();
-        for commit in candidates {
-            let said = cx.world.override_of(commit)?;
-            let passes = matches!(said, Ok(Some(_)));
-            read.push((commit, said));
-            if passes {
-                break;
-            }
-        }
-        Ok(read)
+        Self::overrides_of(cx, candidates)
     }
 
     /// A commit of placement `name` that passed a freeze by an override: in this poll's report.

@@ -17,7 +17,7 @@ use anyhow::Result;
 use flotilla_core::fleet::{ClusterIdentity, Fleet, Placement};
 use flotilla_core::plan::ObjectRef;
 use flotilla_core::render::{self, Prepared, RenderKey};
-use flotilla_core::rollout;
+use flotilla_core::rollout::{self, Unheeded};
 use serde_json::Value;
 
 use crate::git::{CommitIx, Git};
@@ -107,12 +107,6 @@ type Render = Result<(Prepared, Option<DigestIx>, Arc<ObjectRef>), Arc<str>>;
 /// A digest substituted for a cluster, or the agent's error text.
 type Substituted = Result<DigestIx, Arc<str>>;
 
-/// A freeze in force: when it ends (unix seconds), and the agent's words for it.
-pub type Frozen = (i64, Arc<str>);
-
-/// A message and the ones joined to it.
-type Joined = (Arc<str>, Vec<Arc<str>>);
-
 /// What a commit's `Flotilla-Override:` trailer counts for (`trust::check_override`): none
 /// (`Ok(None)`), an override passing a freeze (who signed it, the reason), or why it is ignored.
 pub type Checked = Result<Option<(Arc<str>, Arc<str>)>, Arc<str>>;
@@ -137,11 +131,6 @@ pub struct World {
     /// Trees whose objects never become healthy (`unhealthy: true` commits).
     unhealthy: HashSet<String>,
     names: HashSet<Arc<str>>,
-    wave_messages: HashMap<(CommitIx, usize, CommitIx, i64), Arc<str>>,
-    window_messages: HashMap<Option<i64>, Arc<str>>,
-    /// Per fleet commit and placement (`usize::MAX`: the fleet's own), the freeze in force at a
-    /// minute: when it ends and the agent's words for it.
-    freezes: HashMap<(CommitIx, usize, i64), Option<Frozen>>,
     /// Who signed a commit (the scenario says; the simulator does not sign), and who agent.yaml's
     /// `overrideSigners` lists (`None`: no `overrideSigners`).
     signers: HashMap<CommitIx, String>,
@@ -149,7 +138,6 @@ pub struct World {
     overrides: HashMap<CommitIx, Checked>,
     /// Whether two fleet commits are the same to a kind of cluster (`render::fleet_view`).
     views: HashMap<(CommitIx, CommitIx, LabelsIx, String), bool>,
-    joined_messages: HashMap<Joined, Arc<str>>,
     /// How many times a placement was rendered in full, and substituted for a cluster.
     pub renders: u64,
     pub substitutions: u64,
@@ -170,14 +158,10 @@ impl World {
             windows: HashMap::default(),
             unhealthy: HashSet::default(),
             names: HashSet::default(),
-            wave_messages: HashMap::default(),
-            window_messages: HashMap::default(),
-            freezes: HashMap::default(),
             signers: HashMap::default(),
             override_signers: None,
             overrides: HashMap::default(),
             views: HashMap::default(),
-            joined_messages: HashMap::default(),
             renders: 0,
             substitutions: 0,
         }
@@ -339,28 +323,6 @@ impl World {
         (open, next)
     }
 
-    /// The freeze in force at `now` (`rollout::frozen`): when it ends, and the agent's words
-    /// (`in a change freeze (holidays) until …`); remembered per minute as the windows are
-    /// (freezes start and end on whole minutes).
-    pub fn frozen(
-        &mut self,
-        key: (CommitIx, usize),
-        freezes: &[flotilla_core::fleet::Freeze],
-        now: i64,
-    ) -> Option<Frozen> {
-        if freezes.is_empty() {
-            return None;
-        }
-        let key = (key.0, key.1, now.div_euclid(60));
-        if let Some(f) = self.freezes.get(&key) {
-            return f.clone();
-        }
-        let found = rollout::frozen(freezes, now)
-            .map(|(freeze, ends)| (ends, self.message(&rollout::freeze_message(freeze, ends))));
-        self.freezes.insert(key, found.clone());
-        found
-    }
-
     /// Says that `signer` signed `commit` (a timeline commit's `override.signedBy`).
     pub fn sign(&mut self, commit: CommitIx, signer: &str) {
         self.signers.insert(commit, signer.to_string());
@@ -380,21 +342,22 @@ impl World {
             return Ok(c.clone());
         }
         let message = self.git.message(commit)?;
-        let short = self.git.commit_info(commit).hex[..12].to_string();
         let checked = match rollout::override_reason(&message) {
             None => Ok(None),
             Some(reason) => {
-                let why = match (&self.override_signers, self.signers.get(&commit)) {
-                    (None, _) => Err("this agent has no overrideSigners".to_string()),
-                    (Some(_), None) => Err("the commit is not signed".to_string()),
+                let hex = &self.git.commit_info(commit).hex;
+                let said = match (&self.override_signers, self.signers.get(&commit)) {
+                    (None, _) => Err(rollout::override_ignored(hex, Unheeded::NoSigners)),
+                    (Some(_), None) => Err(rollout::override_ignored(hex, Unheeded::Unsigned)),
                     (Some(allowed), Some(signer)) if allowed.contains(signer) => Ok(signer.clone()),
                     (Some(_), Some(signer)) => {
-                        Err(format!("not signed by an override signer ({signer} is not in the allowed signers)"))
+                        let why = format!("{signer} is not in the allowed signers");
+                        Err(rollout::override_ignored(hex, Unheeded::NotAnOverrideSigner(&why)))
                     }
                 };
-                match why {
+                match said {
                     Ok(signer) => Ok(Some((self.name(&signer), self.message(&reason)))),
-                    Err(why) => Err(self.message(&format!("the Flotilla-Override on {short} is ignored: {why}"))),
+                    Err(text) => Err(self.message(&text)),
                 }
             }
         };
@@ -430,26 +393,6 @@ impl World {
         Ok(same)
     }
 
-    /// `first` and then each of `more`, joined with `; ` (the agent's messages that name the
-    /// overrides a freeze ignored), shared.
-    pub fn joined(&mut self, first: &Arc<str>, more: &[Arc<str>]) -> Arc<str> {
-        if more.is_empty() {
-            return Arc::clone(first);
-        }
-        let key = (Arc::clone(first), more.to_vec());
-        if let Some(m) = self.joined_messages.get(&key) {
-            return Arc::clone(m);
-        }
-        let mut text = first.to_string();
-        for m in more {
-            text.push_str("; ");
-            text.push_str(m);
-        }
-        let m = self.message(&text);
-        self.joined_messages.insert(key, Arc::clone(&m));
-        m
-    }
-
     /// A shared copy of a name or a message.
     pub fn name(&mut self, text: &str) -> Arc<str> {
         if let Some(n) = self.names.get(text) {
@@ -463,48 +406,6 @@ impl World {
     /// A shared copy of a message (messages repeat across clusters and polls).
     pub fn message(&mut self, text: &str) -> Arc<str> {
         self.name(text)
-    }
-
-    /// What the agent says while the fleet's own wave waits for the fleet's tip (which reached
-    /// its branch at `arrived`): `fleet wave everyone (3 of 3): <tip> reaches it at <time>`
-    /// (`choose::gate`'s words). A placement's are `rollout::decide`'s.
-    pub fn wave_message(
-        &mut self,
-        fleet: CommitIx,
-        rollout: &flotilla_core::fleet::Rollout,
-        wave: &rollout::WaveOf,
-        (head, arrived): (CommitIx, i64),
-        bake: u64,
-    ) -> Arc<str> {
-        let key = (fleet, wave.index, head, arrived);
-        if let Some(m) = self.wave_messages.get(&key) {
-            return Arc::clone(m);
-        }
-        let info = self.git.commit_info(head);
-        let opens = flotilla_core::calendar::rfc3339(rollout::gate(arrived, wave.index, bake));
-        let text = format!(
-            "fleet wave {} ({} of {}): {} reaches it at {opens}",
-            wave.name,
-            wave.index + 1,
-            rollout.waves.len(),
-            &info.hex[..12]
-        );
-        let m = self.message(&text);
-        self.wave_messages.insert(key, Arc::clone(&m));
-        m
-    }
-
-    /// What the agent says outside the fleet's windows (`choose::gate`'s words). A placement's
-    /// are `rollout::decide`'s.
-    pub fn window_message(&mut self, next: Option<i64>) -> Arc<str> {
-        if let Some(m) = self.window_messages.get(&next) {
-            return Arc::clone(m);
-        }
-        let opens = |t| format!("the next opens at {}", flotilla_core::calendar::rfc3339(t));
-        let next_text = next.map_or_else(|| "none ever opens".to_string(), opens);
-        let m = self.message(&format!("outside the fleet's deployment windows; {next_text}"));
-        self.window_messages.insert(next, Arc::clone(&m));
-        m
     }
 
     /// Marks the tree of a commit as one whose objects never become healthy.

@@ -4,13 +4,12 @@
 //! kept in `stateDir/fleet-commit`, since a window, a freeze or a failed verification keeps it.
 
 use anyhow::{Context as _, Result};
-use flotilla_core::calendar::rfc3339;
 use flotilla_core::fleet::{FLEET_REPOSITORY, Fleet, RepositorySpec, Verify, VerifyMode};
-use flotilla_core::report::{self, FleetReport, Override, SyncState};
+use flotilla_core::report::{FleetReport, Override, SyncState};
 use flotilla_core::rollout;
 use flotilla_git::CommitId;
 
-use super::{FleetAt, ROLLOUT_HISTORY, arrived, identity, retrying_git, short};
+use super::{FleetAt, ROLLOUT_HISTORY, arrived, identity, retrying_git};
 use crate::config::Config;
 
 /// The fleet repository at `commit` of the branch `tip` was read from (its history fetched
@@ -49,7 +48,7 @@ fn keep_fleet_in_use(config: &Config, commit: CommitId) {
     }
     let path = config.state_dir.join(FLEET_COMMIT_FILE);
     if let Err(e) = crate::spool::write_atomically(&path, format!("{commit}\n").as_bytes()) {
-        eprintln!("pull-agent: warning: {}: {e}", path.display());
+        tracing::warn!("{}: {e}", path.display());
     }
 }
 
@@ -91,17 +90,19 @@ pub(super) async fn choose_fleet(config: &Config, tip: FleetAt, previous: Option
     // The branch's whole history: for a rollout, and for the commit in use or an older one to
     // verify and read.
     retrying_git(|| tip.cache.fetch(&tip.source, &[&branch])).context("fetching the fleet branch's history")?;
-    let mut gated = Gated {
-        in_use: fleet_in_use(config),
-        candidate: Some(tip.commit),
-        state: SyncState::Synced,
-        message: None,
-        overrides: Vec::new(),
+    let in_use = fleet_in_use(config);
+    let gated = match &delivery {
+        Some(spec) => gate(config, &tip, &branch, spec, now, in_use, previous).await?,
+        None => Gated {
+            in_use,
+            candidate: Some(tip.commit),
+            state: SyncState::Synced,
+            message: None,
+            overrides: Vec::new(),
+            older: None,
+        },
     };
-    if let Some(spec) = &delivery {
-        gate(config, &tip, &branch, spec, now, &mut gated).await?;
-    }
-    settle(config, tip, previous, &policy, gated)
+    settle(config, tip, &policy, gated)
 }
 
 /// Where the gates of the fleet's delivery leave a cluster.
@@ -113,134 +114,154 @@ struct Gated {
     state: SyncState,
     message: Option<String>,
     overrides: Vec<Override>,
+    /// The fleet at the candidate, when it is not the tip.
+    older: Option<FleetAt>,
 }
 
-/// Applies the fleet's rollout, windows and freezes (`spec`, as the tip declares them) to
-/// `gated`, at `now`.
+/// Applies the fleet's rollout, windows and freezes (`spec`, as the tip declares them) at `now`
+/// with [`rollout::decide_fleet`]: gathers what it asks for (the history with its arrivals, the
+/// overrides of the commits a freeze would pass over, whether the commit chosen changes anything
+/// for the cluster) and reads the fleet at the commit chosen.
 async fn gate(
     config: &Config,
     tip: &FleetAt,
     branch: &str,
     spec: &RepositorySpec,
     now: i64,
-    gated: &mut Gated,
-) -> Result<()> {
+    in_use: Option<CommitId>,
+    mut previous: Option<FleetAt>,
+) -> Result<Gated> {
     let url = &tip.source.url;
     let head = tip.commit;
     let history = tip.cache.history(url, head, None, ROLLOUT_HISTORY).context("the fleet branch's history")?;
     let ids: Vec<String> = history.iter().map(|c| c.id.to_string()).collect();
-    // A commit in use that left the branch (force-pushed away) is nothing to keep.
-    gated.in_use = gated.in_use.filter(|c| ids.contains(&c.to_string()));
-    let in_use = gated.in_use;
     let identity = tip.fleet.select(&identity(config)).identity;
-    if let Some(rollout) = spec.rollout.as_ref().filter(|r| !r.waves.is_empty()) {
-        let wave = rollout::wave_of(rollout, FLEET_REPOSITORY, &identity).expect("the rollout has waves");
-        let decide = wave.index > 0 && in_use != Some(head);
-        let arrivals = arrived(config, url, branch, &ids, now, decide, || async {
-            let hub = config.hub.as_ref()?;
-            let client = crate::hub::Hub::new(&hub.url).ok()?;
-            client.arrivals(&hub.token_file, FLEET_REPOSITORY, &identity.environment).await.ok()
-        })
-        .await;
-        let landed: Vec<rollout::Landed> = history
-            .iter()
-            .zip(&ids)
-            .map(|(c, id)| rollout::Landed { commit: id, tree: &c.tree, at: arrivals.at(id).unwrap_or(now) })
-            .collect();
-        let bake = rollout.bake_seconds();
-        gated.candidate = rollout::pick(&landed, wave.index, bake, now)
-            .map(|c| CommitId::parse(c.commit).expect("an id git gave"))
-            .or(in_use);
-        if gated.candidate != Some(head) {
-            gated.state = SyncState::WaitingForWave;
-            gated.message = Some(format!(
-                "fleet wave {} ({} of {}): {} reaches it at {}",
-                wave.name,
-                wave.index + 1,
-                rollout.waves.len(),
-                short(&ids[0]),
-                rfc3339(rollout::gate(landed[0].at, wave.index, bake))
-            ));
+    let rollout = spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
+    let wave = rollout.map(|r| rollout::wave_of(r, FLEET_REPOSITORY, &identity).expect("the rollout has waves"));
+    let arrivals = match &wave {
+        Some(wave) => {
+            // A commit in use that left the branch is not the head either.
+            let decide = wave.index > 0 && in_use != Some(head);
+            Some(
+                arrived(config, url, branch, &ids, now, decide, || async {
+                    let hub = config.hub.as_ref()?;
+                    let client = crate::hub::Hub::new(&hub.url).ok()?;
+                    client.arrivals(&hub.token_file, FLEET_REPOSITORY, &identity.environment).await.ok()
+                })
+                .await,
+            )
         }
-    }
-    if let Some((freeze, ends)) = rollout::frozen(&spec.freezes, now)
-        && gated.candidate != in_use
-    {
-        let mut said = rollout::freeze_message(freeze, ends);
-        // The newest commit up to the candidate and newer than the one in use that an override
-        // signer let through.
-        let position = |c: CommitId| ids.iter().position(|i| *i == c.to_string());
-        let newest = gated.candidate.and_then(position).unwrap_or(0);
-        let oldest = in_use.and_then(position).unwrap_or(ids.len());
-        let signers = crate::trust::override_signers(config)?;
-        let mut passed = None;
-        for id in &ids[newest..oldest] {
-            let commit = CommitId::parse(id).expect("an id git gave");
-            match crate::trust::check_override(&tip.cache, url, commit, signers.as_ref(), FLEET_REPOSITORY) {
-                Ok(Some(o)) => {
-                    passed = Some((commit, o));
-                    break;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    eprintln!("pull-agent: warning: fleet: {e}");
-                    said = format!("{said}; {e}");
-                }
-            }
-        }
-        let head_passed = passed.as_ref().is_some_and(|(commit, _)| *commit == head);
-        if let Some((commit, o)) = passed {
-            said =
-                format!("{said}; {} passes it by an override signed by {}: {}", short(&o.commit), o.signer, o.reason);
-            gated.candidate = Some(commit);
-            gated.overrides.push(o);
-        } else {
-            gated.candidate = in_use;
-        }
-        gated.state = if head_passed { SyncState::Synced } else { SyncState::WaitingForWindow };
-        gated.message = Some(said);
-    }
-    // A signed override passes the windows as well as the freeze: a hotfix is not held for the
-    // night.
-    if !rollout::window_open(&spec.windows, now) && gated.candidate != in_use && gated.overrides.is_empty() {
-        gated.candidate = in_use;
-        gated.state = SyncState::WaitingForWindow;
-        let next = rollout::next_opening(&spec.windows, now)
-            .map_or_else(|| "none ever opens".to_string(), |t| format!("the next opens at {}", rfc3339(t)));
-        gated.message = Some(format!("outside the fleet's deployment windows; {next}"));
-    }
-    Ok(())
-}
-
-/// The end of the choice: a commit that changes nothing for the cluster is taken at once,
-/// the trust root checked (an unverified commit not used: the one in use stays), the commit in
-/// use kept, and the report made.
-fn settle(config: &Config, tip: FleetAt, previous: Option<FleetAt>, policy: &Verify, gated: Gated) -> Result<Chosen> {
-    let Gated { in_use, mut candidate, mut state, mut message, overrides } = gated;
-    let url = tip.source.url.clone();
-    let head = tip.commit;
-    let mut older = match candidate.filter(|c| *c != head) {
-        Some(c) => Some(fleet_at(&tip, c, previous)?),
         None => None,
     };
-    if let Some(base) = &older {
-        let identity = identity(config);
-        let view = |a: &FleetAt| flotilla_core::render::fleet_view(&a.fleet, &a.snapshot, &identity, &config.render);
-        if view(base) == view(&tip) {
-            older = None;
-            candidate = Some(head);
-            state = SyncState::Synced;
-            message = None;
+    let landed: Vec<rollout::Landed> = history
+        .iter()
+        .zip(&ids)
+        .map(|(c, id)| rollout::Landed {
+            commit: id,
+            tree: &c.tree,
+            at: arrivals.as_ref().and_then(|a| a.at(id)).unwrap_or(now),
+        })
+        .collect();
+    let in_use_id = in_use.map(|c| c.to_string());
+    let windows = rollout::Windows::at(&spec.windows, now);
+    let freeze = rollout::frozen(&spec.freezes, now);
+    let parse = |id: &str| CommitId::parse(id).expect("an id git gave");
+    let mut checks: Option<Vec<OverrideOf>> = None;
+    let mut same_view = None;
+    let mut older = None;
+    loop {
+        let said: Option<Vec<rollout::FleetChecked>> = checks.as_ref().map(|checks| {
+            checks
+                .iter()
+                .map(|(commit, said)| rollout::FleetChecked {
+                    commit,
+                    said: match said {
+                        Ok(o) => Ok(o.as_ref().map(|o| (o.signer.as_str(), o.reason.as_str()))),
+                        Err(why) => Err(why.as_str()),
+                    },
+                })
+                .collect()
+        });
+        let inputs = rollout::FleetInputs {
+            rollout: rollout.zip(wave.as_ref()),
+            history: &landed,
+            in_use: in_use_id.as_deref(),
+            windows,
+            freeze,
+            overrides: said.as_deref(),
+            same_view,
+            now,
+        };
+        match rollout::decide_fleet(&inputs) {
+            rollout::FleetDecision::Check(range) => checks = Some(read_overrides(config, tip, &ids[range])?),
+            rollout::FleetDecision::Compare { commit } => {
+                let base = fleet_at(tip, parse(commit), previous.take())?;
+                let identity = super::identity(config);
+                let view =
+                    |a: &FleetAt| flotilla_core::render::fleet_view(&a.fleet, &a.snapshot, &identity, &config.render);
+                let same = view(&base) == view(tip);
+                same_view = Some(same);
+                older = (!same).then_some(base);
+            }
+            rollout::FleetDecision::Chosen(choice) => {
+                let overrides = choice
+                    .passed
+                    .and_then(|c| checks.iter().flatten().find(|(id, _)| id == c))
+                    .and_then(|(_, said)| said.as_ref().ok().cloned().flatten())
+                    .into_iter()
+                    .collect();
+                let candidate = choice.commit.map(parse);
+                return Ok(Gated {
+                    in_use: choice.in_use.map(parse),
+                    candidate,
+                    state: choice.state,
+                    message: choice.message,
+                    overrides,
+                    older: older.filter(|o: &FleetAt| Some(o.commit) == candidate),
+                });
+            }
         }
     }
+}
+
+/// A commit, and what its `Flotilla-Override:` counts for ([`crate::trust::check_override`]).
+type OverrideOf = (String, Result<Option<Override>, String>);
+
+/// The overrides of the fleet commits `ids` (newest first), up to the first that passes; one
+/// that does not count is said so.
+fn read_overrides(config: &Config, tip: &FleetAt, ids: &[String]) -> Result<Vec<OverrideOf>> {
+    let signers = crate::trust::override_signers(config)?;
+    let mut read = Vec::new();
+    for id in ids {
+        let commit = CommitId::parse(id).expect("an id git gave");
+        let said =
+            crate::trust::check_override(&tip.cache, &tip.source.url, commit, signers.as_ref(), FLEET_REPOSITORY);
+        if let Err(e) = &said {
+            tracing::warn!("fleet: {e}");
+        }
+        let passes = matches!(said, Ok(Some(_)));
+        read.push((id.clone(), said));
+        if passes {
+            break;
+        }
+    }
+    Ok(read)
+}
+
+/// The end of the choice: the trust root checked (an unverified commit not used: the one in use
+/// stays), the commit in use kept, and the report made.
+fn settle(config: &Config, tip: FleetAt, policy: &Verify, gated: Gated) -> Result<Chosen> {
+    let Gated { in_use, mut candidate, mut state, mut message, overrides, mut older } = gated;
+    let url = tip.source.url.clone();
+    let head = tip.commit;
     let mut signer = None;
     if let Some(commit) = candidate {
         match crate::trust::verify(&tip.cache, &url, commit, policy) {
             Ok(verified) => signer = verified,
             Err(e) => {
-                eprintln!("pull-agent: fleet: {e}; not used");
+                tracing::info!("fleet: {e}; not used");
                 state = SyncState::VerificationFailed;
-                message = Some(report::clip(&format!("{e}; the fleet repository stays at the last verified commit")));
+                message = Some(rollout::unverified_message(&e));
                 candidate = None;
                 older = None;
                 if let Some(c) = in_use.filter(|c| *c != commit)
