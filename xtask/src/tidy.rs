@@ -72,26 +72,11 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
         }
         let name = src.strip_prefix(root).expect("found below it").to_string_lossy().replace('\\', "/");
         for circle in circles(&files) {
-            if !KNOWN_CIRCLES
-                .iter()
-                .any(|known| circle.iter().all(|file| known.1.contains(&file.as_str()) && *known.0 == name))
-            {
-                problems.push(format!("import circle in {name}: {}", circle.join(" ↔ ")));
-            }
+            problems.push(format!("import circle in {name}: {}", circle.join(" ↔ ")));
         }
     }
     Ok(problems)
 }
-
-/// Import circles that exist today, being removed by issue 20 ("no import circle remains
-/// between source files"): a circle found is allowed when
-/// all its files are in one entry (crate source folder, files), so a circle that shrinks stays
-/// allowed and one that grows or appears elsewhere is a problem. Remove an entry once its
-/// circle is gone.
-const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
-    // `govern` takes the agent's `Mode`, the agent calls `govern`.
-    ("crates/pull-agent/src", &["agent.rs", "govern.rs"]),
-];
 
 /// Every crate's source folder: `crates/*/src` and `xtask/src`.
 fn crate_sources(root: &Path) -> Result<Vec<PathBuf>> {

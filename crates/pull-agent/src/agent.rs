@@ -30,13 +30,8 @@ mod choose;
 
 use choose::choose_fleet;
 
-/// Whether a reconcile changes the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Apply,
-    /// Plan only: report what would change.
-    Plan,
-}
+/// Whether a reconcile changes the cluster (the cluster's word, which `govern` reads too).
+pub use crate::cluster::Mode;
 
 /// One placement's outcome.
 #[derive(Debug)]

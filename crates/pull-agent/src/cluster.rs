@@ -15,6 +15,14 @@ use serde_json::Value;
 
 use crate::shutdown::Shutdown;
 
+/// Whether a reconcile changes the cluster: the agent's mode, which `govern` reads too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    /// Plan only: report what would change.
+    Plan,
+}
+
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "flotilla";
 

@@ -15,8 +15,7 @@ use flotilla_core::policy::{self, Fix};
 use flotilla_core::report::{PolicyReport, Violation, clip};
 use serde_json::Value;
 
-use crate::agent::Mode;
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, Cluster, Mode};
 
 /// Evaluates every policy, enforcing those that say so when `mode` applies.
 pub async fn govern(cluster: &mut Cluster, policies: &[&Policy], mode: Mode) -> Vec<PolicyReport> {
