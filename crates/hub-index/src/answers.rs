@@ -121,7 +121,7 @@ pub fn no_policy(policy: &str, environment: &str) -> String {
 
 /// [`progress`] of a placement the fleet declares in `environment`, now, from the hub's index,
 /// the source branch's history as the fleet view holds it and the store's failures; `None` for
-/// an unknown placement. Served from the hub's cache when computed less than [`FRESH_MS`] ago.
+/// an unknown placement. Served from the hub's cache when computed less than [`FRESH_MS`](crate::rollouts::FRESH_MS) ago.
 pub async fn progress_now(
     hub: &Hub,
     fleet: &FleetView,

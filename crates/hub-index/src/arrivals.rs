@@ -12,7 +12,7 @@
 //! commit winning, so they agree.
 //!
 //! Agents read the arrivals in the rollout answer (`rollouts`) and from
-//! `GET /api/v1/arrivals/{repository}` ([`arrivals`]); the rollout progress and the lag ledger
+//! `GET /api/v1/arrivals/{repository}` (`http::rollouts::arrivals`); the rollout progress and the lag ledger
 //! count from them. Not the rule (core) and not the storage (`store::arrivals`).
 
 use std::collections::BTreeMap;

@@ -326,7 +326,7 @@ pub fn object_diff(old: &[Value], new: &[Value]) -> (Vec<ObjectDiff>, usize) {
 /// The lines of `old` and `new` as a unified diff: each hunk an `@@ -l,n +l,n @@` header and
 /// its lines prefixed ` ` (kept), `-` (removed) or `+` (added), with `context` kept lines
 /// around each change. Empty when they are equal. The edit script is `similar`'s (Myers), the
-/// common start and end set aside first; past [`MAX_CELLS`] the middle is removed, then added.
+/// common start and end set aside first; past `MAX_CELLS` the middle is removed, then added.
 pub fn line_diff(old: &str, new: &str, context: usize) -> Vec<String> {
     let a: Vec<&str> = old.lines().collect();
     let b: Vec<&str> = new.lines().collect();

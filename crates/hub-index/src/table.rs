@@ -99,7 +99,7 @@ fn compliance_table(v: &Compliance) -> String {
     columns(&header, &rows)
 }
 
-/// Governance of an environment: the clusters counted, then [`compliance_table`].
+/// Governance of an environment: the clusters counted, then its table.
 pub fn compliance(v: &Compliance) -> String {
     let mut out = String::new();
     let labels = Some(&v.labels).filter(|l| !l.is_empty()).map(|l| format!(" with labels {l}"));
