@@ -85,7 +85,7 @@ mod tests {
             time_ms: 1_761_955_200_000,
             sequence: 1,
             change: seq,
-            commit: Some(format!("{seq}").repeat(40)),
+            commit: Some(seq.to_string().repeat(40)),
             violations_json: "[]".into(),
             standards_json: Some(r#"["PCI-DSS v4.0"]"#.into()),
             controls_json: Some(r#"["1.3.1"]"#.into()),
@@ -106,11 +106,10 @@ mod tests {
         assert!(html.contains(control), "{html}");
         assert!(html.contains("<h2 id=\"control-1.3.1\">Control 1.3.1: non-compliant</h2>"), "{html}");
         for (seq, cluster, result) in [(1, "s1", "compliant"), (2, "s2", "non-compliant"), (3, "s3", "unknown")] {
+            let commit = seq.to_string().repeat(40);
             let line = format!(
                 "<tr><td>deny</td><td>{cluster}</td><td class=\"{result}\">{result}</td><td>2025-11-01T00:00:00Z</td>\
-                 <td>{commit}</td><td>#{seq} {hash}</td></tr>",
-                commit = format!("{seq}").repeat(40),
-                hash = format!("{seq:064}"),
+                 <td>{commit}</td><td>#{seq} {seq:064}</td></tr>",
             );
             assert!(html.contains(&line), "the row of {cluster}: {line}\n{html}");
         }

@@ -1,12 +1,13 @@
 //! The small pieces the pages share: badges, commit ids, times and their age, counts with
-//! thousands separated, bars, paging links, and the words a state or a value is shown in.
+//! thousands separated, bars and the versions a placement runs, paging links, and the words a
+//! state or a value is shown in.
 
 use flotilla_core::calendar::rfc3339;
 use flotilla_core::report::SyncState;
 use maud::{Markup, html};
 use serde_json::Value;
 
-use crate::api::{Behind, Standing};
+use crate::api::{Behind, Standing, VersionCount};
 use crate::index::standing_of;
 
 /// Rows per page of the cluster list and of the lagging clusters.
@@ -130,6 +131,30 @@ pub(super) fn bar(parts: &[(&str, usize)], total: usize) -> Markup {
                 // Per mille, so a share shows to a tenth of a percent.
                 @let share = n * 1_000 / total.max(1);
                 span class=(class) style={ "width:" (share / 10) "." (share % 10) "%" } title={ (class) ": " (n) } {}
+            }
+        }
+    }
+}
+
+/// The versions a placement runs, as a line of text ("1.5.0: 1,210 · 1.4.2: 790") with a bar
+/// split in their shares under it.
+pub(super) fn versions_cell(versions: &[VersionCount]) -> Markup {
+    let total: usize = versions.iter().map(|v| v.clusters).sum();
+    html! {
+        @if versions.is_empty() {
+            span class="muted" { "none" }
+        } @else {
+            @for (i, v) in versions.iter().enumerate() {
+                @if i > 0 { " · " }
+                span class="version" { code { (v.version) } ": " (thousands(v.clusters)) }
+            }
+            div class="bar" {
+                @for (i, v) in versions.iter().enumerate() {
+                    // Per mille, so a share shows to a tenth of a percent.
+                    @let share = v.clusters * 1_000 / total.max(1);
+                    span class={ "v" (i % 4) } style={ "width:" (share / 10) "." (share % 10) "%" }
+                        title={ (v.version) ": " (thousands(v.clusters)) } {}
+                }
             }
         }
     }

@@ -11,9 +11,9 @@ use maud::{Markup, html};
 use super::form::query;
 use super::layout::{page, respond};
 use super::login::viewer;
-use super::parts::{bar, commit_code, none_row, now_seconds, thousands, words};
+use super::parts::{bar, commit_code, none_row, now_seconds, thousands, versions_cell, words};
 use super::trends::trends;
-use crate::api::{Counts, Progress, Standing, Summary, VersionCount};
+use crate::api::{Counts, Progress, Standing, Summary};
 use crate::app::Hub;
 use crate::views;
 
@@ -188,30 +188,6 @@ pub(super) fn render_summary(s: &Summary, environments: &[&str]) -> Markup {
             }
         }
         (render_versions(s))
-    }
-}
-
-/// The versions a placement runs, as a line of text ("1.5.0: 1,210 · 1.4.2: 790") with a bar
-/// split in their shares under it.
-pub(super) fn versions_cell(versions: &[VersionCount]) -> Markup {
-    let total: usize = versions.iter().map(|v| v.clusters).sum();
-    html! {
-        @if versions.is_empty() {
-            span class="muted" { "none" }
-        } @else {
-            @for (i, v) in versions.iter().enumerate() {
-                @if i > 0 { " · " }
-                span class="version" { code { (v.version) } ": " (thousands(v.clusters)) }
-            }
-            div class="bar" {
-                @for (i, v) in versions.iter().enumerate() {
-                    // Per mille, so a share shows to a tenth of a percent.
-                    @let share = v.clusters * 1_000 / total.max(1);
-                    span class={ "v" (i % 4) } style={ "width:" (share / 10) "." (share % 10) "%" }
-                        title={ (v.version) ": " (thousands(v.clusters)) } {}
-                }
-            }
-        }
     }
 }
 
