@@ -472,7 +472,7 @@ impl Case {
     /// hub's cache of it expired) and from the cache; checks that its waves hold every cluster
     /// of prod.
     async fn rollout(&self, api: &Client) -> Result<(Vec<f64>, Vec<f64>)> {
-        let expire = Duration::from_millis(u64::try_from(hub_index::rollouts::FRESH_MS).unwrap_or(2_000) + 100);
+        let expire = Duration::from_millis(u64::try_from(hub_index::progress::FRESH_MS).unwrap_or(2_000) + 100);
         let mut fresh = Vec::with_capacity(ROLLOUT_SAMPLES);
         let mut cached = Vec::with_capacity(IDLE_SAMPLES);
         for _ in 0..ROLLOUT_SAMPLES {
@@ -1080,7 +1080,7 @@ pub fn rollout_report(sizes: &[usize]) -> Result<String> {
     ensure!(errors.is_empty(), "the bench's placement: {errors:?}");
     let placement = &fleet.placements[0];
     let (head, previous) = ("b".repeat(40), "a".repeat(40));
-    let commit = |id: &str, time: i64| hub_index::fleet::Commit {
+    let commit = |id: &str, time: i64| hub_index::git_view::Commit {
         id: flotilla_git::CommitId::parse(id).expect("a commit id"),
         time,
         tree: format!("tree-{id}"),
@@ -1131,7 +1131,7 @@ pub fn rollout_report(sizes: &[usize]) -> Result<String> {
         let mut times = Vec::new();
         for _ in 0..11 {
             let started = Instant::now();
-            let view = hub_index::rollouts::progress(&index, placement, "prod", &history, &arrivals, &failures, now);
+            let view = hub_index::progress::progress(&index, placement, "prod", &history, &arrivals, &failures, now);
             times.push(started.elapsed().as_secs_f64() * 1e3);
             let counted: usize = view.waves.iter().map(|w| w.clusters).sum();
             ensure!(counted == n, "the waves hold {counted} clusters, not {n}");

@@ -13,9 +13,9 @@ use crate::api::{
 };
 use crate::app::{Error, Hub};
 use crate::audit::parse_time;
-use crate::fleet::{FleetView, PreviewError};
+use crate::git_view::{FleetView, PreviewError};
 use crate::overrides::Filter;
-use crate::rollouts::progress;
+use crate::progress::progress;
 use crate::store::{self, OverrideFilter};
 
 /// A cluster's latest state as `GET /api/v1/clusters/{name}` answers it; the dashboard's detail
@@ -121,7 +121,7 @@ pub fn no_policy(policy: &str, environment: &str) -> String {
 
 /// [`progress`] of a placement the fleet declares in `environment`, now, from the hub's index,
 /// the source branch's history as the fleet view holds it and the store's failures; `None` for
-/// an unknown placement. Served from the hub's cache when computed less than [`FRESH_MS`](crate::rollouts::FRESH_MS) ago.
+/// an unknown placement. Served from the hub's cache when computed less than [`FRESH_MS`](crate::progress::FRESH_MS) ago.
 pub async fn progress_now(
     hub: &Hub,
     fleet: &FleetView,
@@ -139,7 +139,7 @@ pub async fn progress_now(
     let branch = fleet.source_branch(environment, placement);
     let history = branch.map_or(&[][..], |b| b.history.as_slice());
     let empty = Arrivals::default();
-    let arrivals = branch.map_or(&empty, crate::fleet::Branch::arrivals);
+    let arrivals = branch.map_or(&empty, crate::git_view::Branch::arrivals);
     let view =
         Arc::new(progress(&hub.index(), &source.placement, environment, history, arrivals, &failures, now_ms / 1_000));
     hub.cache_progress(key, now_ms, Arc::clone(&view));

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::api::{Problem, Progress};
-use crate::fleet::FleetView;
+use crate::git_view::FleetView;
 use crate::index::{Index, Row};
 use crate::store::{self, Incoming, Ingested, Store};
 
@@ -231,12 +231,12 @@ impl Hub {
     pub(crate) fn cached_progress(&self, key: &(String, String), now_ms: i64) -> Option<Arc<Progress>> {
         let cache = self.rollouts.lock().expect("not poisoned");
         let (at, progress) = cache.get(key)?;
-        (now_ms.saturating_sub(*at) < crate::rollouts::FRESH_MS && *at <= now_ms).then(|| Arc::clone(progress))
+        (now_ms.saturating_sub(*at) < crate::progress::FRESH_MS && *at <= now_ms).then(|| Arc::clone(progress))
     }
 
     pub(crate) fn cache_progress(&self, key: (String, String), now_ms: i64, progress: Arc<Progress>) {
         let mut cache = self.rollouts.lock().expect("not poisoned");
-        cache.retain(|_, (at, _)| now_ms.saturating_sub(*at) < crate::rollouts::FRESH_MS);
+        cache.retain(|_, (at, _)| now_ms.saturating_sub(*at) < crate::progress::FRESH_MS);
         cache.insert(key, (now_ms, progress));
     }
 

@@ -12,14 +12,14 @@
 //! commit winning, so they agree.
 //!
 //! Agents read the arrivals in the rollout answer (`rollouts`) and from
-//! `GET /api/v1/arrivals/{repository}` (`http::rollouts::arrivals`); the rollout progress and the lag ledger
+//! `GET /api/v1/arrivals/{repository}` (`http::progress::arrivals`); the rollout progress and the lag ledger
 //! count from them. Not the rule (core) and not the storage (`store::arrivals`).
 
 use std::collections::BTreeMap;
 
 use flotilla_core::rollout::Arrivals;
 
-use crate::fleet::FleetView;
+use crate::git_view::FleetView;
 use crate::store::{self, Store};
 
 /// (repository URL, branch) → commit → when first seen (unix milliseconds).

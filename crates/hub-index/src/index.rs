@@ -37,7 +37,7 @@ use flotilla_core::health::Health;
 use flotilla_core::report::{ObjectProblem, PlacementReport, Report, SyncState};
 
 use crate::api::Standing;
-use crate::fleet::DeclaredCluster;
+use crate::git_view::DeclaredCluster;
 
 /// A shared string.
 pub type Text = Arc<str>;
@@ -769,6 +769,12 @@ impl Index {
     }
 }
 
+/// How long a cluster may stay silent before the index counts it offline, unless the hub is
+/// told otherwise (`hub-index serve --offline-after`); the simulator's hub counts by it too.
+pub const OFFLINE_AFTER: &str = "3m";
+/// [`OFFLINE_AFTER`] in milliseconds (a test holds the two together).
+pub const OFFLINE_AFTER_MS: i64 = 180_000;
+
 /// How often interned values no cluster uses are dropped.
 const PURGE_EVERY_MS: u64 = 60_000;
 
@@ -1234,5 +1240,11 @@ mod tests {
             assert!(index.label_sets.get(&*e.labels).is_some_and(|l| Arc::ptr_eq(l, &e.labels)));
             assert!(index.strings.get(&*e.environment).is_some_and(|t| Arc::ptr_eq(t, &e.environment)));
         }
+    }
+
+    #[test]
+    fn the_default_offline_threshold_reads_as_its_milliseconds() {
+        let parsed = flotilla_core::calendar::parse_duration(OFFLINE_AFTER).expect("a duration");
+        assert_eq!(i64::try_from(parsed.as_millis()).unwrap(), OFFLINE_AFTER_MS);
     }
 }

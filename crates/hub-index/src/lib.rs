@@ -19,14 +19,14 @@ pub mod audit;
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod dashboard;
-pub mod fleet;
+pub mod git_view;
 #[cfg(feature = "server")]
 pub mod http;
 pub mod index;
 pub mod overrides;
 pub mod preview;
+pub mod progress;
 pub mod records;
-pub mod rollouts;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

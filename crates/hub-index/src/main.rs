@@ -196,7 +196,7 @@ struct ServeArgs {
     #[arg(long)]
     credentials_file: Option<PathBuf>,
     /// A cluster whose last report is older than this is offline (three agent polls).
-    #[arg(long, default_value = "3m", value_parser = parse_duration)]
+    #[arg(long, default_value = hub_index::index::OFFLINE_AFTER, value_parser = parse_duration)]
     offline_after: Duration,
     /// How often the fleet repository is read again.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]

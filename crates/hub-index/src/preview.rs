@@ -30,7 +30,7 @@ use serde_json::Value;
 use similar::{Algorithm, ChangeTag, DiffOp};
 
 use crate::api::{Change, Diff, Group, ObjectDiff, Preview};
-use crate::fleet::{FleetView, Scenario};
+use crate::git_view::{FleetView, Scenario};
 use crate::index::{Index, Labels, Placements, Text};
 
 /// How many cluster names a group lists.

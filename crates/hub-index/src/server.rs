@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 pub use crate::app::Options;
 use crate::app::{Hub, Job, open_only_on_loopback};
-use crate::fleet::FleetView;
+use crate::git_view::FleetView;
 use crate::store::{self, Incoming, Store};
 use crate::{dashboard, http, views};
 
@@ -185,8 +185,8 @@ pub fn router(hub: Arc<Hub>) -> axum::Router {
         .route("/api/v1/evidence/verify", get(http::evidence::verify))
         .route("/api/v1/audit", get(http::evidence::audit_view))
         .route("/api/v1/overrides", get(http::overrides::overrides))
-        .route("/api/v1/rollouts/{placement}", get(http::rollouts::rollout))
-        .route("/api/v1/arrivals/{repository}", get(http::rollouts::arrivals))
+        .route("/api/v1/rollouts/{placement}", get(http::progress::rollout))
+        .route("/api/v1/arrivals/{repository}", get(http::progress::arrivals))
         .route("/api/v1/preview", get(http::preview::preview))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(http::ops::readyz))

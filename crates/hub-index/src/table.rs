@@ -29,7 +29,7 @@ pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// A value as a cell: `-` when there is none.
-fn text<T: ToString>(v: Option<T>) -> String {
+fn or_dash<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
@@ -61,7 +61,7 @@ fn counts_table(first: &str, map: &std::collections::BTreeMap<String, Counts>) -
         .iter()
         .map(|(name, counts)| {
             let mut row = vec![name.clone()];
-            row.extend(STATES.iter().map(|s| text(counts.get(*s))));
+            row.extend(STATES.iter().map(|s| or_dash(counts.get(*s))));
             row
         })
         .collect();
@@ -195,9 +195,9 @@ pub fn cluster(v: &ClusterDetail, now_ms: i64) -> String {
                 wire(&p.health),
                 short(p.applied_commit.as_deref()),
                 short(p.desired_commit.as_deref()),
-                text(p.behind.as_ref().and_then(|b| b.commits)),
-                text(p.signer.as_ref()),
-                text(p.message.as_ref()),
+                or_dash(p.behind.as_ref().and_then(|b| b.commits)),
+                or_dash(p.signer.as_ref()),
+                or_dash(p.message.as_ref()),
             ]
         })
         .collect();
@@ -288,7 +288,9 @@ pub fn ledger(v: &Ledger) -> String {
     let rows: Vec<Vec<String>> = v
         .commits
         .iter()
-        .map(|l| vec![short(Some(&l.commit)), l.clusters.to_string(), text(l.behind.commits), text(l.behind.since)])
+        .map(|l| {
+            vec![short(Some(&l.commit)), l.clusters.to_string(), or_dash(l.behind.commits), or_dash(l.behind.since)]
+        })
         .collect();
     out.push_str(&columns(&["COMMIT", "CLUSTERS", "BEHIND", "SINCE"], &rows));
     out.push('\n');
@@ -297,7 +299,12 @@ pub fn ledger(v: &Ledger) -> String {
         .items
         .iter()
         .map(|l| {
-            vec![l.cluster.clone(), short(l.commit.as_deref()), text(l.behind.commits), l.standing.name().to_string()]
+            vec![
+                l.cluster.clone(),
+                short(l.commit.as_deref()),
+                or_dash(l.behind.commits),
+                l.standing.name().to_string(),
+            ]
         })
         .collect();
     out.push_str(&columns(&["LAGGING", "COMMIT", "BEHIND", "STATE"], &rows));

@@ -11,7 +11,7 @@ use flotilla_core::fleet::{ClusterIdentity, Fleet};
 use flotilla_core::selector::parse_labels;
 use flotilla_git::testing::{GitDaemon, git, git_command};
 use flotilla_git::{Cache, CommitId, Source};
-use hub_index::fleet::FleetView;
+use hub_index::git_view::FleetView;
 
 /// A temporary folder of repositories, served, and a cache folder for the hub.
 struct World {
@@ -188,7 +188,7 @@ fn independent(world: &World, identity: &ClusterIdentity, placement: &str) -> (S
     (commit.to_string(), rendered.digest.to_string())
 }
 
-fn expected_of(view: &FleetView, identity: &ClusterIdentity, placement: &str) -> hub_index::fleet::Expected {
+fn expected_of(view: &FleetView, identity: &ClusterIdentity, placement: &str) -> hub_index::git_view::Expected {
     view.expected(identity).into_iter().find(|e| e.placement == placement).expect("the placement is expected")
 }
 

@@ -59,7 +59,7 @@ pub struct Branch {
     /// The same, as core keeps them (what the hub's rollout progress reads).
     pub arrivals: Arrivals,
     /// The history as the hub's fleet view keeps it (what its rollout progress reads).
-    pub commits: Vec<hub_index::fleet::Commit>,
+    pub commits: Vec<hub_index::git_view::Commit>,
 }
 
 impl Branch {
@@ -208,7 +208,7 @@ impl Git {
         let fetched =
             self.cache.fetch(&Source::new(url.clone()), &BRANCHES).with_context(|| format!("fetching {name}"))?;
         for (branch, head) in fetched.heads {
-            let commits = self.cache.history(&url, head, None, hub_index::fleet::HISTORY_LIMIT)?;
+            let commits = self.cache.history(&url, head, None, hub_index::git_view::HISTORY_LIMIT)?;
             let mut history = Vec::with_capacity(commits.len());
             for c in &commits {
                 history.push(self.intern(c, name));
@@ -221,7 +221,7 @@ impl Git {
             arrivals.observe(&look, at);
             // Deeper than a look (never, at the simulator's sizes): unknown, so arrived now.
             let arrived = history.iter().map(|c| arrivals.at(&self.commits[*c as usize].hex).unwrap_or(at)).collect();
-            let commits = commits.into_iter().map(hub_index::fleet::Commit::from).collect();
+            let commits = commits.into_iter().map(hub_index::git_view::Commit::from).collect();
             let state = Branch { head, history, arrived, arrivals, commits };
             let repo = self.repos.get_mut(name).expect("looked up above");
             if let Some(&ix) = repo.branches.get(&branch) {

@@ -45,7 +45,7 @@
 //!   handful of times and substitute once each per commit.
 //! - **The hub is the hub's index** ([`hub`]): `hub_index::index::Index` fed with
 //!   `Index::update` at registration and `Index::apply` with the reports it takes; the failures
-//!   per commit by the store's rule; the halt computed with `hub_index::rollouts::progress` and
+//!   per commit by the store's rule; the halt computed with `hub_index::progress::progress` and
 //!   served again for two seconds of virtual time as the hub does. The index has a thread of
 //!   its own, fed in order, and applies each cluster's newest report when it is read (a
 //!   progress, the end of the run) rather than every report as it comes: a report replaces its
@@ -72,14 +72,14 @@
 //! without their own first sight of a commit, which the real agent falls back on when the hub
 //! cannot be asked: at most a poll later than the hub's.
 
-pub mod agent;
 pub mod git;
-pub mod hub;
 pub mod metrics;
 pub mod output;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
+pub mod virtual_agent;
+pub mod virtual_hub;
 pub mod world;
 
 use std::path::{Path, PathBuf};

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY};
 
-use crate::agent::{Cluster, Cx};
 use crate::git::{CommitIx, Git};
-use crate::hub::Hub;
 use crate::metrics::Counters;
 use crate::rng::Rng;
 use crate::scenario::{self, Event, LabelValue, Loaded};
+use crate::virtual_agent::{Cluster, Cx};
+use crate::virtual_hub::Hub;
 use crate::world::World;
 
 /// How often the simulation samples convergence, in milliseconds of the virtual clock.
@@ -111,7 +111,7 @@ pub struct Options {
     /// The seed (`None`: the scenario's).
     pub seed: Option<u64>,
     /// Apply every report to the hub's index as it comes, rather than each cluster's newest
-    /// when the index is read (the same run, slower; see [`crate::hub`]).
+    /// when the index is read (the same run, slower; see [`crate::virtual_hub`]).
     pub every_report: bool,
 }
 
@@ -353,7 +353,7 @@ impl Sim {
         self.queued.push(self.counters.queued);
         // Offline as the hub's index counts it: the last report it took is older than the
         // threshold (while the hub is down, nobody counts).
-        let cutoff = now_ms - crate::hub::OFFLINE_AFTER_MS;
+        let cutoff = now_ms - hub_index::index::OFFLINE_AFTER_MS;
         let offline = self.clusters.iter().filter(|c| c.last_taken_ms < cutoff).count();
         if now_ms >= self.hub_down_until_ms {
             self.offline.push(offline);

@@ -14,7 +14,7 @@ use super::form::{encode, query};
 use super::layout::{error_page, page, respond};
 use super::login::viewer;
 use super::parts::{
-    badge, behind_text, commit_code, none_row, placement_standing, short, state_badge, text, time_ms, wire, words,
+    badge, behind_text, commit_code, none_row, or_empty, placement_standing, short, state_badge, time_ms, wire, words,
 };
 use crate::answers::cluster_detail;
 use crate::api::{Behind, ClusterDetail, FleetDetail, PlacementDetail, Standing};
@@ -234,7 +234,7 @@ fn render_policies(d: &ClusterDetail) -> Markup {
                 }
                 @for e in &d.policy_history {
                     @let (class, word) = result(e.compliant);
-                    @let remediation: Vec<String> = e.remediation.as_array().into_iter().flatten().map(text).collect();
+                    @let remediation: Vec<String> = e.remediation.as_array().into_iter().flatten().map(or_empty).collect();
                     tr {
                         td { (e.time) }
                         td { (e.policy) }

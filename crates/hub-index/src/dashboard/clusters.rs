@@ -79,13 +79,13 @@ impl ListForm {
             Ok(l) => l,
             Err(e) => return (None, Some(e)),
         };
-        let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let given = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let filter = Filter {
             standing,
-            environment: text(&self.environment),
+            environment: given(&self.environment),
             labels,
-            placement: text(&self.placement),
-            name: text(&self.name),
+            placement: given(&self.placement),
+            name: given(&self.name),
         };
         (Some(filter), None)
     }

@@ -170,7 +170,7 @@ pub(super) fn wire(value: &impl serde::Serialize) -> String {
 }
 
 /// A JSON value as text: strings as they are, `null` as nothing.
-pub(super) fn text(v: &Value) -> String {
+pub(super) fn or_empty(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -180,7 +180,7 @@ pub(super) fn text(v: &Value) -> String {
 
 /// A value as its JSON text, unquoted (`high`, `enforce`).
 pub(super) fn json_text(value: &impl serde::Serialize) -> String {
-    serde_json::to_value(value).map(|v| text(&v)).unwrap_or_default()
+    serde_json::to_value(value).map(|v| or_empty(&v)).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub async fn summary(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Respons
 /// run the head of its source branch, with its progress per wave. Which are under way is read
 /// from the index's groups (a few commits per placement, whatever the number of clusters);
 /// only those are computed, and a computed progress is shared for a moment with the agents
-/// that ask for it (see [`crate::rollouts::FRESH_MS`]).
+/// that ask for it (see [`crate::progress::FRESH_MS`]).
 async fn active_rollouts(hub: &Hub) -> Vec<Arc<Progress>> {
     let Some(fleet) = hub.fleet_view() else { return Vec::new() };
     let active: Vec<(String, String)> = {

@@ -8,7 +8,7 @@ pub mod evidence;
 pub mod ops;
 pub mod overrides;
 pub mod preview;
-pub mod rollouts;
+pub mod progress;
 pub mod views;
 
 /// The page size a list asks for: 100 by default, from 1 to 1,000.

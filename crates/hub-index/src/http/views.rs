@@ -15,7 +15,7 @@ use crate::api::{
     Behind, ClusterDetail, ClusterLine, Compliance, Ledger, Page, PolicyCompliance, Promotion, Standing, Summary,
 };
 use crate::app::{Error, Hub, Viewer};
-use crate::fleet::FleetView;
+use crate::git_view::FleetView;
 use crate::views::{self, Filter};
 
 /// `GET /api/v1/summary`.

@@ -14,9 +14,9 @@
 
 mod arrivals;
 mod evidence;
+mod halt;
 mod ingest;
 mod overrides;
-mod rollout;
 mod schema;
 mod sql;
 mod token;

@@ -35,9 +35,9 @@ use flotilla_core::rollout::{
 use flotilla_core::spool::{self, Bounds, Fate};
 
 use crate::git::CommitIx;
-use crate::hub::Hub;
 use crate::metrics::Counters;
 use crate::rng::Rng;
+use crate::virtual_hub::Hub;
 use crate::world::{Checked, Desired, DigestIx, LabelsIx, Selected, World};
 use hub_index::api::Progress;
 

@@ -23,7 +23,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::api::{Progress, Standing, WaveProgress};
-use crate::fleet::Commit;
+use crate::git_view::Commit;
 use crate::index::{Entry, Index, Text, standing_of};
 use crate::records::Failure;
 

@@ -3,7 +3,7 @@
 //! numbers), the clusters that failed on each commit kept by the store's rule
 //! (`flotilla_core::rollout::counts_against`: added on a failure, removed when the cluster
 //! reports that commit `Synced`), and the rollout progress agents ask for, computed by
-//! `hub_index::rollouts::progress` and served again for [`FRESH_MS`] as the hub does.
+//! `hub_index::progress::progress` and served again for [`FRESH_MS`] as the hub does.
 //!
 //! Replaced: HTTP, tokens and the database. A report the hub takes is taken at once (the real
 //! hub batches them within milliseconds). The fleet is read at the branch heads as they are
@@ -42,16 +42,13 @@ use flotilla_core::fleet::{FLEET_REPOSITORY, Placement};
 use flotilla_core::report::{Report, SyncState};
 use flotilla_core::rollout::{Arrivals, counts_against};
 use hub_index::api::Progress;
-use hub_index::fleet::Commit;
-use hub_index::index::{Index, Row};
+use hub_index::git_view::Commit;
+use hub_index::index::{Index, OFFLINE_AFTER_MS, Row};
+use hub_index::progress::{FRESH_MS, progress};
 use hub_index::records::Failure;
-use hub_index::rollouts::{FRESH_MS, progress};
 
 use crate::git::CommitIx;
 use crate::world::{HashMap, World};
-
-/// The hub's offline threshold (`hub-index serve --offline-after`, 3 minutes).
-pub const OFFLINE_AFTER_MS: i64 = 180_000;
 
 /// How many messages go to the index thread at once.
 const BATCH: usize = 2_048;

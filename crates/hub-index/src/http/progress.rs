@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::answers::{fleet_with, progress_now};
 use crate::api::BranchArrivals;
 use crate::app::{Error, Hub, ViewerOrCluster};
-use crate::rollouts::PUBLISHED_ARRIVALS;
+use crate::progress::PUBLISHED_ARRIVALS;
 
 #[derive(Debug, Deserialize)]
 pub struct ProgressQuery {
