@@ -2,7 +2,7 @@
 //! index, the fleet as last read, the caches), what authenticates a request ([`Viewer`],
 //! [`ViewerOrCluster`], [`ClusterToken`], [`JoinToken`]: extractors), and [`Error`], the one
 //! error answer of the JSON API. Not the routes (`server`), not the handlers (`http`, `pages`)
-//! and not the computation of the views (`views`, `rollouts`, `preview`, …, which know no HTTP).
+//! and not the computation of the views (`views`, `progress`, `preview`, …, which know no HTTP).
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -227,7 +227,7 @@ impl Hub {
         }
     }
 
-    /// A rollout progress computed less than `rollouts::FRESH_MS` before `now_ms`.
+    /// A rollout progress computed less than `progress::FRESH_MS` before `now_ms`.
     pub(crate) fn cached_progress(&self, key: &(String, String), now_ms: i64) -> Option<Arc<Progress>> {
         let cache = self.rollouts.lock().expect("not poisoned");
         let (at, progress) = cache.get(key)?;

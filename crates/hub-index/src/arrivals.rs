@@ -11,7 +11,7 @@
 //! one PostgreSQL all write to it and read it back on every poll, the first time recorded for a
 //! commit winning, so they agree.
 //!
-//! Agents read the arrivals in the rollout answer (`rollouts`) and from
+//! Agents read the arrivals in the rollout answer (`http::progress`) and from
 //! `GET /api/v1/arrivals/{repository}` (`http::progress::arrivals`); the rollout progress and the lag ledger
 //! count from them. Not the rule (core) and not the storage (`store::arrivals`).
 

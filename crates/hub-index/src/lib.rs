@@ -2,7 +2,7 @@
 //!
 //! In layers, each importing only those below it (ARCHITECTURE.md has the map): the API's types
 //! and client (`api`); the pure half, which knows no HTTP or database (`index`, `views`,
-//! `rollouts`, `preview`, `overrides`, `audit`, `trends`, `table`, `records`, and `fleet`, the
+//! `progress`, `preview`, `overrides`, `audit`, `trends`, `table`, `records`, and `git_view`, the
 //! git view); and, with the `server` feature, the store (`store`, `arrivals`), the application
 //! layer (`app`, `answers`), the JSON handlers (`http`), the pages (`dashboard`) and the routes
 //! (`server`). The hub never connects to a cluster.

@@ -1,6 +1,6 @@
 //! What the store keeps, as plain data: the rows its readers return and the views are built
 //! from (evidence, overrides, rollout failures). No database here: `store` reads and writes
-//! these, `audit`, `overrides` and `rollouts` compute from them, and the simulator makes them
+//! these, `audit`, `overrides` and `progress` compute from them, and the simulator makes them
 //! without a store.
 
 /// One entry of the evidence log: a policy's result on a cluster, from the report that changed it.

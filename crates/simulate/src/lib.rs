@@ -28,7 +28,7 @@
 //!   fetched once with `flotilla-git` (`Cache::fetch` over `file://`, `history`, `snapshot`) and
 //!   shared; each agent's poll is counted (a ref advertisement per repository, a fetch and the
 //!   bytes of the pack when its branch moved, measured once per pair with `git pack-objects`).
-//! - **Agents are models that decide with the agent's functions** ([`agent`]): `Fleet::select`,
+//! - **Agents are models that decide with the agent's functions** ([`virtual_agent`]): `Fleet::select`,
 //!   `rollout::{wave_of, pick, gate, window_open, next_opening, frozen, override_reason}`,
 //!   `Rollout::bake_seconds`, `render::fleet_view` (the fleet commit each cluster runs, chosen as
 //!   `choose_fleet` does when the fleet repository declares a rollout, windows or freezes),
@@ -43,7 +43,7 @@
 //!   `render::RenderKey`, the hub's too: fleet commit, placement, source commit, matching
 //!   customizations; then the values of the substituted variables), so 10,000 clusters render a
 //!   handful of times and substitute once each per commit.
-//! - **The hub is the hub's index** ([`hub`]): `hub_index::index::Index` fed with
+//! - **The hub is the hub's index** ([`virtual_hub`]): `hub_index::index::Index` fed with
 //!   `Index::update` at registration and `Index::apply` with the reports it takes; the failures
 //!   per commit by the store's rule; the halt computed with `hub_index::progress::progress` and
 //!   served again for two seconds of virtual time as the hub does. The index has a thread of

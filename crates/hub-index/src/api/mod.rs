@@ -4,7 +4,7 @@
 //! agent's halt question.
 //!
 //! This is the wire format: field names (camelCase) and shapes are kept as they are, or changed
-//! with the readers in mind. It is not the computation of the views (`views`, `rollouts`,
+//! with the readers in mind. It is not the computation of the views (`views`, `progress`,
 //! `preview`, `overrides`, `audit`) nor the agent's report (`flotilla_core::report`).
 
 use std::collections::BTreeMap;
