@@ -344,7 +344,9 @@ fn size_text(bytes: usize) -> String {
     if bytes >= MIB && bytes.is_multiple_of(MIB) { format!("{} MiB", bytes / MIB) } else { format!("{bytes} bytes") }
 }
 
-fn json_type(value: &Value) -> &'static str {
+/// A JSON value's type as an error message names it (`a list`, `an object`, …); the test API
+/// server's patches word their errors with it too.
+pub fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

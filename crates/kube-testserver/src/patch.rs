@@ -22,6 +22,7 @@
 //! - No validation, defaulting or pruning: a patch may add fields the kind does not have, as with
 //!   `kubectl patch --local`; the caller decides what to do with them.
 
+use flotilla_core::json_patch::json_type;
 use serde_json::{Map, Value};
 
 /// A patch that could not be applied. Nothing was changed.
@@ -615,17 +616,6 @@ fn child(at: &str, name: &str) -> String {
 
 fn shown(at: &str) -> String {
     if at.is_empty() { "the object".to_string() } else { at.to_string() }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
