@@ -15,6 +15,7 @@ use anyhow::{Context as _, Result};
 use backon::{BlockingRetryable as _, ExponentialBuilder};
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy};
 use flotilla_core::plan::{self, ObjectRef, Plan};
+use flotilla_core::render::RenderKey;
 use flotilla_core::report::{FleetReport, Override, PlacementReport, PolicyReport, SyncState};
 use flotilla_core::rollout::Waiting;
 use flotilla_core::snapshot::Snapshot;
@@ -232,9 +233,9 @@ impl Memo {
 /// A placement's last full sync.
 #[derive(Debug)]
 struct SyncedAt {
-    /// The fleet commit the placement was read from, and its source's commit.
-    fleet_commit: CommitId,
-    source_commit: CommitId,
+    /// What the render read: the fleet and source commits and the customizations that applied
+    /// (the key the hub and the simulator memoize renders by).
+    key: RenderKey<CommitId>,
     /// The kinds it renders: what its watches are.
     kinds: BTreeSet<(String, String)>,
     /// The watches' stamp read before it started.
@@ -253,7 +254,7 @@ struct Pending<'p> {
     desired: Desired,
     objects: Vec<u8>,
     refs: Vec<ObjectRef>,
-    source_commit: CommitId,
+    render_key: RenderKey<CommitId>,
     waiting: Option<Waiting>,
 }
 
@@ -351,9 +352,10 @@ async fn reconcile_placements(
                 }
             };
         overrides.extend(passed);
+        let render_key = RenderKey::new(at.commit, placement, located.commit, &selection.identity);
         if mode == Mode::Apply
             && !placement.spec.paused
-            && let Some(report) = memo.unchanged(placement.name(), at.commit, located.commit).await
+            && let Some(report) = memo.unchanged(&render_key).await
         {
             unchanged.push(report.name.clone());
             outcomes[slot] = Some(wait(Outcome { report, plan: None }, waiting.as_ref()));
@@ -377,12 +379,12 @@ async fn reconcile_placements(
         let mut desired = desired;
         let refs = desired.objects.iter().filter_map(ObjectRef::of).collect();
         let objects = serde_json::to_vec(&std::mem::take(&mut desired.objects)).expect("objects serialize");
-        pending.push(Pending { slot, placement, desired, objects, refs, source_commit: located.commit, waiting });
+        pending.push(Pending { slot, placement, desired, objects, refs, render_key, waiting });
     }
 
     if !pending.is_empty() {
         let selected = selection.placements.iter().map(|p| p.name().to_string()).collect();
-        sync_pending(config, cluster, mode, memo, (at.commit, &selected), key, pending, &mut outcomes).await;
+        sync_pending(config, cluster, mode, memo, &selected, key, pending, &mut outcomes).await;
     }
     let mut outcomes: Vec<Outcome> = outcomes.into_iter().map(|o| o.expect("every placement has an outcome")).collect();
     // A placement that was not synced still runs what it applied last: say so.
@@ -408,7 +410,7 @@ async fn sync_pending(
     cluster: &mut Cluster,
     mode: Mode,
     memo: &mut Memo,
-    (fleet_commit, selected): (CommitId, &BTreeSet<String>),
+    selected: &BTreeSet<String>,
     key: &[u8],
     mut pending: Vec<Pending<'_>>,
     outcomes: &mut [Option<Outcome>],
@@ -436,7 +438,7 @@ async fn sync_pending(
             sync::Context { namespace: &config.namespace, key, claims: &claims, state_dir: &config.state_dir };
         let outcome = match mode {
             Mode::Apply => {
-                let report = memo.sync(cluster, context, &p.desired, fleet_commit, p.source_commit).await;
+                let report = memo.sync(cluster, context, &p.desired, p.render_key).await;
                 Outcome { report, plan: None }
             }
             Mode::Plan => match sync::plan_only(cluster, context, &p.desired).await {
@@ -525,21 +527,20 @@ async fn check_scope(
 }
 
 impl Memo {
-    /// The report of the placement's last full sync, if it may stand: the same fleet and source
-    /// commits, its watches open and quiet since, not too long ago, and it ended settled.
-    async fn unchanged(&self, name: &str, fleet_commit: CommitId, source_commit: CommitId) -> Option<PlacementReport> {
+    /// The report of the placement's last full sync, if it may stand: the same render key (fleet
+    /// and source commits, customizations), its watches open and quiet since, not too long ago,
+    /// and it ended settled.
+    async fn unchanged(&self, key: &RenderKey<CommitId>) -> Option<PlacementReport> {
         let watches = self.watches.as_ref()?;
+        let name = key.placement.as_str();
         let last = self.synced.get(name)?;
         // Let the watches take in what arrived while the git fetches blocked.
         for _ in 0..4 {
             tokio::task::yield_now().await;
         }
         let stamp = watches.stamp(name, &last.kinds)?;
-        let quiet = last.stamp == Some(stamp)
-            && last.fleet_commit == fleet_commit
-            && last.source_commit == source_commit
-            && last.when.elapsed() < RESYNC
-            && settled(&last.report);
+        let quiet =
+            last.stamp == Some(stamp) && last.key == *key && last.when.elapsed() < RESYNC && settled(&last.report);
         quiet.then(|| last.report.clone())
     }
 
@@ -549,8 +550,7 @@ impl Memo {
         cluster: &mut Cluster,
         context: sync::Context<'_>,
         desired: &Desired,
-        fleet_commit: CommitId,
-        source_commit: CommitId,
+        key: RenderKey<CommitId>,
     ) -> PlacementReport {
         let kinds: BTreeSet<(String, String)> =
             desired.objects.iter().filter_map(ObjectRef::of).map(|r| (r.api_version, r.kind)).collect();
@@ -564,7 +564,7 @@ impl Memo {
             tracing::warn!("watching {}: {e}", desired.placement);
         }
         let when = Instant::now();
-        let synced = SyncedAt { fleet_commit, source_commit, kinds, stamp, report: report.clone(), when };
+        let synced = SyncedAt { key, kinds, stamp, report: report.clone(), when };
         self.synced.insert(desired.placement.clone(), synced);
         report
     }

@@ -109,3 +109,50 @@ async fn the_example_fleet_syncs_a_store() {
     assert_eq!(images("store-monitoring"), &["registry.retail.example/mirror/prometheus/blackbox-exporter:v0.25.0"]);
     assert!(images("baseline").iter().any(|i| i.ends_with("/node-exporter:v1.8.2")), "{:?}", images("baseline"));
 }
+
+/// The daemon's memo stands for a placement only while its render would read the same: same
+/// commits and the same customizations. A cluster relabelled from us-east to eu-west (the same
+/// fleet and source commits) gets the EU customization at once, not the US report again.
+#[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
+async fn a_relabelled_cluster_is_synced_in_full_though_no_commit_changed() {
+    let world = World::new(Duration::ZERO);
+    common::example_repositories(&world);
+    for repo in ["fleet", "store-app", "cloud-services"] {
+        world.commit(repo, &[]);
+    }
+    let today = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86_400;
+    let night = i64::try_from((today + 1) * 86_400 + 9 * 3_600).unwrap();
+    let config = |region: &str| {
+        // A store the fleet does not declare: its labels are the agent config's.
+        let text = world.config_text().replace(
+            "name: store-0001, environment: prod, labels: {kind: store}",
+            &format!("name: store-0999, environment: prod, labels: {{kind: store, canary: 'true', region: {region}}}"),
+        );
+        pull_agent::config::Config::parse(text.as_bytes(), &world.root, None).unwrap()
+    };
+    let mut cluster = pull_agent::cluster::Cluster::new(world.client());
+    let mut memo = pull_agent::agent::Memo::watching();
+    memo.set_now(Some(night));
+    let mut cycle = async |region: &str| {
+        pull_agent::agent::reconcile_with(&config(region), &mut cluster, pull_agent::agent::Mode::Apply, &mut memo)
+            .await
+            .unwrap()
+    };
+    // Until the watches are open and quiet: bt-collector's full sync is skipped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let us = cycle("us-east").await;
+        if us.unchanged.iter().any(|u| u == "bt-collector") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the watches did not settle: {us:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let eu = cycle("eu-west").await;
+    assert!(!eu.unchanged.iter().any(|u| u == "bt-collector"), "the US sync stood for an EU store: {eu:#?}");
+    let deployments = world.api("apps/v1", "Deployment", "deployments", Some("bt"));
+    let collector = deployments.get("bt-collector").await.unwrap();
+    let env = serde_json::to_string(&collector.data["spec"]["template"]["spec"]["containers"][0]["env"]).unwrap();
+    assert!(env.contains("PSEUDONYMISE_MAC"), "the EU customization is not applied: {env}");
+}
