@@ -1,11 +1,14 @@
 //! What a run says: the summary (`summary.md`, also printed), the convergence chart
 //! (`convergence.svg`) and the verdict of each expectation. Both files are the same bytes for
 //! the same scenario, seed and cluster count, except the summary's last line (`wall time`).
+//! The chart is written with `maud` templates, which escape every value (as the hub's dashboard
+//! is); the summary is Markdown for people and is not escaped.
 
 use std::fmt::Write as _;
 
 use flotilla_core::fleet::FLEET_REPOSITORY;
 use flotilla_core::rollout;
+use maud::{Markup, html};
 
 use crate::git::CommitIx;
 use crate::scenario::{self, Expectation};
@@ -592,57 +595,65 @@ impl Plot {
     }
 }
 
+/// A coordinate as the chart writes it: one decimal.
+struct Px(f64);
+
+impl std::fmt::Display for Px {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1}", self.0)
+    }
+}
+
+/// The fill of the deployment windows' bands and of their legend's box.
+const WINDOW_FILL: &str = "#e8f4e8";
+
 /// The convergence chart: per row's series, the share of its clusters on the branch's head at
 /// each sample; outages shaded, the placement's deployment windows marked, timeline commits as
 /// vertical lines.
+///
+/// Written with `maud`, which escapes every value, in text and attributes alike: scenario, commit
+/// and wave names are free text. Elements are closed with an end tag (`maud` writes no `/>`), so
+/// the file stays well-formed XML; a line break follows each line of the chart.
 fn svg(run: &Run, rows: &[Row]) -> String {
     #[expect(clippy::cast_precision_loss, reason = "seconds of a run fit a double")]
     let plot = Plot { total_s: run.loaded.duration_s.max(1) as f64 };
     let (w, h) = (Plot::W, Plot::H);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(out, r#"<rect width="{w:.0}" height="{h:.0}" fill="white"/>"#);
-    let _ = writeln!(
-        out,
-        r#"<text x="{:.0}" y="22" font-size="15">{}: clusters on the newest commit of their branch, per wave</text>"#,
-        Plot::LEFT,
-        escape(&run.loaded.scenario.name)
-    );
-    windows(&mut out, run, &plot);
-    for o in &run.outages {
-        rect(&mut out, plot.at(o.from_s), plot.at(o.to_s), r##"fill="#f4c4c4" fill-opacity="0.55""##);
-        let _ = writeln!(
-            out,
-            r##"<text x="{:.1}" y="{:.1}" fill="#a33">{}</text>"##,
-            plot.at(o.from_s) + 3.0,
-            Plot::TOP + 14.0,
-            o.what
-        );
-    }
-    axes(&mut out, run, &plot);
-    commits(&mut out, run, &plot);
-    series(&mut out, run, rows, &plot);
-    out.push_str("</svg>\n");
-    out
+    let chart = html! {
+        svg xmlns="http://www.w3.org/2000/svg" width=(w) height=(h) viewBox={ "0 0 " (w) " " (h) }
+            font-family="sans-serif" font-size="12" {
+            "\n"
+            rect width=(w) height=(h) fill="white" {} "\n"
+            text x=(Plot::LEFT) y="22" font-size="15" {
+                (run.loaded.scenario.name) ": clusters on the newest commit of their branch, per wave"
+            } "\n"
+            (windows(run, &plot))
+            @for o in &run.outages {
+                (band(plot.at(o.from_s), plot.at(o.to_s), "#f4c4c4", Some("0.55")))
+                text x=(Px(plot.at(o.from_s) + 3.0)) y=(Px(Plot::TOP + 14.0)) fill="#a33" { (o.what) } "\n"
+            }
+            (axes(run, &plot))
+            (commits(run, &plot))
+            (series(run, rows, &plot))
+        }
+        "\n"
+    };
+    chart.into_string()
 }
 
 /// Shades when the first placement with deployment windows (in prod's fleet at the end) may
 /// take a commit.
-fn windows(out: &mut String, run: &Run, plot: &Plot) {
-    let Some(head) = run.world.git.head(FLEET_REPOSITORY, "prod") else { return };
-    let Some(fleet) = run.world.fleet_at(head) else { return };
-    let Some(p) = fleet.placements.iter().find(|p| !p.spec.windows.is_empty()) else { return };
+fn windows(run: &Run, plot: &Plot) -> Markup {
+    let Some(head) = run.world.git.head(FLEET_REPOSITORY, "prod") else { return html! {} };
+    let Some(fleet) = run.world.fleet_at(head) else { return html! {} };
+    let Some(p) = fleet.placements.iter().find(|p| !p.spec.windows.is_empty()) else { return html! {} };
+    let mut open = Vec::new();
     let mut open_from = None;
     let mut t = 0;
     while t <= run.loaded.duration_s {
-        let open = rollout::window_open(&p.spec.windows, run.loaded.start + t);
-        match (open, open_from) {
+        match (rollout::window_open(&p.spec.windows, run.loaded.start + t), open_from) {
             (true, None) => open_from = Some(t),
             (false, Some(from)) => {
-                rect(out, plot.at(from), plot.at(t), r##"fill="#e8f4e8""##);
+                open.push((from, t));
                 open_from = None;
             }
             _ => {}
@@ -650,33 +661,20 @@ fn windows(out: &mut String, run: &Run, plot: &Plot) {
         t += SAMPLE_MS / 1_000;
     }
     if let Some(from) = open_from {
-        rect(out, plot.at(from), plot.at(run.loaded.duration_s), r##"fill="#e8f4e8""##);
+        open.push((from, run.loaded.duration_s));
     }
-    let _ = writeln!(
-        out,
-        r##"<rect x="{:.1}" y="{:.1}" width="12" height="12" fill="#e8f4e8" stroke="#999"/><text x="{:.1}" y="{:.1}">{} window open</text>"##,
-        Plot::LEGEND,
-        Plot::H - Plot::BOTTOM - 40.0,
-        Plot::LEGEND + 17.0,
-        Plot::H - Plot::BOTTOM - 30.0,
-        escape(p.name())
-    );
+    html! {
+        @for (from, to) in open {
+            (band(plot.at(from), plot.at(to), WINDOW_FILL, None))
+        }
+        rect x=(Px(Plot::LEGEND)) y=(Px(Plot::H - Plot::BOTTOM - 40.0)) width="12" height="12" fill=(WINDOW_FILL)
+            stroke="#999" {}
+        text x=(Px(Plot::LEGEND + 17.0)) y=(Px(Plot::H - Plot::BOTTOM - 30.0)) { (p.name()) " window open" } "\n"
+    }
 }
 
 /// The grid, the axes' labels and the frame.
-fn axes(out: &mut String, run: &Run, plot: &Plot) {
-    for i in 0..=4 {
-        let y = Plot::share(f64::from(i) / 4.0);
-        let _ = writeln!(
-            out,
-            r##"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}%</text>"##,
-            Plot::LEFT,
-            Plot::LEFT + Plot::WIDTH,
-            Plot::LEFT - 6.0,
-            y + 4.0,
-            i * 25
-        );
-    }
+fn axes(run: &Run, plot: &Plot) -> Markup {
     let hours = run.loaded.duration_s / 3_600;
     let every = match hours {
         0..=12 => 1,
@@ -684,105 +682,87 @@ fn axes(out: &mut String, run: &Run, plot: &Plot) {
         37..=96 => 6,
         _ => 24,
     };
-    for hour in (0..=hours).step_by(every) {
-        let x = plot.at(hour * 3_600);
-        let _ = writeln!(
-            out,
-            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{hour}h</text>"##,
-            Plot::TOP,
-            Plot::TOP + Plot::HEIGHT,
-            Plot::TOP + Plot::HEIGHT + 16.0
-        );
+    html! {
+        @for i in 0..=4 {
+            @let y = Plot::share(f64::from(i) / 4.0);
+            line x1=(Px(Plot::LEFT)) y1=(Px(y)) x2=(Px(Plot::LEFT + Plot::WIDTH)) y2=(Px(y)) stroke="#ddd" {}
+            text x=(Px(Plot::LEFT - 6.0)) y=(Px(y + 4.0)) text-anchor="end" { (i * 25) "%" } "\n"
+        }
+        @for hour in (0..=hours).step_by(every) {
+            @let x = Px(plot.at(hour * 3_600));
+            line x1=(x) y1=(Px(Plot::TOP)) x2=(x) y2=(Px(Plot::TOP + Plot::HEIGHT)) stroke="#ddd" {}
+            text x=(x) y=(Px(Plot::TOP + Plot::HEIGHT + 16.0)) text-anchor="middle" { (hour) "h" } "\n"
+        }
+        text x=(Px(Plot::LEFT + Plot::WIDTH / 2.0)) y=(Px(Plot::H - 12.0)) text-anchor="middle" {
+            "hours from " (run.loaded.scenario.start)
+        } "\n"
+        rect x=(Px(Plot::LEFT)) y=(Px(Plot::TOP)) width=(Px(Plot::WIDTH)) height=(Px(Plot::HEIGHT)) fill="none"
+            stroke="#333" {} "\n"
     }
-    let _ = writeln!(
-        out,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">hours from {}</text>"#,
-        Plot::LEFT + Plot::WIDTH / 2.0,
-        Plot::H - 12.0,
-        escape(&run.loaded.scenario.start)
-    );
-    let _ = writeln!(
-        out,
-        r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="none" stroke="#333"/>"##,
-        Plot::LEFT,
-        Plot::TOP,
-        Plot::WIDTH,
-        Plot::HEIGHT
-    );
 }
 
 /// The timeline's commits as dashed lines, named from the top down; names that would touch
 /// move aside.
-fn commits(out: &mut String, run: &Run, plot: &Plot) {
+fn commits(run: &Run, plot: &Plot) -> Markup {
     let mut last_label = f64::MIN;
+    let mut lines = Vec::new();
     for happened in run.happened.iter().filter(|h| h.commit.is_some()) {
         let x = plot.at(happened.at_s);
-        let _ = writeln!(
-            out,
-            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#555" stroke-dasharray="4 3"/>"##,
-            Plot::TOP,
-            Plot::TOP + Plot::HEIGHT
-        );
-        if let Some(name) = happened.commit.and_then(|c| run.world.git.commit_info(c).name.clone()) {
-            let lx = (x + 4.0).max(last_label + 13.0);
-            last_label = lx;
-            let ly = Plot::TOP + 40.0;
-            let _ = writeln!(
-                out,
-                r##"<text x="{lx:.1}" y="{ly:.1}" fill="#555" transform="rotate(90 {lx:.1} {ly:.1})">{}</text>"##,
-                escape(&name)
-            );
+        let label = happened.commit.and_then(|c| run.world.git.commit_info(c).name.as_deref()).map(|name| {
+            last_label = (x + 4.0).max(last_label + 13.0);
+            (Px(last_label), name)
+        });
+        lines.push((Px(x), label));
+    }
+    let ly = Px(Plot::TOP + 40.0);
+    html! {
+        @for (x, label) in &lines {
+            line x1=(x) y1=(Px(Plot::TOP)) x2=(x) y2=(Px(Plot::TOP + Plot::HEIGHT)) stroke="#555"
+                stroke-dasharray="4 3" {} "\n"
+            @if let Some((lx, name)) = label {
+                text x=(lx) y=(ly) fill="#555" transform={ "rotate(90 " (lx) " " (ly) ")" } { (name) } "\n"
+            }
         }
     }
 }
 
 /// The series: the first widest, each next one narrower on top of it, so that waves that run
 /// the same commit show as nested stripes rather than hiding one another.
-fn series(out: &mut String, run: &Run, rows: &[Row], plot: &Plot) {
+fn series(run: &Run, rows: &[Row], plot: &Plot) -> Markup {
     const COLOURS: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
-    for (n, r) in rows.iter().enumerate() {
-        let s = &run.counters.series[r.series];
-        let colour = COLOURS[n % COLOURS.len()];
-        let width = 1.5 + 1.5 * f64::from(u32::try_from(rows.len() - n - 1).unwrap_or(0).min(4));
-        let mut points = String::new();
-        for (i, (on, all)) in s.points.iter().enumerate() {
-            let share = if *all == 0 { 0.0 } else { f64::from(*on) / f64::from(*all) };
-            let t = i64::try_from(i).expect("a sample index") * SAMPLE_MS / 1_000;
-            let _ = write!(points, "{}{:.1},{:.1}", if i == 0 { "" } else { " " }, plot.at(t), Plot::share(share));
+    html! {
+        @for (n, r) in rows.iter().enumerate() {
+            @let s = &run.counters.series[r.series];
+            @let colour = COLOURS[n % COLOURS.len()];
+            @let width = Px(1.5 + 1.5 * f64::from(u32::try_from(rows.len() - n - 1).unwrap_or(0).min(4)));
+            polyline fill="none" stroke=(colour) stroke-width=(width) stroke-linejoin="round"
+                points=(points(&s.points, plot)) {} "\n"
+            @let ly = Plot::TOP + 10.0 + 18.0 * f64::from(u32::try_from(n).unwrap_or(0));
+            line x1=(Px(Plot::LEGEND)) y1=(Px(ly)) x2=(Px(Plot::LEGEND + 20.0)) y2=(Px(ly)) stroke=(colour)
+                stroke-width=(width) {}
+            text x=(Px(Plot::LEGEND + 25.0)) y=(Px(ly + 4.0)) {
+                (s.placement) " / " (s.wave)
+                @if s.environment != "prod" { " (" (s.environment) ")" }
+            } "\n"
         }
-        let _ = writeln!(
-            out,
-            r#"<polyline fill="none" stroke="{colour}" stroke-width="{width:.1}" stroke-linejoin="round" points="{points}"/>"#
-        );
-        let ly = Plot::TOP + 10.0 + 18.0 * f64::from(u32::try_from(n).unwrap_or(0));
-        let label = if s.environment == "prod" {
-            format!("{} / {}", s.placement, s.wave)
-        } else {
-            format!("{} / {} ({})", s.placement, s.wave, s.environment)
-        };
-        let _ = writeln!(
-            out,
-            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="{width:.1}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
-            Plot::LEGEND,
-            Plot::LEGEND + 20.0,
-            Plot::LEGEND + 25.0,
-            ly + 4.0,
-            escape(&label)
-        );
     }
 }
 
-/// A band the plot's height, from `x1` to `x2`, painted as `paint` says (SVG attributes).
-fn rect(out: &mut String, x1: f64, x2: f64, paint: &str) {
-    let _ = writeln!(
-        out,
-        r#"<rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="{:.1}" {paint}/>"#,
-        Plot::TOP,
-        (x2 - x1).max(0.5),
-        Plot::HEIGHT
-    );
+/// A series' samples as a polyline's `points`: x,y pairs (numbers only).
+fn points(samples: &[(u32, u32)], plot: &Plot) -> String {
+    let mut points = String::new();
+    for (i, (on, all)) in samples.iter().enumerate() {
+        let share = if *all == 0 { 0.0 } else { f64::from(*on) / f64::from(*all) };
+        let t = i64::try_from(i).expect("a sample index") * SAMPLE_MS / 1_000;
+        let _ = write!(points, "{}{},{}", if i == 0 { "" } else { " " }, Px(plot.at(t)), Px(Plot::share(share)));
+    }
+    points
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// A band the plot's height, from `x1` to `x2`, filled with `fill` at `opacity` (none: opaque).
+fn band(x1: f64, x2: f64, fill: &str, opacity: Option<&str>) -> Markup {
+    html! {
+        rect x=(Px(x1)) y=(Px(Plot::TOP)) width=(Px((x2 - x1).max(0.5))) height=(Px(Plot::HEIGHT)) fill=(fill)
+            fill-opacity=[opacity] {} "\n"
+    }
 }

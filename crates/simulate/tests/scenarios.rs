@@ -271,3 +271,42 @@ fn a_fast_forward_that_git_refuses_fails_the_run_naming_the_event() {
     assert!(error.contains("timeline[2].promote"), "{error}");
     assert!(error.contains("--ff-only") && error.contains("fast-forward"), "{error}");
 }
+
+/// Free text as an attacker would write it: an element, and quotes that would end an attribute
+/// (as the hub's dashboard tests write it).
+const EVIL: &str = "<script>alert(1)</script> \"evil\"";
+
+/// [`EVIL`] as the chart must show it.
+const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt; &quot;evil&quot;";
+
+#[test]
+fn the_chart_escapes_every_text_it_shows() {
+    // What a scenario names freely: itself and its commits (YAML's single quotes keep the
+    // double ones).
+    let (_dir, path) = edited(|text| {
+        assert!(text.contains("\nname: smoke\n") && text.contains("  name: v1.5.0\n"));
+        text.replace("\nname: smoke\n", &format!("\nname: '{EVIL} scenario'\n"))
+            .replace("  name: v1.5.0\n", &format!("  name: '{EVIL} commit'\n"))
+    });
+    let (mut run, _) = simulate(&path, Options { clusters: Some(20), ..Options::default() }).unwrap();
+    // The rest is checked where it is read (placement names are DNS names, environments are
+    // branches, the start a time, outages the simulator's own words), so it is put into the
+    // finished run: the chart must not rely on those checks.
+    run.loaded.scenario.start = format!("{EVIL} start");
+    for outage in &mut run.outages {
+        outage.what = Box::leak(format!("{EVIL} outage").into_boxed_str());
+    }
+    for series in &mut run.counters.series {
+        series.placement = format!("{EVIL} placement");
+        series.wave = format!("{EVIL} wave");
+        if series.environment != "prod" {
+            series.environment = format!("{EVIL} environment");
+        }
+    }
+    let svg = flotilla_simulate::output::render(&run, 20, 5).svg;
+    assert!(!svg.contains("<script"), "a script element: {svg}");
+    assert!(!svg.contains("\"evil\""), "an unescaped quote: {svg}");
+    for field in ["scenario", "commit", "start", "outage", "placement", "wave", "environment"] {
+        assert!(svg.contains(&format!("{ESCAPED} {field}")), "the {field} is not shown escaped: {svg}");
+    }
+}
