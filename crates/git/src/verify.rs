@@ -148,34 +148,18 @@ fn committer_time(raw_commit: &[u8]) -> Option<i64> {
     committer.time().ok().map(|t| t.seconds)
 }
 
-/// Formats seconds since the Unix epoch as `2024-06-01 12:00:00 UTC`.
+/// 1970-01-01T00:00:00, in UTC. Times are counted on jiff's civil clock (no time zone) rather
+/// than as `jiff::Timestamp`s, whose range stops a day short of 9999-12-31 to leave room for
+/// offsets.
+const EPOCH: jiff::civil::DateTime = jiff::civil::DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
+
+/// Formats seconds since the Unix epoch as `2024-06-01 12:00:00 UTC`; a time outside the
+/// years -9999 to 9999 (jiff's range; a commit object may hold any number) as the number.
 fn format_utc(seconds: i64) -> String {
-    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01 (the inverse of [`days_from_civil`]).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
+    match EPOCH.checked_add(jiff::SignedDuration::from_secs(seconds)) {
+        Ok(time) => time.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => format!("{seconds} s from 1970-01-01 00:00:00 UTC"),
+    }
 }
 
 /// SSH signatures (sshsig) and OpenSSH `allowed_signers` lines.
@@ -450,11 +434,19 @@ mod ssh {
         let field = |range: std::ops::Range<usize>| digits.get(range).map_or(Ok(0), str::parse::<i64>);
         let (year, month, day) = (field(0..4).ok()?, field(4..6).ok()?, field(6..8).ok()?);
         let (hour, minute, second) = (field(8..10).ok()?, field(10..12).ok()?, field(12..14).ok()?);
-        let month_days = flotilla_core::calendar::days_in_month(year, month)?;
-        if !(1..=month_days).contains(&day) || hour > 23 || minute > 59 || second > 59 {
-            return None;
-        }
-        let seconds = super::days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+        let small = |n: i64| i8::try_from(n).ok();
+        // jiff refuses a date or time that does not exist (2023-02-29, 24:00, 12:60).
+        let time = jiff::civil::DateTime::new(
+            i16::try_from(year).ok()?,
+            small(month)?,
+            small(day)?,
+            small(hour)?,
+            small(minute)?,
+            small(second)?,
+            0,
+        )
+        .ok()?;
+        let seconds = time.duration_since(super::EPOCH).as_secs();
         // OpenSSH treats 0 as "not set" and refuses it.
         (seconds != 0).then_some(seconds)
     }
@@ -782,12 +774,38 @@ mod tests {
     }
 
     #[test]
-    fn utc_formatting_round_trips() {
+    fn ssh_times_at_edge_dates() {
+        // Leap days: every fourth year, not a century's unless it divides by 400.
+        assert_eq!(parse_time("20000229"), Some(951_782_400));
+        assert_eq!(parse_time("19000229"), None);
+        assert_eq!(parse_time("21000229"), None);
+        // Year boundaries, the last second of a day, and before the epoch.
+        assert_eq!(parse_time("19991231235959"), Some(946_684_799));
+        assert_eq!(parse_time("20000101"), Some(946_684_800));
+        assert_eq!(parse_time("19691231"), Some(-86_400));
+        assert_eq!(parse_time("19691231235959Z"), Some(-1));
+        assert_eq!(parse_time("00000101"), Some(-62_167_219_200));
+        assert_eq!(parse_time("99991231235959"), Some(253_402_300_799));
+        for bad in ["20241231240000", "20241231236000", "20241231235960", "20240431"] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn utc_formatting() {
         assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_utc(1_709_164_800 + 45_045), "2024-02-29 12:30:45 UTC");
-        for days in [-800_000, -1, 0, 59, 11_016, 19_782, 2_000_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(format_utc(946_684_799), "1999-12-31 23:59:59 UTC");
+        assert_eq!(format_utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(format_utc(-86_400 * 365), "1969-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(-62_167_219_200), "0000-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(253_402_300_799), "9999-12-31 23:59:59 UTC");
+        assert_eq!(format_utc(i64::MAX), format!("{} s from 1970-01-01 00:00:00 UTC", i64::MAX));
+        // What is formatted reads back (as an OpenSSH time without the separators).
+        for seconds in [-86_400, -1, 1, 86_399, 951_782_400, 1_709_164_800 + 45_045, 4_102_444_800] {
+            let digits: String = format_utc(seconds).chars().filter(char::is_ascii_digit).collect();
+            assert_eq!(parse_time(&digits), Some(seconds), "{seconds}");
         }
     }
 
