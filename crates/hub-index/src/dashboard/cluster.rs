@@ -14,7 +14,8 @@ use super::form::{encode, query};
 use super::layout::{error_page, page, respond};
 use super::login::viewer;
 use super::parts::{
-    badge, behind_text, commit_code, none_row, or_empty, placement_standing, short, state_badge, time_ms, wire, words,
+    badge, behind_text, commit_code, none_row, now_seconds, or_empty, placement_standing, short, state_badge, time_ms,
+    wire, words,
 };
 use crate::answers::cluster_detail;
 use crate::api::{Behind, ClusterDetail, FleetDetail, PlacementDetail, Standing};
@@ -26,12 +27,13 @@ pub async fn cluster(State(hub): State<Arc<Hub>>, headers: HeaderMap, Path(name)
         return r;
     }
     match cluster_detail(&hub, &name).await {
-        Ok(detail) => respond(StatusCode::OK, page(&name, &render_cluster(&detail), true)),
+        Ok(detail) => respond(StatusCode::OK, page(&name, &render_cluster(&detail, now_seconds()), true)),
         Err(e) => error_page(e.status, &e.message),
     }
 }
 
-pub(super) fn render_cluster(d: &ClusterDetail) -> Markup {
+/// One cluster's page body; `now` (unix seconds) is when it is rendered.
+pub(super) fn render_cluster(d: &ClusterDetail, now: i64) -> Markup {
     let environment = &d.environment;
     let sequence = d.last_sequence.map(|s| s.to_string()).unwrap_or_default();
     html! {
@@ -39,7 +41,7 @@ pub(super) fn render_cluster(d: &ClusterDetail) -> Markup {
         p {
             (badge(d.state.name())) " in "
             a href={ "/clusters" (query(&[("environment", environment)])) } { (environment) }
-            " · last report " (time_ms(d.last_report_at_ms))
+            " · last report " (time_ms(d.last_report_at_ms, now))
             " · sequence " (sequence)
             " · " (if d.declared { "declared in git" } else { "not declared in git" })
             " · " (if d.registered { "registered" } else { "not registered" })

@@ -11,7 +11,7 @@ use maud::{Markup, html};
 use super::form::{encode, param, parse_form, query};
 use super::layout::{page, respond};
 use super::login::viewer;
-use super::parts::{PAGE, badge, json_text, none_row, paging, state_badge, time_ms, words};
+use super::parts::{PAGE, badge, json_text, none_row, now_seconds, paging, state_badge, time_ms, words};
 use crate::api::{ClusterLine, Page, Standing};
 use crate::app::Hub;
 use crate::views::{self, Filter};
@@ -43,11 +43,11 @@ pub async fn clusters(State(hub): State<Arc<Hub>>, headers: HeaderMap, RawQuery(
                 let index = hub.index();
                 views::clusters_sorted(&index, &filter, sort.unwrap_or_default(), offset, PAGE)
             };
-            respond(StatusCode::OK, page("Clusters", &render_clusters(&form, &list, None), true))
+            respond(StatusCode::OK, page("Clusters", &render_clusters(&form, &list, None, now_seconds()), true))
         }
         (_, problem) => {
             let empty = Page { total: 0, offset: 0, items: Vec::new() };
-            let body = render_clusters(&form, &empty, problem.as_deref());
+            let body = render_clusters(&form, &empty, problem.as_deref(), now_seconds());
             respond(StatusCode::BAD_REQUEST, page("Clusters", &body, true))
         }
     }
@@ -154,7 +154,7 @@ impl ListForm {
 }
 
 /// The list page's body: the form, and the page of clusters or what is wrong with the form.
-pub(super) fn render_clusters(form: &ListForm, list: &Page<ClusterLine>, problem: Option<&str>) -> Markup {
+pub(super) fn render_clusters(form: &ListForm, list: &Page<ClusterLine>, problem: Option<&str>, now: i64) -> Markup {
     let pager = paging(list.offset, list.items.len(), list.total, &|o| form.link(o));
     html! {
         h1 { "Clusters" }
@@ -177,7 +177,7 @@ pub(super) fn render_clusters(form: &ListForm, list: &Page<ClusterLine>, problem
                         td { a class="cluster" href={ "/clusters/" (encode(&c.name)) } { (c.name) } }
                         td { (c.environment) }
                         td { (badge(c.standing.name())) }
-                        td { (time_ms(c.last_report_at_ms)) }
+                        td { (time_ms(c.last_report_at_ms, now)) }
                         td class="n" { (c.placements) }
                         td class="n" { (c.problems) }
                         td { @if let Some(state) = c.fleet { (state_badge(&json_text(&state))) } }

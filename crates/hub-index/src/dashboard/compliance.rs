@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use super::form::{encode, param, parse_form, query};
 use super::layout::{error_page, form_problem, page, respond};
 use super::login::viewer;
-use super::parts::{PAGE, badge, json_text, none_row, paging, time_ms};
+use super::parts::{PAGE, badge, json_text, none_row, now_seconds, paging, time_ms};
 use crate::answers::{fleet_with, no_policy};
 use crate::api::{Compliance, ComplianceCounts, PolicyCompliance};
 use crate::app::Hub;
@@ -183,12 +183,14 @@ pub async fn compliance_policy(
         views::compliance_policy(&index, &form.environment, &policy, definition, &labels, offset, PAGE)
     };
     match view {
-        Some(view) => respond(StatusCode::OK, page(&title, &render_compliance_policy(&form, &action, &view), true)),
+        Some(view) => {
+            respond(StatusCode::OK, page(&title, &render_compliance_policy(&form, &action, &view, now_seconds()), true))
+        }
         None => error_page(StatusCode::NOT_FOUND, &no_policy(&policy, &form.environment)),
     }
 }
 
-pub(super) fn render_compliance_policy(form: &ComplianceForm, action: &str, v: &PolicyCompliance) -> Markup {
+pub(super) fn render_compliance_policy(form: &ComplianceForm, action: &str, v: &PolicyCompliance, now: i64) -> Markup {
     let list = |items: &[String]| if items.is_empty() { "none".to_string() } else { items.join(", ") };
     let c = &v.counts;
     let clusters = &v.non_compliant;
@@ -231,7 +233,7 @@ pub(super) fn render_compliance_policy(form: &ComplianceForm, action: &str, v: &
                     td { (c.environment) }
                     td { (badge(c.standing.name())) }
                     td class="n" { (c.violations) }
-                    td { (time_ms(c.last_report_at_ms)) }
+                    td { (time_ms(c.last_report_at_ms, now)) }
                 }
             }
         }

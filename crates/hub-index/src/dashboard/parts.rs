@@ -63,11 +63,12 @@ pub(super) fn commit_code(commit: &str) -> Markup {
     html! { code title=(commit) { (short(commit)) } }
 }
 
-/// A time (unix milliseconds): the time itself, and how long ago beside it.
-pub(super) fn time_ms(ms: Option<i64>) -> Markup {
+/// A time (unix milliseconds): the time itself, and how long ago beside it as of `now` (unix
+/// seconds; the handler reads the clock, so that a test can give the time).
+pub(super) fn time_ms(ms: Option<i64>, now: i64) -> Markup {
     let Some(ms) = ms else { return html! { "never" } };
     let at = rfc3339(ms.div_euclid(1_000));
-    html! { time datetime=(at) { (at) } " " span class="ago" { (ago(now_seconds() - ms.div_euclid(1_000))) } }
+    html! { time datetime=(at) { (at) } " " span class="ago" { (ago(now - ms.div_euclid(1_000))) } }
 }
 
 /// `seconds` ago in words: `just now`, `40 s ago`, `4 min ago`, `3 h ago`, `2 days ago`; a time

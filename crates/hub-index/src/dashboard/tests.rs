@@ -21,6 +21,9 @@ use crate::api::{self, Progress, WaveProgress};
 /// Free text as an attacker would write it: an element, and quotes that would end an attribute.
 const EVIL: &str = "<script>alert(1)</script> \"evil\"";
 
+/// When the pages are rendered, in unix seconds: the pages read no clock of their own.
+const NOW: i64 = 1_790_000_000;
+
 /// [`EVIL`] as a page must show it.
 const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt; &quot;evil&quot;";
 
@@ -66,10 +69,37 @@ fn a_cluster_page_escapes_names_labels_messages_and_reasons() {
                        "cluster": e, "environment": e, "target": e, "commit": e, "signer": e, "reason": e,
                        "sequence": 1, "change": 2, "prevHash": e, "hash": e}],
     }));
-    let html = page(e, &render_cluster(&detail), true).into_string();
+    let html = page(e, &render_cluster(&detail, NOW), true).into_string();
     check("cluster", &html);
     assert!(html.contains(&format!("<title>{ESCAPED} · Flotilla</title>")), "{html}");
     assert!(html.contains(&format!("<td>{ESCAPED}</td><td>{ESCAPED}</td></tr>")), "signer and message: {html}");
+}
+
+/// A cluster whose last report arrived at `at_ms`, as its page reads it.
+fn reported_at(at_ms: i64) -> api::ClusterDetail {
+    view(json!({
+        "name": "store-0001", "environment": "prod", "labels": {}, "state": "synced", "declared": true,
+        "registered": true, "lastReportAtMs": at_ms, "lastSequence": 1, "fleet": null, "placements": [],
+        "policies": [], "reports": [], "policyHistory": [], "overrides": [],
+    }))
+}
+
+#[test]
+fn a_cluster_page_says_how_long_ago_its_last_report_came_as_of_the_time_it_is_rendered() {
+    let at = "2026-09-21T14:13:20Z";
+    for (ago_s, words) in [(0, "just now"), (4, "just now"), (5, "5 s ago"), (40, "40 s ago"), (3_600, "1 h ago")] {
+        let html = render_cluster(&reported_at(NOW * 1_000), NOW + ago_s).into_string();
+        let expected = format!("<time datetime=\"{at}\">{at}</time> <span class=\"ago\">{words}</span>");
+        assert!(html.contains(&expected), "{ago_s} s: {html}");
+    }
+    // The same time, as a line of the cluster list.
+    let list: api::Page<api::ClusterLine> = view(json!({"total": 1, "offset": 0, "items": [
+        {"name": "store-0001", "environment": "prod", "standing": "synced", "placements": 1, "problems": 0,
+         "fleet": "Synced", "lastReportAtMs": NOW * 1_000 - 40_000}
+    ]}));
+    let form = ListForm::default();
+    let html = render_clusters(&form, &list, None, NOW).into_string();
+    assert!(html.contains("<span class=\"ago\">40 s ago</span>"), "{html}");
 }
 
 #[test]
@@ -86,10 +116,10 @@ fn the_cluster_list_escapes_names_and_the_form_it_keeps() {
     let list: api::Page<api::ClusterLine> = view(json!({"total": 1, "offset": 0, "items": [
         {"name": e, "environment": e, "standing": "synced", "placements": 1, "problems": 0, "fleet": "Synced"}
     ]}));
-    let html = render_clusters(&form, &list, None).into_string();
+    let html = render_clusters(&form, &list, None, NOW).into_string();
     check("clusters", &html);
     assert!(html.contains(&format!("name=\"labels\" value=\"{ESCAPED}\"")), "{html}");
-    check("clusters with a problem", &render_clusters(&form, &list, Some(e)).into_string());
+    check("clusters with a problem", &render_clusters(&form, &list, Some(e), NOW).into_string());
 }
 
 #[test]
@@ -171,7 +201,7 @@ fn compliance_pages_escape_standards_controls_policies_and_the_filter() {
             {"name": e, "environment": e, "standing": "failed", "violations": 1}
         ]},
     }));
-    check("compliance policy", &render_compliance_policy(&form, e, &policy).into_string());
+    check("compliance policy", &render_compliance_policy(&form, e, &policy, NOW).into_string());
 }
 
 #[test]
