@@ -59,10 +59,11 @@ pub fn rfc3339(unix_seconds: i64) -> String {
     )
 }
 
-/// Unix milliseconds of an RFC 3339 UTC time (`2026-11-25T03:32:07Z`; what follows the seconds,
-/// a fraction or an offset, is ignored); `None` when it is not one, or names a date or time
-/// that does not exist. A leap second (`:60`) is the next second, as RFC 3339 allows it.
-/// Only the layout and the date are checked: [`crate::report`] validates the rest.
+/// Unix milliseconds of an RFC 3339 UTC time (`2026-11-25T03:32:07Z`, `…07.5Z`: a fraction is
+/// cut to milliseconds; an offset after the seconds is not read), `None` when it is not one, or
+/// names a date or time that does not exist. A leap second (`:60`) is the next second, as RFC
+/// 3339 allows it. Only the layout and the date are checked: [`crate::report`] validates the
+/// rest. The hub's ingest, its audit and the agent's clock checks all read times so.
 pub fn unix_ms(time: &str) -> Option<i64> {
     let number = |from: usize, to: usize| time.get(from..to)?.parse::<i64>().ok();
     let b = time.as_bytes();
@@ -75,7 +76,18 @@ pub fn unix_ms(time: &str) -> Option<i64> {
     let leap = i64::from(second == 60);
     let of_day = Time::new(hour.try_into().ok()?, minute.try_into().ok()?, (second - leap).try_into().ok()?, 0).ok()?;
     let since = date.to_datetime(of_day).duration_since(EPOCH);
-    Some(i64::try_from(since.as_millis()).ok()? + leap * 1_000)
+    // The fraction's first three digits, padded: ".5" is 500 ms.
+    let millis = match time[19..].strip_prefix('.') {
+        Some(fraction) => {
+            let digits: Vec<u8> = fraction.bytes().take_while(u8::is_ascii_digit).collect();
+            if digits.is_empty() {
+                return None;
+            }
+            (0..3).fold(0, |n, k| n * 10 + digits.get(k).map_or(0, |d| i64::from(d - b'0')))
+        }
+        None => 0,
+    };
+    Some(i64::try_from(since.as_millis()).ok()? + leap * 1_000 + millis)
 }
 
 #[cfg(test)]
@@ -103,7 +115,10 @@ mod tests {
         assert_eq!(rfc3339(1_709_251_199), "2024-02-29T23:59:59Z");
         assert_eq!(rfc3339(4_102_444_800), "2100-01-01T00:00:00Z");
         assert_eq!(unix_ms("2026-11-25T03:32:07Z"), Some(1_795_577_527_000));
-        assert_eq!(unix_ms("2024-02-29T23:59:59.5Z"), Some(1_709_251_199_000));
+        assert_eq!(unix_ms("2024-02-29T23:59:59.5Z"), Some(1_709_251_199_500));
+        assert_eq!(unix_ms("2024-02-29T23:59:59.123456789Z"), Some(1_709_251_199_123));
+        assert_eq!(unix_ms("2025-11-25T03:32:07.07Z"), Some(unix_ms("2025-11-25T03:32:07Z").unwrap() + 70));
+        assert_eq!(unix_ms("2025-11-25T03:32:07.Z"), None, "a point without digits");
         assert_eq!(unix_ms("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(unix_ms("garbage"), None);
         // Every day of four centuries round-trips, in step with days_in_month.
@@ -136,12 +151,12 @@ mod tests {
         assert_eq!(days_in_month(9999, 12), Some(31));
     }
 
-    /// What follows the seconds is not read: a fraction, and an offset too (the callers
-    /// validate first, and accept only `Z`). The same before and after jiff.
+    /// An offset after the seconds is not read (the callers validate first, and accept only
+    /// `Z`); a fraction is, to the millisecond (the hub's ingest once had its own reader for it).
     #[test]
-    fn fractions_and_offsets_are_not_read() {
+    fn fractions_are_read_and_offsets_are_not() {
         let utc = unix_ms("2026-11-25T03:32:07Z");
-        assert_eq!(unix_ms("2026-11-25T03:32:07.999Z"), utc);
+        assert_eq!(unix_ms("2026-11-25T03:32:07.999Z"), utc.map(|t| t + 999));
         assert_eq!(unix_ms("2026-11-25T03:32:07+02:00"), utc);
         assert_eq!(unix_ms("2026-11-25T03:32:07-05:30"), utc);
         assert_eq!(unix_ms("2026-11-25T03:32:07"), None, "too short for a zone");

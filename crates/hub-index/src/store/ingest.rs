@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use flotilla_core::calendar::unix_ms;
 use flotilla_core::report::{Override, PolicyReport, Report};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row as _, Transaction};
@@ -543,44 +544,6 @@ fn running_commit(report: &Report) -> Option<&str> {
     let mut commits = report.placements.iter().filter_map(|p| p.applied_commit.as_deref());
     let first = commits.next()?;
     commits.all(|c| c == first).then_some(first)
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` as unix milliseconds (the fraction cut to milliseconds),
-/// or `None` if it is not that shape. The date's validity is `Report::validate`'s to check.
-fn unix_ms(time: &str) -> Option<i64> {
-    let b = time.as_bytes();
-    let number = |from: usize, to: usize| -> Option<i64> {
-        let digits = b.get(from..to)?;
-        digits.iter().all(u8::is_ascii_digit).then(|| digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if b.len() < 20 || separators.iter().any(|&(i, c)| b[i] != c) || b.last() != Some(&b'Z') {
-        return None;
-    }
-    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
-    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
-    let fraction = &b[19..b.len() - 1];
-    let millis = match fraction {
-        [] => 0,
-        [b'.', digits @ ..] if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => {
-            // The first three digits, padded: ".5" is 500 ms.
-            (0..3).fold(0, |n, k| n * 10 + digits.get(k).map_or(0, |d| i64::from(d - b'0')))
-        }
-        _ => return None,
-    };
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
-    Some(seconds * 1_000 + millis)
-}
-
-/// The days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`,
-/// the inverse of `flotilla_core::calendar`'s `civil_from_days`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
