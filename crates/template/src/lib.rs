@@ -29,7 +29,7 @@
 //! - A function checks its own argument types (Go checks them against the Go signature);
 //!   its error is wrapped `error calling NAME: ...`, also for `printf`'s non-string format.
 //! - `break` and `continue` are always keywords; complex constants are refused; `{{template}}`
-//!   depth is limited to [`Options::max_depth`] (1000) and nesting of parentheses and blocks to
+//!   depth is limited to [`Options::max_depth`] (100) and nesting of parentheses and blocks to
 //!   [`parse::MAX_NESTING`] (1000), to keep a Rust stack safe; `index` of a string gives an
 //!   int, not a `uint8`; a string escape of a non-UTF-8 byte (`"\xff"`) is refused.
 //! - `printf` has no argument indexes (`%[1]d`), no `%x` on floats, no `%p`; `%v` of a
