@@ -114,6 +114,13 @@ impl Templates {
         self.trees.keys().map(String::as_str)
     }
 
+    /// Template `name` printed back as Go's `Tree.Root.String()` prints it (the text whose
+    /// pieces execution errors quote).
+    pub fn tree_text(&self, name: &str) -> Option<String> {
+        let tree = self.trees.get(name)?;
+        Some(tree.root.iter().map(ToString::to_string).collect())
+    }
+
     pub fn options(&self) -> &Options {
         &self.options
     }

@@ -794,7 +794,10 @@ impl Parser<'_, '_> {
 /// Go's `newNumber`: every reading of a constant (int, uint, float), or Go's error.
 fn parse_number(text: &str, typ: ItemType) -> Result<Number, String> {
     let mut n = Number { text: text.to_string(), int: None, is_uint: false, float: None };
-    if typ == ItemType::Complex || text.ends_with('i') {
+    // An imaginary constant is one whose part before the `i` reads as a float; otherwise Go
+    // goes on and fails as for any bad number.
+    let imaginary = text.strip_suffix('i').is_some_and(|f| parse_go_float(f).is_some());
+    if typ == ItemType::Complex || imaginary {
         return Err(format!("complex numbers are not supported: {}", quote(text)));
     }
     if typ == ItemType::CharConstant {
