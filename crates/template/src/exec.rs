@@ -34,8 +34,8 @@ pub enum MissingKey {
 pub struct Options {
     pub missing_key: MissingKey,
     /// How deep templates may call templates (`{{template}}` and functions' `execute`). Go
-    /// allows 100000 and Helm's `include` 1000; a test thread's 2 MiB stack holds a few hundred
-    /// levels of a debug build, so the default is 100, which charts do not come near.
+    /// allows 100000 and Helm's `include` 1000; a debug build overflowed a test thread's 2 MiB
+    /// stack at 1000 levels, so the default is 100, which charts do not come near.
     pub max_depth: usize,
     /// The action delimiters; empty means `{{` and `}}`.
     pub left_delim: String,

@@ -30,7 +30,7 @@
 //!   its error is wrapped `error calling NAME: ...`, also for `printf`'s non-string format.
 //! - `break` and `continue` are always keywords; complex constants are refused; `{{template}}`
 //!   depth is limited to [`Options::max_depth`] (100) and nesting of parentheses and blocks to
-//!   [`parse::MAX_NESTING`] (1000), to keep a Rust stack safe; `index` of a string gives an
+//!   [`parse::MAX_NESTING`] (100), to keep a Rust stack safe; `index` of a string gives an
 //!   int, not a `uint8`; a string escape of a non-UTF-8 byte (`"\xff"`) is refused.
 //! - `printf` has no argument indexes (`%[1]d`), no `%x` on floats, no `%p`; `%v` of a
 //!   function prints `<func>`.

@@ -3,7 +3,7 @@
 //! (`template: NAME:LINE: message`).
 //!
 //! Differences: complex numbers are refused (`complex numbers are not supported`); nesting
-//! (parentheses, control structures) is limited to [`MAX_NESTING`], where Go allows 10000
+//! (parentheses, control structures) is limited to [`MAX_NESTING`] (100), where Go allows 10000
 //! parentheses and any depth of blocks, so that a hostile text cannot overflow the stack.
 
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use crate::lex::{Item, ItemType, Lexer};
 use crate::print::quote;
 
 /// How deep parentheses and control structures may nest.
-pub const MAX_NESTING: usize = 1000;
+pub const MAX_NESTING: usize = 100;
 
 /// A parse error, in Go's words.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
