@@ -18,8 +18,8 @@
 //! function receives a [`Context`] through which it can execute the set's templates (Helm's
 //! `include` and `tpl`).
 //!
-//! What it is not (yet): Sprig's functions and Helm's (`include`, `tpl`, `required`, `toYaml`,
-//! ...) — they plug into [`Funcs`]. It does no IO: no files, no clock, no randomness; what a
+//! What it is not (yet): most of Sprig ([`sprig`] has the most used functions) and Helm's own
+//! functions (`include`, `tpl`, `required`, `toYaml`, ...) — they plug into [`Funcs`]. It does no IO: no files, no clock, no randomness; what a
 //! function needs of those, its caller gives it.
 //!
 //! Deviations from Go, all documented where they live:
@@ -40,6 +40,7 @@ pub mod funcs;
 mod lex;
 pub mod parse;
 pub mod print;
+pub mod sprig;
 pub mod value;
 
 pub use exec::{Error, MissingKey, Options, Templates};
