@@ -60,6 +60,8 @@ pub use fleet_choice::{
     FleetChecked, FleetChoice, FleetDecision, FleetInputs, Unheeded, decide_fleet, fleet_window_message,
     override_ignored, unverified_message,
 };
+#[cfg(test)]
+mod fixtures;
 
 /// How many buckets `percent` waves divide the fleet into: a percent is a hundred of them.
 pub const BUCKETS: u64 = 10_000;

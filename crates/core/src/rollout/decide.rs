@@ -311,31 +311,13 @@ pub fn decide<'a>(inputs: &Inputs<'a>) -> Decision<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::{Limit, Wave};
-
-    const HOUR: i64 = 3_600;
-    /// 2026-11-25T10:00:00Z.
-    const NOW: i64 = 1_795_600_800;
+    use crate::fleet::Limit;
+    use crate::rollout::fixtures::{self, HOUR, NOW, OPEN, freeze, history};
 
     fn rollout(halt: Option<WhenHubUnreachable>) -> Rollout {
-        let wave = |name: &str| Wave { name: name.into(), clusters: None, percent: None };
-        Rollout {
-            waves: vec![wave("canary"), wave("everyone")],
-            bake: Some("2h".parse().unwrap()),
-            halt: halt.map(|when_hub_unreachable| Halt { max_failed: Limit::Count(1), when_hub_unreachable }),
-        }
+        let halt = halt.map(|when_hub_unreachable| Halt { max_failed: Limit::Count(1), when_hub_unreachable });
+        Rollout { halt, ..fixtures::rollout() }
     }
-
-    /// Commits `cccc…` (an hour old), `bbbb…` (three hours) and `aaaa…` (a day), newest first.
-    fn history() -> Vec<Landed<'static>> {
-        vec![
-            Landed { commit: "cccccccccccccccc", tree: "t3", at: NOW - HOUR },
-            Landed { commit: "bbbbbbbbbbbbbbbb", tree: "t2", at: NOW - 3 * HOUR },
-            Landed { commit: "aaaaaaaaaaaaaaaa", tree: "t1", at: NOW - 24 * HOUR },
-        ]
-    }
-
-    const OPEN: Windows = Windows { open: true, next: Some(NOW) };
 
     fn inputs<'a>(history: &'a [Landed<'a>], current: Option<&'a str>) -> Inputs<'a> {
         Inputs {
@@ -348,15 +330,6 @@ mod tests {
             hub: None,
             overrides: None,
             now: NOW,
-        }
-    }
-
-    fn freeze() -> Freeze {
-        Freeze {
-            from: "2026-11-20T00:00".parse().unwrap(),
-            to: "2026-11-30T00:00".parse().unwrap(),
-            time_zone: "UTC".parse().unwrap(),
-            reason: Some("holidays".into()),
         }
     }
 

@@ -211,27 +211,7 @@ pub fn decide_fleet<'a>(inputs: &FleetInputs<'a>) -> FleetDecision<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::Wave;
-
-    const HOUR: i64 = 3_600;
-    /// 2026-11-25T10:00:00Z.
-    const NOW: i64 = 1_795_600_800;
-
-    fn rollout() -> Rollout {
-        let wave = |name: &str| Wave { name: name.into(), clusters: None, percent: None };
-        Rollout { waves: vec![wave("canary"), wave("everyone")], bake: Some("2h".parse().unwrap()), halt: None }
-    }
-
-    /// Commits `cccc…` (an hour old), `bbbb…` (three hours) and `aaaa…` (a day), newest first.
-    fn history() -> Vec<Landed<'static>> {
-        vec![
-            Landed { commit: "cccccccccccccccc", tree: "t3", at: NOW - HOUR },
-            Landed { commit: "bbbbbbbbbbbbbbbb", tree: "t2", at: NOW - 3 * HOUR },
-            Landed { commit: "aaaaaaaaaaaaaaaa", tree: "t1", at: NOW - 24 * HOUR },
-        ]
-    }
-
-    const OPEN: Windows = Windows { open: true, next: Some(NOW) };
+    use crate::rollout::fixtures::{HOUR, NOW, OPEN, freeze, history, rollout};
 
     fn inputs<'a>(history: &'a [Landed<'a>], in_use: Option<&'a str>) -> FleetInputs<'a> {
         FleetInputs {
@@ -279,12 +259,7 @@ mod tests {
     #[test]
     fn a_freeze_reads_the_overrides_back_to_the_commit_in_use_and_takes_the_one_that_passes() {
         let history = history();
-        let freeze = Freeze {
-            from: "2026-11-20T00:00".parse().unwrap(),
-            to: "2026-11-30T00:00".parse().unwrap(),
-            time_zone: "UTC".parse().unwrap(),
-            reason: Some("holidays".into()),
-        };
+        let freeze = freeze();
         let frozen =
             FleetInputs { freeze: Some((&freeze, NOW + 24 * HOUR)), ..inputs(&history, Some("aaaaaaaaaaaaaaaa")) };
         assert_eq!(decide_fleet(&frozen), FleetDecision::Check(0..2));
