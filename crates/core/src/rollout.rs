@@ -194,6 +194,20 @@ pub struct Landed<'a> {
     pub at: i64,
 }
 
+impl<'a> Landed<'a> {
+    /// A branch's first-parent history, each commit's id and tree newest first, dated by
+    /// `arrived` (when the commit reached the branch). A commit whose arrival is not known
+    /// counts as arriving `now`, so that an unknown arrival never skips a bake. The agent (a
+    /// placement's source, the fleet) and the hub's rollout progress date their history so.
+    pub fn dated(
+        history: impl IntoIterator<Item = (&'a str, &'a str)>,
+        arrived: impl Fn(&str) -> Option<i64>,
+        now: i64,
+    ) -> Vec<Landed<'a>> {
+        history.into_iter().map(|(commit, tree)| Landed { commit, tree, at: arrived(commit).unwrap_or(now) }).collect()
+    }
+}
+
 /// When a commit that reached the branch at `at` opens to wave `wave`: `bake × wave` later.
 pub fn gate(at: i64, wave: usize, bake_seconds: u64) -> i64 {
     let wait = u64::try_from(wave).unwrap_or(u64::MAX).saturating_mul(bake_seconds);
@@ -442,6 +456,17 @@ mod tests {
     /// The commit `pick` gives with the test rollout's bake of 2 h.
     fn at(history: &[Landed<'static>], wave: usize, now: i64) -> Option<&'static str> {
         pick(history, wave, 7_200, now).map(|c| c.commit)
+    }
+
+    #[test]
+    fn a_commit_whose_arrival_is_not_known_arrives_now() {
+        let mut arrivals = Arrivals::default();
+        arrivals.insert("c1", 100);
+        let landed = Landed::dated([("c2", "t2"), ("c1", "t1")], |c| arrivals.at(c), 500);
+        assert_eq!(
+            landed,
+            [Landed { commit: "c2", tree: "t2", at: 500 }, Landed { commit: "c1", tree: "t1", at: 100 }]
+        );
     }
 
     #[test]

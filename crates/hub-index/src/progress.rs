@@ -52,11 +52,8 @@ pub fn progress(
     let rollout = placement.spec.rollout.as_ref().filter(|r| !r.waves.is_empty());
     let bake = rollout.map_or(0, Rollout::bake_seconds);
     let ids: Vec<String> = history.iter().map(|c| c.id.to_string()).collect();
-    let landed: Vec<Landed> = history
-        .iter()
-        .zip(&ids)
-        .map(|(c, id)| Landed { commit: id, tree: &c.tree, at: arrivals.at(id).unwrap_or(now) })
-        .collect();
+    let commits = ids.iter().zip(history).map(|(id, c)| (id.as_str(), c.tree.as_str()));
+    let landed = Landed::dated(commits, |id| arrivals.at(id), now);
     let published: Vec<&str> = ids.iter().take(PUBLISHED_ARRIVALS).map(String::as_str).collect();
     let head = ids.first().cloned();
     let names: Vec<String> =

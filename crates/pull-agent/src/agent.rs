@@ -764,15 +764,8 @@ async fn schedule<'f>(
             (history, ids, Some(arrivals))
         }
     };
-    let landed: Vec<rollout::Landed> = history
-        .iter()
-        .zip(&ids)
-        .map(|(c, id)| rollout::Landed {
-            commit: id,
-            tree: &c.tree,
-            at: arrivals.as_ref().and_then(|a| a.at(id)).unwrap_or(now),
-        })
-        .collect();
+    let commits = ids.iter().zip(&history).map(|(id, c)| (id.as_str(), c.tree.as_str()));
+    let landed = rollout::Landed::dated(commits, |id| arrivals.as_ref().and_then(|a| a.at(id)), now);
     // What the decision asked for: the hub's answer, and each override read (the reading stops
     // at the first that passes, as the decision does).
     let mut ask = false;

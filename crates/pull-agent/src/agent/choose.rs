@@ -153,15 +153,8 @@ async fn gate(
         }
         None => None,
     };
-    let landed: Vec<rollout::Landed> = history
-        .iter()
-        .zip(&ids)
-        .map(|(c, id)| rollout::Landed {
-            commit: id,
-            tree: &c.tree,
-            at: arrivals.as_ref().and_then(|a| a.at(id)).unwrap_or(now),
-        })
-        .collect();
+    let commits = ids.iter().zip(&history).map(|(id, c)| (id.as_str(), c.tree.as_str()));
+    let landed = rollout::Landed::dated(commits, |id| arrivals.as_ref().and_then(|a| a.at(id)), now);
     let in_use_id = in_use.map(|c| c.to_string());
     let windows = rollout::Windows::at(&spec.windows, now);
     let freeze = rollout::frozen(&spec.freezes, now);
