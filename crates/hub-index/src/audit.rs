@@ -158,27 +158,9 @@ pub fn row_json(r: &EvidenceRow) -> PolicyEvidence {
 mod tests {
     use super::*;
 
-    fn row(seq: i64, cluster: &str, policy: &str, compliant: Option<bool>, standards: Option<&str>) -> EvidenceRow {
-        EvidenceRow {
-            seq,
-            cluster: cluster.into(),
-            policy: policy.into(),
-            compliant,
-            time_ms: 1_761_955_200_000,
-            sequence: 1,
-            change: seq,
-            commit: Some("a".repeat(40)),
-            violations_json: "[]".into(),
-            standards_json: standards.map(|s| format!(r#"["{s}"]"#)),
-            controls_json: standards.map(|_| r#"["1.3.1", "2.2.1"]"#.to_string()),
-            remediation_json: "[]".into(),
-            prev_hash: String::new(),
-            hash: format!("{seq:064}"),
-        }
-    }
-
     #[test]
     fn controls_get_the_worst_result_and_rows_without_standards_use_the_catalog() {
+        let row = EvidenceRow::example;
         let rows = [
             row(1, "s1", "deny", Some(true), Some("PCI-DSS v4.0")),
             row(2, "s2", "deny", Some(false), Some("PCI-DSS v4.0")),

@@ -32,6 +32,38 @@ pub struct EvidenceRow {
     pub hash: String,
 }
 
+#[cfg(test)]
+impl EvidenceRow {
+    /// A row for the tests of what is computed from the log (the audit, its page): `seq`'s
+    /// position, change and hash, its commit `seq` written 40 times, on 2025-11-01; `standard`
+    /// names the row's standard with controls 1.3.1 and 2.2.1 (`None`: a row from before the hub
+    /// read the fleet).
+    pub(crate) fn example(
+        seq: i64,
+        cluster: &str,
+        policy: &str,
+        compliant: Option<bool>,
+        standard: Option<&str>,
+    ) -> EvidenceRow {
+        EvidenceRow {
+            seq,
+            cluster: cluster.into(),
+            policy: policy.into(),
+            compliant,
+            time_ms: 1_761_955_200_000,
+            sequence: 1,
+            change: seq,
+            commit: Some(seq.to_string().repeat(40)),
+            violations_json: "[]".into(),
+            standards_json: standard.map(|s| format!(r#"["{s}"]"#)),
+            controls_json: standard.map(|_| r#"["1.3.1", "2.2.1"]"#.to_string()),
+            remediation_json: "[]".into(),
+            prev_hash: String::new(),
+            hash: format!("{seq:064}"),
+        }
+    }
+}
+
 /// What the fleet says of a policy when its result is recorded: the standards and controls it
 /// gives evidence for. Kept with each row, so that an audit reads what held then.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -77,22 +77,7 @@ mod tests {
     use crate::records::EvidenceRow;
 
     fn row(seq: i64, cluster: &str, policy: &str, compliant: Option<bool>) -> EvidenceRow {
-        EvidenceRow {
-            seq,
-            cluster: cluster.into(),
-            policy: policy.into(),
-            compliant,
-            time_ms: 1_761_955_200_000,
-            sequence: 1,
-            change: seq,
-            commit: Some(seq.to_string().repeat(40)),
-            violations_json: "[]".into(),
-            standards_json: Some(r#"["PCI-DSS v4.0"]"#.into()),
-            controls_json: Some(r#"["1.3.1"]"#.into()),
-            remediation_json: "[]".into(),
-            prev_hash: String::new(),
-            hash: format!("{seq:064}"),
-        }
+        EvidenceRow::example(seq, cluster, policy, compliant, Some("PCI-DSS v4.0"))
     }
 
     #[test]
