@@ -273,7 +273,7 @@ impl Reporter {
                     problem = Some(e);
                     break;
                 }
-                Err(e @ hub::Error::Refused { .. }) => {
+                Err(e) if e.is_refused() => {
                     // Refused for good (replayed, malformed): sending it again would not help.
                     tracing::warn!("report {} dropped: {e}", entry.sequence);
                     spool.delivered(&entry, &text)?;

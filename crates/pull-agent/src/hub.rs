@@ -13,36 +13,27 @@ use hub_index::api;
 
 use crate::spool;
 
-/// Why a delivery did not happen.
+/// Why a delivery did not happen: the API client's reasons ([`api::Error`]: unreachable, try
+/// again later; refused, sending it again will not help; an answer not the API's), or the
+/// cluster's own token.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The hub could not be reached or failed (5xx, 429, 408): try again later.
-    #[error("{url}: the hub is unreachable: {message}")]
-    Unreachable { url: String, message: String },
-    /// The hub refused the request itself (4xx): sending it again will not help.
-    #[error("{url}: the hub refused it ({status}): {message}")]
-    Refused { url: String, status: u16, message: String },
+    #[error(transparent)]
+    Api(#[from] api::Error),
     /// The cluster has no token yet, or it cannot be read.
     #[error("{}: {message}", path.display())]
     Token { path: PathBuf, message: String },
-    #[error("{url}: {message}")]
-    Answer { url: String, message: String },
 }
 
 impl Error {
     /// Whether the cluster's credentials were refused: every later report would be too.
     pub fn is_unauthorized(&self) -> bool {
-        matches!(self, Error::Refused { status: 401 | 403, .. } | Error::Token { .. })
+        matches!(self, Error::Api(api::Error::Refused { status: 401 | 403, .. }) | Error::Token { .. })
     }
-}
 
-impl From<api::Error> for Error {
-    fn from(e: api::Error) -> Error {
-        match e {
-            api::Error::Unreachable { url, message } => Error::Unreachable { url, message },
-            api::Error::Refused { url, status, message } => Error::Refused { url, status, message },
-            api::Error::Answer { url, message } => Error::Answer { url, message },
-        }
+    /// Whether the hub refused the request itself: sending it again will not help.
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Error::Api(api::Error::Refused { .. }))
     }
 }
 
