@@ -4,6 +4,7 @@
 //! a repository (the fleet model, the renderer) reads this value, so the same code serves git
 //! and a checkout. It is not a file system: there is no IO here, and paths never leave the tree.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// How many symlinks one lookup may follow before it is taken for a loop.
@@ -87,50 +88,10 @@ impl Snapshot {
     /// Resolves a path through the symlinks on its way, staying inside the tree. The result is a
     /// normalized path that names a file, a folder or nothing.
     pub fn resolve(&self, path: &str) -> Result<String, PathError> {
-        let mut pending: Vec<String> = components(path).map(str::to_string).collect();
-        pending.reverse();
-        let mut resolved: Vec<String> = Vec::new();
-        let mut hops = 0;
-        while let Some(part) = pending.pop() {
-            match part.as_str() {
-                "." | "" => continue,
-                ".." => {
-                    if resolved.pop().is_none() {
-                        return Err(PathError::Escapes { path: path.to_string() });
-                    }
-                    continue;
-                }
-                _ => {}
-            }
-            resolved.push(part);
-            let current = resolved.join("/");
-            if let Some(Entry::Symlink(target)) = self.entries.get(&current) {
-                hops += 1;
-                if hops > MAX_SYMLINK_HOPS {
-                    return Err(PathError::SymlinkLoop { path: path.to_string() });
-                }
-                if target.starts_with('/') {
-                    return Err(PathError::SymlinkEscapes { link: current, target: target.clone() });
-                }
-                resolved.pop();
-                // The target is relative to the link's folder; it must not climb above the root.
-                let mut depth = resolved.len();
-                for c in components(target) {
-                    match c {
-                        "." | "" => {}
-                        ".." if depth == 0 => {
-                            return Err(PathError::SymlinkEscapes { link: current, target: target.clone() });
-                        }
-                        ".." => depth -= 1,
-                        _ => depth += 1,
-                    }
-                }
-                for c in components(target).collect::<Vec<_>>().into_iter().rev() {
-                    pending.push(c.to_string());
-                }
-            }
-        }
-        Ok(resolved.join("/"))
+        resolve(path, |current| match self.entries.get(current) {
+            Some(Entry::Symlink(target)) => Some(Cow::Borrowed(target.as_str())),
+            _ => None,
+        })
     }
 
     /// The bytes of the file at `path` (after symlinks).
@@ -186,7 +147,57 @@ impl Snapshot {
     }
 }
 
-fn components(path: &str) -> impl Iterator<Item = &str> {
+/// Resolves `path` through the symlinks on its way, staying inside the tree whose symlinks
+/// `link` gives (the target of the normalized path it is asked about, or `None` when that is
+/// no symlink): the rule of [`Snapshot::resolve`], for any tree — the agent's folder read on
+/// demand asks its file system. The result is a normalized path that names a file, a folder or
+/// nothing; a `..` above the root, an absolute target, a target that climbs above the root and
+/// more than 40 links on one lookup are errors.
+pub fn resolve<'t>(path: &str, mut link: impl FnMut(&str) -> Option<Cow<'t, str>>) -> Result<String, PathError> {
+    let mut pending: Vec<String> = components(path).map(str::to_string).collect();
+    pending.reverse();
+    let mut resolved: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_str() {
+            "." | "" => continue,
+            ".." => {
+                if resolved.pop().is_none() {
+                    return Err(PathError::Escapes { path: path.to_string() });
+                }
+                continue;
+            }
+            _ => {}
+        }
+        resolved.push(part);
+        let current = resolved.join("/");
+        if let Some(target) = link(&current) {
+            hops += 1;
+            if hops > MAX_SYMLINK_HOPS {
+                return Err(PathError::SymlinkLoop { path: path.to_string() });
+            }
+            let escapes = |link: String| PathError::SymlinkEscapes { link, target: target.to_string() };
+            if target.starts_with('/') {
+                return Err(escapes(current));
+            }
+            resolved.pop();
+            // The target is relative to the link's folder; it must not climb above the root.
+            let mut depth = resolved.len();
+            for c in components(&target) {
+                match c {
+                    "." | "" => {}
+                    ".." if depth == 0 => return Err(escapes(current)),
+                    ".." => depth -= 1,
+                    _ => depth += 1,
+                }
+            }
+            pending.extend(components(&target).rev().map(str::to_string));
+        }
+    }
+    Ok(resolved.join("/"))
+}
+
+fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
     path.split('/')
 }
 

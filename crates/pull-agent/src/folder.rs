@@ -25,9 +25,6 @@ pub const MAX_LEVELS_UP: usize = 8;
 /// one is named as too large, not read.
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
-/// How many symlinks one lookup may follow before it is taken for a loop (as in a snapshot).
-const MAX_SYMLINK_HOPS: usize = 40;
-
 /// Reads every file below `root`, skipping `.git`.
 pub fn snapshot(root: &Path) -> Result<Snapshot> {
     let mut snap = Snapshot::new();
@@ -129,46 +126,7 @@ impl Folder {
 impl Files for Folder {
     /// As [`Snapshot::resolve`], asking the file system which components are symlinks.
     fn resolve(&self, path: &str) -> Result<String, PathError> {
-        let mut pending: Vec<String> = path.split('/').map(str::to_string).collect();
-        pending.reverse();
-        let mut resolved: Vec<String> = Vec::new();
-        let mut hops = 0;
-        while let Some(part) = pending.pop() {
-            match part.as_str() {
-                "." | "" => continue,
-                ".." => {
-                    if resolved.pop().is_none() {
-                        return Err(PathError::Escapes { path: path.to_string() });
-                    }
-                    continue;
-                }
-                _ => {}
-            }
-            resolved.push(part);
-            let current = resolved.join("/");
-            if let Some(target) = self.link(&current) {
-                hops += 1;
-                if hops > MAX_SYMLINK_HOPS {
-                    return Err(PathError::SymlinkLoop { path: path.to_string() });
-                }
-                if target.starts_with('/') {
-                    return Err(PathError::SymlinkEscapes { link: current, target });
-                }
-                resolved.pop();
-                // The target is relative to the link's folder; it must not climb above the root.
-                let mut depth = resolved.len();
-                for c in target.split('/') {
-                    match c {
-                        "." | "" => {}
-                        ".." if depth == 0 => return Err(PathError::SymlinkEscapes { link: current, target }),
-                        ".." => depth -= 1,
-                        _ => depth += 1,
-                    }
-                }
-                pending.extend(target.split('/').rev().map(str::to_string));
-            }
-        }
-        Ok(resolved.join("/"))
+        flotilla_core::snapshot::resolve(path, |current| self.link(current).map(Cow::Owned))
     }
 
     fn read(&self, path: &str) -> Result<Cow<'_, [u8]>, PathError> {
