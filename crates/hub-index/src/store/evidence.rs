@@ -14,10 +14,10 @@
 //! one head, whatever kind each row is.
 
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _, Transaction};
 
+use super::chain::link_hash;
 use super::overrides;
 use super::{Error, Store};
 use crate::api::ChainCheck;
@@ -69,11 +69,7 @@ impl Link<'_> {
 
     /// The row's hash after `prev`.
     pub fn hash(&self, prev: &str) -> String {
-        let mut sha = Sha256::new();
-        sha.update(prev.as_bytes());
-        sha.update(b"\n");
-        sha.update(self.text().as_bytes());
-        hex::encode(sha.finalize())
+        link_hash(prev, &self.text())
     }
 
     fn of(row: &EvidenceRow) -> Link<'_> {

@@ -13,6 +13,7 @@
 //! readers return.
 
 mod arrivals;
+mod chain;
 mod evidence;
 mod halt;
 mod ingest;

@@ -13,10 +13,10 @@
 //! Not the grouping of clusters per override (the hub's `overrides` view does that from these
 //! rows).
 
-use sha2::{Digest as _, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _, Transaction};
 
+use super::chain::link_hash;
 use super::sql::{ROWS_PER_STATEMENT, rows};
 use super::{Error, Store};
 use crate::records::OverrideRow;
@@ -78,11 +78,7 @@ impl Link<'_> {
 
     /// The row's hash after `prev`.
     pub fn hash(&self, prev: &str) -> String {
-        let mut sha = Sha256::new();
-        sha.update(prev.as_bytes());
-        sha.update(b"\n");
-        sha.update(self.text().as_bytes());
-        hex::encode(sha.finalize())
+        link_hash(prev, &self.text())
     }
 
     pub fn of(row: &OverrideRow) -> Link<'_> {
