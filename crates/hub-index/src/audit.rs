@@ -79,6 +79,16 @@ pub(crate) fn rfc3339_ms(ms: i64) -> String {
     flotilla_core::calendar::rfc3339(ms.div_euclid(1_000))
 }
 
+/// A policy result in words, as the CSV and HTML say it: compliant, non-compliant, or unknown
+/// (`None`: the agent could not evaluate the policy).
+pub fn result_word(compliant: Option<bool>) -> &'static str {
+    match compliant {
+        Some(true) => "compliant",
+        Some(false) => "non-compliant",
+        None => "unknown",
+    }
+}
+
 /// The audit as CSV: one line per control, policy and cluster, with the evidence row.
 pub fn to_csv(audit: &Audit) -> String {
     let mut out = String::from(
@@ -87,11 +97,7 @@ pub fn to_csv(audit: &Audit) -> String {
     for c in &audit.controls {
         for p in &c.policies {
             for r in &p.results {
-                let result = match r.compliant {
-                    Some(true) => "compliant",
-                    Some(false) => "non-compliant",
-                    None => "unknown",
-                };
+                let result = result_word(r.compliant);
                 let fields = [
                     audit.standard.as_str(),
                     &audit.at,

@@ -5,6 +5,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::api::Audit;
+use crate::audit::result_word;
 
 /// The page's own style, small enough to print.
 const CSS: &str = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
@@ -46,11 +47,7 @@ pub fn audit_page(audit: &Audit) -> String {
                         }
                         @for p in &c.policies {
                             @for r in &p.results {
-                                @let result = match r.compliant {
-                                    Some(true) => "compliant",
-                                    Some(false) => "non-compliant",
-                                    None => "unknown",
-                                };
+                                @let result = result_word(r.compliant);
                                 tr {
                                     td { (p.policy) }
                                     td { (r.cluster) }

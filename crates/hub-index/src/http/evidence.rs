@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::api::Evidence;
 use crate::app::{Error, Hub, Viewer};
-use crate::audit::{audit, csv_field, parse_time, rfc3339_ms, row_json, to_csv};
+use crate::audit::{audit, csv_field, parse_time, result_word, rfc3339_ms, row_json, to_csv};
 use crate::dashboard::audit_page;
 use crate::store::{EvidenceFilter, EvidenceRow, OverrideFilter, OverrideRow, PolicyMeta};
 
@@ -129,17 +129,12 @@ pub async fn evidence(State(hub): State<Arc<Hub>>, _: Viewer, Query(q): Query<Ev
 
 /// A policy result's CSV fields.
 fn policy_csv(r: &EvidenceRow) -> Vec<String> {
-    let result = match r.compliant {
-        Some(true) => "compliant",
-        Some(false) => "non-compliant",
-        None => "unknown",
-    };
     let mut fields = vec![
         r.seq.to_string(),
         rfc3339_ms(r.time_ms),
         r.cluster.clone(),
         r.policy.clone(),
-        result.to_string(),
+        result_word(r.compliant).to_string(),
         r.commit.clone().unwrap_or_default(),
         r.standards_json.clone().unwrap_or_default(),
         r.controls_json.clone().unwrap_or_default(),
