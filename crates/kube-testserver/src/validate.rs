@@ -2,7 +2,11 @@
 //! meets in practice: names, labels, workload selectors and containers, Service ports, ConfigMap
 //! values. A failure becomes a `422 Invalid` with one cause per field. Not Kubernetes' whole
 //! validation: fields it does not name are accepted as they are.
+//!
+//! The rules for names and labels are core's (`flotilla_core::name`), the ones the agent and the
+//! fleet model follow; the messages are Kubernetes' own, as the API server prints them.
 
+use flotilla_core::name::{DnsLabel, DnsSubdomain, LabelKey, LabelValue};
 use serde_json::Value;
 
 /// One failed check, as a `StatusCause`.
@@ -50,40 +54,16 @@ const LABEL: &str = "a lowercase RFC 1123 label must consist of lower case alpha
 const LABEL_VALUE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 const QUALIFIED: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
 
-pub fn is_subdomain(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 253 && name.split('.').all(|part| is_dns_label_chars(part) && !part.is_empty())
-}
-
-pub fn is_dns_label(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 63 && is_dns_label_chars(name)
-}
-
-fn is_dns_label_chars(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b.first().is_none_or(u8::is_ascii_alphanumeric)
-        && b.last().is_none_or(u8::is_ascii_alphanumeric)
-}
-
-/// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, at most `max` long (empty allowed when `max` says).
-fn is_name_part(s: &str, max: usize) -> bool {
-    let b = s.as_bytes();
-    s.len() <= max
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        && b.first().is_none_or(u8::is_ascii_alphanumeric)
-        && b.last().is_none_or(u8::is_ascii_alphanumeric)
-}
-
 /// Checks an object of `kind` in `group` about to be stored under `name`.
 pub fn validate(group: &str, kind: &str, name: &str, object: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
     let quoted = format!("{name:?}");
     // Namespaces and Services are DNS labels (they become DNS names); the rest are subdomains.
     if matches!((group, kind), ("", "Namespace" | "Service")) {
-        if !is_dns_label(name) {
+        if DnsLabel::check(name).is_err() {
             causes.push(Cause::invalid("metadata.name", &quoted, LABEL));
         }
-    } else if !is_subdomain(name) {
+    } else if DnsSubdomain::check(name).is_err() {
         causes.push(Cause::invalid("metadata.name", &quoted, SUBDOMAIN));
     }
     labels(object.pointer("/metadata/labels"), "metadata.labels", &mut causes);
@@ -117,12 +97,11 @@ pub fn validate(group: &str, kind: &str, name: &str, object: &Value) -> Vec<Caus
 fn labels(labels: Option<&Value>, field: &str, causes: &mut Vec<Cause>) {
     let Some(Value::Object(map)) = labels else { return };
     for (key, value) in map {
-        let (prefix, name) = key.rsplit_once('/').map_or((None, key.as_str()), |(p, n)| (Some(p), n));
-        if name.is_empty() || !is_name_part(name, 63) || prefix.is_some_and(|p| !is_subdomain(p)) {
+        if LabelKey::check(key).is_err() {
             causes.push(Cause::invalid(field, &format!("{key:?}"), QUALIFIED));
         }
         match value {
-            Value::String(v) if is_name_part(v, 63) => {}
+            Value::String(v) if LabelValue::check(v).is_ok() => {}
             other => {
                 let shown = other.as_str().map_or_else(|| other.to_string(), |s| format!("{s:?}"));
                 causes.push(Cause::invalid(field, &shown, LABEL_VALUE));
@@ -173,7 +152,9 @@ fn pod_spec(spec: Option<&Value>, field: &str, causes: &mut Vec<Cause>) {
         let at = format!("{field}.containers[{i}]");
         match c.get("name").and_then(Value::as_str) {
             None | Some("") => causes.push(Cause::required(&format!("{at}.name"), "")),
-            Some(n) if !is_dns_label(n) => causes.push(Cause::invalid(&format!("{at}.name"), &format!("{n:?}"), LABEL)),
+            Some(n) if DnsLabel::check(n).is_err() => {
+                causes.push(Cause::invalid(&format!("{at}.name"), &format!("{n:?}"), LABEL));
+            }
             Some(_) => {}
         }
         if c.get("image").and_then(Value::as_str).is_none_or(str::is_empty) {
@@ -285,6 +266,28 @@ mod tests {
         assert_eq!(causes[1].field, "metadata.labels");
         assert!(validate("", "ConfigMap", "app.config", &json!({})).is_empty());
         assert!(!validate("", "ConfigMap", "Bad_Name", &json!({})).is_empty());
+    }
+
+    /// The rules are core's, so the test server refuses what the agent's own checks refuse;
+    /// the words stay Kubernetes'.
+    #[test]
+    fn names_and_labels_follow_cores_rules_in_kubernetes_words() {
+        let long = "a".repeat(64);
+        for (key, value) in [("a/b/c", "x"), ("Example.com/x", "x"), ("x", long.as_str()), (long.as_str(), "x")] {
+            let object = json!({"metadata": {"labels": {key: value}}});
+            let causes = validate("", "ConfigMap", "c", &object);
+            assert_eq!(causes.len(), 1, "{key}={value}: {causes:?}");
+            let why = if LabelKey::check(key).is_err() { QUALIFIED } else { LABEL_VALUE };
+            assert!(causes[0].message.ends_with(why), "{key}={value}: {}", causes[0].message);
+        }
+        let labels = json!({"metadata": {"labels": {"app.kubernetes.io/name": "web", "empty": ""}}});
+        assert_eq!(validate("", "ConfigMap", "c", &labels), vec![]);
+        for name in ["a..b", "a.-b", &"a".repeat(254)] {
+            assert!(DnsSubdomain::check(name).is_err());
+            let causes = validate("", "ConfigMap", name, &json!({}));
+            assert_eq!(causes[0].message, format!("Invalid value: {name:?}: {SUBDOMAIN}"));
+        }
+        assert!(validate("", "Namespace", &"a".repeat(64), &json!({}))[0].message.ends_with(LABEL));
     }
 
     #[test]
