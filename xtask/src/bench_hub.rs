@@ -1081,7 +1081,7 @@ pub fn rollout_report(sizes: &[usize]) -> Result<String> {
     let placement = &fleet.placements[0];
     let (head, previous) = ("b".repeat(40), "a".repeat(40));
     let commit = |id: &str, time: i64| hub_index::git_view::Commit {
-        id: flotilla_git::CommitId::parse(id).expect("a commit id"),
+        id: id.parse::<flotilla_git::CommitId>().expect("a commit id"),
         time,
         tree: format!("tree-{id}"),
         summary: String::new(),

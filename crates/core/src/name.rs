@@ -146,12 +146,106 @@ name!(
     }
 );
 
-name!(
-    /// A full git object id: SHA-1 (40) or SHA-256 (64) lower-case hex digits.
-    CommitId,
-    "is not a commit id (40 or 64 lower-case hex digits)",
-    |id| (id.len() == 40 || id.len() == 64) && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-);
+/// A full git object id: SHA-1 (40) or SHA-256 (64) lower-case hex digits, held as its bytes
+/// (so it is `Copy`, as git libraries hold ids) and written back as the hex it was read from.
+/// The agent, the hub and `flotilla-git` use this one type.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CommitId {
+    /// The id's bytes, zero after `len`.
+    bytes: [u8; 32],
+    /// 20 (SHA-1) or 32 (SHA-256).
+    len: u8,
+}
+
+impl CommitId {
+    /// What a commit id is, after "is not".
+    pub const EXPECTED: &'static str = "is not a commit id (40 or 64 lower-case hex digits)";
+
+    /// Whether `text` is a full lower-case hex commit id, or why not.
+    pub fn check(text: &str) -> Result<(), Invalid> {
+        text.parse::<CommitId>().map(drop)
+    }
+
+    /// The id of `bytes`: 20 (SHA-1) or 32 (SHA-256) of them, none otherwise.
+    pub fn from_bytes(bytes: &[u8]) -> Option<CommitId> {
+        if bytes.len() != 20 && bytes.len() != 32 {
+            return None;
+        }
+        let mut id = CommitId { bytes: [0; 32], len: u8::try_from(bytes.len()).expect("20 or 32") };
+        id.bytes[..bytes.len()].copy_from_slice(bytes);
+        Some(id)
+    }
+
+    /// The id's 20 or 32 bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The id in lower-case hex, written into `out` (no allocation).
+    fn hex<'a>(&self, out: &'a mut [u8; 64]) -> &'a str {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for (i, b) in self.as_bytes().iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
+        }
+        std::str::from_utf8(&out[..2 * usize::from(self.len)]).expect("hex digits are ASCII")
+    }
+}
+
+impl FromStr for CommitId {
+    type Err = Invalid;
+
+    fn from_str(text: &str) -> Result<CommitId, Invalid> {
+        let invalid = || Invalid { text: text.to_string(), expected: CommitId::EXPECTED };
+        let digit = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
+        if text.len() != 40 && text.len() != 64 {
+            return Err(invalid());
+        }
+        let mut id = CommitId { bytes: [0; 32], len: u8::try_from(text.len() / 2).expect("20 or 32") };
+        for (i, pair) in text.as_bytes().chunks_exact(2).enumerate() {
+            let (Some(high), Some(low)) = (digit(pair[0]), digit(pair[1])) else { return Err(invalid()) };
+            id.bytes[i] = high << 4 | low;
+        }
+        Ok(id)
+    }
+}
+
+impl TryFrom<String> for CommitId {
+    type Error = Invalid;
+
+    fn try_from(text: String) -> Result<CommitId, Invalid> {
+        text.parse()
+    }
+}
+
+impl From<CommitId> for String {
+    fn from(id: CommitId) -> String {
+        id.to_string()
+    }
+}
+
+impl PartialEq<&str> for CommitId {
+    fn eq(&self, other: &&str) -> bool {
+        self.hex(&mut [0; 64]) == *other
+    }
+}
+
+impl fmt::Display for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.hex(&mut [0; 64]))
+    }
+}
+
+impl fmt::Debug for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CommitId({self})")
+    }
+}
 
 /// One dot-free DNS label: lower-case letters, digits and `-`, starting and ending alphanumeric.
 fn is_dns_label(part: &str) -> bool {
@@ -226,9 +320,33 @@ mod tests {
     fn commit_ids_are_full_lower_case_hex() {
         assert!(CommitId::check(&"a".repeat(40)).is_ok());
         assert!(CommitId::check(&"0".repeat(64)).is_ok());
-        for bad in ["", "abc", &"A".repeat(40), &"g".repeat(40), &"a".repeat(41)] {
+        for bad in ["", "abc", &"A".repeat(40), &"g".repeat(40), &"a".repeat(41), "é".repeat(20).as_str()] {
             assert!(CommitId::check(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            "0123ABC".parse::<CommitId>().unwrap_err().to_string(),
+            r#""0123ABC" is not a commit id (40 or 64 lower-case hex digits)"#
+        );
+    }
+
+    /// One commit id for the workspace: the bytes git libraries hold, the hex the report and
+    /// the hub's answers carry, each to the other without loss.
+    #[test]
+    fn a_commit_id_is_its_bytes_and_writes_back_its_hex() {
+        for hex in ["0123456789abcdef0123456789abcdef01234567", &"f0".repeat(32)] {
+            let id: CommitId = hex.parse().unwrap();
+            assert_eq!(id.to_string(), hex);
+            assert_eq!(id, hex);
+            assert_eq!(id.as_bytes().len(), hex.len() / 2);
+            assert_eq!(CommitId::from_bytes(id.as_bytes()), Some(id));
+            assert_eq!(serde_json::to_value(id).unwrap(), hex);
+            assert_eq!(serde_json::from_value::<CommitId>(serde_json::json!(hex)).unwrap(), id);
+            assert_eq!(format!("{id:?}"), format!("CommitId({hex})"));
+        }
+        assert_eq!(CommitId::from_bytes(&[1; 21]), None);
+        let (low, high): (CommitId, CommitId) =
+            (("0".repeat(39) + "1").parse().unwrap(), "1".repeat(40).parse().unwrap());
+        assert!(low < high, "ordered as their hex");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use gix::remote::Direction;
 
-use crate::{CommitId, Credentials, Error, Source};
+use crate::{CommitId, Credentials, Error, Source, from_gix, to_gix};
 
 /// Where the bare repositories live.
 #[derive(Debug, Clone)]
@@ -132,8 +132,9 @@ impl Cache {
         fetched.healed = healed;
         for (branch, old) in before {
             if let (Some(old), Some(new)) = (old, fetched.heads.get(&branch))
-                && old != new.oid()
-                && !descends_from(&entry.repo, new.oid(), old)
+                && let Some(new) = to_gix(*new)
+                && old != new
+                && !descends_from(&entry.repo, new, old)
             {
                 fetched.rewritten.push(branch);
             }
@@ -145,7 +146,7 @@ impl Cache {
     pub fn head(&self, url: &str, branch: &str) -> Result<CommitId, Error> {
         let (entry, _) = self.entry(url)?;
         local_head(&entry.repo, branch)
-            .map(CommitId)
+            .map(from_gix)
             .ok_or_else(|| Error::NotFetched { url: url.to_string(), branch: branch.to_string() })
     }
 }
@@ -196,7 +197,7 @@ fn tips_already_here(
         if remote != local {
             return None;
         }
-        heads.insert((*branch).to_string(), CommitId(local));
+        heads.insert((*branch).to_string(), from_gix(local));
     }
     Some(heads)
 }
@@ -398,7 +399,7 @@ fn fetch_into(
     for branch in branches.iter().filter(|b| **b != "*") {
         let id = local_head(&repo, branch)
             .ok_or_else(|| Error::Fetch { url: url.clone(), message: format!("branch {branch:?} was not written") })?;
-        heads.insert((*branch).to_string(), CommitId(id));
+        heads.insert((*branch).to_string(), from_gix(id));
     }
     Ok(Fetched { heads, changed, rewritten: Vec::new(), healed: None })
 }

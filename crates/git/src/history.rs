@@ -1,6 +1,6 @@
 //! First-parent history of a branch, for "how many commits behind" and rollout bake times.
 
-use crate::{Cache, CommitId, Error};
+use crate::{Cache, CommitId, Error, find_commit, from_gix};
 
 /// One commit of a branch's first-parent history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,10 +44,7 @@ impl Cache {
     /// The whole message of `commit` (for its trailers, such as `Flotilla-Override:`).
     pub fn message(&self, url: &str, commit: CommitId) -> Result<String, Error> {
         let (entry, _) = self.entry(url)?;
-        let object = entry
-            .repo
-            .find_commit(commit.oid())
-            .map_err(|_| Error::MissingCommit { url: url.to_string(), commit: commit.to_string() })?;
+        let object = find_commit(&entry.repo, url, commit)?;
         let raw = object.message_raw().map_err(|e| Error::Read {
             url: url.to_string(),
             what: format!("message of {commit}"),
@@ -71,29 +68,27 @@ impl Cache {
             what: format!("history of {tip}"),
             message: e.to_string(),
         };
-        for id in std::iter::once(tip).chain(hidden) {
-            repo.find_commit(id.oid())
-                .map_err(|_| Error::MissingCommit { url: url.to_string(), commit: id.to_string() })?;
-        }
-        let walk = repo.rev_walk([tip.oid()]).first_parent_only();
+        let tip_oid = find_commit(repo, url, tip)?.id;
+        let hidden = hidden.map(|id| find_commit(repo, url, id).map(|c| c.id)).transpose()?;
+        let walk = repo.rev_walk([tip_oid]).first_parent_only();
         // Hidden commits are painted through every parent (as git's `^other` is), so a commit
         // merged into `other` with `--no-ff` counts as reachable from it.
         let walk = match hidden {
-            Some(other) => walk.with_hidden([other.oid()]),
+            Some(other) => walk.with_hidden([other]),
             None => walk,
         };
         let walk = walk.all().map_err(|e| read_err(&e))?;
         let mut out = Vec::new();
         for info in walk {
             let info = info.map_err(|e| read_err(&e))?;
-            if until.is_some_and(|u| u.oid() == info.id) || out.len() >= limit {
+            if until.is_some_and(|u| u == from_gix(info.id)) || out.len() >= limit {
                 break;
             }
             let commit = info.object().map_err(|e| read_err(&e))?;
             let time = commit.time().map_err(|e| read_err(&e))?.seconds;
             let summary = commit.message().map(|m| m.summary().to_string()).unwrap_or_default();
             let tree = commit.tree_id().map_err(|e| read_err(&e))?.to_string();
-            out.push(Commit { id: CommitId(info.id), time, tree, summary });
+            out.push(Commit { id: from_gix(info.id), time, tree, summary });
         }
         Ok(out)
     }

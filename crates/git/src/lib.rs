@@ -24,40 +24,26 @@ pub use credentials::Credentials;
 pub use history::Commit;
 pub use verify::{Signature, SignatureKind, Verdict, check_signature, verify_commit_object};
 
-/// A commit id: 40 lower-case hex digits (SHA-1), as gix holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CommitId(gix::ObjectId);
+/// A commit id is core's ([`flotilla_core::name::CommitId`]): the agent, the hub, the report
+/// and this crate hold the same type, read by one rule.
+pub use flotilla_core::name::CommitId;
 
-impl CommitId {
-    /// Reads a full hex commit id, by core's rule for one (`flotilla_core::name::CommitId`:
-    /// the report and the hub's answers check ids by it too), then as gix reads it.
-    pub fn parse(hex: &str) -> Result<CommitId, Error> {
-        flotilla_core::name::CommitId::check(hex)?;
-        gix::ObjectId::from_hex(hex.as_bytes()).map(CommitId).map_err(|_| {
-            Error::BadCommitId(flotilla_core::name::Invalid {
-                text: hex.to_string(),
-                expected: "is not a SHA-1 commit id",
-            })
-        })
-    }
-
-    pub(crate) fn oid(self) -> gix::ObjectId {
-        self.0
-    }
+/// `id` as gix holds it; none for a SHA-256 id, which a SHA-1 repository cannot hold (a lookup
+/// of one finds no commit).
+pub(crate) fn to_gix(id: CommitId) -> Option<gix::ObjectId> {
+    gix::ObjectId::try_from(id.as_bytes()).ok()
 }
 
-impl std::fmt::Display for CommitId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
-    }
+/// An id gix gave.
+pub(crate) fn from_gix(oid: gix::ObjectId) -> CommitId {
+    CommitId::from_bytes(oid.as_slice()).expect("gix ids are 20 (SHA-1) or 32 (SHA-256) bytes")
 }
 
-impl std::str::FromStr for CommitId {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<CommitId, Error> {
-        CommitId::parse(s)
-    }
+/// The commit `id` in `repo`, or [`Error::MissingCommit`] naming `url`.
+pub(crate) fn find_commit<'r>(repo: &'r gix::Repository, url: &str, id: CommitId) -> Result<gix::Commit<'r>, Error> {
+    to_gix(id)
+        .and_then(|oid| repo.find_commit(oid).ok())
+        .ok_or_else(|| Error::MissingCommit { url: url.to_string(), commit: id.to_string() })
 }
 
 /// A repository to read: its URL and how to authenticate.
@@ -92,8 +78,6 @@ pub enum Error {
     Read { url: String, what: String, message: String },
     #[error("cache {path}: {message}")]
     Cache { path: String, message: String },
-    #[error(transparent)]
-    BadCommitId(#[from] flotilla_core::name::Invalid),
     #[error("credentials file {path}: {message}")]
     Credentials { path: String, message: String },
 }
@@ -107,10 +91,20 @@ mod tests {
     #[test]
     fn a_commit_id_is_read_by_cores_rule() {
         let lower = "0123456789abcdef0123456789abcdef01234567";
-        assert_eq!(CommitId::parse(lower).unwrap().to_string(), lower);
+        assert_eq!(lower.parse::<CommitId>().unwrap().to_string(), lower);
         let upper = lower.to_uppercase();
-        let error = CommitId::parse(&upper).unwrap_err().to_string();
+        let error = upper.parse::<CommitId>().unwrap_err().to_string();
         assert_eq!(error, format!("{upper:?} is not a commit id (40 or 64 lower-case hex digits)"));
-        assert!(CommitId::parse("0123abc").is_err());
+        assert!("0123abc".parse::<CommitId>().is_err());
+    }
+
+    #[test]
+    fn ids_go_to_gix_and_back_unchanged() {
+        let id: CommitId = "0123456789abcdef0123456789abcdef01234567".parse().unwrap();
+        let oid = to_gix(id).unwrap();
+        assert_eq!(oid.to_string(), id.to_string());
+        assert_eq!(from_gix(oid), id);
+        let sha256: CommitId = "ab".repeat(32).parse().unwrap();
+        assert_eq!(to_gix(sha256), None, "a SHA-1 build holds no SHA-256 id");
     }
 }

@@ -3,7 +3,7 @@
 use flotilla_core::snapshot::{Entry, Snapshot};
 use gix::objs::tree::EntryKind;
 
-use crate::{Cache, CommitId, Error};
+use crate::{Cache, CommitId, Error, find_commit};
 
 /// Blobs larger than this are not read; the snapshot records their size and rendering refuses
 /// them by name.
@@ -19,9 +19,7 @@ impl Cache {
             what,
             message: e.to_string(),
         };
-        let commit_obj = repo
-            .find_commit(commit.oid())
-            .map_err(|_| Error::MissingCommit { url: url.to_string(), commit: commit.to_string() })?;
+        let commit_obj = find_commit(repo, url, commit)?;
         let tree = commit_obj.tree().map_err(|e| read_err(format!("the tree of {commit}"), &e))?;
         let mut recorder = gix::traverse::tree::Recorder::default();
         tree.traverse().breadthfirst(&mut recorder).map_err(|e| read_err(format!("the tree of {commit}"), &e))?;

@@ -14,7 +14,7 @@ use std::fmt;
 
 use flotilla_core::fleet::{Verify, VerifyMode};
 
-use crate::{Cache, CommitId, Error};
+use crate::{Cache, CommitId, Error, find_commit};
 
 /// How a commit's signature checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,10 +96,7 @@ impl Cache {
             return Ok(Verdict::new(Signature::Unsigned, VerifyMode::Off));
         }
         let (entry, _) = self.entry(url)?;
-        let object = entry
-            .repo
-            .find_commit(commit.oid())
-            .map_err(|_| Error::MissingCommit { url: url.to_string(), commit: commit.to_string() })?;
+        let object = find_commit(&entry.repo, url, commit)?;
         Ok(verify_commit_object(&object.data, policy))
     }
 }

@@ -26,7 +26,7 @@ impl Fixture {
         Cache::new(self.repos().join("cache"))
     }
     fn rev(&self, rev: &str) -> CommitId {
-        CommitId::parse(&git(&self.repos().join("fleet.git"), &["rev-parse", rev])).unwrap()
+        git(&self.repos().join("fleet.git"), &["rev-parse", rev]).parse::<CommitId>().unwrap()
     }
 }
 

@@ -390,8 +390,14 @@ fn commit_missing_from_the_cache_is_an_error() {
     fx.commit("first", &Sign::No);
     let cache = fx.cache();
     cache.fetch(&Source::new(fx.url()), &["main"]).unwrap();
-    let absent = CommitId::parse("0123456789abcdef0123456789abcdef01234567").unwrap();
+    let absent = "0123456789abcdef0123456789abcdef01234567".parse::<CommitId>().unwrap();
     let policy = ssh_policy(VerifyMode::Enforce, "");
     let err = cache.verify(&fx.url(), absent, &policy).unwrap_err();
     assert!(matches!(err, Error::MissingCommit { .. }), "{err}");
+    // A SHA-256 id reads (core's rule, as the report's), where flotilla-git's own id type once
+    // refused it; a SHA-1 repository simply holds no such commit.
+    let sha256 = "ab".repeat(32).parse::<CommitId>().unwrap();
+    let err = cache.verify(&fx.url(), sha256, &policy).unwrap_err();
+    assert!(matches!(err, Error::MissingCommit { .. }), "{err}");
+    assert!(matches!(cache.snapshot(&fx.url(), sha256), Err(Error::MissingCommit { .. })));
 }

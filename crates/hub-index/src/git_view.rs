@@ -726,7 +726,7 @@ impl FleetView {
         let Some(branch) = self.source_branch(environment, placement) else {
             return unknown;
         };
-        let position = CommitId::parse(applied_commit).ok().and_then(|c| branch.positions.get(&c).copied());
+        let position = applied_commit.parse::<CommitId>().ok().and_then(|c| branch.positions.get(&c).copied());
         Lag {
             head: branch.head,
             commits_behind: position,
@@ -845,7 +845,7 @@ impl FleetView {
         let fetched = self.branch_state(url, reference).and_then(|b| b.head);
         let commit = fetched
             .or_else(|| (url == self.fleet_url).then(|| self.cache.head(url, reference).ok()).flatten())
-            .or_else(|| CommitId::parse(reference).ok())?;
+            .or_else(|| reference.parse::<CommitId>().ok())?;
         self.snapshot(url, commit).ok().map(|_| commit)
     }
 
@@ -928,7 +928,7 @@ impl FleetView {
             return Err(at.error.clone().unwrap_or_else(|| "the source has no head".into()));
         };
         let applied =
-            applied.and_then(|c| CommitId::parse(c).ok()).and_then(|c| self.snapshot(url, c).ok().map(|s| (c, s)));
+            applied.and_then(|c| c.parse::<CommitId>().ok()).and_then(|c| self.snapshot(url, c).ok().map(|s| (c, s)));
         let (commit, snapshot) = match applied {
             Some(found) => found,
             None => (head, self.snapshot(url, head)?),

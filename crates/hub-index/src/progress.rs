@@ -181,7 +181,7 @@ mod tests {
     /// arrival times a rollout.
     fn commit(id: char, tree: &str) -> Commit {
         Commit {
-            id: flotilla_git::CommitId::parse(&id.to_string().repeat(40)).unwrap(),
+            id: id.to_string().repeat(40).parse::<flotilla_git::CommitId>().unwrap(),
             time: -30 * 86_400,
             tree: tree.into(),
             summary: String::new(),

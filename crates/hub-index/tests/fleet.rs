@@ -298,7 +298,7 @@ fn lag_counts_commits_and_since_when_the_cluster_is_behind() {
     let (url, name) = (branch.url.clone(), branch.branch.clone());
     assert_eq!(branch.look().unwrap(), [c3.clone(), c2.clone(), c1.clone(), c0.clone()], "the look at the branch");
     view.set_arrivals(&url, &name, arrivals);
-    let head = Some(CommitId::parse(&c3).unwrap());
+    let head = Some(c3.parse::<CommitId>().unwrap());
     let lag = |commit: &str| {
         let l = view.lag("prod", "web", commit);
         assert_eq!(l.head, head);

@@ -127,7 +127,7 @@ fn read_fleet(config: &Config, git_ref: Option<&str>, previous: Option<FleetAt>)
         .context("fleet.credentialsFile")?;
     let source = Source { url: config.fleet.url.to_string(), credentials };
     let git_ref = git_ref.unwrap_or(&config.cluster.environment);
-    let (commit, tree, branch) = if let Ok(commit) = CommitId::parse(git_ref) {
+    let (commit, tree, branch) = if let Ok(commit) = git_ref.parse::<CommitId>() {
         // A commit is found on whichever branch holds it, anywhere in its history.
         retrying_git(|| cache.fetch(&source, &["*"])).context("fetching the fleet repository")?;
         (commit, cache.clone(), None)
@@ -816,7 +816,7 @@ async fn schedule<'f>(
         }
         let passed = said_of_overrides(name, checks.as_deref().unwrap_or_default(), &notes);
         let (commit, waiting) = taken?;
-        located.commit = CommitId::parse(commit).expect("a commit id git gave");
+        located.commit = commit.parse::<CommitId>().expect("a commit id git gave");
         return Ok((located, waiting, passed));
     }
 }
@@ -859,13 +859,13 @@ fn read_overrides(
     candidates: flotilla_core::rollout::Candidates<'_>,
 ) -> Result<Vec<OverrideRead>, (SyncState, String)> {
     use flotilla_core::rollout::Candidates;
-    let newest = CommitId::parse(candidates.newest()).expect("a commit id git gave");
+    let newest = candidates.newest().parse::<CommitId>().expect("a commit id git gave");
     let signers = crate::trust::override_signers(config).map_err(|e| (SyncState::Failed, format!("{e:#}")))?;
     let check = |commit| crate::trust::check_override(&at.cache, url, commit, signers.as_ref(), name);
     let commits = match candidates {
         Candidates::Running(_) => vec![newest],
         Candidates::Between { since, .. } => {
-            let since = since.map(|c| CommitId::parse(c).expect("a commit id git gave"));
+            let since = since.map(|c| c.parse::<CommitId>().expect("a commit id git gave"));
             at.cache
                 .history(url, newest, since, ROLLOUT_HISTORY)
                 .map_err(|e| (SyncState::SourceUnreachable, format!("{e:#}")))?
@@ -923,7 +923,7 @@ where
 /// The commit a placement applied last, from its inventory in the cluster.
 async fn applied(cluster: &mut Cluster, namespace: &str, key: &[u8], placement: &str) -> Option<CommitId> {
     let inventory = sync::read_inventory(cluster, namespace, placement, key).await.ok()?;
-    CommitId::parse(&inventory.commit).ok()
+    inventory.commit.parse::<CommitId>().ok()
 }
 
 /// Fetches a placement's source at its environment's branch: the commit to render, or the

@@ -29,7 +29,7 @@ pub fn render(
     budget: &Budget,
 ) -> Result<Rendered> {
     let full = Cache::new(cache_dir);
-    let (cache, commit) = if let Ok(commit) = CommitId::parse(git_ref) {
+    let (cache, commit) = if let Ok(commit) = git_ref.parse::<CommitId>() {
         // A commit is found on whichever branch holds it, anywhere in its history.
         full.fetch(source, &["*"])?;
         (full, commit)

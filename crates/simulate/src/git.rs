@@ -358,7 +358,7 @@ impl Git {
 
     /// The commit with this id, if the simulator has seen it.
     pub fn lookup(&self, hex: &str) -> Option<CommitIx> {
-        CommitId::parse(hex).ok().and_then(|id| self.by_id.get(&id).copied())
+        hex.parse::<CommitId>().ok().and_then(|id| self.by_id.get(&id).copied())
     }
 
     /// The files of a commit, read once.

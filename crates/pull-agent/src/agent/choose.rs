@@ -39,7 +39,7 @@ const FLEET_COMMIT_FILE: &str = "fleet-commit";
 
 fn fleet_in_use(config: &Config) -> Option<CommitId> {
     let text = std::fs::read_to_string(config.state_dir.join(FLEET_COMMIT_FILE)).ok()?;
-    CommitId::parse(text.trim()).ok()
+    text.trim().parse::<CommitId>().ok()
 }
 
 fn keep_fleet_in_use(config: &Config, commit: CommitId) {
@@ -158,7 +158,7 @@ async fn gate(
     let in_use_id = in_use.map(|c| c.to_string());
     let windows = rollout::Windows::at(&spec.windows, now);
     let freeze = rollout::frozen(&spec.freezes, now);
-    let parse = |id: &str| CommitId::parse(id).expect("an id git gave");
+    let parse = |id: &str| id.parse::<CommitId>().expect("an id git gave");
     let mut checks: Option<Vec<OverrideOf>> = None;
     let mut same_view = None;
     let mut older = None;
@@ -226,7 +226,7 @@ fn read_overrides(config: &Config, tip: &FleetAt, ids: &[String]) -> Result<Vec<
     let signers = crate::trust::override_signers(config)?;
     let mut read = Vec::new();
     for id in ids {
-        let commit = CommitId::parse(id).expect("an id git gave");
+        let commit = id.parse::<CommitId>().expect("an id git gave");
         let said =
             crate::trust::check_override(&tip.cache, &tip.source.url, commit, signers.as_ref(), FLEET_REPOSITORY);
         if let Err(e) = &said {
