@@ -126,7 +126,7 @@ fn load_fleet() -> Result<Fleet> {
 /// what was found.
 fn store_policies(fleet: &Fleet) -> Result<Vec<&Policy>> {
     let identity = ClusterIdentity {
-        name: "store-bench".into(),
+        name: "store-bench".parse().expect("a name by the rule"),
         environment: "prod".into(),
         labels: [("kind".to_string(), "store".to_string())].into_iter().collect(),
     };

@@ -42,7 +42,8 @@ pub struct Error {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
-    pub name: String,
+    /// Read by its rule ([`DnsSubdomain`]), so a bad name is an error naming `metadata.name`.
+    pub name: DnsSubdomain,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: Labels,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -204,7 +205,9 @@ impl PlacementSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    pub repository: String,
+    /// The name of a declared `Repository` (or `fleet`): a name by the same rule, so a
+    /// reference that could name no repository is refused as the fleet is read.
+    pub repository: DnsSubdomain,
     #[serde(default = "dot")]
     pub path: String,
 }
@@ -348,7 +351,7 @@ pub struct Fleet {
 /// Who a cluster is: what its agent's config says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterIdentity {
-    pub name: String,
+    pub name: DnsSubdomain,
     pub environment: String,
     pub labels: Labels,
 }
@@ -429,7 +432,6 @@ impl Fleet {
             None => return Err(("apiVersion".into(), "missing".into())),
         }
         let envelope: Envelope = typed(doc, "")?;
-        DnsSubdomain::check(&envelope.metadata.name).map_err(|e| ("metadata.name".to_string(), e.to_string()))?;
         let metadata = envelope.metadata;
         let file = file.to_string();
         match envelope.kind.as_str() {
@@ -501,7 +503,7 @@ impl Fleet {
 
     fn check_duplicates(&mut self, errors: &mut Vec<Error>) {
         fn dedup<S>(kind: &str, objects: &mut Vec<Object<S>>, errors: &mut Vec<Error>) {
-            let mut seen: BTreeMap<String, String> = BTreeMap::new();
+            let mut seen: BTreeMap<DnsSubdomain, String> = BTreeMap::new();
             objects.retain(|o| {
                 if let Some(first) = seen.get(&o.metadata.name) {
                     errors.push(Error {
@@ -828,6 +830,21 @@ mod tests {
         assert!(errors[0].message.contains("is not a DNS-1123 subdomain"), "{}", errors[0]);
     }
 
+    /// A placement's source named its repository with any string, so `Store_App` was read and
+    /// only found missing later, by each reader in turn; it is a name by the rule of the names
+    /// it refers to, refused where it is written.
+    #[test]
+    fn a_source_repository_that_could_name_no_repository_is_refused_as_read() {
+        let (f, errors) = fleet(&[("fleet/p.yaml", &PLACEMENT.replace("store-app", "Store_App"))]);
+        assert_eq!(f.placements.len(), 0);
+        assert_eq!((errors[0].file.as_str(), errors[0].field.as_str()), ("fleet/p.yaml", "spec.source.repository"));
+        assert!(errors[0].message.contains("\"Store_App\" is not a DNS-1123 subdomain"), "{}", errors[0]);
+        let (f, errors) = fleet(&[("fleet/p.yaml", PLACEMENT)]);
+        assert_eq!(errors, []);
+        assert_eq!(f.placements[0].spec.source.repository, "store-app");
+        assert_eq!(f.placements[0].name(), "bt");
+    }
+
     #[test]
     fn invalid_yaml_names_the_file() {
         let (_, errors) = fleet(&[("fleet/a.yaml", "a: [\n")]);
@@ -851,11 +868,11 @@ mod tests {
                 "apiVersion: flotilla.dev/v1alpha1\nkind: Cluster\nmetadata: {name: s1, labels: {kind: store}}\nspec: {environment: prod}\n",
             ),
         ]);
-        let me = ClusterIdentity { name: "s1".into(), environment: "prod".into(), labels: Labels::new() };
+        let me = ClusterIdentity { name: "s1".parse().unwrap(), environment: "prod".into(), labels: Labels::new() };
         let sel = f.select(&me);
         assert_eq!(sel.placements.len(), 1);
         assert!(sel.mismatch.unwrap().contains("labels {kind=store} in the fleet repository, {} in the agent config"));
-        let other = ClusterIdentity { name: "c1".into(), environment: "prod".into(), labels: Labels::new() };
+        let other = ClusterIdentity { name: "c1".parse().unwrap(), environment: "prod".into(), labels: Labels::new() };
         assert_eq!(f.select(&other).placements.len(), 0);
     }
 }

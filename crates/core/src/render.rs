@@ -73,7 +73,7 @@ pub fn render_with(
     let spec = &placement.spec;
     let mut objects = kustomize::build_with(source, &spec.source.path, &options.budget).map_err(|e| Error::Source {
         placement: placement.name().to_string(),
-        repository: spec.source.repository.clone(),
+        repository: spec.source.repository.to_string(),
         path: spec.source.path.clone(),
         source: Box::new(e),
     })?;
@@ -193,7 +193,7 @@ impl Prepared {
         match self {
             Prepared::Digest(_) => Vec::new(),
             Prepared::Substitutes { variables, .. } => {
-                variables.iter().map(|v| resolve(v, identity).ok_or_else(|| identity.name.clone())).collect()
+                variables.iter().map(|v| resolve(v, identity).ok_or_else(|| identity.name.to_string())).collect()
             }
         }
     }
@@ -337,7 +337,7 @@ pub fn variables(objects: &[Value]) -> BTreeSet<String> {
 /// cluster does not have.
 pub fn resolve(name: &str, identity: &ClusterIdentity) -> Option<String> {
     match name {
-        "cluster.name" => Some(identity.name.clone()),
+        "cluster.name" => Some(identity.name.to_string()),
         "cluster.environment" => Some(identity.environment.clone()),
         _ => name.strip_prefix("cluster.labels.").and_then(|k| identity.labels.get(k).cloned()),
     }
@@ -421,7 +421,7 @@ mod tests {
 
     fn identity() -> ClusterIdentity {
         ClusterIdentity {
-            name: "store-0042".into(),
+            name: "store-0042".parse().unwrap(),
             environment: "prod".into(),
             labels: parse_labels("kind=store,region=eu").unwrap(),
         }
@@ -450,7 +450,7 @@ mod tests {
     fn a_prepared_render_gives_every_cluster_of_its_key_what_a_whole_render_gives() {
         let customized = "  customizations:\n  - clusters: {matchLabels: {region: eu}}\n    patches:\n    - target: {kind: Deployment, name: web}\n      patch: |\n        - {op: replace, path: /spec/replicas, value: 2}\n";
         let cluster = |name: &str, labels: &str| ClusterIdentity {
-            name: name.into(),
+            name: name.parse().unwrap(),
             environment: "prod".into(),
             labels: parse_labels(labels).unwrap(),
         };

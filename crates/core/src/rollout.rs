@@ -396,7 +396,7 @@ mod tests {
 
     fn identity(name: &str, labels: &[(&str, &str)]) -> ClusterIdentity {
         ClusterIdentity {
-            name: name.into(),
+            name: name.parse().unwrap(),
             environment: "prod".into(),
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }

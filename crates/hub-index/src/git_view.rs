@@ -533,7 +533,7 @@ impl FleetView {
                     };
                     let source = PlacementSource {
                         placement: placement.clone(),
-                        repository: placement.spec.source.repository.clone(),
+                        repository: placement.spec.source.repository.to_string(),
                         source: self.source_at(environment, placement, &name),
                         other_environments,
                     };

@@ -97,8 +97,8 @@ pub fn preview(view: &FleetView, scenario: &Scenario, clusters: &[Known]) -> Pre
     for cluster in clusters {
         let labels: BTreeMap<String, String> =
             cluster.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let identity =
-            ClusterIdentity { name: cluster.name.to_string(), environment: scenario.environment.clone(), labels };
+        let name = cluster.name.parse().expect("the index holds the names of reports, which were read by the rule");
+        let identity = ClusterIdentity { name, environment: scenario.environment.clone(), labels };
         let running: BTreeMap<&str, (Option<&str>, Option<&str>)> = cluster
             .placements
             .iter()
@@ -245,7 +245,7 @@ fn diff(
     running: Option<&str>,
 ) -> Diff {
     let mut diff = Diff {
-        cluster: identity.name.clone(),
+        cluster: identity.name.to_string(),
         from_commit: None,
         to_commit: None,
         objects: Vec::new(),

@@ -349,7 +349,7 @@ mod tests {
             let mut r = row(&name, i % 97 == 0, "Synced", 'a', i + 1);
             r.labels.insert("region".into(), ["eu", "us", "apac"][usize::try_from(i % 3).unwrap()].into());
             let identity = flotilla_core::fleet::ClusterIdentity {
-                name: name.clone(),
+                name: name.parse().unwrap(),
                 environment: "prod".into(),
                 labels: r.labels.clone(),
             };

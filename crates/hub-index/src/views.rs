@@ -814,7 +814,7 @@ mod governance_tests {
         let spec = json!({"standards": standards, "controls": controls, "categories": ["Network"],
             "severity": "high", "remediation": "inform", "clusters": clusters, "objects": []});
         Policy {
-            metadata: Metadata { name: name.into(), labels: BTreeMap::new(), annotations: BTreeMap::new() },
+            metadata: Metadata { name: name.parse().unwrap(), labels: BTreeMap::new(), annotations: BTreeMap::new() },
             spec: serde_json::from_value::<PolicySpec>(spec).unwrap(),
             file: "fleet/policies.yaml".into(),
         }

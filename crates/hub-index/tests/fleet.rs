@@ -159,7 +159,11 @@ fn app_files(version: &str) -> Vec<(&'static str, String)> {
 }
 
 fn identity(name: &str, environment: &str, labels: &str) -> ClusterIdentity {
-    ClusterIdentity { name: name.into(), environment: environment.into(), labels: parse_labels(labels).unwrap() }
+    ClusterIdentity {
+        name: name.parse().unwrap(),
+        environment: environment.into(),
+        labels: parse_labels(labels).unwrap(),
+    }
 }
 
 /// What the agent of `identity` computes for `placement`, with a cache of its own: the fleet

@@ -70,7 +70,7 @@ const STORES: [(&str, &str); 4] =
     [("store-0001", "us"), ("store-0002", "us"), ("store-0003", "eu"), ("store-0004", "eu")];
 
 fn identity(name: &str, labels: &str) -> ClusterIdentity {
-    ClusterIdentity { name: name.into(), environment: "prod".into(), labels: parse_labels(labels).unwrap() }
+    ClusterIdentity { name: name.parse().unwrap(), environment: "prod".into(), labels: parse_labels(labels).unwrap() }
 }
 
 fn store(name: &str, region: &str) -> ClusterIdentity {

@@ -93,7 +93,7 @@ pub async fn connect(kubernetes: &Kubernetes) -> Result<kube::Client> {
 /// The identity this agent runs as.
 pub fn identity(config: &Config) -> ClusterIdentity {
     ClusterIdentity {
-        name: config.cluster.name.to_string(),
+        name: config.cluster.name.clone(),
         labels: config.cluster.labels.clone(),
         environment: config.cluster.environment.clone(),
     }

@@ -278,7 +278,7 @@ pub fn check(from: CheckFrom, out: &mut impl Write) -> Result<bool> {
     let mut agent_namespace = crate::config::DEFAULT_NAMESPACE.to_string();
     let (objects, policies, errors) = match from {
         CheckFrom::Config { config, git_ref } => {
-            agent_namespace.clone_from(&config.namespace);
+            agent_namespace = config.namespace.to_string();
             let rendered = crate::agent::render(&config, None, git_ref.as_deref())?;
             for w in &rendered.warnings {
                 tracing::warn!("{w}");

@@ -3,8 +3,8 @@
 //!
 //! Reading is strict: unknown keys are refused at every level, and every problem is one [`Error`]
 //! naming the file and the dotted field path. Paths come out resolved (relative to the file's
-//! folder, `~/` expanded), defaults filled in, and identifiers validated as Kubernetes validates
-//! them, so the rest of the agent never re-checks them. This module does not act on the
+//! folder, `~/` expanded), defaults filled in, and identifiers read as core's `name` types (by
+//! the rules Kubernetes validates them by), so the rest of the agent never re-checks them. This module does not act on the
 //! configuration: it opens no connection, does not check that the named files exist (the token
 //! file appears only after `pull-agent register`), and draws no random numbers ([`jittered`]
 //! takes them from the caller).
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use flotilla_core::name::{DnsLabel, DnsSubdomain, GitUrl, Invalid, LabelKey, LabelValue};
+use flotilla_core::name::{DnsLabel, DnsSubdomain, GitUrl, LabelKey, LabelValue};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -43,7 +43,7 @@ pub struct Config {
     /// Git cache, report spool and last good state.
     pub state_dir: PathBuf,
     /// Where the agent keeps its inventory ConfigMaps.
-    pub namespace: String,
+    pub namespace: DnsLabel,
     /// How placements are rendered: `render.maxObjects` and `render.maxBytes`, the budget of
     /// one render (defaults: [`flotilla_core::kustomize::Budget::default`]).
     pub render: flotilla_core::render::Options,
@@ -155,13 +155,8 @@ impl Config {
         };
         let state_dir = paths.resolve(&required(raw.state_dir, "stateDir")?, "stateDir")?;
         let hub = raw.hub.map(|hub| check_hub(hub, &state_dir, &paths)).transpose()?;
-        let namespace = match raw.namespace {
-            None => DEFAULT_NAMESPACE.to_string(),
-            Some(namespace) => {
-                DnsLabel::check(&namespace).map_err(|e| invalid("namespace", e.to_string()))?;
-                namespace
-            }
-        };
+        let namespace =
+            raw.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.parse().expect("the default namespace is a DNS label"));
         let render = raw.render.map(check_render).transpose()?.unwrap_or_default();
         let kubernetes = check_kubernetes(required(raw.kubernetes, "kubernetes")?, &paths)?;
         let sources_verify = raw.sources.and_then(|s| s.verify).unwrap_or_default();
@@ -209,7 +204,8 @@ struct RawConfig {
     /// A value, not a string, so that `pollInterval: 60` gets the duration message.
     poll_interval: Option<Value>,
     state_dir: Option<String>,
-    namespace: Option<String>,
+    /// Read by its rule: a bad one is refused naming `namespace`.
+    namespace: Option<DnsLabel>,
     render: Option<RawRender>,
     kubernetes: Option<RawKubernetes>,
 }
@@ -217,7 +213,7 @@ struct RawConfig {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawCluster {
-    name: Option<String>,
+    name: Option<DnsSubdomain>,
     environment: Option<String>,
     labels: Option<BTreeMap<String, String>>,
 }
@@ -225,7 +221,7 @@ struct RawCluster {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawFleet {
-    url: Option<String>,
+    url: Option<GitUrl>,
     credentials_file: Option<String>,
     verify: Option<RawVerify>,
 }
@@ -320,8 +316,7 @@ fn reword(message: &str) -> String {
 }
 
 fn check_cluster(raw: RawCluster) -> Result<ClusterConfig, Error> {
-    let name: DnsSubdomain =
-        required(raw.name, "cluster.name")?.try_into().map_err(|e: Invalid| invalid("cluster.name", e.to_string()))?;
+    let name = required(raw.name, "cluster.name")?;
     let environment = required(raw.environment, "cluster.environment")?;
     if environment.is_empty() {
         return Err(invalid("cluster.environment", "must not be empty"));
@@ -335,8 +330,7 @@ fn check_cluster(raw: RawCluster) -> Result<ClusterConfig, Error> {
 }
 
 fn check_fleet(raw: RawFleet, paths: &Paths) -> Result<FleetConfig, Error> {
-    let url: GitUrl =
-        required(raw.url, "fleet.url")?.try_into().map_err(|e: Invalid| invalid("fleet.url", e.to_string()))?;
+    let url = required(raw.url, "fleet.url")?;
     let credentials_file =
         raw.credentials_file.map(|file| paths.resolve(&file, "fleet.credentialsFile")).transpose()?;
     let verify = match raw.verify {
@@ -576,7 +570,7 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
                 }),
                 poll_interval: Duration::from_secs(90),
                 state_dir: "/var/lib/flotilla".into(),
-                namespace: "flotilla-agent".into(),
+                namespace: "flotilla-agent".parse().unwrap(),
                 render: flotilla_core::render::Options::default(),
                 kubernetes: Kubernetes::Kubeconfig {
                     path: "/home/agent/.kube/config".into(),

@@ -94,7 +94,7 @@ pub fn render_cluster_with(
     let mut cache: BTreeMap<String, Snapshot> = BTreeMap::new();
     let mut rendered = Vec::new();
     for placement in selection.placements.iter().filter(|p| only.is_none_or(|n| p.name() == n)) {
-        let repo = &placement.spec.source.repository;
+        let repo = placement.spec.source.repository.as_str();
         if repo != FLEET_REPOSITORY
             && let Err(e) = fleet.source_repository(repo)
         {
@@ -105,7 +105,7 @@ pub fn render_cluster_with(
             let dir = sources.dir_of(repo);
             match crate::folder::snapshot(&dir) {
                 Ok(s) => {
-                    cache.insert(repo.clone(), s);
+                    cache.insert(repo.to_string(), s);
                 }
                 Err(e) => {
                     errors.push(format!("placement {}: source {repo} in {}: {e:#}", placement.name(), dir.display()));

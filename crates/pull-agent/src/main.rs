@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use flotilla_core::fleet::{ClusterIdentity, VerifyMode};
+use flotilla_core::name::DnsSubdomain;
 use flotilla_core::selector::parse_labels;
 use pull_agent::command::{self, CheckFrom, Local, Remote};
 use pull_agent::config::Config;
@@ -70,7 +71,8 @@ impl LocalArgs {
     /// The local form, checked: `None` without `--fleet-dir`.
     fn local(self) -> Result<Option<Local>> {
         let Some(fleet_dir) = self.fleet_dir else { return Ok(None) };
-        let name = self.cluster.context("--fleet-dir needs --cluster NAME")?;
+        let name: DnsSubdomain =
+            self.cluster.context("--fleet-dir needs --cluster NAME")?.parse().context("--cluster")?;
         let environment = self.environment.context("--fleet-dir needs --environment ENV")?;
         let labels = parse_labels(&self.labels).map_err(anyhow::Error::msg).context("--labels")?;
         let overrides = command::source_overrides(&self.sources)?;

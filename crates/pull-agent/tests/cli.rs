@@ -343,6 +343,23 @@ fn a_fleet_folder_without_a_fleet_is_refused_naming_what_it_expected() {
     }
 }
 
+/// The local form's `--cluster` was taken as any string, where agent.yaml's `cluster.name`
+/// is a DNS-1123 subdomain: `Store_5` rendered as a cluster no agent could be.
+#[test]
+fn a_local_cluster_name_follows_the_rule_of_the_configs() {
+    for command in ["render", "check"] {
+        let args = [command, "--fleet-dir", "examples/retail-fleet/infra", "--cluster", "Store_5"];
+        let (code, stdout, stderr) =
+            pull_agent(&[&args[..], &["--labels", "kind=store", "--environment", "prod"]].concat());
+        assert_eq!((code, stdout.as_str()), (1, ""), "{command}: {stderr}");
+        assert_eq!(
+            stderr,
+            "pull-agent: error: --cluster: \"Store_5\" is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', at most 253)\n",
+            "{command}"
+        );
+    }
+}
+
 /// Regression: `pull-agent render … | head` ended with "Broken pipe (os error 32)" and exit 101.
 #[test]
 fn a_closed_standard_output_ends_the_command_quietly() {

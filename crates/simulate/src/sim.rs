@@ -237,7 +237,9 @@ fn population(
                 })
                 .collect();
             let identity = ClusterIdentity {
-                name: format!("{prefix}{n:0width$}"),
+                name: format!("{prefix}{n:0width$}")
+                    .parse()
+                    .expect("the scenario's reading checked that its prefix names clusters"),
                 environment: group.environment.clone(),
                 labels: labels.clone(),
             };

@@ -1115,7 +1115,7 @@ impl Cluster {
             let time = flotilla_core::calendar::rfc3339(now);
             let report = Report {
                 version: report::VERSION,
-                cluster: self.identity.name.clone(),
+                cluster: self.identity.name.to_string(),
                 agent_version: env!("CARGO_PKG_VERSION").to_string(),
                 sequence: self.sequence,
                 time,
