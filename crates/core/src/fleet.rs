@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::kustomize::Target;
-use crate::name::{DnsSubdomain, GitUrl};
+use crate::name::{DnsLabel, DnsSubdomain, GitUrl};
 use crate::selector::{LabelSelector, Labels};
 use crate::snapshot::Snapshot;
 
@@ -97,8 +97,9 @@ pub enum VerifyMode {
 pub struct PlacementSpec {
     pub source: Source,
     pub clusters: LabelSelector,
+    /// The namespace of namespaced objects that name none: a namespace name by its rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
+    pub namespace: Option<DnsLabel>,
     #[serde(default)]
     pub substitute: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -843,6 +844,25 @@ mod tests {
         assert_eq!(errors, []);
         assert_eq!(f.placements[0].spec.source.repository, "store-app");
         assert_eq!(f.placements[0].name(), "bt");
+    }
+
+    /// A placement's `namespace` was any string: `Bt_Store` was read, put on every object,
+    /// and refused only by the cluster's API server, object by object.
+    #[test]
+    fn a_placement_namespace_is_a_namespace_name() {
+        let with = |namespace: &str| {
+            fleet(&[(
+                "fleet/p.yaml",
+                &PLACEMENT.replace("  clusters:", &format!("  namespace: {namespace}\n  clusters:")),
+            )])
+        };
+        let errors = with("Bt_Store").1;
+        assert_eq!(errors[0].field, "spec.namespace");
+        assert!(errors[0].message.contains("\"Bt_Store\" is not a DNS-1123 label"), "{}", errors[0]);
+        assert!(with("bt.store").1[0].message.contains("is not a DNS-1123 label"), "a label: no dots");
+        let (f, errors) = with("bt");
+        assert_eq!(errors, []);
+        assert_eq!(f.placements[0].spec.namespace.as_deref(), Some("bt"));
     }
 
     #[test]

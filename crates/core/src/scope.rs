@@ -65,7 +65,7 @@ impl Effective {
         let scope = spec.scope.clone().unwrap_or_default();
         let defaulted = scope.namespaces.is_none();
         Effective {
-            namespaces: scope.namespaces.unwrap_or_else(|| spec.namespace.iter().cloned().collect()),
+            namespaces: scope.namespaces.unwrap_or_else(|| spec.namespace.iter().map(ToString::to_string).collect()),
             cluster_scoped: scope.cluster_scoped.unwrap_or_default(),
             cluster: scope.cluster,
             defaulted,
