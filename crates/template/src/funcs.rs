@@ -85,6 +85,7 @@ fn length(item: &Value) -> Result<i64, String> {
         Value::String(s) => s.len(),
         Value::List(l) => l.len(),
         Value::Map(m) => m.len(),
+        Value::Object(o) if o.entries().is_some() => o.entries().map_or(0, |e| e.len()),
         Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".to_string()),
         other => return Err(format!("len of type {}", other.type_name())),
     };

@@ -40,6 +40,7 @@ pub mod funcs;
 mod lex;
 pub mod parse;
 pub mod print;
+pub mod semver;
 pub mod sprig;
 pub mod value;
 

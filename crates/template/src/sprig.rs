@@ -15,8 +15,11 @@ use crate::funcs::Funcs;
 use crate::print::{format_value, quote};
 use crate::value::{Arity, Value};
 
-/// Adds these Sprig functions to `funcs`.
+mod more;
+
+/// Adds Sprig's functions to `funcs`: these and [`more`]'s.
 pub fn add_to(funcs: &mut Funcs) {
+    more::add_to(funcs);
     funcs.insert("default", Arity::AtLeast(1), |_, a| {
         Ok(if a.len() < 2 || empty(&a[1]) { a[0].clone() } else { a[1].clone() })
     });
@@ -90,11 +93,11 @@ pub fn add_to(funcs: &mut Funcs) {
 }
 
 /// Go's message when an argument is not of a parameter's type.
-fn wrong_type(want: &str, got: &Value) -> String {
+pub(crate) fn wrong_type(want: &str, got: &Value) -> String {
     format!("wrong type for value; expected {want}; got {}", got.type_name())
 }
 
-fn str_arg(v: &Value) -> Result<&str, String> {
+pub(crate) fn str_arg(v: &Value) -> Result<&str, String> {
     match v {
         Value::String(s) => Ok(s),
         // Go cannot pass a nil as a string.
@@ -103,7 +106,7 @@ fn str_arg(v: &Value) -> Result<&str, String> {
     }
 }
 
-fn int_arg(v: &Value) -> Result<i64, String> {
+pub(crate) fn int_arg(v: &Value) -> Result<i64, String> {
     match v {
         Value::Int(i) => Ok(*i),
         Value::Nil => Err("invalid value; expected int".to_string()),

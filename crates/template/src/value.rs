@@ -54,6 +54,11 @@ pub trait Object: fmt::Debug + Send + Sync {
     fn field_names(&self) -> Vec<String> {
         Vec::new()
     }
+    /// For a Go map type with methods (Helm's `files`, a `map[string][]byte`): its entries in
+    /// key order, which `range`, `len` and truth see. `None` for a struct.
+    fn entries(&self) -> Option<Vec<(String, Value)>> {
+        None
+    }
 }
 
 /// A method of a [`Struct`].
@@ -250,7 +255,8 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
-            Value::Object(_) | Value::Function(_) => true,
+            Value::Object(o) => o.entries().is_none_or(|e| !e.is_empty()),
+            Value::Function(_) => true,
         }
     }
 
