@@ -16,6 +16,7 @@ pub mod digest;
 pub mod drift;
 pub mod fleet;
 pub mod health;
+pub mod helm;
 pub mod json_patch;
 pub mod kustomize;
 pub mod name;

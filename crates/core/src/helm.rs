@@ -1,0 +1,370 @@
+//! Helm charts rendered without helm: [`render`] gives, for a chart folder of a [`Snapshot`],
+//! what Helm 4's engine renders (`helm template RELEASE DIR --namespace NS`): template path
+//! (`CHART/templates/x.yaml`, subcharts as `CHART/charts/SUB/templates/y.yaml`) → text.
+//!
+//! It follows Helm's Go source: the loader ([`chart`]: `pkg/chart/v2/loader`), the values
+//! ([`values`]: `CoalesceValues`, `ProcessDependencies`), the engine (`pkg/engine/engine.go`:
+//! templates parsed deepest path first so a parent's `define` wins, partials not rendered,
+//! `missingkey=zero`, `<no value>` removed) and its functions ([`funcs`]: `include` with its
+//! recursion limit, `tpl`, `required`, `fail`, `toYaml` and friends, `lookup` empty as in
+//! `helm template`), over flotilla-template's Go templates and Sprig.
+//!
+//! What it is not yet: the rendered text is not split into objects, sorted in Helm's install
+//! order or sorted into hooks; `values.schema.json` is not checked; packed (`.tgz`) subcharts
+//! are refused; functions that make random values or read the clock are missing.
+
+pub mod chart;
+pub mod funcs;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use flotilla_template::{JsonNumbers, MissingKey, Struct, Templates, Value};
+use serde_json::{Map, Value as Json};
+
+use crate::snapshot::Snapshot;
+use chart::Chart;
+
+/// The Kubernetes version `.Capabilities` reports when the cluster's is not given: Helm 4's
+/// default (the minor of the client-go it was built with).
+pub const DEFAULT_KUBE_VERSION: &str = "v1.35.0";
+
+/// The API versions `.Capabilities.APIVersions` has by default: the groups and versions of
+/// client-go's scheme (with apiextensions), as Helm's `allKnownVersions`.
+pub const DEFAULT_API_VERSIONS: &[&str] = &[
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1beta1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta2",
+    "apps/v1beta1",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1beta1",
+    "authentication.k8s.io/v1alpha1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "autoscaling/v2beta1",
+    "autoscaling/v2beta2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1alpha2",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1beta1",
+    "node.k8s.io/v1alpha1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1",
+    "resource.k8s.io/v1beta2",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1alpha1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1alpha1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
+];
+
+/// What a render takes besides the chart: the release, the user's values and the cluster.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub release_name: String,
+    pub namespace: String,
+    /// The user's values (`--values`, `--set`, a placement's `helm.values`), merged over the
+    /// chart's defaults.
+    pub values: Map<String, Json>,
+    /// `.Capabilities.KubeVersion` (`v1.35.0`).
+    pub kube_version: String,
+    /// `.Capabilities.APIVersions`; empty means [`DEFAULT_API_VERSIONS`].
+    pub api_versions: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            release_name: "release-name".into(),
+            namespace: "default".into(),
+            values: Map::new(),
+            kube_version: DEFAULT_KUBE_VERSION.into(),
+            api_versions: Vec::new(),
+        }
+    }
+}
+
+/// A chart that could not be rendered.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    #[error(transparent)]
+    Load(#[from] chart::Error),
+    #[error("parse error in {template}: {message}")]
+    Parse { template: String, message: String },
+    #[error("{message}")]
+    Execute { template: String, message: String },
+    #[error("invalid kube version {version:?}")]
+    KubeVersion { version: String },
+}
+
+/// What a chart rendered to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rendered {
+    /// Template path → rendered text, every template that is not a partial (`NOTES.txt`
+    /// too: `helm template` does not print it).
+    pub templates: BTreeMap<String, String>,
+    /// The chart's (and enabled subcharts') `crds/` files, path → text, applied before the rest.
+    pub crds: BTreeMap<String, String>,
+}
+
+/// Renders the chart in folder `dir` of `snapshot`.
+pub fn render(snapshot: &Snapshot, dir: &str, options: &Options) -> Result<Rendered, Error> {
+    let mut chart = chart::load(snapshot, dir)?;
+    let values = values::prepare(&mut chart, &options.values);
+    render_chart(&chart, values, options)
+}
+
+/// One template to render: its text, the data it runs with and its base path.
+struct Renderable {
+    text: String,
+    data: Arc<BTreeMap<String, Value>>,
+    base_path: String,
+}
+
+/// Renders a loaded chart whose dependencies are processed, with its coalesced values.
+pub fn render_chart(chart: &Chart, values: Map<String, Json>, options: &Options) -> Result<Rendered, Error> {
+    let capabilities = capabilities(options)?;
+    let release = Value::map([
+        ("Name", Value::from(options.release_name.as_str())),
+        ("Namespace", Value::from(options.namespace.as_str())),
+        ("IsUpgrade", Value::Bool(false)),
+        ("IsInstall", Value::Bool(true)),
+        ("Revision", Value::Int(1)),
+        ("Service", Value::from("Helm")),
+    ]);
+    let top_values = Value::from_json(&Json::Object(values), JsonNumbers::Float);
+    let mut renderables = BTreeMap::new();
+    let mut crds = BTreeMap::new();
+    all_templates(chart, "", true, &release, &capabilities, top_values, &mut renderables, &mut crds);
+
+    let mut set = Templates::new(
+        funcs::funcs(),
+        flotilla_template::Options { missing_key: MissingKey::Zero, max_depth: 100, ..Default::default() },
+    );
+    for name in sort_templates(renderables.keys()) {
+        let r = &renderables[name];
+        set.parse(name, &r.text)
+            .map_err(|e| Error::Parse { template: name.to_string(), message: e.to_string() })?;
+    }
+    let mut templates = BTreeMap::new();
+    for (name, r) in &renderables {
+        if name.rsplit('/').next().is_some_and(|base| base.starts_with('_')) {
+            continue;
+        }
+        let mut data = (*r.data).clone();
+        data.insert(
+            "Template".into(),
+            Value::map([("Name", Value::from(name.as_str())), ("BasePath", Value::from(r.base_path.as_str()))]),
+        );
+        let out = set
+            .execute(name, &Value::from(data))
+            .map_err(|e| Error::Execute { template: name.clone(), message: e.to_string() })?;
+        templates.insert(name.clone(), out.replace("<no value>", ""));
+    }
+    Ok(Rendered { templates, crds })
+}
+
+/// Helm's `recAllTpls`: every template of the chart and its subcharts with the data it runs
+/// with (`.Values` the chart's own part of the values); returns this chart's data, which the
+/// parent lists under `.Subcharts`.
+#[allow(clippy::too_many_arguments, reason = "one recursive walk that gathers into two maps")]
+fn all_templates(
+    chart: &Chart,
+    parent_path: &str,
+    is_root: bool,
+    release: &Value,
+    capabilities: &Value,
+    values: Value,
+    out: &mut BTreeMap<String, Renderable>,
+    crds: &mut BTreeMap<String, String>,
+) -> Value {
+    let full_path =
+        if parent_path.is_empty() { chart.name.clone() } else { format!("{parent_path}/charts/{}", chart.name) };
+    let mut subcharts = BTreeMap::new();
+    for sub in &chart.subcharts {
+        let sub_values = match &values {
+            Value::Map(m) => match m.get(&sub.name) {
+                Some(v @ Value::Map(_)) => v.clone(),
+                _ => Value::map::<String>([]),
+            },
+            _ => Value::map::<String>([]),
+        };
+        let data = all_templates(sub, &full_path, false, release, capabilities, sub_values, out, crds);
+        subcharts.insert(sub.name.clone(), data);
+    }
+    let mut data = BTreeMap::new();
+    data.insert("Chart".to_string(), chart_object(chart, is_root));
+    data.insert("Files".to_string(), funcs::files_object(&chart.files));
+    data.insert("Release".to_string(), release.clone());
+    data.insert("Capabilities".to_string(), capabilities.clone());
+    data.insert("Values".to_string(), values);
+    data.insert("Subcharts".to_string(), Value::from(subcharts));
+    let data = Arc::new(data);
+    for (name, text) in &chart.templates {
+        if chart.is_library() && !name.rsplit('/').next().is_some_and(|b| b.starts_with('_')) {
+            continue;
+        }
+        out.insert(
+            format!("{full_path}/{name}"),
+            Renderable { text: text.clone(), data: Arc::clone(&data), base_path: format!("{full_path}/templates") },
+        );
+    }
+    for path in &chart.crds {
+        if let Some(bytes) = chart.files.get(path) {
+            crds.insert(format!("{full_path}/{path}"), String::from_utf8_lossy(bytes).into_owned());
+        }
+    }
+    Value::from((*data).clone())
+}
+
+/// Helm's `sortTemplates`: the deepest paths first, and at one depth in reverse byte order, so
+/// that a parent's definitions, parsed last, win over a subchart's.
+fn sort_templates<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut names: Vec<&str> = names.map(String::as_str).collect();
+    names.sort_by(|a, b| {
+        let (da, db) = (a.matches('/').count(), b.matches('/').count());
+        db.cmp(&da).then_with(|| b.cmp(a))
+    });
+    names
+}
+
+/// `.Chart`: Chart.yaml's fields under Go's names (`chart.Metadata`), and `IsRoot`.
+fn chart_object(chart: &Chart, is_root: bool) -> Value {
+    let m = &chart.metadata;
+    let text = |key: &str| Value::from(m.get(key).map(chart::scalar_text).unwrap_or_default());
+    let strings = |key: &str| match m.get(key) {
+        Some(Json::Array(items)) => Value::list(items.iter().map(|i| Value::from(chart::scalar_text(i)))),
+        _ => Value::list([]),
+    };
+    let maintainers = match m.get("maintainers") {
+        Some(Json::Array(items)) => Value::list(items.iter().map(|i| {
+            let f = |k: &str| Value::from(i.get(k).map(chart::scalar_text).unwrap_or_default());
+            Struct::new("*chart.Maintainer").field("Name", f("name")).field("Email", f("email")).field("URL", f("url")).into_value()
+        })),
+        _ => Value::list([]),
+    };
+    let annotations = match m.get("annotations") {
+        Some(Json::Object(a)) => Value::map(a.iter().map(|(k, v)| (k.clone(), Value::from(chart::scalar_text(v))))),
+        _ => Value::map::<String>([]),
+    };
+    let dependencies = Value::list(chart.dependencies.iter().map(|d| {
+        Struct::new("*chart.Dependency")
+            .field("Name", d.name.as_str())
+            .field("Version", d.version.as_str())
+            .field("Repository", d.repository.as_str())
+            .field("Condition", d.condition.as_str())
+            .field("Tags", Value::list(d.tags.iter().map(|t| Value::from(t.as_str()))))
+            .field("Enabled", true)
+            .field("ImportValues", Value::from_json(&Json::Array(d.import_values.clone()), JsonNumbers::Float))
+            .field("Alias", d.alias.as_str())
+            .into_value()
+    }));
+    Struct::new("struct { *chart.Metadata; IsRoot bool }")
+        .field("Name", chart.name.as_str())
+        .field("Home", text("home"))
+        .field("Sources", strings("sources"))
+        .field("Version", text("version"))
+        .field("Description", text("description"))
+        .field("Keywords", strings("keywords"))
+        .field("Maintainers", maintainers)
+        .field("Icon", text("icon"))
+        .field("APIVersion", text("apiVersion"))
+        .field("Condition", text("condition"))
+        .field("Tags", text("tags"))
+        .field("AppVersion", text("appVersion"))
+        .field("Deprecated", Value::Bool(m.get("deprecated").and_then(Json::as_bool).unwrap_or(false)))
+        .field("Annotations", annotations)
+        .field("KubeVersion", text("kubeVersion"))
+        .field("Dependencies", dependencies)
+        .field("Type", text("type"))
+        .field("IsRoot", is_root)
+        .into_value()
+}
+
+/// `.Capabilities`: the Kubernetes version (`Version`, `Major`, `Minor`, `GitVersion`), the
+/// API versions (`Has`) and Helm's version.
+fn capabilities(options: &Options) -> Result<Value, Error> {
+    let version = &options.kube_version;
+    let bad = || Error::KubeVersion { version: version.clone() };
+    let bare = version.strip_prefix('v').unwrap_or(version);
+    let mut parts = bare.split(['.', '-', '+']);
+    let major = parts.next().filter(|p| p.parse::<u64>().is_ok()).ok_or_else(bad)?.to_string();
+    let minor = parts.next().filter(|p| p.parse::<u64>().is_ok()).ok_or_else(bad)?.to_string();
+    let version = format!("v{bare}");
+    let kube = Struct::new("common.KubeVersion")
+        .field("Version", version.as_str())
+        .field("Major", major.as_str())
+        .field("Minor", minor.as_str())
+        .method("GitVersion", {
+            let version = version.clone();
+            move |args| {
+                if args.is_empty() {
+                    Ok(Value::from(version.as_str()))
+                } else {
+                    Err(format!("wrong number of args for GitVersion: want 0 got {}", args.len()))
+                }
+            }
+        })
+        .method("String", {
+            let version = version.clone();
+            move |_| Ok(Value::from(version.as_str()))
+        })
+        .into_value();
+    let api_versions: Arc<Vec<String>> = Arc::new(if options.api_versions.is_empty() {
+        DEFAULT_API_VERSIONS.iter().map(ToString::to_string).collect()
+    } else {
+        options.api_versions.clone()
+    });
+    let apis = Struct::new("common.VersionSet")
+        .method("Has", move |args| match args {
+            [Value::String(v)] => Ok(Value::Bool(api_versions.iter().any(|a| a == v))),
+            [other] => Err(format!("wrong type for value; expected string; got {}", other.type_name())),
+            _ => Err(format!("wrong number of args for Has: want 1 got {}", args.len())),
+        })
+        .into_value();
+    let helm = Struct::new("version.BuildInfo")
+        .field("Version", "v4.2.3")
+        .field("GitCommit", "")
+        .field("GitTreeState", "")
+        .field("GoVersion", "")
+        .into_value();
+    Ok(Struct::new("*common.Capabilities")
+        .field("KubeVersion", kube)
+        .field("APIVersions", apis)
+        .field("HelmVersion", helm)
+        .into_value())
+}
