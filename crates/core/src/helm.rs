@@ -148,10 +148,11 @@ pub fn render(snapshot: &Snapshot, dir: &str, options: &Options) -> Result<Rende
     render_chart(&chart, values, options)
 }
 
-/// One template to render: its text, the data it runs with and its base path.
+/// One template to render: its text, the data it runs with (one map per chart, shared by its
+/// templates as in Helm: what one template `set`s on `$`, the next sees) and its base path.
 struct Renderable {
     text: String,
-    data: Arc<BTreeMap<String, Value>>,
+    data: Value,
     base_path: String,
 }
 
@@ -175,25 +176,29 @@ pub fn render_chart(chart: &Chart, values: Map<String, Json>, options: &Options)
         funcs::funcs(),
         flotilla_template::Options { missing_key: MissingKey::Zero, max_depth: 100, ..Default::default() },
     );
-    for name in sort_templates(renderables.keys()) {
+    // Parsed and executed in Helm's order: what a template `set`s, the next one sees.
+    let order = sort_templates(renderables.keys());
+    for &name in &order {
         let r = &renderables[name];
         set.parse(name, &r.text)
             .map_err(|e| Error::Parse { template: name.to_string(), message: e.to_string() })?;
     }
     let mut templates = BTreeMap::new();
-    for (name, r) in &renderables {
+    for name in order {
+        let r = &renderables[name];
         if name.rsplit('/').next().is_some_and(|base| base.starts_with('_')) {
             continue;
         }
-        let mut data = (*r.data).clone();
-        data.insert(
-            "Template".into(),
-            Value::map([("Name", Value::from(name.as_str())), ("BasePath", Value::from(r.base_path.as_str()))]),
-        );
+        if let Value::Map(data) = &r.data {
+            data.insert(
+                "Template".into(),
+                Value::map([("Name", Value::from(name)), ("BasePath", Value::from(r.base_path.as_str()))]),
+            );
+        }
         let out = set
-            .execute(name, &Value::from(data))
-            .map_err(|e| Error::Execute { template: name.clone(), message: e.to_string() })?;
-        templates.insert(name.clone(), out.replace("<no value>", ""));
+            .execute(name, &r.data)
+            .map_err(|e| Error::Execute { template: name.to_string(), message: e.to_string() })?;
+        templates.insert(name.to_string(), out.replace("<no value>", ""));
     }
     Ok(Rendered { templates, crds })
 }
@@ -218,7 +223,7 @@ fn all_templates(
     for sub in &chart.subcharts {
         let sub_values = match &values {
             Value::Map(m) => match m.get(&sub.name) {
-                Some(v @ Value::Map(_)) => v.clone(),
+                Some(v @ Value::Map(_)) => v,
                 _ => Value::map::<String>([]),
             },
             _ => Value::map::<String>([]),
@@ -233,14 +238,14 @@ fn all_templates(
     data.insert("Capabilities".to_string(), capabilities.clone());
     data.insert("Values".to_string(), values);
     data.insert("Subcharts".to_string(), Value::from(subcharts));
-    let data = Arc::new(data);
+    let data = Value::from(data);
     for (name, text) in &chart.templates {
         if chart.is_library() && !name.rsplit('/').next().is_some_and(|b| b.starts_with('_')) {
             continue;
         }
         out.insert(
             format!("{full_path}/{name}"),
-            Renderable { text: text.clone(), data: Arc::clone(&data), base_path: format!("{full_path}/templates") },
+            Renderable { text: text.clone(), data: data.clone(), base_path: format!("{full_path}/templates") },
         );
     }
     for path in &chart.crds {
@@ -248,7 +253,7 @@ fn all_templates(
             crds.insert(format!("{full_path}/{path}"), String::from_utf8_lossy(bytes).into_owned());
         }
     }
-    Value::from((*data).clone())
+    data
 }
 
 /// Helm's `sortTemplates`: the deepest paths first, and at one depth in reverse byte order, so

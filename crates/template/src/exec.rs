@@ -327,7 +327,7 @@ impl<'t> State<'t, '_> {
                 list.iter().enumerate().map(|(i, v)| (Some(Value::Int(int(i))), Some(v.clone()))).collect()
             }
             Some(Value::Map(map)) => {
-                map.iter().map(|(k, v)| (Some(Value::String(k.clone())), Some(v.clone()))).collect()
+                map.entries().into_iter().map(|(k, v)| (Some(Value::String(k)), Some(v))).collect()
             }
             Some(Value::Object(o)) if o.entries().is_some() => o
                 .entries()
@@ -555,7 +555,7 @@ impl<'t> State<'t, '_> {
                     return self.errorf(format!("{name} is not a method but has arguments"));
                 }
                 match map.get(name) {
-                    Some(v) => Ok(Some(v.clone())),
+                    Some(v) => Ok(Some(v)),
                     None => match self.set.options.missing_key {
                         MissingKey::Default => Ok(None),
                         MissingKey::Zero => Ok(Some(Value::Nil)),

@@ -122,7 +122,7 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
                 Value::Int(i64::from(*s.as_bytes().get(x).ok_or("reflect: string index out of range")?))
             }
             Value::Map(m) => match index {
-                Value::String(k) => m.get(k).cloned().unwrap_or_default(),
+                Value::String(k) => m.get(k).unwrap_or_default(),
                 Value::Nil => return Err("value is nil; should be of type string".to_string()),
                 other => return Err(format!("value has type {}; should be string", other.type_name())),
             },

@@ -46,4 +46,4 @@ pub mod value;
 
 pub use exec::{Error, MissingKey, Options, Templates};
 pub use funcs::Funcs;
-pub use value::{Arity, Context, Function, JsonNumbers, Object, Struct, Value};
+pub use value::{Arity, Context, Dict, Function, JsonNumbers, Object, Struct, Value};

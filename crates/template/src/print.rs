@@ -240,13 +240,13 @@ fn print_arg(out: &mut String, arg: &Value, verb: char, spec: &Spec, depth: usiz
         }
         Value::Map(map) => {
             out.push_str("map[");
-            for (i, (k, v)) in map.iter().enumerate() {
+            for (i, (k, v)) in map.entries().into_iter().enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }
-                print_arg(out, &Value::String(k.clone()), verb, spec, depth + 1);
+                print_arg(out, &Value::String(k), verb, spec, depth + 1);
                 out.push(':');
-                print_arg(out, v, verb, spec, depth + 1);
+                print_arg(out, &v, verb, spec, depth + 1);
             }
             out.push(']');
         }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// A value as a template sees it. Lists and maps are shared (`Arc`), so passing dot around and
 /// reading `.Values` is cheap.
@@ -24,12 +24,77 @@ pub enum Value {
     String(String),
     /// Go's `[]interface{}`.
     List(Arc<Vec<Value>>),
-    /// Go's `map[string]interface{}`; iterated and printed in key order, as Go does.
-    Map(Arc<BTreeMap<String, Value>>),
+    /// Go's `map[string]interface{}`; iterated and printed in key order, as Go does. Shared
+    /// as Go's maps are: what a function changes in it (Sprig's `set`), every holder sees.
+    Map(Arc<Dict>),
     /// A struct-like value with named fields and methods.
     Object(Arc<dyn Object>),
     /// A function value, for the `call` builtin.
     Function(Function),
+}
+
+/// A Go map held by reference: the entries behind a lock, so that Sprig's `set`, `unset` and
+/// `merge` change the map every holder sees (`$_ := set . "x" 1`, then `.x`), as in Go.
+/// Reads hand out copies of the values (cheap: lists and maps are shared).
+#[derive(Default)]
+pub struct Dict(RwLock<BTreeMap<String, Value>>);
+
+impl Dict {
+    pub fn new(entries: BTreeMap<String, Value>) -> Self {
+        Dict(RwLock::new(entries))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Value>> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.read().get(key).cloned()
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.read().contains_key(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    /// A copy of the entries, in key order.
+    pub fn to_map(&self) -> BTreeMap<String, Value> {
+        self.read().clone()
+    }
+
+    /// The entries, in key order.
+    pub fn entries(&self) -> Vec<(String, Value)> {
+        self.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// Sets a key (Go's `m[k] = v`).
+    pub fn insert(&self, key: String, value: Value) -> Option<Value> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner).insert(key, value)
+    }
+
+    /// Deletes a key (Go's `delete(m, k)`).
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner).remove(key)
+    }
+}
+
+impl fmt::Debug for Dict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.entries()).finish()
+    }
+}
+
+impl PartialEq for Dict {
+    fn eq(&self, other: &Dict) -> bool {
+        std::ptr::eq(self, other) || self.entries() == other.entries()
+    }
 }
 
 /// A struct-like value: fields and methods looked up by name, as Go's reflection finds them on
@@ -208,7 +273,7 @@ impl Value {
 
     /// A map value.
     pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
-        Value::Map(Arc::new(entries.into_iter().map(|(k, v)| (k.into(), v)).collect()))
+        Value::Map(Arc::new(Dict::new(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())))
     }
 
     /// The value of a JSON document.
@@ -296,7 +361,7 @@ impl fmt::Debug for Value {
             Value::Float(x) => write!(f, "Float({x:?})"),
             Value::String(s) => write!(f, "String({s:?})"),
             Value::List(l) => f.debug_list().entries(l.iter()).finish(),
-            Value::Map(m) => f.debug_map().entries(m.iter()).finish(),
+            Value::Map(m) => m.fmt(f),
             Value::Object(o) => o.fmt(f),
             Value::Function(_) => f.write_str("Function"),
         }
@@ -341,6 +406,6 @@ impl From<Vec<Value>> for Value {
 
 impl From<BTreeMap<String, Value>> for Value {
     fn from(map: BTreeMap<String, Value>) -> Value {
-        Value::Map(Arc::new(map))
+        Value::Map(Arc::new(Dict::new(map)))
     }
 }

@@ -127,3 +127,18 @@ fn nesting_beyond_the_limit_is_an_error_not_a_crash() {
         Err("template: blocks:1: max expression depth exceeded".to_string())
     );
 }
+
+/// Go's maps are shared: what `set` writes into dot, a later reading of dot sees (Helm charts
+/// compute flags this way: `{{- $_ := set . "enabled" true -}}`).
+#[test]
+fn set_changes_the_map_every_holder_sees() {
+    let mut funcs = Funcs::new();
+    flotilla_template::sprig::add_to(&mut funcs);
+    let mut set = Templates::new(funcs, helm_options());
+    set.parse("t", r#"{{define "flag"}}{{ $_ := set . "on" true }}{{end}}{{ template "flag" . }}{{ .on }} {{ $d := dict }}{{ $_ := set $d "k" 1 }}{{ $d.k }}"#)
+        .unwrap();
+    let data = Value::map([("x", Value::Int(0))]);
+    assert_eq!(set.execute("t", &data).map_err(|e| e.to_string()), Ok("true 1".to_string()));
+    let Value::Map(m) = &data else { unreachable!() };
+    assert_eq!(m.get("on"), Some(Value::Bool(true)));
+}

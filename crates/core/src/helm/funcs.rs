@@ -29,7 +29,7 @@ pub fn funcs() -> Funcs {
         // Helm names the parsed text after the template that calls `tpl`.
         let name = match &a[1] {
             Value::Map(m) => match m.get("Template") {
-                Some(Value::Map(t)) => t.get("Name").and_then(Value::as_str).unwrap_or("gotpl").to_string(),
+                Some(Value::Map(t)) => t.get("Name").and_then(|v| v.as_str().map(ToString::to_string)).as_deref().unwrap_or("gotpl").to_string(),
                 _ => "gotpl".to_string(),
             },
             _ => "gotpl".to_string(),
@@ -81,7 +81,7 @@ pub fn to_serde(v: &Value) -> Json {
         Value::Float(f) => float_number(*f),
         Value::String(s) => Json::String(s.clone()),
         Value::List(l) => Json::Array(l.iter().map(to_serde).collect()),
-        Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), to_serde(v))).collect()),
+        Value::Map(m) => Json::Object(m.entries().into_iter().map(|(k, v)| (k, to_serde(&v))).collect()),
         Value::Object(o) => match o.entries() {
             Some(entries) => Json::Object(entries.iter().map(|(k, v)| (k.clone(), to_serde(v))).collect()),
             None => Json::Object(o.field_names().iter().map(|n| (n.clone(), to_serde(&o.field(n).unwrap_or_default()))).collect()),

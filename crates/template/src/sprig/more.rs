@@ -4,18 +4,16 @@
 //! `merge`, `dig`, …), numbers (`add`, `int`, `float64`, `until`, …), types (`kindOf`,
 //! `kindIs`, `typeOf`) and versions (`semver`, `semverCompare`), as Sprig v3 writes them.
 //!
-//! Go maps are shared: Sprig's `set`, `unset` and `merge` change the map they are given. Here
-//! maps are values, so these functions return the changed map and the one given is unchanged
-//! (FIXME: `$_ := set $d "k" v` then reading `$d` does not see `k`).
+//! Go maps are shared, and so are [`Dict`]s: `set`, `unset`, `merge` and `mergeOverwrite`
+//! change the map they are given and return it, as Sprig's do.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use sha2::Digest as _;
 
 use super::{empty, int_arg, str_arg, strval, wrong_type};
 use crate::funcs::Funcs;
-use crate::value::{Arity, Value};
+use crate::value::{Arity, Dict, Value};
 
 /// Adds these functions to `funcs`.
 #[allow(clippy::too_many_lines, reason = "a table of small functions, one line or a few each")]
@@ -195,15 +193,19 @@ pub fn add_to(funcs: &mut Funcs) {
         let key = str_arg(&a[1])?;
         Ok(map_arg(&a[0])?.get(key).cloned().unwrap_or_else(|| Value::from("")))
     });
-    funcs.insert("set", Arity::Exactly(3), |_, a| {
-        let mut m = map_arg(&a[0])?;
-        m.insert(str_arg(&a[1])?.to_string(), a[2].clone());
-        Ok(Value::from(m))
+    funcs.insert("set", Arity::Exactly(3), |_, a| match &a[0] {
+        Value::Map(m) => {
+            m.insert(str_arg(&a[1])?.to_string(), a[2].clone());
+            Ok(a[0].clone())
+        }
+        other => Err(wrong_type("map[string]interface {}", other)),
     });
-    funcs.insert("unset", Arity::Exactly(2), |_, a| {
-        let mut m = map_arg(&a[0])?;
-        m.remove(str_arg(&a[1])?);
-        Ok(Value::from(m))
+    funcs.insert("unset", Arity::Exactly(2), |_, a| match &a[0] {
+        Value::Map(m) => {
+            m.remove(str_arg(&a[1])?);
+            Ok(a[0].clone())
+        }
+        other => Err(wrong_type("map[string]interface {}", other)),
     });
     funcs.insert("keys", Arity::AtLeast(0), |_, a| {
         let mut keys = Vec::new();
@@ -225,15 +227,15 @@ pub fn add_to(funcs: &mut Funcs) {
     });
     for (name, overwrite) in [("merge", false), ("mustMerge", false), ("mergeOverwrite", true), ("mustMergeOverwrite", true)] {
         funcs.insert(name, Arity::AtLeast(1), move |_, a| {
-            let mut dst = map_arg(&a[0])?;
+            let Value::Map(dst) = &a[0] else { return Err(wrong_type("map[string]interface {}", &a[0])) };
             for src in &a[1..] {
-                merge_into(&mut dst, &map_arg(src)?, overwrite);
+                merge_into(dst, &map_arg(src)?, overwrite);
             }
-            Ok(Value::from(dst))
+            Ok(a[0].clone())
         });
     }
     for name in ["deepCopy", "mustDeepCopy"] {
-        funcs.insert(name, Arity::Exactly(1), |_, a| Ok(a[0].clone()));
+        funcs.insert(name, Arity::Exactly(1), |_, a| Ok(deep_copy(&a[0])));
     }
     funcs.insert("pluck", Arity::AtLeast(1), |_, a| {
         let key = str_arg(&a[0])?;
@@ -251,7 +253,7 @@ pub fn add_to(funcs: &mut Funcs) {
         for key in keys {
             let key = str_arg(key)?;
             let next = match &at {
-                Value::Map(m) => m.get(key).cloned(),
+                Value::Map(m) => m.get(key),
                 _ => return Err(wrong_type("map[string]interface {}", &at)),
             };
             match next {
@@ -366,34 +368,37 @@ fn list_arg(v: &Value, must: bool) -> Result<Vec<Value>, String> {
 
 fn map_arg(v: &Value) -> Result<BTreeMap<String, Value>, String> {
     match v {
-        Value::Map(m) => Ok((**m).clone()),
+        Value::Map(m) => Ok(m.to_map()),
         Value::Object(o) if o.entries().is_some() => Ok(o.entries().unwrap_or_default().into_iter().collect()),
         other => Err(wrong_type("map[string]interface {}", other)),
     }
 }
 
-/// mergo's `Merge` (with `WithOverride` when `overwrite`): maps merged deeply; a key of `dst`
-/// that is empty takes `src`'s value even without override.
-fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) {
+/// mergo's `Merge` (with `WithOverride` when `overwrite`) into the map `dst` itself, as Sprig
+/// does: maps merged deeply (a map of `dst` changed in place too); without override a key of
+/// `dst` is set only when missing or empty, with override whenever `src`'s value is not empty.
+fn merge_into(dst: &Dict, src: &BTreeMap<String, Value>, overwrite: bool) {
     for (k, sv) in src {
-        match dst.get_mut(k) {
-            Some(Value::Map(dm)) if matches!(sv, Value::Map(_)) => {
-                let Value::Map(sm) = sv else { unreachable!("matched above") };
-                let mut inner = (**dm).clone();
-                merge_into(&mut inner, sm, overwrite);
-                *dm = Arc::new(inner);
-            }
-            Some(dv) => {
-                if (overwrite && !matches!(sv, Value::Nil)) || empty(dv) && !matches!(dv, Value::Map(_)) {
-                    if !(overwrite && empty(sv) && !empty(dv)) {
-                        *dv = sv.clone();
-                    }
+        match (dst.get(k), sv) {
+            (Some(Value::Map(dm)), Value::Map(sm)) => merge_into(&dm, &sm.to_map(), overwrite),
+            (Some(dv), _) => {
+                if (overwrite && !empty(sv)) || (empty(&dv) && !matches!(dv, Value::Map(_))) {
+                    dst.insert(k.clone(), sv.clone());
                 }
             }
-            None => {
+            (None, _) => {
                 dst.insert(k.clone(), sv.clone());
             }
         }
+    }
+}
+
+/// A copy that shares no map with the original (copystructure's `Copy`).
+fn deep_copy(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::from(m.to_map().into_iter().map(|(k, v)| (k, deep_copy(&v))).collect::<BTreeMap<_, _>>()),
+        Value::List(l) => Value::list(l.iter().map(deep_copy)),
+        other => other.clone(),
     }
 }
 
