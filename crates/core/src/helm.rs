@@ -11,7 +11,9 @@
 //!
 //! What it is not yet: the rendered text is not split into objects, sorted in Helm's install
 //! order or sorted into hooks; `values.schema.json` is not checked; packed (`.tgz`) subcharts
-//! are refused; functions that make random values or read the clock are missing.
+//! are refused; Sprig's key and certificate functions fail when called, its time functions are
+//! missing but for `now` (at [`Options::now_unix`]) and `unixEpoch`. Random values come from
+//! [`Options::random_seed`].
 
 pub mod chart;
 pub mod funcs;
@@ -104,6 +106,11 @@ pub struct Options {
     pub kube_version: String,
     /// `.Capabilities.APIVersions`; empty means [`DEFAULT_API_VERSIONS`].
     pub api_versions: Vec<String>,
+    /// What Sprig's random functions (`randAlphaNum`, `uuidv4`, …) draw from: the same seed
+    /// gives the same values. A secret of the cluster's, so that nobody else can predict them.
+    pub random_seed: Vec<u8>,
+    /// What Sprig's `now` gives, in Unix seconds: core reads no clock.
+    pub now_unix: i64,
 }
 
 impl Default for Options {
@@ -114,6 +121,8 @@ impl Default for Options {
             values: Map::new(),
             kube_version: DEFAULT_KUBE_VERSION.into(),
             api_versions: Vec::new(),
+            random_seed: Vec::new(),
+            now_unix: 0,
         }
     }
 }
@@ -173,7 +182,7 @@ pub fn render_chart(chart: &Chart, values: Map<String, Json>, options: &Options)
     all_templates(chart, "", true, &release, &capabilities, top_values, &mut renderables, &mut crds);
 
     let mut set = Templates::new(
-        funcs::funcs(),
+        funcs::funcs(&options.random_seed, options.now_unix),
         flotilla_template::Options { missing_key: MissingKey::Zero, max_depth: 100, ..Default::default() },
     );
     // Parsed and executed in Helm's order: what a template `set`s, the next one sees.

@@ -15,7 +15,9 @@ use crate::funcs::Funcs;
 use crate::print::{format_value, quote};
 use crate::value::{Arity, Value};
 
+pub mod clock;
 mod more;
+pub mod random;
 
 /// Adds Sprig's functions to `funcs`: these and [`more`]'s.
 pub fn add_to(funcs: &mut Funcs) {

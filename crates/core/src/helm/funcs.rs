@@ -16,10 +16,13 @@ use serde_json::{Number, Value as Json};
 
 use crate::yaml;
 
-/// Helm's function table: Sprig (without `env`, `expandenv`), then Helm's own.
-pub fn funcs() -> Funcs {
+/// Helm's function table: Sprig (without `env`, `expandenv`; its random functions drawing from
+/// `seed`, its `now` at `now_unix` seconds), then Helm's own.
+pub fn funcs(seed: &[u8], now_unix: i64) -> Funcs {
     let mut f = Funcs::new();
     sprig::add_to(&mut f);
+    sprig::random::add_to(&mut f, seed);
+    sprig::clock::add_to(&mut f, now_unix);
     f.insert("include", Arity::Exactly(2), |ctx: &dyn Context, a: &[Value]| {
         let name = string_arg(&a[0])?;
         ctx.execute(name, &a[1]).map(Value::String)

@@ -112,7 +112,29 @@ pub fn add_to(funcs: &mut Funcs) {
         });
     }
 
+    funcs.insert("sha1sum", Arity::Exactly(1), |_, a| Ok(Value::String(hex(&sha1(str_arg(&a[0])?.as_bytes())))));
+    funcs.insert("adler32sum", Arity::Exactly(1), |_, a| {
+        let (mut x, mut y) = (1u32, 0u32);
+        for &b in str_arg(&a[0])?.as_bytes() {
+            x = (x + u32::from(b)) % 65521;
+            y = (y + x) % 65521;
+        }
+        Ok(Value::String(((y << 16) | x).to_string()))
+    });
+
+    // Paths (Go's `path`, `/`-separated).
+    funcs.insert("base", Arity::Exactly(1), |_, a| Ok(Value::String(path_base(str_arg(&a[0])?))));
+    funcs.insert("dir", Arity::Exactly(1), |_, a| Ok(Value::String(path_dir(str_arg(&a[0])?))));
+    funcs.insert("clean", Arity::Exactly(1), |_, a| Ok(Value::String(path_clean(str_arg(&a[0])?))));
+    funcs.insert("ext", Arity::Exactly(1), |_, a| {
+        let s = str_arg(&a[0])?;
+        let name = s.rsplit('/').next().unwrap_or(s);
+        Ok(Value::from(name.rfind('.').map_or("", |i| &name[i..])))
+    });
+    funcs.insert("isAbs", Arity::Exactly(1), |_, a| Ok(Value::Bool(str_arg(&a[0])?.starts_with('/'))));
+
     // Lists.
+    funcs.insert("tuple", Arity::AtLeast(0), |_, a| Ok(Value::list(a.iter().cloned())));
     for (name, must) in [("first", false), ("mustFirst", true)] {
         funcs.insert(name, Arity::Exactly(1), move |_, a| Ok(list_arg(&a[0], must)?.first().cloned().unwrap_or_default()));
     }
@@ -532,6 +554,99 @@ fn wrap(width: i64, s: &str) -> String {
     out
 }
 
+/// Go's `path.Clean`.
+fn path_clean(p: &str) -> String {
+    if p.is_empty() {
+        return ".".to_string();
+    }
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
+/// Go's `path.Base`.
+fn path_base(p: &str) -> String {
+    if p.is_empty() {
+        return ".".to_string();
+    }
+    let trimmed = p.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return "/".to_string();
+    }
+    trimmed.rsplit('/').next().unwrap_or(trimmed).to_string()
+}
+
+/// Go's `path.Dir`.
+fn path_dir(p: &str) -> String {
+    let dir = match p.rfind('/') {
+        Some(i) => &p[..=i],
+        None => "",
+    };
+    path_clean(dir)
+}
+
+/// SHA-1 (FIPS 180-4), for Sprig's `sha1sum`.
+fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+    let mut msg = data.to_vec();
+    let bit_len = u64::try_from(data.len()).unwrap_or(u64::MAX).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bit_len.to_be_bytes());
+    for chunk in msg.chunks(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in chunk.chunks(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, &wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
+                _ => (b ^ c ^ d, 0xCA62_C1D6),
+            };
+            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (i, x) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
+    }
+    out
+}
+
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -580,6 +695,16 @@ mod tests {
         assert_eq!(base64_decode("aGVsbG8="), Some(b"hello".to_vec()));
         assert_eq!(base64_decode("aGk="), Some(b"hi".to_vec()));
         assert_eq!(base64_decode("x"), None);
+    }
+
+    #[test]
+    fn sha1_and_paths_as_go() {
+        assert_eq!(hex(&sha1(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(hex(&sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        assert_eq!(path_base("a/b/c.txt"), "c.txt");
+        assert_eq!(path_dir("a/b/c.txt"), "a/b");
+        assert_eq!(path_dir("c.txt"), ".");
+        assert_eq!(path_clean("/a/../../b/./c/"), "/b/c");
     }
 
     #[test]

@@ -1,0 +1,155 @@
+//! Sprig's functions that make random values (`randAlphaNum`, `randAlpha`, `randNumeric`,
+//! `randAscii`, `randInt`, `uuidv4`, `shuffle`), deterministic from a seed the caller gives:
+//! the n-th random byte block of a render is SHA-256 of the seed and n, so that the same
+//! render of the same cluster gives the same values, and nobody without the seed can predict
+//! them. A render that needs unpredictable values must pass a secret seed.
+//!
+//! Sprig's key and certificate functions (`genCA`, `genPrivateKey`, `genSelfSignedCert`,
+//! `genSignedCert`, `buildCustomCert`, `derivePassword`, `htpasswd`, `encryptAES`,
+//! `decryptAES`) are defined so that charts parse, and fail when called: not supported yet.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sha2::Digest as _;
+
+use super::{int_arg, str_arg};
+use crate::funcs::Funcs;
+use crate::value::{Arity, Value};
+
+/// A stream of bytes from SHA-256(seed ‖ counter).
+#[derive(Debug)]
+struct Stream {
+    seed: Vec<u8>,
+    counter: u64,
+    block: Vec<u8>,
+}
+
+impl Stream {
+    fn byte(&mut self) -> u8 {
+        if self.block.is_empty() {
+            let mut hasher = sha2::Sha256::new();
+            hasher.update(&self.seed);
+            hasher.update(self.counter.to_be_bytes());
+            self.counter += 1;
+            self.block = hasher.finalize().to_vec();
+        }
+        self.block.pop().expect("refilled above")
+    }
+
+    /// A uniform index below `n` (rejection sampling, no modulo bias).
+    fn below(&mut self, n: usize) -> usize {
+        let n32 = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+        let limit = u32::MAX - u32::MAX % n32;
+        loop {
+            let x = u32::from_be_bytes([self.byte(), self.byte(), self.byte(), self.byte()]);
+            if x < limit {
+                return usize::try_from(x % n32).unwrap_or(0);
+            }
+        }
+    }
+}
+
+const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const NUMERIC: &[u8] = b"0123456789";
+
+/// Adds the random functions, drawing from `seed`, and the unsupported crypto functions.
+pub fn add_to(funcs: &mut Funcs, seed: &[u8]) {
+    let stream = Arc::new(Mutex::new(Stream { seed: seed.to_vec(), counter: 0, block: Vec::new() }));
+    let from = |set: &'static [u8]| {
+        let stream = Arc::clone(&stream);
+        move |_: &dyn crate::value::Context, a: &[Value]| -> Result<Value, String> {
+            let n = usize::try_from(int_arg(&a[0])?).unwrap_or(0);
+            let mut s = stream.lock().unwrap_or_else(PoisonError::into_inner);
+            Ok(Value::String((0..n).map(|_| char::from(set[s.below(set.len())])).collect()))
+        }
+    };
+    funcs.insert("randAlphaNum", Arity::Exactly(1), from(ALNUM));
+    funcs.insert("randAlpha", Arity::Exactly(1), from(ALPHA));
+    funcs.insert("randNumeric", Arity::Exactly(1), from(NUMERIC));
+    {
+        let stream = Arc::clone(&stream);
+        funcs.insert("randAscii", Arity::Exactly(1), move |_, a| {
+            let n = usize::try_from(int_arg(&a[0])?).unwrap_or(0);
+            let mut s = stream.lock().unwrap_or_else(PoisonError::into_inner);
+            let printable: Vec<u8> = (32..127).collect();
+            Ok(Value::String((0..n).map(|_| char::from(printable[s.below(printable.len())])).collect()))
+        });
+    }
+    {
+        let stream = Arc::clone(&stream);
+        funcs.insert("randInt", Arity::Exactly(2), move |_, a| {
+            let (min, max) = (int_arg(&a[0])?, int_arg(&a[1])?);
+            if max <= min {
+                return Err("invalid argument to Intn".to_string());
+            }
+            let span = usize::try_from(max - min).unwrap_or(usize::MAX);
+            let mut s = stream.lock().unwrap_or_else(PoisonError::into_inner);
+            Ok(Value::Int(min + i64::try_from(s.below(span)).unwrap_or(0)))
+        });
+    }
+    {
+        let stream = Arc::clone(&stream);
+        funcs.insert("uuidv4", Arity::Exactly(0), move |_, _| {
+            let mut s = stream.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut b: Vec<u8> = (0..16).map(|_| s.byte()).collect();
+            b[6] = (b[6] & 0x0f) | 0x40;
+            b[8] = (b[8] & 0x3f) | 0x80;
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            Ok(Value::String(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])))
+        });
+    }
+    {
+        let stream = Arc::clone(&stream);
+        funcs.insert("shuffle", Arity::Exactly(1), move |_, a| {
+            let mut chars: Vec<char> = str_arg(&a[0])?.chars().collect();
+            let mut s = stream.lock().unwrap_or_else(PoisonError::into_inner);
+            for i in (1..chars.len()).rev() {
+                let j = s.below(i + 1);
+                chars.swap(i, j);
+            }
+            Ok(Value::String(chars.into_iter().collect()))
+        });
+    }
+    for name in [
+        "genCA",
+        "genCAWithKey",
+        "genPrivateKey",
+        "genSelfSignedCert",
+        "genSelfSignedCertWithKey",
+        "genSignedCert",
+        "genSignedCertWithKey",
+        "buildCustomCert",
+        "derivePassword",
+        "htpasswd",
+        "encryptAES",
+        "decryptAES",
+    ] {
+        funcs.insert(name, Arity::AtLeast(0), move |_, _| Err(format!("{name} is not supported yet")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Options, Templates};
+
+    fn render(seed: &[u8]) -> String {
+        let mut funcs = Funcs::new();
+        add_to(&mut funcs, seed);
+        let mut set = Templates::new(funcs, Options::default());
+        set.parse("t", "{{ randAlphaNum 12 }} {{ uuidv4 }}").unwrap();
+        set.execute("t", &Value::Nil).unwrap()
+    }
+
+    #[test]
+    fn random_values_follow_the_seed() {
+        assert_eq!(render(b"a"), render(b"a"));
+        assert_ne!(render(b"a"), render(b"b"));
+        let out = render(b"a");
+        let (word, uuid) = out.split_once(' ').unwrap();
+        assert_eq!(word.len(), 12);
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(&uuid[14..15], "4");
+    }
+}
