@@ -189,8 +189,7 @@ pub fn render_chart(chart: &Chart, values: Map<String, Json>, options: &Options)
     let order = sort_templates(renderables.keys());
     for &name in &order {
         let r = &renderables[name];
-        set.parse(name, &r.text)
-            .map_err(|e| Error::Parse { template: name.to_string(), message: e.to_string() })?;
+        set.parse(name, &r.text).map_err(|e| Error::Parse { template: name.to_string(), message: e.to_string() })?;
     }
     let mut templates = BTreeMap::new();
     for name in order {
@@ -287,7 +286,11 @@ fn chart_object(chart: &Chart, is_root: bool) -> Value {
     let maintainers = match m.get("maintainers") {
         Some(Json::Array(items)) => Value::list(items.iter().map(|i| {
             let f = |k: &str| Value::from(i.get(k).map(chart::scalar_text).unwrap_or_default());
-            Struct::new("*chart.Maintainer").field("Name", f("name")).field("Email", f("email")).field("URL", f("url")).into_value()
+            Struct::new("*chart.Maintainer")
+                .field("Name", f("name"))
+                .field("Email", f("email"))
+                .field("URL", f("url"))
+                .into_value()
         })),
         _ => Value::list([]),
     };

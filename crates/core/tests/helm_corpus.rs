@@ -94,7 +94,8 @@ fn check(name: &str) -> Outcome {
     } else {
         BTreeMap::new()
     };
-    let options = helm::Options { release_name: "flotilla".into(), namespace: "default".into(), ..helm::Options::default() };
+    let options =
+        helm::Options { release_name: "flotilla".into(), namespace: "default".into(), ..helm::Options::default() };
     let total = want.len();
     let rendered = match helm::render(&snapshot(&dir.join(name)), "", &options) {
         Ok(r) => r,
@@ -143,7 +144,11 @@ fn charts_render_as_helm_renders_them() {
             outcome.equal,
             outcome.total,
             outcome.differing,
-            outcome.first.as_deref().map(|f| format!("\n    first: {}", f.chars().take(400).collect::<String>())).unwrap_or_default()
+            outcome
+                .first
+                .as_deref()
+                .map(|f| format!("\n    first: {}", f.chars().take(400).collect::<String>()))
+                .unwrap_or_default()
         );
         equal += outcome.equal;
         total += outcome.total;

@@ -329,12 +329,9 @@ impl<'t> State<'t, '_> {
             Some(Value::Map(map)) => {
                 map.entries().into_iter().map(|(k, v)| (Some(Value::String(k)), Some(v))).collect()
             }
-            Some(Value::Object(o)) if o.entries().is_some() => o
-                .entries()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (Some(Value::String(k)), Some(v)))
-                .collect(),
+            Some(Value::Object(o)) if o.entries().is_some() => {
+                o.entries().unwrap_or_default().into_iter().map(|(k, v)| (Some(Value::String(k)), Some(v))).collect()
+            }
             Some(Value::Int(n)) => {
                 // Go reports this and the next at the last node evaluated, not at the range.
                 if r.pipe.decl.len() > 1 {

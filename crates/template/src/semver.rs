@@ -33,7 +33,8 @@ impl Version {
             Some((a, b)) => (a, b.to_string()),
             None => (s, String::new()),
         };
-        let valid_ids = |t: &str| t.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        let valid_ids =
+            |t: &str| t.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
         if (!pre.is_empty() && !valid_ids(&pre)) || (!build.is_empty() && !valid_ids(&build)) {
             return Err(bad());
         }
@@ -60,6 +61,7 @@ impl Version {
     }
 }
 
+#[allow(clippy::many_single_char_names, reason = "two identifiers side by side, as Masterminds' comparePrerelease")]
 fn compare_pre(a: &str, b: &str) -> Ordering {
     match (a.is_empty(), b.is_empty()) {
         (true, true) => return Ordering::Equal,
@@ -90,6 +92,7 @@ fn compare_pre(a: &str, b: &str) -> Ordering {
 
 /// One constraint: an operator and a version, `dirty` when parts were wildcards or missing.
 #[derive(Clone, Debug)]
+#[allow(clippy::struct_excessive_bools, reason = "Masterminds' own flags, one for each part that was a wildcard")]
 struct Constraint {
     op: String,
     version: Version,

@@ -19,7 +19,8 @@ pub mod clock;
 mod more;
 pub mod random;
 
-/// Adds Sprig's functions to `funcs`: these and [`more`]'s.
+/// Adds Sprig's functions to `funcs`: these and the rest of those charts use (strings, lists,
+/// dicts, numbers, types, versions; see the module `more`).
 pub fn add_to(funcs: &mut Funcs) {
     more::add_to(funcs);
     funcs.insert("default", Arity::AtLeast(1), |_, a| {

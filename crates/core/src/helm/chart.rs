@@ -6,6 +6,7 @@
 //! It parses nothing of the templates: [`super`] does, with the chart's values.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde_json::{Map, Value as Json};
 
@@ -120,11 +121,15 @@ fn load_files(at: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, Error> {
             _ if name.starts_with("templates/") => {
                 chart.templates.insert(name, String::from_utf8_lossy(&bytes).into_owned());
             }
-            _ if name.starts_with("charts/") && !name.ends_with(".prov") => {
+            _ if name.starts_with("charts/") && Path::new(&name).extension().is_none_or(|e| e != "prov") => {
                 let rest = &name["charts/".len()..];
                 match rest.split_once('/') {
-                    Some((sub, inner)) => subcharts.entry(sub.to_string()).or_default().push((inner.to_string(), bytes)),
-                    None if rest.ends_with(".tgz") => return Err(Error::PackedSubchart { path: format!("{at}{name}") }),
+                    Some((sub, inner)) => {
+                        subcharts.entry(sub.to_string()).or_default().push((inner.to_string(), bytes));
+                    }
+                    None if Path::new(rest).extension().is_some_and(|e| e == "tgz") => {
+                        return Err(Error::PackedSubchart { path: format!("{at}{name}") });
+                    }
                     None => {
                         chart.files.insert(name, bytes);
                     }

@@ -32,7 +32,12 @@ pub fn funcs(seed: &[u8], now_unix: i64) -> Funcs {
         // Helm names the parsed text after the template that calls `tpl`.
         let name = match &a[1] {
             Value::Map(m) => match m.get("Template") {
-                Some(Value::Map(t)) => t.get("Name").and_then(|v| v.as_str().map(ToString::to_string)).as_deref().unwrap_or("gotpl").to_string(),
+                Some(Value::Map(t)) => t
+                    .get("Name")
+                    .and_then(|v| v.as_str().map(ToString::to_string))
+                    .as_deref()
+                    .unwrap_or("gotpl")
+                    .to_string(),
                 _ => "gotpl".to_string(),
             },
             _ => "gotpl".to_string(),
@@ -87,7 +92,9 @@ pub fn to_serde(v: &Value) -> Json {
         Value::Map(m) => Json::Object(m.entries().into_iter().map(|(k, v)| (k, to_serde(&v))).collect()),
         Value::Object(o) => match o.entries() {
             Some(entries) => Json::Object(entries.iter().map(|(k, v)| (k.clone(), to_serde(v))).collect()),
-            None => Json::Object(o.field_names().iter().map(|n| (n.clone(), to_serde(&o.field(n).unwrap_or_default()))).collect()),
+            None => Json::Object(
+                o.field_names().iter().map(|n| (n.clone(), to_serde(&o.field(n).unwrap_or_default()))).collect(),
+            ),
         },
     }
 }
@@ -174,7 +181,13 @@ fn from_yaml(text: &str, array: bool) -> Value {
         if array { Value::list([Value::from(message)]) } else { Value::map([("Error", Value::from(message))]) }
     };
     match yaml::load_one(text.as_bytes()) {
-        Ok(Json::Null) => if array { Value::list([]) } else { Value::map::<String>([]) },
+        Ok(Json::Null) => {
+            if array {
+                Value::list([])
+            } else {
+                Value::map::<String>([])
+            }
+        }
         Ok(v @ Json::Object(_)) if !array => Value::from_json(&v, JsonNumbers::Float),
         Ok(v @ Json::Array(_)) if array => Value::from_json(&v, JsonNumbers::Float),
         Ok(v) => error(format!(
@@ -225,6 +238,7 @@ pub fn files_object(files: &BTreeMap<String, Vec<u8>>) -> Value {
 }
 
 impl Object for Files {
+    #[allow(clippy::unnecessary_literal_bound, reason = "the trait's signature")]
     fn type_name(&self) -> &str {
         "engine.files"
     }
@@ -241,19 +255,29 @@ impl Object for Files {
             _ => Err(format!("wrong number of args for {name}: want 1 got {}", args.len())),
         };
         let none = || {
-            if args.is_empty() { Ok(()) } else { Err(format!("wrong number of args for {name}: want 0 got {}", args.len())) }
+            if args.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("wrong number of args for {name}: want 0 got {}", args.len()))
+            }
         };
         match name {
             "Get" | "GetBytes" => {
                 let path = one_string()?;
-                Ok(Value::String(self.files.get(path).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()))
+                Ok(Value::String(
+                    self.files.get(path).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default(),
+                ))
             }
             "Glob" => {
                 let pattern = one_string()?;
                 let matcher = glob_regex(pattern);
-                let matched: BTreeMap<String, Vec<u8>> =
-                    self.files.iter().filter(|(k, _)| matcher.is_match(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-                Ok(Value::Object(Arc::new(Files { files: Arc::new(matched) })))
+                let found: BTreeMap<String, Vec<u8>> = self
+                    .files
+                    .iter()
+                    .filter(|(k, _)| matcher.is_match(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                Ok(Value::Object(Arc::new(Files { files: Arc::new(found) })))
             }
             "Lines" => {
                 let path = one_string()?;
@@ -269,11 +293,7 @@ impl Object for Files {
                     .iter()
                     .map(|(k, v)| {
                         let base = k.rsplit('/').next().unwrap_or(k).to_string();
-                        let text = if name == "AsConfig" {
-                            String::from_utf8_lossy(v).into_owned()
-                        } else {
-                            base64(v)
-                        };
+                        let text = if name == "AsConfig" { String::from_utf8_lossy(v).into_owned() } else { base64(v) };
                         (base, Value::String(text))
                     })
                     .collect();
@@ -283,7 +303,12 @@ impl Object for Files {
         }
     }
     fn entries(&self) -> Option<Vec<(String, Value)>> {
-        Some(self.files.iter().map(|(k, v)| (k.clone(), Value::String(String::from_utf8_lossy(v).into_owned()))).collect())
+        Some(
+            self.files
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(String::from_utf8_lossy(v).into_owned())))
+                .collect(),
+        )
     }
 }
 

@@ -237,13 +237,11 @@ fn process_import_values(chart: &mut Chart) {
             let mut at = &sub_values;
             let mut found = true;
             for part in child.split('.') {
-                match at.get(part) {
-                    Some(v) => at = v,
-                    None => {
-                        found = false;
-                        break;
-                    }
-                }
+                let Some(v) = at.get(part) else {
+                    found = false;
+                    break;
+                };
+                at = v;
             }
             let Json::Object(table) = at else { continue };
             if !found {
@@ -331,7 +329,8 @@ mod tests {
 
     #[test]
     fn globals_pass_down_and_subchart_values_nest_under_its_name() {
-        let sub = Chart { values: obj(json!({"x": 1, "global": {"g": 0, "h": 1}})), name: "sub".into(), ..Chart::default() };
+        let sub =
+            Chart { values: obj(json!({"x": 1, "global": {"g": 0, "h": 1}})), name: "sub".into(), ..Chart::default() };
         let chart = Chart {
             values: obj(json!({"global": {"g": 2}, "sub": {"x": 3}})),
             name: "top".into(),

@@ -5,7 +5,7 @@
 
 use super::wrong_type;
 use crate::funcs::Funcs;
-use crate::value::{Arity, Object, Struct, Value};
+use crate::value::{Arity, Struct, Value};
 
 /// Adds `now` (at `unix_seconds`) and `unixEpoch`.
 pub fn add_to(funcs: &mut Funcs, unix_seconds: i64) {

@@ -41,8 +41,11 @@ pub fn add_to(funcs: &mut Funcs) {
         let (start, end, s) = (int_arg(&a[0])?, int_arg(&a[1])?, str_arg(&a[2])?);
         let len = i64::try_from(s.len()).unwrap_or(i64::MAX);
         let (from, to) = if start < 0 { (0, end) } else { (start, if end < 0 || end > len { len } else { end }) };
-        let (from, to) = (usize::try_from(from.min(len)).unwrap_or(0), usize::try_from(to.max(0).min(len)).unwrap_or(0));
-        Ok(Value::String(String::from_utf8_lossy(s.as_bytes().get(from..to.max(from)).unwrap_or_default()).into_owned()))
+        let (from, to) =
+            (usize::try_from(from.min(len)).unwrap_or(0), usize::try_from(to.max(0).min(len)).unwrap_or(0));
+        Ok(Value::String(
+            String::from_utf8_lossy(s.as_bytes().get(from..to.max(from)).unwrap_or_default()).into_owned(),
+        ))
     });
     funcs.insert("nospace", Arity::Exactly(1), |_, a| {
         Ok(Value::String(str_arg(&a[0])?.chars().filter(|c| !c.is_whitespace()).collect()))
@@ -56,24 +59,29 @@ pub fn add_to(funcs: &mut Funcs) {
         Ok(Value::String(parts.join(" ")))
     });
     funcs.insert("wrap", Arity::Exactly(2), |_, a| Ok(Value::String(wrap(int_arg(&a[0])?, str_arg(&a[1])?))));
-    funcs.insert("plural", Arity::Exactly(3), |_, a| {
-        Ok(if int_arg(&a[2])? == 1 { a[0].clone() } else { a[1].clone() })
-    });
+    funcs
+        .insert("plural", Arity::Exactly(3), |_, a| Ok(if int_arg(&a[2])? == 1 { a[0].clone() } else { a[1].clone() }));
     funcs.insert("snakecase", Arity::Exactly(1), |_, a| Ok(Value::String(words_joined(str_arg(&a[0])?, '_'))));
     funcs.insert("kebabcase", Arity::Exactly(1), |_, a| Ok(Value::String(words_joined(str_arg(&a[0])?, '-'))));
     funcs.insert("camelcase", Arity::Exactly(1), |_, a| {
         let s = str_arg(&a[0])?;
         Ok(Value::String(s.split(['_', ' ', '-']).filter(|p| !p.is_empty()).map(title).collect()))
     });
-    funcs.insert("toStrings", Arity::Exactly(1), |_, a| Ok(Value::list(list_items(&a[0]).iter().map(|v| Value::String(strval(v))))));
+    funcs.insert("toStrings", Arity::Exactly(1), |_, a| {
+        Ok(Value::list(list_items(&a[0]).iter().map(|v| Value::String(strval(v)))))
+    });
     funcs.insert("b64dec", Arity::Exactly(1), |_, a| {
         Ok(Value::String(match base64_decode(str_arg(&a[0])?) {
             Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             None => "illegal base64 data at input byte 0".to_string(),
         }))
     });
-    funcs.insert("sha256sum", Arity::Exactly(1), |_, a| Ok(Value::String(hex(&sha2::Sha256::digest(str_arg(&a[0])?.as_bytes())))));
-    funcs.insert("sha512sum", Arity::Exactly(1), |_, a| Ok(Value::String(hex(&sha2::Sha512::digest(str_arg(&a[0])?.as_bytes())))));
+    funcs.insert("sha256sum", Arity::Exactly(1), |_, a| {
+        Ok(Value::String(hex(&sha2::Sha256::digest(str_arg(&a[0])?.as_bytes()))))
+    });
+    funcs.insert("sha512sum", Arity::Exactly(1), |_, a| {
+        Ok(Value::String(hex(&sha2::Sha512::digest(str_arg(&a[0])?.as_bytes()))))
+    });
     funcs.insert("regexMatch", Arity::Exactly(2), |_, a| Ok(Value::Bool(regex(&a[0])?.is_match(str_arg(&a[1])?))));
     funcs.insert("mustRegexMatch", Arity::Exactly(2), |_, a| Ok(Value::Bool(regex(&a[0])?.is_match(str_arg(&a[1])?))));
     for name in ["regexFind", "mustRegexFind"] {
@@ -136,10 +144,14 @@ pub fn add_to(funcs: &mut Funcs) {
     // Lists.
     funcs.insert("tuple", Arity::AtLeast(0), |_, a| Ok(Value::list(a.iter().cloned())));
     for (name, must) in [("first", false), ("mustFirst", true)] {
-        funcs.insert(name, Arity::Exactly(1), move |_, a| Ok(list_arg(&a[0], must)?.first().cloned().unwrap_or_default()));
+        funcs.insert(name, Arity::Exactly(1), move |_, a| {
+            Ok(list_arg(&a[0], must)?.first().cloned().unwrap_or_default())
+        });
     }
     for (name, must) in [("last", false), ("mustLast", true)] {
-        funcs.insert(name, Arity::Exactly(1), move |_, a| Ok(list_arg(&a[0], must)?.last().cloned().unwrap_or_default()));
+        funcs.insert(name, Arity::Exactly(1), move |_, a| {
+            Ok(list_arg(&a[0], must)?.last().cloned().unwrap_or_default())
+        });
     }
     for (name, must) in [("rest", false), ("mustRest", true)] {
         funcs.insert(name, Arity::Exactly(1), move |_, a| {
@@ -197,7 +209,9 @@ pub fn add_to(funcs: &mut Funcs) {
         });
     }
     for name in ["compact", "mustCompact"] {
-        funcs.insert(name, Arity::Exactly(1), |_, a| Ok(Value::list(list_arg(&a[0], true)?.into_iter().filter(|v| !empty(v)))));
+        funcs.insert(name, Arity::Exactly(1), |_, a| {
+            Ok(Value::list(list_arg(&a[0], true)?.into_iter().filter(|v| !empty(v))))
+        });
     }
     for name in ["reverse", "mustReverse"] {
         funcs.insert(name, Arity::Exactly(1), |_, a| Ok(Value::list(list_arg(&a[0], true)?.into_iter().rev())));
@@ -247,7 +261,9 @@ pub fn add_to(funcs: &mut Funcs) {
         let keys: Vec<String> = a[1..].iter().map(strval).collect();
         Ok(Value::from(m.into_iter().filter(|(k, _)| !keys.contains(k)).collect::<BTreeMap<_, _>>()))
     });
-    for (name, overwrite) in [("merge", false), ("mustMerge", false), ("mergeOverwrite", true), ("mustMergeOverwrite", true)] {
+    for (name, overwrite) in
+        [("merge", false), ("mustMerge", false), ("mergeOverwrite", true), ("mustMergeOverwrite", true)]
+    {
         funcs.insert(name, Arity::AtLeast(1), move |_, a| {
             let Value::Map(dst) = &a[0] else { return Err(wrong_type("map[string]interface {}", &a[0])) };
             for src in &a[1..] {
@@ -308,9 +324,13 @@ pub fn add_to(funcs: &mut Funcs) {
     funcs.insert("max", Arity::AtLeast(1), |_, a| Ok(Value::Int(a.iter().map(to_int).max().unwrap_or(0))));
     funcs.insert("min", Arity::AtLeast(1), |_, a| Ok(Value::Int(a.iter().map(to_int).min().unwrap_or(0))));
     funcs.insert("addf", Arity::AtLeast(0), |_, a| Ok(Value::Float(a.iter().map(to_float).sum())));
-    funcs.insert("subf", Arity::AtLeast(1), |_, a| Ok(Value::Float(a[1..].iter().map(to_float).fold(to_float(&a[0]), |x, y| x - y))));
+    funcs.insert("subf", Arity::AtLeast(1), |_, a| {
+        Ok(Value::Float(a[1..].iter().map(to_float).fold(to_float(&a[0]), |x, y| x - y)))
+    });
     funcs.insert("mulf", Arity::AtLeast(1), |_, a| Ok(Value::Float(a.iter().map(to_float).product())));
-    funcs.insert("divf", Arity::AtLeast(1), |_, a| Ok(Value::Float(a[1..].iter().map(to_float).fold(to_float(&a[0]), |x, y| x / y))));
+    funcs.insert("divf", Arity::AtLeast(1), |_, a| {
+        Ok(Value::Float(a[1..].iter().map(to_float).fold(to_float(&a[0]), |x, y| x / y)))
+    });
     funcs.insert("floor", Arity::Exactly(1), |_, a| Ok(Value::Float(to_float(&a[0]).floor())));
     funcs.insert("ceil", Arity::Exactly(1), |_, a| Ok(Value::Float(to_float(&a[0]).ceil())));
     funcs.insert("round", Arity::AtLeast(2), |_, a| {
@@ -418,7 +438,9 @@ fn merge_into(dst: &Dict, src: &BTreeMap<String, Value>, overwrite: bool) {
 /// A copy that shares no map with the original (copystructure's `Copy`).
 fn deep_copy(v: &Value) -> Value {
     match v {
-        Value::Map(m) => Value::from(m.to_map().into_iter().map(|(k, v)| (k, deep_copy(&v))).collect::<BTreeMap<_, _>>()),
+        Value::Map(m) => {
+            Value::from(m.to_map().into_iter().map(|(k, v)| (k, deep_copy(&v))).collect::<BTreeMap<_, _>>())
+        }
         Value::List(l) => Value::list(l.iter().map(deep_copy)),
         other => other.clone(),
     }
@@ -466,13 +488,13 @@ pub(crate) fn to_float(v: &Value) -> f64 {
     }
 }
 
-fn until_step(start: i64, stop: i64, step: i64) -> Value {
+fn until_step(start: i64, end: i64, step: i64) -> Value {
     let mut out = Vec::new();
-    if step == 0 || (step > 0 && start >= stop) || (step < 0 && start <= stop) {
+    if step == 0 || (step > 0 && start >= end) || (step < 0 && start <= end) {
         return Value::list(out);
     }
     let mut i = start;
-    while (step > 0 && i < stop) || (step < 0 && i > stop) {
+    while (step > 0 && i < end) || (step < 0 && i > end) {
         out.push(Value::Int(i));
         i += step;
     }
@@ -519,7 +541,9 @@ fn words_joined(s: &str, sep: char) -> String {
         if c.is_uppercase() && i > 0 {
             let prev = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if (prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower)) && !out.ends_with(sep) {
+            if (prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower))
+                && !out.ends_with(sep)
+            {
                 out.push(sep);
             }
         }
@@ -604,6 +628,7 @@ fn path_dir(p: &str) -> String {
 }
 
 /// SHA-1 (FIPS 180-4), for Sprig's `sha1sum`.
+#[allow(clippy::many_single_char_names, reason = "the standard's names: h, w, a to e, f, k, t")]
 fn sha1(data: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
     let mut msg = data.to_vec();
@@ -669,7 +694,7 @@ pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
         }))
     };
     let bytes = s.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);

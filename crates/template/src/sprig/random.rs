@@ -8,6 +8,7 @@
 //! `genSignedCert`, `buildCustomCert`, `derivePassword`, `htpasswd`, `encryptAES`,
 //! `decryptAES`) are defined so that charts parse, and fail when called: not supported yet.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::Digest as _;
@@ -95,7 +96,10 @@ pub fn add_to(funcs: &mut Funcs, seed: &[u8]) {
             let mut b: Vec<u8> = (0..16).map(|_| s.byte()).collect();
             b[6] = (b[6] & 0x0f) | 0x40;
             b[8] = (b[8] & 0x3f) | 0x80;
-            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            let hex = b.iter().fold(String::new(), |mut hex, x| {
+                let _ = write!(hex, "{x:02x}");
+                hex
+            });
             Ok(Value::String(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])))
         });
     }
