@@ -9,14 +9,17 @@
 //! recursion limit, `tpl`, `required`, `fail`, `toYaml` and friends, `lookup` empty as in
 //! `helm template`), over flotilla-template's Go templates and Sprig.
 //!
-//! What it is not yet: the rendered text is not split into objects, sorted in Helm's install
-//! order or sorted into hooks; `values.schema.json` is not checked; packed (`.tgz`) subcharts
+//! [`manifests`] turns the text into objects: documents split, hooks set aside, Helm's install
+//! order.
+//!
+//! What it is not yet: `values.schema.json` is not checked; packed (`.tgz`) subcharts
 //! are refused; Sprig's key and certificate functions fail when called, its time functions are
 //! missing but for `now` (at [`Options::now_unix`]) and `unixEpoch`. Random values come from
 //! [`Options::random_seed`].
 
 pub mod chart;
 pub mod funcs;
+pub mod manifests;
 pub mod values;
 
 use std::collections::BTreeMap;

@@ -6,6 +6,8 @@
 //! For a chart marked `NAME.random`, a second Helm render (`NAME.expected2.json`) shows which
 //! lines are random (passwords, certificates): those lines are skipped, the rest compared.
 //!
+//! Each render is also split into objects (`helm::manifests`), which must succeed.
+//!
 //! The test prints a summary per chart (templates equal / differing / error, the first
 //! difference) and asserts that the charts of `tests/data/helm/passing.txt` pass exactly and
 //! that no other chart does (so the list grows with the renderer). A missing corpus fails.
@@ -55,6 +57,8 @@ struct Outcome {
     total: usize,
     /// The render error, or the first difference.
     first: Option<String>,
+    /// Objects, hooks and CRDs of the render, as `helm::manifests::manifests` splits it.
+    objects: (usize, usize, usize),
 }
 
 /// Whether two texts agree, line by line, skipping the lines that two Helm renders disagree
@@ -99,9 +103,15 @@ fn check(name: &str) -> Outcome {
     let total = want.len();
     let rendered = match helm::render(&snapshot(&dir.join(name)), "", &options) {
         Ok(r) => r,
-        Err(e) => return Outcome { equal: 0, differing: 0, total, first: Some(format!("error: {e}")) },
+        Err(e) => {
+            return Outcome { equal: 0, differing: 0, total, first: Some(format!("error: {e}")), objects: (0, 0, 0) };
+        }
     };
-    let mut outcome = Outcome { equal: 0, differing: 0, total, first: None };
+    let mut outcome = Outcome { equal: 0, differing: 0, total, first: None, objects: (0, 0, 0) };
+    match helm::manifests::manifests(&rendered) {
+        Ok(m) => outcome.objects = (m.objects.len(), m.hooks.len(), m.crds.len()),
+        Err(e) => outcome.first = Some(format!("error: {e}")),
+    }
     for (path, text) in &want {
         let result = match rendered.templates.get(path) {
             Some(got) => same(got, text, random.get(path)),
@@ -140,10 +150,13 @@ fn charts_render_as_helm_renders_them() {
         let outcome = check(name);
         let errors = usize::from(outcome.first.as_deref().is_some_and(|f| f.starts_with("error: ")));
         println!(
-            "{name}: {}/{} equal, {} differing, {errors} error{}",
+            "{name}: {}/{} equal, {} differing, {errors} error; {} objects, {} hooks, {} CRDs{}",
             outcome.equal,
             outcome.total,
             outcome.differing,
+            outcome.objects.0,
+            outcome.objects.1,
+            outcome.objects.2,
             outcome
                 .first
                 .as_deref()
