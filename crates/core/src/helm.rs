@@ -31,12 +31,13 @@ use serde_json::{Map, Value as Json};
 use crate::snapshot::Snapshot;
 use chart::Chart;
 
-/// The Kubernetes version `.Capabilities` reports when the cluster's is not given: Helm 4's
-/// default (the minor of the client-go it was built with).
-pub const DEFAULT_KUBE_VERSION: &str = "v1.35.0";
+/// The Kubernetes version `.Capabilities` reports when the cluster's is not given: Helm 4.2.3's
+/// default (one past the client-go it was built with: v0.35 gives v1.36), as its SDK renders.
+pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
 
 /// The API versions `.Capabilities.APIVersions` has by default: the groups and versions of
-/// client-go's scheme (with apiextensions), as Helm's `allKnownVersions`.
+/// client-go's scheme (with apiextensions), as Helm's `allKnownVersions` (checked one by one
+/// against Helm 4.2.3's SDK).
 pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "v1",
     "admissionregistration.k8s.io/v1",
@@ -53,8 +54,6 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "authorization.k8s.io/v1beta1",
     "autoscaling/v1",
     "autoscaling/v2",
-    "autoscaling/v2beta1",
-    "autoscaling/v2beta2",
     "batch/v1",
     "batch/v1beta1",
     "certificates.k8s.io/v1",
@@ -88,11 +87,11 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "resource.k8s.io/v1alpha3",
     "scheduling.k8s.io/v1",
     "scheduling.k8s.io/v1beta1",
-    "scheduling.k8s.io/v1alpha1",
+    "scheduling.k8s.io/v1alpha2",
     "storage.k8s.io/v1",
     "storage.k8s.io/v1beta1",
     "storage.k8s.io/v1alpha1",
-    "storagemigration.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1beta1",
     "apiextensions.k8s.io/v1beta1",
     "apiextensions.k8s.io/v1",
 ];
@@ -105,7 +104,7 @@ pub struct Options {
     /// The user's values (`--values`, `--set`, a placement's `helm.values`), merged over the
     /// chart's defaults.
     pub values: Map<String, Json>,
-    /// `.Capabilities.KubeVersion` (`v1.35.0`).
+    /// `.Capabilities.KubeVersion` (`v1.36.0`).
     pub kube_version: String,
     /// `.Capabilities.APIVersions`; empty means [`DEFAULT_API_VERSIONS`].
     pub api_versions: Vec<String>,
@@ -278,7 +277,7 @@ fn sort_templates<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
     names
 }
 
-/// `.Chart`: Chart.yaml's fields under Go's names (`chart.Metadata`), and `IsRoot`.
+/// `.Chart`: Chart.yaml's fields under Go's names (`chart.Metadata`), and `IsRoot`, as a map.
 fn chart_object(chart: &Chart, is_root: bool) -> Value {
     let m = &chart.metadata;
     let text = |key: &str| Value::from(m.get(key).map(chart::scalar_text).unwrap_or_default());
@@ -313,26 +312,27 @@ fn chart_object(chart: &Chart, is_root: bool) -> Value {
             .field("Alias", d.alias.as_str())
             .into_value()
     }));
-    Struct::new("struct { *chart.Metadata; IsRoot bool }")
-        .field("Name", chart.name.as_str())
-        .field("Home", text("home"))
-        .field("Sources", strings("sources"))
-        .field("Version", text("version"))
-        .field("Description", text("description"))
-        .field("Keywords", strings("keywords"))
-        .field("Maintainers", maintainers)
-        .field("Icon", text("icon"))
-        .field("APIVersion", text("apiVersion"))
-        .field("Condition", text("condition"))
-        .field("Tags", text("tags"))
-        .field("AppVersion", text("appVersion"))
-        .field("Deprecated", Value::Bool(m.get("deprecated").and_then(Json::as_bool).unwrap_or(false)))
-        .field("Annotations", annotations)
-        .field("KubeVersion", text("kubeVersion"))
-        .field("Dependencies", dependencies)
-        .field("Type", text("type"))
-        .field("IsRoot", is_root)
-        .into_value()
+    // Helm 4 gives templates the chart's metadata as a map (a missing field is empty, no error).
+    Value::map([
+        ("Name", Value::from(chart.name.as_str())),
+        ("Home", text("home")),
+        ("Sources", strings("sources")),
+        ("Version", text("version")),
+        ("Description", text("description")),
+        ("Keywords", strings("keywords")),
+        ("Maintainers", maintainers),
+        ("Icon", text("icon")),
+        ("APIVersion", text("apiVersion")),
+        ("Condition", text("condition")),
+        ("Tags", text("tags")),
+        ("AppVersion", text("appVersion")),
+        ("Deprecated", Value::Bool(m.get("deprecated").and_then(Json::as_bool).unwrap_or(false))),
+        ("Annotations", annotations),
+        ("KubeVersion", text("kubeVersion")),
+        ("Dependencies", dependencies),
+        ("Type", text("type")),
+        ("IsRoot", Value::Bool(is_root)),
+    ])
 }
 
 /// `.Capabilities`: the Kubernetes version (`Version`, `Major`, `Minor`, `GitVersion`), the
@@ -377,7 +377,7 @@ fn capabilities(options: &Options) -> Result<Value, Error> {
         })
         .into_value();
     let helm = Struct::new("version.BuildInfo")
-        .field("Version", "v4.2.3")
+        .field("Version", "v4.2")
         .field("GitCommit", "")
         .field("GitTreeState", "")
         .field("GoVersion", "")

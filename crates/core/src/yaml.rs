@@ -39,7 +39,7 @@ pub enum Error {
 /// Reads every non-empty document of a YAML (or JSON) stream as a JSON value, as it is written:
 /// what a kustomization file, a JSON 6902 patch or a configuration holds.
 pub fn load_all(bytes: &[u8]) -> Result<Vec<Value>, Error> {
-    load(bytes, Timestamps::AsWritten)
+    load(bytes, Reading::AsWritten)
 }
 
 /// Reads Kubernetes objects (resources, strategic-merge patches) as kustomize reads them: like
@@ -47,7 +47,19 @@ pub fn load_all(bytes: &[u8]) -> Result<Vec<Value>, Error> {
 /// `2024-01-15 10:30:00`) becomes the RFC 3339 text Go prints for it (`2024-01-15T00:00:00Z`),
 /// because kustomize turns its objects into JSON through Go values. A quoted date stays as written.
 pub fn load_objects(bytes: &[u8]) -> Result<Vec<Value>, Error> {
-    load(bytes, Timestamps::AsGoPrintsThem)
+    load(bytes, Reading::AsGoPrintsThem)
+}
+
+/// Reads a Helm values file (or `Chart.yaml`) as Helm does, through sigs.k8s.io/yaml and so
+/// yaml.v2's YAML 1.1 rules: like [`load_one`], and a plain, untagged `yes`, `no`, `on`, `off`,
+/// `y`, `n` (and their capitalized forms) is a boolean.
+pub fn load_helm_values(bytes: &[u8]) -> Result<Value, Error> {
+    let mut docs = load(bytes, Reading::HelmValues)?;
+    match docs.len() {
+        0 => Ok(Value::Null),
+        1 => Ok(docs.remove(0)),
+        n => Err(Error::Syntax(format!("expected one document, found {n}"))),
+    }
 }
 
 /// Reads a single YAML document (an empty one is `null`).
@@ -61,17 +73,19 @@ pub fn load_one(bytes: &[u8]) -> Result<Value, Error> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Timestamps {
+enum Reading {
+    /// As written, and YAML 1.1's booleans (`yes`, `on`, …) are booleans (yaml.v2, Helm).
+    HelmValues,
     AsWritten,
     AsGoPrintsThem,
 }
 
-fn load(bytes: &[u8], timestamps: Timestamps) -> Result<Vec<Value>, Error> {
+fn load(bytes: &[u8], reading: Reading) -> Result<Vec<Value>, Error> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(Error::TooLarge { size: bytes.len(), limit: MAX_FILE_BYTES });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| Error::NotUtf8(e.to_string()))?;
-    let fixes = source_fixes(text, timestamps);
+    let fixes = source_fixes(text, reading);
     let docs = if fixes.is_empty() {
         from_multiple::<Value>(text)?.into_iter().flatten().collect::<Vec<_>>()
     } else {
@@ -91,22 +105,25 @@ fn from_multiple<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<Optio
 
 /// String scalars that serde-saphyr reads differently from kubectl, by the byte offset where the
 /// scalar starts: its value as serde-saphyr gives it, and as kubectl reads it.
-type Fixes = std::collections::HashMap<u64, (String, String)>;
+type Fixes = std::collections::HashMap<u64, (String, Value)>;
 
 /// Finds, with a streaming pass of the parser (no aliases expanded, nothing kept but the fixes),
 /// the scalars to read as kubectl does:
 ///
 /// - a block scalar (`|`, `>`) that ends the input without a line break: libyaml (and so kubectl)
 ///   adds no line break after its last line, where the YAML test suite, and serde-saphyr, add one;
-/// - with `Timestamps::AsGoPrintsThem`, a plain, untagged scalar that yaml.v3 reads as a timestamp.
+/// - with `Reading::AsGoPrintsThem`, a plain, untagged scalar that yaml.v3 reads as a timestamp;
+/// - with `Reading::HelmValues`, a plain, untagged scalar that yaml.v2 reads as a
+///   boolean (`yes`, `off`).
 ///
 /// The pass runs only where the text can hold one of them; a syntax error ends it quietly, and
 /// the real read reports it.
-fn source_fixes(text: &str, timestamps: Timestamps) -> Fixes {
+fn source_fixes(text: &str, reading: Reading) -> Fixes {
     let mut fixes = Fixes::new();
     let open_block_at_end = !text.ends_with(['\n', '\r']) && text.contains(['|', '>']);
-    let dates = timestamps == Timestamps::AsGoPrintsThem && may_hold_timestamp(text);
-    if !open_block_at_end && !dates {
+    let dates = reading == Reading::AsGoPrintsThem && may_hold_timestamp(text);
+    let old_bools = reading == Reading::HelmValues && may_hold_old_bool(text);
+    if !open_block_at_end && !dates && !old_bools {
         return fixes;
     }
     let mut options = granit_parser::Options::default();
@@ -125,17 +142,27 @@ fn source_fixes(text: &str, timestamps: Timestamps) -> Fixes {
             granit_parser::ScalarStyle::Plain if dates && tag.is_none() => {
                 last_block = None;
                 if let Some(t) = go_timestamp(&value) {
-                    fixes.insert(start, (value.into_owned(), t));
+                    fixes.insert(start, (value.into_owned(), Value::String(t)));
                 }
+            }
+            granit_parser::ScalarStyle::Plain if old_bools && tag.is_none() && is_old_bool(&value) => {
+                last_block = None;
+                let truth = matches!(&*value, "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON");
+                fixes.insert(start, (value.into_owned(), Value::Bool(truth)));
             }
             _ => last_block = None,
         }
     }
     if open_block_at_end && let Some((start, value)) = last_block {
         // serde-saphyr read this last scalar with one more line break than libyaml does.
-        fixes.insert(start, (format!("{value}\n"), value));
+        fixes.insert(start, (format!("{value}\n"), Value::String(value)));
     }
     fixes
+}
+
+/// Whether `text` may hold a YAML 1.1 boolean: a `y`, `n`, `o` or their capitals somewhere.
+fn may_hold_old_bool(text: &str) -> bool {
+    text.contains(['y', 'Y', 'n', 'N', 'o', 'O'])
 }
 
 /// Whether `text` has four digits and a dash somewhere: every timestamp starts so.
@@ -158,7 +185,7 @@ fn into_value(node: Spanned<Raw>, fixes: &Fixes) -> Value {
             // An alias's node is where its anchor is; `defined` points there.
             let start = node.defined.span().byte_offset();
             match start.and_then(|start| fixes.get(&start)) {
-                Some((read, kubectl)) if *read == s => Value::String(kubectl.clone()),
+                Some((read, kubectl)) if *read == s => kubectl.clone(),
                 _ => Value::String(s),
             }
         }
@@ -946,6 +973,17 @@ pub fn object<I: IntoIterator<Item = (String, Value)>>(pairs: I) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Helm reads values through yaml.v2: YAML 1.1's booleans are booleans, quoted ones strings.
+    #[test]
+    fn helm_values_read_yaml_1_1_booleans() {
+        let v = load_helm_values(b"a: yes\nb: Off\nc: 'yes'\nd: y\ne: [on, no]\nf: yes please\n").unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"a": true, "b": false, "c": "yes", "d": true, "e": [true, false], "f": "yes please"})
+        );
+        assert_eq!(load_one(b"a: yes\n").unwrap(), serde_json::json!({"a": "yes"}));
+    }
 
     /// A large honest file (a base of thousands of objects) is no bomb: 300,000 nodes and no
     /// alias read, where the node budget was once 250,000.

@@ -707,6 +707,8 @@ impl<'t> State<'t, '_> {
             Some(v @ Value::Function(_)) => {
                 return self.errorf(format!("can't print {node} of type {}", v.type_name()));
             }
+            // Go's printValue takes a struct's address when its pointer is a fmt.Stringer.
+            Some(Value::Object(o)) if o.string().is_some() => self.out.push_str(&o.string().unwrap_or_default()),
             Some(v) => self.out.push_str(&format_value(v)),
         }
         Ok(())

@@ -119,6 +119,11 @@ pub trait Object: fmt::Debug + Send + Sync {
     fn field_names(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Go's `String` method (`fmt.Stringer`), if the type (or its pointer) has one: what an
+    /// action that ends in this value prints (`printf "%v"` prints the fields).
+    fn string(&self) -> Option<String> {
+        None
+    }
     /// For a Go map type with methods (Helm's `files`, a `map[string][]byte`): its entries in
     /// key order, which `range`, `len` and truth see. `None` for a struct.
     fn entries(&self) -> Option<Vec<(String, Value)>> {
@@ -194,6 +199,14 @@ impl Object for Struct {
     }
     fn field_names(&self) -> Vec<String> {
         self.fields.iter().map(|(n, _)| n.clone()).collect()
+    }
+    /// A method `String` without arguments makes a [`Struct`] a `fmt.Stringer`.
+    fn string(&self) -> Option<String> {
+        let method = self.methods.get("String")?;
+        match method(&[]) {
+            Ok(Value::String(s)) => Some(s),
+            _ => None,
+        }
     }
 }
 

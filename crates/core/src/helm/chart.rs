@@ -103,7 +103,7 @@ fn load_files(at: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, Error> {
             continue;
         }
         let read_map = |bytes: &[u8]| -> Result<Map<String, Json>, Error> {
-            match yaml::load_one(bytes) {
+            match yaml::load_helm_values(bytes) {
                 Ok(Json::Object(map)) => Ok(map),
                 Ok(Json::Null) => Ok(Map::new()),
                 Ok(_) => Err(Error::File { path: format!("{at}{name}"), message: "not a YAML mapping".into() }),

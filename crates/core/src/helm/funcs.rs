@@ -124,7 +124,17 @@ fn write_json(v: &Json, escape_html: bool, out: &mut String) {
     match v {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => out.push_str(&yaml::format_number(n)),
+        Json::Number(n) => {
+            // Go's encoder cleans `e-07` up to `e-7` (and leaves `e+21`).
+            let text = yaml::format_number(n);
+            match text.find("e-0") {
+                Some(i) => {
+                    out.push_str(&text[..i + 2]);
+                    out.push_str(&text[i + 3..]);
+                }
+                None => out.push_str(&text),
+            }
+        }
         Json::String(s) => write_json_string(s, escape_html, out),
         Json::Array(items) => {
             out.push('[');
@@ -180,7 +190,7 @@ fn from_yaml(text: &str, array: bool) -> Value {
     let error = |message: String| {
         if array { Value::list([Value::from(message)]) } else { Value::map([("Error", Value::from(message))]) }
     };
-    match yaml::load_one(text.as_bytes()) {
+    match yaml::load_helm_values(text.as_bytes()) {
         Ok(Json::Null) => {
             if array {
                 Value::list([])
@@ -371,8 +381,14 @@ mod tests {
 
     #[test]
     fn to_json_escapes_as_go_and_writes_integral_floats_as_integers() {
-        let v = Value::map([("a", Value::Float(3.0)), ("b", Value::from("<x>&")), ("c", Value::Float(0.5))]);
-        assert_eq!(to_json(&v, true), r#"{"a":3,"b":"\u003cx\u003e\u0026","c":0.5}"#);
+        let v = Value::map([
+            ("a", Value::Float(3.0)),
+            ("b", Value::from("<x>&")),
+            ("c", Value::Float(0.5)),
+            ("d", Value::Float(1e-7)),
+            ("e", Value::Float(1e21)),
+        ]);
+        assert_eq!(to_json(&v, true), r#"{"a":3,"b":"\u003cx\u003e\u0026","c":0.5,"d":1e-7,"e":1e+21}"#);
     }
 
     #[test]

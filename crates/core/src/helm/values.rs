@@ -36,13 +36,39 @@ fn coalesce_values(chart: &Chart, v: &mut Map<String, Json>) {
             }
             Some(Json::Object(dest)) => {
                 if let Json::Object(src) = val {
-                    coalesce_tables(dest, src, false);
+                    // A subchart's values keep their nulls here: its own coalescing uses them
+                    // to delete its defaults (Helm's `childChartMergeTrue`).
+                    let merge = chart.subcharts.iter().any(|s| s.name == *key);
+                    let mut src = src.clone();
+                    if !merge {
+                        clean_nulls(&mut src);
+                    }
+                    coalesce_tables(dest, &src, merge);
                 }
             }
             Some(_) => {}
-            None => {
-                v.insert(key.clone(), val.clone());
-            }
+            // A default's nulls are dropped (Helm 4.2): only a user's null stays.
+            None => match val {
+                Json::Null => {}
+                Json::Object(sub) => {
+                    let mut sub = sub.clone();
+                    clean_nulls(&mut sub);
+                    v.insert(key.clone(), Json::Object(sub));
+                }
+                other => {
+                    v.insert(key.clone(), other.clone());
+                }
+            },
+        }
+    }
+}
+
+/// Helm's `cleanNilValues`: null entries removed, in nested maps too.
+fn clean_nulls(map: &mut Map<String, Json>) {
+    map.retain(|_, v| !v.is_null());
+    for v in map.values_mut() {
+        if let Json::Object(sub) = v {
+            clean_nulls(sub);
         }
     }
 }
@@ -103,9 +129,11 @@ fn coalesce_globals(dest: &mut Map<String, Json>, src: &Map<String, Json>) {
 }
 
 /// Helm's `coalesceTablesFullKey`: `src`'s keys that `dst` lacks copied in, maps merged
-/// deeply; a `null` in `dst` deletes the key unless merging.
+/// deeply; a `null` in `dst` deletes a key `src` has a value for, unless merging (a `null`
+/// for a key `src` has no value for stays).
 fn coalesce_tables(dst: &mut Map<String, Json>, src: &Map<String, Json>, merge: bool) {
     let mut src = src.clone();
+    let src_non_null: Vec<String> = src.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k.clone()).collect();
     for (key, val) in dst.iter() {
         if val.is_null() {
             src.insert(key.clone(), Json::Null);
@@ -113,7 +141,7 @@ fn coalesce_tables(dst: &mut Map<String, Json>, src: &Map<String, Json>, merge: 
     }
     for (key, val) in src {
         match dst.get_mut(&key) {
-            Some(Json::Null) if !merge => {
+            Some(Json::Null) if !merge && src_non_null.contains(&key) => {
                 dst.remove(&key);
             }
             None => {
@@ -323,8 +351,10 @@ mod tests {
             name: "x".into(),
             ..Chart::default()
         };
-        let got = coalesce(&chart, obj(json!({"a": 9, "b": {"c": null, "f": 5}, "e": null})));
-        assert_eq!(Json::Object(got), json!({"a": 9, "b": {"d": 3, "f": 5}, "keep": null}));
+        let got = coalesce(&chart, obj(json!({"a": 9, "b": {"c": null, "f": 5, "g": null}, "e": null, "h": null})));
+        // As Helm 4.2 renders it: a default's null is dropped, a user's null for a key without
+        // a default stays.
+        assert_eq!(Json::Object(got), json!({"a": 9, "b": {"d": 3, "f": 5, "g": null}, "h": null}));
     }
 
     #[test]
