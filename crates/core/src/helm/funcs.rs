@@ -109,7 +109,18 @@ fn float_number(f: f64) -> Json {
 
 /// Helm's `toYAML`: sigs.k8s.io/yaml's `Marshal`, the last line break cut.
 pub fn to_yaml(v: &Value) -> String {
-    let out = yaml::to_string(&to_serde(v));
+    let json = to_serde(v);
+    let mut out = yaml::to_string(&json);
+    // A document that is one block scalar: yaml.v2 indents its lines by two (core's writer, made
+    // for objects, writes them at the margin).
+    if json.is_string() && out.starts_with('|') {
+        let mut lines = out.split('\n');
+        let head = lines.next().unwrap_or_default().to_string();
+        out = std::iter::once(head)
+            .chain(lines.map(|l| if l.is_empty() { String::new() } else { format!("  {l}") }))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
     out.strip_suffix('\n').unwrap_or(&out).to_string()
 }
 
