@@ -12,11 +12,11 @@
 //! [`manifests`] turns the text into objects: documents split, hooks set aside, Helm's install
 //! order.
 //!
-//! What it is not yet: `values.schema.json` is not checked; packed (`.tgz`) subcharts
-//! are refused; Sprig's key and certificate functions fail when called, its time functions are
+//! What it is not yet: `values.schema.json` is not checked; Sprig's key and certificate functions fail when called, its time functions are
 //! missing but for `now` (at [`Options::now_unix`]) and `unixEpoch`. Random values come from
 //! [`Options::random_seed`].
 
+pub mod archive;
 pub mod chart;
 pub mod funcs;
 pub mod manifests;

@@ -1,7 +1,7 @@
 //! A chart read from a folder of a [`Snapshot`], as Helm's `loader.LoadDir` reads one:
 //! `Chart.yaml` (apiVersion v2, and v1 with its `requirements.yaml`), `values.yaml`,
 //! `templates/`, `crds/`, the other files (what `.Files` reads), `.helmignore` and the
-//! subcharts in `charts/` (folders; packed `.tgz` subcharts are refused by name for now).
+//! subcharts in `charts/` (folders, and packed `.tgz` charts read by [`super::archive`]).
 //!
 //! It parses nothing of the templates: [`super`] does, with the chart's values.
 
@@ -57,8 +57,8 @@ pub enum Error {
     NoChartYaml { path: String },
     #[error("{path}: {message}")]
     File { path: String, message: String },
-    #[error("{path}: packed subcharts (.tgz) are not supported yet")]
-    PackedSubchart { path: String },
+    #[error("{path}: {message}")]
+    PackedSubchart { path: String, message: String },
     #[error("{path}: chart metadata is missing the name field")]
     NoName { path: String },
 }
@@ -84,19 +84,33 @@ pub fn load(snapshot: &Snapshot, dir: &str) -> Result<Chart, Error> {
         let bytes = snapshot.read(path).map_err(|e| Error::File { path: path.to_string(), message: e.reason() })?;
         files.push((rel.to_string(), bytes.to_vec()));
     }
-    load_files(&prefix, files)
+    load_files(&prefix, files, true)
+}
+
+/// Reads a packed chart (`.tgz`); `at` names it in errors.
+pub fn load_archive(at: &str, bytes: &[u8]) -> Result<Chart, Error> {
+    let files =
+        super::archive::unpack(bytes).map_err(|message| Error::PackedSubchart { path: at.to_string(), message })?;
+    load_files(&format!("{at}/"), files, false)
 }
 
 /// Helm's `LoadFiles` over files named relative to the chart; `at` names the chart in errors.
-fn load_files(at: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, Error> {
+/// `.helmignore` applies to the folder read (Helm's `LoadDir`), not to a packed chart nor to a
+/// subchart's own file.
+fn load_files(at: &str, files: Vec<(String, Vec<u8>)>, folder: bool) -> Result<Chart, Error> {
     let ignore = files
         .iter()
-        .find(|(name, _)| name == ".helmignore")
+        .find(|(name, _)| name == ".helmignore" && folder)
         .map(|(_, bytes)| Ignore::parse(&String::from_utf8_lossy(bytes)))
         .unwrap_or_default();
+    let files = files.into_iter().map(|(name, bytes)| match bytes.strip_prefix(b"\xEF\xBB\xBF".as_slice()) {
+        Some(rest) => (name, rest.to_vec()),
+        None => (name, bytes),
+    });
     let mut chart = Chart::default();
     let mut requirements = None;
     let mut subcharts: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    let mut packed: Vec<(String, Vec<u8>)> = Vec::new();
     let mut have_chart_yaml = false;
     for (name, bytes) in files {
         if ignore.ignored(&name) {
@@ -128,7 +142,7 @@ fn load_files(at: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, Error> {
                         subcharts.entry(sub.to_string()).or_default().push((inner.to_string(), bytes));
                     }
                     None if Path::new(rest).extension().is_some_and(|e| e == "tgz") => {
-                        return Err(Error::PackedSubchart { path: format!("{at}{name}") });
+                        packed.push((format!("{at}{name}"), bytes));
                     }
                     None => {
                         chart.files.insert(name, bytes);
@@ -158,9 +172,18 @@ fn load_files(at: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, Error> {
     if let Some(Json::Array(items)) = declared {
         chart.dependencies = items.iter().map(dependency).collect();
     }
+    // Helm loads folders and archives in one pass over `charts/`, in name order.
+    let mut loaded: Vec<(String, Chart)> = Vec::new();
     for (sub, files) in subcharts {
-        chart.subcharts.push(load_files(&format!("{at}charts/{sub}/"), files)?);
+        // The top chart's `.helmignore` has filtered these already; Helm reads no other.
+        loaded.push((sub.clone(), load_files(&format!("{at}charts/{sub}/"), files, false)?));
     }
+    for (path, bytes) in packed {
+        let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+        loaded.push((name, load_archive(&path, &bytes)?));
+    }
+    loaded.sort_by(|a, b| a.0.cmp(&b.0));
+    chart.subcharts = loaded.into_iter().map(|(_, c)| c).collect();
     Ok(chart)
 }
 
@@ -320,6 +343,25 @@ fn glob_at(p: &[char], n: &[char]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_packed_subchart_is_loaded_beside_the_folders() {
+        let mut snapshot = Snapshot::new();
+        snapshot.insert_file("top/Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\n");
+        snapshot.insert_file(
+            "top/charts/sub-0.1.0.tgz",
+            super::super::archive::tests::tgz(&[
+                ("sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n"),
+                ("sub/values.yaml", "a: 1\n"),
+                ("sub/templates/cm.yaml", "x"),
+            ]),
+        );
+        let chart = load(&snapshot, "top").unwrap();
+        assert_eq!(chart.subcharts.len(), 1);
+        assert_eq!(chart.subcharts[0].name, "sub");
+        assert_eq!(chart.subcharts[0].templates.keys().collect::<Vec<_>>(), ["templates/cm.yaml"]);
+        assert_eq!(chart.subcharts[0].values["a"], 1);
+    }
 
     #[test]
     fn glob_matches_as_go_filepath_match() {
