@@ -18,9 +18,14 @@
 //! function receives a [`Context`] through which it can execute the set's templates (Helm's
 //! `include` and `tpl`).
 //!
-//! What it is not (yet): most of Sprig ([`sprig`] has the most used functions) and Helm's own
-//! functions (`include`, `tpl`, `required`, `toYaml`, ...) — they plug into [`Funcs`]. It does no IO: no files, no clock, no randomness; what a
-//! function needs of those, its caller gives it.
+//! [`sprig`] has Sprig's functions as charts use them ([`sprig::random`] draws from the
+//! caller's seed, [`sprig::clock`] has the caller's time), [`semver`] Masterminds' version
+//! constraints. Maps are shared as Go's are ([`Dict`]): what `set` changes, every holder sees.
+//!
+//! What it is not: Helm's own functions (`include`, `tpl`, `required`, `toYaml`, ...) and
+//! objects, which are `flotilla_core::helm`'s and plug into [`Funcs`]; Sprig's certificate and
+//! date-formatting functions. It does no IO: no files, no clock, no randomness; what a function
+//! needs of those, its caller gives it.
 //!
 //! Deviations from Go, all documented where they live:
 //! - Values are Helm's kinds ([`Value`]): nil, bool, int (`int64`), float64, string, list,
