@@ -134,8 +134,11 @@ impl Default for Options {
 pub enum Error {
     #[error(transparent)]
     Load(#[from] chart::Error),
-    #[error("parse error in {template}: {message}")]
+    /// `message` is Helm's: `parse error at (FILE:LINE): ...`.
+    #[error("{message}")]
     Parse { template: String, message: String },
+    /// `message` is Helm's: `execution error at (FILE:LINE:COL): ...` for a chart's own `fail`
+    /// or `required`, else Go's error.
     #[error("{message}")]
     Execute { template: String, message: String },
     #[error("invalid kube version {version:?}")]
@@ -191,7 +194,8 @@ pub fn render_chart(chart: &Chart, values: Map<String, Json>, options: &Options)
     let order = sort_templates(renderables.keys());
     for &name in &order {
         let r = &renderables[name];
-        set.parse(name, &r.text).map_err(|e| Error::Parse { template: name.to_string(), message: e.to_string() })?;
+        set.parse(name, &r.text)
+            .map_err(|e| Error::Parse { template: name.to_string(), message: parse_error(&e.to_string()) })?;
     }
     let mut templates = BTreeMap::new();
     for name in order {
@@ -207,10 +211,32 @@ pub fn render_chart(chart: &Chart, values: Map<String, Json>, options: &Options)
         }
         let out = set
             .execute(name, &r.data)
-            .map_err(|e| Error::Execute { template: name.to_string(), message: e.to_string() })?;
+            .map_err(|e| Error::Execute { template: name.to_string(), message: execution_error(&e.to_string()) })?;
         templates.insert(name.to_string(), out.replace("<no value>", ""));
     }
     Ok(Rendered { templates, crds })
+}
+
+/// Helm's `cleanupParseError`: `template: FILE:LINE: MESSAGE` as `parse error at (FILE:LINE): MESSAGE`.
+fn parse_error(go: &str) -> String {
+    let tokens: Vec<&str> = go.splitn(3, ": ").collect();
+    match tokens.as_slice() {
+        ["template", location, message] => format!("parse error at ({location}): {message}"),
+        _ => go.to_string(),
+    }
+}
+
+/// Helm's `reformatExecErrorMsg` for a chart's own error (`fail`, `required`): the message alone,
+/// at the outermost location. Other errors keep Go's text (FIXME: Helm 4 prints some of them
+/// as a trace, one location per line).
+fn execution_error(go: &str) -> String {
+    let tokens: Vec<&str> = go.splitn(3, ": ").collect();
+    if let (["template", location, _], Some(start)) = (tokens.as_slice(), go.find(funcs::WARN_START)) {
+        let message = &go[start + funcs::WARN_START.len()..];
+        let message = message.split(funcs::WARN_END).next().unwrap_or(message);
+        return format!("execution error at ({location}): {message}");
+    }
+    go.replace(funcs::WARN_START, "").replace(funcs::WARN_END, "")
 }
 
 /// Helm's `recAllTpls`: every template of the chart and its subcharts with the data it runs
@@ -387,4 +413,37 @@ fn capabilities(options: &Options) -> Result<Value, Error> {
         .field("APIVersions", apis)
         .field("HelmVersion", helm)
         .into_value())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render_one(template: &str) -> Result<Rendered, Error> {
+        let mut snapshot = Snapshot::new();
+        snapshot.insert_file("c/Chart.yaml", "apiVersion: v2\nname: probe\nversion: 0.1.0\n");
+        snapshot.insert_file("c/templates/fail.yaml", template);
+        render(&snapshot, "c", &Options { release_name: "flotilla".into(), ..Options::default() })
+    }
+
+    /// The messages of Helm 4.2.3's SDK for the same templates.
+    #[test]
+    fn errors_read_as_helm_s() {
+        assert_eq!(
+            render_one("a: 1\n{{ fail \"boom here\" }}\n").unwrap_err().to_string(),
+            "execution error at (probe/templates/fail.yaml:2:3): boom here"
+        );
+        assert_eq!(
+            render_one(
+                "{{ define \"x\" }}{{ required \"need .Values.foo\" .Values.foo }}{{ end }}a: {{ include \"x\" . }}\n"
+            )
+            .unwrap_err()
+            .to_string(),
+            "execution error at (probe/templates/fail.yaml:1:76): need .Values.foo"
+        );
+        assert_eq!(
+            render_one("a: {{ .Values.x \n").unwrap_err().to_string(),
+            "parse error at (probe/templates/fail.yaml:2): unclosed action started at probe/templates/fail.yaml:1"
+        );
+    }
 }

@@ -47,11 +47,11 @@ pub fn funcs(seed: &[u8], now_unix: i64) -> Funcs {
             .map_err(|e| format!("error during tpl function execution for {text:?}: {e}"))
     });
     f.insert("required", Arity::Exactly(2), |_, a| match &a[1] {
-        Value::Nil => Err(string_arg(&a[0])?.to_string()),
-        Value::String(s) if s.is_empty() => Err(string_arg(&a[0])?.to_string()),
+        Value::Nil => Err(warn_wrap(string_arg(&a[0])?)),
+        Value::String(s) if s.is_empty() => Err(warn_wrap(string_arg(&a[0])?)),
         v => Ok(v.clone()),
     });
-    f.insert("fail", Arity::Exactly(1), |_, a| Err(string_arg(&a[0])?.to_string()));
+    f.insert("fail", Arity::Exactly(1), |_, a| Err(warn_wrap(string_arg(&a[0])?)));
     f.insert("lookup", Arity::Exactly(4), |_, _| Ok(Value::map::<String>([])));
     f.insert("getHostByName", Arity::Exactly(1), |_, _| Ok(Value::from("")));
     f.insert("toYaml", Arity::Exactly(1), |_, a| Ok(Value::String(to_yaml(&a[0]))));
@@ -69,6 +69,15 @@ pub fn funcs(seed: &[u8], now_unix: i64) -> Funcs {
     f.insert("fromJson", Arity::Exactly(1), |_, a| Ok(from_json(string_arg(&a[0])?, false)));
     f.insert("fromJsonArray", Arity::Exactly(1), |_, a| Ok(from_json(string_arg(&a[0])?, true)));
     f
+}
+
+/// Helm's markers around a chart's own error message (`fail`, `required`), which the engine
+/// finds again to print it alone: `execution error at (FILE:LINE:COL): MESSAGE`.
+pub(crate) const WARN_START: &str = "HELM_ERR_START";
+pub(crate) const WARN_END: &str = "HELM_ERR_END";
+
+fn warn_wrap(message: &str) -> String {
+    format!("{WARN_START}{message}{WARN_END}")
 }
 
 fn string_arg(v: &Value) -> Result<&str, String> {
