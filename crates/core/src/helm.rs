@@ -12,9 +12,9 @@
 //! [`manifests`] turns the text into objects: documents split, hooks set aside, Helm's install
 //! order.
 //!
-//! What it is not yet: `values.schema.json` is not checked; Sprig's key and certificate functions fail when called, its time functions are
-//! missing but for `now` (at [`Options::now_unix`]) and `unixEpoch`. Random values come from
-//! [`Options::random_seed`].
+//! What it is not yet: `values.schema.json` is not checked; Sprig's key and certificate
+//! functions fail when called; `now` is [`Options::now_unix`] and times are formatted in UTC
+//! only. Random values come from [`Options::random_seed`].
 
 pub mod archive;
 pub mod chart;

@@ -23,9 +23,9 @@
 //! constraints. Maps are shared as Go's are ([`Dict`]): what `set` changes, every holder sees.
 //!
 //! What it is not: Helm's own functions (`include`, `tpl`, `required`, `toYaml`, ...) and
-//! objects, which are `flotilla_core::helm`'s and plug into [`Funcs`]; Sprig's certificate and
-//! date-formatting functions. It does no IO: no files, no clock, no randomness; what a function
-//! needs of those, its caller gives it.
+//! objects, which are `flotilla_core::helm`'s and plug into [`Funcs`]; Sprig's certificate
+//! functions and its times outside UTC. It does no IO: no files, no clock, no randomness; what a
+//! function needs of those, its caller gives it.
 //!
 //! Deviations from Go, all documented where they live:
 //! - Values are Helm's kinds ([`Value`]): nil, bool, int (`int64`), float64, string, list,
