@@ -19,6 +19,11 @@ pub mod clock;
 mod more;
 pub mod random;
 
+/// The most that one call of a function that makes a value of a size it is given (`repeat`,
+/// `until`, `randAlphaNum`) may make, in bytes (8 a list item): Go would try and run out of
+/// memory, a render here stops with an error.
+pub const MAX_MADE: usize = 16 * 1024 * 1024;
+
 /// Adds Sprig's functions to `funcs`: these and the rest of those charts use (strings, lists,
 /// dicts, numbers, types, versions; see the module `more`).
 pub fn add_to(funcs: &mut Funcs) {

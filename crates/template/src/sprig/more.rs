@@ -35,7 +35,11 @@ pub fn add_to(funcs: &mut Funcs) {
         Ok(Value::String(out))
     });
     funcs.insert("repeat", Arity::Exactly(2), |_, a| {
-        Ok(Value::String(str_arg(&a[1])?.repeat(usize::try_from(int_arg(&a[0])?).unwrap_or(0))))
+        let (count, s) = (usize::try_from(int_arg(&a[0])?).unwrap_or(0), str_arg(&a[1])?);
+        if count.saturating_mul(s.len()) > super::MAX_MADE {
+            return Err(format!("repeat would make more than {} bytes", super::MAX_MADE));
+        }
+        Ok(Value::String(s.repeat(count)))
     });
     funcs.insert("substr", Arity::Exactly(3), |_, a| {
         let (start, end, s) = (int_arg(&a[0])?, int_arg(&a[1])?, str_arg(&a[2])?);
@@ -221,8 +225,8 @@ pub fn add_to(funcs: &mut Funcs) {
         items.sort();
         Ok(Value::list(items.into_iter().map(Value::String)))
     });
-    funcs.insert("until", Arity::Exactly(1), |_, a| Ok(until_step(0, to_int(&a[0]), 1)));
-    funcs.insert("untilStep", Arity::Exactly(3), |_, a| Ok(until_step(to_int(&a[0]), to_int(&a[1]), to_int(&a[2]))));
+    funcs.insert("until", Arity::Exactly(1), |_, a| until_step(0, to_int(&a[0]), 1));
+    funcs.insert("untilStep", Arity::Exactly(3), |_, a| until_step(to_int(&a[0]), to_int(&a[1]), to_int(&a[2])));
 
     // Dicts.
     funcs.insert("get", Arity::Exactly(2), |_, a| {
@@ -488,17 +492,23 @@ pub(crate) fn to_float(v: &Value) -> f64 {
     }
 }
 
-fn until_step(start: i64, end: i64, step: i64) -> Value {
+fn until_step(start: i64, end: i64, step: i64) -> Result<Value, String> {
     let mut out = Vec::new();
     if step == 0 || (step > 0 && start >= end) || (step < 0 && start <= end) {
-        return Value::list(out);
+        return Ok(Value::list(out));
     }
     let mut i = start;
     while (step > 0 && i < end) || (step < 0 && i > end) {
+        if out.len() >= super::MAX_MADE / 8 {
+            return Err(format!("untilStep would make more than {} items", super::MAX_MADE / 8));
+        }
         out.push(Value::Int(i));
-        i += step;
+        i = match i.checked_add(step) {
+            Some(next) => next,
+            None => break,
+        };
     }
-    Value::list(out)
+    Ok(Value::list(out))
 }
 
 fn regex(v: &Value) -> Result<regex::Regex, String> {
@@ -720,6 +730,18 @@ mod tests {
         assert_eq!(base64_decode("aGVsbG8="), Some(b"hello".to_vec()));
         assert_eq!(base64_decode("aGk="), Some(b"hi".to_vec()));
         assert_eq!(base64_decode("x"), None);
+    }
+
+    /// A chart cannot make the renderer allocate without bound through one call.
+    #[test]
+    fn functions_that_make_a_value_of_a_given_size_are_bounded() {
+        assert!(until_step(0, 3, 1).is_ok());
+        assert!(until_step(0, i64::MAX, 1).is_err());
+        let mut funcs = Funcs::new();
+        add_to(&mut funcs);
+        let mut set = crate::Templates::new(funcs, crate::Options::default());
+        set.parse("t", r#"{{ repeat 100000000 "abcdefgh" }}"#).unwrap();
+        assert!(set.execute("t", &Value::Nil).unwrap_err().to_string().contains("repeat would make more than"));
     }
 
     #[test]

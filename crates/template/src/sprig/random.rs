@@ -61,6 +61,9 @@ pub fn add_to(funcs: &mut Funcs, seed: &[u8]) {
         let stream = Arc::clone(&stream);
         move |_: &dyn crate::value::Context, a: &[Value]| -> Result<Value, String> {
             let n = usize::try_from(int_arg(&a[0])?).unwrap_or(0);
+            if n > super::MAX_MADE {
+                return Err(format!("cannot make more than {} random characters", super::MAX_MADE));
+            }
             let mut s = stream.lock().unwrap_or_else(PoisonError::into_inner);
             Ok(Value::String((0..n).map(|_| char::from(set[s.below(set.len())])).collect()))
         }
@@ -72,6 +75,9 @@ pub fn add_to(funcs: &mut Funcs, seed: &[u8]) {
         let stream = Arc::clone(&stream);
         funcs.insert("randAscii", Arity::Exactly(1), move |_, a| {
             let n = usize::try_from(int_arg(&a[0])?).unwrap_or(0);
+            if n > super::MAX_MADE {
+                return Err(format!("cannot make more than {} random characters", super::MAX_MADE));
+            }
             let mut s = stream.lock().unwrap_or_else(PoisonError::into_inner);
             let printable: Vec<u8> = (32..127).collect();
             Ok(Value::String((0..n).map(|_| char::from(printable[s.below(printable.len())])).collect()))
