@@ -143,6 +143,8 @@ pub enum Error {
     Execute { template: String, message: String },
     #[error("invalid kube version {version:?}")]
     KubeVersion { version: String },
+    #[error("chart requires kubeVersion: {required} which is incompatible with Kubernetes {version}")]
+    IncompatibleKubeVersion { required: String, version: String },
 }
 
 /// What a chart rendered to.
@@ -158,6 +160,13 @@ pub struct Rendered {
 /// Renders the chart in folder `dir` of `snapshot`.
 pub fn render(snapshot: &Snapshot, dir: &str, options: &Options) -> Result<Rendered, Error> {
     let mut chart = chart::load(snapshot, dir)?;
+    // `helm template` (the install action) checks the chart's `kubeVersion`, the top chart's only.
+    if let Some(required) = chart.metadata.get("kubeVersion").map(chart::scalar_text).filter(|r| !r.is_empty()) {
+        let version = format!("v{}", options.kube_version.trim_start_matches('v'));
+        if !flotilla_template::semver::satisfies(&required, &version).unwrap_or(false) {
+            return Err(Error::IncompatibleKubeVersion { required, version });
+        }
+    }
     let values = values::prepare(&mut chart, &options.values);
     render_chart(&chart, values, options)
 }
@@ -424,6 +433,18 @@ mod tests {
         snapshot.insert_file("c/Chart.yaml", "apiVersion: v2\nname: probe\nversion: 0.1.0\n");
         snapshot.insert_file("c/templates/fail.yaml", template);
         render(&snapshot, "c", &Options { release_name: "flotilla".into(), ..Options::default() })
+    }
+
+    #[test]
+    fn a_chart_s_kube_version_is_checked_as_helm_template_does() {
+        let mut snapshot = Snapshot::new();
+        snapshot.insert_file("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\nkubeVersion: '<1.20.0'\n");
+        assert_eq!(
+            render(&snapshot, "c", &Options::default()).unwrap_err().to_string(),
+            "chart requires kubeVersion: <1.20.0 which is incompatible with Kubernetes v1.36.0"
+        );
+        snapshot.insert_file("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\nkubeVersion: '>=1.20.0-0'\n");
+        assert!(render(&snapshot, "c", &Options::default()).is_ok());
     }
 
     /// The messages of Helm 4.2.3's SDK for the same templates.
