@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use crate::funcs::{self, Funcs};
 use crate::parse::{self, Arg, Branch, Command, Node, Pipe, Tree};
@@ -40,6 +41,11 @@ pub struct Options {
     /// The action delimiters; empty means `{{` and `}}`.
     pub left_delim: String,
     pub right_delim: String,
+    /// How many nodes one execution (with the templates and texts it calls) may walk, and how
+    /// many bytes it may write: a hostile text (`range` in `range` over `until 1000000`) stops
+    /// with an error instead of running for hours. Go has no such bounds.
+    pub max_steps: u64,
+    pub max_output_bytes: usize,
 }
 
 impl Default for Options {
@@ -49,6 +55,8 @@ impl Default for Options {
             max_depth: 100,
             left_delim: String::new(),
             right_delim: String::new(),
+            max_steps: 50_000_000,
+            max_output_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -71,6 +79,8 @@ pub struct Templates {
     trees: BTreeMap<String, Arc<Tree>>,
     funcs: Arc<Funcs>,
     options: Options,
+    /// Nodes walked by the current execution, shared with the copies `tpl` makes.
+    steps: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Templates {
@@ -84,7 +94,7 @@ impl fmt::Debug for Templates {
 
 impl Templates {
     pub fn new(funcs: Funcs, options: Options) -> Self {
-        Templates { trees: BTreeMap::new(), funcs: Arc::new(funcs), options }
+        Templates { trees: BTreeMap::new(), funcs: Arc::new(funcs), options, steps: Arc::default() }
     }
 
     /// Parses `text` as template `name`, adding it and its `define`s and `block`s to the set.
@@ -127,6 +137,7 @@ impl Templates {
 
     /// Executes template `name` with `data` as dot (and `$`).
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
+        self.steps.store(0, AtomicOrdering::Relaxed);
         self.execute_at_depth(name, data, 0)
     }
 
@@ -263,6 +274,18 @@ impl<'t> State<'t, '_> {
         self.vars[at].1 = value;
     }
 
+    /// Counts one step (a node, an iteration) against the budgets of [`Options`].
+    fn step(&mut self) -> Result<()> {
+        let steps = self.set.steps.fetch_add(1, AtomicOrdering::Relaxed);
+        if steps >= self.set.options.max_steps {
+            return self.errorf(format!("exceeded the step budget ({})", self.set.options.max_steps));
+        }
+        if self.out.len() > self.set.options.max_output_bytes {
+            return self.errorf(format!("output larger than {} bytes", self.set.options.max_output_bytes));
+        }
+        Ok(())
+    }
+
     fn walk_list(&mut self, dot: &Dot, list: &'t [Node]) -> Result<Flow> {
         for node in list {
             let flow = self.walk(dot, node)?;
@@ -275,6 +298,7 @@ impl<'t> State<'t, '_> {
 
     fn walk(&mut self, dot: &Dot, node: &'t Node) -> Result<Flow> {
         self.at = At::Node(node);
+        self.step()?;
         match node {
             Node::Text { text } => self.out.push_str(text),
             Node::Action { pipe, .. } => {
@@ -350,6 +374,7 @@ impl<'t> State<'t, '_> {
             return Ok(Flow::Normal);
         }
         for (index, elem) in items {
+            self.step()?;
             if !r.pipe.decl.is_empty() {
                 if r.pipe.is_assign {
                     // With two variables the index comes first; with one, the element.

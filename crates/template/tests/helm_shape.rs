@@ -142,3 +142,22 @@ fn set_changes_the_map_every_holder_sees() {
     let Value::Map(m) = &data else { unreachable!() };
     assert_eq!(m.get("on"), Some(Value::Bool(true)));
 }
+
+/// A text that would run for hours (or fill memory) stops at the step and output budgets.
+#[test]
+fn loops_stop_at_the_step_budget_and_output_at_its_limit() {
+    let mut funcs = Funcs::new();
+    flotilla_template::sprig::add_to(&mut funcs);
+    let mut set = Templates::new(funcs.clone(), Options { max_steps: 10_000, ..helm_options() });
+    set.parse("t", "{{ range until 1000 }}{{ range until 1000 }}{{ end }}{{ end }}").unwrap();
+    let err = set.execute("t", &Value::Nil).unwrap_err().to_string();
+    assert!(err.ends_with("exceeded the step budget (10000)"), "{err}");
+    // The budget is per execution: a second one starts afresh.
+    set.parse("small", "{{ range until 10 }}x{{ end }}").unwrap();
+    assert_eq!(set.execute("small", &Value::Nil).unwrap(), "xxxxxxxxxx");
+
+    let mut set = Templates::new(funcs, Options { max_output_bytes: 1000, ..helm_options() });
+    set.parse("t", r#"{{ range until 1000 }}{{ repeat 10 "x" }}{{ end }}"#).unwrap();
+    let err = set.execute("t", &Value::Nil).unwrap_err().to_string();
+    assert!(err.ends_with("output larger than 1000 bytes"), "{err}");
+}
