@@ -19,7 +19,8 @@
 //! `include` and `tpl`).
 //!
 //! [`sprig`] has Sprig's functions as charts use them ([`sprig::random`] draws from the
-//! caller's seed, keys and certificates too, [`sprig::clock`] has the caller's time), [`semver`] Masterminds' version
+//! caller's seed, keys and certificates too, [`sprig::clock`] has the caller's time),
+//! [`semver`] Masterminds' version
 //! constraints. Maps are shared as Go's are ([`Dict`]): what `set` changes, every holder sees.
 //!
 //! What it is not: Helm's own functions (`include`, `tpl`, `required`, `toYaml`, ...) and
