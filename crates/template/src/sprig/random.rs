@@ -5,7 +5,7 @@
 //! them. A render that needs unpredictable values must pass a secret seed.
 //!
 //! Sprig's key, certificate and password functions (`genCA`, `genPrivateKey`, `htpasswd`,
-//! `encryptAES`, ...) draw from the same stream: see [`crypto`].
+//! `encryptAES`, ...) draw from the same stream: see the module `crypto`.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
