@@ -35,6 +35,9 @@ const IO_CRATES: &[&str] = &[
     "tempfile",
     "chrono",
     "time",
+    // OS randomness: a pure crate's random bytes come from the caller's seed.
+    "getrandom",
+    "rand",
 ];
 
 /// Every problem found, as a sentence.
@@ -61,7 +64,8 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
 }
 
 /// The problems of one pure crate (`crates/core`): an IO crate among its dependencies, or a
-/// source reaching for the file system, the network, processes, the environment or the clock.
+/// source reaching for the file system, the network, processes, the environment, the clock or
+/// the OS's random numbers.
 fn check_pure(root: &Path, krate: &str) -> Result<Vec<String>> {
     let manifest = root.join(krate).join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
@@ -82,7 +86,9 @@ fn check_pure(root: &Path, krate: &str) -> Result<Vec<String>> {
             problems.push(format!("{krate} depends on {name:?}, an IO crate: {krate} does no IO (STYLE.md)"));
         }
     }
-    for forbidden in ["std::fs", "std::net", "std::process", "std::time::SystemTime", "std::env"] {
+    for forbidden in
+        ["std::fs", "std::net", "std::process", "std::time::SystemTime", "std::env", "OsRng", "thread_rng", "getrandom"]
+    {
         for file in rust_files(&root.join(krate).join("src"))? {
             let src = std::fs::read_to_string(&file)?;
             if src.contains(forbidden) {

@@ -19,12 +19,13 @@
 //! `include` and `tpl`).
 //!
 //! [`sprig`] has Sprig's functions as charts use them ([`sprig::random`] draws from the
-//! caller's seed, [`sprig::clock`] has the caller's time), [`semver`] Masterminds' version
+//! caller's seed, keys and certificates too, [`sprig::clock`] has the caller's time),
+//! [`semver`] Masterminds' version
 //! constraints. Maps are shared as Go's are ([`Dict`]): what `set` changes, every holder sees.
 //!
 //! What it is not: Helm's own functions (`include`, `tpl`, `required`, `toYaml`, ...) and
-//! objects, which are `flotilla_core::helm`'s and plug into [`Funcs`]; Sprig's certificate
-//! functions and its times outside UTC. It does no IO: no files, no clock, no randomness; what a
+//! objects, which are `flotilla_core::helm`'s and plug into [`Funcs`]; Sprig's DSA keys and its
+//! times outside UTC. It does no IO: no files, no clock, no randomness; what a
 //! function needs of those, its caller gives it.
 //!
 //! Deviations from Go, all documented where they live:

@@ -21,7 +21,7 @@ use crate::yaml;
 pub fn funcs(seed: &[u8], now_unix: i64) -> Funcs {
     let mut f = Funcs::new();
     sprig::add_to(&mut f);
-    sprig::random::add_to(&mut f, seed);
+    sprig::random::add_to(&mut f, seed, now_unix);
     sprig::clock::add_to(&mut f, now_unix);
     f.insert("include", Arity::Exactly(2), |ctx: &dyn Context, a: &[Value]| {
         let name = string_arg(&a[0])?;

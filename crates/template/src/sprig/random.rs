@@ -4,9 +4,8 @@
 //! render of the same cluster gives the same values, and nobody without the seed can predict
 //! them. A render that needs unpredictable values must pass a secret seed.
 //!
-//! Sprig's key and certificate functions (`genCA`, `genPrivateKey`, `genSelfSignedCert`,
-//! `genSignedCert`, `buildCustomCert`, `derivePassword`, `htpasswd`, `encryptAES`,
-//! `decryptAES`) are defined so that charts parse, and fail when called: not supported yet.
+//! Sprig's key, certificate and password functions (`genCA`, `genPrivateKey`, `htpasswd`,
+//! `encryptAES`, ...) draw from the same stream: see the module `crypto`.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,9 +16,11 @@ use super::{int_arg, str_arg};
 use crate::funcs::Funcs;
 use crate::value::{Arity, Value};
 
+pub(crate) mod crypto;
+
 /// A stream of bytes from SHA-256(seed ‖ counter).
 #[derive(Debug)]
-struct Stream {
+pub(crate) struct Stream {
     seed: Vec<u8>,
     counter: u64,
     block: Vec<u8>,
@@ -54,8 +55,9 @@ const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const NUMERIC: &[u8] = b"0123456789";
 
-/// Adds the random functions, drawing from `seed`, and the unsupported crypto functions.
-pub fn add_to(funcs: &mut Funcs, seed: &[u8]) {
+/// Adds the random functions and the key, certificate and password functions, drawing from
+/// `seed`; certificates start at `now_unix` (Unix seconds, the caller's time).
+pub fn add_to(funcs: &mut Funcs, seed: &[u8], now_unix: i64) {
     let stream = Arc::new(Mutex::new(Stream { seed: seed.to_vec(), counter: 0, block: Vec::new() }));
     let from = |set: &'static [u8]| {
         let stream = Arc::clone(&stream);
@@ -121,22 +123,7 @@ pub fn add_to(funcs: &mut Funcs, seed: &[u8]) {
             Ok(Value::String(chars.into_iter().collect()))
         });
     }
-    for name in [
-        "genCA",
-        "genCAWithKey",
-        "genPrivateKey",
-        "genSelfSignedCert",
-        "genSelfSignedCertWithKey",
-        "genSignedCert",
-        "genSignedCertWithKey",
-        "buildCustomCert",
-        "derivePassword",
-        "htpasswd",
-        "encryptAES",
-        "decryptAES",
-    ] {
-        funcs.insert(name, Arity::AtLeast(0), move |_, _| Err(format!("{name} is not supported yet")));
-    }
+    crypto::add_to(funcs, &stream, now_unix);
 }
 
 #[cfg(test)]
@@ -146,7 +133,7 @@ mod tests {
 
     fn render(seed: &[u8]) -> String {
         let mut funcs = Funcs::new();
-        add_to(&mut funcs, seed);
+        add_to(&mut funcs, seed, 0);
         let mut set = Templates::new(funcs, Options::default());
         set.parse("t", "{{ randAlphaNum 12 }} {{ uuidv4 }}").unwrap();
         set.execute("t", &Value::Nil).unwrap()
