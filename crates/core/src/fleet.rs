@@ -805,8 +805,16 @@ mod tests {
         let cases = [
             ("path: x, helm: {valueFiles: [a.yaml]}}", "spec.source.helm.valueFiles", "unknown field `valueFiles`"),
             ("path: x, helm: {values: [a]}}", "spec.source.helm.values", "invalid type"),
-            ("path: x, helm: {valuesFiles: [../other/v.yaml]}}", "spec.source.helm.valuesFiles[0]", "not a path inside"),
-            ("path: x, helm: {valuesFiles: [a.yaml, /etc/v.yaml]}}", "spec.source.helm.valuesFiles[1]", "not a path inside"),
+            (
+                "path: x, helm: {valuesFiles: [../other/v.yaml]}}",
+                "spec.source.helm.valuesFiles[0]",
+                "not a path inside",
+            ),
+            (
+                "path: x, helm: {valuesFiles: [a.yaml, /etc/v.yaml]}}",
+                "spec.source.helm.valuesFiles[1]",
+                "not a path inside",
+            ),
             ("path: x, helm: {releaseName: Store_API}}", "spec.source.helm.releaseName", ""),
             (
                 "path: x, helm: {releaseName: a-very-long-release-name-that-helm-would-never-accept-here}}",
@@ -818,8 +826,16 @@ mod tests {
                 "spec.source.chart",
                 "not supported yet",
             ),
-            ("path: x}\n  customizations:\n  - clusters: {}\n    values: {a: 1}", "spec.customizations[0].values", "spec.source.helm"),
-            ("path: x, helm: {}}\n  customizations:\n  - clusters: {}", "spec.customizations[0]", "needs patches or values"),
+            (
+                "path: x}\n  customizations:\n  - clusters: {}\n    values: {a: 1}",
+                "spec.customizations[0].values",
+                "spec.source.helm",
+            ),
+            (
+                "path: x, helm: {}}\n  customizations:\n  - clusters: {}",
+                "spec.customizations[0]",
+                "needs patches or values",
+            ),
         ];
         for (replacement, field, message) in cases {
             let (f, errors) = fleet(&[("fleet/p.yaml", &PLACEMENT.replace("path: deploy}", replacement))]);
