@@ -511,21 +511,7 @@ impl Fleet {
                 }
                 let spec: PlacementSpec = typed(envelope.spec, "spec")?;
                 check_selector(&spec.clusters, "spec.clusters")?;
-                if let Some(helm) = &spec.source.helm {
-                    check_helm(helm)?;
-                }
-                for (i, c) in spec.customizations.iter().enumerate() {
-                    check_selector(&c.clusters, &format!("spec.customizations[{i}].clusters"))?;
-                    if c.patches.is_empty() && c.values.is_empty() {
-                        return Err((format!("spec.customizations[{i}]"), "needs patches or values".into()));
-                    }
-                    if !c.values.is_empty() && spec.source.helm.is_none() {
-                        return Err((
-                            format!("spec.customizations[{i}].values"),
-                            "values are a Helm chart's: the source is a chart only with spec.source.helm".into(),
-                        ));
-                    }
-                }
+                check_source_and_customizations(&spec)?;
                 check_delivery(spec.rollout.as_ref(), &spec.freezes)?;
                 if let Some(scope) = &spec.scope {
                     scope.check(spec.namespace.as_deref()).map_err(|(field, e)| (format!("spec.scope.{field}"), e))?;
@@ -676,6 +662,26 @@ fn check_fleet_repository(spec: &RepositorySpec) -> Result<(), (String, String)>
         ));
     }
     check_delivery(spec.rollout.as_ref(), &spec.freezes)
+}
+
+/// A placement's chart settings and customizations, as reading them cannot check.
+fn check_source_and_customizations(spec: &PlacementSpec) -> Result<(), (String, String)> {
+    if let Some(helm) = &spec.source.helm {
+        check_helm(helm)?;
+    }
+    for (i, c) in spec.customizations.iter().enumerate() {
+        check_selector(&c.clusters, &format!("spec.customizations[{i}].clusters"))?;
+        if c.patches.is_empty() && c.values.is_empty() {
+            return Err((format!("spec.customizations[{i}]"), "needs patches or values".into()));
+        }
+        if !c.values.is_empty() && spec.source.helm.is_none() {
+            return Err((
+                format!("spec.customizations[{i}].values"),
+                "values are a Helm chart's: the source is a chart only with spec.source.helm".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What reading `source.helm` cannot check: the release name's length, and that each values

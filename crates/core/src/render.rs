@@ -41,8 +41,9 @@ pub enum Error {
     #[error("placement {placement}: source {repository}:{path}: {source}")]
     Source { placement: String, repository: String, path: String, source: Box<kustomize::Error> },
     /// A chart that could not be rendered; `message` is Helm's where Helm has one.
-    #[error("placement {placement} ({file}): field {field}: {repository}:{path}: {message}")]
-    Chart { placement: String, file: String, field: String, repository: String, path: String, message: String },
+    /// `at` is the chart's `REPOSITORY:PATH`.
+    #[error("placement {placement} ({file}): field {field}: {at}: {message}")]
+    Chart { placement: String, file: String, field: String, at: String, message: String },
     #[error("placement {placement} ({file}): field {field}: {message}")]
     Customization { placement: String, file: String, field: String, message: String },
     #[error("placement {placement} ({file}): field spec.substitute: {object}: {message}")]
@@ -102,23 +103,22 @@ pub fn render_with(
     options: &Options,
 ) -> Result<Rendered, Error> {
     let spec = &placement.spec;
-    let mut objects = match &spec.source.helm {
-        Some(helm) => chart_objects(placement, helm, source, identity, options)?,
-        None => {
-            if is_chart(source, &spec.source.path) {
-                return Err(chart_error(
+    let mut objects = if let Some(helm) = &spec.source.helm {
+        chart_objects(placement, helm, source, identity, options)?
+    } else {
+        if is_chart(source, &spec.source.path) {
+            return Err(chart_error(
                     placement,
                     "spec.source.helm",
                     "the folder holds a Chart.yaml: set spec.source.helm (`helm: {}` for the chart's own values) to render it as a Helm chart".into(),
                 ));
-            }
-            kustomize::build_with(source, &spec.source.path, &options.budget).map_err(|e| Error::Source {
-                placement: placement.name().to_string(),
-                repository: spec.source.repository.to_string(),
-                path: spec.source.path.clone(),
-                source: Box::new(e),
-            })?
         }
+        kustomize::build_with(source, &spec.source.path, &options.budget).map_err(|e| Error::Source {
+            placement: placement.name().to_string(),
+            repository: spec.source.repository.to_string(),
+            path: spec.source.path.clone(),
+            source: Box::new(e),
+        })?
     };
     if let Some(ns) = &spec.namespace {
         for o in &mut objects {
@@ -162,8 +162,7 @@ fn chart_error(placement: &Placement, field: &str, message: String) -> Error {
         placement: placement.name().to_string(),
         file: placement.file.clone(),
         field: field.to_string(),
-        repository: placement.spec.source.repository.to_string(),
-        path: placement.spec.source.path.clone(),
+        at: format!("{}:{}", placement.spec.source.repository, placement.spec.source.path),
         message,
     }
 }

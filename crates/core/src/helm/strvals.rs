@@ -138,9 +138,9 @@ impl Parser {
     }
 
     fn key(&mut self, data: &mut Map<String, Json>, level: usize) -> Result<(), Stop> {
-        let (k, last) = self.until(&['=', '[', ',', '.']);
+        let (k, found) = self.until(&['=', '[', ',', '.']);
         let name: String = k.iter().collect();
-        match last {
+        match found {
             None if k.is_empty() => Err(Stop::End),
             None => Err(format!("key {} has no value", quote(&k)).into()),
             Some('[') => {
@@ -203,8 +203,8 @@ impl Parser {
 
     /// The index after a `[`, up to its `]`.
     fn index(&mut self) -> Result<usize, Stop> {
-        let (v, last) = self.until(&[']']);
-        if last.is_none() {
+        let (v, found) = self.until(&[']']);
+        if found.is_none() {
             return Err("error parsing index: EOF".to_string().into());
         }
         let text: String = v.iter().collect();
@@ -216,11 +216,11 @@ impl Parser {
     }
 
     fn list_item(&mut self, list: Vec<Json>, i: usize, level: usize) -> Result<Vec<Json>, Stop> {
-        let (k, last) = self.until(&['[', '.', '=']);
+        let (k, found) = self.until(&['[', '.', '=']);
         if !k.is_empty() {
             return Err(format!("unexpected data at end of array index: {}", quote(&k)).into());
         }
-        match last {
+        match found {
             None => Err(Stop::End),
             Some('=') => match self.list()? {
                 Some(ListRead::List(value)) => Ok(set_index(list, i, Json::Array(value))?),
@@ -264,8 +264,8 @@ impl Parser {
         }
         let mut list = Vec::new();
         loop {
-            let (value, last) = self.until(&[',', '}']);
-            match last {
+            let (value, found) = self.until(&[',', '}']);
+            match found {
                 None => return Err("list must terminate with '}'".to_string().into()),
                 Some('}') => {
                     if self.chars.get(self.pos) == Some(&',') {
