@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::kustomize::Target;
 use crate::name::{DnsLabel, DnsSubdomain, GitUrl};
@@ -211,6 +211,34 @@ pub struct Source {
     pub repository: DnsSubdomain,
     #[serde(default = "dot")]
     pub path: String,
+    /// Set: the folder at `path` is a Helm chart (a `Chart.yaml`), rendered with these settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm: Option<Helm>,
+}
+
+/// How a placement renders its chart (SPEC §2 `source.helm`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Helm {
+    /// The release's name; absent: the placement's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_name: Option<DnsSubdomain>,
+    /// Values over the chart's defaults (and over `valuesFiles`), as `helm --set` gives them.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub values: Map<String, Value>,
+    /// Values files, paths in the source repository, merged in order under `values`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values_files: Vec<String>,
+}
+
+/// Helm's bound on a release name (`chartutil.ValidateReleaseName`).
+pub const MAX_RELEASE_NAME: usize = 53;
+
+impl Helm {
+    /// The release name of placement `placement`'s chart.
+    pub fn release_name<'a>(&'a self, placement: &'a str) -> &'a str {
+        self.release_name.as_deref().unwrap_or(placement)
+    }
 }
 
 fn dot() -> String {
@@ -221,7 +249,12 @@ fn dot() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Customization {
     pub clusters: LabelSelector,
+    #[serde(default)]
     pub patches: Vec<InlinePatch>,
+    /// A chart's values for the clusters selected, merged over the placement's `helm.values`
+    /// (maps merge, a `null` deletes) before the chart is rendered.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub values: Map<String, Value>,
 }
 
 /// A patch given inline, in kustomize's `patches` form.
@@ -467,11 +500,18 @@ impl Fleet {
                 self.repositories.push(Object { metadata, spec, file });
             }
             "Placement" => {
+                // Refused by name rather than as an unknown field: the SPEC has it, Flotilla not yet.
+                if envelope.spec.pointer("/source/chart").is_some() {
+                    return Err((
+                        "spec.source.chart".into(),
+                        "charts from Helm repositories (https index.yaml or oci://) are not supported yet: \
+                         put the chart in a git repository and name its folder in spec.source.path with spec.source.helm"
+                            .into(),
+                    ));
+                }
                 let spec: PlacementSpec = typed(envelope.spec, "spec")?;
                 check_selector(&spec.clusters, "spec.clusters")?;
-                for (i, c) in spec.customizations.iter().enumerate() {
-                    check_selector(&c.clusters, &format!("spec.customizations[{i}].clusters"))?;
-                }
+                check_source_and_customizations(&spec)?;
                 check_delivery(spec.rollout.as_ref(), &spec.freezes)?;
                 if let Some(scope) = &spec.scope {
                     scope.check(spec.namespace.as_deref()).map_err(|(field, e)| (format!("spec.scope.{field}"), e))?;
@@ -624,6 +664,52 @@ fn check_fleet_repository(spec: &RepositorySpec) -> Result<(), (String, String)>
     check_delivery(spec.rollout.as_ref(), &spec.freezes)
 }
 
+/// A placement's chart settings and customizations, as reading them cannot check.
+fn check_source_and_customizations(spec: &PlacementSpec) -> Result<(), (String, String)> {
+    if let Some(helm) = &spec.source.helm {
+        check_helm(helm)?;
+    }
+    for (i, c) in spec.customizations.iter().enumerate() {
+        check_selector(&c.clusters, &format!("spec.customizations[{i}].clusters"))?;
+        if c.patches.is_empty() && c.values.is_empty() {
+            return Err((format!("spec.customizations[{i}]"), "needs patches or values".into()));
+        }
+        if !c.values.is_empty() && spec.source.helm.is_none() {
+            return Err((
+                format!("spec.customizations[{i}].values"),
+                "values are a Helm chart's: the source is a chart only with spec.source.helm".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What reading `source.helm` cannot check: the release name's length, and that each values
+/// file is a path inside the repository.
+fn check_helm(helm: &Helm) -> Result<(), (String, String)> {
+    if let Some(name) = &helm.release_name
+        && name.len() > MAX_RELEASE_NAME
+    {
+        return Err((
+            "spec.source.helm.releaseName".into(),
+            format!("{name:?} is longer than Helm's {MAX_RELEASE_NAME} characters"),
+        ));
+    }
+    for (i, file) in helm.values_files.iter().enumerate() {
+        let inside = !file.is_empty()
+            && !file.starts_with('/')
+            && !file.contains('\\')
+            && file.split('/').all(|part| !part.is_empty() && part != "..");
+        if !inside {
+            return Err((
+                format!("spec.source.helm.valuesFiles[{i}]"),
+                format!("{file:?} is not a path inside the source repository (relative, '/'-separated, no '..')"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn show_labels(labels: &Labels) -> String {
     let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("{{{}}}", pairs.join(","))
@@ -697,6 +783,73 @@ mod tests {
             e.to_string().starts_with("fleet/a.yaml: document 2: field spec.sync.prun: unknown field `prun`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_helm_source_reads_its_release_values_and_values_files() {
+        let chart = PLACEMENT.replace(
+            "path: deploy}",
+            "path: charts/api, helm: {values: {replicaCount: 2, image: {tag: '${cluster.labels.channel}'}}, valuesFiles: [charts/api/values-prod.yaml]}}\n  customizations:\n  - clusters: {matchLabels: {region: eu}}\n    values: {resources: null}",
+        );
+        let (f, errors) = fleet(&[("fleet/p.yaml", &chart)]);
+        assert_eq!(errors, []);
+        let p = &f.placements[0];
+        let helm = p.spec.source.helm.as_ref().unwrap();
+        assert_eq!(helm.release_name(p.name()), "bt");
+        assert_eq!(helm.values["replicaCount"], serde_json::json!(2));
+        assert_eq!(helm.values_files, ["charts/api/values-prod.yaml"]);
+        assert_eq!(p.spec.customizations[0].values["resources"], Value::Null);
+        assert!(p.spec.customizations[0].patches.is_empty());
+        let named = PLACEMENT.replace("path: deploy}", "path: charts/api, helm: {releaseName: store-api}}");
+        let (f, errors) = fleet(&[("fleet/p.yaml", &named)]);
+        assert_eq!(errors, []);
+        assert_eq!(f.placements[0].spec.source.helm.as_ref().unwrap().release_name("bt"), "store-api");
+    }
+
+    #[test]
+    fn a_bad_helm_source_names_its_field() {
+        let cases = [
+            ("path: x, helm: {valueFiles: [a.yaml]}}", "spec.source.helm.valueFiles", "unknown field `valueFiles`"),
+            ("path: x, helm: {values: [a]}}", "spec.source.helm.values", "invalid type"),
+            (
+                "path: x, helm: {valuesFiles: [../other/v.yaml]}}",
+                "spec.source.helm.valuesFiles[0]",
+                "not a path inside",
+            ),
+            (
+                "path: x, helm: {valuesFiles: [a.yaml, /etc/v.yaml]}}",
+                "spec.source.helm.valuesFiles[1]",
+                "not a path inside",
+            ),
+            ("path: x, helm: {releaseName: Store_API}}", "spec.source.helm.releaseName", ""),
+            (
+                "path: x, helm: {releaseName: a-very-long-release-name-that-helm-would-never-accept-here}}",
+                "spec.source.helm.releaseName",
+                "longer than Helm's 53 characters",
+            ),
+            (
+                "path: x, chart: {url: 'https://charts.example.com/stable', name: nginx, version: '4.*'}}",
+                "spec.source.chart",
+                "not supported yet",
+            ),
+            (
+                "path: x}\n  customizations:\n  - clusters: {}\n    values: {a: 1}",
+                "spec.customizations[0].values",
+                "spec.source.helm",
+            ),
+            (
+                "path: x, helm: {}}\n  customizations:\n  - clusters: {}",
+                "spec.customizations[0]",
+                "needs patches or values",
+            ),
+        ];
+        for (replacement, field, message) in cases {
+            let (f, errors) = fleet(&[("fleet/p.yaml", &PLACEMENT.replace("path: deploy}", replacement))]);
+            assert!(f.placements.is_empty(), "{replacement}");
+            assert_eq!(errors.len(), 1, "{replacement}: {errors:?}");
+            assert_eq!((errors[0].file.as_str(), errors[0].field.as_str()), ("fleet/p.yaml", field), "{replacement}");
+            assert!(errors[0].message.contains(message), "{replacement}: {}", errors[0]);
+        }
     }
 
     #[test]

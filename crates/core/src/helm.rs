@@ -20,6 +20,7 @@ pub mod archive;
 pub mod chart;
 pub mod funcs;
 pub mod manifests;
+pub mod strvals;
 pub mod values;
 
 use std::collections::BTreeMap;

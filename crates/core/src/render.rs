@@ -1,6 +1,12 @@
-//! What one placement renders for one cluster: the source rendered as kustomize would, then the
-//! placement's namespace default, its per-cluster `customizations`, and `${cluster.*}`
-//! substitution, named by a digest. Pure: the sources are snapshots the caller fetched.
+//! What one placement renders for one cluster: the source rendered as kustomize would (or, with
+//! `source.helm`, as Helm renders the chart there: [`crate::helm`]), then the placement's
+//! namespace default, its per-cluster `customizations`, and `${cluster.*}` substitution, named
+//! by a digest. Pure: the sources are snapshots the caller fetched.
+//!
+//! A chart reads more of the cluster than a kustomization: its values are substituted before
+//! it renders (so the objects are not substituted after), its random functions draw from a seed
+//! of the cluster's, and `.Capabilities` is the cluster's Kubernetes version and API versions
+//! ([`Options`]). [`RenderKey`] carries all of it ([`ChartKey`]).
 //!
 //! Substitution is also a step of its own ([`substitute`], with [`variables`] and [`resolve`]),
 //! so that the hub and the simulator render a placement once for many clusters and substitute
@@ -11,10 +17,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
 
 use crate::digest::Digest;
-use crate::fleet::{ClusterIdentity, Placement};
+use crate::fleet::{ClusterIdentity, Helm, Placement};
+use crate::helm;
 use crate::kustomize;
 use crate::kustomize::resource::Gvk;
 use crate::snapshot::Snapshot;
@@ -32,6 +40,10 @@ pub struct Rendered {
 pub enum Error {
     #[error("placement {placement}: source {repository}:{path}: {source}")]
     Source { placement: String, repository: String, path: String, source: Box<kustomize::Error> },
+    /// A chart that could not be rendered; `message` is Helm's where Helm has one.
+    /// `at` is the chart's `REPOSITORY:PATH`.
+    #[error("placement {placement} ({file}): field {field}: {at}: {message}")]
+    Chart { placement: String, file: String, field: String, at: String, message: String },
     #[error("placement {placement} ({file}): field {field}: {message}")]
     Customization { placement: String, file: String, field: String, message: String },
     #[error("placement {placement} ({file}): field spec.substitute: {object}: {message}")]
@@ -39,16 +51,36 @@ pub enum Error {
 }
 
 /// How a render is done: the knobs that have defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// What one render may build and read before it is refused (the agent's `render:` in
     /// agent.yaml; the hub keeps the defaults, as agents do unless told otherwise).
     pub budget: kustomize::Budget,
+    /// The cluster's Kubernetes version as a chart's `.Capabilities.KubeVersion` reads it
+    /// (`v1.31.2`); `None`: Helm's default ([`helm::DEFAULT_KUBE_VERSION`]).
+    pub kube_version: Option<String>,
+    /// The cluster's API versions (`apps/v1`, `monitoring.coreos.com/v1`) as a chart's
+    /// `.Capabilities.APIVersions` reads them; empty: Helm's defaults
+    /// ([`helm::DEFAULT_API_VERSIONS`]).
+    pub api_versions: Vec<String>,
 }
 
 impl Options {
     /// The defaults, as the hub renders and an agent does unless its agent.yaml says otherwise.
-    pub const DEFAULT: Options = Options { budget: kustomize::Budget::DEFAULT };
+    pub const DEFAULT: Options =
+        Options { budget: kustomize::Budget::DEFAULT, kube_version: None, api_versions: Vec::new() };
+
+    /// What of these options a chart reads of the cluster, as a digest: `None` for Helm's
+    /// defaults (the usual case, and cheap to key on).
+    pub fn capabilities(&self) -> Option<Digest> {
+        if self.kube_version.is_none() && self.api_versions.is_empty() {
+            return None;
+        }
+        Some(Digest::of_objects(&[serde_json::json!({
+            "kubeVersion": self.kube_version,
+            "apiVersions": self.api_versions,
+        })]))
+    }
 }
 
 impl Default for Options {
@@ -71,12 +103,23 @@ pub fn render_with(
     options: &Options,
 ) -> Result<Rendered, Error> {
     let spec = &placement.spec;
-    let mut objects = kustomize::build_with(source, &spec.source.path, &options.budget).map_err(|e| Error::Source {
-        placement: placement.name().to_string(),
-        repository: spec.source.repository.to_string(),
-        path: spec.source.path.clone(),
-        source: Box::new(e),
-    })?;
+    let mut objects = if let Some(helm) = &spec.source.helm {
+        chart_objects(placement, helm, source, identity, options)?
+    } else {
+        if is_chart(source, &spec.source.path) {
+            return Err(chart_error(
+                    placement,
+                    "spec.source.helm",
+                    "the folder holds a Chart.yaml: set spec.source.helm (`helm: {}` for the chart's own values) to render it as a Helm chart".into(),
+                ));
+        }
+        kustomize::build_with(source, &spec.source.path, &options.budget).map_err(|e| Error::Source {
+            placement: placement.name().to_string(),
+            repository: spec.source.repository.to_string(),
+            path: spec.source.path.clone(),
+            source: Box::new(e),
+        })?
+    };
     if let Some(ns) = &spec.namespace {
         for o in &mut objects {
             default_namespace(o, ns);
@@ -101,34 +144,188 @@ pub fn render_with(
             }
         }
     }
-    if spec.substitute {
+    // A chart's values were substituted before it rendered; its objects are as it made them.
+    if spec.substitute && spec.source.helm.is_none() {
         substitute(placement, &mut objects, identity)?;
     }
     let digest = Digest::of_objects(&objects);
     Ok(Rendered { placement: placement.name().to_string(), objects, digest })
 }
 
+/// Whether folder `path` of `source` is a Helm chart (holds a `Chart.yaml`).
+pub fn is_chart(source: &Snapshot, path: &str) -> bool {
+    crate::snapshot::join(path, "Chart.yaml").is_ok_and(|p| source.is_file(&p))
+}
+
+fn chart_error(placement: &Placement, field: &str, message: String) -> Error {
+    Error::Chart {
+        placement: placement.name().to_string(),
+        file: placement.file.clone(),
+        field: field.to_string(),
+        at: format!("{}:{}", placement.spec.source.repository, placement.spec.source.path),
+        message,
+    }
+}
+
+/// The values a placement's chart renders with for `identity`: its `valuesFiles` in order,
+/// then its `values` with the values of the customizations that select the cluster merged over
+/// them in order (Helm's rules: maps merge, a `null` deletes the chart's default), the latter
+/// substituted when the placement says `substitute`. The files are taken as written: they are
+/// the source's, and what a render reads of a cluster must be known without the source
+/// ([`RenderKey`]).
+pub fn chart_values(
+    placement: &Placement,
+    helm: &Helm,
+    source: &Snapshot,
+    identity: &ClusterIdentity,
+) -> Result<Map<String, Value>, Error> {
+    let mut values = Map::new();
+    for (i, file) in helm.values_files.iter().enumerate() {
+        let field = format!("spec.source.helm.valuesFiles[{i}]");
+        let bytes = source.read(file).map_err(|e| chart_error(placement, &field, format!("{file}: {}", e.reason())))?;
+        match crate::yaml::load_helm_values(bytes) {
+            Ok(Value::Object(map)) => helm::values::merge(&mut values, map),
+            Ok(Value::Null) => {}
+            Ok(_) => return Err(chart_error(placement, &field, format!("{file}: values must be a mapping"))),
+            Err(e) => return Err(chart_error(placement, &field, format!("{file}: {e}"))),
+        }
+    }
+    let fleet_values = fleet_values(placement, helm, identity);
+    let mut fleet_values = Value::Object(fleet_values);
+    if placement.spec.substitute {
+        substitute_value(&mut fleet_values, identity).map_err(|message| Error::Substitution {
+            placement: placement.name().to_string(),
+            file: placement.file.clone(),
+            object: "the chart's values".into(),
+            message,
+        })?;
+    }
+    if let Value::Object(map) = fleet_values {
+        helm::values::merge(&mut values, map);
+    }
+    Ok(values)
+}
+
+/// The placement's `helm.values` with the matching customizations' values merged over them.
+fn fleet_values(placement: &Placement, helm: &Helm, identity: &ClusterIdentity) -> Map<String, Value> {
+    let mut values = helm.values.clone();
+    for c in &placement.spec.customizations {
+        if c.clusters.matches(&identity.labels) {
+            helm::values::merge(&mut values, c.values.clone());
+        }
+    }
+    values
+}
+
+/// What a chart's random functions draw from for one placement on one cluster.
+///
+/// FIXME: SPEC §3 wants values nobody outside the cluster can predict, and a digest that does
+/// not depend on them. This seed is derived from names alone (anyone who reads the fleet can
+/// compute it), and the digest is over the objects it makes: the hub and the agent agree, but
+/// a chart's generated passwords are not secret. The next step: a secret of the agent's in the
+/// seed, and the digest over a render with a public seed.
+fn random_seed(placement: &Placement, identity: &ClusterIdentity) -> Vec<u8> {
+    let mut hash = Sha256::new();
+    hash.update(b"flotilla helm random seed\0");
+    hash.update(placement.name().as_bytes());
+    hash.update(b"\0");
+    hash.update(identity.name.as_bytes());
+    hash.finalize().to_vec()
+}
+
+/// A placement's chart rendered for `identity`: the objects in apply order (CRDs, pre-install
+/// hooks, the release, post-install hooks; see [`helm::manifests::Manifests::in_apply_order`]).
+fn chart_objects(
+    placement: &Placement,
+    helm: &Helm,
+    source: &Snapshot,
+    identity: &ClusterIdentity,
+    options: &Options,
+) -> Result<Vec<Value>, Error> {
+    let path = &placement.spec.source.path;
+    if !is_chart(source, path) {
+        return Err(chart_error(placement, "spec.source.helm", format!("no Chart.yaml in {path}: not a Helm chart")));
+    }
+    let values = chart_values(placement, helm, source, identity)?;
+    let helm_options = helm::Options {
+        release_name: helm.release_name(placement.name()).to_string(),
+        namespace: placement.spec.namespace.as_deref().unwrap_or("default").to_string(),
+        values,
+        kube_version: options.kube_version.clone().unwrap_or_else(|| helm::DEFAULT_KUBE_VERSION.to_string()),
+        api_versions: options.api_versions.clone(),
+        random_seed: random_seed(placement, identity),
+        // FIXME: `now` is the Unix epoch: a chart that prints the time would otherwise render a
+        // new digest on every poll. A commit's time would do, once the render is given one.
+        now_unix: 0,
+    };
+    let fail = |message: String| chart_error(placement, "spec.source.path", message);
+    let rendered = helm::render(source, path, &helm_options).map_err(|e| fail(e.to_string()))?;
+    let objects = helm::manifests::manifests(&rendered).map_err(|e| fail(e.to_string()))?.in_apply_order();
+    if objects.len() > options.budget.max_objects {
+        return Err(fail(format!(
+            "the chart renders {} objects, over the budget of {} (render.maxObjects)",
+            objects.len(),
+            options.budget.max_objects
+        )));
+    }
+    Ok(objects)
+}
+
 /// What a placement's render reads of a cluster, besides the `${cluster.*}` values it
-/// substitutes: the placement as one fleet commit declares it, the source commit, and which of
-/// its customizations select the cluster. Clusters with equal keys render the same objects
-/// before substitution; selector labels that pick the placement do not change the render.
-/// `C` is however the caller names commits.
+/// substitutes: the placement as one fleet commit declares it, the source commit, which of
+/// its customizations select the cluster, and for a chart what else it reads ([`ChartKey`]).
+/// Clusters with equal keys render the same objects before substitution; selector labels that
+/// pick the placement do not change the render. `C` is however the caller names commits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RenderKey<C> {
     pub fleet: C,
     pub placement: String,
     pub source: C,
     pub customizations: Vec<bool>,
+    /// Set for a placement with `source.helm`.
+    pub chart: Option<ChartKey>,
+}
+
+/// What a chart's render reads of a cluster besides its customizations.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChartKey {
+    /// The cluster's name: its random functions' seed is the cluster's own (FIXME: so no two
+    /// clusters share a chart's render; a public seed for the digest would let them).
+    pub cluster: String,
+    /// With `substitute`, the value of each `${cluster.*}` in the fleet's values (the
+    /// placement's and the matching customizations'), in name order; `None` where the cluster
+    /// has none (the render fails).
+    pub values: Vec<Option<String>>,
+    /// [`Options::capabilities`]: the Kubernetes version and API versions `.Capabilities` reads.
+    pub capabilities: Option<Digest>,
 }
 
 impl<C> RenderKey<C> {
-    /// The key `placement` of the fleet at `fleet`, rendered from `source`, has for `identity`.
-    pub fn new(fleet: C, placement: &Placement, source: C, identity: &ClusterIdentity) -> RenderKey<C> {
+    /// The key `placement` of the fleet at `fleet`, rendered from `source` with `options`, has
+    /// for `identity`.
+    pub fn new(
+        fleet: C,
+        placement: &Placement,
+        source: C,
+        identity: &ClusterIdentity,
+        options: &Options,
+    ) -> RenderKey<C> {
+        let chart = placement.spec.source.helm.as_ref().map(|helm| ChartKey {
+            cluster: identity.name.to_string(),
+            values: if placement.spec.substitute {
+                let values = [Value::Object(fleet_values(placement, helm, identity))];
+                variables(&values).iter().map(|name| resolve(name, identity)).collect()
+            } else {
+                Vec::new()
+            },
+            capabilities: options.capabilities(),
+        });
         RenderKey {
             fleet,
             placement: placement.name().to_string(),
             source,
             customizations: placement.spec.customizations_for(&identity.labels),
+            chart,
         }
     }
 }
@@ -168,7 +365,8 @@ pub fn prepare_inspecting(
     options: &Options,
     inspect: impl FnOnce(&[Value]),
 ) -> Result<Prepared, Error> {
-    if !placement.spec.substitute {
+    // A chart substitutes its values before it renders: its key holds what that reads.
+    if !placement.spec.substitute || placement.spec.source.helm.is_some() {
         let rendered = render_with(placement, source, identity, options)?;
         inspect(&rendered.objects);
         return Ok(Prepared::Digest(rendered.digest));
@@ -463,14 +661,14 @@ mod tests {
             let (p, src) = placement(extra);
             let mut memo: std::collections::HashMap<RenderKey<u8>, Prepared> = std::collections::HashMap::new();
             for who in &clusters {
-                let key = RenderKey::new(1, &p, 7, who);
+                let key = RenderKey::new(1, &p, 7, who, &Options::default());
                 let prepared = memo.entry(key).or_insert_with(|| prepare(&p, &src, who, &Options::default()).unwrap());
                 let whole = render(&p, &src, who).unwrap();
                 assert_eq!(prepared.digest_for(&p, who).unwrap(), whole.digest, "{extra:?} for {}", who.name);
                 assert_eq!(matches!(prepared, Prepared::Digest(_)), !p.spec.substitute, "{extra:?}");
             }
             let keys: BTreeSet<String> =
-                clusters.iter().map(|c| format!("{:?}", RenderKey::new(1, &p, 7, c))).collect();
+                clusters.iter().map(|c| format!("{:?}", RenderKey::new(1, &p, 7, c, &Options::default()))).collect();
             assert_eq!(keys.len(), if extra.contains("customizations") { 2 } else { 1 }, "{extra:?}");
         }
         // A variable the cluster has no value for: the completion names the cluster.
@@ -559,6 +757,154 @@ mod tests {
             Some(&Value::from("store-0042"))
         );
         assert_eq!(r.digest, Digest::of_objects(&r.objects));
+    }
+
+    /// A chart folder in a placement with values, a values file, a customization's values and
+    /// `${cluster.name}` in a value.
+    fn chart_placement(extra: &str) -> (Placement, Snapshot) {
+        let mut fleet = Snapshot::new();
+        fleet.insert_file(
+            "fleet/p.yaml",
+            format!("apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {{name: web}}\nspec:\n  source:\n    repository: src\n    path: charts/web\n    helm:\n      releaseName: shop\n      values: {{store: '${{cluster.name}}', replicas: 2, note: '$${{cluster.name}}'}}\n      valuesFiles: [charts/web/values-prod.yaml]\n  clusters: {{}}\n  namespace: bt\n  substitute: true\n  customizations:\n  - clusters: {{matchLabels: {{region: eu}}}}\n    values: {{replicas: 3, resources: {{limits: {{memory: null}}}}}}\n{extra}"),
+        );
+        let (f, errors) = Fleet::from_snapshot(&fleet);
+        assert_eq!(errors, []);
+        let mut src = Snapshot::new();
+        src.insert_file("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n");
+        src.insert_file(
+            "charts/web/values.yaml",
+            "replicas: 1\nimage: {repository: web, tag: '1'}\nstore: ''\nnote: ''\nresources:\n  limits: {cpu: 100m, memory: 64Mi}\n",
+        );
+        src.insert_file("charts/web/values-prod.yaml", "image:\n  tag: '2'\nreplicas: 9\n");
+        src.insert_file(
+            "charts/web/templates/_helpers.tpl",
+            "{{ define \"web.name\" }}{{ .Release.Name }}-{{ .Chart.Name }}{{ end }}\n",
+        );
+        src.insert_file(
+            "charts/web/templates/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include \"web.name\" . }}\n  annotations: {note: {{ .Values.note | quote }}, namespace: {{ .Release.Namespace }}}\nspec:\n  replicas: {{ .Values.replicas }}\n  template:\n    spec:\n      containers:\n      - name: web\n        image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n        env:\n        - {name: STORE, value: {{ .Values.store | quote }}}\n        resources:\n          {{- toYaml .Values.resources | nindent 10 }}\n",
+        );
+        src.insert_file(
+            "charts/web/templates/hooks.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations: {helm.sh/hook: pre-install}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: smoke\n  annotations: {helm.sh/hook: test}\n",
+        );
+        src.insert_file(
+            "charts/web/templates/service.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: {{ include \"web.name\" . }}}\n",
+        );
+        (f.placements[0].clone(), src)
+    }
+
+    fn store(name: &str, region: &str) -> ClusterIdentity {
+        ClusterIdentity {
+            name: name.parse().unwrap(),
+            environment: "prod".into(),
+            labels: parse_labels(&format!("kind=store,region={region}")).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_chart_renders_with_the_placement_s_values_files_customizations_and_cluster() {
+        let (p, src) = chart_placement("");
+        let eu = render(&p, &src, &store("store-1", "eu")).unwrap();
+        let ids: Vec<String> = eu.objects.iter().map(object_id).collect();
+        assert_eq!(
+            ids,
+            ["Job bt/migrate", "Service bt/shop-web", "Deployment bt/shop-web"],
+            "the test hook is never applied"
+        );
+        let deployment = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "shop-web", "namespace": "bt", "annotations": {"note": "${cluster.name}", "namespace": "bt"}},
+            "spec": {"replicas": 3, "template": {"spec": {"containers": [{
+                "name": "web", "image": "web:2",
+                "env": [{"name": "STORE", "value": "store-1"}],
+                "resources": {"limits": {"cpu": "100m"}},
+            }]}}},
+        });
+        assert_eq!(eu.objects[2], deployment);
+        assert_eq!(eu.digest, Digest::of_objects(&eu.objects));
+
+        // Another store elsewhere: its name, and no customization.
+        let us = render(&p, &src, &store("store-2", "us")).unwrap();
+        let mut want = deployment;
+        want["spec"]["replicas"] = 2.into();
+        want["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = "store-2".into();
+        want["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = "64Mi".into();
+        assert_eq!(us.objects[2], want);
+        assert_eq!(us.objects[..2], eu.objects[..2]);
+        // The same cluster renders the same objects every time.
+        assert_eq!(render(&p, &src, &store("store-1", "eu")).unwrap(), eu);
+    }
+
+    #[test]
+    fn a_chart_s_render_key_holds_what_it_reads_of_the_cluster() {
+        let (p, src) = chart_placement("");
+        let clusters = [store("store-1", "eu"), store("store-1", "eu"), store("store-2", "eu"), store("store-3", "us")];
+        let mut memo: std::collections::HashMap<RenderKey<u8>, Prepared> = std::collections::HashMap::new();
+        for who in &clusters {
+            let key = RenderKey::new(1, &p, 7, who, &Options::default());
+            let prepared = memo.entry(key).or_insert_with(|| prepare(&p, &src, who, &Options::default()).unwrap());
+            assert_eq!(prepared.digest_for(&p, who).unwrap(), render(&p, &src, who).unwrap().digest, "{}", who.name);
+        }
+        assert_eq!(memo.len(), 3);
+        let key = RenderKey::new(1, &p, 7, &clusters[0], &Options::default());
+        assert_eq!(key.chart.as_ref().unwrap().values, [Some("store-1".to_string())]);
+        assert_eq!(key.chart.as_ref().unwrap().capabilities, None);
+        // Other capabilities: another key, and what the chart sees.
+        let older = Options { kube_version: Some("v1.29.4".into()), ..Options::default() };
+        assert_ne!(RenderKey::new(1, &p, 7, &clusters[0], &older), key);
+        let mut src = src;
+        src.insert_file("charts/web/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k}\ndata: {v: {{ .Capabilities.KubeVersion.Version | quote }}, m: {{ .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1\" | quote }}}\n");
+        let data = |options: &Options| render_with(&p, &src, &clusters[0], options).unwrap().objects[1]["data"].clone();
+        assert_eq!(data(&Options::default()), serde_json::json!({"v": "v1.36.0", "m": "false"}));
+        let with_monitoring = Options { api_versions: vec!["v1".into(), "monitoring.coreos.com/v1".into()], ..older };
+        assert_eq!(data(&with_monitoring), serde_json::json!({"v": "v1.29.4", "m": "true"}));
+    }
+
+    #[test]
+    fn a_chart_s_random_values_are_the_cluster_s_own_and_stable() {
+        let (p, mut src) = chart_placement("");
+        src.insert_file("charts/web/templates/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: {{ randAlphaNum 16 | quote }}}\n");
+        let password = |who: &ClusterIdentity| {
+            let objects = render(&p, &src, who).unwrap().objects;
+            objects.iter().find(|o| o["kind"] == "Secret").unwrap()["stringData"]["password"].clone()
+        };
+        let one = password(&store("store-1", "eu"));
+        assert_eq!(one.as_str().map(str::len), Some(16));
+        assert_eq!(password(&store("store-1", "eu")), one);
+        assert_ne!(password(&store("store-2", "eu")), one);
+    }
+
+    #[test]
+    fn chart_errors_name_the_placement_and_field() {
+        let (p, mut src) = chart_placement("");
+        let err = |src: &Snapshot| render(&p, src, &store("store-1", "eu")).unwrap_err().to_string();
+        let mut missing = Snapshot::new();
+        for (path, entry) in src.entries().filter(|(path, _)| !path.ends_with("values-prod.yaml")) {
+            missing.insert(path, entry.clone());
+        }
+        assert!(
+            err(&missing).starts_with("placement web (fleet/p.yaml): field spec.source.helm.valuesFiles[0]: src:charts/web: charts/web/values-prod.yaml: "),
+            "{}",
+            err(&missing)
+        );
+        src.insert_file("charts/web/templates/bad.yaml", "{{ fail \"no\" }}");
+        assert_eq!(
+            err(&src),
+            "placement web (fleet/p.yaml): field spec.source.path: src:charts/web: execution error at (web/templates/bad.yaml:1:3): no"
+        );
+        let (p, _) = chart_placement("");
+        let mut plain = p.clone();
+        plain.spec.source.helm = None;
+        plain.spec.customizations.clear();
+        let e = render(&plain, &src, &store("store-1", "eu")).unwrap_err().to_string();
+        assert!(e.contains("field spec.source.helm: src:charts/web: the folder holds a Chart.yaml"), "{e}");
+        let (p, src) = placement("");
+        let mut chart = p.clone();
+        chart.spec.source.helm = Some(Helm::default());
+        let e = render(&chart, &src, &identity()).unwrap_err().to_string();
+        assert!(e.contains("field spec.source.helm: src:app: no Chart.yaml in app"), "{e}");
     }
 
     #[test]

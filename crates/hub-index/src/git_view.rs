@@ -1022,7 +1022,7 @@ impl FleetView {
         head: CommitId,
         identity: &ClusterIdentity,
     ) -> Result<String, String> {
-        let key = RenderKey::new(fleet_commit, placement, head, identity);
+        let key = RenderKey::new(fleet_commit, placement, head, identity, &RENDER_OPTIONS);
         // Rendering happens outside the lock: other threads' lookups do not wait for it.
         let memoized = self.memo().sources.get(&key).cloned();
         let prepared = memoized.unwrap_or_else(|| {

@@ -352,7 +352,7 @@ async fn reconcile_placements(
                 }
             };
         overrides.extend(passed);
-        let render_key = RenderKey::new(at.commit, placement, located.commit, &selection.identity);
+        let render_key = RenderKey::new(at.commit, placement, located.commit, &selection.identity, &config.render);
         if mode == Mode::Apply
             && !placement.spec.paused
             && let Some(report) = memo.unchanged(&render_key).await

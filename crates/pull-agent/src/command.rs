@@ -171,6 +171,64 @@ pub fn render_dir(dir: &Path, options: &render::Options, out: &mut impl Write) -
     Ok(())
 }
 
+/// `render CHART_DIR`'s settings, as `helm template` takes them.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub release: String,
+    pub namespace: String,
+    /// `--values` files, in order.
+    pub values_files: Vec<PathBuf>,
+    /// `--set` lines, in order, over the files.
+    pub set: Vec<String>,
+    pub kube_version: Option<String>,
+    pub api_versions: Vec<String>,
+}
+
+/// `render CHART_DIR`: a chart folder as `helm template RELEASE DIR --namespace NS` renders
+/// it, as the objects a placement applies (CRDs, pre-install hooks, the release, post-install
+/// hooks; test hooks never), printed as YAML.
+pub fn render_chart(dir: &Path, chart: &Chart, options: &render::Options, out: &mut impl Write) -> Result<()> {
+    use flotilla_core::helm;
+    let mut values = serde_json::Map::new();
+    for file in &chart.values_files {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        match flotilla_core::yaml::load_helm_values(&bytes).with_context(|| format!("reading {}", file.display()))? {
+            serde_json::Value::Object(map) => helm::values::merge(&mut values, map),
+            serde_json::Value::Null => {}
+            _ => anyhow::bail!("{}: values must be a mapping", file.display()),
+        }
+    }
+    for line in &chart.set {
+        helm::strvals::parse_into(line, &mut values)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("--set {line}"))?;
+    }
+    let snapshot = crate::folder::snapshot(dir)?;
+    let helm_options = helm::Options {
+        release_name: chart.release.clone(),
+        namespace: chart.namespace.clone(),
+        values,
+        kube_version: chart.kube_version.clone().unwrap_or_else(|| helm::DEFAULT_KUBE_VERSION.to_string()),
+        api_versions: chart.api_versions.clone(),
+        ..helm::Options::default()
+    };
+    let rendered =
+        helm::render(&snapshot, "", &helm_options).with_context(|| format!("rendering chart {}", dir.display()))?;
+    let objects = helm::manifests::manifests(&rendered)
+        .with_context(|| format!("rendering chart {}", dir.display()))?
+        .in_apply_order();
+    if objects.len() > options.budget.max_objects {
+        anyhow::bail!(
+            "rendering chart {}: {} objects, over the budget of {} (--max-objects)",
+            dir.display(),
+            objects.len(),
+            options.budget.max_objects
+        );
+    }
+    out.write_all(flotilla_core::yaml::to_string_all(&objects).as_bytes())?;
+    Ok(())
+}
+
 /// `render --repo`: a folder of a source straight from git, its signature checked as asked.
 pub fn render_remote(remote: &Remote, options: &render::Options, out: &mut impl Write) -> Result<()> {
     let read = |p: &Option<PathBuf>| -> Result<Option<String>> {

@@ -419,7 +419,7 @@ fn check_render(raw: RawRender) -> Result<flotilla_core::render::Options, Error>
         }
         budget.max_bytes = bytes;
     }
-    Ok(flotilla_core::render::Options { budget })
+    Ok(flotilla_core::render::Options { budget, ..flotilla_core::render::Options::DEFAULT })
 }
 
 const NOT_A_SIZE: &str = "is not a size (a number of bytes, or with a suffix Ki, Mi, Gi, k, M or G: 64Mi)";

@@ -24,7 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Render a kustomization folder as `kubectl kustomize DIR` does, or what a cluster would run.
+    /// Render a kustomization folder as `kubectl kustomize DIR` does, a chart folder as `helm
+    /// template` does, or what a cluster would run.
     Render(Box<RenderArgs>),
     /// The daemon: poll, reconcile, report, until SIGTERM.
     Run(ConfigArgs),
@@ -181,8 +182,29 @@ impl From<VerifyArg> for VerifyMode {
 
 #[derive(clap::Args)]
 struct RenderArgs {
-    /// A kustomization folder (or a folder of plain manifests) to render.
+    /// A kustomization folder (or a folder of plain manifests), or a Helm chart folder (with a
+    /// Chart.yaml), to render.
     dir: Option<PathBuf>,
+    /// With a chart DIR: the release name.
+    #[arg(long, requires = "dir", default_value = "release-name")]
+    release: String,
+    /// With a chart DIR: the release namespace.
+    #[arg(long, requires = "dir", default_value = "default")]
+    namespace: String,
+    /// With a chart DIR: a values file, merged over the chart's values. Repeatable, later ones win.
+    #[arg(long = "values", short = 'f', value_name = "FILE", requires = "dir")]
+    values: Vec<PathBuf>,
+    /// With a chart DIR: values in Helm's --set syntax (`a.b=c,list[0]=x,tags={x,y}`), over the
+    /// values files. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "dir")]
+    set: Vec<String>,
+    /// With a chart DIR: the Kubernetes version `.Capabilities` reports (default: Helm's, v1.36.0).
+    #[arg(long, value_name = "VERSION", requires = "dir")]
+    kube_version: Option<String>,
+    /// With a chart DIR: an API version `.Capabilities.APIVersions` has (`monitoring.coreos.com/v1`),
+    /// instead of Helm's defaults. Repeatable.
+    #[arg(long = "api-versions", value_name = "GROUP/VERSION", requires = "dir")]
+    api_versions: Vec<String>,
     #[command(flatten)]
     local: LocalArgs,
     /// What this cluster would run: the agent's configuration file (fetches the fleet from git).
@@ -274,7 +296,19 @@ fn render(args: RenderArgs, out: &mut Stdout) -> Result<bool> {
         if args.local.fleet_dir.is_some() {
             bail!("give either DIR or --fleet-dir, not both");
         }
-        command::render_dir(dir, &options, out)?;
+        if dir.join("Chart.yaml").is_file() {
+            let chart = command::Chart {
+                release: args.release,
+                namespace: args.namespace,
+                values_files: args.values,
+                set: args.set,
+                kube_version: args.kube_version,
+                api_versions: args.api_versions,
+            };
+            command::render_chart(dir, &chart, &options, out)?;
+        } else {
+            command::render_dir(dir, &options, out)?;
+        }
         return Ok(true);
     }
     if let Some(url) = args.repo {

@@ -246,7 +246,7 @@ impl World {
         source: CommitIx,
         identity: &ClusterIdentity,
     ) -> Result<Desired> {
-        let key = RenderKey::new(fleet, placement, source, identity);
+        let key = RenderKey::new(fleet, placement, source, identity, &render::Options::DEFAULT);
         if !self.prepared.contains_key(&key) {
             let prepared = self.prepare(placement, source, identity)?;
             self.prepared.insert(key.clone(), prepared);

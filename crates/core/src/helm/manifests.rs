@@ -113,6 +113,33 @@ impl Manifests {
     }
 }
 
+impl Manifests {
+    /// The objects a GitOps apply of the release gives, in order: the CRDs, the `pre-install`
+    /// and `pre-upgrade` hooks (by weight, then name), the release's objects, then the
+    /// `post-install` and `post-upgrade` hooks. A hook of both phases comes once, in the first.
+    /// Delete, rollback and test hooks are never applied: there is no such event in a sync.
+    pub fn in_apply_order(&self) -> Vec<Json> {
+        let phase = |events: &[&str]| {
+            let mut hooks: Vec<&Hook> =
+                self.hooks.iter().filter(|h| h.events.iter().any(|e| events.contains(&e.as_str()))).collect();
+            hooks.sort_by(|a, b| {
+                a.weight.cmp(&b.weight).then_with(|| name(&a.manifest.object).cmp(name(&b.manifest.object)))
+            });
+            hooks
+        };
+        let pre = phase(&["pre-install", "pre-upgrade"]);
+        let post: Vec<&Hook> = phase(&["post-install", "post-upgrade"])
+            .into_iter()
+            .filter(|h| !pre.iter().any(|p| std::ptr::eq(*p, *h)))
+            .collect();
+        let mut out: Vec<Json> = self.crds.iter().map(|m| m.object.clone()).collect();
+        out.extend(pre.iter().map(|h| h.manifest.object.clone()));
+        out.extend(self.objects.iter().map(|m| m.object.clone()));
+        out.extend(post.iter().map(|h| h.manifest.object.clone()));
+        out
+    }
+}
+
 /// A document that is not YAML.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("YAML parse error on {path}: {message}")]
@@ -233,5 +260,34 @@ mod tests {
         assert_eq!(got.hooks[0].events, ["pre-install", "test"]);
         assert_eq!(got.hooks[0].weight, -5);
         assert_eq!(got.hooks_for("pre-install").len(), 1);
+        let objects = got.in_apply_order();
+        let names: Vec<&str> = objects.iter().map(name).collect();
+        assert_eq!(names, ["j", "sa", "s", "d", "w"]);
+    }
+
+    #[test]
+    fn hooks_are_applied_in_their_phase_and_test_hooks_never() {
+        let hook = |name: &str, events: &str, weight: &str| {
+            format!(
+                "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations: {{helm.sh/hook: '{events}', helm.sh/hook-weight: '{weight}'}}\n"
+            )
+        };
+        let templates = BTreeMap::from([
+            ("c/templates/a.yaml".to_string(), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n".to_string()),
+            ("c/templates/h1.yaml".to_string(), hook("post", "post-install,post-upgrade", "0")),
+            ("c/templates/h2.yaml".to_string(), hook("pre-late", "pre-install", "5")),
+            ("c/templates/h3.yaml".to_string(), hook("pre-early", "pre-upgrade,pre-install,post-install", "-1")),
+            ("c/templates/h4.yaml".to_string(), hook("test", "test", "0")),
+            ("c/templates/h5.yaml".to_string(), hook("delete", "pre-delete", "0")),
+        ]);
+        let crds = BTreeMap::from([(
+            "c/crds/w.yaml".to_string(),
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.x}\n"
+                .to_string(),
+        )]);
+        let got = manifests(&Rendered { templates, crds }).unwrap();
+        let objects = got.in_apply_order();
+        let names: Vec<&str> = objects.iter().map(name).collect();
+        assert_eq!(names, ["widgets.x", "pre-early", "pre-late", "cm", "post"]);
     }
 }

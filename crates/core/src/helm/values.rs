@@ -21,6 +21,20 @@ pub fn prepare(chart: &mut Chart, user: &Map<String, Json>) -> Map<String, Json>
     coalesce(chart, user.clone())
 }
 
+/// Helm's `mergeMaps` (how `--values` files and `--set` add up before coalescing): `src` over
+/// `dst`, maps merged deeply, anything else replaced, a `null` kept (coalescing then deletes
+/// the chart's default under it).
+pub fn merge(dst: &mut Map<String, Json>, src: Map<String, Json>) {
+    for (key, value) in src {
+        match (dst.get_mut(&key), value) {
+            (Some(Json::Object(d)), Json::Object(s)) => merge(d, s),
+            (_, value) => {
+                dst.insert(key, value);
+            }
+        }
+    }
+}
+
 /// Helm's `CoalesceValues`: `user` over the chart's defaults, subcharts included.
 pub fn coalesce(chart: &Chart, mut dest: Map<String, Json>) -> Map<String, Json> {
     coalesce_values(chart, &mut dest);
