@@ -7,33 +7,16 @@
 //! cases of `tests/data/helm/ci-passing.txt` pass and no other does, so the list grows with the
 //! renderer. A missing corpus fails.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::snapshot;
 use flotilla_core::helm;
-use flotilla_core::snapshot::Snapshot;
 use sha2::Digest as _;
-
-fn snapshot(root: &Path) -> Snapshot {
-    fn walk(root: &Path, dir: &Path, snapshot: &mut Snapshot) {
-        let mut entries: Vec<PathBuf> =
-            fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(root, &path, snapshot);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-                snapshot.insert_file(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut snapshot = Snapshot::new();
-    walk(root, root, &mut snapshot);
-    snapshot
-}
 
 fn digest(text: &str) -> String {
     sha2::Sha256::digest(text.as_bytes()).iter().take(8).fold(String::new(), |mut hex, b| {

@@ -12,37 +12,17 @@
 //! difference) and asserts that the charts of `tests/data/helm/passing.txt` pass exactly and
 //! that no other chart does (so the list grows with the renderer). A missing corpus fails.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use common::snapshot;
 use flotilla_core::helm;
-use flotilla_core::snapshot::{Entry, Snapshot};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/helm-charts")
-}
-
-fn snapshot(root: &Path) -> Snapshot {
-    fn walk(root: &Path, dir: &Path, snapshot: &mut Snapshot) {
-        let mut entries: Vec<PathBuf> =
-            fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
-        entries.sort();
-        for path in entries {
-            let relative = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-            let meta = fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                snapshot.insert(relative, Entry::Symlink(fs::read_link(&path).unwrap().to_string_lossy().into_owned()));
-            } else if meta.is_dir() {
-                walk(root, &path, snapshot);
-            } else {
-                snapshot.insert_file(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut snapshot = Snapshot::new();
-    walk(root, root, &mut snapshot);
-    snapshot
 }
 
 fn read_json(path: &Path) -> BTreeMap<String, String> {

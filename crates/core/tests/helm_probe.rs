@@ -4,30 +4,14 @@
 //! dot, `tpl`, and Sprig's functions. `expected.json` is what Helm 4.2.3's Go SDK rendered for it
 //! (`record.py` beside it records it again).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::snapshot;
 use flotilla_core::helm;
-use flotilla_core::snapshot::Snapshot;
-
-fn snapshot(root: &Path) -> Snapshot {
-    fn walk(root: &Path, dir: &Path, snapshot: &mut Snapshot) {
-        let mut entries: Vec<PathBuf> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(root, &path, snapshot);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-                snapshot.insert_file(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut snapshot = Snapshot::new();
-    walk(root, root, &mut snapshot);
-    snapshot
-}
 
 #[test]
 fn the_probe_chart_renders_as_helm_renders_it() {
