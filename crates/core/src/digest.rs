@@ -51,19 +51,39 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Canonical JSON: keys sorted by bytes, no insignificant whitespace, numbers as Go prints them.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_json(value, &mut out, false);
-    out
+    json_with(value, JsonStyle::CANONICAL)
 }
 
 /// Go's `json.Marshal` output, which also escapes `<`, `>`, `&`, U+2028 and U+2029.
 pub fn go_json(value: &Value) -> String {
+    json_with(value, JsonStyle { html: true, line_separators: true, short_exponents: false })
+}
+
+/// How [`json_with`] writes what JSON leaves open. Every style sorts keys and writes no
+/// insignificant whitespace.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonStyle {
+    /// `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026` (Go's `SetEscapeHTML(true)`).
+    pub html: bool,
+    /// U+2028 and U+2029 escaped (Go's encoder always does).
+    pub line_separators: bool,
+    /// Exponents as Go's encoder cleans them: `1e-7` rather than `1e-07` (`e+21` stays).
+    pub short_exponents: bool,
+}
+
+impl JsonStyle {
+    /// The digest's: nothing escaped that JSON does not require, numbers as read.
+    pub(crate) const CANONICAL: JsonStyle = JsonStyle { html: false, line_separators: false, short_exponents: false };
+}
+
+/// `value` as JSON in `style`: the one writer behind the digest, `go_json` and Helm's `toJson`.
+pub(crate) fn json_with(value: &Value, style: JsonStyle) -> String {
     let mut out = String::new();
-    write_json(value, &mut out, true);
+    write_json(value, &mut out, style);
     out
 }
 
-fn write_json(value: &Value, out: &mut String, html: bool) {
+fn write_json(value: &Value, out: &mut String, style: JsonStyle) {
     match value {
         Value::Object(map) => {
             out.push('{');
@@ -73,9 +93,9 @@ fn write_json(value: &Value, out: &mut String, html: bool) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_string(k, out, html);
+                write_string(k, out, style);
                 out.push(':');
-                write_json(&map[k], out, html);
+                write_json(&map[k], out, style);
             }
             out.push('}');
         }
@@ -85,18 +105,27 @@ fn write_json(value: &Value, out: &mut String, html: bool) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_json(item, out, html);
+                write_json(item, out, style);
             }
             out.push(']');
         }
-        Value::String(s) => write_string(s, out, html),
-        Value::Number(n) => out.push_str(&crate::yaml::format_number(n)),
+        Value::String(s) => write_string(s, out, style),
+        Value::Number(n) => {
+            let text = crate::yaml::format_number(n);
+            match text.find("e-0").filter(|_| style.short_exponents) {
+                Some(i) => {
+                    out.push_str(&text[..i + 2]);
+                    out.push_str(&text[i + 3..]);
+                }
+                None => out.push_str(&text),
+            }
+        }
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Null => out.push_str("null"),
     }
 }
 
-fn write_string(s: &str, out: &mut String, html: bool) {
+fn write_string(s: &str, out: &mut String, style: JsonStyle) {
     use std::fmt::Write as _;
     out.push('"');
     for c in s.chars() {
@@ -106,7 +135,10 @@ fn write_string(s: &str, out: &mut String, html: bool) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if html => {
+            '<' | '>' | '&' if style.html => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            '\u{2028}' | '\u{2029}' if style.line_separators => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c if (c as u32) < 0x20 => {

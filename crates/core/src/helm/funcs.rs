@@ -14,6 +14,7 @@ use std::sync::Arc;
 use flotilla_template::{Arity, Context, Funcs, JsonNumbers, Object, Value, sprig};
 use serde_json::{Number, Value as Json};
 
+use crate::digest::{JsonStyle, json_with};
 use crate::yaml;
 
 /// Helm's function table: Sprig (without `env`, `expandenv`; its random functions drawing from
@@ -135,74 +136,8 @@ pub fn to_yaml(v: &Value) -> String {
 
 /// Go's `json.Marshal`: keys sorted, HTML characters escaped unless `raw` is off.
 pub fn to_json(v: &Value, escape_html: bool) -> String {
-    let mut out = String::new();
-    write_json(&to_serde(v), escape_html, &mut out);
-    out
-}
-
-fn write_json(v: &Json, escape_html: bool, out: &mut String) {
-    match v {
-        Json::Null => out.push_str("null"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => {
-            // Go's encoder cleans `e-07` up to `e-7` (and leaves `e+21`).
-            let text = yaml::format_number(n);
-            match text.find("e-0") {
-                Some(i) => {
-                    out.push_str(&text[..i + 2]);
-                    out.push_str(&text[i + 3..]);
-                }
-                None => out.push_str(&text),
-            }
-        }
-        Json::String(s) => write_json_string(s, escape_html, out),
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json(item, escape_html, out);
-            }
-            out.push(']');
-        }
-        Json::Object(map) => {
-            out.push('{');
-            for (i, (k, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_string(k, escape_html, out);
-                out.push(':');
-                write_json(item, escape_html, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_json_string(s: &str, escape_html: bool, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' if escape_html => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    let style = JsonStyle { html: escape_html, line_separators: true, short_exponents: true };
+    json_with(&to_serde(v), style)
 }
 
 /// Helm's `fromYAML` / `fromYAMLArray`: the document, or a map whose `Error` says why not.
