@@ -27,7 +27,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use flotilla_simulate::output::count;
 
 /// The sections, in the order they run.
-const SECTIONS: [&str; 7] = ["render", "git", "agent", "policy", "hub", "rollout", "simulate"];
+const SECTIONS: [&str; 8] = ["render", "chart", "git", "agent", "policy", "hub", "rollout", "simulate"];
 
 /// The scenarios measured at scale, and the sizes: the targets are 10,000 clusters in
 /// under 2 minutes and 100,000 in under 20.
@@ -50,6 +50,8 @@ enum Benchmark {
     All(Suite),
     /// The renderer against `kubectl kustomize`, whole process.
     Render(crate::bench::RenderArgs),
+    /// The Helm renderer against Helm's own Go SDK, on the real charts of ../shared/helm-charts.
+    Chart(Quick),
     /// flotilla-git against the `git` CLI.
     Git(Quick),
     /// The agent against the test API server.
@@ -104,6 +106,7 @@ pub fn dispatch(args: Args) -> Result<()> {
         None => run(&args.suite),
         Some(Benchmark::All(suite)) => run(&suite),
         Some(Benchmark::Render(render)) => crate::bench::run(&render),
+        Some(Benchmark::Chart(flags)) => crate::bench_chart::report(flags.quick).map(|table| print!("{table}")),
         Some(Benchmark::Git(flags)) => crate::bench_git::run(flags.quick),
         Some(Benchmark::Agent(flags)) => crate::bench_agent::run(flags.quick),
         Some(Benchmark::Policy(flags)) => crate::bench_policy::run(flags.quick).map(|table| print!("{table}")),
@@ -183,6 +186,10 @@ fn section(name: &str, quick: bool) -> Result<(String, String)> {
             // targets' size, in both cases; `bench render` alone measures both sizes.
             let args = flag(&["--quick"], &["--size", "1000"]);
             Ok((alone(&args), crate::bench::render(quick, Some(1_000), &crate::bench::Case::ALL)?))
+        }
+        "chart" => {
+            let args = flag(&["--quick"], &[]);
+            Ok((alone(&args), crate::bench_chart::report(quick)?))
         }
         "git" => {
             let args = flag(&["--quick"], &[]);

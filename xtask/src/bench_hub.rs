@@ -1122,6 +1122,7 @@ pub fn rollout_report(sizes: &[usize]) -> Result<String> {
                 last_report_at_ms: Some(1),
                 last_report: Some(report),
                 change: i64::try_from(i + 1)?,
+                kubernetes: None,
             });
         }
         let fill = started.elapsed();

@@ -17,6 +17,7 @@
 mod bench;
 mod bench_agent;
 mod bench_all;
+mod bench_chart;
 mod bench_git;
 mod bench_hub;
 mod bench_policy;

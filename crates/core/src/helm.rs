@@ -156,6 +156,9 @@ pub struct Rendered {
     pub templates: BTreeMap<String, String>,
     /// The chart's (and enabled subcharts') `crds/` files, path → text, applied before the rest.
     pub crds: BTreeMap<String, String>,
+    /// Whether a template drew from the random functions ([`Options::random_seed`]): a render
+    /// that did not is the same whatever the seed.
+    pub random: bool,
 }
 
 /// Renders the chart in folder `dir` of `snapshot`.
@@ -196,8 +199,9 @@ pub fn render_chart(chart: &Chart, values: Map<String, Json>, options: &Options)
     let mut crds = BTreeMap::new();
     all_templates(chart, "", true, &release, &capabilities, top_values, &mut renderables, &mut crds);
 
+    let (funcs, draws) = funcs::funcs(&options.random_seed, options.now_unix);
     let mut set = Templates::new(
-        funcs::funcs(&options.random_seed, options.now_unix),
+        funcs,
         flotilla_template::Options { missing_key: MissingKey::Zero, max_depth: 100, ..Default::default() },
     );
     // Parsed and executed in Helm's order: what a template `set`s, the next one sees.
@@ -224,7 +228,7 @@ pub fn render_chart(chart: &Chart, values: Map<String, Json>, options: &Options)
             .map_err(|e| Error::Execute { template: name.to_string(), message: execution_error(&e.to_string()) })?;
         templates.insert(name.to_string(), out.replace("<no value>", ""));
     }
-    Ok(Rendered { templates, crds })
+    Ok(Rendered { templates, crds, random: draws.any() })
 }
 
 /// Helm's `cleanupParseError`: `template: FILE:LINE: MESSAGE` as `parse error at (FILE:LINE): MESSAGE`.

@@ -879,6 +879,7 @@ spec:
             policies: vec![policy.clone()],
             fleet: None,
             overrides: vec![],
+            kubernetes: None,
         };
         assert_eq!(report.validate(), Ok(()), "{report:#?}");
         assert_eq!(Report::from_json(report.to_json().as_bytes()), Ok(report));

@@ -4,9 +4,17 @@
 //! by a digest. Pure: the sources are snapshots the caller fetched.
 //!
 //! A chart reads more of the cluster than a kustomization: its values are substituted before
-//! it renders (so the objects are not substituted after), its random functions draw from a seed
-//! of the cluster's, and `.Capabilities` is the cluster's Kubernetes version and API versions
-//! ([`Options`]). [`RenderKey`] carries all of it ([`ChartKey`]).
+//! it renders (so the objects are not substituted after), and `.Capabilities` is the cluster's
+//! Kubernetes version and API versions ([`Options`]). [`RenderKey`] carries all of it
+//! ([`ChartKey`]).
+//!
+//! A chart's random functions (`randAlphaNum`, `genCA`, …) draw from two seeds. The digest is
+//! over a render whose seed anyone can compute from the placement (so the hub, which has no
+//! secret of the cluster's, names the same digest as the agent); the objects a cluster applies
+//! are, when the chart drew random values and the caller gives a [`Secret`] of the cluster's
+//! ([`Options::secret`], the agent's `stateDir/render-secret`), rendered again from that
+//! secret: the same values on every render of that cluster, and values nobody without the
+//! secret can predict.
 //!
 //! Substitution is also a step of its own ([`substitute`], with [`variables`] and [`resolve`]),
 //! so that the hub and the simulator render a placement once for many clusters and substitute
@@ -32,7 +40,26 @@ use crate::snapshot::Snapshot;
 pub struct Rendered {
     pub placement: String,
     pub objects: Vec<Value>,
+    /// The digest of `objects`, or, where a chart drew random values from the cluster's
+    /// [`Secret`], of the objects it renders from the public seed (see the module's doc).
     pub digest: Digest,
+}
+
+/// A cluster's own secret, which a chart's random values are drawn from on that cluster (see
+/// the module's doc). Its bytes are not shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<[u8]>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Arc<[u8]>>) -> Secret {
+        Secret(bytes.into())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
 }
 
 /// Why a placement could not be rendered for a cluster.
@@ -63,12 +90,15 @@ pub struct Options {
     /// `.Capabilities.APIVersions` reads them; empty: Helm's defaults
     /// ([`helm::DEFAULT_API_VERSIONS`]).
     pub api_versions: Vec<String>,
+    /// The cluster's secret, which a chart's random values are drawn from; `None` (the hub,
+    /// a render on a workstation): from the public seed the digest is computed with.
+    pub secret: Option<Secret>,
 }
 
 impl Options {
     /// The defaults, as the hub renders and an agent does unless its agent.yaml says otherwise.
     pub const DEFAULT: Options =
-        Options { budget: kustomize::Budget::DEFAULT, kube_version: None, api_versions: Vec::new() };
+        Options { budget: kustomize::Budget::DEFAULT, kube_version: None, api_versions: Vec::new(), secret: None };
 
     /// What of these options a chart reads of the cluster, as a digest: `None` for Helm's
     /// defaults (the usual case, and cheap to key on).
@@ -89,6 +119,19 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// These options for a cluster whose API server is `kubernetes` (what its agent reports):
+    /// its version and API versions are what a chart's `.Capabilities` reads.
+    #[must_use]
+    pub fn for_kubernetes(&self, kubernetes: &crate::report::Kubernetes) -> Options {
+        Options {
+            kube_version: Some(kubernetes.version.clone()),
+            api_versions: kubernetes.api_versions.clone(),
+            ..self.clone()
+        }
+    }
+}
+
 /// Renders `placement` from `source` (the snapshot of its source repository at the commit to
 /// apply) for the cluster `identity`, with the default [`Options`].
 pub fn render(placement: &Placement, source: &Snapshot, identity: &ClusterIdentity) -> Result<Rendered, Error> {
@@ -103,7 +146,7 @@ pub fn render_with(
     options: &Options,
 ) -> Result<Rendered, Error> {
     let spec = &placement.spec;
-    let mut objects = if let Some(helm) = &spec.source.helm {
+    let (objects, own) = if let Some(helm) = &spec.source.helm {
         chart_objects(placement, helm, source, identity, options)?
     } else {
         if is_chart(source, &spec.source.path) {
@@ -113,13 +156,28 @@ pub fn render_with(
                     "the folder holds a Chart.yaml: set spec.source.helm (`helm: {}` for the chart's own values) to render it as a Helm chart".into(),
                 ));
         }
-        kustomize::build_with(source, &spec.source.path, &options.budget).map_err(|e| Error::Source {
+        let objects = kustomize::build_with(source, &spec.source.path, &options.budget).map_err(|e| Error::Source {
             placement: placement.name().to_string(),
             repository: spec.source.repository.to_string(),
             path: spec.source.path.clone(),
             source: Box::new(e),
-        })?
+        })?;
+        (objects, None)
     };
+    let objects = customize(placement, identity, objects)?;
+    let digest = Digest::of_objects(&objects);
+    let objects = match own {
+        Some(own) => customize(placement, identity, own)?,
+        None => objects,
+    };
+    Ok(Rendered { placement: placement.name().to_string(), objects, digest })
+}
+
+/// What a placement does to its source's objects for `identity`: the namespace default, the
+/// customizations' patches, and `${cluster.*}` substitution (of a kustomization's objects: a
+/// chart's values were substituted before it rendered).
+fn customize(placement: &Placement, identity: &ClusterIdentity, mut objects: Vec<Value>) -> Result<Vec<Value>, Error> {
+    let spec = &placement.spec;
     if let Some(ns) = &spec.namespace {
         for o in &mut objects {
             default_namespace(o, ns);
@@ -148,8 +206,7 @@ pub fn render_with(
     if spec.substitute && spec.source.helm.is_none() {
         substitute(placement, &mut objects, identity)?;
     }
-    let digest = Digest::of_objects(&objects);
-    Ok(Rendered { placement: placement.name().to_string(), objects, digest })
+    Ok(objects)
 }
 
 /// Whether folder `path` of `source` is a Helm chart (holds a `Chart.yaml`).
@@ -217,58 +274,71 @@ fn fleet_values(placement: &Placement, helm: &Helm, identity: &ClusterIdentity) 
     values
 }
 
-/// What a chart's random functions draw from for one placement on one cluster.
-///
-/// FIXME: SPEC §3 wants values nobody outside the cluster can predict, and a digest that does
-/// not depend on them. This seed is derived from names alone (anyone who reads the fleet can
-/// compute it), and the digest is over the objects it makes: the hub and the agent agree, but
-/// a chart's generated passwords are not secret. The next step: a secret of the agent's in the
-/// seed, and the digest over a render with a public seed.
-fn random_seed(placement: &Placement, identity: &ClusterIdentity) -> Vec<u8> {
+/// What a chart's random functions draw from for one placement: from the public seed (the
+/// placement's name: the render the digest is over) or from the cluster's `secret`.
+fn random_seed(placement: &Placement, secret: Option<&Secret>) -> Vec<u8> {
     let mut hash = Sha256::new();
-    hash.update(b"flotilla helm random seed\0");
+    match secret {
+        None => hash.update(b"flotilla helm public seed\0"),
+        Some(Secret(secret)) => {
+            hash.update(b"flotilla helm secret seed\0");
+            hash.update(secret);
+            hash.update(b"\0");
+        }
+    }
     hash.update(placement.name().as_bytes());
-    hash.update(b"\0");
-    hash.update(identity.name.as_bytes());
     hash.finalize().to_vec()
 }
 
 /// A placement's chart rendered for `identity`: the objects in apply order (CRDs, pre-install
-/// hooks, the release, post-install hooks; see [`helm::manifests::Manifests::in_apply_order`]).
+/// hooks, the release, post-install hooks; see [`helm::manifests::Manifests::in_apply_order`])
+/// from the public seed, and, when the chart drew random values and `options` has the cluster's
+/// secret, the objects rendered from that secret.
 fn chart_objects(
     placement: &Placement,
     helm: &Helm,
     source: &Snapshot,
     identity: &ClusterIdentity,
     options: &Options,
-) -> Result<Vec<Value>, Error> {
+) -> Result<(Vec<Value>, Option<Vec<Value>>), Error> {
     let path = &placement.spec.source.path;
     if !is_chart(source, path) {
         return Err(chart_error(placement, "spec.source.helm", format!("no Chart.yaml in {path}: not a Helm chart")));
     }
     let values = chart_values(placement, helm, source, identity)?;
-    let helm_options = helm::Options {
+    let mut helm_options = helm::Options {
         release_name: helm.release_name(placement.name()).to_string(),
         namespace: placement.spec.namespace.as_deref().unwrap_or("default").to_string(),
         values,
         kube_version: options.kube_version.clone().unwrap_or_else(|| helm::DEFAULT_KUBE_VERSION.to_string()),
         api_versions: options.api_versions.clone(),
-        random_seed: random_seed(placement, identity),
+        random_seed: random_seed(placement, None),
         // FIXME: `now` is the Unix epoch: a chart that prints the time would otherwise render a
         // new digest on every poll. A commit's time would do, once the render is given one.
         now_unix: 0,
     };
     let fail = |message: String| chart_error(placement, "spec.source.path", message);
-    let rendered = helm::render(source, path, &helm_options).map_err(|e| fail(e.to_string()))?;
-    let objects = helm::manifests::manifests(&rendered).map_err(|e| fail(e.to_string()))?.in_apply_order();
-    if objects.len() > options.budget.max_objects {
-        return Err(fail(format!(
-            "the chart renders {} objects, over the budget of {} (render.maxObjects)",
-            objects.len(),
-            options.budget.max_objects
-        )));
-    }
-    Ok(objects)
+    let objects = |helm_options: &helm::Options| {
+        let rendered = helm::render(source, path, helm_options).map_err(|e| fail(e.to_string()))?;
+        let objects = helm::manifests::manifests(&rendered).map_err(|e| fail(e.to_string()))?.in_apply_order();
+        if objects.len() > options.budget.max_objects {
+            return Err(fail(format!(
+                "the chart renders {} objects, over the budget of {} (render.maxObjects)",
+                objects.len(),
+                options.budget.max_objects
+            )));
+        }
+        Ok((objects, rendered.random))
+    };
+    let (public, random) = objects(&helm_options)?;
+    let own = match &options.secret {
+        Some(secret) if random => {
+            helm_options.random_seed = random_seed(placement, Some(secret));
+            Some(objects(&helm_options)?.0)
+        }
+        _ => None,
+    };
+    Ok((public, own))
 }
 
 /// What a placement's render reads of a cluster, besides the `${cluster.*}` values it
@@ -289,9 +359,6 @@ pub struct RenderKey<C> {
 /// What a chart's render reads of a cluster besides its customizations.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ChartKey {
-    /// The cluster's name: its random functions' seed is the cluster's own (FIXME: so no two
-    /// clusters share a chart's render; a public seed for the digest would let them).
-    pub cluster: String,
     /// With `substitute`, the value of each `${cluster.*}` in the fleet's values (the
     /// placement's and the matching customizations'), in name order; `None` where the cluster
     /// has none (the render fails).
@@ -311,7 +378,6 @@ impl<C> RenderKey<C> {
         options: &Options,
     ) -> RenderKey<C> {
         let chart = placement.spec.source.helm.as_ref().map(|helm| ChartKey {
-            cluster: identity.name.to_string(),
             values: if placement.spec.substitute {
                 let values = [Value::Object(fleet_values(placement, helm, identity))];
                 variables(&values).iter().map(|name| resolve(name, identity)).collect()
@@ -863,17 +929,37 @@ mod tests {
     }
 
     #[test]
-    fn a_chart_s_random_values_are_the_cluster_s_own_and_stable() {
+    fn a_chart_s_random_values_are_the_cluster_s_secret_own_and_the_digest_is_the_public_render_s() {
         let (p, mut src) = chart_placement("");
         src.insert_file("charts/web/templates/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: {{ randAlphaNum 16 | quote }}}\n");
-        let password = |who: &ClusterIdentity| {
-            let objects = render(&p, &src, who).unwrap().objects;
-            objects.iter().find(|o| o["kind"] == "Secret").unwrap()["stringData"]["password"].clone()
-        };
-        let one = password(&store("store-1", "eu"));
-        assert_eq!(one.as_str().map(str::len), Some(16));
-        assert_eq!(password(&store("store-1", "eu")), one);
-        assert_ne!(password(&store("store-2", "eu")), one);
+        let with =
+            |secret: Option<&[u8]>| Options { secret: secret.map(|s| Secret::new(s.to_vec())), ..Options::default() };
+        let password =
+            |r: &Rendered| r.objects.iter().find(|o| o["kind"] == "Secret").unwrap()["stringData"]["password"].clone();
+        let eu = store("store-1", "eu");
+        // The hub's render (no secret): the public seed, the digest of what it shows.
+        let public = render(&p, &src, &eu).unwrap();
+        assert_eq!(public.digest, Digest::of_objects(&public.objects));
+        assert_eq!(password(&public).as_str().map(str::len), Some(16));
+        // A cluster's render: its own values, stable, unknown without its secret; the same digest.
+        let one = render_with(&p, &src, &eu, &with(Some(b"secret one"))).unwrap();
+        let two = render_with(&p, &src, &eu, &with(Some(b"secret two"))).unwrap();
+        assert_eq!(one.digest, public.digest);
+        assert_eq!(two.digest, public.digest);
+        assert_ne!(password(&one), password(&public));
+        assert_ne!(password(&one), password(&two));
+        assert_eq!(render_with(&p, &src, &eu, &with(Some(b"secret one"))).unwrap(), one);
+        assert_eq!(one.objects.len(), public.objects.len());
+        // The customizations and the namespace apply to the secret render too.
+        assert!(one.objects.iter().all(|o| o["metadata"]["namespace"] == "bt"), "{:?}", one.objects);
+        // The public seed is the placement's: clusters of one key share the hub's render.
+        let other = render(&p, &src, &store("store-9", "eu")).unwrap();
+        assert_eq!(password(&other), password(&public));
+        // A chart that draws nothing random renders once, the same with or without a secret.
+        let (p, src) = chart_placement("");
+        assert_eq!(render_with(&p, &src, &eu, &with(Some(b"secret one"))).unwrap(), render(&p, &src, &eu).unwrap());
+        // `Debug` does not show the secret.
+        assert!(!format!("{:?}", with(Some(b"secret one"))).contains("secret one"));
     }
 
     #[test]

@@ -61,7 +61,26 @@ pub struct Report {
     /// they run, so that the hub's evidence log has each (once per cluster and commit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<Override>,
+    /// The cluster's Kubernetes version and API versions, as a chart's `.Capabilities` reads
+    /// them: sent until a report carrying them reached the hub, and again when they change
+    /// (absent otherwise: the hub keeps the last ones it got).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<Kubernetes>,
 }
+
+/// What a cluster's API server is, as Helm's `.Capabilities` reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Kubernetes {
+    /// The API server's version (`gitVersion` of `/version`): `v1.31.2`.
+    pub version: String,
+    /// The group versions it serves and, as Helm lists them, each with its kinds
+    /// (`apps/v1`, `apps/v1/Deployment`), sorted, each once.
+    pub api_versions: Vec<String>,
+}
+
+/// How many API versions a report's `kubernetes.apiVersions` lists at most.
+pub const MAX_API_VERSIONS: usize = 10_000;
 
 /// Which fleet commit a cluster runs, and why it is not the branch's newest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -335,7 +354,54 @@ impl Report {
             check(format_args!("overrides[{i}].signer"), &o.signer, |s| line(s, 256))?;
             check(format_args!("overrides[{i}].reason"), &o.reason, message)?;
         }
+        if let Some(kubernetes) = &self.kubernetes {
+            kubernetes.validate()?;
+        }
         Ok(())
+    }
+}
+
+impl Kubernetes {
+    fn validate(&self) -> Result<(), ReportError> {
+        check("kubernetes.version", &self.version, |v| {
+            let numbers: Vec<&str> =
+                v.strip_prefix('v').unwrap_or(v).split(['-', '+']).next().unwrap_or("").split('.').collect();
+            let numeric = (2..=3).contains(&numbers.len())
+                && numbers.iter().all(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit()));
+            (numeric && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-+._".contains(&b)))
+                .then_some(())
+                .ok_or("must be a Kubernetes version such as v1.31.2 (at most 64 characters)")
+        })?;
+        if self.api_versions.len() > MAX_API_VERSIONS {
+            return Err(ReportError::Invalid {
+                field: "kubernetes.apiVersions".into(),
+                problem: format!("{} API versions, more than {MAX_API_VERSIONS}", self.api_versions.len()),
+            });
+        }
+        for (i, v) in self.api_versions.iter().enumerate() {
+            check(format_args!("kubernetes.apiVersions[{i}]"), v, |v| {
+                let parts = v.split('/').count();
+                (!v.is_empty()
+                    && v.len() <= 512
+                    && parts <= 3
+                    && v.split('/').all(|p| !p.is_empty())
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._/".contains(&b)))
+                .then_some(())
+                .ok_or("must be GROUP/VERSION, VERSION or either with /KIND")
+            })?;
+            if i > 0 && self.api_versions[i - 1] >= *v {
+                return Err(ReportError::Invalid {
+                    field: format!("kubernetes.apiVersions[{i}]"),
+                    problem: "the list must be sorted, each once".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A digest of what these capabilities are: what a render key carries of them.
+    pub fn digest(&self) -> Digest {
+        Digest::of_objects(&[serde_json::json!({"kubeVersion": self.version, "apiVersions": self.api_versions})])
     }
 }
 
@@ -658,6 +724,7 @@ mod tests {
             policies: vec![compliant("no-privileged-containers"), compliant("resource-limits-required")],
             fleet: None,
             overrides: vec![],
+            kubernetes: None,
         }
     }
 
@@ -830,6 +897,46 @@ mod tests {
         refused(&Report { cluster: "a..b".into(), ..r() }, "cluster", "DNS-1123 subdomain");
         refused(&Report { agent_version: "0.1 beta".into(), ..r() }, "agentVersion", "printable");
         refused(&Report { time: "2025-11-25 03:32:07Z".into(), ..r() }, "time", "RFC 3339");
+        let kubernetes = |version: &str, api_versions: &[&str]| {
+            Some(Kubernetes {
+                version: version.into(),
+                api_versions: api_versions.iter().map(ToString::to_string).collect(),
+            })
+        };
+        refused(&Report { kubernetes: kubernetes("1", &[]), ..r() }, "kubernetes.version", "v1.31.2");
+        refused(&Report { kubernetes: kubernetes("latest", &["v1"]), ..r() }, "kubernetes.version", "v1.31.2");
+        refused(&Report { kubernetes: kubernetes("v1.31.2 ", &["v1"]), ..r() }, "kubernetes.version", "v1.31.2");
+        refused(
+            &Report { kubernetes: kubernetes("v1.31.2", &["v1", "apps/v1"]), ..r() },
+            "kubernetes.apiVersions[1]",
+            "sorted",
+        );
+        refused(
+            &Report { kubernetes: kubernetes("v1.31.2", &["apps/v1", "apps/v1"]), ..r() },
+            "kubernetes.apiVersions[1]",
+            "each once",
+        );
+        refused(
+            &Report { kubernetes: kubernetes("v1.31.2", &["apps//v1"]), ..r() },
+            "kubernetes.apiVersions[0]",
+            "GROUP/VERSION",
+        );
+        refused(
+            &Report { kubernetes: kubernetes("v1.31.2", &["a/b/c/d"]), ..r() },
+            "kubernetes.apiVersions[0]",
+            "GROUP/VERSION",
+        );
+        let fine = Report {
+            kubernetes: kubernetes("v1.31.2-eks-1a2b3c", &["apps/v1", "apps/v1/Deployment", "v1", "v1/Pod"]),
+            ..r()
+        };
+        assert_eq!(fine.validate(), Ok(()));
+        assert_eq!(Report::from_json(fine.to_json().as_bytes()), Ok(fine.clone()));
+        assert!(
+            fine.to_json().contains(r#""kubernetes":{"version":"v1.31.2-eks-1a2b3c","apiVersions":["#),
+            "{}",
+            fine.to_json()
+        );
 
         let mut report = r();
         report.placements[2].name = String::new();

@@ -89,6 +89,7 @@ pub async fn cluster_detail(hub: &Hub, name: &str) -> Result<ClusterDetail, Erro
         registered: row.is_some(),
         last_report_at_ms: row.as_ref().and_then(|r| r.last_report_at_ms),
         last_sequence: row.as_ref().map(|r| r.last_sequence),
+        kubernetes_version: row.as_ref().and_then(|r| r.kubernetes.as_ref()).map(|k| k.version.clone()),
         fleet,
         placements,
         policies: report.as_ref().map(|r| r.policies.clone()).unwrap_or_default(),

@@ -388,6 +388,7 @@ impl From<&store::ClusterRow> for Row {
             last_report_at_ms: row.last_report_at_ms,
             last_report: row.last_report.clone(),
             change: row.change,
+            kubernetes: row.kubernetes.clone(),
         }
     }
 }

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Object, Placement, Policy, VerifyMode};
 use flotilla_core::render::{self, Prepared, RenderKey, Rendered};
+use flotilla_core::report::Kubernetes;
 use flotilla_core::rollout::{self, Arrival, Arrivals};
 use flotilla_core::selector::Labels;
 use flotilla_core::snapshot::Snapshot;
@@ -41,6 +42,13 @@ const DEFAULT_ENVIRONMENTS: [&str; 2] = ["dev", "prod"];
 /// fan-outs. A placement that renders only within an agent's larger budget fails to render
 /// here.
 const RENDER_OPTIONS: render::Options = render::Options::DEFAULT;
+
+/// How the hub renders for a cluster whose reports said its Kubernetes is `kubernetes` (what
+/// a chart's `.Capabilities` reads; `None`: Helm's defaults, as for a cluster that never said),
+/// within the render budget agents keep by default.
+pub fn render_options(kubernetes: Option<&Kubernetes>) -> render::Options {
+    kubernetes.map_or(RENDER_OPTIONS, |k| RENDER_OPTIONS.for_kubernetes(k))
+}
 
 /// Why the fleet could not be loaded at all. Everything past the fleet repository's fetch is
 /// kept per environment or per placement instead.
@@ -742,7 +750,8 @@ impl FleetView {
     /// Empty when the environment is not loaded or its fleet branch cannot be read.
     ///
     /// May read source snapshots from the git cache (blocking) the first time a commit renders.
-    pub fn expected(&self, identity: &ClusterIdentity) -> Vec<Expected> {
+    /// `options`: [`render_options`] of the cluster.
+    pub fn expected(&self, identity: &ClusterIdentity, options: &render::Options) -> Vec<Expected> {
         let Some(environment) = self.environments.get(&identity.environment) else {
             return Vec::new();
         };
@@ -772,7 +781,11 @@ impl FleetView {
                 let (Some(url), Some(head)) = (&at.url, at.head) else {
                     return Expected::failed(name, "the source has no head".into());
                 };
-                Expected::rendered(name, head, self.digest(fleet_commit, placement, url, head, &selection.identity))
+                Expected::rendered(
+                    name,
+                    head,
+                    self.digest(fleet_commit, placement, url, head, &selection.identity, options),
+                )
             })
             .collect()
     }
@@ -855,7 +868,7 @@ impl FleetView {
     ///
     /// May read source snapshots from the git cache (blocking); renders are memoized as for
     /// [`FleetView::expected`].
-    pub fn preview(&self, scenario: &Scenario, identity: &ClusterIdentity) -> Vec<Expected> {
+    pub fn preview(&self, scenario: &Scenario, identity: &ClusterIdentity, options: &render::Options) -> Vec<Expected> {
         let fleet = self.scenario_fleet(scenario);
         let selection = fleet.select(identity);
         selection
@@ -870,7 +883,7 @@ impl FleetView {
                 Expected::rendered(
                     name,
                     head,
-                    self.digest(scenario.fleet_commit, placement, url, head, &selection.identity),
+                    self.digest(scenario.fleet_commit, placement, url, head, &selection.identity, options),
                 )
             })
             .collect()
@@ -883,6 +896,7 @@ impl FleetView {
         scenario: &Scenario,
         identity: &ClusterIdentity,
         placement: &str,
+        options: &render::Options,
     ) -> Result<(CommitId, Vec<Value>), String> {
         let selection = self.scenario_fleet(scenario).select(identity);
         let Some(placement) = selection.placements.iter().find(|p| p.name() == placement) else {
@@ -890,7 +904,7 @@ impl FleetView {
         };
         let (url, head) = self.preview_source(scenario, placement, &selection.identity.environment)?;
         let snapshot = self.snapshot(url, head)?;
-        let rendered = self.render(placement, &snapshot, &selection.identity, head)?;
+        let rendered = self.render(placement, &snapshot, &selection.identity, head, options)?;
         Ok((head, rendered.objects))
     }
 
@@ -904,6 +918,7 @@ impl FleetView {
         identity: &ClusterIdentity,
         placement: &str,
         applied: Option<&str>,
+        options: &render::Options,
     ) -> Result<(CommitId, Vec<Value>), String> {
         let Some(env) = self.environments.get(environment) else {
             return Err(format!("environment {environment:?} is not loaded"));
@@ -940,7 +955,7 @@ impl FleetView {
                 definition = p;
             }
         }
-        let rendered = self.render(&definition, &snapshot, &selection.identity, commit)?;
+        let rendered = self.render(&definition, &snapshot, &selection.identity, commit, options)?;
         Ok((commit, rendered.objects))
     }
 
@@ -1021,12 +1036,13 @@ impl FleetView {
         url: &str,
         head: CommitId,
         identity: &ClusterIdentity,
+        options: &render::Options,
     ) -> Result<String, String> {
-        let key = RenderKey::new(fleet_commit, placement, head, identity, &RENDER_OPTIONS);
+        let key = RenderKey::new(fleet_commit, placement, head, identity, options);
         // Rendering happens outside the lock: other threads' lookups do not wait for it.
         let memoized = self.memo().sources.get(&key).cloned();
         let prepared = memoized.unwrap_or_else(|| {
-            let prepared = self.prepare(placement, url, head, identity);
+            let prepared = self.prepare(placement, url, head, identity, options);
             self.memo().sources.insert(key.clone(), prepared.clone());
             prepared
         })?;
@@ -1053,10 +1069,11 @@ impl FleetView {
         url: &str,
         head: CommitId,
         identity: &ClusterIdentity,
+        options: &render::Options,
     ) -> Result<Prepared, String> {
         let snapshot = self.snapshot(url, head)?;
         self.memo().renders += 1;
-        render::prepare(placement, &snapshot, identity, &RENDER_OPTIONS).map_err(|e| format!("at {head}: {e}"))
+        render::prepare(placement, &snapshot, identity, options).map_err(|e| format!("at {head}: {e}"))
     }
 
     /// Renders as the agent does, with the agent's error text, within the render budget agents
@@ -1067,9 +1084,10 @@ impl FleetView {
         snapshot: &Snapshot,
         identity: &ClusterIdentity,
         head: CommitId,
+        options: &render::Options,
     ) -> Result<Rendered, String> {
         self.memo().renders += 1;
-        render::render_with(placement, snapshot, identity, &RENDER_OPTIONS).map_err(|e| format!("at {head}: {e}"))
+        render::render_with(placement, snapshot, identity, options).map_err(|e| format!("at {head}: {e}"))
     }
 
     /// A source snapshot, read from the cache once per view.

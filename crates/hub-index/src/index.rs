@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use flotilla_core::health::Health;
-use flotilla_core::report::{ObjectProblem, PlacementReport, Report, SyncState};
+use flotilla_core::report::{Kubernetes, ObjectProblem, PlacementReport, Report, SyncState};
 
 use crate::api::Standing;
 use crate::git_view::DeclaredCluster;
@@ -70,6 +70,8 @@ pub struct Row {
     pub last_report: Option<Report>,
     /// The store's change number of the row.
     pub change: i64,
+    /// The cluster's Kubernetes version and API versions, as its reports last said them.
+    pub kubernetes: Option<Kubernetes>,
 }
 
 /// One placement of one cluster, as its last report said.
@@ -151,6 +153,9 @@ pub struct Entry {
     /// The state of the fleet commit the cluster runs, when its report says (the fleet rolls
     /// out, freezes or is verified): counted in its standing like a placement's.
     pub fleet: Option<SyncState>,
+    /// The cluster's Kubernetes as its reports last said it (what a chart's `.Capabilities`
+    /// reads when the hub renders for it): one value shared by every cluster that runs the same.
+    pub kubernetes: Option<Arc<Kubernetes>>,
     token_hash: Option<TokenHash>,
     /// The store's change number this entry is from (0: declared only).
     change: i64,
@@ -371,6 +376,7 @@ pub struct Index {
     placement_lists: Set<Placements>,
     result_lists: Set<PolicyResults>,
     image_lists: Set<Images>,
+    kubernetes: Set<Arc<Kubernetes>>,
     /// When the interned values no cluster uses were last dropped.
     purged_at_ms: i64,
     tally: Tally,
@@ -400,6 +406,7 @@ impl Index {
             placement_lists: Set::default(),
             result_lists: Set::default(),
             image_lists: Set::default(),
+            kubernetes: Set::default(),
             purged_at_ms: 0,
             tally: Tally::default(),
             groups: Map::default(),
@@ -453,8 +460,19 @@ impl Index {
         self.placement_lists.retain(|s| Arc::strong_count(s) > 1);
         self.result_lists.retain(|s| Arc::strong_count(s) > 1);
         self.image_lists.retain(|s| Arc::strong_count(s) > 1);
+        self.kubernetes.retain(|s| Arc::strong_count(s) > 1);
         self.label_sets.retain(|s| Arc::strong_count(s) > 1);
         self.strings.retain(|s| Arc::strong_count(s) > 1);
+    }
+
+    /// `kubernetes`, shared with every cluster that has the same.
+    fn kubernetes(&mut self, kubernetes: &Kubernetes) -> Arc<Kubernetes> {
+        if let Some(shared) = self.kubernetes.get(kubernetes) {
+            return shared.clone();
+        }
+        let shared = Arc::new(kubernetes.clone());
+        self.kubernetes.insert(shared.clone());
+        shared
     }
 
     /// The name as a key: the index's own copy when it holds the cluster.
@@ -592,7 +610,9 @@ impl Index {
         let labels = self.labels(row.labels.iter());
         let placements = self.placements(row.last_report.as_ref());
         let policies = self.results(row.last_report.as_ref());
+        let kubernetes = row.kubernetes.as_ref().map(|k| self.kubernetes(k));
         let entry = Entry {
+            kubernetes,
             environment,
             labels,
             registered: true,
@@ -617,9 +637,13 @@ impl Index {
         }
         let (environment, labels, declared, token_hash) =
             (entry.environment.clone(), entry.labels.clone(), entry.declared, entry.token_hash);
+        // A report says the cluster's Kubernetes only when it changed.
+        let kept = entry.kubernetes.clone();
         let placements = self.placements(Some(report));
         let policies = self.results(Some(report));
+        let kubernetes = report.kubernetes.as_ref().map(|k| self.kubernetes(k)).or(kept);
         let entry = Entry {
+            kubernetes,
             environment,
             labels,
             registered: true,
@@ -898,6 +922,7 @@ mod tests {
             last_report_at_ms: at,
             last_report: at.map(|_| report(name, placements)),
             change: 1,
+            kubernetes: None,
         }
     }
 

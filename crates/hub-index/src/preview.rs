@@ -24,13 +24,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use flotilla_core::fleet::ClusterIdentity;
+use flotilla_core::render;
+use flotilla_core::report::Kubernetes;
 use serde_json::Value;
 use similar::{Algorithm, ChangeTag, DiffOp};
 
 use crate::api::{Change, Diff, Group, ObjectDiff, Preview};
-use crate::git_view::{FleetView, Scenario};
+use crate::git_view::{FleetView, Scenario, render_options};
 use crate::index::{Index, Labels, Placements, Text};
 
 /// How many cluster names a group lists.
@@ -63,6 +66,8 @@ pub struct Known {
     pub reported: bool,
     /// Its placements as its last report listed them.
     pub placements: Placements,
+    /// Its Kubernetes as its reports last said it: what its charts' `.Capabilities` read.
+    pub kubernetes: Option<Arc<Kubernetes>>,
 }
 
 /// The clusters of `environment` in `index`, by name (cheap: shared values are shared).
@@ -75,6 +80,7 @@ pub fn known(index: &Index, environment: &str) -> Vec<Known> {
             labels: e.labels.clone(),
             reported: e.last_report_at_ms.is_some(),
             placements: e.placements.clone(),
+            kubernetes: e.kubernetes.clone(),
         })
         .collect()
 }
@@ -84,7 +90,8 @@ struct Collecting {
     source_commit: Option<String>,
     clusters: usize,
     names: Vec<String>,
-    first: (ClusterIdentity, Option<String>),
+    /// The first cluster, what it runs and how the hub renders for it.
+    first: (ClusterIdentity, Option<String>, Arc<render::Options>),
 }
 
 /// Groups by placement, change and the digest (or error) it would render to.
@@ -94,7 +101,17 @@ type GroupKey = (String, Change, Option<String>);
 pub fn preview(view: &FleetView, scenario: &Scenario, clusters: &[Known]) -> Preview {
     let mut groups: HashMap<GroupKey, Collecting> = HashMap::new();
     let (mut would_change, mut would_fail, mut unchanged) = (0, 0, 0);
+    // How to render for the cluster's Kubernetes: made once for each run of clusters alike.
+    let mut made: Option<(Option<Arc<Kubernetes>>, Arc<render::Options>)> = None;
     for cluster in clusters {
+        let options = match &made {
+            Some((kubernetes, options)) if *kubernetes == cluster.kubernetes => Arc::clone(options),
+            _ => {
+                let options = Arc::new(render_options(cluster.kubernetes.as_deref()));
+                made = Some((cluster.kubernetes.clone(), Arc::clone(&options)));
+                options
+            }
+        };
         let labels: BTreeMap<String, String> =
             cluster.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let name = cluster.name.parse().expect("the index holds the names of reports, which were read by the rule");
@@ -114,14 +131,14 @@ pub fn preview(view: &FleetView, scenario: &Scenario, clusters: &[Known]) -> Pre
                 source_commit,
                 clusters: 0,
                 names: Vec::new(),
-                first: (identity.clone(), commit.map(ToString::to_string)),
+                first: (identity.clone(), commit.map(ToString::to_string), Arc::clone(&options)),
             });
             group.clusters += 1;
             if group.names.len() < NAMES {
                 group.names.push(cluster.name.to_string());
             }
         };
-        let expected = view.preview(scenario, &identity);
+        let expected = view.preview(scenario, &identity, &options);
         for e in &expected {
             let now = running.get(e.placement.as_str());
             let commit = now.and_then(|(_, c)| *c);
@@ -175,7 +192,7 @@ fn merge(view: &FleetView, scenario: &Scenario, groups: HashMap<GroupKey, Collec
     for (i, ((placement, change, outcome), c)) in groups.into_iter().enumerate() {
         let (digest, error) = if change == Change::Failed { (None, outcome) } else { (outcome, None) };
         let diff = (i < MERGED.max(DIFFS) && change != Change::Failed)
-            .then(|| diff(view, scenario, &placement, change, &c.first.0, c.first.1.as_deref()));
+            .then(|| diff(view, scenario, &placement, change, &c.first.0, c.first.1.as_deref(), &c.first.2));
         if let Some(d) = &diff {
             let key = (placement.clone(), change, c.source_commit.clone(), same_change(d, &c.first.0));
             if let Some(&at) = by_change.get(&key) {
@@ -243,6 +260,7 @@ fn diff(
     change: Change,
     identity: &ClusterIdentity,
     running: Option<&str>,
+    options: &render::Options,
 ) -> Diff {
     let mut diff = Diff {
         cluster: identity.name.to_string(),
@@ -255,7 +273,7 @@ fn diff(
     let now = if change == Change::Added {
         Ok(Vec::new())
     } else {
-        view.current_objects(&scenario.environment, identity, placement, running).map(|(commit, objects)| {
+        view.current_objects(&scenario.environment, identity, placement, running, options).map(|(commit, objects)| {
             diff.from_commit = Some(commit.to_string());
             objects
         })
@@ -263,7 +281,7 @@ fn diff(
     let then = if change == Change::Removed {
         Ok(Vec::new())
     } else {
-        view.preview_objects(scenario, identity, placement).map(|(commit, objects)| {
+        view.preview_objects(scenario, identity, placement, options).map(|(commit, objects)| {
             diff.to_commit = Some(commit.to_string());
             objects
         })

@@ -228,6 +228,7 @@ mod tests {
             last_report_at_ms: Some(1),
             last_report: Some(Report::from_json(json.as_bytes()).unwrap()),
             change,
+            kubernetes: None,
         }
     }
 

@@ -119,6 +119,7 @@ mod tests {
             last_report_at_ms: Some(at),
             last_report: None,
             change: 1,
+            kubernetes: None,
         }
     }
 

@@ -713,6 +713,7 @@ mod tests {
                 last_report_at_ms: last.as_ref().map(|_| if name == "s2" { 0 } else { 10_000 }),
                 last_report: last.map(|(state, c)| report(name, state, &c)),
                 change,
+                kubernetes: None,
             });
         }
         index.advance(20_000);
@@ -895,6 +896,7 @@ mod governance_tests {
                 last_report_at_ms: at,
                 last_report: at.map(|_| Report::from_json(report.to_string().as_bytes()).unwrap()),
                 change,
+                kubernetes: None,
             });
         }
         index.advance(20_000);

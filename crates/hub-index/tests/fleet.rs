@@ -193,7 +193,10 @@ fn independent(world: &World, identity: &ClusterIdentity, placement: &str) -> (S
 }
 
 fn expected_of(view: &FleetView, identity: &ClusterIdentity, placement: &str) -> hub_index::git_view::Expected {
-    view.expected(identity).into_iter().find(|e| e.placement == placement).expect("the placement is expected")
+    view.expected(identity, &hub_index::git_view::render_options(None))
+        .into_iter()
+        .find(|e| e.placement == placement)
+        .expect("the placement is expected")
 }
 
 #[test]
@@ -205,7 +208,7 @@ fn expected_commits_and_digests_are_what_the_agent_renders() {
         identity("store-0001", "prod", "kind=store,region=us"),
         identity("store-0002", "prod", "kind=store,region=eu,named=yes"),
     ] {
-        let expected = view.expected(&who);
+        let expected = view.expected(&who, &hub_index::git_view::render_options(None));
         let names: Vec<&str> = expected.iter().map(|e| e.placement.as_str()).collect();
         let mut want = vec!["base", "broken", "greet", "web"];
         if who.labels.contains_key("named") {
@@ -227,7 +230,10 @@ fn expected_commits_and_digests_are_what_the_agent_renders() {
     }
     assert_eq!(expected_of(&view, &us, "base").digest, expected_of(&view, &eu, "base").digest);
     // An environment that is not loaded expects nothing.
-    assert_eq!(view.expected(&identity("store-0001", "staging", "kind=store")), []);
+    assert_eq!(
+        view.expected(&identity("store-0001", "staging", "kind=store"), &hub_index::git_view::render_options(None)),
+        []
+    );
 }
 
 #[test]
@@ -253,7 +259,8 @@ fn a_broken_source_fails_its_placement_only() {
     let error = broken.source.error.as_deref().unwrap();
     assert!(error.contains(&world.daemon.url("no-such-repository")), "{error}");
     assert!(error.contains("\"prod\""), "names the branch: {error}");
-    let expected = view.expected(&identity("store-0001", "prod", "kind=store,region=us"));
+    let expected = view
+        .expected(&identity("store-0001", "prod", "kind=store,region=us"), &hub_index::git_view::render_options(None));
     for e in &expected {
         if e.placement == "broken" {
             assert_eq!((e.source_commit, &e.digest), (None, &None));
@@ -408,7 +415,7 @@ fn renders_are_memoized_by_what_the_render_reads_of_the_cluster() {
     let mut digests = std::collections::BTreeMap::new();
     for i in 0..10_000 {
         let who = identity(&format!("store-{i:05}"), "prod", "kind=store,region=us,rack=r1");
-        for e in view.expected(&who) {
+        for e in view.expected(&who, &hub_index::git_view::render_options(None)) {
             digests.entry(e.placement.clone()).or_insert_with(std::collections::BTreeSet::new).insert(e.digest);
         }
     }
@@ -419,15 +426,24 @@ fn renders_are_memoized_by_what_the_render_reads_of_the_cluster() {
     // EU stores: web's customization selects them (one render); greet substitutes another
     // region (one render); base reads nothing of the cluster.
     for i in 0..1_000 {
-        view.expected(&identity(&format!("eu-{i:04}"), "prod", "kind=store,region=eu"));
+        view.expected(
+            &identity(&format!("eu-{i:04}"), "prod", "kind=store,region=eu"),
+            &hub_index::git_view::render_options(None),
+        );
     }
     assert_eq!(view.renders(), 6);
     // Labels that no selector or variable reads change nothing.
-    view.expected(&identity("store-x", "prod", "kind=store,region=eu,rack=r9,floor=2"));
+    view.expected(
+        &identity("store-x", "prod", "kind=store,region=eu,rack=r9,floor=2"),
+        &hub_index::git_view::render_options(None),
+    );
     assert_eq!(view.renders(), 6);
     // A placement that substitutes ${cluster.name} renders once per cluster (plus once to see).
     for i in 0..100 {
-        view.expected(&identity(&format!("named-{i:03}"), "prod", "kind=store,region=us,named=yes"));
+        view.expected(
+            &identity(&format!("named-{i:03}"), "prod", "kind=store,region=us,named=yes"),
+            &hub_index::git_view::render_options(None),
+        );
     }
     assert_eq!(view.renders(), 6 + 1 + 100);
     let who = identity("named-042", "prod", "kind=store,region=us,named=yes");
@@ -436,14 +452,18 @@ fn renders_are_memoized_by_what_the_render_reads_of_the_cluster() {
     // The next load takes over what is still current: nothing renders again.
     let next = world.load(&["prod"]);
     next.keep_renders_from(&view);
-    next.expected(&identity("store-00001", "prod", "kind=store,region=us"));
-    next.expected(&identity("named-007", "prod", "kind=store,region=us,named=yes"));
+    next.expected(&identity("store-00001", "prod", "kind=store,region=us"), &hub_index::git_view::render_options(None));
+    next.expected(
+        &identity("named-007", "prod", "kind=store,region=us,named=yes"),
+        &hub_index::git_view::render_options(None),
+    );
     assert_eq!(next.renders(), 0);
     // A new source commit renders anew.
     world.commit("app", &app_files("2"), 2_000, "app 2");
     let newer = world.load(&["prod"]);
     newer.keep_renders_from(&next);
-    newer.expected(&identity("store-00001", "prod", "kind=store,region=us"));
+    newer
+        .expected(&identity("store-00001", "prod", "kind=store,region=us"), &hub_index::git_view::render_options(None));
     assert_eq!(newer.renders(), 3, "web, and greet's two; base's fleet commit is unchanged");
 }
 
@@ -512,7 +532,7 @@ fn the_example_fleet_says_what_a_store_runs() {
 
     // The store's agent config says less than the fleet's declaration; the declaration wins.
     let store = identity("store-0001", "prod", "kind=store");
-    let expected = view.expected(&store);
+    let expected = view.expected(&store, &hub_index::git_view::render_options(None));
     let names: Vec<&str> = expected.iter().map(|e| e.placement.as_str()).collect();
     assert_eq!(names, ["baseline", "bt-collector", "store-monitoring"]);
     for e in &expected {

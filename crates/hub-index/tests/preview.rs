@@ -450,3 +450,121 @@ async fn the_command_line_and_the_dashboard_show_the_preview() {
     let response = hub.client.get(format!("{}/preview?ref=dev", hub.url)).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 401);
 }
+
+/// A chart reads the cluster's Kubernetes (`.Capabilities`): the hub renders each cluster's
+/// chart with the Kubernetes its reports last said, so a store whose API server serves the
+/// Prometheus operator's kinds is not shown a change its agent would not make, and a merge
+/// that changes the chart shows each store the digest its own agent will compute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
+async fn a_chart_renders_with_the_kubernetes_each_cluster_reported() {
+    let chart = |version: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("chart/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\n".into()),
+            (
+                "chart/templates/cm.yaml",
+                format!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: shop}}\ndata:\n  version: '{version}'\n  kube: {{{{ .Capabilities.KubeVersion.Version }}}}\n  \
+                     monitoring: {{{{ .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1/ServiceMonitor\" | quote }}}}\n"
+                ),
+            ),
+        ]
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    git(&app, &["init", "-q", "-b", "prod"]);
+    write_files(&app, &chart("1"));
+    let app_prod = commit(&app, &[]);
+    git(&app, &["checkout", "-q", "-b", "dev"]);
+    write_files(&app, &chart("2"));
+    let app_dev = commit(&app, &[]);
+    git(&app, &["checkout", "-q", "prod"]);
+    let app_url = format!("file://{}", app.display());
+    let fleet_text = format!(
+        "apiVersion: flotilla.dev/v1alpha1\nkind: Repository\nmetadata: {{name: app}}\nspec: {{url: {app_url}}}\n---\n\
+         apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {{name: shop}}\nspec:\n  \
+         source: {{repository: app, path: chart, helm: {{}}}}\n  clusters: {{matchLabels: {{kind: store}}}}\n  namespace: shop\n"
+    );
+    fleet_repository(dir.path(), &[("fleet/fleet.yaml", fleet_text.as_str())], &["dev"]);
+    let setup = Setup {
+        db: format!("sqlite:{}", dir.path().join("hub.db").display()),
+        viewer: VIEWER,
+        environments: &["prod", "dev"],
+        client: reqwest::Client::new(),
+    };
+    let hub = Hub::serve(dir, setup).await;
+
+    // What the agents render: core with each cluster's Kubernetes.
+    let monitored = flotilla_core::report::Kubernetes {
+        version: "v1.30.4".into(),
+        api_versions: vec![
+            "apps/v1".into(),
+            "apps/v1/Deployment".into(),
+            "monitoring.coreos.com/v1".into(),
+            "monitoring.coreos.com/v1/ServiceMonitor".into(),
+            "v1".into(),
+            "v1/ConfigMap".into(),
+        ],
+    };
+    let placement = {
+        let mut snapshot = flotilla_core::snapshot::Snapshot::new();
+        snapshot.insert_file("fleet/fleet.yaml", fleet_text.clone());
+        let (fleet, errors) = Fleet::from_snapshot(&snapshot);
+        assert_eq!(errors, []);
+        fleet.placements[0].clone()
+    };
+    let digest = |commit: &str, who: &ClusterIdentity, kubernetes: Option<&flotilla_core::report::Kubernetes>| {
+        let version = if commit == app_prod { "1" } else { "2" };
+        let mut snapshot = flotilla_core::snapshot::Snapshot::new();
+        for (path, text) in chart(version) {
+            snapshot.insert_file(path, text);
+        }
+        let defaults = flotilla_core::render::Options::default();
+        let options = kubernetes.map_or_else(|| defaults.clone(), |k| defaults.for_kubernetes(k));
+        flotilla_core::render::render_with(&placement, &snapshot, who, &options).unwrap().digest.to_string()
+    };
+    let (plain, watched) = (store("store-0001", "us"), store("store-0002", "us"));
+    assert_ne!(digest(&app_prod, &watched, Some(&monitored)), digest(&app_prod, &watched, None));
+
+    // store-0001 never says its Kubernetes (Helm's defaults); store-0002 says it once, then not.
+    let plain_token = hub.register_labelled("store-0001", json!({"kind": "store", "region": "us"})).await;
+    let watched_token = hub.register_labelled("store-0002", json!({"kind": "store", "region": "us"})).await;
+    let synced =
+        |cluster: &str, sequence: u64, digest: String, kubernetes: Option<&flotilla_core::report::Kubernetes>| {
+            let mut report: Value =
+                serde_json::from_str(&report(cluster, &[("shop", app_prod.clone(), digest)])).unwrap();
+            report["sequence"] = json!(sequence);
+            if let Some(k) = kubernetes {
+                report["kubernetes"] = serde_json::to_value(k).unwrap();
+            }
+            report.to_string()
+        };
+    let (status, answer) = hub
+        .post("/api/v1/reports", Some(&plain_token), &synced("store-0001", 1, digest(&app_prod, &plain, None), None))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let said = synced("store-0002", 1, digest(&app_prod, &watched, Some(&monitored)), Some(&monitored));
+    let (status, answer) = hub.post("/api/v1/reports", Some(&watched_token), &said).await;
+    assert_eq!(status, 200, "{answer}");
+    let unsaid = synced("store-0002", 2, digest(&app_prod, &watched, Some(&monitored)), None);
+    let (status, answer) = hub.post("/api/v1/reports", Some(&watched_token), &unsaid).await;
+    assert_eq!(status, 200, "{answer}");
+    hub.wait_for("/api/v1/summary", "the reports", |v| v["clusters"] == 2 && v["byStanding"]["synced"] == 2).await;
+
+    // Prod as it is: nothing would change on either store (the hub renders store-0002's chart
+    // with the Prometheus operator's kinds, as its agent did).
+    let same = hub.wait_for("/api/v1/preview?ref=prod&repository=app", "the fleet read", |v| v["clusters"] == 2).await;
+    assert_eq!((&same["wouldChange"], &same["unchanged"]), (&json!(0), &json!(2)), "{same}");
+
+    // Dev: each store changes to the digest its own agent will compute.
+    let p =
+        hub.wait_for("/api/v1/preview?ref=dev&repository=app", "the app's dev branch", |v| v["clusters"] == 2).await;
+    let changed = group(&p, "shop", "changed");
+    assert_eq!(changed.len(), 2, "{p}");
+    let digest_of = |name: &str| changed.iter().find(|g| names(g) == [name]).map(|g| g["digest"].clone());
+    assert_eq!(digest_of("store-0001"), Some(json!(digest(&app_dev, &plain, None))), "{p}");
+    assert_eq!(digest_of("store-0002"), Some(json!(digest(&app_dev, &watched, Some(&monitored)))), "{p}");
+    let diff = serde_json::to_string(&changed.iter().find(|g| names(g) == ["store-0002"]).unwrap()["diff"]).unwrap();
+    assert!(diff.contains(r#"monitoring: \"true\""#) && diff.contains("kube: v1.30.4"), "{diff}");
+}

@@ -394,8 +394,8 @@ async fn reopening_keeps_the_data_and_migrates_once() {
         let again = Store::open(&b.url).await.unwrap();
         assert_eq!(again.clusters_count().await.unwrap(), 1, "{}", b.name);
         assert_eq!(again.cluster("store-1").await.unwrap(), b.store.cluster("store-1").await.unwrap());
-        // Each of the five migrations, once.
-        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 6);
+        // Each of the seven migrations, once.
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 7);
         if b.name == "sqlite" {
             let mode: String =
                 sqlx::query("PRAGMA journal_mode").fetch_one(&raw(&b.url).await).await.unwrap().try_get(0).unwrap();
@@ -774,6 +774,7 @@ async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
             "DROP TABLE rollout_failures",
             "DROP TABLE arrivals",
             "DROP TABLE evidence_overrides",
+            "ALTER TABLE clusters DROP COLUMN kubernetes_json",
             "DELETE FROM schema_version WHERE version >= 3",
         ] {
             sqlx::query(statement).execute(&pool).await.unwrap();
@@ -786,7 +787,7 @@ async fn rows_written_before_the_chain_are_linked_when_the_store_migrates() {
         assert_ne!(relinked.head, linked.head);
         let all = again.evidence(&EvidenceFilter { limit: 100, ..EvidenceFilter::default() }).await.unwrap();
         assert!(all.iter().all(|e| e.standards_json.is_none() && e.remediation_json == "[]"));
-        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 6);
+        assert_eq!(count(&b.url, "SELECT COUNT(*) FROM schema_version").await, 7);
     }
 }
 
@@ -945,5 +946,37 @@ async fn the_first_recorded_arrival_stays_and_a_commit_that_left_its_branch_arri
         store.record_arrivals(url, "prod", &[("b", 7_000)], &[]).await.unwrap();
         let expected = [row("dev", "b", 500), row("prod", "a", 1_000), row("prod", "b", 7_000)];
         assert_eq!(all(store.clone()).await, expected, "{}", b.name);
+    }
+}
+
+/// A report says the cluster's Kubernetes only when it changed: the row keeps the last one
+/// said (the newest of a batch wins), across reports that do not say it, for the hub to render
+/// the cluster's charts with.
+#[tokio::test]
+#[cfg_attr(flotilla_skip_postgres, ignore = "FLOTILLA_SKIP=postgres")]
+async fn a_cluster_keeps_the_kubernetes_its_reports_last_said() {
+    for b in backends("cluster_keeps_kubernetes").await {
+        let store = &b.store;
+        registered(store, &["store-1"]).await;
+        let kubernetes = |version: &str| flotilla_core::report::Kubernetes {
+            version: version.into(),
+            api_versions: vec!["apps/v1".into(), "apps/v1/Deployment".into(), "v1".into()],
+        };
+        let saying = |sequence: u64, version: &str| {
+            let mut incoming = plain("store-1", sequence);
+            incoming.report.kubernetes = Some(kubernetes(version));
+            incoming.json = incoming.report.to_json();
+            incoming
+        };
+        store.ingest(&[plain("store-1", 1)]).await;
+        assert_eq!(store.cluster("store-1").await.unwrap().unwrap().kubernetes, None, "{}", b.name);
+        store.ingest(&[saying(2, "v1.30.1"), saying(3, "v1.31.0"), plain("store-1", 4)]).await;
+        let row = store.cluster("store-1").await.unwrap().unwrap();
+        assert_eq!((row.last_sequence, row.kubernetes), (4, Some(kubernetes("v1.31.0"))), "{}", b.name);
+        store.ingest(&[plain("store-1", 5)]).await;
+        assert_eq!(store.cluster("store-1").await.unwrap().unwrap().kubernetes, Some(kubernetes("v1.31.0")));
+        // What other hub processes read back.
+        let changed = store.changed_since(0, 100).await.unwrap();
+        assert_eq!(changed[0].kubernetes, Some(kubernetes("v1.31.0")), "{}", b.name);
     }
 }

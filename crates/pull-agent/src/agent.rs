@@ -9,14 +9,15 @@
 //! Not the daemon loop, the hub client or the spool (see [`crate::daemon`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use backon::{BlockingRetryable as _, ExponentialBuilder};
 use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Placement, Policy};
 use flotilla_core::plan::{self, ObjectRef, Plan};
-use flotilla_core::render::RenderKey;
-use flotilla_core::report::{FleetReport, Override, PlacementReport, PolicyReport, SyncState};
+use flotilla_core::render::{Options as RenderOptions, RenderKey};
+use flotilla_core::report::{self, FleetReport, Override, PlacementReport, PolicyReport, SyncState};
 use flotilla_core::rollout::Waiting;
 use flotilla_core::snapshot::Snapshot;
 use flotilla_git::{Cache, CommitId, Credentials, Source};
@@ -58,6 +59,9 @@ pub struct Reconciled {
     pub fleet: Option<FleetReport>,
     /// The commits that passed a freeze by a signed override and run now.
     pub overrides: Vec<Override>,
+    /// The cluster's Kubernetes version and API versions the charts rendered with (`None`:
+    /// the cluster could not be asked and never was: Helm's defaults).
+    pub kubernetes: Option<report::Kubernetes>,
 }
 
 impl Reconciled {
@@ -193,6 +197,9 @@ pub struct Memo {
     now: Option<i64>,
     /// The key inventories are sealed with, once read from `stateDir`.
     key: Option<Vec<u8>>,
+    /// agent.yaml's render options with the cluster's secret (`stateDir/render-secret`), once
+    /// read, and with the cluster's Kubernetes they were made for.
+    options: Option<(Option<report::Kubernetes>, Arc<RenderOptions>)>,
 }
 
 impl Memo {
@@ -220,6 +227,28 @@ impl Memo {
         let key = sync::inventory_key(&config.state_dir)?;
         self.key = Some(key.clone());
         Ok(key)
+    }
+
+    /// How this agent renders: agent.yaml's options, with the secret a chart's random values
+    /// are drawn from (see [`sync::render_secret`]) and the cluster's `kubernetes` as a chart's
+    /// `.Capabilities`.
+    fn options(&mut self, config: &Config, kubernetes: Option<&report::Kubernetes>) -> Result<Arc<RenderOptions>> {
+        if let Some((made_for, options)) = &self.options
+            && made_for.as_ref() == kubernetes
+        {
+            return Ok(Arc::clone(options));
+        }
+        let secret = match &self.options {
+            Some((_, options)) => options.secret.clone(),
+            None => sync::render_secret(&config.state_dir, true)?,
+        };
+        let base = RenderOptions { secret, ..config.render.clone() };
+        let options = Arc::new(match kubernetes {
+            Some(kubernetes) => base.for_kubernetes(kubernetes),
+            None => base,
+        });
+        self.options = Some((kubernetes.cloned(), Arc::clone(&options)));
+        Ok(options)
     }
 
     fn now(&self) -> i64 {
@@ -298,14 +327,24 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
             warnings,
             fleet: chosen.report,
             overrides: chosen.overrides,
+            kubernetes: cluster.known_kubernetes(),
         });
     };
     let selection = at.fleet.select(&identity(config));
     let mut warnings = at.warnings.clone();
     warnings.extend(selection.mismatch.clone());
     let key = memo.key(config)?;
+    // What a chart's `.Capabilities` reads; when the cluster cannot be asked, what it said last.
+    let kubernetes = match cluster.kubernetes().await {
+        Ok(kubernetes) => Some(kubernetes),
+        Err(e) => {
+            warnings.push(format!("the cluster's Kubernetes version and API versions: {e}"));
+            cluster.known_kubernetes()
+        }
+    };
+    let options = memo.options(config, kubernetes.as_ref())?;
     let (placements, unchanged, placement_overrides) =
-        reconcile_placements(config, cluster, mode, memo, &at, &selection, &key).await;
+        reconcile_placements(config, &options, cluster, mode, memo, &at, &selection, &key).await;
     let policies = govern::govern(cluster, &selection.policies, mode).await;
     let names: BTreeSet<&str> = selection.placements.iter().map(|p| p.name()).collect();
     memo.synced.retain(|name, _| names.contains(name.as_str()));
@@ -314,13 +353,24 @@ pub async fn reconcile_with(config: &Config, cluster: &mut Cluster, mode: Mode, 
     memo.fleet = Some(at);
     let mut overrides = chosen.overrides;
     overrides.extend(placement_overrides);
-    Ok(Reconciled { fleet_commit, placements, policies, unchanged, warnings, fleet: chosen.report, overrides })
+    Ok(Reconciled {
+        fleet_commit,
+        placements,
+        policies,
+        unchanged,
+        warnings,
+        fleet: chosen.report,
+        overrides,
+        kubernetes,
+    })
 }
 
 /// The two passes of [`reconcile_with`]: every placement's outcome, in order, and the names of
 /// those whose full sync was skipped.
+#[allow(clippy::too_many_arguments)]
 async fn reconcile_placements(
     config: &Config,
+    options: &RenderOptions,
     cluster: &mut Cluster,
     mode: Mode,
     memo: &mut Memo,
@@ -352,7 +402,7 @@ async fn reconcile_placements(
                 }
             };
         overrides.extend(passed);
-        let render_key = RenderKey::new(at.commit, placement, located.commit, &selection.identity, &config.render);
+        let render_key = RenderKey::new(at.commit, placement, located.commit, &selection.identity, options);
         if mode == Mode::Apply
             && !placement.spec.paused
             && let Some(report) = memo.unchanged(&render_key).await
@@ -361,7 +411,7 @@ async fn reconcile_placements(
             outcomes[slot] = Some(wait(Outcome { report, plan: None }, waiting.as_ref()));
             continue;
         }
-        let desired = match render_located(config, at, &selection.identity, placement, &located) {
+        let desired = match render_located(config, options, at, &selection.identity, placement, &located) {
             Err(report) => {
                 outcomes[slot] = Some(Outcome { report: *report, plan: None });
                 continue;
@@ -605,6 +655,8 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
     let selection = at.fleet.select(&identity(config));
     let mut warnings = at.warnings.clone();
     warnings.extend(selection.mismatch.clone());
+    // On the cluster's own machine, what it really applies; elsewhere the public render.
+    let options = RenderOptions { secret: sync::render_secret(&config.state_dir, false)?, ..config.render.clone() };
     if let Some(name) = only
         && !selection.placements.iter().any(|p| p.name() == name)
     {
@@ -615,7 +667,8 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
         .iter()
         .filter(|p| only.is_none_or(|name| p.name() == name))
         .map(|p| {
-            locate(&at, &selection.identity, p).and_then(|l| render_located(config, &at, &selection.identity, p, &l))
+            locate(&at, &selection.identity, p)
+                .and_then(|l| render_located(config, &options, &at, &selection.identity, p, &l))
         })
         .collect();
     let policies = selection.policies.iter().map(|p| (*p).clone()).collect();
@@ -967,12 +1020,12 @@ fn locate<'f>(
 /// it cannot be known (and nothing is applied).
 fn render_located(
     config: &Config,
+    options: &RenderOptions,
     at: &FleetAt,
     identity: &ClusterIdentity,
     placement: &Placement,
     located: &Located<'_>,
 ) -> Result<Desired, Box<PlacementReport>> {
-    let options = &config.render;
     let name = placement.name();
     let commit = located.commit;
     // Said of the commit: a rollout's halt counts it against that commit.

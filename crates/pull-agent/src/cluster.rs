@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable as _};
 use flotilla_core::plan::ObjectRef;
+use flotilla_core::report::Kubernetes;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::{Discovery, Scope};
 use serde_json::Value;
@@ -88,8 +89,14 @@ impl Error {
 pub struct Cluster {
     client: kube::Client,
     discovery: Option<Discovery>,
+    /// What [`Cluster::kubernetes`] last found, and when.
+    kubernetes: Option<(tokio::time::Instant, Kubernetes)>,
     shutdown: Shutdown,
 }
+
+/// How long [`Cluster::kubernetes`] keeps what it found: a kind someone else's CRD added shows
+/// up in a chart's `.Capabilities` within this.
+const KUBERNETES_KEPT: Duration = Duration::from_secs(600);
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,7 +106,42 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     pub fn new(client: kube::Client) -> Cluster {
-        Cluster { client, discovery: None, shutdown: Shutdown::new() }
+        Cluster { client, discovery: None, kubernetes: None, shutdown: Shutdown::new() }
+    }
+
+    /// The cluster's Kubernetes version and API versions, as Helm's `.Capabilities` reads them
+    /// (every group version the API server serves, and each with each of its kinds): from
+    /// `/version` and a discovery, run again when the last is older than ten minutes or was
+    /// forgotten (a CRD this agent applied became established).
+    /// What [`Cluster::kubernetes`] found last, however old (when the cluster cannot be asked).
+    pub fn known_kubernetes(&self) -> Option<Kubernetes> {
+        self.kubernetes.as_ref().map(|(_, k)| k.clone())
+    }
+
+    pub async fn kubernetes(&mut self) -> Result<Kubernetes, Error> {
+        if let Some((at, kubernetes)) = &self.kubernetes
+            && at.elapsed() < KUBERNETES_KEPT
+            && self.discovery.is_some()
+        {
+            return Ok(kubernetes.clone());
+        }
+        let discovery = retrying(|| Discovery::new(self.client.clone()).run()).await.map_err(Error::Discovery)?;
+        let version = retrying(|| self.client.apiserver_version()).await.map_err(Error::Discovery)?;
+        let mut api_versions = std::collections::BTreeSet::new();
+        for group in discovery.groups() {
+            for version in group.versions() {
+                let group_version =
+                    if group.name().is_empty() { version.to_string() } else { format!("{}/{version}", group.name()) };
+                for (resource, _) in group.versioned_resources(version) {
+                    api_versions.insert(format!("{group_version}/{}", resource.kind));
+                }
+                api_versions.insert(group_version);
+            }
+        }
+        self.discovery = Some(discovery);
+        let kubernetes = Kubernetes { version: version.git_version, api_versions: api_versions.into_iter().collect() };
+        self.kubernetes = Some((tokio::time::Instant::now(), kubernetes.clone()));
+        Ok(kubernetes)
     }
 
     /// Stops taking writes once `shutdown` is requested: see [`Cluster::stopping`].

@@ -110,6 +110,7 @@ impl Agent {
         let reconciled = agent::reconcile_with(&self.config, &mut self.cluster, Mode::Apply, &mut self.memo).await;
         let mut fleet = None;
         let mut overrides = Vec::new();
+        let mut kubernetes = self.cluster.known_kubernetes();
         let (placements, policies) = match reconciled {
             Ok(reconciled) => {
                 for w in &reconciled.warnings {
@@ -118,6 +119,7 @@ impl Agent {
                 unchanged = reconciled.unchanged.len();
                 fleet = reconciled.fleet;
                 overrides = reconciled.overrides;
+                kubernetes = reconciled.kubernetes;
                 (reconciled.placements.into_iter().map(|o| o.report).collect(), reconciled.policies)
             }
             Err(e) => {
@@ -140,6 +142,7 @@ impl Agent {
         let mut report = self.reporter.next(placements, policies)?;
         report.fleet = fleet;
         report.overrides = overrides;
+        report.kubernetes = self.reporter.unsent(kubernetes);
         let delivery = self.reporter.deliver(&report, !self.shutdown.requested()).await?;
         self.last.clone_from(&report.placements);
         self.last_policies.clone_from(&report.policies);
@@ -187,6 +190,9 @@ pub struct Reporter {
     hub: Option<(Hub, PathBuf, Spool)>,
     /// Whether the last delivery found the token refused (said once, not every cycle).
     unauthorized: bool,
+    /// The cluster's Kubernetes as the last report the hub took carried it: reports carry it
+    /// until the hub has it (and after every start of the agent, in case the hub lost it).
+    kubernetes_sent: Option<flotilla_core::report::Kubernetes>,
 }
 
 impl Reporter {
@@ -210,7 +216,14 @@ impl Reporter {
         if let Some((_, _, spool)) = &hub {
             sequence = sequence.max(spool.last_sequence()?.unwrap_or(0));
         }
-        Ok(Reporter { cluster: config.cluster.name.to_string(), state_dir, sequence, hub, unauthorized: false })
+        Ok(Reporter {
+            cluster: config.cluster.name.to_string(),
+            state_dir,
+            sequence,
+            hub,
+            unauthorized: false,
+            kubernetes_sent: None,
+        })
     }
 
     /// The last report made, if it can be read.
@@ -235,7 +248,17 @@ impl Reporter {
             policies,
             fleet: None,
             overrides: Vec::new(),
+            kubernetes: None,
         })
+    }
+
+    /// What a report says of the cluster's Kubernetes: `kubernetes`, unless the hub took it
+    /// already.
+    pub fn unsent(
+        &self,
+        kubernetes: Option<flotilla_core::report::Kubernetes>,
+    ) -> Option<flotilla_core::report::Kubernetes> {
+        kubernetes.filter(|k| self.kubernetes_sent.as_ref() != Some(k))
     }
 
     /// Keeps `report` as the last one and, with a hub, spools it and (when `flush`) sends every
@@ -285,6 +308,10 @@ impl Reporter {
             }
         }
         let waiting = spool.pending()?.len();
+        if problem.is_none() && report.kubernetes.is_some() {
+            // The hub has this report, and so the cluster's Kubernetes.
+            self.kubernetes_sent.clone_from(&report.kubernetes);
+        }
         Ok(match problem {
             None => format!("report {} sent ({sent} sent)", report.sequence),
             Some(e) => format!("report {} spooled ({waiting} waiting): {e}", report.sequence),

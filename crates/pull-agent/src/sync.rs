@@ -43,28 +43,46 @@ const SEAL_KEY: &str = "seal";
 const RECORDS_MANAGER: &str = "flotilla-records";
 /// The file, under `stateDir`, that holds the key inventories are sealed with.
 pub const KEY_FILE: &str = "inventory-key";
+/// The file, under `stateDir`, that holds the secret a chart's random values are drawn from on
+/// this cluster (`render::Secret`).
+pub const RENDER_SECRET_FILE: &str = "render-secret";
 
 /// The key this agent seals its inventories with, from `stateDir/inventory-key`; made (32
 /// random bytes, 0600) when there is none. A new key makes every inventory unsealed: the next
 /// syncs find their objects again by label and seal them anew.
 pub fn inventory_key(state_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let path = state_dir.join(KEY_FILE);
+    let key = state_secret(state_dir, KEY_FILE, true)?;
+    Ok(key.expect("made when missing"))
+}
+
+/// The secret a chart's random values (`randAlphaNum`, `genCA`, …) are drawn from on this
+/// cluster, from `stateDir/render-secret`; made (32 random bytes, 0600) when there is none and
+/// `make` says so, else `None`. A new secret gives a chart's generated passwords and keys new
+/// values: keep the file with the cluster (back it up with stateDir).
+pub fn render_secret(state_dir: &Path, make: bool) -> anyhow::Result<Option<flotilla_core::render::Secret>> {
+    Ok(state_secret(state_dir, RENDER_SECRET_FILE, make)?.map(flotilla_core::render::Secret::new))
+}
+
+/// 32 secret bytes from `stateDir/FILE` (64 hex digits), made when missing and `make` says so.
+fn state_secret(state_dir: &Path, file: &str, make: bool) -> anyhow::Result<Option<Vec<u8>>> {
+    let path = state_dir.join(file);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let text = text.trim();
             let key: Option<Vec<u8>> = (text.len() == 64)
                 .then(|| (0..32).map(|i| u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).ok()).collect())
                 .flatten();
-            key.with_context(|| format!("{}: not a key of 64 hex digits", path.display()))
+            key.map(Some).with_context(|| format!("{}: not a key of 64 hex digits", path.display()))
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !make => Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = vec![0u8; 32];
-            getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("drawing an inventory key: {e}"))?;
+            getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("drawing {}: {e}", path.display()))?;
             let text = flotilla_core::digest::hex(&key);
             std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
             crate::spool::write_atomically_private(&path, text.as_bytes())
                 .with_context(|| format!("writing {}", path.display()))?;
-            Ok(key)
+            Ok(Some(key))
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }

@@ -22,7 +22,9 @@ fn expected() -> Vec<Value> {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the Helm corpus is missing: {}: {e}", path.display()));
     let templates: BTreeMap<String, String> = serde_json::from_str(&text).unwrap();
-    helm::manifests::manifests(&helm::Rendered { templates, crds: BTreeMap::new() }).unwrap().in_apply_order()
+    helm::manifests::manifests(&helm::Rendered { templates, crds: BTreeMap::new(), random: false })
+        .unwrap()
+        .in_apply_order()
 }
 
 fn render(args: &[&str]) -> Vec<Value> {

@@ -323,7 +323,13 @@ async fn run_reports_every_cycle_spools_while_the_hub_fails_and_flushes_in_order
         assert_eq!(report.placements[0].state, SyncState::Synced, "{report:?}");
     }
     assert_eq!(before[0].1.sequence, 1);
-    assert!(before[0].1.to_json().len() < 1024, "a healthy store's report is under 1 KiB");
+    // The first report says the cluster's Kubernetes (what its charts render with); once the hub
+    // took it, the reports leave it out, and a healthy store's report is under 1 KiB.
+    let said = before[0].1.kubernetes.as_ref().expect("the first report says the cluster's Kubernetes");
+    assert_eq!(said.version, "v1.32.0-flotilla-testserver");
+    assert!(said.api_versions.iter().any(|v| v == "apps/v1/Deployment"), "{said:?}");
+    assert_eq!(before[1].1.kubernetes, None, "said again though the hub took it");
+    assert!(before[1].1.to_json().len() < 1024, "a healthy store's report is under 1 KiB");
     assert_eq!(world.config_map_names("shop", "flotilla.dev/placement=web").await, ["cm-000", "cm-001", "cm-002"]);
 
     // The hub fails for a few cycles: the reports wait in the spool, which keeps only the newest

@@ -156,3 +156,79 @@ async fn a_relabelled_cluster_is_synced_in_full_though_no_commit_changed() {
     let env = serde_json::to_string(&collector.data["spec"]["template"]["spec"]["containers"][0]["env"]).unwrap();
     assert!(env.contains("PSEUDONYMISE_MAC"), "the EU customization is not applied: {env}");
 }
+
+/// A chart's random values (a generated password) are the cluster's own: drawn from the
+/// agent's `stateDir/render-secret`, the same on every sync and on `render --config` there,
+/// and not the values anyone can compute from the fleet. The digest the agent reports is the
+/// one a render without the secret names (the hub's), so the two still agree.
+#[tokio::test]
+#[cfg_attr(flotilla_skip_git_daemon, ignore = "FLOTILLA_SKIP=git-daemon")]
+async fn a_chart_s_random_values_are_the_cluster_s_own_and_its_digest_is_the_hub_s() {
+    let world = World::new(Duration::ZERO);
+    let namespace = world.namespace_yaml();
+    let chart = [
+        ("chart/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\n".to_string()),
+        ("chart/templates/namespace.yaml", namespace.clone()),
+        (
+            "chart/templates/password.yaml",
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: password, namespace: {}}}\ndata: {{password: {{{{ randAlphaNum 24 | quote }}}}}}\n",
+                world.namespace
+            ),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = chart.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    world.commit("app", &files);
+    let fleet_text = fleet(&world, "")
+        .replace("source: {repository: app, path: web}", "source: {repository: app, path: chart, helm: {}}");
+    world.commit("fleet", &[("fleet/fleet.yaml", &fleet_text)]);
+
+    let first = world.reconcile().await;
+    let web = placement(&first, "web");
+    assert_eq!(web.state, SyncState::Synced, "{web:?}");
+    let applied = async || {
+        let cm = world.config_maps().get("password").await.unwrap();
+        cm.data["data"]["password"].as_str().unwrap().to_string()
+    };
+    let password = applied().await;
+    assert_eq!(password.len(), 24);
+
+    // What anyone who reads the fleet and the chart renders (the hub has no secret of the cluster's).
+    let mut snapshot = flotilla_core::snapshot::Snapshot::new();
+    for (path, text) in &chart {
+        snapshot.insert_file(*path, text.clone());
+    }
+    let mut fleet_snapshot = flotilla_core::snapshot::Snapshot::new();
+    fleet_snapshot.insert_file("fleet/fleet.yaml", fleet_text.clone());
+    let (read, errors) = flotilla_core::fleet::Fleet::from_snapshot(&fleet_snapshot);
+    assert_eq!(errors, []);
+    let public =
+        flotilla_core::render::render(&read.placements[0], &snapshot, &pull_agent::agent::identity(&world.config()))
+            .unwrap();
+    let public_password = public.objects.iter().find(|o| o["kind"] == "ConfigMap").unwrap()["data"]["password"].clone();
+    assert_ne!(public_password, password.as_str(), "the applied password is the one anyone can compute");
+    assert_eq!(web.desired_digest.as_deref(), Some(public.digest.to_string().as_str()), "the hub's digest");
+
+    // The secret is kept private in stateDir; the next sync finds no drift and keeps the value.
+    let secret = world.root.join("state").join(pull_agent::sync::RENDER_SECRET_FILE);
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret).unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "{} is readable by others: {mode:o}", secret.display());
+    let second = world.reconcile().await;
+    let web = placement(&second, "web");
+    assert_eq!(web.state, SyncState::Synced, "{web:?}");
+    assert!(web.objects.is_empty(), "nothing drifted, failed or unhealthy: {web:?}");
+    assert_eq!(applied().await, password);
+
+    // `render --config` on the cluster's machine shows what it applies.
+    let rendered = pull_agent::agent::render(&world.config(), Some("web"), None).unwrap();
+    let desired = rendered.placements[0].as_ref().unwrap();
+    let shown = desired.objects.iter().find(|o| o["kind"] == "ConfigMap").unwrap()["data"]["password"].clone();
+    assert_eq!(shown, password.as_str());
+    assert_eq!(desired.digest, public.digest.to_string());
+
+    // A new secret (a store whose stateDir was lost) draws new values under the same digest.
+    std::fs::remove_file(&secret).unwrap();
+    let third = world.reconcile().await;
+    assert_eq!(placement(&third, "web").desired_digest, web.desired_digest);
+    assert_ne!(applied().await, password);
+}

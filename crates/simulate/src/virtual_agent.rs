@@ -1138,6 +1138,7 @@ impl Cluster {
                         reason: o.reason.0.to_string(),
                     })
                     .collect(),
+                kubernetes: None,
             };
             if let Err(e) = report.validate() {
                 // A bug of the simulator's: the hub would refuse the report, naming the field.

@@ -201,6 +201,7 @@ impl Hub {
             last_report_at_ms: Some(at_ms),
             last_report: Some(report.clone()),
             change: self.change,
+            kubernetes: None,
         };
         self.send(Message::Register { cluster, row: Box::new(row) })?;
         self.record(environment, report, at_ms);

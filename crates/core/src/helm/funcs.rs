@@ -18,11 +18,12 @@ use crate::digest::{JsonStyle, json_with};
 use crate::yaml;
 
 /// Helm's function table: Sprig (without `env`, `expandenv`; its random functions drawing from
-/// `seed`, its `now` at `now_unix` seconds), then Helm's own.
-pub fn funcs(seed: &[u8], now_unix: i64) -> Funcs {
+/// `seed`, its `now` at `now_unix` seconds), then Helm's own; and whether the random functions
+/// were drawn from.
+pub fn funcs(seed: &[u8], now_unix: i64) -> (Funcs, sprig::random::Draws) {
     let mut f = Funcs::new();
     sprig::add_to(&mut f);
-    sprig::random::add_to(&mut f, seed, now_unix);
+    let draws = sprig::random::add_to(&mut f, seed, now_unix);
     sprig::clock::add_to(&mut f, now_unix);
     f.insert("include", Arity::Exactly(2), |ctx: &dyn Context, a: &[Value]| {
         let name = string_arg(&a[0])?;
@@ -69,7 +70,7 @@ pub fn funcs(seed: &[u8], now_unix: i64) -> Funcs {
     f.insert("fromYamlArray", Arity::Exactly(1), |_, a| Ok(from_yaml(string_arg(&a[0])?, true)));
     f.insert("fromJson", Arity::Exactly(1), |_, a| Ok(from_json(string_arg(&a[0])?, false)));
     f.insert("fromJsonArray", Arity::Exactly(1), |_, a| Ok(from_json(string_arg(&a[0])?, true)));
-    f
+    (f, draws)
 }
 
 /// Helm's markers around a chart's own error message (`fail`, `required`), which the engine

@@ -253,7 +253,7 @@ mod tests {
             ("c/templates/NOTES.txt".to_string(), "Thanks".to_string()),
             ("c/templates/empty.yaml".to_string(), "\n  \n".to_string()),
         ]);
-        let got = manifests(&Rendered { templates, crds: BTreeMap::new() }).unwrap();
+        let got = manifests(&Rendered { templates, crds: BTreeMap::new(), random: false }).unwrap();
         let kinds: Vec<&str> = got.objects.iter().map(|m| kind(&m.object)).collect();
         assert_eq!(kinds, ["ServiceAccount", "Service", "Deployment", "Widget"]);
         assert_eq!(got.hooks.len(), 1);
@@ -285,7 +285,7 @@ mod tests {
             "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.x}\n"
                 .to_string(),
         )]);
-        let got = manifests(&Rendered { templates, crds }).unwrap();
+        let got = manifests(&Rendered { templates, crds, random: false }).unwrap();
         let objects = got.in_apply_order();
         let names: Vec<&str> = objects.iter().map(name).collect();
         assert_eq!(names, ["widgets.x", "pre-early", "pre-late", "cm", "post"]);

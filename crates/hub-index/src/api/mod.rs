@@ -302,6 +302,8 @@ pub struct ClusterDetail {
     pub registered: bool,
     pub last_report_at_ms: Option<i64>,
     pub last_sequence: Option<i64>,
+    /// Its Kubernetes version, as its reports last said it (what its charts render with).
+    pub kubernetes_version: Option<String>,
     /// The fleet commit it runs; `None` when its report does not say.
     pub fleet: Option<FleetDetail>,
     pub placements: Vec<PlacementDetail>,

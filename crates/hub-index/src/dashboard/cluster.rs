@@ -43,6 +43,7 @@ pub(super) fn render_cluster(d: &ClusterDetail, now: i64) -> Markup {
             a href={ "/clusters" (query(&[("environment", environment)])) } { (environment) }
             " · last report " (time_ms(d.last_report_at_ms, now))
             " · sequence " (sequence)
+            @if let Some(version) = &d.kubernetes_version { " · Kubernetes " (version) }
             " · " (if d.declared { "declared in git" } else { "not declared in git" })
             " · " (if d.registered { "registered" } else { "not registered" })
         }

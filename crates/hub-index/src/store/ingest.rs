@@ -197,6 +197,7 @@ impl Store {
         let newest: Vec<&(i64, Pending)> =
             clusters.values().filter_map(|latest| Some(&stored[latest.newest?])).collect();
         self.update_clusters(&mut tx, &newest).await?;
+        self.update_kubernetes(&mut tx, &stored).await?;
         let reports = stored.iter().map(|(_, p)| {
             let report = &p.checked.incoming.report;
             let environment = clusters.get(report.cluster.as_str()).map_or("", |l| l.environment.as_str());
@@ -363,6 +364,32 @@ impl Store {
         };
         named.retain(|(change, o)| !recorded.contains(&(cluster_of(*change), o.target.as_str(), o.commit.as_str())));
         Ok(named)
+    }
+
+    /// Keeps the Kubernetes version and API versions of each cluster whose stored reports say
+    /// them (the newest that does wins): reports carry them only when they changed, so a
+    /// cluster's row keeps them. Rare, so one statement per cluster.
+    async fn update_kubernetes(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        stored: &[(i64, Pending<'_>)],
+    ) -> Result<(), Error> {
+        let mut newest: BTreeMap<&str, &flotilla_core::report::Kubernetes> = BTreeMap::new();
+        for (_, pending) in stored {
+            let report = &pending.checked.incoming.report;
+            if let Some(kubernetes) = &report.kubernetes {
+                newest.insert(report.cluster.as_str(), kubernetes);
+            }
+        }
+        if newest.is_empty() {
+            return Ok(());
+        }
+        let sql = self.sql("UPDATE clusters SET kubernetes_json = ? WHERE name = ?");
+        for (cluster, kubernetes) in newest {
+            let json = serde_json::to_string(kubernetes).expect("strings always serialize");
+            sqlx::query(&sql).bind(json).bind(cluster).execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// Sets each cluster's row to its newest stored report, many rows per statement. `UPDATE …

@@ -106,6 +106,8 @@ pub struct ClusterRow {
     pub last_report: Option<Report>,
     /// The change number of the row's last update.
     pub change: i64,
+    /// The cluster's Kubernetes as its reports last said it.
+    pub kubernetes: Option<flotilla_core::report::Kubernetes>,
 }
 
 /// A stored report.
@@ -140,7 +142,7 @@ pub struct EvidenceFilter {
 /// A cluster row with its latest report, from `clusters c` joined with `reports r`.
 const CLUSTER_COLUMNS: &str =
     "c.name, c.environment, c.labels_json, c.registered_at, c.last_sequence, c.last_report_at,
-     COALESCE(c.last_report_json, r.json), c.change, c.token_hash
+     COALESCE(c.last_report_json, r.json), c.change, c.token_hash, c.kubernetes_json
      FROM clusters c LEFT JOIN reports r ON r.cluster = c.name AND r.change = c.last_report_change";
 
 impl Store {
@@ -407,7 +409,17 @@ fn cluster_row(row: &AnyRow) -> Result<ClusterRow, Error> {
     let token_hash = hex::decode(&token_hash).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
         Error::Corrupt { what: format!("clusters.token_hash of {name}"), problem: "not 64 hex digits".into() }
     })?;
+    let kubernetes_json: Option<String> = row.try_get(9)?;
+    let kubernetes = kubernetes_json
+        .map(|json| {
+            serde_json::from_str(&json).map_err(|e| Error::Corrupt {
+                what: format!("clusters.kubernetes_json of {name}"),
+                problem: e.to_string(),
+            })
+        })
+        .transpose()?;
     Ok(ClusterRow {
+        kubernetes,
         token_hash,
         environment: row.try_get(1)?,
         labels,

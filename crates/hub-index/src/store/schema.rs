@@ -148,6 +148,12 @@ const MIGRATIONS: &[&[&str]] = &[
     )",
         "CREATE INDEX IF NOT EXISTS evidence_overrides_by_time ON evidence_overrides (time, change)",
     ],
+    &[
+        // The cluster's Kubernetes version and API versions (`report::Kubernetes` as JSON), as
+        // its reports last said them: what a chart's `.Capabilities` reads when the hub
+        // renders for it. Reports carry them only when they changed.
+        "ALTER TABLE clusters ADD COLUMN kubernetes_json TEXT",
+    ],
 ];
 
 /// The migration that made the evidence log a chain: rows from before are linked after it.

@@ -55,9 +55,22 @@ const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const NUMERIC: &[u8] = b"0123456789";
 
+/// Whether a render drew from its random stream: a render that did not gives the same output
+/// whatever the seed (so a caller with a secret seed need not render twice).
+#[derive(Debug, Clone)]
+pub struct Draws(Arc<Mutex<Stream>>);
+
+impl Draws {
+    /// Whether any random byte was drawn since the functions were added.
+    pub fn any(&self) -> bool {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).counter > 0
+    }
+}
+
 /// Adds the random functions and the key, certificate and password functions, drawing from
-/// `seed`; certificates start at `now_unix` (Unix seconds, the caller's time).
-pub fn add_to(funcs: &mut Funcs, seed: &[u8], now_unix: i64) {
+/// `seed`; certificates start at `now_unix` (Unix seconds, the caller's time). The answer tells
+/// whether the functions were used.
+pub fn add_to(funcs: &mut Funcs, seed: &[u8], now_unix: i64) -> Draws {
     let stream = Arc::new(Mutex::new(Stream { seed: seed.to_vec(), counter: 0, block: Vec::new() }));
     let from = |set: &'static [u8]| {
         let stream = Arc::clone(&stream);
@@ -124,6 +137,7 @@ pub fn add_to(funcs: &mut Funcs, seed: &[u8], now_unix: i64) {
         });
     }
     crypto::add_to(funcs, &stream, now_unix);
+    Draws(stream)
 }
 
 #[cfg(test)]
@@ -132,11 +146,23 @@ mod tests {
     use crate::{Options, Templates};
 
     fn render(seed: &[u8]) -> String {
+        render_text(seed, "{{ randAlphaNum 12 }} {{ uuidv4 }}").0
+    }
+
+    fn render_text(seed: &[u8], text: &str) -> (String, bool) {
         let mut funcs = Funcs::new();
-        add_to(&mut funcs, seed, 0);
+        let draws = add_to(&mut funcs, seed, 0);
         let mut set = Templates::new(funcs, Options::default());
-        set.parse("t", "{{ randAlphaNum 12 }} {{ uuidv4 }}").unwrap();
-        set.execute("t", &Value::Nil).unwrap()
+        set.parse("t", text).unwrap();
+        (set.execute("t", &Value::Nil).unwrap(), draws.any())
+    }
+
+    #[test]
+    fn draws_tell_whether_a_render_used_randomness() {
+        assert!(render_text(b"a", "{{ randAlpha 3 }}").1);
+        assert!(render_text(b"a", "{{ genPrivateKey \"ecdsa\" | len }}").1);
+        assert!(!render_text(b"a", "{{ if false }}{{ randAlpha 3 }}{{ end }}plain").1);
+        assert!(!render_text(b"a", "{{ randAlpha 0 }}").1);
     }
 
     #[test]
