@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::kustomize::Target;
-use crate::name::{DnsLabel, DnsSubdomain, GitUrl};
+use crate::name::{ChartUrl, DnsLabel, DnsSubdomain, GitUrl};
 use crate::selector::{LabelSelector, Labels};
 use crate::snapshot::Snapshot;
 
@@ -203,17 +203,76 @@ impl PlacementSpec {
     }
 }
 
+/// Where a placement's objects come from: a folder of a git repository (`repository` and
+/// `path`), or a chart from a Helm repository (`chart`). Exactly one of `repository` and
+/// `chart` is set once the fleet is read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// The name of a declared `Repository` (or `fleet`): a name by the same rule, so a
-    /// reference that could name no repository is refused as the fleet is read.
-    pub repository: DnsSubdomain,
+    /// reference that could name no repository is refused as the fleet is read. `None` for a
+    /// chart from a Helm repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<DnsSubdomain>,
     #[serde(default = "dot")]
     pub path: String,
     /// Set: the folder at `path` is a Helm chart (a `Chart.yaml`), rendered with these settings.
+    /// Always set (`helm: {}` when not written) for a `chart`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helm: Option<Helm>,
+    /// A chart from a Helm repository (an `index.yaml` over https, or an OCI registry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<ChartRef>,
+}
+
+/// A chart from a Helm repository (SPEC §2 `source.chart`): which chart, and which versions of
+/// it may run. The version is chosen as Helm chooses it ([`crate::helm::repo`]): the highest
+/// that satisfies `version`, prereleases only when the range names one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartRef {
+    /// The repository: `https://…` (where its `index.yaml` is) or `oci://host/path`.
+    pub url: ChartUrl,
+    /// The chart's name: its key in `index.yaml`, or the last part of its OCI repository.
+    pub name: String,
+    /// An exact version or a range as Helm reads one (`4.11.*`, `^1.2`, `>=1 <2`); absent:
+    /// the newest release (no prerelease), as `helm install` without `--version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl ChartRef {
+    /// Whether the chart is in an OCI registry (`oci://`).
+    pub fn is_oci(&self) -> bool {
+        self.url.starts_with("oci://")
+    }
+
+    /// How errors and the hub name it: `URL/NAME` (Helm's own way to name a chart in an OCI
+    /// registry, and its repository URL and name otherwise).
+    pub fn location(&self) -> String {
+        format!("{}/{}", self.url.trim_end_matches('/'), self.name)
+    }
+}
+
+impl Source {
+    /// The source repository's name; `None` for a chart from a Helm repository.
+    pub fn repository(&self) -> Option<&str> {
+        self.repository.as_deref()
+    }
+
+    /// Whether the source is the fleet repository itself.
+    pub fn is_fleet(&self) -> bool {
+        self.repository() == Some(FLEET_REPOSITORY)
+    }
+
+    /// How errors name the source: `REPOSITORY:PATH`, or a chart's `URL/NAME`.
+    pub fn location(&self) -> String {
+        match (&self.chart, &self.repository) {
+            (Some(chart), _) => chart.location(),
+            (None, Some(repository)) => format!("{repository}:{}", self.path),
+            (None, None) => self.path.clone(),
+        }
+    }
 }
 
 /// How a placement renders its chart (SPEC §2 `source.helm`).
@@ -226,7 +285,9 @@ pub struct Helm {
     /// Values over the chart's defaults (and over `valuesFiles`), as `helm --set` gives them.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub values: Map<String, Value>,
-    /// Values files, paths in the source repository, merged in order under `values`.
+    /// Values files, paths in the source repository (for a chart from a Helm repository, paths
+    /// inside the chart, as Argo CD reads them: `values-production.yaml`), merged in order
+    /// under `values`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values_files: Vec<String>,
 }
@@ -500,16 +561,9 @@ impl Fleet {
                 self.repositories.push(Object { metadata, spec, file });
             }
             "Placement" => {
-                // Refused by name rather than as an unknown field: the SPEC has it, Flotilla not yet.
-                if envelope.spec.pointer("/source/chart").is_some() {
-                    return Err((
-                        "spec.source.chart".into(),
-                        "charts from Helm repositories (https index.yaml or oci://) are not supported yet: \
-                         put the chart in a git repository and name its folder in spec.source.path with spec.source.helm"
-                            .into(),
-                    ));
-                }
-                let spec: PlacementSpec = typed(envelope.spec, "spec")?;
+                let path_given = envelope.spec.pointer("/source/path").is_some();
+                let mut spec: PlacementSpec = typed(envelope.spec, "spec")?;
+                check_source(&mut spec, path_given)?;
                 check_selector(&spec.clusters, "spec.clusters")?;
                 check_source_and_customizations(&spec)?;
                 check_delivery(spec.rollout.as_ref(), &spec.freezes)?;
@@ -662,6 +716,85 @@ fn check_fleet_repository(spec: &RepositorySpec) -> Result<(), (String, String)>
         ));
     }
     check_delivery(spec.rollout.as_ref(), &spec.freezes)
+}
+
+/// The longest chart name taken (OCI's bound on a repository path component is about this).
+const MAX_CHART_NAME: usize = 250;
+
+/// What reading `spec.source` cannot check: a git folder (`repository`, `path`) or a chart
+/// (`chart`), never both; a chart's name and version range; and for a chart, `helm` set
+/// (`helm: {}` when not written) and no rollout, windows or freezes (they choose among a
+/// branch's commits, and a Helm repository has none: a chart's version moves with the fleet
+/// commit that pins it, which the fleet Repository's own rollout delivers wave by wave).
+fn check_source(spec: &mut PlacementSpec, path_given: bool) -> Result<(), (String, String)> {
+    let source = &mut spec.source;
+    let Some(chart) = &source.chart else {
+        if source.repository.is_none() {
+            return Err((
+                "spec.source.repository".into(),
+                "missing: a declared Repository (or fleet) and its path, or spec.source.chart".into(),
+            ));
+        }
+        return Ok(());
+    };
+    if source.repository.is_some() {
+        return Err((
+            "spec.source.repository".into(),
+            "a source is a git repository's folder or a chart from a Helm repository (spec.source.chart), not both"
+                .into(),
+        ));
+    }
+    if path_given {
+        return Err((
+            "spec.source.path".into(),
+            "a chart from a Helm repository has no path: the chart is the whole archive".into(),
+        ));
+    }
+    let name_ok = !chart.name.is_empty()
+        && chart.name.len() <= MAX_CHART_NAME
+        && !chart.name.starts_with(['.', '-', '_'])
+        && chart.name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if !name_ok {
+        return Err((
+            "spec.source.chart.name".into(),
+            format!("{:?} is not a chart name (letters, digits, '.', '-', '_')", chart.name),
+        ));
+    }
+    if chart.is_oci() && chart.name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err((
+            "spec.source.chart.name".into(),
+            format!("{:?}: an OCI repository name is lower-case", chart.name),
+        ));
+    }
+    if let Some(version) = &chart.version {
+        if version.trim().is_empty() {
+            return Err((
+                "spec.source.chart.version".into(),
+                "empty: leave it out for the newest release, or give a version or range".into(),
+            ));
+        }
+        flotilla_template::semver::Constraints::parse(version)
+            .map_err(|e| ("spec.source.chart.version".to_string(), e))?;
+    }
+    source.helm.get_or_insert_with(Helm::default);
+    let from_git = |field: &str| {
+        (
+            field.to_string(),
+            "a chart from a Helm repository has no commits to roll out along: pin spec.source.chart.version \
+             and let the fleet Repository's own rollout, windows and freezes deliver the change"
+                .to_string(),
+        )
+    };
+    if spec.rollout.is_some() {
+        return Err(from_git("spec.rollout"));
+    }
+    if !spec.windows.is_empty() {
+        return Err(from_git("spec.windows"));
+    }
+    if !spec.freezes.is_empty() {
+        return Err(from_git("spec.freezes"));
+    }
+    Ok(())
 }
 
 /// A placement's chart settings and customizations, as reading them cannot check.
@@ -829,8 +962,8 @@ mod tests {
             ),
             (
                 "path: x, chart: {url: 'https://charts.example.com/stable', name: nginx, version: '4.*'}}",
-                "spec.source.chart",
-                "not supported yet",
+                "spec.source.repository",
+                "not both",
             ),
             (
                 "path: x}\n  customizations:\n  - clusters: {}\n    values: {a: 1}",
@@ -850,6 +983,60 @@ mod tests {
             assert_eq!((errors[0].file.as_str(), errors[0].field.as_str()), ("fleet/p.yaml", field), "{replacement}");
             assert!(errors[0].message.contains(message), "{replacement}: {}", errors[0]);
         }
+    }
+
+    #[test]
+    fn a_chart_from_a_helm_repository_is_read_with_helm_settings() {
+        let source = |text: &str| PLACEMENT.replace("{repository: store-app, path: deploy}", text);
+        let (f, errors) = fleet(&[(
+            "fleet/p.yaml",
+            &source("{chart: {url: 'https://charts.example.com/stable', name: ingress-nginx, version: '4.11.*'}}"),
+        )]);
+        assert_eq!(errors, []);
+        let s = &f.placements[0].spec.source;
+        let chart = s.chart.as_ref().unwrap();
+        assert_eq!(
+            (chart.url.as_str(), chart.name.as_str(), chart.version.as_deref()),
+            ("https://charts.example.com/stable", "ingress-nginx", Some("4.11.*"))
+        );
+        assert_eq!(s.repository(), None);
+        assert_eq!(s.helm, Some(Helm::default()), "a chart renders with its own values when helm is not written");
+        assert_eq!(s.location(), "https://charts.example.com/stable/ingress-nginx");
+        assert!(!chart.is_oci());
+
+        let (f, errors) = fleet(&[(
+            "fleet/p.yaml",
+            &source(
+                "{chart: {url: 'oci://127.0.0.1:5000/charts', name: podinfo}, helm: {releaseName: web, valuesFiles: [values-prod.yaml]}}\n  customizations:\n  - clusters: {}\n    values: {a: 1}",
+            ),
+        )]);
+        assert_eq!(errors, []);
+        assert!(f.placements[0].spec.source.chart.as_ref().unwrap().is_oci());
+
+        for (text, field, message) in [
+            ("{chart: {url: 'ftp://x/y', name: a}}", "spec.source.chart.url", "is not a chart repository URL"),
+            ("{chart: {url: 'https://x', name: 'a/b'}}", "spec.source.chart.name", "is not a chart name"),
+            ("{chart: {url: 'oci://x/y', name: Nginx}}", "spec.source.chart.name", "lower-case"),
+            (
+                "{chart: {url: 'https://x', name: a, version: '>>1'}}",
+                "spec.source.chart.version",
+                "improper constraint",
+            ),
+            ("{chart: {url: 'https://x', name: a, version: ''}}", "spec.source.chart.version", "empty"),
+            ("{chart: {url: 'https://x', name: a}, path: charts/a}", "spec.source.path", "has no path"),
+            ("{chart: {url: 'https://x'}}", "spec.source.chart", "missing field `name`"),
+            ("{path: deploy}", "spec.source.repository", "missing"),
+        ] {
+            let (f, errors) = fleet(&[("fleet/p.yaml", &source(text))]);
+            assert!(f.placements.is_empty(), "{text}");
+            assert_eq!(errors.len(), 1, "{text}: {errors:?}");
+            assert_eq!(errors[0].field, field, "{text}: {}", errors[0]);
+            assert!(errors[0].message.contains(message), "{text}: {}", errors[0]);
+        }
+        let rollout = source("{chart: {url: 'https://x', name: a}}\n  rollout: {waves: [{name: all}]}");
+        let (_, errors) = fleet(&[("fleet/p.yaml", &rollout)]);
+        assert_eq!(errors[0].field, "spec.rollout");
+        assert!(errors[0].message.contains("no commits to roll out along"), "{}", errors[0]);
     }
 
     #[test]
@@ -995,7 +1182,7 @@ mod tests {
         assert!(errors[0].message.contains("\"Store_App\" is not a DNS-1123 subdomain"), "{}", errors[0]);
         let (f, errors) = fleet(&[("fleet/p.yaml", PLACEMENT)]);
         assert_eq!(errors, []);
-        assert_eq!(f.placements[0].spec.source.repository, "store-app");
+        assert_eq!(f.placements[0].spec.source.repository(), Some("store-app"));
         assert_eq!(f.placements[0].name(), "bt");
     }
 

@@ -10,7 +10,8 @@
 //! `helm template`), over flotilla-template's Go templates and Sprig.
 //!
 //! [`manifests`] turns the text into objects: documents split, hooks set aside, Helm's install
-//! order.
+//! order. [`repo`] is what a chart from a Helm repository needs that is not IO: the index read,
+//! the version chosen, an OCI manifest read, the archive checked against its digest.
 //!
 //! What it is not yet: `values.schema.json` is not checked; Sprig's key and certificate
 //! functions fail when called; `now` is [`Options::now_unix`] and times are formatted in UTC
@@ -20,6 +21,7 @@ pub mod archive;
 pub mod chart;
 pub mod funcs;
 pub mod manifests;
+pub mod repo;
 pub mod strvals;
 pub mod values;
 
@@ -163,7 +165,17 @@ pub struct Rendered {
 
 /// Renders the chart in folder `dir` of `snapshot`.
 pub fn render(snapshot: &Snapshot, dir: &str, options: &Options) -> Result<Rendered, Error> {
-    let mut chart = chart::load(snapshot, dir)?;
+    render_loaded(chart::load(snapshot, dir)?, options)
+}
+
+/// Renders a packed chart whose files are `snapshot` (a chart from a Helm repository, unpacked
+/// by [`repo::unpack`]): read as Helm reads an archive, without `.helmignore`.
+pub fn render_packed(snapshot: &Snapshot, options: &Options) -> Result<Rendered, Error> {
+    render_loaded(chart::load_unpacked(snapshot)?, options)
+}
+
+/// Renders a chart as read: its `kubeVersion` checked, its dependencies processed.
+fn render_loaded(mut chart: Chart, options: &Options) -> Result<Rendered, Error> {
     // `helm template` (the install action) checks the chart's `kubeVersion`, the top chart's only.
     if let Some(required) = chart.metadata.get("kubeVersion").map(chart::scalar_text).filter(|r| !r.is_empty()) {
         let version = format!("v{}", options.kube_version.trim_start_matches('v'));

@@ -10,6 +10,8 @@
 //!   `/`, then a name) and values (`IsQualifiedName`, `IsValidLabelValue`).
 //! - [`GitUrl`]: what git fetches: `https`, `http`, `git`, `ssh` and `file` URLs, and the
 //!   scp-like `user@host:path` that git reads as ssh (`git@github.com:org/repo.git`).
+//! - [`ChartUrl`]: where a Helm chart is published: `https`/`http` chart repositories and `oci`
+//!   registries.
 //! - [`CommitId`]: a full git object id, SHA-1 (40) or SHA-256 (64) lower-case hex digits.
 //!
 //! Not names that only look alike: a namespace glob of a scope (`bt-*`) and a token's pattern
@@ -171,6 +173,26 @@ name!(
                     && user_host.split_once('@').is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
             });
         with_scheme || scp_like
+    }
+);
+
+name!(
+    /// Where a Helm chart is published: a chart repository (`https://` or `http://`, the folder
+    /// of its `index.yaml`) or an OCI registry (`oci://host[:port]/path`). A host, then nothing
+    /// that a URL cannot hold (no spaces, no fragment).
+    ChartUrl,
+    "is not a chart repository URL (https://HOST/PATH, http://HOST/PATH or oci://HOST/PATH)",
+    |url| {
+        const SCHEMES: [&str; 3] = ["https://", "http://", "oci://"];
+        SCHEMES.iter().any(|s| {
+            url.strip_prefix(s).is_some_and(|rest| {
+                let host = rest.split(['/', '?']).next().unwrap_or_default();
+                !host.is_empty()
+                    && !host.contains('@')
+                    && rest.bytes().all(|b| b.is_ascii_graphic() && b != b'#' && b != b'\\')
+                    && (*s != "oci://" || !rest.contains('?'))
+            })
+        })
     }
 );
 
@@ -341,6 +363,16 @@ mod tests {
         }
         for url in ["", "https://", "/srv/r", "h:r", "@h:r", "git@:r", "git@h:", "ftp://h/r", "a/git@h:r"] {
             assert!(GitUrl::check(url).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn chart_urls_name_a_host() {
+        for url in ["https://charts.example.com/stable", "http://127.0.0.1:8080", "oci://ghcr.io/org/charts"] {
+            assert_eq!(ChartUrl::check(url), Ok(()), "{url}");
+        }
+        for url in ["", "https://", "oci://", "ftp://h/x", "https://u:p@h/x", "https://h/a b", "oci://h/x?y", "h/x"] {
+            assert!(ChartUrl::check(url).is_err(), "{url}");
         }
     }
 

@@ -133,7 +133,8 @@ impl Options {
 }
 
 /// Renders `placement` from `source` (the snapshot of its source repository at the commit to
-/// apply) for the cluster `identity`, with the default [`Options`].
+/// apply; for a chart from a Helm repository, the chart's files, [`crate::helm::repo::unpack`])
+/// for the cluster `identity`, with the default [`Options`].
 pub fn render(placement: &Placement, source: &Snapshot, identity: &ClusterIdentity) -> Result<Rendered, Error> {
     render_with(placement, source, identity, &Options::default())
 }
@@ -158,7 +159,7 @@ pub fn render_with(
         }
         let objects = kustomize::build_with(source, &spec.source.path, &options.budget).map_err(|e| Error::Source {
             placement: placement.name().to_string(),
-            repository: spec.source.repository.to_string(),
+            repository: spec.source.repository().unwrap_or_default().to_string(),
             path: spec.source.path.clone(),
             source: Box::new(e),
         })?;
@@ -219,7 +220,7 @@ fn chart_error(placement: &Placement, field: &str, message: String) -> Error {
         placement: placement.name().to_string(),
         file: placement.file.clone(),
         field: field.to_string(),
-        at: format!("{}:{}", placement.spec.source.repository, placement.spec.source.path),
+        at: placement.spec.source.location(),
         message,
     }
 }
@@ -301,9 +302,17 @@ fn chart_objects(
     identity: &ClusterIdentity,
     options: &Options,
 ) -> Result<(Vec<Value>, Option<Vec<Value>>), Error> {
-    let path = &placement.spec.source.path;
+    let packed = placement.spec.source.chart.is_some();
+    // A chart from a Helm repository is the whole snapshot (its archive's files).
+    let path = if packed { "" } else { placement.spec.source.path.as_str() };
     if !is_chart(source, path) {
-        return Err(chart_error(placement, "spec.source.helm", format!("no Chart.yaml in {path}: not a Helm chart")));
+        let message = if packed {
+            "the archive has no Chart.yaml: not a Helm chart".to_string()
+        } else {
+            format!("no Chart.yaml in {path}: not a Helm chart")
+        };
+        let field = if packed { "spec.source.chart" } else { "spec.source.helm" };
+        return Err(chart_error(placement, field, message));
     }
     let values = chart_values(placement, helm, source, identity)?;
     let mut helm_options = helm::Options {
@@ -317,9 +326,12 @@ fn chart_objects(
         // new digest on every poll. A commit's time would do, once the render is given one.
         now_unix: 0,
     };
-    let fail = |message: String| chart_error(placement, "spec.source.path", message);
+    let field = if packed { "spec.source.chart" } else { "spec.source.path" };
+    let fail = |message: String| chart_error(placement, field, message);
     let objects = |helm_options: &helm::Options| {
-        let rendered = helm::render(source, path, helm_options).map_err(|e| fail(e.to_string()))?;
+        let rendered =
+            if packed { helm::render_packed(source, helm_options) } else { helm::render(source, path, helm_options) }
+                .map_err(|e| fail(e.to_string()))?;
         let objects = helm::manifests::manifests(&rendered).map_err(|e| fail(e.to_string()))?.in_apply_order();
         if objects.len() > options.budget.max_objects {
             return Err(fail(format!(
@@ -516,13 +528,13 @@ pub fn fleet_view(
     let repositories: Vec<Value> = selection
         .placements
         .iter()
-        .filter_map(|p| fleet.repository(&p.spec.source.repository))
+        .filter_map(|p| p.spec.source.repository().and_then(|r| fleet.repository(r)))
         .map(|r| named(r.name(), spec(&r.spec)))
         .collect();
     let renders: Vec<Value> = selection
         .placements
         .iter()
-        .filter(|p| p.spec.source.repository == FLEET_REPOSITORY)
+        .filter(|p| p.spec.source.repository() == Some(FLEET_REPOSITORY))
         .map(|p| {
             let rendered = render_with(p, snapshot, &selection.identity, options)
                 .map_or_else(|e| format!("error: {e}"), |r| r.digest.to_string());
@@ -991,6 +1003,62 @@ mod tests {
         chart.spec.source.helm = Some(Helm::default());
         let e = render(&chart, &src, &identity()).unwrap_err().to_string();
         assert!(e.contains("field spec.source.helm: src:app: no Chart.yaml in app"), "{e}");
+    }
+
+    #[test]
+    fn a_chart_from_a_helm_repository_renders_from_its_archive_as_from_a_folder() {
+        let (folder_placement, src) = chart_placement("");
+        // The same chart, packed as `helm package` packs it, and a placement naming it by URL.
+        let files: Vec<(String, String)> = src
+            .entries()
+            .filter_map(|(path, _)| {
+                let rel = path.strip_prefix("charts/web/")?;
+                Some((format!("web/{rel}"), String::from_utf8(src.read(path).unwrap().to_vec()).unwrap()))
+            })
+            .collect();
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        let archive = crate::helm::archive::tests::tgz(&files);
+        let chart = crate::helm::repo::unpack(&archive).unwrap();
+        let mut fleet = Snapshot::new();
+        fleet.insert_file(
+            "fleet/p.yaml",
+            "apiVersion: flotilla.dev/v1alpha1\nkind: Placement\nmetadata: {name: web}\nspec:\n  source:\n    chart: {url: 'https://charts.example.com/stable', name: web, version: 0.1.*}\n    helm:\n      releaseName: shop\n      values: {store: '${cluster.name}', replicas: 2, note: '$${cluster.name}'}\n      valuesFiles: [values-prod.yaml]\n  clusters: {}\n  namespace: bt\n  substitute: true\n  customizations:\n  - clusters: {matchLabels: {region: eu}}\n    values: {replicas: 3, resources: {limits: {memory: null}}}\n",
+        );
+        let (f, errors) = Fleet::from_snapshot(&fleet);
+        assert_eq!(errors, []);
+        let p = f.placements[0].clone();
+        for who in [store("store-1", "eu"), store("store-2", "us")] {
+            let packed = render(&p, &chart, &who).unwrap();
+            assert_eq!(packed.objects, render(&folder_placement, &src, &who).unwrap().objects, "{}", who.name);
+            let key = RenderKey::new(1, &p, 7, &who, &Options::default());
+            assert!(key.chart.is_some(), "a chart's key holds what it reads of the cluster");
+            assert_eq!(
+                prepare(&p, &chart, &who, &Options::default()).unwrap().digest_for(&p, &who).unwrap(),
+                packed.digest
+            );
+        }
+
+        // A packed chart is read as Helm reads an archive: its .helmignore does not apply.
+        let mut ignoring = chart.clone();
+        ignoring.insert_file(".helmignore", "templates/service.yaml\n");
+        assert_eq!(render(&p, &ignoring, &store("store-1", "eu")).unwrap().objects.len(), 3);
+
+        // Errors name the chart and the field that brought it.
+        let mut bad = chart.clone();
+        bad.insert_file("templates/bad.yaml", "{{ fail \"no\" }}");
+        assert_eq!(
+            render(&p, &bad, &store("store-1", "eu")).unwrap_err().to_string(),
+            "placement web (fleet/p.yaml): field spec.source.chart: https://charts.example.com/stable/web: execution error at (web/templates/bad.yaml:1:3): no"
+        );
+        let e = render(&p, &Snapshot::new(), &store("store-1", "eu")).unwrap_err().to_string();
+        assert!(
+            e.contains("field spec.source.chart: https://charts.example.com/stable/web: the archive has no Chart.yaml"),
+            "{e}"
+        );
+        let mut no_values = chart.clone();
+        no_values.insert_file("values-prod.yaml", "[1]\n");
+        let e = render(&p, &no_values, &store("store-1", "eu")).unwrap_err().to_string();
+        assert!(e.contains("field spec.source.helm.valuesFiles[0]: https://charts.example.com/stable/web: values-prod.yaml: values must be a mapping"), "{e}");
     }
 
     #[test]

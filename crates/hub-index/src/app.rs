@@ -29,6 +29,9 @@ use crate::store::{self, Incoming, Ingested, Store};
 pub struct Options {
     pub db: String,
     pub fleet: flotilla_git::Source,
+    /// Credentials for the Helm chart repositories and registries placements name
+    /// (`--chart-credentials-file`); none: charts are fetched anonymously.
+    pub chart_credentials: Option<flotilla_git::Credentials>,
     pub listen: SocketAddr,
     /// Tokens (one per line) accepted for reading, besides those the store issued.
     pub viewer_token_file: Option<PathBuf>,

@@ -12,6 +12,10 @@
 //! run if one repository's environment branch were at another commit (the preview of a merge,
 //! see `preview`), with the same memo.
 //!
+//! A placement's chart from a Helm repository (`source.chart`) is fetched as the agent fetches it
+//! (`flotilla-charts`, cached by digest beside the git cache), once per load: its "head" is the
+//! digest of the archive the range takes now, which is what agents report as its source commit.
+//!
 //! It never connects to a cluster and never writes to git. It is not the report index (see
 //! `index`), and it keeps no state between loads except what [`FleetView::keep_renders_from`]
 //! carries over and the arrivals the hub sets on it ([`FleetView::set_arrivals`]). Loading is blocking IO; the server runs it off the async runtime.
@@ -21,7 +25,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use flotilla_core::fleet::{ClusterIdentity, FLEET_REPOSITORY, Fleet, Object, Placement, Policy, VerifyMode};
+use flotilla_core::fleet::{ChartRef, ClusterIdentity, FLEET_REPOSITORY, Fleet, Object, Placement, Policy, VerifyMode};
 use flotilla_core::render::{self, Prepared, RenderKey, Rendered};
 use flotilla_core::report::Kubernetes;
 use flotilla_core::rollout::{self, Arrival, Arrivals};
@@ -378,6 +382,8 @@ pub struct FleetView {
     /// By repository name (`fleet` included).
     promotions: BTreeMap<String, crate::api::Promotion>,
     cache: Cache,
+    /// Charts from Helm repositories, fetched as agents fetch them.
+    charts: flotilla_charts::Charts,
     memo: Mutex<Memo>,
 }
 
@@ -402,6 +408,7 @@ impl Clone for FleetView {
             clusters: self.clusters.clone(),
             promotions: self.promotions.clone(),
             cache: self.cache.clone(),
+            charts: self.charts.clone(),
             memo: Mutex::new(self.memo().clone()),
         }
     }
@@ -417,7 +424,19 @@ impl FleetView {
     /// branch, a broken fleet document or a source that cannot be fetched is kept on its
     /// environment or placement, and the rest is loaded.
     pub fn load(cache_dir: &Path, fleet: &Source, environments: &[&str]) -> Result<FleetView, Error> {
+        FleetView::load_with_charts(cache_dir, fleet, None, environments)
+    }
+
+    /// [`FleetView::load`], fetching the charts placements name from Helm repositories with
+    /// `chart_credentials` (the hub's `--chart-credentials-file`), cached in `CACHE_DIR/charts`.
+    pub fn load_with_charts(
+        cache_dir: &Path,
+        fleet: &Source,
+        chart_credentials: Option<flotilla_git::Credentials>,
+        environments: &[&str],
+    ) -> Result<FleetView, Error> {
         let cache = Cache::new(cache_dir);
+        let charts = flotilla_charts::Charts::new(cache_dir.join("charts")).with_credentials(chart_credentials);
         let url = fleet.url.clone();
         cache.fetch(fleet, &["*"]).map_err(|source| Error::Fetch { source })?;
         let mut wanted: Vec<String> = environments.iter().map(ToString::to_string).collect();
@@ -436,6 +455,7 @@ impl FleetView {
             clusters: Vec::new(),
             promotions: BTreeMap::new(),
             cache: cache.clone(),
+            charts,
             memo: Mutex::new(Memo::default()),
         };
         // Declared clusters may name environments not asked for: their agents read those too.
@@ -496,10 +516,10 @@ impl FleetView {
         let mut needed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for environment in self.environments.values() {
             for placement in &environment.fleet.placements {
-                let repo_name = &placement.spec.source.repository;
-                if repo_name == FLEET_REPOSITORY {
+                // The fleet repository is fetched already; a chart is no git repository.
+                let Some(repo_name) = placement.spec.source.repository().filter(|r| *r != FLEET_REPOSITORY) else {
                     continue;
-                }
+                };
                 if let Some(repo) = environment.fleet.repository(repo_name) {
                     for source_env in source_environments(environment) {
                         needed.entry(repo.url().to_string()).or_default().insert(repo.branch(&source_env));
@@ -528,7 +548,21 @@ impl FleetView {
                 .placements
                 .iter()
                 .map(|placement| {
-                    let other_environments = if placement.spec.source.repository == FLEET_REPOSITORY {
+                    if let Some(chart) = &placement.spec.source.chart {
+                        // One version for every environment: the range's, now.
+                        let at = self.chart_source(placement, chart);
+                        let source = PlacementSource {
+                            placement: placement.clone(),
+                            repository: chart.location(),
+                            other_environments: source_environments(environment)
+                                .filter(|e| *e != name)
+                                .map(|e| (e, at.clone()))
+                                .collect(),
+                            source: at,
+                        };
+                        return (placement.name().to_string(), source);
+                    }
+                    let other_environments = if placement.spec.source.is_fleet() {
                         BTreeMap::new()
                     } else {
                         source_environments(environment)
@@ -541,7 +575,7 @@ impl FleetView {
                     };
                     let source = PlacementSource {
                         placement: placement.clone(),
-                        repository: placement.spec.source.repository.to_string(),
+                        repository: placement.spec.source.repository().unwrap_or_default().to_string(),
                         source: self.source_at(environment, placement, &name),
                         other_environments,
                     };
@@ -555,7 +589,9 @@ impl FleetView {
     /// Where a placement of `environment`'s fleet branch takes its source for clusters of
     /// `source_env`, as the agent's `locate` and verification decide it.
     fn source_at(&self, environment: &Environment, placement: &Placement, source_env: &str) -> SourceAt {
-        let repo_name = &placement.spec.source.repository;
+        let Some(repo_name) = placement.spec.source.repository() else {
+            return SourceAt { error: Some("no source repository".into()), ..SourceAt::default() };
+        };
         if repo_name == FLEET_REPOSITORY {
             // The agent renders from the fleet commit it read the placement from.
             return SourceAt {
@@ -593,6 +629,40 @@ impl FleetView {
             }
         }
         at
+    }
+
+    /// Where a chart placement's chart stands: the archive its range takes now, as its head
+    /// (what its agents report as their source commit), or why it cannot be fetched in the
+    /// agent's words.
+    fn chart_source(&self, placement: &Placement, chart: &ChartRef) -> SourceAt {
+        match self.chart_at(chart) {
+            Ok((url, head)) => SourceAt { url: Some(url), head: Some(head), ..SourceAt::default() },
+            Err(e) => SourceAt {
+                url: Some(chart.location()),
+                error: Some(format!(
+                    "placement {} ({}): field spec.source.chart: {e}",
+                    placement.name(),
+                    placement.file
+                )),
+                ..SourceAt::default()
+            },
+        }
+    }
+
+    /// The chart `chart` names, fetched once per view (blocking): its location and digest; its
+    /// files are in the memo's snapshots under them.
+    fn chart_at(&self, chart: &ChartRef) -> Result<(String, CommitId), String> {
+        let key = format!("{}\n{}\n{}", chart.url, chart.name, chart.version.as_deref().unwrap_or_default());
+        if let Some(found) = self.memo().charts.get(&key).cloned() {
+            return found;
+        }
+        let location = chart.location();
+        let fetched = self.charts.fetch(chart).map_err(|e| e.to_string()).map(|fetched| {
+            self.memo().snapshots.insert((location.clone(), fetched.id), Arc::new(fetched.snapshot));
+            (location, fetched.id)
+        });
+        self.memo().charts.insert(key, fetched.clone());
+        fetched
     }
 
     /// For the fleet repository and every declared repository: what dev has that prod has not.
@@ -883,7 +953,7 @@ impl FleetView {
                 Expected::rendered(
                     name,
                     head,
-                    self.digest(scenario.fleet_commit, placement, url, head, &selection.identity, options),
+                    self.digest(scenario.fleet_commit, placement, &url, head, &selection.identity, options),
                 )
             })
             .collect()
@@ -903,7 +973,7 @@ impl FleetView {
             return Err(format!("placement {placement:?} would not select cluster {}", identity.name));
         };
         let (url, head) = self.preview_source(scenario, placement, &selection.identity.environment)?;
-        let snapshot = self.snapshot(url, head)?;
+        let snapshot = self.snapshot(&url, head)?;
         let rendered = self.render(placement, &snapshot, &selection.identity, head, options)?;
         Ok((head, rendered.objects))
     }
@@ -969,18 +1039,24 @@ impl FleetView {
     /// Where `placement` takes its source in `scenario` for clusters whose source environment is
     /// `source_env`: the moved branch's commit, the fleet commit for the fleet repository, else
     /// the head the view fetched.
-    fn preview_source<'a>(
-        &'a self,
-        scenario: &'a Scenario,
+    fn preview_source(
+        &self,
+        scenario: &Scenario,
         placement: &Placement,
         source_env: &str,
-    ) -> Result<(&'a str, CommitId), String> {
-        let repo_name = &placement.spec.source.repository;
-        if repo_name == FLEET_REPOSITORY {
-            return Ok((&self.fleet_url, scenario.fleet_commit));
+    ) -> Result<(String, CommitId), String> {
+        if let Some(chart) = &placement.spec.source.chart {
+            // The range's version now, whatever the scenario moves.
+            return self.chart_at(chart).map_err(|e| {
+                format!("placement {} ({}): field spec.source.chart: {e}", placement.name(), placement.file)
+            });
         }
-        if *repo_name == scenario.repository && source_env == scenario.environment {
-            return Ok((&scenario.url, scenario.commit));
+        let repo_name = placement.spec.source.repository().unwrap_or_default();
+        if repo_name == FLEET_REPOSITORY {
+            return Ok((self.fleet_url.clone(), scenario.fleet_commit));
+        }
+        if repo_name == scenario.repository && source_env == scenario.environment {
+            return Ok((scenario.url.clone(), scenario.commit));
         }
         let repo = self.scenario_fleet(scenario).source_repository(repo_name)?;
         let (url, branch) = (repo.url(), repo.branch(source_env));
@@ -990,7 +1066,7 @@ impl FleetView {
         if let Some(error) = &state.error {
             return Err(error.clone());
         }
-        state.head.map(|head| (url, head)).ok_or_else(|| format!("{url}: branch {branch:?} has no head"))
+        state.head.map(|head| (url.to_string(), head)).ok_or_else(|| format!("{url}: branch {branch:?} has no head"))
     }
 
     /// How many times a placement was rendered, or its render substituted for a cluster, since
@@ -1004,13 +1080,16 @@ impl FleetView {
     /// commit renders nothing again.
     pub fn keep_renders_from(&self, previous: &FleetView) {
         let fleet_heads: HashSet<CommitId> = self.environments.values().filter_map(|e| e.fleet_head).collect();
+        // Branch heads, and the charts' digests (a chart's files are this view's already).
+        let charts = self.environments.values().flat_map(|e| e.placements.values()).filter_map(|p| p.source.head);
         let heads: HashSet<CommitId> =
-            self.branches.values().flat_map(BTreeMap::values).filter_map(|b| b.head).collect();
+            self.branches.values().flat_map(BTreeMap::values).filter_map(|b| b.head).chain(charts).collect();
         let current = |key: &RenderKey<CommitId>| fleet_heads.contains(&key.fleet) && heads.contains(&key.source);
         let kept = {
             let old = previous.memo();
             Memo {
                 snapshots: old.snapshots.iter().filter(|((_, c), _)| heads.contains(c)).map(clone_pair).collect(),
+                charts: HashMap::new(),
                 sources: old.sources.iter().filter(|(k, v)| current(k) && v.is_ok()).map(clone_pair).collect(),
                 digests: old.digests.iter().filter(|((k, _), v)| current(k) && v.is_ok()).map(clone_pair).collect(),
                 renders: 0,
@@ -1161,6 +1240,9 @@ fn declared_clusters(environments: &BTreeMap<String, Environment>) -> Vec<Declar
 #[derive(Debug, Clone, Default)]
 struct Memo {
     snapshots: HashMap<(String, CommitId), Arc<Snapshot>>,
+    /// Charts from Helm repositories, fetched once per view: by URL, name and range, the
+    /// location and digest (whose files are in `snapshots`).
+    charts: HashMap<String, Result<(String, CommitId), String>>,
     sources: HashMap<RenderKey<CommitId>, Result<Prepared, String>>,
     /// By render key and the values of the variables it substitutes.
     digests: HashMap<(RenderKey<CommitId>, render::Values), Result<String, String>>,

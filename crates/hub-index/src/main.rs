@@ -195,6 +195,10 @@ struct ServeArgs {
     /// A credentials file for the git repositories (user:token, a bearer token, or an SSH key).
     #[arg(long)]
     credentials_file: Option<PathBuf>,
+    /// A credentials file for the Helm chart repositories and OCI registries placements name
+    /// (user:token, or a bearer token), sent to their own hosts only.
+    #[arg(long)]
+    chart_credentials_file: Option<PathBuf>,
     /// A cluster whose last report is older than this is offline (three agent polls).
     #[arg(long, default_value = hub_index::index::OFFLINE_AFTER, value_parser = parse_duration)]
     offline_after: Duration,
@@ -443,9 +447,12 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     if let Some(file) = &args.credentials_file {
         fleet.credentials = Some(flotilla_git::Credentials::from_file(file)?);
     }
+    let chart_credentials =
+        args.chart_credentials_file.as_deref().map(flotilla_git::Credentials::from_file).transpose()?;
     let options = hub_index::server::Options {
         db: args.db.db,
         fleet,
+        chart_credentials,
         listen: args.listen,
         viewer_token_file: args.viewer_token_file,
         open_on_loopback: args.open_on_loopback,

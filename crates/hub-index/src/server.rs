@@ -127,9 +127,10 @@ async fn fleet_loop(hub: Arc<Hub>) {
     loop {
         let (cache, source, environments) =
             (hub.options.cache_dir.clone(), hub.options.fleet.clone(), hub.options.environments.clone());
+        let chart_credentials = hub.options.chart_credentials.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             let environments: Vec<&str> = environments.iter().map(String::as_str).collect();
-            FleetView::load(&cache, &source, &environments)
+            FleetView::load_with_charts(&cache, &source, chart_credentials, &environments)
         })
         .await;
         match loaded {

@@ -179,10 +179,10 @@ fn independent(world: &World, identity: &ClusterIdentity, placement: &str) -> (S
     let (model, _) = Fleet::from_snapshot(&fleet_snapshot);
     let selection = model.select(identity);
     let p = selection.placements.iter().find(|p| p.name() == placement).expect("the placement selects the cluster");
-    let (commit, snapshot) = if p.spec.source.repository == "fleet" {
+    let (commit, snapshot) = if p.spec.source.repository() == Some("fleet") {
         (fleet_commit, fleet_snapshot.clone())
     } else {
-        let repo = model.repository(&p.spec.source.repository).unwrap();
+        let repo = model.repository(p.spec.source.repository().unwrap()).unwrap();
         let branch = repo.branch(&selection.identity.environment);
         let source = Source::new(repo.url());
         let commit = cache.fetch(&source, &[&branch]).unwrap().heads[&branch];

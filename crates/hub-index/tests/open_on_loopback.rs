@@ -14,6 +14,7 @@ fn options(dir: &std::path::Path, daemon: &GitDaemon, listen: &str, open: bool) 
     Options {
         db: format!("sqlite:{}", dir.join(if open { "open.db" } else { "closed.db" }).display()),
         fleet: flotilla_git::Source::new(daemon.url("fleet")),
+        chart_credentials: None,
         listen: listen.parse().unwrap(),
         viewer_token_file: None,
         open_on_loopback: open,

@@ -146,7 +146,7 @@ fn render(world: &World, fleet_ref: &str, app_ref: &str, who: &ClusterIdentity, 
         assert_eq!(errors, []);
         let selection = model.select(who);
         let p = selection.placements.iter().find(|p| p.name() == placement).expect("selected");
-        let (commit, snapshot) = if p.spec.source.repository == "fleet" {
+        let (commit, snapshot) = if p.spec.source.repository() == Some("fleet") {
             (fleet_commit, fleet_snapshot.clone())
         } else {
             let app = Source::new(world.app_url.clone());

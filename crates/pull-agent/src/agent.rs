@@ -4,7 +4,9 @@
 //! verified or rendered is reported and not applied, and the cluster keeps its last good state.
 //!
 //! Fetches of the fleet and the sources are retried with backoff while the git server cannot be
-//! reached; after that the placement reports `SourceUnreachable` (the fleet, an error).
+//! reached; after that the placement reports `SourceUnreachable` (the fleet, an error). A chart
+//! from a Helm repository (`source.chart`) is fetched with `flotilla-charts` (cached by digest in
+//! `stateDir/charts`), retried alike; its archive's digest is its source commit.
 //!
 //! Not the daemon loop, the hub client or the spool (see [`crate::daemon`]).
 
@@ -386,7 +388,7 @@ async fn reconcile_placements(
     for placement in &selection.placements {
         let slot = outcomes.len();
         outcomes.push(None);
-        let located = match locate(at, &selection.identity, placement) {
+        let located = match locate(config, at, &selection.identity, placement) {
             Ok(located) => located,
             Err(report) => {
                 outcomes[slot] = Some(Outcome { report: *report, plan: None });
@@ -667,7 +669,7 @@ pub fn render(config: &Config, only: Option<&str>, git_ref: Option<&str>) -> Res
         .iter()
         .filter(|p| only.is_none_or(|name| p.name() == name))
         .map(|p| {
-            locate(&at, &selection.identity, p)
+            locate(config, &at, &selection.identity, p)
                 .and_then(|l| render_located(config, &options, &at, &selection.identity, p, &l))
         })
         .collect();
@@ -703,9 +705,12 @@ fn failed(placement: &str, state: SyncState, message: String) -> PlacementReport
     }
 }
 
-/// Where a placement's source stands: its repository (`None`: the fleet repository) and commit.
+/// Where a placement's source stands: its repository (`None`: the fleet repository, or a chart)
+/// and commit (for a chart, its archive's digest).
 struct Located<'f> {
     source: Option<(Source, &'f flotilla_core::fleet::Repository)>,
+    /// A chart from a Helm repository, fetched.
+    chart: Option<flotilla_charts::Fetched>,
     /// The environment's branch of the source repository (empty when a commit was asked for).
     branch: String,
     commit: CommitId,
@@ -979,16 +984,61 @@ async fn applied(cluster: &mut Cluster, namespace: &str, key: &[u8], placement: 
     inventory.commit.parse::<CommitId>().ok()
 }
 
-/// Fetches a placement's source at its environment's branch: the commit to render, or the
-/// report of why it cannot be known.
+/// Fetches a chart, trying again while its repository cannot be reached or says it failed, as
+/// [`retrying_git`] does.
+fn retrying_chart(
+    fetch: impl FnMut() -> Result<flotilla_charts::Fetched, flotilla_charts::Error>,
+) -> Result<flotilla_charts::Fetched, flotilla_charts::Error> {
+    let retries = usize::try_from(GIT_ATTEMPTS - 1).expect("a few attempts");
+    let backoff = ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(250))
+        .with_factor(2.0)
+        .with_max_times(retries)
+        .with_jitter();
+    fetch.retry(backoff).sleep(std::thread::sleep).when(flotilla_charts::Error::is_transient).call()
+}
+
+/// Where charts from Helm repositories are fetched and cached (`stateDir/charts`), with
+/// agent.yaml's `charts.credentialsFile`.
+fn charts(config: &Config) -> Result<flotilla_charts::Charts, String> {
+    let credentials = config
+        .charts_credentials_file
+        .as_deref()
+        .map(Credentials::from_file)
+        .transpose()
+        .map_err(|e| format!("charts.credentialsFile: {e}"))?;
+    Ok(flotilla_charts::Charts::new(config.state_dir.join("charts")).with_credentials(credentials))
+}
+
+/// Fetches a placement's source at its environment's branch (or its chart, at the version its
+/// range takes now): the commit to render, or the report of why it cannot be known.
 fn locate<'f>(
+    config: &Config,
     at: &'f FleetAt,
     identity: &ClusterIdentity,
     placement: &Placement,
 ) -> Result<Located<'f>, Box<PlacementReport>> {
     let name = placement.name();
-    let repo_name = &placement.spec.source.repository;
     let fail = |state, message: String| Box::new(failed(name, state, message));
+    if let Some(chart) = &placement.spec.source.chart {
+        let said = |e: String| format!("placement {name} ({}): field spec.source.chart: {e}", placement.file);
+        if config.sources_verify == crate::config::VerifyMode::Enforce {
+            // The floor holds for every source: a chart carries no signature this agent checks.
+            let why = "agent.yaml's sources.verify is enforce, and a chart from a Helm repository has no signed commit \
+                       (provenance files are not checked)";
+            return Err(fail(SyncState::VerificationFailed, said(why.into())));
+        }
+        let charts = charts(config).map_err(|e| fail(SyncState::Failed, said(e)))?;
+        let fetched = retrying_chart(|| charts.fetch(chart)).map_err(|e| {
+            let state = if e.is_unreachable() { SyncState::SourceUnreachable } else { SyncState::Failed };
+            fail(state, said(e.to_string()))
+        })?;
+        let commit = fetched.id;
+        return Ok(Located { source: None, chart: Some(fetched), branch: String::new(), commit, deep: false });
+    }
+    let Some(repo_name) = placement.spec.source.repository() else {
+        return Err(fail(SyncState::Failed, format!("placement {name}: no source repository and no chart")));
+    };
     // A rollout or windows may choose an older commit than the tip: the whole branch then.
     let spec = &placement.spec;
     let deep = spec.rollout.as_ref().is_some_and(|r| !r.waves.is_empty())
@@ -998,11 +1048,11 @@ fn locate<'f>(
         // The fleet repository was read already, at the commit the placement came from; its
         // branch's history is fetched for a rollout (not when a commit was asked for).
         let Some(branch) = at.branch.as_deref().filter(|_| deep) else {
-            return Ok(Located { source: None, branch: String::new(), commit: at.commit, deep: false });
+            return Ok(Located { source: None, chart: None, branch: String::new(), commit: at.commit, deep: false });
         };
         retrying_git(|| at.cache.fetch(&at.source, &[branch]))
             .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-        return Ok(Located { source: None, branch: branch.to_string(), commit: at.commit, deep: true });
+        return Ok(Located { source: None, chart: None, branch: branch.to_string(), commit: at.commit, deep: true });
     }
     let repo = at.fleet.source_repository(repo_name).map_err(|e| fail(SyncState::Failed, e))?;
     let source = Source { url: repo.url().to_string(), credentials: at.source.credentials.clone() };
@@ -1013,7 +1063,7 @@ fn locate<'f>(
         retrying_git(|| at.cache.fetch_tips(&source, &[&branch]))
     }
     .map_err(|e| fail(SyncState::SourceUnreachable, format!("{e:#}")))?;
-    Ok(Located { commit: tips.heads[&branch], source: Some((source, repo)), branch, deep })
+    Ok(Located { commit: tips.heads[&branch], source: Some((source, repo)), chart: None, branch, deep })
 }
 
 /// Verifies and renders a located source: what the cluster should run, or the report of why
@@ -1035,9 +1085,11 @@ fn render_located(
         Box::new(report)
     };
     let fetched;
-    let (snapshot, signer) = match &located.source {
-        None if commit == at.commit => (&at.snapshot, at.signer.clone()),
-        None => {
+    let (snapshot, signer) = match (&located.source, &located.chart) {
+        // A chart's archive was checked against its repository's digest; no one signed it.
+        (None, Some(chart)) => (&chart.snapshot, None),
+        (None, None) if commit == at.commit => (&at.snapshot, at.signer.clone()),
+        (None, None) => {
             // A rollout holds this placement at an older commit of the fleet branch, which the
             // trust root must have signed as well.
             let policy = crate::trust::fleet_policy(config)
@@ -1047,7 +1099,7 @@ fn render_located(
             fetched = at.cache.snapshot(&at.source.url, commit).map_err(|e| fail(SyncState::Failed, e.to_string()))?;
             (&fetched, signer)
         }
-        Some((source, repo)) => {
+        (Some((source, repo)), _) => {
             let shallow;
             let shallow = if located.deep {
                 &at.cache
@@ -1063,8 +1115,12 @@ fn render_located(
             (&fetched, signer)
         }
     };
+    let what = match &located.chart {
+        Some(chart) => format!("version {} (sha256:{commit})", chart.version),
+        None => commit.to_string(),
+    };
     let rendered = flotilla_core::render::render_with(placement, snapshot, identity, options)
-        .map_err(|e| fail(SyncState::Failed, format!("at {commit}: {e}")))?;
+        .map_err(|e| fail(SyncState::Failed, format!("at {what}: {e}")))?;
     let options =
         plan::Options { prune: placement.spec.sync.prune, drift_correction: placement.spec.sync.drift_correction };
     let scope = flotilla_core::scope::Effective::of(&placement.spec);

@@ -54,6 +54,10 @@ pub struct Config {
     /// `overrideSigners`: an OpenSSH allowed_signers file naming who may sign a
     /// `Flotilla-Override:` through a freeze; none: no override passes.
     pub override_signers: Option<PathBuf>,
+    /// `charts.credentialsFile`: `user:token` (or a bearer token) for the Helm chart
+    /// repositories and OCI registries placements name (`source.chart`), sent to their own
+    /// hosts only; none: charts are fetched anonymously.
+    pub charts_credentials_file: Option<PathBuf>,
 }
 
 pub use flotilla_core::fleet::VerifyMode;
@@ -161,6 +165,11 @@ impl Config {
         let kubernetes = check_kubernetes(required(raw.kubernetes, "kubernetes")?, &paths)?;
         let sources_verify = raw.sources.and_then(|s| s.verify).unwrap_or_default();
         let override_signers = raw.override_signers.map(|file| paths.resolve(&file, "overrideSigners")).transpose()?;
+        let charts_credentials_file = raw
+            .charts
+            .and_then(|c| c.credentials_file)
+            .map(|file| paths.resolve(&file, "charts.credentialsFile"))
+            .transpose()?;
         Ok(Config {
             cluster,
             fleet,
@@ -172,6 +181,7 @@ impl Config {
             kubernetes,
             sources_verify,
             override_signers,
+            charts_credentials_file,
         })
     }
 }
@@ -199,6 +209,7 @@ struct RawConfig {
     cluster: Option<RawCluster>,
     fleet: Option<RawFleet>,
     sources: Option<RawSources>,
+    charts: Option<RawCharts>,
     override_signers: Option<String>,
     hub: Option<RawHub>,
     /// A value, not a string, so that `pollInterval: 60` gets the duration message.
@@ -242,6 +253,12 @@ struct RawSources {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawCharts {
+    credentials_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawHub {
     url: Option<String>,
     token_file: Option<String>,
@@ -276,9 +293,9 @@ fn required<T>(value: Option<T>, field: &str) -> Result<T, Error> {
 /// Refuses a sequence where a section is expected: serde's derived structs would read it as the
 /// fields in order (`cluster: [a, prod]`), which no one means. Other wrong types are left to serde.
 fn refuse_sequences(value: &Value) -> Result<(), Error> {
-    let sections = [("", Some(value))]
-        .into_iter()
-        .chain(["cluster", "fleet", "hub", "render", "kubernetes", "sources"].map(|key| (key, value.get(key))));
+    let sections = [("", Some(value))].into_iter().chain(
+        ["cluster", "fleet", "hub", "render", "kubernetes", "sources", "charts"].map(|key| (key, value.get(key))),
+    );
     for (field, section) in sections {
         if section.is_some_and(Value::is_array) {
             return Err(invalid(field, "expected a mapping, found sequence"));
@@ -504,6 +521,7 @@ fleet:
   credentialsFile: /etc/flotilla/git-credentials
   verify: {mode: enforce, allowedSigners: allowed_signers, openpgpKeys: /etc/keys.asc}
 sources: {verify: enforce}
+charts: {credentialsFile: chart-credentials}
 overrideSigners: override_signers
 hub:
   url: https://hub.retail.example
@@ -578,6 +596,7 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
                 },
                 sources_verify: VerifyMode::Enforce,
                 override_signers: Some("/etc/flotilla/override_signers".into()),
+                charts_credentials_file: Some("/etc/flotilla/chart-credentials".into()),
             }
         );
     }
@@ -789,8 +808,15 @@ kubernetes: {server: 'http://127.0.0.1:6443'}
             (
                 "pollinterval",
                 Some("pollinterval: 60s"),
-                "field pollinterval: unknown field (expected cluster, fleet, sources, overrideSigners, hub, pollInterval, stateDir, namespace, render, kubernetes)",
+                "field pollinterval: unknown field (expected cluster, fleet, sources, charts, overrideSigners, hub, pollInterval, stateDir, namespace, render, kubernetes)",
             ),
+            ("charts", Some("charts: {credentialsFile: ''}"), "field charts.credentialsFile: must not be empty"),
+            (
+                "charts",
+                Some("charts: {credentials: x}"),
+                "field charts.credentials: unknown field (expected credentialsFile)",
+            ),
+            ("charts", Some("charts: [x]"), "field charts: expected a mapping, found sequence"),
         ]);
     }
 

@@ -94,7 +94,14 @@ pub fn render_cluster_with(
     let mut cache: BTreeMap<String, Snapshot> = BTreeMap::new();
     let mut rendered = Vec::new();
     for placement in selection.placements.iter().filter(|p| only.is_none_or(|n| p.name() == n)) {
-        let repo = placement.spec.source.repository.as_str();
+        let Some(repo) = placement.spec.source.repository() else {
+            errors.push(format!(
+                "placement {}: {}: a chart from a Helm repository is fetched with --config (the local form renders folders)",
+                placement.name(),
+                placement.spec.source.location()
+            ));
+            continue;
+        };
         if repo != FLEET_REPOSITORY
             && let Err(e) = fleet.source_repository(repo)
         {

@@ -163,6 +163,7 @@ async fn hub(world: &World, now: i64) -> (String, std::path::PathBuf, tokio::tas
     let options = hub_index::server::Options {
         db: db.clone(),
         fleet: flotilla_git::Source::new(world.daemon.url("fleet")),
+        chart_credentials: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         viewer_token_file: None,
         open_on_loopback: false,

@@ -618,7 +618,13 @@ impl Cluster {
     ) -> Result<Located, Outcome> {
         let fail =
             |cx: &mut Cx, state, message: String| Outcome::failed(Arc::clone(name), state, cx.world.message(&message));
-        if placement.spec.source.repository == FLEET_REPOSITORY {
+        let Some(repo_name) = placement.spec.source.repository() else {
+            // The simulated world is git alone: it has no Helm repository to take a chart from.
+            let message =
+                format!("{}: charts from Helm repositories are not simulated", placement.spec.source.location());
+            return Err(fail(cx, SyncState::Failed, message));
+        };
+        if repo_name == FLEET_REPOSITORY {
             let environment = &self.identity.environment;
             let key = cx.world.git.branch_ix(FLEET_REPOSITORY, environment).expect("the fleet branch was read");
             return Ok(Located {
@@ -627,7 +633,6 @@ impl Cluster {
                 key,
             });
         }
-        let repo_name = &placement.spec.source.repository;
         let repo = match fleet.source_repository(repo_name) {
             Ok(repo) => repo,
             Err(e) => return Err(fail(cx, SyncState::Failed, e)),

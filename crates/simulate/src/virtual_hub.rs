@@ -289,10 +289,12 @@ impl Hub {
         let fleet = world.fleet(fleet_head)?;
         let Some(definition) = fleet.placements.get(placement_ix) else { return Ok(None) };
         let placement = definition.name();
-        let (repository, branch) = if definition.spec.source.repository == FLEET_REPOSITORY {
+        // A chart from a Helm repository has no branch to roll out along.
+        let Some(repo_name) = definition.spec.source.repository() else { return Ok(None) };
+        let (repository, branch) = if repo_name == FLEET_REPOSITORY {
             (FLEET_REPOSITORY.to_string(), environment.to_string())
         } else {
-            let Some(repo) = fleet.repository(&definition.spec.source.repository) else { return Ok(None) };
+            let Some(repo) = fleet.repository(repo_name) else { return Ok(None) };
             let Some(name) = world.git.repository_of_url(repo.url()) else { return Ok(None) };
             (name.to_string(), repo.branch(environment))
         };

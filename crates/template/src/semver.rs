@@ -240,8 +240,24 @@ fn tilde_like(v: &Version, c: &Constraint) -> bool {
 /// Whether `version` satisfies `constraints` (Masterminds' `NewConstraint(..).Check(..)`).
 pub fn satisfies(constraints: &str, version: &str) -> Result<bool, String> {
     let v = Version::parse(version)?;
-    let groups = parse(constraints)?;
-    Ok(groups.iter().any(|group| group.iter().all(|c| c.check(&v))))
+    Ok(Constraints::parse(constraints)?.check(&v))
+}
+
+/// Parsed constraints (Masterminds' `Constraints`), to check many versions against one range:
+/// Helm's choice of a chart version from a repository's index.
+#[derive(Clone, Debug)]
+pub struct Constraints(Vec<Vec<Constraint>>);
+
+impl Constraints {
+    /// Masterminds' `NewConstraint`.
+    pub fn parse(text: &str) -> Result<Constraints, String> {
+        parse(text).map(Constraints)
+    }
+
+    /// Whether `version` satisfies them (`Check`).
+    pub fn check(&self, version: &Version) -> bool {
+        self.0.iter().any(|group| group.iter().all(|c| c.check(version)))
+    }
 }
 
 fn parse(text: &str) -> Result<Vec<Vec<Constraint>>, String> {

@@ -87,6 +87,17 @@ pub fn load(snapshot: &Snapshot, dir: &str) -> Result<Chart, Error> {
     load_files(&prefix, files, true)
 }
 
+/// Reads a packed chart already unpacked into `snapshot` (its files at the root), as Helm
+/// reads an archive: no `.helmignore` applies.
+pub fn load_unpacked(snapshot: &Snapshot) -> Result<Chart, Error> {
+    let mut files = Vec::new();
+    for (path, _) in snapshot.entries() {
+        let bytes = snapshot.read(path).map_err(|e| Error::File { path: path.to_string(), message: e.reason() })?;
+        files.push((path.to_string(), bytes.to_vec()));
+    }
+    load_files("", files, false)
+}
+
 /// Reads a packed chart (`.tgz`); `at` names it in errors.
 pub fn load_archive(at: &str, bytes: &[u8]) -> Result<Chart, Error> {
     let files =
@@ -220,9 +231,9 @@ pub(crate) fn scalar_text(v: &Json) -> String {
 /// `.helmignore` rules (Helm's `ignore` package): one pattern a line, `#` comments, `!`
 /// negates, a trailing `/` matches folders only, a pattern with a `/` matches the whole path
 /// and one without matches any path element's name. Helm's default rule `templates/.?*` is
-/// always there.
+/// always there. Public for what packs a chart as `helm package` does (tests' chart servers).
 #[derive(Clone, Debug)]
-struct Ignore {
+pub struct Ignore {
     rules: Vec<Rule>,
 }
 
@@ -240,7 +251,8 @@ impl Default for Ignore {
 }
 
 impl Ignore {
-    fn parse(text: &str) -> Ignore {
+    /// The rules of a `.helmignore` file's text.
+    pub fn parse(text: &str) -> Ignore {
         let mut rules = vec![Rule { pattern: "templates/.?*".into(), negate: false, dir_only: false }];
         for line in text.lines() {
             let mut line = line.trim();
@@ -263,7 +275,7 @@ impl Ignore {
 
     /// Whether a file (at `path`, relative to the chart) or one of its folders is ignored.
     /// Helm walks folders and skips an ignored one with all below it.
-    fn ignored(&self, path: &str) -> bool {
+    pub fn ignored(&self, path: &str) -> bool {
         if path == "Chart.yaml" {
             return false;
         }

@@ -194,6 +194,7 @@ impl Hub {
         let options = Options {
             db: setup.db.clone(),
             fleet: flotilla_git::Source::new(daemon.url("fleet")),
+            chart_credentials: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             viewer_token_file: Some(viewer_file),
             open_on_loopback: false,
