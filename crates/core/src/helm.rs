@@ -13,9 +13,8 @@
 //! order. [`repo`] is what a chart from a Helm repository needs that is not IO: the index read,
 //! the version chosen, an OCI manifest read, the archive checked against its digest.
 //!
-//! What it is not yet: `values.schema.json` is not checked; Sprig's key and certificate
-//! functions fail when called; `now` is [`Options::now_unix`] and times are formatted in UTC
-//! only. Random values come from [`Options::random_seed`].
+//! What it is not yet: `values.schema.json` is not checked; `now` is [`Options::now_unix`] and
+//! times are formatted in UTC only. Random values come from [`Options::random_seed`].
 
 pub mod archive;
 pub mod chart;
@@ -174,8 +173,10 @@ pub fn render_packed(snapshot: &Snapshot, options: &Options) -> Result<Rendered,
     render_loaded(chart::load_unpacked(snapshot)?, options)
 }
 
-/// Renders a chart as read: its `kubeVersion` checked, its dependencies processed.
-fn render_loaded(mut chart: Chart, options: &Options) -> Result<Rendered, Error> {
+/// Renders a chart already read ([`chart::load`], [`chart::load_folder`],
+/// [`chart::load_unpacked`]): its `kubeVersion` checked, its dependencies processed and its
+/// values coalesced as `helm template` does.
+pub fn render_loaded(mut chart: Chart, options: &Options) -> Result<Rendered, Error> {
     // `helm template` (the install action) checks the chart's `kubeVersion`, the top chart's only.
     if let Some(required) = chart.metadata.get("kubeVersion").map(chart::scalar_text).filter(|r| !r.is_empty()) {
         let version = format!("v{}", options.kube_version.trim_start_matches('v'));

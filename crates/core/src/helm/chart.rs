@@ -98,6 +98,14 @@ pub fn load_unpacked(snapshot: &Snapshot) -> Result<Chart, Error> {
     load_files("", files, false)
 }
 
+/// Reads the chart made of `files` (path relative to the chart → bytes), as a folder is read
+/// (its `.helmignore` applies); `dir` is where the chart is, for errors. For a tree that is not
+/// a [`Snapshot`] (kustomize's `helmCharts` read through its `Files`).
+pub fn load_folder(dir: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, Error> {
+    let prefix = if dir.is_empty() || dir == "." { String::new() } else { format!("{}/", dir.trim_end_matches('/')) };
+    load_files(&prefix, files, true)
+}
+
 /// Reads a packed chart (`.tgz`); `at` names it in errors.
 pub fn load_archive(at: &str, bytes: &[u8]) -> Result<Chart, Error> {
     let files =
