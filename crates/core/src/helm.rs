@@ -13,14 +13,17 @@
 //! order. [`repo`] is what a chart from a Helm repository needs that is not IO: the index read,
 //! the version chosen, an OCI manifest read, the archive checked against its digest.
 //!
-//! What it is not yet: `values.schema.json` is not checked; `now` is [`Options::now_unix`] and
-//! times are formatted in UTC only. Random values come from [`Options::random_seed`].
+//! `values.schema.json` is checked as Helm checks it ([`schema`]) before anything renders.
+//!
+//! What it is not: `now` is [`Options::now_unix`] and times are formatted in UTC only. Random
+//! values come from [`Options::random_seed`].
 
 pub mod archive;
 pub mod chart;
 pub mod funcs;
 pub mod manifests;
 pub mod repo;
+pub mod schema;
 pub mod strvals;
 pub mod values;
 
@@ -143,6 +146,10 @@ pub enum Error {
     /// or `required`, else Go's error.
     #[error("{message}")]
     Execute { template: String, message: String },
+    /// Values that break `values.schema.json` (the chart's or an enabled subchart's): Helm's
+    /// text, each failing chart named with its errors.
+    #[error("{message}")]
+    Schema { message: String },
     #[error("invalid kube version {version:?}")]
     KubeVersion { version: String },
     #[error("chart requires kubeVersion: {required} which is incompatible with Kubernetes {version}")]
@@ -177,14 +184,16 @@ pub fn render_packed(snapshot: &Snapshot, options: &Options) -> Result<Rendered,
 /// [`chart::load_unpacked`]): its `kubeVersion` checked, its dependencies processed and its
 /// values coalesced as `helm template` does.
 pub fn render_loaded(mut chart: Chart, options: &Options) -> Result<Rendered, Error> {
-    // `helm template` (the install action) checks the chart's `kubeVersion`, the top chart's only.
+    let values = values::prepare(&mut chart, &options.values);
+    // Helm's install action checks the values against the schemas first, then (as it renders)
+    // the chart's `kubeVersion`, the top chart's only.
+    schema::validate(&chart, &values).map_err(|message| Error::Schema { message })?;
     if let Some(required) = chart.metadata.get("kubeVersion").map(chart::scalar_text).filter(|r| !r.is_empty()) {
         let version = format!("v{}", options.kube_version.trim_start_matches('v'));
         if !flotilla_template::semver::satisfies(&required, &version).unwrap_or(false) {
             return Err(Error::IncompatibleKubeVersion { required, version });
         }
     }
-    let values = values::prepare(&mut chart, &options.values);
     render_chart(&chart, values, options)
 }
 
