@@ -13,15 +13,17 @@
 //! order. [`repo`] is what a chart from a Helm repository needs that is not IO: the index read,
 //! the version chosen, an OCI manifest read, the archive checked against its digest.
 //!
-//! What it is not yet: `values.schema.json` is not checked; Sprig's key and certificate
-//! functions fail when called; `now` is [`Options::now_unix`] and times are formatted in UTC
-//! only. Random values come from [`Options::random_seed`].
+//! `values.schema.json` is checked as Helm checks it ([`schema`]) before anything renders.
+//!
+//! What it is not: `now` is [`Options::now_unix`] and times are formatted in UTC only. Random
+//! values come from [`Options::random_seed`].
 
 pub mod archive;
 pub mod chart;
 pub mod funcs;
 pub mod manifests;
 pub mod repo;
+pub mod schema;
 pub mod strvals;
 pub mod values;
 
@@ -144,6 +146,10 @@ pub enum Error {
     /// or `required`, else Go's error.
     #[error("{message}")]
     Execute { template: String, message: String },
+    /// Values that break `values.schema.json` (the chart's or an enabled subchart's): Helm's
+    /// text, each failing chart named with its errors.
+    #[error("{message}")]
+    Schema { message: String },
     #[error("invalid kube version {version:?}")]
     KubeVersion { version: String },
     #[error("chart requires kubeVersion: {required} which is incompatible with Kubernetes {version}")]
@@ -174,16 +180,20 @@ pub fn render_packed(snapshot: &Snapshot, options: &Options) -> Result<Rendered,
     render_loaded(chart::load_unpacked(snapshot)?, options)
 }
 
-/// Renders a chart as read: its `kubeVersion` checked, its dependencies processed.
-fn render_loaded(mut chart: Chart, options: &Options) -> Result<Rendered, Error> {
-    // `helm template` (the install action) checks the chart's `kubeVersion`, the top chart's only.
+/// Renders a chart already read ([`chart::load`], [`chart::load_folder`],
+/// [`chart::load_unpacked`]): its `kubeVersion` checked, its dependencies processed and its
+/// values coalesced as `helm template` does.
+pub fn render_loaded(mut chart: Chart, options: &Options) -> Result<Rendered, Error> {
+    let values = values::prepare(&mut chart, &options.values);
+    // Helm's install action checks the values against the schemas first, then (as it renders)
+    // the chart's `kubeVersion`, the top chart's only.
+    schema::validate(&chart, &values).map_err(|message| Error::Schema { message })?;
     if let Some(required) = chart.metadata.get("kubeVersion").map(chart::scalar_text).filter(|r| !r.is_empty()) {
         let version = format!("v{}", options.kube_version.trim_start_matches('v'));
         if !flotilla_template::semver::satisfies(&required, &version).unwrap_or(false) {
             return Err(Error::IncompatibleKubeVersion { required, version });
         }
     }
-    let values = values::prepare(&mut chart, &options.values);
     render_chart(&chart, values, options)
 }
 
@@ -253,8 +263,8 @@ fn parse_error(go: &str) -> String {
 }
 
 /// Helm's `reformatExecErrorMsg` for a chart's own error (`fail`, `required`): the message alone,
-/// at the outermost location. Other errors keep Go's text (FIXME: Helm 4 prints some of them
-/// as a trace, one location per line).
+/// at the outermost location. Other errors keep Go's text, a call repeated over and over
+/// written once ([`collapse_repeats`]).
 fn execution_error(go: &str) -> String {
     let tokens: Vec<&str> = go.splitn(3, ": ").collect();
     if let (["template", location, _], Some(start)) = (tokens.as_slice(), go.find(funcs::WARN_START)) {
@@ -262,7 +272,44 @@ fn execution_error(go: &str) -> String {
         let message = message.split(funcs::WARN_END).next().unwrap_or(message);
         return format!("execution error at ({location}): {message}");
     }
-    go.replace(funcs::WARN_START, "").replace(funcs::WARN_END, "")
+    collapse_repeats(&go.replace(funcs::WARN_START, "").replace(funcs::WARN_END, ""))
+}
+
+/// Go's error text nests one `template: LOCATION: executing "NAME" at <NODE>: error calling
+/// FUNCTION: ` per call, so a template that includes itself fails with the same call a hundred
+/// times over (Helm 4.2.3 prints all of its thousand, 112 kB). A run of the same call is written
+/// once, then how many times more it came.
+fn collapse_repeats(go: &str) -> String {
+    use std::fmt::Write as _;
+    static FRAME: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let frame = FRAME.get_or_init(|| {
+        regex::Regex::new(r#"^template: \S+?: executing "(?:[^"\\]|\\.)*" at <.*?>: error calling \w+: "#)
+            .expect("a valid regex")
+    });
+    let mut out = String::new();
+    let mut rest = go;
+    let mut last: Option<&str> = None;
+    let mut repeats = 0;
+    let flush = |out: &mut String, repeats: usize| {
+        if repeats > 0 {
+            let _ = write!(out, "(the call above {repeats} times more): ");
+        }
+    };
+    while let Some(m) = frame.find(rest) {
+        let call = &rest[..m.end()];
+        if last == Some(call) {
+            repeats += 1;
+        } else {
+            flush(&mut out, repeats);
+            repeats = 0;
+            out.push_str(call);
+            last = Some(call);
+        }
+        rest = &rest[m.end()..];
+    }
+    flush(&mut out, repeats);
+    out.push_str(rest);
+    out
 }
 
 /// Helm's `recAllTpls`: every template of the chart and its subcharts with the data it runs
@@ -462,6 +509,23 @@ mod tests {
         );
         snapshot.insert_file("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\nkubeVersion: '>=1.20.0-0'\n");
         assert!(render(&snapshot, "c", &Options::default()).is_ok());
+    }
+
+    /// A template that includes itself: Go's text repeats the call at every level (Helm's
+    /// whole message is 112 kB); the repeats are counted, not written.
+    #[test]
+    fn a_recursive_include_says_its_call_once() {
+        let e = render_one(
+            "{{- define \"loop.self\" }}{{ include \"loop.self\" . }}{{ end }}\na: {{ include \"loop.self\" . }}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "template: probe/templates/fail.yaml:2:6: executing \"probe/templates/fail.yaml\" at <include \"loop.self\" .>: \
+             error calling include: template: probe/templates/fail.yaml:1:28: executing \"loop.self\" at <include \"loop.self\" .>: \
+             error calling include: (the call above 99 times more): exceeded maximum template depth (100)"
+        );
     }
 
     /// The messages of Helm 4.2.3's SDK for the same templates.

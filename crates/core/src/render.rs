@@ -150,7 +150,12 @@ pub fn render_with(
     let (objects, own) = if let Some(helm) = &spec.source.helm {
         chart_objects(placement, helm, source, identity, options)?
     } else {
-        if is_chart(source, &spec.source.path) {
+        // A folder with both a chart and a kustomization renders as the kustomization, as
+        // `kubectl kustomize` would (its `helmCharts` may inflate charts of its own).
+        let kustomization = kustomize::KUSTOMIZATION_FILES
+            .iter()
+            .any(|f| crate::snapshot::join(&spec.source.path, f).is_ok_and(|p| source.is_file(&p)));
+        if is_chart(source, &spec.source.path) && !kustomization {
             return Err(chart_error(
                     placement,
                     "spec.source.helm",
@@ -998,6 +1003,13 @@ mod tests {
         plain.spec.customizations.clear();
         let e = render(&plain, &src, &store("store-1", "eu")).unwrap_err().to_string();
         assert!(e.contains("field spec.source.helm: src:charts/web: the folder holds a Chart.yaml"), "{e}");
+        // With a kustomization beside the Chart.yaml, the folder renders as the kustomization.
+        let mut both = src.clone();
+        both.insert_file("charts/web/kustomization.yaml", "resources: [cm.yaml]\n");
+        both.insert_file("charts/web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n");
+        let rendered = render(&plain, &both, &store("store-1", "eu")).unwrap();
+        assert_eq!(rendered.objects.len(), 1);
+        assert_eq!(rendered.objects[0]["metadata"]["name"], "plain");
         let (p, src) = placement("");
         let mut chart = p.clone();
         chart.spec.source.helm = Some(Helm::default());

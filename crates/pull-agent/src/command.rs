@@ -178,8 +178,14 @@ pub struct Chart {
     pub namespace: String,
     /// `--values` files, in order.
     pub values_files: Vec<PathBuf>,
-    /// `--set` lines, in order, over the files.
+    /// `--set` lines, in order, over the files and `--set-json`.
     pub set: Vec<String>,
+    /// `--set-string` lines, after `--set`.
+    pub set_string: Vec<String>,
+    /// `--set-json` lines, after the files.
+    pub set_json: Vec<String>,
+    /// `--set-file` lines, after `--set-string`.
+    pub set_file: Vec<String>,
     pub kube_version: Option<String>,
     pub api_versions: Vec<String>,
 }
@@ -198,10 +204,30 @@ pub fn render_chart(dir: &Path, chart: &Chart, options: &render::Options, out: &
             _ => anyhow::bail!("{}: values must be a mapping", file.display()),
         }
     }
+    // Helm's order (`values.Options.MergeValues`): files, --set-json, --set, --set-string,
+    // --set-file, each in the order given.
+    for line in &chart.set_json {
+        helm::strvals::parse_into_json(line, &mut values).map_err(anyhow::Error::msg)?;
+    }
     for line in &chart.set {
         helm::strvals::parse_into(line, &mut values)
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("--set {line}"))?;
+    }
+    for line in &chart.set_string {
+        helm::strvals::parse_into_string(line, &mut values)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("--set-string {line}"))?;
+    }
+    for line in &chart.set_file {
+        let mut read = |name: &str| {
+            std::fs::read(name)
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .map_err(|e| format!("reading {name}: {e}"))
+        };
+        helm::strvals::parse_into_file(line, &mut values, &mut read)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("--set-file {line}"))?;
     }
     let snapshot = crate::folder::snapshot(dir)?;
     let helm_options = helm::Options {

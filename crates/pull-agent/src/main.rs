@@ -198,6 +198,17 @@ struct RenderArgs {
     /// values files. Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE", requires = "dir")]
     set: Vec<String>,
+    /// With a chart DIR: as --set, every value a string (`--set-string tag=0123`). Repeatable.
+    #[arg(long = "set-string", value_name = "KEY=VALUE", requires = "dir")]
+    set_string: Vec<String>,
+    /// With a chart DIR: values as JSON (`a.b={"x":[1,2]}`, or a whole JSON object). Repeatable;
+    /// taken before --set.
+    #[arg(long = "set-json", value_name = "KEY=JSON", requires = "dir")]
+    set_json: Vec<String>,
+    /// With a chart DIR: a value that is the text of a file (`config=./app.conf`). Repeatable;
+    /// taken after --set and --set-string.
+    #[arg(long = "set-file", value_name = "KEY=FILE", requires = "dir")]
+    set_file: Vec<String>,
     /// With a chart DIR: the Kubernetes version `.Capabilities` reports (default: Helm's, v1.36.0).
     #[arg(long, value_name = "VERSION", requires = "dir")]
     kube_version: Option<String>,
@@ -302,6 +313,9 @@ fn render(args: RenderArgs, out: &mut Stdout) -> Result<bool> {
                 namespace: args.namespace,
                 values_files: args.values,
                 set: args.set,
+                set_string: args.set_string,
+                set_json: args.set_json,
+                set_file: args.set_file,
                 kube_version: args.kube_version,
                 api_versions: args.api_versions,
             };

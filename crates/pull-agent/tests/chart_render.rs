@@ -92,3 +92,49 @@ fn a_bad_set_is_refused_with_helm_s_message() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--set replicas") && stderr.contains("key \"replicas\" has no value"), "{stderr}");
 }
+
+#[test]
+fn set_string_set_json_and_set_file_are_taken_in_helm_s_order() {
+    let dir = std::env::temp_dir().join(format!("flotilla-chart-render-sets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("note.txt");
+    std::fs::write(&file, "line one\nline two\n").unwrap();
+    let got = render(&[
+        "--release",
+        "flotilla",
+        // --set-json comes before --set, whatever the order on the command line.
+        "--set",
+        "replicas=2",
+        "--set-json",
+        r#"replicas=3,podLabels={"tier":"edge","n":1}"#,
+        "--set-json",
+        r#"{"podAnnotations": {"json": "yes"}}"#,
+        "--set-string",
+        "podAnnotations.zip=01234,podLabels.t=true",
+        "--set-file",
+        &format!("podAnnotations.note={}", file.display()),
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut want = expected();
+    let deployment = want.iter_mut().find(|o| o["kind"] == "Deployment").unwrap();
+    deployment["spec"]["replicas"] = 2.into();
+    let template = &mut deployment["spec"]["template"]["metadata"];
+    template["labels"]["tier"] = "edge".into();
+    template["labels"]["n"] = 1.into();
+    template["labels"]["t"] = "true".into();
+    template["annotations"] = serde_json::json!({"json": "yes", "zip": "01234", "note": "line one\nline two\n"});
+    assert_eq!(find(&got, "Deployment"), find(&want, "Deployment"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_pull-agent"))
+        .args(["render"])
+        .arg(corpus().join(CHART))
+        .args(["--set-file", "a=/nonexistent/flotilla"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--set-file a=/nonexistent/flotilla") && stderr.contains("/nonexistent/flotilla"),
+        "{stderr}"
+    );
+}

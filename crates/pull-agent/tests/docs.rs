@@ -180,7 +180,8 @@ fn a_wrong_flag_or_value_is_found() {
     assert!(bad_value.contains("takes table, json"), "{bad_value}");
 }
 
-/// Every YAML block of `docs/` is a fleet object or an agent.yaml, read by the real parsers.
+/// Every YAML block of `docs/` is a fleet object, an agent.yaml or a kustomization, read by the
+/// real parsers.
 #[test]
 fn every_yaml_example_parses() {
     let mut problems = Vec::new();
@@ -224,7 +225,15 @@ fn check_yaml(text: &str) -> Result<(), String> {
         .map(drop)
         .map_err(|e| e.to_string());
     }
-    Err("neither a fleet object nor an agent.yaml: say which it is, so that a test can read it".into())
+    // A kustomization, named so on its first line (`# apps/x/kustomization.yaml`), read as the
+    // renderer reads one (its fields strictly).
+    if text.lines().next().is_some_and(|l| l.starts_with('#') && l.trim_end().ends_with("kustomization.yaml")) {
+        let value = flotilla_core::yaml::load_one(text.as_bytes()).map_err(|e| e.to_string())?;
+        return serde_json::from_value::<flotilla_core::kustomize::Kustomization>(value)
+            .map(drop)
+            .map_err(|e| e.to_string());
+    }
+    Err("neither a fleet object, an agent.yaml nor a kustomization: say which it is, so that a test can read it".into())
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! A chart read from a folder of a [`Snapshot`], as Helm's `loader.LoadDir` reads one:
 //! `Chart.yaml` (apiVersion v2, and v1 with its `requirements.yaml`), `values.yaml`,
-//! `templates/`, `crds/`, the other files (what `.Files` reads), `.helmignore` and the
+//! `values.schema.json`, `templates/`, `crds/`, the other files (what `.Files` reads),
+//! `.helmignore` and the
 //! subcharts in `charts/` (folders, and packed `.tgz` charts read by [`super::archive`]).
 //!
 //! It parses nothing of the templates: [`super`] does, with the chart's values.
@@ -32,6 +33,8 @@ pub struct Chart {
     pub subcharts: Vec<Chart>,
     /// The name as rendered: Chart.yaml's `name`, or a dependency's alias.
     pub name: String,
+    /// `values.schema.json`, as read (Helm keeps it out of `.Files`).
+    pub schema: Option<Vec<u8>>,
 }
 
 /// A dependency of `Chart.yaml` (`dependencies:`): what decides whether and as what a subchart
@@ -98,6 +101,14 @@ pub fn load_unpacked(snapshot: &Snapshot) -> Result<Chart, Error> {
     load_files("", files, false)
 }
 
+/// Reads the chart made of `files` (path relative to the chart → bytes), as a folder is read
+/// (its `.helmignore` applies); `dir` is where the chart is, for errors. For a tree that is not
+/// a [`Snapshot`] (kustomize's `helmCharts` read through its `Files`).
+pub fn load_folder(dir: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, Error> {
+    let prefix = if dir.is_empty() || dir == "." { String::new() } else { format!("{}/", dir.trim_end_matches('/')) };
+    load_files(&prefix, files, true)
+}
+
 /// Reads a packed chart (`.tgz`); `at` names it in errors.
 pub fn load_archive(at: &str, bytes: &[u8]) -> Result<Chart, Error> {
     let files =
@@ -142,7 +153,8 @@ fn load_files(at: &str, files: Vec<(String, Vec<u8>)>, folder: bool) -> Result<C
             }
             "values.yaml" => chart.values = read_map(&bytes)?,
             "requirements.yaml" => requirements = Some(read_map(&bytes)?),
-            "Chart.lock" | "requirements.lock" | "values.schema.json" => {}
+            "values.schema.json" => chart.schema = Some(bytes),
+            "Chart.lock" | "requirements.lock" => {}
             _ if name.starts_with("templates/") => {
                 chart.templates.insert(name, String::from_utf8_lossy(&bytes).into_owned());
             }

@@ -140,6 +140,25 @@ impl Manifests {
     }
 }
 
+impl Manifests {
+    /// What `helm template` prints, in its order: the CRDs with `include_crds` (Helm's
+    /// `--include-crds`), the release's objects in install order, then the hooks sorted by
+    /// kind, less the test hooks with `skip_tests` (`--skip-tests`) and every hook with
+    /// `skip_hooks` (`--no-hooks`). kustomize's `helmCharts` takes this output as resources.
+    pub fn printed(&self, include_crds: bool, skip_tests: bool, skip_hooks: bool) -> Vec<&Manifest> {
+        let mut out: Vec<&Manifest> = Vec::new();
+        if include_crds {
+            out.extend(&self.crds);
+        }
+        out.extend(&self.objects);
+        if !skip_hooks {
+            let tests = |h: &Hook| h.events.iter().any(|e| e == "test");
+            out.extend(self.hooks.iter().filter(|h| !(skip_tests && tests(h))).map(|h| &h.manifest));
+        }
+        out
+    }
+}
+
 /// A document that is not YAML.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("YAML parse error on {path}: {message}")]
@@ -151,7 +170,14 @@ pub struct Error {
 /// Splits, classifies and orders a render's output.
 pub fn manifests(rendered: &Rendered) -> Result<Manifests, Error> {
     let mut out = Manifests::default();
-    for (path, text) in &rendered.crds {
+    // Helm's `CRDObjects`: the manifests (`.yaml`, `.yml`, `.json`) of a chart's `crds/`, the
+    // chart's own before its subcharts', depth first.
+    let mut crds: Vec<(&String, &String)> =
+        rendered.crds.iter().filter(|(path, _)| [".yaml", ".yml", ".json"].iter().any(|e| path.ends_with(e))).collect();
+    crds.sort_by_cached_key(|(path, _)| {
+        path.split('/').map(|part| (part != "crds", part.to_string())).collect::<Vec<_>>()
+    });
+    for (path, text) in crds {
         for object in parse(path, text)? {
             out.crds.push(Manifest { path: path.clone(), object });
         }

@@ -2,9 +2,10 @@
 //! way `helm template --set` does: a dot nests a map, `[i]` indexes a list (grown with nulls),
 //! `{x,y}` is a list, `\` escapes the next character, and a value is typed as Helm types it
 //! (`true`/`false` in any case, `null`, and whole numbers without a leading zero; the rest are
-//! strings).
-//!
-//! It is not `--set-string`, `--set-json` nor `--set-file`.
+//! strings). [`parse_into_string`] is `--set-string` (every value a string),
+//! [`parse_into_json`] `--set-json` (each value JSON, or the whole line a JSON object) and
+//! [`parse_into_file`] `--set-file` (each value the text of a file, read by the caller: core
+//! reads no files).
 
 use serde_json::{Map, Value as Json};
 
@@ -33,14 +34,37 @@ enum ListRead {
 
 /// Parses `line` (one `--set` argument) into `dest`, over what is there (Helm's `ParseInto`).
 pub fn parse_into(line: &str, dest: &mut Map<String, Json>) -> Result<(), String> {
-    let mut parser = Parser { chars: line.chars().collect(), pos: 0 };
-    loop {
-        match parser.key(dest, 0) {
-            Ok(()) => {}
-            Err(Stop::End) => return Ok(()),
-            Err(Stop::Error(message)) => return Err(message),
-        }
+    Parser::new(line, Reader::Typed).parse(dest)
+}
+
+/// `--set-string`: as [`parse_into`], every value a string (Helm's `ParseIntoString`).
+pub fn parse_into_string(line: &str, dest: &mut Map<String, Json>) -> Result<(), String> {
+    Parser::new(line, Reader::Strings).parse(dest)
+}
+
+/// `--set-file`: as [`parse_into`], each value (and each item of a `{…}` list) the name of a
+/// file whose text `read` gives (Helm's `ParseIntoFile`).
+pub fn parse_into_file(
+    line: &str,
+    dest: &mut Map<String, Json>,
+    read: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<(), String> {
+    Parser::new(line, Reader::File(read)).parse(dest)
+}
+
+/// `--set-json`, as Helm's `MergeValues` takes it: a line that is a JSON object merged over
+/// `dest` (Helm's `MergeMaps`), else `key=JSON,…` (Helm's `ParseJSON`: an empty value is null).
+/// The error is Helm's, which names the line and not what is wrong in it.
+pub fn parse_into_json(line: &str, dest: &mut Map<String, Json>) -> Result<(), String> {
+    let trimmed = line.trim();
+    if trimmed.starts_with('{') {
+        let Ok(Json::Object(map)) = serde_json::from_str::<Json>(trimmed) else {
+            return Err(format!("failed parsing --set-json data JSON: {line}"));
+        };
+        super::values::merge(dest, map);
+        return Ok(());
     }
+    Parser::new(line, Reader::Json).parse(dest).map_err(|_| format!("failed parsing --set-json data {line}"))
 }
 
 /// Parses `line` into new values (Helm's `Parse`).
@@ -50,9 +74,22 @@ pub fn parse(line: &str) -> Result<Map<String, Json>, String> {
     Ok(values)
 }
 
-struct Parser {
+/// How a value's characters become a value (Helm's `RunesValueReader`, and its JSON mode).
+enum Reader<'r> {
+    /// `--set`: Helm's `typedVal`.
+    Typed,
+    /// `--set-string`.
+    Strings,
+    /// `--set-file`: the characters name a file, whose text is the value.
+    File(&'r mut dyn FnMut(&str) -> Result<String, String>),
+    /// `--set-json`: the value is one JSON value, read up to where it ends.
+    Json,
+}
+
+struct Parser<'r> {
     chars: Vec<char>,
     pos: usize,
+    reader: Reader<'r>,
 }
 
 fn quote(chars: &[char]) -> String {
@@ -112,7 +149,64 @@ fn typed(chars: &[char]) -> Json {
     Json::String(text)
 }
 
-impl Parser {
+impl<'r> Parser<'r> {
+    fn new(line: &str, reader: Reader<'r>) -> Parser<'r> {
+        Parser { chars: line.chars().collect(), pos: 0, reader }
+    }
+
+    fn parse(&mut self, dest: &mut Map<String, Json>) -> Result<(), String> {
+        loop {
+            match self.key(dest, 0) {
+                Ok(()) => {}
+                Err(Stop::End) => return Ok(()),
+                Err(Stop::Error(message)) => return Err(message),
+            }
+        }
+    }
+
+    /// A value's characters as the reader makes them a value.
+    fn read(&mut self, chars: &[char]) -> Result<Json, Stop> {
+        match &mut self.reader {
+            Reader::Typed | Reader::Json => Ok(typed(chars)),
+            Reader::Strings => Ok(Json::String(chars.iter().collect())),
+            Reader::File(read) => read(&chars.iter().collect::<String>()).map(Json::String).map_err(Stop::Error),
+        }
+    }
+
+    /// Helm's `emptyVal`: spaces skipped up to a `,` (taken) or the end, which mean an empty
+    /// value; anything else is left for the value.
+    fn empty_value(&mut self) -> bool {
+        loop {
+            match self.chars.get(self.pos) {
+                None => return true,
+                Some(',') => {
+                    self.pos += 1;
+                    return true;
+                }
+                Some(c) if c.is_whitespace() => self.pos += 1,
+                Some(_) => return false,
+            }
+        }
+    }
+
+    /// A JSON value after `=` (`--set-json`): null when empty; the characters after it up to a
+    /// `,` are skipped as Helm's decoder leaves them.
+    fn json_value(&mut self) -> Result<Json, Stop> {
+        if self.empty_value() {
+            return Ok(Json::Null);
+        }
+        let rest: String = self.chars[self.pos..].iter().collect();
+        let mut stream = serde_json::Deserializer::from_str(&rest).into_iter::<Json>();
+        let value = match stream.next() {
+            Some(Ok(value)) => value,
+            Some(Err(e)) => return Err(Stop::Error(e.to_string())),
+            None => return Err(Stop::Error("unexpected end of JSON input".into())),
+        };
+        self.pos += rest[..stream.byte_offset()].chars().count();
+        self.empty_value();
+        Ok(value)
+    }
+
     fn next(&mut self) -> Option<char> {
         let c = self.chars.get(self.pos).copied();
         if c.is_some() {
@@ -157,6 +251,11 @@ impl Parser {
                 set(data, &k, Json::Array(list));
                 result
             }
+            Some('=') if matches!(self.reader, Reader::Json) => {
+                let value = self.json_value()?;
+                set(data, &k, value);
+                Ok(())
+            }
             Some('=') => match self.list()? {
                 Some(ListRead::List(list)) => {
                     set(data, &k, Json::Array(list));
@@ -168,7 +267,8 @@ impl Parser {
                 }
                 Some(ListRead::NotList) => {
                     let (value, _) = self.until(&[',']);
-                    set(data, &k, typed(&value));
+                    let value = self.read(&value)?;
+                    set(data, &k, value);
                     Ok(())
                 }
             },
@@ -222,12 +322,17 @@ impl Parser {
         }
         match found {
             None => Err(Stop::End),
+            Some('=') if matches!(self.reader, Reader::Json) => {
+                let value = self.json_value()?;
+                Ok(set_index(list, i, value)?)
+            }
             Some('=') => match self.list()? {
                 Some(ListRead::List(value)) => Ok(set_index(list, i, Json::Array(value))?),
                 None => Ok(set_index(list, i, Json::String(String::new()))?),
                 Some(ListRead::NotList) => {
                     let (value, _) = self.until(&[',']);
-                    Ok(set_index(list, i, typed(&value))?)
+                    let value = self.read(&value)?;
+                    Ok(set_index(list, i, value)?)
                 }
             },
             Some('[') => {
@@ -271,10 +376,10 @@ impl Parser {
                     if self.chars.get(self.pos) == Some(&',') {
                         self.pos += 1;
                     }
-                    list.push(typed(&value));
+                    list.push(self.read(&value)?);
                     return Ok(Some(ListRead::List(list)));
                 }
-                Some(_) => list.push(typed(&value)),
+                Some(_) => list.push(self.read(&value)?),
             }
         }
     }
@@ -374,6 +479,62 @@ mod tests {
         assert_eq!(
             parse(&deep),
             Err("value name nested level is greater than maximum supported nested level of 30".to_string())
+        );
+    }
+
+    /// Cases of Helm's `TestParseSetString`, `TestParseJSON` and `TestParseFile`/`TestParseIntoFile`.
+    #[test]
+    fn set_string_set_json_and_set_file_as_helm_s_tests_say() {
+        let strings = |line: &str| {
+            let mut m = Map::new();
+            parse_into_string(line, &mut m).map(|()| Json::Object(m))
+        };
+        for (line, want) in [
+            ("long_int_string=1234567890", json!({"long_int_string": "1234567890"})),
+            ("boolean=true", json!({"boolean": "true"})),
+            ("is_null=null", json!({"is_null": "null"})),
+            ("zero=0", json!({"zero": "0"})),
+            ("name1={1021,902}", json!({"name1": ["1021", "902"]})),
+            ("list[0]=true,a.b=1", json!({"list": ["true"], "a": {"b": "1"}})),
+        ] {
+            assert_eq!(strings(line), Ok(want), "{line}");
+        }
+
+        let json_line = |line: &str| {
+            let mut m = Map::new();
+            parse_into_json(line, &mut m).map(|()| Json::Object(m))
+        };
+        for (line, want) in [
+            (
+                r#"outer.inner1="1",outer.inner3={"aa":"1","bb":2,"cc":[1,2,3]},outer.inner4={"aa":[1,2,3]}"#,
+                json!({"outer": {"inner1": "1", "inner3": {"aa": "1", "bb": 2, "cc": [1, 2, 3]}, "inner4": {"aa": [1, 2, 3]}}}),
+            ),
+            (r"listOuter[0][0].type=[1,2,3]", json!({"listOuter": [[{"type": [1, 2, 3]}]]})),
+            ("a=,b=  ,c=null", json!({"a": null, "b": null, "c": null})),
+            (r#"s="x,y",n=1.5"#, json!({"s": "x,y", "n": 1.5})),
+            (r#" {"a": {"b": 1}, "c": [true]} "#, json!({"a": {"b": 1}, "c": [true]})),
+        ] {
+            assert_eq!(json_line(line), Ok(want), "{line}");
+        }
+        assert_eq!(json_line("a={bad"), Err("failed parsing --set-json data a={bad".to_string()));
+        assert_eq!(json_line("{bad"), Err("failed parsing --set-json data JSON: {bad".to_string()));
+        // The object form merges over what is there (Helm's MergeMaps).
+        let mut m = json!({"a": {"keep": 1, "b": 0}}).as_object().unwrap().clone();
+        parse_into_json(r#"{"a": {"b": 2}}"#, &mut m).unwrap();
+        assert_eq!(Json::Object(m), json!({"a": {"keep": 1, "b": 2}}));
+
+        let mut files = |name: &str| match name {
+            "path1" => Ok("value1".to_string()),
+            "path2" => Ok("true".to_string()),
+            other => Err(format!("open {other}: no such file or directory")),
+        };
+        let mut m = Map::new();
+        parse_into_file("name1=path1,list[0]=path2,l={path1,path2}", &mut m, &mut files).unwrap();
+        assert_eq!(Json::Object(m), json!({"name1": "value1", "list": ["true"], "l": ["value1", "true"]}));
+        let mut m = Map::new();
+        assert_eq!(
+            parse_into_file("name1=nope", &mut m, &mut files),
+            Err("open nope: no such file or directory".to_string())
         );
     }
 

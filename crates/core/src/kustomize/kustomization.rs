@@ -12,13 +12,13 @@ use super::resource::FieldSpec;
 use super::vars::Var;
 use super::{Error, KUSTOMIZATION_FILES, Target};
 
-/// Fields kustomize knows that we do not render (Helm comes with its own issue), with what to
-/// call them in the error.
-const REFUSED: &[(&str, &str)] = &[
-    ("helmCharts", "helmCharts (Helm inflation)"),
-    ("helmGlobals", "helmGlobals (Helm inflation)"),
-    ("helmChartInflationGenerator", "helmChartInflationGenerator (Helm inflation)"),
-];
+/// Fields kustomize knows that we do not render, with what to call them in the error: the
+/// deprecated spelling of `helmCharts` (kustomize converts it, with fields of helm's command
+/// line such as `helmBin` and `extraArgs` that would run a program).
+const REFUSED: &[(&str, &str)] = &[(
+    "helmChartInflationGenerator",
+    "helmChartInflationGenerator (deprecated Helm inflation: write it as helmCharts)",
+)];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -95,6 +95,11 @@ pub struct Kustomization {
     /// Legacy `$(VAR)` substitution (vars.rs).
     #[serde(default, deserialize_with = "nullable")]
     pub vars: Vec<Var>,
+    /// Charts inflated with Flotilla's Helm renderer (helm_charts.rs).
+    #[serde(default, deserialize_with = "nullable")]
+    pub helm_charts: Vec<HelmChart>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub helm_globals: Option<HelmGlobals>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -188,6 +193,56 @@ pub struct GeneratorOptions {
     pub disable_name_suffix_hash: Option<bool>,
     #[serde(default)]
     pub immutable: Option<bool>,
+}
+
+/// `helmGlobals`: where the charts are (`chartHome`, by default `charts` in the
+/// kustomization's folder).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HelmGlobals {
+    #[serde(default)]
+    pub chart_home: Option<String>,
+    /// Where helm would keep its configuration and repository cache: no chart is pulled and no
+    /// helm runs, so it is read and not used.
+    #[serde(default)]
+    pub config_home: Option<String>,
+}
+
+/// One `helmCharts` entry, kustomize 5.5's `types.HelmChart`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HelmChart {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub version: Option<String>,
+    /// A chart repository to pull from: only a chart already in the chart home renders.
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub release_name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub values_file: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub additional_values_files: Vec<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub values_inline: serde_json::Map<String, Value>,
+    #[serde(default)]
+    pub values_merge: Option<String>,
+    #[serde(default, rename = "includeCRDs")]
+    pub include_crds: bool,
+    #[serde(default)]
+    pub skip_hooks: bool,
+    #[serde(default)]
+    pub skip_tests: bool,
+    #[serde(default, deserialize_with = "nullable")]
+    pub api_versions: Vec<String>,
+    #[serde(default)]
+    pub kube_version: Option<String>,
+    #[serde(default)]
+    pub name_template: Option<String>,
 }
 
 /// kustomize reads a list or map given as `null` (`patches: null`, or `patches:` with nothing

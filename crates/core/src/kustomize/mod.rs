@@ -6,8 +6,9 @@
 //! per kustomization, resources (recursively), generators, components, the transformer
 //! configuration (`configurations`, `crds`), the built-in transformers in kustomize's order,
 //! plugin transformers and validators, vars; at the top, generator hashes, name references,
-//! vars, the sort and build metadata. Features that would run a program or fetch (plugins other
-//! than kustomize's built-in ones, KRM functions, remote bases, Helm) are refused with an error
+//! vars, the sort and build metadata. `helmCharts` are rendered by Flotilla's Helm renderer
+//! ([`crate::helm`]). Features that would run a program or fetch (plugins other than
+//! kustomize's built-in ones, KRM functions, remote bases and charts) are refused with an error
 //! naming the file and field; nothing is silently skipped. This module does no IO: files come
 //! from the snapshot (or another [`Files`]). A render keeps to a [`Budget`] of objects and
 //! bytes, counted as it builds ([`build_with`]).
@@ -17,6 +18,7 @@ mod config;
 mod crds;
 mod files;
 mod generate;
+mod helm_charts;
 mod kustomization;
 mod namerefs;
 mod openapi;
@@ -333,6 +335,8 @@ fn accumulate(
     }
     let before = acc.res.len();
     generate::run(&ctx, &k, &mut acc.res)?;
+    // kustomize's built-in generators run in this order: ConfigMaps, Secrets, Helm charts.
+    helm_charts::run(&ctx, &k.helm_charts, k.helm_globals.as_ref(), &mut acc.res)?;
     let generators = plugin_configs(&ctx, plugins::List::Generators, &k.generators, stack)?;
     plugins::run(&ctx, plugins::List::Generators, &generators, &mut acc.res)?;
     // Generators add objects (a `merge` or `replace` changes one in place).

@@ -319,10 +319,9 @@ fn transformer(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Resu
                 r.set_name(name);
             }
         }
-        "ConfigMapGenerator" | "SecretGenerator" => {
+        "ConfigMapGenerator" | "SecretGenerator" | "HelmChartInflationGenerator" => {
             return Err(ctx.field_error(field, format!("{kind} is a generator; list it under generators")));
         }
-        "HelmChartInflationGenerator" => return Err(helm(ctx, field)),
         other => return Err(unknown(ctx, field, other)),
     }
     Ok(())
@@ -333,7 +332,7 @@ fn generator(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Result
     let secret = match kind {
         "ConfigMapGenerator" => false,
         "SecretGenerator" => true,
-        "HelmChartInflationGenerator" => return Err(helm(ctx, &c.field)),
+        "HelmChartInflationGenerator" => return super::helm_charts::generate(ctx, &c.field, &c.file, &c.object, res),
         other => return Err(unknown(ctx, &c.field, other)),
     };
     let mut object = c.object.clone();
@@ -353,15 +352,6 @@ fn generator(ctx: &Ctx<'_>, c: &PluginConfig, res: &mut Vec<Resource>) -> Result
         made.origin = Some(c.configured(&top));
     }
     generate::place(ctx, &c.field, &g, made, res)
-}
-
-/// Helm's inflation plugin: refused until the Helm issue (as `helmCharts` is).
-fn helm(ctx: &Ctx<'_>, field: &str) -> Error {
-    Error::Refused {
-        file: ctx.file.to_string(),
-        field: field.to_string(),
-        feature: "HelmChartInflationGenerator (Helm inflation)".into(),
-    }
 }
 
 /// A kind with `apiVersion: builtin` that is none of kustomize's built-in plugins.
