@@ -47,16 +47,32 @@ const EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
 /// before the epoch are clamped to it, and times after 9999-12-31T23:59:59Z to that (RFC 3339
 /// has four-digit years); the caller reads the clock.
 pub fn rfc3339(unix_seconds: i64) -> String {
+    let mut out = String::with_capacity(20);
+    push_rfc3339(&mut out, unix_seconds);
+    out
+}
+
+/// [`rfc3339`], written at the end of `out`. Digits are written by hand rather than by
+/// `format!`: the agent and the simulator write a time into the waiting message of every poll
+/// that waits, and the formatter's padding cost more than the rest of the decision.
+pub fn push_rfc3339(out: &mut String, unix_seconds: i64) {
     let time = EPOCH.checked_add(SignedDuration::from_secs(unix_seconds.max(0))).unwrap_or(DateTime::MAX);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        time.year(),
-        time.month(),
-        time.day(),
-        time.hour(),
-        time.minute(),
-        time.second()
-    )
+    let mut push = |n: i32, width: u32, then: Option<char>| {
+        let n = n.unsigned_abs();
+        for place in (0..width).rev() {
+            let digit = n / 10u32.pow(place) % 10;
+            out.push(char::from_digit(digit, 10).expect("a decimal digit"));
+        }
+        if let Some(c) = then {
+            out.push(c);
+        }
+    };
+    push(i32::from(time.year()), 4, Some('-'));
+    push(i32::from(time.month()), 2, Some('-'));
+    push(i32::from(time.day()), 2, Some('T'));
+    push(i32::from(time.hour()), 2, Some(':'));
+    push(i32::from(time.minute()), 2, Some(':'));
+    push(i32::from(time.second()), 2, Some('Z'));
 }
 
 /// Unix milliseconds of an RFC 3339 UTC time (`2026-11-25T03:32:07Z`, `…07.5Z`: a fraction is

@@ -14,8 +14,18 @@ pub struct Digest(String);
 impl Digest {
     /// The digest of an ordered list of objects.
     pub fn of_objects(objects: &[Value]) -> Digest {
+        // The canonical JSON of the array, written item by item: no copy of the objects is
+        // made to put them in a `Value::Array` (a render's objects are digested per cluster).
+        let mut json = String::from("[");
+        for (i, object) in objects.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            write_json(object, &mut json, JsonStyle::CANONICAL);
+        }
+        json.push(']');
         let mut hasher = Sha256::new();
-        hasher.update(canonical_json(&Value::Array(objects.to_vec())).as_bytes());
+        hasher.update(json.as_bytes());
         Digest(format!("sha256:{}", hex(&hasher.finalize())))
     }
 

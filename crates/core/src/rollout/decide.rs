@@ -15,7 +15,7 @@
 //! windows (outside them what runs stays, unless an override passed the freeze: a hotfix is not
 //! held for the night). The wait reported is the windows', else the freeze's, else the wave's.
 
-use crate::calendar::rfc3339;
+use crate::calendar::{push_rfc3339, rfc3339};
 use crate::fleet::{Freeze, Halt, Rollout, WhenHubUnreachable, Window};
 use crate::report::SyncState;
 
@@ -146,16 +146,47 @@ fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 
+// The two messages a waiting placement gives on every poll while it waits are written piece by
+// piece into one string, not by `format!`: the simulator decides for every cluster every
+// virtual minute, and the formatter cost it more than the rest of the decision.
+
 /// What a wave waiting for the head says: `wave everyone (3 of 3): <head> reaches it at <time>`.
 pub fn wave_message(wave: &WaveOf, waves: usize, head: &str, opens: i64) -> String {
-    format!("wave {} ({} of {}): {} reaches it at {}", wave.name, wave.index + 1, waves, short(head), rfc3339(opens))
+    let mut out = String::with_capacity(64 + wave.name.len());
+    out.push_str("wave ");
+    out.push_str(&wave.name);
+    out.push_str(" (");
+    push_count(&mut out, wave.index + 1);
+    out.push_str(" of ");
+    push_count(&mut out, waves);
+    out.push_str("): ");
+    out.push_str(short(head));
+    out.push_str(" reaches it at ");
+    push_rfc3339(&mut out, opens);
+    out
 }
 
 /// What a placement outside its windows says, given when one next opens.
 pub fn window_message(next: Option<i64>) -> String {
-    let next = next
-        .map_or_else(|| "none of its windows ever opens".to_string(), |t| format!("the next opens at {}", rfc3339(t)));
-    format!("outside its deployment windows; {next}")
+    let mut out = String::with_capacity(64);
+    out.push_str("outside its deployment windows; ");
+    match next {
+        Some(t) => {
+            out.push_str("the next opens at ");
+            push_rfc3339(&mut out, t);
+        }
+        None => out.push_str("none of its windows ever opens"),
+    }
+    out
+}
+
+/// `n` in decimal at the end of `out`.
+fn push_count(out: &mut String, n: usize) {
+    if n >= 10 {
+        push_count(out, n / 10);
+    }
+    let digit = u8::try_from(n % 10).expect("a remainder of ten is below ten");
+    out.push(char::from(b'0' + digit));
 }
 
 /// What a placement in a freeze says.
@@ -212,17 +243,21 @@ pub fn decide<'a>(inputs: &Inputs<'a>) -> Decision<'a> {
     let mut waiting = None;
     if let Some((rollout, wave)) = rollout {
         let bake = rollout.bake_seconds();
-        let arrived = history.first().map_or(now, |c| c.at);
-        let why = wave_message(wave, rollout.waves.len(), head, gate(arrived, wave.index, bake));
+        // Written only when said: most polls of a wave take the head, and this runs every poll.
+        let why = || {
+            let arrived = history.first().map_or(now, |c| c.at);
+            wave_message(wave, rollout.waves.len(), head, gate(arrived, wave.index, bake))
+        };
         // The commit the wave may run, or (none yet) what it runs already.
         let Some(mut allowed) = pick(history, wave.index, bake, now).map(|c| c.commit).or(current) else {
             return Decision::Wait {
-                waiting: Waiting { state: SyncState::WaitingForWave, message: why },
+                waiting: Waiting { state: SyncState::WaitingForWave, message: why() },
                 source: head,
                 notes,
             };
         };
-        let mut message = why;
+        // The halt's words, when it holds the commit back; else the wave's.
+        let mut message = None;
         // Outside its windows the cluster takes no new commit whatever the hub says, so the hub
         // is not asked: a later wave would otherwise ask it on every poll while its window is
         // shut.
@@ -238,12 +273,12 @@ pub fn decide<'a>(inputs: &Inputs<'a>) -> Decision<'a> {
                     return Decision::Wait { waiting, source: head, notes };
                 };
                 allowed = current;
-                message = held;
+                message = Some(held);
             }
         }
         if allowed != head {
             located = allowed;
-            waiting = Some(Waiting { state: SyncState::WaitingForWave, message });
+            waiting = Some(Waiting { state: SyncState::WaitingForWave, message: message.unwrap_or_else(why) });
         }
     }
     let mut frozen = None;
@@ -295,14 +330,15 @@ pub fn decide<'a>(inputs: &Inputs<'a>) -> Decision<'a> {
     // A signed override passes the windows too: a hotfix is not held for the night.
     let mut shut = None;
     if !windows.open && notes.passed.is_none() {
-        let waiting = Waiting { state: SyncState::WaitingForWindow, message: window_message(windows.next) };
+        // Written only when said: a cluster that keeps what it runs says nothing of the windows.
+        let waiting = || Waiting { state: SyncState::WaitingForWindow, message: window_message(windows.next) };
         match current {
             Some(commit) if commit == located => {}
             Some(commit) => {
                 located = commit;
-                shut = Some(waiting);
+                shut = Some(waiting());
             }
-            None => return Decision::Wait { waiting, source: located, notes },
+            None => return Decision::Wait { waiting: waiting(), source: located, notes },
         }
     }
     Decision::Take { commit: located, waiting: shut.or(frozen).or(waiting), notes }
@@ -331,6 +367,21 @@ mod tests {
             overrides: None,
             now: NOW,
         }
+    }
+
+    /// The messages written piece by piece say what `format!` said before.
+    #[test]
+    fn messages_are_written_as_format_wrote_them() {
+        let wave = WaveOf { index: 11, name: "late".into() };
+        assert_eq!(
+            wave_message(&wave, 120, "cccccccccccccccc", NOW),
+            format!("wave late (12 of 120): cccccccccccc reaches it at {}", rfc3339(NOW))
+        );
+        assert_eq!(
+            window_message(Some(NOW)),
+            format!("outside its deployment windows; the next opens at {}", rfc3339(NOW))
+        );
+        assert_eq!(window_message(None), "outside its deployment windows; none of its windows ever opens");
     }
 
     #[test]
