@@ -158,16 +158,21 @@ pub const GIT_ATTEMPTS: u32 = 3;
 /// waiting 250 ms, 500 ms … (plus up to as much again, at random) between tries. Blocking, as
 /// the fetch itself is.
 fn retrying_git<T>(fetch: impl FnMut() -> Result<T, flotilla_git::Error>) -> Result<T, flotilla_git::Error> {
-    let retries = usize::try_from(GIT_ATTEMPTS - 1).expect("a few attempts");
-    let backoff = ExponentialBuilder::new()
-        .with_min_delay(Duration::from_millis(250))
-        .with_factor(2.0)
-        .with_max_times(retries)
-        .with_jitter();
     let transient = |e: &flotilla_git::Error| {
         matches!(e, flotilla_git::Error::Unreachable { .. } | flotilla_git::Error::Fetch { .. })
     };
-    fetch.retry(backoff).sleep(std::thread::sleep).when(transient).call()
+    fetch.retry(fetch_backoff()).sleep(std::thread::sleep).when(transient).call()
+}
+
+/// How a fetch from a source (git, a chart repository) is tried again: [`GIT_ATTEMPTS`] in
+/// all, 250 ms, 500 ms … apart, plus up to as much again at random.
+fn fetch_backoff() -> ExponentialBuilder {
+    let retries = usize::try_from(GIT_ATTEMPTS - 1).expect("a few attempts");
+    ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(250))
+        .with_factor(2.0)
+        .with_max_times(retries)
+        .with_jitter()
 }
 
 /// What a failed fetch of the fleet repository at `git_ref` says before git's error.
@@ -989,13 +994,7 @@ async fn applied(cluster: &mut Cluster, namespace: &str, key: &[u8], placement: 
 fn retrying_chart(
     fetch: impl FnMut() -> Result<flotilla_charts::Fetched, flotilla_charts::Error>,
 ) -> Result<flotilla_charts::Fetched, flotilla_charts::Error> {
-    let retries = usize::try_from(GIT_ATTEMPTS - 1).expect("a few attempts");
-    let backoff = ExponentialBuilder::new()
-        .with_min_delay(Duration::from_millis(250))
-        .with_factor(2.0)
-        .with_max_times(retries)
-        .with_jitter();
-    fetch.retry(backoff).sleep(std::thread::sleep).when(flotilla_charts::Error::is_transient).call()
+    fetch.retry(fetch_backoff()).sleep(std::thread::sleep).when(flotilla_charts::Error::is_transient).call()
 }
 
 /// Where charts from Helm repositories are fetched and cached (`stateDir/charts`), with

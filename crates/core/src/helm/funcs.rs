@@ -595,7 +595,7 @@ mod tests {
         assert_eq!(to_json(&v, true), r#"{"a":3,"b":"\u003cx\u003e\u0026","c":0.5,"d":1e-7,"e":1e+21}"#);
     }
 
-    /// What tests/helm_toml.rs cannot show in one render: a nil fails the template, as Helm's
+    /// What tests/helm_probe.rs (the toml chart) cannot show in one render: a nil fails the template, as Helm's
     /// reflecting encoder does.
     #[test]
     fn to_toml_of_nil_is_an_error_and_floats_are_go_s_g() {
